@@ -1,0 +1,105 @@
+// Package consent holds a person's messaging consent and the rules that
+// move it: who may raise or lower it, and which inbound words do.
+package consent
+
+import (
+	"strings"
+	"time"
+)
+
+// State is whether a person may be messaged.
+type State string
+
+const (
+	// OptIn: the person may be messaged.
+	OptIn State = "OPT_IN"
+	// Stop: the person sent an opt-out word; only their own START lifts it.
+	Stop State = "STOP"
+	// OptOut: an admin or an import opted the person out.
+	OptOut State = "OPT_OUT"
+)
+
+// Valid reports whether s is a known state.
+func (s State) Valid() bool { return s == OptIn || s == Stop || s == OptOut }
+
+// Source says who or what changed a person's consent.
+type Source string
+
+const (
+	SourceAPI     Source = "api"     // created through the API
+	SourceAdmin   Source = "admin"   // PUT /users/{phone}/consent
+	SourceImport  Source = "import"  // a bulk import
+	SourceInbound Source = "inbound" // the person's own keyword
+)
+
+// Change is one entry of a person's consent history.
+type Change struct {
+	Phone  string    `json:"phone_number"`
+	From   State     `json:"from,omitempty"` // empty for a new person
+	To     State     `json:"to"`
+	Source Source    `json:"source"`
+	Ref    string    `json:"ref,omitempty"` // job id, MessageSid, admin note
+	At     time.Time `json:"at"`
+}
+
+// Imported decides the state a re-import leaves: an import may lower
+// consent, or set it for a new person, but never raises STOP or OPT_OUT
+// back to OPT_IN.
+func Imported(current, requested State, exists bool) State {
+	if !exists {
+		if requested == "" {
+			return OptIn
+		}
+		return requested
+	}
+	if requested == "" || (requested == OptIn && current != OptIn) {
+		return current
+	}
+	return requested
+}
+
+// Intent is what an inbound message asks for.
+type Intent string
+
+const (
+	IntentNone   Intent = ""
+	IntentOptOut Intent = "STOP"
+	IntentOptIn  Intent = "START"
+	IntentHelp   Intent = "HELP"
+)
+
+// Twilio's default opt-out, opt-in and help keywords.
+var keywords = map[string]Intent{
+	"STOP": IntentOptOut, "STOPALL": IntentOptOut, "UNSUBSCRIBE": IntentOptOut,
+	"CANCEL": IntentOptOut, "END": IntentOptOut, "QUIT": IntentOptOut,
+	"OPTOUT": IntentOptOut, "REVOKE": IntentOptOut,
+	"START": IntentOptIn, "YES": IntentOptIn, "UNSTOP": IntentOptIn, "OPTIN": IntentOptIn,
+	"HELP": IntentHelp, "INFO": IntentHelp,
+}
+
+// Classify reads an inbound body: a keyword counts only as the whole
+// message (one word, any case, surrounding space and punctuation ignored).
+func Classify(body string) Intent {
+	w := strings.TrimSpace(body)
+	w = strings.Trim(w, ".!?,;: \t\r\n")
+	if w == "" || strings.ContainsAny(w, " \t\r\n") {
+		return IntentNone
+	}
+	return keywords[strings.ToUpper(w)]
+}
+
+// AfterIntent returns the state an inbound intent moves current to, and
+// whether it changes. START lifts STOP only: an admin's OPT_OUT stays.
+func AfterIntent(current State, in Intent) (State, bool) {
+	switch in {
+	case IntentOptOut:
+		if current == OptIn {
+			return Stop, true
+		}
+	case IntentOptIn:
+		if current == Stop {
+			return OptIn, true
+		}
+	}
+	return current, false
+}

@@ -1,0 +1,70 @@
+// Package events names the Pub/Sub topics that chain the work and the
+// payload each carries. Handlers take a Message, so the same code serves
+// a push subscription (through a CloudEvent) and a pull loop.
+package events
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/userimport"
+	"github.com/eventstreamengine/ese/shared/webhook"
+)
+
+// Topics, one per step of the chain.
+const (
+	TopicUserImport     = "user-import"     // ImportBatch
+	TopicCampaignLaunch = "campaign-launch" // Launch
+	TopicRecipients     = "recipient-batch" // Recipients
+	TopicInbound        = "inbound-message" // webhook.Event
+	TopicStatus         = "delivery-status" // webhook.Event
+)
+
+// Topics lists every topic, for provisioning and health checks.
+var Topics = []string{TopicUserImport, TopicCampaignLaunch, TopicRecipients, TopicInbound, TopicStatus}
+
+// ImportBatch is a slice of an import's valid rows.
+type ImportBatch struct {
+	JobID string           `json:"job_id"`
+	Batch int              `json:"batch"` // 0-based
+	Rows  []userimport.Row `json:"rows"`
+}
+
+// Launch asks for a campaign's recipients after After (a phone; empty to
+// start), one page per event so no invocation runs long.
+type Launch struct {
+	CampaignID string `json:"campaign_id"`
+	After      string `json:"after,omitempty"`
+}
+
+// Recipients is a batch of a campaign's messages to check and queue.
+type Recipients struct {
+	CampaignID string   `json:"campaign_id"`
+	MessageIDs []string `json:"message_ids"`
+}
+
+// Webhook is a stored Twilio callback passed on for processing.
+type Webhook = webhook.Event
+
+// Message is one delivered Pub/Sub message, whatever delivered it.
+type Message struct {
+	ID         string
+	Data       []byte
+	Attributes map[string]string
+}
+
+// Decode reads m's JSON payload into v; a payload that cannot be read is a
+// permanent failure (redelivery will not fix it).
+func Decode(m Message, v any) error {
+	if err := json.Unmarshal(m.Data, v); err != nil {
+		return errs.Wrap(errs.Permanent, err, "events.Decode")
+	}
+	return nil
+}
+
+// Publisher publishes payloads as JSON.
+type Publisher interface {
+	// Publish sends v to topic and returns once the broker has it.
+	Publish(ctx context.Context, topic string, v any) error
+}

@@ -1,0 +1,135 @@
+// Package message is one campaign message to one person, and the order in
+// which its status may move.
+package message
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
+
+// Status is where a message is in its life.
+type Status string
+
+const (
+	Pending   Status = "PENDING"   // a recipient; compliance not yet checked
+	Deferred  Status = "DEFERRED"  // held for the end of quiet hours
+	Queued    Status = "QUEUED"    // a send task exists
+	Sending   Status = "SENDING"   // claimed by the sender; provider call under way
+	Reconcile Status = "RECONCILE" // claimed, outcome unknown: check the provider before any resend
+	Sent      Status = "SENT"      // the provider accepted it
+	Delivered Status = "DELIVERED"
+	Read      Status = "READ"
+	Failed    Status = "FAILED"
+	Skipped   Status = "SKIPPED" // compliance said no; see SkipReason
+)
+
+// SkipReason says why compliance did not send a message.
+type SkipReason string
+
+const (
+	SkipNoConsent     SkipReason = "no_consent"
+	SkipMissingVars   SkipReason = "unresolved_placeholders"
+	SkipInvalidPhone  SkipReason = "invalid_phone"
+	SkipUnknownUser   SkipReason = "unknown_user"
+	SkipConsentAtSend SkipReason = "consent_revoked_before_send"
+)
+
+// rank orders statuses so that they only move forward.
+var rank = map[Status]int{
+	Pending: 0, Deferred: 1, Queued: 2, Sending: 3, Reconcile: 4,
+	Sent: 5, Delivered: 6, Read: 7,
+}
+
+// Concluded reports whether the send is over: what follows (delivery,
+// read) is the provider's news, not our work.
+func (s Status) Concluded() bool {
+	switch s {
+	case Sent, Delivered, Read, Failed, Skipped:
+		return true
+	}
+	return false
+}
+
+// Message is one send of one campaign to one person.
+type Message struct {
+	ID          string     `json:"id"`
+	CampaignID  string     `json:"campaign_id"`
+	Phone       string     `json:"phone_number"`
+	Status      Status     `json:"status"`
+	SkipReason  SkipReason `json:"skip_reason,omitempty"`
+	Body        string     `json:"-"` // rendered content; never logged or listed
+	ProviderSID string     `json:"provider_sid,omitempty"`
+	ErrorCode   string     `json:"error_code,omitempty"`
+	ErrorText   string     `json:"error_message,omitempty"`
+	Attempts    int        `json:"attempts,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	ScheduledAt *time.Time `json:"scheduled_at,omitempty"` // when its task is due
+	QueuedAt    *time.Time `json:"queued_at,omitempty"`
+	ClaimedAt   *time.Time `json:"claimed_at,omitempty"`
+	SentAt      *time.Time `json:"sent_at,omitempty"`
+	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
+	ReadAt      *time.Time `json:"read_at,omitempty"`
+	FailedAt    *time.Time `json:"failed_at,omitempty"`
+}
+
+// ID is the deterministic id of campaign's message to phone, so that every
+// redelivery of the same work names the same message. The phone is hashed:
+// ids appear in URLs, task names and logs.
+func ID(campaignID, phone string) string {
+	sum := sha256.Sum256([]byte(campaignID + "\x00" + phone))
+	return campaignID + "-" + hex.EncodeToString(sum[:10])
+}
+
+// ProviderUpdate is what a status callback reports.
+type ProviderUpdate struct {
+	Status    Status // Queued (ignored), Sent, Delivered, Read or Failed
+	ErrorCode string
+	At        time.Time
+}
+
+// Apply moves m forward by u and reports whether anything changed. A late
+// "sent" never overwrites "delivered"; a failure after delivery is ignored;
+// each stage's time is recorded once.
+func (m *Message) Apply(u ProviderUpdate) bool {
+	at := u.At
+	set := func(p **time.Time) bool {
+		if *p != nil {
+			return false
+		}
+		*p = &at
+		return true
+	}
+	changed := false
+	switch u.Status {
+	case Sent:
+		changed = set(&m.SentAt)
+	case Delivered:
+		changed = set(&m.SentAt)
+		changed = set(&m.DeliveredAt) || changed
+	case Read:
+		changed = set(&m.SentAt)
+		changed = set(&m.DeliveredAt) || changed
+		changed = set(&m.ReadAt) || changed
+	case Failed:
+		if m.DeliveredAt != nil || m.Status == Failed {
+			return false
+		}
+		m.Status = Failed
+		m.ErrorCode = u.ErrorCode
+		m.FailedAt = &at
+		m.UpdatedAt = at
+		return true
+	default:
+		return false
+	}
+	if m.Status != Failed && rank[u.Status] > rank[m.Status] {
+		m.Status = u.Status
+		changed = true
+	}
+	if changed {
+		m.UpdatedAt = at
+	}
+	return changed
+}

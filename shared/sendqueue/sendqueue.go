@@ -1,0 +1,40 @@
+// Package sendqueue paces a campaign's sends: each campaign has its own
+// queue whose dispatch rate is the campaign's rate, holding one task per
+// message, named after the message so that queuing twice makes one task.
+package sendqueue
+
+import (
+	"context"
+	"time"
+)
+
+// Task is one send to dispatch to the sender.
+type Task struct {
+	CampaignID string
+	MessageID  string
+	At         time.Time // zero: as soon as the rate allows
+}
+
+// Queue is the port to Cloud Tasks.
+type Queue interface {
+	// EnsureQueue creates the campaign's queue, or updates its rate; safe
+	// to call again.
+	EnsureQueue(ctx context.Context, campaignID string, ratePerSecond int) error
+	// Enqueue adds t. A task already made for the same message is not
+	// made again: Enqueue returns nil and reports created false.
+	Enqueue(ctx context.Context, t Task) (created bool, err error)
+	// Ready reports whether the service answers.
+	Ready(ctx context.Context) error
+}
+
+// QueueID is the campaign's queue name: unique per campaign.
+func QueueID(campaignID string) string { return "campaign-" + campaignID }
+
+// TaskID is the deterministic name of a message's task.
+func TaskID(messageID string) string { return "send-" + messageID }
+
+// Payload is the body of a send task.
+type Payload struct {
+	CampaignID string `json:"campaign_id"`
+	MessageID  string `json:"message_id"`
+}

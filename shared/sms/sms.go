@@ -1,0 +1,51 @@
+// Package sms is the port to the WhatsApp provider (Twilio): send one
+// message, and find what was sent to a number, for reconciliation.
+package sms
+
+import (
+	"context"
+	"time"
+)
+
+// Request is one message to send.
+type Request struct {
+	To             string // E.164; the provider adds the whatsapp: channel
+	Body           string
+	StatusCallback string // where the provider posts delivery statuses
+}
+
+// Result is what the provider said about an accepted send.
+type Result struct {
+	SID    string
+	Status string // the provider's own status word (queued, sent, ...)
+}
+
+// Sent is a message the provider holds.
+type Sent struct {
+	SID         string
+	To          string // E.164
+	Body        string
+	Status      string
+	ErrorCode   string
+	DateCreated time.Time
+}
+
+// Provider sends messages. Errors carry errs kinds: Permanent for a
+// rejection that a retry cannot fix (with the provider's code in a
+// *ProviderError), Transient for one that might pass later.
+type Provider interface {
+	Send(ctx context.Context, r Request) (Result, error)
+	// SentTo lists messages sent to phone created at or after since.
+	SentTo(ctx context.Context, phone string, since time.Time) ([]Sent, error)
+	// Ready reports whether the provider answers with our credentials.
+	Ready(ctx context.Context) error
+}
+
+// ProviderError is a rejection with the provider's error code.
+type ProviderError struct {
+	Code    string
+	Message string
+	Status  int // HTTP status of the provider's answer
+}
+
+func (e *ProviderError) Error() string { return "provider error " + e.Code + ": " + e.Message }

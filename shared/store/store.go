@@ -1,0 +1,166 @@
+// Package store is the persistence port: what the functions need kept, in
+// domain terms. Implementations: firestore (production and emulator) and
+// memstore (unit tests, benchmarks); storetest holds the conformance suite
+// both pass.
+//
+// Errors carry errs kinds: NotExist for an unknown id, Exist for a create
+// that finds the id taken, Conflict when an update function refuses.
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/eventstreamengine/ese/shared/campaign"
+	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/message"
+	"github.com/eventstreamengine/ese/shared/segment"
+	"github.com/eventstreamengine/ese/shared/template"
+	"github.com/eventstreamengine/ese/shared/user"
+	"github.com/eventstreamengine/ese/shared/userimport"
+	"github.com/eventstreamengine/ese/shared/webhook"
+)
+
+// Page asks for one page of a list: Page is 1-based.
+type Page struct {
+	Page, PerPage int
+}
+
+// Offset is the number of items before the page.
+func (p Page) Offset() int { return (p.Page - 1) * p.PerPage }
+
+// Store is everything the functions keep.
+type Store interface {
+	Users
+	Imports
+	Segments
+	Templates
+	Campaigns
+	Messages
+	Webhooks
+}
+
+// UserFilter narrows a user list; the zero value lists everyone.
+type UserFilter struct {
+	Consent consent.State
+}
+
+// Users keeps contacts and their consent history.
+type Users interface {
+	// CreateUser stores a new user and its first consent entry; Exist if
+	// the phone is taken.
+	CreateUser(ctx context.Context, u user.User, src consent.Source) error
+	GetUser(ctx context.Context, phone string) (user.User, error)
+	// GetUsers returns the users that exist among phones, keyed by phone.
+	GetUsers(ctx context.Context, phones []string) (map[string]user.User, error)
+	// ListUsers lists users ordered by phone, with the total matching.
+	ListUsers(ctx context.Context, f UserFilter, p Page) ([]user.User, int, error)
+	// ScanUsers returns up to limit users with phone > after, by phone:
+	// keyset paging for segment evaluation.
+	ScanUsers(ctx context.Context, after string, limit int) ([]user.User, error)
+	// SetConsent records a change to phone's consent (when to differs
+	// from the current state) with its source and reference, atomically
+	// with the change's history entry. It returns the user after.
+	SetConsent(ctx context.Context, c consent.Change) (user.User, bool, error)
+	// ConsentHistory lists phone's consent changes, oldest first.
+	ConsentHistory(ctx context.Context, phone string) ([]consent.Change, error)
+	CountUsers(ctx context.Context, f UserFilter) (int, error)
+}
+
+// Imports keeps bulk import jobs and applies their batches.
+type Imports interface {
+	CreateImportJob(ctx context.Context, j userimport.Job) error
+	// GetImportJob returns the job with its counts tallied from the
+	// batches applied so far.
+	GetImportJob(ctx context.Context, id string) (userimport.Job, error)
+	// ApplyImportBatch upserts rows as one atomic step: new users are
+	// created, attributes merged, consent set by consent.Imported with
+	// history. Applying the same (job, batch) again changes nothing and
+	// returns the first result.
+	ApplyImportBatch(ctx context.Context, jobID string, batch int, rows []userimport.Row, at time.Time) (userimport.BatchResult, error)
+}
+
+// Segments keeps segment definitions.
+type Segments interface {
+	CreateSegment(ctx context.Context, s segment.Segment) (segment.Segment, error) // assigns ID
+	GetSegment(ctx context.Context, id string) (segment.Segment, error)
+	ListSegments(ctx context.Context, p Page) ([]segment.Segment, int, error) // newest first
+}
+
+// Templates keeps message templates.
+type Templates interface {
+	CreateTemplate(ctx context.Context, t template.Template) (template.Template, error) // assigns ID
+	GetTemplate(ctx context.Context, id string) (template.Template, error)
+	ListTemplates(ctx context.Context, p Page) ([]template.Template, int, error) // newest first
+}
+
+// Campaigns keeps campaigns.
+type Campaigns interface {
+	CreateCampaign(ctx context.Context, c campaign.Campaign) (campaign.Campaign, error) // assigns ID
+	GetCampaign(ctx context.Context, id string) (campaign.Campaign, error)
+	ListCampaigns(ctx context.Context, p Page) ([]campaign.Campaign, int, error) // newest first
+	// UpdateCampaign runs fn on the current campaign in a transaction and
+	// stores the result, unless fn returns an error: Unchanged ends the
+	// update without a write (and without an error); any other is returned.
+	UpdateCampaign(ctx context.Context, id string, fn func(*campaign.Campaign) error) (campaign.Campaign, error)
+}
+
+// Unchanged, returned by an update function, ends the update without a
+// write and without an error.
+var Unchanged = unchanged{}
+
+type unchanged struct{}
+
+func (unchanged) Error() string { return "unchanged" }
+
+// MessageFilter narrows a message list.
+type MessageFilter struct {
+	CampaignID string // required
+	Limit      int
+}
+
+// Counts are a campaign's cumulative message counts. A message counts in
+// every stage it reached.
+type Counts struct {
+	Recipients int                        // messages of the campaign
+	Queued     int                        // reached QUEUED (a task was made)
+	Sent       int                        // has SentAt
+	Delivered  int                        // has DeliveredAt
+	Read       int                        // has ReadAt
+	Failed     int                        // status FAILED
+	Deferred   int                        // status DEFERRED now
+	Skipped    map[message.SkipReason]int // status SKIPPED, by reason
+	ErrorCodes map[string]int             // FAILED, by error code
+}
+
+// Messages keeps campaign messages.
+type Messages interface {
+	// CreateMessages creates each message whose id is not taken; ids that
+	// exist are left as they are. It returns how many it created.
+	CreateMessages(ctx context.Context, ms []message.Message) (int, error)
+	GetMessage(ctx context.Context, id string) (message.Message, error)
+	GetMessages(ctx context.Context, ids []string) ([]message.Message, error) // in order; NotExist if any is missing
+	// UpdateMessage runs fn on the current message in a transaction; see
+	// UpdateCampaign and Unchanged.
+	UpdateMessage(ctx context.Context, id string, fn func(*message.Message) error) (message.Message, error)
+	// MessageByProviderSID finds the message the provider knows as sid.
+	MessageByProviderSID(ctx context.Context, sid string) (message.Message, error)
+	// ListMessages lists a campaign's messages, most recently updated first.
+	ListMessages(ctx context.Context, f MessageFilter) ([]message.Message, error)
+	// HasUnconcluded reports whether any of the campaign's messages has not
+	// concluded (see message.Status.Concluded). It reads at most one.
+	HasUnconcluded(ctx context.Context, campaignID string) (bool, error)
+	// CountMessages aggregates a campaign's messages without a counter
+	// document.
+	CountMessages(ctx context.Context, campaignID string) (Counts, error)
+}
+
+// Webhooks keeps Twilio callbacks, once each.
+type Webhooks interface {
+	// RecordWebhook stores e unless its ID exists; it returns the stored
+	// event and whether this call created it.
+	RecordWebhook(ctx context.Context, e webhook.Event) (webhook.Event, bool, error)
+	MarkWebhookPublished(ctx context.Context, id string) error
+	// ListWebhooks lists the newest events of a kind.
+	ListWebhooks(ctx context.Context, kind webhook.Kind, limit int) ([]webhook.Event, error)
+}

@@ -1,0 +1,26 @@
+// Package user is a person a business may message: their number, their
+// consent and the attributes segments and templates read.
+package user
+
+import (
+	"time"
+
+	"github.com/eventstreamengine/ese/shared/consent"
+)
+
+// User is one contact. Phone is E.164 and is the identity.
+type User struct {
+	Phone      string         `json:"phone_number"`
+	Consent    consent.State  `json:"consent_state"`
+	Attributes map[string]any `json:"attributes"`
+	CreatedAt  time.Time      `json:"created_at"`
+	UpdatedAt  time.Time      `json:"updated_at"`
+}
+
+// Timezone returns the IANA zone the person set, if any.
+func (u User) Timezone() string {
+	if tz, ok := u.Attributes["timezone"].(string); ok {
+		return tz
+	}
+	return ""
+}

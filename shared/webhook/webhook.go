@@ -1,0 +1,36 @@
+// Package webhook is a Twilio callback as we store it: once per MessageSid
+// (and, for status callbacks, per status), so that a replay changes nothing.
+package webhook
+
+import (
+	"strings"
+	"time"
+)
+
+// Kind is which webhook it came to.
+type Kind string
+
+const (
+	Inbound Kind = "inbound"
+	Status  Kind = "status"
+)
+
+// Event is one stored callback. Params holds the form as Twilio sent it.
+type Event struct {
+	ID         string            `json:"id"`
+	Kind       Kind              `json:"kind"`
+	MessageSID string            `json:"message_sid"`
+	Status     string            `json:"status,omitempty"` // MessageStatus, for status callbacks
+	Params     map[string]string `json:"params"`
+	ReceivedAt time.Time         `json:"received_at"`
+	Published  bool              `json:"published"`
+}
+
+// EventID names the stored event: one per inbound MessageSid, one per
+// (MessageSid, status) for status callbacks.
+func EventID(kind Kind, sid, status string) string {
+	if kind == Status {
+		return string(kind) + "-" + sid + "-" + strings.ToLower(status)
+	}
+	return string(kind) + "-" + sid
+}
