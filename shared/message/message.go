@@ -76,10 +76,12 @@ type Message struct {
 
 // ID is the deterministic id of campaign's message to phone, so that every
 // redelivery of the same work names the same message. The phone is hashed:
-// ids appear in URLs, task names and logs.
+// ids appear in URLs, task names and logs. The hash comes first so that a
+// campaign's documents and task names spread over the key space instead of
+// sharing a prefix (both Firestore and Cloud Tasks slow down on those).
 func ID(campaignID, phone string) string {
 	sum := sha256.Sum256([]byte(campaignID + "\x00" + phone))
-	return campaignID + "-" + hex.EncodeToString(sum[:10])
+	return hex.EncodeToString(sum[:10]) + "-" + campaignID
 }
 
 // ProviderUpdate is what a status callback reports.

@@ -30,8 +30,9 @@ type Queue interface {
 // QueueID is the campaign's queue name: unique per campaign.
 func QueueID(campaignID string) string { return "campaign-" + campaignID }
 
-// TaskID is the deterministic name of a message's task.
-func TaskID(messageID string) string { return "send-" + messageID }
+// TaskID is the deterministic name of a message's task. Message ids start
+// with a hash, so task names spread evenly as Cloud Tasks advises.
+func TaskID(messageID string) string { return messageID + "-send" }
 
 // Payload is the body of a send task.
 type Payload struct {

@@ -58,9 +58,12 @@ type Users interface {
 	// ScanUsers returns up to limit users with phone > after, by phone:
 	// keyset paging for segment evaluation.
 	ScanUsers(ctx context.Context, after string, limit int) ([]user.User, error)
-	// SetConsent records a change to phone's consent (when to differs
+	// SetConsent records a change to phone's consent (when To differs
 	// from the current state) with its source and reference, atomically
-	// with the change's history entry. It returns the user after.
+	// with the change's history entry. When c.From is set, the change
+	// applies only if the current state is still c.From (else changed is
+	// false), so a decision made on a read is not applied to a newer
+	// state. It returns the user after; NotExist for an unknown phone.
 	SetConsent(ctx context.Context, c consent.Change) (user.User, bool, error)
 	// ConsentHistory lists phone's consent changes, oldest first.
 	ConsentHistory(ctx context.Context, phone string) ([]consent.Change, error)
@@ -70,15 +73,23 @@ type Users interface {
 // Imports keeps bulk import jobs and applies their batches.
 type Imports interface {
 	CreateImportJob(ctx context.Context, j userimport.Job) error
+	// UpdateImportJob replaces what reading the file found (state, row
+	// counts, batches, errors) on an existing job; NotExist otherwise.
+	UpdateImportJob(ctx context.Context, j userimport.Job) error
 	// GetImportJob returns the job with its counts tallied from the
 	// batches applied so far.
 	GetImportJob(ctx context.Context, id string) (userimport.Job, error)
-	// ApplyImportBatch upserts rows as one atomic step: new users are
-	// created, attributes merged, consent set by consent.Imported with
-	// history. Applying the same (job, batch) again changes nothing and
-	// returns the first result.
+	// ApplyImportBatch upserts rows (at most MaxImportBatch) as one atomic
+	// step: new users are created, attributes merged, consent set by
+	// consent.Imported with history. Applying the same (job, batch) again
+	// changes nothing and returns the first result.
 	ApplyImportBatch(ctx context.Context, jobID string, batch int, rows []userimport.Row, at time.Time) (userimport.BatchResult, error)
 }
+
+// MaxImportBatch is the most rows one ApplyImportBatch takes: the step is
+// one Firestore commit (at most 500 writes), and each row may write its
+// user and a consent history entry.
+const MaxImportBatch = 200
 
 // Segments keeps segment definitions.
 type Segments interface {
@@ -116,7 +127,7 @@ func (unchanged) Error() string { return "unchanged" }
 // MessageFilter narrows a message list.
 type MessageFilter struct {
 	CampaignID string // required
-	Limit      int
+	Limit      int    // at least 1
 }
 
 // Counts are a campaign's cumulative message counts. A message counts in

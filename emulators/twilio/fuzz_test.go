@@ -1,0 +1,72 @@
+package twilio_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	standin "github.com/eventstreamengine/ese/emulators/twilio"
+)
+
+// FuzzListQuery feeds the message list arbitrary queries: it must answer
+// a page (200) or a Twilio error (400), always as JSON.
+func FuzzListQuery(f *testing.F) {
+	f.Add("To=whatsapp%3A%2B94771234577&DateSent%3E=2026-01-01T00%3A00%3A00Z&PageSize=2&Page=1")
+	f.Add("DateSent=2026-01-01&DateSent%3C=2026-01-02T05%3A00%3A00%2B05%3A30")
+	f.Add("PageSize=0&Page=-1")
+	f.Add("DateSent%3E=yesterday&PageSize=99999999999999999999")
+	s := standin.New(standin.Config{AccountSID: accountSID, AuthToken: authToken, StatusStep: time.Millisecond, Logger: quiet})
+	f.Cleanup(s.Close)
+	for _, to := range []string{"+94771234577", "+94771234588", "+94771234577"} {
+		r := httptest.NewRequest(http.MethodPost, "/2010-04-01/Accounts/"+accountSID+"/Messages.json",
+			strings.NewReader(url.Values{"To": {"whatsapp:" + to}, "From": {sender}, "Body": {"Hi"}}.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.SetBasicAuth(accountSID, authToken)
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		if w.Code != http.StatusCreated {
+			f.Fatalf("create: %d %s", w.Code, w.Body)
+		}
+	}
+	time.Sleep(20 * time.Millisecond) // some sent, with a date_sent
+	f.Fuzz(func(t *testing.T, query string) {
+		r := httptest.NewRequest(http.MethodGet, "/2010-04-01/Accounts/"+accountSID+"/Messages.json", nil)
+		r.URL.RawQuery = query
+		r.SetBasicAuth(accountSID, authToken)
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		if w.Code != http.StatusOK && w.Code != http.StatusBadRequest {
+			t.Fatalf("GET ?%s = %d, want 200 or 400", query, w.Code)
+		}
+		if !json.Valid(w.Body.Bytes()) {
+			t.Fatalf("GET ?%s answered non-JSON %q", query, w.Body.String())
+		}
+	})
+}
+
+// FuzzInbound feeds /_standin/inbound arbitrary bodies; with no InboundURL
+// it must refuse them as JSON (400 for bad input, 503 otherwise).
+func FuzzInbound(f *testing.F) {
+	f.Add("application/x-www-form-urlencoded", "From=%2B94771234577&Body=STOP")
+	f.Add("application/json", `{"From":"whatsapp:+94771234577","Body":"hi"}`)
+	f.Add("application/json; charset=utf-8", `{"From":1}`)
+	f.Add("text/plain", "From=%zz")
+	s := standin.New(standin.Config{AccountSID: accountSID, AuthToken: authToken, Logger: quiet})
+	f.Cleanup(s.Close)
+	f.Fuzz(func(t *testing.T, contentType, body string) {
+		r := httptest.NewRequest(http.MethodPost, "/_standin/inbound", strings.NewReader(body))
+		r.Header.Set("Content-Type", contentType)
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		if w.Code != http.StatusBadRequest && w.Code != http.StatusServiceUnavailable {
+			t.Fatalf("POST %q = %d, want 400 or 503", body, w.Code)
+		}
+		if !json.Valid(w.Body.Bytes()) {
+			t.Fatalf("POST %q answered non-JSON %q", body, w.Body.String())
+		}
+	})
+}

@@ -1,0 +1,94 @@
+package twilio
+
+import (
+	"cmp"
+	"encoding/json"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// inboundAnswer is what /_standin/inbound says: the inbound message's SID
+// and what our webhook answered (TwiML, usually).
+type inboundAnswer struct {
+	MessageSID      string  `json:"message_sid,omitempty"`
+	WebhookStatus   int     `json:"webhook_status,omitempty"`
+	WebhookResponse *string `json:"webhook_response,omitempty"`
+	Error           string  `json:"error,omitempty"`
+}
+
+// inbound plays a WhatsApp user writing to us: it builds the form Twilio
+// would post, signs it for InboundURL and posts it there, once (Twilio does
+// not retry inbound webhooks).
+func (s *Server) inbound(w http.ResponseWriter, r *http.Request) {
+	in, err := readFields(w, r)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, inboundAnswer{Error: err.Error()})
+		return
+	}
+	from := strings.TrimPrefix(in["from"], channel)
+	if !e164.MatchString(from) {
+		writeJSON(w, http.StatusBadRequest, inboundAnswer{Error: "From must be an E.164 number, e.g. +94771234577 or whatsapp:+94771234577"})
+		return
+	}
+	if s.cfg.InboundURL == "" {
+		writeJSON(w, http.StatusServiceUnavailable, inboundAnswer{Error: "the stand-in has no InboundURL to post to"})
+		return
+	}
+	to := cmp.Or(in["to"], DefaultInboundTo)
+	if !strings.HasPrefix(to, channel) {
+		to = channel + to
+	}
+	sid := cmp.Or(in["messagesid"], newSID("SM"))
+	form := url.Values{
+		"MessageSid":       {sid},
+		"SmsMessageSid":    {sid},
+		"SmsSid":           {sid},
+		"AccountSid":       {s.cfg.AccountSID},
+		"From":             {channel + from},
+		"To":               {to},
+		"Body":             {in["body"]},
+		"NumMedia":         {"0"},
+		"NumSegments":      {"1"},
+		"ReferralNumMedia": {"0"},
+		"SmsStatus":        {"received"},
+		"MessageType":      {"text"},
+		"ApiVersion":       {apiVersion},
+		"WaId":             {strings.TrimPrefix(from, "+")},
+		"ProfileName":      {cmp.Or(in["profilename"], "Stand-in User")},
+	}
+	code, body, err := s.post(r.Context(), s.cfg.InboundURL, form, newSID(""))
+	if err != nil {
+		s.log.Warn("twilio stand-in: inbound webhook failed", "sid", sid, "from", mask(from), "err", err)
+		writeJSON(w, http.StatusBadGateway, inboundAnswer{MessageSID: sid, Error: err.Error()})
+		return
+	}
+	s.log.Info("twilio stand-in: inbound message posted", "sid", sid, "from", mask(from), "webhook_status", code)
+	answer := string(body)
+	writeJSON(w, http.StatusOK, inboundAnswer{MessageSID: sid, WebhookStatus: code, WebhookResponse: &answer})
+}
+
+// readFields reads a form or a JSON object of strings, with names folded
+// to lower case so that "From" and "from" both work.
+func readFields(w http.ResponseWriter, r *http.Request) (map[string]string, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	out := make(map[string]string)
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/json" {
+		var obj map[string]string
+		if err := json.NewDecoder(r.Body).Decode(&obj); err != nil {
+			return nil, err
+		}
+		for k, v := range obj {
+			out[strings.ToLower(k)] = v
+		}
+		return out, nil
+	}
+	if err := r.ParseForm(); err != nil {
+		return nil, err
+	}
+	for k := range r.Form {
+		out[strings.ToLower(k)] = r.Form.Get(k)
+	}
+	return out, nil
+}

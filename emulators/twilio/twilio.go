@@ -1,0 +1,246 @@
+// Package twilio is a local stand-in for the parts of Twilio's REST API
+// that the platform uses, close enough that the real twilio-go client
+// talks to it unchanged (point the client's requests at it instead of
+// api.twilio.com):
+//
+//   - POST /2010-04-01/Accounts/{sid}/Messages.json creates a message and
+//     then plays its life (queued, sent, delivered, read, StatusStep
+//     apart), posting each status, signed, to its StatusCallback.
+//   - GET /2010-04-01/Accounts/{sid}/Messages.json lists messages, newest
+//     first, filtered by To, From and DateSent (whole UTC days, as Twilio).
+//   - GET /2010-04-01/Accounts/{sid}/Messages/{MessageSid}.json and
+//     GET /2010-04-01/Accounts/{sid}.json fetch a message and the account.
+//
+// Every /2010-04-01 call needs basic auth with AccountSID:AuthToken.
+//
+// Like Twilio's test credentials, some recipient numbers (with or without
+// the whatsapp: prefix) fail on purpose:
+//
+//	+15005550001  400, code 21211: invalid 'To' number
+//	+15005550004  400, code 21610: recipient unsubscribed (blocked)
+//	+15005550009  400, code 21614: not a mobile number
+//
+// Two more exist only here, for exactly-once tests:
+//
+//	+15005550011  the message IS created (and its callbacks are sent), but
+//	              the answer is lost: 503, as if the connection broke
+//	              after Twilio accepted it
+//	+15005550012  accepted, then queued, sent and failed (ErrorCode 30008)
+//
+// For tests and the demo, GET /_standin/messages lists what was sent, and
+// POST /_standin/inbound (From, Body, optional To, MessageSid and
+// ProfileName, as a form or JSON) posts a signed inbound WhatsApp message
+// to InboundURL and answers with what the webhook said.
+//
+// Inbound messages are not added to the message list. Logs never hold a
+// whole phone number or a message body.
+package twilio
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The recipient numbers that fail on purpose (see the package doc).
+const (
+	NumberInvalid     = "+15005550001"
+	NumberBlocked     = "+15005550004"
+	NumberNotMobile   = "+15005550009"
+	NumberLostAnswer  = "+15005550011"
+	NumberFailsLater  = "+15005550012"
+	DefaultInboundTo  = "whatsapp:+14155238886" // Twilio's WhatsApp sandbox
+	defaultStatusStep = 300 * time.Millisecond
+	channel           = "whatsapp:"
+	apiVersion        = "2010-04-01"
+)
+
+// Config sets up a Server.
+type Config struct {
+	AccountSID string
+	AuthToken  string
+	// InboundURL is where /_standin/inbound posts inbound messages, e.g.
+	// http://localhost:8080/webhooks/inbound.
+	InboundURL string
+	// StatusStep is the gap between a message's status changes (and
+	// callbacks); 300ms when zero.
+	StatusStep time.Duration
+	Logger     *slog.Logger // slog.Default() when nil
+	HTTPClient *http.Client // for callbacks and inbound posts; 15s timeout when nil
+}
+
+// Message is a message the stand-in was asked to send.
+type Message struct {
+	SID            string    `json:"sid"`
+	To             string    `json:"to"`
+	From           string    `json:"from"`
+	Body           string    `json:"body"`
+	Status         string    `json:"status"`
+	StatusCallback string    `json:"status_callback,omitempty"`
+	ErrorCode      int       `json:"error_code,omitempty"`
+	DateCreated    time.Time `json:"date_created"`
+	DateSent       time.Time `json:"date_sent,omitzero"`
+	DateUpdated    time.Time `json:"date_updated"`
+}
+
+// Server is the stand-in, an http.Handler. Close it to stop the status
+// callbacks still pending.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	client *http.Client
+	mux    *http.ServeMux
+
+	ctx    context.Context // cancelled by Close: ends pending callbacks
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	closed bool
+	msgs   []*Message // in creation order
+	bySID  map[string]*Message
+}
+
+// New returns a stand-in for cfg's account.
+func New(cfg Config) *Server {
+	if cfg.StatusStep <= 0 {
+		cfg.StatusStep = defaultStatusStep
+	}
+	s := &Server{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		client: cfg.HTTPClient,
+		mux:    http.NewServeMux(),
+		bySID:  make(map[string]*Message),
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.client == nil {
+		s.client = &http.Client{Timeout: 15 * time.Second}
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+
+	const acct = "/2010-04-01/Accounts/"
+	s.mux.Handle("POST "+acct+"{sid}/Messages.json", s.auth(s.createMessage))
+	s.mux.Handle("GET "+acct+"{sid}/Messages.json", s.auth(s.listMessages))
+	s.mux.Handle("GET "+acct+"{sid}/Messages/{file}", s.auth(s.fetchMessage))
+	s.mux.Handle("GET "+acct+"{file}", s.auth(s.fetchAccount))
+	s.mux.Handle("/2010-04-01/", s.auth(func(w http.ResponseWriter, r *http.Request) {
+		notFound(w, r)
+	}))
+	s.mux.HandleFunc("GET /_standin/messages", s.standinMessages)
+	s.mux.HandleFunc("POST /_standin/inbound", s.inbound)
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Close stops the pending status callbacks and waits for them to end.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+}
+
+// Sent returns a copy of the messages it was asked to send, oldest first.
+func (s *Server) Sent() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Message, len(s.msgs))
+	for i, m := range s.msgs {
+		out[i] = *m
+	}
+	return out
+}
+
+// auth answers 401 unless the request carries our credentials, and 404
+// for another account's path, as Twilio does.
+func (s *Server) auth(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pass, ok := r.BasicAuth()
+		if !ok || !equal(user, s.cfg.AccountSID) || !equal(pass, s.cfg.AuthToken) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
+			writeError(w, http.StatusUnauthorized, 20003, "Authenticate")
+			return
+		}
+		sid := r.PathValue("sid")
+		if sid == "" {
+			sid = strings.TrimSuffix(r.PathValue("file"), ".json")
+		}
+		if sid != "" && sid != s.cfg.AccountSID {
+			notFound(w, r)
+			return
+		}
+		next(w, r)
+	})
+}
+
+func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+
+// apiError is Twilio's error body, which twilio-go decodes.
+type apiError struct {
+	Code     int    `json:"code"`
+	Message  string `json:"message"`
+	MoreInfo string `json:"more_info"`
+	Status   int    `json:"status"`
+}
+
+func writeError(w http.ResponseWriter, status, code int, msg string) {
+	writeJSON(w, status, apiError{
+		Code:     code,
+		Message:  msg,
+		MoreInfo: "https://www.twilio.com/docs/errors/" + strconv.Itoa(code),
+		Status:   status,
+	})
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
+}
+
+// writeJSON encodes into a buffer first, so that a failed encode never
+// sends half an answer.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // webhook answers are TwiML: keep them readable
+	if err := enc.Encode(v); err != nil {
+		http.Error(w, `{"error":"encoding the answer failed"}`, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = io.Copy(w, &buf)
+}
+
+// newSID returns a Twilio-shaped SID: a two-letter prefix and 32 hex digits.
+func newSID(prefix string) string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+
+// mask keeps the last four digits of a phone number, for logs.
+func mask(phone string) string {
+	digits := strings.TrimPrefix(strings.TrimPrefix(phone, channel), "+")
+	if len(digits) <= 4 {
+		return "****"
+	}
+	return "***" + digits[len(digits)-4:]
+}

@@ -1,0 +1,148 @@
+// Package pubsubevents carries events over Google Cloud Pub/Sub: a
+// Publisher for events.Publisher, a pull loop (Receive) and the decoding of
+// push deliveries (FromCloudEvent), so one handler serves both paths.
+package pubsubevents
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/events"
+)
+
+var _ events.Publisher = (*Publisher)(nil)
+
+// Publisher publishes JSON payloads. It keeps one pubsub.Publisher per
+// topic, because each owns batching goroutines that are costly to remake.
+// It is safe for concurrent use.
+type Publisher struct {
+	client *pubsub.Client
+
+	mu     sync.Mutex
+	topics map[string]*pubsub.Publisher
+	closed bool
+}
+
+// New returns a Publisher on client. Call Close to flush and stop it.
+func New(client *pubsub.Client) *Publisher {
+	return &Publisher{client: client, topics: make(map[string]*pubsub.Publisher)}
+}
+
+// Publish encodes v as JSON, publishes it to topic (an id in the client's
+// project, or a full topic name) and waits for the server to accept it.
+// An unencodable or oversized v is errs.Invalid; any other failure,
+// including a missing topic, is errs.Transient so the caller's own event
+// is retried rather than lost.
+func (p *Publisher) Publish(ctx context.Context, topic string, v any) error {
+	if topic == "" {
+		return errs.E(errs.Invalid, "pubsubevents.Publish: empty topic")
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return errs.Wrap(errs.Invalid, err, "pubsubevents.Publish "+topic)
+	}
+	pub, err := p.publisher(topic)
+	if err != nil {
+		return err
+	}
+	if _, err := pub.Publish(ctx, &pubsub.Message{Data: data}).Get(ctx); err != nil {
+		if errors.Is(err, pubsub.ErrOversizedMessage) {
+			return errs.Wrap(errs.Invalid, err, "pubsubevents.Publish "+topic)
+		}
+		return errs.Wrap(errs.Transient, err, "pubsubevents.Publish "+topic)
+	}
+	return nil
+}
+
+func (p *Publisher) publisher(topic string) (*pubsub.Publisher, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		// Shutting down: the caller's event should be redelivered elsewhere.
+		return nil, errs.E(errs.Transient, "pubsubevents.Publish %s: publisher closed", topic)
+	}
+	pub, ok := p.topics[topic]
+	if !ok {
+		pub = p.client.Publisher(topic)
+		p.topics[topic] = pub
+	}
+	return pub, nil
+}
+
+// Close sends what is still batched and stops every topic's publisher.
+// Publish fails after Close.
+func (p *Publisher) Close() {
+	p.mu.Lock()
+	p.closed = true
+	topics := p.topics
+	p.topics = nil
+	p.mu.Unlock()
+
+	var wg sync.WaitGroup
+	for _, pub := range topics {
+		wg.Go(pub.Stop)
+	}
+	wg.Wait()
+}
+
+// Ready reports the first of topics and subscriptions (ids in the client's
+// project, or full names) that does not exist, as errs.NotExist, or the
+// failure to ask, for a health check.
+func Ready(ctx context.Context, client *pubsub.Client, topics, subscriptions []string) error {
+	for _, t := range topics {
+		name := fullName(client, "topics", t)
+		if _, err := client.TopicAdminClient.GetTopic(ctx, &pubsubpb.GetTopicRequest{Topic: name}); err != nil {
+			return errs.Wrap(kindOf(err), err, fmt.Sprintf("pubsubevents.Ready: topic %s", name))
+		}
+	}
+	for _, s := range subscriptions {
+		name := fullName(client, "subscriptions", s)
+		if _, err := client.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{Subscription: name}); err != nil {
+			return errs.Wrap(kindOf(err), err, fmt.Sprintf("pubsubevents.Ready: subscription %s", name))
+		}
+	}
+	return nil
+}
+
+// fullName turns an id into projects/P/<kind>/<id>; a full name is kept.
+func fullName(client *pubsub.Client, kind, nameOrID string) string {
+	if strings.HasPrefix(nameOrID, "projects/") {
+		return nameOrID
+	}
+	return "projects/" + client.Project() + "/" + kind + "/" + nameOrID
+}
+
+// kindOf classifies a Pub/Sub client error.
+func kindOf(err error) errs.Kind {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return errs.Transient
+	}
+	switch status.Code(err) {
+	case codes.NotFound:
+		return errs.NotExist
+	case codes.AlreadyExists:
+		return errs.Exist
+	case codes.InvalidArgument, codes.OutOfRange:
+		return errs.Invalid
+	case codes.PermissionDenied:
+		return errs.Permission
+	case codes.Unauthenticated:
+		return errs.Unauthenticated
+	case codes.FailedPrecondition:
+		return errs.Conflict
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted,
+		codes.Aborted, codes.Internal, codes.Canceled:
+		return errs.Transient
+	}
+	return errs.Other
+}

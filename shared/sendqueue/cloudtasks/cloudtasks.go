@@ -1,0 +1,277 @@
+// Package cloudtasks paces sends with Google Cloud Tasks: one queue per
+// campaign, dispatching at the campaign's rate, each task an HTTP POST of a
+// sendqueue.Payload to the Sender, named after its message so that queuing
+// a message twice makes one task.
+//
+// Dedupe lasts as long as Cloud Tasks keeps a name: while the task waits
+// and, once it ran or was deleted, for about an hour (up to a day) on Cloud
+// Tasks; for the life of the process on the emulator. The message's own
+// status, not the task name, is what finally stops a second send.
+package cloudtasks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"time"
+
+	ctasks "cloud.google.com/go/cloudtasks/apiv2"
+	"cloud.google.com/go/cloudtasks/apiv2/cloudtaskspb"
+	"google.golang.org/api/iterator"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/sendqueue"
+)
+
+// Limits and retry policy of every campaign queue.
+const (
+	MaxRate = 500 // dispatches per second; Cloud Tasks' ceiling
+
+	maxAttempts = 20 // ~1 h of retries with the backoff below
+	minBackoff  = time.Second
+	maxBackoff  = 5 * time.Minute
+)
+
+var (
+	// Cloud Tasks' id rules: queue ids up to 100 of [A-Za-z0-9-], task ids
+	// up to 500 of [A-Za-z0-9_-].
+	queueIDRe = regexp.MustCompile(`^[A-Za-z0-9-]{1,100}$`)
+	taskIDRe  = regexp.MustCompile(`^[A-Za-z0-9_-]{1,500}$`)
+)
+
+// Config says where the queues live and where their tasks go.
+type Config struct {
+	Project  string
+	Location string // such as europe-west1
+	// Endpoint is the emulator's host:port (CLOUD_TASKS_EMULATOR_HOST);
+	// empty for Cloud Tasks itself.
+	Endpoint string
+	// TargetURL is the Sender's URL, which every task POSTs to.
+	TargetURL string
+	// ServiceAccount, if set, is the identity of an OIDC token sent with
+	// each task, so the Sender can refuse unauthenticated calls.
+	ServiceAccount string
+	// Audience of that token; empty means TargetURL, as Cloud Tasks does.
+	Audience string
+}
+
+func (c Config) validate() error {
+	var details []errs.Detail
+	if c.Project == "" {
+		details = append(details, errs.Detail{Field: "Project", Message: "required"})
+	}
+	if c.Location == "" {
+		details = append(details, errs.Detail{Field: "Location", Message: "required"})
+	}
+	if u, err := url.Parse(c.TargetURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		details = append(details, errs.Detail{Field: "TargetURL", Message: "must be an absolute http(s) URL"})
+	}
+	if details != nil {
+		return errs.WithDetails(errs.Invalid, "cloudtasks.New: bad config", details)
+	}
+	return nil
+}
+
+var _ sendqueue.Queue = (*Queue)(nil)
+
+// Queue is a sendqueue.Queue on Cloud Tasks. It is safe for concurrent use.
+type Queue struct {
+	client *ctasks.Client
+	cfg    Config
+	parent string // projects/P/locations/L
+}
+
+// New connects to Cloud Tasks, or to the emulator at cfg.Endpoint without
+// credentials. Close the Queue when done.
+func New(ctx context.Context, cfg Config) (*Queue, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	var opts []option.ClientOption
+	if cfg.Endpoint != "" {
+		opts = append(opts,
+			option.WithEndpoint(cfg.Endpoint),
+			option.WithoutAuthentication(),
+			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+		)
+	}
+	client, err := ctasks.NewClient(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("cloudtasks.NewClient: %w", err)
+	}
+	return &Queue{client: client, cfg: cfg, parent: "projects/" + cfg.Project + "/locations/" + cfg.Location}, nil
+}
+
+// Close releases the connection.
+func (q *Queue) Close() error { return q.client.Close() }
+
+// EnsureQueue creates campaignID's queue dispatching ratePerSecond tasks a
+// second (1 to MaxRate), or, if it exists with another rate, updates the
+// rate. Call it once per launch, not per batch: Cloud Tasks has a small
+// per-minute quota of queue creates and updates. The emulator cannot
+// update a queue: there a changed rate is an errs.Permanent error and the
+// old rate stays.
+func (q *Queue) EnsureQueue(ctx context.Context, campaignID string, ratePerSecond int) error {
+	if ratePerSecond < 1 || ratePerSecond > MaxRate {
+		return errs.E(errs.Invalid, "cloudtasks.EnsureQueue: rate %d is not between 1 and %d a second", ratePerSecond, MaxRate)
+	}
+	name, err := q.queueName(campaignID)
+	if err != nil {
+		return err
+	}
+	want := &cloudtaskspb.Queue{
+		Name:       name,
+		RateLimits: q.rateLimits(ratePerSecond),
+		RetryConfig: &cloudtaskspb.RetryConfig{
+			MaxAttempts: maxAttempts,
+			MinBackoff:  durationpb.New(minBackoff),
+			MaxBackoff:  durationpb.New(maxBackoff),
+		},
+	}
+	_, err = q.client.CreateQueue(ctx, &cloudtaskspb.CreateQueueRequest{Parent: q.parent, Queue: want})
+	if err == nil {
+		return nil
+	}
+	if status.Code(err) != codes.AlreadyExists {
+		return errs.Wrap(kindOf(err), err, "cloudtasks.CreateQueue "+name)
+	}
+
+	got, err := q.client.GetQueue(ctx, &cloudtaskspb.GetQueueRequest{Name: name})
+	if err != nil {
+		return errs.Wrap(kindOf(err), err, "cloudtasks.GetQueue "+name)
+	}
+	if got.GetRateLimits().GetMaxDispatchesPerSecond() == want.RateLimits.MaxDispatchesPerSecond &&
+		got.GetRateLimits().GetMaxConcurrentDispatches() == want.RateLimits.MaxConcurrentDispatches {
+		return nil
+	}
+	_, err = q.client.UpdateQueue(ctx, &cloudtaskspb.UpdateQueueRequest{
+		Queue: &cloudtaskspb.Queue{Name: name, RateLimits: want.RateLimits},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{
+			"rate_limits.max_dispatches_per_second",
+			"rate_limits.max_concurrent_dispatches",
+		}},
+	})
+	if err != nil {
+		return errs.Wrap(kindOf(err), err, "cloudtasks.UpdateQueue "+name)
+	}
+	return nil
+}
+
+// rateLimits holds a queue to rate.
+func (q *Queue) rateLimits(rate int) *cloudtaskspb.RateLimits {
+	r := &cloudtaskspb.RateLimits{
+		MaxDispatchesPerSecond: float64(rate),
+		// Room for each send to take up to two seconds at full rate.
+		MaxConcurrentDispatches: int32(max(2*rate, 5)),
+	}
+	if q.cfg.Endpoint != "" {
+		// The emulator's token bucket holds MaxBurstSize (default 100) and
+		// starts full, so a new queue would send its first 100 tasks at
+		// once. Cloud Tasks sizes the bucket from the rate itself (the field
+		// is output only there), so it is not sent to it.
+		r.MaxBurstSize = 1
+	}
+	return r
+}
+
+// Enqueue creates t's task: a POST of its sendqueue.Payload to the target,
+// dispatched at t.At if set. A task of the same name already there, or
+// there recently, is reported as created false. A queue never ensured is
+// errs.NotExist.
+func (q *Queue) Enqueue(ctx context.Context, t sendqueue.Task) (bool, error) {
+	queue, err := q.queueName(t.CampaignID)
+	if err != nil {
+		return false, err
+	}
+	taskID := sendqueue.TaskID(t.MessageID)
+	if t.MessageID == "" || !taskIDRe.MatchString(taskID) {
+		return false, errs.E(errs.Invalid, "cloudtasks.Enqueue: message id %q cannot name a task", t.MessageID)
+	}
+	body, err := json.Marshal(sendqueue.Payload{CampaignID: t.CampaignID, MessageID: t.MessageID})
+	if err != nil {
+		return false, errs.Wrap(errs.Invalid, err, "cloudtasks.Enqueue")
+	}
+	req := &cloudtaskspb.HttpRequest{
+		Url:        q.cfg.TargetURL,
+		HttpMethod: cloudtaskspb.HttpMethod_POST,
+		Headers:    map[string]string{"Content-Type": "application/json"},
+		Body:       body,
+	}
+	if q.cfg.ServiceAccount != "" {
+		req.AuthorizationHeader = &cloudtaskspb.HttpRequest_OidcToken{OidcToken: &cloudtaskspb.OidcToken{
+			ServiceAccountEmail: q.cfg.ServiceAccount,
+			Audience:            q.cfg.Audience,
+		}}
+	}
+	task := &cloudtaskspb.Task{
+		Name:        queue + "/tasks/" + taskID,
+		MessageType: &cloudtaskspb.Task_HttpRequest{HttpRequest: req},
+	}
+	if !t.At.IsZero() {
+		task.ScheduleTime = timestamppb.New(t.At)
+	}
+	_, err = q.client.CreateTask(ctx, &cloudtaskspb.CreateTaskRequest{Parent: queue, Task: task})
+	switch {
+	case err == nil:
+		return true, nil
+	case status.Code(err) == codes.AlreadyExists:
+		return false, nil
+	}
+	return false, errs.Wrap(kindOf(err), err, "cloudtasks.CreateTask "+task.Name)
+}
+
+// Ready lists at most one queue: a cheap call that needs the service up
+// and the caller allowed.
+func (q *Queue) Ready(ctx context.Context) error {
+	it := q.client.ListQueues(ctx, &cloudtaskspb.ListQueuesRequest{Parent: q.parent, PageSize: 1})
+	if _, err := it.Next(); err != nil && !errors.Is(err, iterator.Done) {
+		return errs.Wrap(kindOf(err), err, "cloudtasks.ListQueues "+q.parent)
+	}
+	return nil
+}
+
+func (q *Queue) queueName(campaignID string) (string, error) {
+	id := sendqueue.QueueID(campaignID)
+	if campaignID == "" || !queueIDRe.MatchString(id) {
+		return "", errs.E(errs.Invalid, "cloudtasks: campaign id %q cannot name a queue", campaignID)
+	}
+	return q.parent + "/queues/" + id, nil
+}
+
+// kindOf classifies a Cloud Tasks error.
+func kindOf(err error) errs.Kind {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return errs.Transient
+	}
+	switch status.Code(err) {
+	case codes.NotFound:
+		return errs.NotExist
+	case codes.AlreadyExists:
+		return errs.Exist
+	case codes.InvalidArgument, codes.OutOfRange:
+		return errs.Invalid
+	case codes.FailedPrecondition: // such as a queue name deleted too recently
+		return errs.Conflict
+	case codes.PermissionDenied:
+		return errs.Permission
+	case codes.Unauthenticated:
+		return errs.Unauthenticated
+	case codes.Unimplemented: // UpdateQueue on the emulator
+		return errs.Permanent
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted,
+		codes.Aborted, codes.Internal, codes.Canceled:
+		return errs.Transient
+	}
+	return errs.Other
+}

@@ -1,0 +1,113 @@
+package twilio_test
+
+import (
+	"net/url"
+	"testing"
+
+	"github.com/twilio/twilio-go/client"
+
+	"github.com/eventstreamengine/ese/shared/sms/twilio"
+)
+
+// Twilio's own example (twilio-go's request_validator_test.go).
+const (
+	exampleURL       = "https://mycompany.com/myapp.php?foo=1&bar=2"
+	exampleToken     = "12345"
+	exampleSignature = "vOEb5UThFn24KEfnOFLQY2AE5FY="
+)
+
+func exampleParams() url.Values {
+	return url.Values{
+		"Digits":                {"1234"},
+		"CallSid":               {"CA1234567890ABCDE"},
+		"To":                    {"+18005551212"},
+		"Caller":                {"+14158675309"},
+		"From":                  {"+14158675309"},
+		"ReasonConferenceEnded": {"test"},
+		"Reason":                {"Participant"},
+	}
+}
+
+func TestSign(t *testing.T) {
+	t.Parallel()
+	if got, want := twilio.Sign(exampleToken, exampleURL, exampleParams()), exampleSignature; got != want {
+		t.Errorf("Sign() = %q, want %q", got, want)
+	}
+}
+
+func TestValidSignature(t *testing.T) {
+	t.Parallel()
+	with := func(edit func(url.Values)) url.Values {
+		p := exampleParams()
+		edit(p)
+		return p
+	}
+	repeated := url.Values{"MediaUrl": {"b", "a"}, "Body": {"hi"}}
+	tests := []struct {
+		name      string
+		token     string
+		url       string
+		params    url.Values
+		signature string
+		want      bool
+	}{
+		{name: "valid", token: exampleToken, url: exampleURL, params: exampleParams(), signature: exampleSignature, want: true},
+		{name: "valid_with_port_added", token: exampleToken, url: "https://mycompany.com:443/myapp.php?foo=1&bar=2", params: exampleParams(), signature: exampleSignature, want: true},
+		{name: "tampered_value", token: exampleToken, url: exampleURL, params: with(func(p url.Values) { p.Set("Digits", "1235") }), signature: exampleSignature},
+		{name: "added_param", token: exampleToken, url: exampleURL, params: with(func(p url.Values) { p.Set("Body", "STOP") }), signature: exampleSignature},
+		{name: "removed_param", token: exampleToken, url: exampleURL, params: with(func(p url.Values) { p.Del("To") }), signature: exampleSignature},
+		{name: "other_url", token: exampleToken, url: "https://mycompany.com/myapp.php?foo=1&bar=3", params: exampleParams(), signature: exampleSignature},
+		{name: "wrong_token", token: "54321", url: exampleURL, params: exampleParams(), signature: exampleSignature},
+		{name: "missing_signature", token: exampleToken, url: exampleURL, params: exampleParams(), signature: ""},
+		{name: "empty_token", token: "", url: exampleURL, params: exampleParams(), signature: twilio.Sign("", exampleURL, exampleParams())},
+		{name: "garbage_signature", token: exampleToken, url: exampleURL, params: exampleParams(), signature: "not base64!"},
+		{name: "repeated_name", token: exampleToken, url: exampleURL, params: repeated, signature: twilio.Sign(exampleToken, exampleURL, repeated), want: true},
+		{name: "repeated_name_tampered", token: exampleToken, url: exampleURL, params: url.Values{"MediaUrl": {"b", "c"}, "Body": {"hi"}}, signature: twilio.Sign(exampleToken, exampleURL, repeated)},
+		{name: "no_params", token: exampleToken, url: exampleURL, params: nil, signature: twilio.Sign(exampleToken, exampleURL, nil), want: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := twilio.ValidSignature(tt.token, tt.url, tt.params, tt.signature); got != tt.want {
+				t.Errorf("ValidSignature() = %t, want %t", got, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzSignature checks that what Sign computes, ValidSignature (and so
+// twilio-go's validator) accepts, and that a changed value is refused.
+func FuzzSignature(f *testing.F) {
+	f.Add(exampleToken, exampleURL, "Body", "STOP", "From", "whatsapp:+94771234577")
+	f.Add("t", "http://localhost:8080/webhooks/inbound", "", "", "a", "b")
+	f.Add("tok", "http://[::1]:80/x?y=z", "Z", "1", "a", "ü")
+	f.Fuzz(func(t *testing.T, token, u, k1, v1, k2, v2 string) {
+		params := url.Values{}
+		params.Set(k1, v1)
+		params.Set(k2, v2)
+		sig := twilio.Sign(token, u, params)
+
+		single := make(map[string]string)
+		for k := range params {
+			single[k] = params.Get(k)
+		}
+		v := client.NewRequestValidator(token)
+		if !v.Validate(u, single, sig) {
+			t.Fatalf("twilio-go refuses Sign(%q, %q, %v) = %q", token, u, params, sig)
+		}
+		if got := twilio.ValidSignature(token, u, params, sig); got != (token != "") {
+			t.Fatalf("ValidSignature() = %t for Sign's own signature", got)
+		}
+		tampered := url.Values{}
+		for k, vs := range params {
+			tampered[k] = vs
+		}
+		tampered.Set(k1, v1+"x")
+		if tampered.Get(k1) == params.Get(k1) { // k1 == k2 and v2 == v1+"x"
+			return
+		}
+		if twilio.ValidSignature(token, u, tampered, sig) {
+			t.Fatalf("ValidSignature() accepts a tampered value")
+		}
+	})
+}

@@ -1,0 +1,175 @@
+package gcpfirestore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/eventstreamengine/ese/shared/campaign"
+	"github.com/eventstreamengine/ese/shared/segment"
+	"github.com/eventstreamengine/ese/shared/store"
+	"github.com/eventstreamengine/ese/shared/store/internal/records"
+	"github.com/eventstreamengine/ese/shared/template"
+)
+
+// get reads collection/id into a doc struct, NotExist when missing.
+func get[D any](ctx context.Context, s *Store, op, collection, id string) (D, error) {
+	var d D
+	if !records.ValidID(id) {
+		return d, notExist(op, collection+"/"+id)
+	}
+	snap, err := s.c.Collection(collection).Doc(id).Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return d, notExist(op, collection+"/"+id)
+	}
+	if err != nil {
+		return d, classify(op, err)
+	}
+	if err := snap.DataTo(&d); err != nil {
+		return d, fmt.Errorf("gcpfirestore.%s: decode %s: %w", op, id, err)
+	}
+	return d, nil
+}
+
+// listNewest reads one page of collection, newest first, with the total.
+// Offset paging reads (and bills) the skipped documents: fine for lists
+// of hundreds; bigger lists will want keyset paging on created_at.
+func listNewest[D any, T any](ctx context.Context, s *Store, op, collection string, p store.Page, decode func(id string, d D) (T, error)) ([]T, int, error) {
+	if err := records.CheckPage(p); err != nil {
+		return nil, 0, fmt.Errorf("gcpfirestore.%s: %w", op, err)
+	}
+	col := s.c.Collection(collection)
+	total, err := count(ctx, col.Query)
+	if err != nil {
+		return nil, 0, classify(op, err)
+	}
+	snaps, err := col.OrderBy("created_at", firestore.Desc).Offset(p.Offset()).Limit(p.PerPage).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, 0, classify(op, err)
+	}
+	out := make([]T, 0, len(snaps))
+	for _, snap := range snaps {
+		var d D
+		if err := snap.DataTo(&d); err != nil {
+			return nil, 0, fmt.Errorf("gcpfirestore.%s: decode %s: %w", op, snap.Ref.ID, err)
+		}
+		v, err := decode(snap.Ref.ID, d)
+		if err != nil {
+			return nil, 0, fmt.Errorf("gcpfirestore.%s: %w", op, err)
+		}
+		out = append(out, v)
+	}
+	return out, total, nil
+}
+
+// stamp sets the creation times a create leaves unset.
+func stamp(created, updated *time.Time) {
+	*created = records.Or(*created, time.Now())
+	*updated = records.Or(*updated, *created)
+}
+
+// CreateSegment implements store.Segments.
+func (s *Store) CreateSegment(ctx context.Context, seg segment.Segment) (segment.Segment, error) {
+	ref := s.c.Collection(colSegments).NewDoc()
+	stamp(&seg.CreatedAt, &seg.UpdatedAt)
+	d, err := toSegmentDoc(seg)
+	if err != nil {
+		return segment.Segment{}, fmt.Errorf("gcpfirestore.CreateSegment: %w", err)
+	}
+	if _, err := ref.Create(ctx, d); err != nil {
+		return segment.Segment{}, classify("CreateSegment", err)
+	}
+	out, err := d.segment(ref.ID)
+	if err != nil {
+		return segment.Segment{}, fmt.Errorf("gcpfirestore.CreateSegment: %w", err)
+	}
+	return out, nil
+}
+
+// GetSegment implements store.Segments.
+func (s *Store) GetSegment(ctx context.Context, id string) (segment.Segment, error) {
+	d, err := get[segmentDoc](ctx, s, "GetSegment", colSegments, id)
+	if err != nil {
+		return segment.Segment{}, err
+	}
+	out, err := d.segment(id)
+	if err != nil {
+		return segment.Segment{}, fmt.Errorf("gcpfirestore.GetSegment: %w", err)
+	}
+	return out, nil
+}
+
+// ListSegments implements store.Segments.
+func (s *Store) ListSegments(ctx context.Context, p store.Page) ([]segment.Segment, int, error) {
+	return listNewest(ctx, s, "ListSegments", colSegments, p, func(id string, d segmentDoc) (segment.Segment, error) {
+		return d.segment(id)
+	})
+}
+
+// CreateTemplate implements store.Templates.
+func (s *Store) CreateTemplate(ctx context.Context, t template.Template) (template.Template, error) {
+	ref := s.c.Collection(colTemplates).NewDoc()
+	stamp(&t.CreatedAt, &t.UpdatedAt)
+	d := toTemplateDoc(t)
+	if _, err := ref.Create(ctx, d); err != nil {
+		return template.Template{}, classify("CreateTemplate", err)
+	}
+	return d.template(ref.ID), nil
+}
+
+// GetTemplate implements store.Templates.
+func (s *Store) GetTemplate(ctx context.Context, id string) (template.Template, error) {
+	d, err := get[templateDoc](ctx, s, "GetTemplate", colTemplates, id)
+	if err != nil {
+		return template.Template{}, err
+	}
+	return d.template(id), nil
+}
+
+// ListTemplates implements store.Templates.
+func (s *Store) ListTemplates(ctx context.Context, p store.Page) ([]template.Template, int, error) {
+	return listNewest(ctx, s, "ListTemplates", colTemplates, p, func(id string, d templateDoc) (template.Template, error) {
+		return d.template(id), nil
+	})
+}
+
+// CreateCampaign implements store.Campaigns.
+func (s *Store) CreateCampaign(ctx context.Context, c campaign.Campaign) (campaign.Campaign, error) {
+	ref := s.c.Collection(colCampaigns).NewDoc()
+	stamp(&c.CreatedAt, &c.UpdatedAt)
+	d := toCampaignDoc(c)
+	if _, err := ref.Create(ctx, d); err != nil {
+		return campaign.Campaign{}, classify("CreateCampaign", err)
+	}
+	return d.campaign(ref.ID), nil
+}
+
+// GetCampaign implements store.Campaigns.
+func (s *Store) GetCampaign(ctx context.Context, id string) (campaign.Campaign, error) {
+	d, err := get[campaignDoc](ctx, s, "GetCampaign", colCampaigns, id)
+	if err != nil {
+		return campaign.Campaign{}, err
+	}
+	return d.campaign(id), nil
+}
+
+// ListCampaigns implements store.Campaigns.
+func (s *Store) ListCampaigns(ctx context.Context, p store.Page) ([]campaign.Campaign, int, error) {
+	return listNewest(ctx, s, "ListCampaigns", colCampaigns, p, func(id string, d campaignDoc) (campaign.Campaign, error) {
+		return d.campaign(id), nil
+	})
+}
+
+// UpdateCampaign implements store.Campaigns. fn may run more than once
+// (a contended transaction is retried), so it must only change c.
+func (s *Store) UpdateCampaign(ctx context.Context, id string, fn func(*campaign.Campaign) error) (campaign.Campaign, error) {
+	if !records.ValidID(id) {
+		return campaign.Campaign{}, notExist("UpdateCampaign", "campaigns/"+id)
+	}
+	return runUpdate(ctx, s, "UpdateCampaign", s.c.Collection(colCampaigns).Doc(id),
+		campaignDoc.campaign, toCampaignDoc, func(c *campaign.Campaign) { c.ID = id }, fn)
+}

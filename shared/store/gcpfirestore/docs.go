@@ -1,0 +1,293 @@
+package gcpfirestore
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/eventstreamengine/ese/shared/campaign"
+	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/message"
+	"github.com/eventstreamengine/ese/shared/segment"
+	"github.com/eventstreamengine/ese/shared/store/internal/records"
+	"github.com/eventstreamengine/ese/shared/template"
+	"github.com/eventstreamengine/ese/shared/user"
+	"github.com/eventstreamengine/ese/shared/userimport"
+	"github.com/eventstreamengine/ese/shared/webhook"
+)
+
+// The document structs below are the stored schema: domain types may grow
+// or rename fields without moving data, and ids live in document names.
+
+type userDoc struct {
+	Consent    string         `firestore:"consent_state"`
+	Attributes map[string]any `firestore:"attributes"`
+	CreatedAt  time.Time      `firestore:"created_at"`
+	UpdatedAt  time.Time      `firestore:"updated_at"`
+}
+
+func toUserDoc(u user.User) userDoc {
+	return userDoc{
+		Consent:    string(u.Consent),
+		Attributes: records.Attributes(u.Attributes),
+		CreatedAt:  records.Time(u.CreatedAt),
+		UpdatedAt:  records.Time(u.UpdatedAt),
+	}
+}
+
+func (d userDoc) user(phone string) user.User {
+	return user.User{
+		Phone:      phone,
+		Consent:    consent.State(d.Consent),
+		Attributes: records.Attributes(d.Attributes),
+		CreatedAt:  records.Time(d.CreatedAt),
+		UpdatedAt:  records.Time(d.UpdatedAt),
+	}
+}
+
+type changeDoc struct {
+	From   string    `firestore:"from"`
+	To     string    `firestore:"to"`
+	Source string    `firestore:"source"`
+	Ref    string    `firestore:"ref"`
+	At     time.Time `firestore:"at"`
+}
+
+func toChangeDoc(c consent.Change) changeDoc {
+	return changeDoc{From: string(c.From), To: string(c.To), Source: string(c.Source), Ref: c.Ref, At: records.Time(c.At)}
+}
+
+func (d changeDoc) change(phone string) consent.Change {
+	return consent.Change{
+		Phone: phone, From: consent.State(d.From), To: consent.State(d.To),
+		Source: consent.Source(d.Source), Ref: d.Ref, At: records.Time(d.At),
+	}
+}
+
+type detailDoc struct {
+	Row     int    `firestore:"row"`
+	Field   string `firestore:"field"`
+	Message string `firestore:"message"`
+}
+
+// jobDoc holds what the importer knows when it creates the job; what the
+// rows did lives in the batch markers.
+type jobDoc struct {
+	State     string      `firestore:"state"`
+	Filename  string      `firestore:"filename"`
+	Format    string      `firestore:"format"`
+	Rows      int         `firestore:"total_rows"`
+	Accepted  int         `firestore:"valid_rows"`
+	Rejected  int         `firestore:"rejected_rows"`
+	Batches   int         `firestore:"batches"`
+	Errors    []detailDoc `firestore:"errors"`
+	CreatedAt time.Time   `firestore:"created_at"`
+	UpdatedAt time.Time   `firestore:"updated_at"`
+}
+
+func toJobDoc(j userimport.Job) jobDoc {
+	d := jobDoc{
+		State: string(j.State), Filename: j.Filename, Format: j.Format,
+		Rows: j.Rows, Accepted: j.Accepted, Rejected: j.Rejected, Batches: j.Batches,
+		CreatedAt: records.Time(j.CreatedAt), UpdatedAt: records.Time(j.UpdatedAt),
+	}
+	if j.Errors != nil {
+		d.Errors = make([]detailDoc, len(j.Errors))
+		for i, e := range j.Errors {
+			d.Errors[i] = detailDoc(e)
+		}
+	}
+	return d
+}
+
+func (d jobDoc) job(id string) userimport.Job {
+	j := userimport.Job{
+		ID: id, State: userimport.State(d.State), Filename: d.Filename, Format: d.Format,
+		Rows: d.Rows, Accepted: d.Accepted, Rejected: d.Rejected, Batches: d.Batches,
+		CreatedAt: records.Time(d.CreatedAt), UpdatedAt: records.Time(d.UpdatedAt),
+	}
+	if d.Errors != nil {
+		j.Errors = make([]errs.Detail, len(d.Errors))
+		for i, e := range d.Errors {
+			j.Errors[i] = errs.Detail(e)
+		}
+	}
+	return j
+}
+
+// batchDoc marks batch n of a job applied, keeping its result so that a
+// redelivery returns it.
+type batchDoc struct {
+	Batch     int       `firestore:"batch"`
+	Created   int       `firestore:"created"`
+	Updated   int       `firestore:"updated"`
+	Unchanged int       `firestore:"unchanged"`
+	AppliedAt time.Time `firestore:"applied_at"`
+}
+
+func (d batchDoc) result() userimport.BatchResult {
+	return userimport.BatchResult{Batch: d.Batch, Created: d.Created, Updated: d.Updated, Unchanged: d.Unchanged}
+}
+
+// segmentDoc keeps the definition as the JSON text the API takes, so the
+// store need not follow the definition's Go shape.
+type segmentDoc struct {
+	Name       string    `firestore:"name"`
+	Definition string    `firestore:"definition_json"`
+	CreatedAt  time.Time `firestore:"created_at"`
+	UpdatedAt  time.Time `firestore:"updated_at"`
+}
+
+func toSegmentDoc(s segment.Segment) (segmentDoc, error) {
+	def, err := json.Marshal(s.Definition)
+	if err != nil {
+		return segmentDoc{}, errs.Wrap(errs.Invalid, err, "definition")
+	}
+	return segmentDoc{Name: s.Name, Definition: string(def), CreatedAt: records.Time(s.CreatedAt), UpdatedAt: records.Time(s.UpdatedAt)}, nil
+}
+
+func (d segmentDoc) segment(id string) (segment.Segment, error) {
+	s := segment.Segment{ID: id, Name: d.Name, CreatedAt: records.Time(d.CreatedAt), UpdatedAt: records.Time(d.UpdatedAt)}
+	if err := json.Unmarshal([]byte(d.Definition), &s.Definition); err != nil {
+		return segment.Segment{}, fmt.Errorf("segment %s definition: %w", id, err)
+	}
+	return s, nil
+}
+
+type templateDoc struct {
+	Name      string    `firestore:"name"`
+	Content   string    `firestore:"content"`
+	Variables []string  `firestore:"variables"`
+	CreatedAt time.Time `firestore:"created_at"`
+	UpdatedAt time.Time `firestore:"updated_at"`
+}
+
+func toTemplateDoc(t template.Template) templateDoc {
+	return templateDoc{
+		Name: t.Name, Content: t.Content, Variables: append([]string(nil), t.Variables...),
+		CreatedAt: records.Time(t.CreatedAt), UpdatedAt: records.Time(t.UpdatedAt),
+	}
+}
+
+func (d templateDoc) template(id string) template.Template {
+	return template.Template{
+		ID: id, Name: d.Name, Content: d.Content, Variables: d.Variables,
+		CreatedAt: records.Time(d.CreatedAt), UpdatedAt: records.Time(d.UpdatedAt),
+	}
+}
+
+type campaignDoc struct {
+	Topic       string     `firestore:"topic"`
+	TemplateID  string     `firestore:"template_id"`
+	SegmentID   string     `firestore:"segment_id"`
+	Rate        int        `firestore:"rate_limit_per_second"`
+	QuietStart  string     `firestore:"quiet_hours_start"`
+	QuietEnd    string     `firestore:"quiet_hours_end"`
+	Status      string     `firestore:"status"`
+	CreatedAt   time.Time  `firestore:"created_at"`
+	UpdatedAt   time.Time  `firestore:"updated_at"`
+	StartedAt   *time.Time `firestore:"started_at"`
+	CompletedAt *time.Time `firestore:"completed_at"`
+	Recipients  int        `firestore:"total_recipients"`
+	FanoutDone  bool       `firestore:"fanout_complete"`
+}
+
+func toCampaignDoc(c campaign.Campaign) campaignDoc {
+	return campaignDoc{
+		Topic: c.Topic, TemplateID: c.TemplateID, SegmentID: c.SegmentID, Rate: c.Rate,
+		QuietStart: c.QuietStart, QuietEnd: c.QuietEnd, Status: string(c.Status),
+		CreatedAt: records.Time(c.CreatedAt), UpdatedAt: records.Time(c.UpdatedAt),
+		StartedAt: records.TimePtr(c.StartedAt), CompletedAt: records.TimePtr(c.CompletedAt),
+		Recipients: c.Recipients, FanoutDone: c.FanoutDone,
+	}
+}
+
+func (d campaignDoc) campaign(id string) campaign.Campaign {
+	return campaign.Campaign{
+		ID: id, Topic: d.Topic, TemplateID: d.TemplateID, SegmentID: d.SegmentID, Rate: d.Rate,
+		QuietStart: d.QuietStart, QuietEnd: d.QuietEnd, Status: campaign.Status(d.Status),
+		CreatedAt: records.Time(d.CreatedAt), UpdatedAt: records.Time(d.UpdatedAt),
+		StartedAt: records.TimePtr(d.StartedAt), CompletedAt: records.TimePtr(d.CompletedAt),
+		Recipients: d.Recipients, FanoutDone: d.FanoutDone,
+	}
+}
+
+// messageDoc carries, besides the message, the fields CountMessages and
+// HasUnconcluded query: derived from the message on every write.
+type messageDoc struct {
+	CampaignID  string     `firestore:"campaign_id"`
+	Phone       string     `firestore:"phone_number"`
+	Status      string     `firestore:"status"`
+	SkipReason  string     `firestore:"skip_reason"`
+	Body        string     `firestore:"body"`
+	ProviderSID string     `firestore:"provider_sid,omitempty"` // absent until sent: keeps the index small
+	ErrorCode   string     `firestore:"error_code"`
+	ErrorText   string     `firestore:"error_message"`
+	Attempts    int        `firestore:"attempts"`
+	CreatedAt   time.Time  `firestore:"created_at"`
+	UpdatedAt   time.Time  `firestore:"updated_at"`
+	ScheduledAt *time.Time `firestore:"scheduled_at"`
+	QueuedAt    *time.Time `firestore:"queued_at"`
+	ClaimedAt   *time.Time `firestore:"claimed_at"`
+	SentAt      *time.Time `firestore:"sent_at"`
+	DeliveredAt *time.Time `firestore:"delivered_at"`
+	ReadAt      *time.Time `firestore:"read_at"`
+	FailedAt    *time.Time `firestore:"failed_at"`
+
+	ReachedQueued    bool `firestore:"reached_queued"`
+	ReachedSent      bool `firestore:"reached_sent"`
+	ReachedDelivered bool `firestore:"reached_delivered"`
+	ReachedRead      bool `firestore:"reached_read"`
+	Concluded        bool `firestore:"concluded"`
+}
+
+func toMessageDoc(m message.Message) messageDoc {
+	st := records.StagesOf(m)
+	return messageDoc{
+		CampaignID: m.CampaignID, Phone: m.Phone, Status: string(m.Status), SkipReason: string(m.SkipReason),
+		Body: m.Body, ProviderSID: m.ProviderSID, ErrorCode: m.ErrorCode, ErrorText: m.ErrorText, Attempts: m.Attempts,
+		CreatedAt: records.Time(m.CreatedAt), UpdatedAt: records.Time(m.UpdatedAt),
+		ScheduledAt: records.TimePtr(m.ScheduledAt), QueuedAt: records.TimePtr(m.QueuedAt),
+		ClaimedAt: records.TimePtr(m.ClaimedAt), SentAt: records.TimePtr(m.SentAt),
+		DeliveredAt: records.TimePtr(m.DeliveredAt), ReadAt: records.TimePtr(m.ReadAt), FailedAt: records.TimePtr(m.FailedAt),
+		ReachedQueued: st.Queued, ReachedSent: st.Sent, ReachedDelivered: st.Delivered, ReachedRead: st.Read,
+		Concluded: m.Status.Concluded(),
+	}
+}
+
+func (d messageDoc) message(id string) message.Message {
+	return message.Message{
+		ID: id, CampaignID: d.CampaignID, Phone: d.Phone, Status: message.Status(d.Status),
+		SkipReason: message.SkipReason(d.SkipReason), Body: d.Body, ProviderSID: d.ProviderSID,
+		ErrorCode: d.ErrorCode, ErrorText: d.ErrorText, Attempts: d.Attempts,
+		CreatedAt: records.Time(d.CreatedAt), UpdatedAt: records.Time(d.UpdatedAt),
+		ScheduledAt: records.TimePtr(d.ScheduledAt), QueuedAt: records.TimePtr(d.QueuedAt),
+		ClaimedAt: records.TimePtr(d.ClaimedAt), SentAt: records.TimePtr(d.SentAt),
+		DeliveredAt: records.TimePtr(d.DeliveredAt), ReadAt: records.TimePtr(d.ReadAt), FailedAt: records.TimePtr(d.FailedAt),
+	}
+}
+
+type webhookDoc struct {
+	Kind       string            `firestore:"kind"`
+	MessageSID string            `firestore:"message_sid"`
+	Status     string            `firestore:"status"`
+	Params     map[string]string `firestore:"params"`
+	ReceivedAt time.Time         `firestore:"received_at"`
+	Published  bool              `firestore:"published"`
+}
+
+func toWebhookDoc(e webhook.Event) webhookDoc {
+	return webhookDoc{
+		Kind: string(e.Kind), MessageSID: e.MessageSID, Status: e.Status, Params: maps.Clone(e.Params),
+		ReceivedAt: records.Time(e.ReceivedAt), Published: e.Published,
+	}
+}
+
+func (d webhookDoc) event(id string) webhook.Event {
+	return webhook.Event{
+		ID: id, Kind: webhook.Kind(d.Kind), MessageSID: d.MessageSID, Status: d.Status, Params: d.Params,
+		ReceivedAt: records.Time(d.ReceivedAt), Published: d.Published,
+	}
+}

@@ -1,0 +1,198 @@
+package gcpfirestore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/store"
+	"github.com/eventstreamengine/ese/shared/store/internal/records"
+	"github.com/eventstreamengine/ese/shared/user"
+	"github.com/eventstreamengine/ese/shared/userimport"
+)
+
+func (s *Store) jobRef(id string) *firestore.DocumentRef {
+	return s.c.Collection(colJobs).Doc(id)
+}
+
+// CreateImportJob implements store.Imports. The job's counts are not
+// stored: GetImportJob tallies them from the batches.
+func (s *Store) CreateImportJob(ctx context.Context, j userimport.Job) error {
+	if !records.ValidID(j.ID) {
+		return errs.E(errs.Invalid, "gcpfirestore.CreateImportJob: invalid job id %q", j.ID)
+	}
+	j.CreatedAt = records.Or(j.CreatedAt, time.Now())
+	j.UpdatedAt = records.Or(j.UpdatedAt, j.CreatedAt)
+	_, err := s.jobRef(j.ID).Create(ctx, toJobDoc(j))
+	if status.Code(err) == codes.AlreadyExists {
+		return errs.E(errs.Exist, "gcpfirestore.CreateImportJob: job %s exists", j.ID)
+	}
+	return classify("CreateImportJob", err)
+}
+
+// UpdateImportJob implements store.Imports.
+func (s *Store) UpdateImportJob(ctx context.Context, j userimport.Job) error {
+	if !records.ValidID(j.ID) {
+		return notExist("UpdateImportJob", "job "+j.ID)
+	}
+	ref := s.jobRef(j.ID)
+	err := s.c.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(ref)
+		if status.Code(err) == codes.NotFound {
+			return notExist("UpdateImportJob", "job "+j.ID)
+		}
+		if err != nil {
+			return err
+		}
+		var old jobDoc
+		if err := snap.DataTo(&old); err != nil {
+			return err
+		}
+		j.CreatedAt = old.CreatedAt
+		j.UpdatedAt = records.Or(j.UpdatedAt, time.Now())
+		return tx.Set(ref, toJobDoc(j))
+	})
+	if errs.Is(err, errs.NotExist) {
+		return err
+	}
+	return classify("UpdateImportJob", err)
+}
+
+// GetImportJob implements store.Imports. It reads every batch marker of
+// the job: one small document per 200 rows.
+func (s *Store) GetImportJob(ctx context.Context, id string) (userimport.Job, error) {
+	if !records.ValidID(id) {
+		return userimport.Job{}, notExist("GetImportJob", "job "+id)
+	}
+	ref := s.jobRef(id)
+	snap, err := ref.Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return userimport.Job{}, notExist("GetImportJob", "job "+id)
+	}
+	if err != nil {
+		return userimport.Job{}, classify("GetImportJob", err)
+	}
+	var d jobDoc
+	if err := snap.DataTo(&d); err != nil {
+		return userimport.Job{}, fmt.Errorf("gcpfirestore.GetImportJob: decode: %w", err)
+	}
+	j := d.job(id)
+	snaps, err := ref.Collection(colBatches).Select("batch", "created", "updated", "unchanged").Documents(ctx).GetAll()
+	if err != nil {
+		return userimport.Job{}, classify("GetImportJob", err)
+	}
+	results := make([]userimport.BatchResult, 0, len(snaps))
+	for _, snap := range snaps {
+		var b batchDoc
+		if err := snap.DataTo(&b); err != nil {
+			return userimport.Job{}, fmt.Errorf("gcpfirestore.GetImportJob: decode batch: %w", err)
+		}
+		results = append(results, b.result())
+	}
+	slices.SortFunc(results, func(a, b userimport.BatchResult) int { return a.Batch - b.Batch })
+	j.Tally(results)
+	return j, nil
+}
+
+// ApplyImportBatch implements store.Imports: one transaction reads the
+// job, the batch marker and the batch's users, then writes the users that
+// changed, their consent history and the marker.
+func (s *Store) ApplyImportBatch(ctx context.Context, jobID string, batch int, rows []userimport.Row, at time.Time) (userimport.BatchResult, error) {
+	switch {
+	case batch < 0:
+		return userimport.BatchResult{}, errs.E(errs.Invalid, "gcpfirestore.ApplyImportBatch: negative batch %d", batch)
+	case len(rows) > store.MaxImportBatch:
+		return userimport.BatchResult{}, errs.E(errs.Invalid, "gcpfirestore.ApplyImportBatch: %d rows, at most %d per batch", len(rows), store.MaxImportBatch)
+	case !records.ValidID(jobID):
+		return userimport.BatchResult{}, notExist("ApplyImportBatch", "job "+jobID)
+	}
+	phones := make([]string, 0, len(rows))
+	for _, r := range rows {
+		if err := records.CheckRow(r); err != nil {
+			return userimport.BatchResult{}, fmt.Errorf("gcpfirestore.ApplyImportBatch: %w", err)
+		}
+		phones = append(phones, r.Phone)
+	}
+	at = records.Or(at, time.Now())
+	jobRef := s.jobRef(jobID)
+	markerRef := jobRef.Collection(colBatches).Doc(strconv.Itoa(batch))
+	userRefs := s.userRefs(phones)
+	refs := append([]*firestore.DocumentRef{jobRef, markerRef}, userRefs...)
+
+	var res userimport.BatchResult
+	err := s.c.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snaps, err := tx.GetAll(refs)
+		if err != nil {
+			return err
+		}
+		if !snaps[0].Exists() {
+			return notExist("ApplyImportBatch", "job "+jobID)
+		}
+		if snaps[1].Exists() {
+			var b batchDoc
+			if err := snaps[1].DataTo(&b); err != nil {
+				return fmt.Errorf("decode batch marker: %w", err)
+			}
+			res = b.result()
+			return nil
+		}
+		current := make(map[string]user.User, len(userRefs))
+		for _, snap := range snaps[2:] {
+			if !snap.Exists() {
+				continue
+			}
+			u, err := decodeUser(snap)
+			if err != nil {
+				return err
+			}
+			current[u.Phone] = u
+		}
+		res = userimport.BatchResult{Batch: batch}
+		var (
+			changes []consent.Change
+			touched []string // phones to write, in row order
+			written = map[string]bool{}
+		)
+		for _, r := range rows {
+			cur, exists := current[r.Phone]
+			next, outcome, change := records.ApplyRow(cur, exists, r, jobID, at)
+			outcome.Count(&res)
+			if outcome == records.Unchanged {
+				continue
+			}
+			if !written[r.Phone] {
+				written[r.Phone] = true
+				touched = append(touched, r.Phone)
+			}
+			current[r.Phone] = next
+			if change != nil {
+				changes = append(changes, *change)
+			}
+		}
+		for _, p := range touched {
+			if err := tx.Set(s.userRef(p), toUserDoc(current[p])); err != nil {
+				return err
+			}
+		}
+		for _, c := range changes {
+			if err := tx.Create(s.historyCol(c.Phone).NewDoc(), toChangeDoc(c)); err != nil {
+				return err
+			}
+		}
+		return tx.Create(markerRef, batchDoc{
+			Batch: res.Batch, Created: res.Created, Updated: res.Updated, Unchanged: res.Unchanged, AppliedAt: at,
+		})
+	}, firestore.MaxAttempts(txAttempts))
+	if err != nil {
+		return userimport.BatchResult{}, classify("ApplyImportBatch", err)
+	}
+	return res, nil
+}

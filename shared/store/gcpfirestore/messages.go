@@ -1,0 +1,285 @@
+package gcpfirestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/iterator"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/message"
+	"github.com/eventstreamengine/ese/shared/store"
+	"github.com/eventstreamengine/ese/shared/store/internal/records"
+)
+
+func (s *Store) messages() *firestore.CollectionRef { return s.c.Collection(colMessages) }
+
+// CreateMessages implements store.Messages. A BulkWriter creates each
+// message on its own: a taken id fails only its own write, which counts
+// as skipped; any other failure is returned after the rest are written,
+// so the caller retries the whole slice and the retry skips what landed.
+func (s *Store) CreateMessages(ctx context.Context, ms []message.Message) (int, error) {
+	for _, m := range ms {
+		if !records.ValidID(m.ID) {
+			return 0, errs.E(errs.Invalid, "gcpfirestore.CreateMessages: invalid message id %q", m.ID)
+		}
+	}
+	if len(ms) == 0 {
+		return 0, nil
+	}
+	now := time.Now()
+	seen := make(map[string]bool, len(ms))
+	bw := s.c.BulkWriter(ctx)
+	jobs := make([]*firestore.BulkWriterJob, 0, len(ms))
+	for _, m := range ms {
+		if seen[m.ID] {
+			continue // one write per document per BulkWriter; the first wins
+		}
+		seen[m.ID] = true
+		m.CreatedAt = records.Or(m.CreatedAt, now)
+		m.UpdatedAt = records.Or(m.UpdatedAt, m.CreatedAt)
+		j, err := bw.Create(s.messages().Doc(m.ID), toMessageDoc(m))
+		if err != nil {
+			bw.End()
+			return 0, classify("CreateMessages", err)
+		}
+		jobs = append(jobs, j)
+	}
+	bw.End()
+	n := 0
+	var failures []error
+	for _, j := range jobs {
+		_, err := j.Results()
+		switch {
+		case err == nil:
+			n++
+		case status.Code(err) == codes.AlreadyExists:
+		default:
+			failures = append(failures, err)
+		}
+	}
+	if len(failures) > 0 {
+		return n, classify("CreateMessages", fmt.Errorf("%d of %d writes failed: %w", len(failures), len(jobs), failures[0]))
+	}
+	return n, nil
+}
+
+// GetMessage implements store.Messages.
+func (s *Store) GetMessage(ctx context.Context, id string) (message.Message, error) {
+	d, err := get[messageDoc](ctx, s, "GetMessage", colMessages, id)
+	if err != nil {
+		return message.Message{}, err
+	}
+	return d.message(id), nil
+}
+
+// GetMessages implements store.Messages.
+func (s *Store) GetMessages(ctx context.Context, ids []string) ([]message.Message, error) {
+	refs := make([]*firestore.DocumentRef, len(ids))
+	for i, id := range ids {
+		if !records.ValidID(id) {
+			return nil, notExist("GetMessages", "messages/"+id)
+		}
+		refs[i] = s.messages().Doc(id)
+	}
+	out := make([]message.Message, 0, len(ids))
+	for start := 0; start < len(refs); start += getAllChunk {
+		snaps, err := s.c.GetAll(ctx, refs[start:min(start+getAllChunk, len(refs))])
+		if err != nil {
+			return nil, classify("GetMessages", err)
+		}
+		for _, snap := range snaps {
+			if !snap.Exists() {
+				return nil, notExist("GetMessages", "messages/"+snap.Ref.ID)
+			}
+			m, err := decodeMessage(snap)
+			if err != nil {
+				return nil, fmt.Errorf("gcpfirestore.GetMessages: %w", err)
+			}
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+func decodeMessage(snap *firestore.DocumentSnapshot) (message.Message, error) {
+	var d messageDoc
+	if err := snap.DataTo(&d); err != nil {
+		return message.Message{}, fmt.Errorf("decode message %s: %w", snap.Ref.ID, err)
+	}
+	return d.message(snap.Ref.ID), nil
+}
+
+// UpdateMessage implements store.Messages. fn may run more than once (a
+// contended transaction is retried), so it must only change m.
+func (s *Store) UpdateMessage(ctx context.Context, id string, fn func(*message.Message) error) (message.Message, error) {
+	if !records.ValidID(id) {
+		return message.Message{}, notExist("UpdateMessage", "messages/"+id)
+	}
+	return runUpdate(ctx, s, "UpdateMessage", s.messages().Doc(id),
+		messageDoc.message, toMessageDoc, func(m *message.Message) { m.ID = id }, fn)
+}
+
+// MessageByProviderSID implements store.Messages.
+func (s *Store) MessageByProviderSID(ctx context.Context, sid string) (message.Message, error) {
+	if sid == "" {
+		return message.Message{}, notExist("MessageByProviderSID", "message")
+	}
+	snaps, err := s.messages().Where("provider_sid", "==", sid).Limit(1).Documents(ctx).GetAll()
+	if err != nil {
+		return message.Message{}, classify("MessageByProviderSID", err)
+	}
+	if len(snaps) == 0 {
+		return message.Message{}, notExist("MessageByProviderSID", "message "+sid)
+	}
+	m, err := decodeMessage(snaps[0])
+	if err != nil {
+		return message.Message{}, fmt.Errorf("gcpfirestore.MessageByProviderSID: %w", err)
+	}
+	return m, nil
+}
+
+// ListMessages implements store.Messages.
+func (s *Store) ListMessages(ctx context.Context, f store.MessageFilter) ([]message.Message, error) {
+	if f.CampaignID == "" || f.Limit < 1 {
+		return nil, errs.E(errs.Invalid, "gcpfirestore.ListMessages: campaign id and a limit of at least 1 are required")
+	}
+	snaps, err := s.messages().Where("campaign_id", "==", f.CampaignID).
+		OrderBy("updated_at", firestore.Desc).Limit(f.Limit).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, classify("ListMessages", err)
+	}
+	out := make([]message.Message, 0, len(snaps))
+	for _, snap := range snaps {
+		m, err := decodeMessage(snap)
+		if err != nil {
+			return nil, fmt.Errorf("gcpfirestore.ListMessages: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// HasUnconcluded implements store.Messages.
+func (s *Store) HasUnconcluded(ctx context.Context, campaignID string) (bool, error) {
+	snaps, err := s.messages().Where("campaign_id", "==", campaignID).Where("concluded", "==", false).
+		Select().Limit(1).Documents(ctx).GetAll()
+	if err != nil {
+		return false, classify("HasUnconcluded", err)
+	}
+	return len(snaps) > 0, nil
+}
+
+// CountMessages implements store.Messages with one count aggregation per
+// figure, run together; the figures are read at nearly, not exactly, the
+// same moment. Error codes are tallied from at most
+// records.ErrorCodeScanCap failed messages, reading that field only.
+func (s *Store) CountMessages(ctx context.Context, campaignID string) (store.Counts, error) {
+	c := store.Counts{Skipped: map[message.SkipReason]int{}, ErrorCodes: map[string]int{}}
+	base := s.messages().Where("campaign_id", "==", campaignID)
+	skipped := base.Where("status", "==", string(message.Skipped))
+	failed := base.Where("status", "==", string(message.Failed))
+	var skippedTotal int
+	perReason := make([]int, len(records.KnownSkipReasons))
+	counts := []struct {
+		dst *int
+		q   firestore.Query
+	}{
+		{&c.Recipients, base},
+		{&c.Queued, base.Where("reached_queued", "==", true)},
+		{&c.Sent, base.Where("reached_sent", "==", true)},
+		{&c.Delivered, base.Where("reached_delivered", "==", true)},
+		{&c.Read, base.Where("reached_read", "==", true)},
+		{&c.Failed, failed},
+		{&c.Deferred, base.Where("status", "==", string(message.Deferred))},
+		{&skippedTotal, skipped},
+	}
+	for i, r := range records.KnownSkipReasons {
+		counts = append(counts, struct {
+			dst *int
+			q   firestore.Query
+		}{&perReason[i], skipped.Where("skip_reason", "==", string(r))})
+	}
+
+	var (
+		wg         sync.WaitGroup
+		mu         sync.Mutex
+		failures   []error
+		codeCounts map[string]int
+	)
+	fail := func(err error) {
+		mu.Lock()
+		failures = append(failures, err)
+		mu.Unlock()
+	}
+	for _, cq := range counts {
+		wg.Go(func() {
+			n, err := count(ctx, cq.q)
+			if err != nil {
+				fail(err)
+				return
+			}
+			*cq.dst = n
+		})
+	}
+	wg.Go(func() {
+		var err error
+		if codeCounts, err = tally(ctx, failed, "error_code"); err != nil {
+			fail(err)
+		}
+	})
+	wg.Wait()
+	if len(failures) > 0 {
+		return store.Counts{}, classify("CountMessages", errors.Join(failures...))
+	}
+	for code, n := range codeCounts {
+		if code != "" {
+			c.ErrorCodes[code] = n
+		}
+	}
+
+	known := 0
+	for i, r := range records.KnownSkipReasons {
+		known += perReason[i]
+		if perReason[i] > 0 {
+			c.Skipped[r] = perReason[i]
+		}
+	}
+	if known != skippedTotal {
+		// A reason this package does not know yet: read them all.
+		reasons, err := tally(ctx, skipped, "skip_reason")
+		if err != nil {
+			return store.Counts{}, classify("CountMessages", err)
+		}
+		clear(c.Skipped)
+		for r, n := range reasons {
+			c.Skipped[message.SkipReason(r)] = n
+		}
+	}
+	return c, nil
+}
+
+// tally counts the values of the string field among at most
+// records.ErrorCodeScanCap documents of q, reading that field only.
+func tally(ctx context.Context, q firestore.Query, field string) (map[string]int, error) {
+	it := q.Select(field).Limit(records.ErrorCodeScanCap).Documents(ctx)
+	defer it.Stop()
+	out := map[string]int{}
+	for {
+		snap, err := it.Next()
+		if err == iterator.Done {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		v, _ := snap.Data()[field].(string)
+		out[v]++
+	}
+}

@@ -1,0 +1,163 @@
+// Package gcpfirestore is the Firestore store.Store: production, and the
+// emulator in tests. Domain types are mapped to document structs here (see
+// docs.go); nothing outside this package sees a Firestore document.
+//
+// Layout:
+//
+//	users/{E.164}                      a contact
+//	users/{E.164}/consent_history/{*}  its consent changes
+//	import_jobs/{id}                   an import job
+//	import_jobs/{id}/batches/{n}       what batch n did (its marker)
+//	segments/{id}, templates/{id}, campaigns/{id}
+//	messages/{id}                      one per recipient, with campaign_id
+//	webhook_events/{id}                one per Twilio callback
+//
+// No document is written once per message or per row of an import: job
+// counts are tallied from batch markers and campaign counts are
+// aggregation queries over messages, using the stage fields kept on each
+// message for that purpose (reached_queued, reached_sent, ...).
+//
+// Composite indexes production needs (all collection scope):
+//
+//	messages:       campaign_id ASC, updated_at DESC    (ListMessages)
+//	webhook_events: kind ASC, received_at DESC          (ListWebhooks)
+//
+// Every other query is equality filters only (Firestore merges the
+// automatic single-field indexes), an equality filter ordered by document
+// id, or a single-field order. For large campaigns these composites make
+// the counts cheaper than index merging and are recommended:
+//
+//	messages: campaign_id ASC, status ASC, skip_reason ASC
+//	messages: campaign_id ASC, reached_queued ASC (and reached_sent,
+//	          reached_delivered, reached_read, concluded likewise)
+//
+// Single-field index exemptions worth adding: messages.body,
+// messages.error_message, users.attributes (segments scan users by id,
+// they never query attributes), webhook_events.params.
+package gcpfirestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/store"
+)
+
+// Collection names.
+const (
+	colUsers     = "users"
+	colHistory   = "consent_history"
+	colJobs      = "import_jobs"
+	colBatches   = "batches"
+	colSegments  = "segments"
+	colTemplates = "templates"
+	colCampaigns = "campaigns"
+	colMessages  = "messages"
+	colWebhooks  = "webhook_events"
+)
+
+// txAttempts bounds how often a contended transaction is tried: a message
+// can take several status callbacks at once, and the client's default of
+// five can run out under load.
+const txAttempts = 10
+
+// Store is the Firestore store.
+type Store struct {
+	c *firestore.Client
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns a store over client; the caller owns the client.
+func New(client *firestore.Client) *Store { return &Store{c: client} }
+
+// Open connects to projectID's default database (the emulator when
+// FIRESTORE_EMULATOR_HOST is set). Close the store when done.
+func Open(ctx context.Context, projectID string) (*Store, error) {
+	c, err := firestore.NewClient(ctx, projectID)
+	if err != nil {
+		return nil, fmt.Errorf("gcpfirestore.Open: %w", err)
+	}
+	return New(c), nil
+}
+
+// Close closes the client.
+func (s *Store) Close() error { return s.c.Close() }
+
+// classify gives a Firestore error the kind callers decide on, naming op.
+func classify(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errs.KindOf(err) != errs.Other {
+		return err // ours, already named
+	}
+	var k errs.Kind
+	switch status.Code(err) {
+	case codes.NotFound:
+		k = errs.NotExist
+	case codes.AlreadyExists:
+		k = errs.Exist
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Aborted, codes.ResourceExhausted:
+		k = errs.Transient
+	default:
+		return fmt.Errorf("gcpfirestore.%s: %w", op, err)
+	}
+	return errs.Wrap(k, err, "gcpfirestore."+op)
+}
+
+func notExist(op, what string) error {
+	return errs.E(errs.NotExist, "gcpfirestore.%s: %s not found", op, what)
+}
+
+// runUpdate is the transaction UpdateCampaign and UpdateMessage share:
+// read the document, let fn change it, write it back unless fn says
+// Unchanged; fn's other errors come back as they are.
+func runUpdate[D any, T any](ctx context.Context, s *Store, op string, ref *firestore.DocumentRef,
+	decode func(d D, id string) T, encode func(T) D, setID func(*T), fn func(*T) error) (T, error) {
+	var out T
+	var fnErr error
+	err := s.c.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		fnErr = nil
+		snap, err := tx.Get(ref)
+		if status.Code(err) == codes.NotFound {
+			return notExist(op, ref.Parent.ID+"/"+ref.ID)
+		}
+		if err != nil {
+			return err
+		}
+		var d D
+		if err := snap.DataTo(&d); err != nil {
+			return fmt.Errorf("decode %s: %w", ref.ID, err)
+		}
+		cur := decode(d, ref.ID)
+		next := decode(d, ref.ID) // a second copy: fn may change it and then refuse
+		if err := fn(&next); err != nil {
+			if errors.Is(err, store.Unchanged) {
+				out = cur
+				return nil
+			}
+			fnErr = err
+			return err
+		}
+		setID(&next)
+		enc := encode(next)
+		out = decode(enc, ref.ID)
+		return tx.Set(ref, enc)
+	}, firestore.MaxAttempts(txAttempts))
+	if fnErr != nil && errors.Is(err, fnErr) {
+		var zero T
+		return zero, fnErr
+	}
+	if err != nil {
+		var zero T
+		return zero, classify(op, err)
+	}
+	return out, nil
+}

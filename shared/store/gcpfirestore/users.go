@@ -1,0 +1,272 @@
+package gcpfirestore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/iterator"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/store"
+	"github.com/eventstreamengine/ese/shared/store/internal/records"
+	"github.com/eventstreamengine/ese/shared/user"
+)
+
+// getAllChunk bounds the documents asked for in one BatchGetDocuments.
+const getAllChunk = 300
+
+func (s *Store) userRef(phone string) *firestore.DocumentRef {
+	return s.c.Collection(colUsers).Doc(phone)
+}
+
+func (s *Store) historyCol(phone string) *firestore.CollectionRef {
+	return s.userRef(phone).Collection(colHistory)
+}
+
+// CreateUser implements store.Users.
+func (s *Store) CreateUser(ctx context.Context, u user.User, src consent.Source) error {
+	if !records.ValidID(u.Phone) {
+		return errs.E(errs.Invalid, "gcpfirestore.CreateUser: phone_number cannot name a user")
+	}
+	if u.Consent == "" {
+		u.Consent = consent.OptIn
+	}
+	if !u.Consent.Valid() {
+		return errs.E(errs.Invalid, "gcpfirestore.CreateUser: unknown consent_state %q", u.Consent)
+	}
+	u.CreatedAt = records.Or(u.CreatedAt, time.Now())
+	u.UpdatedAt = records.Or(u.UpdatedAt, u.CreatedAt)
+	first := consent.Change{Phone: u.Phone, To: u.Consent, Source: src, At: u.CreatedAt}
+	// One commit for both; Create fails it when the phone is taken.
+	err := s.c.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		if err := tx.Create(s.userRef(u.Phone), toUserDoc(u)); err != nil {
+			return err
+		}
+		return tx.Create(s.historyCol(u.Phone).NewDoc(), toChangeDoc(first))
+	})
+	if status.Code(err) == codes.AlreadyExists {
+		return errs.E(errs.Exist, "gcpfirestore.CreateUser: user exists")
+	}
+	return classify("CreateUser", err)
+}
+
+// GetUser implements store.Users.
+func (s *Store) GetUser(ctx context.Context, phone string) (user.User, error) {
+	if !records.ValidID(phone) {
+		return user.User{}, notExist("GetUser", "user")
+	}
+	snap, err := s.userRef(phone).Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return user.User{}, notExist("GetUser", "user")
+	}
+	if err != nil {
+		return user.User{}, classify("GetUser", err)
+	}
+	return decodeUser(snap)
+}
+
+func decodeUser(snap *firestore.DocumentSnapshot) (user.User, error) {
+	var d userDoc
+	if err := snap.DataTo(&d); err != nil {
+		return user.User{}, fmt.Errorf("gcpfirestore: decode user: %w", err)
+	}
+	return d.user(snap.Ref.ID), nil
+}
+
+// GetUsers implements store.Users.
+func (s *Store) GetUsers(ctx context.Context, phones []string) (map[string]user.User, error) {
+	refs := s.userRefs(phones)
+	out := make(map[string]user.User, len(refs))
+	for start := 0; start < len(refs); start += getAllChunk {
+		snaps, err := s.c.GetAll(ctx, refs[start:min(start+getAllChunk, len(refs))])
+		if err != nil {
+			return nil, classify("GetUsers", err)
+		}
+		for _, snap := range snaps {
+			if !snap.Exists() {
+				continue
+			}
+			u, err := decodeUser(snap)
+			if err != nil {
+				return nil, fmt.Errorf("gcpfirestore.GetUsers: %w", err)
+			}
+			out[u.Phone] = u
+		}
+	}
+	return out, nil
+}
+
+// userRefs returns a ref per distinct valid phone; an id Firestore cannot
+// hold names no user.
+func (s *Store) userRefs(phones []string) []*firestore.DocumentRef {
+	seen := make(map[string]bool, len(phones))
+	refs := make([]*firestore.DocumentRef, 0, len(phones))
+	for _, p := range phones {
+		if seen[p] || !records.ValidID(p) {
+			continue
+		}
+		seen[p] = true
+		refs = append(refs, s.userRef(p))
+	}
+	return refs
+}
+
+func (s *Store) userQuery(f store.UserFilter) firestore.Query {
+	q := s.c.Collection(colUsers).Query
+	if f.Consent != "" {
+		q = q.Where("consent_state", "==", string(f.Consent))
+	}
+	return q
+}
+
+// ListUsers implements store.Users. Offset paging reads (and bills) the
+// skipped documents; lists past a few thousand users will want keyset
+// paging (ScanUsers' shape) instead.
+func (s *Store) ListUsers(ctx context.Context, f store.UserFilter, p store.Page) ([]user.User, int, error) {
+	if err := records.CheckPage(p); err != nil {
+		return nil, 0, fmt.Errorf("gcpfirestore.ListUsers: %w", err)
+	}
+	q := s.userQuery(f)
+	total, err := count(ctx, q)
+	if err != nil {
+		return nil, 0, classify("ListUsers", err)
+	}
+	us, err := s.users(ctx, q.OrderBy(firestore.DocumentID, firestore.Asc).Offset(p.Offset()).Limit(p.PerPage))
+	if err != nil {
+		return nil, 0, classify("ListUsers", err)
+	}
+	return us, total, nil
+}
+
+// ScanUsers implements store.Users.
+func (s *Store) ScanUsers(ctx context.Context, after string, limit int) ([]user.User, error) {
+	if limit < 1 {
+		return nil, errs.E(errs.Invalid, "gcpfirestore.ScanUsers: limit must be at least 1")
+	}
+	q := s.c.Collection(colUsers).OrderBy(firestore.DocumentID, firestore.Asc).Limit(limit)
+	if after != "" {
+		q = q.StartAfter(after)
+	}
+	us, err := s.users(ctx, q)
+	if err != nil {
+		return nil, classify("ScanUsers", err)
+	}
+	return us, nil
+}
+
+func (s *Store) users(ctx context.Context, q firestore.Query) ([]user.User, error) {
+	snaps, err := q.Documents(ctx).GetAll()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]user.User, 0, len(snaps))
+	for _, snap := range snaps {
+		u, err := decodeUser(snap)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// SetConsent implements store.Users.
+func (s *Store) SetConsent(ctx context.Context, c consent.Change) (user.User, bool, error) {
+	if !c.To.Valid() {
+		return user.User{}, false, errs.E(errs.Invalid, "gcpfirestore.SetConsent: unknown consent_state %q", c.To)
+	}
+	if !records.ValidID(c.Phone) {
+		return user.User{}, false, notExist("SetConsent", "user")
+	}
+	c.At = records.Or(c.At, time.Now())
+	ref := s.userRef(c.Phone)
+	var (
+		out     user.User
+		changed bool
+	)
+	err := s.c.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(ref)
+		if status.Code(err) == codes.NotFound {
+			return notExist("SetConsent", "user")
+		}
+		if err != nil {
+			return err
+		}
+		u, err := decodeUser(snap)
+		if err != nil {
+			return err
+		}
+		out, changed = u, false
+		if (c.From != "" && u.Consent != c.From) || u.Consent == c.To {
+			return nil // decided on a state that has moved on, or no change
+		}
+		entry := c
+		entry.From = u.Consent
+		u.Consent, u.UpdatedAt = c.To, c.At
+		if err := tx.Update(ref, []firestore.Update{
+			{Path: "consent_state", Value: string(u.Consent)},
+			{Path: "updated_at", Value: u.UpdatedAt},
+		}); err != nil {
+			return err
+		}
+		out, changed = u, true
+		return tx.Create(s.historyCol(c.Phone).NewDoc(), toChangeDoc(entry))
+	}, firestore.MaxAttempts(txAttempts))
+	if err != nil {
+		return user.User{}, false, classify("SetConsent", err)
+	}
+	return out, changed, nil
+}
+
+// ConsentHistory implements store.Users.
+func (s *Store) ConsentHistory(ctx context.Context, phone string) ([]consent.Change, error) {
+	out := []consent.Change{}
+	if !records.ValidID(phone) {
+		return out, nil
+	}
+	it := s.historyCol(phone).OrderBy("at", firestore.Asc).Documents(ctx)
+	defer it.Stop()
+	for {
+		snap, err := it.Next()
+		if err == iterator.Done {
+			return out, nil
+		}
+		if err != nil {
+			return nil, classify("ConsentHistory", err)
+		}
+		var d changeDoc
+		if err := snap.DataTo(&d); err != nil {
+			return nil, fmt.Errorf("gcpfirestore.ConsentHistory: decode: %w", err)
+		}
+		out = append(out, d.change(phone))
+	}
+}
+
+// CountUsers implements store.Users.
+func (s *Store) CountUsers(ctx context.Context, f store.UserFilter) (int, error) {
+	n, err := count(ctx, s.userQuery(f))
+	if err != nil {
+		return 0, classify("CountUsers", err)
+	}
+	return n, nil
+}
+
+// count runs a count aggregation over q.
+func count(ctx context.Context, q firestore.Query) (int, error) {
+	res, err := q.NewAggregationQuery().WithCount("n").Get(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var out struct {
+		N int64 `firestore:"n"`
+	}
+	if err := res.DataTo(&out); err != nil {
+		return 0, fmt.Errorf("decode count: %w", err)
+	}
+	return int(out.N), nil
+}

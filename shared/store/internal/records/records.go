@@ -1,0 +1,237 @@
+// Package records holds the rules both store implementations apply to
+// what they keep, so that memstore and Firestore cannot drift: the form of
+// times, ids and attributes, what an import row does to a user, and the
+// stages a message has reached.
+package records
+
+import (
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/message"
+	"github.com/eventstreamengine/ese/shared/store"
+	"github.com/eventstreamengine/ese/shared/user"
+	"github.com/eventstreamengine/ese/shared/userimport"
+)
+
+// Time returns t as the stores keep it: UTC, to the microsecond
+// (Firestore's precision). The zero time stays zero.
+func Time(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// TimePtr is Time for an optional time, returning a fresh pointer.
+func TimePtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := Time(*t)
+	return &v
+}
+
+// Or returns t as kept, or now when t is zero.
+func Or(t, now time.Time) time.Time {
+	if t.IsZero() {
+		return Time(now)
+	}
+	return Time(t)
+}
+
+// ValidID reports whether id can name a Firestore document: not empty,
+// no slash, not "." or "..", not __reserved__, at most 1,500 bytes.
+// Both stores refuse the same ids so that they answer alike.
+func ValidID(id string) bool {
+	switch {
+	case id == "", id == ".", id == "..", len(id) > 1500, strings.Contains(id, "/"):
+		return false
+	case len(id) >= 4 && strings.HasPrefix(id, "__") && strings.HasSuffix(id, "__"):
+		return false
+	}
+	return true
+}
+
+// CheckPage refuses a page before the first or of no size.
+func CheckPage(p store.Page) error {
+	if p.Page < 1 || p.PerPage < 1 {
+		return errs.E(errs.Invalid, "page %d of %d: page and per_page must be at least 1", p.Page, p.PerPage)
+	}
+	return nil
+}
+
+// Attributes returns a deep copy of m in the forms Firestore gives values
+// back in (see Value). It never returns nil, so callers may add keys.
+func Attributes(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = Value(v)
+	}
+	return out
+}
+
+// Value returns a deep copy of v in the form Firestore reads it back:
+// integers as int64, floats as float64, strings (json.Number too) as
+// string, maps as map[string]any, slices as []any, pointers followed.
+// Other types are kept as they are.
+func Value(v any) any {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case string, bool, int64, float64:
+		return x
+	case time.Time:
+		return Time(x)
+	case []byte:
+		return append([]byte(nil), x...)
+	case map[string]any:
+		return Attributes(x)
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Bool:
+		return rv.Bool()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return rv.Int()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return int64(rv.Uint())
+	case reflect.Float32, reflect.Float64:
+		return rv.Float()
+	case reflect.String:
+		return rv.String()
+	case reflect.Pointer, reflect.Interface:
+		if rv.IsNil() {
+			return nil
+		}
+		return Value(rv.Elem().Interface())
+	case reflect.Slice, reflect.Array:
+		if rv.Kind() == reflect.Slice && rv.IsNil() {
+			return nil
+		}
+		out := make([]any, rv.Len())
+		for i := range out {
+			out[i] = Value(rv.Index(i).Interface())
+		}
+		return out
+	case reflect.Map:
+		if rv.Type().Key().Kind() != reflect.String {
+			return v
+		}
+		if rv.IsNil() {
+			return nil
+		}
+		out := make(map[string]any, rv.Len())
+		for it := rv.MapRange(); it.Next(); {
+			out[it.Key().String()] = Value(it.Value().Interface())
+		}
+		return out
+	}
+	return v
+}
+
+// Outcome is what an import row did to its user.
+type Outcome int
+
+const (
+	Unchanged Outcome = iota
+	Created
+	Updated
+)
+
+// Count adds o to r.
+func (o Outcome) Count(r *userimport.BatchResult) {
+	switch o {
+	case Created:
+		r.Created++
+	case Updated:
+		r.Updated++
+	default:
+		r.Unchanged++
+	}
+}
+
+// CheckRow refuses a row the stores cannot apply: the parser should
+// never send one, so this guards the data rather than the person.
+func CheckRow(r userimport.Row) error {
+	if !ValidID(r.Phone) {
+		return errs.E(errs.Invalid, "row %d: phone_number cannot name a user", r.Line)
+	}
+	if r.Consent != "" && !r.Consent.Valid() {
+		return errs.E(errs.Invalid, "row %d: unknown consent_state %q", r.Line, r.Consent)
+	}
+	return nil
+}
+
+// ApplyRow returns the user that import row r leaves, given the current
+// user cur (when exists), what the row did, and the consent change it
+// made, if any. Attributes merge key by key; consent moves only as
+// consent.Imported allows.
+func ApplyRow(cur user.User, exists bool, r userimport.Row, jobID string, at time.Time) (user.User, Outcome, *consent.Change) {
+	at = Time(at)
+	if !exists {
+		u := user.User{
+			Phone:      r.Phone,
+			Consent:    consent.Imported("", r.Consent, false),
+			Attributes: Attributes(r.Attributes),
+			CreatedAt:  at,
+			UpdatedAt:  at,
+		}
+		c := &consent.Change{Phone: u.Phone, To: u.Consent, Source: consent.SourceImport, Ref: jobID, At: at}
+		return u, Created, c
+	}
+	next := cur
+	next.Attributes = Attributes(cur.Attributes)
+	changed := false
+	for k, v := range r.Attributes {
+		nv := Value(v)
+		if old, ok := next.Attributes[k]; ok && reflect.DeepEqual(old, nv) {
+			continue
+		}
+		next.Attributes[k] = nv
+		changed = true
+	}
+	var c *consent.Change
+	if to := consent.Imported(cur.Consent, r.Consent, true); to != cur.Consent {
+		c = &consent.Change{Phone: cur.Phone, From: cur.Consent, To: to, Source: consent.SourceImport, Ref: jobID, At: at}
+		next.Consent = to
+		changed = true
+	}
+	if !changed {
+		return cur, Unchanged, nil
+	}
+	next.UpdatedAt = at
+	return next, Updated, c
+}
+
+// Stages is how far a message got; a message counts in every stage it
+// reached, so a read message is also delivered, sent and queued.
+type Stages struct {
+	Queued, Sent, Delivered, Read bool
+}
+
+// StagesOf reads m's stages from its stage times and its status, either
+// of which is enough.
+func StagesOf(m message.Message) Stages {
+	var s Stages
+	s.Read = m.ReadAt != nil || m.Status == message.Read
+	s.Delivered = s.Read || m.DeliveredAt != nil || m.Status == message.Delivered
+	s.Sent = s.Delivered || m.SentAt != nil || m.Status == message.Sent
+	s.Queued = s.Sent || m.QueuedAt != nil ||
+		m.Status == message.Queued || m.Status == message.Sending || m.Status == message.Reconcile
+	return s
+}
+
+// KnownSkipReasons are the reasons a store may count one by one; a
+// reason missing here is still counted, only more slowly.
+var KnownSkipReasons = []message.SkipReason{
+	message.SkipNoConsent, message.SkipMissingVars, message.SkipInvalidPhone,
+	message.SkipUnknownUser, message.SkipConsentAtSend,
+}
+
+// ErrorCodeScanCap bounds how many failed messages a count reads to tally
+// error codes: past it the tally is partial, the Failed total is not.
+const ErrorCodeScanCap = 10000

@@ -1,0 +1,791 @@
+// Package memstore is an in-memory store.Store for unit tests and
+// benchmarks. It passes the same conformance suite (storetest) as the
+// Firestore store, so code tested against it behaves alike in production.
+//
+// Everything is copied on the way in and on the way out: a caller can never
+// change stored state through a map, slice or pointer it holds.
+package memstore
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/eventstreamengine/ese/shared/campaign"
+	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/message"
+	"github.com/eventstreamengine/ese/shared/segment"
+	"github.com/eventstreamengine/ese/shared/store"
+	"github.com/eventstreamengine/ese/shared/store/internal/records"
+	"github.com/eventstreamengine/ese/shared/template"
+	"github.com/eventstreamengine/ese/shared/user"
+	"github.com/eventstreamengine/ese/shared/userimport"
+	"github.com/eventstreamengine/ese/shared/webhook"
+)
+
+// Store keeps everything in maps behind one mutex. The zero value is not
+// usable; call New.
+type Store struct {
+	mu        sync.Mutex
+	users     map[string]user.User
+	history   map[string][]consent.Change
+	jobs      map[string]userimport.Job
+	batches   map[string]map[int]userimport.BatchResult
+	segments  map[string]storedSegment
+	templates map[string]template.Template
+	campaigns map[string]campaign.Campaign
+	messages  map[string]message.Message
+	webhooks  map[string]webhook.Event
+}
+
+// storedSegment keeps the definition as JSON text, as Firestore does, so
+// that the copy out shares nothing with the copy in.
+type storedSegment struct {
+	seg        segment.Segment
+	definition []byte
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{
+		users:     map[string]user.User{},
+		history:   map[string][]consent.Change{},
+		jobs:      map[string]userimport.Job{},
+		batches:   map[string]map[int]userimport.BatchResult{},
+		segments:  map[string]storedSegment{},
+		templates: map[string]template.Template{},
+		campaigns: map[string]campaign.Campaign{},
+		messages:  map[string]message.Message{},
+		webhooks:  map[string]webhook.Event{},
+	}
+}
+
+// newID returns a random id shaped like a Firestore auto id.
+func newID() string {
+	b := make([]byte, 10)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func notExist(op, what string) error {
+	return errs.E(errs.NotExist, "memstore.%s: %s not found", op, what)
+}
+
+// page returns the items of p from all.
+func page[T any](all []T, p store.Page) []T {
+	off := min(p.Offset(), len(all))
+	end := min(off+p.PerPage, len(all))
+	return all[off:end]
+}
+
+// Users
+
+func copyUser(u user.User) user.User {
+	u.Attributes = records.Attributes(u.Attributes)
+	u.CreatedAt = records.Time(u.CreatedAt)
+	u.UpdatedAt = records.Time(u.UpdatedAt)
+	return u
+}
+
+// CreateUser implements store.Users.
+func (s *Store) CreateUser(ctx context.Context, u user.User, src consent.Source) error {
+	if !records.ValidID(u.Phone) {
+		return errs.E(errs.Invalid, "memstore.CreateUser: phone_number cannot name a user")
+	}
+	if u.Consent == "" {
+		u.Consent = consent.OptIn
+	}
+	if !u.Consent.Valid() {
+		return errs.E(errs.Invalid, "memstore.CreateUser: unknown consent_state %q", u.Consent)
+	}
+	u = copyUser(u)
+	u.CreatedAt = records.Or(u.CreatedAt, time.Now())
+	u.UpdatedAt = records.Or(u.UpdatedAt, u.CreatedAt)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.users[u.Phone]; ok {
+		return errs.E(errs.Exist, "memstore.CreateUser: user exists")
+	}
+	s.users[u.Phone] = u
+	s.history[u.Phone] = append(s.history[u.Phone], consent.Change{
+		Phone: u.Phone, To: u.Consent, Source: src, At: u.CreatedAt,
+	})
+	return nil
+}
+
+// GetUser implements store.Users.
+func (s *Store) GetUser(ctx context.Context, phone string) (user.User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[phone]
+	if !ok {
+		return user.User{}, notExist("GetUser", "user")
+	}
+	return copyUser(u), nil
+}
+
+// GetUsers implements store.Users.
+func (s *Store) GetUsers(ctx context.Context, phones []string) (map[string]user.User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]user.User, len(phones))
+	for _, p := range phones {
+		if u, ok := s.users[p]; ok {
+			out[p] = copyUser(u)
+		}
+	}
+	return out, nil
+}
+
+// sortedUsers returns the users matching f, by phone. The caller holds mu.
+func (s *Store) sortedUsers(f store.UserFilter) []user.User {
+	var us []user.User
+	for _, u := range s.users {
+		if f.Consent == "" || u.Consent == f.Consent {
+			us = append(us, u)
+		}
+	}
+	slices.SortFunc(us, func(a, b user.User) int { return cmp.Compare(a.Phone, b.Phone) })
+	return us
+}
+
+// ListUsers implements store.Users.
+func (s *Store) ListUsers(ctx context.Context, f store.UserFilter, p store.Page) ([]user.User, int, error) {
+	if err := records.CheckPage(p); err != nil {
+		return nil, 0, fmt.Errorf("memstore.ListUsers: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	all := s.sortedUsers(f)
+	out := []user.User{}
+	for _, u := range page(all, p) {
+		out = append(out, copyUser(u))
+	}
+	return out, len(all), nil
+}
+
+// ScanUsers implements store.Users.
+func (s *Store) ScanUsers(ctx context.Context, after string, limit int) ([]user.User, error) {
+	if limit < 1 {
+		return nil, errs.E(errs.Invalid, "memstore.ScanUsers: limit must be at least 1")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []user.User{}
+	for _, u := range s.sortedUsers(store.UserFilter{}) {
+		if u.Phone <= after {
+			continue
+		}
+		if len(out) == limit {
+			break
+		}
+		out = append(out, copyUser(u))
+	}
+	return out, nil
+}
+
+// SetConsent implements store.Users.
+func (s *Store) SetConsent(ctx context.Context, c consent.Change) (user.User, bool, error) {
+	if !c.To.Valid() {
+		return user.User{}, false, errs.E(errs.Invalid, "memstore.SetConsent: unknown consent_state %q", c.To)
+	}
+	c.At = records.Or(c.At, time.Now())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[c.Phone]
+	if !ok {
+		return user.User{}, false, notExist("SetConsent", "user")
+	}
+	if (c.From != "" && u.Consent != c.From) || u.Consent == c.To {
+		return copyUser(u), false, nil
+	}
+	c.From = u.Consent
+	u.Consent = c.To
+	u.UpdatedAt = c.At
+	s.users[u.Phone] = u
+	s.history[u.Phone] = append(s.history[u.Phone], c)
+	return copyUser(u), true, nil
+}
+
+// ConsentHistory implements store.Users.
+func (s *Store) ConsentHistory(ctx context.Context, phone string) ([]consent.Change, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := slices.Clone(s.history[phone])
+	slices.SortStableFunc(out, func(a, b consent.Change) int { return a.At.Compare(b.At) })
+	if out == nil {
+		out = []consent.Change{}
+	}
+	return out, nil
+}
+
+// CountUsers implements store.Users.
+func (s *Store) CountUsers(ctx context.Context, f store.UserFilter) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, u := range s.users {
+		if f.Consent == "" || u.Consent == f.Consent {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Imports
+
+func copyJob(j userimport.Job) userimport.Job {
+	j.Errors = slices.Clone(j.Errors)
+	j.CreatedAt = records.Time(j.CreatedAt)
+	j.UpdatedAt = records.Time(j.UpdatedAt)
+	return j
+}
+
+// CreateImportJob implements store.Imports.
+func (s *Store) CreateImportJob(ctx context.Context, j userimport.Job) error {
+	if !records.ValidID(j.ID) {
+		return errs.E(errs.Invalid, "memstore.CreateImportJob: invalid job id %q", j.ID)
+	}
+	j = copyJob(j)
+	j.CreatedAt = records.Or(j.CreatedAt, time.Now())
+	j.UpdatedAt = records.Or(j.UpdatedAt, j.CreatedAt)
+	// Counts come from batches (see GetImportJob), never from the job.
+	j.Applied, j.Created, j.Updated, j.Unchanged = 0, 0, 0, 0
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.jobs[j.ID]; ok {
+		return errs.E(errs.Exist, "memstore.CreateImportJob: job %s exists", j.ID)
+	}
+	s.jobs[j.ID] = j
+	return nil
+}
+
+// UpdateImportJob implements store.Imports.
+func (s *Store) UpdateImportJob(ctx context.Context, j userimport.Job) error {
+	j = copyJob(j)
+	j.Applied, j.Created, j.Updated, j.Unchanged = 0, 0, 0, 0
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.jobs[j.ID]
+	if !ok {
+		return errs.E(errs.NotExist, "memstore.UpdateImportJob: job %s not found", j.ID)
+	}
+	j.CreatedAt = old.CreatedAt
+	j.UpdatedAt = records.Or(j.UpdatedAt, time.Now())
+	s.jobs[j.ID] = j
+	return nil
+}
+
+// GetImportJob implements store.Imports.
+func (s *Store) GetImportJob(ctx context.Context, id string) (userimport.Job, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, ok := s.jobs[id]
+	if !ok {
+		return userimport.Job{}, notExist("GetImportJob", "job "+id)
+	}
+	j = copyJob(j)
+	results := make([]userimport.BatchResult, 0, len(s.batches[id]))
+	for _, r := range s.batches[id] {
+		results = append(results, r)
+	}
+	slices.SortFunc(results, func(a, b userimport.BatchResult) int { return cmp.Compare(a.Batch, b.Batch) })
+	j.Tally(results)
+	return j, nil
+}
+
+// ApplyImportBatch implements store.Imports.
+func (s *Store) ApplyImportBatch(ctx context.Context, jobID string, batch int, rows []userimport.Row, at time.Time) (userimport.BatchResult, error) {
+	switch {
+	case batch < 0:
+		return userimport.BatchResult{}, errs.E(errs.Invalid, "memstore.ApplyImportBatch: negative batch %d", batch)
+	case len(rows) > store.MaxImportBatch:
+		return userimport.BatchResult{}, errs.E(errs.Invalid, "memstore.ApplyImportBatch: %d rows, at most %d per batch", len(rows), store.MaxImportBatch)
+	}
+	for _, r := range rows {
+		if err := records.CheckRow(r); err != nil {
+			return userimport.BatchResult{}, fmt.Errorf("memstore.ApplyImportBatch: %w", err)
+		}
+	}
+	at = records.Or(at, time.Now())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.jobs[jobID]; !ok {
+		return userimport.BatchResult{}, notExist("ApplyImportBatch", "job "+jobID)
+	}
+	if r, ok := s.batches[jobID][batch]; ok {
+		return r, nil
+	}
+	res := userimport.BatchResult{Batch: batch}
+	for _, row := range rows {
+		cur, exists := s.users[row.Phone]
+		next, outcome, change := records.ApplyRow(cur, exists, row, jobID, at)
+		outcome.Count(&res)
+		if outcome == records.Unchanged {
+			continue
+		}
+		s.users[next.Phone] = next
+		if change != nil {
+			s.history[next.Phone] = append(s.history[next.Phone], *change)
+		}
+	}
+	if s.batches[jobID] == nil {
+		s.batches[jobID] = map[int]userimport.BatchResult{}
+	}
+	s.batches[jobID][batch] = res
+	return res, nil
+}
+
+// Segments
+
+func (s *Store) segmentOut(st storedSegment) (segment.Segment, error) {
+	seg := st.seg
+	seg.Definition = segment.Definition{}
+	if err := json.Unmarshal(st.definition, &seg.Definition); err != nil {
+		return segment.Segment{}, fmt.Errorf("memstore: segment %s definition: %w", seg.ID, err)
+	}
+	return seg, nil
+}
+
+// CreateSegment implements store.Segments.
+func (s *Store) CreateSegment(ctx context.Context, seg segment.Segment) (segment.Segment, error) {
+	def, err := json.Marshal(seg.Definition)
+	if err != nil {
+		return segment.Segment{}, errs.Wrap(errs.Invalid, err, "memstore.CreateSegment: definition")
+	}
+	seg.ID = newID()
+	seg.CreatedAt = records.Or(seg.CreatedAt, time.Now())
+	seg.UpdatedAt = records.Or(seg.UpdatedAt, seg.CreatedAt)
+	st := storedSegment{seg: seg, definition: def}
+	out, err := s.segmentOut(st)
+	if err != nil {
+		return segment.Segment{}, fmt.Errorf("memstore.CreateSegment: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.segments[seg.ID] = st
+	return out, nil
+}
+
+// GetSegment implements store.Segments.
+func (s *Store) GetSegment(ctx context.Context, id string) (segment.Segment, error) {
+	s.mu.Lock()
+	st, ok := s.segments[id]
+	s.mu.Unlock()
+	if !ok {
+		return segment.Segment{}, notExist("GetSegment", "segment "+id)
+	}
+	out, err := s.segmentOut(st)
+	if err != nil {
+		return segment.Segment{}, fmt.Errorf("memstore.GetSegment: %w", err)
+	}
+	return out, nil
+}
+
+// newestFirst orders by creation time, newest first, then by id
+// descending (as Firestore breaks ties).
+func newestFirst(at1, at2 time.Time, id1, id2 string) int {
+	if c := at2.Compare(at1); c != 0 {
+		return c
+	}
+	return cmp.Compare(id2, id1)
+}
+
+// ListSegments implements store.Segments.
+func (s *Store) ListSegments(ctx context.Context, p store.Page) ([]segment.Segment, int, error) {
+	if err := records.CheckPage(p); err != nil {
+		return nil, 0, fmt.Errorf("memstore.ListSegments: %w", err)
+	}
+	s.mu.Lock()
+	all := make([]storedSegment, 0, len(s.segments))
+	for _, st := range s.segments {
+		all = append(all, st)
+	}
+	s.mu.Unlock()
+	slices.SortFunc(all, func(a, b storedSegment) int {
+		return newestFirst(a.seg.CreatedAt, b.seg.CreatedAt, a.seg.ID, b.seg.ID)
+	})
+	out := []segment.Segment{}
+	for _, st := range page(all, p) {
+		seg, err := s.segmentOut(st)
+		if err != nil {
+			return nil, 0, fmt.Errorf("memstore.ListSegments: %w", err)
+		}
+		out = append(out, seg)
+	}
+	return out, len(all), nil
+}
+
+// Templates
+
+func copyTemplate(t template.Template) template.Template {
+	t.Variables = slices.Clone(t.Variables)
+	t.CreatedAt = records.Time(t.CreatedAt)
+	t.UpdatedAt = records.Time(t.UpdatedAt)
+	return t
+}
+
+// CreateTemplate implements store.Templates.
+func (s *Store) CreateTemplate(ctx context.Context, t template.Template) (template.Template, error) {
+	t = copyTemplate(t)
+	t.ID = newID()
+	t.CreatedAt = records.Or(t.CreatedAt, time.Now())
+	t.UpdatedAt = records.Or(t.UpdatedAt, t.CreatedAt)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.templates[t.ID] = t
+	return copyTemplate(t), nil
+}
+
+// GetTemplate implements store.Templates.
+func (s *Store) GetTemplate(ctx context.Context, id string) (template.Template, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.templates[id]
+	if !ok {
+		return template.Template{}, notExist("GetTemplate", "template "+id)
+	}
+	return copyTemplate(t), nil
+}
+
+// ListTemplates implements store.Templates.
+func (s *Store) ListTemplates(ctx context.Context, p store.Page) ([]template.Template, int, error) {
+	if err := records.CheckPage(p); err != nil {
+		return nil, 0, fmt.Errorf("memstore.ListTemplates: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	all := make([]template.Template, 0, len(s.templates))
+	for _, t := range s.templates {
+		all = append(all, t)
+	}
+	slices.SortFunc(all, func(a, b template.Template) int { return newestFirst(a.CreatedAt, b.CreatedAt, a.ID, b.ID) })
+	out := []template.Template{}
+	for _, t := range page(all, p) {
+		out = append(out, copyTemplate(t))
+	}
+	return out, len(all), nil
+}
+
+// Campaigns
+
+func copyCampaign(c campaign.Campaign) campaign.Campaign {
+	c.CreatedAt = records.Time(c.CreatedAt)
+	c.UpdatedAt = records.Time(c.UpdatedAt)
+	c.StartedAt = records.TimePtr(c.StartedAt)
+	c.CompletedAt = records.TimePtr(c.CompletedAt)
+	return c
+}
+
+// CreateCampaign implements store.Campaigns.
+func (s *Store) CreateCampaign(ctx context.Context, c campaign.Campaign) (campaign.Campaign, error) {
+	c = copyCampaign(c)
+	c.ID = newID()
+	c.CreatedAt = records.Or(c.CreatedAt, time.Now())
+	c.UpdatedAt = records.Or(c.UpdatedAt, c.CreatedAt)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.campaigns[c.ID] = c
+	return copyCampaign(c), nil
+}
+
+// GetCampaign implements store.Campaigns.
+func (s *Store) GetCampaign(ctx context.Context, id string) (campaign.Campaign, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.campaigns[id]
+	if !ok {
+		return campaign.Campaign{}, notExist("GetCampaign", "campaign "+id)
+	}
+	return copyCampaign(c), nil
+}
+
+// ListCampaigns implements store.Campaigns.
+func (s *Store) ListCampaigns(ctx context.Context, p store.Page) ([]campaign.Campaign, int, error) {
+	if err := records.CheckPage(p); err != nil {
+		return nil, 0, fmt.Errorf("memstore.ListCampaigns: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	all := make([]campaign.Campaign, 0, len(s.campaigns))
+	for _, c := range s.campaigns {
+		all = append(all, c)
+	}
+	slices.SortFunc(all, func(a, b campaign.Campaign) int { return newestFirst(a.CreatedAt, b.CreatedAt, a.ID, b.ID) })
+	out := []campaign.Campaign{}
+	for _, c := range page(all, p) {
+		out = append(out, copyCampaign(c))
+	}
+	return out, len(all), nil
+}
+
+// UpdateCampaign implements store.Campaigns. fn runs under the store's
+// lock, so it must not call the store.
+func (s *Store) UpdateCampaign(ctx context.Context, id string, fn func(*campaign.Campaign) error) (campaign.Campaign, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.campaigns[id]
+	if !ok {
+		return campaign.Campaign{}, notExist("UpdateCampaign", "campaign "+id)
+	}
+	next := copyCampaign(cur)
+	if err := fn(&next); err != nil {
+		if errors.Is(err, store.Unchanged) {
+			return copyCampaign(cur), nil
+		}
+		return campaign.Campaign{}, err
+	}
+	next = copyCampaign(next)
+	next.ID = id
+	s.campaigns[id] = next
+	return copyCampaign(next), nil
+}
+
+// Messages
+
+func copyMessage(m message.Message) message.Message {
+	m.CreatedAt = records.Time(m.CreatedAt)
+	m.UpdatedAt = records.Time(m.UpdatedAt)
+	for _, p := range []**time.Time{&m.ScheduledAt, &m.QueuedAt, &m.ClaimedAt, &m.SentAt, &m.DeliveredAt, &m.ReadAt, &m.FailedAt} {
+		*p = records.TimePtr(*p)
+	}
+	return m
+}
+
+// CreateMessages implements store.Messages.
+func (s *Store) CreateMessages(ctx context.Context, ms []message.Message) (int, error) {
+	for _, m := range ms {
+		if !records.ValidID(m.ID) {
+			return 0, errs.E(errs.Invalid, "memstore.CreateMessages: invalid message id %q", m.ID)
+		}
+	}
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, m := range ms {
+		if _, ok := s.messages[m.ID]; ok {
+			continue
+		}
+		m = copyMessage(m)
+		m.CreatedAt = records.Or(m.CreatedAt, now)
+		m.UpdatedAt = records.Or(m.UpdatedAt, m.CreatedAt)
+		s.messages[m.ID] = m
+		n++
+	}
+	return n, nil
+}
+
+// GetMessage implements store.Messages.
+func (s *Store) GetMessage(ctx context.Context, id string) (message.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.messages[id]
+	if !ok {
+		return message.Message{}, notExist("GetMessage", "message "+id)
+	}
+	return copyMessage(m), nil
+}
+
+// GetMessages implements store.Messages.
+func (s *Store) GetMessages(ctx context.Context, ids []string) ([]message.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]message.Message, 0, len(ids))
+	for _, id := range ids {
+		m, ok := s.messages[id]
+		if !ok {
+			return nil, notExist("GetMessages", "message "+id)
+		}
+		out = append(out, copyMessage(m))
+	}
+	return out, nil
+}
+
+// UpdateMessage implements store.Messages. fn runs under the store's
+// lock, so it must not call the store.
+func (s *Store) UpdateMessage(ctx context.Context, id string, fn func(*message.Message) error) (message.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.messages[id]
+	if !ok {
+		return message.Message{}, notExist("UpdateMessage", "message "+id)
+	}
+	next := copyMessage(cur)
+	if err := fn(&next); err != nil {
+		if errors.Is(err, store.Unchanged) {
+			return copyMessage(cur), nil
+		}
+		return message.Message{}, err
+	}
+	next = copyMessage(next)
+	next.ID = id
+	s.messages[id] = next
+	return copyMessage(next), nil
+}
+
+// MessageByProviderSID implements store.Messages.
+func (s *Store) MessageByProviderSID(ctx context.Context, sid string) (message.Message, error) {
+	if sid == "" {
+		return message.Message{}, notExist("MessageByProviderSID", "message")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.messages {
+		if m.ProviderSID == sid {
+			return copyMessage(m), nil
+		}
+	}
+	return message.Message{}, notExist("MessageByProviderSID", "message "+sid)
+}
+
+// campaignMessages returns campaignID's messages. The caller holds mu.
+func (s *Store) campaignMessages(campaignID string) []message.Message {
+	var ms []message.Message
+	for _, m := range s.messages {
+		if m.CampaignID == campaignID {
+			ms = append(ms, m)
+		}
+	}
+	return ms
+}
+
+// ListMessages implements store.Messages.
+func (s *Store) ListMessages(ctx context.Context, f store.MessageFilter) ([]message.Message, error) {
+	if f.CampaignID == "" || f.Limit < 1 {
+		return nil, errs.E(errs.Invalid, "memstore.ListMessages: campaign id and a limit of at least 1 are required")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ms := s.campaignMessages(f.CampaignID)
+	slices.SortFunc(ms, func(a, b message.Message) int { return newestFirst(a.UpdatedAt, b.UpdatedAt, a.ID, b.ID) })
+	out := []message.Message{}
+	for _, m := range ms[:min(f.Limit, len(ms))] {
+		out = append(out, copyMessage(m))
+	}
+	return out, nil
+}
+
+// HasUnconcluded implements store.Messages.
+func (s *Store) HasUnconcluded(ctx context.Context, campaignID string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.messages {
+		if m.CampaignID == campaignID && !m.Status.Concluded() {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// CountMessages implements store.Messages.
+func (s *Store) CountMessages(ctx context.Context, campaignID string) (store.Counts, error) {
+	c := store.Counts{Skipped: map[message.SkipReason]int{}, ErrorCodes: map[string]int{}}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.messages {
+		if m.CampaignID != campaignID {
+			continue
+		}
+		c.Recipients++
+		st := records.StagesOf(m)
+		c.Queued += b2i(st.Queued)
+		c.Sent += b2i(st.Sent)
+		c.Delivered += b2i(st.Delivered)
+		c.Read += b2i(st.Read)
+		switch m.Status {
+		case message.Failed:
+			c.Failed++
+			if m.ErrorCode != "" {
+				c.ErrorCodes[m.ErrorCode]++
+			}
+		case message.Deferred:
+			c.Deferred++
+		case message.Skipped:
+			c.Skipped[m.SkipReason]++
+		}
+	}
+	return c, nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Webhooks
+
+func copyEvent(e webhook.Event) webhook.Event {
+	if e.Params != nil {
+		p := make(map[string]string, len(e.Params))
+		for k, v := range e.Params {
+			p[k] = v
+		}
+		e.Params = p
+	}
+	e.ReceivedAt = records.Time(e.ReceivedAt)
+	return e
+}
+
+// RecordWebhook implements store.Webhooks.
+func (s *Store) RecordWebhook(ctx context.Context, e webhook.Event) (webhook.Event, bool, error) {
+	if !records.ValidID(e.ID) {
+		return webhook.Event{}, false, errs.E(errs.Invalid, "memstore.RecordWebhook: invalid event id %q", e.ID)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.webhooks[e.ID]; ok {
+		return copyEvent(old), false, nil
+	}
+	e = copyEvent(e)
+	e.ReceivedAt = records.Or(e.ReceivedAt, time.Now())
+	s.webhooks[e.ID] = e
+	return copyEvent(e), true, nil
+}
+
+// MarkWebhookPublished implements store.Webhooks.
+func (s *Store) MarkWebhookPublished(ctx context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.webhooks[id]
+	if !ok {
+		return notExist("MarkWebhookPublished", "event "+id)
+	}
+	e.Published = true
+	s.webhooks[id] = e
+	return nil
+}
+
+// ListWebhooks implements store.Webhooks.
+func (s *Store) ListWebhooks(ctx context.Context, kind webhook.Kind, limit int) ([]webhook.Event, error) {
+	if limit < 1 {
+		return nil, errs.E(errs.Invalid, "memstore.ListWebhooks: limit must be at least 1")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var es []webhook.Event
+	for _, e := range s.webhooks {
+		if e.Kind == kind {
+			es = append(es, e)
+		}
+	}
+	slices.SortFunc(es, func(a, b webhook.Event) int { return newestFirst(a.ReceivedAt, b.ReceivedAt, a.ID, b.ID) })
+	out := []webhook.Event{}
+	for _, e := range es[:min(limit, len(es))] {
+		out = append(out, copyEvent(e))
+	}
+	return out, nil
+}

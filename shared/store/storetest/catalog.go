@@ -1,0 +1,324 @@
+package storetest
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eventstreamengine/ese/shared/campaign"
+	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/segment"
+	"github.com/eventstreamengine/ese/shared/store"
+	"github.com/eventstreamengine/ese/shared/template"
+)
+
+// definition reads a segment definition from its JSON form.
+func definition(t *testing.T, js string) segment.Definition {
+	t.Helper()
+	var d segment.Definition
+	if err := json.Unmarshal([]byte(js), &d); err != nil {
+		t.Fatalf("segment definition %s: %v", js, err)
+	}
+	return d
+}
+
+// listCase checks one page of a newest-first list against the items
+// created, in creation order.
+type listCase struct {
+	name string
+	p    store.Page
+	want []int // indexes into the created items
+}
+
+var newestFirstCases = []listCase{
+	{"first_page", store.Page{Page: 1, PerPage: 2}, []int{2, 1}},
+	{"second_page", store.Page{Page: 2, PerPage: 2}, []int{0}},
+	{"past_the_end", store.Page{Page: 3, PerPage: 2}, nil},
+	{"all", store.Page{Page: 1, PerPage: 10}, []int{2, 1, 0}},
+}
+
+// checkList runs newestFirstCases against list.
+func checkList[T any](t *testing.T, created []T, list func(store.Page) ([]T, int, error)) {
+	t.Helper()
+	for _, tc := range newestFirstCases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, total, err := list(tc.p)
+			if err != nil {
+				t.Fatalf("list: %v", err)
+			}
+			var want []T
+			for _, i := range tc.want {
+				want = append(want, created[i])
+			}
+			if d := diff(want, got); d != "" {
+				t.Errorf("list (-want, +got):\n%s", d)
+			}
+			if total != len(created) {
+				t.Errorf("total = %d, want %d", total, len(created))
+			}
+		})
+	}
+	t.Run("invalid_page", func(t *testing.T) {
+		if _, _, err := list(store.Page{Page: 0, PerPage: 2}); !errs.Is(err, errs.Invalid) {
+			t.Errorf("list(page 0): %v, want kind Invalid", err)
+		}
+	})
+}
+
+func testSegments(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	in := []segment.Segment{
+		{ID: "ignored", Name: "Colombo", Definition: definition(t, `{"attribute":"city","operator":"equals","value":"Colombo"}`), CreatedAt: at(0).In(lanka), UpdatedAt: at(1)},
+		{Name: "Colombo or Kandy", Definition: definition(t, `{"conditions":[{"attribute":"city","operator":"equals","value":"Colombo"},{"attribute":"city","operator":"equals","value":"Kandy"}],"logic":"OR"}`), CreatedAt: at(2)},
+		{Name: "Created now", Definition: definition(t, `{"attribute":"vip","operator":"equals","value":true}`)},
+	}
+	var created []segment.Segment
+	ids := map[string]bool{}
+	for i, seg := range in {
+		before := time.Now()
+		got, err := s.CreateSegment(ctx, seg)
+		if err != nil {
+			t.Fatalf("CreateSegment %d: %v", i, err)
+		}
+		if got.ID == "" || got.ID == "ignored" || ids[got.ID] {
+			t.Fatalf("CreateSegment %d assigned id %q: want a new, unique id", i, got.ID)
+		}
+		ids[got.ID] = true
+		want := seg
+		want.ID = got.ID
+		want.CreatedAt, want.UpdatedAt = kept(seg.CreatedAt), kept(seg.UpdatedAt)
+		if seg.CreatedAt.IsZero() {
+			if got.CreatedAt.Before(before.Add(-time.Second)) || got.CreatedAt.After(time.Now().Add(time.Second)) {
+				t.Errorf("CreatedAt = %v, want about now", got.CreatedAt)
+			}
+			want.CreatedAt = got.CreatedAt
+		}
+		if want.UpdatedAt.IsZero() {
+			want.UpdatedAt = want.CreatedAt
+		}
+		if d := diff(want, got); d != "" {
+			t.Errorf("CreateSegment %d (-want, +got):\n%s", i, d)
+		}
+		stored, err := s.GetSegment(ctx, got.ID)
+		if err != nil {
+			t.Fatalf("GetSegment: %v", err)
+		}
+		if d := diff(want, stored); d != "" {
+			t.Errorf("GetSegment %d (-want, +got):\n%s", i, d)
+		}
+		checkUTC(t, "GetSegment", stored.CreatedAt, stored.UpdatedAt)
+		created = append(created, stored)
+	}
+	for _, id := range []string{"nope", ""} {
+		if _, err := s.GetSegment(ctx, id); !errs.Is(err, errs.NotExist) {
+			t.Errorf("GetSegment(%q): %v, want kind NotExist", id, err)
+		}
+	}
+	checkList(t, created, func(p store.Page) ([]segment.Segment, int, error) { return s.ListSegments(ctx, p) })
+}
+
+func testTemplates(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	in := []template.Template{
+		{Name: "welcome", Content: "Hi {first_name}!", Variables: []string{"first_name"}, CreatedAt: at(0)},
+		{Name: "offer", Content: "{first_name}, 10% off in {city}", Variables: []string{"first_name", "city"}, CreatedAt: at(1).In(lanka), UpdatedAt: at(2)},
+		{Name: "plain", Content: "No placeholders", CreatedAt: at(3)},
+	}
+	var created []template.Template
+	for i, tpl := range in {
+		got, err := s.CreateTemplate(ctx, tpl)
+		if err != nil {
+			t.Fatalf("CreateTemplate %d: %v", i, err)
+		}
+		if got.ID == "" {
+			t.Fatalf("CreateTemplate %d assigned no id", i)
+		}
+		want := tpl
+		want.ID, want.Variables = got.ID, slices.Clone(tpl.Variables)
+		want.CreatedAt, want.UpdatedAt = kept(tpl.CreatedAt), kept(tpl.UpdatedAt)
+		if want.UpdatedAt.IsZero() {
+			want.UpdatedAt = want.CreatedAt
+		}
+		if d := diff(want, got); d != "" {
+			t.Errorf("CreateTemplate %d (-want, +got):\n%s", i, d)
+		}
+		if len(tpl.Variables) > 0 { // the store keeps copies of its own
+			tpl.Variables[0], got.Variables[0] = "aliased", "aliased too"
+		}
+		stored, err := s.GetTemplate(ctx, got.ID)
+		if err != nil {
+			t.Fatalf("GetTemplate: %v", err)
+		}
+		if d := diff(want, stored); d != "" {
+			t.Errorf("GetTemplate %d (-want, +got):\n%s", i, d)
+		}
+		created = append(created, stored)
+	}
+	if _, err := s.GetTemplate(ctx, "nope"); !errs.Is(err, errs.NotExist) {
+		t.Errorf("GetTemplate(unknown): %v, want kind NotExist", err)
+	}
+	checkList(t, created, func(p store.Page) ([]template.Template, int, error) { return s.ListTemplates(ctx, p) })
+}
+
+func newCampaign(n int) campaign.Campaign {
+	return campaign.Campaign{
+		Topic: "spring sale", TemplateID: "tpl-1", SegmentID: "seg-1", Rate: 10 * (n + 1),
+		QuietStart: "21:00", QuietEnd: "08:00", Status: campaign.Draft, CreatedAt: at(n),
+	}
+}
+
+func mustCreateCampaign(t *testing.T, s store.Store, c campaign.Campaign) campaign.Campaign {
+	t.Helper()
+	got, err := s.CreateCampaign(t.Context(), c)
+	if err != nil {
+		t.Fatalf("CreateCampaign: %v", err)
+	}
+	return got
+}
+
+func testCampaigns(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	started := at(5).In(lanka)
+	in := []campaign.Campaign{newCampaign(0), newCampaign(1), newCampaign(2)}
+	in[1].Status, in[1].StartedAt, in[1].Recipients, in[1].FanoutDone = campaign.Running, &started, 120, true
+	var created []campaign.Campaign
+	for i, c := range in {
+		got := mustCreateCampaign(t, s, c)
+		if got.ID == "" {
+			t.Fatalf("CreateCampaign %d assigned no id", i)
+		}
+		want := c
+		want.ID = got.ID
+		want.CreatedAt, want.UpdatedAt = kept(c.CreatedAt), kept(c.CreatedAt)
+		if c.StartedAt != nil {
+			want.StartedAt = keptPtr(*c.StartedAt)
+		}
+		if d := diff(want, got); d != "" {
+			t.Errorf("CreateCampaign %d (-want, +got):\n%s", i, d)
+		}
+		stored, err := s.GetCampaign(ctx, got.ID)
+		if err != nil {
+			t.Fatalf("GetCampaign: %v", err)
+		}
+		if d := diff(want, stored); d != "" {
+			t.Errorf("GetCampaign %d (-want, +got):\n%s", i, d)
+		}
+		if stored.StartedAt != nil {
+			checkUTC(t, "GetCampaign", *stored.StartedAt)
+		}
+		created = append(created, stored)
+	}
+	if _, err := s.GetCampaign(ctx, "nope"); !errs.Is(err, errs.NotExist) {
+		t.Errorf("GetCampaign(unknown): %v, want kind NotExist", err)
+	}
+	checkList(t, created, func(p store.Page) ([]campaign.Campaign, int, error) { return s.ListCampaigns(ctx, p) })
+}
+
+func testUpdateCampaign(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	c := mustCreateCampaign(t, s, newCampaign(0))
+
+	t.Run("applies", func(t *testing.T) {
+		got, err := s.UpdateCampaign(ctx, c.ID, func(c *campaign.Campaign) error {
+			c.ID = "renamed" // ids are not the function's to change
+			return c.Trigger(at(1))
+		})
+		if err != nil {
+			t.Fatalf("UpdateCampaign: %v", err)
+		}
+		want := c
+		want.Status, want.StartedAt, want.UpdatedAt = campaign.Running, keptPtr(at(1)), kept(at(1))
+		if d := diff(want, got); d != "" {
+			t.Errorf("UpdateCampaign (-want, +got):\n%s", d)
+		}
+		stored, err := s.GetCampaign(ctx, c.ID)
+		if err != nil {
+			t.Fatalf("GetCampaign: %v", err)
+		}
+		if d := diff(want, stored); d != "" {
+			t.Errorf("GetCampaign (-want, +got):\n%s", d)
+		}
+		c = stored
+	})
+
+	t.Run("unchanged_writes_nothing", func(t *testing.T) {
+		got, err := s.UpdateCampaign(ctx, c.ID, func(c *campaign.Campaign) error {
+			c.Topic = "scribbled on, then refused"
+			return store.Unchanged
+		})
+		if err != nil {
+			t.Fatalf("UpdateCampaign: %v", err)
+		}
+		if d := diff(c, got); d != "" {
+			t.Errorf("UpdateCampaign (-want, +got):\n%s", d)
+		}
+		stored, err := s.GetCampaign(ctx, c.ID)
+		if err != nil {
+			t.Fatalf("GetCampaign: %v", err)
+		}
+		if d := diff(c, stored); d != "" {
+			t.Errorf("GetCampaign (-want, +got):\n%s", d)
+		}
+	})
+
+	t.Run("error_returned_as_is", func(t *testing.T) {
+		boom := errors.New("boom")
+		_, err := s.UpdateCampaign(ctx, c.ID, func(c *campaign.Campaign) error {
+			c.Topic = "scribbled on, then failed"
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Errorf("UpdateCampaign: %v, want %v", err, boom)
+		}
+		_, err = s.UpdateCampaign(ctx, c.ID, func(c *campaign.Campaign) error { return c.Trigger(at(2)) })
+		if !errs.Is(err, errs.Conflict) {
+			t.Errorf("UpdateCampaign(trigger a running campaign): %v, want kind Conflict", err)
+		}
+		stored, err := s.GetCampaign(ctx, c.ID)
+		if err != nil {
+			t.Fatalf("GetCampaign: %v", err)
+		}
+		if d := diff(c, stored); d != "" {
+			t.Errorf("GetCampaign (-want, +got):\n%s", d)
+		}
+	})
+
+	t.Run("not_exist", func(t *testing.T) {
+		called := false
+		_, err := s.UpdateCampaign(ctx, "nope", func(*campaign.Campaign) error { called = true; return nil })
+		if !errs.Is(err, errs.NotExist) {
+			t.Errorf("UpdateCampaign(unknown): %v, want kind NotExist", err)
+		}
+		if called {
+			t.Error("fn was called for an unknown campaign")
+		}
+	})
+}
+
+func testUpdateCampaignConcurrent(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	c := mustCreateCampaign(t, s, newCampaign(0))
+	const n = 10
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			if _, err := s.UpdateCampaign(ctx, c.ID, func(c *campaign.Campaign) error {
+				c.Recipients++
+				return nil
+			}); err != nil {
+				t.Errorf("UpdateCampaign: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	got, err := s.GetCampaign(ctx, c.ID)
+	if err != nil {
+		t.Fatalf("GetCampaign: %v", err)
+	}
+	if got.Recipients != n {
+		t.Errorf("Recipients = %d after %d concurrent increments, want %d", got.Recipients, n, n)
+	}
+}

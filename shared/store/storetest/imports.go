@@ -1,0 +1,336 @@
+package storetest
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/store"
+	"github.com/eventstreamengine/ese/shared/user"
+	"github.com/eventstreamengine/ese/shared/userimport"
+)
+
+func mustCreateJob(t *testing.T, s store.Store, id string, batches int) userimport.Job {
+	t.Helper()
+	j := userimport.Job{
+		ID: id, State: userimport.Queued, Filename: "contacts.csv", Format: "csv",
+		Rows: 12, Accepted: 10, Rejected: 2, Batches: batches,
+		Errors: []errs.Detail{
+			{Row: 3, Field: "phone_number", Message: "is not a valid number"},
+			{Row: 7, Field: "consent_state", Message: "must be OPT_IN, STOP or OPT_OUT"},
+		},
+		CreatedAt: at(0).In(lanka),
+	}
+	if err := s.CreateImportJob(t.Context(), j); err != nil {
+		t.Fatalf("CreateImportJob: %v", err)
+	}
+	j.CreatedAt, j.UpdatedAt = kept(at(0)), kept(at(0))
+	return j
+}
+
+func testImportJob(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	want := mustCreateJob(t, s, "job-1", 2)
+	got, err := s.GetImportJob(ctx, "job-1")
+	if err != nil {
+		t.Fatalf("GetImportJob: %v", err)
+	}
+	if d := diff(want, got); d != "" {
+		t.Errorf("GetImportJob (-want, +got):\n%s", d)
+	}
+	checkUTC(t, "GetImportJob", got.CreatedAt, got.UpdatedAt)
+
+	if err := s.CreateImportJob(ctx, userimport.Job{ID: "job-1", Format: "json"}); !errs.Is(err, errs.Exist) {
+		t.Errorf("second CreateImportJob: %v, want kind Exist", err)
+	}
+	for _, id := range []string{"job-2", ""} {
+		if _, err := s.GetImportJob(ctx, id); !errs.Is(err, errs.NotExist) {
+			t.Errorf("GetImportJob(%q): %v, want kind NotExist", id, err)
+		}
+	}
+	if err := s.CreateImportJob(ctx, userimport.Job{Format: "csv"}); !errs.Is(err, errs.Invalid) {
+		t.Errorf("CreateImportJob without id: %v, want kind Invalid", err)
+	}
+
+	// Reading the file ends with one update: its state, counts and errors.
+	upd := want
+	upd.State, upd.Rows, upd.Accepted, upd.Rejected, upd.Batches = userimport.Failed, 20, 19, 1, 4
+	upd.Errors = []errs.Detail{{Message: "malformed JSON at byte 10"}}
+	upd.CreatedAt, upd.UpdatedAt = at(5), at(5)
+	if err := s.UpdateImportJob(ctx, upd); err != nil {
+		t.Fatalf("UpdateImportJob: %v", err)
+	}
+	got, err = s.GetImportJob(ctx, "job-1")
+	if err != nil {
+		t.Fatalf("GetImportJob after update: %v", err)
+	}
+	upd.CreatedAt = want.CreatedAt // the creation time is kept
+	upd.UpdatedAt = kept(at(5))
+	if d := diff(upd, got); d != "" {
+		t.Errorf("GetImportJob after UpdateImportJob (-want, +got):\n%s", d)
+	}
+	if err := s.UpdateImportJob(ctx, userimport.Job{ID: "job-9", Format: "csv"}); !errs.Is(err, errs.NotExist) {
+		t.Errorf("UpdateImportJob of a missing job: %v, want kind NotExist", err)
+	}
+}
+
+func testApplyImportBatch(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	job := mustCreateJob(t, s, "job-1", 2)
+	before := map[int]user.User{
+		1: mustCreateUser(t, s, user.User{Phone: phone(1), Consent: consent.OptIn, Attributes: map[string]any{"city": "Colombo", "age": 30.0}, CreatedAt: at(0)}),
+		2: mustCreateUser(t, s, user.User{Phone: phone(2), Consent: consent.Stop, Attributes: map[string]any{"city": "Kandy"}, CreatedAt: at(0)}),
+		3: mustCreateUser(t, s, user.User{Phone: phone(3), Consent: consent.OptOut, CreatedAt: at(0)}),
+		4: mustCreateUser(t, s, user.User{Phone: phone(4), Consent: consent.OptIn, CreatedAt: at(0)}),
+	}
+	rows := []userimport.Row{
+		// Attributes merge key by key; no consent given keeps it.
+		{Line: 2, Phone: phone(1), Attributes: map[string]any{"age": 31.0, "plan": "gold"}},
+		// An import never lifts STOP: nothing changes.
+		{Line: 3, Phone: phone(2), Consent: consent.OptIn, Attributes: map[string]any{"city": "Kandy"}},
+		// Nor OPT_OUT, though the attributes still merge.
+		{Line: 4, Phone: phone(3), Consent: consent.OptIn, Attributes: map[string]any{"city": "Galle"}},
+		// It may lower consent.
+		{Line: 5, Phone: phone(4), Consent: consent.OptOut},
+		// New people: OPT_IN unless the file says otherwise.
+		{Line: 6, Phone: phone(5), Attributes: map[string]any{"city": "Jaffna"}},
+		{Line: 7, Phone: phone(6), Consent: consent.Stop},
+		// The same person twice in a batch: the second row sees the first.
+		{Line: 8, Phone: phone(1), Attributes: map[string]any{"plan": "gold"}},
+	}
+	applied := at(10).In(lanka)
+	got, err := s.ApplyImportBatch(ctx, job.ID, 0, rows, applied)
+	if err != nil {
+		t.Fatalf("ApplyImportBatch: %v", err)
+	}
+	wantRes := userimport.BatchResult{Batch: 0, Created: 2, Updated: 3, Unchanged: 2}
+	if d := diff(wantRes, got); d != "" {
+		t.Errorf("ApplyImportBatch (-want, +got):\n%s", d)
+	}
+
+	when := kept(at(10))
+	withUser := func(u user.User, state consent.State, attrs map[string]any) user.User {
+		u.Consent, u.Attributes, u.UpdatedAt = state, attrs, when
+		return u
+	}
+	wantUsers := map[string]user.User{
+		phone(1): withUser(before[1], consent.OptIn, map[string]any{"city": "Colombo", "age": 31.0, "plan": "gold"}),
+		phone(2): before[2],
+		phone(3): withUser(before[3], consent.OptOut, map[string]any{"city": "Galle"}),
+		phone(4): withUser(before[4], consent.OptOut, map[string]any{}),
+		phone(5): {Phone: phone(5), Consent: consent.OptIn, Attributes: map[string]any{"city": "Jaffna"}, CreatedAt: when, UpdatedAt: when},
+		phone(6): {Phone: phone(6), Consent: consent.Stop, Attributes: map[string]any{}, CreatedAt: when, UpdatedAt: when},
+	}
+	users, err := s.GetUsers(ctx, []string{phone(1), phone(2), phone(3), phone(4), phone(5), phone(6)})
+	if err != nil {
+		t.Fatalf("GetUsers: %v", err)
+	}
+	if d := diff(wantUsers, users); d != "" {
+		t.Errorf("users after the batch (-want, +got):\n%s", d)
+	}
+
+	imported := func(p string, from, to consent.State) consent.Change {
+		return consent.Change{Phone: p, From: from, To: to, Source: consent.SourceImport, Ref: job.ID, At: when}
+	}
+	created := func(p string, to consent.State) consent.Change {
+		return consent.Change{Phone: p, To: to, Source: consent.SourceAPI, At: kept(at(0))}
+	}
+	wantHist := map[string][]consent.Change{
+		phone(1): {created(phone(1), consent.OptIn)},
+		phone(2): {created(phone(2), consent.Stop)},
+		phone(3): {created(phone(3), consent.OptOut)},
+		phone(4): {created(phone(4), consent.OptIn), imported(phone(4), consent.OptIn, consent.OptOut)},
+		phone(5): {imported(phone(5), "", consent.OptIn)},
+		phone(6): {imported(phone(6), "", consent.Stop)},
+	}
+	for p, want := range wantHist {
+		got, err := s.ConsentHistory(ctx, p)
+		if err != nil {
+			t.Fatalf("ConsentHistory: %v", err)
+		}
+		if d := diff(want, got); d != "" {
+			t.Errorf("ConsentHistory(%s) (-want, +got):\n%s", p, d)
+		}
+	}
+
+	// One of two batches applied: the job is processing, counted so far.
+	wantJob := job
+	wantJob.State, wantJob.Applied, wantJob.Created, wantJob.Updated, wantJob.Unchanged = userimport.Processing, 1, 2, 3, 2
+	gotJob, err := s.GetImportJob(ctx, job.ID)
+	if err != nil {
+		t.Fatalf("GetImportJob: %v", err)
+	}
+	if d := diff(wantJob, gotJob); d != "" {
+		t.Errorf("GetImportJob after batch 0 (-want, +got):\n%s", d)
+	}
+
+	if _, err := s.ApplyImportBatch(ctx, job.ID, 1, []userimport.Row{{Line: 9, Phone: phone(7)}}, at(11)); err != nil {
+		t.Fatalf("ApplyImportBatch(1): %v", err)
+	}
+	wantJob.State, wantJob.Applied, wantJob.Created = userimport.Completed, 2, 3
+	gotJob, err = s.GetImportJob(ctx, job.ID)
+	if err != nil {
+		t.Fatalf("GetImportJob: %v", err)
+	}
+	if d := diff(wantJob, gotJob); d != "" {
+		t.Errorf("GetImportJob after every batch (-want, +got):\n%s", d)
+	}
+}
+
+func testApplyImportBatchIdempotent(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateJob(t, s, "job-1", 1)
+	mustCreateUser(t, s, user.User{Phone: phone(1), Consent: consent.OptIn, CreatedAt: at(0)})
+	rows := []userimport.Row{
+		{Line: 2, Phone: phone(1), Consent: consent.OptOut},
+		{Line: 3, Phone: phone(2), Attributes: map[string]any{"city": "Colombo"}},
+	}
+	first, err := s.ApplyImportBatch(ctx, "job-1", 0, rows, at(1))
+	if err != nil {
+		t.Fatalf("ApplyImportBatch: %v", err)
+	}
+	usersBefore, err := s.GetUsers(ctx, []string{phone(1), phone(2), phone(3)})
+	if err != nil {
+		t.Fatalf("GetUsers: %v", err)
+	}
+
+	// A redelivery, even one whose rows differ, changes nothing.
+	other := []userimport.Row{
+		{Line: 2, Phone: phone(1), Consent: consent.Stop, Attributes: map[string]any{"x": 1.0}},
+		{Line: 3, Phone: phone(3)},
+	}
+	again, err := s.ApplyImportBatch(ctx, "job-1", 0, other, at(2))
+	if err != nil {
+		t.Fatalf("ApplyImportBatch again: %v", err)
+	}
+	if d := diff(first, again); d != "" {
+		t.Errorf("second ApplyImportBatch result (-want, +got):\n%s", d)
+	}
+	usersAfter, err := s.GetUsers(ctx, []string{phone(1), phone(2), phone(3)})
+	if err != nil {
+		t.Fatalf("GetUsers: %v", err)
+	}
+	if d := diff(usersBefore, usersAfter); d != "" {
+		t.Errorf("users after a redelivered batch (-want, +got):\n%s", d)
+	}
+	for p, n := range map[string]int{phone(1): 2, phone(2): 1} {
+		hist, err := s.ConsentHistory(ctx, p)
+		if err != nil {
+			t.Fatalf("ConsentHistory: %v", err)
+		}
+		if len(hist) != n {
+			t.Errorf("ConsentHistory(%s) has %d entries, want %d", p, len(hist), n)
+		}
+	}
+	job, err := s.GetImportJob(ctx, "job-1")
+	if err != nil {
+		t.Fatalf("GetImportJob: %v", err)
+	}
+	if job.Applied != 1 || job.Created != 1 || job.Updated != 1 {
+		t.Errorf("job counts applied=%d created=%d updated=%d, want 1, 1, 1", job.Applied, job.Created, job.Updated)
+	}
+}
+
+func testApplyImportBatchConcurrent(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateJob(t, s, "job-1", 1)
+	rows := []userimport.Row{{Line: 2, Phone: phone(1)}, {Line: 3, Phone: phone(2), Consent: consent.Stop}}
+	const n = 4
+	results := make([]userimport.BatchResult, n)
+	failures := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { results[i], failures[i] = s.ApplyImportBatch(ctx, "job-1", 0, rows, at(1)) })
+	}
+	wg.Wait()
+	want := userimport.BatchResult{Batch: 0, Created: 2}
+	for i := range n {
+		if failures[i] != nil {
+			t.Errorf("ApplyImportBatch %d: %v", i, failures[i])
+			continue
+		}
+		if d := diff(want, results[i]); d != "" {
+			t.Errorf("ApplyImportBatch %d (-want, +got):\n%s", i, d)
+		}
+	}
+	hist, err := s.ConsentHistory(ctx, phone(1))
+	if err != nil {
+		t.Fatalf("ConsentHistory: %v", err)
+	}
+	if len(hist) != 1 {
+		t.Errorf("ConsentHistory has %d entries, want 1", len(hist))
+	}
+}
+
+func testApplyImportBatchErrors(t *testing.T, s store.Store) {
+	mustCreateJob(t, s, "job-1", 1)
+	tooMany := make([]userimport.Row, store.MaxImportBatch+1)
+	for i := range tooMany {
+		tooMany[i] = userimport.Row{Line: i + 2, Phone: phone(1 + i)}
+	}
+	tests := []struct {
+		name  string
+		job   string
+		batch int
+		rows  []userimport.Row
+		want  errs.Kind
+	}{
+		{"unknown_job", "job-2", 0, []userimport.Row{{Line: 2, Phone: phone(1)}}, errs.NotExist},
+		{"negative_batch", "job-1", -1, []userimport.Row{{Line: 2, Phone: phone(1)}}, errs.Invalid},
+		{"bad_phone", "job-1", 0, []userimport.Row{{Line: 2, Phone: "a/b"}}, errs.Invalid},
+		{"bad_consent", "job-1", 0, []userimport.Row{{Line: 2, Phone: phone(1), Consent: "MAYBE"}}, errs.Invalid},
+		{"too_many_rows", "job-1", 0, tooMany, errs.Invalid},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := s.ApplyImportBatch(t.Context(), tc.job, tc.batch, tc.rows, at(1))
+			if !errs.Is(err, tc.want) {
+				t.Errorf("ApplyImportBatch: %v, want kind %v", err, tc.want)
+			}
+		})
+	}
+	// Nothing was applied by the refused batches.
+	if _, err := s.GetUser(t.Context(), phone(1)); !errs.Is(err, errs.NotExist) {
+		t.Errorf("GetUser after refused batches: %v, want kind NotExist", err)
+	}
+}
+
+// testApplyImportBatchFull applies the largest batches there are: every
+// row creating a user, then every row changing one's consent (a user and
+// a history entry per row).
+func testApplyImportBatchFull(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateJob(t, s, "job-1", 2)
+	rows := make([]userimport.Row, store.MaxImportBatch)
+	for i := range rows {
+		rows[i] = userimport.Row{Line: i + 2, Phone: phone(i), Attributes: map[string]any{"n": float64(i)}}
+	}
+	got, err := s.ApplyImportBatch(ctx, "job-1", 0, rows, at(1))
+	if err != nil {
+		t.Fatalf("ApplyImportBatch(creates): %v", err)
+	}
+	if want := (userimport.BatchResult{Batch: 0, Created: len(rows)}); got != want {
+		t.Errorf("ApplyImportBatch(creates) = %+v, want %+v", got, want)
+	}
+	for i := range rows {
+		rows[i].Consent = consent.OptOut
+	}
+	got, err = s.ApplyImportBatch(ctx, "job-1", 1, rows, at(2))
+	if err != nil {
+		t.Fatalf("ApplyImportBatch(updates): %v", err)
+	}
+	if want := (userimport.BatchResult{Batch: 1, Updated: len(rows)}); got != want {
+		t.Errorf("ApplyImportBatch(updates) = %+v, want %+v", got, want)
+	}
+	if n, err := s.CountUsers(ctx, store.UserFilter{Consent: consent.OptOut}); err != nil || n != len(rows) {
+		t.Errorf("CountUsers(OPT_OUT) = %d, %v; want %d", n, err, len(rows))
+	}
+	hist, err := s.ConsentHistory(ctx, phone(len(rows)-1))
+	if err != nil {
+		t.Fatalf("ConsentHistory: %v", err)
+	}
+	if len(hist) != 2 {
+		t.Errorf("ConsentHistory has %d entries, want 2", len(hist))
+	}
+}

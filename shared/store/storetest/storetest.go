@@ -1,0 +1,120 @@
+// Package storetest is the conformance suite every store.Store passes:
+// memstore and the Firestore store run the same tests, so the fake the
+// unit tests use cannot drift from production.
+package storetest
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/eventstreamengine/ese/shared/segment"
+	"github.com/eventstreamengine/ese/shared/store"
+)
+
+// Run runs the suite. newStore returns an empty store of the subtest's
+// own, so that subtests run in parallel.
+func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"create_user_then_get", testCreateUser},
+		{"create_user_defaults", testCreateUserDefaults},
+		{"create_user_taken", testCreateUserTaken},
+		{"create_user_concurrent", testCreateUserConcurrent},
+		{"create_user_invalid", testCreateUserInvalid},
+		{"get_user_not_exist", testGetUserNotExist},
+		{"user_not_aliased", testUserNotAliased},
+		{"get_users_some_missing", testGetUsers},
+		{"list_users_pages_filter_total", testListUsers},
+		{"scan_users_keyset", testScanUsers},
+		{"count_users_filter", testCountUsers},
+		{"set_consent_history", testSetConsent},
+		{"set_consent_errors", testSetConsentErrors},
+		{"import_job_create_get", testImportJob},
+		{"apply_import_batch", testApplyImportBatch},
+		{"apply_import_batch_idempotent", testApplyImportBatchIdempotent},
+		{"apply_import_batch_concurrent", testApplyImportBatchConcurrent},
+		{"apply_import_batch_errors", testApplyImportBatchErrors},
+		{"apply_import_batch_full", testApplyImportBatchFull},
+		{"segments", testSegments},
+		{"templates", testTemplates},
+		{"campaigns", testCampaigns},
+		{"update_campaign", testUpdateCampaign},
+		{"update_campaign_concurrent", testUpdateCampaignConcurrent},
+		{"create_messages_skips_existing", testCreateMessages},
+		{"get_messages", testGetMessages},
+		{"update_message", testUpdateMessage},
+		{"update_message_concurrent", testUpdateMessageConcurrent},
+		{"message_by_provider_sid", testMessageByProviderSID},
+		{"list_messages_newest_updated_first", testListMessages},
+		{"has_unconcluded", testHasUnconcluded},
+		{"count_messages", testCountMessages},
+		{"record_webhook_once", testRecordWebhook},
+		{"record_webhook_concurrent", testRecordWebhookConcurrent},
+		{"mark_webhook_published", testMarkWebhookPublished},
+		{"list_webhooks_newest_by_kind", testListWebhooks},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, newStore(t))
+		})
+	}
+}
+
+// t0 has nanoseconds so that the suite checks truncation to microseconds.
+var t0 = time.Date(2025, 3, 1, 9, 30, 0, 123456789, time.UTC)
+
+// lanka is a zone away from UTC: stores must hand times back in UTC.
+var lanka = time.FixedZone("LKT", 5*3600+1800)
+
+// at returns t0 plus n minutes.
+func at(n int) time.Time { return t0.Add(time.Duration(n) * time.Minute) }
+
+// kept is t as a store hands it back.
+func kept(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+func keptPtr(t time.Time) *time.Time {
+	k := kept(t)
+	return &k
+}
+
+// cmpOpts compares stored values: a segment definition by its JSON (its
+// fields are the segment package's business), empty like nil.
+var cmpOpts = cmp.Options{
+	cmpopts.EquateEmpty(),
+	cmp.Transformer("definition_json", func(d segment.Definition) string {
+		b, err := json.Marshal(d)
+		if err != nil {
+			return fmt.Sprintf("marshal: %v", err)
+		}
+		return string(b)
+	}),
+}
+
+func diff(want, got any) string { return cmp.Diff(want, got, cmpOpts) }
+
+// checkUTC fails t for any time not in UTC.
+func checkUTC(t *testing.T, what string, ts ...time.Time) {
+	t.Helper()
+	for i, ts := range ts {
+		if !ts.IsZero() && ts.Location() != time.UTC {
+			t.Errorf("%s: time %d is in %v, want UTC", what, i, ts.Location())
+		}
+	}
+}
+
+// phone returns the n-th test phone number.
+func phone(n int) string { return fmt.Sprintf("+9477%07d", n) }

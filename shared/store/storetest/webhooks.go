@@ -1,0 +1,159 @@
+package storetest
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/store"
+	"github.com/eventstreamengine/ese/shared/webhook"
+)
+
+func statusEvent(sid, st string, n int) webhook.Event {
+	return webhook.Event{
+		ID: webhook.EventID(webhook.Status, sid, st), Kind: webhook.Status, MessageSID: sid, Status: st,
+		Params: map[string]string{"MessageSid": sid, "MessageStatus": st}, ReceivedAt: at(n),
+	}
+}
+
+func inboundEvent(sid string, n int) webhook.Event {
+	return webhook.Event{
+		ID: webhook.EventID(webhook.Inbound, sid, ""), Kind: webhook.Inbound, MessageSID: sid,
+		Params: map[string]string{"MessageSid": sid, "Body": "STOP"}, ReceivedAt: at(n),
+	}
+}
+
+func keptEvent(e webhook.Event) webhook.Event {
+	e.ReceivedAt = kept(e.ReceivedAt)
+	return e
+}
+
+func mustRecord(t *testing.T, s store.Store, es ...webhook.Event) {
+	t.Helper()
+	for _, e := range es {
+		if _, created, err := s.RecordWebhook(t.Context(), e); err != nil || !created {
+			t.Fatalf("RecordWebhook(%s) = created %v, %v; want created", e.ID, created, err)
+		}
+	}
+}
+
+func testRecordWebhook(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	e := statusEvent("SM1", "delivered", 0)
+	e.ReceivedAt = e.ReceivedAt.In(lanka)
+	got, created, err := s.RecordWebhook(ctx, e)
+	if err != nil {
+		t.Fatalf("RecordWebhook: %v", err)
+	}
+	if !created {
+		t.Error("first RecordWebhook: created = false, want true")
+	}
+	want := keptEvent(e)
+	if d := diff(want, got); d != "" {
+		t.Errorf("RecordWebhook (-want, +got):\n%s", d)
+	}
+	checkUTC(t, "RecordWebhook", got.ReceivedAt)
+	e.Params["MessageSid"] = "aliased" // the store keeps its own copy
+
+	replay := statusEvent("SM1", "delivered", 5)
+	replay.Params["ErrorCode"] = "0"
+	got, created, err = s.RecordWebhook(ctx, replay)
+	if err != nil {
+		t.Fatalf("RecordWebhook(replay): %v", err)
+	}
+	if created {
+		t.Error("replayed RecordWebhook: created = true, want false")
+	}
+	want.Params = map[string]string{"MessageSid": "SM1", "MessageStatus": "delivered"}
+	if d := diff(want, got); d != "" {
+		t.Errorf("replayed RecordWebhook returns the first event (-want, +got):\n%s", d)
+	}
+	if _, _, err := s.RecordWebhook(ctx, webhook.Event{Kind: webhook.Status}); !errs.Is(err, errs.Invalid) {
+		t.Errorf("RecordWebhook(no id): %v, want kind Invalid", err)
+	}
+}
+
+func testRecordWebhookConcurrent(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const n = 5
+	created := make([]bool, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			var err error
+			if _, created[i], err = s.RecordWebhook(ctx, inboundEvent("SM1", i)); err != nil {
+				t.Errorf("RecordWebhook: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	count := 0
+	for _, c := range created {
+		if c {
+			count++
+		}
+	}
+	if count != 1 {
+		t.Errorf("%d of %d concurrent RecordWebhook calls created the event, want 1", count, n)
+	}
+}
+
+func testMarkWebhookPublished(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	e := inboundEvent("SM1", 0)
+	mustRecord(t, s, e)
+	if err := s.MarkWebhookPublished(ctx, e.ID); err != nil {
+		t.Fatalf("MarkWebhookPublished: %v", err)
+	}
+	if err := s.MarkWebhookPublished(ctx, e.ID); err != nil {
+		t.Fatalf("MarkWebhookPublished again: %v", err)
+	}
+	got, created, err := s.RecordWebhook(ctx, e)
+	if err != nil || created {
+		t.Fatalf("RecordWebhook(replay) = created %v, %v; want the stored event", created, err)
+	}
+	want := keptEvent(e)
+	want.Published = true
+	if d := diff(want, got); d != "" {
+		t.Errorf("stored event (-want, +got):\n%s", d)
+	}
+	if err := s.MarkWebhookPublished(ctx, "inbound-nope"); !errs.Is(err, errs.NotExist) {
+		t.Errorf("MarkWebhookPublished(unknown): %v, want kind NotExist", err)
+	}
+}
+
+func testListWebhooks(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	st := []webhook.Event{statusEvent("SM1", "sent", 0), statusEvent("SM1", "delivered", 2), statusEvent("SM2", "failed", 1)}
+	in := []webhook.Event{inboundEvent("SM8", 3), inboundEvent("SM9", 4)}
+	mustRecord(t, s, append(st, in...)...)
+	tests := []struct {
+		name  string
+		kind  webhook.Kind
+		limit int
+		want  []webhook.Event
+	}{
+		{"status_limit_2", webhook.Status, 2, []webhook.Event{st[1], st[2]}},
+		{"status_all", webhook.Status, 10, []webhook.Event{st[1], st[2], st[0]}},
+		{"inbound", webhook.Inbound, 10, []webhook.Event{in[1], in[0]}},
+		{"other_kind", "nope", 10, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.ListWebhooks(ctx, tc.kind, tc.limit)
+			if err != nil {
+				t.Fatalf("ListWebhooks: %v", err)
+			}
+			var want []webhook.Event
+			for _, e := range tc.want {
+				want = append(want, keptEvent(e))
+			}
+			if d := diff(want, got); d != "" {
+				t.Errorf("ListWebhooks (-want, +got):\n%s", d)
+			}
+		})
+	}
+	if _, err := s.ListWebhooks(ctx, webhook.Status, 0); !errs.Is(err, errs.Invalid) {
+		t.Errorf("ListWebhooks(limit 0): %v, want kind Invalid", err)
+	}
+}
