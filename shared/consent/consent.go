@@ -5,6 +5,7 @@ package consent
 import (
 	"strings"
 	"time"
+	"unicode"
 )
 
 // State is whether a person may be messaged.
@@ -79,10 +80,11 @@ var keywords = map[string]Intent{
 
 // Classify reads an inbound body: a keyword counts only as the whole
 // message (one word, any case, surrounding space and punctuation ignored).
+// Space and punctuation are Unicode's, so that a phone keyboard's no-break
+// space or ellipsis never hides an opt-out.
 func Classify(body string) Intent {
-	w := strings.TrimSpace(body)
-	w = strings.Trim(w, ".!?,;: \t\r\n")
-	if w == "" || strings.ContainsAny(w, " \t\r\n") {
+	w := strings.TrimFunc(body, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsPunct(r) })
+	if w == "" || strings.IndexFunc(w, unicode.IsSpace) >= 0 {
 		return IntentNone
 	}
 	return keywords[strings.ToUpper(w)]

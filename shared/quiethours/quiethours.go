@@ -62,19 +62,72 @@ func (w Window) Quiet(t time.Time, loc *time.Location) (bool, time.Time) {
 		return false, time.Time{}
 	}
 	lt := t.In(loc)
-	m := lt.Hour()*60 + lt.Minute()
-	in := false
-	if w.Start < w.End {
-		in = m >= w.Start && m < w.End
-	} else {
-		in = m >= w.Start || m < w.End
-	}
-	if !in {
+	if !w.in(lt) {
 		return false, time.Time{}
 	}
-	end := time.Date(lt.Year(), lt.Month(), lt.Day(), w.End/60, w.End%60, 0, 0, loc)
-	if !end.After(lt) {
-		end = time.Date(lt.Year(), lt.Month(), lt.Day()+1, w.End/60, w.End%60, 0, 0, loc)
+	return true, w.end(lt, loc)
+}
+
+// in reports whether the local clock reading of lt is in the window.
+func (w Window) in(lt time.Time) bool {
+	m := lt.Hour()*60 + lt.Minute()
+	if w.Start < w.End {
+		return m >= w.Start && m < w.End
 	}
-	return true, end
+	return m >= w.Start || m < w.End
+}
+
+// end returns the first moment after t at which the clock reads w.End, or
+// has just jumped past it, and the window is over. Clock changes make
+// time.Date alone wrong both ways: a reading skipped when clocks go
+// forward (02:30 on a spring-forward night) comes back as a moment before
+// t, and a reading repeated when they go back (01:30 on a fall-back night)
+// has two moments, of which time.Date gives either. Either way a window
+// ending then could hold a message for a day instead of minutes.
+func (w Window) end(t time.Time, loc *time.Location) time.Time {
+	var best time.Time
+	consider := func(c time.Time) {
+		if c.After(t) && !w.in(c) && (best.IsZero() || c.Before(best)) {
+			best = c
+		}
+	}
+	for day := range 7 { // one or two days always do; the bound is for safety
+		d := time.Date(t.Year(), t.Month(), t.Day()+day, w.End/60, w.End%60, 0, 0, loc)
+		if !reads(d, w.End) {
+			// Skipped: the window ends when the clock jumps over it.
+			consider(transitionNear(d))
+		} else {
+			consider(d)
+			_, before := d.Add(-3 * time.Hour).Zone()
+			_, after := d.Add(3 * time.Hour).Zone()
+			if delta := time.Duration(before-after) * time.Second; delta > 0 {
+				// Clocks went back near d: the reading may come twice.
+				for _, c := range []time.Time{d.Add(-delta), d.Add(delta)} {
+					if reads(c, w.End) {
+						consider(c)
+					}
+				}
+			}
+		}
+		if !best.IsZero() {
+			return best
+		}
+	}
+	return time.Date(t.Year(), t.Month(), t.Day()+1, w.End/60, w.End%60, 0, 0, loc)
+}
+
+// reads reports whether t's clock shows minutes after midnight.
+func reads(t time.Time, minutes int) bool { return t.Hour()*60+t.Minute() == minutes }
+
+// transitionNear returns the clock change next to t, which time.Date put
+// on one side or the other of a skipped reading.
+func transitionNear(t time.Time) time.Time {
+	start, end := t.ZoneBounds()
+	if !start.IsZero() && t.Sub(start) < 3*time.Hour {
+		return start
+	}
+	if !end.IsZero() {
+		return end
+	}
+	return t
 }

@@ -23,7 +23,8 @@ type Row struct {
 type State string
 
 const (
-	Queued     State = "QUEUED"     // parsed; batches published
+	Receiving  State = "RECEIVING"  // the file is still being read; batches wait
+	Queued     State = "QUEUED"     // read; batches published
 	Processing State = "PROCESSING" // some batches applied
 	Completed  State = "COMPLETED"  // every batch applied
 	Failed     State = "FAILED"     // nothing could be read
@@ -66,7 +67,7 @@ func (j *Job) Tally(results []BatchResult) {
 		j.Unchanged += r.Unchanged
 	}
 	switch {
-	case j.State == Failed:
+	case j.State == Failed || j.State == Receiving:
 	case j.Applied >= j.Batches:
 		j.State = Completed
 	case j.Applied > 0:

@@ -1,0 +1,173 @@
+// Package compliance decides, for one recipient of a campaign, whether a
+// message may be queued now, must wait for the end of their quiet hours, or
+// must not be sent at all.
+package compliance
+
+import (
+	"sync"
+	"time"
+
+	// Quiet hours are only as right as the zone database: embed it, so an
+	// image without /usr/share/zoneinfo cannot silently fall back to UTC.
+	_ "time/tzdata"
+
+	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/message"
+	"github.com/eventstreamengine/ese/shared/phone"
+	"github.com/eventstreamengine/ese/shared/quiethours"
+	"github.com/eventstreamengine/ese/shared/template"
+	"github.com/eventstreamengine/ese/shared/user"
+)
+
+// Input is what the checks look at for one recipient.
+type Input struct {
+	User    user.User // the zero User when the person no longer exists
+	Exists  bool
+	Quiet   quiethours.Window
+	Content string // the template's content
+	Now     time.Time
+}
+
+// Action is what to do with the recipient's message.
+type Action int
+
+const (
+	// The zero Action is no decision, so that a forgotten Decision never
+	// reads as Send.
+	_ Action = iota
+	Send
+	Skip
+	Defer
+)
+
+func (a Action) String() string {
+	switch a {
+	case Send:
+		return "send"
+	case Skip:
+		return "skip"
+	case Defer:
+		return "defer"
+	}
+	return "undecided"
+}
+
+// Decision is the outcome of the checks.
+type Decision struct {
+	Action Action
+	Reason message.SkipReason // when Skip
+	Until  time.Time          // when Defer: the end of the quiet window, in Zone
+	Body   string             // when Send or Defer: the rendered content
+	Zone   string             // when Send or Defer: the IANA zone quiet hours were judged in
+}
+
+// A step is one check. It returns true when it has decided; otherwise it
+// may add to d (the body, the zone) and the next step runs.
+type step func(in *Input, d *Decision) bool
+
+// steps run in order and the first to decide wins. The checks still to
+// come (rate limit, content rules, frequency cap, dry run) slot in here,
+// with what they need added to Input.
+var steps = []step{
+	knownUser,
+	consented,
+	rendered,
+	quietHours,
+}
+
+// Check runs the checks: an unknown user or one without OPT_IN consent is
+// skipped; content with a placeholder the person's attributes (plus
+// phone_number) cannot fill is skipped; a person inside their quiet hours
+// is deferred to the window's end; everyone else is sent to.
+func Check(in Input) Decision {
+	d := Decision{Action: Send}
+	for _, s := range steps {
+		if s(&in, &d) {
+			break
+		}
+	}
+	if d.Action == Skip {
+		d.Body, d.Zone = "", ""
+	}
+	return d
+}
+
+func knownUser(in *Input, d *Decision) bool {
+	if in.Exists {
+		return false
+	}
+	d.Action, d.Reason = Skip, message.SkipUnknownUser
+	return true
+}
+
+func consented(in *Input, d *Decision) bool {
+	if in.User.Consent == consent.OptIn {
+		return false
+	}
+	d.Action, d.Reason = Skip, message.SkipNoConsent
+	return true
+}
+
+func rendered(in *Input, d *Decision) bool {
+	vars := make(map[string]any, len(in.User.Attributes)+1)
+	for k, v := range in.User.Attributes {
+		vars[k] = v
+	}
+	vars["phone_number"] = in.User.Phone
+	body, missing := template.Render(in.Content, vars)
+	if len(missing) > 0 {
+		d.Action, d.Reason = Skip, message.SkipMissingVars
+		return true
+	}
+	d.Body = body
+	return false
+}
+
+func quietHours(in *Input, d *Decision) bool {
+	name, loc := Zone(in.User)
+	d.Zone = name
+	quiet, until := in.Quiet.Quiet(in.Now, loc)
+	if !quiet {
+		return false
+	}
+	d.Action, d.Until = Defer, until
+	return true
+}
+
+// Zone returns the zone a person's quiet hours are judged in: their
+// timezone attribute when it names an IANA zone, else the zone of their
+// number (phone.Timezone), else UTC.
+func Zone(u user.User) (string, *time.Location) {
+	if name := u.Timezone(); name != "" {
+		if loc, ok := location(name); ok {
+			return name, loc
+		}
+	}
+	name := phone.Timezone(u.Phone)
+	if loc, ok := location(name); ok {
+		return name, loc
+	}
+	return "UTC", time.UTC
+}
+
+// zones caches loaded locations: LoadLocation parses zone data on every
+// call, and a campaign asks for the same few zones many times. Only valid
+// names are cached, so arbitrary attribute values cannot grow it.
+var zones sync.Map // string → *time.Location
+
+func location(name string) (*time.Location, bool) {
+	if loc, ok := zones.Load(name); ok {
+		return loc.(*time.Location), true
+	}
+	// "" and "Local" are valid to LoadLocation but name no zone of the
+	// person's: they mean the server's.
+	if name == "" || name == "Local" {
+		return nil, false
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, false
+	}
+	zones.Store(name, loc)
+	return loc, true
+}

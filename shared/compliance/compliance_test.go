@@ -1,0 +1,280 @@
+package compliance
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/message"
+	"github.com/eventstreamengine/ese/shared/quiethours"
+	"github.com/eventstreamengine/ese/shared/user"
+)
+
+const welcome = "Hi {name}! Welcome from {city}. Thanks for joining our service! Reply STOP to opt out."
+
+func mustZone(t testing.TB, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+func mustWindow(t testing.TB, start, end string) quiethours.Window {
+	t.Helper()
+	w, err := quiethours.Parse(start, end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func TestCheck(t *testing.T) {
+	t.Parallel()
+
+	colombo := mustZone(t, "Asia/Colombo")
+	newYork := mustZone(t, "America/New_York")
+	night := mustWindow(t, "22:00", "08:00")
+	early := mustWindow(t, "01:00", "03:00")
+
+	// Arjuna is the seed's Colombo user; Frank has no timezone attribute.
+	arjuna := user.User{Phone: "+94771234567", Consent: consent.OptIn, Attributes: map[string]any{
+		"name": "Arjuna Silva", "city": "Colombo", "timezone": "Asia/Colombo",
+	}}
+	frank := user.User{Phone: "+94771234576", Consent: consent.OptIn, Attributes: map[string]any{
+		"name": "Frank Miller", "city": "Matara", "age": int64(40),
+	}}
+	withAttrs := func(u user.User, kv ...any) user.User {
+		attrs := make(map[string]any, len(u.Attributes)+len(kv)/2)
+		for k, v := range u.Attributes {
+			attrs[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			attrs[kv[i].(string)] = kv[i+1]
+		}
+		u.Attributes = attrs
+		return u
+	}
+	withConsent := func(u user.User, s consent.State) user.User { u.Consent = s; return u }
+	arjunaBody := "Hi Arjuna Silva! Welcome from Colombo. Thanks for joining our service! Reply STOP to opt out."
+	frankBody := "Hi Frank Miller! Welcome from Matara. Thanks for joining our service! Reply STOP to opt out."
+	nyUser := withAttrs(arjuna, "timezone", "America/New_York")
+
+	cases := []struct {
+		name string
+		in   Input
+		want Decision
+	}{
+		{
+			name: "unknown_user",
+			in:   Input{Content: welcome, Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			want: Decision{Action: Skip, Reason: message.SkipUnknownUser},
+		},
+		{
+			name: "unknown_user_even_with_a_stale_copy",
+			in:   Input{User: arjuna, Exists: false, Content: welcome, Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			want: Decision{Action: Skip, Reason: message.SkipUnknownUser},
+		},
+		{
+			name: "stop",
+			in:   Input{User: withConsent(arjuna, consent.Stop), Exists: true, Content: welcome, Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			want: Decision{Action: Skip, Reason: message.SkipNoConsent},
+		},
+		{
+			name: "opt_out",
+			in:   Input{User: withConsent(arjuna, consent.OptOut), Exists: true, Content: welcome, Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			want: Decision{Action: Skip, Reason: message.SkipNoConsent},
+		},
+		{
+			name: "no_consent_recorded",
+			in:   Input{User: withConsent(arjuna, ""), Exists: true, Content: welcome, Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			want: Decision{Action: Skip, Reason: message.SkipNoConsent},
+		},
+		{
+			name: "consent_checked_before_content",
+			in:   Input{User: withConsent(arjuna, consent.Stop), Exists: true, Content: "{missing}", Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			want: Decision{Action: Skip, Reason: message.SkipNoConsent},
+		},
+		{
+			name: "unresolved_placeholder",
+			in:   Input{User: arjuna, Exists: true, Content: "Hi {name}, your code is {code}", Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			want: Decision{Action: Skip, Reason: message.SkipMissingVars},
+		},
+		{
+			name: "unresolved_placeholder_skipped_even_in_quiet_hours",
+			in:   Input{User: arjuna, Exists: true, Quiet: night, Content: "{code}", Now: time.Date(2026, 3, 10, 23, 0, 0, 0, colombo)},
+			want: Decision{Action: Skip, Reason: message.SkipMissingVars},
+		},
+		{
+			name: "send_no_quiet_hours",
+			in:   Input{User: arjuna, Exists: true, Content: welcome, Now: time.Date(2026, 3, 10, 23, 0, 0, 0, colombo)},
+			want: Decision{Action: Send, Body: arjunaBody, Zone: "Asia/Colombo"},
+		},
+		{
+			name: "phone_number_and_numbers_render",
+			in:   Input{User: frank, Exists: true, Content: "{phone_number} is {age}", Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			want: Decision{Action: Send, Body: "+94771234576 is 40", Zone: "Asia/Colombo"},
+		},
+		{
+			name: "phone_number_is_the_users_own",
+			in:   Input{User: withAttrs(frank, "phone_number", "+10000000000"), Exists: true, Content: "{phone_number}", Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			want: Decision{Action: Send, Body: "+94771234576", Zone: "Asia/Colombo"},
+		},
+		{
+			name: "colombo_daytime_sends",
+			in:   Input{User: arjuna, Exists: true, Quiet: night, Content: welcome, Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			want: Decision{Action: Send, Body: arjunaBody, Zone: "Asia/Colombo"},
+		},
+		{
+			name: "colombo_late_evening_defers_to_next_morning",
+			in:   Input{User: arjuna, Exists: true, Quiet: night, Content: welcome, Now: time.Date(2026, 3, 10, 23, 30, 0, 0, colombo)},
+			want: Decision{Action: Defer, Until: time.Date(2026, 3, 11, 8, 0, 0, 0, colombo), Body: arjunaBody, Zone: "Asia/Colombo"},
+		},
+		{
+			name: "colombo_after_midnight_defers_to_same_morning",
+			in:   Input{User: arjuna, Exists: true, Quiet: night, Content: welcome, Now: time.Date(2026, 3, 11, 1, 15, 0, 0, colombo)},
+			want: Decision{Action: Defer, Until: time.Date(2026, 3, 11, 8, 0, 0, 0, colombo), Body: arjunaBody, Zone: "Asia/Colombo"},
+		},
+		{
+			name: "colombo_window_start_is_quiet",
+			in:   Input{User: arjuna, Exists: true, Quiet: night, Content: welcome, Now: time.Date(2026, 3, 10, 22, 0, 0, 0, colombo)},
+			want: Decision{Action: Defer, Until: time.Date(2026, 3, 11, 8, 0, 0, 0, colombo), Body: arjunaBody, Zone: "Asia/Colombo"},
+		},
+		{
+			name: "colombo_window_end_sends",
+			in:   Input{User: arjuna, Exists: true, Quiet: night, Content: welcome, Now: time.Date(2026, 3, 11, 8, 0, 0, 0, colombo)},
+			want: Decision{Action: Send, Body: arjunaBody, Zone: "Asia/Colombo"},
+		},
+		{
+			name: "judged_in_the_recipients_zone_not_the_servers",
+			// 17:00 UTC is 22:30 in Colombo.
+			in:   Input{User: arjuna, Exists: true, Quiet: night, Content: welcome, Now: time.Date(2026, 3, 10, 17, 0, 0, 0, time.UTC)},
+			want: Decision{Action: Defer, Until: time.Date(2026, 3, 11, 8, 0, 0, 0, colombo), Body: arjunaBody, Zone: "Asia/Colombo"},
+		},
+		{
+			name: "zone_from_number_without_attribute",
+			in:   Input{User: frank, Exists: true, Quiet: night, Content: welcome, Now: time.Date(2026, 3, 10, 17, 0, 0, 0, time.UTC)},
+			want: Decision{Action: Defer, Until: time.Date(2026, 3, 11, 8, 0, 0, 0, colombo), Body: frankBody, Zone: "Asia/Colombo"},
+		},
+		{
+			name: "invalid_timezone_attribute_falls_back_to_number",
+			in:   Input{User: withAttrs(frank, "timezone", "Mars/Olympus_Mons"), Exists: true, Quiet: night, Content: welcome, Now: time.Date(2026, 3, 10, 17, 0, 0, 0, time.UTC)},
+			want: Decision{Action: Defer, Until: time.Date(2026, 3, 11, 8, 0, 0, 0, colombo), Body: frankBody, Zone: "Asia/Colombo"},
+		},
+		{
+			name: "local_timezone_attribute_falls_back_to_number",
+			in:   Input{User: withAttrs(frank, "timezone", "Local"), Exists: true, Quiet: night, Content: welcome, Now: time.Date(2026, 3, 10, 17, 0, 0, 0, time.UTC)},
+			want: Decision{Action: Defer, Until: time.Date(2026, 3, 11, 8, 0, 0, 0, colombo), Body: frankBody, Zone: "Asia/Colombo"},
+		},
+		{
+			name: "non_string_timezone_attribute_falls_back_to_number",
+			in:   Input{User: withAttrs(frank, "timezone", 530), Exists: true, Quiet: night, Content: welcome, Now: time.Date(2026, 3, 10, 17, 0, 0, 0, time.UTC)},
+			want: Decision{Action: Defer, Until: time.Date(2026, 3, 11, 8, 0, 0, 0, colombo), Body: frankBody, Zone: "Asia/Colombo"},
+		},
+		{
+			name: "timezone_attribute_overrides_number",
+			// 17:00 UTC: quiet in Colombo, midday in New York.
+			in:   Input{User: nyUser, Exists: true, Quiet: night, Content: welcome, Now: time.Date(2026, 3, 10, 17, 0, 0, 0, time.UTC)},
+			want: Decision{Action: Send, Body: arjunaBody, Zone: "America/New_York"},
+		},
+		{
+			name: "dst_spring_forward_night_window",
+			// 01:30 EST on 2026-03-08; the window ends at 08:00 EDT.
+			in:   Input{User: nyUser, Exists: true, Quiet: night, Content: welcome, Now: time.Date(2026, 3, 8, 6, 30, 0, 0, time.UTC)},
+			want: Decision{Action: Defer, Until: time.Date(2026, 3, 8, 12, 0, 0, 0, time.UTC), Body: arjunaBody, Zone: "America/New_York"},
+		},
+		{
+			name: "dst_spring_forward_window_across_the_gap",
+			// 01:30 EST; 03:00 EDT comes 30 minutes later, as 02:00-03:00 never happens.
+			in:   Input{User: nyUser, Exists: true, Quiet: early, Content: welcome, Now: time.Date(2026, 3, 8, 6, 30, 0, 0, time.UTC)},
+			want: Decision{Action: Defer, Until: time.Date(2026, 3, 8, 7, 0, 0, 0, time.UTC), Body: arjunaBody, Zone: "America/New_York"},
+		},
+		{
+			name: "dst_spring_forward_after_the_gap",
+			// 03:00 EDT is the window's end: send.
+			in:   Input{User: nyUser, Exists: true, Quiet: early, Content: welcome, Now: time.Date(2026, 3, 8, 7, 0, 0, 0, time.UTC)},
+			want: Decision{Action: Send, Body: arjunaBody, Zone: "America/New_York"},
+		},
+		{
+			name: "dst_fall_back_night_window",
+			// 23:00 EDT on 2026-10-31; 08:00 EST the next morning.
+			in:   Input{User: nyUser, Exists: true, Quiet: night, Content: welcome, Now: time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC)},
+			want: Decision{Action: Defer, Until: time.Date(2026, 11, 1, 8, 0, 0, 0, newYork), Body: arjunaBody, Zone: "America/New_York"},
+		},
+		{
+			name: "unknown_number_zone_is_utc",
+			in: Input{
+				User:   user.User{Phone: "+80012345678", Consent: consent.OptIn},
+				Exists: true, Quiet: night, Content: "Hello", Now: time.Date(2026, 3, 10, 23, 0, 0, 0, time.UTC),
+			},
+			want: Decision{Action: Defer, Until: time.Date(2026, 3, 11, 8, 0, 0, 0, time.UTC), Body: "Hello", Zone: "UTC"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := Check(tc.in)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Check (-want, +got):\n%s", diff)
+			}
+			if got.Action == Defer && !got.Until.After(tc.in.Now) {
+				t.Errorf("deferred until %v, not after now %v", got.Until, tc.in.Now)
+			}
+		})
+	}
+}
+
+func TestZone(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		u    user.User
+		want string
+	}{
+		{name: "attribute", u: user.User{Phone: "+94771234567", Attributes: map[string]any{"timezone": "Europe/London"}}, want: "Europe/London"},
+		{name: "utc_attribute", u: user.User{Phone: "+94771234567", Attributes: map[string]any{"timezone": "UTC"}}, want: "UTC"},
+		{name: "empty_attribute", u: user.User{Phone: "+94771234567", Attributes: map[string]any{"timezone": ""}}, want: "Asia/Colombo"},
+		{name: "path_attribute", u: user.User{Phone: "+94771234567", Attributes: map[string]any{"timezone": "../../etc/passwd"}}, want: "Asia/Colombo"},
+		{name: "number", u: user.User{Phone: "+12125551234"}, want: "America/New_York"},
+		{name: "nothing", u: user.User{}, want: "UTC"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, loc := Zone(tc.u)
+			if got != tc.want || loc.String() != tc.want {
+				t.Errorf("Zone = %q, %v; want %q", got, loc, tc.want)
+			}
+		})
+	}
+}
+
+func TestActionString(t *testing.T) {
+	t.Parallel()
+	got := []string{Action(0).String(), Send.String(), Skip.String(), Defer.String()}
+	want := []string{"undecided", "send", "skip", "defer"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("String (-want, +got):\n%s", diff)
+	}
+}
+
+func BenchmarkCheck(b *testing.B) {
+	in := Input{
+		User: user.User{Phone: "+94771234567", Consent: consent.OptIn, Attributes: map[string]any{
+			"name": "Arjuna Silva", "city": "Colombo", "timezone": "Asia/Colombo", "age": int64(30),
+		}},
+		Exists:  true,
+		Quiet:   mustWindow(b, "22:00", "08:00"),
+		Content: welcome,
+		Now:     time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC),
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if d := Check(in); d.Action != Send {
+			b.Fatal(d)
+		}
+	}
+}

@@ -1,0 +1,220 @@
+// Package phone normalises, masks and locates phone numbers. Every number
+// the platform stores or sends to is E.164 (+<country code><number>), the
+// form Twilio and WhatsApp address people by.
+package phone
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/nyaruka/phonenumbers"
+
+	"github.com/eventstreamengine/ese/shared/errs"
+)
+
+// maxInput bounds what Normalize looks at: E.164 has at most 15 digits, so
+// anything much longer is rejected before libphonenumber sees it.
+const maxInput = 64
+
+// Normalize returns raw as E.164. It trims space and a "whatsapp:" prefix
+// (any case) and accepts spaces, dashes, dots and parentheses between the
+// digits. The number must start with +: no default region is guessed,
+// because a guess would silently message the wrong country.
+//
+// Validation is libphonenumber's IsValidNumber for the number's region.
+// Twilio's magic test numbers (+15005550001 to +15005550012) pass it, as
+// +1 500 is a valid North American personal-communications prefix.
+//
+// Errors are errs.Invalid and never quote the number.
+func Normalize(raw string) (string, error) {
+	s := strings.TrimSpace(raw)
+	if len(s) >= len("whatsapp:") && strings.EqualFold(s[:len("whatsapp:")], "whatsapp:") {
+		s = strings.TrimSpace(s[len("whatsapp:"):])
+	}
+	if s == "" {
+		return "", errs.E(errs.Invalid, "is empty")
+	}
+	if len(s) > maxInput {
+		return "", errs.E(errs.Invalid, "is too long to be a phone number")
+	}
+	if s[0] != '+' {
+		return "", errs.E(errs.Invalid, "missing leading + (give the number in international E.164 form, e.g. +14155552671; no default region is assumed)")
+	}
+	var b [maxInput]byte
+	digits := b[:0]
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digits = append(digits, c)
+		case c == ' ' || c == '-' || c == '.' || c == '(' || c == ')':
+		default:
+			r, _ := utf8.DecodeRuneInString(s[i:])
+			return "", errs.E(errs.Invalid, "contains %q: only digits, spaces, dashes, dots and parentheses may follow the +", r)
+		}
+	}
+	switch {
+	case len(digits) == 0:
+		return "", errs.E(errs.Invalid, "has no digits after the +")
+	case len(digits) > 15+4: // room for a written national prefix, which is dropped
+		return "", errs.E(errs.Invalid, "has %d digits; E.164 allows at most 15", len(digits))
+	}
+
+	if fast := asWritten(digits); fast != nil && len(digits) <= 15 && phonenumbers.IsValidNumber(fast) {
+		return "+" + string(digits), nil
+	}
+	num := &phonenumbers.PhoneNumber{}
+	if err := phonenumbers.ParseToNumber("+"+string(digits), phonenumbers.UNKNOWN_REGION, num); err != nil {
+		if err == phonenumbers.ErrInvalidCountryCode {
+			return "", errs.E(errs.Invalid, "has an unknown country calling code")
+		}
+		return "", errs.E(errs.Invalid, "is not a phone number: %v", err)
+	}
+	if !phonenumbers.IsValidNumber(num) {
+		region := phonenumbers.GetRegionCodeForCountryCode(int(num.GetCountryCode()))
+		switch phonenumbers.IsPossibleNumberWithReason(num) {
+		case phonenumbers.TOO_SHORT:
+			return "", errs.E(errs.Invalid, "is too short for region %s", region)
+		case phonenumbers.TOO_LONG:
+			return "", errs.E(errs.Invalid, "is too long for region %s", region)
+		}
+		return "", errs.E(errs.Invalid, "is not a valid number for region %s", region)
+	}
+	e164 := phonenumbers.Format(num, phonenumbers.E164)
+	if len(e164) > 16 {
+		return "", errs.E(errs.Invalid, "has %d digits; E.164 allows at most 15", len(e164)-1)
+	}
+	return e164, nil
+}
+
+// asWritten builds the number the digits spell, without libphonenumber's
+// parser: most of Normalize's cost is the parser's regular expressions
+// (extensions, national prefixes), which clean digits never need. Only a
+// number that is valid as written takes this path; anything else (such as
+// +44 020..., whose national prefix the parser drops) is parsed in full.
+func asWritten(digits []byte) *phonenumbers.PhoneNumber {
+	cc := callingCodeLen(digits)
+	if cc == 0 {
+		return nil
+	}
+	code, _ := strconv.Atoi(string(digits[:cc]))
+	national := digits[cc:]
+	if len(national) < 2 || len(national) > 17 {
+		return nil
+	}
+	nn, err := strconv.ParseUint(string(national), 10, 64)
+	if err != nil {
+		return nil
+	}
+	c32 := int32(code)
+	num := &phonenumbers.PhoneNumber{CountryCode: &c32, NationalNumber: &nn}
+	// Leading zeros are part of some national numbers (Italy's 06...), and
+	// libphonenumber keeps them beside the integer.
+	if national[0] == '0' {
+		yes := true
+		num.ItalianLeadingZero = &yes
+		zeros := 1
+		for zeros < len(national)-1 && national[zeros] == '0' {
+			zeros++
+		}
+		if zeros != 1 {
+			z := int32(zeros)
+			num.NumberOfLeadingZeros = &z
+		}
+	}
+	return num
+}
+
+// Mask hides a number for logs and screens. It keeps the + and the country
+// calling code, and the last 4 digits (the last 2 when the national number
+// has 6 digits or fewer, so that at least as many are hidden as shown);
+// every other digit becomes one '*', keeping the length:
+// +94771234567 → +94*****4567. Input that does not start with + and a known
+// country code is masked whole.
+func Mask(e164 string) string {
+	s := strings.TrimSpace(e164)
+	if len(s) >= len("whatsapp:") && strings.EqualFold(s[:len("whatsapp:")], "whatsapp:") {
+		s = strings.TrimSpace(s[len("whatsapp:"):])
+	}
+	digits := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= '0' && c <= '9' {
+			digits = append(digits, c)
+		}
+	}
+	cc := 0
+	if strings.HasPrefix(s, "+") {
+		cc = callingCodeLen(digits)
+	}
+	national := len(digits) - cc
+	if cc == 0 || national <= 0 {
+		return strings.Repeat("*", len(digits))
+	}
+	show := 4
+	if national <= 6 {
+		show = 2
+	}
+	if show > national/2 {
+		show = national / 2
+	}
+	var b strings.Builder
+	b.Grow(1 + len(digits))
+	b.WriteByte('+')
+	b.Write(digits[:cc])
+	for range national - show {
+		b.WriteByte('*')
+	}
+	b.Write(digits[len(digits)-show:])
+	return b.String()
+}
+
+// callingCodeLen returns how many leading digits are the country calling
+// code, or 0 if none is known. Calling codes are prefix-free, so the first
+// length that names a region is the one.
+func callingCodeLen(digits []byte) int {
+	for n := 1; n <= 3 && n < len(digits); n++ {
+		cc, err := strconv.Atoi(string(digits[:n]))
+		if err != nil || cc == 0 {
+			return 0
+		}
+		if phonenumbers.GetRegionCodeForCountryCode(cc) != phonenumbers.UNKNOWN_REGION {
+			return n
+		}
+	}
+	return 0
+}
+
+// Timezone returns the IANA zone libphonenumber places the number in, for
+// quiet hours when a person has not set their own. When the number's prefix
+// spans several zones (a mobile range, a non-geographic number) the
+// alphabetically first is chosen, so the answer never changes between
+// calls; "UTC" when the number is unknown or not E.164.
+func Timezone(e164 string) string {
+	if len(e164) < 2 || len(e164) > 16 || e164[0] != '+' {
+		return "UTC"
+	}
+	for i := 1; i < len(e164); i++ {
+		if e164[i] < '0' || e164[i] > '9' {
+			return "UTC"
+		}
+	}
+	// The prefix table is keyed by E.164 digits, so a normalised number
+	// needs no parsing.
+	zones, err := phonenumbers.GetTimezonesForPrefix(e164)
+	if err != nil {
+		return "UTC"
+	}
+	best := ""
+	for _, z := range zones {
+		if z == phonenumbers.UNKNOWN_TIMEZONE || z == "" {
+			continue
+		}
+		if best == "" || z < best {
+			best = z
+		}
+	}
+	if best == "" {
+		return "UTC"
+	}
+	return best
+}

@@ -1,0 +1,58 @@
+package reporting
+
+import (
+	"testing"
+	"time"
+
+	"github.com/eventstreamengine/ese/shared/campaign"
+	"github.com/eventstreamengine/ese/shared/message"
+	"github.com/eventstreamengine/ese/shared/store"
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestSummarize(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	done := start.Add(2 * time.Minute)
+	c := campaign.Campaign{ID: "c1", Topic: "t", Status: campaign.Completed, Rate: 1, StartedAt: &start, CompletedAt: &done}
+	cases := []struct {
+		name string
+		n    store.Counts
+		want Summary
+	}{
+		{
+			name: "seed_demo_two_delivered",
+			n:    store.Counts{Recipients: 2, Queued: 2, Sent: 2, Delivered: 2, Read: 1},
+			want: Summary{
+				CampaignID: "c1", Topic: "t", Status: "COMPLETED", TotalRecipients: 2, MessagesQueued: 2,
+				MessagesSent: 2, MessagesDelivered: 2, MessagesRead: 1, SkippedByReason: map[string]int{},
+				DeliveryRatePercent: 100, ReadRatePercent: 50, TopErrorCodes: []ErrorCount{}, RateLimitPerSecond: 1,
+				StartedAt: &start, CompletedAt: &done, ThroughputPerMinute: 1,
+			},
+		},
+		{
+			name: "skips_and_errors_sorted_by_count",
+			n: store.Counts{
+				Recipients: 6, Queued: 4, Sent: 1, Failed: 3,
+				Skipped:    map[message.SkipReason]int{message.SkipNoConsent: 2},
+				ErrorCodes: map[string]int{"21211": 1, "21610": 2},
+			},
+			want: Summary{
+				CampaignID: "c1", Topic: "t", Status: "COMPLETED", TotalRecipients: 6, MessagesQueued: 4,
+				MessagesSent: 1, MessagesFailed: 3, MessagesSkipped: 2,
+				SkippedByReason: map[string]int{"no_consent": 2},
+				TopErrorCodes:   []ErrorCount{{"21610", 2}, {"21211", 1}}, RateLimitPerSecond: 1,
+				StartedAt: &start, CompletedAt: &done, ThroughputPerMinute: 0.5,
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := Summarize(c, tc.n, done.Add(time.Hour))
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Summarize (-want, +got):\n%s", diff)
+			}
+		})
+	}
+}

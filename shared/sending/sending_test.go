@@ -1,0 +1,213 @@
+package sending_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	standin "github.com/eventstreamengine/ese/emulators/twilio"
+	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/message"
+	"github.com/eventstreamengine/ese/shared/sending"
+	"github.com/eventstreamengine/ese/shared/sendqueue"
+	"github.com/eventstreamengine/ese/shared/sms/twilio"
+	"github.com/eventstreamengine/ese/shared/store"
+	"github.com/eventstreamengine/ese/shared/store/memstore"
+	"github.com/eventstreamengine/ese/shared/user"
+)
+
+const (
+	sid   = "AC0123456789abcdef0123456789abcdef"
+	token = "testtoken"
+)
+
+type fixture struct {
+	store   store.Store
+	standin *standin.Server
+	sender  *sending.Sender
+}
+
+// newFixture is a sender over a memory store and the real twilio-go client
+// talking to the Twilio stand-in.
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	si := standin.New(standin.Config{AccountSID: sid, AuthToken: token, StatusStep: time.Hour})
+	srv := httptest.NewServer(si)
+	t.Cleanup(func() { srv.Close(); si.Close() })
+	p, err := twilio.New(twilio.Config{AccountSID: sid, AuthToken: token, From: "whatsapp:+14155238886", APIURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := memstore.New()
+	return &fixture{store: st, standin: si, sender: &sending.Sender{
+		Store: st, Provider: p, StatusCallback: "http://127.0.0.1:1/webhooks/status", ReconcileAfter: time.Minute,
+	}}
+}
+
+// queued stores a user and a QUEUED message to them.
+func (f *fixture) queued(t *testing.T, phone string, c consent.State) message.Message {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now().UTC()
+	if err := f.store.CreateUser(ctx, user.User{Phone: phone, Consent: c, Attributes: map[string]any{}, CreatedAt: now, UpdatedAt: now}, consent.SourceAPI); err != nil {
+		t.Fatal(err)
+	}
+	m := message.Message{ID: message.ID("c1", phone), CampaignID: "c1", Phone: phone, Status: message.Queued, Body: "Hi " + phone, CreatedAt: now, UpdatedAt: now, QueuedAt: &now}
+	if _, err := f.store.CreateMessages(ctx, []message.Message{m}); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func (f *fixture) send(t *testing.T, m message.Message) (sending.Outcome, error) {
+	t.Helper()
+	return f.sender.Send(context.Background(), sendqueue.Payload{CampaignID: m.CampaignID, MessageID: m.ID})
+}
+
+func (f *fixture) get(t *testing.T, m message.Message) message.Message {
+	t.Helper()
+	got, err := f.store.GetMessage(context.Background(), m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func TestSend(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name        string
+		phone       string
+		consent     consent.State
+		wantOutcome sending.Outcome
+		wantStatus  message.Status
+		wantReason  message.SkipReason
+		wantCode    string
+		wantSends   int
+	}{
+		{"opted_in_is_sent", "+94771234567", consent.OptIn, sending.OutcomeSent, message.Sent, "", "", 1},
+		{"stop_before_send_is_skipped", "+94771234568", consent.Stop, sending.OutcomeSkipped, message.Skipped, message.SkipConsentAtSend, "", 0},
+		{"opt_out_before_send_is_skipped", "+94771234569", consent.OptOut, sending.OutcomeSkipped, message.Skipped, message.SkipConsentAtSend, "", 0},
+		{"invalid_number_fails", "+15005550001", consent.OptIn, sending.OutcomeFailed, message.Failed, "", "21211", 0},
+		{"blocked_number_fails", "+15005550004", consent.OptIn, sending.OutcomeFailed, message.Failed, "", "21610", 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			m := f.queued(t, tc.phone, tc.consent)
+			got, err := f.send(t, m)
+			if err != nil || got != tc.wantOutcome {
+				t.Fatalf("Send = %q, %v; want %q, nil", got, err, tc.wantOutcome)
+			}
+			after := f.get(t, m)
+			if diff := cmp.Diff(
+				[]any{tc.wantStatus, tc.wantReason, tc.wantCode, tc.wantSends},
+				[]any{after.Status, after.SkipReason, after.ErrorCode, len(f.standin.Sent())}); diff != "" {
+				t.Errorf("status, reason, code, sends (-want, +got):\n%s", diff)
+			}
+			if tc.wantStatus == message.Sent && (after.ProviderSID == "" || after.SentAt == nil) {
+				t.Errorf("sent message lacks its sid or time: %+v", after)
+			}
+		})
+	}
+}
+
+func TestSend_redelivered_task_sends_once(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	m := f.queued(t, "+94771234567", consent.OptIn)
+	var wg sync.WaitGroup
+	outcomes := make(chan sending.Outcome, 10)
+	for range 10 {
+		wg.Go(func() {
+			o, _ := f.send(t, m)
+			outcomes <- o
+		})
+	}
+	wg.Wait()
+	close(outcomes)
+	sent := 0
+	for o := range outcomes {
+		if o == sending.OutcomeSent {
+			sent++
+		}
+	}
+	// Once more, after all: a plain duplicate.
+	if o, err := f.send(t, m); o != sending.OutcomeDuplicate || err != nil {
+		t.Errorf("late redelivery = %q, %v; want duplicate", o, err)
+	}
+	if sent != 1 || len(f.standin.Sent()) != 1 {
+		t.Errorf("10 concurrent deliveries: %d reported sent, provider got %d; want 1 and 1", sent, len(f.standin.Sent()))
+	}
+}
+
+func TestSend_lost_answer_is_reconciled_not_resent(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	// The stand-in stores this send but answers 503: the outcome is lost.
+	m := f.queued(t, standin.NumberLostAnswer, consent.OptIn)
+	if _, err := f.send(t, m); !errs.Retry(err) {
+		t.Fatalf("first delivery: err = %v, want a retryable error", err)
+	}
+	if got := f.get(t, m).Status; got != message.Sending {
+		t.Fatalf("after a lost answer the message is %s, want SENDING (claimed, no outcome)", got)
+	}
+	o, err := f.send(t, m)
+	if err != nil || o != sending.OutcomeReconciled {
+		t.Fatalf("retry = %q, %v; want reconciled", o, err)
+	}
+	after := f.get(t, m)
+	sent := f.standin.Sent()
+	if len(sent) != 1 || after.Status != message.Sent || after.ProviderSID != sent[0].SID {
+		t.Errorf("provider has %d sends, message %s with sid %q; want 1 send recorded as SENT with its sid", len(sent), after.Status, after.ProviderSID)
+	}
+}
+
+func TestSend_unconfirmed_claim(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name           string
+		reconcileAfter time.Duration
+		wantErr        bool
+		wantSends      int
+		wantStatus     message.Status
+	}{
+		// The provider has nothing, but the claim is too young to prove
+		// the call will not land: wait.
+		{"young_claim_waits", time.Hour, true, 0, message.Reconcile},
+		// Old enough: the provider's silence proves it was never sent.
+		{"old_claim_is_sent_once", 0, false, 1, message.Sent},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			f.sender.ReconcileAfter = tc.reconcileAfter
+			m := f.queued(t, "+94771234567", consent.OptIn)
+			// A crash between claim and provider call leaves this.
+			claimed := time.Now().UTC().Add(-time.Second)
+			if _, err := f.store.UpdateMessage(context.Background(), m.ID, func(m *message.Message) error {
+				m.Status, m.ClaimedAt = message.Sending, &claimed
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := f.send(t, m)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Send err = %v, want error %v", err, tc.wantErr)
+			}
+			if got := len(f.standin.Sent()); got != tc.wantSends {
+				t.Errorf("provider got %d sends, want %d", got, tc.wantSends)
+			}
+			if got := f.get(t, m).Status; got != tc.wantStatus {
+				t.Errorf("status %s, want %s", got, tc.wantStatus)
+			}
+		})
+	}
+}

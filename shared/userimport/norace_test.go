@@ -1,0 +1,5 @@
+//go:build !race
+
+package userimport
+
+const raceEnabled = false
