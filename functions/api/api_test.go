@@ -1,0 +1,301 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/eventstreamengine/ese/functions/importusers"
+	"github.com/eventstreamengine/ese/shared/campaignrun"
+	"github.com/eventstreamengine/ese/shared/events"
+	"github.com/eventstreamengine/ese/shared/events/memevents"
+	"github.com/eventstreamengine/ese/shared/sendqueue/memqueue"
+	"github.com/eventstreamengine/ese/shared/store/memstore"
+)
+
+const key = "test-key"
+
+type fixture struct {
+	t      *testing.T
+	store  *memstore.Store
+	events *memevents.Publisher
+	h      http.Handler
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	st, pub := memstore.New(), memevents.New()
+	sum := sha256.Sum256([]byte(key))
+	s := &Server{
+		KeyHash: sum[:], Store: st, Events: pub,
+		Runner: &campaignrun.Runner{Store: st, Events: pub, Queue: memqueue.New()},
+		Checks: map[string]func(context.Context) error{"firestore": func(context.Context) error { return nil }},
+	}
+	return &fixture{t: t, store: st, events: pub, h: s.Routes()}
+}
+
+// call sends a request with the key and decodes the JSON answer.
+func (f *fixture) call(method, path, body string) (int, map[string]any) {
+	f.t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	return f.serve(req)
+}
+
+func (f *fixture) serve(req *http.Request) (int, map[string]any) {
+	f.t.Helper()
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, req)
+	out := map[string]any{}
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+		f.t.Fatalf("%s %s: answer is not a JSON object: %q", req.Method, req.URL, rec.Body.String())
+	}
+	return rec.Code, out
+}
+
+func (f *fixture) id(path, body string) string {
+	f.t.Helper()
+	code, out := f.call("POST", path, body)
+	if code != http.StatusCreated {
+		f.t.Fatalf("POST %s = %d %v", path, code, out)
+	}
+	return out["id"].(string)
+}
+
+func TestAuth(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cases := []struct {
+		name, path, header string
+		want               int
+	}{
+		{"no_key", "/api/v1/users", "", 401},
+		{"wrong_key", "/api/v1/users", "Bearer nope", 401},
+		{"not_bearer", "/api/v1/users", "Basic " + key, 401},
+		{"right_key", "/api/v1/users", "Bearer " + key, 200},
+		{"unknown_route_still_needs_key", "/api/v1/nothing", "", 401},
+		{"health_is_open", "/health", "", 200},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", tc.path, nil)
+			if tc.header != "" {
+				req.Header.Set("Authorization", tc.header)
+			}
+			if got, body := f.serve(req); got != tc.want {
+				t.Errorf("GET %s = %d %v, want %d", tc.path, got, body, tc.want)
+			}
+		})
+	}
+}
+
+func TestHealth_unhealthy_when_a_dependency_is_down(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.h = (&Server{Checks: map[string]func(context.Context) error{
+		"firestore": func(context.Context) error { return nil },
+		"twilio":    func(context.Context) error { return errors.New("connection refused") },
+	}}).Routes()
+	code, body := f.serve(httptest.NewRequest("GET", "/health", nil))
+	want := map[string]any{"firestore": "ok", "twilio": "unavailable"}
+	if code != 503 || body["status"] != "unhealthy" || cmp.Diff(want, body["checks"]) != "" {
+		t.Errorf("GET /health = %d %v", code, body)
+	}
+}
+
+func TestErrors_say_what_and_where(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	tpl := f.id("/api/v1/templates", `{"name":"W","content":"Hi {name}","variables":["name"]}`)
+	seg := f.id("/api/v1/segments", `{"name":"C","definition_json":{"attribute":"city","operator":"equals","value":"Colombo"}}`)
+	cases := []struct {
+		name, method, path, body string
+		wantCode                 int
+		wantField                string
+	}{
+		{"bad_phone", "POST", "/api/v1/users", `{"phone_number":"0771234567"}`, 400, "phone_number"},
+		{"bad_consent", "POST", "/api/v1/users", `{"phone_number":"+94771234567","consent_state":"MAYBE"}`, 400, "consent_state"},
+		{"bad_timezone", "POST", "/api/v1/users", `{"phone_number":"+94771234567","timezone":"Mars/Base"}`, 400, "timezone"},
+		{"rate_too_high", "POST", "/api/v1/campaigns", `{"topic":"t","template_id":"` + tpl + `","segment_id":"` + seg + `","rate_limit_per_second":501}`, 400, "rate_limit_per_second"},
+		{"rate_not_integer", "POST", "/api/v1/campaigns", `{"topic":"t","template_id":"` + tpl + `","segment_id":"` + seg + `","rate_limit_per_second":1.5}`, 400, "rate_limit_per_second"},
+		{"unknown_template", "POST", "/api/v1/campaigns", `{"topic":"t","template_id":"nope","segment_id":"` + seg + `","rate_limit_per_second":1}`, 400, "template_id"},
+		{"bad_quiet_hours", "POST", "/api/v1/campaigns", `{"topic":"t","template_id":"` + tpl + `","segment_id":"` + seg + `","rate_limit_per_second":1,"quiet_hours_start":"25:00","quiet_hours_end":"08:00"}`, 400, "quiet_hours_start"},
+		{"unknown_field", "POST", "/api/v1/templates", `{"name":"x","content":"y","colour":"red"}`, 400, "colour"},
+		{"wrong_type", "POST", "/api/v1/templates", `{"name":5,"content":"y"}`, 400, "name"},
+		{"bad_operator", "POST", "/api/v1/segments", `{"name":"x","definition_json":{"attribute":"city","operator":"like","value":"C"}}`, 400, "definition_json.operator"},
+		{"unknown_campaign", "GET", "/api/v1/campaigns/nope", "", 404, ""},
+		{"unknown_user", "GET", "/api/v1/users/%2B94771234567", "", 404, ""},
+		{"unknown_import", "GET", "/api/v1/ingest/status/nope", "", 404, ""},
+		{"bad_page", "GET", "/api/v1/users?per_page=1000", "", 400, "per_page"},
+		{"messages_need_campaign", "GET", "/api/v1/reporting/messages/status", "", 400, "campaign_id"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := f.call(tc.method, tc.path, tc.body)
+			if code != tc.wantCode || body["error"] == "" {
+				t.Fatalf("%s %s = %d %v, want %d with an error", tc.method, tc.path, code, body, tc.wantCode)
+			}
+			if tc.wantField == "" {
+				return
+			}
+			details, _ := body["details"].([]any)
+			for _, d := range details {
+				if d.(map[string]any)["field"] == tc.wantField {
+					return
+				}
+			}
+			t.Errorf("details %v do not name field %q", details, tc.wantField)
+		})
+	}
+}
+
+func TestUsers_and_consent(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	code, u := f.call("POST", "/api/v1/users", `{"phone_number":"whatsapp:+94 77 123 4567","name":"Arjuna","attributes":{"city":"Colombo"}}`)
+	if code != 201 || u["id"] != "+94771234567" || u["name"] != "Arjuna" || u["consent_state"] != "OPT_IN" {
+		t.Fatalf("create = %d %v", code, u)
+	}
+	if code, _ := f.call("POST", "/api/v1/users", `{"phone_number":"+94771234567"}`); code != 409 {
+		t.Errorf("second create = %d, want 409", code)
+	}
+	if code, u := f.call("PUT", "/api/v1/users/%2B94771234567/consent", `{"consent_state":"OPT_OUT","reason":"asked by phone"}`); code != 200 || u["consent_state"] != "OPT_OUT" {
+		t.Errorf("admin opt-out = %d %v", code, u)
+	}
+	if code, u := f.call("PUT", "/api/v1/users/%2B94771234567/consent", `{"consent_state":"STOP"}`); code != 400 {
+		t.Errorf("admin STOP = %d %v, want 400 (STOP is the person's)", code, u)
+	}
+	_, list := f.call("GET", "/api/v1/users?consent_state=OPT_OUT", "")
+	if list["total"] != 1.0 || list["has_next"] != false || list["page"] != 1.0 || list["per_page"] != 50.0 {
+		t.Errorf("filtered list = %v", list)
+	}
+	_, h := f.call("GET", "/api/v1/users/%2B94771234567/consent/history", "")
+	hist, _ := h["history"].([]any)
+	if len(hist) != 2 || hist[1].(map[string]any)["source"] != "admin" || hist[1].(map[string]any)["ref"] != "asked by phone" {
+		t.Errorf("history = %v", h)
+	}
+}
+
+func TestConsent_admin_cannot_lift_a_persons_stop(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.id("/api/v1/users", `{"phone_number":"+94771234567","consent_state":"STOP"}`)
+	if code, body := f.call("PUT", "/api/v1/users/%2B94771234567/consent", `{"consent_state":"OPT_IN"}`); code != 409 {
+		t.Errorf("admin OPT_IN over STOP = %d %v, want 409", code, body)
+	}
+}
+
+func upload(t *testing.T, name, content string) *http.Request {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	// The part's content type says JSON; the name says CSV: the name wins.
+	h := make(map[string][]string)
+	h["Content-Disposition"] = []string{`form-data; name="file"; filename="` + name + `"`}
+	h["Content-Type"] = []string{"application/json"}
+	pw, _ := mw.CreatePart(h)
+	io.WriteString(pw, content)
+	mw.Close()
+	req := httptest.NewRequest("POST", "/api/v1/ingest/users/bulk", &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+key)
+	return req
+}
+
+// applyAll runs the ImportUsers handler on everything published.
+func (f *fixture) applyAll() {
+	f.t.Helper()
+	h := importusers.New(f.store)
+	for _, m := range f.events.Published(events.TopicUserImport) {
+		if err := h(context.Background(), m); err != nil {
+			f.t.Fatalf("ImportUsers: %v", err)
+		}
+	}
+}
+
+func TestBulkImport(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	csv := "phone_number,name,city,consent_state\n+94771234567,Arjuna,Colombo,OPT_IN\nnot-a-phone,Bad,X,\nwhatsapp:+94771234577,Grace,Anuradhapura,\n"
+	code, job := f.serve(upload(t, "contacts.csv", csv))
+	if code != 202 || job["valid_rows"] != 2.0 || job["rejected_rows"] != 1.0 {
+		t.Fatalf("upload = %d %v", code, job)
+	}
+	errs, _ := job["errors"].([]any)
+	if len(errs) != 1 || errs[0].(map[string]any)["row"] != 3.0 || errs[0].(map[string]any)["field"] != "phone_number" {
+		t.Errorf("row errors = %v, want row 3 field phone_number", errs)
+	}
+	f.applyAll()
+	_, st := f.call("GET", "/api/v1/ingest/status/"+job["id"].(string), "")
+	if st["state"] != "COMPLETED" || st["users_created"] != 2.0 {
+		t.Errorf("status = %v", st)
+	}
+
+	// A re-import never raises an opted-out person back to OPT_IN.
+	f.call("PUT", "/api/v1/users/%2B94771234567/consent", `{"consent_state":"OPT_OUT"}`)
+	code, _ = f.call("POST", "/api/v1/users/bulk", `[{"phone_number":"+94771234567","consent_state":"OPT_IN","city":"Galle"}]`)
+	if code != 202 {
+		t.Fatalf("JSON body import = %d", code)
+	}
+	f.applyAll()
+	_, u := f.call("GET", "/api/v1/users/%2B94771234567", "")
+	if u["consent_state"] != "OPT_OUT" || u["city"] != "Galle" {
+		t.Errorf("after re-import: %v; want OPT_OUT kept, city updated", u)
+	}
+}
+
+func TestBulkImport_malformed_file_applies_nothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.h = (&Server{KeyHash: func() []byte { s := sha256.Sum256([]byte(key)); return s[:] }(), Store: f.store, Events: f.events, ImportBatchSize: 1}).Routes()
+	body := `[{"phone_number":"+94771234567"},{"phone_number":"+94771234568"},{"phone_number": oops`
+	code, out := f.call("POST", "/api/v1/users/bulk", body)
+	if code != 400 {
+		t.Fatalf("malformed JSON = %d %v, want 400", code, out)
+	}
+	if n := len(f.events.Published(events.TopicUserImport)); n == 0 {
+		t.Fatalf("expected the rows read before the error to have gone out in batches (to prove they are not applied)")
+	}
+	f.applyAll()
+	if _, list := f.call("GET", "/api/v1/users", ""); list["total"] != 0.0 {
+		t.Errorf("users after a malformed import = %v, want none", list["total"])
+	}
+}
+
+func TestCampaign_lifecycle_shapes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	tpl := f.id("/api/v1/templates", `{"name":"W","content":"Hi {name}"}`)
+	seg := f.id("/api/v1/segments", `{"name":"C","definition_json":{"attribute":"city","operator":"equals","value":"Colombo"}}`)
+	code, c := f.call("POST", "/api/v1/campaigns", `{"topic":"t","template_id":"`+tpl+`","segment_id":"`+seg+`","rate_limit_per_second":2,"quiet_hours_start":null,"quiet_hours_end":null}`)
+	if code != 201 || c["status"] != "DRAFT" || c["quiet_hours_start"] != nil || c["rate_limit_per_second"] != 2.0 {
+		t.Fatalf("create = %d %v", code, c)
+	}
+	id := c["id"].(string)
+	code, trig := f.call("POST", "/api/v1/campaigns/"+id+"/trigger", `{}`)
+	if code != 202 || trig["status"] != "RUNNING" || trig["campaign_id"] != id {
+		t.Fatalf("trigger = %d %v", code, trig)
+	}
+	if n := len(f.events.Published(events.TopicCampaignLaunch)); n != 1 {
+		t.Errorf("launch events = %d, want 1", n)
+	}
+	_, list := f.call("GET", "/api/v1/campaigns?per_page=1", "")
+	if list["total"] != 1.0 || len(list["campaigns"].([]any)) != 1 || list["has_next"] != false {
+		t.Errorf("list = %v", list)
+	}
+	_, sum := f.call("GET", "/api/v1/reporting/campaigns/"+id+"/summary", "")
+	if sum["campaign_id"] != id || sum["total_recipients"] != 0.0 || sum["top_error_codes"] == nil {
+		t.Errorf("summary = %v", sum)
+	}
+}

@@ -1,0 +1,145 @@
+package api
+
+import (
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/eventstreamengine/ese/shared/campaign"
+	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/inbound"
+	"github.com/eventstreamengine/ese/shared/phone"
+	"github.com/eventstreamengine/ese/shared/reporting"
+	"github.com/eventstreamengine/ese/shared/store"
+	"github.com/eventstreamengine/ese/shared/webhook"
+)
+
+func (s *Server) campaignSummary(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	c, err := s.Store.GetCampaign(r.Context(), id)
+	if err != nil {
+		fail(w, r, notFound(err, "campaign", id))
+		return
+	}
+	n, err := s.Store.CountMessages(r.Context(), id)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	respond(w, http.StatusOK, reporting.Summarize(c, n, s.now()))
+}
+
+func (s *Server) messageStatus(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("campaign_id")
+	if id == "" {
+		fail(w, r, errs.WithDetails(errs.Invalid, "campaign_id is required",
+			[]errs.Detail{{Field: "campaign_id", Message: "is required"}}))
+		return
+	}
+	n, err := limit(r, 100, 1000)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if _, err := s.Store.GetCampaign(r.Context(), id); err != nil {
+		fail(w, r, notFound(err, "campaign", id))
+		return
+	}
+	ms, err := s.Store.ListMessages(r.Context(), store.MessageFilter{CampaignID: id, Limit: n})
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	respond(w, http.StatusOK, map[string]any{"messages": nonNil(ms), "campaign_id": id, "count": len(ms)})
+}
+
+// inboundJSON is one inbound message as a monitor shows it: the number
+// masked.
+type inboundJSON struct {
+	ID             string    `json:"id"`
+	MessageSID     string    `json:"message_sid"`
+	Phone          string    `json:"phone_number"`
+	Body           string    `json:"body"`
+	Classification string    `json:"classification"`
+	ReceivedAt     time.Time `json:"received_at"`
+}
+
+func (s *Server) inbound(r *http.Request, n int) ([]inboundJSON, error) {
+	evs, err := s.Store.ListWebhooks(r.Context(), webhook.Inbound, n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]inboundJSON, 0, len(evs))
+	for _, e := range evs {
+		from := e.Params["From"]
+		if p, err := phone.Normalize(from); err == nil {
+			from = p
+		}
+		out = append(out, inboundJSON{
+			ID: e.ID, MessageSID: e.MessageSID, Phone: phone.Mask(from), Body: e.Params["Body"],
+			Classification: inbound.Classification(e.Params["Body"]), ReceivedAt: e.ReceivedAt,
+		})
+	}
+	return out, nil
+}
+
+func (s *Server) monitorInbound(w http.ResponseWriter, r *http.Request) {
+	n, err := limit(r, 50, 500)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	msgs, err := s.inbound(r, n)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	respond(w, http.StatusOK, map[string]any{"messages": msgs, "count": len(msgs)})
+}
+
+// dashboard is the system at a glance: people by consent, campaigns by
+// status with the latest, the latest inbound messages.
+func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	users := map[string]int{}
+	total, err := s.Store.CountUsers(ctx, store.UserFilter{})
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	users["total"] = total
+	for _, c := range []consent.State{consent.OptIn, consent.Stop, consent.OptOut} {
+		n, err := s.Store.CountUsers(ctx, store.UserFilter{Consent: c})
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		users[string(c)] = n
+	}
+	cs, ctotal, err := s.Store.ListCampaigns(ctx, store.Page{Page: 1, PerPage: 200})
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	byStatus := map[campaign.Status]int{}
+	for _, c := range cs {
+		byStatus[c.Status]++
+	}
+	sort.SliceStable(cs, func(i, j int) bool { return cs[i].CreatedAt.After(cs[j].CreatedAt) })
+	recent := []map[string]any{}
+	for _, c := range cs[:min(5, len(cs))] {
+		recent = append(recent, campaignJSON(c))
+	}
+	in, err := s.inbound(r, 10)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	respond(w, http.StatusOK, map[string]any{
+		"users":        users,
+		"campaigns":    map[string]any{"total": ctotal, "by_status": byStatus, "recent": recent},
+		"inbound":      map[string]any{"recent": in},
+		"generated_at": s.now(),
+	})
+}

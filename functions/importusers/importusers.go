@@ -1,0 +1,81 @@
+// Package importusers is the ImportUsers function: it applies one batch of
+// an import's rows (topic user-import). Batches wait while their file is
+// still being read, and are dropped if the file turned out malformed, so
+// an import is applied whole or not at all.
+package importusers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/eventstreamengine/ese/functions/internal/edge"
+	"github.com/eventstreamengine/ese/functions/internal/setup"
+	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/events"
+	"github.com/eventstreamengine/ese/shared/logging"
+	"github.com/eventstreamengine/ese/shared/store"
+	"github.com/eventstreamengine/ese/shared/userimport"
+)
+
+func init() {
+	functions.CloudEvent("ImportUsers", Handle)
+}
+
+// Config is what ImportUsers reads from its environment.
+type Config struct {
+	setup.Project
+}
+
+var handler = &edge.Lazy[edge.Handler]{Build: func(ctx context.Context) (edge.Handler, error) {
+	return Build(ctx, nil)
+}}
+
+// Handle serves the ImportUsers function.
+var Handle = edge.Event("ImportUsers", handler)
+
+// Build makes the handler from the environment (or l, in tests).
+func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
+	var cfg Config
+	if err := setup.Load(ctx, &cfg, l); err != nil {
+		return nil, err
+	}
+	st, err := setup.Store(ctx, cfg.Project)
+	if err != nil {
+		return nil, err
+	}
+	return New(st), nil
+}
+
+// New returns the handler over st.
+func New(st store.Imports) edge.Handler {
+	return func(ctx context.Context, m events.Message) error {
+		var b events.ImportBatch
+		if err := events.Decode(m, &b); err != nil {
+			return err
+		}
+		job, err := st.GetImportJob(ctx, b.JobID)
+		if err != nil {
+			if errs.Is(err, errs.NotExist) {
+				return errs.Wrap(errs.Permanent, err, "importusers")
+			}
+			return fmt.Errorf("importusers: %w", err)
+		}
+		switch job.State {
+		case userimport.Receiving:
+			return errs.E(errs.Transient, "import %s is still being read", b.JobID)
+		case userimport.Failed:
+			return nil
+		}
+		res, err := st.ApplyImportBatch(ctx, b.JobID, b.Batch, b.Rows, time.Now().UTC())
+		if err != nil {
+			return fmt.Errorf("importusers: %w", err)
+		}
+		logging.FromContext(ctx).Info("import batch applied", "job_id", b.JobID, "batch", b.Batch,
+			"created", res.Created, "updated", res.Updated, "unchanged", res.Unchanged)
+		return nil
+	}
+}

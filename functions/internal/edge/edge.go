@@ -1,0 +1,110 @@
+// Package edge is what every function does at its boundary: build its
+// server lazily (and again after a failure), carry a request-scoped logger,
+// and turn a Pub/Sub CloudEvent into an events.Message and the handler's
+// error into ack or retry.
+package edge
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"sync"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/events"
+	"github.com/eventstreamengine/ese/shared/events/pubsubevents"
+	"github.com/eventstreamengine/ese/shared/logging"
+	"github.com/eventstreamengine/ese/shared/render"
+)
+
+// Lazy builds a value on first use. Unlike sync.OnceValues it tries again
+// after a failure, so a function that started before a dependency was
+// reachable recovers by itself. Clients are never built in init: every
+// deployed function runs the init of every function package.
+type Lazy[T any] struct {
+	Build func(context.Context) (T, error)
+
+	mu   sync.Mutex
+	done bool
+	v    T
+}
+
+// Get returns the built value, building it if needed.
+func (l *Lazy[T]) Get(ctx context.Context) (T, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.done {
+		return l.v, nil
+	}
+	v, err := l.Build(ctx)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	l.v, l.done = v, true
+	return v, nil
+}
+
+var project = os.Getenv("GOOGLE_CLOUD_PROJECT")
+
+// HTTP wraps a lazily built handler: a request-scoped logger carrying the
+// function's name and the request's trace, and a 503 JSON answer while the
+// handler cannot be built.
+func HTTP(name string, l *Lazy[http.Handler]) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		log := logging.FromContext(r.Context()).With("function", name)
+		if a, ok := logging.TraceAttr(project, r.Header.Get("X-Cloud-Trace-Context")); ok {
+			log = log.With(a)
+		}
+		r = r.WithContext(logging.WithLogger(r.Context(), log))
+		h, err := l.Get(r.Context())
+		if err != nil {
+			log.Error("function not ready", "error", err)
+			render.Error(w, r, errs.Wrap(errs.Transient, err, name+" is starting"))
+			return
+		}
+		h.ServeHTTP(w, r)
+	}
+}
+
+// Handler handles one Pub/Sub message; the same handler serves a push
+// subscription (through Event) and a pull loop.
+type Handler func(context.Context, events.Message) error
+
+// Event adapts a lazily built Handler to a CloudEvent function. A message
+// that cannot be read, and a handler's permanent failure, are logged and
+// acked (nil); a transient failure returns its error, so Pub/Sub delivers
+// the message again.
+func Event(name string, l *Lazy[Handler]) func(context.Context, event.Event) error {
+	return func(ctx context.Context, e event.Event) error {
+		log := logging.FromContext(ctx).With("function", name, "event_id", e.ID())
+		ctx = logging.WithLogger(ctx, log)
+		m, err := pubsubevents.FromCloudEvent(e)
+		if err != nil {
+			log.Error("unreadable event dropped", "error", err)
+			return nil
+		}
+		h, err := l.Get(ctx)
+		if err != nil {
+			log.Error("function not ready", "error", err)
+			return err
+		}
+		return Decide(ctx, h(ctx, m))
+	}
+}
+
+// Decide logs a handler's error and says whether to retry: it returns the
+// error for a transient failure and nil otherwise.
+func Decide(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	log := logging.FromContext(ctx)
+	if errs.Retry(err) {
+		log.Warn("will retry", "error", err)
+		return err
+	}
+	log.Error("dropped: retrying cannot help", "error", err, "kind", errs.KindOf(err).String())
+	return nil
+}

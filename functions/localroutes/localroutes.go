@@ -1,0 +1,59 @@
+// Package localroutes serves every function from one local origin, as
+// scripts/dev does: each function at the paths it serves when deployed on
+// its own URL, and each event function under /events/<topic>/, where the
+// emulator's push subscription for that topic posts.
+package localroutes
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
+
+	"github.com/eventstreamengine/ese/functions/api"
+	"github.com/eventstreamengine/ese/functions/deliverystatus"
+	"github.com/eventstreamengine/ese/functions/importusers"
+	"github.com/eventstreamengine/ese/functions/inbound"
+	"github.com/eventstreamengine/ese/functions/launch"
+	"github.com/eventstreamengine/ese/functions/recipients"
+	"github.com/eventstreamengine/ese/functions/sender"
+	"github.com/eventstreamengine/ese/functions/webhooks"
+	"github.com/eventstreamengine/ese/shared/events"
+)
+
+// SenderPath is where the local send queues dispatch tasks.
+const SenderPath = "/tasks/send"
+
+// EventPath is the local push endpoint path for topic in project.
+func EventPath(project, topic string) string {
+	return fmt.Sprintf("/events/%s/projects/%s/topics/%s", topic, project, topic)
+}
+
+// Register registers every function on funcframework at its local path.
+func Register(ctx context.Context) error {
+	for path, h := range map[string]func(w http.ResponseWriter, r *http.Request){
+		"/api/":      api.Handle,
+		"/health":    api.Handle,
+		"/webhooks/": webhooks.Handle,
+		SenderPath:   sender.Handle,
+	} {
+		if err := funcframework.RegisterHTTPFunctionContext(ctx, path, h); err != nil {
+			return fmt.Errorf("localroutes: %s: %w", path, err)
+		}
+	}
+	for topic, h := range map[string]func(context.Context, event.Event) error{
+		events.TopicUserImport:     importusers.Handle,
+		events.TopicCampaignLaunch: launch.Handle,
+		events.TopicRecipients:     recipients.Handle,
+		events.TopicInbound:        inbound.Handle,
+		events.TopicStatus:         deliverystatus.Handle,
+	} {
+		if err := funcframework.RegisterCloudEventFunctionContext(ctx, "/events/"+topic+"/", h); err != nil {
+			return fmt.Errorf("localroutes: %s: %w", topic, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,95 @@
+// Package sender is the Sender function: the target of every campaign's
+// Cloud Tasks queue. It sends one message per task through the provider,
+// exactly once however often the task is delivered (see shared/sending).
+package sender
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/eventstreamengine/ese/functions/internal/edge"
+	"github.com/eventstreamengine/ese/functions/internal/setup"
+	"github.com/eventstreamengine/ese/shared/campaignrun"
+	"github.com/eventstreamengine/ese/shared/logging"
+	"github.com/eventstreamengine/ese/shared/render"
+	"github.com/eventstreamengine/ese/shared/sending"
+	"github.com/eventstreamengine/ese/shared/sendqueue"
+)
+
+func init() {
+	functions.HTTP("Sender", Handle)
+}
+
+// Config is what the Sender reads from its environment.
+type Config struct {
+	setup.Project
+	setup.Twilio
+	// PublicBaseURL is the Webhooks function's public origin: status
+	// callbacks go to its /webhooks/status.
+	PublicBaseURL  string        `env:"PUBLIC_BASE_URL, required"`
+	ReconcileAfter time.Duration `env:"RECONCILE_AFTER, default=2m"`
+}
+
+var server = &edge.Lazy[http.Handler]{Build: func(ctx context.Context) (http.Handler, error) {
+	return Build(ctx, nil)
+}}
+
+// Handle serves the Sender function.
+var Handle = edge.HTTP("Sender", server)
+
+// Build makes the handler from the environment (or l, in tests).
+func Build(ctx context.Context, l envconfig.Lookuper) (http.Handler, error) {
+	var cfg Config
+	if err := setup.Load(ctx, &cfg, l); err != nil {
+		return nil, err
+	}
+	st, err := setup.Store(ctx, cfg.Project)
+	if err != nil {
+		return nil, err
+	}
+	p, err := setup.Provider(cfg.Twilio)
+	if err != nil {
+		return nil, err
+	}
+	return New(&sending.Sender{
+		Store: st, Provider: p, Campaign: &campaignrun.Runner{Store: st},
+		StatusCallback: strings.TrimRight(cfg.PublicBaseURL, "/") + "/webhooks/status",
+		ReconcileAfter: cfg.ReconcileAfter,
+	}), nil
+}
+
+// New returns the handler over s. Cloud Tasks retries any answer but 2xx,
+// so a task that can never succeed is answered 200 with its reason.
+func New(s *sending.Sender) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			render.JSON(w, http.StatusMethodNotAllowed, render.ErrorBody{Error: "POST a send task"})
+			return
+		}
+		var p sendqueue.Payload
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10)).Decode(&p); err != nil || p.MessageID == "" {
+			logging.FromContext(r.Context()).Error("unreadable send task dropped", "error", err)
+			render.JSON(w, http.StatusOK, map[string]string{"outcome": "dropped", "error": "unreadable task"})
+			return
+		}
+		ctx := logging.WithLogger(r.Context(), logging.FromContext(r.Context()).With(
+			"campaign_id", p.CampaignID, "message_id", p.MessageID,
+			"task_retry", r.Header.Get("X-CloudTasks-TaskRetryCount")))
+		outcome, err := s.Send(ctx, p)
+		if err = edge.Decide(ctx, err); err != nil {
+			render.JSON(w, http.StatusServiceUnavailable, render.ErrorBody{Error: "retry later"})
+			return
+		}
+		if outcome == "" {
+			render.JSON(w, http.StatusOK, map[string]string{"outcome": "dropped"})
+			return
+		}
+		render.JSON(w, http.StatusOK, map[string]string{"outcome": string(outcome)})
+	})
+}

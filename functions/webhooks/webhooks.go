@@ -1,0 +1,210 @@
+// Package webhooks is the Webhooks function: Twilio's inbound-message and
+// status callbacks. It verifies each request's signature, stores the
+// payload once, publishes it for processing and answers at once with
+// TwiML: empty, or the configured reply to STOP, START and HELP.
+package webhooks
+
+import (
+	"context"
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/eventstreamengine/ese/functions/internal/edge"
+	"github.com/eventstreamengine/ese/functions/internal/setup"
+	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/events"
+	"github.com/eventstreamengine/ese/shared/logging"
+	"github.com/eventstreamengine/ese/shared/phone"
+	"github.com/eventstreamengine/ese/shared/render"
+	"github.com/eventstreamengine/ese/shared/sms/twilio"
+	"github.com/eventstreamengine/ese/shared/store"
+	"github.com/eventstreamengine/ese/shared/webhook"
+)
+
+func init() {
+	functions.HTTP("Webhooks", Handle)
+}
+
+// Config is what the Webhooks function reads from its environment.
+type Config struct {
+	setup.Project
+	// PublicBaseURL is the origin Twilio calls; signatures cover it.
+	PublicBaseURL string `env:"PUBLIC_BASE_URL, required"`
+	AuthToken     string `env:"TWILIO_AUTH_TOKEN, required"`
+	ReplyStop     string `env:"REPLY_STOP, default=You have been unsubscribed and will receive no more messages. Reply START to resubscribe."`
+	ReplyStart    string `env:"REPLY_START, default=You have been resubscribed. Reply STOP to unsubscribe."`
+	ReplyHelp     string `env:"REPLY_HELP, default=Reply STOP to unsubscribe or START to resubscribe."`
+}
+
+var server = &edge.Lazy[http.Handler]{Build: func(ctx context.Context) (http.Handler, error) {
+	return Build(ctx, nil)
+}}
+
+// Handle serves the Webhooks function.
+var Handle = edge.HTTP("Webhooks", server)
+
+// Build makes the handler from the environment (or l, in tests).
+func Build(ctx context.Context, l envconfig.Lookuper) (http.Handler, error) {
+	var cfg Config
+	if err := setup.Load(ctx, &cfg, l); err != nil {
+		return nil, err
+	}
+	st, err := setup.Store(ctx, cfg.Project)
+	if err != nil {
+		return nil, err
+	}
+	_, pub, err := setup.PubSub(ctx, cfg.Project)
+	if err != nil {
+		return nil, err
+	}
+	return (&Server{Config: cfg, Store: st, Events: pub}).Routes(), nil
+}
+
+// Server handles the two webhooks.
+type Server struct {
+	Config
+	Store  store.Webhooks
+	Events events.Publisher
+	Now    func() time.Time
+}
+
+// Routes returns the webhook routes.
+func (s *Server) Routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /webhooks/inbound", func(w http.ResponseWriter, r *http.Request) {
+		s.serve(w, r, webhook.Inbound)
+	})
+	mux.HandleFunc("POST /webhooks/status", func(w http.ResponseWriter, r *http.Request) {
+		s.serve(w, r, webhook.Status)
+	})
+	return mux
+}
+
+// maxBody bounds a callback's form; Twilio's are a few KiB.
+const maxBody = 64 << 10
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind) {
+	log := logging.FromContext(r.Context()).With("webhook", string(kind))
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if err := r.ParseForm(); err != nil {
+		render.Error(w, r, errs.E(errs.Invalid, "the body must be a form of at most %d bytes", maxBody))
+		return
+	}
+	url := strings.TrimRight(s.PublicBaseURL, "/") + r.URL.RequestURI()
+	if !twilio.ValidSignature(s.AuthToken, url, r.PostForm, r.Header.Get("X-Twilio-Signature")) {
+		log.Warn("rejected: bad or missing X-Twilio-Signature")
+		render.JSON(w, http.StatusForbidden, render.ErrorBody{Error: "invalid X-Twilio-Signature"})
+		return
+	}
+	ev, err := s.event(kind, r)
+	if err != nil {
+		render.Error(w, r, err)
+		return
+	}
+	log = log.With("message_sid", ev.MessageSID)
+	stored, created, err := s.Store.RecordWebhook(r.Context(), ev)
+	if err != nil {
+		render.Error(w, r, fmt.Errorf("webhooks: record: %w", err))
+		return
+	}
+	// Publish until the publish is recorded: a retry after a failed
+	// publish finds the payload stored but unpublished, and publishes.
+	if !stored.Published {
+		topic := events.TopicInbound
+		if kind == webhook.Status {
+			topic = events.TopicStatus
+		}
+		if err := s.Events.Publish(r.Context(), topic, stored); err != nil {
+			render.Error(w, r, errs.Wrap(errs.Transient, err, "webhooks: publish"))
+			return
+		}
+		if err := s.Store.MarkWebhookPublished(r.Context(), stored.ID); err != nil {
+			log.Warn("published but not marked; a replay will publish again", "error", err)
+		}
+	}
+	if kind == webhook.Inbound {
+		log.Info("inbound message", "from", phone.Mask(stored.Params["From"]), "duplicate", !created)
+		s.twiml(w, s.reply(stored.Params["Body"]))
+		return
+	}
+	log.Info("status callback", "status", stored.Status, "duplicate", !created)
+	s.twiml(w, "")
+}
+
+func (s *Server) event(kind webhook.Kind, r *http.Request) (webhook.Event, error) {
+	params := make(map[string]string, len(r.PostForm))
+	for k, v := range r.PostForm {
+		if len(v) > 0 {
+			params[k] = v[0]
+		}
+	}
+	var missing []errs.Detail
+	sid := params["MessageSid"]
+	if sid == "" {
+		sid = params["SmsSid"]
+	}
+	if sid == "" {
+		missing = append(missing, errs.Detail{Field: "MessageSid", Message: "is required"})
+	}
+	status := params["MessageStatus"]
+	if status == "" {
+		status = params["SmsStatus"]
+	}
+	if kind == webhook.Status && status == "" {
+		missing = append(missing, errs.Detail{Field: "MessageStatus", Message: "is required"})
+	}
+	if kind == webhook.Inbound && params["From"] == "" {
+		missing = append(missing, errs.Detail{Field: "From", Message: "is required"})
+	}
+	if len(missing) > 0 {
+		return webhook.Event{}, errs.WithDetails(errs.Invalid, "incomplete Twilio callback", missing)
+	}
+	if kind == webhook.Status {
+		params["MessageStatus"] = status
+	} else {
+		status = ""
+	}
+	now := time.Now()
+	if s.Now != nil {
+		now = s.Now()
+	}
+	return webhook.Event{
+		ID: webhook.EventID(kind, sid, status), Kind: kind, MessageSID: sid, Status: status,
+		Params: params, ReceivedAt: now.UTC(),
+	}, nil
+}
+
+// reply is the TwiML reply to an inbound body: only the keywords get one.
+func (s *Server) reply(body string) string {
+	switch consent.Classify(body) {
+	case consent.IntentOptOut:
+		return s.ReplyStop
+	case consent.IntentOptIn:
+		return s.ReplyStart
+	case consent.IntentHelp:
+		return s.ReplyHelp
+	}
+	return ""
+}
+
+type twimlResponse struct {
+	XMLName xml.Name `xml:"Response"`
+	Message string   `xml:"Message,omitempty"`
+}
+
+func (s *Server) twiml(w http.ResponseWriter, msg string) {
+	b, err := xml.Marshal(twimlResponse{Message: msg})
+	if err != nil {
+		http.Error(w, "", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	_, _ = w.Write(append([]byte(xml.Header), b...))
+}

@@ -1,0 +1,193 @@
+package webhooks
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/eventstreamengine/ese/shared/events"
+	"github.com/eventstreamengine/ese/shared/events/memevents"
+	"github.com/eventstreamengine/ese/shared/sms/twilio"
+	"github.com/eventstreamengine/ese/shared/store/memstore"
+	"github.com/eventstreamengine/ese/shared/webhook"
+)
+
+const (
+	base  = "https://hooks.example.com"
+	token = "secrettoken"
+)
+
+// flaky fails its first publish.
+type flaky struct {
+	events.Publisher
+	failed bool
+}
+
+func (f *flaky) Publish(ctx context.Context, topic string, v any) error {
+	if !f.failed {
+		f.failed = true
+		return errors.New("pubsub unavailable")
+	}
+	return f.Publisher.Publish(ctx, topic, v)
+}
+
+type fixture struct {
+	store  *memstore.Store
+	events *memevents.Publisher
+	h      http.Handler
+}
+
+func newFixture(pub func(events.Publisher) events.Publisher) *fixture {
+	f := &fixture{store: memstore.New(), events: memevents.New()}
+	cfg := Config{PublicBaseURL: base, AuthToken: token, ReplyStop: "bye", ReplyStart: "welcome back", ReplyHelp: "help text"}
+	f.h = (&Server{Config: cfg, Store: f.store, Events: pub(f.events)}).Routes()
+	return f
+}
+
+func plain(p events.Publisher) events.Publisher { return p }
+
+// post sends form to path, signed with sign's token unless sign is "".
+func (f *fixture) post(path string, form url.Values, signWith string) (int, string) {
+	req := httptest.NewRequest("POST", path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if signWith != "" {
+		req.Header.Set("X-Twilio-Signature", twilio.Sign(signWith, base+path, form))
+	}
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, req)
+	b, _ := io.ReadAll(rec.Body)
+	return rec.Code, string(b)
+}
+
+func inboundForm(body, sid string) url.Values {
+	return url.Values{"From": {"whatsapp:+94771234577"}, "To": {"whatsapp:+14155238886"}, "Body": {body}, "MessageSid": {sid}, "WaId": {"94771234577"}}
+}
+
+func TestWebhooks_rejects_bad_signatures_without_a_trace(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		do   func(f *fixture) (int, string)
+	}{
+		{"unsigned", func(f *fixture) (int, string) { return f.post("/webhooks/inbound", inboundForm("STOP", "SM1"), "") }},
+		{"wrong_token", func(f *fixture) (int, string) {
+			return f.post("/webhooks/inbound", inboundForm("STOP", "SM1"), "othertoken")
+		}},
+		{"tampered_body", func(f *fixture) (int, string) {
+			form := inboundForm("hello", "SM1")
+			req := httptest.NewRequest("POST", "/webhooks/inbound", strings.NewReader(inboundForm("STOP", "SM1").Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("X-Twilio-Signature", twilio.Sign(token, base+"/webhooks/inbound", form))
+			rec := httptest.NewRecorder()
+			f.h.ServeHTTP(rec, req)
+			return rec.Code, rec.Body.String()
+		}},
+		{"signed_for_another_url", func(f *fixture) (int, string) {
+			form := url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"delivered"}}
+			req := httptest.NewRequest("POST", "/webhooks/status", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("X-Twilio-Signature", twilio.Sign(token, base+"/webhooks/inbound", form))
+			rec := httptest.NewRecorder()
+			f.h.ServeHTTP(rec, req)
+			return rec.Code, rec.Body.String()
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(plain)
+			if code, body := tc.do(f); code != http.StatusForbidden {
+				t.Fatalf("got %d %s, want 403", code, body)
+			}
+			for _, k := range []webhook.Kind{webhook.Inbound, webhook.Status} {
+				if evs, _ := f.store.ListWebhooks(context.Background(), k, 10); len(evs) != 0 {
+					t.Errorf("stored %d %s events after a bad signature", len(evs), k)
+				}
+			}
+			if n := len(f.events.Published(events.TopicInbound)) + len(f.events.Published(events.TopicStatus)); n != 0 {
+				t.Errorf("published %d events after a bad signature", n)
+			}
+		})
+	}
+}
+
+func TestWebhooks_inbound_replies_stores_once_and_publishes(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		body, wantReply string
+	}{
+		{"STOP", "<Message>bye</Message>"},
+		{"  stop! ", "<Message>bye</Message>"},
+		{"Start", "<Message>welcome back</Message>"},
+		{"help", "<Message>help text</Message>"},
+		{"Please stop sending", "<Response></Response>"},
+	}
+	for _, tc := range cases {
+		t.Run(strings.TrimSpace(tc.body), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(plain)
+			for range 3 { // Twilio retries: the same MessageSid, three times
+				code, body := f.post("/webhooks/inbound", inboundForm(tc.body, "SM42"), token)
+				if code != 200 || !strings.Contains(body, tc.wantReply) {
+					t.Fatalf("got %d %q, want 200 with %q", code, body, tc.wantReply)
+				}
+			}
+			evs, _ := f.store.ListWebhooks(context.Background(), webhook.Inbound, 10)
+			pub := f.events.Published(events.TopicInbound)
+			if len(evs) != 1 || len(pub) != 1 || !evs[0].Published {
+				t.Errorf("after 3 deliveries: %d stored, %d published (marked %v); want 1, 1, true", len(evs), len(pub), len(evs) == 1 && evs[0].Published)
+			}
+		})
+	}
+}
+
+func TestWebhooks_failed_publish_is_retried_by_twilio(t *testing.T) {
+	t.Parallel()
+	f := newFixture(func(p events.Publisher) events.Publisher { return &flaky{Publisher: p} })
+	form := url.Values{"MessageSid": {"SM7"}, "MessageStatus": {"delivered"}, "To": {"whatsapp:+94771234567"}}
+	if code, _ := f.post("/webhooks/status", form, token); code != http.StatusServiceUnavailable {
+		t.Fatalf("first delivery with Pub/Sub down = %d, want 503 so Twilio retries", code)
+	}
+	if code, _ := f.post("/webhooks/status", form, token); code != 200 {
+		t.Fatalf("retry = %d, want 200", code)
+	}
+	if n := len(f.events.Published(events.TopicStatus)); n != 1 {
+		t.Errorf("published %d times, want 1", n)
+	}
+}
+
+func TestWebhooks_status_per_sid_and_status(t *testing.T) {
+	t.Parallel()
+	f := newFixture(plain)
+	for _, st := range []string{"sent", "delivered", "sent", "read", "delivered"} {
+		form := url.Values{"MessageSid": {"SM9"}, "MessageStatus": {st}}
+		if code, body := f.post("/webhooks/status", form, token); code != 200 {
+			t.Fatalf("%s: %d %s", st, code, body)
+		}
+	}
+	evs, _ := f.store.ListWebhooks(context.Background(), webhook.Status, 10)
+	var got []string
+	for _, e := range evs {
+		got = append(got, e.ID)
+	}
+	want := []string{"status-SM9-read", "status-SM9-delivered", "status-SM9-sent"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("stored (-want, +got):\n%s", diff)
+	}
+}
+
+func TestWebhooks_incomplete_callback_is_400_with_field(t *testing.T) {
+	t.Parallel()
+	f := newFixture(plain)
+	code, body := f.post("/webhooks/status", url.Values{"MessageSid": {"SM1"}}, token)
+	if code != http.StatusBadRequest || !strings.Contains(body, `"field":"MessageStatus"`) {
+		t.Errorf("got %d %s, want 400 naming MessageStatus", code, body)
+	}
+}
