@@ -1,0 +1,313 @@
+// Command devstack runs the whole platform on one machine: the Firestore,
+// Pub/Sub and Cloud Tasks emulators, the Twilio stand-in and every function
+// behind one origin. scripts/dev runs it; scripts/test runs it with
+// -emulators-only to get just the emulators.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
+
+	"github.com/eventstreamengine/ese/emulators/localstack"
+	"github.com/eventstreamengine/ese/emulators/twilio"
+	"github.com/eventstreamengine/ese/functions/localroutes"
+	"github.com/eventstreamengine/ese/shared/logging"
+)
+
+func main() {
+	log := logging.FromEnv()
+	slog.SetDefault(log)
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, log))
+}
+
+const usage = `Usage: devstack [flags]   (normally run by scripts/dev)
+
+Environment, with defaults:
+  PORT                 8080: the one origin, on 127.0.0.1
+  FIRESTORE_PORT       PORT+10000 \
+  PUBSUB_PORT          PORT+20000  | 0 means any free port
+  CLOUD_TASKS_PORT     PORT+30000  |
+  TWILIO_STANDIN_PORT  PORT+40000 /
+  FIRESTORE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST, CLOUD_TASKS_EMULATOR_HOST
+                       a running emulator to use instead of starting one
+  GOOGLE_CLOUD_PROJECT ` + defaultProject + `
+  API_KEY              ` + defaultAPIKey + `
+  TWILIO_ACCOUNT_SID   ` + defaultTwilioSID + `
+  TWILIO_AUTH_TOKEN    ` + defaultTwilioToken + `
+  TWILIO_FROM          ` + defaultTwilioFrom + `
+  PUBLIC_BASE_URL      http://localhost:PORT
+  LOG_LEVEL            info
+
+Flags:
+`
+
+// options are the command-line flags.
+type options struct {
+	emulatorsOnly bool
+	envFile       string
+	logDir        string
+	cloudTasksBin string
+}
+
+func run(args []string, getenv func(string) string, stdout io.Writer, log *slog.Logger) int {
+	var o options
+	fs := flag.NewFlagSet("devstack", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	fs.BoolVar(&o.emulatorsOnly, "emulators-only", false, "start only the emulators (or check those given by *_EMULATOR_HOST), write -env-file, and wait for SIGINT/SIGTERM")
+	fs.StringVar(&o.envFile, "env-file", "", "with -emulators-only: write the *_EMULATOR_HOST variables to this file once the emulators answer")
+	fs.StringVar(&o.logDir, "log-dir", ".run", "folder for the emulators' logs")
+	fs.StringVar(&o.cloudTasksBin, "cloud-tasks-emulator", filepath.Join(".bin", "cloud-tasks-emulator"), "the Cloud Tasks emulator executable")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "devstack: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	if o.envFile != "" && !o.emulatorsOnly {
+		fmt.Fprintln(fs.Output(), "devstack: -env-file goes with -emulators-only")
+		return 2
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		log.Error("devstack: bad configuration", "error", err)
+		return 2
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	go func() {
+		// After the first signal, a second one ends the process at once;
+		// the emulators still die with it (parent-death signal).
+		<-ctx.Done()
+		stop()
+	}()
+
+	if o.emulatorsOnly {
+		// Under scripts/test, a killed script must not leave the stack
+		// holding ports and CPU.
+		exitWithParent()
+		err = runEmulators(ctx, cfg, o, stdout, log)
+	} else {
+		err = runStack(ctx, cfg, o, stdout, log)
+	}
+	if err != nil && ctx.Err() == nil {
+		log.Error("devstack failed", "error", err)
+		return 1
+	}
+	log.Info("devstack stopped")
+	return 0
+}
+
+// startEmulators starts the emulators cfg gives no host for.
+func startEmulators(ctx context.Context, cfg config, o options, log *slog.Logger) (*localstack.Stack, error) {
+	return localstack.Start(ctx, localstack.Config{
+		FirestoreHost:  cfg.FirestoreHost,
+		PubSubHost:     cfg.PubSubHost,
+		CloudTasksHost: cfg.CloudTasksHost,
+		FirestorePort:  cfg.FirestorePort,
+		PubSubPort:     cfg.PubSubPort,
+		CloudTasksPort: cfg.CloudTasksPort,
+		CloudTasksBin:  o.cloudTasksBin,
+		LogDir:         o.logDir,
+		Logger:         log,
+	})
+}
+
+// runEmulators serves scripts/test: emulators only, their addresses in an
+// env file, until a signal.
+func runEmulators(ctx context.Context, cfg config, o options, stdout io.Writer, log *slog.Logger) error {
+	began := time.Now()
+	stack, err := startEmulators(ctx, cfg, o, log)
+	if err != nil {
+		return err
+	}
+	defer stack.Stop()
+	env := strings.Join(stack.Env(), "\n") + "\n"
+	if o.envFile != "" {
+		if err := writeFileAtomic(o.envFile, env); err != nil {
+			return err
+		}
+		defer os.Remove(o.envFile)
+	}
+	fmt.Fprint(stdout, env)
+	log.Info("emulators ready", "after", time.Since(began).Round(time.Millisecond).String(), "env_file", o.envFile)
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-stack.Died():
+		return err
+	}
+}
+
+// runStack serves scripts/dev: the whole platform on one origin.
+func runStack(ctx context.Context, cfg config, o options, stdout io.Writer, log *slog.Logger) error {
+	began := time.Now()
+	port := strconv.Itoa(cfg.Port)
+	// Claim the ports before the slow start of the emulators, so that a
+	// clash shows at once.
+	if err := portFree(cfg.Port); err != nil {
+		return fmt.Errorf("PORT %d: %w", cfg.Port, err)
+	}
+	twilioLn, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.TwilioPort)))
+	if err != nil {
+		return fmt.Errorf("TWILIO_STANDIN_PORT %d: %w", cfg.TwilioPort, err)
+	}
+	defer twilioLn.Close()
+
+	stack, err := startEmulators(ctx, cfg, o, log)
+	if err != nil {
+		return err
+	}
+	defer stack.Stop()
+
+	origin := "http://127.0.0.1:" + port
+	twilioURL := "http://" + twilioLn.Addr().String()
+	env := [][2]string{
+		{"GOOGLE_CLOUD_PROJECT", cfg.Project},
+		{localstack.EnvFirestore, stack.FirestoreHost},
+		{localstack.EnvPubSub, stack.PubSubHost},
+		{localstack.EnvCloudTasks, stack.CloudTasksHost},
+		{"TASKS_LOCATION", tasksLocation},
+		{"SENDER_URL", origin + localroutes.SenderPath},
+		{"PUBLIC_BASE_URL", cfg.PublicBaseURL},
+		{"API_KEY", cfg.APIKey},
+		{"TWILIO_ACCOUNT_SID", cfg.TwilioSID},
+		{"TWILIO_AUTH_TOKEN", cfg.TwilioToken},
+		{"TWILIO_FROM", cfg.TwilioFrom},
+		{"TWILIO_API_URL", twilioURL},
+	}
+	for _, kv := range env {
+		if err := os.Setenv(kv[0], kv[1]); err != nil {
+			return fmt.Errorf("os.Setenv %s: %w", kv[0], err)
+		}
+	}
+
+	// Push subscriptions post to the local origin even when
+	// PUBLIC_BASE_URL is a tunnel: the emulator is on this machine.
+	if err := localstack.Provision(ctx, cfg.Project, origin); err != nil {
+		return err
+	}
+
+	standin := twilio.New(twilio.Config{
+		AccountSID: cfg.TwilioSID,
+		AuthToken:  cfg.TwilioToken,
+		InboundURL: cfg.PublicBaseURL + "/webhooks/inbound",
+		Logger:     log.With("component", "twilio-standin"),
+	})
+	twilioSrv := &http.Server{Handler: standin, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := twilioSrv.Serve(twilioLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("twilio stand-in stopped", "error", err)
+		}
+	}()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = twilioSrv.Shutdown(sctx)
+		standin.Close()
+	}()
+
+	if err := localroutes.Register(ctx); err != nil {
+		return fmt.Errorf("localroutes.Register: %w", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- funcframework.StartHostPort("127.0.0.1", port) }()
+	if err := waitListening(ctx, "127.0.0.1:"+port, served); err != nil {
+		return err
+	}
+
+	printBanner(stdout, banner{
+		cfg:     cfg,
+		stack:   stack,
+		twilio:  twilioURL,
+		logDir:  o.logDir,
+		startup: time.Since(began),
+	})
+	log.Info("stack ready", "origin", origin, "after", time.Since(began).Round(time.Millisecond).String())
+
+	select {
+	case <-ctx.Done():
+		log.Info("stopping the stack")
+		return nil
+	case err := <-served:
+		return fmt.Errorf("funcframework.StartHostPort: %w", err)
+	case err := <-stack.Died():
+		return err
+	}
+}
+
+// waitListening waits until addr accepts connections or the server fails.
+// Each round first looks at the server: when its bind failed, whatever
+// answers on addr is another process.
+func waitListening(ctx context.Context, addr string, served <-chan error) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		select {
+		case err := <-served:
+			return fmt.Errorf("funcframework.StartHostPort: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			select {
+			case err := <-served:
+				return fmt.Errorf("funcframework.StartHostPort: %w", err)
+			default:
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the functions server on %s did not come up: %w", addr, err)
+		}
+	}
+}
+
+// portFree fails when something already listens on 127.0.0.1:port.
+func portFree(port int) error {
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return fmt.Errorf("port %d is not free (another stack?): %w", port, err)
+	}
+	return l.Close()
+}
+
+// writeFileAtomic writes path through a rename, so that a reader polling
+// for the file never sees half of it.
+func writeFileAtomic(path, content string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("os.MkdirAll: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+		return fmt.Errorf("os.WriteFile: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("os.Rename: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,66 @@
+# shellcheck shell=bash
+# Helpers shared by the scripts in this folder; sourced, never run.
+# Sourcing it moves to the repository root, so scripts work from any folder.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT" || exit 1
+
+SDK_DEFAULT=/usr/lib/google-cloud-sdk
+
+die() {
+	echo "$(basename "$0"): $*" >&2
+	exit 1
+}
+
+require_go() {
+	command -v go >/dev/null 2>&1 ||
+		die "go is required (the version in go.mod, from https://go.dev/dl or the Go module proxy's toolchains)"
+}
+
+# sdk_root prints the gcloud SDK root: the one gcloud runs from, else the
+# Debian package's.
+sdk_root() {
+	local gcloud root
+	if gcloud="$(command -v gcloud 2>/dev/null)"; then
+		root="$(dirname "$(dirname "$(readlink -f "$gcloud")")")"
+		if [[ -d $root/platform ]]; then
+			echo "$root"
+			return
+		fi
+	fi
+	echo "$SDK_DEFAULT"
+}
+
+# require_emulator_tools checks what the Firestore and Pub/Sub emulators need,
+# unless both are given by the environment (and so not started here).
+require_emulator_tools() {
+	if [[ -n ${FIRESTORE_EMULATOR_HOST:-} && -n ${PUBSUB_EMULATOR_HOST:-} ]]; then
+		return
+	fi
+	local root
+	root="$(sdk_root)"
+	if [[ ! -f $root/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar ]] ||
+		! compgen -G "$root/platform/pubsub-emulator/lib/cloud-pubsub-emulator-*.jar" >/dev/null; then
+		die "gcloud SDK with the Firestore and Pub/Sub emulators is required (looked in $root: packages google-cloud-cli-firestore-emulator and google-cloud-cli-pubsub-emulator); it cannot be installed from this machine's registries"
+	fi
+	command -v java >/dev/null 2>&1 ||
+		die "java is required by the Firestore and Pub/Sub emulators: apt-get install default-jre-headless"
+}
+
+# build_cloud_tasks_emulator builds .bin/cloud-tasks-emulator from its tool
+# module when it is missing or older than that module's pins.
+build_cloud_tasks_emulator() {
+	local bin=.bin/cloud-tasks-emulator mod=emulators/cloudtasks
+	if [[ -x $bin && $bin -nt $mod/go.mod && $bin -nt $mod/go.sum ]]; then
+		return
+	fi
+	echo "building the Cloud Tasks emulator into $bin" >&2
+	(cd "$mod" && go build -o "../../$bin" github.com/aertje/cloud-tasks-emulator) ||
+		die "could not build the Cloud Tasks emulator from $mod"
+}
+
+# build_devstack builds .bin/devstack (incremental: quick when up to date).
+build_devstack() {
+	go build -o .bin/devstack ./emulators/devstack ||
+		die "could not build emulators/devstack"
+}
