@@ -139,9 +139,10 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		go func() {
 			wait := timeout
 			if e.given {
-				// A given emulator should already answer; don't make the
-				// user wait long for a typo in a variable.
-				wait = min(timeout, 10*time.Second)
+				// A given emulator should already answer, but a loaded
+				// machine (a test run on two cores) can keep it from
+				// answering for a while; a typo still fails within a minute.
+				wait = min(timeout, time.Minute)
 			}
 			rctx, cancel := context.WithTimeout(ctx, wait)
 			defer cancel()

@@ -59,8 +59,8 @@ type Message struct {
 	Status      Status     `json:"status"`
 	SkipReason  SkipReason `json:"skip_reason,omitempty"`
 	Body        string     `json:"-"` // rendered content; never logged or listed
-	ProviderSID string     `json:"provider_sid,omitempty"`
-	ErrorCode   string     `json:"error_code,omitempty"`
+	ProviderSID string     `json:"provider_sid"`
+	ErrorCode   string     `json:"error_code"`
 	ErrorText   string     `json:"error_message,omitempty"`
 	Attempts    int        `json:"attempts,omitempty"`
 	CreatedAt   time.Time  `json:"created_at"`
