@@ -191,8 +191,11 @@ func TestConsent_admin_cannot_lift_a_persons_stop(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.id("/api/v1/users", `{"phone_number":"+94771234567","consent_state":"STOP"}`)
-	if code, body := f.call("PUT", "/api/v1/users/%2B94771234567/consent", `{"consent_state":"OPT_IN"}`); code != 409 {
-		t.Errorf("admin OPT_IN over STOP = %d %v, want 409", code, body)
+	for _, to := range []string{"OPT_IN", "OPT_OUT"} {
+		// OPT_OUT too: else OPT_OUT then OPT_IN would lift it.
+		if code, body := f.call("PUT", "/api/v1/users/%2B94771234567/consent", `{"consent_state":"`+to+`"}`); code != 409 {
+			t.Errorf("admin %s over STOP = %d %v, want 409", to, code, body)
+		}
 	}
 }
 

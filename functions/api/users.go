@@ -193,15 +193,20 @@ func (s *Server) setConsent(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, notFound(err, "user", p))
 		return
 	}
-	if u.Consent == consent.Stop && body.Consent == consent.OptIn {
-		fail(w, r, errs.E(errs.Conflict, "the person sent STOP; only their own START opts them back in"))
+	if !consent.AdminMay(u.Consent, body.Consent) {
+		fail(w, r, errs.E(errs.Conflict, "the person sent STOP; only their own START changes their consent"))
 		return
 	}
-	u, _, err = s.Store.SetConsent(r.Context(), consent.Change{
-		Phone: p, From: u.Consent, To: body.Consent, Source: consent.SourceAdmin, Ref: body.Reason, At: s.now(),
+	from := u.Consent
+	u, changed, err := s.Store.SetConsent(r.Context(), consent.Change{
+		Phone: p, From: from, To: body.Consent, Source: consent.SourceAdmin, Ref: body.Reason, At: s.now(),
 	})
 	if err != nil {
 		fail(w, r, notFound(err, "user", p))
+		return
+	}
+	if !changed && u.Consent != body.Consent {
+		fail(w, r, errs.E(errs.Conflict, "consent changed to %s meanwhile; nothing was changed", u.Consent))
 		return
 	}
 	respond(w, http.StatusOK, userJSON(u))

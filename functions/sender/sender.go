@@ -30,6 +30,7 @@ func init() {
 type Config struct {
 	setup.Project
 	setup.Twilio
+	setup.Tasks
 	// PublicBaseURL is the Webhooks function's public origin: status
 	// callbacks go to its /webhooks/status.
 	PublicBaseURL  string        `env:"PUBLIC_BASE_URL, required"`
@@ -57,8 +58,12 @@ func Build(ctx context.Context, l envconfig.Lookuper) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	q, err := setup.Queue(ctx, cfg.Project, cfg.Tasks)
+	if err != nil {
+		return nil, err
+	}
 	return New(&sending.Sender{
-		Store: st, Provider: p, Campaign: &campaignrun.Runner{Store: st},
+		Store: st, Provider: p, Queue: q, Campaign: &campaignrun.Runner{Store: st},
 		StatusCallback: strings.TrimRight(cfg.PublicBaseURL, "/") + "/webhooks/status",
 		ReconcileAfter: cfg.ReconcileAfter,
 	}), nil

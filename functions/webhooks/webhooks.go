@@ -175,10 +175,16 @@ func (s *Server) event(kind webhook.Kind, r *http.Request) (webhook.Event, error
 	if s.Now != nil {
 		now = s.Now()
 	}
-	return webhook.Event{
+	ev := webhook.Event{
 		ID: webhook.EventID(kind, sid, status), Kind: kind, MessageSID: sid, Status: status,
 		Params: params, ReceivedAt: now.UTC(),
-	}, nil
+	}
+	if kind == webhook.Status {
+		// The sender names the message in the callback URL (and the
+		// signature covers it).
+		ev.MessageID = r.URL.Query().Get("message_id")
+	}
+	return ev, nil
 }
 
 // reply is the TwiML reply to an inbound body: only the keywords get one.

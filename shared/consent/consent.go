@@ -45,7 +45,8 @@ type Change struct {
 
 // Imported decides the state a re-import leaves: an import may lower
 // consent, or set it for a new person, but never raises STOP or OPT_OUT
-// back to OPT_IN.
+// back to OPT_IN, and never touches a person's own STOP (which an admin
+// could otherwise lift once an import had turned it into OPT_OUT).
 func Imported(current, requested State, exists bool) State {
 	if !exists {
 		if requested == "" {
@@ -53,10 +54,17 @@ func Imported(current, requested State, exists bool) State {
 		}
 		return requested
 	}
-	if requested == "" || (requested == OptIn && current != OptIn) {
+	if requested == "" || current == Stop || (requested == OptIn && current != OptIn) {
 		return current
 	}
 	return requested
+}
+
+// AdminMay reports whether an admin may move consent from one state to
+// another: OPT_IN and OPT_OUT only, and never away from the person's own
+// STOP, which only their START lifts.
+func AdminMay(from, to State) bool {
+	return from != Stop && (to == OptIn || to == OptOut)
 }
 
 // Intent is what an inbound message asks for.

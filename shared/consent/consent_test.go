@@ -40,7 +40,7 @@ func TestImported(t *testing.T) {
 		{name: "import_never_lifts_opt_out", current: OptOut, requested: OptIn, exists: true, want: OptOut},
 		{name: "import_lowers_opt_in", current: OptIn, requested: OptOut, exists: true, want: OptOut},
 		{name: "import_stop_lowers_opt_in", current: OptIn, requested: Stop, exists: true, want: Stop},
-		{name: "import_opt_out_over_stop", current: Stop, requested: OptOut, exists: true, want: OptOut},
+		{name: "import_never_touches_a_persons_stop", current: Stop, requested: OptOut, exists: true, want: Stop},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -150,4 +150,24 @@ func FuzzClassify(f *testing.F) {
 			t.Fatalf("Classify(%q please) is a keyword", body)
 		}
 	})
+}
+
+func TestAdminMay(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		from, to State
+		want     bool
+	}{
+		{OptIn, OptOut, true},
+		{OptOut, OptIn, true},
+		{OptIn, OptIn, true},
+		{Stop, OptIn, false},
+		{Stop, OptOut, false}, // else OPT_OUT then OPT_IN would lift the person's STOP
+		{OptIn, Stop, false},  // STOP is the person's own word
+	}
+	for _, tc := range cases {
+		if got := AdminMay(tc.from, tc.to); got != tc.want {
+			t.Errorf("AdminMay(%s, %s) = %v, want %v", tc.from, tc.to, got, tc.want)
+		}
+	}
 }

@@ -16,6 +16,23 @@ import (
 	"github.com/eventstreamengine/ese/shared/webhook"
 )
 
+// find returns the message a status is about: by the id in its callback
+// URL when it has one, else by provider sid. A message found by id that
+// already has another sid is not the one this status is about.
+func (a *Applier) find(ctx context.Context, ev webhook.Event) (message.Message, error) {
+	if ev.MessageID == "" {
+		return a.Store.MessageByProviderSID(ctx, ev.MessageSID)
+	}
+	m, err := a.Store.GetMessage(ctx, ev.MessageID)
+	if err != nil {
+		return m, err
+	}
+	if m.ProviderSID != "" && m.ProviderSID != ev.MessageSID {
+		return m, errs.E(errs.Permanent, "message %s was sent as %s, not %s", m.ID, m.ProviderSID, ev.MessageSID)
+	}
+	return m, nil
+}
+
 // Update reads a Twilio MessageStatus word; ok is false for statuses that
 // say nothing we record (accepted, queued, sending, scheduled, ...).
 func Update(status, errorCode string, at time.Time) (message.ProviderUpdate, bool) {
@@ -54,7 +71,7 @@ func (a *Applier) Apply(ctx context.Context, ev webhook.Event) error {
 	if !ok {
 		return nil
 	}
-	m, err := a.Store.MessageByProviderSID(ctx, ev.MessageSID)
+	m, err := a.find(ctx, ev)
 	if errs.Is(err, errs.NotExist) {
 		now := time.Now()
 		if a.Now != nil {
@@ -70,7 +87,12 @@ func (a *Applier) Apply(ctx context.Context, ev webhook.Event) error {
 		return fmt.Errorf("deliverystatus.Apply: %w", err)
 	}
 	_, err = a.Store.UpdateMessage(ctx, m.ID, func(m *message.Message) error {
-		if !m.Apply(u) {
+		changed := false
+		if m.ProviderSID == "" {
+			// The status outran the sender's own record of the send.
+			m.ProviderSID, changed = ev.MessageSID, true
+		}
+		if !m.Apply(u) && !changed {
 			return store.Unchanged
 		}
 		return nil

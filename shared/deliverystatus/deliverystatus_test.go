@@ -283,3 +283,70 @@ func TestApply_store_failure_is_retried(t *testing.T) {
 		t.Errorf("Apply over a failing store = %v, want a retryable error", err)
 	}
 }
+
+// The sender names the message in the callback URL, so a status can find
+// it before the sender has recorded the sid.
+func TestApply_by_message_id(t *testing.T) {
+	t.Parallel()
+	claimed := func() message.Message {
+		m := sent("")
+		m.Status, m.SentAt, m.ClaimedAt = message.Sending, nil, ptr(t0)
+		return m
+	}
+	cases := []struct {
+		name      string
+		stored    message.Message
+		messageID string // "" for the stored message's id
+		sid       string
+		wantErr   bool
+		wantRetry bool
+		want      func(m *message.Message)
+	}{
+		{
+			name: "status_before_the_sid_is_recorded", stored: claimed(), sid: "SMnew",
+			want: func(m *message.Message) {
+				m.ProviderSID, m.Status = "SMnew", message.Delivered
+				m.SentAt, m.DeliveredAt, m.UpdatedAt = ptr(at(2)), ptr(at(2)), at(2)
+			},
+		},
+		{
+			name: "same_sid", stored: sent("SM1"), sid: "SM1",
+			want: func(m *message.Message) {
+				m.Status, m.DeliveredAt, m.UpdatedAt = message.Delivered, ptr(at(2)), at(2)
+			},
+		},
+		// Another send of the same message: not this message's status.
+		{name: "another_sid_is_dropped", stored: sent("SM1"), sid: "SM2", wantErr: true, want: func(*message.Message) {}},
+		{name: "unknown_message_id_is_retried", stored: sent("SM1"), messageID: "nope", sid: "SM1",
+			wantErr: true, wantRetry: true, want: func(*message.Message) {}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			st := memstore.New()
+			if _, err := st.CreateMessages(ctx, []message.Message{tc.stored}); err != nil {
+				t.Fatal(err)
+			}
+			ev := event(tc.sid, callback{"delivered", "", at(2)})
+			ev.MessageID = tc.messageID
+			if ev.MessageID == "" {
+				ev.MessageID = tc.stored.ID
+			}
+			a := &deliverystatus.Applier{Store: st, GiveUpAfter: time.Minute, Now: func() time.Time { return at(10) }}
+			err := a.Apply(ctx, ev)
+			if (err != nil) != tc.wantErr || errs.Retry(err) != tc.wantRetry {
+				t.Fatalf("Apply = %v (retry %v); want error %v, retry %v", err, errs.Retry(err), tc.wantErr, tc.wantRetry)
+			}
+			got, err := st.GetMessage(ctx, tc.stored.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tc.stored
+			tc.want(&want)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("message (-want, +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -29,6 +29,14 @@ func Classification(body string) string {
 	return "Text Reply"
 }
 
+// keywordState is the state a keyword asks for.
+func keywordState(in consent.Intent) consent.State {
+	if in == consent.IntentOptIn {
+		return consent.OptIn
+	}
+	return consent.Stop
+}
+
 // Handler applies inbound events.
 type Handler struct {
 	Store store.Store
@@ -68,8 +76,23 @@ func (h *Handler) Handle(ctx context.Context, ev webhook.Event) error {
 		return fmt.Errorf("inbound.Handle: %w", err)
 	}
 	to, change := consent.AfterIntent(u.Consent, intent)
-	if !change {
-		return nil
+	if !change && to != keywordState(intent) {
+		return nil // START from someone an admin opted out: not theirs to lift
+	}
+	// Pub/Sub keeps no order: a START redelivered after a later STOP must
+	// not undo it. A keyword of the person's newer than this one, or this
+	// message's own entry, means there is nothing left to do. (Admin and
+	// import changes do not supersede: the person's word stands.) A
+	// repeated keyword that changes nothing is still recorded, so that it
+	// outranks an older one processed after it.
+	hist, err := h.Store.ConsentHistory(ctx, from)
+	if err != nil {
+		return fmt.Errorf("inbound.Handle: %w", err)
+	}
+	for _, c := range hist {
+		if c.Ref == ev.MessageSID || (c.Source == consent.SourceInbound && !c.At.Before(ev.ReceivedAt)) {
+			return nil
+		}
 	}
 	_, changed, err := h.Store.SetConsent(ctx, consent.Change{
 		Phone: from, From: u.Consent, To: to, Source: consent.SourceInbound, Ref: ev.MessageSID, At: ev.ReceivedAt,

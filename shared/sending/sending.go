@@ -9,8 +9,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
+	"github.com/eventstreamengine/ese/shared/compliance"
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/logging"
@@ -31,6 +34,8 @@ type Sender struct {
 	Store    store.Store
 	Provider sms.Provider
 	Campaign Completer
+	// Queue takes the new task of a message deferred at send time.
+	Queue sendqueue.Queue
 	// StatusCallback is the status webhook's public URL.
 	StatusCallback string
 	// ReconcileAfter is how old a claim must be before the provider's
@@ -56,6 +61,7 @@ const (
 	OutcomeSkipped    Outcome = "skipped"
 	OutcomeDuplicate  Outcome = "duplicate"  // already concluded: nothing done
 	OutcomeReconciled Outcome = "reconciled" // an earlier attempt's send was found
+	OutcomeDeferred   Outcome = "deferred"   // held for the end of quiet hours
 )
 
 var errNotClaimable = errors.New("message not claimable")
@@ -73,19 +79,27 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 	log := logging.FromContext(ctx).With("campaign_id", m.CampaignID, "message_id", m.ID)
 	switch {
 	case m.Status.Concluded():
-		return OutcomeDuplicate, nil
+		// Still check completion: the delivery that concluded it may have
+		// failed just after, and this retry is the last word on it.
+		return OutcomeDuplicate, s.concluded(ctx, m.CampaignID)
 	case m.Status == message.Sending || m.Status == message.Reconcile:
 		found, err := s.reconcile(ctx, m)
-		if err != nil || found {
-			if found {
-				log.Info("claim reconciled: the earlier attempt had sent it")
-				return OutcomeReconciled, s.concluded(ctx, m.CampaignID)
-			}
+		if err != nil {
 			return "", err
+		}
+		if found {
+			log.Info("claim reconciled: the earlier attempt had sent it")
+			return OutcomeReconciled, s.concluded(ctx, m.CampaignID)
 		}
 		// The provider never got it: the claim was released; go on.
 	case m.Status == message.Pending:
 		return "", errs.E(errs.Transient, "message %s is not queued yet", m.ID)
+	}
+	now := s.now()
+	if m.ScheduledAt != nil && m.ScheduledAt.After(now.Add(time.Minute)) {
+		// An older task for a message since deferred again: the newer
+		// task sends it.
+		return OutcomeDeferred, nil
 	}
 
 	u, err := s.Store.GetUser(ctx, m.Phone)
@@ -102,7 +116,24 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 		return OutcomeSkipped, s.concluded(ctx, m.CampaignID)
 	}
 
-	now := s.now()
+	// Quiet hours again: a slow campaign can run into a recipient's night.
+	c, err := s.Store.GetCampaign(ctx, m.CampaignID)
+	if err != nil {
+		return "", fmt.Errorf("sending.Send: %w", err)
+	}
+	window, err := c.QuietHours()
+	if err != nil {
+		return "", errs.Wrap(errs.Permanent, err, "sending.Send")
+	}
+	_, loc := compliance.Zone(u)
+	if quiet, until := window.Quiet(now, loc); quiet {
+		if err := s.deferUntil(ctx, m, until); err != nil {
+			return "", err
+		}
+		log.Info("deferred: quiet hours began before the send", "until", until)
+		return OutcomeDeferred, nil
+	}
+
 	m, err = s.Store.UpdateMessage(ctx, m.ID, func(m *message.Message) error {
 		if m.Status != message.Queued && m.Status != message.Deferred {
 			return errNotClaimable
@@ -119,7 +150,7 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 		return "", fmt.Errorf("sending.Send: claim: %w", err)
 	}
 
-	res, err := s.Provider.Send(ctx, sms.Request{To: m.Phone, Body: m.Body, StatusCallback: s.StatusCallback})
+	res, err := s.Provider.Send(ctx, sms.Request{To: m.Phone, Body: m.Body, StatusCallback: s.callback(m.ID)})
 	if err != nil {
 		return s.failed(ctx, m, err)
 	}
@@ -132,6 +163,32 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 	}
 	log.Info("sent", "provider_sid", res.SID)
 	return OutcomeSent, s.concluded(ctx, m.CampaignID)
+}
+
+// deferUntil holds a message for the end of quiet hours with a new task
+// of its own, named for the time, so a redelivery makes it only once.
+func (s *Sender) deferUntil(ctx context.Context, m message.Message, until time.Time) error {
+	if s.Queue == nil {
+		return errs.E(errs.Transient, "sending: no queue to defer message %s", m.ID)
+	}
+	now := s.now()
+	if _, err := s.Store.UpdateMessage(ctx, m.ID, func(m *message.Message) error {
+		if m.Status != message.Queued && m.Status != message.Deferred {
+			return errNotClaimable
+		}
+		m.Status, m.ScheduledAt, m.UpdatedAt = message.Deferred, &until, now
+		return nil
+	}); err != nil {
+		if errors.Is(err, errNotClaimable) {
+			return errs.E(errs.Transient, "message %s changed while deferring", m.ID)
+		}
+		return fmt.Errorf("sending.deferUntil: %w", err)
+	}
+	t := sendqueue.Task{CampaignID: m.CampaignID, MessageID: m.ID, At: until, Generation: until.Unix()}
+	if _, err := s.Queue.Enqueue(ctx, t); err != nil {
+		return fmt.Errorf("sending.deferUntil: %w", err)
+	}
+	return nil
 }
 
 // failed records a provider error. A rejection concludes the message; a
@@ -157,7 +214,7 @@ func (s *Sender) failed(ctx context.Context, m message.Message, err error) (Outc
 	}
 	if hasPE && pe.Status == 429 {
 		// Throttled: certainly not accepted, so the claim can go.
-		if rerr := s.release(ctx, m.ID); rerr != nil {
+		if rerr := s.release(ctx, m); rerr != nil {
 			return "", rerr
 		}
 	}
@@ -168,56 +225,80 @@ func (s *Sender) failed(ctx context.Context, m message.Message, err error) (Outc
 // reconcile settles a claim left without an outcome. It reports found when
 // the provider holds the message (recording it as sent). When the provider
 // has nothing and the claim is old enough that no call can still land, the
-// claim is released so the caller may send.
-func (s *Sender) reconcile(ctx context.Context, m message.Message) (bool, error) {
-	if m.Status == message.Sending {
-		if _, err := s.Store.UpdateMessage(ctx, m.ID, func(m *message.Message) error {
-			if m.Status != message.Sending {
-				return store.Unchanged
-			}
-			m.Status, m.UpdatedAt = message.Reconcile, s.now()
-			return nil
-		}); err != nil {
-			return false, fmt.Errorf("sending.reconcile: %w", err)
+// claim is released so the caller may send. Every step acts only on the
+// claim it looked at: a newer claim belongs to another delivery.
+func (s *Sender) reconcile(ctx context.Context, seen message.Message) (bool, error) {
+	cur, err := s.Store.UpdateMessage(ctx, seen.ID, func(m *message.Message) error {
+		if (m.Status != message.Sending && m.Status != message.Reconcile) || !sameClaim(m, seen) {
+			return errNotClaimable
 		}
+		if m.Status == message.Reconcile {
+			return store.Unchanged
+		}
+		m.Status, m.UpdatedAt = message.Reconcile, s.now()
+		return nil
+	})
+	if errors.Is(err, errNotClaimable) {
+		return false, errs.E(errs.Transient, "message %s changed while reconciling", seen.ID)
 	}
-	claimed := m.UpdatedAt
-	if m.ClaimedAt != nil {
-		claimed = *m.ClaimedAt
+	if err != nil {
+		return false, fmt.Errorf("sending.reconcile: %w", err)
 	}
-	sent, err := s.Provider.SentTo(ctx, m.Phone, claimed.Add(-time.Minute))
+	claimed := cur.UpdatedAt
+	if cur.ClaimedAt != nil {
+		claimed = *cur.ClaimedAt
+	}
+	sent, err := s.Provider.SentTo(ctx, cur.Phone, claimed.Add(-time.Minute))
 	if err != nil {
 		return false, fmt.Errorf("sending.reconcile: %w", err)
 	}
 	for _, x := range sent {
-		if x.Body != m.Body {
+		if x.Body != cur.Body {
 			continue
+		}
+		// The same text to the same person may be another campaign's.
+		if other, err := s.Store.MessageByProviderSID(ctx, x.SID); err == nil && other.ID != cur.ID {
+			continue
+		} else if err != nil && !errs.Is(err, errs.NotExist) {
+			return false, fmt.Errorf("sending.reconcile: %w", err)
 		}
 		at := x.DateCreated
 		if at.IsZero() {
 			at = s.now()
 		}
-		err := s.finish(ctx, m.ID, func(m *message.Message) {
+		err := s.finish(ctx, cur.ID, func(m *message.Message) {
 			m.ProviderSID = x.SID
 			m.Apply(message.ProviderUpdate{Status: message.Sent, At: at})
 		})
 		return err == nil, err
 	}
 	if s.now().Sub(claimed) < s.ReconcileAfter {
-		return false, errs.E(errs.Transient, "message %s: claim of %s not yet provably unsent", m.ID, claimed.Format(time.RFC3339))
+		return false, errs.E(errs.Transient, "message %s: claim of %s not yet provably unsent", cur.ID, claimed.Format(time.RFC3339))
 	}
-	return false, s.release(ctx, m.ID)
+	return false, s.release(ctx, cur)
 }
 
-// release returns a claimed message to QUEUED.
-func (s *Sender) release(ctx context.Context, id string) error {
-	_, err := s.Store.UpdateMessage(ctx, id, func(m *message.Message) error {
-		if m.Status != message.Sending && m.Status != message.Reconcile {
-			return store.Unchanged
+// sameClaim reports whether m still holds the claim seen held.
+func sameClaim(m *message.Message, seen message.Message) bool {
+	switch {
+	case m.ClaimedAt == nil || seen.ClaimedAt == nil:
+		return m.ClaimedAt == nil && seen.ClaimedAt == nil && m.Attempts == seen.Attempts
+	}
+	return m.ClaimedAt.Equal(*seen.ClaimedAt) && m.Attempts == seen.Attempts
+}
+
+// release returns the claim seen held to QUEUED, unless it has changed.
+func (s *Sender) release(ctx context.Context, seen message.Message) error {
+	_, err := s.Store.UpdateMessage(ctx, seen.ID, func(m *message.Message) error {
+		if (m.Status != message.Sending && m.Status != message.Reconcile) || !sameClaim(m, seen) {
+			return errNotClaimable
 		}
 		m.Status, m.ClaimedAt, m.UpdatedAt = message.Queued, nil, s.now()
 		return nil
 	})
+	if errors.Is(err, errNotClaimable) {
+		return errs.E(errs.Transient, "message %s changed while releasing its claim", seen.ID)
+	}
 	if err != nil {
 		return fmt.Errorf("sending.release: %w", err)
 	}
@@ -239,6 +320,20 @@ func (s *Sender) finish(ctx context.Context, id string, set func(*message.Messag
 		return fmt.Errorf("sending.finish: %w", err)
 	}
 	return nil
+}
+
+// callback is the status callback URL for message id: naming the message
+// lets its statuses find it without the sid, even before the sid is
+// recorded.
+func (s *Sender) callback(id string) string {
+	if s.StatusCallback == "" {
+		return ""
+	}
+	sep := "?"
+	if strings.Contains(s.StatusCallback, "?") {
+		sep = "&"
+	}
+	return s.StatusCallback + sep + "message_id=" + url.QueryEscape(id)
 }
 
 func (s *Sender) concluded(ctx context.Context, campaignID string) error {

@@ -10,11 +10,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	standin "github.com/eventstreamengine/ese/emulators/twilio"
+	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/sending"
 	"github.com/eventstreamengine/ese/shared/sendqueue"
+	"github.com/eventstreamengine/ese/shared/sendqueue/memqueue"
 	"github.com/eventstreamengine/ese/shared/sms/twilio"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
@@ -30,6 +32,8 @@ type fixture struct {
 	store   store.Store
 	standin *standin.Server
 	sender  *sending.Sender
+	queue   *memqueue.Queue
+	cid     string
 }
 
 // newFixture is a sender over a memory store and the real twilio-go client
@@ -43,10 +47,36 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := memstore.New()
-	return &fixture{store: st, standin: si, sender: &sending.Sender{
-		Store: st, Provider: p, StatusCallback: "http://127.0.0.1:1/webhooks/status", ReconcileAfter: time.Minute,
+	st, q := memstore.New(), memqueue.New()
+	c, err := st.CreateCampaign(context.Background(), campaign.Campaign{Topic: "t", TemplateID: "t1", SegmentID: "s1", Rate: 1, Status: campaign.Running})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.EnsureQueue(context.Background(), c.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{store: st, standin: si, queue: q, cid: c.ID, sender: &sending.Sender{
+		Store: st, Provider: p, Queue: q, StatusCallback: "http://127.0.0.1:1/webhooks/status", ReconcileAfter: time.Minute,
 	}}
+}
+
+// quiet gives the campaign quiet hours around now in Colombo, where
+// +94 numbers are.
+func (f *fixture) quiet(t *testing.T) time.Time {
+	t.Helper()
+	colombo, err := time.LoadLocation("Asia/Colombo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().In(colombo)
+	start, end := now.Add(-time.Hour), now.Add(time.Hour)
+	if _, err := f.store.UpdateCampaign(context.Background(), f.cid, func(c *campaign.Campaign) error {
+		c.QuietStart, c.QuietEnd = start.Format("15:04"), end.Format("15:04")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return time.Date(end.Year(), end.Month(), end.Day(), end.Hour(), end.Minute(), 0, 0, colombo)
 }
 
 // queued stores a user and a QUEUED message to them.
@@ -57,7 +87,7 @@ func (f *fixture) queued(t *testing.T, phone string, c consent.State) message.Me
 	if err := f.store.CreateUser(ctx, user.User{Phone: phone, Consent: c, Attributes: map[string]any{}, CreatedAt: now, UpdatedAt: now}, consent.SourceAPI); err != nil {
 		t.Fatal(err)
 	}
-	m := message.Message{ID: message.ID("c1", phone), CampaignID: "c1", Phone: phone, Status: message.Queued, Body: "Hi " + phone, CreatedAt: now, UpdatedAt: now, QueuedAt: &now}
+	m := message.Message{ID: message.ID(f.cid, phone), CampaignID: f.cid, Phone: phone, Status: message.Queued, Body: "Hi " + phone, CreatedAt: now, UpdatedAt: now, QueuedAt: &now}
 	if _, err := f.store.CreateMessages(ctx, []message.Message{m}); err != nil {
 		t.Fatal(err)
 	}
@@ -209,5 +239,29 @@ func TestSend_unconfirmed_claim(t *testing.T) {
 				t.Errorf("status %s, want %s", got, tc.wantStatus)
 			}
 		})
+	}
+}
+
+func TestSend_quiet_hours_at_send_time_defer_with_a_new_task(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	m := f.queued(t, "+94771234567", consent.OptIn) // no timezone attribute: the number's, Asia/Colombo
+	until := f.quiet(t)
+	for range 2 { // a redelivery defers it once
+		if o, err := f.send(t, m); o != sending.OutcomeDeferred || err != nil {
+			t.Fatalf("Send in quiet hours = %q, %v; want deferred", o, err)
+		}
+	}
+	after := f.get(t, m)
+	tasks := f.queue.Tasks(f.cid)
+	if after.Status != message.Deferred || after.ScheduledAt == nil || !after.ScheduledAt.Equal(until) || len(tasks) != 1 || !tasks[0].At.Equal(until) || tasks[0].Generation == 0 {
+		t.Errorf("message %s at %v, tasks %+v; want DEFERRED with one new task at that time", after.Status, after.ScheduledAt, tasks)
+	}
+	if len(f.standin.Sent()) != 0 {
+		t.Errorf("sent in quiet hours")
+	}
+	// The old task, delivered again, leaves the message to the new one.
+	if o, err := f.send(t, m); o != sending.OutcomeDeferred || err != nil || len(f.standin.Sent()) != 0 {
+		t.Errorf("old task after the deferral = %q, %v; want deferred and nothing sent", o, err)
 	}
 }

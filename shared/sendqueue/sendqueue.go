@@ -5,6 +5,7 @@ package sendqueue
 
 import (
 	"context"
+	"strconv"
 	"time"
 )
 
@@ -13,6 +14,17 @@ type Task struct {
 	CampaignID string
 	MessageID  string
 	At         time.Time // zero: as soon as the rate allows
+	// Generation tells apart a later task for the same message (one the
+	// sender defers past quiet hours it ran into); zero for the first.
+	Generation int64
+}
+
+// Name is the task's deterministic name.
+func (t Task) Name() string {
+	if t.Generation == 0 {
+		return TaskID(t.MessageID)
+	}
+	return TaskID(t.MessageID) + "-" + strconv.FormatInt(t.Generation, 10)
 }
 
 // Queue is the port to Cloud Tasks.

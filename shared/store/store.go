@@ -63,7 +63,10 @@ type Users interface {
 	// with the change's history entry. When c.From is set, the change
 	// applies only if the current state is still c.From (else changed is
 	// false), so a decision made on a read is not applied to a newer
-	// state. It returns the user after; NotExist for an unknown phone.
+	// state. A person's own keyword (source inbound) that changes nothing
+	// is still added to the history (From == To), so that it outranks an
+	// older keyword processed after it. It returns the user after;
+	// NotExist for an unknown phone.
 	SetConsent(ctx context.Context, c consent.Change) (user.User, bool, error)
 	// ConsentHistory lists phone's consent changes, oldest first.
 	ConsentHistory(ctx context.Context, phone string) ([]consent.Change, error)

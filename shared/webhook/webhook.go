@@ -17,9 +17,13 @@ const (
 
 // Event is one stored callback. Params holds the form as Twilio sent it.
 type Event struct {
-	ID         string            `json:"id"`
-	Kind       Kind              `json:"kind"`
-	MessageSID string            `json:"message_sid"`
+	ID         string `json:"id"`
+	Kind       Kind   `json:"kind"`
+	MessageSID string `json:"message_sid"`
+	// MessageID is our message, named in the status callback URL we gave
+	// Twilio, so a status needs no lookup by sid (and may arrive before
+	// the sender has recorded the sid).
+	MessageID  string            `json:"message_id,omitempty"`
 	Status     string            `json:"status,omitempty"` // MessageStatus, for status callbacks
 	Params     map[string]string `json:"params"`
 	ReceivedAt time.Time         `json:"received_at"`

@@ -38,7 +38,11 @@ import (
 const (
 	MaxRate = 500 // dispatches per second; Cloud Tasks' ceiling
 
-	maxAttempts = 20 // ~1 h of retries with the backoff below
+	// maxAttempts keeps a send retried for days (at maxBackoff): a task
+	// that ran out of attempts would leave its message unconcluded, and
+	// its name cannot be reused for a while. (-1, "unlimited", is what
+	// production could take, but the emulator then never retries.)
+	maxAttempts = 1000
 	minBackoff  = time.Second
 	maxBackoff  = 5 * time.Minute
 )
@@ -194,7 +198,7 @@ func (q *Queue) Enqueue(ctx context.Context, t sendqueue.Task) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	taskID := sendqueue.TaskID(t.MessageID)
+	taskID := t.Name()
 	if t.MessageID == "" || !taskIDRe.MatchString(taskID) {
 		return false, errs.E(errs.Invalid, "cloudtasks.Enqueue: message id %q cannot name a task", t.MessageID)
 	}

@@ -99,7 +99,7 @@ func TestEnsureQueueUpdate(t *testing.T) {
 		Name:       name,
 		RateLimits: &cloudtaskspb.RateLimits{MaxDispatchesPerSecond: 2, MaxBurstSize: 1, MaxConcurrentDispatches: 5},
 		RetryConfig: &cloudtaskspb.RetryConfig{
-			MaxAttempts: 20,
+			MaxAttempts: 1000,
 			MinBackoff:  durationpb.New(time.Second),
 			MaxBackoff:  durationpb.New(5 * time.Minute),
 		},

@@ -68,7 +68,7 @@ func (q *Queue) Enqueue(_ context.Context, t sendqueue.Task) (bool, error) {
 	if err := validCampaign(t.CampaignID); err != nil {
 		return false, err
 	}
-	id := sendqueue.TaskID(t.MessageID)
+	id := t.Name()
 	if t.MessageID == "" || !taskIDRe.MatchString(id) {
 		return false, errs.E(errs.Invalid, "memqueue.Enqueue: message id %q cannot name a task", t.MessageID)
 	}
@@ -141,7 +141,7 @@ func (q *Queue) pendingLocked(campaignID string) []sendqueue.Task {
 	}
 	var out []sendqueue.Task
 	for _, t := range c.tasks {
-		if c.pending[sendqueue.TaskID(t.MessageID)] {
+		if c.pending[t.Name()] {
 			out = append(out, t)
 		}
 	}
@@ -161,11 +161,11 @@ func (q *Queue) Dispatch(ctx context.Context, campaignID string, send func(conte
 	var failed []error
 	for _, t := range tasks {
 		if err := send(ctx, t); err != nil {
-			failed = append(failed, fmt.Errorf("memqueue: task %s: %w", sendqueue.TaskID(t.MessageID), err))
+			failed = append(failed, fmt.Errorf("memqueue: task %s: %w", t.Name(), err))
 			continue
 		}
 		q.mu.Lock()
-		delete(q.queues[campaignID].pending, sendqueue.TaskID(t.MessageID))
+		delete(q.queues[campaignID].pending, t.Name())
 		q.mu.Unlock()
 	}
 	return errors.Join(failed...)

@@ -202,8 +202,18 @@ func (s *Store) SetConsent(ctx context.Context, c consent.Change) (user.User, bo
 			return err
 		}
 		out, changed = u, false
-		if (c.From != "" && u.Consent != c.From) || u.Consent == c.To {
-			return nil // decided on a state that has moved on, or no change
+		if c.From != "" && u.Consent != c.From {
+			return nil // decided on a state that has moved on
+		}
+		if u.Consent == c.To {
+			if c.Source != consent.SourceInbound {
+				return nil // no change
+			}
+			// The person's repeated keyword changes nothing but is kept:
+			// it outranks an older keyword processed after it.
+			entry := c
+			entry.From = u.Consent
+			return tx.Create(s.historyCol(c.Phone).NewDoc(), toChangeDoc(entry))
 		}
 		entry := c
 		entry.From = u.Consent

@@ -207,7 +207,15 @@ func (s *Store) SetConsent(ctx context.Context, c consent.Change) (user.User, bo
 	if !ok {
 		return user.User{}, false, notExist("SetConsent", "user")
 	}
-	if (c.From != "" && u.Consent != c.From) || u.Consent == c.To {
+	if c.From != "" && u.Consent != c.From {
+		return copyUser(u), false, nil
+	}
+	if u.Consent == c.To {
+		if c.Source == consent.SourceInbound {
+			// Kept: it outranks an older keyword processed after it.
+			c.From = u.Consent
+			s.history[u.Phone] = append(s.history[u.Phone], c)
+		}
 		return copyUser(u), false, nil
 	}
 	c.From = u.Consent

@@ -1,0 +1,91 @@
+package deliverystatus_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/eventstreamengine/ese/functions/deliverystatus"
+	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/events"
+	"github.com/eventstreamengine/ese/shared/message"
+	"github.com/eventstreamengine/ese/shared/store/memstore"
+	"github.com/eventstreamengine/ese/shared/webhook"
+)
+
+// published is a status callback as the Webhooks function publishes it.
+func published(t *testing.T, sid, status string, at time.Time) events.Message {
+	t.Helper()
+	data, err := json.Marshal(events.Webhook{
+		ID: webhook.EventID(webhook.Status, sid, status), Kind: webhook.Status, MessageSID: sid, Status: status,
+		Params:     map[string]string{"MessageSid": sid, "MessageStatus": status},
+		ReceivedAt: at, Published: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return events.Message{ID: "1", Data: data}
+}
+
+func TestHandleStatus(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sentAt := time.Now().UTC().Add(-time.Minute).Truncate(time.Second)
+	deliveredAt := sentAt.Add(2 * time.Second)
+	st := memstore.New()
+	m := message.Message{ID: "m1-c1", CampaignID: "c1", Phone: "+94771234567", Status: message.Sent,
+		ProviderSID: "SM1", CreatedAt: sentAt, UpdatedAt: sentAt, SentAt: &sentAt}
+	if _, err := st.CreateMessages(ctx, []message.Message{m}); err != nil {
+		t.Fatal(err)
+	}
+	h := deliverystatus.New(st, 15*time.Minute)
+	if err := h(ctx, published(t, "SM1", "delivered", deliveredAt)); err != nil {
+		t.Fatalf("handler: %v", err)
+	}
+	got, err := st.GetMessage(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := m
+	want.Status, want.DeliveredAt, want.UpdatedAt = message.Delivered, &deliveredAt, deliveredAt
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("message (-want, +got):\n%s", diff)
+	}
+}
+
+func TestHandleStatus_retry_decisions(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name      string
+		msg       func(t *testing.T) events.Message
+		wantErr   bool
+		wantRetry bool
+	}{
+		// The sender may record the sid after the callback arrives.
+		{"unknown_sid_recent_is_retried", func(t *testing.T) events.Message {
+			return published(t, "SMx", "delivered", time.Now().Add(-time.Minute))
+		}, true, true},
+		// The giveUpAfter given to New bounds those retries.
+		{"unknown_sid_old_is_dropped", func(t *testing.T) events.Message {
+			return published(t, "SMx", "delivered", time.Now().Add(-16*time.Minute))
+		}, false, false},
+		{"malformed_payload_is_not_retried", func(*testing.T) events.Message {
+			return events.Message{ID: "1", Data: []byte(`{"message_sid":`)}
+		}, true, false},
+		{"wrong_type_is_not_retried", func(*testing.T) events.Message {
+			return events.Message{ID: "1", Data: []byte(`{"received_at":"yesterday"}`)}
+		}, true, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := deliverystatus.New(memstore.New(), 15*time.Minute)(context.Background(), tc.msg(t))
+			if (err != nil) != tc.wantErr || errs.Retry(err) != tc.wantRetry {
+				t.Errorf("handler = %v (retry %v); want error %v, retry %v", err, errs.Retry(err), tc.wantErr, tc.wantRetry)
+			}
+		})
+	}
+}

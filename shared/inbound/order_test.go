@@ -1,0 +1,56 @@
+package inbound_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/inbound"
+	"github.com/eventstreamengine/ese/shared/store/memstore"
+	"github.com/eventstreamengine/ese/shared/user"
+	"github.com/eventstreamengine/ese/shared/webhook"
+)
+
+// Pub/Sub keeps no order: the person's last word must stand whatever order
+// their keywords are processed in.
+func TestHandle_keywords_out_of_order(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	kw := func(sid, body string, at time.Duration) webhook.Event {
+		return webhook.Event{ID: "inbound-" + sid, Kind: webhook.Inbound, MessageSID: sid, ReceivedAt: t0.Add(at),
+			Params: map[string]string{"From": "whatsapp:+94771234567", "Body": body, "MessageSid": sid}}
+	}
+	stop1, start, stop2 := kw("SM1", "STOP", time.Second), kw("SM2", "START", 2*time.Second), kw("SM3", "STOP", 3*time.Second)
+	cases := []struct {
+		name  string
+		order []webhook.Event
+		want  consent.State
+	}{
+		{"in_order", []webhook.Event{stop1, start, stop2}, consent.Stop},
+		{"start_redelivered_last", []webhook.Event{stop1, start, stop2, start}, consent.Stop},
+		{"start_arrives_after_the_later_stop", []webhook.Event{stop1, stop2, start}, consent.Stop},
+		{"stop_then_start", []webhook.Event{stop1, start}, consent.OptIn},
+		{"stop_redelivered_after_start", []webhook.Event{stop1, start, stop1}, consent.OptIn},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st := memstore.New()
+			ctx := context.Background()
+			if err := st.CreateUser(ctx, user.User{Phone: "+94771234567", Consent: consent.OptIn, Attributes: map[string]any{}, CreatedAt: t0, UpdatedAt: t0}, consent.SourceImport); err != nil {
+				t.Fatal(err)
+			}
+			h := &inbound.Handler{Store: st}
+			for _, ev := range tc.order {
+				if err := h.Handle(ctx, ev); err != nil {
+					t.Fatalf("Handle(%s): %v", ev.MessageSID, err)
+				}
+			}
+			u, _ := st.GetUser(ctx, "+94771234567")
+			if u.Consent != tc.want {
+				t.Errorf("consent = %s, want %s", u.Consent, tc.want)
+			}
+		})
+	}
+}
