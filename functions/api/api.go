@@ -132,6 +132,8 @@ type Server struct {
 	Now    func() time.Time
 	// ImportBatchSize is how many rows one import event carries.
 	ImportBatchSize int
+
+	healthCache healthCache
 }
 
 func (s *Server) now() time.Time {

@@ -9,10 +9,32 @@ import (
 	"github.com/eventstreamengine/ese/shared/logging"
 )
 
+// healthTTL is how long a health answer is reused: /health is open, and
+// must not let anyone drive calls to Twilio and the rest at will.
+const healthTTL = 5 * time.Second
+
+type healthCache struct {
+	mu   sync.Mutex
+	at   time.Time
+	code int
+	body map[string]any
+}
+
 // health answers healthy only when every dependency answers: the store,
 // the topics and subscriptions, the send queues and the provider.
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	c := &s.healthCache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.body == nil || time.Since(c.at) > healthTTL {
+		c.code, c.body = s.checkHealth(r.Context())
+		c.at = time.Now()
+	}
+	respond(w, c.code, c.body)
+}
+
+func (s *Server) checkHealth(ctx context.Context) (int, map[string]any) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	checks := make(map[string]string, len(s.Checks))
 	var mu sync.Mutex
@@ -37,5 +59,5 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 			status, code = "unhealthy", http.StatusServiceUnavailable
 		}
 	}
-	respond(w, code, map[string]any{"status": status, "checks": checks, "time": s.now()})
+	return code, map[string]any{"status": status, "checks": checks, "time": s.now()}
 }

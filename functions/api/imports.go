@@ -2,12 +2,14 @@ package api
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -106,8 +108,11 @@ func (s *Server) bulkImport(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	// The job is written once more, at the end: that write releases the
-	// batches (or, on failure, has them dropped).
-	if err := s.Store.UpdateImportJob(ctx, job); err != nil {
+	// batches (or, on failure, has them dropped). It must happen even if
+	// the client has gone.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := s.Store.UpdateImportJob(wctx, job); err != nil {
 		fail(w, r, err)
 		return
 	}

@@ -84,7 +84,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.now()
 	u.CreatedAt, u.UpdatedAt = now, now
-	if err := s.Store.CreateUser(r.Context(), u, consent.SourceAPI); err != nil {
+	if err := s.Store.CreateUser(r.Context(), u, consent.SourceAPI, ""); err != nil {
 		if errs.Is(err, errs.Exist) {
 			err = errs.WithDetails(errs.Exist, "user exists",
 				[]errs.Detail{{Field: "phone_number", Message: "a user with this number exists; use PUT /api/v1/users/{phone}/consent to change consent"}})

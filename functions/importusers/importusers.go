@@ -50,6 +50,10 @@ func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
 	return New(st), nil
 }
 
+// abandonedAfter is how long a file may take to read before its batches
+// give up waiting and the job is failed.
+const abandonedAfter = time.Hour
+
 // New returns the handler over st.
 func New(st store.Imports) edge.Handler {
 	return func(ctx context.Context, m events.Message) error {
@@ -57,7 +61,7 @@ func New(st store.Imports) edge.Handler {
 		if err := events.Decode(m, &b); err != nil {
 			return err
 		}
-		job, err := st.GetImportJob(ctx, b.JobID)
+		job, err := st.PeekImportJob(ctx, b.JobID)
 		if err != nil {
 			if errs.Is(err, errs.NotExist) {
 				return errs.Wrap(errs.Permanent, err, "importusers")
@@ -66,6 +70,17 @@ func New(st store.Imports) edge.Handler {
 		}
 		switch job.State {
 		case userimport.Receiving:
+			if time.Since(job.UpdatedAt) > abandonedAfter {
+				// Its reader died before saying how the file ended:
+				// nothing of it may apply.
+				job.State = userimport.Failed
+				job.Errors = append(job.Errors, errs.Detail{Message: "the upload was not read to its end"})
+				job.UpdatedAt = time.Now().UTC()
+				if err := st.UpdateImportJob(ctx, job); err != nil {
+					return fmt.Errorf("importusers: %w", err)
+				}
+				return nil
+			}
 			return errs.E(errs.Transient, "import %s is still being read", b.JobID)
 		case userimport.Failed:
 			return nil

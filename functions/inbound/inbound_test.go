@@ -49,7 +49,7 @@ func TestHandleInbound(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			st := memstore.New()
-			if err := st.CreateUser(ctx, user.User{Phone: phone, Consent: consent.OptIn, CreatedAt: received.Add(-time.Hour)}, consent.SourceAPI); err != nil {
+			if err := st.CreateUser(ctx, user.User{Phone: phone, Consent: consent.OptIn, CreatedAt: received.Add(-time.Hour)}, consent.SourceAPI, ""); err != nil {
 				t.Fatal(err)
 			}
 			if err := inbound.New(st)(ctx, published(t, tc.body)); err != nil {

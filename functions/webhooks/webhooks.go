@@ -18,8 +18,10 @@ import (
 	"github.com/eventstreamengine/ese/functions/internal/edge"
 	"github.com/eventstreamengine/ese/functions/internal/setup"
 	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/deliverystatus"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/events"
+	"github.com/eventstreamengine/ese/shared/inbound"
 	"github.com/eventstreamengine/ese/shared/logging"
 	"github.com/eventstreamengine/ese/shared/phone"
 	"github.com/eventstreamengine/ese/shared/render"
@@ -64,7 +66,12 @@ func Build(ctx context.Context, l envconfig.Lookuper) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return (&Server{Config: cfg, Store: st, Events: pub}).Routes(), nil
+	in := &inbound.Handler{Store: st}
+	status := &deliverystatus.Applier{Store: st, GiveUpAfter: 15 * time.Minute}
+	return (&Server{Config: cfg, Store: st, Events: pub, Apply: map[webhook.Kind]func(context.Context, webhook.Event) error{
+		webhook.Inbound: in.Handle,
+		webhook.Status:  status.Apply,
+	}}).Routes(), nil
 }
 
 // Server handles the two webhooks.
@@ -72,7 +79,11 @@ type Server struct {
 	Config
 	Store  store.Webhooks
 	Events events.Publisher
-	Now    func() time.Time
+	// Apply processes an event in place when it cannot be published:
+	// Twilio does not retry a callback we answer with a 5xx, so a STOP
+	// must not wait on Pub/Sub. Optional.
+	Apply map[webhook.Kind]func(context.Context, webhook.Event) error
+	Now   func() time.Time
 }
 
 // Routes returns the webhook routes.
@@ -114,17 +125,28 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 		render.Error(w, r, fmt.Errorf("webhooks: record: %w", err))
 		return
 	}
-	// Publish until the publish is recorded: a retry after a failed
-	// publish finds the payload stored but unpublished, and publishes.
+	// Publish until the publish is recorded: a replay after a failed
+	// publish finds the payload stored but unpublished, and publishes. As
+	// Twilio replays only what never got an answer, a failed publish is
+	// processed in place when it can be.
 	if !stored.Published {
 		topic := events.TopicInbound
 		if kind == webhook.Status {
 			topic = events.TopicStatus
 		}
 		if err := s.Events.Publish(r.Context(), topic, stored); err != nil {
-			render.Error(w, r, errs.Wrap(errs.Transient, err, "webhooks: publish"))
-			return
+			apply := s.Apply[kind]
+			if apply == nil {
+				render.Error(w, r, errs.Wrap(errs.Transient, err, "webhooks: publish"))
+				return
+			}
+			log.Warn("publish failed; processing in place", "error", err)
+			if aerr := apply(r.Context(), stored); aerr != nil && errs.Retry(aerr) {
+				render.Error(w, r, errs.Wrap(errs.Transient, fmt.Errorf("publish: %w; in place: %w", err, aerr), "webhooks"))
+				return
+			}
 		}
+		// Marked once handed on (or done): a replay then changes nothing.
 		if err := s.Store.MarkWebhookPublished(r.Context(), stored.ID); err != nil {
 			log.Warn("published but not marked; a replay will publish again", "error", err)
 		}

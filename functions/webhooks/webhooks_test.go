@@ -12,10 +12,13 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/events/memevents"
+	"github.com/eventstreamengine/ese/shared/inbound"
 	"github.com/eventstreamengine/ese/shared/sms/twilio"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
+	"github.com/eventstreamengine/ese/shared/user"
 	"github.com/eventstreamengine/ese/shared/webhook"
 )
 
@@ -191,3 +194,33 @@ func TestWebhooks_incomplete_callback_is_400_with_field(t *testing.T) {
 		t.Errorf("got %d %s, want 400 naming MessageStatus", code, body)
 	}
 }
+
+// Twilio does not retry a callback answered with a 5xx: a STOP that cannot
+// be published is applied in place.
+func TestWebhooks_stop_applied_in_place_when_pubsub_is_down(t *testing.T) {
+	t.Parallel()
+	st, pub := memstore.New(), memevents.New()
+	ctx := context.Background()
+	if err := st.CreateUser(ctx, user.User{Phone: "+94771234577", Consent: consent.OptIn, Attributes: map[string]any{}}, consent.SourceImport, ""); err != nil {
+		t.Fatal(err)
+	}
+	in := &inbound.Handler{Store: st}
+	f := &fixture{store: st, events: pub}
+	f.h = (&Server{
+		Config: Config{PublicBaseURL: base, AuthToken: token, ReplyStop: "bye"},
+		Store:  st, Events: &down{}, Apply: map[webhook.Kind]func(context.Context, webhook.Event) error{webhook.Inbound: in.Handle},
+	}).Routes()
+	if code, body := f.post("/webhooks/inbound", inboundForm("STOP", "SM77"), token); code != 200 || !strings.Contains(body, "bye") {
+		t.Fatalf("STOP with Pub/Sub down = %d %q, want 200 with the reply", code, body)
+	}
+	u, _ := st.GetUser(ctx, "+94771234577")
+	evs, _ := st.ListWebhooks(ctx, webhook.Inbound, 10)
+	if u.Consent != consent.Stop || len(evs) != 1 || !evs[0].Published {
+		t.Errorf("consent %s, %d stored; want STOP and 1 stored, marked handled", u.Consent, len(evs))
+	}
+}
+
+// down is a publisher that always fails.
+type down struct{}
+
+func (down) Publish(context.Context, string, any) error { return errors.New("pubsub unavailable") }

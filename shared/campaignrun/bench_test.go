@@ -67,7 +67,7 @@ func newBenchRun(b *testing.B) *benchRun {
 		case 1:
 			delete(u.Attributes, "name")
 		}
-		if err := st.CreateUser(ctx, u, consent.SourceImport); err != nil {
+		if err := st.CreateUser(ctx, u, consent.SourceImport, ""); err != nil {
 			b.Fatal(err)
 		}
 	}

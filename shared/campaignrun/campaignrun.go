@@ -99,8 +99,9 @@ func (r *Runner) Launch(ctx context.Context, ev events.Launch) error {
 	if err != nil {
 		return permanentIfMissing(err)
 	}
-	if c.Status != campaign.Running {
-		log.Info("launch ignored: campaign not running", "status", c.Status)
+	if c.Status != campaign.Running || c.FanoutDone {
+		// A late or repeated page: the recipients are all written.
+		log.Info("launch ignored", "status", c.Status, "fanout_complete", c.FanoutDone)
 		return nil
 	}
 	if ev.After == "" {

@@ -61,7 +61,7 @@ func newFixture(t *testing.T) *fixture {
 		{Phone: "+94772345678", Consent: consent.OptIn, Attributes: map[string]any{"name": "Priya", "city": "Kandy"}},
 	} {
 		u.CreatedAt, u.UpdatedAt = now, now
-		if err := f.store.CreateUser(ctx, u, consent.SourceAPI); err != nil {
+		if err := f.store.CreateUser(ctx, u, consent.SourceAPI, ""); err != nil {
 			t.Fatal(err)
 		}
 	}

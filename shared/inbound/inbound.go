@@ -61,7 +61,7 @@ func (h *Handler) Handle(ctx context.Context, ev webhook.Event) error {
 			return nil
 		}
 		nu := user.User{Phone: from, Consent: consent.Stop, Attributes: map[string]any{}, CreatedAt: ev.ReceivedAt, UpdatedAt: ev.ReceivedAt}
-		err := h.Store.CreateUser(ctx, nu, consent.SourceInbound)
+		err := h.Store.CreateUser(ctx, nu, consent.SourceInbound, ev.MessageSID)
 		if err == nil || errs.Is(err, errs.Exist) {
 			if err == nil {
 				log.Info("opt-out from an unknown number recorded")

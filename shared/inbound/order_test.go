@@ -38,7 +38,7 @@ func TestHandle_keywords_out_of_order(t *testing.T) {
 			t.Parallel()
 			st := memstore.New()
 			ctx := context.Background()
-			if err := st.CreateUser(ctx, user.User{Phone: "+94771234567", Consent: consent.OptIn, Attributes: map[string]any{}, CreatedAt: t0, UpdatedAt: t0}, consent.SourceImport); err != nil {
+			if err := st.CreateUser(ctx, user.User{Phone: "+94771234567", Consent: consent.OptIn, Attributes: map[string]any{}, CreatedAt: t0, UpdatedAt: t0}, consent.SourceImport, ""); err != nil {
 				t.Fatal(err)
 			}
 			h := &inbound.Handler{Store: st}

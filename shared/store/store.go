@@ -47,9 +47,10 @@ type UserFilter struct {
 
 // Users keeps contacts and their consent history.
 type Users interface {
-	// CreateUser stores a new user and its first consent entry; Exist if
-	// the phone is taken.
-	CreateUser(ctx context.Context, u user.User, src consent.Source) error
+	// CreateUser stores a new user and its first consent entry, with its
+	// source and reference (a job id, a MessageSid); Exist if the phone is
+	// taken.
+	CreateUser(ctx context.Context, u user.User, src consent.Source, ref string) error
 	GetUser(ctx context.Context, phone string) (user.User, error)
 	// GetUsers returns the users that exist among phones, keyed by phone.
 	GetUsers(ctx context.Context, phones []string) (map[string]user.User, error)
@@ -82,6 +83,10 @@ type Imports interface {
 	// GetImportJob returns the job with its counts tallied from the
 	// batches applied so far.
 	GetImportJob(ctx context.Context, id string) (userimport.Job, error)
+	// PeekImportJob returns the job as reading its file left it (state,
+	// rows, batches, errors) without reading its batches: one document,
+	// for each batch to check on.
+	PeekImportJob(ctx context.Context, id string) (userimport.Job, error)
 	// ApplyImportBatch upserts rows (at most MaxImportBatch) as one atomic
 	// step: new users are created, attributes merged, consent set by
 	// consent.Imported with history. Applying the same (job, batch) again

@@ -2,7 +2,9 @@ package twilio
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,7 +21,12 @@ func classify(op string, err error) error {
 	var re *client.TwilioRestError
 	if !errors.As(err, &re) {
 		// Network errors, timeouts, undecodable answers: the request may or
-		// may not have reached Twilio.
+		// may not have reached Twilio. A *url.Error quotes the URL, whose
+		// query holds the number: keep only what went wrong.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = fmt.Errorf("%s %s: %w", ue.Op, redactURL(ue.URL), ue.Err)
+		}
 		return errs.Wrap(errs.Transient, err, op)
 	}
 	pe := &sms.ProviderError{Message: redact(re.Message), Status: re.Status}
@@ -72,4 +79,14 @@ func redact(s string) string {
 		}
 		return masked
 	})
+}
+
+// redactURL drops a URL's query, where numbers travel.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.RawQuery, u.Fragment = "", ""
+	return u.String()
 }

@@ -66,25 +66,33 @@ func (s *Store) UpdateImportJob(ctx context.Context, j userimport.Job) error {
 	return classify("UpdateImportJob", err)
 }
 
-// GetImportJob implements store.Imports. It reads every batch marker of
-// the job: one small document per 200 rows.
-func (s *Store) GetImportJob(ctx context.Context, id string) (userimport.Job, error) {
+// PeekImportJob implements store.Imports.
+func (s *Store) PeekImportJob(ctx context.Context, id string) (userimport.Job, error) {
 	if !records.ValidID(id) {
-		return userimport.Job{}, notExist("GetImportJob", "job "+id)
+		return userimport.Job{}, notExist("PeekImportJob", "job "+id)
 	}
-	ref := s.jobRef(id)
-	snap, err := ref.Get(ctx)
+	snap, err := s.jobRef(id).Get(ctx)
 	if status.Code(err) == codes.NotFound {
-		return userimport.Job{}, notExist("GetImportJob", "job "+id)
+		return userimport.Job{}, notExist("PeekImportJob", "job "+id)
 	}
 	if err != nil {
-		return userimport.Job{}, classify("GetImportJob", err)
+		return userimport.Job{}, classify("PeekImportJob", err)
 	}
 	var d jobDoc
 	if err := snap.DataTo(&d); err != nil {
-		return userimport.Job{}, fmt.Errorf("gcpfirestore.GetImportJob: decode: %w", err)
+		return userimport.Job{}, fmt.Errorf("gcpfirestore.PeekImportJob: decode: %w", err)
 	}
-	j := d.job(id)
+	return d.job(id), nil
+}
+
+// GetImportJob implements store.Imports. It reads every batch marker of
+// the job: one small document per 200 rows.
+func (s *Store) GetImportJob(ctx context.Context, id string) (userimport.Job, error) {
+	j, err := s.PeekImportJob(ctx, id)
+	if err != nil {
+		return j, err
+	}
+	ref := s.jobRef(id)
 	snaps, err := ref.Collection(colBatches).Select("batch", "created", "updated", "unchanged").Documents(ctx).GetAll()
 	if err != nil {
 		return userimport.Job{}, classify("GetImportJob", err)

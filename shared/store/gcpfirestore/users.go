@@ -29,7 +29,7 @@ func (s *Store) historyCol(phone string) *firestore.CollectionRef {
 }
 
 // CreateUser implements store.Users.
-func (s *Store) CreateUser(ctx context.Context, u user.User, src consent.Source) error {
+func (s *Store) CreateUser(ctx context.Context, u user.User, src consent.Source, ref string) error {
 	if !records.ValidID(u.Phone) {
 		return errs.E(errs.Invalid, "gcpfirestore.CreateUser: phone_number cannot name a user")
 	}
@@ -41,7 +41,7 @@ func (s *Store) CreateUser(ctx context.Context, u user.User, src consent.Source)
 	}
 	u.CreatedAt = records.Or(u.CreatedAt, time.Now())
 	u.UpdatedAt = records.Or(u.UpdatedAt, u.CreatedAt)
-	first := consent.Change{Phone: u.Phone, To: u.Consent, Source: src, At: u.CreatedAt}
+	first := consent.Change{Phone: u.Phone, To: u.Consent, Source: src, Ref: ref, At: u.CreatedAt}
 	// One commit for both; Create fails it when the phone is taken.
 	err := s.c.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		if err := tx.Create(s.userRef(u.Phone), toUserDoc(u)); err != nil {

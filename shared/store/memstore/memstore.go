@@ -98,7 +98,7 @@ func copyUser(u user.User) user.User {
 }
 
 // CreateUser implements store.Users.
-func (s *Store) CreateUser(ctx context.Context, u user.User, src consent.Source) error {
+func (s *Store) CreateUser(ctx context.Context, u user.User, src consent.Source, ref string) error {
 	if !records.ValidID(u.Phone) {
 		return errs.E(errs.Invalid, "memstore.CreateUser: phone_number cannot name a user")
 	}
@@ -119,7 +119,7 @@ func (s *Store) CreateUser(ctx context.Context, u user.User, src consent.Source)
 	}
 	s.users[u.Phone] = u
 	s.history[u.Phone] = append(s.history[u.Phone], consent.Change{
-		Phone: u.Phone, To: u.Consent, Source: src, At: u.CreatedAt,
+		Phone: u.Phone, To: u.Consent, Source: src, Ref: ref, At: u.CreatedAt,
 	})
 	return nil
 }
@@ -311,6 +311,17 @@ func (s *Store) GetImportJob(ctx context.Context, id string) (userimport.Job, er
 	slices.SortFunc(results, func(a, b userimport.BatchResult) int { return cmp.Compare(a.Batch, b.Batch) })
 	j.Tally(results)
 	return j, nil
+}
+
+// PeekImportJob implements store.Imports.
+func (s *Store) PeekImportJob(ctx context.Context, id string) (userimport.Job, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, ok := s.jobs[id]
+	if !ok {
+		return userimport.Job{}, notExist("PeekImportJob", "job "+id)
+	}
+	return copyJob(j), nil
 }
 
 // ApplyImportBatch implements store.Imports.

@@ -39,6 +39,16 @@ func testImportJob(t *testing.T, s store.Store) {
 	if d := diff(want, got); d != "" {
 		t.Errorf("GetImportJob (-want, +got):\n%s", d)
 	}
+	peek, err := s.PeekImportJob(ctx, "job-1")
+	if err != nil {
+		t.Fatalf("PeekImportJob: %v", err)
+	}
+	if d := diff(want, peek); d != "" {
+		t.Errorf("PeekImportJob (-want, +got):\n%s", d)
+	}
+	if _, err := s.PeekImportJob(ctx, "job-2"); !errs.Is(err, errs.NotExist) {
+		t.Errorf("PeekImportJob(job-2): %v, want kind NotExist", err)
+	}
 	checkUTC(t, "GetImportJob", got.CreatedAt, got.UpdatedAt)
 
 	if err := s.CreateImportJob(ctx, userimport.Job{ID: "job-1", Format: "json"}); !errs.Is(err, errs.Exist) {

@@ -13,7 +13,7 @@ import (
 
 func mustCreateUser(t *testing.T, s store.Store, u user.User) user.User {
 	t.Helper()
-	if err := s.CreateUser(t.Context(), u, consent.SourceAPI); err != nil {
+	if err := s.CreateUser(t.Context(), u, consent.SourceAPI, ""); err != nil {
 		t.Fatalf("CreateUser(%s): %v", u.Phone, err)
 	}
 	got, err := s.GetUser(t.Context(), u.Phone)
@@ -35,7 +35,7 @@ func testCreateUser(t *testing.T, s store.Store) {
 		CreatedAt: at(0).In(lanka),
 		UpdatedAt: at(1).In(lanka),
 	}
-	if err := s.CreateUser(ctx, u, consent.SourceAdmin); err != nil {
+	if err := s.CreateUser(ctx, u, consent.SourceAdmin, ""); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
 	got, err := s.GetUser(ctx, u.Phone)
@@ -81,7 +81,7 @@ func testCreateUserDefaults(t *testing.T, s store.Store) {
 func testCreateUserTaken(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	first := mustCreateUser(t, s, user.User{Phone: phone(1), Consent: consent.OptIn, CreatedAt: at(0)})
-	err := s.CreateUser(ctx, user.User{Phone: phone(1), Consent: consent.Stop, CreatedAt: at(1)}, consent.SourceAPI)
+	err := s.CreateUser(ctx, user.User{Phone: phone(1), Consent: consent.Stop, CreatedAt: at(1)}, consent.SourceAPI, "")
 	if !errs.Is(err, errs.Exist) {
 		t.Fatalf("second CreateUser: %v, want kind Exist", err)
 	}
@@ -108,7 +108,7 @@ func testCreateUserConcurrent(t *testing.T, s store.Store) {
 	results := make([]error, n)
 	for i := range n {
 		wg.Go(func() {
-			results[i] = s.CreateUser(ctx, user.User{Phone: phone(1), CreatedAt: at(i)}, consent.SourceAPI)
+			results[i] = s.CreateUser(ctx, user.User{Phone: phone(1), CreatedAt: at(i)}, consent.SourceAPI, "")
 		})
 	}
 	wg.Wait()
@@ -144,7 +144,7 @@ func testCreateUserInvalid(t *testing.T, s store.Store) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := s.CreateUser(t.Context(), tc.u, consent.SourceAPI)
+			err := s.CreateUser(t.Context(), tc.u, consent.SourceAPI, "")
 			if !errs.Is(err, errs.Invalid) {
 				t.Errorf("CreateUser: %v, want kind Invalid", err)
 			}
@@ -166,7 +166,7 @@ func testUserNotAliased(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	attrs := map[string]any{"city": "Colombo", "address": map[string]any{"line1": "1 Galle Rd"}}
 	u := user.User{Phone: phone(1), Attributes: attrs, CreatedAt: at(0)}
-	if err := s.CreateUser(ctx, u, consent.SourceAPI); err != nil {
+	if err := s.CreateUser(ctx, u, consent.SourceAPI, ""); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
 	attrs["city"] = "Kandy"
