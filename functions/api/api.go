@@ -61,12 +61,8 @@ func (c Config) keyHash() ([]byte, error) {
 	return nil, errors.New("api: set API_KEY or API_KEY_SHA256")
 }
 
-var server = &edge.Lazy[http.Handler]{Build: func(ctx context.Context) (http.Handler, error) {
-	return Build(ctx, nil)
-}}
-
 // Handle serves the API function.
-var Handle = edge.HTTP("API", server)
+var Handle = edge.HTTPFunc("API", Build)
 
 // Build makes the handler from the environment (or l, in tests).
 func Build(ctx context.Context, l envconfig.Lookuper) (http.Handler, error) {

@@ -12,7 +12,6 @@ import (
 	"github.com/eventstreamengine/ese/functions/internal/edge"
 	"github.com/eventstreamengine/ese/functions/internal/setup"
 	"github.com/eventstreamengine/ese/shared/deliverystatus"
-	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/store"
 )
 
@@ -20,27 +19,20 @@ func init() {
 	functions.CloudEvent("HandleStatus", Handle)
 }
 
+// Handle serves the HandleStatus function.
+var Handle = edge.EventFunc("HandleStatus", Build)
+
 // Config is what HandleStatus reads from its environment.
 type Config struct {
 	setup.Project
-	// GiveUpAfter bounds retries of a status for a MessageSid not yet known.
+	// GiveUpAfter bounds retries of a status for a message not yet known.
 	GiveUpAfter time.Duration `env:"STATUS_GIVE_UP_AFTER, default=15m"`
 }
-
-var handler = &edge.Lazy[edge.Handler]{Build: func(ctx context.Context) (edge.Handler, error) {
-	return Build(ctx, nil)
-}}
-
-// Handle serves the HandleStatus function.
-var Handle = edge.Event("HandleStatus", handler)
 
 // Build makes the handler from the environment (or l, in tests).
 func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
 	var cfg Config
-	if err := setup.Load(ctx, &cfg, l); err != nil {
-		return nil, err
-	}
-	st, err := setup.Store(ctx, cfg.Project)
+	st, err := setup.LoadStore(ctx, &cfg, l)
 	if err != nil {
 		return nil, err
 	}
@@ -49,12 +41,5 @@ func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
 
 // New returns the handler over st.
 func New(st store.Store, giveUpAfter time.Duration) edge.Handler {
-	a := &deliverystatus.Applier{Store: st, GiveUpAfter: giveUpAfter}
-	return func(ctx context.Context, m events.Message) error {
-		var ev events.Webhook
-		if err := events.Decode(m, &ev); err != nil {
-			return err
-		}
-		return a.Apply(ctx, ev)
-	}
+	return edge.Decoded((&deliverystatus.Applier{Store: st, GiveUpAfter: giveUpAfter}).Apply)
 }

@@ -25,25 +25,17 @@ func init() {
 	functions.CloudEvent("ImportUsers", Handle)
 }
 
+// Handle serves the ImportUsers function.
+var Handle = edge.EventFunc("ImportUsers", Build)
+
 // Config is what ImportUsers reads from its environment.
 type Config struct {
 	setup.Project
 }
 
-var handler = &edge.Lazy[edge.Handler]{Build: func(ctx context.Context) (edge.Handler, error) {
-	return Build(ctx, nil)
-}}
-
-// Handle serves the ImportUsers function.
-var Handle = edge.Event("ImportUsers", handler)
-
 // Build makes the handler from the environment (or l, in tests).
 func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
-	var cfg Config
-	if err := setup.Load(ctx, &cfg, l); err != nil {
-		return nil, err
-	}
-	st, err := setup.Store(ctx, cfg.Project)
+	st, err := setup.LoadStore(ctx, &Config{}, l)
 	if err != nil {
 		return nil, err
 	}
@@ -56,11 +48,7 @@ const abandonedAfter = time.Hour
 
 // New returns the handler over st.
 func New(st store.Imports) edge.Handler {
-	return func(ctx context.Context, m events.Message) error {
-		var b events.ImportBatch
-		if err := events.Decode(m, &b); err != nil {
-			return err
-		}
+	return edge.Decoded(func(ctx context.Context, b events.ImportBatch) error {
 		job, err := st.PeekImportJob(ctx, b.JobID)
 		if err != nil {
 			if errs.Is(err, errs.NotExist) {
@@ -92,5 +80,5 @@ func New(st store.Imports) edge.Handler {
 		logging.FromContext(ctx).Info("import batch applied", "job_id", b.JobID, "batch", b.Batch,
 			"created", res.Created, "updated", res.Updated, "unchanged", res.Unchanged)
 		return nil
-	}
+	})
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/eventstreamengine/ese/functions/internal/edge"
 	"github.com/eventstreamengine/ese/functions/internal/setup"
-	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/inbound"
 	"github.com/eventstreamengine/ese/shared/store"
 )
@@ -19,25 +18,17 @@ func init() {
 	functions.CloudEvent("HandleInbound", Handle)
 }
 
+// Handle serves the HandleInbound function.
+var Handle = edge.EventFunc("HandleInbound", Build)
+
 // Config is what HandleInbound reads from its environment.
 type Config struct {
 	setup.Project
 }
 
-var handler = &edge.Lazy[edge.Handler]{Build: func(ctx context.Context) (edge.Handler, error) {
-	return Build(ctx, nil)
-}}
-
-// Handle serves the HandleInbound function.
-var Handle = edge.Event("HandleInbound", handler)
-
 // Build makes the handler from the environment (or l, in tests).
 func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
-	var cfg Config
-	if err := setup.Load(ctx, &cfg, l); err != nil {
-		return nil, err
-	}
-	st, err := setup.Store(ctx, cfg.Project)
+	st, err := setup.LoadStore(ctx, &Config{}, l)
 	if err != nil {
 		return nil, err
 	}
@@ -46,12 +37,5 @@ func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
 
 // New returns the handler over st.
 func New(st store.Store) edge.Handler {
-	h := &inbound.Handler{Store: st}
-	return func(ctx context.Context, m events.Message) error {
-		var ev events.Webhook
-		if err := events.Decode(m, &ev); err != nil {
-			return err
-		}
-		return h.Handle(ctx, ev)
-	}
+	return edge.Decoded((&inbound.Handler{Store: st}).Handle)
 }

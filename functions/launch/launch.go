@@ -11,25 +11,14 @@ import (
 	"github.com/eventstreamengine/ese/functions/internal/edge"
 	"github.com/eventstreamengine/ese/functions/internal/setup"
 	"github.com/eventstreamengine/ese/shared/campaignrun"
-	"github.com/eventstreamengine/ese/shared/events"
 )
 
 func init() {
 	functions.CloudEvent("LaunchCampaign", Handle)
 }
 
-// Config is what LaunchCampaign reads from its environment.
-type Config struct {
-	setup.Project
-	setup.Tasks
-}
-
-var handler = &edge.Lazy[edge.Handler]{Build: func(ctx context.Context) (edge.Handler, error) {
-	return Build(ctx, nil)
-}}
-
 // Handle serves the LaunchCampaign function.
-var Handle = edge.Event("LaunchCampaign", handler)
+var Handle = edge.EventFunc("LaunchCampaign", Build)
 
 // Build makes the handler from the environment (or l, in tests).
 func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
@@ -41,12 +30,4 @@ func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
 }
 
 // New returns the handler over r.
-func New(r *campaignrun.Runner) edge.Handler {
-	return func(ctx context.Context, m events.Message) error {
-		var ev events.Launch
-		if err := events.Decode(m, &ev); err != nil {
-			return err
-		}
-		return r.Launch(ctx, ev)
-	}
-}
+func New(r *campaignrun.Runner) edge.Handler { return edge.Decoded(r.Launch) }

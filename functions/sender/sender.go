@@ -37,20 +37,13 @@ type Config struct {
 	ReconcileAfter time.Duration `env:"RECONCILE_AFTER, default=2m"`
 }
 
-var server = &edge.Lazy[http.Handler]{Build: func(ctx context.Context) (http.Handler, error) {
-	return Build(ctx, nil)
-}}
-
 // Handle serves the Sender function.
-var Handle = edge.HTTP("Sender", server)
+var Handle = edge.HTTPFunc("Sender", Build)
 
 // Build makes the handler from the environment (or l, in tests).
 func Build(ctx context.Context, l envconfig.Lookuper) (http.Handler, error) {
 	var cfg Config
-	if err := setup.Load(ctx, &cfg, l); err != nil {
-		return nil, err
-	}
-	st, err := setup.Store(ctx, cfg.Project)
+	st, err := setup.LoadStore(ctx, &cfg, l)
 	if err != nil {
 		return nil, err
 	}

@@ -45,20 +45,13 @@ type Config struct {
 	ReplyHelp     string `env:"REPLY_HELP, default=Reply STOP to unsubscribe or START to resubscribe."`
 }
 
-var server = &edge.Lazy[http.Handler]{Build: func(ctx context.Context) (http.Handler, error) {
-	return Build(ctx, nil)
-}}
-
 // Handle serves the Webhooks function.
-var Handle = edge.HTTP("Webhooks", server)
+var Handle = edge.HTTPFunc("Webhooks", Build)
 
 // Build makes the handler from the environment (or l, in tests).
 func Build(ctx context.Context, l envconfig.Lookuper) (http.Handler, error) {
 	var cfg Config
-	if err := setup.Load(ctx, &cfg, l); err != nil {
-		return nil, err
-	}
-	st, err := setup.Store(ctx, cfg.Project)
+	st, err := setup.LoadStore(ctx, &cfg, l)
 	if err != nil {
 		return nil, err
 	}

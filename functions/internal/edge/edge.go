@@ -16,6 +16,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/events/pubsubevents"
 	"github.com/eventstreamengine/ese/shared/logging"
 	"github.com/eventstreamengine/ese/shared/render"
+	"github.com/sethvargo/go-envconfig"
 )
 
 // Lazy builds a value on first use. Unlike sync.OnceValues it tries again
@@ -92,6 +93,31 @@ func Event(name string, l *Lazy[Handler]) func(context.Context, event.Event) err
 		}
 		return Decide(ctx, h(ctx, m))
 	}
+}
+
+// Decoded is a Handler that decodes the message's JSON payload into a T
+// and passes it to handle; an unreadable payload is dropped, not retried.
+func Decoded[T any](handle func(context.Context, T) error) Handler {
+	return func(ctx context.Context, m events.Message) error {
+		var v T
+		if err := events.Decode(m, &v); err != nil {
+			return err
+		}
+		return handle(ctx, v)
+	}
+}
+
+// Builder builds a function's server from its environment (or from l).
+type Builder[T any] func(ctx context.Context, l envconfig.Lookuper) (T, error)
+
+// HTTPFunc is HTTP over a server built lazily from the environment.
+func HTTPFunc(name string, build Builder[http.Handler]) http.HandlerFunc {
+	return HTTP(name, &Lazy[http.Handler]{Build: func(ctx context.Context) (http.Handler, error) { return build(ctx, nil) }})
+}
+
+// EventFunc is Event over a handler built lazily from the environment.
+func EventFunc(name string, build Builder[Handler]) func(context.Context, event.Event) error {
+	return Event(name, &Lazy[Handler]{Build: func(ctx context.Context) (Handler, error) { return build(ctx, nil) }})
 }
 
 // Decide logs a handler's error and says whether to retry: it returns the

@@ -66,9 +66,23 @@ func (p Project) ProjectID(ctx context.Context) (string, error) {
 	return id, nil
 }
 
+// projectConfig is any function's configuration: each embeds Project.
+type projectConfig interface {
+	ProjectID(context.Context) (string, error)
+}
+
+// LoadStore fills cfg from l (or the environment) and opens the store of
+// its project: what most functions start with.
+func LoadStore(ctx context.Context, cfg projectConfig, l envconfig.Lookuper) (*gcpfirestore.Store, error) {
+	if err := Load(ctx, cfg, l); err != nil {
+		return nil, err
+	}
+	return Store(ctx, cfg)
+}
+
 // Store opens the Firestore store (the emulator when
 // FIRESTORE_EMULATOR_HOST is set).
-func Store(ctx context.Context, p Project) (*gcpfirestore.Store, error) {
+func Store(ctx context.Context, p projectConfig) (*gcpfirestore.Store, error) {
 	id, err := p.ProjectID(ctx)
 	if err != nil {
 		return nil, err
@@ -128,10 +142,7 @@ type RunnerConfig struct {
 // Runner builds a campaign runner over Firestore, Pub/Sub and Cloud Tasks.
 func Runner(ctx context.Context, l envconfig.Lookuper) (*campaignrun.Runner, error) {
 	var cfg RunnerConfig
-	if err := Load(ctx, &cfg, l); err != nil {
-		return nil, err
-	}
-	st, err := Store(ctx, cfg.Project)
+	st, err := LoadStore(ctx, &cfg, l)
 	if err != nil {
 		return nil, err
 	}
