@@ -7,7 +7,10 @@ package campaignrun
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/compliance"
@@ -27,8 +30,16 @@ type Runner struct {
 	Now    func() time.Time
 
 	// PageSize is how many users one Launch event scans; BatchSize how
-	// many messages one Recipients event carries.
-	PageSize, BatchSize int
+	// many messages one Recipients event carries; Parallelism how many of
+	// a batch's messages are checked and queued at once.
+	PageSize, BatchSize, Parallelism int
+}
+
+func (r *Runner) parallelism() int {
+	if r.Parallelism > 0 {
+		return r.Parallelism
+	}
+	return 16
 }
 
 func (r *Runner) now() time.Time {
@@ -203,7 +214,11 @@ func (r *Runner) Recipients(ctx context.Context, ev events.Recipients) error {
 	if err != nil {
 		return fmt.Errorf("campaignrun.Recipients: %w", err)
 	}
-	var queued, skipped, deferred int
+	// Each message is its own small transaction and task: run them side
+	// by side, or a batch waits on one round trip after another.
+	var queued, skipped, deferred atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.parallelism())
 	for _, m := range ms {
 		switch m.Status {
 		case message.Pending, message.Queued, message.Deferred:
@@ -212,23 +227,23 @@ func (r *Runner) Recipients(ctx context.Context, ev events.Recipients) error {
 		}
 		u, ok := users[m.Phone]
 		d := compliance.Check(compliance.Input{User: u, Exists: ok, Quiet: window, Content: tmpl.Content, Now: r.now()})
-		if d.Action == compliance.Skip {
-			if err := r.skip(ctx, m.ID, d.Reason); err != nil {
-				return err
+		g.Go(func() error {
+			switch d.Action {
+			case compliance.Skip:
+				skipped.Add(1)
+				return r.skip(gctx, m.ID, d.Reason)
+			case compliance.Defer:
+				deferred.Add(1)
+			default:
+				queued.Add(1)
 			}
-			skipped++
-			continue
-		}
-		if d.Action == compliance.Defer {
-			deferred++
-		} else {
-			queued++
-		}
-		if err := r.queue(ctx, m.ID, d); err != nil {
-			return err
-		}
+			return r.queue(gctx, m.ID, d)
+		})
 	}
-	log.Info("recipients checked", "queued", queued, "deferred", deferred, "skipped", skipped)
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	log.Info("recipients checked", "queued", queued.Load(), "deferred", deferred.Load(), "skipped", skipped.Load())
 	return r.CheckCompletion(ctx, c.ID)
 }
 
