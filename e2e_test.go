@@ -33,24 +33,10 @@ import (
 // the HTTP API of the whole local stack, started with scripts/dev as the
 // README says, on the emulators scripts/test started.
 func TestSeedDemo(t *testing.T) {
-	env := []string{
-		"FIRESTORE_EMULATOR_HOST=" + emulatortest.Firestore(t),
-		"PUBSUB_EMULATOR_HOST=" + emulatortest.PubSub(t),
-		"CLOUD_TASKS_EMULATOR_HOST=" + emulatortest.CloudTasks(t),
-	}
-	port, standin := freePort(t), freePort(t)
-	project := emulatortest.ProjectID(t)
-	d := &demo{t: t, base: "http://127.0.0.1:" + port, key: "e2e-key", standin: "http://127.0.0.1:" + standin}
-	d.start(append(env,
-		"PORT="+port, "TWILIO_STANDIN_PORT="+standin, "GOOGLE_CLOUD_PROJECT="+project,
-		"API_KEY="+d.key, "TWILIO_AUTH_TOKEN=e2etoken", "PUBLIC_BASE_URL="+d.base,
-	))
+	d := newDemo(t)
+	project := d.project
 
-	// Part 1: health.
-	d.eventually("health", 90*time.Second, func() (bool, string) {
-		code, body := d.do("GET", "/health", nil, "")
-		return code == 200 && body["status"] == "healthy", fmt.Sprint(code, body)
-	})
+	// Part 1: health (newDemo waited for it).
 	if code, _ := d.doNoAuth("GET", "/api/v1/users"); code != http.StatusUnauthorized {
 		t.Errorf("GET /api/v1/users without a key = %d, want 401", code)
 	}
@@ -205,8 +191,30 @@ func TestSeedDemo(t *testing.T) {
 	}
 }
 
+// newDemo starts the whole local stack with scripts/dev, as the README
+// says, on the emulators scripts/test started, and waits for /health.
+func newDemo(t testing.TB) *demo {
+	env := []string{
+		"FIRESTORE_EMULATOR_HOST=" + emulatortest.Firestore(t),
+		"PUBSUB_EMULATOR_HOST=" + emulatortest.PubSub(t),
+		"CLOUD_TASKS_EMULATOR_HOST=" + emulatortest.CloudTasks(t),
+	}
+	port, standin := freePort(t), freePort(t)
+	d := &demo{t: t, base: "http://127.0.0.1:" + port, key: "e2e-key", standin: "http://127.0.0.1:" + standin, project: emulatortest.ProjectID(t)}
+	d.start(append(env,
+		"PORT="+port, "TWILIO_STANDIN_PORT="+standin, "GOOGLE_CLOUD_PROJECT="+d.project,
+		"API_KEY="+d.key, "TWILIO_AUTH_TOKEN=e2etoken", "PUBLIC_BASE_URL="+d.base,
+	))
+	d.eventually("health", 90*time.Second, func() (bool, string) {
+		code, body := d.do("GET", "/health", nil, "")
+		return code == 200 && body["status"] == "healthy", fmt.Sprint(code, body)
+	})
+	return d
+}
+
 type demo struct {
-	t         *testing.T
+	t         testing.TB
+	project   string
 	base, key string
 	standin   string
 	client    http.Client
@@ -230,7 +238,7 @@ func (d *demo) queue(project, id string) *cloudtaskspb.Queue {
 	return q
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
