@@ -18,6 +18,10 @@ import (
 	"github.com/eventstreamengine/ese/shared/userimport"
 )
 
+// progressEvery is how many batches the reader publishes between writes
+// of the job (a heartbeat for the batches waiting on it).
+const progressEvery = 50
+
 // maxStoredRowErrors bounds the row errors a job keeps; every bad row is
 // still counted.
 const maxStoredRowErrors = 1000
@@ -60,6 +64,11 @@ func (s *Server) bulkImport(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		job.Batches++
+		if job.Batches%progressEvery == 0 {
+			// News for the batches waiting on this reader: it is alive.
+			job.UpdatedAt = s.now()
+			return s.Store.UpdateImportJob(ctx, job, userimport.Receiving)
+		}
 		return nil
 	}
 	rd := userimport.NewReader(br, format)
@@ -112,7 +121,10 @@ func (s *Server) bulkImport(w http.ResponseWriter, r *http.Request) {
 	// the client has gone.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if err := s.Store.UpdateImportJob(wctx, job); err != nil {
+	if err := s.Store.UpdateImportJob(wctx, job, userimport.Receiving); err != nil {
+		if errs.Is(err, errs.Conflict) {
+			err = errs.E(errs.Conflict, "import %s was given up as abandoned before its file was read to the end; nothing was applied", job.ID)
+		}
 		fail(w, r, err)
 		return
 	}

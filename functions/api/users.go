@@ -16,7 +16,7 @@ import (
 // under "attributes" only.
 var reserved = map[string]bool{
 	"id": true, "phone_number": true, "consent_state": true, "attributes": true,
-	"created_at": true, "updated_at": true,
+	"created_at": true, "updated_at": true, "last_keyword_at": true,
 }
 
 // userJSON is a user as the API shows it: its fields, its attributes
@@ -39,6 +39,9 @@ func userJSON(u user.User) map[string]any {
 	out["attributes"] = attrs
 	out["created_at"] = u.CreatedAt
 	out["updated_at"] = u.UpdatedAt
+	if u.KeywordAt != nil {
+		out["last_keyword_at"] = u.KeywordAt
+	}
 	return out
 }
 

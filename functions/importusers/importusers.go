@@ -42,8 +42,9 @@ func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
 	return New(st), nil
 }
 
-// abandonedAfter is how long a file may take to read before its batches
-// give up waiting and the job is failed.
+// abandonedAfter is how long a job may go without news from its reader
+// (which writes every few batches) before its batches give up waiting and
+// fail it.
 const abandonedAfter = time.Hour
 
 // New returns the handler over st.
@@ -64,10 +65,15 @@ func New(st store.Imports) edge.Handler {
 				job.State = userimport.Failed
 				job.Errors = append(job.Errors, errs.Detail{Message: "the upload was not read to its end"})
 				job.UpdatedAt = time.Now().UTC()
-				if err := st.UpdateImportJob(ctx, job); err != nil {
-					return fmt.Errorf("importusers: %w", err)
+				err := st.UpdateImportJob(ctx, job, userimport.Receiving)
+				switch {
+				case err == nil:
+					return nil
+				case errs.Is(err, errs.Conflict):
+					// The reader finished meanwhile: decide again.
+					return errs.E(errs.Transient, "import %s: state changed; retry", b.JobID)
 				}
-				return nil
+				return fmt.Errorf("importusers: %w", err)
 			}
 			return errs.E(errs.Transient, "import %s is still being read", b.JobID)
 		case userimport.Failed:

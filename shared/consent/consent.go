@@ -67,6 +67,14 @@ func AdminMay(from, to State) bool {
 	return from != Stop && (to == OptIn || to == OptOut)
 }
 
+// Keyword is a person's own opt-out or opt-in word, as received.
+type Keyword struct {
+	Phone  string
+	Intent Intent // IntentOptOut or IntentOptIn
+	Ref    string // the MessageSid that carried it
+	At     time.Time
+}
+
 // Intent is what an inbound message asks for.
 type Intent string
 
@@ -99,11 +107,12 @@ func Classify(body string) Intent {
 }
 
 // AfterIntent returns the state an inbound intent moves current to, and
-// whether it changes. START lifts STOP only: an admin's OPT_OUT stays.
+// whether it changes. The person's STOP replaces an admin's or import's
+// OPT_OUT too (so that no admin can lift it); their START lifts STOP only.
 func AfterIntent(current State, in Intent) (State, bool) {
 	switch in {
 	case IntentOptOut:
-		if current == OptIn {
+		if current != Stop {
 			return Stop, true
 		}
 	case IntentOptIn:

@@ -112,7 +112,8 @@ func TestAfterIntent(t *testing.T) {
 	}{
 		{name: "stop_from_opt_in", current: OptIn, in: IntentOptOut, want: Stop, wantChanged: true},
 		{name: "stop_again", current: Stop, in: IntentOptOut, want: Stop},
-		{name: "stop_keeps_admin_opt_out", current: OptOut, in: IntentOptOut, want: OptOut},
+		// The person's own word replaces the admin's, so no admin can lift it.
+		{name: "stop_replaces_admin_opt_out", current: OptOut, in: IntentOptOut, want: Stop, wantChanged: true},
 		{name: "start_lifts_stop", current: Stop, in: IntentOptIn, want: OptIn, wantChanged: true},
 		{name: "start_never_lifts_admin_opt_out", current: OptOut, in: IntentOptIn, want: OptOut},
 		{name: "start_when_opted_in", current: OptIn, in: IntentOptIn, want: OptIn},

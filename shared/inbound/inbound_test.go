@@ -139,24 +139,20 @@ func TestHandle(t *testing.T) {
 			want: state{Consent: consent.OptOut, History: []consent.Change{first(consent.OptOut, consent.SourceAdmin)}},
 		},
 		{
-			name: "stop_keeps_admin_opt_out", consent: consent.OptOut, source: consent.SourceAdmin, body: "STOP",
-			want: state{Consent: consent.OptOut, History: []consent.Change{first(consent.OptOut, consent.SourceAdmin)}},
-		},
-		{
-			// A repeated keyword changes nothing but is kept, once, so it
-			// outranks an older keyword processed after it.
-			name: "stop_when_stopped_changes_nothing_but_is_kept", consent: consent.Stop, source: consent.SourceAPI, body: "STOP",
+			// The person's own word replaces the admin's: no admin may lift it.
+			name: "stop_replaces_admin_opt_out", consent: consent.OptOut, source: consent.SourceAdmin, body: "STOP",
 			want: state{Consent: consent.Stop, History: []consent.Change{
-				first(consent.Stop, consent.SourceAPI),
-				{Phone: number, From: consent.Stop, To: consent.Stop, Source: consent.SourceInbound, Ref: "SM1", At: received},
+				first(consent.OptOut, consent.SourceAdmin),
+				{Phone: number, From: consent.OptOut, To: consent.Stop, Source: consent.SourceInbound, Ref: "SM1", At: received},
 			}},
 		},
 		{
-			name: "start_when_opted_in_changes_nothing_but_is_kept", consent: consent.OptIn, source: consent.SourceAPI, body: "START",
-			want: state{Consent: consent.OptIn, History: []consent.Change{
-				first(consent.OptIn, consent.SourceAPI),
-				{Phone: number, From: consent.OptIn, To: consent.OptIn, Source: consent.SourceInbound, Ref: "SM1", At: received},
-			}},
+			name: "stop_when_stopped_changes_nothing", consent: consent.Stop, source: consent.SourceAPI, body: "STOP",
+			want: state{Consent: consent.Stop, History: []consent.Change{first(consent.Stop, consent.SourceAPI)}},
+		},
+		{
+			name: "start_when_opted_in_changes_nothing", consent: consent.OptIn, source: consent.SourceAPI, body: "START",
+			want: state{Consent: consent.OptIn, History: []consent.Change{first(consent.OptIn, consent.SourceAPI)}},
 		},
 		{
 			name: "plain_reply_changes_nothing", consent: consent.OptIn, source: consent.SourceAPI, body: "Please stop sending",

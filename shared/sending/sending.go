@@ -98,7 +98,11 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 	now := s.now()
 	if m.ScheduledAt != nil && m.ScheduledAt.After(now.Add(time.Minute)) {
 		// An older task for a message since deferred again: the newer
-		// task sends it.
+		// task sends it. Make sure it exists (a deferral whose enqueue
+		// failed is repaired here; an existing one is not made twice).
+		if err := s.enqueueDeferred(ctx, m, *m.ScheduledAt); err != nil {
+			return "", err
+		}
 		return OutcomeDeferred, nil
 	}
 
@@ -134,11 +138,13 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 		return OutcomeDeferred, nil
 	}
 
+	// The claim's own time: reconcile judges a claim's age by it.
+	claimed := s.now()
 	m, err = s.Store.UpdateMessage(ctx, m.ID, func(m *message.Message) error {
 		if m.Status != message.Queued && m.Status != message.Deferred {
 			return errNotClaimable
 		}
-		m.Status, m.ClaimedAt, m.UpdatedAt = message.Sending, &now, now
+		m.Status, m.ClaimedAt, m.UpdatedAt = message.Sending, &claimed, claimed
 		m.Attempts++
 		return nil
 	})
@@ -184,9 +190,18 @@ func (s *Sender) deferUntil(ctx context.Context, m message.Message, until time.T
 		}
 		return fmt.Errorf("sending.deferUntil: %w", err)
 	}
+	return s.enqueueDeferred(ctx, m, until)
+}
+
+// enqueueDeferred makes the task of a message deferred to until, named
+// for the time so that making it again is harmless.
+func (s *Sender) enqueueDeferred(ctx context.Context, m message.Message, until time.Time) error {
+	if s.Queue == nil {
+		return errs.E(errs.Transient, "sending: no queue to defer message %s", m.ID)
+	}
 	t := sendqueue.Task{CampaignID: m.CampaignID, MessageID: m.ID, At: until, Generation: until.Unix()}
 	if _, err := s.Queue.Enqueue(ctx, t); err != nil {
-		return fmt.Errorf("sending.deferUntil: %w", err)
+		return fmt.Errorf("sending.enqueueDeferred: %w", err)
 	}
 	return nil
 }

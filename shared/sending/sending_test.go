@@ -265,3 +265,24 @@ func TestSend_quiet_hours_at_send_time_defer_with_a_new_task(t *testing.T) {
 		t.Errorf("old task after the deferral = %q, %v; want deferred and nothing sent", o, err)
 	}
 }
+
+// A deferral whose task could not be made is repaired by the retry of the
+// old task, so the message never waits with no task to send it.
+func TestSend_deferral_whose_enqueue_failed_is_repaired(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	m := f.queued(t, "+94771234567", consent.OptIn)
+	until := f.quiet(t)
+	f.queue.SetDown(errs.E(errs.Transient, "cloud tasks unavailable"))
+	if _, err := f.send(t, m); !errs.Retry(err) {
+		t.Fatalf("Send with the queue down: err = %v, want a retryable error", err)
+	}
+	f.queue.SetDown(nil)
+	if o, err := f.send(t, m); o != sending.OutcomeDeferred || err != nil {
+		t.Fatalf("retry = %q, %v; want deferred", o, err)
+	}
+	tasks := f.queue.Tasks(f.cid)
+	if len(tasks) != 1 || !tasks[0].At.Equal(until) {
+		t.Errorf("tasks %+v; want one at %v", tasks, until)
+	}
+}

@@ -64,11 +64,16 @@ type Users interface {
 	// with the change's history entry. When c.From is set, the change
 	// applies only if the current state is still c.From (else changed is
 	// false), so a decision made on a read is not applied to a newer
-	// state. A person's own keyword (source inbound) that changes nothing
-	// is still added to the history (From == To), so that it outranks an
-	// older keyword processed after it. It returns the user after;
-	// NotExist for an unknown phone.
+	// state. It returns the user after; NotExist for an unknown phone.
 	SetConsent(ctx context.Context, c consent.Change) (user.User, bool, error)
+	// ApplyKeyword applies a person's own STOP or START in one transaction
+	// with what it depends on: a keyword received before the person's
+	// latest (KeywordAt) changes nothing; otherwise the state moves as
+	// consent.AfterIntent says, KeywordAt becomes k.At, and a change goes
+	// into the history with k.Ref. A STOP from an unknown number creates a
+	// STOP user; a START from one changes nothing. It returns the user
+	// after (zero when none) and whether the state changed.
+	ApplyKeyword(ctx context.Context, k consent.Keyword) (user.User, bool, error)
 	// ConsentHistory lists phone's consent changes, oldest first.
 	ConsentHistory(ctx context.Context, phone string) ([]consent.Change, error)
 	CountUsers(ctx context.Context, f UserFilter) (int, error)
@@ -78,8 +83,10 @@ type Users interface {
 type Imports interface {
 	CreateImportJob(ctx context.Context, j userimport.Job) error
 	// UpdateImportJob replaces what reading the file found (state, row
-	// counts, batches, errors) on an existing job; NotExist otherwise.
-	UpdateImportJob(ctx context.Context, j userimport.Job) error
+	// counts, batches, errors) on an existing job, only while the job is
+	// still in state from (Conflict otherwise: the reader and a batch that
+	// gave up on it must not overwrite each other); NotExist when absent.
+	UpdateImportJob(ctx context.Context, j userimport.Job, from userimport.State) error
 	// GetImportJob returns the job with its counts tallied from the
 	// batches applied so far.
 	GetImportJob(ctx context.Context, id string) (userimport.Job, error)

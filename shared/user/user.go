@@ -15,6 +15,9 @@ type User struct {
 	Attributes map[string]any `json:"attributes"`
 	CreatedAt  time.Time      `json:"created_at"`
 	UpdatedAt  time.Time      `json:"updated_at"`
+	// KeywordAt is when the person's latest STOP or START was received:
+	// an older one, processed later, changes nothing.
+	KeywordAt *time.Time `json:"last_keyword_at,omitempty"`
 }
 
 // Timezone returns the IANA zone the person set, if any.

@@ -26,6 +26,7 @@ type userDoc struct {
 	Attributes map[string]any `firestore:"attributes"`
 	CreatedAt  time.Time      `firestore:"created_at"`
 	UpdatedAt  time.Time      `firestore:"updated_at"`
+	KeywordAt  *time.Time     `firestore:"keyword_at,omitempty"`
 }
 
 func toUserDoc(u user.User) userDoc {
@@ -34,7 +35,17 @@ func toUserDoc(u user.User) userDoc {
 		Attributes: records.Attributes(u.Attributes),
 		CreatedAt:  records.Time(u.CreatedAt),
 		UpdatedAt:  records.Time(u.UpdatedAt),
+		KeywordAt:  timePtr(u.KeywordAt),
 	}
+}
+
+// timePtr copies t in the form the store keeps times.
+func timePtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := records.Time(*t)
+	return &v
 }
 
 func (d userDoc) user(phone string) user.User {
@@ -44,6 +55,7 @@ func (d userDoc) user(phone string) user.User {
 		Attributes: records.Attributes(d.Attributes),
 		CreatedAt:  records.Time(d.CreatedAt),
 		UpdatedAt:  records.Time(d.UpdatedAt),
+		KeywordAt:  timePtr(d.KeywordAt),
 	}
 }
 

@@ -39,7 +39,7 @@ func (s *Store) CreateImportJob(ctx context.Context, j userimport.Job) error {
 }
 
 // UpdateImportJob implements store.Imports.
-func (s *Store) UpdateImportJob(ctx context.Context, j userimport.Job) error {
+func (s *Store) UpdateImportJob(ctx context.Context, j userimport.Job, from userimport.State) error {
 	if !records.ValidID(j.ID) {
 		return notExist("UpdateImportJob", "job "+j.ID)
 	}
@@ -56,11 +56,14 @@ func (s *Store) UpdateImportJob(ctx context.Context, j userimport.Job) error {
 		if err := snap.DataTo(&old); err != nil {
 			return err
 		}
+		if userimport.State(old.State) != from {
+			return errs.E(errs.Conflict, "gcpfirestore.UpdateImportJob: job %s is %s, not %s", j.ID, old.State, from)
+		}
 		j.CreatedAt = old.CreatedAt
 		j.UpdatedAt = records.Or(j.UpdatedAt, time.Now())
 		return tx.Set(ref, toJobDoc(j))
 	})
-	if errs.Is(err, errs.NotExist) {
+	if errs.Is(err, errs.NotExist) || errs.Is(err, errs.Conflict) {
 		return err
 	}
 	return classify("UpdateImportJob", err)

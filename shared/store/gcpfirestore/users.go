@@ -206,14 +206,7 @@ func (s *Store) SetConsent(ctx context.Context, c consent.Change) (user.User, bo
 			return nil // decided on a state that has moved on
 		}
 		if u.Consent == c.To {
-			if c.Source != consent.SourceInbound {
-				return nil // no change
-			}
-			// The person's repeated keyword changes nothing but is kept:
-			// it outranks an older keyword processed after it.
-			entry := c
-			entry.From = u.Consent
-			return tx.Create(s.historyCol(c.Phone).NewDoc(), toChangeDoc(entry))
+			return nil // no change
 		}
 		entry := c
 		entry.From = u.Consent
@@ -279,4 +272,73 @@ func count(ctx context.Context, q firestore.Query) (int, error) {
 		return 0, fmt.Errorf("decode count: %w", err)
 	}
 	return int(out.N), nil
+}
+
+// ApplyKeyword implements store.Users. The user document is written
+// whenever the keyword is newer than the last, so two keywords of one
+// person processed at once conflict and run one after the other.
+func (s *Store) ApplyKeyword(ctx context.Context, k consent.Keyword) (user.User, bool, error) {
+	if !records.ValidID(k.Phone) {
+		return user.User{}, false, errs.E(errs.Invalid, "gcpfirestore.ApplyKeyword: phone_number cannot name a user")
+	}
+	if k.Intent != consent.IntentOptOut && k.Intent != consent.IntentOptIn {
+		return user.User{}, false, errs.E(errs.Invalid, "gcpfirestore.ApplyKeyword: intent %q is not STOP or START", k.Intent)
+	}
+	at := records.Time(records.Or(k.At, time.Now()))
+	ref := s.userRef(k.Phone)
+	var (
+		out     user.User
+		changed bool
+	)
+	apply := func(ctx context.Context, tx *firestore.Transaction) error {
+		out, changed = user.User{}, false
+		snap, err := tx.Get(ref)
+		if status.Code(err) == codes.NotFound {
+			if k.Intent != consent.IntentOptOut {
+				return nil
+			}
+			u := user.User{Phone: k.Phone, Consent: consent.Stop, Attributes: map[string]any{}, CreatedAt: at, UpdatedAt: at, KeywordAt: &at}
+			if err := tx.Create(ref, toUserDoc(u)); err != nil {
+				return err
+			}
+			out, changed = u, true
+			first := consent.Change{Phone: k.Phone, To: consent.Stop, Source: consent.SourceInbound, Ref: k.Ref, At: at}
+			return tx.Create(s.historyCol(k.Phone).NewDoc(), toChangeDoc(first))
+		}
+		if err != nil {
+			return err
+		}
+		u, err := decodeUser(snap)
+		if err != nil {
+			return err
+		}
+		out = u
+		if u.KeywordAt != nil && !at.After(*u.KeywordAt) {
+			return nil // superseded by the person's later word, or a replay
+		}
+		updates := []firestore.Update{{Path: "keyword_at", Value: at}}
+		u.KeywordAt = &at
+		if to, change := consent.AfterIntent(u.Consent, k.Intent); change {
+			entry := consent.Change{Phone: k.Phone, From: u.Consent, To: to, Source: consent.SourceInbound, Ref: k.Ref, At: at}
+			u.Consent, u.UpdatedAt = to, at
+			updates = append(updates,
+				firestore.Update{Path: "consent_state", Value: string(to)},
+				firestore.Update{Path: "updated_at", Value: at})
+			if err := tx.Create(s.historyCol(k.Phone).NewDoc(), toChangeDoc(entry)); err != nil {
+				return err
+			}
+			changed = true
+		}
+		out = u
+		return tx.Update(ref, updates)
+	}
+	err := s.c.RunTransaction(ctx, apply, firestore.MaxAttempts(txAttempts))
+	if status.Code(err) == codes.AlreadyExists {
+		// The user was created meanwhile (an import): decide again on it.
+		err = s.c.RunTransaction(ctx, apply, firestore.MaxAttempts(txAttempts))
+	}
+	if err != nil {
+		return user.User{}, false, classify("ApplyKeyword", err)
+	}
+	return out, changed, nil
 }

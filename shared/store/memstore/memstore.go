@@ -94,6 +94,10 @@ func copyUser(u user.User) user.User {
 	u.Attributes = records.Attributes(u.Attributes)
 	u.CreatedAt = records.Time(u.CreatedAt)
 	u.UpdatedAt = records.Time(u.UpdatedAt)
+	if u.KeywordAt != nil {
+		k := records.Time(*u.KeywordAt)
+		u.KeywordAt = &k
+	}
 	return u
 }
 
@@ -211,11 +215,6 @@ func (s *Store) SetConsent(ctx context.Context, c consent.Change) (user.User, bo
 		return copyUser(u), false, nil
 	}
 	if u.Consent == c.To {
-		if c.Source == consent.SourceInbound {
-			// Kept: it outranks an older keyword processed after it.
-			c.From = u.Consent
-			s.history[u.Phone] = append(s.history[u.Phone], c)
-		}
 		return copyUser(u), false, nil
 	}
 	c.From = u.Consent
@@ -224,6 +223,40 @@ func (s *Store) SetConsent(ctx context.Context, c consent.Change) (user.User, bo
 	s.users[u.Phone] = u
 	s.history[u.Phone] = append(s.history[u.Phone], c)
 	return copyUser(u), true, nil
+}
+
+// ApplyKeyword implements store.Users.
+func (s *Store) ApplyKeyword(ctx context.Context, k consent.Keyword) (user.User, bool, error) {
+	if !records.ValidID(k.Phone) {
+		return user.User{}, false, errs.E(errs.Invalid, "memstore.ApplyKeyword: phone_number cannot name a user")
+	}
+	if k.Intent != consent.IntentOptOut && k.Intent != consent.IntentOptIn {
+		return user.User{}, false, errs.E(errs.Invalid, "memstore.ApplyKeyword: intent %q is not STOP or START", k.Intent)
+	}
+	at := records.Time(records.Or(k.At, time.Now()))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[k.Phone]
+	if !ok {
+		if k.Intent != consent.IntentOptOut {
+			return user.User{}, false, nil
+		}
+		u = user.User{Phone: k.Phone, Consent: consent.Stop, Attributes: map[string]any{}, CreatedAt: at, UpdatedAt: at, KeywordAt: &at}
+		s.users[k.Phone] = u
+		s.history[k.Phone] = append(s.history[k.Phone], consent.Change{Phone: k.Phone, To: consent.Stop, Source: consent.SourceInbound, Ref: k.Ref, At: at})
+		return copyUser(u), true, nil
+	}
+	if u.KeywordAt != nil && !at.After(*u.KeywordAt) {
+		return copyUser(u), false, nil // superseded by the person's later word, or a replay
+	}
+	u.KeywordAt = &at
+	to, change := consent.AfterIntent(u.Consent, k.Intent)
+	if change {
+		s.history[k.Phone] = append(s.history[k.Phone], consent.Change{Phone: k.Phone, From: u.Consent, To: to, Source: consent.SourceInbound, Ref: k.Ref, At: at})
+		u.Consent, u.UpdatedAt = to, at
+	}
+	s.users[k.Phone] = u
+	return copyUser(u), change, nil
 }
 
 // ConsentHistory implements store.Users.
@@ -280,7 +313,7 @@ func (s *Store) CreateImportJob(ctx context.Context, j userimport.Job) error {
 }
 
 // UpdateImportJob implements store.Imports.
-func (s *Store) UpdateImportJob(ctx context.Context, j userimport.Job) error {
+func (s *Store) UpdateImportJob(ctx context.Context, j userimport.Job, from userimport.State) error {
 	j = copyJob(j)
 	j.Applied, j.Created, j.Updated, j.Unchanged = 0, 0, 0, 0
 	s.mu.Lock()
@@ -288,6 +321,9 @@ func (s *Store) UpdateImportJob(ctx context.Context, j userimport.Job) error {
 	old, ok := s.jobs[j.ID]
 	if !ok {
 		return errs.E(errs.NotExist, "memstore.UpdateImportJob: job %s not found", j.ID)
+	}
+	if old.State != from {
+		return errs.E(errs.Conflict, "memstore.UpdateImportJob: job %s is %s, not %s", j.ID, old.State, from)
 	}
 	j.CreatedAt = old.CreatedAt
 	j.UpdatedAt = records.Or(j.UpdatedAt, time.Now())

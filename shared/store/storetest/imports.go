@@ -68,7 +68,10 @@ func testImportJob(t *testing.T, s store.Store) {
 	upd.State, upd.Rows, upd.Accepted, upd.Rejected, upd.Batches = userimport.Failed, 20, 19, 1, 4
 	upd.Errors = []errs.Detail{{Message: "malformed JSON at byte 10"}}
 	upd.CreatedAt, upd.UpdatedAt = at(5), at(5)
-	if err := s.UpdateImportJob(ctx, upd); err != nil {
+	if err := s.UpdateImportJob(ctx, upd, userimport.Receiving); !errs.Is(err, errs.Conflict) {
+		t.Errorf("UpdateImportJob from a state the job is not in: %v, want kind Conflict", err)
+	}
+	if err := s.UpdateImportJob(ctx, upd, userimport.Queued); err != nil {
 		t.Fatalf("UpdateImportJob: %v", err)
 	}
 	got, err = s.GetImportJob(ctx, "job-1")
@@ -80,7 +83,7 @@ func testImportJob(t *testing.T, s store.Store) {
 	if d := diff(upd, got); d != "" {
 		t.Errorf("GetImportJob after UpdateImportJob (-want, +got):\n%s", d)
 	}
-	if err := s.UpdateImportJob(ctx, userimport.Job{ID: "job-9", Format: "csv"}); !errs.Is(err, errs.NotExist) {
+	if err := s.UpdateImportJob(ctx, userimport.Job{ID: "job-9", Format: "csv"}, userimport.Queued); !errs.Is(err, errs.NotExist) {
 		t.Errorf("UpdateImportJob of a missing job: %v, want kind NotExist", err)
 	}
 }

@@ -372,8 +372,6 @@ func testSetConsent(t *testing.T, s store.Store) {
 	want := []consent.Change{
 		{Phone: u.Phone, To: consent.OptIn, Source: consent.SourceAPI, At: kept(at(0))},
 		{Phone: u.Phone, From: consent.OptIn, To: consent.Stop, Source: consent.SourceInbound, Ref: "SM123", At: kept(at(1))},
-		// The person's repeated keyword changes nothing but is kept.
-		{Phone: u.Phone, From: consent.Stop, To: consent.Stop, Source: consent.SourceInbound, Ref: "SM124", At: kept(at(2))},
 		{Phone: u.Phone, From: consent.Stop, To: consent.OptIn, Source: consent.SourceInbound, Ref: "SM125", At: kept(at(4))},
 		{Phone: u.Phone, From: consent.OptIn, To: consent.OptOut, Source: consent.SourceAdmin, Ref: "note", At: kept(at(5))},
 	}
