@@ -65,7 +65,9 @@ func (c Config) keyHash() ([]byte, error) {
 var Handle = edge.HTTPFunc("API", Build)
 
 // Build makes the handler from the environment (or l, in tests).
-func Build(ctx context.Context, l envconfig.Lookuper) (http.Handler, error) {
+func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error) {
+	var opened setup.Opened
+	defer opened.CloseIf(&err)
 	var cfg Config
 	if err := setup.Load(ctx, &cfg, l); err != nil {
 		return nil, err
@@ -78,14 +80,17 @@ func Build(ctx context.Context, l envconfig.Lookuper) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	opened.Add(st.Close)
 	psc, pub, err := setup.PubSub(ctx, cfg.Project)
 	if err != nil {
 		return nil, err
 	}
+	opened.Add(psc.Close)
 	q, err := setup.Queue(ctx, cfg.Project, cfg.Tasks)
 	if err != nil {
 		return nil, err
 	}
+	opened.Add(q.Close)
 	prov, err := setup.Provider(cfg.Twilio)
 	if err != nil {
 		return nil, err

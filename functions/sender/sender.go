@@ -41,12 +41,15 @@ type Config struct {
 var Handle = edge.HTTPFunc("Sender", Build)
 
 // Build makes the handler from the environment (or l, in tests).
-func Build(ctx context.Context, l envconfig.Lookuper) (http.Handler, error) {
+func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error) {
+	var opened setup.Opened
+	defer opened.CloseIf(&err)
 	var cfg Config
 	st, err := setup.LoadStore(ctx, &cfg, l)
 	if err != nil {
 		return nil, err
 	}
+	opened.Add(st.Close)
 	p, err := setup.Provider(cfg.Twilio)
 	if err != nil {
 		return nil, err

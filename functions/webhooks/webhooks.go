@@ -27,6 +27,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/render"
 	"github.com/eventstreamengine/ese/shared/sms/twilio"
 	"github.com/eventstreamengine/ese/shared/store"
+	"github.com/eventstreamengine/ese/shared/user"
 	"github.com/eventstreamengine/ese/shared/webhook"
 )
 
@@ -49,19 +50,22 @@ type Config struct {
 var Handle = edge.HTTPFunc("Webhooks", Build)
 
 // Build makes the handler from the environment (or l, in tests).
-func Build(ctx context.Context, l envconfig.Lookuper) (http.Handler, error) {
+func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error) {
+	var opened setup.Opened
+	defer opened.CloseIf(&err)
 	var cfg Config
 	st, err := setup.LoadStore(ctx, &cfg, l)
 	if err != nil {
 		return nil, err
 	}
+	opened.Add(st.Close)
 	_, pub, err := setup.PubSub(ctx, cfg.Project)
 	if err != nil {
 		return nil, err
 	}
 	in := &inbound.Handler{Store: st}
 	status := &deliverystatus.Applier{Store: st, GiveUpAfter: 15 * time.Minute}
-	return (&Server{Config: cfg, Store: st, Events: pub, Apply: map[webhook.Kind]func(context.Context, webhook.Event) error{
+	return (&Server{Config: cfg, Store: st, Users: st, Events: pub, Apply: map[webhook.Kind]func(context.Context, webhook.Event) error{
 		webhook.Inbound: in.Handle,
 		webhook.Status:  status.Apply,
 	}}).Routes(), nil
@@ -70,7 +74,12 @@ func Build(ctx context.Context, l envconfig.Lookuper) (http.Handler, error) {
 // Server handles the two webhooks.
 type Server struct {
 	Config
-	Store  store.Webhooks
+	Store store.Webhooks
+	// Users, when set, lets the START reply tell the truth: only a person
+	// whose own STOP it lifts is told they are resubscribed.
+	Users interface {
+		GetUser(ctx context.Context, phone string) (user.User, error)
+	}
 	Events events.Publisher
 	// Apply processes an event in place when it cannot be published:
 	// Twilio does not retry a callback we answer with a 5xx, so a STOP
@@ -146,7 +155,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 	}
 	if kind == webhook.Inbound {
 		log.Info("inbound message", "from", phone.Mask(stored.Params["From"]), "duplicate", !created)
-		s.twiml(w, s.reply(stored.Params["Body"]))
+		s.twiml(w, s.reply(r.Context(), stored.Params))
 		return
 	}
 	log.Info("status callback", "status", stored.Status, "duplicate", !created)
@@ -202,12 +211,24 @@ func (s *Server) event(kind webhook.Kind, r *http.Request) (webhook.Event, error
 	return ev, nil
 }
 
-// reply is the TwiML reply to an inbound body: only the keywords get one.
-func (s *Server) reply(body string) string {
-	switch consent.Classify(body) {
+// reply is the TwiML reply to an inbound message: only the keywords get
+// one.
+func (s *Server) reply(ctx context.Context, params map[string]string) string {
+	switch consent.Classify(params["Body"]) {
 	case consent.IntentOptOut:
 		return s.ReplyStop
 	case consent.IntentOptIn:
+		if s.Users != nil {
+			// START lifts the person's own STOP only; an unknown number or
+			// an admin's OPT_OUT stays as it is, so say nothing false.
+			p, err := phone.Normalize(params["From"])
+			if err != nil {
+				return ""
+			}
+			if u, err := s.Users.GetUser(ctx, p); err != nil || (u.Consent != consent.Stop && u.Consent != consent.OptIn) {
+				return ""
+			}
+		}
 		return s.ReplyStart
 	case consent.IntentHelp:
 		return s.ReplyHelp

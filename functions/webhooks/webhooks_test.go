@@ -224,3 +224,36 @@ func TestWebhooks_stop_applied_in_place_when_pubsub_is_down(t *testing.T) {
 type down struct{}
 
 func (down) Publish(context.Context, string, any) error { return errors.New("pubsub unavailable") }
+
+// START is answered "resubscribed" only when it lifts the person's STOP
+// (or they are opted in already), never for an admin's OPT_OUT or a
+// stranger, whom it does not opt in.
+func TestWebhooks_start_reply_tells_the_truth(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		consent consent.State // "" for no such user
+		want    string
+	}{
+		{"after_own_stop", consent.Stop, "<Message>welcome back</Message>"},
+		{"opted_in", consent.OptIn, "<Message>welcome back</Message>"},
+		{"admin_opt_out", consent.OptOut, "<Response></Response>"},
+		{"unknown_number", "", "<Response></Response>"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st, pub := memstore.New(), memevents.New()
+			if tc.consent != "" {
+				if err := st.CreateUser(context.Background(), user.User{Phone: "+94771234577", Consent: tc.consent, Attributes: map[string]any{}}, consent.SourceAdmin, ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f := &fixture{store: st, events: pub}
+			f.h = (&Server{Config: Config{PublicBaseURL: base, AuthToken: token, ReplyStart: "welcome back"}, Store: st, Users: st, Events: pub}).Routes()
+			if code, body := f.post("/webhooks/inbound", inboundForm("START", "SM5"), token); code != 200 || !strings.Contains(body, tc.want) {
+				t.Errorf("START = %d %q, want %q", code, body, tc.want)
+			}
+		})
+	}
+}

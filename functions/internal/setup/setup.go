@@ -140,19 +140,41 @@ type RunnerConfig struct {
 }
 
 // Runner builds a campaign runner over Firestore, Pub/Sub and Cloud Tasks.
-func Runner(ctx context.Context, l envconfig.Lookuper) (*campaignrun.Runner, error) {
+func Runner(ctx context.Context, l envconfig.Lookuper) (_ *campaignrun.Runner, err error) {
+	var opened Opened
+	defer opened.CloseIf(&err)
 	var cfg RunnerConfig
 	st, err := LoadStore(ctx, &cfg, l)
 	if err != nil {
 		return nil, err
 	}
-	_, pub, err := PubSub(ctx, cfg.Project)
+	opened.Add(st.Close)
+	psc, pub, err := PubSub(ctx, cfg.Project)
 	if err != nil {
 		return nil, err
 	}
+	opened.Add(psc.Close)
 	q, err := Queue(ctx, cfg.Project, cfg.Tasks)
 	if err != nil {
 		return nil, err
 	}
 	return &campaignrun.Runner{Store: st, Events: pub, Queue: q}, nil
+}
+
+// Opened is the clients a build has opened so far. A build that fails
+// half-way closes them: it is tried again on the next request, and each
+// try would otherwise leak a set of connections.
+type Opened []func() error
+
+// Add remembers a client's Close.
+func (o *Opened) Add(close func() error) { *o = append(*o, close) }
+
+// CloseIf closes every client when *err is set (defer it).
+func (o *Opened) CloseIf(err *error) {
+	if *err == nil {
+		return
+	}
+	for _, c := range *o {
+		_ = c()
+	}
 }
