@@ -246,6 +246,9 @@ func runStack(ctx context.Context, cfg config, o options, stdout io.Writer, log 
 		startup: time.Since(began),
 	})
 	log.Info("stack ready", "origin", origin, "after", time.Since(began).Round(time.Millisecond).String())
+	// What Cloud Scheduler does in production: hand on stored callbacks
+	// whose webhook died before publishing them.
+	go sweep(ctx, "http://127.0.0.1:"+port+"/api/v1/maintenance/republish-webhooks", cfg.APIKey, log)
 
 	select {
 	case <-ctx.Done():
@@ -255,6 +258,33 @@ func runStack(ctx context.Context, cfg config, o options, stdout io.Writer, log 
 		return fmt.Errorf("funcframework.StartHostPort: %w", err)
 	case err := <-stack.Died():
 		return err
+	}
+}
+
+// sweep POSTs to url every 30 seconds until ctx ends.
+func sweep(ctx context.Context, url, key string, log *slog.Logger) {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+		if err != nil {
+			return
+		}
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			log.Warn("republish sweep failed", "error", err)
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			log.Warn("republish sweep failed", "http_status", resp.StatusCode)
+		}
 	}
 }
 

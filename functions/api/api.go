@@ -170,6 +170,7 @@ func (s *Server) Routes() http.Handler {
 	api.HandleFunc("GET /api/v1/reporting/messages/status", s.messageStatus)
 	api.HandleFunc("GET /api/v1/monitoring/inbound", s.monitorInbound)
 	api.HandleFunc("GET /api/v1/monitoring/dashboard", s.dashboard)
+	api.HandleFunc("POST /api/v1/maintenance/republish-webhooks", s.republishWebhooks)
 	api.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		render.JSON(w, http.StatusNotFound, render.ErrorBody{Error: fmt.Sprintf("no route %s %s", r.Method, r.URL.Path)})
 	})

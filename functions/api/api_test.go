@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/events/memevents"
 	"github.com/eventstreamengine/ese/shared/sendqueue/memqueue"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
+	"github.com/eventstreamengine/ese/shared/webhook"
 )
 
 const key = "test-key"
@@ -300,5 +302,31 @@ func TestCampaign_lifecycle_shapes(t *testing.T) {
 	_, sum := f.call("GET", "/api/v1/reporting/campaigns/"+id+"/summary", "")
 	if sum["campaign_id"] != id || sum["total_recipients"] != 0.0 || sum["top_error_codes"] == nil {
 		t.Errorf("summary = %v", sum)
+	}
+}
+
+// A callback stored but never published (its webhook died in between) is
+// handed on by the sweep, once.
+func TestRepublishWebhooks(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	old := time.Now().UTC().Add(-time.Minute)
+	for _, e := range []webhook.Event{
+		{ID: "inbound-SM1", Kind: webhook.Inbound, MessageSID: "SM1", Params: map[string]string{"Body": "STOP"}, ReceivedAt: old},
+		{ID: "status-SM2-sent", Kind: webhook.Status, MessageSID: "SM2", Status: "sent", ReceivedAt: old},
+		{ID: "inbound-SM3", Kind: webhook.Inbound, MessageSID: "SM3", ReceivedAt: time.Now().UTC()}, // too young
+	} {
+		if _, _, err := f.store.RecordWebhook(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, want := range []float64{2, 0} {
+		if code, out := f.call("POST", "/api/v1/maintenance/republish-webhooks", ""); code != 200 || out["republished"] != want {
+			t.Errorf("sweep %d = %d %v, want %v republished", i, code, out, want)
+		}
+	}
+	if a, b := len(f.events.Published(events.TopicInbound)), len(f.events.Published(events.TopicStatus)); a != 1 || b != 1 {
+		t.Errorf("published %d inbound, %d status; want 1 and 1", a, b)
 	}
 }

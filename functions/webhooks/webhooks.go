@@ -132,11 +132,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 	// Twilio replays only what never got an answer, a failed publish is
 	// processed in place when it can be.
 	if !stored.Published {
-		topic := events.TopicInbound
-		if kind == webhook.Status {
-			topic = events.TopicStatus
-		}
-		if err := s.Events.Publish(r.Context(), topic, stored); err != nil {
+		if err := s.Events.Publish(r.Context(), events.WebhookTopic(kind), stored); err != nil {
 			apply := s.Apply[kind]
 			if apply == nil {
 				render.Error(w, r, errs.Wrap(errs.Transient, err, "webhooks: publish"))

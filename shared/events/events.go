@@ -47,6 +47,14 @@ type Recipients struct {
 // Webhook is a stored Twilio callback passed on for processing.
 type Webhook = webhook.Event
 
+// WebhookTopic is the topic a stored callback of kind k goes to.
+func WebhookTopic(k webhook.Kind) string {
+	if k == webhook.Status {
+		return TopicStatus
+	}
+	return TopicInbound
+}
+
 // Message is one delivered Pub/Sub message, whatever delivered it.
 type Message struct {
 	ID         string

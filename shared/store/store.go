@@ -187,6 +187,9 @@ type Webhooks interface {
 	// event and whether this call created it.
 	RecordWebhook(ctx context.Context, e webhook.Event) (webhook.Event, bool, error)
 	MarkWebhookPublished(ctx context.Context, id string) error
+	// ListUnpublished lists events received before the given time that
+	// were never marked published, oldest first: what a sweep republishes.
+	ListUnpublished(ctx context.Context, before time.Time, limit int) ([]webhook.Event, error)
 	// ListWebhooks lists the newest events of a kind.
 	ListWebhooks(ctx context.Context, kind webhook.Kind, limit int) ([]webhook.Event, error)
 }

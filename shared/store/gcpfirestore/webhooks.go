@@ -70,3 +70,24 @@ func (s *Store) ListWebhooks(ctx context.Context, kind webhook.Kind, limit int) 
 	}
 	return out, nil
 }
+
+// ListUnpublished implements store.Webhooks.
+func (s *Store) ListUnpublished(ctx context.Context, before time.Time, limit int) ([]webhook.Event, error) {
+	if limit < 1 {
+		return nil, errs.E(errs.Invalid, "gcpfirestore.ListUnpublished: limit must be at least 1")
+	}
+	snaps, err := s.webhooks().Where("published", "==", false).Where("received_at", "<", records.Time(before)).
+		OrderBy("received_at", firestore.Asc).Limit(limit).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, classify("ListUnpublished", err)
+	}
+	out := make([]webhook.Event, 0, len(snaps))
+	for _, snap := range snaps {
+		var d webhookDoc
+		if err := snap.DataTo(&d); err != nil {
+			return nil, fmt.Errorf("gcpfirestore.ListUnpublished: decode %s: %w", snap.Ref.ID, err)
+		}
+		out = append(out, d.event(snap.Ref.ID))
+	}
+	return out, nil
+}

@@ -844,3 +844,24 @@ func (s *Store) ListWebhooks(ctx context.Context, kind webhook.Kind, limit int) 
 	}
 	return out, nil
 }
+
+// ListUnpublished implements store.Webhooks.
+func (s *Store) ListUnpublished(ctx context.Context, before time.Time, limit int) ([]webhook.Event, error) {
+	if limit < 1 {
+		return nil, errs.E(errs.Invalid, "memstore.ListUnpublished: limit must be at least 1")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var es []webhook.Event
+	for _, e := range s.webhooks {
+		if !e.Published && e.ReceivedAt.Before(before) {
+			es = append(es, e)
+		}
+	}
+	slices.SortFunc(es, func(a, b webhook.Event) int { return -newestFirst(a.ReceivedAt, b.ReceivedAt, a.ID, b.ID) })
+	out := []webhook.Event{}
+	for _, e := range es[:min(limit, len(es))] {
+		out = append(out, copyEvent(e))
+	}
+	return out, nil
+}

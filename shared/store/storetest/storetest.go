@@ -63,6 +63,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"record_webhook_concurrent", testRecordWebhookConcurrent},
 		{"mark_webhook_published", testMarkWebhookPublished},
 		{"list_webhooks_newest_by_kind", testListWebhooks},
+		{"list_unpublished_oldest_first", testListUnpublished},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

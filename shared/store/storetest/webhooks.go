@@ -2,6 +2,9 @@ package storetest
 
 import (
 	"sync"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 	"testing"
 
 	"github.com/eventstreamengine/ese/shared/errs"
@@ -155,5 +158,46 @@ func testListWebhooks(t *testing.T, s store.Store) {
 	}
 	if _, err := s.ListWebhooks(ctx, webhook.Status, 0); !errs.Is(err, errs.Invalid) {
 		t.Errorf("ListWebhooks(limit 0): %v, want kind Invalid", err)
+	}
+}
+
+func testListUnpublished(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for i, e := range []webhook.Event{inboundEvent("SM1", 1), statusEvent("SM2", "sent", 2), inboundEvent("SM3", 3)} {
+		if _, _, err := s.RecordWebhook(ctx, e); err != nil {
+			t.Fatalf("RecordWebhook %d: %v", i, err)
+		}
+	}
+	if err := s.MarkWebhookPublished(ctx, webhook.EventID(webhook.Status, "SM2", "sent")); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(before time.Time, limit int) []string {
+		t.Helper()
+		es, err := s.ListUnpublished(ctx, before, limit)
+		if err != nil {
+			t.Fatalf("ListUnpublished: %v", err)
+		}
+		out := []string{}
+		for _, e := range es {
+			out = append(out, e.MessageSID)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		before time.Time
+		limit  int
+		want   []string
+	}{
+		{"before_the_third", kept(at(3)), 10, []string{"SM1"}},
+		{"all_unpublished_oldest_first", at(4), 10, []string{"SM1", "SM3"}},
+		{"limit", at(4), 1, []string{"SM1"}},
+	} {
+		if d := cmp.Diff(tc.want, ids(tc.before, tc.limit)); d != "" {
+			t.Errorf("%s: ListUnpublished (-want, +got):\n%s", tc.name, d)
+		}
+	}
+	if _, err := s.ListUnpublished(ctx, at(4), 0); !errs.Is(err, errs.Invalid) {
+		t.Errorf("ListUnpublished limit 0: %v, want kind Invalid", err)
 	}
 }

@@ -1,0 +1,41 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/eventstreamengine/ese/shared/events"
+	"github.com/eventstreamengine/ese/shared/logging"
+)
+
+// republishAge is how old an unpublished callback must be before a sweep
+// takes it: younger ones may still be in their webhook's hands.
+const republishAge = 30 * time.Second
+
+// republishWebhooks hands on callbacks that were stored but never
+// published (their webhook died between the two, and Twilio does not
+// retry): run it every minute (Cloud Scheduler in production).
+func (s *Server) republishWebhooks(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	evs, err := s.Store.ListUnpublished(ctx, s.now().Add(-republishAge), 500)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	n := 0
+	for _, e := range evs {
+		if err := s.Events.Publish(ctx, events.WebhookTopic(e.Kind), e); err != nil {
+			fail(w, r, err)
+			return
+		}
+		if err := s.Store.MarkWebhookPublished(ctx, e.ID); err != nil {
+			fail(w, r, err)
+			return
+		}
+		n++
+	}
+	if n > 0 {
+		logging.FromContext(ctx).Warn("republished stored callbacks", "count", n)
+	}
+	respond(w, http.StatusOK, map[string]any{"republished": n})
+}
