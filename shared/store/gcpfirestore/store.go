@@ -21,6 +21,7 @@
 //
 //	messages:       campaign_id ASC, updated_at DESC    (ListMessages)
 //	webhook_events: kind ASC, received_at DESC          (ListWebhooks)
+//	webhook_events: published ASC, received_at ASC      (ListUnpublished)
 //
 // Every other query is equality filters only (Firestore merges the
 // automatic single-field indexes), an equality filter ordered by document
