@@ -111,10 +111,20 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 		return "", fmt.Errorf("sending.Send: %w", err)
 	}
 	if err != nil || u.Consent != consent.OptIn {
-		if err := s.finish(ctx, m.ID, func(m *message.Message) {
-			m.Status, m.SkipReason = message.Skipped, message.SkipConsentAtSend
-		}); err != nil {
-			return "", err
+		// Only an unclaimed message: one claimed meanwhile by another
+		// delivery may be on its way to the provider.
+		_, err := s.Store.UpdateMessage(ctx, m.ID, func(m *message.Message) error {
+			if m.Status != message.Queued && m.Status != message.Deferred {
+				return errNotClaimable
+			}
+			m.Status, m.SkipReason, m.UpdatedAt = message.Skipped, message.SkipConsentAtSend, s.now()
+			return nil
+		})
+		if errors.Is(err, errNotClaimable) {
+			return "", errs.E(errs.Transient, "message %s changed while skipping", m.ID)
+		}
+		if err != nil {
+			return "", fmt.Errorf("sending.Send: skip: %w", err)
 		}
 		log.Info("skipped: consent withdrawn before send")
 		return OutcomeSkipped, s.concluded(ctx, m.CampaignID)
