@@ -32,7 +32,14 @@ import (
 func main() {
 	log := logging.FromEnv()
 	slog.SetDefault(log)
-	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, log))
+	// funcframework prints a "Serving function" line per registered path,
+	// most naming nothing: the banner, on the real stdout, says where
+	// everything is.
+	out := os.Stdout
+	if devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0); err == nil {
+		os.Stdout = devnull
+	}
+	os.Exit(run(os.Args[1:], os.Getenv, out, log))
 }
 
 const usage = `Usage: devstack [flags]   (normally run by scripts/dev)
