@@ -6,9 +6,12 @@ package edge
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/eventstreamengine/ese/shared/errs"
@@ -65,8 +68,54 @@ func HTTP(name string, l *Lazy[http.Handler]) http.HandlerFunc {
 			render.Error(w, r, errs.Wrap(errs.Transient, err, name+" is starting"))
 			return
 		}
-		h.ServeHTTP(w, r)
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		logRequest(log, r, sw, time.Since(start))
 	}
+}
+
+// statusWriter remembers what a handler answered, for the request log.
+type statusWriter struct {
+	http.ResponseWriter
+	status, size int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.size += n
+	return n, err
+}
+
+// logRequest writes one line per request in Cloud Logging's httpRequest
+// shape. The route pattern stands in for the URL, whose path or query may
+// hold a phone number.
+func logRequest(log *slog.Logger, r *http.Request, w *statusWriter, took time.Duration) {
+	level := slog.LevelInfo
+	switch {
+	case w.status >= 500:
+		level = slog.LevelError
+	case r.Pattern == "GET /health":
+		level = slog.LevelDebug // polled; only its failures matter
+	}
+	route := r.Pattern
+	if route == "" {
+		route = r.Method + " (no route)"
+	}
+	log.Log(r.Context(), level, "request", "route", route, slog.Group("httpRequest",
+		"requestMethod", r.Method, "status", w.status, "responseSize", strconv.Itoa(w.size),
+		"latency", strconv.FormatFloat(took.Seconds(), 'f', 6, 64)+"s",
+		"userAgent", r.UserAgent()))
 }
 
 // Handler handles one Pub/Sub message; the same handler serves a push
