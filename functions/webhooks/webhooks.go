@@ -132,7 +132,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 	// Twilio replays only what never got an answer, a failed publish is
 	// processed in place when it can be.
 	if !stored.Published {
-		if err := s.Events.Publish(r.Context(), events.WebhookTopic(kind), stored); err != nil {
+		if err := s.handOn(r.Context(), stored); err != nil {
 			apply := s.Apply[kind]
 			if apply == nil {
 				render.Error(w, r, errs.Wrap(errs.Transient, err, "webhooks: publish"))
@@ -205,6 +205,18 @@ func (s *Server) event(kind webhook.Kind, r *http.Request) (webhook.Event, error
 		ev.MessageID = r.URL.Query().Get("message_id")
 	}
 	return ev, nil
+}
+
+// handOn publishes an event for processing, unless it has nothing to
+// process: statuses such as queued or sending are kept for the audit
+// trail only.
+func (s *Server) handOn(ctx context.Context, e webhook.Event) error {
+	if e.Kind == webhook.Status {
+		if _, ok := deliverystatus.Update(e.Status, "", e.ReceivedAt); !ok {
+			return nil
+		}
+	}
+	return s.Events.Publish(ctx, events.WebhookTopic(e.Kind), e)
 }
 
 // reply is the TwiML reply to an inbound message: only the keywords get

@@ -257,3 +257,17 @@ func TestWebhooks_start_reply_tells_the_truth(t *testing.T) {
 		})
 	}
 }
+
+// A status with nothing to process (queued, sending) is kept for the
+// audit trail but not published, and marked handled so no sweep takes it.
+func TestWebhooks_uneventful_status_is_kept_not_published(t *testing.T) {
+	t.Parallel()
+	f := newFixture(plain)
+	if code, _ := f.post("/webhooks/status", url.Values{"MessageSid": {"SM8"}, "MessageStatus": {"queued"}}, token); code != 200 {
+		t.Fatalf("queued status = %d", code)
+	}
+	evs, _ := f.store.ListWebhooks(context.Background(), webhook.Status, 10)
+	if len(evs) != 1 || !evs[0].Published || len(f.events.Published(events.TopicStatus)) != 0 {
+		t.Errorf("%d stored (handled %v), %d published; want 1 stored and handled, none published", len(evs), len(evs) == 1 && evs[0].Published, len(f.events.Published(events.TopicStatus)))
+	}
+}
