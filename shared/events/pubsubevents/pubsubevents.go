@@ -13,11 +13,10 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/events"
+	"github.com/eventstreamengine/ese/shared/grpckind"
 )
 
 var _ events.Publisher = (*Publisher)(nil)
@@ -102,13 +101,13 @@ func Ready(ctx context.Context, client *pubsub.Client, topics, subscriptions []s
 	for _, t := range topics {
 		name := fullName(client, "topics", t)
 		if _, err := client.TopicAdminClient.GetTopic(ctx, &pubsubpb.GetTopicRequest{Topic: name}); err != nil {
-			return errs.Wrap(kindOf(err), err, fmt.Sprintf("pubsubevents.Ready: topic %s", name))
+			return errs.Wrap(grpckind.Of(err), err, fmt.Sprintf("pubsubevents.Ready: topic %s", name))
 		}
 	}
 	for _, s := range subscriptions {
 		name := fullName(client, "subscriptions", s)
 		if _, err := client.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{Subscription: name}); err != nil {
-			return errs.Wrap(kindOf(err), err, fmt.Sprintf("pubsubevents.Ready: subscription %s", name))
+			return errs.Wrap(grpckind.Of(err), err, fmt.Sprintf("pubsubevents.Ready: subscription %s", name))
 		}
 	}
 	return nil
@@ -120,29 +119,4 @@ func fullName(client *pubsub.Client, kind, nameOrID string) string {
 		return nameOrID
 	}
 	return "projects/" + client.Project() + "/" + kind + "/" + nameOrID
-}
-
-// kindOf classifies a Pub/Sub client error.
-func kindOf(err error) errs.Kind {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return errs.Transient
-	}
-	switch status.Code(err) {
-	case codes.NotFound:
-		return errs.NotExist
-	case codes.AlreadyExists:
-		return errs.Exist
-	case codes.InvalidArgument, codes.OutOfRange:
-		return errs.Invalid
-	case codes.PermissionDenied:
-		return errs.Permission
-	case codes.Unauthenticated:
-		return errs.Unauthenticated
-	case codes.FailedPrecondition:
-		return errs.Conflict
-	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted,
-		codes.Aborted, codes.Internal, codes.Canceled:
-		return errs.Transient
-	}
-	return errs.Other
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/events"
+	"github.com/eventstreamengine/ese/shared/grpckind"
 )
 
 // ReceiveOption tunes Receive.
@@ -56,7 +57,7 @@ func Receive(ctx context.Context, client *pubsub.Client, subscriptionID string, 
 		}
 	})
 	if err != nil {
-		return errs.Wrap(kindOf(err), err, "pubsubevents.Receive "+sub.ID())
+		return errs.Wrap(grpckind.Of(err), err, "pubsubevents.Receive "+sub.ID())
 	}
 	return nil
 }

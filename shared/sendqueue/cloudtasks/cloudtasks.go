@@ -31,6 +31,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/grpckind"
 	"github.com/eventstreamengine/ese/shared/sendqueue"
 )
 
@@ -148,12 +149,12 @@ func (q *Queue) EnsureQueue(ctx context.Context, campaignID string, ratePerSecon
 		return nil
 	}
 	if status.Code(err) != codes.AlreadyExists {
-		return errs.Wrap(kindOf(err), err, "cloudtasks.CreateQueue "+name)
+		return errs.Wrap(grpckind.Of(err), err, "cloudtasks.CreateQueue "+name)
 	}
 
 	got, err := q.client.GetQueue(ctx, &cloudtaskspb.GetQueueRequest{Name: name})
 	if err != nil {
-		return errs.Wrap(kindOf(err), err, "cloudtasks.GetQueue "+name)
+		return errs.Wrap(grpckind.Of(err), err, "cloudtasks.GetQueue "+name)
 	}
 	if got.GetRateLimits().GetMaxDispatchesPerSecond() == want.RateLimits.MaxDispatchesPerSecond &&
 		got.GetRateLimits().GetMaxConcurrentDispatches() == want.RateLimits.MaxConcurrentDispatches {
@@ -167,7 +168,7 @@ func (q *Queue) EnsureQueue(ctx context.Context, campaignID string, ratePerSecon
 		}},
 	})
 	if err != nil {
-		return errs.Wrap(kindOf(err), err, "cloudtasks.UpdateQueue "+name)
+		return errs.Wrap(grpckind.Of(err), err, "cloudtasks.UpdateQueue "+name)
 	}
 	return nil
 }
@@ -232,7 +233,7 @@ func (q *Queue) Enqueue(ctx context.Context, t sendqueue.Task) (bool, error) {
 	case status.Code(err) == codes.AlreadyExists:
 		return false, nil
 	}
-	return false, errs.Wrap(kindOf(err), err, "cloudtasks.CreateTask "+task.Name)
+	return false, errs.Wrap(grpckind.Of(err), err, "cloudtasks.CreateTask "+task.Name)
 }
 
 // Ready lists at most one queue: a cheap call that needs the service up
@@ -240,7 +241,7 @@ func (q *Queue) Enqueue(ctx context.Context, t sendqueue.Task) (bool, error) {
 func (q *Queue) Ready(ctx context.Context) error {
 	it := q.client.ListQueues(ctx, &cloudtaskspb.ListQueuesRequest{Parent: q.parent, PageSize: 1})
 	if _, err := it.Next(); err != nil && !errors.Is(err, iterator.Done) {
-		return errs.Wrap(kindOf(err), err, "cloudtasks.ListQueues "+q.parent)
+		return errs.Wrap(grpckind.Of(err), err, "cloudtasks.ListQueues "+q.parent)
 	}
 	return nil
 }
@@ -251,31 +252,4 @@ func (q *Queue) queueName(campaignID string) (string, error) {
 		return "", errs.E(errs.Invalid, "cloudtasks: campaign id %q cannot name a queue", campaignID)
 	}
 	return q.parent + "/queues/" + id, nil
-}
-
-// kindOf classifies a Cloud Tasks error.
-func kindOf(err error) errs.Kind {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return errs.Transient
-	}
-	switch status.Code(err) {
-	case codes.NotFound:
-		return errs.NotExist
-	case codes.AlreadyExists:
-		return errs.Exist
-	case codes.InvalidArgument, codes.OutOfRange:
-		return errs.Invalid
-	case codes.FailedPrecondition: // such as a queue name deleted too recently
-		return errs.Conflict
-	case codes.PermissionDenied:
-		return errs.Permission
-	case codes.Unauthenticated:
-		return errs.Unauthenticated
-	case codes.Unimplemented: // UpdateQueue on the emulator
-		return errs.Permanent
-	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted,
-		codes.Aborted, codes.Internal, codes.Canceled:
-		return errs.Transient
-	}
-	return errs.Other
 }

@@ -47,6 +47,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/grpckind"
 	"github.com/eventstreamengine/ese/shared/store"
 )
 
@@ -99,14 +100,9 @@ func classify(op string, err error) error {
 	if errs.KindOf(err) != errs.Other {
 		return err // ours, already named
 	}
-	var k errs.Kind
-	switch status.Code(err) {
-	case codes.NotFound:
-		k = errs.NotExist
-	case codes.AlreadyExists:
-		k = errs.Exist
-	case codes.Unavailable, codes.DeadlineExceeded, codes.Aborted, codes.ResourceExhausted:
-		k = errs.Transient
+	k := grpckind.Of(err)
+	switch k {
+	case errs.NotExist, errs.Exist, errs.Transient:
 	default:
 		return fmt.Errorf("gcpfirestore.%s: %w", op, err)
 	}
