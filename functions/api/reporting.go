@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"sort"
 	"time"
 
 	"github.com/eventstreamengine/ese/shared/campaign"
@@ -117,18 +116,24 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 		}
 		users[string(c)] = n
 	}
-	cs, ctotal, err := s.Store.ListCampaigns(ctx, store.Page{Page: 1, PerPage: 200})
+	cs, ctotal, err := s.Store.ListCampaigns(ctx, store.Page{Page: 1, PerPage: 5})
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
 	byStatus := map[campaign.Status]int{}
-	for _, c := range cs {
-		byStatus[c.Status]++
+	for _, st := range []campaign.Status{campaign.Draft, campaign.Scheduled, campaign.Running, campaign.Paused, campaign.Completed, campaign.Cancelled, campaign.Failed} {
+		n, err := s.Store.CountCampaigns(ctx, st)
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		if n > 0 {
+			byStatus[st] = n
+		}
 	}
-	sort.SliceStable(cs, func(i, j int) bool { return cs[i].CreatedAt.After(cs[j].CreatedAt) })
 	recent := []map[string]any{}
-	for _, c := range cs[:min(5, len(cs))] {
+	for _, c := range cs {
 		recent = append(recent, campaignJSON(c))
 	}
 	in, err := s.inbound(r, 10)

@@ -125,6 +125,8 @@ type Campaigns interface {
 	CreateCampaign(ctx context.Context, c campaign.Campaign) (campaign.Campaign, error) // assigns ID
 	GetCampaign(ctx context.Context, id string) (campaign.Campaign, error)
 	ListCampaigns(ctx context.Context, p Page) ([]campaign.Campaign, int, error) // newest first
+	// CountCampaigns counts the campaigns in status st (all when empty).
+	CountCampaigns(ctx context.Context, st campaign.Status) (int, error)
 	// UpdateCampaign runs fn on the current campaign in a transaction and
 	// stores the result, unless fn returns an error: Unchanged ends the
 	// update without a write (and without an error); any other is returned.

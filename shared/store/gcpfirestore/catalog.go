@@ -164,6 +164,19 @@ func (s *Store) ListCampaigns(ctx context.Context, p store.Page) ([]campaign.Cam
 	})
 }
 
+// CountCampaigns implements store.Campaigns.
+func (s *Store) CountCampaigns(ctx context.Context, st campaign.Status) (int, error) {
+	q := s.c.Collection(colCampaigns).Query
+	if st != "" {
+		q = q.Where("status", "==", string(st))
+	}
+	n, err := count(ctx, q)
+	if err != nil {
+		return 0, classify("CountCampaigns", err)
+	}
+	return n, nil
+}
+
 // UpdateCampaign implements store.Campaigns. fn may run more than once
 // (a contended transaction is retried), so it must only change c.
 func (s *Store) UpdateCampaign(ctx context.Context, id string, fn func(*campaign.Campaign) error) (campaign.Campaign, error) {

@@ -566,6 +566,19 @@ func (s *Store) GetCampaign(ctx context.Context, id string) (campaign.Campaign, 
 	return copyCampaign(c), nil
 }
 
+// CountCampaigns implements store.Campaigns.
+func (s *Store) CountCampaigns(ctx context.Context, st campaign.Status) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.campaigns {
+		if st == "" || c.Status == st {
+			n++
+		}
+	}
+	return n, nil
+}
+
 // ListCampaigns implements store.Campaigns.
 func (s *Store) ListCampaigns(ctx context.Context, p store.Page) ([]campaign.Campaign, int, error) {
 	if err := records.CheckPage(p); err != nil {

@@ -211,6 +211,11 @@ func testCampaigns(t *testing.T, s store.Store) {
 		}
 		created = append(created, stored)
 	}
+	for st, want := range map[campaign.Status]int{"": 3, campaign.Running: 1, campaign.Draft: 2, campaign.Completed: 0} {
+		if got, err := s.CountCampaigns(ctx, st); err != nil || got != want {
+			t.Errorf("CountCampaigns(%q) = %d, %v; want %d", st, got, err, want)
+		}
+	}
 	if _, err := s.GetCampaign(ctx, "nope"); !errs.Is(err, errs.NotExist) {
 		t.Errorf("GetCampaign(unknown): %v, want kind NotExist", err)
 	}
