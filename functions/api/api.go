@@ -172,14 +172,14 @@ func (s *Server) Routes() http.Handler {
 	api.HandleFunc("GET /api/v1/monitoring/dashboard", s.dashboard)
 	api.HandleFunc("POST /api/v1/maintenance/republish-webhooks", s.republishWebhooks)
 	api.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		render.JSON(w, http.StatusNotFound, render.ErrorBody{Error: fmt.Sprintf("no route %s %s", r.Method, r.URL.Path)})
+		render.ErrorMessage(w, http.StatusNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
 	})
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", s.health)
 	mux.Handle("/api/", s.authenticated(api))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		render.JSON(w, http.StatusNotFound, render.ErrorBody{Error: "not found: the API lives under /api/v1"})
+		render.ErrorMessage(w, http.StatusNotFound, "not found: the API lives under /api/v1")
 	})
 	return mux
 }
@@ -191,7 +191,7 @@ func (s *Server) authenticated(next http.Handler) http.Handler {
 		sum := sha256.Sum256([]byte(strings.TrimSpace(key)))
 		if !ok || subtle.ConstantTimeCompare(sum[:], s.KeyHash) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="event-stream-engine"`)
-			render.JSON(w, http.StatusUnauthorized, render.ErrorBody{Error: "missing or wrong API key: send Authorization: Bearer <key>"})
+			render.ErrorMessage(w, http.StatusUnauthorized, "missing or wrong API key: send Authorization: Bearer <key>")
 			return
 		}
 		next.ServeHTTP(w, r)

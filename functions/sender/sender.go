@@ -70,7 +70,7 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 func New(s *sending.Sender) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
-			render.JSON(w, http.StatusMethodNotAllowed, render.ErrorBody{Error: "POST a send task"})
+			render.ErrorMessage(w, http.StatusMethodNotAllowed, "POST a send task")
 			return
 		}
 		var p sendqueue.Payload
@@ -84,7 +84,7 @@ func New(s *sending.Sender) http.Handler {
 			"task_retry", r.Header.Get("X-CloudTasks-TaskRetryCount")))
 		outcome, err := s.Send(ctx, p)
 		if err = edge.Decide(ctx, err); err != nil {
-			render.JSON(w, http.StatusServiceUnavailable, render.ErrorBody{Error: "retry later"})
+			render.ErrorMessage(w, http.StatusServiceUnavailable, "retry later")
 			return
 		}
 		if outcome == "" {

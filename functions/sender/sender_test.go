@@ -91,7 +91,16 @@ func (f *fixture) post(t *testing.T, method, body string) answer {
 		t.Errorf("%s: Content-Type %q, want JSON", method, ct)
 	}
 	a := answer{Code: rec.Code}
-	if err := json.Unmarshal(rec.Body.Bytes(), &a.Body); err != nil {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(rec.Body.Bytes(), &raw); err != nil {
+		t.Fatalf("%s: answer %q is not a JSON object: %v", method, rec.Body.String(), err)
+	}
+	if d, ok := raw["details"]; ok && string(d) != "[]" {
+		t.Errorf("%s: details %s, want []", method, d)
+	}
+	delete(raw, "details")
+	b, _ := json.Marshal(raw)
+	if err := json.Unmarshal(b, &a.Body); err != nil {
 		t.Fatalf("%s: answer %q is not a JSON object of strings: %v", method, rec.Body.String(), err)
 	}
 	return a

@@ -113,7 +113,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 	url := strings.TrimRight(s.PublicBaseURL, "/") + r.URL.RequestURI()
 	if !twilio.ValidSignature(s.AuthToken, url, r.PostForm, r.Header.Get("X-Twilio-Signature")) {
 		log.Warn("rejected: bad or missing X-Twilio-Signature")
-		render.JSON(w, http.StatusForbidden, render.ErrorBody{Error: "invalid X-Twilio-Signature"})
+		render.ErrorMessage(w, http.StatusForbidden, "invalid X-Twilio-Signature")
 		return
 	}
 	ev, err := s.event(kind, r)

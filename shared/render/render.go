@@ -29,7 +29,7 @@ func JSON(w http.ResponseWriter, status int, v any) {
 // ErrorBody is the shape of every error answer.
 type ErrorBody struct {
 	Error   string        `json:"error"`
-	Details []errs.Detail `json:"details,omitempty"`
+	Details []errs.Detail `json:"details"` // always a list, empty when there is nothing to add
 }
 
 // Error writes err with the status of its kind. Unclassified errors are
@@ -38,8 +38,16 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 	status := errs.HTTPStatus(err)
 	body := ErrorBody{Error: err.Error(), Details: errs.DetailsOf(err)}
 	if status >= 500 {
-		logging.FromContext(r.Context()).Error("request failed", "error", err, "path", r.URL.Path)
+		logging.FromContext(r.Context()).Error("request failed", "error", err)
 		body = ErrorBody{Error: http.StatusText(status)}
 	}
+	if body.Details == nil {
+		body.Details = []errs.Detail{}
+	}
 	JSON(w, status, body)
+}
+
+// ErrorMessage writes an error answer with status and msg.
+func ErrorMessage(w http.ResponseWriter, status int, msg string) {
+	JSON(w, status, ErrorBody{Error: msg, Details: []errs.Detail{}})
 }

@@ -76,7 +76,8 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 		}
 		return "", fmt.Errorf("sending.Send: %w", err)
 	}
-	log := logging.FromContext(ctx).With("campaign_id", m.CampaignID, "message_id", m.ID)
+	// The caller's logger names the campaign and message already.
+	log := logging.FromContext(ctx)
 	switch {
 	case m.Status.Concluded():
 		// Still check completion: the delivery that concluded it may have
@@ -220,7 +221,7 @@ func (s *Sender) enqueueDeferred(ctx context.Context, m message.Message, until t
 // transient error leaves the claim in place (the provider may have taken
 // it) unless the provider certainly did not, and asks for a retry.
 func (s *Sender) failed(ctx context.Context, m message.Message, err error) (Outcome, error) {
-	log := logging.FromContext(ctx).With("campaign_id", m.CampaignID, "message_id", m.ID)
+	log := logging.FromContext(ctx)
 	var pe *sms.ProviderError
 	hasPE := errors.As(err, &pe)
 	if errs.Is(err, errs.Permanent) {

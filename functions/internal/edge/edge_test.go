@@ -237,7 +237,7 @@ func TestHTTP_answers_503_json_until_built(t *testing.T) {
 		}
 		got = append(got, a)
 	}
-	unavailable := answer{http.StatusServiceUnavailable, "application/json; charset=utf-8", map[string]any{"error": "Service Unavailable"}}
+	unavailable := answer{http.StatusServiceUnavailable, "application/json; charset=utf-8", map[string]any{"error": "Service Unavailable", "details": []any{}}}
 	want := []answer{unavailable, unavailable, {Code: http.StatusTeapot}, {Code: http.StatusTeapot}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("answers (-want, +got):\n%s", diff)
