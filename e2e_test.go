@@ -56,13 +56,12 @@ func TestSeedDemo(t *testing.T) {
 	}
 
 	// Part 3: two segments.
-	colombo := d.create("/api/v1/segments", `{"name":"Colombo Area Users","definition_json":{"attribute":"city","operator":"equals","value":"Colombo"}}`)
+	colomboSeg := d.create("/api/v1/segments", `{"name":"Colombo Area Users","definition_json":{"attribute":"city","operator":"equals","value":"Colombo"}}`)
 	major := d.create("/api/v1/segments", `{"name":"Major Cities","definition_json":{"conditions":[{"attribute":"city","operator":"equals","value":"Colombo"},{"attribute":"city","operator":"equals","value":"Matara"}],"logic":"OR"}}`)
 	_, preview := d.do("GET", "/api/v1/segments/"+major+"/preview", nil, "")
 	d.expect(preview["matching_users"], 2.0, "Major Cities preview")
 	_, segs := d.do("GET", "/api/v1/segments", nil, "")
 	d.expect(segs["total"], 2.0, "segments")
-	_ = colombo
 
 	// Part 4: two templates.
 	welcome := d.create("/api/v1/templates", `{"name":"Welcome Message","content":"Hi {name}! Welcome from {city}. Thanks for joining our service! Reply STOP to opt out.","variables":["name","city"]}`)
@@ -189,6 +188,28 @@ func TestSeedDemo(t *testing.T) {
 	if len(d.standinMessages()) != 2 {
 		t.Errorf("stand-in sends changed after redeliveries")
 	}
+
+	// The same people again, as the seed's CSV: a re-import never raises
+	// Grace's STOP back to OPT_IN.
+	csvJob := d.upload("/api/v1/users/bulk", "scripts/sample/test_users.csv")
+	d.eventually("CSV import completes", 30*time.Second, func() (bool, string) {
+		_, st := d.do("GET", "/api/v1/ingest/status/"+csvJob["id"].(string), nil, "")
+		return st["state"] == "COMPLETED", fmt.Sprint(st)
+	})
+	_, grace = d.do("GET", "/api/v1/users/%2B94771234577", nil, "")
+	d.expect(grace["consent_state"], "STOP", "Grace's consent after a re-import saying OPT_IN")
+
+	// Quiet hours around now in Colombo: the Colombo user's message is
+	// deferred to the window's end, and the campaign stays RUNNING.
+	colombo, _ := time.LoadLocation("Asia/Colombo")
+	now := time.Now().In(colombo)
+	quiet := d.create("/api/v1/campaigns", fmt.Sprintf(`{"topic":"Night","template_id":%q,"segment_id":%q,"rate_limit_per_second":5,"quiet_hours_start":%q,"quiet_hours_end":%q}`,
+		welcome, colomboSeg, now.Add(-time.Hour).Format("15:04"), now.Add(2*time.Hour).Format("15:04")))
+	d.do("POST", "/api/v1/campaigns/"+quiet+"/trigger", nil, "")
+	d.eventually("deferred for quiet hours", 30*time.Second, func() (bool, string) {
+		_, s := d.do("GET", "/api/v1/reporting/campaigns/"+quiet+"/summary", nil, "")
+		return s["messages_deferred"] == 1.0 && s["status"] == "RUNNING" && s["messages_sent"] == 0.0, fmt.Sprint(s)
+	})
 }
 
 // newDemo starts the whole local stack with scripts/dev, as the README
