@@ -12,20 +12,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	standin "github.com/eventstreamengine/ese/emulators/twilio"
+	"github.com/eventstreamengine/ese/emulators/twilio/twiliotest"
 	"github.com/eventstreamengine/ese/functions/sender"
 	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/sending"
 	"github.com/eventstreamengine/ese/shared/sendqueue/memqueue"
-	"github.com/eventstreamengine/ese/shared/sms/twilio"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
 	"github.com/eventstreamengine/ese/shared/user"
-)
-
-const (
-	accountSID = "AC0123456789abcdef0123456789abcdef"
-	authToken  = "testtoken"
 )
 
 type fixture struct {
@@ -39,13 +34,7 @@ type fixture struct {
 // Twilio provider talking to the stand-in.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	si := standin.New(standin.Config{AccountSID: accountSID, AuthToken: authToken, StatusStep: time.Hour})
-	srv := httptest.NewServer(si)
-	t.Cleanup(func() { srv.Close(); si.Close() })
-	p, err := twilio.New(twilio.Config{AccountSID: accountSID, AuthToken: authToken, From: "whatsapp:+14155238886", APIURL: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	si, p := twiliotest.Start(t)
 	st, q := memstore.New(), memqueue.New()
 	c, err := st.CreateCampaign(context.Background(), campaign.Campaign{Topic: "t", TemplateID: "t1", SegmentID: "s1", Rate: 1, Status: campaign.Running})
 	if err != nil {

@@ -5,19 +5,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	standin "github.com/eventstreamengine/ese/emulators/twilio"
+	"github.com/eventstreamengine/ese/emulators/twilio/twiliotest"
 	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/logging"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/sending"
 	"github.com/eventstreamengine/ese/shared/sendqueue"
-	"github.com/eventstreamengine/ese/shared/sms/twilio"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
 	"github.com/eventstreamengine/ese/shared/user"
 )
@@ -27,16 +26,8 @@ import (
 // are their tasks.
 func benchSender(b *testing.B, n int) (*sending.Sender, *standin.Server, []sendqueue.Payload) {
 	b.Helper()
-	const account, token = "AC0123456789abcdef0123456789abcdef", "benchtoken"
 	// No status callbacks during the run: they are another function's load.
-	si := standin.New(standin.Config{AccountSID: account, AuthToken: token, StatusStep: time.Hour,
-		Logger: slog.New(slog.DiscardHandler)})
-	srv := httptest.NewServer(si)
-	b.Cleanup(func() { srv.Close(); si.Close() })
-	p, err := twilio.New(twilio.Config{AccountSID: account, AuthToken: token, From: "whatsapp:+14155238886", APIURL: srv.URL})
-	if err != nil {
-		b.Fatal(err)
-	}
+	si, p := twiliotest.Start(b)
 	ctx := context.Background()
 	st := memstore.New()
 	c, err := st.CreateCampaign(ctx, campaign.Campaign{Topic: "bench", TemplateID: "t1", SegmentID: "s1", Rate: 500, Status: campaign.Running})

@@ -2,7 +2,6 @@ package sending_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	standin "github.com/eventstreamengine/ese/emulators/twilio"
+	"github.com/eventstreamengine/ese/emulators/twilio/twiliotest"
 	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/errs"
@@ -17,15 +17,9 @@ import (
 	"github.com/eventstreamengine/ese/shared/sending"
 	"github.com/eventstreamengine/ese/shared/sendqueue"
 	"github.com/eventstreamengine/ese/shared/sendqueue/memqueue"
-	"github.com/eventstreamengine/ese/shared/sms/twilio"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
 	"github.com/eventstreamengine/ese/shared/user"
-)
-
-const (
-	sid   = "AC0123456789abcdef0123456789abcdef"
-	token = "testtoken"
 )
 
 type fixture struct {
@@ -40,13 +34,7 @@ type fixture struct {
 // talking to the Twilio stand-in.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	si := standin.New(standin.Config{AccountSID: sid, AuthToken: token, StatusStep: time.Hour})
-	srv := httptest.NewServer(si)
-	t.Cleanup(func() { srv.Close(); si.Close() })
-	p, err := twilio.New(twilio.Config{AccountSID: sid, AuthToken: token, From: "whatsapp:+14155238886", APIURL: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	si, p := twiliotest.Start(t)
 	st, q := memstore.New(), memqueue.New()
 	c, err := st.CreateCampaign(context.Background(), campaign.Campaign{Topic: "t", TemplateID: "t1", SegmentID: "s1", Rate: 1, Status: campaign.Running})
 	if err != nil {
