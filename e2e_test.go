@@ -21,12 +21,15 @@ import (
 
 	cloudtasks "cloud.google.com/go/cloudtasks/apiv2"
 	"cloud.google.com/go/cloudtasks/apiv2/cloudtaskspb"
+	"cloud.google.com/go/pubsub/v2"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/eventstreamengine/ese/emulators/emulatortest"
+	"github.com/eventstreamengine/ese/shared/events"
+	"github.com/eventstreamengine/ese/shared/events/pubsubevents"
 )
 
 // TestSeedDemo drives the seed README's demonstration (parts 1-8) through
@@ -131,6 +134,14 @@ func TestSeedDemo(t *testing.T) {
 	if code, _ := d.do("POST", "/api/v1/campaigns/"+cid+"/trigger", strings.NewReader(`{}`), "application/json"); code != http.StatusConflict {
 		t.Errorf("trigger of a completed campaign = %d, want 409", code)
 	}
+	// And redelivering the campaign's events through Pub/Sub, as it may,
+	// sends nothing either.
+	var ids []string
+	for _, m := range msgs {
+		ids = append(ids, fmt.Sprint(m.(map[string]any)["id"]))
+	}
+	d.publish(events.TopicCampaignLaunch, events.Launch{CampaignID: cid})
+	d.publish(events.TopicRecipients, events.Recipients{CampaignID: cid, MessageIDs: ids})
 
 	// Part 7: a reply, then a STOP from Grace, signed by the stand-in.
 	d.inbound("+94771234576", "Hello world", "SM123test")
@@ -240,6 +251,24 @@ type demo struct {
 	standin   string
 	client    http.Client
 	exited    chan struct{} // closed when scripts/dev ends
+}
+
+// publish sends v to topic on the emulator, as a redelivery would, and
+// gives the push a moment to land.
+func (d *demo) publish(topic string, v any) {
+	d.t.Helper()
+	ctx := context.Background()
+	c, err := pubsub.NewClient(ctx, d.project)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer c.Close()
+	p := pubsubevents.New(c)
+	defer p.Close()
+	if err := p.Publish(ctx, topic, v); err != nil {
+		d.t.Fatalf("publish to %s: %v", topic, err)
+	}
+	time.Sleep(time.Second)
 }
 
 // queue reads a Cloud Tasks queue from the emulator.
