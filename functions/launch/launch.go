@@ -22,11 +22,7 @@ var Handle = edge.EventFunc("LaunchCampaign", Build)
 
 // Build makes the handler from the environment (or l, in tests).
 func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
-	r, err := setup.Runner(ctx, l)
-	if err != nil {
-		return nil, err
-	}
-	return New(r), nil
+	return setup.RunnerStep(ctx, l, New)
 }
 
 // New returns the handler over r.

@@ -161,6 +161,17 @@ func Runner(ctx context.Context, l envconfig.Lookuper) (_ *campaignrun.Runner, e
 	return &campaignrun.Runner{Store: st, Events: pub, Queue: q}, nil
 }
 
+// RunnerStep builds a campaign step: step picks the Runner method the
+// function runs (LaunchCampaign and ProcessRecipients differ only there).
+func RunnerStep[H any](ctx context.Context, l envconfig.Lookuper, step func(*campaignrun.Runner) H) (H, error) {
+	r, err := Runner(ctx, l)
+	if err != nil {
+		var zero H
+		return zero, err
+	}
+	return step(r), nil
+}
+
 // Opened is the clients a build has opened so far. A build that fails
 // half-way closes them: it is tried again on the next request, and each
 // try would otherwise leak a set of connections.
