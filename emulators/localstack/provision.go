@@ -25,7 +25,7 @@ const (
 )
 
 // SubscriptionID names topic's push subscription.
-func SubscriptionID(topic string) string { return topic + "-push" }
+func SubscriptionID(topic string) string { return events.PushSubscription(topic) }
 
 // PushEndpoint is where topic's push subscription delivers: the path holds
 // projects/<project>/topics/<topic>, which makes functions-framework-go turn

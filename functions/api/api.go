@@ -98,7 +98,7 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 	subs := cfg.Subscriptions
 	if len(subs) == 0 {
 		for _, t := range events.Topics {
-			subs = append(subs, t+"-push")
+			subs = append(subs, events.PushSubscription(t))
 		}
 	}
 	s := &Server{

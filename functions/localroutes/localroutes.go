@@ -27,6 +27,22 @@ import (
 // SenderPath is where the local send queues dispatch tasks.
 const SenderPath = "/tasks/send"
 
+// EventFunction is a Pub/Sub-triggered function and the topic it serves.
+type EventFunction struct {
+	Name   string // its entry point, as registered
+	Topic  string
+	Handle func(context.Context, event.Event) error
+}
+
+// EventFunctions lists every Pub/Sub-triggered function.
+var EventFunctions = []EventFunction{
+	{"ImportUsers", events.TopicUserImport, importusers.Handle},
+	{"LaunchCampaign", events.TopicCampaignLaunch, launch.Handle},
+	{"ProcessRecipients", events.TopicRecipients, recipients.Handle},
+	{"HandleInbound", events.TopicInbound, inbound.Handle},
+	{"HandleStatus", events.TopicStatus, deliverystatus.Handle},
+}
+
 // EventPath is the local push endpoint path for topic in project.
 func EventPath(project, topic string) string {
 	return fmt.Sprintf("/events/%s/projects/%s/topics/%s", topic, project, topic)
@@ -44,15 +60,9 @@ func Register(ctx context.Context) error {
 			return fmt.Errorf("localroutes: %s: %w", path, err)
 		}
 	}
-	for topic, h := range map[string]func(context.Context, event.Event) error{
-		events.TopicUserImport:     importusers.Handle,
-		events.TopicCampaignLaunch: launch.Handle,
-		events.TopicRecipients:     recipients.Handle,
-		events.TopicInbound:        inbound.Handle,
-		events.TopicStatus:         deliverystatus.Handle,
-	} {
-		if err := funcframework.RegisterCloudEventFunctionContext(ctx, "/events/"+topic+"/", h); err != nil {
-			return fmt.Errorf("localroutes: %s: %w", topic, err)
+	for _, f := range EventFunctions {
+		if err := funcframework.RegisterCloudEventFunctionContext(ctx, "/events/"+f.Topic+"/", f.Handle); err != nil {
+			return fmt.Errorf("localroutes: %s: %w", f.Topic, err)
 		}
 	}
 	return nil

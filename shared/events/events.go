@@ -24,6 +24,18 @@ const (
 // Topics lists every topic, for provisioning and health checks.
 var Topics = []string{TopicUserImport, TopicCampaignLaunch, TopicRecipients, TopicInbound, TopicStatus}
 
+// PushSubscription names the push subscription that delivers topic to its
+// function, locally and deployed.
+func PushSubscription(topic string) string { return topic + "-push" }
+
+// DeadLetterTopic names the topic where topic's push subscription puts a
+// message it could not deliver within its attempts.
+func DeadLetterTopic(topic string) string { return topic + "-dead-letter" }
+
+// DeadLetterSubscription names the pull subscription on topic's dead-letter
+// topic, from which dead letters are listed and replayed.
+func DeadLetterSubscription(topic string) string { return DeadLetterTopic(topic) + "-pull" }
+
 // ImportBatch is a slice of an import's valid rows.
 type ImportBatch struct {
 	JobID string           `json:"job_id"`
