@@ -34,14 +34,17 @@ type Lazy[T any] struct {
 	v    T
 }
 
-// Get returns the built value, building it if needed.
+// Get returns the built value, building it if needed. The build runs on
+// a context that outlives ctx (keeping its values): Google Cloud clients
+// keep the context they were built with for refreshing credentials and
+// reconnecting, and a request's context ends with the request.
 func (l *Lazy[T]) Get(ctx context.Context) (T, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.done {
 		return l.v, nil
 	}
-	v, err := l.Build(ctx)
+	v, err := l.Build(context.WithoutCancel(ctx))
 	if err != nil {
 		var zero T
 		return zero, err

@@ -50,6 +50,29 @@ func TestLazy_retries_a_failed_build_and_keeps_a_good_one(t *testing.T) {
 	}
 }
 
+// Clients built on the first request's context would fail once that
+// request ended: they refresh credentials with it.
+func TestLazy_builds_on_a_context_that_outlives_the_request(t *testing.T) {
+	t.Parallel()
+	type key struct{}
+	var built context.Context
+	l := &edge.Lazy[int]{Build: func(ctx context.Context) (int, error) {
+		built = ctx
+		return 1, nil
+	}}
+	req, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "logger"))
+	if _, err := l.Get(req); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := built.Err(); err != nil {
+		t.Errorf("the build's context ended with the request: %v", err)
+	}
+	if got := built.Value(key{}); got != "logger" {
+		t.Errorf("the build's context lost the request's values: got %v", got)
+	}
+}
+
 func TestLazy_concurrent_first_use_builds_once(t *testing.T) {
 	t.Parallel()
 	var builds atomic.Int32
