@@ -253,6 +253,10 @@ type messageDoc struct {
 	ReachedDelivered bool `firestore:"reached_delivered"`
 	ReachedRead      bool `firestore:"reached_read"`
 	Concluded        bool `firestore:"concluded"`
+
+	// ExpireAt is CreatedAt plus the store's retention, so every rewrite
+	// of the document keeps it (TTLField).
+	ExpireAt *time.Time `firestore:"expire_at,omitempty"`
 }
 
 func toMessageDoc(m message.Message) messageDoc {
@@ -289,6 +293,7 @@ type webhookDoc struct {
 	Params     map[string]string `firestore:"params"`
 	ReceivedAt time.Time         `firestore:"received_at"`
 	Published  bool              `firestore:"published"`
+	ExpireAt   *time.Time        `firestore:"expire_at,omitempty"` // TTLField
 }
 
 func toWebhookDoc(e webhook.Event) webhookDoc {

@@ -3,11 +3,17 @@ package gcpfirestore_test
 import (
 	"context"
 	"testing"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/eventstreamengine/ese/emulators/emulatortest"
+	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/gcpfirestore"
 	"github.com/eventstreamengine/ese/shared/store/storetest"
+	"github.com/eventstreamengine/ese/shared/webhook"
 )
 
 // open returns a store over a project of t's own on the emulator.
@@ -34,4 +40,78 @@ func BenchmarkApplyImportBatch(b *testing.B) {
 
 func BenchmarkCountMessages(b *testing.B) {
 	storetest.BenchCountMessages(b, open(b))
+}
+
+// Firestore's TTL policies delete messages and webhook records by their
+// expire_at; a rewrite of the document (every status change) must keep it.
+// Zero retention writes none.
+func TestRetention_expire_at_is_written_and_survives_updates(t *testing.T) {
+	t.Parallel()
+	emulatortest.Firestore(t)
+	created := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	received := created.Add(2 * time.Hour)
+	for _, tc := range []struct {
+		name      string
+		retention gcpfirestore.Retention
+		want      map[string]any
+	}{
+		{"kept_for_good", gcpfirestore.Retention{}, map[string]any{"message": nil, "webhook": nil}},
+		{"kept_for_a_while", gcpfirestore.Retention{Messages: 400 * 24 * time.Hour, Webhooks: 90 * 24 * time.Hour},
+			map[string]any{"message": created.Add(400 * 24 * time.Hour), "webhook": received.Add(90 * 24 * time.Hour)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			project := emulatortest.ProjectID(t)
+			s, err := gcpfirestore.Open(ctx, project)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			s.WithRetention(tc.retention)
+			raw, err := firestore.NewClient(ctx, project)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = raw.Close() })
+
+			m := message.Message{ID: message.ID("c1", "+94771234567"), CampaignID: "c1", Phone: "+94771234567",
+				Status: message.Pending, CreatedAt: created, UpdatedAt: created}
+			if _, err := s.CreateMessages(ctx, []message.Message{m}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.UpdateMessage(ctx, m.ID, func(m *message.Message) error {
+				m.Status, m.UpdatedAt = message.Queued, created.Add(time.Hour)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			ev := webhook.Event{ID: webhook.EventID(webhook.Inbound, "SM1", ""), Kind: webhook.Inbound, MessageSID: "SM1",
+				Params: map[string]string{"Body": "hi"}, ReceivedAt: received}
+			if _, _, err := s.RecordWebhook(ctx, ev); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.MarkWebhookPublished(ctx, ev.ID); err != nil {
+				t.Fatal(err)
+			}
+			expireAt := func(path string) any {
+				snap, err := raw.Doc(path).Get(ctx)
+				if err != nil {
+					t.Fatalf("%s: %v", path, err)
+				}
+				v, err := snap.DataAt(gcpfirestore.TTLField)
+				if err != nil {
+					return nil
+				}
+				return v
+			}
+			got := map[string]any{
+				"message": expireAt("messages/" + m.ID),
+				"webhook": expireAt("webhook_events/" + ev.ID),
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("expire_at (-want, +got):\n%s", diff)
+			}
+		})
+	}
 }

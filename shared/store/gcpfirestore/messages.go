@@ -44,7 +44,7 @@ func (s *Store) CreateMessages(ctx context.Context, ms []message.Message) (int, 
 		seen[m.ID] = true
 		m.CreatedAt = records.Or(m.CreatedAt, now)
 		m.UpdatedAt = records.Or(m.UpdatedAt, m.CreatedAt)
-		j, err := bw.Create(s.messages().Doc(m.ID), toMessageDoc(m))
+		j, err := bw.Create(s.messages().Doc(m.ID), s.messageDoc(m))
 		if err != nil {
 			bw.End()
 			return 0, classify("CreateMessages", err)
@@ -123,7 +123,14 @@ func (s *Store) UpdateMessage(ctx context.Context, id string, fn func(*message.M
 		return message.Message{}, notExist("UpdateMessage", "messages/"+id)
 	}
 	return runUpdate(ctx, s, "UpdateMessage", s.messages().Doc(id),
-		messageDoc.message, toMessageDoc, func(m *message.Message) { m.ID = id }, fn)
+		messageDoc.message, s.messageDoc, func(m *message.Message) { m.ID = id }, fn)
+}
+
+// messageDoc is m as stored, with its expiry.
+func (s *Store) messageDoc(m message.Message) messageDoc {
+	d := toMessageDoc(m)
+	d.ExpireAt = expiry(d.CreatedAt, s.retention.Messages)
+	return d
 }
 
 // MessageByProviderSID implements store.Messages.

@@ -41,6 +41,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"cloud.google.com/go/firestore"
 	"google.golang.org/grpc/codes"
@@ -71,7 +72,36 @@ const txAttempts = 10
 
 // Store is the Firestore store.
 type Store struct {
-	c *firestore.Client
+	c         *firestore.Client
+	retention Retention
+}
+
+// Retention is how long messages and webhook records are kept: each such
+// document carries an expire_at that Firestore's TTL policy deletes it
+// after (see TTLField). Zero keeps them for good. Consent history has no
+// retention: the proof of an opt-out lasts as long as the number may be
+// messaged.
+type Retention struct {
+	Messages, Webhooks time.Duration
+}
+
+// TTLField is the field the TTL policies on messages and webhook_events
+// name.
+const TTLField = "expire_at"
+
+// WithRetention makes s write expiry times by r; call it before use.
+func (s *Store) WithRetention(r Retention) *Store {
+	s.retention = r
+	return s
+}
+
+// expiry is when a document made at t expires, nil when kept for good.
+func expiry(t time.Time, keep time.Duration) *time.Time {
+	if keep <= 0 || t.IsZero() {
+		return nil
+	}
+	at := t.Add(keep).UTC()
+	return &at
 }
 
 var _ store.Store = (*Store)(nil)

@@ -24,6 +24,7 @@ func (s *Store) RecordWebhook(ctx context.Context, e webhook.Event) (webhook.Eve
 	}
 	e.ReceivedAt = records.Or(e.ReceivedAt, time.Now())
 	d := toWebhookDoc(e)
+	d.ExpireAt = expiry(d.ReceivedAt, s.retention.Webhooks)
 	_, err := s.webhooks().Doc(e.ID).Create(ctx, d)
 	if err == nil {
 		return d.event(e.ID), true, nil
