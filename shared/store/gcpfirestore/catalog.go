@@ -184,5 +184,6 @@ func (s *Store) UpdateCampaign(ctx context.Context, id string, fn func(*campaign
 		return campaign.Campaign{}, notExist("UpdateCampaign", "campaigns/"+id)
 	}
 	return runUpdate(ctx, s, "UpdateCampaign", s.c.Collection(colCampaigns).Doc(id),
-		campaignDoc.campaign, toCampaignDoc, func(c *campaign.Campaign) { c.ID = id }, fn)
+		campaignDoc.campaign, func(_ campaignDoc, c campaign.Campaign) campaignDoc { return toCampaignDoc(c) },
+		func(c *campaign.Campaign) { c.ID = id }, fn)
 }

@@ -123,13 +123,22 @@ func (s *Store) UpdateMessage(ctx context.Context, id string, fn func(*message.M
 		return message.Message{}, notExist("UpdateMessage", "messages/"+id)
 	}
 	return runUpdate(ctx, s, "UpdateMessage", s.messages().Doc(id),
-		messageDoc.message, s.messageDoc, func(m *message.Message) { m.ID = id }, fn)
+		messageDoc.message, keepExpiry, func(m *message.Message) { m.ID = id }, fn)
 }
 
-// messageDoc is m as stored, with its expiry.
+// messageDoc is a new message as stored, with its expiry.
 func (s *Store) messageDoc(m message.Message) messageDoc {
 	d := toMessageDoc(m)
 	d.ExpireAt = expiry(d.CreatedAt, s.retention.Messages)
+	return d
+}
+
+// keepExpiry encodes an updated message with the expiry it was created
+// with: it is decided once, by the function that creates messages, so
+// the others need no retention setting of their own.
+func keepExpiry(prev messageDoc, m message.Message) messageDoc {
+	d := toMessageDoc(m)
+	d.ExpireAt = prev.ExpireAt
 	return d
 }
 

@@ -145,9 +145,10 @@ func notExist(op, what string) error {
 
 // runUpdate is the transaction UpdateCampaign and UpdateMessage share:
 // read the document, let fn change it, write it back unless fn says
-// Unchanged; fn's other errors come back as they are.
+// Unchanged; fn's other errors come back as they are. encode sees the
+// document as read, to carry what the domain type does not hold.
 func runUpdate[D any, T any](ctx context.Context, s *Store, op string, ref *firestore.DocumentRef,
-	decode func(d D, id string) T, encode func(T) D, setID func(*T), fn func(*T) error) (T, error) {
+	decode func(d D, id string) T, encode func(prev D, next T) D, setID func(*T), fn func(*T) error) (T, error) {
 	var out T
 	var fnErr error
 	err := s.c.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
@@ -174,7 +175,7 @@ func runUpdate[D any, T any](ctx context.Context, s *Store, op string, ref *fire
 			return err
 		}
 		setID(&next)
-		enc := encode(next)
+		enc := encode(d, next)
 		out = decode(enc, ref.ID)
 		return tx.Set(ref, enc)
 	}, firestore.MaxAttempts(txAttempts))
