@@ -47,8 +47,13 @@ func cloudKeys(groups []string, a slog.Attr) slog.Attr {
 	return a
 }
 
+// LevelCritical is Cloud Logging's CRITICAL: the process cannot go on.
+const LevelCritical = slog.LevelError + 4
+
 func severity(l slog.Level) string {
 	switch {
+	case l >= LevelCritical:
+		return "CRITICAL"
 	case l >= slog.LevelError:
 		return "ERROR"
 	case l >= slog.LevelWarn:

@@ -2,6 +2,7 @@ package logging
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"testing"
@@ -23,6 +24,8 @@ func TestNew_cloud_logging_keys(t *testing.T) {
 			map[string]any{"severity": "WARNING", "message": "careful"}},
 		{"error", func(l *slog.Logger) { l.Error("broke") }, slog.LevelInfo,
 			map[string]any{"severity": "ERROR", "message": "broke"}},
+		{"critical", func(l *slog.Logger) { l.Log(context.Background(), LevelCritical, "cannot start") }, slog.LevelInfo,
+			map[string]any{"severity": "CRITICAL", "message": "cannot start"}},
 		{"debug_below_level_is_dropped", func(l *slog.Logger) { l.Debug("quiet") }, slog.LevelInfo, nil},
 	}
 	for _, tc := range cases {

@@ -6,6 +6,7 @@ package edge
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/eventstreamengine/ese/functions/internal/setup"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/events/pubsubevents"
@@ -162,14 +164,42 @@ func Decoded[T any](handle func(context.Context, T) error) Handler {
 // Builder builds a function's server from its environment (or from l).
 type Builder[T any] func(ctx context.Context, l envconfig.Lookuper) (T, error)
 
-// HTTPFunc is HTTP over a server built lazily from the environment.
+// HTTPFunc is HTTP over a server built from the environment: at start
+// when this process serves name alone, else on first use.
 func HTTPFunc(name string, build Builder[http.Handler]) http.HandlerFunc {
-	return HTTP(name, &Lazy[http.Handler]{Build: func(ctx context.Context) (http.Handler, error) { return build(ctx, nil) }})
+	l := &Lazy[http.Handler]{Build: func(ctx context.Context) (http.Handler, error) { return build(ctx, nil) }}
+	StartIfTarget(name, l)
+	return HTTP(name, l)
 }
 
-// EventFunc is Event over a handler built lazily from the environment.
+// EventFunc is Event over a handler built from the environment, like
+// HTTPFunc.
 func EventFunc(name string, build Builder[Handler]) func(context.Context, event.Event) error {
-	return Event(name, &Lazy[Handler]{Build: func(ctx context.Context) (Handler, error) { return build(ctx, nil) }})
+	l := &Lazy[Handler]{Build: func(ctx context.Context) (Handler, error) { return build(ctx, nil) }}
+	StartIfTarget(name, l)
+	return Event(name, l)
+}
+
+// exit ends the process; tests replace it.
+var exit = os.Exit
+
+// StartIfTarget builds l at once when this process serves name alone
+// (FUNCTION_TARGET, as deployed), so the first request finds its clients
+// ready. A configuration the function cannot run with stops the process
+// with a CRITICAL line naming the variable: a deploy then fails where it
+// is made, instead of answering 503 to every request. Other build failures
+// are retried on the next request, as a dependency may come back.
+func StartIfTarget[T any](name string, l *Lazy[T]) {
+	if os.Getenv("FUNCTION_TARGET") != name {
+		return
+	}
+	go func() {
+		if _, err := l.Get(context.Background()); errors.Is(err, setup.ErrConfig) {
+			logging.FromContext(context.Background()).Log(context.Background(), logging.LevelCritical,
+				"cannot start: "+err.Error(), "function", name)
+			exit(1)
+		}
+	}()
 }
 
 // Decide logs a handler's error and says whether to retry: it returns the

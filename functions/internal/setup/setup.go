@@ -6,7 +6,9 @@ package setup
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"cloud.google.com/go/compute/metadata"
 	"cloud.google.com/go/firestore"
@@ -34,22 +36,56 @@ type Tasks struct {
 	ServiceAccount string `env:"TASKS_SERVICE_ACCOUNT"`
 }
 
-// Twilio configures the provider.
+// Twilio configures the provider. The sender has no default: one that
+// pointed at Twilio's sandbox would send production traffic from it.
 type Twilio struct {
 	AccountSID string `env:"TWILIO_ACCOUNT_SID, required"`
 	AuthToken  string `env:"TWILIO_AUTH_TOKEN, required"`
-	From       string `env:"TWILIO_FROM, default=whatsapp:+14155238886"`
-	APIURL     string `env:"TWILIO_API_URL"`
+	From       string `env:"TWILIO_FROM, required"`
+	APIURL     string `env:"TWILIO_API_URL"` // the stand-in; unset in production
 }
 
+// MessageRetention is how long messages are kept before Firestore's TTL
+// deletes them (unset: kept). The function that creates messages embeds it;
+// the others keep the expiry a message was created with.
+type MessageRetention struct {
+	Messages time.Duration `env:"MESSAGE_RETENTION"`
+}
+
+// StoreRetention is r for the store.
+func (r MessageRetention) StoreRetention() gcpfirestore.Retention {
+	return gcpfirestore.Retention{Messages: r.Messages}
+}
+
+// WebhookRetention is MessageRetention for webhook records.
+type WebhookRetention struct {
+	Webhooks time.Duration `env:"WEBHOOK_RETENTION"`
+}
+
+// StoreRetention is r for the store.
+func (r WebhookRetention) StoreRetention() gcpfirestore.Retention {
+	return gcpfirestore.Retention{Webhooks: r.Webhooks}
+}
+
+// ErrConfig marks a configuration the function cannot run with: a
+// missing or malformed variable. Retrying cannot help, so a function
+// whose configuration fails this way stops at start (see edge).
+var ErrConfig = errors.New("bad configuration")
+
 // Load fills cfg (a pointer to a struct with env tags) from l, or from the
-// process environment when l is nil.
+// process environment when l is nil. Its errors name the variable and
+// wrap ErrConfig.
 func Load(ctx context.Context, cfg any, l envconfig.Lookuper) error {
 	if l == nil {
 		l = envconfig.OsLookuper()
 	}
 	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: cfg, Lookuper: l}); err != nil {
-		return fmt.Errorf("setup.Load: %w", err)
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if v, ok := cfg.(interface{ Validate() error }); ok {
+		if err := v.Validate(); err != nil {
+			return fmt.Errorf("%w: %w", ErrConfig, err)
+		}
 	}
 	return nil
 }
@@ -91,7 +127,11 @@ func Store(ctx context.Context, p projectConfig) (*gcpfirestore.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("setup.Store: %w", err)
 	}
-	return gcpfirestore.New(c), nil
+	st := gcpfirestore.New(c)
+	if r, ok := p.(interface{ StoreRetention() gcpfirestore.Retention }); ok {
+		st.WithRetention(r.StoreRetention())
+	}
+	return st, nil
 }
 
 // PubSub opens a Pub/Sub client (the emulator when PUBSUB_EMULATOR_HOST

@@ -1,0 +1,8 @@
+package edge
+
+// SetExit replaces os.Exit for a test and returns the undo.
+func SetExit(f func(int)) func() {
+	old := exit
+	exit = f
+	return func() { exit = old }
+}
