@@ -7,7 +7,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -23,6 +25,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/events/pubsubevents"
+	"github.com/eventstreamengine/ese/shared/logging"
 	"github.com/eventstreamengine/ese/shared/render"
 	"github.com/eventstreamengine/ese/shared/store"
 )
@@ -31,34 +34,61 @@ func init() {
 	functions.HTTP("API", Handle)
 }
 
-// Config is what the API reads from its environment.
+// Config is what the API reads from its environment. The Twilio and
+// Cloud Tasks settings are optional: given, /health reports on them too.
 type Config struct {
 	setup.Project
-	setup.Tasks
-	setup.Twilio
+	// Auth is how a caller proves who it is: "key", the bearer key
+	// (locally); or "iam", deployed behind Cloud Run IAM, which admits only
+	// Google identities holding the invoker role.
+	Auth string `env:"API_AUTH, default=key"`
 	// APIKey is the bearer key in clear (local use); production sets
 	// APIKeySHA256, the hex SHA-256 of the key, from a secret.
 	APIKey       string `env:"API_KEY"`
 	APIKeySHA256 string `env:"API_KEY_SHA256"`
-	// Subscriptions /health requires; empty means "<topic>-push" for
-	// every topic.
+	// Subscriptions /health requires; empty means every topic's push
+	// subscription.
 	Subscriptions []string `env:"PUBSUB_SUBSCRIPTIONS"`
 }
 
-// keyHash returns the SHA-256 the bearer key must hash to.
+// Auth modes.
+const (
+	AuthKey = "key"
+	AuthIAM = "iam"
+)
+
+// Validate checks what envconfig cannot: the auth mode and the key.
+func (c Config) Validate() error {
+	switch c.Auth {
+	case AuthKey:
+		if c.APIKey == "" && c.APIKeySHA256 == "" {
+			return errors.New("API_AUTH=key needs API_KEY or API_KEY_SHA256")
+		}
+	case AuthIAM:
+	default:
+		return fmt.Errorf("API_AUTH=%q: want key or iam", c.Auth)
+	}
+	if _, err := c.keyHash(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// keyHash returns the SHA-256 the bearer key must hash to; nil when no
+// key is configured.
 func (c Config) keyHash() ([]byte, error) {
 	switch {
 	case c.APIKeySHA256 != "":
 		h, err := hex.DecodeString(c.APIKeySHA256)
 		if err != nil || len(h) != sha256.Size {
-			return nil, errors.New("api: API_KEY_SHA256 must be 64 hex digits")
+			return nil, errors.New("API_KEY_SHA256 must be 64 hex digits")
 		}
 		return h, nil
 	case c.APIKey != "":
 		h := sha256.Sum256([]byte(c.APIKey))
 		return h[:], nil
 	}
-	return nil, errors.New("api: set API_KEY or API_KEY_SHA256")
+	return nil, nil
 }
 
 // Handle serves the API function.
@@ -72,10 +102,7 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 	if err := setup.Load(ctx, &cfg, l); err != nil {
 		return nil, err
 	}
-	hash, err := cfg.keyHash()
-	if err != nil {
-		return nil, err
-	}
+	hash, _ := cfg.keyHash() // checked by Validate
 	st, err := setup.Store(ctx, cfg.Project)
 	if err != nil {
 		return nil, err
@@ -86,48 +113,62 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 		return nil, err
 	}
 	opened.Add(psc.Close)
-	q, err := setup.Queue(ctx, cfg.Project, cfg.Tasks)
-	if err != nil {
-		return nil, err
-	}
-	opened.Add(q.Close)
-	prov, err := setup.Provider(cfg.Twilio)
-	if err != nil {
-		return nil, err
-	}
 	subs := cfg.Subscriptions
 	if len(subs) == 0 {
 		for _, t := range events.Topics {
 			subs = append(subs, events.PushSubscription(t))
 		}
 	}
-	s := &Server{
-		KeyHash: hash, Store: st, Events: pub,
-		Runner: &campaignrun.Runner{Store: st, Events: pub, Queue: q},
-		Checks: map[string]func(context.Context) error{
-			"firestore": func(ctx context.Context) error {
-				_, err := st.GetCampaign(ctx, "health-probe")
-				if errs.Is(err, errs.NotExist) {
-					return nil
-				}
-				return err
-			},
-			"pubsub": func(ctx context.Context) error {
-				return pubsubevents.Ready(ctx, psc, events.Topics, subs)
-			},
-			"cloud_tasks": q.Ready,
-			"twilio":      prov.Ready,
+	checks := map[string]func(context.Context) error{
+		"firestore": func(ctx context.Context) error {
+			_, err := st.GetCampaign(ctx, "health-probe")
+			if errs.Is(err, errs.NotExist) {
+				return nil
+			}
+			return err
 		},
+		"pubsub": func(ctx context.Context) error {
+			return pubsubevents.Ready(ctx, psc, events.Topics, subs)
+		},
+	}
+	var tasks setup.Tasks
+	if ok, err := setup.LoadIf(ctx, &tasks, l, "TASKS_LOCATION"); err != nil {
+		return nil, err
+	} else if ok {
+		q, err := setup.Queue(ctx, cfg.Project, tasks)
+		if err != nil {
+			return nil, err
+		}
+		opened.Add(q.Close)
+		checks["cloud_tasks"] = q.Ready
+	}
+	var tw setup.Twilio
+	if ok, err := setup.LoadIf(ctx, &tw, l, "TWILIO_ACCOUNT_SID"); err != nil {
+		return nil, err
+	} else if ok {
+		prov, err := setup.Provider(tw)
+		if err != nil {
+			return nil, err
+		}
+		checks["twilio"] = prov.Ready
+	}
+	s := &Server{
+		KeyHash: hash, TrustIAM: cfg.Auth == AuthIAM, Store: st, Events: pub,
+		Runner: &campaignrun.Runner{Store: st, Events: pub},
+		Checks: checks,
 	}
 	return s.Routes(), nil
 }
 
 // Server serves the API.
 type Server struct {
+	// KeyHash is the SHA-256 of the bearer key; nil accepts no key.
 	KeyHash []byte
-	Store   store.Store
-	Events  events.Publisher
-	Runner  *campaignrun.Runner
+	// TrustIAM admits the Google identities Cloud Run IAM let through.
+	TrustIAM bool
+	Store    store.Store
+	Events   events.Publisher
+	Runner   *campaignrun.Runner
 	// Checks are the dependencies /health reports, by name.
 	Checks map[string]func(context.Context) error
 	Now    func() time.Time
@@ -184,16 +225,79 @@ func (s *Server) Routes() http.Handler {
 	return mux
 }
 
-// authenticated lets through requests bearing the key.
+// authenticated lets through the requests whose caller proves who it is
+// (see caller), and names the caller in the request's log lines.
 func (s *Server) authenticated(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		sum := sha256.Sum256([]byte(strings.TrimSpace(key)))
-		if !ok || subtle.ConstantTimeCompare(sum[:], s.KeyHash) != 1 {
+		who, err := s.caller(r)
+		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="event-stream-engine"`)
-			render.ErrorMessage(w, http.StatusUnauthorized, "missing or wrong API key: send Authorization: Bearer <key>")
+			render.ErrorMessage(w, http.StatusUnauthorized, err.Error())
 			return
 		}
-		next.ServeHTTP(w, r)
+		log := logging.FromContext(r.Context()).With("caller", who)
+		next.ServeHTTP(w, r.WithContext(logging.WithLogger(r.Context(), log)))
 	})
+}
+
+// caller says who made r: "api-key" for the bearer key, or the e-mail of
+// the Google identity Cloud Run IAM admitted. Behind IAM, Cloud Run has
+// verified the ID token (in Authorization, or in X-Serverless-Authorization
+// when Authorization carries the key), so its claims are read, not checked
+// again; a key sent beside it must still be the right one.
+func (s *Server) caller(r *http.Request) (string, error) {
+	bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	bearer = strings.TrimSpace(bearer)
+	if s.TrustIAM {
+		who, ok := idTokenEmail(r.Header.Get("X-Serverless-Authorization"))
+		if !ok {
+			if who, ok = idTokenEmail(bearer); ok {
+				bearer = ""
+			}
+		}
+		if !ok {
+			return "", errors.New("no Google identity: send an ID token (gcloud auth print-identity-token) as Authorization: Bearer <token>")
+		}
+		if bearer != "" && !s.keyMatches(bearer) {
+			return "", errors.New("wrong API key in Authorization (the ID token goes in X-Serverless-Authorization)")
+		}
+		return who, nil
+	}
+	if bearer == "" || !s.keyMatches(bearer) {
+		return "", errors.New("missing or wrong API key: send Authorization: Bearer <key>")
+	}
+	return "api-key", nil
+}
+
+func (s *Server) keyMatches(key string) bool {
+	sum := sha256.Sum256([]byte(key))
+	return s.KeyHash != nil && subtle.ConstantTimeCompare(sum[:], s.KeyHash) == 1
+}
+
+// idTokenEmail reads the e-mail (else the subject) from a JWT's claims,
+// with or without a "Bearer " prefix; ok is false when h is not a JWT.
+func idTokenEmail(h string) (string, bool) {
+	h = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(h), "Bearer "))
+	parts := strings.Split(h, ".")
+	if len(parts) != 3 {
+		return "", false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", false
+	}
+	var claims struct {
+		Email string `json:"email"`
+		Sub   string `json:"sub"`
+	}
+	if json.Unmarshal(raw, &claims) != nil {
+		return "", false
+	}
+	switch {
+	case claims.Email != "":
+		return claims.Email, true
+	case claims.Sub != "":
+		return claims.Sub, true
+	}
+	return "", false
 }

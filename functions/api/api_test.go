@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/eventstreamengine/ese/functions/importusers"
 	"github.com/eventstreamengine/ese/shared/campaignrun"
+	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/events/memevents"
 	"github.com/eventstreamengine/ese/shared/sendqueue/memqueue"
@@ -102,15 +104,105 @@ func TestAuth(t *testing.T) {
 	}
 }
 
+// idToken is a JWT as Cloud Run forwards it after checking it: only its
+// claims are read.
+func idToken(email string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"RS256"}`)) + "." + enc([]byte(`{"email":"`+email+`","aud":"https://api"}`)) + ".c2ln"
+}
+
+// Deployed behind Cloud Run IAM: admins send their Google ID token;
+// automation may send the API key beside one, the token then going in
+// X-Serverless-Authorization.
+func TestAuth_behind_IAM(t *testing.T) {
+	t.Parallel()
+	sum := sha256.Sum256([]byte(key))
+	st := memstore.New()
+	for _, tc := range []struct {
+		name       string
+		keyHash    []byte
+		headers    map[string]string
+		wantCode   int
+		wantCaller string
+	}{
+		{"id_token_in_authorization", sum[:], map[string]string{"Authorization": "Bearer " + idToken("admin@example.com")}, 200, "admin@example.com"},
+		{"id_token_beside_the_key", sum[:], map[string]string{
+			"X-Serverless-Authorization": "Bearer " + idToken("robot@p.iam.gserviceaccount.com"), "Authorization": "Bearer " + key}, 200, "robot@p.iam.gserviceaccount.com"},
+		{"wrong_key_beside_a_token", sum[:], map[string]string{
+			"X-Serverless-Authorization": "Bearer " + idToken("robot@p.iam.gserviceaccount.com"), "Authorization": "Bearer nope"}, 401, ""},
+		{"key_beside_a_token_with_no_key_configured", nil, map[string]string{
+			"X-Serverless-Authorization": "Bearer " + idToken("robot@p.iam.gserviceaccount.com"), "Authorization": "Bearer " + key}, 401, ""},
+		{"key_alone_is_no_identity", sum[:], map[string]string{"Authorization": "Bearer " + key}, 401, ""},
+		{"nothing", sum[:], nil, 401, ""},
+		{"not_a_jwt", sum[:], map[string]string{"Authorization": "Bearer a.b"}, 401, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var caller string
+			s := &Server{KeyHash: tc.keyHash, TrustIAM: true, Store: st}
+			h := s.authenticated(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				caller, _ = s.caller(r)
+			}))
+			req := httptest.NewRequest("GET", "/api/v1/users", nil)
+			for k, v := range tc.headers {
+				req.Header.Set(k, v)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			got := struct {
+				Code   int
+				Caller string
+			}{rec.Code, caller}
+			want := struct {
+				Code   int
+				Caller string
+			}{tc.wantCode, tc.wantCaller}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("(-want, +got):\n%s\nbody: %s", diff, rec.Body)
+			}
+		})
+	}
+}
+
+func TestConfig_Validate(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		cfg     Config
+		wantErr string
+	}{
+		{"key_mode_with_key", Config{Auth: AuthKey, APIKey: "k"}, ""},
+		{"key_mode_with_hash", Config{Auth: AuthKey, APIKeySHA256: strings.Repeat("ab", 32)}, ""},
+		{"key_mode_without_key", Config{Auth: AuthKey}, "API_AUTH=key needs API_KEY or API_KEY_SHA256"},
+		{"iam_mode_without_key", Config{Auth: AuthIAM}, ""},
+		{"bad_hash", Config{Auth: AuthIAM, APIKeySHA256: "abc"}, "API_KEY_SHA256 must be 64 hex digits"},
+		{"unknown_mode", Config{Auth: "open"}, `API_AUTH="open": want key or iam`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := ""
+			if err := tc.cfg.Validate(); err != nil {
+				got = err.Error()
+			}
+			if got != tc.wantErr {
+				t.Errorf("Validate() = %q, want %q", got, tc.wantErr)
+			}
+		})
+	}
+}
+
 func TestHealth_unhealthy_when_a_dependency_is_down(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.h = (&Server{Checks: map[string]func(context.Context) error{
 		"firestore": func(context.Context) error { return nil },
 		"twilio":    func(context.Context) error { return errors.New("connection refused") },
+		"cloud_tasks": func(context.Context) error {
+			return errs.Wrap(errs.Permission, errors.New("PermissionDenied"), "cloudtasks.CreateTask: missing iam.serviceAccounts.actAs")
+		},
 	}}).Routes()
 	code, body := f.serve(httptest.NewRequest("GET", "/health", nil))
-	want := map[string]any{"firestore": "ok", "twilio": "unavailable"}
+	want := map[string]any{"firestore": "ok", "twilio": "unavailable", "cloud_tasks": "permission_denied"}
 	if code != 503 || body["status"] != "unhealthy" || cmp.Diff(want, body["checks"]) != "" {
 		t.Errorf("GET /health = %d %v", code, body)
 	}

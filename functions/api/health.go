@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/logging"
 )
 
@@ -44,8 +45,8 @@ func (s *Server) checkHealth(ctx context.Context) (int, map[string]any) {
 			state := "ok"
 			if err := check(ctx); err != nil {
 				// Details go to the log, not to this open endpoint.
-				logging.FromContext(ctx).Warn("health check failed", "check", name, "error", err)
-				state = "unavailable"
+				logging.FromContext(ctx).Error("health check failed", "check", name, "error", err)
+				state = checkState(err)
 			}
 			mu.Lock()
 			checks[name] = state
@@ -60,4 +61,18 @@ func (s *Server) checkHealth(ctx context.Context) (int, map[string]any) {
 		}
 	}
 	return code, map[string]any{"status": status, "checks": checks, "time": s.now()}
+}
+
+// checkState names what is wrong with a dependency, so that an operator
+// tells a misconfiguration (fix a role, a location) from an outage (wait).
+func checkState(err error) string {
+	switch errs.KindOf(err) {
+	case errs.Permission:
+		return "permission_denied"
+	case errs.Unauthenticated:
+		return "unauthenticated"
+	case errs.NotExist:
+		return "not_found"
+	}
+	return "unavailable"
 }

@@ -90,6 +90,18 @@ func Load(ctx context.Context, cfg any, l envconfig.Lookuper) error {
 	return nil
 }
 
+// LoadIf fills cfg like Load when the variable name is set, and reports
+// whether it did: for a dependency a function uses only when configured.
+func LoadIf(ctx context.Context, cfg any, l envconfig.Lookuper, name string) (bool, error) {
+	if l == nil {
+		l = envconfig.OsLookuper()
+	}
+	if v, ok := l.Lookup(name); !ok || v == "" {
+		return false, nil
+	}
+	return true, Load(ctx, cfg, l)
+}
+
 // ProjectID returns p's id, asking the metadata server when it is unset.
 func (p Project) ProjectID(ctx context.Context) (string, error) {
 	if p.ID != "" {
