@@ -25,8 +25,7 @@ var Handle = edge.EventFunc("HandleStatus", Build)
 // Config is what HandleStatus reads from its environment.
 type Config struct {
 	setup.Project
-	// GiveUpAfter bounds retries of a status for a message not yet known.
-	GiveUpAfter time.Duration `env:"STATUS_GIVE_UP_AFTER, default=15m"`
+	setup.StatusRetry
 }
 
 // Build makes the handler from the environment (or l, in tests).

@@ -20,6 +20,9 @@ func init() {
 // Handle serves the LaunchCampaign function.
 var Handle = edge.EventFunc("LaunchCampaign", Build)
 
+// Config is what the function reads from its environment.
+type Config = setup.RunnerConfig
+
 // Build makes the handler from the environment (or l, in tests).
 func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
 	return setup.RunnerStep(ctx, l, New)

@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
@@ -37,6 +36,9 @@ type Config struct {
 	ReconcileAfter time.Duration `env:"RECONCILE_AFTER, default=2m"`
 }
 
+// Validate checks PUBLIC_BASE_URL.
+func (c Config) Validate() error { return setup.CheckPublicBaseURL(c.PublicBaseURL) }
+
 // Handle serves the Sender function.
 var Handle = edge.HTTPFunc("Sender", Build)
 
@@ -60,7 +62,7 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 	}
 	return New(&sending.Sender{
 		Store: st, Provider: p, Queue: q, Campaign: &campaignrun.Runner{Store: st},
-		StatusCallback: strings.TrimRight(cfg.PublicBaseURL, "/") + "/webhooks/status",
+		StatusCallback: setup.StatusCallbackURL(cfg.PublicBaseURL),
 		ReconcileAfter: cfg.ReconcileAfter,
 	}), nil
 }

@@ -38,13 +38,19 @@ func init() {
 // Config is what the Webhooks function reads from its environment.
 type Config struct {
 	setup.Project
-	// PublicBaseURL is the origin Twilio calls; signatures cover it.
+	setup.StatusRetry
+	setup.WebhookRetention
+	// PublicBaseURL is this function's URL as Twilio calls it; signatures
+	// cover it plus the path (see setup.InboundPath).
 	PublicBaseURL string `env:"PUBLIC_BASE_URL, required"`
 	AuthToken     string `env:"TWILIO_AUTH_TOKEN, required"`
 	ReplyStop     string `env:"REPLY_STOP, default=You have been unsubscribed and will receive no more messages. Reply START to resubscribe."`
 	ReplyStart    string `env:"REPLY_START, default=You have been resubscribed. Reply STOP to unsubscribe."`
 	ReplyHelp     string `env:"REPLY_HELP, default=Reply STOP to unsubscribe or START to resubscribe."`
 }
+
+// Validate checks PUBLIC_BASE_URL.
+func (c Config) Validate() error { return setup.CheckPublicBaseURL(c.PublicBaseURL) }
 
 // Handle serves the Webhooks function.
 var Handle = edge.HTTPFunc("Webhooks", Build)
@@ -64,7 +70,7 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 		return nil, err
 	}
 	in := &inbound.Handler{Store: st}
-	status := &deliverystatus.Applier{Store: st, GiveUpAfter: 15 * time.Minute}
+	status := &deliverystatus.Applier{Store: st, GiveUpAfter: cfg.GiveUpAfter}
 	return (&Server{Config: cfg, Store: st, Users: st, Events: pub, Apply: map[webhook.Kind]func(context.Context, webhook.Event) error{
 		webhook.Inbound: in.Handle,
 		webhook.Status:  status.Apply,
@@ -91,10 +97,10 @@ type Server struct {
 // Routes returns the webhook routes.
 func (s *Server) Routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /webhooks/inbound", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST "+setup.InboundPath, func(w http.ResponseWriter, r *http.Request) {
 		s.serve(w, r, webhook.Inbound)
 	})
-	mux.HandleFunc("POST /webhooks/status", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST "+setup.StatusPath, func(w http.ResponseWriter, r *http.Request) {
 		s.serve(w, r, webhook.Status)
 	})
 	return mux

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/eventstreamengine/ese/functions/internal/setup"
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/events/memevents"
@@ -269,5 +270,71 @@ func TestWebhooks_uneventful_status_is_kept_not_published(t *testing.T) {
 	evs, _ := f.store.ListWebhooks(context.Background(), webhook.Status, 10)
 	if len(evs) != 1 || !evs[0].Published || len(f.events.Published(events.TopicStatus)) != 0 {
 		t.Errorf("%d stored (handled %v), %d published; want 1 stored and handled, none published", len(evs), len(evs) == 1 && evs[0].Published, len(f.events.Published(events.TopicStatus)))
+	}
+}
+
+// Twilio signs the URL it calls. Deployed, that is the function's
+// cloudfunctions.net URL, which reaches the function with /Webhooks
+// stripped from the path, or its run.app URL. PUBLIC_BASE_URL is that URL
+// (the Sender builds status callbacks from the same setting), and the
+// signature is checked against it plus the path the function sees.
+func TestWebhooks_signatures_for_both_deployed_URL_shapes(t *testing.T) {
+	t.Parallel()
+	shapes := map[string]string{
+		"cloudfunctions_net": "https://us-central1-ese-prod.cloudfunctions.net/Webhooks",
+		"run_app":            "https://webhooks-abc123-uc.a.run.app",
+	}
+	requests := []struct {
+		name   string
+		called func(base string) string // what Twilio calls and signs
+		seen   string                   // the path and query the function sees
+		form   url.Values
+	}{
+		{"inbound", func(b string) string { return b + setup.InboundPath }, "/webhooks/inbound", inboundForm("hello", "SM1")},
+		{"status", func(b string) string { return setup.StatusCallbackURL(b) + "?message_id=m1" }, "/webhooks/status?message_id=m1",
+			url.Values{"MessageSid": {"SM2"}, "MessageStatus": {"delivered"}}},
+	}
+	for shape, base := range shapes {
+		for _, rq := range requests {
+			for signedFor, signedBase := range shapes {
+				t.Run(shape+"/"+rq.name+"/signed_for_"+signedFor, func(t *testing.T) {
+					t.Parallel()
+					st, pub := memstore.New(), memevents.New()
+					h := (&Server{Config: Config{PublicBaseURL: base, AuthToken: token}, Store: st, Events: pub}).Routes()
+					req := httptest.NewRequest("POST", rq.seen, strings.NewReader(rq.form.Encode()))
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+					req.Header.Set("X-Twilio-Signature", twilio.Sign(token, rq.called(signedBase), rq.form))
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					want := http.StatusOK
+					if signedFor != shape {
+						want = http.StatusForbidden
+					}
+					if rec.Code != want {
+						t.Errorf("POST %s (PUBLIC_BASE_URL %s) = %d %s, want %d", rq.seen, base, rec.Code, rec.Body, want)
+					}
+				})
+			}
+		}
+	}
+}
+
+func TestConfig_Validate_PUBLIC_BASE_URL(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		base string
+		ok   bool
+	}{
+		{"https://us-central1-ese-prod.cloudfunctions.net/Webhooks", true},
+		{"https://webhooks-abc123-uc.a.run.app", true},
+		{"http://localhost:8080", true},
+		{"https://us-central1-ese-prod.cloudfunctions.net/Webhooks/webhooks/inbound", false},
+		{"us-central1-ese-prod.cloudfunctions.net/Webhooks", false},
+		{"https://hooks.example.com?x=1", false},
+	} {
+		err := Config{PublicBaseURL: tc.base}.Validate()
+		if (err == nil) != tc.ok {
+			t.Errorf("PUBLIC_BASE_URL=%q: Validate() = %v, want ok %v", tc.base, err, tc.ok)
+		}
 	}
 }

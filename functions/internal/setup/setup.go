@@ -8,6 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"reflect"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/compute/metadata"
@@ -67,6 +70,41 @@ func (r WebhookRetention) StoreRetention() gcpfirestore.Retention {
 	return gcpfirestore.Retention{Webhooks: r.Webhooks}
 }
 
+// StatusRetry bounds how long a status callback for a message not yet
+// known is retried; HandleStatus and the Webhooks' in-place path share it.
+type StatusRetry struct {
+	GiveUpAfter time.Duration `env:"STATUS_GIVE_UP_AFTER, default=15m"`
+}
+
+// Twilio calls the Webhooks function at PUBLIC_BASE_URL plus these paths.
+// Deployed, PUBLIC_BASE_URL is the function's cloudfunctions.net URL
+// (https://REGION-PROJECT.cloudfunctions.net/Webhooks), which reaches the
+// function with its name stripped from the path, or its run.app URL;
+// either way the signature covers PUBLIC_BASE_URL plus the path the
+// function sees.
+const (
+	InboundPath = "/webhooks/inbound"
+	StatusPath  = "/webhooks/status"
+)
+
+// CheckPublicBaseURL checks PUBLIC_BASE_URL: an absolute http(s) URL
+// without query, and not a webhook's own URL pasted whole.
+func CheckPublicBaseURL(base string) error {
+	u, err := url.Parse(base)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return fmt.Errorf("PUBLIC_BASE_URL=%q: want an absolute http(s) URL", base)
+	case u.RawQuery != "" || u.Fragment != "":
+		return fmt.Errorf("PUBLIC_BASE_URL=%q: want no query or fragment", base)
+	case strings.Contains(u.Path, "/webhooks/"):
+		return fmt.Errorf("PUBLIC_BASE_URL=%q: give the function's URL, not a /webhooks/ path on it", base)
+	}
+	return nil
+}
+
+// StatusCallbackURL is where Twilio posts a message's statuses.
+func StatusCallbackURL(base string) string { return strings.TrimRight(base, "/") + StatusPath }
+
 // ErrConfig marks a configuration the function cannot run with: a
 // missing or malformed variable. Retrying cannot help, so a function
 // whose configuration fails this way stops at start (see edge).
@@ -80,14 +118,68 @@ func Load(ctx context.Context, cfg any, l envconfig.Lookuper) error {
 		l = envconfig.OsLookuper()
 	}
 	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: cfg, Lookuper: l}); err != nil {
+		if name := variableOf(reflect.TypeOf(cfg), err.Error()); name != "" {
+			return fmt.Errorf("%w: %s: %w", ErrConfig, name, err)
+		}
 		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	if v, ok := cfg.(interface{ Validate() error }); ok {
-		if err := v.Validate(); err != nil {
-			return fmt.Errorf("%w: %w", ErrConfig, err)
+	var problems []error
+	seen := map[string]bool{} // a promoted Validate runs twice
+	for _, err := range validate(reflect.ValueOf(cfg)) {
+		if err != nil && !seen[err.Error()] {
+			seen[err.Error()] = true
+			problems = append(problems, err)
 		}
 	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: %w", ErrConfig, errors.Join(problems...))
+	}
 	return nil
+}
+
+// variableOf finds the variable behind envconfig's error, which names
+// the field path ("StatusRetry: GiveUpAfter: time: ..."), so the message
+// names what an operator sets; "" when it names none.
+func variableOf(t reflect.Type, msg string) string {
+	for _, part := range strings.Split(msg, ": ") {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			return ""
+		}
+		f, ok := t.FieldByName(part)
+		if !ok {
+			return ""
+		}
+		if tag := strings.Split(f.Tag.Get("env"), ",")[0]; tag != "" {
+			return tag
+		}
+		t = f.Type
+	}
+	return ""
+}
+
+type validator interface{ Validate() error }
+
+// validate runs the Validate method of v and of every struct v embeds, so
+// a config's own Validate cannot hide an embedded one's.
+func validate(v reflect.Value) []error {
+	var problems []error
+	if c, ok := v.Interface().(validator); ok {
+		problems = append(problems, c.Validate())
+	}
+	for v.Kind() == reflect.Pointer && !v.IsNil() {
+		v = v.Elem()
+	}
+	if v.Kind() == reflect.Struct {
+		for i := range v.NumField() {
+			if f := v.Type().Field(i); f.Anonymous && f.IsExported() {
+				problems = append(problems, validate(v.Field(i))...)
+			}
+		}
+	}
+	return problems
 }
 
 // LoadIf fills cfg like Load when the variable name is set, and reports

@@ -1,0 +1,162 @@
+package setup_test
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/eventstreamengine/ese/functions/api"
+	"github.com/eventstreamengine/ese/functions/deliverystatus"
+	"github.com/eventstreamengine/ese/functions/importusers"
+	"github.com/eventstreamengine/ese/functions/inbound"
+	"github.com/eventstreamengine/ese/functions/internal/setup"
+	"github.com/eventstreamengine/ese/functions/launch"
+	"github.com/eventstreamengine/ese/functions/recipients"
+	"github.com/eventstreamengine/ese/functions/sender"
+	"github.com/eventstreamengine/ese/functions/webhooks"
+)
+
+// configs is every function's configuration, by entry point.
+func configs() map[string]any {
+	return map[string]any{
+		"API":               &api.Config{},
+		"Webhooks":          &webhooks.Config{},
+		"Sender":            &sender.Config{},
+		"ImportUsers":       &importusers.Config{},
+		"LaunchCampaign":    &launch.Config{},
+		"ProcessRecipients": &recipients.Config{},
+		"HandleInbound":     &inbound.Config{},
+		"HandleStatus":      &deliverystatus.Config{},
+	}
+}
+
+// A valid value for every variable any function reads.
+var good = map[string]string{
+	"GOOGLE_CLOUD_PROJECT":  "ese-prod",
+	"API_AUTH":              "iam",
+	"API_KEY_SHA256":        strings.Repeat("ab", 32),
+	"PUBLIC_BASE_URL":       "https://us-central1-ese-prod.cloudfunctions.net/Webhooks",
+	"TWILIO_ACCOUNT_SID":    "AC0123456789abcdef0123456789abcdef",
+	"TWILIO_AUTH_TOKEN":     "secrettoken",
+	"TWILIO_FROM":           "whatsapp:+14155550100",
+	"TASKS_LOCATION":        "us-central1",
+	"SENDER_URL":            "https://us-central1-ese-prod.cloudfunctions.net/Sender",
+	"TASKS_SERVICE_ACCOUNT": "tasks-invoker@ese-prod.iam.gserviceaccount.com",
+	"TASKS_AUDIENCE":        "https://us-central1-ese-prod.cloudfunctions.net/Sender",
+}
+
+// envNames lists the variables cfg's struct reads, and those it requires.
+func envNames(t reflect.Type) (all, required []string) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, ok := f.Tag.Lookup("env")
+		if !ok && f.Anonymous {
+			a, r := envNames(f.Type)
+			all, required = append(all, a...), append(required, r...)
+			continue
+		}
+		parts := strings.Split(tag, ",")
+		if parts[0] == "" {
+			continue
+		}
+		all = append(all, parts[0])
+		for _, o := range parts[1:] {
+			if strings.TrimSpace(o) == "required" {
+				required = append(required, parts[0])
+			}
+		}
+	}
+	slices.Sort(all)
+	slices.Sort(required)
+	return all, required
+}
+
+// Each function reads only what it needs: this is the list Terraform
+// must set (infra's test checks it does), and no production default
+// points at a sandbox.
+func TestConfigs_read_only_what_each_function_needs(t *testing.T) {
+	t.Parallel()
+	want := map[string][]string{
+		"API":               {"API_AUTH", "API_KEY", "API_KEY_SHA256", "GOOGLE_CLOUD_PROJECT", "PUBSUB_SUBSCRIPTIONS"},
+		"Webhooks":          {"GOOGLE_CLOUD_PROJECT", "PUBLIC_BASE_URL", "REPLY_HELP", "REPLY_START", "REPLY_STOP", "STATUS_GIVE_UP_AFTER", "TWILIO_AUTH_TOKEN", "WEBHOOK_RETENTION"},
+		"ImportUsers":       {"GOOGLE_CLOUD_PROJECT"},
+		"HandleInbound":     {"GOOGLE_CLOUD_PROJECT"},
+		"HandleStatus":      {"GOOGLE_CLOUD_PROJECT", "STATUS_GIVE_UP_AFTER"},
+		"Sender":            nil, // checked below: project, Twilio, Tasks, PUBLIC_BASE_URL, RECONCILE_AFTER
+		"LaunchCampaign":    nil, // project and Tasks
+		"ProcessRecipients": nil,
+	}
+	for name, cfg := range configs() {
+		all, _ := envNames(reflect.TypeOf(cfg))
+		if w := want[name]; w != nil {
+			if diff := cmp.Diff(w, all); diff != "" {
+				t.Errorf("%s reads (-want, +got):\n%s", name, diff)
+			}
+		}
+		for _, v := range all {
+			if strings.HasPrefix(v, "TWILIO_") && name != "Sender" && name != "Webhooks" {
+				t.Errorf("%s reads %s: only the Sender and Webhooks talk to Twilio", name, v)
+			}
+		}
+	}
+}
+
+// A missing or bad variable fails the build with a message naming it, as
+// ErrConfig (so a deployed function stops at start); the full set passes.
+func TestConfigs_fail_naming_the_missing_variable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for name, cfg := range configs() {
+		if err := setup.Load(ctx, cfg, envconfig.MapLookuper(good)); err != nil {
+			t.Errorf("%s with every variable set: %v", name, err)
+		}
+		_, required := envNames(reflect.TypeOf(cfg))
+		for _, v := range required {
+			env := maps(good)
+			delete(env, v)
+			err := setup.Load(ctx, reflect.New(reflect.TypeOf(cfg).Elem()).Interface(), envconfig.MapLookuper(env))
+			if !errors.Is(err, setup.ErrConfig) || !strings.Contains(err.Error(), v) {
+				t.Errorf("%s without %s: err = %v, want ErrConfig naming %s", name, v, err, v)
+			}
+		}
+	}
+}
+
+func TestConfigs_bad_values_are_ErrConfig(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, fn, key, value, wantIn string
+	}{
+		{"webhook_url_pasted_whole", "Webhooks", "PUBLIC_BASE_URL", "https://h.example/Webhooks/webhooks/inbound", "PUBLIC_BASE_URL"},
+		{"status_callback_origin_not_a_url", "Sender", "PUBLIC_BASE_URL", "hooks.example.com", "PUBLIC_BASE_URL"},
+		{"bad_duration", "HandleStatus", "STATUS_GIVE_UP_AFTER", "15 minutes", "STATUS_GIVE_UP_AFTER"},
+		{"unknown_auth_mode", "API", "API_AUTH", "open", "API_AUTH"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := maps(good)
+			env[tc.key] = tc.value
+			err := setup.Load(context.Background(), configs()[tc.fn], envconfig.MapLookuper(env))
+			if !errors.Is(err, setup.ErrConfig) || !strings.Contains(err.Error(), tc.wantIn) {
+				t.Errorf("%s=%q: err = %v, want ErrConfig naming %s", tc.key, tc.value, err, tc.wantIn)
+			}
+		})
+	}
+}
+
+func maps(m map[string]string) map[string]string {
+	c := make(map[string]string, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
