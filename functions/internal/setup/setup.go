@@ -118,7 +118,7 @@ func Load(ctx context.Context, cfg any, l envconfig.Lookuper) error {
 		l = envconfig.OsLookuper()
 	}
 	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: cfg, Lookuper: l}); err != nil {
-		if name := variableOf(reflect.TypeOf(cfg), err.Error()); name != "" {
+		if name := variableOf(reflect.TypeOf(cfg), err.Error()); name != "" && !strings.Contains(err.Error(), name) {
 			return fmt.Errorf("%w: %s: %w", ErrConfig, name, err)
 		}
 		return fmt.Errorf("%w: %w", ErrConfig, err)
