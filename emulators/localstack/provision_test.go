@@ -15,11 +15,10 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"github.com/google/go-cmp/cmp"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/eventstreamengine/ese/emulators/emulatortest"
 	"github.com/eventstreamengine/ese/shared/events"
+	"github.com/eventstreamengine/ese/shared/events/pubsubevents"
 )
 
 func TestPushEndpoint(t *testing.T) {
@@ -190,7 +189,8 @@ func TestProvision_push_reaches_the_origin(t *testing.T) {
 
 // The emulator honours the push subscription's dead-letter policy: a
 // message its endpoint always refuses ends, after the bounded attempts,
-// in the dead-letter pull subscription.
+// in the dead-letter pull subscription, where pubsubevents.DeadLetters
+// lists it and replays it to the endpoint.
 func TestProvision_refused_push_is_dead_lettered(t *testing.T) {
 	t.Parallel()
 	emulatortest.PubSub(t)
@@ -217,37 +217,46 @@ func TestProvision_refused_push_is_dead_lettered(t *testing.T) {
 	pub := c.Publisher(events.TopicRecipients)
 	defer pub.Stop()
 	start := time.Now()
-	id, err := pub.Publish(ctx, &pubsub.Message{Data: []byte(`{"campaign_id":"c1"}`), Attributes: map[string]string{"k": "v"}}).Get(ctx)
-	if err != nil {
+	data := []byte(`{"campaign_id":"c1"}`)
+	if _, err := pub.Publish(ctx, &pubsub.Message{Data: data, Attributes: map[string]string{"k": "v"}}).Get(ctx); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
 
-	deadSub := "projects/" + project + "/subscriptions/" + events.DeadLetterSubscription(events.TopicRecipients)
-	deadline := time.Now().Add(60 * time.Second)
-	var got *pubsubpb.ReceivedMessage
-	for got == nil && time.Now().Before(deadline) {
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		resp, err := c.SubscriptionAdminClient.Pull(pctx, &pubsubpb.PullRequest{Subscription: deadSub, MaxMessages: 10})
-		cancel()
-		if err != nil && status.Code(err) != codes.DeadlineExceeded {
-			t.Fatalf("Pull(%s): %v", deadSub, err)
-		}
-		if len(resp.GetReceivedMessages()) > 0 {
-			got = resp.GetReceivedMessages()[0]
+	dl := pubsubevents.NewDeadLetters(c, events.Topics)
+	var got []events.DeadLetter
+	for deadline := time.Now().Add(60 * time.Second); len(got) == 0 && time.Now().Before(deadline); {
+		// Each List on an empty subscription waits about 2 s: no sleep needed.
+		if got, err = dl.List(ctx, "", 10); err != nil {
+			t.Fatalf("List: %v", err)
 		}
 	}
-	if got == nil {
+	if len(got) == 0 {
 		t.Fatalf("no dead letter within 60 s; the endpoint was tried %d times", attempts.Load())
 	}
-	t.Logf("dead-lettered after %v and %d push attempts; dead letter id %s (published as %s), attributes %v",
-		time.Since(start).Round(time.Millisecond), attempts.Load(), got.GetMessage().GetMessageId(), id, got.GetMessage().GetAttributes())
-	if diff := cmp.Diff(`{"campaign_id":"c1"}`, string(got.GetMessage().GetData())); diff != "" {
-		t.Errorf("dead letter's data (-want, +got):\n%s", diff)
-	}
-	if v := got.GetMessage().GetAttributes()["k"]; v != "v" {
-		t.Errorf("dead letter's attribute k = %q, want v", v)
-	}
+	t.Logf("dead-lettered after %v and %d push attempts", time.Since(start).Round(time.Millisecond), attempts.Load())
 	if n := attempts.Load(); n < policy.maxAttempts {
 		t.Errorf("dead-lettered after %d attempts, want at least %d", n, policy.maxAttempts)
+	}
+	if p := got[0].PublishTime; p.Before(start.Add(-time.Second)) || p.After(time.Now()) {
+		t.Errorf("publish time %v is not the original publish's (at %v)", p, start)
+	}
+	want := []events.DeadLetter{{
+		Topic: events.TopicRecipients, ID: got[0].ID, Data: data, Attributes: map[string]string{"k": "v"},
+		PublishTime: got[0].PublishTime, DeliveryAttempts: int(policy.maxAttempts),
+	}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("dead letters (-want, +got):\n%s", diff)
+	}
+
+	// A replay is pushed to the endpoint again.
+	before := attempts.Load()
+	if err := dl.Replay(ctx, events.TopicRecipients, got[0].ID); err != nil {
+		t.Fatalf("Replay: %v", err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); attempts.Load() == before && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if attempts.Load() == before {
+		t.Error("the replayed message was not pushed within 30 s")
 	}
 }
