@@ -1,0 +1,4 @@
+package edge
+
+// EventWith is Event with its max age and clock given, for tests.
+var EventWith = eventWith
