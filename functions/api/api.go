@@ -103,7 +103,8 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 	}
 	s := &Server{
 		KeyHash: hash, Store: st, Events: pub,
-		Runner: &campaignrun.Runner{Store: st, Events: pub, Queue: q},
+		Runner:      &campaignrun.Runner{Store: st, Events: pub, Queue: q},
+		DeadLetters: pubsubevents.NewDeadLetters(psc, events.Topics),
 		Checks: map[string]func(context.Context) error{
 			"firestore": func(ctx context.Context) error {
 				_, err := st.GetCampaign(ctx, "health-probe")
@@ -128,6 +129,9 @@ type Server struct {
 	Store   store.Store
 	Events  events.Publisher
 	Runner  *campaignrun.Runner
+	// DeadLetters lists and replays events that ran out of delivery
+	// attempts; without it, those routes answer 501.
+	DeadLetters events.DeadLetters
 	// Checks are the dependencies /health reports, by name.
 	Checks map[string]func(context.Context) error
 	Now    func() time.Time
@@ -170,6 +174,8 @@ func (s *Server) Routes() http.Handler {
 	api.HandleFunc("GET /api/v1/reporting/messages/status", s.messageStatus)
 	api.HandleFunc("GET /api/v1/monitoring/inbound", s.monitorInbound)
 	api.HandleFunc("GET /api/v1/monitoring/dashboard", s.dashboard)
+	api.HandleFunc("GET /api/v1/monitoring/dead-letters", s.listDeadLetters)
+	api.HandleFunc("POST /api/v1/monitoring/dead-letters/{topic}/{id}/replay", s.replayDeadLetter)
 	api.HandleFunc("POST /api/v1/maintenance/republish-webhooks", s.republishWebhooks)
 	api.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		render.ErrorMessage(w, http.StatusNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
