@@ -154,8 +154,9 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 	}
 	s := &Server{
 		KeyHash: hash, TrustIAM: cfg.Auth == AuthIAM, Store: st, Events: pub,
-		Runner: &campaignrun.Runner{Store: st, Events: pub},
-		Checks: checks,
+		Runner:      &campaignrun.Runner{Store: st, Events: pub},
+		DeadLetters: pubsubevents.NewDeadLetters(psc, events.Topics),
+		Checks:      checks,
 	}
 	return s.Routes(), nil
 }
@@ -169,6 +170,9 @@ type Server struct {
 	Store    store.Store
 	Events   events.Publisher
 	Runner   *campaignrun.Runner
+	// DeadLetters lists and replays events that ran out of delivery
+	// attempts; without it, those routes answer 501.
+	DeadLetters events.DeadLetters
 	// Checks are the dependencies /health reports, by name.
 	Checks map[string]func(context.Context) error
 	Now    func() time.Time
@@ -211,6 +215,8 @@ func (s *Server) Routes() http.Handler {
 	api.HandleFunc("GET /api/v1/reporting/messages/status", s.messageStatus)
 	api.HandleFunc("GET /api/v1/monitoring/inbound", s.monitorInbound)
 	api.HandleFunc("GET /api/v1/monitoring/dashboard", s.dashboard)
+	api.HandleFunc("GET /api/v1/monitoring/dead-letters", s.listDeadLetters)
+	api.HandleFunc("POST /api/v1/monitoring/dead-letters/{topic}/{id}/replay", s.replayDeadLetter)
 	api.HandleFunc("POST /api/v1/maintenance/republish-webhooks", s.republishWebhooks)
 	api.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		render.ErrorMessage(w, http.StatusNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))

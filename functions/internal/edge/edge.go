@@ -7,10 +7,12 @@ package edge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -130,14 +132,31 @@ type Handler func(context.Context, events.Message) error
 // Event adapts a lazily built Handler to a CloudEvent function. A message
 // that cannot be read, and a handler's permanent failure, are logged and
 // acked (nil); a transient failure returns its error, so Pub/Sub delivers
-// the message again.
+// the message again, up to its subscription's dead-letter policy. An event
+// published longer ago than EVENT_MAX_AGE is given up, loudly, so that no
+// retry loops for ever.
 func Event(name string, l *Lazy[Handler]) func(context.Context, event.Event) error {
+	return eventWith(name, l, maxAge, time.Now)
+}
+
+func eventWith(name string, l *Lazy[Handler], maxAge func() (time.Duration, error), now func() time.Time) func(context.Context, event.Event) error {
 	return func(ctx context.Context, e event.Event) error {
 		log := logging.FromContext(ctx).With("function", name, "event_id", e.ID())
 		ctx = logging.WithLogger(ctx, log)
+		limit, err := maxAge()
+		if err != nil {
+			log.Error("function not ready", "error", err)
+			return err
+		}
 		m, err := pubsubevents.FromCloudEvent(e)
 		if err != nil {
 			log.Error("unreadable event dropped", "error", err)
+			return nil
+		}
+		// A zero time is unknown, not old; a time ahead of ours is skew.
+		if t := e.Time(); !t.IsZero() && now().Sub(t) > limit {
+			log.Error("retried past "+EnvMaxAge+"; giving up", "topic", topicOf(e),
+				"age", now().Sub(t).Round(time.Second).String(), "max_age", limit.String())
 			return nil
 		}
 		h, err := l.Get(ctx)
@@ -147,6 +166,40 @@ func Event(name string, l *Lazy[Handler]) func(context.Context, event.Event) err
 		}
 		return Decide(ctx, h(ctx, m))
 	}
+}
+
+// EnvMaxAge names the setting of how long after its publication an event
+// is still worth handling.
+const EnvMaxAge = "EVENT_MAX_AGE"
+
+// DefaultMaxAge is EVENT_MAX_AGE when unset: far beyond any retry policy's
+// reach, so it only stops an event that is looping.
+const DefaultMaxAge = 24 * time.Hour
+
+// maxAge is EVENT_MAX_AGE, read once.
+var maxAge = sync.OnceValues(func() (time.Duration, error) { return ParseMaxAge(os.Getenv(EnvMaxAge)) })
+
+// ParseMaxAge reads an EVENT_MAX_AGE: a Go duration above zero ("36h");
+// empty is DefaultMaxAge.
+func ParseMaxAge(s string) (time.Duration, error) {
+	if s == "" {
+		return DefaultMaxAge, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("edge: %s=%q must be a duration above zero, such as 24h", EnvMaxAge, s)
+	}
+	return d, nil
+}
+
+// topicOf reads the topic id from a Pub/Sub event's source
+// (//pubsub.googleapis.com/projects/P/topics/T).
+func topicOf(e event.Event) string {
+	_, t, ok := strings.Cut(e.Source(), "/topics/")
+	if !ok {
+		return e.Source()
+	}
+	return t
 }
 
 // Decoded is a Handler that decodes the message's JSON payload into a T

@@ -6,3 +6,6 @@ func SetExit(f func(int)) func() {
 	exit = f
 	return func() { exit = old }
 }
+
+// EventWith is Event with its max age and clock given, for tests.
+var EventWith = eventWith

@@ -1,6 +1,7 @@
-// Package eventstest is the contract every events.Publisher must keep, run
-// against both pubsubevents (on the emulator) and memevents, so that the
-// fake cannot drift from Pub/Sub.
+// Package eventstest is the contract every events.Publisher (Run) and
+// events.DeadLetters (RunDeadLetters) must keep, run against both
+// pubsubevents (on the emulator) and memevents, so that the fakes cannot
+// drift from Pub/Sub.
 package eventstest
 
 import (

@@ -1,6 +1,7 @@
 // Package memevents is an in-memory events.Publisher for tests: it records
 // what was published per topic and can hand it straight to subscribed
-// handlers, so a unit test can run a chain of steps in one process.
+// handlers, so a unit test can run a chain of steps in one process. Its
+// DeadLetters holds dead letters put there by the test.
 package memevents
 
 import (
@@ -69,6 +70,11 @@ func (p *Publisher) Publish(ctx context.Context, topic string, v any) error {
 	if err != nil {
 		return errs.Wrap(errs.Invalid, err, "memevents.Publish "+topic)
 	}
+	return p.publish(ctx, topic, data, nil)
+}
+
+// publish records data and attributes under topic and delivers them.
+func (p *Publisher) publish(ctx context.Context, topic string, data []byte, attrs map[string]string) error {
 	p.mu.Lock()
 	published, ok := p.topics[topic]
 	if !ok {
@@ -76,7 +82,7 @@ func (p *Publisher) Publish(ctx context.Context, topic string, v any) error {
 		return errs.E(errs.Transient, "memevents.Publish: topic %q does not exist", topic)
 	}
 	p.nextID++
-	m := events.Message{ID: strconv.Itoa(p.nextID), Data: data}
+	m := events.Message{ID: strconv.Itoa(p.nextID), Data: data, Attributes: maps.Clone(attrs)}
 	p.topics[topic] = append(published, m)
 	handlers := slices.Clone(p.handlers[topic])
 	p.mu.Unlock()

@@ -162,3 +162,29 @@ func TestHandlerFailuresAreRecordedNotReturned(t *testing.T) {
 		t.Errorf("Failures() = %v, want [%v]", f, boom)
 	}
 }
+
+// deadLetterHarness replays to a Publisher whose topics it watches through
+// Subscribe.
+type deadLetterHarness struct {
+	*harness
+	dl *memevents.DeadLetters
+}
+
+func (h *deadLetterHarness) DeadLetters() events.DeadLetters { return h.dl }
+
+func (h *deadLetterHarness) DeadLetter(_ context.Context, topic string, m events.Message, attempts int, published time.Time) (string, error) {
+	return h.dl.Add(topic, m, attempts, published), nil
+}
+
+func TestDeadLettersConformance(t *testing.T) {
+	t.Parallel()
+	eventstest.RunDeadLetters(t, func(t *testing.T) eventstest.DeadLetterHarness {
+		h := &harness{p: memevents.New(), got: make(map[string][]events.Message)}
+		for _, topic := range events.Topics {
+			if err := h.CreateTopic(t.Context(), topic); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return &deadLetterHarness{harness: h, dl: memevents.NewDeadLetters(h.p)}
+	})
+}

@@ -3,6 +3,8 @@ package pubsubevents_test
 import (
 	"context"
 	"fmt"
+	"maps"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -323,4 +325,48 @@ func BenchmarkReceive(b *testing.B) {
 			}
 		})
 	}
+}
+
+// deadLetterHarness lays out, in a project of its own, each topic of
+// events.Topics with its dead-letter topic and subscription, and watches
+// the topics through a pull subscription of its own. It dead-letters a
+// message by publishing it to the dead-letter topic with the attributes
+// Pub/Sub adds (seen on the emulator, see emulators/localstack).
+type deadLetterHarness struct {
+	*harness
+	dl *pubsubevents.DeadLetters
+}
+
+func newDeadLetterHarness(t *testing.T) eventstest.DeadLetterHarness {
+	h := newHarness(t).(*harness)
+	ctx := t.Context()
+	for _, topic := range events.Topics {
+		if err := h.CreateTopic(ctx, topic); err != nil {
+			t.Fatal(err)
+		}
+		if err := createTopic(ctx, h.client, events.DeadLetterTopic(topic), events.DeadLetterSubscription(topic)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &deadLetterHarness{harness: h, dl: pubsubevents.NewDeadLetters(h.client, events.Topics)}
+}
+
+func (h *deadLetterHarness) DeadLetters() events.DeadLetters { return h.dl }
+
+func (h *deadLetterHarness) DeadLetter(ctx context.Context, topic string, m events.Message, attempts int, published time.Time) (string, error) {
+	attrs := map[string]string{
+		"CloudPubSubDeadLetterSourceDeliveryCount":       strconv.Itoa(attempts),
+		"CloudPubSubDeadLetterSourceSubscription":        events.PushSubscription(topic),
+		"CloudPubSubDeadLetterSourceSubscriptionProject": h.client.Project(),
+		"CloudPubSubDeadLetterSourceTopicPublishTime":    published.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
+	}
+	maps.Copy(attrs, m.Attributes)
+	pub := h.client.Publisher(events.DeadLetterTopic(topic))
+	defer pub.Stop()
+	return pub.Publish(ctx, &pubsub.Message{Data: m.Data, Attributes: attrs}).Get(ctx)
+}
+
+func TestDeadLettersConformance(t *testing.T) {
+	t.Parallel()
+	eventstest.RunDeadLetters(t, newDeadLetterHarness)
 }
