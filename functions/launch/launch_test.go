@@ -17,6 +17,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/events/memevents"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/segment"
+	"github.com/eventstreamengine/ese/shared/sendqueue"
 	"github.com/eventstreamengine/ese/shared/sendqueue/memqueue"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
@@ -117,8 +118,8 @@ func TestLaunchCampaign(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !after.FanoutDone || after.Recipients != 2 || f.queue.Rate(f.c.ID) != 5 {
-		t.Errorf("after the only page: fanout %v, recipients %d, queue rate %d; want true, 2, 5", after.FanoutDone, after.Recipients, f.queue.Rate(f.c.ID))
+	if !after.FanoutDone || after.Recipients != 2 || f.queue.Rate(sendqueue.QueueID(f.c.ID, 0)) != 5 {
+		t.Errorf("after the only page: fanout %v, recipients %d, queue rate %d; want true, 2, 5", after.FanoutDone, after.Recipients, f.queue.Rate(sendqueue.QueueID(f.c.ID, 0)))
 	}
 }
 
