@@ -5,8 +5,11 @@
 package setup
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"cloud.google.com/go/compute/metadata"
 	"cloud.google.com/go/firestore"
@@ -28,10 +31,18 @@ type Project struct {
 
 // Tasks configures the send queues.
 type Tasks struct {
-	Location       string `env:"TASKS_LOCATION, default=us-central1"`
-	Emulator       string `env:"CLOUD_TASKS_EMULATOR_HOST"`
-	SenderURL      string `env:"SENDER_URL"`
+	Location  string `env:"TASKS_LOCATION, default=us-central1"`
+	Emulator  string `env:"CLOUD_TASKS_EMULATOR_HOST"`
+	SenderURL string `env:"SENDER_URL, required"`
+	// ServiceAccount signs each task's OIDC token, which the private
+	// Sender requires: Queue refuses to start without it outside the
+	// emulator.
 	ServiceAccount string `env:"TASKS_SERVICE_ACCOUNT"`
+	// Audience of that token; empty means SenderURL.
+	Audience string `env:"TASKS_AUDIENCE"`
+	// QueueCreateTimeout is how long a running campaign may go without its
+	// send queue before it fails.
+	QueueCreateTimeout time.Duration `env:"QUEUE_CREATE_TIMEOUT, default=10m"`
 }
 
 // Twilio configures the provider.
@@ -110,13 +121,16 @@ func PubSub(ctx context.Context, p Project) (*pubsub.Client, *pubsubevents.Publi
 
 // Queue opens the Cloud Tasks send queues.
 func Queue(ctx context.Context, p Project, t Tasks) (*cloudtasks.Queue, error) {
+	if t.Emulator == "" && t.ServiceAccount == "" {
+		return nil, errors.New("setup.Queue: TASKS_SERVICE_ACCOUNT is required when CLOUD_TASKS_EMULATOR_HOST is unset: the Sender accepts only tasks carrying its OIDC token")
+	}
 	id, err := p.ProjectID(ctx)
 	if err != nil {
 		return nil, err
 	}
 	q, err := cloudtasks.New(ctx, cloudtasks.Config{
 		Project: id, Location: t.Location, Endpoint: t.Emulator,
-		TargetURL: t.SenderURL, ServiceAccount: t.ServiceAccount,
+		TargetURL: t.SenderURL, ServiceAccount: t.ServiceAccount, Audience: cmp.Or(t.Audience, t.SenderURL),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("setup.Queue: %w", err)
@@ -158,7 +172,7 @@ func Runner(ctx context.Context, l envconfig.Lookuper) (_ *campaignrun.Runner, e
 	if err != nil {
 		return nil, err
 	}
-	return &campaignrun.Runner{Store: st, Events: pub, Queue: q}, nil
+	return &campaignrun.Runner{Store: st, Events: pub, Queue: q, QueueCreateTimeout: cfg.QueueCreateTimeout}, nil
 }
 
 // RunnerStep builds a campaign step: step picks the Runner method the
