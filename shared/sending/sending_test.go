@@ -274,3 +274,35 @@ func TestSend_deferral_whose_enqueue_failed_is_repaired(t *testing.T) {
 		t.Errorf("tasks %+v; want one at %v", tasks, until)
 	}
 }
+
+// A deferral goes to the campaign's queue of its current generation, the
+// one the campaign moved to when its first name was blocked.
+func TestSend_deferral_goes_to_the_campaigns_queue_generation(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	next := sendqueue.QueueID(f.cid, 1)
+	if err := f.queue.EnsureQueue(ctx, next, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.UpdateCampaign(ctx, f.cid, func(c *campaign.Campaign) error {
+		c.QueueGeneration = 1
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	m := f.queued(t, "+94771234567", consent.OptIn)
+	until := f.quiet(t)
+	for range 2 { // the second finds the message deferred already
+		if o, err := f.send(t, m); o != sending.OutcomeDeferred || err != nil {
+			t.Fatalf("Send in quiet hours = %q, %v; want deferred", o, err)
+		}
+	}
+	want := []sendqueue.Task{{Queue: next, CampaignID: f.cid, MessageID: m.ID, At: until, Generation: until.Unix()}}
+	if diff := cmp.Diff(want, f.queue.Tasks(next)); diff != "" {
+		t.Errorf("tasks in %s (-want, +got):\n%s", next, diff)
+	}
+	if got := f.queue.Tasks(sendqueue.QueueID(f.cid, 0)); len(got) != 0 {
+		t.Errorf("tasks in the first generation's queue: %+v, want none", got)
+	}
+}

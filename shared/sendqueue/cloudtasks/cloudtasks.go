@@ -162,8 +162,7 @@ func (q *Queue) EnsureQueue(ctx context.Context, queueID string, ratePerSecond i
 	_, err = q.client.CreateQueue(ctx, &cloudtaskspb.CreateQueueRequest{Parent: q.parent, Queue: want})
 	switch {
 	case err == nil:
-		_, err := q.getQueue(ctx, name)
-		return err
+		return q.confirm(ctx, name)
 	case status.Code(err) == codes.FailedPrecondition && strings.Contains(status.Convert(err).Message(), "recently"):
 		// "The queue cannot be created because a queue with this name
 		// existed too recently."
@@ -191,6 +190,27 @@ func (q *Queue) EnsureQueue(ctx context.Context, queueID string, ratePerSecond i
 		return q.classify(ctx, "UpdateQueue "+name, err)
 	}
 	return nil
+}
+
+// confirmWaits space the reads that confirm a create: a new queue may take
+// a moment to be readable, and giving up on its name too soon would leave
+// it behind while the campaign moves on to the next name.
+var confirmWaits = []time.Duration{0, 500 * time.Millisecond, 1500 * time.Millisecond}
+
+// confirm reads a queue just created until it is there.
+func (q *Queue) confirm(ctx context.Context, name string) error {
+	var err error
+	for _, wait := range confirmWaits {
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return errs.Wrap(errs.Transient, ctx.Err(), "cloudtasks.GetQueue "+name)
+		}
+		if _, err = q.getQueue(ctx, name); !errors.Is(err, sendqueue.ErrNameUnavailable) {
+			return err
+		}
+	}
+	return err
 }
 
 // getQueue reads a queue just created or found existing: not found then
