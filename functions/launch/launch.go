@@ -20,12 +20,16 @@ func init() {
 // Handle serves the LaunchCampaign function.
 var Handle = edge.EventFunc("LaunchCampaign", Build)
 
-// Config is what the function reads from its environment.
-type Config = setup.RunnerConfig
+// Config is what LaunchCampaign reads from its environment: it creates
+// the messages, so it decides how long they are kept.
+type Config struct {
+	setup.RunnerConfig
+	setup.MessageRetention
+}
 
 // Build makes the handler from the environment (or l, in tests).
 func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
-	return setup.RunnerStep(ctx, l, New)
+	return setup.RunnerStep(ctx, &Config{}, l, New)
 }
 
 // New returns the handler over r.

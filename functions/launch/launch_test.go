@@ -3,11 +3,15 @@ package launch_test
 import (
 	"context"
 	"encoding/json"
+	"maps"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/sethvargo/go-envconfig"
 
+	"github.com/eventstreamengine/ese/emulators/emulatortest"
 	"github.com/eventstreamengine/ese/functions/launch"
 	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/campaignrun"
@@ -17,6 +21,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/events/memevents"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/segment"
+	"github.com/eventstreamengine/ese/shared/sendqueue"
 	"github.com/eventstreamengine/ese/shared/sendqueue/memqueue"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
@@ -117,8 +122,8 @@ func TestLaunchCampaign(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !after.FanoutDone || after.Recipients != 2 || f.queue.Rate(f.c.ID) != 5 {
-		t.Errorf("after the only page: fanout %v, recipients %d, queue rate %d; want true, 2, 5", after.FanoutDone, after.Recipients, f.queue.Rate(f.c.ID))
+	if !after.FanoutDone || after.Recipients != 2 || f.queue.Rate(sendqueue.QueueID(f.c.ID, 0)) != 5 {
+		t.Errorf("after the only page: fanout %v, recipients %d, queue rate %d; want true, 2, 5", after.FanoutDone, after.Recipients, f.queue.Rate(sendqueue.QueueID(f.c.ID, 0)))
 	}
 }
 
@@ -142,6 +147,43 @@ func TestLaunchCampaign_errors_not_retried(t *testing.T) {
 			}
 			if n := len(f.events.Published(events.TopicRecipients)); n != 0 {
 				t.Errorf("published %d recipient batches", n)
+			}
+		})
+	}
+}
+
+// The campaign steps' Cloud Tasks settings: the Sender's URL always, and
+// outside the emulator the tasks' service account, named when missing.
+func TestBuild_tasks_configuration(t *testing.T) {
+	t.Parallel()
+	emulatortest.Firestore(t)
+	emulatortest.PubSub(t)
+	tasks := emulatortest.CloudTasks(t)
+	base := map[string]string{"GOOGLE_CLOUD_PROJECT": emulatortest.ProjectID(t), "SENDER_URL": "http://127.0.0.1:9/tasks/send"}
+	tests := []struct {
+		name    string
+		env     map[string]string // over base; "" removes
+		wantErr string            // a part of the error; empty: builds
+	}{
+		{name: "emulator", env: map[string]string{"CLOUD_TASKS_EMULATOR_HOST": tasks}},
+		{name: "emulator_with_audience", env: map[string]string{"CLOUD_TASKS_EMULATOR_HOST": tasks, "TASKS_SERVICE_ACCOUNT": "tasks@p.iam.gserviceaccount.com", "TASKS_AUDIENCE": "https://sender.example"}},
+		{name: "no_sender_url", env: map[string]string{"CLOUD_TASKS_EMULATOR_HOST": tasks, "SENDER_URL": ""}, wantErr: "SENDER_URL"},
+		{name: "no_service_account_outside_the_emulator", wantErr: "TASKS_SERVICE_ACCOUNT is required when CLOUD_TASKS_EMULATOR_HOST is unset"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := maps.Clone(base)
+			for k, v := range tt.env {
+				if v == "" {
+					delete(env, k)
+					continue
+				}
+				env[k] = v
+			}
+			_, err := launch.Build(t.Context(), envconfig.MapLookuper(env))
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("Build = %v, want an error holding %q", err, tt.wantErr)
 			}
 		})
 	}

@@ -21,12 +21,14 @@ func init() {
 // Handle serves the ProcessRecipients function.
 var Handle = edge.EventFunc("ProcessRecipients", Build)
 
-// Config is what the function reads from its environment.
-type Config = setup.RunnerConfig
+// Config is what ProcessRecipients reads from its environment.
+type Config struct {
+	setup.RunnerConfig
+}
 
 // Build makes the handler from the environment (or l, in tests).
 func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
-	return setup.RunnerStep(ctx, l, New)
+	return setup.RunnerStep(ctx, &Config{}, l, New)
 }
 
 // New returns the handler over r.

@@ -48,7 +48,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.queue.EnsureQueue(ctx, f.c.ID, f.c.Rate); err != nil {
+	if err := f.queue.EnsureQueue(ctx, sendqueue.QueueID(f.c.ID, 0), f.c.Rate); err != nil {
 		t.Fatal(err)
 	}
 	var ms []message.Message
@@ -100,8 +100,8 @@ func TestProcessRecipients(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("messages (-want, +got):\n%s", diff)
 	}
-	wantTasks := []sendqueue.Task{{CampaignID: f.c.ID, MessageID: f.ids[0]}}
-	if diff := cmp.Diff(wantTasks, f.queue.Tasks(f.c.ID)); diff != "" {
+	wantTasks := []sendqueue.Task{{Queue: sendqueue.QueueID(f.c.ID, 0), CampaignID: f.c.ID, MessageID: f.ids[0]}}
+	if diff := cmp.Diff(wantTasks, f.queue.Tasks(sendqueue.QueueID(f.c.ID, 0))); diff != "" {
 		t.Errorf("send tasks after two deliveries (-want, +got):\n%s", diff)
 	}
 }
@@ -124,7 +124,7 @@ func TestProcessRecipients_errors_not_retried(t *testing.T) {
 			if err == nil || errs.Retry(err) {
 				t.Errorf("handler = %v (retry %v), want an error not to retry", err, errs.Retry(err))
 			}
-			if n := len(f.queue.Tasks(f.c.ID)); n != 0 {
+			if n := len(f.queue.Tasks(sendqueue.QueueID(f.c.ID, 0))); n != 0 {
 				t.Errorf("made %d send tasks", n)
 			}
 		})

@@ -61,7 +61,7 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 		return nil, err
 	}
 	return New(&sending.Sender{
-		Store: st, Provider: p, Queue: q, Campaign: &campaignrun.Runner{Store: st},
+		Store: st, Provider: p, Queue: q, Campaign: &campaignrun.Runner{Store: st, Queue: q},
 		StatusCallback: setup.StatusCallbackURL(cfg.PublicBaseURL),
 		ReconcileAfter: cfg.ReconcileAfter,
 	}), nil

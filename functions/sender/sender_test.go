@@ -18,6 +18,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/sending"
+	"github.com/eventstreamengine/ese/shared/sendqueue"
 	"github.com/eventstreamengine/ese/shared/sendqueue/memqueue"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
 	"github.com/eventstreamengine/ese/shared/user"
@@ -40,7 +41,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := q.EnsureQueue(context.Background(), c.ID, c.Rate); err != nil {
+	if err := q.EnsureQueue(context.Background(), sendqueue.QueueID(c.ID, 0), c.Rate); err != nil {
 		t.Fatal(err)
 	}
 	s := &sending.Sender{Store: st, Provider: p, Queue: q, StatusCallback: "http://127.0.0.1:1/webhooks/status", ReconcileAfter: time.Minute}

@@ -45,6 +45,25 @@ type Campaign struct {
 	// (FanoutDone); until then it grows.
 	Recipients int  `json:"total_recipients"`
 	FanoutDone bool `json:"fanout_complete"`
+	// FailureReason says why a FAILED campaign stopped.
+	FailureReason string `json:"failure_reason,omitempty"`
+
+	// The campaign's send queue, kept out of the API: the generation of
+	// its name (a deleted name cannot be created again for days, so a
+	// blocked name is replaced by the next), when it was confirmed
+	// created, and when it was released after the campaign concluded.
+	QueueGeneration int        `json:"-"`
+	QueueCreatedAt  *time.Time `json:"-"`
+	QueueReleasedAt *time.Time `json:"-"`
+}
+
+// Concluded reports whether s is final: nothing more is sent.
+func (s Status) Concluded() bool {
+	switch s {
+	case Completed, Cancelled, Failed:
+		return true
+	}
+	return false
 }
 
 // Validate checks the fields a person sets.
@@ -98,6 +117,18 @@ func (c *Campaign) Complete(now time.Time) bool {
 	}
 	c.Status = Completed
 	c.CompletedAt = &now
+	c.UpdatedAt = now
+	return true
+}
+
+// Fail moves a campaign that has not concluded to FAILED with reason, and
+// reports whether it did (false if it had already concluded).
+func (c *Campaign) Fail(now time.Time, reason string) bool {
+	if c.Status.Concluded() {
+		return false
+	}
+	c.Status = Failed
+	c.FailureReason = reason
 	c.UpdatedAt = now
 	return true
 }

@@ -164,3 +164,42 @@ func TestComplete(t *testing.T) {
 		})
 	}
 }
+
+func TestFail(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+
+	cases := []struct {
+		from Status
+		want bool
+	}{
+		{from: Draft, want: true},
+		{from: Scheduled, want: true},
+		{from: Running, want: true},
+		{from: Paused, want: true},
+		{from: Completed},
+		{from: Cancelled},
+		{from: Failed},
+	}
+	for _, tc := range cases {
+		t.Run(string(tc.from), func(t *testing.T) {
+			t.Parallel()
+			c := valid()
+			c.Status, c.FailureReason = tc.from, "earlier"
+			before := c
+			if got := c.Fail(now, "no send queue"); got != tc.want {
+				t.Fatalf("Fail from %s = %v, want %v", tc.from, got, tc.want)
+			}
+			want := before
+			if tc.want {
+				want.Status, want.FailureReason, want.UpdatedAt = Failed, "no send queue", now
+			}
+			if diff := cmp.Diff(want, c); diff != "" {
+				t.Errorf("Fail (-want, +got):\n%s", diff)
+			}
+			if !c.Status.Concluded() {
+				t.Errorf("%s is not concluded after Fail", c.Status)
+			}
+		})
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/events/memevents"
 	"github.com/eventstreamengine/ese/shared/logging"
 	"github.com/eventstreamengine/ese/shared/segment"
+	"github.com/eventstreamengine/ese/shared/sendqueue"
 	"github.com/eventstreamengine/ese/shared/sendqueue/memqueue"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
 	"github.com/eventstreamengine/ese/shared/template"
@@ -109,7 +110,7 @@ func BenchmarkLaunchAndRecipients(b *testing.B) {
 		if fails := r.events.Failures(); len(fails) > 0 {
 			b.Fatalf("handlers failed: %v", fails[0])
 		}
-		if got, want := len(r.queue.Tasks(r.id)), benchUsers*8/10; got != want {
+		if got, want := len(r.queue.Tasks(sendqueue.QueueID(r.id, 0))), benchUsers*8/10; got != want {
 			b.Fatalf("%d send tasks, want %d", got, want)
 		}
 		b.StartTimer()

@@ -2,10 +2,17 @@
 // page, compliance for each recipient, one paced send task per message,
 // and completion once every send has concluded. Each step is idempotent,
 // because the events and tasks that drive it arrive at least once.
+//
+// Each campaign has a send queue of its own, made before any recipient is
+// written and deleted once the campaign has concluded (a region holds about
+// 1,000). A campaign whose queue cannot be made fails with the reason;
+// having written no message, it leaves none behind. A concluded campaign
+// ignores its late events, which only see that its queue is released.
 package campaignrun
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -22,12 +29,20 @@ import (
 	"github.com/eventstreamengine/ese/shared/store"
 )
 
+// maxQueueGeneration bounds the names tried for one campaign's queue: a
+// name is blocked only by a queue of that name deleted in the last days.
+const maxQueueGeneration = 3
+
 // Runner drives campaigns through their ports.
 type Runner struct {
 	Store  store.Store
 	Events events.Publisher
 	Queue  sendqueue.Queue // not needed by Trigger
 	Now    func() time.Time
+
+	// QueueCreateTimeout is how long a RUNNING campaign may go without its
+	// send queue before it fails (default 10 minutes).
+	QueueCreateTimeout time.Duration
 
 	// PageSize is how many users one Launch event scans; BatchSize how
 	// many messages one Recipients event carries; Parallelism how many of
@@ -47,6 +62,13 @@ func (r *Runner) now() time.Time {
 		return r.Now().UTC()
 	}
 	return time.Now().UTC()
+}
+
+func (r *Runner) queueCreateTimeout() time.Duration {
+	if r.QueueCreateTimeout > 0 {
+		return r.QueueCreateTimeout
+	}
+	return 10 * time.Minute
 }
 
 func (r *Runner) pageSize() int {
@@ -113,11 +135,12 @@ func (r *Runner) Launch(ctx context.Context, ev events.Launch) error {
 	if c.Status != campaign.Running || c.FanoutDone {
 		// A late or repeated page: the recipients are all written.
 		log.Info("launch ignored", "status", c.Status, "fanout_complete", c.FanoutDone)
-		return nil
+		return r.CheckCompletion(ctx, c.ID)
 	}
-	if ev.After == "" {
-		if err := r.Queue.EnsureQueue(ctx, c.ID, c.Rate); err != nil {
-			return fmt.Errorf("campaignrun.Launch: %w", err)
+	if ev.After == "" && c.QueueCreatedAt == nil {
+		var running bool
+		if c, running, err = r.ensureQueue(ctx, c); err != nil || !running {
+			return err
 		}
 	}
 	seg, err := r.Store.GetSegment(ctx, c.SegmentID)
@@ -192,8 +215,9 @@ func (r *Runner) Recipients(ctx context.Context, ev events.Recipients) error {
 	}
 	if c.Status != campaign.Running {
 		log.Info("recipients ignored: campaign not running", "status", c.Status)
-		return nil
+		return r.CheckCompletion(ctx, c.ID)
 	}
+	queueID := sendqueue.QueueID(c.ID, c.QueueGeneration)
 	tmpl, err := r.Store.GetTemplate(ctx, c.TemplateID)
 	if err != nil {
 		return permanentIfMissing(err)
@@ -237,7 +261,7 @@ func (r *Runner) Recipients(ctx context.Context, ev events.Recipients) error {
 			default:
 				queued.Add(1)
 			}
-			return r.queue(gctx, m.ID, d)
+			return r.queue(gctx, queueID, m.ID, d)
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -266,7 +290,7 @@ func (r *Runner) skip(ctx context.Context, id string, reason message.SkipReason)
 // task is named after the message, so a redelivered batch that finds the
 // message QUEUED makes the task again harmlessly, and one that failed
 // between the two steps is repaired.
-func (r *Runner) queue(ctx context.Context, id string, d compliance.Decision) error {
+func (r *Runner) queue(ctx context.Context, queueID, id string, d compliance.Decision) error {
 	now := r.now()
 	var at time.Time
 	if d.Action == compliance.Defer {
@@ -291,7 +315,7 @@ func (r *Runner) queue(ctx context.Context, id string, d compliance.Decision) er
 	if m.Status != message.Queued && m.Status != message.Deferred {
 		return nil
 	}
-	task := sendqueue.Task{CampaignID: m.CampaignID, MessageID: m.ID}
+	task := sendqueue.Task{Queue: queueID, CampaignID: m.CampaignID, MessageID: m.ID}
 	if m.ScheduledAt != nil {
 		task.At = *m.ScheduledAt
 	}
@@ -301,36 +325,143 @@ func (r *Runner) queue(ctx context.Context, id string, d compliance.Decision) er
 	return nil
 }
 
+// ensureQueue makes the campaign's send queue and records it, and reports
+// whether the campaign still runs. A blocked name moves the campaign to
+// the next generation's, recorded before it is made so every step uses
+// it. A permanent refusal, or failures for QueueCreateTimeout since the
+// trigger, fail the campaign (reported as not running, so the launch
+// stops and its event is acked); other failures are returned to retry.
+func (r *Runner) ensureQueue(ctx context.Context, c campaign.Campaign) (campaign.Campaign, bool, error) {
+	log := logging.FromContext(ctx).With("campaign_id", c.ID)
+	for {
+		gen := c.QueueGeneration
+		queueID := sendqueue.QueueID(c.ID, gen)
+		err := r.Queue.EnsureQueue(ctx, queueID, c.Rate)
+		blocked := errors.Is(err, sendqueue.ErrNameUnavailable)
+		now := r.now()
+		switch {
+		case err == nil:
+			c, err = r.Store.UpdateCampaign(ctx, c.ID, func(c *campaign.Campaign) error {
+				if c.QueueCreatedAt != nil || c.QueueGeneration != gen {
+					return store.Unchanged
+				}
+				c.QueueCreatedAt, c.UpdatedAt = &now, now
+				return nil
+			})
+			if err != nil {
+				return c, false, fmt.Errorf("campaignrun.ensureQueue: %w", err)
+			}
+			log.Info("send queue created", "queue", queueID)
+			return c, c.Status == campaign.Running, nil
+		case blocked && gen < maxQueueGeneration:
+			log.Warn("send queue name unavailable; trying the next", "queue", queueID, "error", err)
+			c, err = r.Store.UpdateCampaign(ctx, c.ID, func(c *campaign.Campaign) error {
+				if c.QueueGeneration != gen || c.QueueCreatedAt != nil {
+					return store.Unchanged
+				}
+				c.QueueGeneration, c.UpdatedAt = gen+1, now
+				return nil
+			})
+			if err != nil {
+				return c, false, fmt.Errorf("campaignrun.ensureQueue: %w", err)
+			}
+			if c.Status != campaign.Running || c.QueueCreatedAt != nil {
+				return c, c.Status == campaign.Running, nil
+			}
+		case blocked || !errs.Retry(err):
+			return c, false, r.fail(ctx, c.ID, fmt.Sprintf("its send queue %s could not be created: %v", queueID, err))
+		case now.Sub(startedAt(c)) >= r.queueCreateTimeout():
+			return c, false, r.fail(ctx, c.ID, fmt.Sprintf("no send queue %v after the trigger: %v", r.queueCreateTimeout(), err))
+		default:
+			return c, false, fmt.Errorf("campaignrun.ensureQueue: %w", err)
+		}
+	}
+}
+
+func startedAt(c campaign.Campaign) time.Time {
+	if c.StartedAt != nil {
+		return *c.StartedAt
+	}
+	return c.CreatedAt
+}
+
+// fail moves the campaign to FAILED with reason and releases its queue.
+func (r *Runner) fail(ctx context.Context, id, reason string) error {
+	now := r.now()
+	failed := false
+	if _, err := r.Store.UpdateCampaign(ctx, id, func(c *campaign.Campaign) error {
+		if !c.Fail(now, reason) {
+			return store.Unchanged
+		}
+		failed = true
+		return nil
+	}); err != nil {
+		return fmt.Errorf("campaignrun.fail: %w", err)
+	}
+	if failed {
+		logging.FromContext(ctx).Error("campaign failed", "campaign_id", id, "reason", reason)
+	}
+	return r.CheckCompletion(ctx, id)
+}
+
 // CheckCompletion completes the campaign once its fan-out is done and no
-// message is left unconcluded. Every step that concludes messages calls
-// it after its own writes, so the last one to finish sees the final state.
+// message is left unconcluded, and releases the queue of a concluded
+// campaign. Every step that concludes messages calls it after its own
+// writes, so the last one to finish sees the final state; a release that
+// failed is done by the next call (a retried event or task).
 func (r *Runner) CheckCompletion(ctx context.Context, id string) error {
 	c, err := r.Store.GetCampaign(ctx, id)
 	if err != nil {
 		return fmt.Errorf("campaignrun.CheckCompletion: %w", err)
 	}
-	if c.Status != campaign.Running || !c.FanoutDone {
-		return nil
+	if c.Status == campaign.Running && c.FanoutDone {
+		open, err := r.Store.HasUnconcluded(ctx, id)
+		if err != nil || open {
+			return err
+		}
+		now := r.now()
+		done := false
+		c, err = r.Store.UpdateCampaign(ctx, id, func(c *campaign.Campaign) error {
+			if !c.Complete(now) {
+				return store.Unchanged
+			}
+			done = true
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("campaignrun.CheckCompletion: %w", err)
+		}
+		if done {
+			logging.FromContext(ctx).Info("campaign completed", "campaign_id", id)
+		}
 	}
-	open, err := r.Store.HasUnconcluded(ctx, id)
-	if err != nil || open {
-		return err
+	if c.Status.Concluded() && c.QueueReleasedAt == nil {
+		return r.releaseQueue(ctx, c)
+	}
+	return nil
+}
+
+// releaseQueue deletes every queue the concluded campaign may have (each
+// generation's: a create that seemed to fail may have made one), then
+// records the release. A queue not there counts as deleted.
+func (r *Runner) releaseQueue(ctx context.Context, c campaign.Campaign) error {
+	for gen := 0; gen <= c.QueueGeneration; gen++ {
+		err := r.Queue.DeleteQueue(ctx, sendqueue.QueueID(c.ID, gen))
+		if err != nil && !errs.Is(err, errs.Invalid) { // invalid: no such queue can exist
+			return fmt.Errorf("campaignrun.releaseQueue: %w", err)
+		}
 	}
 	now := r.now()
-	done := false
-	_, err = r.Store.UpdateCampaign(ctx, id, func(c *campaign.Campaign) error {
-		if !c.Complete(now) {
+	if _, err := r.Store.UpdateCampaign(ctx, c.ID, func(c *campaign.Campaign) error {
+		if c.QueueReleasedAt != nil {
 			return store.Unchanged
 		}
-		done = true
+		c.QueueReleasedAt = &now
 		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("campaignrun.CheckCompletion: %w", err)
+	}); err != nil {
+		return fmt.Errorf("campaignrun.releaseQueue: %w", err)
 	}
-	if done {
-		logging.FromContext(ctx).Info("campaign completed", "campaign_id", id)
-	}
+	logging.FromContext(ctx).Info("send queue released", "campaign_id", c.ID, "status", c.Status)
 	return nil
 }
 

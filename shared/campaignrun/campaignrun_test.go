@@ -2,6 +2,7 @@ package campaignrun_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/events/memevents"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/segment"
+	"github.com/eventstreamengine/ese/shared/sendqueue"
 	"github.com/eventstreamengine/ese/shared/sendqueue/memqueue"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
@@ -126,9 +128,9 @@ func TestTrigger_runs_segment_compliance_and_queue(t *testing.T) {
 	if diff := cmp.Diff(want, f.states(t, c)); diff != "" {
 		t.Errorf("messages (-want, +got):\n%s", diff)
 	}
-	tasks := f.queue.Tasks(c.ID)
-	if len(tasks) != 1 || tasks[0].MessageID != message.ID(c.ID, "+94771234567") || f.queue.Rate(c.ID) != 3 {
-		t.Errorf("tasks %+v at rate %d; want one for +94771234567 at rate 3", tasks, f.queue.Rate(c.ID))
+	tasks := f.queue.Tasks(sendqueue.QueueID(c.ID, 0))
+	if len(tasks) != 1 || tasks[0].MessageID != message.ID(c.ID, "+94771234567") || f.queue.Rate(sendqueue.QueueID(c.ID, 0)) != 3 {
+		t.Errorf("tasks %+v at rate %d; want one for +94771234567 at rate 3", tasks, f.queue.Rate(sendqueue.QueueID(c.ID, 0)))
 	}
 	after, _ := f.store.GetCampaign(context.Background(), c.ID)
 	if !after.FanoutDone || after.Recipients != 3 || after.Status != campaign.Running {
@@ -146,7 +148,7 @@ func TestTrigger_runs_segment_compliance_and_queue(t *testing.T) {
 	if diff := cmp.Diff(want, f.states(t, c)); diff != "" {
 		t.Errorf("messages after redelivery (-want, +got):\n%s", diff)
 	}
-	if n := len(f.queue.Tasks(c.ID)); n != 1 {
+	if n := len(f.queue.Tasks(sendqueue.QueueID(c.ID, 0))); n != 1 {
 		t.Errorf("%d tasks after redelivery, want 1", n)
 	}
 
@@ -186,7 +188,7 @@ func TestRecipients_quiet_hours_defer_to_window_end(t *testing.T) {
 	if m.Status != message.Deferred || m.ScheduledAt == nil || !m.ScheduledAt.Equal(want) {
 		t.Errorf("message %s scheduled %v; want DEFERRED to %v", m.Status, m.ScheduledAt, want)
 	}
-	tasks := f.queue.Tasks(c.ID)
+	tasks := f.queue.Tasks(sendqueue.QueueID(c.ID, 0))
 	if len(tasks) != 1 || !tasks[0].At.Equal(want) {
 		t.Errorf("tasks %+v; want one at %v", tasks, want)
 	}
@@ -201,5 +203,222 @@ func TestTrigger_missing_campaign(t *testing.T) {
 	f := newFixture(t)
 	if _, err := f.runner.Trigger(context.Background(), "nope"); !errs.Is(err, errs.NotExist) {
 		t.Errorf("Trigger(nope) = %v, want NotExist", err)
+	}
+}
+
+// conclude marks every unconcluded message of c sent.
+func (f *fixture) conclude(t *testing.T, c campaign.Campaign) {
+	t.Helper()
+	ms, err := f.store.ListMessages(context.Background(), store.MessageFilter{CampaignID: c.ID, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Status.Concluded() {
+			continue
+		}
+		if _, err := f.store.UpdateMessage(context.Background(), m.ID, func(m *message.Message) error {
+			m.Status = message.Sent
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A concluded campaign's queue is deleted once: a failed delete is done by
+// the next CheckCompletion, and later calls (or late events) delete nothing.
+func TestCheckCompletion_releases_the_queue_once(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name         string
+		deleteFails  int // DeleteQueue calls that fail first
+		checks       int // CheckCompletion calls after the last send
+		wantErrs     int // of those, how many fail
+		wantReleased bool
+	}{
+		{name: "once", checks: 1, wantReleased: true},
+		{name: "checked_twice", checks: 2, wantReleased: true},
+		{name: "delete_fails_once", deleteFails: 1, checks: 3, wantErrs: 1, wantReleased: true},
+		{name: "delete_keeps_failing", deleteFails: -1, checks: 2, wantErrs: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			f := newFixture(t)
+			c := f.campaign(t, "", "")
+			if _, err := f.runner.Trigger(ctx, c.ID); err != nil {
+				t.Fatal(err)
+			}
+			queueID := sendqueue.QueueID(c.ID, 0)
+			if !f.queue.Exists(queueID) {
+				t.Fatalf("no queue %s while running", queueID)
+			}
+			f.conclude(t, c)
+			f.queue.FailNext(memqueue.MethodDeleteQueue, tt.deleteFails, errs.E(errs.Transient, "cloud tasks unavailable"))
+			gotErrs := 0
+			for range tt.checks {
+				if err := f.runner.CheckCompletion(ctx, c.ID); err != nil {
+					if !errs.Retry(err) {
+						t.Errorf("CheckCompletion = %v, want a retryable error", err)
+					}
+					gotErrs++
+				}
+			}
+			// A late event of the concluded campaign changes nothing more.
+			if err := f.runner.Launch(ctx, events.Launch{CampaignID: c.ID}); err != nil && tt.wantReleased {
+				t.Errorf("late Launch = %v", err)
+			}
+			after, _ := f.store.GetCampaign(ctx, c.ID)
+			got := struct {
+				Status    campaign.Status
+				Errs      int
+				Released  bool
+				Deletions int
+				Exists    bool
+			}{after.Status, gotErrs, after.QueueReleasedAt != nil, f.queue.Deletions(queueID), f.queue.Exists(queueID)}
+			want := got
+			want.Status, want.Errs, want.Released = campaign.Completed, tt.wantErrs, tt.wantReleased
+			want.Deletions, want.Exists = 0, true
+			if tt.wantReleased {
+				want.Deletions, want.Exists = 1, false
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("after %d checks (-want, +got):\n%s", tt.checks, diff)
+			}
+		})
+	}
+}
+
+// A queue that cannot be made fails the campaign with its reason, with no
+// message written and nothing left to retry; a blocked name moves to the
+// next generation.
+func TestLaunch_queue_that_cannot_be_created(t *testing.T) {
+	t.Parallel()
+	transient := errs.E(errs.Transient, "cloud tasks misconfigured (permission_denied)")
+	tests := []struct {
+		name        string
+		setup       func(*memqueue.Queue, campaign.Campaign)
+		ensureFails int           // EnsureQueue calls that fail with ensureErr
+		ensureErr   error         // nil: none
+		later       time.Duration // the clock at the redelivery of the launch
+		wantStatus  campaign.Status
+		wantReason  string // a part of it
+		wantGen     int
+		wantRetry   bool // the first launch asks for a retry
+	}{
+		{
+			name: "refused", ensureFails: -1, ensureErr: errs.E(errs.Invalid, "bad queue name"),
+			wantStatus: campaign.Failed, wantReason: "could not be created: bad queue name",
+		},
+		{
+			name: "failing_past_the_timeout", ensureFails: -1, ensureErr: transient, later: 10 * time.Minute,
+			wantStatus: campaign.Failed, wantReason: "no send queue 10m0s after the trigger", wantRetry: true,
+		},
+		{
+			name: "failing_then_created", ensureFails: 1, ensureErr: transient, later: time.Minute,
+			wantStatus: campaign.Running, wantRetry: true,
+		},
+		{
+			name: "name_blocked", wantStatus: campaign.Running, wantGen: 2,
+			setup: func(q *memqueue.Queue, c campaign.Campaign) {
+				for gen := range 2 { // deleted names stay blocked
+					id := sendqueue.QueueID(c.ID, gen)
+					_ = q.EnsureQueue(context.Background(), id, 1)
+					_ = q.DeleteQueue(context.Background(), id)
+				}
+			},
+		},
+		{
+			name: "every_name_blocked", wantStatus: campaign.Failed, wantReason: "was deleted too recently", wantGen: 3,
+			setup: func(q *memqueue.Queue, c campaign.Campaign) {
+				for gen := range 4 {
+					id := sendqueue.QueueID(c.ID, gen)
+					_ = q.EnsureQueue(context.Background(), id, 1)
+					_ = q.DeleteQueue(context.Background(), id)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			f := newFixture(t)
+			clock := now
+			f.runner.Now = func() time.Time { return clock }
+			c := f.campaign(t, "", "")
+			if tt.setup != nil {
+				tt.setup(f.queue, c)
+			}
+			if tt.ensureErr != nil {
+				f.queue.FailNext(memqueue.MethodEnsureQueue, tt.ensureFails, tt.ensureErr)
+			}
+			if _, err := f.runner.Trigger(ctx, c.ID); err != nil {
+				t.Fatal(err)
+			}
+			fails := f.events.Failures()
+			if got := len(fails) > 0; got != tt.wantRetry {
+				t.Errorf("launch asked for a retry: %v (%v), want %v", got, fails, tt.wantRetry)
+			}
+			if tt.wantRetry { // the redelivery, later
+				clock = now.Add(tt.later)
+				if err := f.runner.Launch(ctx, events.Launch{CampaignID: c.ID}); err != nil {
+					t.Errorf("redelivered Launch = %v, want nil", err)
+				}
+			}
+			after, _ := f.store.GetCampaign(ctx, c.ID)
+			if after.Status != tt.wantStatus || !strings.Contains(after.FailureReason, tt.wantReason) || after.QueueGeneration != tt.wantGen {
+				t.Errorf("campaign %s (%q), generation %d; want %s (%q), generation %d", after.Status, after.FailureReason, after.QueueGeneration, tt.wantStatus, tt.wantReason, tt.wantGen)
+			}
+			queueID := sendqueue.QueueID(c.ID, tt.wantGen)
+			if tt.wantStatus == campaign.Failed {
+				if len(f.states(t, c)) != 0 || after.QueueReleasedAt == nil || f.queue.Exists(queueID) {
+					t.Errorf("failed campaign: messages %v, released %v, queue exists %v; want none, released, no queue", f.states(t, c), after.QueueReleasedAt, f.queue.Exists(queueID))
+				}
+				// Late events of the failed campaign are acked and do nothing.
+				if err := f.runner.Recipients(ctx, events.Recipients{CampaignID: c.ID, MessageIDs: []string{message.ID(c.ID, "+94771234567")}}); err != nil {
+					t.Errorf("Recipients of a failed campaign = %v, want nil", err)
+				}
+				return
+			}
+			if after.QueueCreatedAt == nil || len(f.queue.Tasks(queueID)) != 1 || len(f.states(t, c)) != 3 {
+				t.Errorf("running campaign: queue created %v, %d tasks in %s, %d messages; want created, 1, 3", after.QueueCreatedAt, len(f.queue.Tasks(queueID)), queueID, len(f.states(t, c)))
+			}
+		})
+	}
+}
+
+// A misconfiguration met by Enqueue (a permission refused, reported by
+// the adapter as transient) is retried: the batch is not acked, and its
+// retry makes the task.
+func TestRecipients_enqueue_refused_is_retried(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	c := f.campaign(t, "", "")
+	f.queue.FailNext(memqueue.MethodEnqueue, -1, errs.E(errs.Transient, "cloud tasks misconfigured (act_as)"))
+	if _, err := f.runner.Trigger(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	queueID := sendqueue.QueueID(c.ID, 0)
+	if len(f.events.Failures()) == 0 || len(f.queue.Tasks(queueID)) != 0 {
+		t.Fatalf("failures %v, tasks %v; want the batch refused and no task", f.events.Failures(), f.queue.Tasks(queueID))
+	}
+	id := message.ID(c.ID, "+94771234567")
+	err := f.runner.Recipients(ctx, events.Recipients{CampaignID: c.ID, MessageIDs: []string{id}})
+	if !errs.Retry(err) {
+		t.Errorf("Recipients with Enqueue refused = %v, want a retryable error", err)
+	}
+	f.queue.FailNext(memqueue.MethodEnqueue, 0, nil)
+	if err := f.runner.Recipients(ctx, events.Recipients{CampaignID: c.ID, MessageIDs: []string{id}}); err != nil {
+		t.Fatalf("Recipients once fixed = %v", err)
+	}
+	if tasks := f.queue.Tasks(queueID); len(tasks) != 1 || tasks[0].MessageID != id {
+		t.Errorf("tasks %+v, want one for %s", tasks, id)
+	}
+	if after, _ := f.store.GetCampaign(ctx, c.ID); after.Status != campaign.Running {
+		t.Errorf("campaign %s, want RUNNING", after.Status)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/compliance"
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/errs"
@@ -101,7 +102,11 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 		// An older task for a message since deferred again: the newer
 		// task sends it. Make sure it exists (a deferral whose enqueue
 		// failed is repaired here; an existing one is not made twice).
-		if err := s.enqueueDeferred(ctx, m, *m.ScheduledAt); err != nil {
+		c, err := s.Store.GetCampaign(ctx, m.CampaignID)
+		if err != nil {
+			return "", fmt.Errorf("sending.Send: %w", err)
+		}
+		if err := s.enqueueDeferred(ctx, queueOf(c), m, *m.ScheduledAt); err != nil {
 			return "", err
 		}
 		return OutcomeDeferred, nil
@@ -142,7 +147,7 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 	}
 	_, loc := compliance.Zone(u)
 	if quiet, until := window.Quiet(now, loc); quiet {
-		if err := s.deferUntil(ctx, m, until); err != nil {
+		if err := s.deferUntil(ctx, queueOf(c), m, until); err != nil {
 			return "", err
 		}
 		log.Info("deferred: quiet hours began before the send", "until", until)
@@ -184,7 +189,7 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 
 // deferUntil holds a message for the end of quiet hours with a new task
 // of its own, named for the time, so a redelivery makes it only once.
-func (s *Sender) deferUntil(ctx context.Context, m message.Message, until time.Time) error {
+func (s *Sender) deferUntil(ctx context.Context, queueID string, m message.Message, until time.Time) error {
 	if s.Queue == nil {
 		return errs.E(errs.Transient, "sending: no queue to defer message %s", m.ID)
 	}
@@ -201,16 +206,16 @@ func (s *Sender) deferUntil(ctx context.Context, m message.Message, until time.T
 		}
 		return fmt.Errorf("sending.deferUntil: %w", err)
 	}
-	return s.enqueueDeferred(ctx, m, until)
+	return s.enqueueDeferred(ctx, queueID, m, until)
 }
 
 // enqueueDeferred makes the task of a message deferred to until, named
 // for the time so that making it again is harmless.
-func (s *Sender) enqueueDeferred(ctx context.Context, m message.Message, until time.Time) error {
+func (s *Sender) enqueueDeferred(ctx context.Context, queueID string, m message.Message, until time.Time) error {
 	if s.Queue == nil {
 		return errs.E(errs.Transient, "sending: no queue to defer message %s", m.ID)
 	}
-	t := sendqueue.Task{CampaignID: m.CampaignID, MessageID: m.ID, At: until, Generation: until.Unix()}
+	t := sendqueue.Task{Queue: queueID, CampaignID: m.CampaignID, MessageID: m.ID, At: until, Generation: until.Unix()}
 	if _, err := s.Queue.Enqueue(ctx, t); err != nil {
 		return fmt.Errorf("sending.enqueueDeferred: %w", err)
 	}
@@ -361,6 +366,9 @@ func (s *Sender) callback(id string) string {
 	}
 	return s.StatusCallback + sep + "message_id=" + url.QueryEscape(id)
 }
+
+// queueOf is the id of the campaign's send queue.
+func queueOf(c campaign.Campaign) string { return sendqueue.QueueID(c.ID, c.QueueGeneration) }
 
 func (s *Sender) concluded(ctx context.Context, campaignID string) error {
 	if s.Campaign == nil {

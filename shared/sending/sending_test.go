@@ -40,7 +40,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := q.EnsureQueue(context.Background(), c.ID, 1); err != nil {
+	if err := q.EnsureQueue(context.Background(), sendqueue.QueueID(c.ID, 0), 1); err != nil {
 		t.Fatal(err)
 	}
 	return &fixture{store: st, standin: si, queue: q, cid: c.ID, sender: &sending.Sender{
@@ -241,7 +241,7 @@ func TestSend_quiet_hours_at_send_time_defer_with_a_new_task(t *testing.T) {
 		}
 	}
 	after := f.get(t, m)
-	tasks := f.queue.Tasks(f.cid)
+	tasks := f.queue.Tasks(sendqueue.QueueID(f.cid, 0))
 	if after.Status != message.Deferred || after.ScheduledAt == nil || !after.ScheduledAt.Equal(until) || len(tasks) != 1 || !tasks[0].At.Equal(until) || tasks[0].Generation == 0 {
 		t.Errorf("message %s at %v, tasks %+v; want DEFERRED with one new task at that time", after.Status, after.ScheduledAt, tasks)
 	}
@@ -269,8 +269,40 @@ func TestSend_deferral_whose_enqueue_failed_is_repaired(t *testing.T) {
 	if o, err := f.send(t, m); o != sending.OutcomeDeferred || err != nil {
 		t.Fatalf("retry = %q, %v; want deferred", o, err)
 	}
-	tasks := f.queue.Tasks(f.cid)
+	tasks := f.queue.Tasks(sendqueue.QueueID(f.cid, 0))
 	if len(tasks) != 1 || !tasks[0].At.Equal(until) {
 		t.Errorf("tasks %+v; want one at %v", tasks, until)
+	}
+}
+
+// A deferral goes to the campaign's queue of its current generation, the
+// one the campaign moved to when its first name was blocked.
+func TestSend_deferral_goes_to_the_campaigns_queue_generation(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	next := sendqueue.QueueID(f.cid, 1)
+	if err := f.queue.EnsureQueue(ctx, next, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.UpdateCampaign(ctx, f.cid, func(c *campaign.Campaign) error {
+		c.QueueGeneration = 1
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	m := f.queued(t, "+94771234567", consent.OptIn)
+	until := f.quiet(t)
+	for range 2 { // the second finds the message deferred already
+		if o, err := f.send(t, m); o != sending.OutcomeDeferred || err != nil {
+			t.Fatalf("Send in quiet hours = %q, %v; want deferred", o, err)
+		}
+	}
+	want := []sendqueue.Task{{Queue: next, CampaignID: f.cid, MessageID: m.ID, At: until, Generation: until.Unix()}}
+	if diff := cmp.Diff(want, f.queue.Tasks(next)); diff != "" {
+		t.Errorf("tasks in %s (-want, +got):\n%s", next, diff)
+	}
+	if got := f.queue.Tasks(sendqueue.QueueID(f.cid, 0)); len(got) != 0 {
+		t.Errorf("tasks in the first generation's queue: %+v, want none", got)
 	}
 }

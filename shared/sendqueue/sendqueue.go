@@ -1,16 +1,22 @@
 // Package sendqueue paces a campaign's sends: each campaign has its own
 // queue whose dispatch rate is the campaign's rate, holding one task per
 // message, named after the message so that queuing twice makes one task.
+// A campaign's queue is deleted once the campaign has concluded: a region
+// holds only about 1,000 queues.
 package sendqueue
 
 import (
 	"context"
+	"errors"
 	"strconv"
+	"strings"
 	"time"
 )
 
 // Task is one send to dispatch to the sender.
 type Task struct {
+	// Queue is the id of the campaign's queue (QueueID).
+	Queue      string
 	CampaignID string
 	MessageID  string
 	At         time.Time // zero: as soon as the rate allows
@@ -27,20 +33,49 @@ func (t Task) Name() string {
 	return TaskID(t.MessageID) + "-" + strconv.FormatInt(t.Generation, 10)
 }
 
-// Queue is the port to Cloud Tasks.
+// Queue is the port to Cloud Tasks. Queue ids start with QueuePrefix.
 type Queue interface {
-	// EnsureQueue creates the campaign's queue, or updates its rate; safe
-	// to call again.
-	EnsureQueue(ctx context.Context, campaignID string, ratePerSecond int) error
+	// EnsureQueue creates the queue, or updates its rate; safe to call
+	// again. It returns only once the queue is confirmed to exist. A name
+	// deleted recently cannot be created again: that is ErrNameUnavailable,
+	// and the caller moves on to another name.
+	EnsureQueue(ctx context.Context, queueID string, ratePerSecond int) error
 	// Enqueue adds t. A task already made for the same message is not
-	// made again: Enqueue returns nil and reports created false.
+	// made again: Enqueue returns nil and reports created false. A queue
+	// that is not there is a transient error: the queue was ensured before
+	// any task was made, so its absence is a fault to fix, not a reason to
+	// drop the send.
 	Enqueue(ctx context.Context, t Task) (created bool, err error)
-	// Ready reports whether the service answers.
+	// DeleteQueue deletes the queue and its tasks; a queue that is not
+	// there counts as deleted (nil).
+	DeleteQueue(ctx context.Context, queueID string) error
+	// Ready reports whether the service answers and is usable.
 	Ready(ctx context.Context) error
 }
 
-// QueueID is the campaign's queue name: unique per campaign.
-func QueueID(campaignID string) string { return "campaign-" + campaignID }
+// ErrNameUnavailable is in the chain of EnsureQueue's error when the name
+// belonged to a queue deleted too recently to be created again (up to 3
+// days on Cloud Tasks).
+var ErrNameUnavailable = errors.New("sendqueue: a queue of this name was deleted too recently to create it again")
+
+// QueuePrefix starts every queue id: the permission to manage queues is
+// granted on this prefix alone.
+const QueuePrefix = "campaign-"
+
+// QueueID is the id of a campaign's queue of the given generation:
+// "campaign-<id>" first, then "campaign-<id>-<generation>" for each name
+// found blocked.
+func QueueID(campaignID string, generation int) string {
+	if generation == 0 {
+		return QueuePrefix + campaignID
+	}
+	return QueuePrefix + campaignID + "-" + strconv.Itoa(generation)
+}
+
+// IsCampaignQueue reports whether queueID is a campaign queue id.
+func IsCampaignQueue(queueID string) bool {
+	return strings.HasPrefix(queueID, QueuePrefix) && len(queueID) > len(QueuePrefix)
+}
 
 // TaskID is the deterministic name of a message's task. Message ids start
 // with a hash, so task names spread evenly as Cloud Tasks advises.

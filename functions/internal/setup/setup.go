@@ -5,6 +5,7 @@
 package setup
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,10 +34,18 @@ type Project struct {
 
 // Tasks configures the send queues.
 type Tasks struct {
-	Location       string `env:"TASKS_LOCATION, default=us-central1"`
-	Emulator       string `env:"CLOUD_TASKS_EMULATOR_HOST"`
-	SenderURL      string `env:"SENDER_URL"`
+	Location  string `env:"TASKS_LOCATION, default=us-central1"`
+	Emulator  string `env:"CLOUD_TASKS_EMULATOR_HOST"`
+	SenderURL string `env:"SENDER_URL, required"`
+	// ServiceAccount signs each task's OIDC token, which the private
+	// Sender requires: Queue refuses to start without it outside the
+	// emulator.
 	ServiceAccount string `env:"TASKS_SERVICE_ACCOUNT"`
+	// Audience of that token; empty means SenderURL.
+	Audience string `env:"TASKS_AUDIENCE"`
+	// QueueCreateTimeout is how long a running campaign may go without its
+	// send queue before it fails.
+	QueueCreateTimeout time.Duration `env:"QUEUE_CREATE_TIMEOUT, default=10m"`
 }
 
 // Twilio configures the provider. The sender has no default: one that
@@ -252,15 +261,31 @@ func PubSub(ctx context.Context, p Project) (*pubsub.Client, *pubsubevents.Publi
 	return c, pubsubevents.New(c), nil
 }
 
+// Validate checks what the tags cannot: outside the emulator, tasks must
+// carry an OIDC token, and SENDER_URL must be a URL.
+func (t Tasks) Validate() error {
+	var problems []error
+	if t.Emulator == "" && t.ServiceAccount == "" {
+		problems = append(problems, errors.New("TASKS_SERVICE_ACCOUNT is required when CLOUD_TASKS_EMULATOR_HOST is unset: the Sender accepts only tasks carrying its OIDC token"))
+	}
+	if u, err := url.Parse(t.SenderURL); t.SenderURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		problems = append(problems, fmt.Errorf("SENDER_URL=%q: want an absolute http(s) URL", t.SenderURL))
+	}
+	return errors.Join(problems...)
+}
+
 // Queue opens the Cloud Tasks send queues.
 func Queue(ctx context.Context, p Project, t Tasks) (*cloudtasks.Queue, error) {
+	if err := t.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	id, err := p.ProjectID(ctx)
 	if err != nil {
 		return nil, err
 	}
 	q, err := cloudtasks.New(ctx, cloudtasks.Config{
 		Project: id, Location: t.Location, Endpoint: t.Emulator,
-		TargetURL: t.SenderURL, ServiceAccount: t.ServiceAccount,
+		TargetURL: t.SenderURL, ServiceAccount: t.ServiceAccount, Audience: cmp.Or(t.Audience, t.SenderURL),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("setup.Queue: %w", err)
@@ -277,38 +302,48 @@ func Provider(t Twilio) (*twilio.Provider, error) {
 	return p, nil
 }
 
-// RunnerConfig is what a campaign step reads from its environment.
+// RunnerConfig is what a campaign step reads from its environment; a
+// step's own Config embeds it.
 type RunnerConfig struct {
 	Project
 	Tasks
 }
 
-// Runner builds a campaign runner over Firestore, Pub/Sub and Cloud Tasks.
-func Runner(ctx context.Context, l envconfig.Lookuper) (_ *campaignrun.Runner, err error) {
+func (c RunnerConfig) runner() RunnerConfig { return c }
+
+// runnerConfig is a step's Config: it embeds RunnerConfig.
+type runnerConfig interface {
+	projectConfig
+	runner() RunnerConfig
+}
+
+// Runner fills cfg from l (or the environment) and builds a campaign
+// runner over Firestore, Pub/Sub and Cloud Tasks.
+func Runner(ctx context.Context, cfg runnerConfig, l envconfig.Lookuper) (_ *campaignrun.Runner, err error) {
 	var opened Opened
 	defer opened.CloseIf(&err)
-	var cfg RunnerConfig
-	st, err := LoadStore(ctx, &cfg, l)
+	st, err := LoadStore(ctx, cfg, l)
 	if err != nil {
 		return nil, err
 	}
 	opened.Add(st.Close)
-	psc, pub, err := PubSub(ctx, cfg.Project)
+	rc := cfg.runner()
+	psc, pub, err := PubSub(ctx, rc.Project)
 	if err != nil {
 		return nil, err
 	}
 	opened.Add(psc.Close)
-	q, err := Queue(ctx, cfg.Project, cfg.Tasks)
+	q, err := Queue(ctx, rc.Project, rc.Tasks)
 	if err != nil {
 		return nil, err
 	}
-	return &campaignrun.Runner{Store: st, Events: pub, Queue: q}, nil
+	return &campaignrun.Runner{Store: st, Events: pub, Queue: q, QueueCreateTimeout: rc.QueueCreateTimeout}, nil
 }
 
-// RunnerStep builds a campaign step: step picks the Runner method the
-// function runs (LaunchCampaign and ProcessRecipients differ only there).
-func RunnerStep[H any](ctx context.Context, l envconfig.Lookuper, step func(*campaignrun.Runner) H) (H, error) {
-	r, err := Runner(ctx, l)
+// RunnerStep builds a campaign step from cfg: step picks the Runner method
+// the function runs (LaunchCampaign and ProcessRecipients differ only there).
+func RunnerStep[H any](ctx context.Context, cfg runnerConfig, l envconfig.Lookuper, step func(*campaignrun.Runner) H) (H, error) {
+	r, err := Runner(ctx, cfg, l)
 	if err != nil {
 		var zero H
 		return zero, err

@@ -7,6 +7,12 @@
 // and, once it ran or was deleted, for about an hour (up to a day) on Cloud
 // Tasks; for the life of the process on the emulator. The message's own
 // status, not the task name, is what finally stops a second send.
+//
+// The adapter classifies Cloud Tasks' errors itself (each driver knows its
+// service): a refusal that means the deployment is misconfigured (a missing
+// role or actAs, an unknown location, a queue gone from under us) is
+// transient, so the work is retried rather than dropped once fixed, and is
+// logged at ERROR with a hint and kept as LastProblem for Ready to report.
 package cloudtasks
 
 import (
@@ -16,6 +22,8 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strings"
+	"sync"
 	"time"
 
 	ctasks "cloud.google.com/go/cloudtasks/apiv2"
@@ -31,7 +39,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/eventstreamengine/ese/shared/errs"
-	"github.com/eventstreamengine/ese/shared/grpckind"
 	"github.com/eventstreamengine/ese/shared/sendqueue"
 )
 
@@ -69,6 +76,8 @@ type Config struct {
 	ServiceAccount string
 	// Audience of that token; empty means TargetURL, as Cloud Tasks does.
 	Audience string
+	// Now is the clock that dates problems; nil means time.Now.
+	Now func() time.Time
 }
 
 func (c Config) validate() error {
@@ -95,6 +104,10 @@ type Queue struct {
 	client *ctasks.Client
 	cfg    Config
 	parent string // projects/P/locations/L
+
+	mu      sync.Mutex
+	problem *Problem                  // the last misconfiguration seen
+	logged  map[ProblemKind]time.Time // when each kind was last logged
 }
 
 // New connects to Cloud Tasks, or to the emulator at cfg.Endpoint without
@@ -121,17 +134,19 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 // Close releases the connection.
 func (q *Queue) Close() error { return q.client.Close() }
 
-// EnsureQueue creates campaignID's queue dispatching ratePerSecond tasks a
-// second (1 to MaxRate), or, if it exists with another rate, updates the
-// rate. Call it once per launch, not per batch: Cloud Tasks has a small
-// per-minute quota of queue creates and updates. The emulator cannot
-// update a queue: there a changed rate is an errs.Permanent error and the
-// old rate stays.
-func (q *Queue) EnsureQueue(ctx context.Context, campaignID string, ratePerSecond int) error {
+// EnsureQueue creates the queue dispatching ratePerSecond tasks a second
+// (1 to MaxRate), or, if it exists with another rate, updates the rate,
+// and confirms with GetQueue that it exists: a name deleted less than
+// about 3 days ago may appear to be created and is not. Such a name is
+// sendqueue.ErrNameUnavailable. Call it once per launch, not per batch:
+// Cloud Tasks has a small per-minute quota of queue creates and updates.
+// The emulator cannot update a queue: there a changed rate is an
+// errs.Permanent error and the old rate stays.
+func (q *Queue) EnsureQueue(ctx context.Context, queueID string, ratePerSecond int) error {
 	if ratePerSecond < 1 || ratePerSecond > MaxRate {
 		return errs.E(errs.Invalid, "cloudtasks.EnsureQueue: rate %d is not between 1 and %d a second", ratePerSecond, MaxRate)
 	}
-	name, err := q.queueName(campaignID)
+	name, err := q.queueName(queueID)
 	if err != nil {
 		return err
 	}
@@ -145,16 +160,20 @@ func (q *Queue) EnsureQueue(ctx context.Context, campaignID string, ratePerSecon
 		},
 	}
 	_, err = q.client.CreateQueue(ctx, &cloudtaskspb.CreateQueueRequest{Parent: q.parent, Queue: want})
-	if err == nil {
-		return nil
-	}
-	if status.Code(err) != codes.AlreadyExists {
-		return errs.Wrap(grpckind.Of(err), err, "cloudtasks.CreateQueue "+name)
+	switch {
+	case err == nil:
+		return q.confirm(ctx, name)
+	case status.Code(err) == codes.FailedPrecondition && strings.Contains(status.Convert(err).Message(), "recently"):
+		// "The queue cannot be created because a queue with this name
+		// existed too recently."
+		return errs.Wrap(errs.Conflict, fmt.Errorf("%w: %v", sendqueue.ErrNameUnavailable, err), "cloudtasks.CreateQueue "+name)
+	case status.Code(err) != codes.AlreadyExists:
+		return q.classify(ctx, "CreateQueue "+name, err)
 	}
 
-	got, err := q.client.GetQueue(ctx, &cloudtaskspb.GetQueueRequest{Name: name})
+	got, err := q.getQueue(ctx, name)
 	if err != nil {
-		return errs.Wrap(grpckind.Of(err), err, "cloudtasks.GetQueue "+name)
+		return err
 	}
 	if got.GetRateLimits().GetMaxDispatchesPerSecond() == want.RateLimits.MaxDispatchesPerSecond &&
 		got.GetRateLimits().GetMaxConcurrentDispatches() == want.RateLimits.MaxConcurrentDispatches {
@@ -168,9 +187,57 @@ func (q *Queue) EnsureQueue(ctx context.Context, campaignID string, ratePerSecon
 		}},
 	})
 	if err != nil {
-		return errs.Wrap(grpckind.Of(err), err, "cloudtasks.UpdateQueue "+name)
+		return q.classify(ctx, "UpdateQueue "+name, err)
 	}
 	return nil
+}
+
+// confirmWaits space the reads that confirm a create: a new queue may take
+// a moment to be readable, and giving up on its name too soon would leave
+// it behind while the campaign moves on to the next name.
+var confirmWaits = []time.Duration{0, 500 * time.Millisecond, 1500 * time.Millisecond}
+
+// confirm reads a queue just created until it is there.
+func (q *Queue) confirm(ctx context.Context, name string) error {
+	var err error
+	for _, wait := range confirmWaits {
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return errs.Wrap(errs.Transient, ctx.Err(), "cloudtasks.GetQueue "+name)
+		}
+		if _, err = q.getQueue(ctx, name); !errors.Is(err, sendqueue.ErrNameUnavailable) {
+			return err
+		}
+	}
+	return err
+}
+
+// getQueue reads a queue just created or found existing: not found then
+// means its name is in the tombstone window of a deleted queue.
+func (q *Queue) getQueue(ctx context.Context, name string) (*cloudtaskspb.Queue, error) {
+	got, err := q.client.GetQueue(ctx, &cloudtaskspb.GetQueueRequest{Name: name})
+	if status.Code(err) == codes.NotFound {
+		return nil, errs.Wrap(errs.Conflict, fmt.Errorf("%w: %v", sendqueue.ErrNameUnavailable, err), "cloudtasks.GetQueue "+name)
+	}
+	if err != nil {
+		return nil, q.classify(ctx, "GetQueue "+name, err)
+	}
+	return got, nil
+}
+
+// DeleteQueue deletes the queue and every task in it. A queue not found
+// (never made, or deleted already) counts as deleted.
+func (q *Queue) DeleteQueue(ctx context.Context, queueID string) error {
+	name, err := q.queueName(queueID)
+	if err != nil {
+		return err
+	}
+	err = q.client.DeleteQueue(ctx, &cloudtaskspb.DeleteQueueRequest{Name: name})
+	if err == nil || status.Code(err) == codes.NotFound {
+		return nil
+	}
+	return q.classify(ctx, "DeleteQueue "+name, err)
 }
 
 // rateLimits holds a queue to rate.
@@ -192,10 +259,11 @@ func (q *Queue) rateLimits(rate int) *cloudtaskspb.RateLimits {
 
 // Enqueue creates t's task: a POST of its sendqueue.Payload to the target,
 // dispatched at t.At if set. A task of the same name already there, or
-// there recently, is reported as created false. A queue never ensured is
-// errs.NotExist.
+// there recently, is reported as created false. A queue not there is a
+// transient misconfiguration (ProblemNotFound): it was ensured before any
+// task was made.
 func (q *Queue) Enqueue(ctx context.Context, t sendqueue.Task) (bool, error) {
-	queue, err := q.queueName(t.CampaignID)
+	queue, err := q.queueName(t.Queue)
 	if err != nil {
 		return false, err
 	}
@@ -233,23 +301,33 @@ func (q *Queue) Enqueue(ctx context.Context, t sendqueue.Task) (bool, error) {
 	case status.Code(err) == codes.AlreadyExists:
 		return false, nil
 	}
-	return false, errs.Wrap(grpckind.Of(err), err, "cloudtasks.CreateTask "+task.Name)
+	return false, q.classify(ctx, "CreateTask "+task.Name, err)
 }
 
-// Ready lists at most one queue: a cheap call that needs the service up
-// and the caller allowed.
+// Ready lists at most one queue, a cheap call that needs the service up
+// and the caller allowed, and fails with the misconfiguration seen in the
+// last ProblemWindow, if any, so that /health says which.
 func (q *Queue) Ready(ctx context.Context) error {
 	it := q.client.ListQueues(ctx, &cloudtaskspb.ListQueuesRequest{Parent: q.parent, PageSize: 1})
 	if _, err := it.Next(); err != nil && !errors.Is(err, iterator.Done) {
-		return errs.Wrap(grpckind.Of(err), err, "cloudtasks.ListQueues "+q.parent)
+		return q.classify(ctx, "ListQueues "+q.parent, err)
+	}
+	if p := q.LastProblem(); p != nil && q.now().Sub(p.At) < ProblemWindow {
+		return errs.Wrap(errs.Transient, p, "cloudtasks.Ready")
 	}
 	return nil
 }
 
-func (q *Queue) queueName(campaignID string) (string, error) {
-	id := sendqueue.QueueID(campaignID)
-	if campaignID == "" || !queueIDRe.MatchString(id) {
-		return "", errs.E(errs.Invalid, "cloudtasks: campaign id %q cannot name a queue", campaignID)
+func (q *Queue) queueName(queueID string) (string, error) {
+	if !sendqueue.IsCampaignQueue(queueID) || !queueIDRe.MatchString(queueID) {
+		return "", errs.E(errs.Invalid, "cloudtasks: %q cannot name a campaign queue", queueID)
 	}
-	return q.parent + "/queues/" + id, nil
+	return q.parent + "/queues/" + queueID, nil
+}
+
+func (q *Queue) now() time.Time {
+	if q.cfg.Now != nil {
+		return q.cfg.Now()
+	}
+	return time.Now()
 }

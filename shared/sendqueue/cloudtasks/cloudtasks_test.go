@@ -123,23 +123,23 @@ type harness struct {
 
 func (h *harness) Queue() sendqueue.Queue { return h.q }
 
-func (h *harness) queueName(campaignID string) string {
-	return "projects/" + h.project + "/locations/" + location + "/queues/" + sendqueue.QueueID(campaignID)
+func (h *harness) queueName(queueID string) string {
+	return "projects/" + h.project + "/locations/" + location + "/queues/" + queueID
 }
 
-func (h *harness) Rate(t *testing.T, campaignID string) int {
+func (h *harness) Rate(t *testing.T, queueID string) int {
 	t.Helper()
-	q, err := h.admin.GetQueue(t.Context(), &cloudtaskspb.GetQueueRequest{Name: h.queueName(campaignID)})
+	q, err := h.admin.GetQueue(t.Context(), &cloudtaskspb.GetQueueRequest{Name: h.queueName(queueID)})
 	if err != nil {
 		t.Fatalf("GetQueue: %v", err)
 	}
 	return int(q.GetRateLimits().GetMaxDispatchesPerSecond())
 }
 
-func (h *harness) Pending(t *testing.T, campaignID string) []sendqueue.Task {
+func (h *harness) Pending(t *testing.T, queueID string) []sendqueue.Task {
 	t.Helper()
 	var out []sendqueue.Task
-	it := h.admin.ListTasks(t.Context(), &cloudtaskspb.ListTasksRequest{Parent: h.queueName(campaignID)})
+	it := h.admin.ListTasks(t.Context(), &cloudtaskspb.ListTasksRequest{Parent: h.queueName(queueID), ResponseView: cloudtaskspb.Task_FULL})
 	for {
 		task, err := it.Next()
 		if err == iterator.Done {
@@ -148,9 +148,14 @@ func (h *harness) Pending(t *testing.T, campaignID string) []sendqueue.Task {
 		if err != nil {
 			t.Fatalf("ListTasks: %v", err)
 		}
+		var p sendqueue.Payload
+		if err := json.Unmarshal(task.GetHttpRequest().GetBody(), &p); err != nil {
+			t.Fatalf("task %s body: %v", task.GetName(), err)
+		}
 		id := task.GetName()[strings.LastIndex(task.GetName(), "/")+1:]
 		out = append(out, sendqueue.Task{
-			CampaignID: campaignID,
+			Queue:      queueID,
+			CampaignID: p.CampaignID,
 			MessageID:  strings.TrimSuffix(id, "-send"),
 			At:         task.GetScheduleTime().AsTime(),
 		})
@@ -201,14 +206,14 @@ func TestPacing(t *testing.T) {
 			t.Parallel()
 			tg := newTarget(t, nil)
 			q := newQueue(t, cloudtasks.Config{TargetURL: tg.URL})
-			if err := q.EnsureQueue(t.Context(), "paced", 2); err != nil {
+			if err := q.EnsureQueue(t.Context(), "campaign-paced", 2); err != nil {
 				t.Fatalf("EnsureQueue: %v", err)
 			}
 			time.Sleep(tt.idle)
 			const n = 6
 			start := time.Now()
 			for i := range n {
-				enqueue(t, q, sendqueue.Task{CampaignID: "paced", MessageID: "m" + strconv.Itoa(i)})
+				enqueue(t, q, sendqueue.Task{Queue: "campaign-paced", CampaignID: "paced", MessageID: "m" + strconv.Itoa(i)})
 			}
 			reqs := tg.wait(t, n, 20*time.Second)
 
@@ -246,10 +251,10 @@ func TestDispatchRequest(t *testing.T) {
 		return http.StatusOK
 	})
 	q := newQueue(t, cloudtasks.Config{TargetURL: tg.URL + "/tasks/send"})
-	if err := q.EnsureQueue(t.Context(), "c1", 5); err != nil {
+	if err := q.EnsureQueue(t.Context(), "campaign-c1", 5); err != nil {
 		t.Fatalf("EnsureQueue: %v", err)
 	}
-	enqueue(t, q, sendqueue.Task{CampaignID: "c1", MessageID: "c1-0a1b"})
+	enqueue(t, q, sendqueue.Task{Queue: "campaign-c1", CampaignID: "c1", MessageID: "c1-0a1b"})
 	reqs := tg.wait(t, 2, 20*time.Second)
 
 	type seen struct {
@@ -303,10 +308,10 @@ func TestOIDCToken(t *testing.T) {
 			tg := newTarget(t, nil)
 			url := tg.URL + "/tasks/send"
 			q := newQueue(t, cloudtasks.Config{TargetURL: url, ServiceAccount: "tasks@p.iam.gserviceaccount.com", Audience: tt.audience})
-			if err := q.EnsureQueue(t.Context(), "c1", 5); err != nil {
+			if err := q.EnsureQueue(t.Context(), "campaign-c1", 5); err != nil {
 				t.Fatalf("EnsureQueue: %v", err)
 			}
-			enqueue(t, q, sendqueue.Task{CampaignID: "c1", MessageID: "m1"})
+			enqueue(t, q, sendqueue.Task{Queue: "campaign-c1", CampaignID: "c1", MessageID: "m1"})
 			r := tg.wait(t, 1, 20*time.Second)[0]
 
 			token, ok := strings.CutPrefix(r.header.Get("Authorization"), "Bearer ")
@@ -336,12 +341,12 @@ func TestScheduleTime(t *testing.T) {
 	t.Parallel()
 	tg := newTarget(t, nil)
 	q := newQueue(t, cloudtasks.Config{TargetURL: tg.URL})
-	if err := q.EnsureQueue(t.Context(), "c1", 10); err != nil {
+	if err := q.EnsureQueue(t.Context(), "campaign-c1", 10); err != nil {
 		t.Fatalf("EnsureQueue: %v", err)
 	}
 	at := time.Now().Add(1500 * time.Millisecond)
-	enqueue(t, q, sendqueue.Task{CampaignID: "c1", MessageID: "later", At: at})
-	enqueue(t, q, sendqueue.Task{CampaignID: "c1", MessageID: "now"})
+	enqueue(t, q, sendqueue.Task{Queue: "campaign-c1", CampaignID: "c1", MessageID: "later", At: at})
+	enqueue(t, q, sendqueue.Task{Queue: "campaign-c1", CampaignID: "c1", MessageID: "now"})
 	reqs := tg.wait(t, 2, 20*time.Second)
 
 	if !strings.Contains(reqs[0].body, `"now"`) {
@@ -362,10 +367,10 @@ func TestDedupeAfterDispatch(t *testing.T) {
 	t.Parallel()
 	tg := newTarget(t, nil)
 	q := newQueue(t, cloudtasks.Config{TargetURL: tg.URL})
-	if err := q.EnsureQueue(t.Context(), "c1", 10); err != nil {
+	if err := q.EnsureQueue(t.Context(), "campaign-c1", 10); err != nil {
 		t.Fatalf("EnsureQueue: %v", err)
 	}
-	task := sendqueue.Task{CampaignID: "c1", MessageID: "m1"}
+	task := sendqueue.Task{Queue: "campaign-c1", CampaignID: "c1", MessageID: "m1"}
 	enqueue(t, q, task)
 	tg.wait(t, 1, 20*time.Second)
 	time.Sleep(100 * time.Millisecond) // let the emulator mark it done
@@ -389,16 +394,16 @@ func TestEnsureQueueRateChangeOnEmulator(t *testing.T) {
 	project := emulatortest.ProjectID(t)
 	h := &harness{q: newQueue(t, cloudtasks.Config{Project: project, TargetURL: "http://127.0.0.1:9/"}), admin: adminClient(t), project: project}
 	ctx := t.Context()
-	if err := h.q.EnsureQueue(ctx, "c1", 2); err != nil {
+	if err := h.q.EnsureQueue(ctx, "campaign-c1", 2); err != nil {
 		t.Fatalf("EnsureQueue(2): %v", err)
 	}
-	if err := h.q.EnsureQueue(ctx, "c1", 2); err != nil {
+	if err := h.q.EnsureQueue(ctx, "campaign-c1", 2); err != nil {
 		t.Errorf("EnsureQueue(2) again: %v", err)
 	}
-	if err := h.q.EnsureQueue(ctx, "c1", 3); !errs.Is(err, errs.Permanent) {
+	if err := h.q.EnsureQueue(ctx, "campaign-c1", 3); !errs.Is(err, errs.Permanent) {
 		t.Errorf("EnsureQueue(3) = %v, want a permanent error (UpdateQueue unimplemented)", err)
 	}
-	if got := h.Rate(t, "c1"); got != 2 {
+	if got := h.Rate(t, "campaign-c1"); got != 2 {
 		t.Errorf("rate = %d, want 2", got)
 	}
 }
@@ -448,7 +453,7 @@ func BenchmarkEnqueue(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer q.Close()
-	if err := q.EnsureQueue(context.Background(), "bench", 500); err != nil {
+	if err := q.EnsureQueue(context.Background(), "campaign-bench", 500); err != nil {
 		b.Fatal(err)
 	}
 	at := time.Now().Add(time.Hour)
@@ -458,7 +463,7 @@ func BenchmarkEnqueue(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			id := "m" + strconv.FormatInt(n.Add(1), 10)
-			if _, err := q.Enqueue(context.Background(), sendqueue.Task{CampaignID: "bench", MessageID: id, At: at}); err != nil {
+			if _, err := q.Enqueue(context.Background(), sendqueue.Task{Queue: "campaign-bench", CampaignID: "bench", MessageID: id, At: at}); err != nil {
 				b.Error(err)
 			}
 		}

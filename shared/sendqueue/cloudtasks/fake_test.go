@@ -2,7 +2,9 @@ package cloudtasks_test
 
 import (
 	"context"
+	"errors"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/eventstreamengine/ese/shared/errs"
@@ -31,11 +34,21 @@ type fakeTasks struct {
 	queues  map[string]*cloudtaskspb.Queue
 	updates []*cloudtaskspb.UpdateQueueRequest
 	taskErr error // CreateTask's answer
+	// Answers of the other calls, when set; phantom: CreateQueue answers
+	// success but keeps nothing, as Cloud Tasks may for a deleted name.
+	createErr, deleteErr, listErr error
+	phantom                       bool
 }
 
 func (f *fakeTasks) CreateQueue(_ context.Context, req *cloudtaskspb.CreateQueueRequest) (*cloudtaskspb.Queue, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.createErr != nil {
+		return nil, f.createErr
+	}
+	if f.phantom {
+		return req.GetQueue(), nil
+	}
 	name := req.GetQueue().GetName()
 	if _, ok := f.queues[name]; ok {
 		return nil, status.Error(codes.AlreadyExists, "queue exists")
@@ -70,8 +83,40 @@ func (f *fakeTasks) CreateTask(context.Context, *cloudtaskspb.CreateTaskRequest)
 	return &cloudtaskspb.Task{}, f.taskErr
 }
 
+func (f *fakeTasks) DeleteQueue(_ context.Context, req *cloudtaskspb.DeleteQueueRequest) (*emptypb.Empty, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.deleteErr != nil {
+		return nil, f.deleteErr
+	}
+	if _, ok := f.queues[req.GetName()]; !ok {
+		return nil, status.Error(codes.NotFound, "no queue")
+	}
+	delete(f.queues, req.GetName())
+	return &emptypb.Empty{}, nil
+}
+
+func (f *fakeTasks) ListQueues(context.Context, *cloudtaskspb.ListQueuesRequest) (*cloudtaskspb.ListQueuesResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return &cloudtaskspb.ListQueuesResponse{}, f.listErr
+}
+
+// set changes the fake's answers under its lock.
+func (f *fakeTasks) set(change func(*fakeTasks)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	change(f)
+}
+
 // newFake serves a fakeTasks and returns a Queue on it.
 func newFake(t *testing.T) (*fakeTasks, *cloudtasks.Queue) {
+	t.Helper()
+	return newFakeWith(t, cloudtasks.Config{})
+}
+
+// newFakeWith is newFake with cfg's ServiceAccount and Now.
+func newFakeWith(t *testing.T, cfg cloudtasks.Config) (*fakeTasks, *cloudtasks.Queue) {
 	t.Helper()
 	f := &fakeTasks{queues: make(map[string]*cloudtaskspb.Queue)}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -82,7 +127,8 @@ func newFake(t *testing.T) (*fakeTasks, *cloudtasks.Queue) {
 	cloudtaskspb.RegisterCloudTasksServer(s, f)
 	go func() { _ = s.Serve(l) }()
 	t.Cleanup(s.Stop)
-	q := newQueue(t, cloudtasks.Config{Project: "p", Endpoint: l.Addr().String(), TargetURL: "http://127.0.0.1:9/"})
+	cfg.Project, cfg.Endpoint, cfg.TargetURL = "p", l.Addr().String(), "http://127.0.0.1:9/"
+	q := newQueue(t, cfg)
 	return f, q
 }
 
@@ -92,7 +138,7 @@ func TestEnsureQueueUpdate(t *testing.T) {
 	ctx := t.Context()
 	name := "projects/p/locations/" + location + "/queues/campaign-c1"
 
-	if err := q.EnsureQueue(ctx, "c1", 2); err != nil {
+	if err := q.EnsureQueue(ctx, "campaign-c1", 2); err != nil {
 		t.Fatalf("EnsureQueue(2): %v", err)
 	}
 	wantQueue := &cloudtaskspb.Queue{
@@ -113,7 +159,7 @@ func TestEnsureQueueUpdate(t *testing.T) {
 
 	// The same rate changes nothing; another rate updates only the rate limits.
 	for _, rate := range []int{2, 40, 40} {
-		if err := q.EnsureQueue(ctx, "c1", rate); err != nil {
+		if err := q.EnsureQueue(ctx, "campaign-c1", rate); err != nil {
 			t.Fatalf("EnsureQueue(%d): %v", rate, err)
 		}
 	}
@@ -136,6 +182,9 @@ func TestEnsureQueueUpdate(t *testing.T) {
 	}
 }
 
+// TestEnqueueErrorKinds is the classification table: what each answer of
+// Cloud Tasks makes of a task, and which are misconfigurations (retried,
+// reported by LastProblem), never acked as if done.
 func TestEnqueueErrorKinds(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -144,33 +193,199 @@ func TestEnqueueErrorKinds(t *testing.T) {
 		wantCreated bool
 		wantErr     bool
 		wantKind    errs.Kind
+		wantProblem cloudtasks.ProblemKind
 	}{
 		{name: "created", err: nil, wantCreated: true},
 		{name: "already_exists", err: status.Error(codes.AlreadyExists, "dup")},
 		{name: "unavailable", err: status.Error(codes.Unavailable, "down"), wantErr: true, wantKind: errs.Transient},
 		{name: "deadline_exceeded", err: status.Error(codes.DeadlineExceeded, "slow"), wantErr: true, wantKind: errs.Transient},
 		{name: "resource_exhausted", err: status.Error(codes.ResourceExhausted, "quota"), wantErr: true, wantKind: errs.Transient},
-		{name: "not_found", err: status.Error(codes.NotFound, "no queue"), wantErr: true, wantKind: errs.NotExist},
-		{name: "recently_deleted_queue", err: status.Error(codes.FailedPrecondition, "queue deleted"), wantErr: true, wantKind: errs.Conflict},
-		{name: "permission_denied", err: status.Error(codes.PermissionDenied, "no"), wantErr: true, wantKind: errs.Permission},
+		{name: "queue_not_found", err: status.Error(codes.NotFound, "Queue does not exist."), wantErr: true, wantKind: errs.Transient, wantProblem: cloudtasks.ProblemNotFound},
+		{name: "recently_deleted_queue", err: status.Error(codes.FailedPrecondition, "The queue no longer exists, though a queue with this name existed recently."), wantErr: true, wantKind: errs.Transient, wantProblem: cloudtasks.ProblemPrecondition},
+		{name: "permission_denied", err: status.Error(codes.PermissionDenied, `The principal lacks IAM permission "cloudtasks.tasks.create"`), wantErr: true, wantKind: errs.Transient, wantProblem: cloudtasks.ProblemPermission},
+		{name: "missing_act_as", err: status.Error(codes.PermissionDenied, `The principal (user or service account) lacks IAM permission "iam.serviceAccounts.actAs" for the resource "tasks@p.iam.gserviceaccount.com"`), wantErr: true, wantKind: errs.Transient, wantProblem: cloudtasks.ProblemActAs},
+		{name: "unauthenticated", err: status.Error(codes.Unauthenticated, "bad token"), wantErr: true, wantKind: errs.Transient, wantProblem: cloudtasks.ProblemUnauthenticated},
 		{name: "invalid_argument", err: status.Error(codes.InvalidArgument, "schedule too far"), wantErr: true, wantKind: errs.Invalid},
 		{name: "unknown", err: status.Error(codes.Unknown, "?"), wantErr: true, wantKind: errs.Other},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f, q := newFake(t)
-			f.mu.Lock()
-			f.taskErr = tt.err
-			f.mu.Unlock()
-			created, err := q.Enqueue(t.Context(), sendqueue.Task{CampaignID: "c1", MessageID: "m1"})
+			f, q := newFakeWith(t, cloudtasks.Config{ServiceAccount: "tasks@p.iam.gserviceaccount.com"})
+			f.set(func(f *fakeTasks) { f.taskErr = tt.err })
+			created, err := q.Enqueue(t.Context(), sendqueue.Task{Queue: "campaign-c1", CampaignID: "c1", MessageID: "m1"})
 			if created != tt.wantCreated {
 				t.Errorf("created = %v, want %v", created, tt.wantCreated)
 			}
 			if (err != nil) != tt.wantErr || errs.KindOf(err) != tt.wantKind {
 				t.Errorf("Enqueue = %v (kind %v), want error %v of kind %v", err, errs.KindOf(err), tt.wantErr, tt.wantKind)
 			}
+			var gotProblem cloudtasks.ProblemKind
+			if p := q.LastProblem(); p != nil {
+				gotProblem = p.Kind
+				if !strings.Contains(p.Op, "CreateTask projects/p/locations/"+location+"/queues/campaign-c1/tasks/m1-send") || p.Hint == "" {
+					t.Errorf("problem %+v, want the task named and a hint", p)
+				}
+			}
+			if gotProblem != tt.wantProblem {
+				t.Errorf("LastProblem kind %q, want %q", gotProblem, tt.wantProblem)
+			}
+			var p *cloudtasks.Problem
+			if errors.As(err, &p) != (tt.wantProblem != "") {
+				t.Errorf("Enqueue = %v: holds a Problem %v, want %v", err, p != nil, tt.wantProblem != "")
+			}
 		})
+	}
+}
+
+func TestProblemHints(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		err      error
+		wantKind cloudtasks.ProblemKind
+		wantHint string // a part of it
+	}{
+		{status.Error(codes.PermissionDenied, "no"), cloudtasks.ProblemPermission, "roles/cloudtasks.enqueuer"},
+		{status.Error(codes.PermissionDenied, `lacks IAM permission "iam.serviceAccounts.actAs"`), cloudtasks.ProblemActAs, `roles/iam.serviceAccountUser on TASKS_SERVICE_ACCOUNT "tasks@p.iam.gserviceaccount.com"`},
+		{status.Error(codes.NotFound, "Location not found"), cloudtasks.ProblemNotFound, `TASKS_LOCATION "` + location + `"`},
+		{status.Error(codes.FailedPrecondition, "API not enabled"), cloudtasks.ProblemPrecondition, "Cloud Tasks API is enabled"},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.wantKind), func(t *testing.T) {
+			t.Parallel()
+			f, q := newFakeWith(t, cloudtasks.Config{ServiceAccount: "tasks@p.iam.gserviceaccount.com"})
+			f.set(func(f *fakeTasks) { f.listErr = tt.err })
+			err := q.Ready(t.Context())
+			var p *cloudtasks.Problem
+			if !errs.Is(err, errs.Transient) || !errors.As(err, &p) {
+				t.Fatalf("Ready = %v, want a transient Problem", err)
+			}
+			if p.Kind != tt.wantKind || !strings.Contains(p.Hint, tt.wantHint) || !strings.Contains(err.Error(), string(tt.wantKind)) {
+				t.Errorf("Ready = %v, want kind %s with a hint holding %q", err, tt.wantKind, tt.wantHint)
+			}
+		})
+	}
+}
+
+// Ready reports a misconfiguration met by any call for ProblemWindow,
+// though ListQueues itself is allowed.
+func TestReadyReportsRecentProblem(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+	f, q := newFakeWith(t, cloudtasks.Config{Now: clock})
+	ctx := t.Context()
+
+	if err := q.Ready(ctx); err != nil || q.LastProblem() != nil {
+		t.Fatalf("Ready = %v, LastProblem = %v before any problem; want nil, nil", err, q.LastProblem())
+	}
+	f.set(func(f *fakeTasks) {
+		f.taskErr = status.Error(codes.PermissionDenied, `lacks IAM permission "iam.serviceAccounts.actAs"`)
+	})
+	if _, err := q.Enqueue(ctx, sendqueue.Task{Queue: "campaign-c1", CampaignID: "c1", MessageID: "m1"}); !errs.Is(err, errs.Transient) {
+		t.Fatalf("Enqueue = %v, want a transient error", err)
+	}
+	f.set(func(f *fakeTasks) { f.taskErr = nil })
+	advance(cloudtasks.ProblemWindow - time.Second)
+	err := q.Ready(ctx)
+	if !errs.Is(err, errs.Transient) || !strings.Contains(err.Error(), "act_as") {
+		t.Errorf("Ready %v after the problem = %v, want a transient error naming act_as", cloudtasks.ProblemWindow-time.Second, err)
+	}
+	if p := q.LastProblem(); p == nil || p.Kind != cloudtasks.ProblemActAs || !p.At.Equal(now.Add(-(cloudtasks.ProblemWindow - time.Second))) {
+		t.Errorf("LastProblem = %+v, want act_as seen at the Enqueue", p)
+	}
+	advance(time.Second)
+	if err := q.Ready(ctx); err != nil {
+		t.Errorf("Ready %v after the problem = %v, want nil", cloudtasks.ProblemWindow, err)
+	}
+}
+
+func TestEnsureQueueErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name          string
+		change        func(*fakeTasks)
+		wantKind      errs.Kind
+		wantNameTaken bool
+		wantProblem   cloudtasks.ProblemKind
+	}{
+		{
+			name: "name_deleted_recently",
+			change: func(f *fakeTasks) {
+				f.createErr = status.Error(codes.FailedPrecondition, "The queue cannot be created because a queue with this name existed too recently.")
+			},
+			wantKind:      errs.Conflict,
+			wantNameTaken: true,
+		},
+		{
+			// Created, says Cloud Tasks; GetQueue says otherwise.
+			name:          "create_appears_to_succeed",
+			change:        func(f *fakeTasks) { f.phantom = true },
+			wantKind:      errs.Conflict,
+			wantNameTaken: true,
+		},
+		{
+			name:        "permission_denied",
+			change:      func(f *fakeTasks) { f.createErr = status.Error(codes.PermissionDenied, "no") },
+			wantKind:    errs.Transient,
+			wantProblem: cloudtasks.ProblemPermission,
+		},
+		{
+			name:        "unknown_location",
+			change:      func(f *fakeTasks) { f.createErr = status.Error(codes.NotFound, "location") },
+			wantKind:    errs.Transient,
+			wantProblem: cloudtasks.ProblemNotFound,
+		},
+		{
+			name:        "other_precondition",
+			change:      func(f *fakeTasks) { f.createErr = status.Error(codes.FailedPrecondition, "API disabled") },
+			wantKind:    errs.Transient,
+			wantProblem: cloudtasks.ProblemPrecondition,
+		},
+		{
+			name:     "invalid",
+			change:   func(f *fakeTasks) { f.createErr = status.Error(codes.InvalidArgument, "bad name") },
+			wantKind: errs.Invalid,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f, q := newFake(t)
+			f.set(tt.change)
+			err := q.EnsureQueue(t.Context(), "campaign-c1", 2)
+			if errs.KindOf(err) != tt.wantKind || errors.Is(err, sendqueue.ErrNameUnavailable) != tt.wantNameTaken {
+				t.Errorf("EnsureQueue = %v (kind %v), want kind %v, name unavailable %v", err, errs.KindOf(err), tt.wantKind, tt.wantNameTaken)
+			}
+			var got cloudtasks.ProblemKind
+			if p := q.LastProblem(); p != nil {
+				got = p.Kind
+			}
+			if got != tt.wantProblem {
+				t.Errorf("LastProblem kind %q, want %q", got, tt.wantProblem)
+			}
+		})
+	}
+}
+
+func TestDeleteQueue(t *testing.T) {
+	t.Parallel()
+	f, q := newFake(t)
+	ctx := t.Context()
+	if err := q.EnsureQueue(ctx, "campaign-c1", 2); err != nil {
+		t.Fatalf("EnsureQueue: %v", err)
+	}
+	for i := range 2 { // the second finds nothing: deleted all the same
+		if err := q.DeleteQueue(ctx, "campaign-c1"); err != nil {
+			t.Errorf("DeleteQueue %d = %v, want nil", i, err)
+		}
+	}
+	f.set(func(f *fakeTasks) { f.deleteErr = status.Error(codes.PermissionDenied, "no") })
+	err := q.DeleteQueue(ctx, "campaign-c1")
+	if p := q.LastProblem(); !errs.Is(err, errs.Transient) || p == nil || p.Kind != cloudtasks.ProblemPermission {
+		t.Errorf("DeleteQueue refused = %v, problem %+v; want transient, permission_denied", err, p)
 	}
 }
 

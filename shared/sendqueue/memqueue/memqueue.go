@@ -1,6 +1,7 @@
 // Package memqueue is an in-memory sendqueue.Queue for tests: it records
-// each campaign's rate and tasks, dedupes task names as Cloud Tasks does,
-// and dispatches only when a test calls Dispatch.
+// each queue's rate and tasks, dedupes task names as Cloud Tasks does,
+// keeps deleted names from being created again, and dispatches only when a
+// test calls Dispatch.
 package memqueue
 
 import (
@@ -23,6 +24,13 @@ var (
 	taskIDRe  = regexp.MustCompile(`^[A-Za-z0-9_-]{1,500}$`)
 )
 
+// Methods whose calls FailNext can make fail.
+const (
+	MethodEnsureQueue = "EnsureQueue"
+	MethodEnqueue     = "Enqueue"
+	MethodDeleteQueue = "DeleteQueue"
+)
+
 var _ sendqueue.Queue = (*Queue)(nil)
 
 type queue struct {
@@ -32,40 +40,54 @@ type queue struct {
 	pending map[string]bool  // task ids not yet dispatched successfully
 }
 
+type failure struct {
+	n   int // calls left to fail; negative: all
+	err error
+}
+
 // Queue is a sendqueue.Queue in memory. It is safe for concurrent use.
 type Queue struct {
-	mu     sync.Mutex
-	queues map[string]*queue // by campaign id
-	down   error
+	mu      sync.Mutex
+	queues  map[string]*queue // by queue id
+	deleted map[string]int    // deletions by queue id: those names stay blocked
+	fail    map[string]*failure
+	down    error
 }
 
 // New returns an empty Queue.
-func New() *Queue { return &Queue{queues: make(map[string]*queue)} }
+func New() *Queue {
+	return &Queue{queues: make(map[string]*queue), deleted: make(map[string]int), fail: make(map[string]*failure)}
+}
 
-// EnsureQueue creates or updates campaignID's queue with the rate.
-func (q *Queue) EnsureQueue(_ context.Context, campaignID string, ratePerSecond int) error {
+// EnsureQueue creates or updates the queue with the rate. A deleted name
+// is ErrNameUnavailable, as Cloud Tasks says for days after a delete.
+func (q *Queue) EnsureQueue(_ context.Context, queueID string, ratePerSecond int) error {
 	if ratePerSecond < 1 || ratePerSecond > maxRate {
 		return errs.E(errs.Invalid, "memqueue.EnsureQueue: rate %d is not between 1 and %d a second", ratePerSecond, maxRate)
 	}
-	if err := validCampaign(campaignID); err != nil {
+	if err := validQueue(queueID); err != nil {
 		return err
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.down != nil {
-		return q.down
+	if err := q.failing(MethodEnsureQueue); err != nil {
+		return err
 	}
-	if c, ok := q.queues[campaignID]; ok {
+	if c, ok := q.queues[queueID]; ok {
 		c.rate = ratePerSecond
 		return nil
 	}
-	q.queues[campaignID] = &queue{rate: ratePerSecond, names: make(map[string]bool), pending: make(map[string]bool)}
+	if q.deleted[queueID] > 0 {
+		return errs.Wrap(errs.Conflict, sendqueue.ErrNameUnavailable, "memqueue.EnsureQueue "+queueID)
+	}
+	q.queues[queueID] = &queue{rate: ratePerSecond, names: make(map[string]bool), pending: make(map[string]bool)}
 	return nil
 }
 
-// Enqueue records t unless a task for its message was ever made.
+// Enqueue records t unless a task for its message was ever made in its
+// queue.
 func (q *Queue) Enqueue(_ context.Context, t sendqueue.Task) (bool, error) {
-	if err := validCampaign(t.CampaignID); err != nil {
+	if err := validQueue(t.Queue); err != nil {
 		return false, err
 	}
 	id := t.Name()
@@ -74,12 +96,12 @@ func (q *Queue) Enqueue(_ context.Context, t sendqueue.Task) (bool, error) {
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.down != nil {
-		return false, q.down
+	if err := q.failing(MethodEnqueue); err != nil {
+		return false, err
 	}
-	c, ok := q.queues[t.CampaignID]
+	c, ok := q.queues[t.Queue]
 	if !ok {
-		return false, errs.E(errs.NotExist, "memqueue.Enqueue: no queue for campaign %q", t.CampaignID)
+		return false, errs.E(errs.Transient, "memqueue.Enqueue: no queue %q", t.Queue)
 	}
 	if c.names[id] {
 		return false, nil
@@ -88,6 +110,23 @@ func (q *Queue) Enqueue(_ context.Context, t sendqueue.Task) (bool, error) {
 	c.pending[id] = true
 	c.tasks = append(c.tasks, t)
 	return true, nil
+}
+
+// DeleteQueue drops the queue and its tasks, and blocks its name.
+func (q *Queue) DeleteQueue(_ context.Context, queueID string) error {
+	if err := validQueue(queueID); err != nil {
+		return err
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if err := q.failing(MethodDeleteQueue); err != nil {
+		return err
+	}
+	if _, ok := q.queues[queueID]; ok {
+		delete(q.queues, queueID)
+		q.deleted[queueID]++
+	}
+	return nil
 }
 
 // Ready returns the error set by SetDown, if any.
@@ -105,37 +144,74 @@ func (q *Queue) SetDown(err error) {
 	q.down = err
 }
 
-// Rate returns campaignID's dispatch rate, 0 if it has no queue.
-func (q *Queue) Rate(campaignID string) int {
+// FailNext makes the next n calls of method (MethodEnsureQueue, ...) fail
+// with err; n < 0 makes every call fail until FailNext(method, 0, nil).
+func (q *Queue) FailNext(method string, n int, err error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if c, ok := q.queues[campaignID]; ok {
+	q.fail[method] = &failure{n: n, err: err}
+}
+
+func (q *Queue) failing(method string) error {
+	if q.down != nil {
+		return q.down
+	}
+	f := q.fail[method]
+	if f == nil || f.n == 0 {
+		return nil
+	}
+	if f.n > 0 {
+		f.n--
+	}
+	return f.err
+}
+
+// Exists reports whether the queue exists.
+func (q *Queue) Exists(queueID string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	_, ok := q.queues[queueID]
+	return ok
+}
+
+// Deletions returns how many times the queue was deleted while it existed.
+func (q *Queue) Deletions(queueID string) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.deleted[queueID]
+}
+
+// Rate returns the queue's dispatch rate, 0 if there is no such queue.
+func (q *Queue) Rate(queueID string) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if c, ok := q.queues[queueID]; ok {
 		return c.rate
 	}
 	return 0
 }
 
-// Tasks returns every task made for campaignID, dispatched or not, in
+// Tasks returns every task made in the queue, dispatched or not, in
 // enqueue order.
-func (q *Queue) Tasks(campaignID string) []sendqueue.Task {
+func (q *Queue) Tasks(queueID string) []sendqueue.Task {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if c, ok := q.queues[campaignID]; ok {
+	if c, ok := q.queues[queueID]; ok {
 		return slices.Clone(c.tasks)
 	}
 	return nil
 }
 
-// Pending returns campaignID's tasks not yet dispatched successfully, in
+// Pending returns the queue's tasks not yet dispatched successfully, in
 // enqueue order.
-func (q *Queue) Pending(campaignID string) []sendqueue.Task {
+func (q *Queue) Pending(queueID string) []sendqueue.Task {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.pendingLocked(campaignID)
+	return q.pendingLocked(queueID)
 }
 
-func (q *Queue) pendingLocked(campaignID string) []sendqueue.Task {
-	c, ok := q.queues[campaignID]
+func (q *Queue) pendingLocked(queueID string) []sendqueue.Task {
+	c, ok := q.queues[queueID]
 	if !ok {
 		return nil
 	}
@@ -148,14 +224,14 @@ func (q *Queue) pendingLocked(campaignID string) []sendqueue.Task {
 	return out
 }
 
-// Dispatch calls send once for each of campaignID's pending tasks, in
+// Dispatch calls send once for each of the queue's pending tasks, in
 // enqueue order, ignoring At and the rate: the test drives time. A task
 // whose send fails stays pending, as Cloud Tasks would retry it; the
 // failures are returned joined. send may enqueue more tasks; they wait for
-// the next Dispatch.
-func (q *Queue) Dispatch(ctx context.Context, campaignID string, send func(context.Context, sendqueue.Task) error) error {
+// the next Dispatch. send may delete the queue.
+func (q *Queue) Dispatch(ctx context.Context, queueID string, send func(context.Context, sendqueue.Task) error) error {
 	q.mu.Lock()
-	tasks := q.pendingLocked(campaignID)
+	tasks := q.pendingLocked(queueID)
 	q.mu.Unlock()
 
 	var failed []error
@@ -165,15 +241,17 @@ func (q *Queue) Dispatch(ctx context.Context, campaignID string, send func(conte
 			continue
 		}
 		q.mu.Lock()
-		delete(q.queues[campaignID].pending, t.Name())
+		if c, ok := q.queues[queueID]; ok {
+			delete(c.pending, t.Name())
+		}
 		q.mu.Unlock()
 	}
 	return errors.Join(failed...)
 }
 
-func validCampaign(campaignID string) error {
-	if campaignID == "" || !queueIDRe.MatchString(sendqueue.QueueID(campaignID)) {
-		return errs.E(errs.Invalid, "memqueue: campaign id %q cannot name a queue", campaignID)
+func validQueue(queueID string) error {
+	if !sendqueue.IsCampaignQueue(queueID) || !queueIDRe.MatchString(queueID) {
+		return errs.E(errs.Invalid, "memqueue: %q cannot name a campaign queue", queueID)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ package queuetest
 
 import (
 	"cmp"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -20,15 +21,15 @@ import (
 type Harness interface {
 	// Queue is the implementation under test.
 	Queue() sendqueue.Queue
-	// Rate reports the dispatch rate of campaignID's queue.
-	Rate(t *testing.T, campaignID string) int
-	// Pending returns campaignID's tasks not yet dispatched, in any order,
-	// each with At as scheduled.
-	Pending(t *testing.T, campaignID string) []sendqueue.Task
+	// Rate reports the dispatch rate of the queue.
+	Rate(t *testing.T, queueID string) int
+	// Pending returns the queue's tasks not yet dispatched, in any order,
+	// each with Queue, CampaignID, MessageID and At as made.
+	Pending(t *testing.T, queueID string) []sendqueue.Task
 }
 
 // Run runs the contract. newHarness is called once per subtest; the
-// campaign ids it uses are its own only within that harness.
+// queue ids it uses are its own only within that harness.
 func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	t.Run("ready", func(t *testing.T) {
 		t.Parallel()
@@ -40,11 +41,11 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		t.Parallel()
 		h := newHarness(t)
 		for range 2 {
-			if err := h.Queue().EnsureQueue(t.Context(), "camp-1", 5); err != nil {
+			if err := h.Queue().EnsureQueue(t.Context(), "campaign-camp-1", 5); err != nil {
 				t.Fatalf("EnsureQueue: %v", err)
 			}
 		}
-		if got, want := h.Rate(t, "camp-1"), 5; got != want {
+		if got, want := h.Rate(t, "campaign-camp-1"), 5; got != want {
 			t.Errorf("rate = %d, want %d", got, want)
 		}
 	})
@@ -52,9 +53,9 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		t.Parallel()
 		testRates(t, newHarness(t))
 	})
-	t.Run("ensure_queue_validates_campaign_id", func(t *testing.T) {
+	t.Run("ensure_queue_validates_queue_id", func(t *testing.T) {
 		t.Parallel()
-		testCampaignIDs(t, newHarness(t))
+		testQueueIDs(t, newHarness(t))
 	})
 	t.Run("enqueue_dedupes_by_message", func(t *testing.T) {
 		t.Parallel()
@@ -64,13 +65,19 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		t.Parallel()
 		testTaskIDs(t, newHarness(t))
 	})
-	t.Run("enqueue_to_unknown_queue_is_not_exist", func(t *testing.T) {
+	t.Run("enqueue_to_unknown_queue_is_transient", func(t *testing.T) {
 		t.Parallel()
+		// Queues are ensured before their tasks: one missing is a fault
+		// to retry past, never a send to drop.
 		h := newHarness(t)
-		_, err := h.Queue().Enqueue(t.Context(), sendqueue.Task{CampaignID: "never-ensured", MessageID: "m1", At: later()})
-		if got, want := errs.KindOf(err), errs.NotExist; got != want {
+		_, err := h.Queue().Enqueue(t.Context(), sendqueue.Task{Queue: "campaign-never-ensured", CampaignID: "never-ensured", MessageID: "m1", At: later()})
+		if got, want := errs.KindOf(err), errs.Transient; got != want {
 			t.Errorf("Enqueue: kind %v (%v), want %v", got, err, want)
 		}
+	})
+	t.Run("delete_queue_blocks_its_name", func(t *testing.T) {
+		t.Parallel()
+		testDelete(t, newHarness(t))
 	})
 }
 
@@ -80,21 +87,21 @@ func later() time.Time { return time.Now().Add(time.Hour).Truncate(time.Second) 
 
 func testRates(t *testing.T, h Harness) {
 	tests := []struct {
-		name     string
-		campaign string
-		rate     int
-		wantErr  bool // of kind Invalid
+		name    string
+		queue   string
+		rate    int
+		wantErr bool // of kind Invalid
 	}{
-		{name: "zero", campaign: "rate-zero", rate: 0, wantErr: true},
-		{name: "negative", campaign: "rate-neg", rate: -1, wantErr: true},
-		{name: "above_500", campaign: "rate-501", rate: 501, wantErr: true},
-		{name: "one", campaign: "rate-1", rate: 1},
-		{name: "max", campaign: "rate-500", rate: 500},
+		{name: "zero", queue: "campaign-rate-zero", rate: 0, wantErr: true},
+		{name: "negative", queue: "campaign-rate-neg", rate: -1, wantErr: true},
+		{name: "above_500", queue: "campaign-rate-501", rate: 501, wantErr: true},
+		{name: "one", queue: "campaign-rate-1", rate: 1},
+		{name: "max", queue: "campaign-rate-500", rate: 500},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			err := h.Queue().EnsureQueue(t.Context(), tt.campaign, tt.rate)
+			err := h.Queue().EnsureQueue(t.Context(), tt.queue, tt.rate)
 			if tt.wantErr {
 				if !errs.Is(err, errs.Invalid) {
 					t.Errorf("EnsureQueue(%d) = %v, want an invalid error", tt.rate, err)
@@ -104,45 +111,87 @@ func testRates(t *testing.T, h Harness) {
 			if err != nil {
 				t.Fatalf("EnsureQueue(%d): %v", tt.rate, err)
 			}
-			if got := h.Rate(t, tt.campaign); got != tt.rate {
+			if got := h.Rate(t, tt.queue); got != tt.rate {
 				t.Errorf("rate = %d, want %d", got, tt.rate)
 			}
 		})
 	}
 }
 
-func testCampaignIDs(t *testing.T, h Harness) {
-	// A queue id is "campaign-" and the campaign id: 100 characters at most.
-	longest := "c" + strings.Repeat("x", 90)
+func testQueueIDs(t *testing.T, h Harness) {
+	// A queue id is up to 100 letters, digits and dashes, and ours start
+	// with "campaign-": the permission to manage queues is on that prefix.
+	longest := "campaign-" + strings.Repeat("x", 91)
 	tests := []struct {
-		name     string
-		campaign string
-		wantErr  bool // of kind Invalid
+		name    string
+		queue   string
+		wantErr bool // of kind Invalid
 	}{
-		{name: "empty", campaign: "", wantErr: true},
-		{name: "slash", campaign: "a/b", wantErr: true},
-		{name: "space", campaign: "a b", wantErr: true},
-		{name: "underscore", campaign: "a_b", wantErr: true},
-		{name: "non_ascii", campaign: "café", wantErr: true},
-		{name: "too_long", campaign: longest + "x", wantErr: true},
-		{name: "longest", campaign: longest},
-		{name: "letters_digits_dashes", campaign: "Camp-2024-01"},
+		{name: "empty", queue: "", wantErr: true},
+		{name: "prefix_only", queue: "campaign-", wantErr: true},
+		{name: "other_prefix", queue: "mail-1", wantErr: true},
+		{name: "slash", queue: "campaign-a/b", wantErr: true},
+		{name: "space", queue: "campaign-a b", wantErr: true},
+		{name: "underscore", queue: "campaign-a_b", wantErr: true},
+		{name: "non_ascii", queue: "campaign-café", wantErr: true},
+		{name: "too_long", queue: longest + "x", wantErr: true},
+		{name: "longest", queue: longest},
+		{name: "first_generation", queue: sendqueue.QueueID("Camp-2024-01", 0)},
+		{name: "later_generation", queue: sendqueue.QueueID("Camp-2024-01", 2)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			err := h.Queue().EnsureQueue(t.Context(), tt.campaign, 1)
+			err := h.Queue().EnsureQueue(t.Context(), tt.queue, 1)
 			if tt.wantErr != (err != nil) || (err != nil && !errs.Is(err, errs.Invalid)) {
-				t.Errorf("EnsureQueue(%q) = %v, want an invalid error: %v", tt.campaign, err, tt.wantErr)
+				t.Errorf("EnsureQueue(%q) = %v, want an invalid error: %v", tt.queue, err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// testDelete: a deleted queue is gone with its tasks, deleting it again
+// (or one never made) is fine, and its name cannot be created again: the
+// next generation's can.
+func testDelete(t *testing.T, h Harness) {
+	q, ctx := h.Queue(), t.Context()
+	first, next := sendqueue.QueueID("gone", 0), sendqueue.QueueID("gone", 1)
+	if err := q.EnsureQueue(ctx, first, 3); err != nil {
+		t.Fatalf("EnsureQueue: %v", err)
+	}
+	if _, err := q.Enqueue(ctx, sendqueue.Task{Queue: first, CampaignID: "gone", MessageID: "m1", At: later()}); err != nil {
+		t.Fatalf("Enqueue: %v", err)
+	}
+	for i, id := range []string{first, first, sendqueue.QueueID("never-made", 0)} {
+		if err := q.DeleteQueue(ctx, id); err != nil {
+			t.Errorf("DeleteQueue %d (%s) = %v, want nil", i, id, err)
+		}
+	}
+	if err := q.DeleteQueue(ctx, "not-ours"); !errs.Is(err, errs.Invalid) {
+		t.Errorf("DeleteQueue(not-ours) = %v, want an invalid error", err)
+	}
+	if _, err := q.Enqueue(ctx, sendqueue.Task{Queue: first, CampaignID: "gone", MessageID: "m2", At: later()}); !errs.Is(err, errs.Transient) {
+		t.Errorf("Enqueue to a deleted queue = %v (kind %v), want a transient error", err, errs.KindOf(err))
+	}
+	if err := q.EnsureQueue(ctx, first, 3); !errors.Is(err, sendqueue.ErrNameUnavailable) {
+		t.Errorf("EnsureQueue of a deleted name = %v, want ErrNameUnavailable", err)
+	}
+	if err := q.EnsureQueue(ctx, next, 3); err != nil {
+		t.Fatalf("EnsureQueue(%s): %v", next, err)
+	}
+	task := sendqueue.Task{Queue: next, CampaignID: "gone", MessageID: "m1", At: later()}
+	if created, err := q.Enqueue(ctx, task); !created || err != nil {
+		t.Errorf("Enqueue to the next generation = %v, %v; want true, nil", created, err)
+	}
+	if diff := gocmp.Diff([]sendqueue.Task{task}, h.Pending(t, next)); diff != "" {
+		t.Errorf("pending in %s (-want, +got):\n%s", next, diff)
 	}
 }
 
 func testDedupe(t *testing.T, h Harness) {
 	q := h.Queue()
 	ctx := t.Context()
-	for _, c := range []string{"dedupe-a", "dedupe-b"} {
+	for _, c := range []string{"campaign-dedupe-a", "campaign-dedupe-b"} {
 		if err := q.EnsureQueue(ctx, c, 10); err != nil {
 			t.Fatalf("EnsureQueue(%s): %v", c, err)
 		}
@@ -152,11 +201,11 @@ func testDedupe(t *testing.T, h Harness) {
 		task sendqueue.Task
 		want bool
 	}{
-		{sendqueue.Task{CampaignID: "dedupe-a", MessageID: "m1", At: at}, true},
-		{sendqueue.Task{CampaignID: "dedupe-a", MessageID: "m1", At: at}, false},
-		{sendqueue.Task{CampaignID: "dedupe-a", MessageID: "m1", At: at.Add(time.Minute)}, false}, // the name decides
-		{sendqueue.Task{CampaignID: "dedupe-a", MessageID: "m2", At: at}, true},
-		{sendqueue.Task{CampaignID: "dedupe-b", MessageID: "m1", At: at}, true}, // another queue
+		{sendqueue.Task{Queue: "campaign-dedupe-a", CampaignID: "dedupe-a", MessageID: "m1", At: at}, true},
+		{sendqueue.Task{Queue: "campaign-dedupe-a", CampaignID: "dedupe-a", MessageID: "m1", At: at}, false},
+		{sendqueue.Task{Queue: "campaign-dedupe-a", CampaignID: "dedupe-a", MessageID: "m1", At: at.Add(time.Minute)}, false}, // the name decides
+		{sendqueue.Task{Queue: "campaign-dedupe-a", CampaignID: "dedupe-a", MessageID: "m2", At: at}, true},
+		{sendqueue.Task{Queue: "campaign-dedupe-b", CampaignID: "dedupe-b", MessageID: "m1", At: at}, true}, // another queue
 	}
 	for i, s := range steps {
 		got, err := q.Enqueue(ctx, s.task)
@@ -169,31 +218,35 @@ func testDedupe(t *testing.T, h Harness) {
 	}
 
 	byMessage := func(a, b sendqueue.Task) int { return cmp.Compare(a.MessageID, b.MessageID) }
-	for campaign, want := range map[string][]sendqueue.Task{
-		"dedupe-a": {{CampaignID: "dedupe-a", MessageID: "m1", At: at}, {CampaignID: "dedupe-a", MessageID: "m2", At: at}},
-		"dedupe-b": {{CampaignID: "dedupe-b", MessageID: "m1", At: at}},
+	for queue, want := range map[string][]sendqueue.Task{
+		"campaign-dedupe-a": {
+			{Queue: "campaign-dedupe-a", CampaignID: "dedupe-a", MessageID: "m1", At: at},
+			{Queue: "campaign-dedupe-a", CampaignID: "dedupe-a", MessageID: "m2", At: at},
+		},
+		"campaign-dedupe-b": {{Queue: "campaign-dedupe-b", CampaignID: "dedupe-b", MessageID: "m1", At: at}},
 	} {
-		got := h.Pending(t, campaign)
+		got := h.Pending(t, queue)
 		slices.SortFunc(got, byMessage)
 		if diff := gocmp.Diff(want, got); diff != "" {
-			t.Errorf("pending in %s (-want, +got):\n%s", campaign, diff)
+			t.Errorf("pending in %s (-want, +got):\n%s", queue, diff)
 		}
 	}
 }
 
 func testTaskIDs(t *testing.T, h Harness) {
-	if err := h.Queue().EnsureQueue(t.Context(), "ids", 1); err != nil {
+	if err := h.Queue().EnsureQueue(t.Context(), "campaign-ids", 1); err != nil {
 		t.Fatalf("EnsureQueue: %v", err)
 	}
 	tests := []struct {
 		name string
 		task sendqueue.Task
 	}{
-		{name: "empty_message", task: sendqueue.Task{CampaignID: "ids", MessageID: ""}},
-		{name: "slash_in_message", task: sendqueue.Task{CampaignID: "ids", MessageID: "a/b"}},
-		{name: "space_in_message", task: sendqueue.Task{CampaignID: "ids", MessageID: "a b"}},
-		{name: "message_too_long", task: sendqueue.Task{CampaignID: "ids", MessageID: strings.Repeat("m", 496)}},
-		{name: "empty_campaign", task: sendqueue.Task{CampaignID: "", MessageID: "m1"}},
+		{name: "empty_message", task: sendqueue.Task{Queue: "campaign-ids", CampaignID: "ids", MessageID: ""}},
+		{name: "slash_in_message", task: sendqueue.Task{Queue: "campaign-ids", CampaignID: "ids", MessageID: "a/b"}},
+		{name: "space_in_message", task: sendqueue.Task{Queue: "campaign-ids", CampaignID: "ids", MessageID: "a b"}},
+		{name: "message_too_long", task: sendqueue.Task{Queue: "campaign-ids", CampaignID: "ids", MessageID: strings.Repeat("m", 496)}},
+		{name: "empty_queue", task: sendqueue.Task{Queue: "", CampaignID: "ids", MessageID: "m1"}},
+		{name: "not_our_queue", task: sendqueue.Task{Queue: "ids", CampaignID: "ids", MessageID: "m1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -208,7 +261,7 @@ func testTaskIDs(t *testing.T, h Harness) {
 	t.Run("longest_message", func(t *testing.T) {
 		t.Parallel()
 		// A task id is the message id and "-send": 500 characters at most.
-		task := sendqueue.Task{CampaignID: "ids", MessageID: strings.Repeat("m", 495), At: later()}
+		task := sendqueue.Task{Queue: "campaign-ids", CampaignID: "ids", MessageID: strings.Repeat("m", 495), At: later()}
 		if created, err := h.Queue().Enqueue(t.Context(), task); !created || err != nil {
 			t.Errorf("Enqueue = %v, %v; want true, nil", created, err)
 		}

@@ -204,6 +204,11 @@ type campaignDoc struct {
 	CompletedAt *time.Time `firestore:"completed_at"`
 	Recipients  int        `firestore:"total_recipients"`
 	FanoutDone  bool       `firestore:"fanout_complete"`
+
+	FailureReason   string     `firestore:"failure_reason"`
+	QueueGeneration int        `firestore:"queue_generation"`
+	QueueCreatedAt  *time.Time `firestore:"queue_created_at"`
+	QueueReleasedAt *time.Time `firestore:"queue_released_at"`
 }
 
 func toCampaignDoc(c campaign.Campaign) campaignDoc {
@@ -213,6 +218,8 @@ func toCampaignDoc(c campaign.Campaign) campaignDoc {
 		CreatedAt: records.Time(c.CreatedAt), UpdatedAt: records.Time(c.UpdatedAt),
 		StartedAt: records.TimePtr(c.StartedAt), CompletedAt: records.TimePtr(c.CompletedAt),
 		Recipients: c.Recipients, FanoutDone: c.FanoutDone,
+		FailureReason: c.FailureReason, QueueGeneration: c.QueueGeneration,
+		QueueCreatedAt: records.TimePtr(c.QueueCreatedAt), QueueReleasedAt: records.TimePtr(c.QueueReleasedAt),
 	}
 }
 
@@ -223,6 +230,8 @@ func (d campaignDoc) campaign(id string) campaign.Campaign {
 		CreatedAt: records.Time(d.CreatedAt), UpdatedAt: records.Time(d.UpdatedAt),
 		StartedAt: records.TimePtr(d.StartedAt), CompletedAt: records.TimePtr(d.CompletedAt),
 		Recipients: d.Recipients, FanoutDone: d.FanoutDone,
+		FailureReason: d.FailureReason, QueueGeneration: d.QueueGeneration,
+		QueueCreatedAt: records.TimePtr(d.QueueCreatedAt), QueueReleasedAt: records.TimePtr(d.QueueReleasedAt),
 	}
 }
 

@@ -540,6 +540,8 @@ func copyCampaign(c campaign.Campaign) campaign.Campaign {
 	c.UpdatedAt = records.Time(c.UpdatedAt)
 	c.StartedAt = records.TimePtr(c.StartedAt)
 	c.CompletedAt = records.TimePtr(c.CompletedAt)
+	c.QueueCreatedAt = records.TimePtr(c.QueueCreatedAt)
+	c.QueueReleasedAt = records.TimePtr(c.QueueReleasedAt)
 	return c
 }
 

@@ -249,6 +249,39 @@ func testUpdateCampaign(t *testing.T, s store.Store) {
 		c = stored
 	})
 
+	t.Run("queue_and_failure_kept", func(t *testing.T) {
+		// Lanka time on the way in: the store keeps UTC.
+		created, released := at(2).In(lanka), at(3).In(lanka)
+		got, err := s.UpdateCampaign(ctx, c.ID, func(c *campaign.Campaign) error {
+			c.QueueGeneration, c.QueueCreatedAt, c.QueueReleasedAt = 2, &created, &released
+			if !c.Fail(at(3), "its send queue could not be created") {
+				t.Error("Fail refused a running campaign")
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("UpdateCampaign: %v", err)
+		}
+		want := c
+		want.Status, want.FailureReason, want.UpdatedAt = campaign.Failed, "its send queue could not be created", kept(at(3))
+		want.QueueGeneration, want.QueueCreatedAt, want.QueueReleasedAt = 2, keptPtr(at(2)), keptPtr(at(3))
+		if d := diff(want, got); d != "" {
+			t.Errorf("UpdateCampaign (-want, +got):\n%s", d)
+		}
+		stored, err := s.GetCampaign(ctx, c.ID)
+		if err != nil {
+			t.Fatalf("GetCampaign: %v", err)
+		}
+		if d := diff(want, stored); d != "" {
+			t.Errorf("GetCampaign (-want, +got):\n%s", d)
+		}
+		checkUTC(t, "GetCampaign", *stored.QueueCreatedAt, *stored.QueueReleasedAt)
+		if n, err := s.CountCampaigns(ctx, campaign.Failed); err != nil || n != 1 {
+			t.Errorf("CountCampaigns(FAILED) = %d, %v; want 1", n, err)
+		}
+		c = stored
+	})
+
 	t.Run("unchanged_writes_nothing", func(t *testing.T) {
 		got, err := s.UpdateCampaign(ctx, c.ID, func(c *campaign.Campaign) error {
 			c.Topic = "scribbled on, then refused"
