@@ -17,24 +17,9 @@
 // aggregation queries over messages, using the stage fields kept on each
 // message for that purpose (reached_queued, reached_sent, ...).
 //
-// Composite indexes production needs (all collection scope):
-//
-//	messages:       campaign_id ASC, updated_at DESC    (ListMessages)
-//	webhook_events: kind ASC, received_at DESC          (ListWebhooks)
-//	webhook_events: published ASC, received_at ASC      (ListUnpublished)
-//
-// Every other query is equality filters only (Firestore merges the
-// automatic single-field indexes), an equality filter ordered by document
-// id, or a single-field order. For large campaigns these composites make
-// the counts cheaper than index merging and are recommended:
-//
-//	messages: campaign_id ASC, status ASC, skip_reason ASC
-//	messages: campaign_id ASC, reached_queued ASC (and reached_sent,
-//	          reached_delivered, reached_read, concluded likewise)
-//
-// Single-field index exemptions worth adding: messages.body,
-// messages.error_message, users.attributes (segments scan users by id,
-// they never query attributes), webhook_events.params.
+// The composite indexes production needs, the fields queries use and the
+// TTL fields are listed in indexes.go (Indexes, Queried, TTLFields), where
+// infra's consistency test reads them: a new query updates that list.
 package gcpfirestore
 
 import (

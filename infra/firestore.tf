@@ -1,0 +1,160 @@
+# The one database every function shares. The composite indexes and the TTL
+# fields mirror shared/store/gcpfirestore/indexes.go (Indexes, TTLFields);
+# infra_test.go fails when one is missing.
+
+resource "google_firestore_database" "default" {
+  name                              = "(default)"
+  location_id                       = var.firestore_location
+  type                              = "FIRESTORE_NATIVE"
+  point_in_time_recovery_enablement = "POINT_IN_TIME_RECOVERY_ENABLED"
+  delete_protection_state           = "DELETE_PROTECTION_ENABLED"
+  # terraform destroy leaves the data alone.
+  deletion_policy = "ABANDON"
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_firestore_backup_schedule" "daily" {
+  database  = google_firestore_database.default.name
+  retention = var.backup_retention
+
+  daily_recurrence {}
+}
+
+# Composite indexes (collection scope), one per entry of gcpfirestore.Indexes.
+
+resource "google_firestore_index" "messages_campaign_updated" { # ListMessages
+  database   = google_firestore_database.default.name
+  collection = "messages"
+
+  fields {
+    field_path = "campaign_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "updated_at"
+    order      = "DESCENDING"
+  }
+}
+
+resource "google_firestore_index" "webhooks_kind_received" { # ListWebhooks
+  database   = google_firestore_database.default.name
+  collection = "webhook_events"
+
+  fields {
+    field_path = "kind"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "received_at"
+    order      = "DESCENDING"
+  }
+}
+
+resource "google_firestore_index" "webhooks_unpublished" { # ListUnpublished
+  database   = google_firestore_database.default.name
+  collection = "webhook_events"
+
+  fields {
+    field_path = "published"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "received_at"
+    order      = "ASCENDING"
+  }
+}
+
+resource "google_firestore_index" "messages_campaign_status_skip" { # CountMessages
+  database   = google_firestore_database.default.name
+  collection = "messages"
+
+  fields {
+    field_path = "campaign_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "skip_reason"
+    order      = "ASCENDING"
+  }
+}
+
+# CountMessages' stage counts and HasUnconcluded: campaign_id plus one flag.
+resource "google_firestore_index" "messages_campaign_flag" {
+  for_each = toset([
+    "reached_queued", "reached_sent", "reached_delivered", "reached_read", "concluded",
+  ])
+
+  database   = google_firestore_database.default.name
+  collection = "messages"
+
+  fields {
+    field_path = "campaign_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = each.value
+    order      = "ASCENDING"
+  }
+}
+
+# Single-field index exemptions. Firestore keeps a collection with an
+# indexed, monotonically increasing field to about 500 writes/s, and every
+# message is written several times: no query orders or filters on these
+# timestamps (gcpfirestore.Queried lists the ones that do). Large fields
+# (bodies, callback parameters, attributes) are never queried and would
+# only cost index entries.
+locals {
+  index_exemptions = {
+    "messages.body"          = { collection = "messages", field = "body" }
+    "messages.error_message" = { collection = "messages", field = "error_message" }
+    "messages.created_at"    = { collection = "messages", field = "created_at" }
+    "messages.scheduled_at"  = { collection = "messages", field = "scheduled_at" }
+    "messages.queued_at"     = { collection = "messages", field = "queued_at" }
+    "messages.claimed_at"    = { collection = "messages", field = "claimed_at" }
+    "messages.sent_at"       = { collection = "messages", field = "sent_at" }
+    "messages.delivered_at"  = { collection = "messages", field = "delivered_at" }
+    "messages.read_at"       = { collection = "messages", field = "read_at" }
+    "messages.failed_at"     = { collection = "messages", field = "failed_at" }
+    "webhook_events.params"  = { collection = "webhook_events", field = "params" }
+    "users.attributes"       = { collection = "users", field = "attributes" }
+    "users.created_at"       = { collection = "users", field = "created_at" }
+    "users.updated_at"       = { collection = "users", field = "updated_at" }
+    "users.keyword_at"       = { collection = "users", field = "keyword_at" }
+    "import_jobs.errors"     = { collection = "import_jobs", field = "errors" }
+  }
+}
+
+resource "google_firestore_field" "exempt" {
+  for_each = local.index_exemptions
+
+  database   = google_firestore_database.default.name
+  collection = each.value.collection
+  field      = each.value.field
+
+  # An empty index_config removes the field's automatic indexes.
+  index_config {}
+}
+
+# TTL: Firestore deletes a document some time (up to a day) after its
+# expire_at, which the code writes only when a retention is configured.
+# Never on users or consent_history: the proof of an opt-out lasts as long
+# as the number may be messaged.
+resource "google_firestore_field" "ttl" {
+  for_each = {
+    messages       = "expire_at"
+    webhook_events = "expire_at"
+  }
+
+  database   = google_firestore_database.default.name
+  collection = each.key
+  field      = each.value
+
+  # Unindexed too: nothing queries it, and it increases with time.
+  index_config {}
+  ttl_config {}
+}

@@ -1,0 +1,104 @@
+# API: the admin REST API under /api/v1 and /health. Private: Cloud Run
+# admits only admin_members and the scheduler (IAM), then the function checks
+# its own auth (API_AUTH=iam).
+
+resource "google_service_account" "api" {
+  account_id   = "fn-api"
+  display_name = "API function"
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_project_iam_member" "api" {
+  for_each = toset([
+    "roles/datastore.user",    # the store
+    "roles/pubsub.viewer",     # /health checks the topics and subscriptions exist
+    "roles/cloudtasks.viewer", # /health lists the send queues
+  ])
+
+  project = var.project
+  role    = each.value
+  member  = google_service_account.api.member
+}
+
+# Imports, campaign triggers, the republish sweep and dead-letter replays
+# publish to every topic.
+resource "google_pubsub_topic_iam_member" "api_publisher" {
+  for_each = local.event_functions
+
+  topic  = google_pubsub_topic.event[each.key].name
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.api.member
+}
+
+# GET /api/v1/monitoring/dead-letters reads (and a replay acks) dead letters.
+resource "google_pubsub_subscription_iam_member" "api_dead_letters" {
+  for_each = local.event_functions
+
+  subscription = google_pubsub_subscription.dead_letter_pull[each.key].name
+  role         = "roles/pubsub.subscriber"
+  member       = google_service_account.api.member
+}
+
+resource "google_cloudfunctions2_function" "api" {
+  name     = "API"
+  location = var.region
+
+  build_config {
+    runtime         = "go126"
+    entry_point     = "API"
+    service_account = google_service_account.functions_build.id
+    source {
+      storage_source {
+        bucket = google_storage_bucket.source.name
+        object = google_storage_bucket_object.source.name
+      }
+    }
+  }
+
+  service_config {
+    service_account_email = google_service_account.api.email
+    # A 32 MB CSV upload is parsed as it streams; 512Mi leaves room for
+    # the multipart buffers of several at once.
+    available_memory = "512Mi"
+    available_cpu    = "1"
+    # Admin traffic is light: one instance serves a team.
+    max_instance_request_concurrency = 20
+    min_instance_count               = 0
+    max_instance_count               = 10
+    # A 32 MB upload over a 1 Mbit/s link takes about 260 s.
+    timeout_seconds                = 300
+    ingress_settings               = "ALLOW_ALL"
+    all_traffic_on_latest_revision = true
+
+    environment_variables = merge(local.common_env, {
+      API_AUTH       = "iam"
+      TASKS_LOCATION = var.region
+    })
+
+    secret_environment_variables {
+      key        = "API_KEY_SHA256"
+      project_id = var.project
+      secret     = google_secret_manager_secret.api_key_sha256.secret_id
+      version    = "latest"
+    }
+  }
+
+  depends_on = [google_secret_manager_secret_iam_member.api_key_sha256]
+}
+
+resource "google_cloud_run_v2_service_iam_member" "api_admins" {
+  for_each = toset(var.admin_members)
+
+  location = var.region
+  name     = google_cloudfunctions2_function.api.service_config[0].service
+  role     = "roles/run.invoker"
+  member   = each.value
+}
+
+resource "google_cloud_run_v2_service_iam_member" "api_scheduler" {
+  location = var.region
+  name     = google_cloudfunctions2_function.api.service_config[0].service
+  role     = "roles/run.invoker"
+  member   = google_service_account.scheduler.member
+}

@@ -1,0 +1,644 @@
+package infra
+
+// These tests prove infra/ consistent with the code, with no provider and
+// no network (terraform validate needs both):
+//   - every .tf file is formatted as terraform fmt would;
+//   - every function registered in code (functions.HTTP / CloudEvent) has
+//     its google_cloudfunctions2_function, on go126, with that entry point
+//     and its own service account, and no function is declared that the
+//     code does not register;
+//   - every topic in events.Topics exists with its push subscription to the
+//     function serving it (localroutes.EventFunctions): endpoint, OIDC,
+//     retry policy, dead-letter policy to its dead-letter topic, which has
+//     its pull subscription; the Pub/Sub service agent and push-invoker
+//     hold what dead-lettering and pushing need;
+//   - every setting a function's Config requires is set on it (or comes
+//     from a secret), GOOGLE_CLOUD_PROJECT too; every secret named exists
+//     and only the functions using it can read it;
+//   - functions creating send tasks sign them as tasks-invoker and hold
+//     enqueuer, queue admin (on campaign- queues only) and actAs;
+//   - every composite index in gcpfirestore.Indexes exists (and no other),
+//     every TTL field has its policy (none on contacts or consent), no
+//     index exemption touches a queried field;
+//   - no IAM grant anywhere is a primitive role (owner, editor, viewer);
+//   - only Webhooks is public, and each function's invokers are the ones
+//     it expects.
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/eventstreamengine/ese/functions/localroutes"
+	"github.com/eventstreamengine/ese/shared/events"
+	"github.com/eventstreamengine/ese/shared/store/gcpfirestore"
+)
+
+const repoRoot = ".."
+
+func TestFormatted(t *testing.T) {
+	t.Parallel()
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".tf") {
+			return err
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if got := hclwrite.Format(src); string(got) != string(src) {
+			line, want := firstDifference(string(src), string(got))
+			t.Errorf("infra/%s:%d is not formatted (run terraform fmt infra): want\n%s", path, line, want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// firstDifference returns the first line of got that differs from src, and
+// its number.
+func firstDifference(src, got string) (int, string) {
+	a, b := strings.Split(src, "\n"), strings.Split(got, "\n")
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i + 1, b[i]
+		}
+	}
+	return min(len(a), len(b)), ""
+}
+
+// deployment is the evaluated module with the lookups the checks share.
+type deployment struct {
+	*module
+	project, region string
+	functions       map[string]cty.Value // by function name
+	functionAddr    map[string]string    // function name -> address
+	byService       map[string]string    // Cloud Run service -> function name
+}
+
+func load(t *testing.T) *deployment {
+	t.Helper()
+	m := loadModule(t, ".")
+	d := &deployment{module: m, project: m.Vars["project"].AsString(), region: m.Vars["region"].AsString(),
+		functions: map[string]cty.Value{}, functionAddr: map[string]string{}, byService: map[string]string{}}
+	for addr, f := range m.Of("google_cloudfunctions2_function") {
+		name := str(f, "name")
+		if name == "" {
+			t.Fatalf("%s: name is not known", addr)
+		}
+		if prev, dup := d.functionAddr[name]; dup {
+			t.Errorf("%s and %s both declare function %q", prev, addr, name)
+		}
+		d.functions[name] = f
+		d.functionAddr[name] = addr
+		d.byService[str(f, "service_config", 0, "service")] = name
+	}
+	return d
+}
+
+// url is the deterministic URL of function name.
+func (d *deployment) url(name string) string { return functionURL(d.region, d.project, name) }
+
+// account finds the google_service_account with account_id id.
+func (d *deployment) account(id string) (cty.Value, bool) {
+	for _, sa := range d.Of("google_service_account") {
+		if str(sa, "account_id") == id {
+			return sa, true
+		}
+	}
+	return cty.NilVal, false
+}
+
+// grants lists every IAM member resource of typ granting role, by address.
+func (d *deployment) grants(typ, role string) map[string]cty.Value {
+	out := map[string]cty.Value{}
+	for addr, g := range d.Of(typ) {
+		if str(g, "role") == role {
+			out[addr] = g
+		}
+	}
+	return out
+}
+
+// invokers lists the members holding run.invoker on function name's
+// Cloud Run service.
+func (d *deployment) invokers(name string) []string {
+	var out []string
+	for _, g := range d.grants("google_cloud_run_v2_service_iam_member", "roles/run.invoker") {
+		if d.byService[str(g, "name")] == name {
+			out = append(out, str(g, "member"))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestFunctions(t *testing.T) {
+	t.Parallel()
+	d := load(t)
+	regs := registrations(t, repoRoot)
+	if len(regs) == 0 {
+		t.Fatal("no function registrations found under functions/")
+	}
+	accounts := map[string]string{}
+	for _, name := range sortedKeys(regs) {
+		f, ok := d.functions[name]
+		if !ok {
+			t.Errorf("function %s (registered at %s) has no google_cloudfunctions2_function named %q", name, regs[name].Where, name)
+			continue
+		}
+		addr := d.functionAddr[name]
+		if got := str(f, "build_config", 0, "entry_point"); got != name {
+			t.Errorf("%s: entry_point = %q, want %q", addr, got, name)
+		}
+		if got := str(f, "build_config", 0, "runtime"); got != "go126" {
+			t.Errorf("%s: runtime = %q, want go126", addr, got)
+		}
+		if got := str(f, "build_config", 0, "source", 0, "storage_source", 0, "object"); !regexp.MustCompile(`^source-[0-9a-f]{64}\.zip$`).MatchString(got) {
+			t.Errorf("%s: source object %q is not named by its content hash (source-<sha256>.zip)", addr, got)
+		}
+		sa, ok := d.account("fn-" + strings.ToLower(name))
+		if !ok {
+			t.Errorf("%s: no google_service_account fn-%s of its own", addr, strings.ToLower(name))
+			continue
+		}
+		email := str(f, "service_config", 0, "service_account_email")
+		if email != str(sa, "email") {
+			t.Errorf("%s: runs as %q, want its own account %s", addr, email, str(sa, "email"))
+		}
+		if other, dup := accounts[email]; dup {
+			t.Errorf("%s and %s share service account %s", other, name, email)
+		}
+		accounts[email] = name
+	}
+	for name, addr := range d.functionAddr {
+		if _, ok := regs[name]; !ok {
+			t.Errorf("%s declares function %q, which no code registers", addr, name)
+		}
+	}
+}
+
+func TestPubSub(t *testing.T) {
+	t.Parallel()
+	d := load(t)
+	regs := registrations(t, repoRoot)
+
+	topics := map[string]string{} // name -> address
+	for addr, v := range d.Of("google_pubsub_topic") {
+		topics[str(v, "name")] = addr
+	}
+	subs := map[string]cty.Value{}
+	for _, v := range d.Of("google_pubsub_subscription") {
+		subs[str(v, "name")] = v
+	}
+	serving := map[string]string{} // topic -> function
+	for _, f := range localroutes.EventFunctions {
+		serving[f.Topic] = f.Name
+	}
+	for name, r := range regs {
+		if r.Kind == "CloudEvent" && !slices.ContainsFunc(localroutes.EventFunctions, func(f localroutes.EventFunction) bool { return f.Name == name }) {
+			t.Errorf("event function %s (%s) is missing from localroutes.EventFunctions: nothing would push to it", name, r.Where)
+		}
+	}
+
+	pushInvoker, ok := d.account("push-invoker")
+	if !ok {
+		t.Fatal("no google_service_account push-invoker (it signs the pushes)")
+	}
+	agents := d.pubsubAgentMembers()
+	if len(agents) == 0 {
+		t.Fatal("no member is the Pub/Sub service agent (service-<number>@gcp-sa-pubsub)")
+	}
+	holds := func(typ, role, attr, target, member string) bool {
+		for _, g := range d.grants(typ, role) {
+			if lastSegment(str(g, attr)) == target && str(g, "member") == member {
+				return true
+			}
+		}
+		return false
+	}
+
+	want := map[string]bool{}
+	for _, topic := range events.Topics {
+		fn, ok := serving[topic]
+		if !ok {
+			t.Errorf("topic %s: no function serves it in localroutes.EventFunctions", topic)
+			continue
+		}
+		dl, push, pull := events.DeadLetterTopic(topic), events.PushSubscription(topic), events.DeadLetterSubscription(topic)
+		want[topic], want[dl] = true, true
+		for _, name := range []string{topic, dl} {
+			if _, ok := topics[name]; !ok {
+				t.Errorf("google_pubsub_topic %q is missing", name)
+			}
+		}
+
+		s, ok := subs[push]
+		if !ok {
+			t.Errorf("push subscription %q (topic %s -> %s) is missing", push, topic, fn)
+		} else {
+			checkPush(t, d, s, push, topic, fn, str(pushInvoker, "email"))
+		}
+		if s, ok := subs[pull]; !ok {
+			t.Errorf("dead-letter subscription %q on %s is missing", pull, dl)
+		} else {
+			if got := lastSegment(str(s, "topic")); got != dl {
+				t.Errorf("subscription %s: topic %q, want %q", pull, got, dl)
+			}
+			if at(s, "push_config") != cty.NilVal {
+				t.Errorf("subscription %s must be a pull subscription (the API reads it)", pull)
+			}
+		}
+
+		for _, agent := range agents {
+			if !holds("google_pubsub_topic_iam_member", "roles/pubsub.publisher", "topic", dl, agent) {
+				t.Errorf("the Pub/Sub service agent %s lacks roles/pubsub.publisher on %s: it cannot dead-letter", agent, dl)
+			}
+			if !holds("google_pubsub_subscription_iam_member", "roles/pubsub.subscriber", "subscription", push, agent) {
+				t.Errorf("the Pub/Sub service agent %s lacks roles/pubsub.subscriber on %s: it cannot dead-letter", agent, push)
+			}
+		}
+		if got := d.invokers(fn); !slices.Contains(got, str(pushInvoker, "member")) {
+			t.Errorf("function %s: push-invoker lacks roles/run.invoker (invokers %v)", fn, got)
+		}
+	}
+	for name, addr := range topics {
+		if !want[name] {
+			t.Errorf("%s: topic %q is not in events.Topics nor a dead-letter topic of one", addr, name)
+		}
+	}
+	for _, agent := range agents {
+		found := false
+		for _, g := range d.grants("google_service_account_iam_member", "roles/iam.serviceAccountTokenCreator") {
+			if str(g, "service_account_id") == str(pushInvoker, "name") && str(g, "member") == agent {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("the Pub/Sub service agent %s lacks roles/iam.serviceAccountTokenCreator on push-invoker: no OIDC tokens", agent)
+		}
+	}
+}
+
+// pubsubAgentMembers lists the members that name the Pub/Sub service agent.
+func (d *deployment) pubsubAgentMembers() []string {
+	seen := map[string]bool{}
+	for _, typ := range []string{"google_pubsub_topic_iam_member", "google_pubsub_subscription_iam_member", "google_service_account_iam_member"} {
+		for _, g := range d.Of(typ) {
+			if m := str(g, "member"); strings.Contains(m, "@gcp-sa-pubsub.iam.gserviceaccount.com") {
+				seen[m] = true
+			}
+		}
+	}
+	return sortedKeys(seen)
+}
+
+func checkPush(t *testing.T, d *deployment, s cty.Value, name, topic, fn, invoker string) {
+	t.Helper()
+	if got := lastSegment(str(s, "topic")); got != topic {
+		t.Errorf("subscription %s: topic %q, want %q", name, got, topic)
+	}
+	wantEndpoint := d.url(fn) + "/projects/" + d.project + "/topics/" + topic
+	if got := str(s, "push_config", 0, "push_endpoint"); got != wantEndpoint {
+		t.Errorf("subscription %s: push_endpoint %q, want %q (function %s)", name, got, wantEndpoint, fn)
+	}
+	if got := str(s, "push_config", 0, "oidc_token", 0, "service_account_email"); got != invoker {
+		t.Errorf("subscription %s: OIDC token of %q, want push-invoker %q", name, got, invoker)
+	}
+	if got := str(s, "push_config", 0, "oidc_token", 0, "audience"); got != d.url(fn) {
+		t.Errorf("subscription %s: OIDC audience %q, want %q", name, got, d.url(fn))
+	}
+	if str(s, "retry_policy", 0, "minimum_backoff") == "" || str(s, "retry_policy", 0, "maximum_backoff") == "" {
+		t.Errorf("subscription %s: no retry_policy with minimum and maximum backoff", name)
+	}
+	if got := lastSegment(str(s, "dead_letter_policy", 0, "dead_letter_topic")); got != events.DeadLetterTopic(topic) {
+		t.Errorf("subscription %s: dead_letter_topic %q, want %q", name, got, events.DeadLetterTopic(topic))
+	}
+	if v := at(s, "dead_letter_policy", 0, "max_delivery_attempts"); v == cty.NilVal || !v.IsKnown() || v.IsNull() {
+		t.Errorf("subscription %s: dead_letter_policy has no max_delivery_attempts", name)
+	}
+}
+
+// env is a function's environment: plain values and secret-backed keys.
+func env(f cty.Value) (plain map[string]string, secrets map[string]string) {
+	plain, secrets = map[string]string{}, map[string]string{}
+	vars := at(f, "service_config", 0, "environment_variables")
+	for _, k := range keysOf(vars) {
+		plain[k] = str(vars, k)
+	}
+	sev := at(f, "service_config", 0, "secret_environment_variables")
+	if sev != cty.NilVal && sev.CanIterateElements() {
+		for it := sev.ElementIterator(); it.Next(); {
+			_, s := it.Element()
+			secrets[str(s, "key")] = lastSegment(str(s, "secret"))
+		}
+	}
+	return plain, secrets
+}
+
+func TestEnvironment(t *testing.T) {
+	t.Parallel()
+	d := load(t)
+	regs := registrations(t, repoRoot)
+	cr := newConfigReader(t, repoRoot)
+
+	secrets := map[string]bool{}
+	for _, s := range d.Of("google_secret_manager_secret") {
+		secrets[str(s, "secret_id")] = true
+	}
+	readers := map[string][]string{} // secret -> members with secretAccessor
+	for addr, g := range d.grants("google_secret_manager_secret_iam_member", "roles/secretmanager.secretAccessor") {
+		secret := lastSegment(str(g, "secret_id"))
+		if secret == "" {
+			t.Errorf("%s: secret is not known", addr)
+		}
+		readers[secret] = append(readers[secret], str(g, "member"))
+	}
+	for _, typ := range []string{"google_project_iam_member", "google_project_iam_binding"} {
+		for addr, g := range d.Of(typ) {
+			if strings.HasPrefix(str(g, "role"), "roles/secretmanager.") {
+				t.Errorf("%s grants %s on the whole project: secrets are granted one by one", addr, str(g, "role"))
+			}
+		}
+	}
+
+	wantReaders := map[string][]string{} // secret -> members of the functions using it
+	for _, name := range sortedKeys(regs) {
+		f, ok := d.functions[name]
+		if !ok {
+			continue // TestFunctions reports it
+		}
+		addr := d.functionAddr[name]
+		settings, from := cr.Config(t, regs[name].Dir)
+		plain, secretEnv := env(f)
+		if plain["GOOGLE_CLOUD_PROJECT"] != d.project {
+			t.Errorf("%s: GOOGLE_CLOUD_PROJECT = %q, want %q", addr, plain["GOOGLE_CLOUD_PROJECT"], d.project)
+		}
+		for _, s := range settings {
+			_, isPlain := plain[s.Name]
+			_, isSecret := secretEnv[s.Name]
+			if isPlain && isSecret {
+				t.Errorf("%s: %s is set both as a value and from a secret", addr, s.Name)
+			}
+			if s.Required && !isPlain && !isSecret {
+				t.Errorf("%s: %s is required by %s (%s) and not set", addr, s.Name, from, s.Field)
+			}
+		}
+		member := "serviceAccount:" + str(f, "service_config", 0, "service_account_email")
+		for key, secret := range secretEnv {
+			if !secrets[secret] {
+				t.Errorf("%s: %s comes from secret %q, which no google_secret_manager_secret declares", addr, key, secret)
+			}
+			wantReaders[secret] = append(wantReaders[secret], member)
+		}
+	}
+	for secret := range secrets {
+		want, got := slices.Clone(wantReaders[secret]), slices.Clone(readers[secret])
+		slices.Sort(want)
+		want = slices.Compact(want)
+		slices.Sort(got)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("secret %s: who may read it (-functions using it, +secretAccessor grants):\n%s", secret, diff)
+		}
+	}
+}
+
+func TestSendTasks(t *testing.T) {
+	t.Parallel()
+	d := load(t)
+	invoker, ok := d.account("tasks-invoker")
+	if !ok {
+		t.Fatal("no google_service_account tasks-invoker (it signs the send tasks)")
+	}
+	prefix := fmt.Sprintf(`resource.name.startsWith("projects/%s/locations/%s/queues/campaign-")`, d.project, d.region)
+	conditioned := func(role, member string) bool {
+		for _, g := range d.grants("google_project_iam_member", role) {
+			if str(g, "member") == member && strings.Contains(str(g, "condition", 0, "expression"), prefix) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, role := range []string{"roles/cloudtasks.queueAdmin", "roles/cloudtasks.enqueuer"} {
+		for addr, g := range d.grants("google_project_iam_member", role) {
+			if !strings.Contains(str(g, "condition", 0, "expression"), prefix) {
+				t.Errorf("%s: %s is not limited to campaign queues (%s)", addr, role, prefix)
+			}
+		}
+	}
+	for _, name := range sortedKeys(d.functions) {
+		f := d.functions[name]
+		plain, _ := env(f)
+		member := "serviceAccount:" + str(f, "service_config", 0, "service_account_email")
+		addr := d.functionAddr[name]
+		if _, ok := plain["TASKS_LOCATION"]; ok {
+			if plain["TASKS_LOCATION"] != d.region {
+				t.Errorf("%s: TASKS_LOCATION = %q, want the region %q", addr, plain["TASKS_LOCATION"], d.region)
+			}
+			if !conditioned("roles/cloudtasks.queueAdmin", member) {
+				t.Errorf("%s: uses Cloud Tasks but lacks roles/cloudtasks.queueAdmin on campaign queues", addr)
+			}
+		}
+		sa, ok := plain["TASKS_SERVICE_ACCOUNT"]
+		if !ok {
+			continue
+		}
+		if sa != str(invoker, "email") {
+			t.Errorf("%s: TASKS_SERVICE_ACCOUNT = %q, want tasks-invoker %q", addr, sa, str(invoker, "email"))
+		}
+		if plain["SENDER_URL"] != d.url("Sender") || plain["TASKS_AUDIENCE"] != d.url("Sender") {
+			t.Errorf("%s: SENDER_URL %q and TASKS_AUDIENCE %q, want the Sender's URL %q", addr, plain["SENDER_URL"], plain["TASKS_AUDIENCE"], d.url("Sender"))
+		}
+		if !conditioned("roles/cloudtasks.enqueuer", member) {
+			t.Errorf("%s: creates send tasks but lacks roles/cloudtasks.enqueuer on campaign queues", addr)
+		}
+		actAs := false
+		for _, g := range d.grants("google_service_account_iam_member", "roles/iam.serviceAccountUser") {
+			if str(g, "service_account_id") == str(invoker, "name") && str(g, "member") == member {
+				actAs = true
+			}
+		}
+		if !actAs {
+			t.Errorf("%s: creates tasks signed by tasks-invoker but lacks roles/iam.serviceAccountUser on it", addr)
+		}
+	}
+	if got, want := d.invokers("Sender"), []string{str(invoker, "member")}; !slices.Equal(got, want) {
+		t.Errorf("Sender invokers %v, want only tasks-invoker %v", got, want)
+	}
+}
+
+func TestFirestore(t *testing.T) {
+	t.Parallel()
+	d := load(t)
+
+	type index struct {
+		Collection string
+		Fields     string
+	}
+	key := func(col string, fields []string) index { return index{col, strings.Join(fields, ", ")} }
+	var want, got []index
+	for _, ix := range gcpfirestore.Indexes {
+		var fs []string
+		for _, f := range ix.Fields {
+			fs = append(fs, f.Path+" "+string(f.Order))
+		}
+		want = append(want, key(ix.Collection, fs))
+	}
+	for addr, ix := range d.Of("google_firestore_index") {
+		if scope := str(ix, "query_scope"); scope != "" && scope != "COLLECTION" {
+			t.Errorf("%s: query_scope %s, want COLLECTION", addr, scope)
+		}
+		var fs []string
+		fields := at(ix, "fields")
+		for i := range fields.LengthInt() {
+			fs = append(fs, str(fields, i, "field_path")+" "+str(fields, i, "order"))
+		}
+		got = append(got, key(str(ix, "collection"), fs))
+	}
+	less := func(a, b index) int { return strings.Compare(a.Collection+": "+a.Fields, b.Collection+": "+b.Fields) }
+	slices.SortFunc(want, less)
+	slices.SortFunc(got, less)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("composite indexes (-gcpfirestore.Indexes, +google_firestore_index):\n%s", diff)
+	}
+
+	ttl := map[string]string{}
+	for addr, f := range d.Of("google_firestore_field") {
+		col, field := str(f, "collection"), str(f, "field")
+		if at(f, "ttl_config", 0) != cty.NilVal {
+			ttl[col] = field
+		}
+		if ic := at(f, "index_config", 0); ic != cty.NilVal && at(ic, "indexes") == cty.NilVal && slices.Contains(gcpfirestore.Queried[col], field) {
+			t.Errorf("%s: exempts %s.%s from indexing, but queries use it (gcpfirestore.Queried)", addr, col, field)
+		}
+	}
+	if diff := cmp.Diff(gcpfirestore.TTLFields, ttl); diff != "" {
+		t.Errorf("TTL policies (-gcpfirestore.TTLFields, +google_firestore_field ttl_config):\n%s", diff)
+	}
+
+	dbs := d.Of("google_firestore_database")
+	if len(dbs) != 1 {
+		t.Fatalf("%d google_firestore_database, want 1", len(dbs))
+	}
+	for addr, db := range dbs {
+		for attr, want := range map[string]string{
+			"name":                              "(default)",
+			"type":                              "FIRESTORE_NATIVE",
+			"point_in_time_recovery_enablement": "POINT_IN_TIME_RECOVERY_ENABLED",
+			"delete_protection_state":           "DELETE_PROTECTION_ENABLED",
+		} {
+			if got := str(db, attr); got != want {
+				t.Errorf("%s: %s = %q, want %q", addr, attr, got, want)
+			}
+		}
+	}
+	if len(d.Of("google_firestore_backup_schedule")) == 0 {
+		t.Error("no google_firestore_backup_schedule: Firestore is not backed up")
+	}
+}
+
+var primitive = regexp.MustCompile(`roles/(owner|editor|viewer)\b`)
+
+func TestNoPrimitiveRoles(t *testing.T) {
+	t.Parallel()
+	d := load(t)
+	for _, r := range d.Resources {
+		if !strings.Contains(r.Type, "_iam_") {
+			continue
+		}
+		for key, v := range r.Instances {
+			role := str(v, "role")
+			if role == "" && at(v, "policy_data") == cty.NilVal {
+				t.Errorf("%s: role is not known", r.Addr(key))
+			}
+			if primitive.MatchString(role) {
+				t.Errorf("%s grants %s: use the predefined roles the function needs", r.Addr(key), role)
+			}
+		}
+	}
+	// Whatever the evaluation missed (policies, dynamic blocks).
+	for name, src := range d.Files {
+		if loc := primitive.FindIndex(src); loc != nil {
+			t.Errorf("%s mentions %s", name, src[loc[0]:loc[1]])
+		}
+	}
+}
+
+func TestInvokers(t *testing.T) {
+	t.Parallel()
+	d := load(t)
+	member := func(id string) string {
+		sa, ok := d.account(id)
+		if !ok {
+			t.Fatalf("no google_service_account %s", id)
+		}
+		return str(sa, "member")
+	}
+	want := map[string][]string{
+		"API":      append(strs(d.Vars["admin_members"]), member("scheduler")),
+		"Webhooks": {"allUsers"},
+		"Sender":   {member("tasks-invoker")},
+	}
+	for _, f := range localroutes.EventFunctions {
+		want[f.Name] = []string{member("push-invoker")}
+	}
+	for _, name := range sortedKeys(d.functions) {
+		w, ok := want[name]
+		if !ok {
+			t.Errorf("%s: no expectation for who may invoke it", d.functionAddr[name])
+			continue
+		}
+		slices.Sort(w)
+		if diff := cmp.Diff(w, d.invokers(name)); diff != "" {
+			t.Errorf("%s: roles/run.invoker (-want, +got):\n%s", d.functionAddr[name], diff)
+		}
+	}
+	// Nothing but Webhooks' service is public, whatever the resource type.
+	for _, r := range d.Resources {
+		if !strings.Contains(r.Type, "_iam_") {
+			continue
+		}
+		for key, v := range r.Instances {
+			members := append(strs(at(v, "members")), str(v, "member"))
+			public := slices.ContainsFunc(members, func(m string) bool { return m == "allUsers" || m == "allAuthenticatedUsers" })
+			if public && (r.Type != "google_cloud_run_v2_service_iam_member" || d.byService[str(v, "name")] != "Webhooks") {
+				t.Errorf("%s makes something public; only the Webhooks function may be", r.Addr(key))
+			}
+		}
+	}
+}
+
+func TestScheduler(t *testing.T) {
+	t.Parallel()
+	d := load(t)
+	sa, ok := d.account("scheduler")
+	if !ok {
+		t.Fatal("no google_service_account scheduler")
+	}
+	found := false
+	for addr, j := range d.Of("google_cloud_scheduler_job") {
+		if str(j, "http_target", 0, "uri") != d.url("API")+"/api/v1/maintenance/republish-webhooks" {
+			continue
+		}
+		found = true
+		if got := str(j, "http_target", 0, "oidc_token", 0, "service_account_email"); got != str(sa, "email") {
+			t.Errorf("%s: OIDC token of %q, want scheduler %q", addr, got, str(sa, "email"))
+		}
+		if got := str(j, "http_target", 0, "oidc_token", 0, "audience"); got != d.url("API") {
+			t.Errorf("%s: audience %q, want %q", addr, got, d.url("API"))
+		}
+	}
+	if !found {
+		t.Errorf("no google_cloud_scheduler_job calls %s/api/v1/maintenance/republish-webhooks", d.url("API"))
+	}
+}

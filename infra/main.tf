@@ -1,0 +1,81 @@
+# What every function shares: its URL, its source archive, its build
+# identity and its common environment. One file per function holds the
+# rest (fn_*.tf).
+
+data "google_project" "this" {
+  project_id = var.project
+}
+
+locals {
+  # The deterministic cloudfunctions.net URL of each function, known before
+  # any is created, so functions that name each other's URLs form no cycle.
+  # The function sees the path with its name stripped.
+  function_urls = {
+    for name in [
+      "API", "Webhooks", "Sender", "ImportUsers", "LaunchCampaign",
+      "ProcessRecipients", "HandleInbound", "HandleStatus",
+    ] : name => "https://${var.region}-${var.project}.cloudfunctions.net/${name}"
+  }
+
+  common_env = {
+    GOOGLE_CLOUD_PROJECT = var.project
+    LOG_LEVEL            = var.log_level
+  }
+
+  # Pub/Sub-triggered functions: an event older than this is given up.
+  event_env = merge(local.common_env, {
+    EVENT_MAX_AGE = var.event_max_age
+  })
+
+  # Functions that create send tasks: where they go and who signs them.
+  tasks_env = {
+    TASKS_LOCATION        = var.region
+    SENDER_URL            = local.function_urls["Sender"]
+    TASKS_SERVICE_ACCOUNT = google_service_account.tasks_invoker.email
+    TASKS_AUDIENCE        = local.function_urls["Sender"]
+  }
+}
+
+resource "google_storage_bucket" "source" {
+  name                        = "${var.project}-function-source"
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+
+  depends_on = [google_project_service.enabled]
+}
+
+# Named by its content hash: a new commit is a new object, so the functions
+# are rebuilt exactly when the code changed, and an older archive can be
+# applied again to roll back.
+resource "google_storage_bucket_object" "source" {
+  name   = "source-${filesha256(var.source_archive)}.zip"
+  bucket = google_storage_bucket.source.name
+  source = var.source_archive
+}
+
+# The identity Cloud Build uses to build the functions (new projects no
+# longer give the default compute account the roles a build needs).
+resource "google_service_account" "functions_build" {
+  account_id   = "functions-build"
+  display_name = "Builds the functions' images"
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_project_iam_member" "functions_build" {
+  for_each = toset([
+    "roles/artifactregistry.writer",
+    "roles/logging.logWriter",
+  ])
+
+  project = var.project
+  role    = each.value
+  member  = google_service_account.functions_build.member
+}
+
+resource "google_storage_bucket_iam_member" "functions_build_source" {
+  bucket = google_storage_bucket.source.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.functions_build.member
+}

@@ -1,0 +1,36 @@
+# The republish sweep: callbacks stored but never handed on (their webhook
+# died in between) are published again. Called with an OIDC token of
+# scheduler, which Cloud Run checks (run.invoker on the API), not the API key.
+
+resource "google_service_account" "scheduler" {
+  account_id   = "scheduler"
+  display_name = "Calls the API's maintenance endpoints"
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_cloud_scheduler_job" "republish_webhooks" {
+  name             = "republish-webhooks"
+  region           = var.region
+  description      = "Hands on Twilio callbacks stored but never published."
+  schedule         = "* * * * *"
+  time_zone        = "Etc/UTC"
+  attempt_deadline = "60s"
+
+  # The next run is a minute away: no retries to pile up.
+  retry_config {
+    retry_count = 0
+  }
+
+  http_target {
+    http_method = "POST"
+    uri         = "${local.function_urls["API"]}/api/v1/maintenance/republish-webhooks"
+
+    oidc_token {
+      service_account_email = google_service_account.scheduler.email
+      audience              = local.function_urls["API"]
+    }
+  }
+
+  depends_on = [google_project_service.enabled]
+}

@@ -1,0 +1,85 @@
+variable "project" {
+  description = "Google Cloud project id."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the functions, the Cloud Tasks queues and the scheduler."
+  type        = string
+  default     = "us-central1"
+}
+
+variable "firestore_location" {
+  description = "Firestore location: a region (us-central1) or a multi-region (nam5). Fixed once created."
+  type        = string
+  default     = "nam5"
+}
+
+variable "source_archive" {
+  description = "Local path of the zip of the Go module (Cloud Build makes it with git archive)."
+  type        = string
+  default     = "source.zip"
+}
+
+variable "twilio_account_sid" {
+  description = "Twilio account SID (AC...)."
+  type        = string
+}
+
+variable "twilio_from" {
+  description = "Twilio WhatsApp sender, e.g. whatsapp:+14155550100. No sandbox default in production."
+  type        = string
+
+  validation {
+    condition     = startswith(var.twilio_from, "whatsapp:+")
+    error_message = "twilio_from must look like whatsapp:+<E.164 number>."
+  }
+}
+
+variable "admin_members" {
+  description = "Who may call the API, as IAM members (user:alice@example.com, group:..., serviceAccount:...)."
+  type        = list(string)
+  default     = []
+}
+
+variable "notification_channels" {
+  description = "Monitoring notification channel ids (projects/P/notificationChannels/N) the alerts go to."
+  type        = list(string)
+  default     = []
+}
+
+variable "dead_letter_max_attempts" {
+  description = "Deliveries of an event before Pub/Sub moves it to its dead-letter topic (5 to 100)."
+  type        = number
+  default     = 10
+}
+
+variable "message_retention" {
+  description = "How long a message is kept (MESSAGE_RETENTION, a Go duration such as 9504h); empty keeps them for ever."
+  type        = string
+  default     = "9504h"
+}
+
+variable "webhook_retention" {
+  description = "How long a Twilio callback is kept (WEBHOOK_RETENTION); empty keeps them for ever."
+  type        = string
+  default     = "9504h"
+}
+
+variable "event_max_age" {
+  description = "Age past which an event function gives an event up loudly instead of retrying it (EVENT_MAX_AGE)."
+  type        = string
+  default     = "24h"
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of every function: debug, info, warn or error."
+  type        = string
+  default     = "info"
+}
+
+variable "backup_retention" {
+  description = "How long each daily Firestore backup is kept."
+  type        = string
+  default     = "1209600s" # 14 days
+}

@@ -1,0 +1,70 @@
+package gcpfirestore
+
+// What production Firestore needs beyond its automatic single-field
+// indexes, read from the queries in this package. infra/firestore.tf
+// declares each, and infra's consistency test fails when one is missing:
+// a query added here with an inequality or an order on a second field
+// adds its index to Indexes in the same change.
+
+// Order is an index field's direction, as Firestore and Terraform spell it.
+type Order string
+
+// Directions.
+const (
+	Asc  Order = "ASCENDING"
+	Desc Order = "DESCENDING"
+)
+
+// IndexField is one field of a composite index.
+type IndexField struct {
+	Path  string
+	Order Order
+}
+
+// Index is a composite index of collection scope.
+type Index struct {
+	Collection string
+	Fields     []IndexField
+	Serves     string // the query it is for
+}
+
+// Indexes lists every composite index. The first three are required (the
+// query fails without them); the count composites make CountMessages and
+// HasUnconcluded read one index instead of merging single-field ones,
+// which matters once a campaign has many thousands of messages.
+var Indexes = []Index{
+	{colMessages, []IndexField{{"campaign_id", Asc}, {"updated_at", Desc}}, "ListMessages"},
+	{colWebhooks, []IndexField{{"kind", Asc}, {"received_at", Desc}}, "ListWebhooks"},
+	{colWebhooks, []IndexField{{"published", Asc}, {"received_at", Asc}}, "ListUnpublished"},
+
+	{colMessages, []IndexField{{"campaign_id", Asc}, {"status", Asc}, {"skip_reason", Asc}}, "CountMessages (status, skip reasons)"},
+	{colMessages, []IndexField{{"campaign_id", Asc}, {"reached_queued", Asc}}, "CountMessages (queued)"},
+	{colMessages, []IndexField{{"campaign_id", Asc}, {"reached_sent", Asc}}, "CountMessages (sent)"},
+	{colMessages, []IndexField{{"campaign_id", Asc}, {"reached_delivered", Asc}}, "CountMessages (delivered)"},
+	{colMessages, []IndexField{{"campaign_id", Asc}, {"reached_read", Asc}}, "CountMessages (read)"},
+	{colMessages, []IndexField{{"campaign_id", Asc}, {"concluded", Asc}}, "HasUnconcluded"},
+}
+
+// Queried lists, per collection id, the fields queries filter or order on
+// through automatic single-field indexes: an index exemption must never
+// name one of them.
+var Queried = map[string][]string{
+	colUsers:     {"consent_state"},
+	colHistory:   {"at"},
+	colSegments:  {"created_at"},
+	colTemplates: {"created_at"},
+	colCampaigns: {"created_at", "status"},
+	colMessages: {"campaign_id", "provider_sid", "status", "skip_reason", "error_code", "updated_at",
+		"reached_queued", "reached_sent", "reached_delivered", "reached_read", "concluded"},
+	colWebhooks: {"kind", "published", "received_at"},
+}
+
+// TTLFields names, per collection id, the timestamp Firestore's TTL policy
+// deletes documents by. The code writes it only when a retention is
+// configured (MESSAGE_RETENTION, WEBHOOK_RETENTION). Never users or
+// consent_history: the proof of an opt-out lasts as long as the number
+// may be messaged.
+var TTLFields = map[string]string{
+	colMessages: "expire_at",
+	colWebhooks: "expire_at",
+}
