@@ -100,14 +100,6 @@ type setting struct {
 	Field    string // where: package.Type.Field
 }
 
-// legacyConfigs stands for a function package that does not export Config
-// yet: the struct its Build loads instead. Every function package exports
-// Config per issue 5; entries go as that lands.
-var legacyConfigs = map[string][2]string{
-	"functions/launch":     {"functions/internal/setup", "RunnerConfig"},
-	"functions/recipients": {"functions/internal/setup", "RunnerConfig"},
-}
-
 // configReader reads go-envconfig tags from struct types in the module's
 // source, following embedded structs into other packages of the module.
 type configReader struct {
@@ -169,18 +161,13 @@ func (c *configReader) load(t *testing.T, dir string) map[string]*ast.TypeSpec {
 // dir (or its legacy stand-in) and where that type is.
 func (c *configReader) Config(t *testing.T, dir string) ([]setting, string) {
 	t.Helper()
-	typeDir, name := dir, "Config"
 	if _, ok := c.load(t, dir)["Config"]; !ok {
-		legacy, ok := legacyConfigs[dir]
-		if !ok {
-			t.Errorf("%s exports no Config: every function package declares what it reads from its environment", dir)
-			return nil, ""
-		}
-		typeDir, name = legacy[0], legacy[1]
+		t.Errorf("%s exports no Config: every function package declares what it reads from its environment", dir)
+		return nil, ""
 	}
 	var out []setting
-	c.walk(t, typeDir, name, &out, 0)
-	return out, typeDir + "." + name
+	c.walk(t, dir, "Config", &out, 0)
+	return out, dir + ".Config"
 }
 
 // walk appends the settings of struct type name in dir, and of its

@@ -11,9 +11,8 @@ resource "google_service_account" "api" {
 
 resource "google_project_iam_member" "api" {
   for_each = toset([
-    "roles/datastore.user",    # the store
-    "roles/pubsub.viewer",     # /health checks the topics and subscriptions exist
-    "roles/cloudtasks.viewer", # /health lists the send queues
+    "roles/datastore.user", # the store
+    "roles/pubsub.viewer",  # /health checks the topics and subscriptions exist
   ])
 
   project = var.project
@@ -41,7 +40,7 @@ resource "google_pubsub_subscription_iam_member" "api_dead_letters" {
 }
 
 resource "google_cloudfunctions2_function" "api" {
-  name     = "API"
+  name     = local.function_names["API"]
   location = var.region
 
   build_config {
@@ -71,9 +70,10 @@ resource "google_cloudfunctions2_function" "api" {
     ingress_settings               = "ALLOW_ALL"
     all_traffic_on_latest_revision = true
 
+    # No send-queue settings: /health reports the Cloud Tasks problems the
+    # other functions record in Firestore.
     environment_variables = merge(local.common_env, {
-      API_AUTH       = "iam"
-      TASKS_LOCATION = var.region
+      API_AUTH = "iam"
     })
 
     secret_environment_variables {

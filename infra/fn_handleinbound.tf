@@ -15,7 +15,7 @@ resource "google_project_iam_member" "handle_inbound_datastore" {
 }
 
 resource "google_cloudfunctions2_function" "handle_inbound" {
-  name     = "HandleInbound"
+  name     = local.function_names["HandleInbound"]
   location = var.region
 
   build_config {

@@ -15,7 +15,7 @@ resource "google_project_iam_member" "handle_status_datastore" {
 }
 
 resource "google_cloudfunctions2_function" "handle_status" {
-  name     = "HandleStatus"
+  name     = local.function_names["HandleStatus"]
   location = var.region
 
   build_config {

@@ -14,7 +14,7 @@ resource "google_project_iam_member" "import_users_datastore" {
 }
 
 resource "google_cloudfunctions2_function" "import_users" {
-  name     = "ImportUsers"
+  name     = local.function_names["ImportUsers"]
   location = var.region
 
   build_config {

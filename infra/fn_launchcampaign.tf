@@ -24,7 +24,7 @@ resource "google_pubsub_topic_iam_member" "launch_campaign_publisher" {
 }
 
 resource "google_cloudfunctions2_function" "launch_campaign" {
-  name     = "LaunchCampaign"
+  name     = local.function_names["LaunchCampaign"]
   location = var.region
 
   build_config {

@@ -15,7 +15,7 @@ resource "google_project_iam_member" "process_recipients_datastore" {
 }
 
 resource "google_cloudfunctions2_function" "process_recipients" {
-  name     = "ProcessRecipients"
+  name     = local.function_names["ProcessRecipients"]
   location = var.region
 
   build_config {

@@ -16,7 +16,7 @@ resource "google_project_iam_member" "sender_datastore" {
 }
 
 resource "google_cloudfunctions2_function" "sender" {
-  name     = "Sender"
+  name     = local.function_names["Sender"]
   location = var.region
 
   build_config {

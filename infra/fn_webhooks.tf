@@ -25,7 +25,7 @@ resource "google_pubsub_topic_iam_member" "webhooks_publisher" {
 }
 
 resource "google_cloudfunctions2_function" "webhooks" {
-  name     = "Webhooks"
+  name     = local.function_names["Webhooks"]
   location = var.region
 
   build_config {

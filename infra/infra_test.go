@@ -91,13 +91,15 @@ func load(t *testing.T) *deployment {
 	m := loadModule(t, ".")
 	d := &deployment{module: m, project: m.Vars["project"].AsString(), region: m.Vars["region"].AsString(),
 		functions: map[string]cty.Value{}, functionAddr: map[string]string{}, byService: map[string]string{}}
+	// Functions are known by their entry point, which the code registers;
+	// their deployed names are ids of their own (see TestFunctions).
 	for addr, f := range m.Of("google_cloudfunctions2_function") {
-		name := str(f, "name")
+		name := str(f, "build_config", 0, "entry_point")
 		if name == "" {
-			t.Fatalf("%s: name is not known", addr)
+			t.Fatalf("%s: entry_point is not known", addr)
 		}
 		if prev, dup := d.functionAddr[name]; dup {
-			t.Errorf("%s and %s both declare function %q", prev, addr, name)
+			t.Errorf("%s and %s both declare entry point %q", prev, addr, name)
 		}
 		d.functions[name] = f
 		d.functionAddr[name] = addr
@@ -106,8 +108,13 @@ func load(t *testing.T) *deployment {
 	return d
 }
 
-// url is the deterministic URL of function name.
-func (d *deployment) url(name string) string { return functionURL(d.region, d.project, name) }
+// url is the deterministic URL of the function with entry point name.
+func (d *deployment) url(name string) string {
+	return functionURL(d.region, d.project, str(d.functions[name], "name"))
+}
+
+// functionID is what Cloud Functions accepts as a function's name.
+var functionID = regexp.MustCompile(`^[a-z][a-z0-9-]{2,61}[a-z0-9]$`)
 
 // account finds the google_service_account with account_id id.
 func (d *deployment) account(id string) (cty.Value, bool) {
@@ -154,12 +161,12 @@ func TestFunctions(t *testing.T) {
 	for _, name := range sortedKeys(regs) {
 		f, ok := d.functions[name]
 		if !ok {
-			t.Errorf("function %s (registered at %s) has no google_cloudfunctions2_function named %q", name, regs[name].Where, name)
+			t.Errorf("function %s (registered at %s) has no google_cloudfunctions2_function with that entry point", name, regs[name].Where)
 			continue
 		}
 		addr := d.functionAddr[name]
-		if got := str(f, "build_config", 0, "entry_point"); got != name {
-			t.Errorf("%s: entry_point = %q, want %q", addr, got, name)
+		if id := str(f, "name"); !functionID.MatchString(id) {
+			t.Errorf("%s: name %q is not a function id (4 to 63 lowercase letters, digits and hyphens)", addr, id)
 		}
 		if got := str(f, "build_config", 0, "runtime"); got != "go126" {
 			t.Errorf("%s: runtime = %q, want go126", addr, got)
@@ -183,7 +190,7 @@ func TestFunctions(t *testing.T) {
 	}
 	for name, addr := range d.functionAddr {
 		if _, ok := regs[name]; !ok {
-			t.Errorf("%s declares function %q, which no code registers", addr, name)
+			t.Errorf("%s declares entry point %q, which no code registers", addr, name)
 		}
 	}
 }

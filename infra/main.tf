@@ -7,14 +7,25 @@ data "google_project" "this" {
 }
 
 locals {
+  # Each function's deployed name, by entry point: function ids are 4 to
+  # 63 lowercase letters, digits and hyphens, so "API" cannot name one.
+  function_names = {
+    API               = "${var.name_prefix}-api"
+    Webhooks          = "${var.name_prefix}-webhooks"
+    Sender            = "${var.name_prefix}-sender"
+    ImportUsers       = "${var.name_prefix}-import-users"
+    LaunchCampaign    = "${var.name_prefix}-launch-campaign"
+    ProcessRecipients = "${var.name_prefix}-process-recipients"
+    HandleInbound     = "${var.name_prefix}-handle-inbound"
+    HandleStatus      = "${var.name_prefix}-handle-status"
+  }
+
   # The deterministic cloudfunctions.net URL of each function, known before
   # any is created, so functions that name each other's URLs form no cycle.
   # The function sees the path with its name stripped.
   function_urls = {
-    for name in [
-      "API", "Webhooks", "Sender", "ImportUsers", "LaunchCampaign",
-      "ProcessRecipients", "HandleInbound", "HandleStatus",
-    ] : name => "https://${var.region}-${var.project}.cloudfunctions.net/${name}"
+    for entry, name in local.function_names :
+    entry => "https://${var.region}-${var.project}.cloudfunctions.net/${name}"
   }
 
   common_env = {

@@ -16,7 +16,6 @@ locals {
 
   # Who creates, pauses or deletes campaign queues.
   queue_admins = {
-    api                = google_service_account.api.member
     launch_campaign    = google_service_account.launch_campaign.member
     process_recipients = google_service_account.process_recipients.member
     sender             = google_service_account.sender.member

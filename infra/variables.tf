@@ -9,6 +9,17 @@ variable "region" {
   default     = "us-central1"
 }
 
+variable "name_prefix" {
+  description = "Prefix of every function's deployed name (function ids are lowercase letters, digits and hyphens)."
+  type        = string
+  default     = "ese"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,20}$", var.name_prefix))
+    error_message = "name_prefix: lowercase letters, digits and hyphens, starting with a letter, at most 21."
+  }
+}
+
 variable "firestore_location" {
   description = "Firestore location: a region (us-central1) or a multi-region (nam5). Fixed once created."
   type        = string
