@@ -131,17 +131,22 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 			return pubsubevents.Ready(ctx, psc, events.Topics, subs)
 		},
 	}
+	// Cloud Tasks is used by the campaign steps and the Sender: the problems
+	// they met are recorded in the store. Given the settings (locally), the
+	// API also asks Cloud Tasks itself.
+	var queueReady func(context.Context) error
 	var tasks setup.Tasks
 	if ok, err := setup.LoadIf(ctx, &tasks, l, "TASKS_LOCATION"); err != nil {
 		return nil, err
 	} else if ok {
-		q, err := setup.Queue(ctx, cfg.Project, tasks)
+		q, err := setup.Queue(ctx, cfg.Project, tasks, st)
 		if err != nil {
 			return nil, err
 		}
 		opened.Add(q.Close)
-		checks["cloud_tasks"] = q.Ready
+		queueReady = q.Ready
 	}
+	checks[setup.DependencyCloudTasks] = recordedProblems(st, setup.DependencyCloudTasks, queueReady)
 	var tw setup.Twilio
 	if ok, err := setup.LoadIf(ctx, &tw, l, "TWILIO_ACCOUNT_SID"); err != nil {
 		return nil, err

@@ -22,6 +22,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/events/memevents"
+	"github.com/eventstreamengine/ese/shared/health"
 	"github.com/eventstreamengine/ese/shared/sendqueue/memqueue"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
 	"github.com/eventstreamengine/ese/shared/webhook"
@@ -205,6 +206,46 @@ func TestHealth_unhealthy_when_a_dependency_is_down(t *testing.T) {
 	want := map[string]any{"firestore": "ok", "twilio": "unavailable", "cloud_tasks": "permission_denied"}
 	if code != 503 || body["status"] != "unhealthy" || cmp.Diff(want, body["checks"]) != "" {
 		t.Errorf("GET /health = %d %v", code, body)
+	}
+}
+
+// Deployed, the API makes no Cloud Tasks call of its own: /health tells
+// the misconfigurations the Sender and the campaign steps recorded, for
+// health.Window after they were last seen.
+func TestHealth_reports_problems_other_functions_recorded(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	for _, tc := range []struct {
+		name      string
+		seen      time.Time
+		wantCode  int
+		wantState string
+	}{
+		{"recent", now.Add(-time.Minute), 503, "act_as"},
+		{"past_the_window", now.Add(-health.Window - time.Minute), 200, "ok"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st := memstore.New()
+			p := health.Problem{Dependency: "cloud_tasks", Kind: "act_as", Hint: "grant roles/iam.serviceAccountUser", Reporter: "Sender", At: tc.seen}
+			if err := st.RecordProblem(t.Context(), p); err != nil {
+				t.Fatal(err)
+			}
+			f := &fixture{t: t, h: (&Server{Store: st, Checks: map[string]func(context.Context) error{
+				"cloud_tasks": recordedProblems(st, "cloud_tasks", nil),
+			}}).Routes()}
+			code, body := f.serve(httptest.NewRequest("GET", "/health", nil))
+			checks, _ := body["checks"].(map[string]any)
+			if code != tc.wantCode || checks["cloud_tasks"] != tc.wantState {
+				t.Errorf("GET /health = %d %v, want %d with cloud_tasks %q", code, body, tc.wantCode, tc.wantState)
+			}
+			if tc.wantCode == 503 {
+				ps, _ := body["problems"].([]any)
+				if len(ps) != 1 || ps[0].(map[string]any)["reporter"] != "Sender" || ps[0].(map[string]any)["hint"] != p.Hint {
+					t.Errorf("problems = %v, want the Sender's act_as with its hint", body["problems"])
+				}
+			}
+		})
 	}
 }
 

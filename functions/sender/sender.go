@@ -56,7 +56,7 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 	if err != nil {
 		return nil, err
 	}
-	q, err := setup.Queue(ctx, cfg.Project, cfg.Tasks)
+	q, err := setup.Queue(ctx, cfg.Project, cfg.Tasks, st)
 	if err != nil {
 		return nil, err
 	}

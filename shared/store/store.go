@@ -13,6 +13,7 @@ import (
 
 	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/health"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/segment"
 	"github.com/eventstreamengine/ese/shared/template"
@@ -38,6 +39,7 @@ type Store interface {
 	Campaigns
 	Messages
 	Webhooks
+	Problems
 }
 
 // UserFilter narrows a user list; the zero value lists everyone.
@@ -181,6 +183,16 @@ type Messages interface {
 	// CountMessages aggregates a campaign's messages without a counter
 	// document.
 	CountMessages(ctx context.Context, campaignID string) (Counts, error)
+}
+
+// Problems keeps the misconfigurations functions met, one record per
+// dependency and kind, for /health.
+type Problems interface {
+	// RecordProblem stores p, replacing the record of the same ID.
+	RecordProblem(ctx context.Context, p health.Problem) error
+	// ListProblems lists the problems last seen at or after since, the
+	// most recent first.
+	ListProblems(ctx context.Context, since time.Time) ([]health.Problem, error)
 }
 
 // Webhooks keeps Twilio callbacks, once each.

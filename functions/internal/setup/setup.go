@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"reflect"
 	"strings"
 	"time"
@@ -21,8 +22,11 @@ import (
 
 	"github.com/eventstreamengine/ese/shared/campaignrun"
 	"github.com/eventstreamengine/ese/shared/events/pubsubevents"
+	"github.com/eventstreamengine/ese/shared/health"
+	"github.com/eventstreamengine/ese/shared/logging"
 	"github.com/eventstreamengine/ese/shared/sendqueue/cloudtasks"
 	"github.com/eventstreamengine/ese/shared/sms/twilio"
+	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/gcpfirestore"
 )
 
@@ -274,8 +278,12 @@ func (t Tasks) Validate() error {
 	return errors.Join(problems...)
 }
 
-// Queue opens the Cloud Tasks send queues.
-func Queue(ctx context.Context, p Project, t Tasks) (*cloudtasks.Queue, error) {
+// Dependency names under which problems are recorded.
+const DependencyCloudTasks = "cloud_tasks"
+
+// Queue opens the Cloud Tasks send queues. The misconfigurations they
+// meet are recorded in problems, where the API's /health finds them.
+func Queue(ctx context.Context, p Project, t Tasks, problems store.Problems) (*cloudtasks.Queue, error) {
 	if err := t.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
@@ -290,6 +298,15 @@ func Queue(ctx context.Context, p Project, t Tasks) (*cloudtasks.Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("setup.Queue: %w", err)
 	}
+	reporter := cmp.Or(os.Getenv("FUNCTION_TARGET"), "local stack")
+	q.ReportProblems(func(ctx context.Context, p *cloudtasks.Problem) {
+		err := problems.RecordProblem(ctx, health.Problem{
+			Dependency: DependencyCloudTasks, Kind: string(p.Kind), Hint: p.Hint, Reporter: reporter, At: p.At,
+		})
+		if err != nil {
+			logging.FromContext(ctx).Warn("could not record the problem for /health", "error", err)
+		}
+	})
 	return q, nil
 }
 
@@ -333,7 +350,7 @@ func Runner(ctx context.Context, cfg runnerConfig, l envconfig.Lookuper) (_ *cam
 		return nil, err
 	}
 	opened.Add(psc.Close)
-	q, err := Queue(ctx, rc.Project, rc.Tasks)
+	q, err := Queue(ctx, rc.Project, rc.Tasks, st)
 	if err != nil {
 		return nil, err
 	}

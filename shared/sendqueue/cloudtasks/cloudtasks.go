@@ -108,7 +108,13 @@ type Queue struct {
 	mu      sync.Mutex
 	problem *Problem                  // the last misconfiguration seen
 	logged  map[ProblemKind]time.Time // when each kind was last logged
+	report  func(context.Context, *Problem)
 }
+
+// ReportProblems has q hand each misconfiguration it logs (at most once a
+// minute per kind) to report too, so that another process can tell of it;
+// call it before use.
+func (q *Queue) ReportProblems(report func(context.Context, *Problem)) { q.report = report }
 
 // New connects to Cloud Tasks, or to the emulator at cfg.Endpoint without
 // credentials. Close the Queue when done.

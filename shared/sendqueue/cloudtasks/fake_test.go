@@ -302,6 +302,37 @@ func TestReadyReportsRecentProblem(t *testing.T) {
 	}
 }
 
+// A misconfiguration is handed to the reporter as often as it is logged:
+// once a minute per kind, however many tasks meet it.
+func TestReportProblems_once_a_minute_per_kind(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	f, q := newFakeWith(t, cloudtasks.Config{Now: clock})
+	var reported []cloudtasks.ProblemKind
+	q.ReportProblems(func(_ context.Context, p *cloudtasks.Problem) { reported = append(reported, p.Kind) })
+	enqueue := func() {
+		_, _ = q.Enqueue(t.Context(), sendqueue.Task{Queue: "campaign-c1", CampaignID: "c1", MessageID: "m1"})
+	}
+	f.set(func(f *fakeTasks) { f.taskErr = status.Error(codes.PermissionDenied, "denied") })
+	for range 5 {
+		enqueue()
+	}
+	f.set(func(f *fakeTasks) {
+		f.taskErr = status.Error(codes.PermissionDenied, `lacks "iam.serviceAccounts.actAs"`)
+	})
+	enqueue()
+	mu.Lock()
+	now = now.Add(time.Minute)
+	mu.Unlock()
+	enqueue()
+	want := []cloudtasks.ProblemKind{cloudtasks.ProblemPermission, cloudtasks.ProblemActAs, cloudtasks.ProblemActAs}
+	if diff := cmp.Diff(want, reported); diff != "" {
+		t.Errorf("reported (-want, +got):\n%s", diff)
+	}
+}
+
 func TestEnsureQueueErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -97,6 +97,9 @@ func (q *Queue) classify(ctx context.Context, op string, err error) error {
 	q.mu.Unlock()
 	if loud {
 		logging.FromContext(ctx).Error("cloud tasks misconfigured", "problem", string(kind), "hint", hint, "op", op, "error", err)
+		if q.report != nil {
+			q.report(ctx, p)
+		}
 	}
 	return errs.Wrap(errs.Transient, p, "cloudtasks."+op)
 }

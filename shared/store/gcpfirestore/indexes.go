@@ -57,6 +57,7 @@ var Queried = map[string][]string{
 	colMessages: {"campaign_id", "provider_sid", "status", "skip_reason", "error_code", "updated_at",
 		"reached_queued", "reached_sent", "reached_delivered", "reached_read", "concluded"},
 	colWebhooks: {"kind", "published", "received_at"},
+	colProblems: {"at"},
 }
 
 // TTLFields names, per collection id, the timestamp Firestore's TTL policy
@@ -65,6 +66,6 @@ var Queried = map[string][]string{
 // consent_history: the proof of an opt-out lasts as long as the number
 // may be messaged.
 var TTLFields = map[string]string{
-	colMessages: "expire_at",
-	colWebhooks: "expire_at",
+	colMessages: TTLField,
+	colWebhooks: TTLField,
 }

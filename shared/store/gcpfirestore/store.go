@@ -48,6 +48,7 @@ const (
 	colCampaigns = "campaigns"
 	colMessages  = "messages"
 	colWebhooks  = "webhook_events"
+	colProblems  = "problems"
 )
 
 // txAttempts bounds how often a contended transaction is tried: a message

@@ -21,6 +21,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/health"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/segment"
 	"github.com/eventstreamengine/ese/shared/store"
@@ -44,6 +45,7 @@ type Store struct {
 	campaigns map[string]campaign.Campaign
 	messages  map[string]message.Message
 	webhooks  map[string]webhook.Event
+	problems  map[string]health.Problem
 }
 
 // storedSegment keeps the definition as JSON text, as Firestore does, so

@@ -58,6 +58,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"message_by_provider_sid", testMessageByProviderSID},
 		{"list_messages_newest_updated_first", testListMessages},
 		{"has_unconcluded", testHasUnconcluded},
+		{"problems_replace_and_list_since", testProblems},
 		{"count_messages", testCountMessages},
 		{"record_webhook_once", testRecordWebhook},
 		{"record_webhook_concurrent", testRecordWebhookConcurrent},
