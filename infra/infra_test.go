@@ -88,7 +88,12 @@ type deployment struct {
 
 func load(t *testing.T) *deployment {
 	t.Helper()
-	m := loadModule(t, ".")
+	return deploymentOf(t, loadModule(t, "."))
+}
+
+// deploymentOf indexes m's functions by entry point.
+func deploymentOf(t *testing.T, m *module) *deployment {
+	t.Helper()
 	d := &deployment{module: m, project: m.Vars["project"].AsString(), region: m.Vars["region"].AsString(),
 		functions: map[string]cty.Value{}, functionAddr: map[string]string{}, byService: map[string]string{}}
 	// Functions are known by their entry point, which the code registers;

@@ -63,17 +63,24 @@ type module struct {
 	Locals    map[string]cty.Value
 	Resources []*resource
 	localExpr map[string]hcl.Expression
+	overrides map[string]cty.Value
 }
 
-// loadModule parses every .tf file in dir and evaluates it.
+// loadModule parses every .tf file in dir and evaluates it with testVars.
 func loadModule(t *testing.T, dir string) *module {
+	t.Helper()
+	return loadModuleWith(t, dir, nil)
+}
+
+// loadModuleWith is loadModule with some variables set otherwise.
+func loadModuleWith(t *testing.T, dir string, vars map[string]cty.Value) *module {
 	t.Helper()
 	paths, err := filepath.Glob(filepath.Join(dir, "*.tf"))
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no .tf files in %s (%v)", dir, err)
 	}
 	m := &module{Dir: dir, Files: map[string][]byte{}, Vars: map[string]cty.Value{},
-		Locals: map[string]cty.Value{}, localExpr: map[string]hcl.Expression{}}
+		Locals: map[string]cty.Value{}, localExpr: map[string]hcl.Expression{}, overrides: vars}
 	p := hclparse.NewParser()
 	for _, path := range paths {
 		src, err := os.ReadFile(path)
@@ -98,6 +105,10 @@ func (m *module) declare(t *testing.T, file string, b *hclsyntax.Block) {
 	switch b.Type {
 	case "variable":
 		name := b.Labels[0]
+		if v, ok := m.overrides[name]; ok {
+			m.Vars[name] = v
+			return
+		}
 		if v, ok := testVars[name]; ok {
 			m.Vars[name] = v
 			return
