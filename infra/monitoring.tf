@@ -1,9 +1,8 @@
 # Alerts, sent to var.notification_channels.
 
 locals {
-  # Cloud Run names a function's service after it, in lower case.
-  function_services = [for name in keys(local.function_urls) : lower(name)]
-  services_regex    = "^(${join("|", local.function_services)})$"
+  # Cloud Run names a function's service after the function.
+  function_services = values(local.function_names)
 }
 
 # A dead letter is an event that failed every delivery: nothing retries it
@@ -59,54 +58,44 @@ resource "google_monitoring_alert_policy" "server_errors" {
   depends_on = [google_project_service.enabled]
 }
 
-# Stuck campaigns: a campaign stops moving when a function keeps failing
-# (Cloud Tasks misconfigured, a queue that cannot be made, an event given
-# up past EVENT_MAX_AGE, Twilio refusing every send). Each of those is
-# logged at ERROR, so the signal is any ERROR line from our functions; a
-# line-specific metric would miss the causes nobody foresaw.
-resource "google_logging_metric" "function_errors" {
-  name        = "function_errors"
-  description = "ERROR (or worse) log lines from the functions."
-  filter      = "resource.type = \"cloud_run_revision\" AND resource.labels.service_name =~ \"${local.services_regex}\" AND severity >= ERROR"
+# Stuck campaigns: the API's campaign check (Cloud Scheduler, every five
+# minutes) logs "campaign stuck" at ERROR for each running campaign with
+# work due and no progress for STUCK_AFTER.
+resource "google_logging_metric" "stuck_campaigns" {
+  name        = "stuck_campaigns"
+  description = "Running campaigns reported stuck by the campaign check."
+  filter      = "resource.type = \"cloud_run_revision\" AND resource.labels.service_name = \"${local.function_names["API"]}\" AND jsonPayload.message = \"campaign stuck\""
 
   metric_descriptor {
     metric_kind = "DELTA"
     value_type  = "INT64"
-    labels {
-      key        = "service_name"
-      value_type = "STRING"
-    }
-  }
-  label_extractors = {
-    service_name = "EXTRACT(resource.labels.service_name)"
   }
 
   depends_on = [google_project_service.enabled]
 }
 
 resource "google_monitoring_alert_policy" "stuck_campaigns" {
-  display_name          = "Functions log errors (campaigns may be stuck)"
+  display_name          = "Campaigns stuck"
   combiner              = "OR"
   notification_channels = var.notification_channels
 
   conditions {
-    display_name = "ERROR lines from a function for 10 minutes"
+    display_name = "A running campaign made no progress for STUCK_AFTER"
     condition_threshold {
-      filter          = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.function_errors.name}\""
+      filter          = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.stuck_campaigns.name}\""
       comparison      = "COMPARISON_GT"
       threshold_value = 0
-      duration        = "600s"
+      duration        = "0s"
       aggregations {
         alignment_period     = "300s"
         per_series_aligner   = "ALIGN_SUM"
         cross_series_reducer = "REDUCE_SUM"
-        group_by_fields      = ["metric.label.service_name"]
       }
     }
   }
 
   documentation {
-    content   = "A function keeps logging errors. Read them in Logs Explorer (severity>=ERROR on its Cloud Run service); GET /health names a Cloud Tasks or Pub/Sub misconfiguration."
+    content   = "A running campaign has work due and made no progress. POST /api/v1/maintenance/check-campaigns lists them with the reason; GET /health names a Cloud Tasks or Pub/Sub misconfiguration; GET /api/v1/monitoring/dead-letters lists events that ran out of attempts."
     mime_type = "text/markdown"
   }
 }

@@ -34,3 +34,31 @@ resource "google_cloud_scheduler_job" "republish_webhooks" {
 
   depends_on = [google_project_service.enabled]
 }
+
+# The campaign check: running campaigns with work due and no progress for
+# STUCK_AFTER are logged as "campaign stuck", which the stuck_campaigns
+# alert counts.
+resource "google_cloud_scheduler_job" "check_campaigns" {
+  name             = "check-campaigns"
+  region           = var.region
+  description      = "Reports running campaigns that stopped moving."
+  schedule         = "*/5 * * * *"
+  time_zone        = "Etc/UTC"
+  attempt_deadline = "120s"
+
+  retry_config {
+    retry_count = 0
+  }
+
+  http_target {
+    http_method = "POST"
+    uri         = "${local.function_urls["API"]}/api/v1/maintenance/check-campaigns"
+
+    oidc_token {
+      service_account_email = google_service_account.scheduler.email
+      audience              = local.function_urls["API"]
+    }
+  }
+
+  depends_on = [google_project_service.enabled]
+}

@@ -254,8 +254,10 @@ func runStack(ctx context.Context, cfg config, o options, stdout io.Writer, log 
 	})
 	log.Info("stack ready", "origin", origin, "after", time.Since(began).Round(time.Millisecond).String())
 	// What Cloud Scheduler does in production: hand on stored callbacks
-	// whose webhook died before publishing them.
+	// whose webhook died before publishing them, and look for campaigns
+	// that stopped moving.
 	go sweep(ctx, "http://127.0.0.1:"+port+"/api/v1/maintenance/republish-webhooks", cfg.APIKey, log)
+	go sweep(ctx, "http://127.0.0.1:"+port+"/api/v1/maintenance/check-campaigns", cfg.APIKey, log)
 
 	select {
 	case <-ctx.Done():
@@ -285,12 +287,12 @@ func sweep(ctx context.Context, url, key string, log *slog.Logger) {
 		req.Header.Set("Authorization", "Bearer "+key)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			log.Warn("republish sweep failed", "error", err)
+			log.Warn("maintenance call failed", "url", url, "error", err)
 			continue
 		}
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			log.Warn("republish sweep failed", "http_status", resp.StatusCode)
+			log.Warn("maintenance call failed", "url", url, "http_status", resp.StatusCode)
 		}
 	}
 }

@@ -49,6 +49,9 @@ type Config struct {
 	// Subscriptions /health requires; empty means every topic's push
 	// subscription.
 	Subscriptions []string `env:"PUBSUB_SUBSCRIPTIONS"`
+	// StuckAfter is how long a running campaign with work due may go
+	// without any progress before the campaign check reports it.
+	StuckAfter time.Duration `env:"STUCK_AFTER, default=30m"`
 }
 
 // Auth modes.
@@ -158,7 +161,7 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 		checks["twilio"] = prov.Ready
 	}
 	s := &Server{
-		KeyHash: hash, TrustIAM: cfg.Auth == AuthIAM, Store: st, Events: pub,
+		KeyHash: hash, TrustIAM: cfg.Auth == AuthIAM, Store: st, Events: pub, StuckAfter: cfg.StuckAfter,
 		Runner:      &campaignrun.Runner{Store: st, Events: pub},
 		DeadLetters: pubsubevents.NewDeadLetters(psc, events.Topics),
 		Checks:      checks,
@@ -178,6 +181,8 @@ type Server struct {
 	// DeadLetters lists and replays events that ran out of delivery
 	// attempts; without it, those routes answer 501.
 	DeadLetters events.DeadLetters
+	// StuckAfter: see Config.StuckAfter (zero: 30 minutes).
+	StuckAfter time.Duration
 	// Checks are the dependencies /health reports, by name.
 	Checks map[string]func(context.Context) error
 	Now    func() time.Time
@@ -223,6 +228,7 @@ func (s *Server) Routes() http.Handler {
 	api.HandleFunc("GET /api/v1/monitoring/dead-letters", s.listDeadLetters)
 	api.HandleFunc("POST /api/v1/monitoring/dead-letters/{topic}/{id}/replay", s.replayDeadLetter)
 	api.HandleFunc("POST /api/v1/maintenance/republish-webhooks", s.republishWebhooks)
+	api.HandleFunc("POST /api/v1/maintenance/check-campaigns", s.checkCampaigns)
 	api.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		render.ErrorMessage(w, http.StatusNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
 	})

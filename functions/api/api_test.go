@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/eventstreamengine/ese/functions/importusers"
+	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/campaignrun"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/events"
@@ -461,5 +462,21 @@ func TestRepublishWebhooks(t *testing.T) {
 	}
 	if a, b := len(f.events.Published(events.TopicInbound)), len(f.events.Published(events.TopicStatus)); a != 1 || b != 1 {
 		t.Errorf("published %d inbound, %d status; want 1 and 1", a, b)
+	}
+}
+
+func TestCheckCampaigns_lists_the_stuck(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	started := time.Now().Add(-2 * time.Hour)
+	c, err := f.store.CreateCampaign(t.Context(), campaign.Campaign{Topic: "t", TemplateID: "x", SegmentID: "y", Rate: 1,
+		Status: campaign.Running, StartedAt: &started, CreatedAt: started, UpdatedAt: started})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body := f.call("POST", "/api/v1/maintenance/check-campaigns", "")
+	stuck, _ := body["stuck"].([]any)
+	if code != 200 || len(stuck) != 1 || stuck[0].(map[string]any)["campaign_id"] != c.ID {
+		t.Errorf("POST check-campaigns = %d %v, want campaign %s stuck", code, body, c.ID)
 	}
 }

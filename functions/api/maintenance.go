@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/eventstreamengine/ese/shared/campaignrun"
 	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/logging"
 )
@@ -38,4 +39,23 @@ func (s *Server) republishWebhooks(w http.ResponseWriter, r *http.Request) {
 		logging.FromContext(ctx).Warn("republished stored callbacks", "count", n)
 	}
 	respond(w, http.StatusOK, map[string]any{"republished": n})
+}
+
+// checkCampaigns reports the running campaigns that stopped moving (see
+// campaignrun.FindStuck), each also logged at ERROR for the alert: run it
+// every few minutes (Cloud Scheduler in production).
+func (s *Server) checkCampaigns(w http.ResponseWriter, r *http.Request) {
+	after := s.StuckAfter
+	if after <= 0 {
+		after = 30 * time.Minute
+	}
+	stuck, err := s.Runner.FindStuck(r.Context(), after)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if stuck == nil {
+		stuck = []campaignrun.Stuck{}
+	}
+	respond(w, http.StatusOK, map[string]any{"stuck": stuck, "stuck_after": after.String()})
 }

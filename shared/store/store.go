@@ -129,6 +129,8 @@ type Campaigns interface {
 	ListCampaigns(ctx context.Context, p Page) ([]campaign.Campaign, int, error) // newest first
 	// CountCampaigns counts the campaigns in status st (all when empty).
 	CountCampaigns(ctx context.Context, st campaign.Status) (int, error)
+	// CampaignsIn lists up to limit campaigns in status st, in no order.
+	CampaignsIn(ctx context.Context, st campaign.Status, limit int) ([]campaign.Campaign, error)
 	// UpdateCampaign runs fn on the current campaign in a transaction and
 	// stores the result, unless fn returns an error: Unchanged ends the
 	// update without a write (and without an error); any other is returned.
@@ -180,6 +182,9 @@ type Messages interface {
 	// HasUnconcluded reports whether any of the campaign's messages has not
 	// concluded (see message.Status.Concluded). It reads at most one.
 	HasUnconcluded(ctx context.Context, campaignID string) (bool, error)
+	// ListUnconcluded lists up to limit of the campaign's messages that
+	// have not concluded, in no order.
+	ListUnconcluded(ctx context.Context, campaignID string, limit int) ([]message.Message, error)
 	// CountMessages aggregates a campaign's messages without a counter
 	// document.
 	CountMessages(ctx context.Context, campaignID string) (Counts, error)

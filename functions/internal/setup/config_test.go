@@ -86,7 +86,7 @@ func envNames(t reflect.Type) (all, required []string) {
 func TestConfigs_read_only_what_each_function_needs(t *testing.T) {
 	t.Parallel()
 	want := map[string][]string{
-		"API":           {"API_AUTH", "API_KEY", "API_KEY_SHA256", "GOOGLE_CLOUD_PROJECT", "PUBSUB_SUBSCRIPTIONS"},
+		"API":           {"API_AUTH", "API_KEY", "API_KEY_SHA256", "GOOGLE_CLOUD_PROJECT", "PUBSUB_SUBSCRIPTIONS", "STUCK_AFTER"},
 		"Webhooks":      {"GOOGLE_CLOUD_PROJECT", "PUBLIC_BASE_URL", "REPLY_HELP", "REPLY_START", "REPLY_STOP", "STATUS_GIVE_UP_AFTER", "TWILIO_AUTH_TOKEN", "WEBHOOK_RETENTION"},
 		"ImportUsers":   {"GOOGLE_CLOUD_PROJECT"},
 		"HandleInbound": {"GOOGLE_CLOUD_PROJECT"},

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/eventstreamengine/ese/shared/campaign"
+	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/segment"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/internal/records"
@@ -175,6 +176,27 @@ func (s *Store) CountCampaigns(ctx context.Context, st campaign.Status) (int, er
 		return 0, classify("CountCampaigns", err)
 	}
 	return n, nil
+}
+
+// CampaignsIn implements store.Campaigns: an equality filter, served by
+// the automatic index on status.
+func (s *Store) CampaignsIn(ctx context.Context, st campaign.Status, limit int) ([]campaign.Campaign, error) {
+	if limit < 1 {
+		return nil, errs.E(errs.Invalid, "gcpfirestore.CampaignsIn: limit must be at least 1")
+	}
+	snaps, err := s.c.Collection(colCampaigns).Where("status", "==", string(st)).Limit(limit).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, classify("CampaignsIn", err)
+	}
+	out := make([]campaign.Campaign, 0, len(snaps))
+	for _, snap := range snaps {
+		var d campaignDoc
+		if err := snap.DataTo(&d); err != nil {
+			return nil, fmt.Errorf("gcpfirestore.CampaignsIn: decode %s: %w", snap.Ref.ID, err)
+		}
+		out = append(out, d.campaign(snap.Ref.ID))
+	}
+	return out, nil
 }
 
 // UpdateCampaign implements store.Campaigns. fn may run more than once

@@ -192,6 +192,27 @@ func (s *Store) HasUnconcluded(ctx context.Context, campaignID string) (bool, er
 	return len(snaps) > 0, nil
 }
 
+// ListUnconcluded implements store.Messages, on HasUnconcluded's index.
+func (s *Store) ListUnconcluded(ctx context.Context, campaignID string, limit int) ([]message.Message, error) {
+	if limit < 1 {
+		return nil, errs.E(errs.Invalid, "gcpfirestore.ListUnconcluded: limit must be at least 1")
+	}
+	snaps, err := s.messages().Where("campaign_id", "==", campaignID).Where("concluded", "==", false).
+		Limit(limit).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, classify("ListUnconcluded", err)
+	}
+	out := make([]message.Message, 0, len(snaps))
+	for _, snap := range snaps {
+		m, err := decodeMessage(snap)
+		if err != nil {
+			return nil, fmt.Errorf("gcpfirestore.ListUnconcluded: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
 // CountMessages implements store.Messages with one count aggregation per
 // figure, run together; the figures are read at nearly, not exactly, the
 // same moment. Error codes are tallied from at most

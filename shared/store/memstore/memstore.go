@@ -583,6 +583,22 @@ func (s *Store) CountCampaigns(ctx context.Context, st campaign.Status) (int, er
 	return n, nil
 }
 
+// CampaignsIn implements store.Campaigns.
+func (s *Store) CampaignsIn(ctx context.Context, st campaign.Status, limit int) ([]campaign.Campaign, error) {
+	if limit < 1 {
+		return nil, errs.E(errs.Invalid, "memstore.CampaignsIn: limit must be at least 1")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []campaign.Campaign
+	for _, c := range s.campaigns {
+		if c.Status == st && len(out) < limit {
+			out = append(out, copyCampaign(c))
+		}
+	}
+	return out, nil
+}
+
 // ListCampaigns implements store.Campaigns.
 func (s *Store) ListCampaigns(ctx context.Context, p store.Page) ([]campaign.Campaign, int, error) {
 	if err := records.CheckPage(p); err != nil {
@@ -759,6 +775,22 @@ func (s *Store) HasUnconcluded(ctx context.Context, campaignID string) (bool, er
 		}
 	}
 	return false, nil
+}
+
+// ListUnconcluded implements store.Messages.
+func (s *Store) ListUnconcluded(ctx context.Context, campaignID string, limit int) ([]message.Message, error) {
+	if limit < 1 {
+		return nil, errs.E(errs.Invalid, "memstore.ListUnconcluded: limit must be at least 1")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []message.Message
+	for _, m := range s.messages {
+		if m.CampaignID == campaignID && !m.Status.Concluded() && len(out) < limit {
+			out = append(out, copyMessage(m))
+		}
+	}
+	return out, nil
 }
 
 // CountMessages implements store.Messages.
