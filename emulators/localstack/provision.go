@@ -1,6 +1,7 @@
 package localstack
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,21 +26,18 @@ const (
 	ackDeadlineSeconds = 60
 	minBackoff         = time.Second
 	maxBackoff         = 60 * time.Second
-	// MaxDeliveryAttempts is how many times a push subscription delivers a
-	// message before it moves it to the topic's dead-letter topic.
-	MaxDeliveryAttempts = 10
 	// deadLetterRetention is how long a dead letter waits to be replayed.
 	deadLetterRetention = 7 * 24 * time.Hour
 )
 
 // pushPolicy is how a push subscription retries and gives up; tests
-// shorten it.
+// shorten it. maxAttempts zero means events.DeliveryAttempts.
 type pushPolicy struct {
 	maxAttempts            int32
 	minBackoff, maxBackoff time.Duration
 }
 
-var defaultPolicy = pushPolicy{maxAttempts: MaxDeliveryAttempts, minBackoff: minBackoff, maxBackoff: maxBackoff}
+var defaultPolicy = pushPolicy{minBackoff: minBackoff, maxBackoff: maxBackoff}
 
 // SubscriptionID names topic's push subscription.
 func SubscriptionID(topic string) string { return events.PushSubscription(topic) }
@@ -53,7 +51,7 @@ func PushEndpoint(origin, project, topic string) string {
 
 // Provision creates every topic in events.Topics in project, each with a
 // push subscription to origin that retries with backoff and, after
-// MaxDeliveryAttempts, moves the message to the topic's dead-letter topic,
+// events.DeliveryAttempts, moves the message to the topic's dead-letter topic,
 // whose pull subscription keeps it for listing and replay. It works on the
 // emulator in PUBSUB_EMULATOR_HOST and is idempotent: existing topics and
 // subscriptions are kept, and existing push subscriptions are given
@@ -111,7 +109,7 @@ func provisionTopic(ctx context.Context, c *pubsub.Client, project, origin, topi
 			MinimumBackoff: durationpb.New(policy.minBackoff),
 			MaximumBackoff: durationpb.New(policy.maxBackoff),
 		},
-		DeadLetterPolicy: &pubsubpb.DeadLetterPolicy{DeadLetterTopic: deadName, MaxDeliveryAttempts: policy.maxAttempts},
+		DeadLetterPolicy: &pubsubpb.DeadLetterPolicy{DeadLetterTopic: deadName, MaxDeliveryAttempts: cmp.Or(policy.maxAttempts, events.DeliveryAttempts(topic))},
 	}
 	_, err = c.SubscriptionAdminClient.CreateSubscription(ctx, sub)
 	switch {

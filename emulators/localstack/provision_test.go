@@ -112,7 +112,7 @@ func TestProvision_is_idempotent_and_follows_the_origin(t *testing.T) {
 			Name: "projects/" + project + "/subscriptions/" + topic + "-push", Topic: name,
 			Endpoint:    "http://127.0.0.1:2/events/" + topic + "/projects/" + project + "/topics/" + topic,
 			AckDeadline: 60, MinBackoff: time.Second, MaxBackoff: time.Minute,
-			DeadLetterTopic: dead, MaxDeliveryAttempts: 10,
+			DeadLetterTopic: dead, MaxDeliveryAttempts: events.DeliveryAttempts(topic),
 			Retention: 7 * 24 * time.Hour, // the service's default
 		}, subscription{
 			Name: "projects/" + project + "/subscriptions/" + topic + "-dead-letter-pull", Topic: dead,

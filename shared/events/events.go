@@ -32,6 +32,19 @@ func PushSubscription(topic string) string { return topic + "-push" }
 // message it could not deliver within its attempts.
 func DeadLetterTopic(topic string) string { return topic + "-dead-letter" }
 
+// DeliveryAttempts is how many times topic's push subscription delivers a
+// message before dead-lettering it (Pub/Sub allows 5 to 100). Every refused
+// push counts, including a 429 from a function at its instance cap: the
+// campaign fan-out topics, whose functions are capped to keep Cloud Tasks'
+// ramp and whose backlog a large campaign fills for an hour, get the most.
+func DeliveryAttempts(topic string) int32 {
+	switch topic {
+	case TopicCampaignLaunch, TopicRecipients:
+		return 100
+	}
+	return 10
+}
+
 // DeadLetterSubscription names the pull subscription on topic's dead-letter
 // topic, from which dead letters are listed and replayed.
 func DeadLetterSubscription(topic string) string { return DeadLetterTopic(topic) + "-pull" }
