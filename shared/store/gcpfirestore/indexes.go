@@ -54,9 +54,9 @@ var Queried = map[string][]string{
 	colSegments:  {"created_at"},
 	colTemplates: {"created_at"},
 	colCampaigns: {"created_at", "status"},
-	colMessages: {"campaign_id", "provider_sid", "status", "skip_reason", "error_code", "updated_at",
+	colMessages: {"campaign_id", "provider_sid", "status", "skip_reason", "error_code",
 		"reached_queued", "reached_sent", "reached_delivered", "reached_read", "concluded"},
-	colWebhooks: {"kind", "published", "received_at"},
+	colWebhooks: {"kind", "published"},
 	colProblems: {"at"},
 }
 
