@@ -227,6 +227,7 @@ func (s *Server) Routes() http.Handler {
 	api.HandleFunc("GET /api/v1/monitoring/dashboard", s.dashboard)
 	api.HandleFunc("GET /api/v1/monitoring/dead-letters", s.listDeadLetters)
 	api.HandleFunc("POST /api/v1/monitoring/dead-letters/{topic}/{id}/replay", s.replayDeadLetter)
+	api.HandleFunc("POST /api/v1/monitoring/dead-letters/{topic}/{id}/discard", s.discardDeadLetter)
 	api.HandleFunc("POST /api/v1/maintenance/republish-webhooks", s.republishWebhooks)
 	api.HandleFunc("POST /api/v1/maintenance/check-campaigns", s.checkCampaigns)
 	api.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -18,11 +19,14 @@ import (
 // phone numbers and message bodies: the API is for admins, so it is shown,
 // but it is never logged.
 type deadLetter struct {
-	Topic           string            `json:"topic"`
-	ID              string            `json:"id"`
-	PublishTime     *time.Time        `json:"publish_time"` // null when unknown
-	DeliveryAttempt int               `json:"delivery_attempt"`
-	Attributes      map[string]string `json:"attributes"`
+	Topic           string     `json:"topic"`
+	ID              string     `json:"id"`
+	PublishTime     *time.Time `json:"publish_time"` // null when unknown
+	DeliveryAttempt int        `json:"delivery_attempt"`
+	// Reason says why a handler gave it up; absent when its deliveries ran
+	// out.
+	Reason     string            `json:"reason,omitempty"`
+	Attributes map[string]string `json:"attributes"`
 	// Exactly one of these: the payload as JSON when it is JSON, else
 	// its bytes in base64.
 	Payload       json.RawMessage `json:"payload,omitempty"`
@@ -30,7 +34,7 @@ type deadLetter struct {
 }
 
 func viewDeadLetter(d events.DeadLetter) deadLetter {
-	v := deadLetter{Topic: d.Topic, ID: d.ID, DeliveryAttempt: d.DeliveryAttempts, Attributes: d.Attributes}
+	v := deadLetter{Topic: d.Topic, ID: d.ID, DeliveryAttempt: d.DeliveryAttempts, Reason: d.Reason, Attributes: d.Attributes}
 	if !d.PublishTime.IsZero() {
 		t := d.PublishTime.UTC()
 		v.PublishTime = &t
@@ -80,6 +84,17 @@ func (s *Server) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 // replayDeadLetter publishes a dead letter to its topic again, then
 // removes it from the dead letters.
 func (s *Server) replayDeadLetter(w http.ResponseWriter, r *http.Request) {
+	s.actOnDeadLetter(w, r, "replayed", events.DeadLetters.Replay)
+}
+
+// discardDeadLetter removes a dead letter no handler will ever take (a
+// replay would only fail again), so that the alert on waiting dead
+// letters stops.
+func (s *Server) discardDeadLetter(w http.ResponseWriter, r *http.Request) {
+	s.actOnDeadLetter(w, r, "discarded", events.DeadLetters.Discard)
+}
+
+func (s *Server) actOnDeadLetter(w http.ResponseWriter, r *http.Request, done string, act func(d events.DeadLetters, ctx context.Context, topic, id string) error) {
 	if !s.hasDeadLetters(w) {
 		return
 	}
@@ -88,15 +103,15 @@ func (s *Server) replayDeadLetter(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, errs.E(errs.NotExist, "no topic %q", topic))
 		return
 	}
-	if err := s.DeadLetters.Replay(r.Context(), topic, id); err != nil {
+	if err := act(s.DeadLetters, r.Context(), topic, id); err != nil {
 		if errs.Is(err, errs.NotExist) {
 			err = errs.E(errs.NotExist, "no dead letter %q of topic %q", id, topic)
 		}
 		fail(w, r, err)
 		return
 	}
-	logging.FromContext(r.Context()).Warn("dead letter replayed", "topic", topic, "message_id", id)
-	respond(w, http.StatusOK, map[string]any{"replayed": true, "topic": topic, "id": id})
+	logging.FromContext(r.Context()).Warn("dead letter "+done, "topic", topic, "message_id", id)
+	respond(w, http.StatusOK, map[string]any{done: true, "topic": topic, "id": id})
 }
 
 // hasDeadLetters answers 501 for a server built without dead letters.

@@ -92,15 +92,22 @@ func TestDeadLetters_list(t *testing.T) {
 	}
 }
 
-func TestDeadLetters_replay(t *testing.T) {
+func TestDeadLetters_replay_and_discard(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name, path string
+		action     string // replay, unless set
 		wantCode   int
 		want       map[string]any
 		wantLeft   []string         // ids still listed
 		wantSent   []events.Message // published to recipient-batch
 	}{
+		{name: "discarded_not_published", path: "recipient-batch/dl-1", action: "discard", wantCode: 200,
+			want:     map[string]any{"discarded": true, "topic": "recipient-batch", "id": "dl-1"},
+			wantLeft: []string{"dl-3", "dl-2"}},
+		{name: "discard_unknown_id", path: "recipient-batch/dl-9", action: "discard", wantCode: 404,
+			want:     map[string]any{"error": `no dead letter "dl-9" of topic "recipient-batch"`, "details": []any{}},
+			wantLeft: []string{"dl-3", "dl-1", "dl-2"}},
 		{name: "replayed", path: "recipient-batch/dl-1", wantCode: 200,
 			want:     map[string]any{"replayed": true, "topic": "recipient-batch", "id": "dl-1"},
 			wantLeft: []string{"dl-3", "dl-2"},
@@ -119,7 +126,11 @@ func TestDeadLetters_replay(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			f := newDeadLetterFixture(t, nil)
-			code, got := f.call("POST", "/api/v1/monitoring/dead-letters/"+tc.path+"/replay", "")
+			action := tc.action
+			if action == "" {
+				action = "replay"
+			}
+			code, got := f.call("POST", "/api/v1/monitoring/dead-letters/"+tc.path+"/"+action, "")
 			if code != tc.wantCode {
 				t.Errorf("status %d, want %d", code, tc.wantCode)
 			}
@@ -147,7 +158,11 @@ type failingDeadLetters struct{ err error }
 func (f failingDeadLetters) List(context.Context, string, int) ([]events.DeadLetter, error) {
 	return nil, f.err
 }
-func (f failingDeadLetters) Replay(context.Context, string, string) error { return f.err }
+func (f failingDeadLetters) Replay(context.Context, string, string) error  { return f.err }
+func (f failingDeadLetters) Discard(context.Context, string, string) error { return f.err }
+func (f failingDeadLetters) Bury(context.Context, string, events.Message, time.Time, string) error {
+	return f.err
+}
 
 func TestDeadLetters_unavailable(t *testing.T) {
 	t.Parallel()
@@ -166,6 +181,7 @@ func TestDeadLetters_unavailable(t *testing.T) {
 		for _, route := range []struct{ method, path string }{
 			{"GET", "/api/v1/monitoring/dead-letters"},
 			{"POST", "/api/v1/monitoring/dead-letters/recipient-batch/1/replay"},
+			{"POST", "/api/v1/monitoring/dead-letters/recipient-batch/1/discard"},
 		} {
 			t.Run(tc.name+"_"+route.method, func(t *testing.T) {
 				t.Parallel()

@@ -26,6 +26,7 @@ var Handle = edge.EventFunc("HandleStatus", Build)
 type Config struct {
 	setup.Project
 	setup.StatusRetry
+	setup.Events // read by edge.EventFunc
 }
 
 // Build makes the handler from the environment (or l, in tests).

@@ -31,6 +31,7 @@ var Handle = edge.EventFunc("ImportUsers", Build)
 // Config is what ImportUsers reads from its environment.
 type Config struct {
 	setup.Project
+	setup.Events // read by edge.EventFunc
 }
 
 // Build makes the handler from the environment (or l, in tests).

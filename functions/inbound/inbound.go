@@ -24,6 +24,7 @@ var Handle = edge.EventFunc("HandleInbound", Build)
 // Config is what HandleInbound reads from its environment.
 type Config struct {
 	setup.Project
+	setup.Events // read by edge.EventFunc
 }
 
 // Build makes the handler from the environment (or l, in tests).

@@ -129,34 +129,35 @@ func logRequest(log *slog.Logger, r *http.Request, w *statusWriter, took time.Du
 // subscription (through Event) and a pull loop.
 type Handler func(context.Context, events.Message) error
 
-// Event adapts a lazily built Handler to a CloudEvent function. A message
-// that cannot be read, and a handler's permanent failure, are logged and
-// acked (nil); a transient failure returns its error, so Pub/Sub delivers
-// the message again, up to its subscription's dead-letter policy. An event
-// published longer ago than EVENT_MAX_AGE is given up, loudly, so that no
-// retry loops for ever.
-func Event(name string, l *Lazy[Handler]) func(context.Context, event.Event) error {
-	return eventWith(name, l, maxAge, time.Now)
+// EventHandler is what an event function serves: its Handler, and what
+// becomes of an event too old to handle.
+type EventHandler struct {
+	Handle Handler
+	// MaxAge (EVENT_MAX_AGE): an event published longer ago is not handled
+	// but buried; zero handles every event.
+	MaxAge time.Duration
+	// Bury keeps an event given up on among its topic's dead letters
+	// (events.DeadLetters.Bury). Without it such an event is retried, to
+	// be dead-lettered by its subscription.
+	Bury func(ctx context.Context, topic string, m events.Message, published time.Time, reason string) error
+	Now  func() time.Time
 }
 
-func eventWith(name string, l *Lazy[Handler], maxAge func() (time.Duration, error), now func() time.Time) func(context.Context, event.Event) error {
+// Event adapts a lazily built EventHandler to a CloudEvent function. A
+// message that cannot be read, and a handler's permanent failure, are
+// logged and acked (nil); a transient failure returns its error, so
+// Pub/Sub delivers the message again, up to its subscription's dead-letter
+// policy. An event published longer ago than MaxAge (a backlog that waited
+// out an outage, or a loop) is not handled: it is buried among its topic's
+// dead letters with an ERROR line, so it is neither lost nor retried for
+// ever, and an admin replays it.
+func Event(name string, l *Lazy[EventHandler]) func(context.Context, event.Event) error {
 	return func(ctx context.Context, e event.Event) error {
 		log := logging.FromContext(ctx).With("function", name, "event_id", e.ID())
 		ctx = logging.WithLogger(ctx, log)
-		limit, err := maxAge()
-		if err != nil {
-			log.Error("function not ready", "error", err)
-			return err
-		}
 		m, err := pubsubevents.FromCloudEvent(e)
 		if err != nil {
 			log.Error("unreadable event dropped", "error", err)
-			return nil
-		}
-		// A zero time is unknown, not old; a time ahead of ours is skew.
-		if t := e.Time(); !t.IsZero() && now().Sub(t) > limit {
-			log.Error("retried past "+EnvMaxAge+"; giving up", "topic", topicOf(e),
-				"age", now().Sub(t).Round(time.Second).String(), "max_age", limit.String())
 			return nil
 		}
 		h, err := l.Get(ctx)
@@ -164,32 +165,33 @@ func eventWith(name string, l *Lazy[Handler], maxAge func() (time.Duration, erro
 			log.Error("function not ready", "error", err)
 			return err
 		}
-		return Decide(ctx, h(ctx, m))
+		now := time.Now()
+		if h.Now != nil {
+			now = h.Now()
+		}
+		// A zero time is unknown, not old; a time ahead of ours is skew.
+		if t := e.Time(); h.MaxAge > 0 && !t.IsZero() && now.Sub(t) > h.MaxAge {
+			return giveUp(ctx, h, topicOf(e), m, t, now.Sub(t))
+		}
+		return Decide(ctx, h.Handle(ctx, m))
 	}
 }
 
-// EnvMaxAge names the setting of how long after its publication an event
-// is still worth handling.
-const EnvMaxAge = "EVENT_MAX_AGE"
-
-// DefaultMaxAge is EVENT_MAX_AGE when unset: far beyond any retry policy's
-// reach, so it only stops an event that is looping.
-const DefaultMaxAge = 24 * time.Hour
-
-// maxAge is EVENT_MAX_AGE, read once.
-var maxAge = sync.OnceValues(func() (time.Duration, error) { return ParseMaxAge(os.Getenv(EnvMaxAge)) })
-
-// ParseMaxAge reads an EVENT_MAX_AGE: a Go duration above zero ("36h");
-// empty is DefaultMaxAge.
-func ParseMaxAge(s string) (time.Duration, error) {
-	if s == "" {
-		return DefaultMaxAge, nil
+// giveUp buries an event older than h.MaxAge; it is retried while it
+// cannot be buried.
+func giveUp(ctx context.Context, h EventHandler, topic string, m events.Message, published time.Time, age time.Duration) error {
+	log := logging.FromContext(ctx).With("topic", topic, "age", age.Round(time.Second).String(), "max_age", h.MaxAge.String())
+	reason := fmt.Sprintf("not handled %s after it was published (%s is %s)", age.Round(time.Second), setup.EnvEventMaxAge, h.MaxAge)
+	if h.Bury == nil {
+		log.Error("past " + setup.EnvEventMaxAge + ", and nowhere to bury it: retried until its subscription dead-letters it")
+		return errs.E(errs.Transient, "edge: %s", reason)
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("edge: %s=%q must be a duration above zero, such as 24h", EnvMaxAge, s)
+	if err := h.Bury(ctx, topic, m, published, reason); err != nil {
+		log.Error("past "+setup.EnvEventMaxAge+", but burying it failed: retried", "error", err)
+		return err
 	}
-	return d, nil
+	log.Error("past " + setup.EnvEventMaxAge + ": given up and kept among the dead letters")
+	return nil
 }
 
 // topicOf reads the topic id from a Pub/Sub event's source
@@ -226,9 +228,30 @@ func HTTPFunc(name string, build Builder[http.Handler]) http.HandlerFunc {
 }
 
 // EventFunc is Event over a handler built from the environment, like
-// HTTPFunc.
+// HTTPFunc, with its EVENT_MAX_AGE and its topic's dead letters to bury
+// in.
 func EventFunc(name string, build Builder[Handler]) func(context.Context, event.Event) error {
-	l := &Lazy[Handler]{Build: func(ctx context.Context) (Handler, error) { return build(ctx, nil) }}
+	l := &Lazy[EventHandler]{Build: func(ctx context.Context) (_ EventHandler, err error) {
+		var opened setup.Opened
+		defer opened.CloseIf(&err)
+		var cfg struct {
+			setup.Project
+			setup.Events
+		}
+		if err := setup.Load(ctx, &cfg, nil); err != nil {
+			return EventHandler{}, err
+		}
+		psc, _, err := setup.PubSub(ctx, cfg.Project)
+		if err != nil {
+			return EventHandler{}, err
+		}
+		opened.Add(psc.Close)
+		h, err := build(ctx, nil)
+		if err != nil {
+			return EventHandler{}, err
+		}
+		return EventHandler{Handle: h, MaxAge: cfg.MaxAge, Bury: pubsubevents.NewDeadLetters(psc, events.Topics).Bury}, nil
+	}}
 	StartIfTarget(name, l)
 	return Event(name, l)
 }

@@ -188,7 +188,7 @@ func TestEvent(t *testing.T) {
 				}, nil
 			}}
 			var logs bytes.Buffer
-			err := edge.Event("Fn", l)(captured(&logs), tc.event(t))
+			err := edge.Event("Fn", edge.Handling(l))(captured(&logs), tc.event(t))
 			if !errors.Is(err, tc.wantErr) || (err == nil) != (tc.wantErr == nil) {
 				t.Errorf("Event = %v, want %v", err, tc.wantErr)
 			}
@@ -213,7 +213,7 @@ func TestEvent_passes_the_pubsub_message(t *testing.T) {
 		}, nil
 	}}
 	var logs bytes.Buffer
-	if err := edge.Event("Fn", l)(captured(&logs), pubsubEvent(t, "42", []byte(`{"campaign_id":"c1"}`))); err != nil {
+	if err := edge.Event("Fn", edge.Handling(l))(captured(&logs), pubsubEvent(t, "42", []byte(`{"campaign_id":"c1"}`))); err != nil {
 		t.Fatal(err)
 	}
 	want := events.Message{ID: "42", Data: []byte(`{"campaign_id":"c1"}`), Attributes: map[string]string{"k": "v"}}
@@ -277,105 +277,75 @@ func TestHTTP_answers_503_json_until_built(t *testing.T) {
 	}
 }
 
-func TestEvent_gives_up_loudly_past_the_max_age(t *testing.T) {
+// An event published longer ago than EVENT_MAX_AGE is not handled: it is
+// buried among its topic's dead letters with an ERROR line and acked, or
+// retried while it cannot be buried (never dropped).
+func TestEvent_buries_what_is_past_the_max_age(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 26, 17, 0, 0, 0, time.UTC)
 	const maxAge = 24 * time.Hour
+	buryFailed := errs.E(errs.Transient, "pubsub unavailable")
 	cases := []struct {
-		name     string
-		time     time.Time
-		wantSeen bool // handed to the handler; else dropped and logged
+		name       string
+		time       time.Time
+		buryErr    error
+		noBury     bool
+		wantSeen   bool // handed to the handler
+		wantBuried bool
+		wantErr    bool // retried
 	}{
-		{name: "zero_time_is_not_old", time: time.Time{}, wantSeen: true},
-		{name: "just_published", time: now.Add(-time.Second), wantSeen: true},
-		{name: "a_second_short_of_the_limit", time: now.Add(-maxAge + time.Second), wantSeen: true},
-		{name: "at_the_limit", time: now.Add(-maxAge), wantSeen: true},
-		{name: "a_second_past_the_limit", time: now.Add(-maxAge - time.Second)},
-		{name: "days_past_the_limit", time: now.Add(-72 * time.Hour)},
-		{name: "ahead_of_our_clock", time: now.Add(time.Hour), wantSeen: true},
+		{name: "zero_time_is_not_old", time: time.Time{}, wantSeen: true, wantErr: true},
+		{name: "just_published", time: now.Add(-time.Second), wantSeen: true, wantErr: true},
+		{name: "at_the_limit", time: now.Add(-maxAge), wantSeen: true, wantErr: true},
+		{name: "ahead_of_our_clock", time: now.Add(time.Hour), wantSeen: true, wantErr: true},
+		{name: "a_second_past_the_limit", time: now.Add(-maxAge - time.Second), wantBuried: true},
+		{name: "days_past_the_limit", time: now.Add(-72 * time.Hour), wantBuried: true},
+		{name: "burying_failed_is_retried", time: now.Add(-72 * time.Hour), buryErr: buryFailed, wantBuried: true, wantErr: true},
+		{name: "nowhere_to_bury_is_retried", time: now.Add(-72 * time.Hour), noBury: true, wantErr: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var seen bool
-			l := &edge.Lazy[edge.Handler]{Build: func(context.Context) (edge.Handler, error) {
-				return func(context.Context, events.Message) error {
+			var buried []string
+			h := edge.EventHandler{
+				Handle: func(context.Context, events.Message) error {
 					seen = true
 					return errs.E(errs.Transient, "still failing")
-				}, nil
-			}}
-			e := pubsubEvent(t, "7", []byte(`{}`))
+				},
+				MaxAge: maxAge,
+				Bury: func(_ context.Context, topic string, m events.Message, published time.Time, reason string) error {
+					buried = append(buried, topic+" "+string(m.Data)+" "+published.Format(time.RFC3339))
+					return tc.buryErr
+				},
+				Now: func() time.Time { return now },
+			}
+			if tc.noBury {
+				h.Bury = nil
+			}
+			l := &edge.Lazy[edge.EventHandler]{Build: func(context.Context) (edge.EventHandler, error) { return h, nil }}
+			e := pubsubEvent(t, "7", []byte(`{"campaign_id":"c1"}`))
 			e.SetSource("//pubsub.googleapis.com/projects/p/topics/recipient-batch")
 			e.SetTime(tc.time)
 			var logs bytes.Buffer
-			fn := edge.EventWith("Fn", l, func() (time.Duration, error) { return maxAge, nil }, func() time.Time { return now })
-			err := fn(captured(&logs), e)
+			err := edge.Event("Fn", l)(captured(&logs), e)
 
 			if seen != tc.wantSeen {
 				t.Errorf("handler called: %v, want %v", seen, tc.wantSeen)
 			}
-			if !tc.wantSeen {
-				if err != nil {
-					t.Errorf("Event = %v, want nil: an event given up is acked", err)
-				}
-				var line map[string]any
-				if err := json.Unmarshal(logs.Bytes(), &line); err != nil {
-					t.Fatalf("want one JSON log line, got %q: %v", logs.String(), err)
-				}
-				want := map[string]any{
-					"severity": "ERROR", "message": "retried past EVENT_MAX_AGE; giving up",
-					"function": "Fn", "event_id": "7", "topic": "recipient-batch",
-					"age": now.Sub(tc.time).String(), "max_age": "24h0m0s",
-				}
-				for k, v := range want {
-					if line[k] != v {
-						t.Errorf("log %s = %v, want %v (line %s)", k, line[k], v, logs.String())
-					}
-				}
+			if (err != nil) != tc.wantErr {
+				t.Errorf("Event = %v, want retried: %v", err, tc.wantErr)
+			}
+			var want []string
+			if tc.wantBuried {
+				want = []string{`recipient-batch {"campaign_id":"c1"} ` + tc.time.Format(time.RFC3339)}
+			}
+			if diff := cmp.Diff(want, buried); diff != "" {
+				t.Errorf("buried (-want, +got):\n%s", diff)
+			}
+			if !tc.wantSeen && (!strings.Contains(logs.String(), `"severity":"ERROR"`) || !strings.Contains(logs.String(), "EVENT_MAX_AGE")) {
+				t.Errorf("giving up was not logged at ERROR naming EVENT_MAX_AGE: %q", logs.String())
 			}
 		})
-	}
-}
-
-func TestEvent_bad_max_age_is_retried_and_reported(t *testing.T) {
-	t.Parallel()
-	bad := errors.New(`edge: EVENT_MAX_AGE="soon" must be a duration above zero, such as 24h`)
-	var called bool
-	l := &edge.Lazy[edge.Handler]{Build: func(context.Context) (edge.Handler, error) {
-		return func(context.Context, events.Message) error { called = true; return nil }, nil
-	}}
-	var logs bytes.Buffer
-	fn := edge.EventWith("Fn", l, func() (time.Duration, error) { return 0, bad }, time.Now)
-	if err := fn(captured(&logs), pubsubEvent(t, "1", []byte(`{}`))); !errors.Is(err, bad) {
-		t.Errorf("Event = %v, want %v", err, bad)
-	}
-	if called {
-		t.Error("the handler was called with no max age")
-	}
-	if !strings.Contains(logs.String(), `"severity":"ERROR"`) || !strings.Contains(logs.String(), "EVENT_MAX_AGE") {
-		t.Errorf("the bad setting was not logged as an error: %q", logs.String())
-	}
-}
-
-func TestParseMaxAge(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		in      string
-		want    time.Duration
-		wantErr bool
-	}{
-		{in: "", want: 24 * time.Hour},
-		{in: "36h", want: 36 * time.Hour},
-		{in: "90m", want: 90 * time.Minute},
-		{in: "0s", wantErr: true},
-		{in: "-1h", wantErr: true},
-		{in: "24", wantErr: true},
-		{in: "a day", wantErr: true},
-	}
-	for _, tc := range cases {
-		got, err := edge.ParseMaxAge(tc.in)
-		if got != tc.want || (err != nil) != tc.wantErr {
-			t.Errorf("ParseMaxAge(%q) = %v, %v; want %v, error: %v", tc.in, got, err, tc.want, tc.wantErr)
-		}
 	}
 }

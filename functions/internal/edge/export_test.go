@@ -1,5 +1,7 @@
 package edge
 
+import "context"
+
 // SetExit replaces os.Exit for a test and returns the undo.
 func SetExit(f func(int)) func() {
 	old := exit
@@ -7,5 +9,10 @@ func SetExit(f func(int)) func() {
 	return func() { exit = old }
 }
 
-// EventWith is Event with its max age and clock given, for tests.
-var EventWith = eventWith
+// Handling is l as an EventHandler with no age limit.
+func Handling(l *Lazy[Handler]) *Lazy[EventHandler] {
+	return &Lazy[EventHandler]{Build: func(ctx context.Context) (EventHandler, error) {
+		h, err := l.Get(ctx)
+		return EventHandler{Handle: h}, err
+	}}
+}

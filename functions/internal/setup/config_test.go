@@ -88,14 +88,14 @@ func TestConfigs_read_only_what_each_function_needs(t *testing.T) {
 	want := map[string][]string{
 		"API":           {"API_AUTH", "API_KEY", "API_KEY_SHA256", "GOOGLE_CLOUD_PROJECT", "PUBSUB_SUBSCRIPTIONS", "STUCK_AFTER"},
 		"Webhooks":      {"GOOGLE_CLOUD_PROJECT", "PUBLIC_BASE_URL", "REPLY_HELP", "REPLY_START", "REPLY_STOP", "STATUS_GIVE_UP_AFTER", "TWILIO_AUTH_TOKEN", "WEBHOOK_RETENTION"},
-		"ImportUsers":   {"GOOGLE_CLOUD_PROJECT"},
-		"HandleInbound": {"GOOGLE_CLOUD_PROJECT"},
-		"HandleStatus":  {"GOOGLE_CLOUD_PROJECT", "STATUS_GIVE_UP_AFTER"},
+		"ImportUsers":   {"EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT"},
+		"HandleInbound": {"EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT"},
+		"HandleStatus":  {"EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT", "STATUS_GIVE_UP_AFTER"},
 		"Sender": {"CLOUD_TASKS_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT", "PUBLIC_BASE_URL", "QUEUE_CREATE_TIMEOUT", "RECONCILE_AFTER", "SENDER_URL",
 			"TASKS_AUDIENCE", "TASKS_LOCATION", "TASKS_SERVICE_ACCOUNT", "TWILIO_ACCOUNT_SID", "TWILIO_API_URL", "TWILIO_AUTH_TOKEN", "TWILIO_FROM"},
-		"LaunchCampaign": {"CLOUD_TASKS_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT", "MESSAGE_RETENTION", "QUEUE_CREATE_TIMEOUT", "SENDER_URL",
+		"LaunchCampaign": {"CLOUD_TASKS_EMULATOR_HOST", "EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT", "MESSAGE_RETENTION", "QUEUE_CREATE_TIMEOUT", "SENDER_URL",
 			"TASKS_AUDIENCE", "TASKS_LOCATION", "TASKS_SERVICE_ACCOUNT"},
-		"ProcessRecipients": {"CLOUD_TASKS_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT", "QUEUE_CREATE_TIMEOUT", "SENDER_URL",
+		"ProcessRecipients": {"CLOUD_TASKS_EMULATOR_HOST", "EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT", "QUEUE_CREATE_TIMEOUT", "SENDER_URL",
 			"TASKS_AUDIENCE", "TASKS_LOCATION", "TASKS_SERVICE_ACCOUNT"},
 	}
 	for name, cfg := range configs() {
@@ -141,6 +141,7 @@ func TestConfigs_bad_values_are_ErrConfig(t *testing.T) {
 		{"status_callback_origin_not_a_url", "Sender", "PUBLIC_BASE_URL", "hooks.example.com", "PUBLIC_BASE_URL"},
 		{"bad_duration", "HandleStatus", "STATUS_GIVE_UP_AFTER", "15 minutes", "STATUS_GIVE_UP_AFTER"},
 		{"unknown_auth_mode", "API", "API_AUTH", "open", "API_AUTH"},
+		{"event_max_age_not_above_zero", "HandleInbound", "EVENT_MAX_AGE", "0s", "EVENT_MAX_AGE"},
 		{"tasks_unsigned_outside_the_emulator", "LaunchCampaign", "TASKS_SERVICE_ACCOUNT", "", "TASKS_SERVICE_ACCOUNT"},
 		{"sender_url_not_a_url", "ProcessRecipients", "SENDER_URL", "sender", "SENDER_URL"},
 	} {

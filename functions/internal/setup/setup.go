@@ -83,6 +83,27 @@ func (r WebhookRetention) StoreRetention() gcpfirestore.Retention {
 	return gcpfirestore.Retention{Webhooks: r.Webhooks}
 }
 
+// EnvEventMaxAge names the setting of how long after its publication an
+// event is still handled.
+const EnvEventMaxAge = "EVENT_MAX_AGE"
+
+// Events is what every event function reads besides its own settings
+// (each embeds it, so that its Config lists all it reads): an event
+// published longer ago than MaxAge is given up and kept among its topic's
+// dead letters. Far beyond the retry policy's reach (10 attempts back off
+// to 10 minutes), it stops only a backlog that outlived an outage.
+type Events struct {
+	MaxAge time.Duration `env:"EVENT_MAX_AGE, default=24h"`
+}
+
+// Validate checks MaxAge.
+func (e Events) Validate() error {
+	if e.MaxAge <= 0 {
+		return fmt.Errorf("%s=%s: want a duration above zero, such as 24h", EnvEventMaxAge, e.MaxAge)
+	}
+	return nil
+}
+
 // StatusRetry bounds how long a status callback for a message not yet
 // known is retried; HandleStatus and the Webhooks' in-place path share it.
 type StatusRetry struct {
@@ -324,6 +345,7 @@ func Provider(t Twilio) (*twilio.Provider, error) {
 type RunnerConfig struct {
 	Project
 	Tasks
+	Events // read by edge.EventFunc
 }
 
 func (c RunnerConfig) runner() RunnerConfig { return c }

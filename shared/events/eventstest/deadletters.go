@@ -89,6 +89,60 @@ func RunDeadLetters(t *testing.T, newHarness func(t *testing.T) DeadLetterHarnes
 			t.Errorf("second Replay: kind %v (%v), want %v", got, err, want)
 		}
 	})
+	t.Run("discard_removes_it", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		all := seed(t, h)
+		dl := h.DeadLetters()
+		if err := dl.Discard(t.Context(), all[1].Topic, all[1].ID); err != nil {
+			t.Fatalf("Discard: %v", err)
+		}
+		want := []events.DeadLetter{all[0], all[2]}
+		if diff := cmp.Diff(want, list(t, h, "", 50)); diff != "" {
+			t.Errorf("List after Discard (-want, +got):\n%s", diff)
+		}
+		for _, tc := range []struct{ topic, id string }{
+			{all[1].Topic, all[1].ID}, // gone
+			{events.TopicStatus, all[0].ID},
+			{"no-such-topic", all[0].ID},
+		} {
+			err := dl.Discard(t.Context(), tc.topic, tc.id)
+			if got, want := errs.KindOf(err), errs.NotExist; got != want {
+				t.Errorf("Discard(%s, %s): kind %v (%v), want %v", tc.topic, tc.id, got, err, want)
+			}
+		}
+	})
+	t.Run("bury_keeps_it_with_its_reason_and_replays_it_as_it_was", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		dl := h.DeadLetters()
+		published := time.Now().UTC().Add(-48 * time.Hour).Truncate(time.Millisecond)
+		m := events.Message{Data: []byte(`{"campaign_id":"c9"}`), Attributes: map[string]string{"k": "v"}}
+		if err := dl.Bury(t.Context(), events.TopicCampaignLaunch, m, published, "retried past EVENT_MAX_AGE"); err != nil {
+			t.Fatalf("Bury: %v", err)
+		}
+		got := list(t, h, events.TopicCampaignLaunch, 50)
+		if len(got) != 1 {
+			t.Fatalf("List after Bury = %v, want one", got)
+		}
+		want := events.DeadLetter{Topic: events.TopicCampaignLaunch, ID: got[0].ID, Data: m.Data, Attributes: m.Attributes,
+			PublishTime: published, Reason: "retried past EVENT_MAX_AGE"}
+		if diff := cmp.Diff(want, got[0]); diff != "" {
+			t.Errorf("buried (-want, +got):\n%s", diff)
+		}
+		if err := dl.Replay(t.Context(), events.TopicCampaignLaunch, got[0].ID); err != nil {
+			t.Fatalf("Replay: %v", err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), timeout)
+		defer cancel()
+		ms, err := h.Received(ctx, events.TopicCampaignLaunch, 1)
+		if err != nil {
+			t.Fatalf("Received: %v", err)
+		}
+		if diff := cmp.Diff(m, events.Message{Data: ms[0].Data, Attributes: ms[0].Attributes}); diff != "" {
+			t.Errorf("replayed (-want, +got):\n%s", diff)
+		}
+	})
 	t.Run("replay_unknown_is_not_exist", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)

@@ -65,6 +65,30 @@ func (d *DeadLetters) List(_ context.Context, topic string, limit int) ([]events
 	return out[:min(limit, len(out))], nil
 }
 
+// Discard removes dead letter id of topic.
+func (d *DeadLetters) Discard(_ context.Context, topic, id string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	i := slices.IndexFunc(d.letters, func(l events.DeadLetter) bool { return l.Topic == topic && l.ID == id })
+	if i < 0 {
+		return errs.E(errs.NotExist, "no dead letter %q of topic %q", id, topic)
+	}
+	d.letters = slices.Delete(d.letters, i, i+1)
+	return nil
+}
+
+// Bury adds m to topic's dead letters with reason.
+func (d *DeadLetters) Bury(_ context.Context, topic string, m events.Message, published time.Time, reason string) error {
+	if !slices.Contains(events.Topics, topic) {
+		return errs.E(errs.Invalid, "memevents.DeadLetters: no dead letters for topic %q", topic)
+	}
+	id := d.Add(topic, m, 0, published)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.letters[slices.IndexFunc(d.letters, func(l events.DeadLetter) bool { return l.ID == id })].Reason = reason
+	return nil
+}
+
 // Replay publishes dead letter id of topic to topic, then removes it.
 func (d *DeadLetters) Replay(ctx context.Context, topic, id string) error {
 	d.mu.Lock()

@@ -2,6 +2,7 @@ package pubsubevents
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,6 +36,9 @@ const (
 	// maxReplayScan bounds how many dead letters Replay looks through for
 	// the one it is asked for.
 	maxReplayScan = 10000
+	// maxListScan bounds how many of a topic's dead letters List reads to
+	// find the oldest: past it, "oldest first" holds among those read.
+	maxListScan = 1000
 	// releaseWait bounds giving back what was pulled, which happens even
 	// when the caller's context has ended.
 	releaseWait = 10 * time.Second
@@ -78,7 +82,9 @@ func (d *DeadLetters) List(ctx context.Context, topic string, limit int) ([]even
 	for _, t := range topics {
 		wg.Go(func() {
 			sub := fullName(d.client, "subscriptions", events.DeadLetterSubscription(t))
-			got, err := d.pull(ctx, sub, limit, nil)
+			// A subscription hands out messages in no order: read up to
+			// maxListScan, so that the oldest are among them.
+			got, err := d.pull(ctx, sub, max(limit, maxListScan), nil)
 			d.release(ctx, sub, got)
 			mu.Lock()
 			defer mu.Unlock()
@@ -113,18 +119,12 @@ func (d *DeadLetters) Replay(ctx context.Context, topic, id string) error {
 		return errs.E(errs.NotExist, "no dead letters for topic %q", topic)
 	}
 	sub := fullName(d.client, "subscriptions", events.DeadLetterSubscription(topic))
-	got, err := d.pull(ctx, sub, maxReplayScan, func(m *pubsubpb.ReceivedMessage) bool { return m.GetMessage().GetMessageId() == id })
-	i := slices.IndexFunc(got, func(m *pubsubpb.ReceivedMessage) bool { return m.GetMessage().GetMessageId() == id })
-	var found *pubsubpb.ReceivedMessage
-	if i >= 0 {
-		found = got[i]
-		got = slices.Delete(got, i, i+1)
-	}
-	defer d.release(ctx, sub, got)
-	switch {
-	case found == nil && err != nil:
-		return err
-	case found == nil:
+	found, rest, err := d.find(ctx, sub, id)
+	defer d.release(ctx, sub, rest)
+	if found == nil {
+		if err != nil {
+			return err
+		}
 		return errs.E(errs.NotExist, "no dead letter %q of topic %q", id, topic)
 	}
 
@@ -143,6 +143,64 @@ func (d *DeadLetters) Replay(ctx context.Context, topic, id string) error {
 		return errs.Wrap(errs.Transient, err, "pubsubevents.Replay: republished, but the dead letter stays: ack "+id)
 	}
 	return nil
+}
+
+// Discard acks dead letter id of topic without publishing it.
+func (d *DeadLetters) Discard(ctx context.Context, topic, id string) error {
+	if !slices.Contains(d.topics, topic) {
+		return errs.E(errs.NotExist, "no dead letters for topic %q", topic)
+	}
+	sub := fullName(d.client, "subscriptions", events.DeadLetterSubscription(topic))
+	found, rest, err := d.find(ctx, sub, id)
+	defer d.release(ctx, sub, rest)
+	if found == nil {
+		if err != nil {
+			return err
+		}
+		return errs.E(errs.NotExist, "no dead letter %q of topic %q", id, topic)
+	}
+	err = d.client.SubscriptionAdminClient.Acknowledge(ctx, &pubsubpb.AcknowledgeRequest{Subscription: sub, AckIds: []string{found.GetAckId()}})
+	if err != nil {
+		d.release(ctx, sub, []*pubsubpb.ReceivedMessage{found})
+		return errs.Wrap(kindOf(err), err, "pubsubevents.Discard: ack "+id)
+	}
+	return nil
+}
+
+// Bury publishes m to topic's dead-letter topic, marked with reason and
+// its first publication.
+func (d *DeadLetters) Bury(ctx context.Context, topic string, m events.Message, published time.Time, reason string) error {
+	if !slices.Contains(d.topics, topic) {
+		return errs.E(errs.Invalid, "no dead letters for topic %q", topic)
+	}
+	attrs := maps.Clone(m.Attributes)
+	if attrs == nil {
+		attrs = map[string]string{}
+	}
+	attrs[events.AttrGaveUp] = reason
+	if !published.IsZero() {
+		attrs[events.AttrFirstPublished] = published.UTC().Format(time.RFC3339Nano)
+	}
+	_, err := d.client.TopicAdminClient.Publish(ctx, &pubsubpb.PublishRequest{
+		Topic:    fullName(d.client, "topics", events.DeadLetterTopic(topic)),
+		Messages: []*pubsubpb.PubsubMessage{{Data: m.Data, Attributes: attrs}},
+	})
+	if err != nil {
+		return errs.Wrap(kindOf(err), err, "pubsubevents.Bury: publish to "+events.DeadLetterTopic(topic))
+	}
+	return nil
+}
+
+// find pulls sub until it finds dead letter id: it returns that one and
+// the others it leased, which the caller gives back.
+func (d *DeadLetters) find(ctx context.Context, sub, id string) (*pubsubpb.ReceivedMessage, []*pubsubpb.ReceivedMessage, error) {
+	got, err := d.pull(ctx, sub, maxReplayScan, func(m *pubsubpb.ReceivedMessage) bool { return m.GetMessage().GetMessageId() == id })
+	i := slices.IndexFunc(got, func(m *pubsubpb.ReceivedMessage) bool { return m.GetMessage().GetMessageId() == id })
+	if i < 0 {
+		return nil, got, err
+	}
+	found := got[i]
+	return found, slices.Delete(got, i, i+1), nil
 }
 
 // pull leases up to max messages of sub until sub has no more, or until
@@ -206,6 +264,10 @@ func deadLetter(topic string, rm *pubsubpb.ReceivedMessage) events.DeadLetter {
 	if n, err := strconv.Atoi(attrs[deadLetterDeliveryCount]); err == nil {
 		dl.DeliveryAttempts = n
 	}
+	if t, err := time.Parse(time.RFC3339Nano, attrs[events.AttrFirstPublished]); err == nil {
+		dl.PublishTime = t
+	}
+	dl.Reason = attrs[events.AttrGaveUp]
 	return dl
 }
 
@@ -214,7 +276,7 @@ func deadLetter(topic string, rm *pubsubpb.ReceivedMessage) events.DeadLetter {
 func ownAttributes(attrs map[string]string) map[string]string {
 	var out map[string]string
 	for k, v := range attrs {
-		if strings.HasPrefix(k, deadLetterAttrPrefix) {
+		if strings.HasPrefix(k, deadLetterAttrPrefix) || k == events.AttrGaveUp || k == events.AttrFirstPublished {
 			continue
 		}
 		if out == nil {
