@@ -24,8 +24,12 @@ import (
 	"github.com/eventstreamengine/ese/emulators/emulatortest"
 	"github.com/eventstreamengine/ese/emulators/localstack"
 	"github.com/eventstreamengine/ese/functions/localroutes"
+	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/events"
+	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/sms/twilio"
+	"github.com/eventstreamengine/ese/shared/store/gcpfirestore"
+	"github.com/eventstreamengine/ese/shared/user"
 	"github.com/eventstreamengine/ese/shared/webhook"
 )
 
@@ -83,16 +87,33 @@ func TestFunctionsStartAloneWithTerraformsEnvironment(t *testing.T) {
 			return r
 		}
 	}
+	// What two of them must change: a known person's STOP and a sent
+	// message's delivery.
+	st, err := gcpfirestore.Open(t.Context(), project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	const stopper = "+94771234599"
+	if err := st.CreateUser(t.Context(), user.User{Phone: stopper, Consent: consent.OptIn}, consent.SourceAPI, ""); err != nil {
+		t.Fatal(err)
+	}
+	sent := message.Message{ID: message.ID("c1", "+94771234598"), CampaignID: "c1", Phone: "+94771234598",
+		Status: message.Sent, ProviderSID: "SMalone3", CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	if _, err := st.CreateMessages(t.Context(), []message.Message{sent}); err != nil {
+		t.Fatal(err)
+	}
 	cases := map[string]struct {
 		request  func(base string) *http.Request
 		wantCode int
 		wantBody string // a part of the answer
+		check    func(t *testing.T)
 	}{
 		"API": {func(base string) *http.Request {
 			r, _ := http.NewRequest("GET", base+"/health", nil)
 			r.Header.Set("Authorization", "Bearer "+fakeIDToken("admin@example.com"))
 			return r
-		}, 200, `"status":"healthy"`},
+		}, 200, `"status":"healthy"`, nil},
 		"Webhooks": {func(base string) *http.Request {
 			form := url.Values{"From": {"whatsapp:+94771234567"}, "Body": {"hello"}, "MessageSid": {"SMalone1"}}
 			r, _ := http.NewRequest("POST", base+"/webhooks/inbound", strings.NewReader(form.Encode()))
@@ -100,20 +121,29 @@ func TestFunctionsStartAloneWithTerraformsEnvironment(t *testing.T) {
 			// Signed as Twilio signs the URL it is given (the output).
 			r.Header.Set("X-Twilio-Signature", twilio.Sign(aloneTwilioToken, d.url("Webhooks")+"/webhooks/inbound", form))
 			return r
-		}, 200, "<Response>"},
+		}, 200, "<Response>", nil},
 		"Sender": {func(base string) *http.Request {
 			r, _ := http.NewRequest("POST", base+"/", strings.NewReader(`{"campaign_id":"c1","message_id":"m1"}`))
 			r.Header.Set("Content-Type", "application/json")
 			return r
-		}, 200, `"outcome":"dropped"`},
-		"ImportUsers":       {pushed(events.TopicUserImport, events.ImportBatch{JobID: "nojob", Batch: 0}), 200, ""},
-		"LaunchCampaign":    {pushed(events.TopicCampaignLaunch, events.Launch{CampaignID: "nocampaign"}), 200, ""},
-		"ProcessRecipients": {pushed(events.TopicRecipients, events.Recipients{CampaignID: "nocampaign", MessageIDs: []string{"m1"}}), 200, ""},
+		}, 200, `"outcome":"dropped"`, nil},
+		"ImportUsers":       {pushed(events.TopicUserImport, events.ImportBatch{JobID: "nojob", Batch: 0}), 200, "", nil},
+		"LaunchCampaign":    {pushed(events.TopicCampaignLaunch, events.Launch{CampaignID: "nocampaign"}), 200, "", nil},
+		"ProcessRecipients": {pushed(events.TopicRecipients, events.Recipients{CampaignID: "nocampaign", MessageIDs: []string{"m1"}}), 200, "", nil},
 		"HandleInbound": {pushed(events.TopicInbound, webhook.Event{ID: "inbound-SMalone2", Kind: webhook.Inbound, MessageSID: "SMalone2",
-			Params: map[string]string{"From": "whatsapp:+94771234567", "Body": "hello"}, ReceivedAt: time.Now()}), 200, ""},
-		// A status for a message that is not ours, long past its retries.
+			Params: map[string]string{"From": "whatsapp:" + stopper, "Body": "STOP"}, ReceivedAt: time.Now()}), 200, "",
+			func(t *testing.T) {
+				if u, err := st.GetUser(t.Context(), stopper); err != nil || u.Consent != consent.Stop {
+					t.Errorf("after HandleInbound took a STOP, the person's consent is %q (%v), want STOP", u.Consent, err)
+				}
+			}},
 		"HandleStatus": {pushed(events.TopicStatus, webhook.Event{ID: "status-SMalone3-delivered", Kind: webhook.Status, MessageSID: "SMalone3",
-			Status: "delivered", Params: map[string]string{"MessageStatus": "delivered"}, ReceivedAt: time.Now().Add(-48 * time.Hour)}), 200, ""},
+			MessageID: sent.ID, Status: "delivered", Params: map[string]string{"MessageStatus": "delivered"}, ReceivedAt: time.Now()}), 200, "",
+			func(t *testing.T) {
+				if m, err := st.GetMessage(t.Context(), sent.ID); err != nil || m.Status != message.Delivered {
+					t.Errorf("after HandleStatus took a delivered status, the message is %q (%v), want DELIVERED", m.Status, err)
+				}
+			}},
 	}
 	for _, f := range localroutes.EventFunctions {
 		if _, ok := cases[f.Name]; !ok {
@@ -141,6 +171,9 @@ func TestFunctionsStartAloneWithTerraformsEnvironment(t *testing.T) {
 			resp.Body.Close()
 			if resp.StatusCode != tc.wantCode || !strings.Contains(string(body), tc.wantBody) {
 				t.Errorf("%s answered %d %s; want %d with %q\nenvironment: %v", name, resp.StatusCode, body, tc.wantCode, tc.wantBody, keysOfMap(env))
+			}
+			if tc.check != nil {
+				tc.check(t)
 			}
 		})
 	}
