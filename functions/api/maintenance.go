@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"net/http"
 	"time"
 
@@ -45,10 +46,7 @@ func (s *Server) republishWebhooks(w http.ResponseWriter, r *http.Request) {
 // campaignrun.FindStuck), each also logged at ERROR for the alert: run it
 // every few minutes (Cloud Scheduler in production).
 func (s *Server) checkCampaigns(w http.ResponseWriter, r *http.Request) {
-	after := s.StuckAfter
-	if after <= 0 {
-		after = 30 * time.Minute
-	}
+	after := cmp.Or(s.StuckAfter, campaignrun.DefaultStuckAfter)
 	stuck, err := s.Runner.FindStuck(r.Context(), after)
 	if err != nil {
 		fail(w, r, err)

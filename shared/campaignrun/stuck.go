@@ -18,6 +18,10 @@ type Stuck struct {
 	LastProgress time.Time `json:"last_progress"`
 }
 
+// DefaultStuckAfter is STUCK_AFTER when unset: a campaign moves at one
+// message a second at least, so half an hour of silence is no pace.
+const DefaultStuckAfter = 30 * time.Minute
+
 // How much a look for stuck campaigns reads: running campaigns, and the
 // unconcluded messages of each it samples for one that is due.
 const (

@@ -11,6 +11,7 @@ import (
 
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/grpckind"
+	"github.com/eventstreamengine/ese/shared/health"
 	"github.com/eventstreamengine/ese/shared/logging"
 )
 
@@ -33,8 +34,8 @@ const (
 )
 
 // ProblemWindow is how long Ready reports a misconfiguration after it was
-// last seen.
-const ProblemWindow = 10 * time.Minute
+// last seen: as long as /health reports a recorded one.
+const ProblemWindow = health.Window
 
 // logEvery spaces the ERROR logs of one kind of problem: a batch can meet
 // the same one a hundred times.
