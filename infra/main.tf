@@ -2,10 +2,6 @@
 # identity and its common environment. One file per function holds the
 # rest (fn_*.tf).
 
-data "google_project" "this" {
-  project_id = var.project
-}
-
 locals {
   # Each function's deployed name, by entry point: function ids are 4 to
   # 63 lowercase letters, digits and hyphens, so "API" cannot name one.

@@ -253,9 +253,6 @@ func (m *module) computed(typ string, attrs map[string]cty.Value) {
 		return v.AsString(), true
 	}
 	switch typ {
-	case "google_project":
-		set("number", testProjectNumber)
-		set("project_id", project)
 	case "google_service_account":
 		if id, ok := arg("account_id"); ok {
 			email := id + "@" + project + ".iam.gserviceaccount.com"
