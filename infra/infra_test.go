@@ -669,3 +669,26 @@ func TestScheduler(t *testing.T) {
 		}
 	}
 }
+
+// Nothing is declared that nothing reads: every variable, local and data
+// source is referenced by some expression.
+func TestNoUnused(t *testing.T) {
+	t.Parallel()
+	d := load(t)
+	used := d.references(t)
+	for _, name := range sortedKeys(d.Vars) {
+		if !used["var."+name] {
+			t.Errorf("variable %q is declared and never read", name)
+		}
+	}
+	for _, name := range sortedKeys(d.localExpr) {
+		if !used["local."+name] {
+			t.Errorf("local %q is declared and never read", name)
+		}
+	}
+	for _, r := range d.Resources {
+		if r.Data && !used["data."+r.Type+"."+r.Name] {
+			t.Errorf("%s (%s) is declared and never read", r.Addr(""), r.File)
+		}
+	}
+}

@@ -464,3 +464,44 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(ks)
 	return ks
 }
+
+// references lists every var.X, local.X and data.T.N the module's
+// expressions read (outside variable blocks: a variable's own validation
+// does not use it), as "var.X", "local.X" and "data.T.N".
+func (m *module) references(t *testing.T) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	var walk func(body *hclsyntax.Body)
+	walk = func(body *hclsyntax.Body) {
+		for _, a := range body.Attributes {
+			for _, tr := range a.Expr.Variables() {
+				name := tr.RootName()
+				for _, step := range tr[1:] {
+					attr, ok := step.(hcl.TraverseAttr)
+					if !ok {
+						break
+					}
+					name += "." + attr.Name
+					if !strings.HasPrefix(name, "data.") || strings.Count(name, ".") == 2 {
+						break
+					}
+				}
+				out[name] = true
+			}
+		}
+		for _, b := range body.Blocks {
+			if b.Type != "variable" {
+				walk(b.Body)
+			}
+		}
+	}
+	p := hclparse.NewParser()
+	for _, name := range sortedKeys(m.Files) {
+		f, diags := p.ParseHCL(m.Files[name], name)
+		if diags.HasErrors() {
+			t.Fatalf("%s: %v", name, diags)
+		}
+		walk(f.Body.(*hclsyntax.Body))
+	}
+	return out
+}
