@@ -336,8 +336,38 @@ func checkPush(t *testing.T, d *deployment, s cty.Value, name, topic, fn, invoke
 	if got := lastSegment(str(s, "dead_letter_policy", 0, "dead_letter_topic")); got != events.DeadLetterTopic(topic) {
 		t.Errorf("subscription %s: dead_letter_topic %q, want %q", name, got, events.DeadLetterTopic(topic))
 	}
-	if v := at(s, "dead_letter_policy", 0, "max_delivery_attempts"); v == cty.NilVal || !v.IsKnown() || v.IsNull() {
-		t.Errorf("subscription %s: dead_letter_policy has no max_delivery_attempts", name)
+	// The local emulator's subscriptions use events.DeliveryAttempts too.
+	want := int64(events.DeliveryAttempts(topic))
+	if v := at(s, "dead_letter_policy", 0, "max_delivery_attempts"); v == cty.NilVal || !v.IsKnown() || v.IsNull() || v.Type() != cty.Number {
+		t.Errorf("subscription %s: dead_letter_policy has no max_delivery_attempts (want %d, events.DeliveryAttempts)", name, want)
+	} else if got, _ := v.AsBigFloat().Int64(); !v.AsBigFloat().IsInt() || got != want {
+		t.Errorf("subscription %s: max_delivery_attempts %s, want events.DeliveryAttempts(%q) = %d", name, v.AsBigFloat().String(), topic, want)
+	}
+}
+
+// Every variable's value (its default, or testVars') passes its
+// validation blocks, and those blocks refuse what they promise to.
+func TestVariableValidation(t *testing.T) {
+	t.Parallel()
+	m := loadModule(t, ".")
+	for _, name := range sortedKeys(m.varBlocks) {
+		for _, msg := range m.invalid(name) {
+			t.Errorf("variable %s = %#v fails its validation: %s", name, m.Vars[name], msg)
+		}
+	}
+	attempts := func(n int64) cty.Value {
+		vals := map[string]cty.Value{}
+		for _, topic := range events.Topics {
+			vals[topic] = cty.NumberIntVal(int64(events.DeliveryAttempts(topic)))
+		}
+		vals[events.TopicRecipients] = cty.NumberIntVal(n)
+		return cty.MapVal(vals)
+	}
+	for n, ok := range map[int64]bool{4: false, 5: true, 100: true, 101: false} {
+		m := loadModuleWith(t, ".", map[string]cty.Value{"delivery_attempts": attempts(n)})
+		if got := len(m.invalid("delivery_attempts")) == 0; got != ok {
+			t.Errorf("delivery_attempts with %s = %d: valid %v, want %v", events.TopicRecipients, n, got, ok)
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/tryfunc"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
@@ -64,6 +65,7 @@ type module struct {
 	Resources []*resource
 	localExpr map[string]hcl.Expression
 	overrides map[string]cty.Value
+	varBlocks map[string]*hclsyntax.Block
 }
 
 // loadModule parses every .tf file in dir and evaluates it with testVars.
@@ -80,7 +82,8 @@ func loadModuleWith(t *testing.T, dir string, vars map[string]cty.Value) *module
 		t.Fatalf("no .tf files in %s (%v)", dir, err)
 	}
 	m := &module{Dir: dir, Files: map[string][]byte{}, Vars: map[string]cty.Value{},
-		Locals: map[string]cty.Value{}, localExpr: map[string]hcl.Expression{}, overrides: vars}
+		Locals: map[string]cty.Value{}, localExpr: map[string]hcl.Expression{}, overrides: vars,
+		varBlocks: map[string]*hclsyntax.Block{}}
 	p := hclparse.NewParser()
 	for _, path := range paths {
 		src, err := os.ReadFile(path)
@@ -105,6 +108,7 @@ func (m *module) declare(t *testing.T, file string, b *hclsyntax.Block) {
 	switch b.Type {
 	case "variable":
 		name := b.Labels[0]
+		m.varBlocks[name] = b
 		if v, ok := m.overrides[name]; ok {
 			m.Vars[name] = v
 			return
@@ -343,8 +347,56 @@ func (m *module) context() *hcl.EvalContext {
 	return &hcl.EvalContext{Variables: vars, Functions: functions}
 }
 
+// invalid evaluates variable name's validation blocks with its value in m
+// and returns the error message of each that fails or cannot be evaluated.
+func (m *module) invalid(name string) []string {
+	var out []string
+	ctx := &hcl.EvalContext{
+		Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{name: m.Vars[name]})},
+		Functions: functions,
+	}
+	for _, b := range m.varBlocks[name].Body.Blocks {
+		if b.Type != "validation" {
+			continue
+		}
+		msg := "(no error_message)"
+		if a, ok := b.Body.Attributes["error_message"]; ok {
+			if v := value(a.Expr, nil); v.IsKnown() && v.Type() == cty.String {
+				msg = v.AsString()
+			}
+		}
+		c, ok := b.Body.Attributes["condition"]
+		if !ok {
+			out = append(out, msg+" [no condition]")
+			continue
+		}
+		v, diags := c.Expr.Value(ctx)
+		if diags.HasErrors() || !v.IsKnown() || v.IsNull() || v.Type() != cty.Bool {
+			out = append(out, fmt.Sprintf("%s [condition not evaluated: %v]", msg, diags))
+			continue
+		}
+		if v.False() {
+			out = append(out, msg)
+		}
+	}
+	return out
+}
+
 // functions are the Terraform functions the configuration uses.
 var functions = map[string]function.Function{
+	"alltrue": function.New(&function.Spec{
+		Params: []function.Parameter{{Name: "list", Type: cty.List(cty.Bool)}},
+		Type:   function.StaticReturnType(cty.Bool),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			for it := args[0].ElementIterator(); it.Next(); {
+				if _, v := it.Element(); !v.IsKnown() || v.IsNull() || v.False() {
+					return cty.False, nil
+				}
+			}
+			return cty.True, nil
+		},
+	}),
+	"can":      tryfunc.CanFunc,
 	"concat":   stdlib.ConcatFunc,
 	"contains": stdlib.ContainsFunc,
 	"flatten":  stdlib.FlattenFunc,
@@ -354,6 +406,7 @@ var functions = map[string]function.Function{
 	"length":   stdlib.LengthFunc,
 	"lower":    stdlib.LowerFunc,
 	"merge":    stdlib.MergeFunc,
+	"regex":    stdlib.RegexFunc,
 	"replace":  stdlib.ReplaceFunc,
 	"startswith": function.New(&function.Spec{
 		Params: []function.Parameter{{Name: "s", Type: cty.String}, {Name: "prefix", Type: cty.String}},

@@ -59,10 +59,21 @@ variable "notification_channels" {
   default     = []
 }
 
-variable "dead_letter_max_attempts" {
-  description = "Deliveries of an event before Pub/Sub moves it to its dead-letter topic (5 to 100)."
-  type        = number
-  default     = 10
+variable "delivery_attempts" {
+  description = "By topic: deliveries of an event before Pub/Sub moves it to the topic's dead-letter topic (5 to 100). Mirrors events.DeliveryAttempts: the campaign fan-out topics, whose capped functions answer 429 while a large campaign's backlog drains, get 100."
+  type        = map(number)
+  default = {
+    "user-import"     = 10
+    "campaign-launch" = 100
+    "recipient-batch" = 100
+    "inbound-message" = 10
+    "delivery-status" = 10
+  }
+
+  validation {
+    condition     = alltrue([for n in values(var.delivery_attempts) : n >= 5 && n <= 100])
+    error_message = "delivery_attempts: every value must be between 5 and 100 (Pub/Sub's limits)."
+  }
 }
 
 variable "message_retention" {
