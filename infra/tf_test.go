@@ -228,15 +228,50 @@ func evalBody(body *hclsyntax.Body, ctx *hcl.EvalContext) map[string]cty.Value {
 	}
 	blocks := map[string][]cty.Value{}
 	for _, b := range body.Blocks {
-		if b.Type == "lifecycle" || b.Type == "dynamic" {
-			continue
+		switch b.Type {
+		case "lifecycle":
+		case "dynamic":
+			blocks[b.Labels[0]] = append(blocks[b.Labels[0]], expandDynamic(b, ctx)...)
+		default:
+			blocks[b.Type] = append(blocks[b.Type], cty.ObjectVal(evalBody(b.Body, ctx)))
 		}
-		blocks[b.Type] = append(blocks[b.Type], cty.ObjectVal(evalBody(b.Body, ctx)))
 	}
 	for name, bs := range blocks {
 		attrs[name] = cty.TupleVal(bs)
 	}
 	return attrs
+}
+
+// expandDynamic evaluates a dynamic block into the blocks it makes: its
+// content once per element of for_each, with the iterator (the block's
+// label unless iterator names another) as {key, value}. An unknown
+// for_each makes no block.
+func expandDynamic(b *hclsyntax.Block, ctx *hcl.EvalContext) []cty.Value {
+	iter := b.Labels[0]
+	if a, ok := b.Body.Attributes["iterator"]; ok {
+		iter = hcl.ExprAsKeyword(a.Expr)
+	}
+	fe, ok := b.Body.Attributes["for_each"]
+	if !ok {
+		return nil
+	}
+	coll := value(fe.Expr, ctx)
+	if !coll.IsWhollyKnown() || coll.IsNull() || !coll.CanIterateElements() {
+		return nil
+	}
+	var out []cty.Value
+	for _, content := range b.Body.Blocks {
+		if content.Type != "content" {
+			continue
+		}
+		for it := coll.ElementIterator(); it.Next(); {
+			k, v := it.Element()
+			child := ctx.NewChild()
+			child.Variables = map[string]cty.Value{iter: cty.ObjectVal(map[string]cty.Value{"key": k, "value": v})}
+			out = append(out, cty.ObjectVal(evalBody(content.Body, child)))
+		}
+	}
+	return out
 }
 
 // computed adds what Google Cloud computes for a resource of type typ, from

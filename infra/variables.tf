@@ -76,6 +76,12 @@ variable "delivery_attempts" {
   }
 }
 
+variable "tasks_iam_condition" {
+  description = "Limit the functions' Cloud Tasks roles (queueAdmin, enqueuer) to campaign- queues with an IAM condition on resource.name. Set false if Cloud Tasks does not honour it (tasks.tf, infra/README.md: a probe queue created as fn-launchcampaign is refused): both roles are then granted on every queue of the project."
+  type        = bool
+  default     = true
+}
+
 variable "message_retention" {
   description = "How long a message is kept (MESSAGE_RETENTION, a Go duration such as 9504h); empty keeps them for ever."
   type        = string
