@@ -27,9 +27,20 @@ variable "firestore_location" {
 }
 
 variable "source_archive" {
-  description = "Local path of the zip of the Go module (Cloud Build makes it with git archive)."
+  description = "Local path of the zip of the Go module (scripts/source-archive writes it)."
   type        = string
   default     = "source.zip"
+}
+
+variable "source_hash" {
+  description = "Content hash of the archived files (source.hash, written by scripts/source-archive), naming the bucket object; empty: the sha256 of source_archive, which changes with every commit."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.source_hash == "" || can(regex("^[0-9a-f]{64}$", var.source_hash))
+    error_message = "source_hash: empty or 64 lowercase hex digits (the content of source.hash)."
+  }
 }
 
 variable "twilio_account_sid" {
