@@ -15,8 +15,9 @@ package infra
 //   - every setting a function's Config requires is set on it (or comes
 //     from a secret), GOOGLE_CLOUD_PROJECT too; every secret named exists
 //     and only the functions using it can read it;
-//   - functions creating send tasks sign them as tasks-invoker and hold
-//     enqueuer, queue admin (on campaign- queues only) and actAs;
+//   - functions using Cloud Tasks hold queue admin on campaign- queues
+//     only; the ones creating send tasks (taskCreators) sign them as
+//     tasks-invoker and hold enqueuer and actAs, and no one else does;
 //   - every composite index in gcpfirestore.Indexes exists (and no other),
 //     every TTL field has its policy (none on contacts or consent), no
 //     index exemption touches a queried field;
@@ -336,8 +337,38 @@ func checkPush(t *testing.T, d *deployment, s cty.Value, name, topic, fn, invoke
 	if got := lastSegment(str(s, "dead_letter_policy", 0, "dead_letter_topic")); got != events.DeadLetterTopic(topic) {
 		t.Errorf("subscription %s: dead_letter_topic %q, want %q", name, got, events.DeadLetterTopic(topic))
 	}
-	if v := at(s, "dead_letter_policy", 0, "max_delivery_attempts"); v == cty.NilVal || !v.IsKnown() || v.IsNull() {
-		t.Errorf("subscription %s: dead_letter_policy has no max_delivery_attempts", name)
+	// The local emulator's subscriptions use events.DeliveryAttempts too.
+	want := int64(events.DeliveryAttempts(topic))
+	if v := at(s, "dead_letter_policy", 0, "max_delivery_attempts"); v == cty.NilVal || !v.IsKnown() || v.IsNull() || v.Type() != cty.Number {
+		t.Errorf("subscription %s: dead_letter_policy has no max_delivery_attempts (want %d, events.DeliveryAttempts)", name, want)
+	} else if got, _ := v.AsBigFloat().Int64(); !v.AsBigFloat().IsInt() || got != want {
+		t.Errorf("subscription %s: max_delivery_attempts %s, want events.DeliveryAttempts(%q) = %d", name, v.AsBigFloat().String(), topic, want)
+	}
+}
+
+// Every variable's value (its default, or testVars') passes its
+// validation blocks, and those blocks refuse what they promise to.
+func TestVariableValidation(t *testing.T) {
+	t.Parallel()
+	m := loadModule(t, ".")
+	for _, name := range sortedKeys(m.varBlocks) {
+		for _, msg := range m.invalid(name) {
+			t.Errorf("variable %s = %#v fails its validation: %s", name, m.Vars[name], msg)
+		}
+	}
+	attempts := func(n int64) cty.Value {
+		vals := map[string]cty.Value{}
+		for _, topic := range events.Topics {
+			vals[topic] = cty.NumberIntVal(int64(events.DeliveryAttempts(topic)))
+		}
+		vals[events.TopicRecipients] = cty.NumberIntVal(n)
+		return cty.MapVal(vals)
+	}
+	for n, ok := range map[int64]bool{4: false, 5: true, 100: true, 101: false} {
+		m := loadModuleWith(t, ".", map[string]cty.Value{"delivery_attempts": attempts(n)})
+		if got := len(m.invalid("delivery_attempts")) == 0; got != ok {
+			t.Errorf("delivery_attempts with %s = %d: valid %v, want %v", events.TopicRecipients, n, got, ok)
+		}
 	}
 }
 
@@ -425,28 +456,76 @@ func TestEnvironment(t *testing.T) {
 	}
 }
 
+// taskCreators are the entry points that create send tasks, each signed
+// by tasks-invoker, and where in the code they do it. Only they may hold
+// roles/cloudtasks.enqueuer and actAs (roles/iam.serviceAccountUser) on
+// tasks-invoker; TestTaskCreatorsInCode keeps the list honest.
+var taskCreators = map[string]string{
+	// shared/campaignrun: Runner.Recipients -> Runner.queue -> Queue.Enqueue,
+	// one task per recipient of a batch (topic recipient-batch).
+	"ProcessRecipients": "shared/campaignrun",
+	// shared/sending: Sender.deferUntil -> enqueueDeferred -> Queue.Enqueue,
+	// a new task for a message deferred (quiet hours, rate limits).
+	"Sender": "shared/sending",
+}
+
+// The Cloud Tasks grants, with the queue-name condition (the default) and
+// without it (tasks_iam_condition = false, for a Cloud Tasks that ignores it).
 func TestSendTasks(t *testing.T) {
 	t.Parallel()
-	d := load(t)
+	for _, conditioned := range []bool{true, false} {
+		t.Run(fmt.Sprintf("tasks_iam_condition=%v", conditioned), func(t *testing.T) {
+			t.Parallel()
+			d := deploymentOf(t, loadModuleWith(t, ".", map[string]cty.Value{"tasks_iam_condition": cty.BoolVal(conditioned)}))
+			checkSendTasks(t, d, conditioned)
+		})
+	}
+}
+
+func checkSendTasks(t *testing.T, d *deployment, conditioned bool) {
 	invoker, ok := d.account("tasks-invoker")
 	if !ok {
 		t.Fatal("no google_service_account tasks-invoker (it signs the send tasks)")
 	}
 	prefix := fmt.Sprintf(`resource.name.startsWith("projects/%s/locations/%s/queues/campaign-")`, d.project, d.region)
-	conditioned := func(role, member string) bool {
-		for _, g := range d.grants("google_project_iam_member", role) {
-			if str(g, "member") == member && strings.Contains(str(g, "condition", 0, "expression"), prefix) {
-				return true
-			}
+	// Every Cloud Tasks grant is limited to campaign queues, or, only when
+	// tasks_iam_condition is false, carries no condition at all.
+	scoped := func(g cty.Value) bool {
+		if conditioned {
+			return strings.Contains(str(g, "condition", 0, "expression"), prefix)
 		}
-		return false
+		return at(g, "condition", 0) == cty.NilVal
 	}
+	want := "limited to campaign queues (" + prefix + ")"
+	if !conditioned {
+		want = "unconditioned (tasks_iam_condition = false)"
+	}
+	holders := map[string]map[string]bool{} // role -> members
 	for _, role := range []string{"roles/cloudtasks.queueAdmin", "roles/cloudtasks.enqueuer"} {
+		holders[role] = map[string]bool{}
 		for addr, g := range d.grants("google_project_iam_member", role) {
-			if !strings.Contains(str(g, "condition", 0, "expression"), prefix) {
-				t.Errorf("%s: %s is not limited to campaign queues (%s)", addr, role, prefix)
+			if !scoped(g) {
+				t.Errorf("%s: %s is not %s", addr, role, want)
+				continue
 			}
+			holders[role][str(g, "member")] = true
 		}
+	}
+	actAs := map[string]bool{}
+	for _, g := range d.grants("google_service_account_iam_member", "roles/iam.serviceAccountUser") {
+		if str(g, "service_account_id") == str(invoker, "name") {
+			actAs[str(g, "member")] = true
+		}
+	}
+
+	creators := map[string]bool{} // members of the taskCreators
+	for _, name := range sortedKeys(taskCreators) {
+		f, ok := d.functions[name]
+		if !ok {
+			t.Errorf("task creator %s has no function", name)
+			continue
+		}
+		creators["serviceAccount:"+str(f, "service_config", 0, "service_account_email")] = true
 	}
 	for _, name := range sortedKeys(d.functions) {
 		f := d.functions[name]
@@ -457,35 +536,92 @@ func TestSendTasks(t *testing.T) {
 			if plain["TASKS_LOCATION"] != d.region {
 				t.Errorf("%s: TASKS_LOCATION = %q, want the region %q", addr, plain["TASKS_LOCATION"], d.region)
 			}
-			if !conditioned("roles/cloudtasks.queueAdmin", member) {
-				t.Errorf("%s: uses Cloud Tasks but lacks roles/cloudtasks.queueAdmin on campaign queues", addr)
+			if !holders["roles/cloudtasks.queueAdmin"][member] {
+				t.Errorf("%s: uses Cloud Tasks but lacks roles/cloudtasks.queueAdmin %s", addr, want)
 			}
 		}
-		sa, ok := plain["TASKS_SERVICE_ACCOUNT"]
-		if !ok {
+		if sa, ok := plain["TASKS_SERVICE_ACCOUNT"]; ok {
+			if sa != str(invoker, "email") {
+				t.Errorf("%s: TASKS_SERVICE_ACCOUNT = %q, want tasks-invoker %q", addr, sa, str(invoker, "email"))
+			}
+			if plain["SENDER_URL"] != d.url("Sender") || plain["TASKS_AUDIENCE"] != d.url("Sender") {
+				t.Errorf("%s: SENDER_URL %q and TASKS_AUDIENCE %q, want the Sender's URL %q", addr, plain["SENDER_URL"], plain["TASKS_AUDIENCE"], d.url("Sender"))
+			}
+		}
+		if _, creates := taskCreators[name]; !creates {
 			continue
 		}
-		if sa != str(invoker, "email") {
-			t.Errorf("%s: TASKS_SERVICE_ACCOUNT = %q, want tasks-invoker %q", addr, sa, str(invoker, "email"))
+		if plain["TASKS_SERVICE_ACCOUNT"] != str(invoker, "email") {
+			t.Errorf("%s: creates send tasks but TASKS_SERVICE_ACCOUNT is %q, not tasks-invoker", addr, plain["TASKS_SERVICE_ACCOUNT"])
 		}
-		if plain["SENDER_URL"] != d.url("Sender") || plain["TASKS_AUDIENCE"] != d.url("Sender") {
-			t.Errorf("%s: SENDER_URL %q and TASKS_AUDIENCE %q, want the Sender's URL %q", addr, plain["SENDER_URL"], plain["TASKS_AUDIENCE"], d.url("Sender"))
+		if !holders["roles/cloudtasks.enqueuer"][member] {
+			t.Errorf("%s: creates send tasks (%s) but lacks roles/cloudtasks.enqueuer %s", addr, taskCreators[name], want)
 		}
-		if !conditioned("roles/cloudtasks.enqueuer", member) {
-			t.Errorf("%s: creates send tasks but lacks roles/cloudtasks.enqueuer on campaign queues", addr)
+		if !actAs[member] {
+			t.Errorf("%s: creates tasks signed by tasks-invoker (%s) but lacks roles/iam.serviceAccountUser on it", addr, taskCreators[name])
 		}
-		actAs := false
-		for _, g := range d.grants("google_service_account_iam_member", "roles/iam.serviceAccountUser") {
-			if str(g, "service_account_id") == str(invoker, "name") && str(g, "member") == member {
-				actAs = true
+	}
+	// Nobody else: no other function, nor any other member.
+	for what, members := range map[string]map[string]bool{
+		"roles/cloudtasks.enqueuer":                     holders["roles/cloudtasks.enqueuer"],
+		"roles/iam.serviceAccountUser on tasks-invoker": actAs,
+	} {
+		for _, m := range sortedKeys(members) {
+			if creators[m] {
+				continue
 			}
-		}
-		if !actAs {
-			t.Errorf("%s: creates tasks signed by tasks-invoker but lacks roles/iam.serviceAccountUser on it", addr)
+			who := m
+			for name, f := range d.functions {
+				if m == "serviceAccount:"+str(f, "service_config", 0, "service_account_email") {
+					who = d.functionAddr[name]
+				}
+			}
+			t.Errorf("%s holds %s but creates no send task (taskCreators)", who, what)
 		}
 	}
 	if got, want := d.invokers("Sender"), []string{str(invoker, "member")}; !slices.Equal(got, want) {
 		t.Errorf("Sender invokers %v, want only tasks-invoker %v", got, want)
+	}
+}
+
+// enqueueCall is a call that creates a send task.
+var enqueueCall = regexp.MustCompile(`\.Enqueue\(`)
+
+// The packages creating send tasks, outside the queue implementations and
+// tests, are exactly those taskCreators names: a new one means a function
+// needs enqueuer and actAs (and an entry above).
+func TestTaskCreatorsInCode(t *testing.T) {
+	t.Parallel()
+	want := map[string]bool{}
+	for _, pkg := range taskCreators {
+		want[pkg] = true
+	}
+	got := map[string]bool{}
+	for _, dir := range []string{"functions", "shared"} {
+		err := filepath.WalkDir(filepath.Join(repoRoot, dir), func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return err
+			}
+			rel, _ := filepath.Rel(repoRoot, filepath.Dir(path))
+			rel = filepath.ToSlash(rel)
+			if rel == "shared/sendqueue" || strings.HasPrefix(rel, "shared/sendqueue/") {
+				return nil // the queues themselves and their conformance tests
+			}
+			src, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			if enqueueCall.Match(src) {
+				got[rel] = true
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("packages calling Queue.Enqueue (-taskCreators, +code):\n%s", diff)
 	}
 }
 
@@ -666,6 +802,29 @@ func TestScheduler(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("no google_cloud_scheduler_job calls %s%s", d.url("API"), route[1])
+		}
+	}
+}
+
+// Nothing is declared that nothing reads: every variable, local and data
+// source is referenced by some expression.
+func TestNoUnused(t *testing.T) {
+	t.Parallel()
+	d := load(t)
+	used := d.references(t)
+	for _, name := range sortedKeys(d.Vars) {
+		if !used["var."+name] {
+			t.Errorf("variable %q is declared and never read", name)
+		}
+	}
+	for _, name := range sortedKeys(d.localExpr) {
+		if !used["local."+name] {
+			t.Errorf("local %q is declared and never read", name)
+		}
+	}
+	for _, r := range d.Resources {
+		if r.Data && !used["data."+r.Type+"."+r.Name] {
+			t.Errorf("%s (%s) is declared and never read", r.Addr(""), r.File)
 		}
 	}
 }

@@ -2,10 +2,6 @@
 # identity and its common environment. One file per function holds the
 # rest (fn_*.tf).
 
-data "google_project" "this" {
-  project_id = var.project
-}
-
 locals {
   # Each function's deployed name, by entry point: function ids are 4 to
   # 63 lowercase letters, digits and hyphens, so "API" cannot name one.
@@ -56,13 +52,24 @@ resource "google_storage_bucket" "source" {
   depends_on = [google_project_service.enabled]
 }
 
-# Named by its content hash: a new commit is a new object, so the functions
-# are rebuilt exactly when the code changed, and an older archive can be
-# applied again to roll back.
+# Named by a hash of its content, so the functions are rebuilt exactly when
+# the code that builds them changed, and an older commit's archive applied
+# again rolls back. The zip's own bytes will not do: git archive stamps the
+# commit time on every entry, so every commit (docs-only too) makes a new
+# zip. scripts/source-archive writes source.hash, a hash of the archived
+# files' contents (their git blob ids), given as var.source_hash; without it
+# the name falls back to the zip's sha256 (a rebuild per commit).
 resource "google_storage_bucket_object" "source" {
-  name   = "source-${filesha256(var.source_archive)}.zip"
+  name   = "source-${var.source_hash != "" ? var.source_hash : filesha256(var.source_archive)}.zip"
   bucket = google_storage_bucket.source.name
   source = var.source_archive
+
+  lifecycle {
+    # Same name, same files: a new commit's zip differs only in its
+    # timestamps, and re-uploading it (detect_md5hash forces a
+    # replacement) would gain nothing.
+    ignore_changes = [detect_md5hash]
+  }
 }
 
 # The identity Cloud Build uses to build the functions (new projects no

@@ -1,8 +1,9 @@
 # Each topic reaches its function through a push subscription of our own
 # (not Eventarc's, which cannot carry a dead-letter policy): OIDC token of
 # push-invoker, retries with backoff, and a dead-letter topic after
-# var.dead_letter_max_attempts deliveries, read through a pull subscription
-# by GET /api/v1/monitoring/dead-letters. Names as in shared/events.
+# var.delivery_attempts[topic] deliveries (events.DeliveryAttempts), read
+# through a pull subscription by GET /api/v1/monitoring/dead-letters. Names
+# as in shared/events.
 
 locals {
   # Topic => the function serving it (functions/localroutes.EventFunctions).
@@ -84,8 +85,9 @@ resource "google_pubsub_subscription" "push" {
   }
 
   dead_letter_policy {
-    dead_letter_topic     = google_pubsub_topic.dead_letter[each.key].id
-    max_delivery_attempts = var.dead_letter_max_attempts
+    dead_letter_topic = google_pubsub_topic.dead_letter[each.key].id
+    # Every topic must be in the map: a missing one fails the plan here.
+    max_delivery_attempts = var.delivery_attempts[each.key]
   }
 
   # Never expire for inactivity (the default is 31 days).

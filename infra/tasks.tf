@@ -2,6 +2,25 @@
 # and deleted by the functions themselves, so they hold queue admin only on
 # that name prefix. Tasks carry an OIDC token of tasks-invoker, the one
 # identity the Sender admits.
+#
+# A doubt about that prefix: IAM honours a condition on resource.name only
+# for the services listed in
+# https://cloud.google.com/iam/docs/conditions-resource-attributes ("other
+# services and resource types do not recognize resource attributes"), and
+# it is not certain Cloud Tasks is one. If it is not, the condition never
+# holds, the conditioned grants give nothing, and every campaign fails (no
+# queue, no task; /health names the PermissionDenied). Check it once per
+# project after the first apply, as someone allowed to impersonate the
+# account (roles/iam.serviceAccountTokenCreator on it):
+#
+#   gcloud tasks queues create campaign-probe --location=$REGION \
+#     --impersonate-service-account=fn-launchcampaign@$PROJECT.iam.gserviceaccount.com
+#   gcloud tasks queues delete campaign-probe --location=$REGION --quiet \
+#     --impersonate-service-account=fn-launchcampaign@$PROJECT.iam.gserviceaccount.com
+#
+# PERMISSION_DENIED on the create means the condition is not honoured: set
+# tasks_iam_condition = false, which grants both roles on every queue of the
+# project (the functions only ever touch campaign- queues themselves).
 
 locals {
   queue_location = "projects/${var.project}/locations/${var.region}"
@@ -21,9 +40,11 @@ locals {
     sender             = google_service_account.sender.member
   }
 
-  # Who creates send tasks (and so signs them as tasks-invoker).
+  # Who creates send tasks (and so signs them as tasks-invoker):
+  # ProcessRecipients queues each recipient's message (campaignrun), the
+  # Sender re-queues the ones it defers (sending). LaunchCampaign only
+  # creates the campaign's queue.
   enqueuers = {
-    launch_campaign    = google_service_account.launch_campaign.member
     process_recipients = google_service_account.process_recipients.member
     sender             = google_service_account.sender.member
   }
@@ -43,9 +64,12 @@ resource "google_project_iam_member" "queue_admin" {
   role    = "roles/cloudtasks.queueAdmin"
   member  = each.value
 
-  condition {
-    title      = "campaign queues"
-    expression = local.campaign_queues
+  dynamic "condition" {
+    for_each = var.tasks_iam_condition ? [local.campaign_queues] : []
+    content {
+      title      = "campaign queues"
+      expression = condition.value
+    }
   }
 }
 
@@ -56,9 +80,12 @@ resource "google_project_iam_member" "enqueuer" {
   role    = "roles/cloudtasks.enqueuer"
   member  = each.value
 
-  condition {
-    title      = "campaign queues"
-    expression = local.campaign_queues
+  dynamic "condition" {
+    for_each = var.tasks_iam_condition ? [local.campaign_queues] : []
+    content {
+      title      = "campaign queues"
+      expression = condition.value
+    }
   }
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/tryfunc"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
@@ -64,6 +65,7 @@ type module struct {
 	Resources []*resource
 	localExpr map[string]hcl.Expression
 	overrides map[string]cty.Value
+	varBlocks map[string]*hclsyntax.Block
 }
 
 // loadModule parses every .tf file in dir and evaluates it with testVars.
@@ -80,7 +82,8 @@ func loadModuleWith(t *testing.T, dir string, vars map[string]cty.Value) *module
 		t.Fatalf("no .tf files in %s (%v)", dir, err)
 	}
 	m := &module{Dir: dir, Files: map[string][]byte{}, Vars: map[string]cty.Value{},
-		Locals: map[string]cty.Value{}, localExpr: map[string]hcl.Expression{}, overrides: vars}
+		Locals: map[string]cty.Value{}, localExpr: map[string]hcl.Expression{}, overrides: vars,
+		varBlocks: map[string]*hclsyntax.Block{}}
 	p := hclparse.NewParser()
 	for _, path := range paths {
 		src, err := os.ReadFile(path)
@@ -105,6 +108,7 @@ func (m *module) declare(t *testing.T, file string, b *hclsyntax.Block) {
 	switch b.Type {
 	case "variable":
 		name := b.Labels[0]
+		m.varBlocks[name] = b
 		if v, ok := m.overrides[name]; ok {
 			m.Vars[name] = v
 			return
@@ -224,15 +228,50 @@ func evalBody(body *hclsyntax.Body, ctx *hcl.EvalContext) map[string]cty.Value {
 	}
 	blocks := map[string][]cty.Value{}
 	for _, b := range body.Blocks {
-		if b.Type == "lifecycle" || b.Type == "dynamic" {
-			continue
+		switch b.Type {
+		case "lifecycle":
+		case "dynamic":
+			blocks[b.Labels[0]] = append(blocks[b.Labels[0]], expandDynamic(b, ctx)...)
+		default:
+			blocks[b.Type] = append(blocks[b.Type], cty.ObjectVal(evalBody(b.Body, ctx)))
 		}
-		blocks[b.Type] = append(blocks[b.Type], cty.ObjectVal(evalBody(b.Body, ctx)))
 	}
 	for name, bs := range blocks {
 		attrs[name] = cty.TupleVal(bs)
 	}
 	return attrs
+}
+
+// expandDynamic evaluates a dynamic block into the blocks it makes: its
+// content once per element of for_each, with the iterator (the block's
+// label unless iterator names another) as {key, value}. An unknown
+// for_each makes no block.
+func expandDynamic(b *hclsyntax.Block, ctx *hcl.EvalContext) []cty.Value {
+	iter := b.Labels[0]
+	if a, ok := b.Body.Attributes["iterator"]; ok {
+		iter = hcl.ExprAsKeyword(a.Expr)
+	}
+	fe, ok := b.Body.Attributes["for_each"]
+	if !ok {
+		return nil
+	}
+	coll := value(fe.Expr, ctx)
+	if !coll.IsWhollyKnown() || coll.IsNull() || !coll.CanIterateElements() {
+		return nil
+	}
+	var out []cty.Value
+	for _, content := range b.Body.Blocks {
+		if content.Type != "content" {
+			continue
+		}
+		for it := coll.ElementIterator(); it.Next(); {
+			k, v := it.Element()
+			child := ctx.NewChild()
+			child.Variables = map[string]cty.Value{iter: cty.ObjectVal(map[string]cty.Value{"key": k, "value": v})}
+			out = append(out, cty.ObjectVal(evalBody(content.Body, child)))
+		}
+	}
+	return out
 }
 
 // computed adds what Google Cloud computes for a resource of type typ, from
@@ -253,9 +292,6 @@ func (m *module) computed(typ string, attrs map[string]cty.Value) {
 		return v.AsString(), true
 	}
 	switch typ {
-	case "google_project":
-		set("number", testProjectNumber)
-		set("project_id", project)
 	case "google_service_account":
 		if id, ok := arg("account_id"); ok {
 			email := id + "@" + project + ".iam.gserviceaccount.com"
@@ -346,8 +382,56 @@ func (m *module) context() *hcl.EvalContext {
 	return &hcl.EvalContext{Variables: vars, Functions: functions}
 }
 
+// invalid evaluates variable name's validation blocks with its value in m
+// and returns the error message of each that fails or cannot be evaluated.
+func (m *module) invalid(name string) []string {
+	var out []string
+	ctx := &hcl.EvalContext{
+		Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{name: m.Vars[name]})},
+		Functions: functions,
+	}
+	for _, b := range m.varBlocks[name].Body.Blocks {
+		if b.Type != "validation" {
+			continue
+		}
+		msg := "(no error_message)"
+		if a, ok := b.Body.Attributes["error_message"]; ok {
+			if v := value(a.Expr, nil); v.IsKnown() && v.Type() == cty.String {
+				msg = v.AsString()
+			}
+		}
+		c, ok := b.Body.Attributes["condition"]
+		if !ok {
+			out = append(out, msg+" [no condition]")
+			continue
+		}
+		v, diags := c.Expr.Value(ctx)
+		if diags.HasErrors() || !v.IsKnown() || v.IsNull() || v.Type() != cty.Bool {
+			out = append(out, fmt.Sprintf("%s [condition not evaluated: %v]", msg, diags))
+			continue
+		}
+		if v.False() {
+			out = append(out, msg)
+		}
+	}
+	return out
+}
+
 // functions are the Terraform functions the configuration uses.
 var functions = map[string]function.Function{
+	"alltrue": function.New(&function.Spec{
+		Params: []function.Parameter{{Name: "list", Type: cty.List(cty.Bool)}},
+		Type:   function.StaticReturnType(cty.Bool),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			for it := args[0].ElementIterator(); it.Next(); {
+				if _, v := it.Element(); !v.IsKnown() || v.IsNull() || v.False() {
+					return cty.False, nil
+				}
+			}
+			return cty.True, nil
+		},
+	}),
+	"can":      tryfunc.CanFunc,
 	"concat":   stdlib.ConcatFunc,
 	"contains": stdlib.ContainsFunc,
 	"flatten":  stdlib.FlattenFunc,
@@ -357,6 +441,7 @@ var functions = map[string]function.Function{
 	"length":   stdlib.LengthFunc,
 	"lower":    stdlib.LowerFunc,
 	"merge":    stdlib.MergeFunc,
+	"regex":    stdlib.RegexFunc,
 	"replace":  stdlib.ReplaceFunc,
 	"startswith": function.New(&function.Spec{
 		Params: []function.Parameter{{Name: "s", Type: cty.String}, {Name: "prefix", Type: cty.String}},
@@ -466,4 +551,45 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(ks)
 	return ks
+}
+
+// references lists every var.X, local.X and data.T.N the module's
+// expressions read (outside variable blocks: a variable's own validation
+// does not use it), as "var.X", "local.X" and "data.T.N".
+func (m *module) references(t *testing.T) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	var walk func(body *hclsyntax.Body)
+	walk = func(body *hclsyntax.Body) {
+		for _, a := range body.Attributes {
+			for _, tr := range a.Expr.Variables() {
+				name := tr.RootName()
+				for _, step := range tr[1:] {
+					attr, ok := step.(hcl.TraverseAttr)
+					if !ok {
+						break
+					}
+					name += "." + attr.Name
+					if !strings.HasPrefix(name, "data.") || strings.Count(name, ".") == 2 {
+						break
+					}
+				}
+				out[name] = true
+			}
+		}
+		for _, b := range body.Blocks {
+			if b.Type != "variable" {
+				walk(b.Body)
+			}
+		}
+	}
+	p := hclparse.NewParser()
+	for _, name := range sortedKeys(m.Files) {
+		f, diags := p.ParseHCL(m.Files[name], name)
+		if diags.HasErrors() {
+			t.Fatalf("%s: %v", name, diags)
+		}
+		walk(f.Body.(*hclsyntax.Body))
+	}
+	return out
 }

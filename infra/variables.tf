@@ -27,9 +27,20 @@ variable "firestore_location" {
 }
 
 variable "source_archive" {
-  description = "Local path of the zip of the Go module (Cloud Build makes it with git archive)."
+  description = "Local path of the zip of the Go module (scripts/source-archive writes it)."
   type        = string
   default     = "source.zip"
+}
+
+variable "source_hash" {
+  description = "Content hash of the archived files (source.hash, written by scripts/source-archive), naming the bucket object; empty: the sha256 of source_archive, which changes with every commit."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.source_hash == "" || can(regex("^[0-9a-f]{64}$", var.source_hash))
+    error_message = "source_hash: empty or 64 lowercase hex digits (the content of source.hash)."
+  }
 }
 
 variable "twilio_account_sid" {
@@ -59,10 +70,27 @@ variable "notification_channels" {
   default     = []
 }
 
-variable "dead_letter_max_attempts" {
-  description = "Deliveries of an event before Pub/Sub moves it to its dead-letter topic (5 to 100)."
-  type        = number
-  default     = 10
+variable "delivery_attempts" {
+  description = "By topic: deliveries of an event before Pub/Sub moves it to the topic's dead-letter topic (5 to 100). Mirrors events.DeliveryAttempts: the campaign fan-out topics, whose capped functions answer 429 while a large campaign's backlog drains, get 100."
+  type        = map(number)
+  default = {
+    "user-import"     = 10
+    "campaign-launch" = 100
+    "recipient-batch" = 100
+    "inbound-message" = 10
+    "delivery-status" = 10
+  }
+
+  validation {
+    condition     = alltrue([for n in values(var.delivery_attempts) : n >= 5 && n <= 100])
+    error_message = "delivery_attempts: every value must be between 5 and 100 (Pub/Sub's limits)."
+  }
+}
+
+variable "tasks_iam_condition" {
+  description = "Limit the functions' Cloud Tasks roles (queueAdmin, enqueuer) to campaign- queues with an IAM condition on resource.name. Set false if Cloud Tasks does not honour it (tasks.tf, infra/README.md: a probe queue created as fn-launchcampaign is refused): both roles are then granted on every queue of the project."
+  type        = bool
+  default     = true
 }
 
 variable "message_retention" {
