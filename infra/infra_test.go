@@ -27,6 +27,7 @@ package infra
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -273,6 +274,13 @@ func TestPubSub(t *testing.T) {
 			}
 		}
 
+		// The function buries what it gives up on (edge.EventFunc).
+		if f, ok := d.functions[fn]; ok {
+			member := "serviceAccount:" + str(f, "service_config", 0, "service_account_email")
+			if !holds("google_pubsub_topic_iam_member", "roles/pubsub.publisher", "topic", dl, member) {
+				t.Errorf("%s lacks roles/pubsub.publisher on %s: it cannot bury an event past EVENT_MAX_AGE", fn, dl)
+			}
+		}
 		for _, agent := range agents {
 			if !holds("google_pubsub_topic_iam_member", "roles/pubsub.publisher", "topic", dl, agent) {
 				t.Errorf("the Pub/Sub service agent %s lacks roles/pubsub.publisher on %s: it cannot dead-letter", agent, dl)
@@ -825,6 +833,127 @@ func TestNoUnused(t *testing.T) {
 	for _, r := range d.Resources {
 		if r.Data && !used["data."+r.Type+"."+r.Name] {
 			t.Errorf("%s (%s) is declared and never read", r.Addr(""), r.File)
+		}
+	}
+}
+
+// publishers lists the topics each function publishes to, and where its
+// code does; burying in a function's own dead-letter topic is checked by
+// TestPubSub. TestPublishersInCode keeps this list honest.
+var publishers = map[string][]string{
+	// imports (functions/api/imports.go), triggers (campaignrun.Trigger),
+	// the republish sweep (maintenance.go) and dead-letter replays.
+	"API": events.Topics,
+	// stored callbacks handed on (functions/webhooks).
+	"Webhooks": {events.TopicInbound, events.TopicStatus},
+	// the next page and the recipient batches (campaignrun.Launch).
+	"LaunchCampaign": {events.TopicCampaignLaunch, events.TopicRecipients},
+}
+
+// A function publishes only where it is granted, and is granted only
+// where it publishes.
+func TestPublishers(t *testing.T) {
+	t.Parallel()
+	d := load(t)
+	granted := map[string]map[string]bool{} // member -> topic
+	for _, g := range d.grants("google_pubsub_topic_iam_member", "roles/pubsub.publisher") {
+		m := str(g, "member")
+		if granted[m] == nil {
+			granted[m] = map[string]bool{}
+		}
+		granted[m][lastSegment(str(g, "topic"))] = true
+	}
+	for _, name := range sortedKeys(d.functions) {
+		member := "serviceAccount:" + str(d.functions[name], "service_config", 0, "service_account_email")
+		want := map[string]bool{}
+		for _, topic := range publishers[name] {
+			want[topic] = true
+		}
+		for _, f := range localroutes.EventFunctions {
+			if f.Name == name {
+				want[events.DeadLetterTopic(f.Topic)] = true
+			}
+		}
+		got := granted[member]
+		if got == nil {
+			got = map[string]bool{}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s may publish to (-want, +got):\n%s", name, diff)
+		}
+	}
+}
+
+// publishCall finds a Publish call and the topic expression it names.
+var publishCall = regexp.MustCompile(`\.Publish\(ctx, ([^,]+),`)
+
+// Each Publish call in the code is in a function, or in a domain package
+// that only functions listed in publishers run, to a topic they list.
+func TestPublishersInCode(t *testing.T) {
+	t.Parallel()
+	// Where a Publish call lives -> who runs it, and the topic expressions
+	// it may use.
+	webhookTopics := []string{events.TopicInbound, events.TopicStatus}
+	calls := map[string]struct {
+		runBy  []string
+		topics map[string][]string // the topic expression -> the topics it names
+	}{
+		"functions/api/imports.go":       {[]string{"API"}, map[string][]string{"events.TopicUserImport": {events.TopicUserImport}}},
+		"functions/api/maintenance.go":   {[]string{"API"}, map[string][]string{"events.WebhookTopic(e.Kind)": webhookTopics}},
+		"functions/webhooks/webhooks.go": {[]string{"Webhooks"}, map[string][]string{"events.WebhookTopic(e.Kind)": webhookTopics}},
+		// Trigger (API), Launch (LaunchCampaign).
+		"shared/campaignrun/campaignrun.go": {[]string{"API", "LaunchCampaign"}, map[string][]string{
+			"events.TopicCampaignLaunch": {events.TopicCampaignLaunch}, "events.TopicRecipients": {events.TopicRecipients}}},
+	}
+	for rel, c := range calls {
+		for _, fn := range c.runBy {
+			for _, topics := range c.topics {
+				for _, topic := range topics {
+					if !slices.Contains(publishers[fn], topic) {
+						t.Errorf("%s (run by %s) publishes to %s, which publishers does not list for it", rel, fn, topic)
+					}
+				}
+			}
+		}
+	}
+	var seen []string
+	err := filepath.WalkDir(filepath.Join(repoRoot), func(path string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(repoRoot, path)
+		if de.IsDir() {
+			if rel == "emulators" || rel == "infra" || strings.HasPrefix(rel, ".") && rel != "." || strings.HasSuffix(rel, "events") {
+				return filepath.SkipDir // tools, this test, and the Pub/Sub adapters themselves
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range publishCall.FindAllStringSubmatch(string(src), -1) {
+			c, ok := calls[rel]
+			if !ok {
+				t.Errorf("%s publishes to %s: add it to calls here and its function to publishers", rel, m[1])
+				continue
+			}
+			if _, ok := c.topics[m[1]]; !ok {
+				t.Errorf("%s publishes to %s, which calls here does not list", rel, m[1])
+			}
+			seen = append(seen, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rel := range calls {
+		if !slices.Contains(seen, rel) {
+			t.Errorf("calls lists %s, which publishes nothing any more", rel)
 		}
 	}
 }

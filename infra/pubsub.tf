@@ -126,3 +126,19 @@ resource "google_pubsub_subscription_iam_member" "push_subscriber" {
   role         = "roles/pubsub.subscriber"
   member       = local.pubsub_agent
 }
+
+# An event function buries an event it gives up on (older than
+# EVENT_MAX_AGE) among its own topic's dead letters, so it publishes there.
+resource "google_pubsub_topic_iam_member" "bury" {
+  for_each = {
+    "user-import"     = google_service_account.import_users.member
+    "campaign-launch" = google_service_account.launch_campaign.member
+    "recipient-batch" = google_service_account.process_recipients.member
+    "inbound-message" = google_service_account.handle_inbound.member
+    "delivery-status" = google_service_account.handle_status.member
+  }
+
+  topic  = google_pubsub_topic.dead_letter[each.key].name
+  role   = "roles/pubsub.publisher"
+  member = each.value
+}
