@@ -115,38 +115,18 @@ func (d *DeadLetters) List(ctx context.Context, topic string, limit int) ([]even
 
 // Replay publishes dead letter id of topic to topic, then acks it.
 func (d *DeadLetters) Replay(ctx context.Context, topic, id string) error {
-	if !slices.Contains(d.topics, topic) {
-		return errs.E(errs.NotExist, "no dead letters for topic %q", topic)
-	}
-	sub := fullName(d.client, "subscriptions", events.DeadLetterSubscription(topic))
-	found, rest, err := d.find(ctx, sub, id)
-	defer d.release(ctx, sub, rest)
-	if found == nil {
-		if err != nil {
-			return err
-		}
-		return errs.E(errs.NotExist, "no dead letter %q of topic %q", id, topic)
-	}
-
-	m := found.GetMessage()
-	_, err = d.client.TopicAdminClient.Publish(ctx, &pubsubpb.PublishRequest{
-		Topic:    fullName(d.client, "topics", topic),
-		Messages: []*pubsubpb.PubsubMessage{{Data: m.GetData(), Attributes: ownAttributes(m.GetAttributes())}},
-	})
-	if err != nil {
-		d.release(ctx, sub, []*pubsubpb.ReceivedMessage{found})
-		return errs.Wrap(kindOf(err), err, "pubsubevents.Replay: publish to "+topic)
-	}
-	err = d.client.SubscriptionAdminClient.Acknowledge(ctx, &pubsubpb.AcknowledgeRequest{Subscription: sub, AckIds: []string{found.GetAckId()}})
-	if err != nil {
-		// Published already: replaying it again later is harmless.
-		return errs.Wrap(errs.Transient, err, "pubsubevents.Replay: republished, but the dead letter stays: ack "+id)
-	}
-	return nil
+	return d.take(ctx, "Replay", topic, id, true)
 }
 
 // Discard acks dead letter id of topic without publishing it.
 func (d *DeadLetters) Discard(ctx context.Context, topic, id string) error {
+	return d.take(ctx, "Discard", topic, id, false)
+}
+
+// take finds dead letter id of topic, publishes it to topic again when
+// replay says so, then acks it; whatever it leased and did not take is
+// given back.
+func (d *DeadLetters) take(ctx context.Context, op, topic, id string, replay bool) error {
 	if !slices.Contains(d.topics, topic) {
 		return errs.E(errs.NotExist, "no dead letters for topic %q", topic)
 	}
@@ -159,10 +139,25 @@ func (d *DeadLetters) Discard(ctx context.Context, topic, id string) error {
 		}
 		return errs.E(errs.NotExist, "no dead letter %q of topic %q", id, topic)
 	}
+	if replay {
+		m := found.GetMessage()
+		_, err := d.client.TopicAdminClient.Publish(ctx, &pubsubpb.PublishRequest{
+			Topic:    fullName(d.client, "topics", topic),
+			Messages: []*pubsubpb.PubsubMessage{{Data: m.GetData(), Attributes: ownAttributes(m.GetAttributes())}},
+		})
+		if err != nil {
+			d.release(ctx, sub, []*pubsubpb.ReceivedMessage{found})
+			return errs.Wrap(kindOf(err), err, "pubsubevents."+op+": publish to "+topic)
+		}
+	}
 	err = d.client.SubscriptionAdminClient.Acknowledge(ctx, &pubsubpb.AcknowledgeRequest{Subscription: sub, AckIds: []string{found.GetAckId()}})
-	if err != nil {
+	switch {
+	case err != nil && replay:
+		// Published already: replaying it again later is harmless.
+		return errs.Wrap(errs.Transient, err, "pubsubevents.Replay: republished, but the dead letter stays: ack "+id)
+	case err != nil:
 		d.release(ctx, sub, []*pubsubpb.ReceivedMessage{found})
-		return errs.Wrap(kindOf(err), err, "pubsubevents.Discard: ack "+id)
+		return errs.Wrap(kindOf(err), err, "pubsubevents."+op+": ack "+id)
 	}
 	return nil
 }
