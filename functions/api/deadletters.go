@@ -25,7 +25,10 @@ type deadLetter struct {
 	DeliveryAttempt int        `json:"delivery_attempt"`
 	// Reason says why a handler gave it up; absent when its deliveries ran
 	// out.
-	Reason     string            `json:"reason,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// OriginalID is the id the handler's log lines name, when it was
+	// buried.
+	OriginalID string            `json:"original_id,omitempty"`
 	Attributes map[string]string `json:"attributes"`
 	// Exactly one of these: the payload as JSON when it is JSON, else
 	// its bytes in base64.
@@ -34,7 +37,7 @@ type deadLetter struct {
 }
 
 func viewDeadLetter(d events.DeadLetter) deadLetter {
-	v := deadLetter{Topic: d.Topic, ID: d.ID, DeliveryAttempt: d.DeliveryAttempts, Reason: d.Reason, Attributes: d.Attributes}
+	v := deadLetter{Topic: d.Topic, ID: d.ID, DeliveryAttempt: d.DeliveryAttempts, Reason: d.Reason, OriginalID: d.OriginalID, Attributes: d.Attributes}
 	if !d.PublishTime.IsZero() {
 		t := d.PublishTime.UTC()
 		v.PublishTime = &t

@@ -23,6 +23,10 @@ type DeadLetter struct {
 	// Reason says why its handler gave it up (see Bury); empty when its
 	// deliveries ran out.
 	Reason string
+	// OriginalID is the id it was first published with, which the
+	// handler's log lines name, when it was buried; Pub/Sub's own dead
+	// letters keep no trace of it.
+	OriginalID string
 }
 
 // Attributes Bury adds, read back into DeadLetter's fields and never
@@ -30,6 +34,7 @@ type DeadLetter struct {
 const (
 	AttrGaveUp         = "ese-gave-up"
 	AttrFirstPublished = "ese-first-published"
+	AttrOriginalID     = "ese-original-id"
 )
 
 // DeadLetters reads and replays the dead letters of the topics in Topics.

@@ -117,7 +117,7 @@ func RunDeadLetters(t *testing.T, newHarness func(t *testing.T) DeadLetterHarnes
 		h := newHarness(t)
 		dl := h.DeadLetters()
 		published := time.Now().UTC().Add(-48 * time.Hour).Truncate(time.Millisecond)
-		m := events.Message{Data: []byte(`{"campaign_id":"c9"}`), Attributes: map[string]string{"k": "v"}}
+		m := events.Message{ID: "m-42", Data: []byte(`{"campaign_id":"c9"}`), Attributes: map[string]string{"k": "v"}}
 		if err := dl.Bury(t.Context(), events.TopicCampaignLaunch, m, published, "retried past EVENT_MAX_AGE"); err != nil {
 			t.Fatalf("Bury: %v", err)
 		}
@@ -126,7 +126,7 @@ func RunDeadLetters(t *testing.T, newHarness func(t *testing.T) DeadLetterHarnes
 			t.Fatalf("List after Bury = %v, want one", got)
 		}
 		want := events.DeadLetter{Topic: events.TopicCampaignLaunch, ID: got[0].ID, Data: m.Data, Attributes: m.Attributes,
-			PublishTime: published, Reason: "retried past EVENT_MAX_AGE"}
+			PublishTime: published, Reason: "retried past EVENT_MAX_AGE", OriginalID: "m-42"}
 		if diff := cmp.Diff(want, got[0]); diff != "" {
 			t.Errorf("buried (-want, +got):\n%s", diff)
 		}
@@ -139,7 +139,7 @@ func RunDeadLetters(t *testing.T, newHarness func(t *testing.T) DeadLetterHarnes
 		if err != nil {
 			t.Fatalf("Received: %v", err)
 		}
-		if diff := cmp.Diff(m, events.Message{Data: ms[0].Data, Attributes: ms[0].Attributes}); diff != "" {
+		if diff := cmp.Diff(events.Message{Data: m.Data, Attributes: m.Attributes}, events.Message{Data: ms[0].Data, Attributes: ms[0].Attributes}); diff != "" {
 			t.Errorf("replayed (-want, +got):\n%s", diff)
 		}
 	})

@@ -85,7 +85,8 @@ func (d *DeadLetters) Bury(_ context.Context, topic string, m events.Message, pu
 	id := d.Add(topic, m, 0, published)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.letters[slices.IndexFunc(d.letters, func(l events.DeadLetter) bool { return l.ID == id })].Reason = reason
+	l := &d.letters[slices.IndexFunc(d.letters, func(l events.DeadLetter) bool { return l.ID == id })]
+	l.Reason, l.OriginalID = reason, m.ID
 	return nil
 }
 

@@ -173,6 +173,9 @@ func (d *DeadLetters) Bury(ctx context.Context, topic string, m events.Message, 
 		attrs = map[string]string{}
 	}
 	attrs[events.AttrGaveUp] = reason
+	if m.ID != "" {
+		attrs[events.AttrOriginalID] = m.ID
+	}
 	if !published.IsZero() {
 		attrs[events.AttrFirstPublished] = published.UTC().Format(time.RFC3339Nano)
 	}
@@ -262,7 +265,7 @@ func deadLetter(topic string, rm *pubsubpb.ReceivedMessage) events.DeadLetter {
 	if t, err := time.Parse(time.RFC3339Nano, attrs[events.AttrFirstPublished]); err == nil {
 		dl.PublishTime = t
 	}
-	dl.Reason = attrs[events.AttrGaveUp]
+	dl.Reason, dl.OriginalID = attrs[events.AttrGaveUp], attrs[events.AttrOriginalID]
 	return dl
 }
 
@@ -271,7 +274,7 @@ func deadLetter(topic string, rm *pubsubpb.ReceivedMessage) events.DeadLetter {
 func ownAttributes(attrs map[string]string) map[string]string {
 	var out map[string]string
 	for k, v := range attrs {
-		if strings.HasPrefix(k, deadLetterAttrPrefix) || k == events.AttrGaveUp || k == events.AttrFirstPublished {
+		if strings.HasPrefix(k, deadLetterAttrPrefix) || k == events.AttrGaveUp || k == events.AttrFirstPublished || k == events.AttrOriginalID {
 			continue
 		}
 		if out == nil {
