@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/pubsub/v2"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/eventstreamengine/ese/emulators/emulatortest"
@@ -26,6 +27,7 @@ import (
 	"github.com/eventstreamengine/ese/functions/localroutes"
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/events"
+	"github.com/eventstreamengine/ese/shared/events/pubsubevents"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/sms/twilio"
 	"github.com/eventstreamengine/ese/shared/store/gcpfirestore"
@@ -73,19 +75,7 @@ func TestFunctionsStartAloneWithTerraformsEnvironment(t *testing.T) {
 	bin := buildFunctionBinary(t)
 
 	pushed := func(topic string, payload any) func(base string) *http.Request {
-		return func(base string) *http.Request {
-			data, _ := json.Marshal(payload)
-			body, _ := json.Marshal(map[string]any{
-				"subscription": "projects/" + project + "/subscriptions/" + events.PushSubscription(topic),
-				"message": map[string]any{"data": base64.StdEncoding.EncodeToString(data), "messageId": "1",
-					"publishTime": time.Now().UTC().Format(time.RFC3339Nano)},
-			})
-			// The path as the function sees it: the push endpoint with the
-			// function's name stripped, as cloudfunctions.net does.
-			r, _ := http.NewRequest("POST", base+"/projects/"+project+"/topics/"+topic, bytes.NewReader(body))
-			r.Header.Set("Content-Type", "application/json")
-			return r
-		}
+		return pushRequest(project, topic, payload, "1", time.Now())
 	}
 	// What two of them must change: a known person's STOP and a sent
 	// message's delivery.
@@ -176,6 +166,69 @@ func TestFunctionsStartAloneWithTerraformsEnvironment(t *testing.T) {
 				tc.check(t)
 			}
 		})
+	}
+}
+
+// pushRequest is a Pub/Sub push of payload, published at published, as
+// the function sees it: to the push endpoint with the function's name
+// stripped, as cloudfunctions.net does.
+func pushRequest(project, topic string, payload any, id string, published time.Time) func(base string) *http.Request {
+	return func(base string) *http.Request {
+		data, _ := json.Marshal(payload)
+		body, _ := json.Marshal(map[string]any{
+			"subscription": "projects/" + project + "/subscriptions/" + events.PushSubscription(topic),
+			"message": map[string]any{"data": base64.StdEncoding.EncodeToString(data), "messageId": id,
+				"publishTime": published.UTC().Format(time.RFC3339Nano)},
+		})
+		r, _ := http.NewRequest("POST", base+"/projects/"+project+"/topics/"+topic, bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		return r
+	}
+}
+
+// An event older than EVENT_MAX_AGE is neither handled nor dropped: the
+// deployed wiring (EVENT_MAX_AGE from Terraform, a Pub/Sub client, the
+// topic read from the push) buries it among its topic's dead letters.
+func TestFunctionAloneBuriesAnEventPastItsMaxAge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a function against the emulators")
+	}
+	t.Parallel()
+	hosts := map[string]string{
+		"FIRESTORE_EMULATOR_HOST": emulatortest.Firestore(t),
+		"PUBSUB_EMULATOR_HOST":    emulatortest.PubSub(t),
+	}
+	project := emulatortest.ProjectID(t)
+	d := deploymentOf(t, loadModuleWith(t, ".", map[string]cty.Value{"project": cty.StringVal(project)}))
+	if err := localstack.Provision(t.Context(), project, "http://127.0.0.1:9"); err != nil {
+		t.Fatalf("localstack.Provision: %v", err)
+	}
+	env := d.environment(t, "HandleInbound")
+	for k, v := range hosts {
+		env[k] = v
+	}
+	base := startFunction(t, buildFunctionBinary(t), "HandleInbound", env)
+	old := webhook.Event{ID: "inbound-SMold", Kind: webhook.Inbound, MessageSID: "SMold",
+		Params: map[string]string{"From": "whatsapp:+94771234567", "Body": "STOP"}, ReceivedAt: time.Now().Add(-48 * time.Hour)}
+	resp, err := http.DefaultClient.Do(pushRequest(project, events.TopicInbound, old, "old-1", time.Now().Add(-48*time.Hour))(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("HandleInbound answered %d to an event past its max age, want 200 (acked once buried)", resp.StatusCode)
+	}
+	client, err := pubsub.NewClient(t.Context(), project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	dls, err := pubsubevents.NewDeadLetters(client, events.Topics).List(t.Context(), events.TopicInbound, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dls) != 1 || dls[0].OriginalID != "old-1" || !strings.Contains(dls[0].Reason, "EVENT_MAX_AGE") {
+		t.Errorf("dead letters of %s = %+v, want the old event, original id old-1, with a reason naming EVENT_MAX_AGE", events.TopicInbound, dls)
 	}
 }
 
