@@ -66,8 +66,8 @@ resource "google_storage_bucket_object" "source" {
 
   lifecycle {
     # Same name, same files: a new commit's zip differs only in its
-    # timestamps, and re-uploading it (detect_md5hash forces a
-    # replacement) would gain nothing.
+    # timestamps. The functions read only the name, so none rebuilds; a
+    # plan may still show the object's checksums updated in place.
     ignore_changes = [detect_md5hash]
   }
 }

@@ -5,8 +5,9 @@ locals {
   function_services = values(local.function_names)
 }
 
-# A dead letter is an event that failed every delivery: nothing retries it
-# until someone looks (GET /api/v1/monitoring/dead-letters) and replays it.
+# A dead letter is an event that failed every delivery, or that its
+# function buried past EVENT_MAX_AGE: nothing retries it until someone
+# looks (GET /api/v1/monitoring/dead-letters) and replays or discards it.
 resource "google_monitoring_alert_policy" "dead_letters" {
   display_name          = "Dead letters waiting"
   combiner              = "OR"
@@ -27,7 +28,7 @@ resource "google_monitoring_alert_policy" "dead_letters" {
   }
 
   documentation {
-    content   = "Events failed every delivery attempt. List them with GET /api/v1/monitoring/dead-letters, fix the cause, then replay them."
+    content   = "Events failed every delivery attempt, or waited past EVENT_MAX_AGE (their reason says which). List them with GET /api/v1/monitoring/dead-letters, fix the cause, then replay them (POST .../replay), or discard one no handler will take (POST .../discard)."
     mime_type = "text/markdown"
   }
 

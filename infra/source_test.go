@@ -175,15 +175,22 @@ func TestSourceArchive(t *testing.T) {
 		t.Errorf("source.hash %s did not change with shared/x/x.go", hash3)
 	}
 
-	// Staged changes would make the hash (the index) disagree with the
-	// archive (HEAD): refused.
+	// A change not committed, staged or not, would make what was tested
+	// (the work tree), hashed (the index) and archived (HEAD) disagree:
+	// refused.
+	refused := func(what, out string) {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(dir, "scripts", "source-archive"), filepath.Join(outs, out))
+		cmd.Env = append(gitFreeEnv(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+		if b, err := cmd.CombinedOutput(); err == nil {
+			t.Errorf("scripts/source-archive with %s succeeded:\n%s", what, b)
+		}
+	}
+	write(t, filepath.Join(dir, "functions.go"), "package m // unstaged\n")
+	refused("an unstaged change", "out4")
 	write(t, filepath.Join(dir, "functions.go"), "package m // staged\n")
 	git("add", "functions.go")
-	cmd := exec.Command(filepath.Join(dir, "scripts", "source-archive"), filepath.Join(outs, "out4"))
-	cmd.Env = append(gitFreeEnv(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
-	if out, err := cmd.CombinedOutput(); err == nil {
-		t.Errorf("scripts/source-archive with a staged change succeeded:\n%s", out)
-	}
+	refused("a staged change", "out5")
 }
 
 // gitFreeEnv is the environment without GIT_* variables, so git finds the

@@ -13,9 +13,9 @@
 # project after the first apply, as someone allowed to impersonate the
 # account (roles/iam.serviceAccountTokenCreator on it):
 #
-#   gcloud tasks queues create campaign-probe --location=$REGION \
+#   gcloud tasks queues create campaign-probe-$STAMP --location=$REGION \
 #     --impersonate-service-account=fn-launchcampaign@$PROJECT.iam.gserviceaccount.com
-#   gcloud tasks queues delete campaign-probe --location=$REGION --quiet \
+#   gcloud tasks queues delete campaign-probe-$STAMP --location=$REGION --quiet \
 #     --impersonate-service-account=fn-launchcampaign@$PROJECT.iam.gserviceaccount.com
 #
 # PERMISSION_DENIED on the create means the condition is not honoured: set

@@ -106,9 +106,14 @@ variable "webhook_retention" {
 }
 
 variable "event_max_age" {
-  description = "Age past which an event function gives an event up loudly instead of retrying it (EVENT_MAX_AGE)."
+  description = "Age past which an event function does not handle an event but keeps it among its topic's dead letters (EVENT_MAX_AGE, a Go duration above zero)."
   type        = string
   default     = "24h"
+
+  validation {
+    condition     = can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$", var.event_max_age)) && !can(regex("^[0.]+[a-zµ]+$", var.event_max_age))
+    error_message = "event_max_age: a Go duration above zero, such as 24h or 36h30m."
+  }
 }
 
 variable "log_level" {

@@ -90,7 +90,9 @@ const EnvEventMaxAge = "EVENT_MAX_AGE"
 // Events is what every event function reads besides its own settings
 // (each embeds it, so that its Config lists all it reads): an event
 // published longer ago than MaxAge is given up and kept among its topic's
-// dead letters. Far beyond the retry policy's reach (10 attempts back off
+// dead letters. Beyond the retry policy's reach for most topics (10
+// attempts backing off to 10 minutes); the fan-out topics' 100 attempts
+// can outlast it, and their backlog is then buried rather than dropped.
 // to 10 minutes), it stops only a backlog that outlived an outage.
 type Events struct {
 	MaxAge time.Duration `env:"EVENT_MAX_AGE, default=24h"`
