@@ -232,6 +232,7 @@ func newDemo(t testing.TB) *demo {
 		"FIRESTORE_EMULATOR_HOST=" + emulatortest.Firestore(t),
 		"PUBSUB_EMULATOR_HOST=" + emulatortest.PubSub(t),
 		"CLOUD_TASKS_EMULATOR_HOST=" + emulatortest.CloudTasks(t),
+		"STORAGE_EMULATOR_HOST=" + emulatortest.Storage(t),
 	}
 	port, standin := freePort(t), freePort(t)
 	d := &demo{t: t, base: "http://127.0.0.1:" + port, key: "e2e-key", standin: "http://127.0.0.1:" + standin, project: emulatortest.ProjectID(t)}

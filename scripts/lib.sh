@@ -59,6 +59,18 @@ build_cloud_tasks_emulator() {
 		die "could not build the Cloud Tasks emulator from $mod"
 }
 
+# build_storage_emulator builds .bin/fake-gcs-server, the Cloud Storage
+# emulator, from its tool module when it is missing or older than its pins.
+build_storage_emulator() {
+	local bin=.bin/fake-gcs-server mod=emulators/gcs
+	if [[ -x $bin && $bin -nt $mod/go.mod && $bin -nt $mod/go.sum ]]; then
+		return
+	fi
+	echo "building the Cloud Storage emulator into $bin" >&2
+	(cd "$mod" && go build -o "../../$bin" github.com/fsouza/fake-gcs-server) ||
+		die "could not build the Cloud Storage emulator from $mod"
+}
+
 # build_devstack builds .bin/devstack (incremental: quick when up to date).
 build_devstack() {
 	go build -o .bin/devstack ./emulators/devstack ||

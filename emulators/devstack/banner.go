@@ -42,6 +42,7 @@ func printBanner(w io.Writer, b banner) {
 		{"Firestore", emulator(b.stack.FirestoreHost, b.cfg.FirestoreHost, "firestore.log")},
 		{"Pub/Sub", emulator(b.stack.PubSubHost, b.cfg.PubSubHost, "pubsub.log")},
 		{"Cloud Tasks", emulator(b.stack.CloudTasksHost, b.cfg.CloudTasksHost, "cloudtasks.log")},
+		{"Cloud Storage", emulator(b.stack.StorageHost, b.cfg.StorageHost, "storage.log")},
 		{"Project", b.cfg.Project},
 	} {
 		fmt.Fprintf(tw, "  %s\t%s\n", row[0], row[1])

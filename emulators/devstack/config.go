@@ -27,6 +27,7 @@ const (
 	pubsubOffset     = 20000
 	cloudTasksOffset = 30000
 	twilioOffset     = 40000
+	storageOffset    = 45000
 )
 
 var alphanumeric = regexp.MustCompile(`^[A-Za-z0-9]+$`)
@@ -37,10 +38,11 @@ type config struct {
 	FirestorePort  int
 	PubSubPort     int
 	CloudTasksPort int
+	StoragePort    int
 	TwilioPort     int // the Twilio stand-in
 
 	// Emulators already running (from *_EMULATOR_HOST): reused, not started.
-	FirestoreHost, PubSubHost, CloudTasksHost string
+	FirestoreHost, PubSubHost, CloudTasksHost, StorageHost string
 
 	Project       string
 	APIKey        string
@@ -87,6 +89,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.FirestoreHost = getenv("FIRESTORE_EMULATOR_HOST")
 	c.PubSubHost = getenv("PUBSUB_EMULATOR_HOST")
 	c.CloudTasksHost = getenv("CLOUD_TASKS_EMULATOR_HOST")
+	c.StorageHost = getenv("STORAGE_EMULATOR_HOST")
 	// An emulator given by its host is reused: its port is not ours to pick.
 	if c.FirestoreHost == "" {
 		c.FirestorePort = port("FIRESTORE_PORT", c.Port+firestoreOffset, 0)
@@ -96,6 +99,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.CloudTasksHost == "" {
 		c.CloudTasksPort = port("CLOUD_TASKS_PORT", c.Port+cloudTasksOffset, 0)
+	}
+	if c.StorageHost == "" {
+		c.StoragePort = port("STORAGE_PORT", c.Port+storageOffset, 0)
 	}
 	c.TwilioPort = port("TWILIO_STANDIN_PORT", c.Port+twilioOffset, 0)
 
@@ -133,6 +139,7 @@ func (c config) distinctPorts() []error {
 		{"FIRESTORE_PORT", c.FirestorePort, c.FirestoreHost == ""},
 		{"PUBSUB_PORT", c.PubSubPort, c.PubSubHost == ""},
 		{"CLOUD_TASKS_PORT", c.CloudTasksPort, c.CloudTasksHost == ""},
+		{"STORAGE_PORT", c.StoragePort, c.StorageHost == ""},
 		{"TWILIO_STANDIN_PORT", c.TwilioPort, true},
 	} {
 		if !p.used || p.port == 0 {

@@ -49,8 +49,10 @@ Environment, with defaults:
   FIRESTORE_PORT       PORT+10000 \
   PUBSUB_PORT          PORT+20000  | 0 means any free port
   CLOUD_TASKS_PORT     PORT+30000  |
-  TWILIO_STANDIN_PORT  PORT+40000 /
-  FIRESTORE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST, CLOUD_TASKS_EMULATOR_HOST
+  TWILIO_STANDIN_PORT  PORT+40000  |
+  STORAGE_PORT         PORT+45000 /
+  FIRESTORE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST, CLOUD_TASKS_EMULATOR_HOST,
+  STORAGE_EMULATOR_HOST
                        a running emulator to use instead of starting one
   GOOGLE_CLOUD_PROJECT ` + defaultProject + `
   API_KEY              ` + defaultAPIKey + `
@@ -69,6 +71,7 @@ type options struct {
 	envFile       string
 	logDir        string
 	cloudTasksBin string
+	storageBin    string
 }
 
 func run(args []string, getenv func(string) string, stdout io.Writer, log *slog.Logger) int {
@@ -81,6 +84,7 @@ func run(args []string, getenv func(string) string, stdout io.Writer, log *slog.
 	fs.BoolVar(&o.emulatorsOnly, "emulators-only", false, "start only the emulators (or check those given by *_EMULATOR_HOST), write -env-file, and wait for SIGINT/SIGTERM")
 	fs.StringVar(&o.envFile, "env-file", "", "with -emulators-only: write the *_EMULATOR_HOST variables to this file once the emulators answer")
 	fs.StringVar(&o.logDir, "log-dir", ".run", "folder for the emulators' logs")
+	fs.StringVar(&o.storageBin, "storage-emulator", filepath.Join(".bin", "fake-gcs-server"), "the Cloud Storage emulator executable")
 	fs.StringVar(&o.cloudTasksBin, "cloud-tasks-emulator", filepath.Join(".bin", "cloud-tasks-emulator"), "the Cloud Tasks emulator executable")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -133,10 +137,13 @@ func startEmulators(ctx context.Context, cfg config, o options, log *slog.Logger
 		FirestoreHost:  cfg.FirestoreHost,
 		PubSubHost:     cfg.PubSubHost,
 		CloudTasksHost: cfg.CloudTasksHost,
+		StorageHost:    cfg.StorageHost,
 		FirestorePort:  cfg.FirestorePort,
 		PubSubPort:     cfg.PubSubPort,
 		CloudTasksPort: cfg.CloudTasksPort,
+		StoragePort:    cfg.StoragePort,
 		CloudTasksBin:  o.cloudTasksBin,
+		StorageBin:     o.storageBin,
 		LogDir:         o.logDir,
 		Logger:         log,
 	})
@@ -196,6 +203,7 @@ func runStack(ctx context.Context, cfg config, o options, stdout io.Writer, log 
 		{localstack.EnvFirestore, stack.FirestoreHost},
 		{localstack.EnvPubSub, stack.PubSubHost},
 		{localstack.EnvCloudTasks, stack.CloudTasksHost},
+		{localstack.EnvStorage, stack.StorageHost},
 		{"TASKS_LOCATION", tasksLocation},
 		{"SENDER_URL", origin + localroutes.SenderPath},
 		{"PUBLIC_BASE_URL", cfg.PublicBaseURL},

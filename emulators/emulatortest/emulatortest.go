@@ -35,6 +35,9 @@ func PubSub(t testing.TB) string { return Host(t, "PUBSUB_EMULATOR_HOST") }
 // CloudTasks returns CLOUD_TASKS_EMULATOR_HOST.
 func CloudTasks(t testing.TB) string { return Host(t, "CLOUD_TASKS_EMULATOR_HOST") }
 
+// Storage returns STORAGE_EMULATOR_HOST.
+func Storage(t testing.TB) string { return Host(t, "STORAGE_EMULATOR_HOST") }
+
 var notID = regexp.MustCompile(`[^a-z0-9-]+`)
 
 // ProjectID returns a project id of its own for t, so that tests sharing

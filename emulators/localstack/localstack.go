@@ -27,6 +27,7 @@ const (
 	EnvFirestore  = "FIRESTORE_EMULATOR_HOST"
 	EnvPubSub     = "PUBSUB_EMULATOR_HOST"
 	EnvCloudTasks = "CLOUD_TASKS_EMULATOR_HOST"
+	EnvStorage    = "STORAGE_EMULATOR_HOST"
 )
 
 // DefaultSDKRoot is where Debian's google-cloud-sdk package puts the SDK,
@@ -37,11 +38,11 @@ const DefaultSDKRoot = "/usr/lib/google-cloud-sdk"
 type Config struct {
 	// Hosts (host:port) of emulators that already run, typically from the
 	// *_EMULATOR_HOST variables: such an emulator is checked, not started.
-	FirestoreHost, PubSubHost, CloudTasksHost string
+	FirestoreHost, PubSubHost, CloudTasksHost, StorageHost string
 
 	// Ports on 127.0.0.1 for the emulators that are started; 0 picks a
 	// free port.
-	FirestorePort, PubSubPort, CloudTasksPort int
+	FirestorePort, PubSubPort, CloudTasksPort, StoragePort int
 
 	// SDKRoot is the gcloud SDK holding the Firestore and Pub/Sub
 	// emulators; empty asks gcloud, then tries DefaultSDKRoot.
@@ -50,6 +51,10 @@ type Config struct {
 	// CloudTasksBin is the cloud-tasks-emulator executable (built from the
 	// tool module in emulators/cloudtasks).
 	CloudTasksBin string
+
+	// StorageBin is the fake-gcs-server executable, the Cloud Storage
+	// emulator (built from the tool module in emulators/gcs).
+	StorageBin string
 
 	// LogDir receives one log file per started emulator.
 	LogDir string
@@ -64,8 +69,8 @@ type Config struct {
 
 // Stack is a set of running emulators, started or reused.
 type Stack struct {
-	// Addresses (host:port) of the three emulators.
-	FirestoreHost, PubSubHost, CloudTasksHost string
+	// Addresses (host:port) of the four emulators.
+	FirestoreHost, PubSubHost, CloudTasksHost, StorageHost string
 
 	children []*child
 	died     chan error
@@ -99,11 +104,13 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		FirestoreHost:  cfg.FirestoreHost,
 		PubSubHost:     cfg.PubSubHost,
 		CloudTasksHost: cfg.CloudTasksHost,
+		StorageHost:    cfg.StorageHost,
 	}
 	ems := []*emulator{
 		{name: "firestore", host: &s.FirestoreHost, port: cfg.FirestorePort, ready: firestoreReady},
 		{name: "pubsub", host: &s.PubSubHost, port: cfg.PubSubPort, ready: pubsubReady},
 		{name: "cloudtasks", host: &s.CloudTasksHost, port: cfg.CloudTasksPort, ready: cloudTasksReady},
+		{name: "storage", host: &s.StorageHost, port: cfg.StoragePort, ready: storageReady},
 	}
 	var toStart []*emulator
 	for _, e := range ems {
@@ -185,7 +192,7 @@ func prepare(cfg Config, toStart []*emulator) error {
 	}
 	needsSDK := false
 	for _, e := range toStart {
-		if e.name != "cloudtasks" {
+		if e.name == "firestore" || e.name == "pubsub" {
 			needsSDK = true
 		}
 	}
@@ -254,6 +261,20 @@ func (e *emulator) resolve(cfg Config, java, sdk string) error {
 		e.cmd = func(port int) *exec.Cmd {
 			return exec.Command(cfg.CloudTasksBin, "-host", "127.0.0.1", "-port", strconv.Itoa(port))
 		}
+	case "storage":
+		if cfg.StorageBin == "" {
+			return errors.New("cloud storage emulator: no executable given")
+		}
+		if _, err := os.Stat(cfg.StorageBin); err != nil {
+			return fmt.Errorf("cloud storage emulator %s missing: build it with (cd emulators/gcs && go build -o ../../.bin/fake-gcs-server github.com/fsouza/fake-gcs-server)", cfg.StorageBin)
+		}
+		e.cmd = func(port int) *exec.Cmd {
+			addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+			// In memory, over plain HTTP, and naming itself by the address
+			// clients reach (uploads' Location headers, signed URLs).
+			return exec.Command(cfg.StorageBin, "-scheme", "http", "-host", "127.0.0.1", "-port", strconv.Itoa(port),
+				"-backend", "memory", "-public-host", addr, "-external-url", "http://"+addr, "-log-level", "warn")
+		}
 	}
 	return nil
 }
@@ -311,6 +332,7 @@ func (s *Stack) Env() []string {
 		EnvFirestore + "=" + s.FirestoreHost,
 		EnvPubSub + "=" + s.PubSubHost,
 		EnvCloudTasks + "=" + s.CloudTasksHost,
+		EnvStorage + "=" + s.StorageHost,
 	}
 }
 

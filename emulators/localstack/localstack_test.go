@@ -14,8 +14,11 @@ import (
 	"github.com/eventstreamengine/ese/emulators/emulatortest"
 )
 
-// cloudTasksBin is the emulator scripts/test builds, seen from this folder.
-var cloudTasksBin = filepath.Join("..", "..", ".bin", "cloud-tasks-emulator")
+// The emulators scripts/test builds, seen from this folder.
+var (
+	cloudTasksBin = filepath.Join("..", "..", ".bin", "cloud-tasks-emulator")
+	storageBin    = filepath.Join("..", "..", ".bin", "fake-gcs-server")
+)
 
 func TestStart_reports_every_missing_prerequisite(t *testing.T) {
 	t.Parallel()
@@ -33,17 +36,18 @@ func TestStart_reports_every_missing_prerequisite(t *testing.T) {
 	}{
 		{
 			name: "missing_sdk_and_binary",
-			cfg:  Config{SDKRoot: "/nonexistent-sdk", CloudTasksBin: "/nonexistent/cloud-tasks-emulator", LogDir: t.TempDir()},
-			want: []string{"gcloud SDK root /nonexistent-sdk", "/nonexistent/cloud-tasks-emulator missing"},
+			cfg: Config{SDKRoot: "/nonexistent-sdk", CloudTasksBin: "/nonexistent/cloud-tasks-emulator",
+				StorageBin: "/nonexistent/fake-gcs-server", LogDir: t.TempDir()},
+			want: []string{"gcloud SDK root /nonexistent-sdk", "/nonexistent/cloud-tasks-emulator missing", "/nonexistent/fake-gcs-server missing"},
 		},
 		{
 			name: "busy_port",
-			cfg:  Config{FirestoreHost: "127.0.0.1:1", PubSubHost: "127.0.0.1:1", CloudTasksPort: busyPort, CloudTasksBin: "/nonexistent/ct", LogDir: t.TempDir()},
+			cfg:  Config{FirestoreHost: "127.0.0.1:1", PubSubHost: "127.0.0.1:1", StorageHost: "127.0.0.1:1", CloudTasksPort: busyPort, CloudTasksBin: "/nonexistent/ct", LogDir: t.TempDir()},
 			want: []string{"port " + strconv.Itoa(busyPort) + " is not free"},
 		},
 		{
 			name: "no_log_dir",
-			cfg:  Config{FirestoreHost: "127.0.0.1:1", PubSubHost: "127.0.0.1:1", CloudTasksBin: "/nonexistent/ct"},
+			cfg:  Config{FirestoreHost: "127.0.0.1:1", PubSubHost: "127.0.0.1:1", StorageHost: "127.0.0.1:1", CloudTasksBin: "/nonexistent/ct"},
 			want: []string{"no log directory"},
 		},
 	}
@@ -68,7 +72,7 @@ func TestStart_fails_for_a_given_host_that_does_not_answer(t *testing.T) {
 	t.Parallel()
 	port := closedPort(t)
 	host := "127.0.0.1:" + strconv.Itoa(port)
-	_, err := Start(context.Background(), Config{FirestoreHost: host, PubSubHost: host, CloudTasksHost: host, StartTimeout: time.Second})
+	_, err := Start(context.Background(), Config{FirestoreHost: host, PubSubHost: host, CloudTasksHost: host, StorageHost: host, StartTimeout: time.Second})
 	if err == nil || !strings.Contains(err.Error(), "given by the environment") {
 		t.Fatalf("Start: got %v, want an error about the given host", err)
 	}
@@ -80,6 +84,7 @@ func TestStart_reuses_given_hosts(t *testing.T) {
 		FirestoreHost:  emulatortest.Firestore(t),
 		PubSubHost:     emulatortest.PubSub(t),
 		CloudTasksHost: emulatortest.CloudTasks(t),
+		StorageHost:    emulatortest.Storage(t),
 	}
 	s, err := Start(context.Background(), want)
 	if err != nil {
@@ -89,8 +94,8 @@ func TestStart_reuses_given_hosts(t *testing.T) {
 	if s.Started() {
 		t.Error("Started: got true, want false (every host was given)")
 	}
-	got := []string{s.FirestoreHost, s.PubSubHost, s.CloudTasksHost}
-	if got[0] != want.FirestoreHost || got[1] != want.PubSubHost || got[2] != want.CloudTasksHost {
+	got := []string{s.FirestoreHost, s.PubSubHost, s.CloudTasksHost, s.StorageHost}
+	if got[0] != want.FirestoreHost || got[1] != want.PubSubHost || got[2] != want.CloudTasksHost || got[3] != want.StorageHost {
 		t.Errorf("hosts: got %v, want the given ones %+v", got, want)
 	}
 }
@@ -103,7 +108,7 @@ func TestStart_and_Stop(t *testing.T) {
 		t.Skip("starts the emulators; skipped under -short")
 	}
 	logDir := t.TempDir()
-	s, err := Start(context.Background(), Config{CloudTasksBin: cloudTasksBin, LogDir: logDir})
+	s, err := Start(context.Background(), Config{CloudTasksBin: cloudTasksBin, StorageBin: storageBin, LogDir: logDir})
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
@@ -111,10 +116,10 @@ func TestStart_and_Stop(t *testing.T) {
 	for _, c := range s.children {
 		pids = append(pids, c.cmd.Process.Pid)
 	}
-	if len(pids) != 3 {
-		t.Errorf("started %d emulators, want 3", len(pids))
+	if len(pids) != 4 {
+		t.Errorf("started %d emulators, want 4", len(pids))
 	}
-	for _, l := range []string{"firestore.log", "pubsub.log", "cloudtasks.log"} {
+	for _, l := range []string{"firestore.log", "pubsub.log", "cloudtasks.log", "storage.log"} {
 		if _, err := os.Stat(filepath.Join(logDir, l)); err != nil {
 			t.Errorf("log: %v", err)
 		}
@@ -125,6 +130,7 @@ func TestStart_and_Stop(t *testing.T) {
 		"firestore":  func() error { return firestoreReady(ctx, s.FirestoreHost) },
 		"pubsub":     func() error { return pubsubReady(ctx, s.PubSubHost) },
 		"cloudtasks": func() error { return cloudTasksReady(ctx, s.CloudTasksHost) },
+		"storage":    func() error { return storageReady(ctx, s.StorageHost) },
 	} {
 		if err := probe(); err != nil {
 			t.Errorf("%s not ready after Start: %v", name, err)
@@ -142,7 +148,7 @@ func TestStart_and_Stop(t *testing.T) {
 			t.Errorf("process group %d still alive after Stop", pid)
 		}
 	}
-	for _, h := range []string{s.FirestoreHost, s.PubSubHost, s.CloudTasksHost} {
+	for _, h := range []string{s.FirestoreHost, s.PubSubHost, s.CloudTasksHost, s.StorageHost} {
 		if c, err := net.DialTimeout("tcp", h, time.Second); err == nil {
 			c.Close()
 			t.Errorf("%s still accepts connections after Stop", h)
@@ -160,6 +166,7 @@ func TestDied_reports_an_emulator_that_exits(t *testing.T) {
 	cfg := Config{
 		FirestoreHost: emulatortest.Firestore(t),
 		PubSubHost:    emulatortest.PubSub(t),
+		StorageHost:   emulatortest.Storage(t),
 		CloudTasksBin: cloudTasksBin,
 		LogDir:        t.TempDir(),
 	}

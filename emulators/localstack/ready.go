@@ -62,6 +62,12 @@ func cloudTasksReady(ctx context.Context, host string) error {
 	return nil
 }
 
+// storageReady lists buckets over the JSON API, as the storage client will.
+func storageReady(ctx context.Context, host string) error {
+	_, err := get(ctx, "http://"+host+"/storage/v1/b?project="+readyProject)
+	return err
+}
+
 // get returns the body of a 200 answer to GET url.
 func get(ctx context.Context, url string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
