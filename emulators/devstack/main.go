@@ -1,6 +1,6 @@
 // Command devstack runs the whole platform on one machine: the Firestore,
-// Pub/Sub and Cloud Tasks emulators, the Twilio stand-in and every function
-// behind one origin. scripts/dev runs it; scripts/test runs it with
+// Pub/Sub, Cloud Tasks and Cloud Storage emulators, the Twilio stand-in and
+// every function behind one origin. scripts/dev runs it; scripts/test runs it with
 // -emulators-only to get just the emulators.
 package main
 
