@@ -163,6 +163,10 @@ func FuzzNormalize(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
 		got, err := Normalize(raw)
+		// The compiled patterns answer as phonenumbers.IsValidNumber does.
+		if want, wantErr := normalizeReference(raw); got != want || errString(err) != errString(wantErr) {
+			t.Fatalf("Normalize(%q) = %q, %v; reference: %q, %v", raw, got, err, want, wantErr)
+		}
 		if err != nil {
 			if !errs.Is(err, errs.Invalid) {
 				t.Fatalf("Normalize(%q) error kind = %v, want invalid", raw, errs.KindOf(err))
