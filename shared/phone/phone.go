@@ -4,7 +4,6 @@
 package phone
 
 import (
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -60,8 +59,16 @@ func Normalize(raw string) (string, error) {
 		return "", errs.E(errs.Invalid, "has %d digits; E.164 allows at most 15", len(digits))
 	}
 
-	if fast := asWritten(digits); fast != nil && len(digits) <= 15 && phonenumbers.IsValidNumber(fast) {
-		return "+" + string(digits), nil
+	// Most numbers are valid as written, and then the digits after the
+	// calling code are the national significant number (leading zeros
+	// included, as in Italy's 06...), so the parser's regular expressions
+	// are not needed. The rest (such as +44 020..., whose national prefix
+	// the parser drops) are parsed in full.
+	if code, n := callingCode(digits); n > 0 && len(digits) <= 15 && len(digits)-n >= 2 {
+		e164 := "+" + string(digits)
+		if isValid(code, e164[1+n:]) {
+			return e164, nil
+		}
 	}
 	num := &phonenumbers.PhoneNumber{}
 	if err := phonenumbers.ParseToNumber("+"+string(digits), phonenumbers.UNKNOWN_REGION, num); err != nil {
@@ -70,7 +77,7 @@ func Normalize(raw string) (string, error) {
 		}
 		return "", errs.E(errs.Invalid, "is not a phone number: %v", err)
 	}
-	if !phonenumbers.IsValidNumber(num) {
+	if !isValid(int(num.GetCountryCode()), phonenumbers.GetNationalSignificantNumber(num)) {
 		region := phonenumbers.GetRegionCodeForCountryCode(int(num.GetCountryCode()))
 		switch phonenumbers.IsPossibleNumberWithReason(num) {
 		case phonenumbers.TOO_SHORT:
@@ -85,44 +92,6 @@ func Normalize(raw string) (string, error) {
 		return "", errs.E(errs.Invalid, "has %d digits; E.164 allows at most 15", len(e164)-1)
 	}
 	return e164, nil
-}
-
-// asWritten builds the number the digits spell, without libphonenumber's
-// parser: most of Normalize's cost is the parser's regular expressions
-// (extensions, national prefixes), which clean digits never need. Only a
-// number that is valid as written takes this path; anything else (such as
-// +44 020..., whose national prefix the parser drops) is parsed in full.
-func asWritten(digits []byte) *phonenumbers.PhoneNumber {
-	cc := callingCodeLen(digits)
-	if cc == 0 {
-		return nil
-	}
-	code, _ := strconv.Atoi(string(digits[:cc]))
-	national := digits[cc:]
-	if len(national) < 2 || len(national) > 17 {
-		return nil
-	}
-	nn, err := strconv.ParseUint(string(national), 10, 64)
-	if err != nil {
-		return nil
-	}
-	c32 := int32(code)
-	num := &phonenumbers.PhoneNumber{CountryCode: &c32, NationalNumber: &nn}
-	// Leading zeros are part of some national numbers (Italy's 06...), and
-	// libphonenumber keeps them beside the integer.
-	if national[0] == '0' {
-		yes := true
-		num.ItalianLeadingZero = &yes
-		zeros := 1
-		for zeros < len(national)-1 && national[zeros] == '0' {
-			zeros++
-		}
-		if zeros != 1 {
-			z := int32(zeros)
-			num.NumberOfLeadingZeros = &z
-		}
-	}
-	return num
 }
 
 // Mask hides a number for logs and screens. It keeps the + and the country
@@ -169,19 +138,26 @@ func Mask(e164 string) string {
 }
 
 // callingCodeLen returns how many leading digits are the country calling
-// code, or 0 if none is known. Calling codes are prefix-free, so the first
-// length that names a region is the one.
+// code, or 0 if none is known.
 func callingCodeLen(digits []byte) int {
-	for n := 1; n <= 3 && n < len(digits); n++ {
-		cc, err := strconv.Atoi(string(digits[:n]))
-		if err != nil || cc == 0 {
-			return 0
+	_, n := callingCode(digits)
+	return n
+}
+
+// callingCode returns the country calling code the digits start with and
+// its length, or 0, 0 if none is known. Calling codes are prefix-free, so
+// the first length that names a region is the one.
+func callingCode(digits []byte) (code, n int) {
+	for n = 1; n <= 3 && n < len(digits); n++ {
+		code = code*10 + int(digits[n-1]-'0')
+		if code == 0 {
+			return 0, 0
 		}
-		if phonenumbers.GetRegionCodeForCountryCode(cc) != phonenumbers.UNKNOWN_REGION {
-			return n
+		if phonenumbers.GetRegionCodeForCountryCode(code) != phonenumbers.UNKNOWN_REGION {
+			return code, n
 		}
 	}
-	return 0
+	return 0, 0
 }
 
 // Timezone returns the IANA zone libphonenumber places the number in, for

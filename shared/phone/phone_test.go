@@ -163,6 +163,10 @@ func FuzzNormalize(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
 		got, err := Normalize(raw)
+		// The compiled patterns answer as phonenumbers.IsValidNumber does.
+		if want, wantErr := normalizeReference(raw); got != want || errString(err) != errString(wantErr) {
+			t.Fatalf("Normalize(%q) = %q, %v; reference: %q, %v", raw, got, err, want, wantErr)
+		}
 		if err != nil {
 			if !errs.Is(err, errs.Invalid) {
 				t.Fatalf("Normalize(%q) error kind = %v, want invalid", raw, errs.KindOf(err))
@@ -189,11 +193,30 @@ func FuzzNormalize(f *testing.F) {
 	})
 }
 
+// benchInputs are the shapes an import meets: a mobile in several
+// countries, one with WhatsApp's prefix and spacing, one invalid.
+var benchInputs = []struct{ name, raw string }{
+	{"lk_mobile", "+94771234567"},
+	{"us", "+1 415 523 8886"},
+	{"gb_mobile", "+44 7911 123456"},
+	{"whatsapp_spaced", "whatsapp:+94 77 123 4567"},
+	{"invalid", "+94001234567"},
+}
+
+// BenchmarkNormalize runs the reference (phonenumbers.IsValidNumber per
+// call) beside Normalize, so one run shows both.
 func BenchmarkNormalize(b *testing.B) {
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Normalize("whatsapp:+94 77 123 4567"); err != nil {
-			b.Fatal(err)
+	for _, path := range []struct {
+		name string
+		fn   func(string) (string, error)
+	}{{"reference", normalizeReference}, {"compiled", Normalize}} {
+		for _, in := range benchInputs {
+			b.Run(path.name+"/"+in.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					_, _ = path.fn(in.raw)
+				}
+			})
 		}
 	}
 }
