@@ -76,9 +76,9 @@ type result struct {
 	Kind   errs.Kind
 }
 
-func readAll(t testing.TB, r io.Reader, f Format) result {
+func readAll(t testing.TB, r io.Reader, f Format, opts ...Option) result {
 	t.Helper()
-	rd := NewReader(r, f)
+	rd := NewReader(r, f, opts...)
 	var res result
 	for i := 0; ; i++ {
 		if i > 1_000_000 {
