@@ -14,7 +14,6 @@ import (
 
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/errs"
-	"github.com/eventstreamengine/ese/shared/phone"
 )
 
 // seedJSON is the seed's test_users.json.
@@ -515,61 +514,6 @@ func TestDedupe(t *testing.T) {
 	if diff := cmp.Diff([]Row{a1, b}, got); diff != "" || dropped != 0 {
 		t.Errorf("Dedupe without duplicates (-want, +got):\n%s dropped %d", diff, dropped)
 	}
-}
-
-// checkRows asserts the reader's promises for any input: it ends, good rows
-// carry a normalised number and increasing positions, and a fatal error is
-// invalid (the input is in memory, so reading it never fails).
-func checkRows(t *testing.T, data []byte, f Format) {
-	rd := NewReader(bytes.NewReader(data), f)
-	last := 0
-	for i := 0; ; i++ {
-		if i > len(data)+2 {
-			t.Fatalf("more results than bytes: the reader does not end")
-		}
-		row, err := rd.Next()
-		if err == io.EOF {
-			return
-		}
-		var re *RowError
-		if errors.As(err, &re) {
-			if re.Row <= last && f == JSON {
-				t.Fatalf("row error at %d after row %d", re.Row, last)
-			}
-			last = re.Row
-			continue
-		}
-		if err != nil {
-			if !errs.Is(err, errs.Invalid) {
-				t.Fatalf("fatal error %v has kind %v", err, errs.KindOf(err))
-			}
-			return
-		}
-		if row.Line <= last {
-			t.Fatalf("row %d after row %d", row.Line, last)
-		}
-		last = row.Line
-		if p, err := phone.Normalize(row.Phone); err != nil || p != row.Phone {
-			t.Fatalf("row phone %q is not normalised", row.Phone)
-		}
-		if row.Consent != "" && !row.Consent.Valid() {
-			t.Fatalf("row consent %q", row.Consent)
-		}
-	}
-}
-
-func FuzzReaderJSON(f *testing.F) {
-	for _, s := range []string{seedJSON, `[]`, `[{}]`, `[1,"a",null,{"phone":"+94771234567"}]`, `{`, `[{"phone_number":"+94771234567","a":{"b":[1,2.5,1e400]}}`, "\ufeff[ ]"} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) { checkRows(t, data, JSON) })
-}
-
-func FuzzReaderCSV(f *testing.F) {
-	for _, s := range []string{seedCSV, "phone\n", "phone_number,a\n\"+94771234567\",\"x\n", "a,b\n1,2\n", "phone,consent_state\n+94771234567,stop\n+1,\n", "\"\n"} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) { checkRows(t, data, CSV) })
 }
 
 // contactFile generates a CSV of n contacts on the fly, so that the file
