@@ -100,8 +100,11 @@ func (r *Reader) readHeader() error {
 			if name == "" {
 				return errs.E(errs.Invalid, "the CSV header's column %d has no name", i+1)
 			}
-			if p := nameProblem(name); p != "" {
-				return errs.E(errs.Invalid, "the CSV header's column %d %s", i+1, strings.TrimPrefix(p, "has an attribute "))
+			if len(name) > maxAttrName {
+				return errs.E(errs.Invalid, "the CSV header's column %d name is longer than %d bytes", i+1, maxAttrName)
+			}
+			if nameProblem(name) != "" {
+				return errs.E(errs.Invalid, "the CSV header's column %d, %q, is a name Firestore reserves (__x__): rename it", i+1, name)
 			}
 			cols[i] = column{name: name}
 			key = name

@@ -131,7 +131,7 @@ func TestReaderJSONLines(t *testing.T) {
 
 func TestReaderPhoneColumns(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"phone_number", "Phone", " MOBILE ", "mobile_number", "msisdn", "WhatsApp", "whatsapp_number"} {
+	for _, name := range []string{"phone_number", "Phone", " MOBILE ", "mobile_number", "msisdn", "WhatsApp", "whatsapp_number", "Phone Number", "WhatsApp-Number"} {
 		t.Run(strings.TrimSpace(name), func(t *testing.T) {
 			t.Parallel()
 			want := result{Rows: []Row{{Line: 2, Phone: "+94771234567", Attributes: map[string]any{"city": "Kandy"}}}}
@@ -332,11 +332,11 @@ func TestReaderAttributeLimits(t *testing.T) {
 		},
 		{
 			name: "csv_reserved_column", format: CSV, data: "phone,__id__\n+94771234567,1\n",
-			want: result{Fatal: "the CSV header's column 2 names an attribute like __x__, which Firestore reserves", Kind: errs.Invalid},
+			want: result{Fatal: `the CSV header's column 2, "__id__", is a name Firestore reserves (__x__): rename it`, Kind: errs.Invalid},
 		},
 		{
 			name: "csv_long_column", format: CSV, data: "phone," + strings.Repeat("k", maxAttrName+1) + "\n+94771234567,1\n",
-			want: result{Fatal: "the CSV header's column 2 name longer than 256 bytes", Kind: errs.Invalid},
+			want: result{Fatal: "the CSV header's column 2 name is longer than 256 bytes", Kind: errs.Invalid},
 		},
 		{
 			name: "csv_dotted_columns", format: CSV, data: "phone,address.city,tags[0]\n+94771234567,Kandy,x\n",
@@ -609,5 +609,17 @@ func TestReaderMergeChangedFile(t *testing.T) {
 	}
 	if d := rd.Stats().Duplicates; d != 0 {
 		t.Errorf("Duplicates = %d, want 0", d)
+	}
+}
+
+func TestIsPhoneName(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]bool{
+		"phone": true, " Phone_Number ": true, "phone number": true, "MSISDN": true, "whatsapp-number": true, "Mobile Number": true,
+		"telephone": false, "phone2": false, "phone number 2": false, "whatsapp_numbers": false, "": false, "mobile__number": false,
+	} {
+		if got := isPhoneName(name); got != want {
+			t.Errorf("isPhoneName(%q) = %v, want %v", name, got, want)
+		}
 	}
 }

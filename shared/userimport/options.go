@@ -39,7 +39,10 @@ func WithEncoding(name string) Option {
 // a number, as counted by a first pass (Reader.Census): each number comes
 // out once, at the position (and Line) of its last row, with the
 // attributes of all its rows, the later row winning per attribute, and the
-// last consent given. Rows of other numbers are not held back.
+// last consent given. Rows of other numbers are not held back; a repeated
+// number's merged row is held from its first row to its last. Give both
+// passes the same options, or the counts will not match (rows left
+// unmatched still come out, at the end, in file order).
 func MergeDuplicates(c *Census) Option {
 	return func(o *options) { o.census = c }
 }

@@ -38,13 +38,26 @@ const (
 )
 
 // phoneNames are the column names (and JSON keys) taken for the phone,
-// compared trimmed and in any case.
+// compared trimmed, in any case, with a space or dash for the underscore
+// ("Phone Number", "whatsapp-number").
 var phoneNames = []string{"phone_number", "phone", "mobile", "mobile_number", "msisdn", "whatsapp", "whatsapp_number"}
 
 func isPhoneName(name string) bool {
 	name = strings.TrimSpace(name)
+	if len(name) > len("whatsapp_number") {
+		return false
+	}
+	var b [len("whatsapp_number")]byte
+	for i := range len(name) {
+		switch c := name[i]; c {
+		case ' ', '-':
+			b[i] = '_'
+		default:
+			b[i] = c
+		}
+	}
 	for _, p := range phoneNames {
-		if strings.EqualFold(name, p) {
+		if strings.EqualFold(string(b[:len(name)]), p) {
 			return true
 		}
 	}
