@@ -85,9 +85,9 @@ func TestReaderJSONLines(t *testing.T) {
 	}{
 		{
 			name: "rows_numbered_by_line",
-			data: "\ufeff{\"phone_number\":\"+94771234567\",\"age\":40,\"vip\":true,\"zip\":\"01234\"}\r\n\n  {\"Mobile\":\"+94772345678\",\"consent_state\":\"STOP\"}",
+			data: "\ufeff{\"phone_number\":\"+94771234567\",\"age\":40,\"vip\":true,\"zip\":\"01234\",\"n\":\"30\",\"t\":\"true\"}\r\n\n  {\"Mobile\":\"+94772345678\",\"consent_state\":\"STOP\"}",
 			want: result{Rows: []Row{
-				{Line: 1, Phone: "+94771234567", Attributes: map[string]any{"age": int64(40), "vip": true, "zip": "01234"}},
+				{Line: 1, Phone: "+94771234567", Attributes: map[string]any{"age": int64(40), "vip": true, "zip": "01234", "n": "30", "t": "true"}}, // JSON keeps its own types
 				{Line: 3, Phone: "+94772345678", Consent: consent.Stop},
 			}},
 		},
