@@ -406,10 +406,13 @@ func TestReaderRowSizeLimit(t *testing.T) {
 func TestReaderSourceFailureIsNotInvalid(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("storage: connection reset")
-	for _, f := range []Format{CSV, JSON} {
+	for _, f := range []Format{CSV, JSON, JSONL} {
 		head := "phone_number\n+94771234567\n"
-		if f == JSON {
+		switch f {
+		case JSON:
 			head = `[{"phone_number":"+94771234567"},`
+		case JSONL:
+			head = `{"phone_number":"+94771234567"}` + "\n"
 		}
 		rd := NewReader(io.MultiReader(strings.NewReader(head), iotest.ErrReader(boom)), f)
 		var err error
