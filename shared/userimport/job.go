@@ -1,4 +1,4 @@
-// Package userimport reads contact files (CSV or a JSON array) row by row,
+// Package userimport reads contact files (CSV, a JSON array or JSON Lines) row by row,
 // normalising numbers and reporting each bad row by line and field, and
 // tracks an import job's progress.
 package userimport

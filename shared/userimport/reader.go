@@ -1,78 +1,143 @@
 package userimport
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"path"
-	"strconv"
 	"strings"
 
-	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/errs"
-	"github.com/eventstreamengine/ese/shared/phone"
 )
 
 // Format is a contact file's format; its value is what Job.Format holds.
 type Format string
 
 const (
-	CSV  Format = "csv"  // a header row naming a phone_number (or phone) column, then one contact a line
-	JSON Format = "json" // an array of objects, one contact each
+	CSV   Format = "csv"   // a header row naming a phone column, then one contact a line; comma, semicolon or tab separated
+	JSON  Format = "json"  // an array of objects, one contact each
+	JSONL Format = "jsonl" // JSON Lines: one contact object a line
 )
 
-// MaxRowBytes bounds one CSV record or JSON element, so that a hostile or
-// broken file (an unterminated quote, a giant string) cannot exhaust
-// memory. A file with a larger row is rejected whole.
+// MaxRowBytes bounds one CSV record, JSON element or JSON line, so that a
+// hostile or broken file (an unterminated quote, a giant string) cannot
+// exhaust memory. A file with a larger row is rejected whole.
 const MaxRowBytes = 64 << 10
 
 // maxAttrName bounds attribute names; segment conditions allow the same.
 const maxAttrName = 256
 
-// The columns or keys that are not attributes.
+// The keys that are not attributes.
 const (
-	keyPhone      = "phone_number"
-	keyPhoneShort = "phone"
-	keyConsent    = "consent_state"
+	keyPhone   = "phone_number"
+	keyConsent = "consent_state"
 )
+
+// phoneNames are the column names (and JSON keys) taken for the phone,
+// compared trimmed, in any case, with a space or dash for the underscore
+// ("Phone Number", "whatsapp-number").
+var phoneNames = []string{"phone_number", "phone", "mobile", "mobile_number", "msisdn", "whatsapp", "whatsapp_number"}
+
+func isPhoneName(name string) bool {
+	name = strings.TrimSpace(name)
+	if len(name) > len("whatsapp_number") {
+		return false
+	}
+	var b [len("whatsapp_number")]byte
+	for i := range len(name) {
+		switch c := name[i]; c {
+		case ' ', '-':
+			b[i] = '_'
+		default:
+			b[i] = c
+		}
+	}
+	for _, p := range phoneNames {
+		if strings.EqualFold(string(b[:len(name)]), p) {
+			return true
+		}
+	}
+	return false
+}
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
-// DetectFormat tells a file's format from its name's extension (.csv or
-// .json, any case), else from head, its first bytes: JSON if the first
-// non-space byte is '[', CSV if the first line is a header with a
-// phone_number or phone column. A declared content type is never trusted:
-// browsers and curl send whatever they like.
+// sniffBytes is how much of a file is looked at for binary content.
+const sniffBytes = 8 << 10
+
+// DetectFormat tells a file's format from its name's extension (.csv,
+// .tsv, .json, .jsonl or .ndjson, any case), else from head, its first
+// bytes: JSON if the first non-space byte is '[', JSON Lines if it is '{',
+// CSV if the first line is a header with a phone column. A declared
+// content type is never trusted: browsers and curl send whatever they like.
 func DetectFormat(filename string, head []byte) (Format, error) {
 	switch strings.ToLower(path.Ext(filename)) {
-	case ".csv":
+	case ".csv", ".tsv":
 		return CSV, nil
 	case ".json":
 		return JSON, nil
+	case ".jsonl", ".ndjson":
+		return JSONL, nil
 	}
 	head = bytes.TrimLeft(bytes.TrimPrefix(head, utf8BOM), " \t\r\n")
 	if len(head) > 0 && head[0] == '[' {
 		return JSON, nil
 	}
+	if len(head) > 0 && head[0] == '{' {
+		return JSONL, nil
+	}
 	line, _, _ := bytes.Cut(head, []byte("\n"))
-	if rec, err := csv.NewReader(bytes.NewReader(line)).Read(); err == nil {
+	cr := csv.NewReader(bytes.NewReader(line))
+	cr.Comma = detectDelimiter(line)
+	if rec, err := cr.Read(); err == nil {
 		for _, name := range rec {
-			switch strings.ToLower(strings.TrimSpace(name)) {
-			case keyPhone, keyPhoneShort:
+			if isPhoneName(name) {
 				return CSV, nil
 			}
 		}
 	}
-	return "", errs.E(errs.Invalid, "cannot tell the file's format: name it .csv or .json, or start it with a JSON array or a CSV header naming a phone_number column")
+	return "", errs.E(errs.Invalid, "cannot tell the file's format: name it .csv, .json or .jsonl, or start it with a JSON array, a JSON object a line, or a CSV header naming a phone_number column")
 }
 
-// RowError is one bad row; the reader goes on to the next. Row is the CSV
-// line the record starts on (the header is line 1) or the 1-based JSON
-// array element.
+// detectDelimiter picks the CSV separator from the header line: whichever
+// of comma, semicolon and tab appears most outside quotes (comma on a tie
+// or when none does). line may run past the header; it is read up to the
+// first newline outside quotes.
+func detectDelimiter(line []byte) rune {
+	var comma, semi, tab int
+	quoted := false
+scan:
+	for _, c := range line {
+		switch {
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == '\n':
+			break scan
+		case c == ',':
+			comma++
+		case c == ';':
+			semi++
+		case c == '\t':
+			tab++
+		}
+	}
+	switch {
+	case semi > comma && semi >= tab:
+		return ';'
+	case tab > comma && tab > semi:
+		return '\t'
+	}
+	return ','
+}
+
+// RowError is one bad row; the reader goes on to the next. Row is the file
+// line the record starts on (the header is line 1) for CSV and JSON Lines,
+// or the 1-based JSON array element.
 type RowError struct {
 	Row     int
 	Field   string // the column or key at fault; empty for the row as a whole
@@ -91,19 +156,39 @@ func (e *RowError) Detail() errs.Detail {
 	return errs.Detail{Row: e.Row, Field: e.Field, Message: e.Message}
 }
 
-// Reader streams contacts from a file, one row at a time, holding at most
-// about one row in memory. It does not drop duplicate numbers: every row is
-// returned, and a caller that writes in batches decides which wins (see
-// Dedupe).
+// Stats is what a Reader has read so far.
+type Stats struct {
+	Rows       int // data rows read, good and bad (the header is not one)
+	Rejected   int // rows returned as a *RowError
+	Duplicates int // good rows whose number an earlier good row had
+}
+
+// Reader streams contacts from a file, one row at a time, holding about
+// one row in memory, plus a census of the numbers seen (Census). On a
+// single pass every good row is returned, duplicates included (counted in
+// Stats; see Dedupe for a batch); a second pass given MergeDuplicates
+// returns each number once, merged.
 type Reader struct {
 	format Format
+	opts   options
+	head   *bufio.Reader // the decoded text, for sniffing (and lines, for JSON Lines)
 	src    *limitReader
 	err    error // sticky: io.EOF or a fatal error
+	ready  bool  // options checked and the head sniffed
+
+	strict1252 bool // U+FFFD can only be an undefined windows-1252 byte
+	stats      Stats
+	counts     map[uint64]uint32 // good rows per number
+	merge      *merger
+	rest       []Row // merged rows left at the end
 
 	// JSON
 	dec     *json.Decoder
 	started bool
 	index   int
+
+	// JSON Lines
+	line int
 
 	// CSV
 	csv     *csv.Reader
@@ -125,8 +210,17 @@ const (
 )
 
 // NewReader reads r as format f; nothing is read until the first Next.
-func NewReader(r io.Reader, f Format) *Reader {
-	rd := &Reader{format: f, src: &limitReader{r: &bomReader{r: r}, limit: MaxRowBytes + readSlack}}
+func NewReader(r io.Reader, f Format, opts ...Option) *Reader {
+	rd := &Reader{format: f, counts: map[uint64]uint32{}}
+	for _, o := range opts {
+		o(&rd.opts)
+	}
+	rd.strict1252 = canonicalEncoding(rd.opts.encoding) == encWindows1252
+	if c := rd.opts.census; c != nil {
+		rd.merge = &merger{counts: c.counts, pending: map[uint64]*group{}}
+	}
+	rd.head = bufio.NewReaderSize(&bomReader{r: rd.opts.decode(r)}, MaxRowBytes+readSlack)
+	rd.src = &limitReader{r: rd.head, limit: MaxRowBytes + readSlack}
 	switch f {
 	case JSON:
 		rd.dec = json.NewDecoder(rd.src)
@@ -134,35 +228,131 @@ func NewReader(r io.Reader, f Format) *Reader {
 	case CSV:
 		rd.csv = csv.NewReader(rd.src)
 		rd.csv.ReuseRecord = true
+	case JSONL:
 	default:
-		rd.err = errs.E(errs.Invalid, "unknown file format %q (want csv or json)", f)
+		rd.err = errs.E(errs.Invalid, "unknown file format %q (want csv, json or jsonl)", f)
 	}
 	return rd
 }
 
+// Stats reports what has been read so far.
+func (r *Reader) Stats() Stats { return r.stats }
+
+// Census returns the good rows per number read so far: after io.EOF, what
+// a second pass's MergeDuplicates wants.
+func (r *Reader) Census() *Census { return &Census{counts: r.counts} }
+
 // Next returns the next good row. A bad row is a *RowError, after which
 // Next may be called again; io.EOF ends the file; any other error is fatal
-// and is returned from then on: errs.Invalid for a malformed file, and the
-// source's own error (unclassified, so retried) when reading it failed.
+// and is returned from then on: errs.Invalid for a malformed file (or bad
+// options), and the source's own error (unclassified, so retried) when
+// reading it failed.
 func (r *Reader) Next() (Row, error) {
-	if r.err != nil {
-		return Row{}, r.err
-	}
-	var (
-		row Row
-		err error
-	)
-	if r.format == JSON {
-		row, err = r.nextJSON()
-	} else {
-		row, err = r.nextCSV()
-	}
-	if err != nil {
-		if _, ok := err.(*RowError); !ok {
+	for {
+		if len(r.rest) > 0 {
+			row := r.rest[0]
+			r.rest = r.rest[1:]
+			return r.checkMerged(row)
+		}
+		if r.err != nil {
+			return Row{}, r.err
+		}
+		row, err := r.next()
+		if err == io.EOF {
+			if r.stats.Rows == 0 {
+				err = r.noRows()
+			} else if r.merge != nil {
+				r.rest = r.merge.rest()
+				r.stats.Duplicates -= len(r.rest) // each was counted as held back
+			}
+		}
+		if err != nil {
+			if re, ok := err.(*RowError); ok {
+				r.stats.Rows++
+				r.stats.Rejected++
+				return Row{}, re
+			}
 			r.err = err
+			continue
+		}
+		r.stats.Rows++
+		if r.merge == nil {
+			key := numberKey(row.Phone)
+			n := r.counts[key]
+			if n > 0 {
+				r.stats.Duplicates++
+			}
+			if n < ^uint32(0) {
+				r.counts[key] = n + 1
+			}
+			return row, nil
+		}
+		out, ok, merged := r.merge.add(row)
+		if !ok {
+			r.stats.Duplicates++ // held back: a later row of its number follows
+			continue
+		}
+		if merged {
+			return r.checkMerged(out)
+		}
+		return out, nil
+	}
+}
+
+// checkMerged refuses a merged row too large for a document; a single row
+// cannot be, being under MaxRowBytes.
+func (r *Reader) checkMerged(row Row) (Row, error) {
+	if n := storedSize(row.Attributes); n > maxAttrBytes {
+		r.stats.Rejected++
+		return Row{}, &RowError{Row: row.Line, Message: fmt.Sprintf("the attributes merged from this number's rows take %d KiB, more than the %d KiB a contact may hold", n>>10, maxAttrBytes>>10)}
+	}
+	return row, nil
+}
+
+// noRows is the error for a file that ended without a data row.
+func (r *Reader) noRows() error {
+	switch r.format {
+	case CSV:
+		return errs.E(errs.Invalid, "the file has a header but no contacts")
+	case JSON:
+		return errs.E(errs.Invalid, "the JSON array is empty: no contacts to import")
+	}
+	return errs.E(errs.Invalid, "the file is empty: want one JSON object a line")
+}
+
+func (r *Reader) next() (Row, error) {
+	if !r.ready {
+		r.ready = true
+		if err := r.opts.check(); err != nil {
+			return Row{}, err
+		}
+		if err := r.sniff(); err != nil {
+			return Row{}, err
 		}
 	}
-	return row, err
+	switch r.format {
+	case JSON:
+		return r.nextJSON()
+	case JSONL:
+		return r.nextJSONL()
+	}
+	return r.nextCSV()
+}
+
+// sniff refuses binary and UTF-16 files before any decoder sees them: a
+// NUL byte in text is never a contact.
+func (r *Reader) sniff() error {
+	head, err := r.head.Peek(sniffBytes)
+	if err != nil && err != io.EOF {
+		return fmt.Errorf("userimport.Reader: reading the file: %w", err)
+	}
+	if bytes.HasPrefix(head, []byte{0xFF, 0xFE}) || bytes.HasPrefix(head, []byte{0xFE, 0xFF}) {
+		return errs.E(errs.Invalid, "the file is UTF-16 text: save it as UTF-8 (in Excel, \"CSV UTF-8\")")
+	}
+	if i := bytes.IndexByte(head, 0); i >= 0 {
+		return errs.E(errs.Invalid, "the file is binary, not text (a NUL byte at byte %d): upload CSV, JSON or JSON Lines; a spreadsheet must be saved as CSV first", i)
+	}
+	return nil
 }
 
 // fatal classifies an error that stops the reader: a failure of the
@@ -184,244 +374,8 @@ func (r *Reader) fatal(err error, prefix, what string) error {
 	return errs.Wrap(errs.Invalid, err, prefix)
 }
 
-func (r *Reader) nextJSON() (Row, error) {
-	if !r.started {
-		r.started = true
-		r.src.allow(0)
-		tok, err := r.dec.Token()
-		if err == io.EOF {
-			return Row{}, errs.E(errs.Invalid, "the file is empty: want a JSON array of contacts")
-		}
-		if err != nil {
-			return Row{}, r.fatal(err, "invalid JSON at the start of the file", "the start of the file")
-		}
-		if d, ok := tok.(json.Delim); !ok || d != '[' {
-			return Row{}, errs.E(errs.Invalid, "a JSON file must be an array of contact objects, [{...}, ...]")
-		}
-	}
-	n := r.index + 1
-	what := fmt.Sprintf("element %d", n)
-	start := r.dec.InputOffset()
-	r.src.allow(start)
-	if !r.dec.More() {
-		if _, err := r.dec.Token(); err != nil { // the closing ']', or why not
-			return Row{}, r.fatal(err, fmt.Sprintf("invalid JSON after element %d", r.index), what)
-		}
-		r.src.allow(r.dec.InputOffset())
-		if _, err := r.dec.Token(); err != io.EOF {
-			if err == nil {
-				return Row{}, errs.E(errs.Invalid, "unexpected data after the JSON array")
-			}
-			return Row{}, r.fatal(err, "invalid JSON after the array", "the data after the array")
-		}
-		return Row{}, io.EOF
-	}
-	r.index = n
-	var v any
-	if err := r.dec.Decode(&v); err != nil {
-		return Row{}, r.fatal(err, "invalid JSON in "+what, what)
-	}
-	if r.dec.InputOffset()-start > MaxRowBytes {
-		return Row{}, r.fatal(errRowTooLarge, "", what)
-	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return Row{}, &RowError{Row: n, Message: "must be an object"}
-	}
-	return jsonRow(n, obj)
-}
-
-func jsonRow(n int, obj map[string]any) (Row, error) {
-	row := Row{Line: n}
-	phoneKey := keyPhone
-	raw, ok := obj[keyPhone]
-	if short, has := obj[keyPhoneShort]; has {
-		if ok {
-			return Row{}, &RowError{Row: n, Field: keyPhoneShort, Message: "give phone_number or phone, not both"}
-		}
-		raw, ok, phoneKey = short, true, keyPhoneShort
-	}
-	if !ok || raw == nil {
-		return Row{}, &RowError{Row: n, Field: keyPhone, Message: "is required"}
-	}
-	s, ok := raw.(string)
-	if !ok {
-		return Row{}, &RowError{Row: n, Field: phoneKey, Message: "must be a string, e.g. \"+94771234567\""}
-	}
-	if strings.TrimSpace(s) == "" {
-		return Row{}, &RowError{Row: n, Field: phoneKey, Message: "is required"}
-	}
-	if err := setPhone(&row, phoneKey, s); err != nil {
-		return Row{}, err
-	}
-	if c, has := obj[keyConsent]; has && c != nil {
-		s, ok := c.(string)
-		if !ok {
-			return Row{}, &RowError{Row: n, Field: keyConsent, Message: "must be one of OPT_IN, OPT_OUT, STOP"}
-		}
-		if err := setConsent(&row, s); err != nil {
-			return Row{}, err
-		}
-	}
-	for k, v := range obj {
-		if k == phoneKey || k == keyConsent || v == nil {
-			continue
-		}
-		if err := checkAttrName(n, k); err != nil {
-			return Row{}, err
-		}
-		val, err := jsonValue(v)
-		if err != nil {
-			return Row{}, &RowError{Row: n, Field: k, Message: err.Error()}
-		}
-		if row.Attributes == nil {
-			row.Attributes = make(map[string]any, len(obj))
-		}
-		row.Attributes[k] = val
-	}
-	return row, nil
-}
-
-// jsonValue turns json.Numbers into int64 when whole and in range, else
-// float64, all the way down.
-func jsonValue(v any) (any, error) {
-	switch v := v.(type) {
-	case json.Number:
-		if i, err := strconv.ParseInt(string(v), 10, 64); err == nil {
-			return i, nil
-		}
-		f, err := strconv.ParseFloat(string(v), 64)
-		if err != nil || math.IsInf(f, 0) {
-			return nil, fmt.Errorf("number %s is out of range", v)
-		}
-		return f, nil
-	case map[string]any:
-		for k, e := range v {
-			c, err := jsonValue(e)
-			if err != nil {
-				return nil, err
-			}
-			v[k] = c
-		}
-	case []any:
-		for i, e := range v {
-			c, err := jsonValue(e)
-			if err != nil {
-				return nil, err
-			}
-			v[i] = c
-		}
-	}
-	return v, nil
-}
-
-func (r *Reader) nextCSV() (Row, error) {
-	if r.columns == nil {
-		if err := r.readHeader(); err != nil {
-			return Row{}, err
-		}
-	}
-	start := r.csv.InputOffset()
-	r.src.allow(start)
-	rec, err := r.csv.Read()
-	if err == io.EOF {
-		return Row{}, io.EOF
-	}
-	if errors.Is(err, errRowTooLarge) || r.csv.InputOffset()-start > MaxRowBytes {
-		// The line is unknown when the record never ended; the offset is.
-		return Row{}, r.fatal(errRowTooLarge, "", fmt.Sprintf("the row starting at byte %d", start))
-	}
-	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		if errors.Is(pe.Err, csv.ErrFieldCount) {
-			return Row{}, &RowError{Row: pe.StartLine, Message: fmt.Sprintf("has %d fields; the header has %d", len(rec), len(r.columns))}
-		}
-		return Row{}, &RowError{Row: pe.StartLine, Message: fmt.Sprintf("is not valid CSV: %v (line %d, column %d)", pe.Err, pe.Line, pe.Column)}
-	}
-	if err != nil {
-		return Row{}, r.fatal(err, "invalid CSV", fmt.Sprintf("the row starting at byte %d", start))
-	}
-	line, _ := r.csv.FieldPos(0)
-	return r.csvRow(line, rec)
-}
-
-func (r *Reader) readHeader() error {
-	r.src.allow(0)
-	rec, err := r.csv.Read()
-	if err == io.EOF {
-		return errs.E(errs.Invalid, "the file is empty: want a CSV header naming a phone_number column")
-	}
-	if err != nil {
-		return r.fatal(err, "invalid CSV header", "the header row")
-	}
-	cols := make([]column, len(rec))
-	seen := make(map[string]int, len(rec))
-	phoneAt := -1
-	for i, name := range rec {
-		name = strings.TrimSpace(name)
-		key := strings.ToLower(name)
-		switch key {
-		case keyPhone, keyPhoneShort:
-			cols[i] = column{name: key, role: colPhone}
-			if phoneAt >= 0 {
-				return errs.E(errs.Invalid, "the CSV header names a phone column twice (columns %d and %d): give one phone_number column", phoneAt+1, i+1)
-			}
-			phoneAt = i
-		case keyConsent:
-			cols[i] = column{name: key, role: colConsent}
-		default:
-			switch {
-			case name == "":
-				return errs.E(errs.Invalid, "the CSV header's column %d has no name", i+1)
-			case len(name) > maxAttrName:
-				return errs.E(errs.Invalid, "the CSV header's column %d name is longer than %d bytes", i+1, maxAttrName)
-			}
-			cols[i] = column{name: name}
-			key = name
-		}
-		if j, dup := seen[key]; dup {
-			return errs.E(errs.Invalid, "the CSV header's columns %d and %d are both %q", j+1, i+1, key)
-		}
-		seen[key] = i
-	}
-	if phoneAt < 0 {
-		return errs.E(errs.Invalid, "the CSV header has no phone_number (or phone) column")
-	}
-	r.columns = cols
-	return nil
-}
-
-func (r *Reader) csvRow(line int, rec []string) (Row, error) {
-	row := Row{Line: line}
-	for i, c := range r.columns {
-		v := strings.TrimSpace(rec[i])
-		switch c.role {
-		case colPhone:
-			if v == "" {
-				return Row{}, &RowError{Row: line, Field: c.name, Message: "is required"}
-			}
-			if err := setPhone(&row, c.name, v); err != nil {
-				return Row{}, err
-			}
-		case colConsent:
-			if err := setConsent(&row, v); err != nil {
-				return Row{}, err
-			}
-		default:
-			if v == "" {
-				continue // an empty cell sets nothing
-			}
-			if row.Attributes == nil {
-				row.Attributes = make(map[string]any, len(r.columns))
-			}
-			row.Attributes[c.name] = v
-		}
-	}
-	return row, nil
-}
-
-func setPhone(row *Row, field, raw string) error {
-	p, err := phone.Normalize(raw)
+func (r *Reader) setPhone(row *Row, field, raw string) error {
+	p, err := normalizePhone(raw, r.opts.region)
 	if err != nil {
 		return &RowError{Row: row.Line, Field: field, Message: err.Error()}
 	}
@@ -431,7 +385,7 @@ func setPhone(row *Row, field, raw string) error {
 
 // setConsent reads a consent cell; empty means not given.
 func setConsent(row *Row, raw string) error {
-	s := consent.State(strings.ToUpper(strings.TrimSpace(raw)))
+	s := consentState(raw)
 	if s == "" {
 		return nil
 	}
@@ -439,16 +393,6 @@ func setConsent(row *Row, raw string) error {
 		return &RowError{Row: row.Line, Field: keyConsent, Message: "must be one of OPT_IN, OPT_OUT, STOP"}
 	}
 	row.Consent = s
-	return nil
-}
-
-func checkAttrName(n int, k string) error {
-	switch {
-	case k == "":
-		return &RowError{Row: n, Message: "has an attribute with an empty name"}
-	case len(k) > maxAttrName:
-		return &RowError{Row: n, Message: fmt.Sprintf("has an attribute name longer than %d bytes", maxAttrName)}
-	}
 	return nil
 }
 

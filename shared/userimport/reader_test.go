@@ -14,7 +14,6 @@ import (
 
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/errs"
-	"github.com/eventstreamengine/ese/shared/phone"
 )
 
 // seedJSON is the seed's test_users.json.
@@ -76,9 +75,9 @@ type result struct {
 	Kind   errs.Kind
 }
 
-func readAll(t testing.TB, r io.Reader, f Format) result {
+func readAll(t testing.TB, r io.Reader, f Format, opts ...Option) result {
 	t.Helper()
-	rd := NewReader(r, f)
+	rd := NewReader(r, f, opts...)
 	var res result
 	for i := 0; ; i++ {
 		if i > 1_000_000 {
@@ -138,8 +137,8 @@ func TestReaderSeedFiles(t *testing.T) {
 		{
 			name: "csv", format: CSV, data: seedCSV,
 			want: []Row{
-				{Line: 2, Phone: "+94771234576", Consent: consent.OptIn, Attributes: with(frank, "age", "40")},
-				{Line: 3, Phone: "+94771234577", Consent: consent.OptIn, Attributes: with(grace, "age", "29")},
+				{Line: 2, Phone: "+94771234576", Consent: consent.OptIn, Attributes: with(frank, "age", int64(40))},
+				{Line: 3, Phone: "+94771234577", Consent: consent.OptIn, Attributes: with(grace, "age", int64(29))},
 				{Line: 4, Phone: "+94771234567", Consent: consent.OptIn, Attributes: arjuna},
 				{Line: 5, Phone: "+94772345678", Consent: consent.OptIn, Attributes: priya},
 			},
@@ -167,7 +166,7 @@ func TestReaderJSON(t *testing.T) {
 		data string
 		want result
 	}{
-		{name: "empty_array", data: ` [ ] `, want: result{}},
+		{name: "empty_array", data: ` [ ] `, want: result{Fatal: "the JSON array is empty: no contacts to import", Kind: errs.Invalid}},
 		{
 			name: "phone_alias_and_value_types",
 			data: `[{"phone":"+94 77 123 4567","consent_state":"stop","n":1.5,"big":12345678901234,"huge":1e300,"ok":true,"tags":["a",2],"address":{"city":"Kandy","zip":20000},"gone":null}]`,
@@ -207,7 +206,7 @@ func TestReaderJSON(t *testing.T) {
 					{Row: 4, Field: "consent_state", Message: "must be one of OPT_IN, OPT_OUT, STOP"},
 					{Row: 5, Field: "consent_state", Message: "must be one of OPT_IN, OPT_OUT, STOP"},
 					{Row: 6, Message: "must be an object"},
-					{Row: 7, Field: "phone", Message: "give phone_number or phone, not both"},
+					{Row: 7, Field: "phone_number", Message: `"phone" and "phone_number" both name the phone: give one`},
 					{Row: 8, Message: "has an attribute with an empty name"},
 					{Row: 9, Field: "n", Message: "number 1e400 is out of range"},
 					{Row: 10, Field: "phone_number", Message: "is too short for region LK"},
@@ -286,7 +285,8 @@ func TestReaderCSV(t *testing.T) {
 		data string
 		want result
 	}{
-		{name: "header_only", data: "phone_number,name\n", want: result{}},
+		{name: "header_only", data: "phone_number,name\n", want: result{Fatal: "the file has a header but no contacts", Kind: errs.Invalid}},
+		{name: "header_and_blank_lines", data: "phone_number,name\r\n\r\n\n", want: result{Fatal: "the file has a header but no contacts", Kind: errs.Invalid}},
 		{
 			name: "phone_alias_case_and_space_in_header",
 			data: " Phone , Consent_State ,City\n+94771234567, opt_out , Colombo \n",
@@ -321,8 +321,9 @@ func TestReaderCSV(t *testing.T) {
 			},
 		},
 		{name: "empty_file", data: "", want: result{Fatal: "the file is empty: want a CSV header naming a phone_number column", Kind: errs.Invalid}},
-		{name: "no_phone_column", data: "name,city\nA,B\n", want: result{Fatal: "the CSV header has no phone_number (or phone) column", Kind: errs.Invalid}},
-		{name: "two_phone_columns", data: "phone,phone_number\n", want: result{Fatal: "the CSV header names a phone column twice (columns 1 and 2): give one phone_number column", Kind: errs.Invalid}},
+		{name: "no_phone_column", data: "name,city\nA,B\n", want: result{Fatal: "the CSV header has no phone column (one of phone_number, phone, mobile, mobile_number, msisdn, whatsapp, whatsapp_number)", Kind: errs.Invalid}},
+		{name: "two_phone_columns", data: "phone,phone_number\n", want: result{Fatal: `the CSV header has two phone columns, "phone" (column 1) and "phone_number" (column 2): keep one`, Kind: errs.Invalid}},
+		{name: "two_phone_like_columns", data: "Mobile;name;WhatsApp\n", want: result{Fatal: `the CSV header has two phone columns, "Mobile" (column 1) and "WhatsApp" (column 3): keep one`, Kind: errs.Invalid}},
 		{name: "duplicate_columns", data: "phone_number,city,city\n", want: result{Fatal: `the CSV header's columns 2 and 3 are both "city"`, Kind: errs.Invalid}},
 		{name: "unnamed_column", data: "phone_number,,city\n", want: result{Fatal: "the CSV header's column 2 has no name", Kind: errs.Invalid}},
 		{name: "json_given_as_csv", data: `[{"phone_number":"+94771234567"}]`, want: result{Fatal: `invalid CSV header: parse error on line 1, column 3: bare " in non-quoted-field`, Kind: errs.Invalid}},
@@ -405,10 +406,13 @@ func TestReaderRowSizeLimit(t *testing.T) {
 func TestReaderSourceFailureIsNotInvalid(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("storage: connection reset")
-	for _, f := range []Format{CSV, JSON} {
+	for _, f := range []Format{CSV, JSON, JSONL} {
 		head := "phone_number\n+94771234567\n"
-		if f == JSON {
+		switch f {
+		case JSON:
 			head = `[{"phone_number":"+94771234567"},`
+		case JSONL:
+			head = `{"phone_number":"+94771234567"}` + "\n"
 		}
 		rd := NewReader(io.MultiReader(strings.NewReader(head), iotest.ErrReader(boom)), f)
 		var err error
@@ -465,7 +469,13 @@ func TestDetectFormat(t *testing.T) {
 		{name: "sniff_csv", filename: "users.txt", head: "name,Phone_Number,city\r\n+9477", want: CSV},
 		{name: "sniff_csv_phone", filename: "", head: "\ufeffphone\n", want: CSV},
 		{name: "sniff_csv_quoted_header", filename: "", head: "\"phone_number\",\"name\"\n", want: CSV},
-		{name: "object_is_not_a_contact_file", filename: "", head: `{"phone_number":"+1"}`, wantErr: true},
+		{name: "sniff_jsonl", filename: "", head: ` {"phone_number":"+1"}`, want: JSONL},
+		{name: "jsonl_extension", filename: "x.JSONL", head: "[", want: JSONL},
+		{name: "ndjson_extension", filename: "x.ndjson", want: JSONL},
+		{name: "tsv_extension", filename: "x.tsv", want: CSV},
+		{name: "sniff_csv_semicolon", filename: "", head: "name;Mobile;city\r\n", want: CSV},
+		{name: "sniff_csv_tab", filename: "", head: "name\tMSISDN\n", want: CSV},
+		{name: "scalar_is_not_a_contact_file", filename: "", head: `"x"`, wantErr: true},
 		{name: "csv_without_phone", filename: "x", head: "name,city\n", wantErr: true},
 		{name: "empty", filename: "", head: "", wantErr: true},
 	}
@@ -509,61 +519,6 @@ func TestDedupe(t *testing.T) {
 	}
 }
 
-// checkRows asserts the reader's promises for any input: it ends, good rows
-// carry a normalised number and increasing positions, and a fatal error is
-// invalid (the input is in memory, so reading it never fails).
-func checkRows(t *testing.T, data []byte, f Format) {
-	rd := NewReader(bytes.NewReader(data), f)
-	last := 0
-	for i := 0; ; i++ {
-		if i > len(data)+2 {
-			t.Fatalf("more results than bytes: the reader does not end")
-		}
-		row, err := rd.Next()
-		if err == io.EOF {
-			return
-		}
-		var re *RowError
-		if errors.As(err, &re) {
-			if re.Row <= last && f == JSON {
-				t.Fatalf("row error at %d after row %d", re.Row, last)
-			}
-			last = re.Row
-			continue
-		}
-		if err != nil {
-			if !errs.Is(err, errs.Invalid) {
-				t.Fatalf("fatal error %v has kind %v", err, errs.KindOf(err))
-			}
-			return
-		}
-		if row.Line <= last {
-			t.Fatalf("row %d after row %d", row.Line, last)
-		}
-		last = row.Line
-		if p, err := phone.Normalize(row.Phone); err != nil || p != row.Phone {
-			t.Fatalf("row phone %q is not normalised", row.Phone)
-		}
-		if row.Consent != "" && !row.Consent.Valid() {
-			t.Fatalf("row consent %q", row.Consent)
-		}
-	}
-}
-
-func FuzzReaderJSON(f *testing.F) {
-	for _, s := range []string{seedJSON, `[]`, `[{}]`, `[1,"a",null,{"phone":"+94771234567"}]`, `{`, `[{"phone_number":"+94771234567","a":{"b":[1,2.5,1e400]}}`, "\ufeff[ ]"} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) { checkRows(t, data, JSON) })
-}
-
-func FuzzReaderCSV(f *testing.F) {
-	for _, s := range []string{seedCSV, "phone\n", "phone_number,a\n\"+94771234567\",\"x\n", "a,b\n1,2\n", "phone,consent_state\n+94771234567,stop\n+1,\n", "\"\n"} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) { checkRows(t, data, CSV) })
-}
-
 // contactFile generates a CSV of n contacts on the fly, so that the file
 // itself takes no memory.
 type contactFile struct {
@@ -589,7 +544,7 @@ func (c *contactFile) Read(p []byte) (int, error) {
 }
 
 // TestReaderMemoryIsFlat reads 200k generated rows (20k under the race
-// detector) and checks that the live heap does not grow with them.
+// detector) and checks that the live heap grows only by the census.
 func TestReaderMemoryIsFlat(t *testing.T) {
 	if testing.Short() {
 		t.Skip("reads 200k rows")
@@ -624,8 +579,10 @@ func TestReaderMemoryIsFlat(t *testing.T) {
 			peak = max(peak, live())
 		}
 	}
-	if peak > base+512<<10 {
-		t.Errorf("live heap grew from %d to %d bytes over %d rows", base, peak, rows)
+	// Rows are not kept; the census of numbers is, at some 20 bytes a
+	// number (up to twice that while its map grows).
+	if budget := base + 512<<10 + uint64(rows)*48; peak > budget {
+		t.Errorf("live heap grew from %d to %d bytes over %d rows, budget %d", base, peak, rows, budget)
 	}
 	t.Logf("live heap after 1k rows %d B, peak after %d rows %d B", base, rows, peak)
 }
