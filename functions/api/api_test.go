@@ -394,6 +394,56 @@ func TestBulkImport(t *testing.T) {
 	}
 }
 
+// Upload options are query parameters: national numbers read for a
+// default region, a Windows-1252 export transcoded, duplicates counted;
+// an option the reader cannot honour is a 400 naming it.
+func TestBulkImport_options(t *testing.T) {
+	t.Parallel()
+	windows1252 := "phone,name\n077 123 4567,Jos\xe9\n0771234567,Jos\xe9 again\n"
+	for _, tc := range []struct {
+		name, query, csv string
+		wantCode         int
+		want             map[string]any // a subset of the answer
+		wantUser         map[string]any // +94771234567 after applying, when set
+	}{
+		{"national_numbers_for_a_region", "?default_region=LK&encoding=windows-1252", windows1252, 202,
+			map[string]any{"valid_rows": 2.0, "rejected_rows": 0.0, "duplicates": 1.0},
+			map[string]any{"name": "José again"}},
+		{"national_numbers_without_a_region", "?encoding=windows-1252", windows1252, 202,
+			map[string]any{"valid_rows": 0.0, "rejected_rows": 2.0, "duplicates": 0.0}, nil},
+		{"unknown_region", "?default_region=XX", "phone\n+94771234567\n", 400,
+			map[string]any{"details": []any{map[string]any{"field": "default_region", "message": "is not a region with phone numbers"}}}, nil},
+		{"unknown_encoding", "?encoding=ebcdic", "phone\n+94771234567\n", 400,
+			map[string]any{"details": []any{map[string]any{"field": "encoding", "message": "is not one of utf-8, windows-1252, iso-8859-1"}}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			req := upload(t, "contacts.csv", tc.csv)
+			req.URL.RawQuery = strings.TrimPrefix(tc.query, "?")
+			code, got := f.serve(req)
+			if code != tc.wantCode {
+				t.Fatalf("upload = %d %v, want %d", code, got, tc.wantCode)
+			}
+			for k, v := range tc.want {
+				if diff := cmp.Diff(v, got[k]); diff != "" {
+					t.Errorf("%s (-want, +got):\n%s", k, diff)
+				}
+			}
+			if tc.wantUser == nil {
+				return
+			}
+			f.applyAll()
+			_, u := f.call("GET", "/api/v1/users/%2B94771234567", "")
+			for k, v := range tc.wantUser {
+				if u[k] != v {
+					t.Errorf("user %s = %v, want %v (user %v)", k, u[k], v, u)
+				}
+			}
+		})
+	}
+}
+
 func TestBulkImport_malformed_file_applies_nothing(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)

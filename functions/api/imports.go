@@ -71,7 +71,10 @@ func (s *Server) bulkImport(w http.ResponseWriter, r *http.Request) {
 		}
 		return nil
 	}
-	rd := userimport.NewReader(br, format)
+	// Upload options are query parameters, whatever the body's shape.
+	q := r.URL.Query()
+	rd := userimport.NewReader(br, format,
+		userimport.WithDefaultRegion(q.Get("default_region")), userimport.WithEncoding(q.Get("encoding")))
 	var batch []userimport.Row
 	var fatal error
 	for {
@@ -105,6 +108,7 @@ func (s *Server) bulkImport(w http.ResponseWriter, r *http.Request) {
 	if fatal == nil && len(batch) > 0 {
 		fatal = publish(batch)
 	}
+	job.Duplicates = rd.Stats().Duplicates
 	job.UpdatedAt = s.now()
 	if fatal != nil {
 		job.State = userimport.Failed
@@ -143,7 +147,7 @@ func (s *Server) bulkImport(w http.ResponseWriter, r *http.Request) {
 		"file_info": map[string]any{
 			"filename": filename, "format": format, "records_preview": job.Accepted,
 		},
-		"total_rows": job.Rows, "valid_rows": job.Accepted, "rejected_rows": job.Rejected,
+		"total_rows": job.Rows, "valid_rows": job.Accepted, "rejected_rows": job.Rejected, "duplicates": job.Duplicates,
 		"batches": job.Batches, "errors": nonNil(job.Errors),
 	})
 }

@@ -41,21 +41,23 @@ type BatchResult struct {
 // Job is one import. Counts of what the rows did come from its applied
 // batches, so no single document is written once per row.
 type Job struct {
-	ID        string        `json:"id"`
-	State     State         `json:"state"`
-	Filename  string        `json:"filename,omitempty"`
-	Format    string        `json:"format"`
-	Rows      int           `json:"total_rows"`    // rows read, good and bad
-	Accepted  int           `json:"valid_rows"`    // rows sent on to be applied
-	Rejected  int           `json:"rejected_rows"` // rows with errors
-	Batches   int           `json:"batches"`       // batches published
-	Applied   int           `json:"batches_done"`  // batches applied
-	Created   int           `json:"users_created"` // from applied batches
-	Updated   int           `json:"users_updated"` // from applied batches
-	Unchanged int           `json:"users_unchanged"`
-	Errors    []errs.Detail `json:"errors"`
-	CreatedAt time.Time     `json:"created_at"`
-	UpdatedAt time.Time     `json:"updated_at"`
+	ID       string `json:"id"`
+	State    State  `json:"state"`
+	Filename string `json:"filename,omitempty"`
+	Format   string `json:"format"`
+	Rows     int    `json:"total_rows"`    // rows read, good and bad
+	Accepted int    `json:"valid_rows"`    // rows sent on to be applied
+	Rejected int    `json:"rejected_rows"` // rows with errors
+	// Duplicates counts good rows whose number an earlier row had.
+	Duplicates int           `json:"duplicates"`
+	Batches    int           `json:"batches"`       // batches published
+	Applied    int           `json:"batches_done"`  // batches applied
+	Created    int           `json:"users_created"` // from applied batches
+	Updated    int           `json:"users_updated"` // from applied batches
+	Unchanged  int           `json:"users_unchanged"`
+	Errors     []errs.Detail `json:"errors"`
+	CreatedAt  time.Time     `json:"created_at"`
+	UpdatedAt  time.Time     `json:"updated_at"`
 }
 
 // Tally folds applied batch results into j and sets its state.

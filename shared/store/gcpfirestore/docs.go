@@ -87,22 +87,23 @@ type detailDoc struct {
 // jobDoc holds what the importer knows when it creates the job; what the
 // rows did lives in the batch markers.
 type jobDoc struct {
-	State     string      `firestore:"state"`
-	Filename  string      `firestore:"filename"`
-	Format    string      `firestore:"format"`
-	Rows      int         `firestore:"total_rows"`
-	Accepted  int         `firestore:"valid_rows"`
-	Rejected  int         `firestore:"rejected_rows"`
-	Batches   int         `firestore:"batches"`
-	Errors    []detailDoc `firestore:"errors"`
-	CreatedAt time.Time   `firestore:"created_at"`
-	UpdatedAt time.Time   `firestore:"updated_at"`
+	State      string      `firestore:"state"`
+	Filename   string      `firestore:"filename"`
+	Format     string      `firestore:"format"`
+	Rows       int         `firestore:"total_rows"`
+	Accepted   int         `firestore:"valid_rows"`
+	Rejected   int         `firestore:"rejected_rows"`
+	Duplicates int         `firestore:"duplicates"`
+	Batches    int         `firestore:"batches"`
+	Errors     []detailDoc `firestore:"errors"`
+	CreatedAt  time.Time   `firestore:"created_at"`
+	UpdatedAt  time.Time   `firestore:"updated_at"`
 }
 
 func toJobDoc(j userimport.Job) jobDoc {
 	d := jobDoc{
 		State: string(j.State), Filename: j.Filename, Format: j.Format,
-		Rows: j.Rows, Accepted: j.Accepted, Rejected: j.Rejected, Batches: j.Batches,
+		Rows: j.Rows, Accepted: j.Accepted, Rejected: j.Rejected, Duplicates: j.Duplicates, Batches: j.Batches,
 		CreatedAt: records.Time(j.CreatedAt), UpdatedAt: records.Time(j.UpdatedAt),
 	}
 	if j.Errors != nil {
@@ -117,7 +118,7 @@ func toJobDoc(j userimport.Job) jobDoc {
 func (d jobDoc) job(id string) userimport.Job {
 	j := userimport.Job{
 		ID: id, State: userimport.State(d.State), Filename: d.Filename, Format: d.Format,
-		Rows: d.Rows, Accepted: d.Accepted, Rejected: d.Rejected, Batches: d.Batches,
+		Rows: d.Rows, Accepted: d.Accepted, Rejected: d.Rejected, Duplicates: d.Duplicates, Batches: d.Batches,
 		CreatedAt: records.Time(d.CreatedAt), UpdatedAt: records.Time(d.UpdatedAt),
 	}
 	if d.Errors != nil {

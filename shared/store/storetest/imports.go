@@ -15,7 +15,7 @@ func mustCreateJob(t *testing.T, s store.Store, id string, batches int) userimpo
 	t.Helper()
 	j := userimport.Job{
 		ID: id, State: userimport.Queued, Filename: "contacts.csv", Format: "csv",
-		Rows: 12, Accepted: 10, Rejected: 2, Batches: batches,
+		Rows: 12, Accepted: 10, Rejected: 2, Duplicates: 1, Batches: batches,
 		Errors: []errs.Detail{
 			{Row: 3, Field: "phone_number", Message: "is not a valid number"},
 			{Row: 7, Field: "consent_state", Message: "must be OPT_IN, STOP or OPT_OUT"},
