@@ -7,7 +7,8 @@
 // BenchmarkReadCSV/reader): each other row of the same parent gets the
 // ratio of its ns/op (or of any metric both report) to the yardstick's.
 // A ratio above 1 means slower than the yardstick for time metrics, and
-// the fraction reached for rates (metrics ending in "/s").
+// the fraction reached for rates (metrics ending in "/s"). With -md it
+// prints a Markdown table.
 package main
 
 import (
@@ -21,8 +22,9 @@ import (
 	"text/tabwriter"
 )
 
-// result is one benchmark line: its name without the -P suffix, and its
-// metrics in the order printed.
+// result is one benchmark line: its name without the -P suffix, after its
+// package's last path element (two packages may hold benchmarks of one
+// name), and its metrics in the order printed.
 type result struct {
 	name    string
 	metrics []metric
@@ -38,15 +40,21 @@ var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+(.*)$`)
 
 func parse(r io.Reader) ([]result, error) {
 	var out []result
+	pkg := ""
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		m := line.FindStringSubmatch(strings.TrimSpace(sc.Text()))
+		text := strings.TrimSpace(sc.Text())
+		if p, ok := strings.CutPrefix(text, "pkg: "); ok {
+			pkg = p[strings.LastIndex(p, "/")+1:] + "."
+			continue
+		}
+		m := line.FindStringSubmatch(text)
 		if m == nil {
 			continue
 		}
 		fields := strings.Fields(m[3])
-		res := result{name: m[1]}
+		res := result{name: pkg + m[1]}
 		for i := 0; i+1 < len(fields); i += 2 {
 			v, err := strconv.ParseFloat(fields[i], 64)
 			if err != nil {
@@ -84,10 +92,18 @@ func cut(name string) (string, string, bool) {
 	return name[:i], name[i+1:], true
 }
 
-func write(w io.Writer, rs []result) error {
+// write prints the table, aligned, or as Markdown (for BENCHMARKS.md).
+func write(w io.Writer, rs []result, markdown bool) error {
 	ys := yardsticks(rs)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "benchmark\tvalue\tunit\tvs yardstick")
+	row := func(cells ...string) { fmt.Fprintln(tw, strings.Join(cells, "\t")) }
+	if markdown {
+		row = func(cells ...string) { fmt.Fprintln(w, "| "+strings.Join(cells, " | ")+" |") }
+		row("benchmark", "value", "unit", "vs yardstick")
+		row("---", "---:", "---", "---:")
+	} else {
+		row("benchmark", "value", "unit", "vs yardstick")
+	}
 	for _, r := range rs {
 		parent, sub, _ := cut(r.name)
 		y := ys[parent]
@@ -96,7 +112,7 @@ func write(w io.Writer, rs []result) error {
 			if yv, ok := y[m.unit]; ok && sub != "yardstick" && yv != 0 {
 				ratio = strconv.FormatFloat(m.value/yv, 'f', 2, 64) + "×"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.name, format(m.value), m.unit, ratio)
+			row(r.name, format(m.value), m.unit, ratio)
 		}
 	}
 	return tw.Flush()
@@ -121,7 +137,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "benchtable: no benchmark results on stdin")
 		os.Exit(1)
 	}
-	if err := write(os.Stdout, rs); err != nil {
+	markdown := len(os.Args) > 1 && os.Args[1] == "-md"
+	if err := write(os.Stdout, rs, markdown); err != nil {
 		fmt.Fprintln(os.Stderr, "benchtable:", err)
 		os.Exit(1)
 	}
