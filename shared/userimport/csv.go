@@ -80,7 +80,7 @@ func (r *Reader) readHeader() error {
 	}
 	cols := make([]column, len(rec))
 	seen := make(map[string]int, len(rec))
-	phoneAt := -1
+	phoneAt, consentAt := -1, -1
 	for i, name := range rec {
 		name = strings.TrimSpace(name)
 		if !utf8.ValidString(name) {
@@ -94,8 +94,12 @@ func (r *Reader) readHeader() error {
 				return errs.E(errs.Invalid, "the CSV header has two phone columns, %q (column %d) and %q (column %d): keep one", cols[phoneAt].name, phoneAt+1, name, i+1)
 			}
 			phoneAt = i
-		case key == keyConsent:
-			cols[i] = column{name: key, role: colConsent}
+		case isConsentName(name):
+			if consentAt >= 0 {
+				return errs.E(errs.Invalid, "the CSV header has two consent columns, %q (column %d) and %q (column %d): keep one", rec[consentAt], consentAt+1, name, i+1)
+			}
+			consentAt = i
+			cols[i] = column{name: keyConsent, role: colConsent}
 		default:
 			if name == "" {
 				return errs.E(errs.Invalid, "the CSV header's column %d has no name", i+1)

@@ -166,17 +166,26 @@ func (r *Reader) jsonRow(n int, obj map[string]any) (Row, error) {
 	if err := r.setPhone(&row, phoneKey, s); err != nil {
 		return Row{}, err
 	}
-	if c, has := obj[keyConsent]; has && c != nil {
+	consentKey := ""
+	for k := range obj {
+		if isConsentName(k) {
+			if consentKey != "" {
+				return Row{}, &RowError{Row: n, Field: k, Message: fmt.Sprintf("two consent keys, %q and %q: keep one", consentKey, k)}
+			}
+			consentKey = k
+		}
+	}
+	if c := obj[consentKey]; consentKey != "" && c != nil {
 		s, ok := c.(string)
 		if !ok {
-			return Row{}, &RowError{Row: n, Field: keyConsent, Message: "must be one of OPT_IN, OPT_OUT, STOP"}
+			return Row{}, &RowError{Row: n, Field: consentKey, Message: "must be one of OPT_IN, OPT_OUT, STOP"}
 		}
 		if err := setConsent(&row, s); err != nil {
 			return Row{}, err
 		}
 	}
 	for k, v := range obj {
-		if k == phoneKey || k == keyConsent || v == nil {
+		if k == phoneKey || (consentKey != "" && k == consentKey) || v == nil {
 			continue
 		}
 		if p := nameProblem(k); p != "" {

@@ -42,12 +42,23 @@ const (
 // ("Phone Number", "whatsapp-number").
 var phoneNames = []string{"phone_number", "phone", "mobile", "mobile_number", "msisdn", "whatsapp", "whatsapp_number"}
 
-func isPhoneName(name string) bool {
+func isPhoneName(name string) bool { return isNameIn(name, phoneNames) }
+
+// consentNames are the column names (and JSON keys) taken for the consent
+// state, compared as phoneNames are: an opt-out under "Consent State"
+// must never land in an attribute, where nothing would honour it.
+var consentNames = []string{"consent_state", "consent"}
+
+func isConsentName(name string) bool { return isNameIn(name, consentNames) }
+
+// isNameIn reports whether name, trimmed, in any case, with a space or dash
+// for the underscore, is one of names (short, lower-case words).
+func isNameIn(name string, names []string) bool {
 	name = strings.TrimSpace(name)
-	if len(name) > len("whatsapp_number") {
+	if len(name) > 32 {
 		return false
 	}
-	var b [len("whatsapp_number")]byte
+	var b [32]byte
 	for i := range len(name) {
 		switch c := name[i]; c {
 		case ' ', '-':
@@ -56,7 +67,7 @@ func isPhoneName(name string) bool {
 			b[i] = c
 		}
 	}
-	for _, p := range phoneNames {
+	for _, p := range names {
 		if strings.EqualFold(string(b[:len(name)]), p) {
 			return true
 		}
@@ -370,6 +381,11 @@ func (r *Reader) fatal(err error, prefix, what string) error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		prefix += fmt.Sprintf(" (byte %d)", se.Offset)
+	}
+	if errors.Is(err, io.EOF) {
+		// The file ended inside its structure (an unclosed array): that is
+		// a truncated file, and it must not read as the end of a good one.
+		err = io.ErrUnexpectedEOF
 	}
 	return errs.Wrap(errs.Invalid, err, prefix)
 }

@@ -249,7 +249,7 @@ func TestReaderJSON(t *testing.T) {
 			data: `[{"phone_number":"+94771234567"}`,
 			want: result{
 				Rows:  []Row{{Line: 1, Phone: "+94771234567"}},
-				Fatal: "invalid JSON after element 1: EOF", Kind: errs.Invalid,
+				Fatal: "invalid JSON after element 1: unexpected EOF", Kind: errs.Invalid,
 			},
 		},
 		{
@@ -633,4 +633,61 @@ func benchRead(b *testing.B, data []byte, f Format, rows int) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
+}
+
+// A file cut off inside its array must never read as a good file's end
+// (io.EOF), or its rows would be applied as if it were whole.
+func TestReader_truncated_JSON_is_never_EOF(t *testing.T) {
+	t.Parallel()
+	for _, data := range []string{
+		`[`,
+		`[{"phone":"+94771234567"}`,
+		`[{"phone":"+94771234567"},`,
+		`[{"phone":"+94771234567"} `,
+		`[{"phone":"+94771234567"}, {"phone"`,
+	} {
+		rd := NewReader(strings.NewReader(data), JSON)
+		var err error
+		for err == nil {
+			_, err = rd.Next()
+			var re *RowError
+			if errors.As(err, &re) {
+				err = nil
+			}
+		}
+		if errors.Is(err, io.EOF) || !errs.Is(err, errs.Invalid) {
+			t.Errorf("%q ended with %v, want an Invalid error that is not io.EOF", data, err)
+		}
+	}
+}
+
+// An opt-out under a heading written otherwise must be read as consent,
+// never kept as an attribute nothing honours.
+func TestReader_consent_under_other_headings(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		format Format
+		data   string
+	}{
+		{"csv_spaced_title_case", CSV, "Phone,Consent State\n+94771234567,STOP\n"},
+		{"csv_short", CSV, "phone;consent\n+94771234567;STOP\n"},
+		{"json_mixed_case", JSON, `[{"phone":"+94771234567","Consent_State":"STOP"}]`},
+		{"jsonl_dashed", JSONL, `{"phone":"+94771234567","consent-state":"STOP"}` + "\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			row, err := NewReader(strings.NewReader(tc.data), tc.format).Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if row.Consent != consent.Stop || len(row.Attributes) != 0 {
+				t.Errorf("row = %+v, want consent STOP and no attributes", row)
+			}
+		})
+	}
+	_, err := NewReader(strings.NewReader("phone,consent,Consent State\n+94771234567,STOP,OPT_IN\n"), CSV).Next()
+	if !errs.Is(err, errs.Invalid) || !strings.Contains(err.Error(), "two consent columns") {
+		t.Errorf("two consent columns: err = %v, want Invalid naming both", err)
+	}
 }
