@@ -425,6 +425,11 @@ func TestBulkImport_options(t *testing.T) {
 			if code != tc.wantCode {
 				t.Fatalf("upload = %d %v, want %d", code, got, tc.wantCode)
 			}
+			if code == 400 {
+				if _, list := f.call("GET", "/api/v1/users", ""); list["total"] != 0.0 {
+					t.Errorf("users after a refused upload = %v", list["total"])
+				}
+			}
 			for k, v := range tc.want {
 				if diff := cmp.Diff(v, got[k]); diff != "" {
 					t.Errorf("%s (-want, +got):\n%s", k, diff)

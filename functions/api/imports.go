@@ -44,6 +44,14 @@ func (s *Server) bulkImport(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
+	// Upload options are query parameters, whatever the body's shape; a bad
+	// one is refused before any job exists.
+	q := r.URL.Query()
+	opts := []userimport.Option{userimport.WithDefaultRegion(q.Get("default_region")), userimport.WithEncoding(q.Get("encoding"))}
+	if err := userimport.CheckOptions(opts...); err != nil {
+		fail(w, r, err)
+		return
+	}
 	now := s.now()
 	job := userimport.Job{
 		ID: uuid.NewString(), State: userimport.Receiving, Filename: filename,
@@ -71,10 +79,7 @@ func (s *Server) bulkImport(w http.ResponseWriter, r *http.Request) {
 		}
 		return nil
 	}
-	// Upload options are query parameters, whatever the body's shape.
-	q := r.URL.Query()
-	rd := userimport.NewReader(br, format,
-		userimport.WithDefaultRegion(q.Get("default_region")), userimport.WithEncoding(q.Get("encoding")))
+	rd := userimport.NewReader(br, format, opts...)
 	var batch []userimport.Row
 	var fatal error
 	for {

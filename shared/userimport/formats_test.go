@@ -392,7 +392,7 @@ func TestReaderEncodings(t *testing.T) {
 		{
 			name: "csv_latin1", format: CSV, data: cp1252, opts: []Option{WithEncoding("iso-8859-1")},
 			want: result{Rows: []Row{
-				{Line: 2, Phone: "+94771234567", Attributes: map[string]any{"name": "Café", "city": "Z\u0080"}},
+				{Line: 2, Phone: "+94771234567", Attributes: map[string]any{"name": "Café", "city": "Z€"}},
 				{Line: 3, Phone: "+94772345678", Attributes: map[string]any{"name": "ok", "city": "Zoë"}},
 			}},
 		},

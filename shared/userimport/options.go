@@ -67,6 +67,16 @@ func canonicalEncoding(name string) string {
 	return ""
 }
 
+// CheckOptions reports what NewReader's first Next would refuse in opts,
+// so that a caller can answer before it starts any work.
+func CheckOptions(opts ...Option) error {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o.check()
+}
+
 // check refuses options the reader cannot honour.
 func (o *options) check() error {
 	if o.region != "" && !phonenumbers.GetSupportedRegions()[o.region] {
@@ -88,7 +98,10 @@ func (o *options) decode(r io.Reader) io.Reader {
 	case encWindows1252:
 		return charmap.Windows1252.NewDecoder().Reader(r)
 	case encISO88591:
-		return charmap.ISO8859_1.NewDecoder().Reader(r)
+		// As browsers do (the WHATWG encoding standard): files labelled
+		// Latin-1 are nearly always Windows-1252, whose € and curly quotes
+		// Latin-1 would turn into control characters without a word.
+		return charmap.Windows1252.NewDecoder().Reader(r)
 	}
 	return r
 }

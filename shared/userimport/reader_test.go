@@ -691,3 +691,23 @@ func TestReader_consent_under_other_headings(t *testing.T) {
 		t.Errorf("two consent columns: err = %v, want Invalid naming both", err)
 	}
 }
+
+func TestReader_values_kept_exactly(t *testing.T) {
+	t.Parallel()
+	row, err := NewReader(strings.NewReader(`[{"phone":"+94771234567","account":12345678901234567890,"n":42,"x":1.5}]`), JSON).Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"account": "12345678901234567890", "n": int64(42), "x": 1.5}
+	if diff := cmp.Diff(want, row.Attributes); diff != "" {
+		t.Errorf("attributes (-want, +got):\n%s", diff)
+	}
+	// Latin-1 labels read as Windows-1252: 0x80 is the euro sign.
+	row, err = NewReader(strings.NewReader("phone,price\n+94771234567,\x80 5\n"), CSV, WithEncoding("latin1")).Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := row.Attributes["price"]; got != "€ 5" {
+		t.Errorf("latin1 0x80 = %q, want the euro sign", got)
+	}
+}

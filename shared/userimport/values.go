@@ -115,6 +115,11 @@ func jsonValue(v any, depth int, inArray bool) (any, error) {
 		if i, err := strconv.ParseInt(string(v), 10, 64); err == nil {
 			return i, nil
 		}
+		if !strings.ContainsAny(string(v), ".eE") {
+			// A whole number past int64 (an account or card number): kept
+			// exactly, as text, as CSV keeps it, never rounded to a float.
+			return string(v), nil
+		}
 		f, err := strconv.ParseFloat(string(v), 64)
 		if err != nil || math.IsInf(f, 0) {
 			return nil, fmt.Errorf("number %s is out of range", v)
