@@ -1,7 +1,9 @@
 package phone
 
 import (
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -251,4 +253,33 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// Valid answers as phonenumbers.IsValidNumber for numbers parsed in their
+// region's national form, valid or broken a digit.
+func TestValidMatchesTheLibrary(t *testing.T) {
+	t.Parallel()
+	n := 0
+	for _, region := range slices.Sorted(maps.Keys(phonenumbers.GetSupportedRegions())) {
+		for _, typ := range []phonenumbers.PhoneNumberType{phonenumbers.MOBILE, phonenumbers.FIXED_LINE} {
+			ex := phonenumbers.GetExampleNumberForType(region, typ)
+			if ex == nil {
+				continue
+			}
+			national := phonenumbers.Format(ex, phonenumbers.NATIONAL)
+			for _, s := range []string{national, national + "1", national[:len(national)-1]} {
+				num, err := phonenumbers.Parse(s, region)
+				if err != nil {
+					continue
+				}
+				n++
+				if got, want := Valid(num), phonenumbers.IsValidNumber(num); got != want {
+					t.Errorf("%s %q: Valid = %v, IsValidNumber = %v", region, s, got, want)
+				}
+			}
+		}
+	}
+	if n < 500 {
+		t.Errorf("compared %d numbers: too few", n)
+	}
 }

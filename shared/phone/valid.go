@@ -217,3 +217,10 @@ var metadata = sync.OnceValue(func() metadataIndex {
 	}
 	return idx
 })
+
+// Valid is phonenumbers.IsValidNumber for a parsed number, from the same
+// metadata, with each pattern compiled once: for readers that parse
+// national numbers themselves.
+func Valid(n *phonenumbers.PhoneNumber) bool {
+	return n != nil && isValid(int(n.GetCountryCode()), phonenumbers.GetNationalSignificantNumber(n))
+}

@@ -142,7 +142,7 @@ func normalizePhone(raw, region string) (string, error) {
 	if err != nil {
 		return "", errs.E(errs.Invalid, "is not a phone number of region %s: %v", region, err)
 	}
-	if !phonenumbers.IsValidNumber(num) {
+	if !phone.Valid(num) {
 		at := phonenumbers.GetRegionCodeForCountryCode(int(num.GetCountryCode()))
 		switch phonenumbers.IsPossibleNumberWithReason(num) {
 		case phonenumbers.TOO_SHORT:
