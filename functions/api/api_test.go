@@ -467,6 +467,23 @@ func TestBulkImport_malformed_file_applies_nothing(t *testing.T) {
 	}
 }
 
+// A JSON array cut off after a whole element once read as a good file's
+// end: its rows were applied. It is a truncated file: 400, nothing applied.
+func TestBulkImport_unclosed_array_applies_nothing(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{`[{"phone_number":"+94771234567"}`, `[{"phone_number":"+94771234567"},`, `[`} {
+		f := newFixture(t)
+		code, out := f.call("POST", "/api/v1/users/bulk", body)
+		if code != 400 {
+			t.Errorf("%s = %d %v, want 400", body, code, out)
+		}
+		f.applyAll()
+		if _, list := f.call("GET", "/api/v1/users", ""); list["total"] != 0.0 {
+			t.Errorf("users after %s = %v, want none", body, list["total"])
+		}
+	}
+}
+
 func TestCampaign_lifecycle_shapes(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
