@@ -102,7 +102,10 @@ func (r *Reader) readHeader() error {
 			cols[i] = column{name: keyConsent, role: colConsent}
 		default:
 			if name == "" {
-				return errs.E(errs.Invalid, "the CSV header's column %d has no name", i+1)
+				// Spreadsheets export trailing empty columns ("phone,name,"):
+				// kept while its cells are empty, a row error where one is not.
+				cols[i] = column{role: colUnnamed}
+				continue
 			}
 			if len(name) > maxAttrName {
 				return errs.E(errs.Invalid, "the CSV header's column %d name is longer than %d bytes", i+1, maxAttrName)
@@ -143,6 +146,10 @@ func (r *Reader) csvRow(line int, rec []string) (Row, error) {
 		case colConsent:
 			if err := setConsent(&row, v); err != nil {
 				return Row{}, err
+			}
+		case colUnnamed:
+			if v != "" {
+				return Row{}, &RowError{Row: line, Message: fmt.Sprintf("column %d has a value but no name in the header: name the column", i+1)}
 			}
 		default:
 			if v == "" {

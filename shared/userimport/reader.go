@@ -218,6 +218,7 @@ const (
 	colAttr columnRole = iota
 	colPhone
 	colConsent
+	colUnnamed // a column without a name: its cells must be empty
 )
 
 // NewReader reads r as format f; nothing is read until the first Next.

@@ -325,7 +325,11 @@ func TestReaderCSV(t *testing.T) {
 		{name: "two_phone_columns", data: "phone,phone_number\n", want: result{Fatal: `the CSV header has two phone columns, "phone" (column 1) and "phone_number" (column 2): keep one`, Kind: errs.Invalid}},
 		{name: "two_phone_like_columns", data: "Mobile;name;WhatsApp\n", want: result{Fatal: `the CSV header has two phone columns, "Mobile" (column 1) and "WhatsApp" (column 3): keep one`, Kind: errs.Invalid}},
 		{name: "duplicate_columns", data: "phone_number,city,city\n", want: result{Fatal: `the CSV header's columns 2 and 3 are both "city"`, Kind: errs.Invalid}},
-		{name: "unnamed_column", data: "phone_number,,city\n", want: result{Fatal: "the CSV header's column 2 has no name", Kind: errs.Invalid}},
+		// Spreadsheets export empty trailing columns: kept while empty.
+		{name: "unnamed_column", data: "phone_number,,city\n+94771234567,,Colombo\n+94771234568,x,Galle\n", want: result{
+			Rows:   []Row{{Line: 2, Phone: "+94771234567", Attributes: map[string]any{"city": "Colombo"}}},
+			Errors: []RowError{{Row: 3, Message: "column 2 has a value but no name in the header: name the column"}},
+		}},
 		{name: "json_given_as_csv", data: `[{"phone_number":"+94771234567"}]`, want: result{Fatal: `invalid CSV header: parse error on line 1, column 3: bare " in non-quoted-field`, Kind: errs.Invalid}},
 	}
 	for _, tc := range cases {
