@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -481,6 +482,37 @@ func TestBulkImport_unclosed_array_applies_nothing(t *testing.T) {
 		if _, list := f.call("GET", "/api/v1/users", ""); list["total"] != 0.0 {
 			t.Errorf("users after %s = %v, want none", body, list["total"])
 		}
+	}
+}
+
+// Wide rows fill a batch by bytes before they fill it by count: no batch
+// grows past what a Pub/Sub message carries, and every row still applies.
+func TestBulkImport_batches_are_bounded_by_bytes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var csv strings.Builder
+	csv.WriteString("phone,notes\n")
+	wide := strings.Repeat("x", 60<<10)
+	const rows = 40
+	for i := range rows {
+		fmt.Fprintf(&csv, "+9477%07d,%s\n", i+1, wide)
+	}
+	code, job := f.serve(upload(t, "wide.csv", csv.String()))
+	if code != 202 || job["valid_rows"] != float64(rows) {
+		t.Fatalf("upload = %d %v", code, job)
+	}
+	batches := f.events.Published(events.TopicUserImport)
+	if len(batches) < 3 {
+		t.Errorf("%d rows of 60 KiB went out in %d batches, want them split by bytes", rows, len(batches))
+	}
+	for i, m := range batches {
+		if len(m.Data) > 4<<20 {
+			t.Errorf("batch %d is %d bytes, want at most a few MB", i, len(m.Data))
+		}
+	}
+	f.applyAll()
+	if _, list := f.call("GET", "/api/v1/users?per_page=100", ""); list["total"] != float64(rows) {
+		t.Errorf("users = %v, want %d", list["total"], rows)
 	}
 }
 

@@ -22,6 +22,10 @@ import (
 // of the job (a heartbeat for the batches waiting on it).
 const progressEvery = 50
 
+// maxBatchBytes bounds one batch's rows by their size too (Row.Size),
+// far under a Pub/Sub message's 10 MB, whatever the rows' width.
+const maxBatchBytes = 1 << 20
+
 // maxStoredRowErrors bounds the row errors a job keeps; every bad row is
 // still counted.
 const maxStoredRowErrors = 1000
@@ -81,6 +85,7 @@ func (s *Server) bulkImport(w http.ResponseWriter, r *http.Request) {
 	}
 	rd := userimport.NewReader(br, format, opts...)
 	var batch []userimport.Row
+	var batchBytes int
 	var fatal error
 	for {
 		row, err := rd.Next()
@@ -102,12 +107,19 @@ func (s *Server) bulkImport(w http.ResponseWriter, r *http.Request) {
 		}
 		job.Rows++
 		job.Accepted++
+		if len(batch) > 0 && batchBytes+row.Size() > maxBatchBytes {
+			if fatal = publish(batch); fatal != nil {
+				break
+			}
+			batch, batchBytes = nil, 0
+		}
 		batch = append(batch, row)
+		batchBytes += row.Size()
 		if len(batch) == size {
 			if fatal = publish(batch); fatal != nil {
 				break
 			}
-			batch = nil
+			batch, batchBytes = nil, 0
 		}
 	}
 	if fatal == nil && len(batch) > 0 {

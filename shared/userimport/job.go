@@ -19,6 +19,14 @@ type Row struct {
 	Attributes map[string]any `json:"attributes,omitempty"`
 }
 
+// Size estimates, generously, the bytes r takes in a JSON batch (twice
+// its stored size, for quotes and escapes), for sizing batches by bytes as
+// well as rows: a few wide rows must not make one batch past what a
+// Pub/Sub message (10 MB) carries.
+func (r Row) Size() int {
+	return 64 + len(r.Phone) + len(r.Consent) + 2*storedSize(r.Attributes)
+}
+
 // State is where an import job is.
 type State string
 
