@@ -44,6 +44,9 @@ type BatchResult struct {
 	Created   int `json:"created"`
 	Updated   int `json:"updated"`
 	Unchanged int `json:"unchanged"`
+	// ConsentKept counts rows asking to opt in a person whose STOP or
+	// OPT_OUT an import never lifts.
+	ConsentKept int `json:"consent_kept"`
 }
 
 // Job is one import. Counts of what the rows did come from its applied
@@ -57,24 +60,28 @@ type Job struct {
 	Accepted int    `json:"valid_rows"`    // rows sent on to be applied
 	Rejected int    `json:"rejected_rows"` // rows with errors
 	// Duplicates counts good rows whose number an earlier row had.
-	Duplicates int           `json:"duplicates"`
-	Batches    int           `json:"batches"`       // batches published
-	Applied    int           `json:"batches_done"`  // batches applied
-	Created    int           `json:"users_created"` // from applied batches
-	Updated    int           `json:"users_updated"` // from applied batches
-	Unchanged  int           `json:"users_unchanged"`
-	Errors     []errs.Detail `json:"errors"`
-	CreatedAt  time.Time     `json:"created_at"`
-	UpdatedAt  time.Time     `json:"updated_at"`
+	Duplicates int `json:"duplicates"`
+	Batches    int `json:"batches"`       // batches published
+	Applied    int `json:"batches_done"`  // batches applied
+	Created    int `json:"users_created"` // from applied batches
+	Updated    int `json:"users_updated"` // from applied batches
+	Unchanged  int `json:"users_unchanged"`
+	// ConsentKept counts, from applied batches, the users whose STOP or
+	// OPT_OUT stayed although their row said OPT_IN.
+	ConsentKept int           `json:"consent_kept"`
+	Errors      []errs.Detail `json:"errors"`
+	CreatedAt   time.Time     `json:"created_at"`
+	UpdatedAt   time.Time     `json:"updated_at"`
 }
 
 // Tally folds applied batch results into j and sets its state.
 func (j *Job) Tally(results []BatchResult) {
-	j.Applied, j.Created, j.Updated, j.Unchanged = len(results), 0, 0, 0
+	j.Applied, j.Created, j.Updated, j.Unchanged, j.ConsentKept = len(results), 0, 0, 0, 0
 	for _, r := range results {
 		j.Created += r.Created
 		j.Updated += r.Updated
 		j.Unchanged += r.Unchanged
+		j.ConsentKept += r.ConsentKept
 	}
 	switch {
 	case j.State == Failed || j.State == Receiving:

@@ -133,15 +133,18 @@ func (d jobDoc) job(id string) userimport.Job {
 // batchDoc marks batch n of a job applied, keeping its result so that a
 // redelivery returns it.
 type batchDoc struct {
-	Batch     int       `firestore:"batch"`
-	Created   int       `firestore:"created"`
-	Updated   int       `firestore:"updated"`
-	Unchanged int       `firestore:"unchanged"`
-	AppliedAt time.Time `firestore:"applied_at"`
+	Batch     int `firestore:"batch"`
+	Created   int `firestore:"created"`
+	Updated   int `firestore:"updated"`
+	Unchanged int `firestore:"unchanged"`
+	// ConsentKept: rows asking to opt in a person whose STOP or OPT_OUT
+	// stayed.
+	ConsentKept int       `firestore:"consent_kept"`
+	AppliedAt   time.Time `firestore:"applied_at"`
 }
 
 func (d batchDoc) result() userimport.BatchResult {
-	return userimport.BatchResult{Batch: d.Batch, Created: d.Created, Updated: d.Updated, Unchanged: d.Unchanged}
+	return userimport.BatchResult{Batch: d.Batch, Created: d.Created, Updated: d.Updated, Unchanged: d.Unchanged, ConsentKept: d.ConsentKept}
 }
 
 // segmentDoc keeps the definition as the JSON text the API takes, so the

@@ -96,7 +96,7 @@ func (s *Store) GetImportJob(ctx context.Context, id string) (userimport.Job, er
 		return j, err
 	}
 	ref := s.jobRef(id)
-	snaps, err := ref.Collection(colBatches).Select("batch", "created", "updated", "unchanged").Documents(ctx).GetAll()
+	snaps, err := ref.Collection(colBatches).Select("batch", "created", "updated", "unchanged", "consent_kept").Documents(ctx).GetAll()
 	if err != nil {
 		return userimport.Job{}, classify("GetImportJob", err)
 	}
@@ -174,6 +174,9 @@ func (s *Store) ApplyImportBatch(ctx context.Context, jobID string, batch int, r
 		)
 		for _, r := range rows {
 			cur, exists := current[r.Phone]
+			if records.ConsentKept(cur, exists, r) {
+				res.ConsentKept++
+			}
 			next, outcome, change := records.ApplyRow(cur, exists, r, jobID, at)
 			outcome.Count(&res)
 			if outcome == records.Unchanged {
@@ -199,7 +202,7 @@ func (s *Store) ApplyImportBatch(ctx context.Context, jobID string, batch int, r
 			}
 		}
 		return tx.Create(markerRef, batchDoc{
-			Batch: res.Batch, Created: res.Created, Updated: res.Updated, Unchanged: res.Unchanged, AppliedAt: at,
+			Batch: res.Batch, Created: res.Created, Updated: res.Updated, Unchanged: res.Unchanged, ConsentKept: res.ConsentKept, AppliedAt: at,
 		})
 	}, firestore.MaxAttempts(txAttempts))
 	if err != nil {

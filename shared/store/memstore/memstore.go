@@ -387,6 +387,9 @@ func (s *Store) ApplyImportBatch(ctx context.Context, jobID string, batch int, r
 	res := userimport.BatchResult{Batch: batch}
 	for _, row := range rows {
 		cur, exists := s.users[row.Phone]
+		if records.ConsentKept(cur, exists, row) {
+			res.ConsentKept++
+		}
 		next, outcome, change := records.ApplyRow(cur, exists, row, jobID, at)
 		outcome.Count(&res)
 		if outcome == records.Unchanged {

@@ -117,7 +117,7 @@ func testApplyImportBatch(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatalf("ApplyImportBatch: %v", err)
 	}
-	wantRes := userimport.BatchResult{Batch: 0, Created: 2, Updated: 3, Unchanged: 2}
+	wantRes := userimport.BatchResult{Batch: 0, Created: 2, Updated: 3, Unchanged: 2, ConsentKept: 2} // the STOP and the OPT_OUT
 	if d := diff(wantRes, got); d != "" {
 		t.Errorf("ApplyImportBatch (-want, +got):\n%s", d)
 	}
@@ -169,7 +169,7 @@ func testApplyImportBatch(t *testing.T, s store.Store) {
 
 	// One of two batches applied: the job is processing, counted so far.
 	wantJob := job
-	wantJob.State, wantJob.Applied, wantJob.Created, wantJob.Updated, wantJob.Unchanged = userimport.Processing, 1, 2, 3, 2
+	wantJob.State, wantJob.Applied, wantJob.Created, wantJob.Updated, wantJob.Unchanged, wantJob.ConsentKept = userimport.Processing, 1, 2, 3, 2, 2
 	gotJob, err := s.GetImportJob(ctx, job.ID)
 	if err != nil {
 		t.Fatalf("GetImportJob: %v", err)

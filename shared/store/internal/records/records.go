@@ -207,6 +207,14 @@ func ApplyRow(cur user.User, exists bool, r userimport.Row, jobID string, at tim
 	return next, Updated, c
 }
 
+// ConsentKept reports whether row asks to opt in a person whose STOP or
+// OPT_OUT an import never lifts: what an import job counts as kept.
+func ConsentKept(cur user.User, exists bool, r userimport.Row) bool {
+	return exists && r.Consent == consent.OptIn &&
+		(cur.Consent == consent.Stop || cur.Consent == consent.OptOut) &&
+		consent.Imported(cur.Consent, r.Consent, true) == cur.Consent
+}
+
 // Stages is how far a message got; a message counts in every stage it
 // reached, so a read message is also delivered, sent and queued.
 type Stages struct {
