@@ -77,7 +77,13 @@ func Normalize(raw string) (string, error) {
 		}
 		return "", errs.E(errs.Invalid, "is not a phone number: %v", err)
 	}
-	if !isValid(int(num.GetCountryCode()), phonenumbers.GetNationalSignificantNumber(num)) {
+	return E164(num)
+}
+
+// E164 is a parsed number in E.164 form when it is valid (see Valid);
+// otherwise an errs.Invalid error saying why, never quoting the number.
+func E164(num *phonenumbers.PhoneNumber) (string, error) {
+	if !Valid(num) {
 		region := phonenumbers.GetRegionCodeForCountryCode(int(num.GetCountryCode()))
 		switch phonenumbers.IsPossibleNumberWithReason(num) {
 		case phonenumbers.TOO_SHORT:

@@ -142,19 +142,5 @@ func normalizePhone(raw, region string) (string, error) {
 	if err != nil {
 		return "", errs.E(errs.Invalid, "is not a phone number of region %s: %v", region, err)
 	}
-	if !phone.Valid(num) {
-		at := phonenumbers.GetRegionCodeForCountryCode(int(num.GetCountryCode()))
-		switch phonenumbers.IsPossibleNumberWithReason(num) {
-		case phonenumbers.TOO_SHORT:
-			return "", errs.E(errs.Invalid, "is too short for region %s", at)
-		case phonenumbers.TOO_LONG:
-			return "", errs.E(errs.Invalid, "is too long for region %s", at)
-		}
-		return "", errs.E(errs.Invalid, "is not a valid number for region %s", at)
-	}
-	e164 := phonenumbers.Format(num, phonenumbers.E164)
-	if len(e164) > 16 {
-		return "", errs.E(errs.Invalid, "has %d digits; E.164 allows at most 15", len(e164)-1)
-	}
-	return e164, nil
+	return phone.E164(num)
 }
