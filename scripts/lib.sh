@@ -47,28 +47,27 @@ require_emulator_tools() {
 		die "java is required by the Firestore and Pub/Sub emulators: apt-get install default-jre-headless"
 }
 
-# build_cloud_tasks_emulator builds .bin/cloud-tasks-emulator from its tool
-# module when it is missing or older than that module's pins.
-build_cloud_tasks_emulator() {
-	local bin=.bin/cloud-tasks-emulator mod=emulators/cloudtasks
+# build_tool BIN MODULE PACKAGE WHAT builds BIN from the tool module in
+# MODULE when it is missing or older than that module's pins.
+build_tool() {
+	local bin=$1 mod=$2 pkg=$3 what=$4
 	if [[ -x $bin && $bin -nt $mod/go.mod && $bin -nt $mod/go.sum ]]; then
 		return
 	fi
-	echo "building the Cloud Tasks emulator into $bin" >&2
-	(cd "$mod" && go build -o "../../$bin" github.com/aertje/cloud-tasks-emulator) ||
-		die "could not build the Cloud Tasks emulator from $mod"
+	echo "building $what into $bin" >&2
+	(cd "$mod" && go build -o "$ROOT/$bin" "$pkg") ||
+		die "could not build $what from $mod"
+}
+
+# build_cloud_tasks_emulator builds .bin/cloud-tasks-emulator.
+build_cloud_tasks_emulator() {
+	build_tool .bin/cloud-tasks-emulator emulators/cloudtasks github.com/aertje/cloud-tasks-emulator "the Cloud Tasks emulator"
 }
 
 # build_storage_emulator builds .bin/fake-gcs-server, the Cloud Storage
-# emulator, from its tool module when it is missing or older than its pins.
+# emulator.
 build_storage_emulator() {
-	local bin=.bin/fake-gcs-server mod=emulators/gcs
-	if [[ -x $bin && $bin -nt $mod/go.mod && $bin -nt $mod/go.sum ]]; then
-		return
-	fi
-	echo "building the Cloud Storage emulator into $bin" >&2
-	(cd "$mod" && go build -o "../../$bin" github.com/fsouza/fake-gcs-server) ||
-		die "could not build the Cloud Storage emulator from $mod"
+	build_tool .bin/fake-gcs-server emulators/gcs github.com/fsouza/fake-gcs-server "the Cloud Storage emulator"
 }
 
 # build_devstack builds .bin/devstack (incremental: quick when up to date).
