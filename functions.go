@@ -10,6 +10,7 @@ import (
 	_ "github.com/eventstreamengine/ese/functions/api"
 	_ "github.com/eventstreamengine/ese/functions/deliverystatus"
 	_ "github.com/eventstreamengine/ese/functions/importusers"
+	_ "github.com/eventstreamengine/ese/functions/readimport"
 	_ "github.com/eventstreamengine/ese/functions/inbound"
 	_ "github.com/eventstreamengine/ese/functions/launch"
 	_ "github.com/eventstreamengine/ese/functions/recipients"

@@ -18,6 +18,7 @@ import (
 	"github.com/eventstreamengine/ese/functions/importusers"
 	"github.com/eventstreamengine/ese/functions/inbound"
 	"github.com/eventstreamengine/ese/functions/launch"
+	"github.com/eventstreamengine/ese/functions/readimport"
 	"github.com/eventstreamengine/ese/functions/recipients"
 	"github.com/eventstreamengine/ese/functions/sender"
 	"github.com/eventstreamengine/ese/functions/webhooks"
@@ -36,6 +37,7 @@ type EventFunction struct {
 
 // EventFunctions lists every Pub/Sub-triggered function.
 var EventFunctions = []EventFunction{
+	{"ReadImport", events.TopicImportUpload, readimport.Handle},
 	{"ImportUsers", events.TopicUserImport, importusers.Handle},
 	{"LaunchCampaign", events.TopicCampaignLaunch, launch.Handle},
 	{"ProcessRecipients", events.TopicRecipients, recipients.Handle},

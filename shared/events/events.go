@@ -19,10 +19,13 @@ const (
 	TopicRecipients     = "recipient-batch" // Recipients
 	TopicInbound        = "inbound-message" // webhook.Event
 	TopicStatus         = "delivery-status" // webhook.Event
+	// TopicImportUpload carries the uploads bucket's notifications of
+	// finalized objects (ObjectFinalized), which Cloud Storage publishes.
+	TopicImportUpload = "import-upload"
 )
 
 // Topics lists every topic, for provisioning and health checks.
-var Topics = []string{TopicUserImport, TopicCampaignLaunch, TopicRecipients, TopicInbound, TopicStatus}
+var Topics = []string{TopicImportUpload, TopicUserImport, TopicCampaignLaunch, TopicRecipients, TopicInbound, TopicStatus}
 
 // PushSubscription names the push subscription that delivers topic to its
 // function, locally and deployed.
@@ -54,6 +57,14 @@ type ImportBatch struct {
 	JobID string           `json:"job_id"`
 	Batch int              `json:"batch"` // 0-based
 	Rows  []userimport.Row `json:"rows"`
+}
+
+// ObjectFinalized is the part of a Cloud Storage object notification
+// (payload format JSON_API_V1: the object's resource) an import reads.
+type ObjectFinalized struct {
+	Bucket string `json:"bucket"`
+	Name   string `json:"name"`
+	Size   string `json:"size"` // decimal, as the JSON API gives it
 }
 
 // Launch asks for a campaign's recipients after After (a phone; empty to

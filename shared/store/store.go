@@ -13,6 +13,7 @@ import (
 
 	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/health"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/segment"
@@ -90,7 +91,8 @@ type Imports interface {
 	// gave up on it must not overwrite each other); NotExist when absent.
 	UpdateImportJob(ctx context.Context, j userimport.Job, from userimport.State) error
 	// GetImportJob returns the job with its counts tallied from the
-	// batches applied so far.
+	// batches applied so far, from a constant number of reads however
+	// many batches the job has.
 	GetImportJob(ctx context.Context, id string) (userimport.Job, error)
 	// PeekImportJob returns the job as reading its file left it (state,
 	// rows, batches, errors) without reading its batches: one document,
@@ -101,7 +103,27 @@ type Imports interface {
 	// consent.Imported with history. Applying the same (job, batch) again
 	// changes nothing and returns the first result.
 	ApplyImportBatch(ctx context.Context, jobID string, batch int, rows []userimport.Row, at time.Time) (userimport.BatchResult, error)
+	// AppliedImportBatches lists the numbers of the job's applied
+	// batches, in order: for handing on again only those not applied.
+	AppliedImportBatches(ctx context.Context, jobID string) ([]int, error)
+
+	// PutImportErrors stores chunk (0-based) of the job's row errors, at
+	// most MaxImportErrorChunk of them, replacing that chunk if stored:
+	// reading the file again writes the same chunks.
+	PutImportErrors(ctx context.Context, jobID string, chunk int, details []errs.Detail) error
+	// ImportErrors calls fn with every stored row error of the job, in
+	// chunk order, reading one chunk at a time; it stops at fn's error.
+	ImportErrors(ctx context.Context, jobID string, fn func(errs.Detail) error) error
+
+	// ListImportJobs lists jobs in one of states last updated before
+	// before, oldest first, at most limit: for the sweep that moves on
+	// jobs a crash or a lost notification left behind.
+	ListImportJobs(ctx context.Context, states []userimport.State, before time.Time, limit int) ([]userimport.Job, error)
 }
+
+// MaxImportErrorChunk is the most row errors one PutImportErrors takes
+// (one document: 1,000 errors of at most a few hundred bytes each).
+const MaxImportErrorChunk = 1000
 
 // MaxImportBatch is the most rows one ApplyImportBatch takes: the step is
 // one Firestore commit (at most 500 writes), and each row may write its

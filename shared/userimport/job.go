@@ -31,12 +31,16 @@ func (r Row) Size() int {
 type State string
 
 const (
-	Receiving  State = "RECEIVING"  // the file is still being read; batches wait
-	Queued     State = "QUEUED"     // read; batches published
+	Receiving  State = "RECEIVING"  // waiting for the file, or reading it the first time
+	Publishing State = "PUBLISHING" // read whole and valid; batches being handed on
+	Queued     State = "QUEUED"     // every batch handed on; Batches is final
 	Processing State = "PROCESSING" // some batches applied
 	Completed  State = "COMPLETED"  // every batch applied
-	Failed     State = "FAILED"     // nothing could be read
+	Failed     State = "FAILED"     // the file was malformed or never came: nothing applied
 )
+
+// Done reports whether s is final: nothing more happens to the job.
+func (s State) Done() bool { return s == Completed || s == Failed }
 
 // BatchResult is what applying one batch did.
 type BatchResult struct {
@@ -68,24 +72,59 @@ type Job struct {
 	Unchanged  int `json:"users_unchanged"`
 	// ConsentKept counts, from applied batches, the users whose STOP or
 	// OPT_OUT stayed although their row said OPT_IN.
-	ConsentKept int           `json:"consent_kept"`
-	Errors      []errs.Detail `json:"errors"`
-	CreatedAt   time.Time     `json:"created_at"`
-	UpdatedAt   time.Time     `json:"updated_at"`
+	ConsentKept int `json:"consent_kept"`
+	// Errors holds the first MaxJobErrors row errors (and, for a failed
+	// job, what failed it); every one is kept apart (store.Imports'
+	// ImportErrors).
+	Errors []errs.Detail `json:"errors"`
+
+	// Object names the stored file in the uploads bucket.
+	Object string `json:"-"`
+	// DefaultRegion and Encoding are the upload's options (see
+	// WithDefaultRegion, WithEncoding).
+	DefaultRegion string `json:"default_region,omitempty"`
+	Encoding      string `json:"encoding,omitempty"`
+	// UploadBy is when a client's signed upload URL expires: a job still
+	// RECEIVING well after it never got its file.
+	UploadBy time.Time `json:"upload_by,omitzero"`
+	// PublishedAt is when the batches were last handed on (the first
+	// time, or again for those not yet applied).
+	PublishedAt time.Time `json:"published_at,omitzero"`
+
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// Tally folds applied batch results into j and sets its state.
-func (j *Job) Tally(results []BatchResult) {
-	j.Applied, j.Created, j.Updated, j.Unchanged, j.ConsentKept = len(results), 0, 0, 0, 0
-	for _, r := range results {
-		j.Created += r.Created
-		j.Updated += r.Updated
-		j.Unchanged += r.Unchanged
-		j.ConsentKept += r.ConsentKept
-	}
+// MaxJobErrors is how many row errors a job shows; the rest are counted
+// and kept apart, for errors.csv.
+const MaxJobErrors = 1000
+
+// Options returns the reader options the job was uploaded with.
+func (j Job) Options() []Option {
+	return []Option{WithDefaultRegion(j.DefaultRegion), WithEncoding(j.Encoding)}
+}
+
+// Totals sums the results of a job's applied batches.
+type Totals struct {
+	Batches, Created, Updated, Unchanged, ConsentKept int
+}
+
+// Add folds r into t.
+func (t *Totals) Add(r BatchResult) {
+	t.Batches++
+	t.Created += r.Created
+	t.Updated += r.Updated
+	t.Unchanged += r.Unchanged
+	t.ConsentKept += r.ConsentKept
+}
+
+// Tally sets j's counts from its applied batches, and its state.
+func (j *Job) Tally(t Totals) {
+	j.Applied, j.Created, j.Updated, j.Unchanged, j.ConsentKept = t.Batches, t.Created, t.Updated, t.Unchanged, t.ConsentKept
 	switch {
 	case j.State == Failed || j.State == Receiving:
-	case j.Applied >= j.Batches:
+	case j.State != Publishing && j.Applied >= j.Batches:
+		// Batches is final only once every batch was handed on.
 		j.State = Completed
 	case j.Applied > 0:
 		j.State = Processing

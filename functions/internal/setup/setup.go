@@ -52,6 +52,12 @@ type Tasks struct {
 	QueueCreateTimeout time.Duration `env:"QUEUE_CREATE_TIMEOUT, default=10m"`
 }
 
+// Uploads configures the bucket where contact files are kept while they
+// are imported (deleted by the bucket's lifecycle after a day).
+type Uploads struct {
+	Bucket string `env:"IMPORT_BUCKET, required"`
+}
+
 // Twilio configures the provider. The sender has no default: one that
 // pointed at Twilio's sandbox would send production traffic from it.
 type Twilio struct {

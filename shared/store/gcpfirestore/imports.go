@@ -3,7 +3,6 @@ package gcpfirestore
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -100,16 +99,15 @@ func (s *Store) GetImportJob(ctx context.Context, id string) (userimport.Job, er
 	if err != nil {
 		return userimport.Job{}, classify("GetImportJob", err)
 	}
-	results := make([]userimport.BatchResult, 0, len(snaps))
+	var t userimport.Totals
 	for _, snap := range snaps {
 		var b batchDoc
 		if err := snap.DataTo(&b); err != nil {
 			return userimport.Job{}, fmt.Errorf("gcpfirestore.GetImportJob: decode batch: %w", err)
 		}
-		results = append(results, b.result())
+		t.Add(b.result())
 	}
-	slices.SortFunc(results, func(a, b userimport.BatchResult) int { return a.Batch - b.Batch })
-	j.Tally(results)
+	j.Tally(t)
 	return j, nil
 }
 
@@ -209,4 +207,24 @@ func (s *Store) ApplyImportBatch(ctx context.Context, jobID string, batch int, r
 		return userimport.BatchResult{}, classify("ApplyImportBatch", err)
 	}
 	return res, nil
+}
+
+// AppliedImportBatches implements store.Imports.
+func (s *Store) AppliedImportBatches(ctx context.Context, jobID string) ([]int, error) {
+	return nil, errs.E(errs.Other, "gcpfirestore.AppliedImportBatches: not yet implemented")
+}
+
+// PutImportErrors implements store.Imports.
+func (s *Store) PutImportErrors(ctx context.Context, jobID string, chunk int, details []errs.Detail) error {
+	return errs.E(errs.Other, "gcpfirestore.PutImportErrors: not yet implemented")
+}
+
+// ImportErrors implements store.Imports.
+func (s *Store) ImportErrors(ctx context.Context, jobID string, fn func(errs.Detail) error) error {
+	return errs.E(errs.Other, "gcpfirestore.ImportErrors: not yet implemented")
+}
+
+// ListImportJobs implements store.Imports.
+func (s *Store) ListImportJobs(ctx context.Context, states []userimport.State, before time.Time, limit int) ([]userimport.Job, error) {
+	return nil, errs.E(errs.Other, "gcpfirestore.ListImportJobs: not yet implemented")
 }

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -40,6 +41,7 @@ type Store struct {
 	history   map[string][]consent.Change
 	jobs      map[string]userimport.Job
 	batches   map[string]map[int]userimport.BatchResult
+	jobErrors map[string]map[int][]errs.Detail
 	segments  map[string]storedSegment
 	templates map[string]template.Template
 	campaigns map[string]campaign.Campaign
@@ -64,6 +66,7 @@ func New() *Store {
 		history:   map[string][]consent.Change{},
 		jobs:      map[string]userimport.Job{},
 		batches:   map[string]map[int]userimport.BatchResult{},
+		jobErrors: map[string]map[int][]errs.Detail{},
 		segments:  map[string]storedSegment{},
 		templates: map[string]template.Template{},
 		campaigns: map[string]campaign.Campaign{},
@@ -292,6 +295,8 @@ func copyJob(j userimport.Job) userimport.Job {
 	j.Errors = slices.Clone(j.Errors)
 	j.CreatedAt = records.Time(j.CreatedAt)
 	j.UpdatedAt = records.Time(j.UpdatedAt)
+	j.UploadBy = records.Time(j.UploadBy)
+	j.PublishedAt = records.Time(j.PublishedAt)
 	return j
 }
 
@@ -342,12 +347,11 @@ func (s *Store) GetImportJob(ctx context.Context, id string) (userimport.Job, er
 		return userimport.Job{}, notExist("GetImportJob", "job "+id)
 	}
 	j = copyJob(j)
-	results := make([]userimport.BatchResult, 0, len(s.batches[id]))
+	var t userimport.Totals
 	for _, r := range s.batches[id] {
-		results = append(results, r)
+		t.Add(r)
 	}
-	slices.SortFunc(results, func(a, b userimport.BatchResult) int { return cmp.Compare(a.Batch, b.Batch) })
-	j.Tally(results)
+	j.Tally(t)
 	return j, nil
 }
 
@@ -405,6 +409,87 @@ func (s *Store) ApplyImportBatch(ctx context.Context, jobID string, batch int, r
 	}
 	s.batches[jobID][batch] = res
 	return res, nil
+}
+
+// AppliedImportBatches implements store.Imports.
+func (s *Store) AppliedImportBatches(ctx context.Context, jobID string) ([]int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.jobs[jobID]; !ok {
+		return nil, notExist("AppliedImportBatches", "job "+jobID)
+	}
+	out := make([]int, 0, len(s.batches[jobID]))
+	for b := range s.batches[jobID] {
+		out = append(out, b)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// PutImportErrors implements store.Imports.
+func (s *Store) PutImportErrors(ctx context.Context, jobID string, chunk int, details []errs.Detail) error {
+	switch {
+	case chunk < 0:
+		return errs.E(errs.Invalid, "memstore.PutImportErrors: negative chunk %d", chunk)
+	case len(details) > store.MaxImportErrorChunk:
+		return errs.E(errs.Invalid, "memstore.PutImportErrors: %d errors, at most %d per chunk", len(details), store.MaxImportErrorChunk)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.jobs[jobID]; !ok {
+		return notExist("PutImportErrors", "job "+jobID)
+	}
+	if s.jobErrors[jobID] == nil {
+		s.jobErrors[jobID] = map[int][]errs.Detail{}
+	}
+	s.jobErrors[jobID][chunk] = slices.Clone(details)
+	return nil
+}
+
+// ImportErrors implements store.Imports.
+func (s *Store) ImportErrors(ctx context.Context, jobID string, fn func(errs.Detail) error) error {
+	s.mu.Lock()
+	if _, ok := s.jobs[jobID]; !ok {
+		s.mu.Unlock()
+		return notExist("ImportErrors", "job "+jobID)
+	}
+	chunks := s.jobErrors[jobID]
+	keys := slices.Sorted(maps.Keys(chunks))
+	all := make([][]errs.Detail, 0, len(keys))
+	for _, k := range keys {
+		all = append(all, slices.Clone(chunks[k]))
+	}
+	s.mu.Unlock()
+	for _, c := range all {
+		for _, d := range c {
+			if err := fn(d); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ListImportJobs implements store.Imports.
+func (s *Store) ListImportJobs(ctx context.Context, states []userimport.State, before time.Time, limit int) ([]userimport.Job, error) {
+	if limit < 1 {
+		return nil, errs.E(errs.Invalid, "memstore.ListImportJobs: limit %d: must be at least 1", limit)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []userimport.Job
+	for _, j := range s.jobs {
+		if slices.Contains(states, j.State) && j.UpdatedAt.Before(before) {
+			out = append(out, copyJob(j))
+		}
+	}
+	slices.SortFunc(out, func(a, b userimport.Job) int {
+		return cmp.Or(a.UpdatedAt.Compare(b.UpdatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
 }
 
 // Segments
