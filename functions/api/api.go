@@ -25,6 +25,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/events/pubsubevents"
+	"github.com/eventstreamengine/ese/shared/importrun"
 	"github.com/eventstreamengine/ese/shared/logging"
 	"github.com/eventstreamengine/ese/shared/render"
 	"github.com/eventstreamengine/ese/shared/store"
@@ -186,8 +187,10 @@ type Server struct {
 	// Checks are the dependencies /health reports, by name.
 	Checks map[string]func(context.Context) error
 	Now    func() time.Time
-	// ImportBatchSize is how many rows one import event carries.
-	ImportBatchSize int
+	// Imports reads uploaded contact files and hands their batches on.
+	Imports *importrun.Runner
+	// UploadURLTTL is how long a signed upload URL works (zero: an hour).
+	UploadURLTTL time.Duration
 
 	healthCache healthCache
 }
@@ -209,7 +212,9 @@ func (s *Server) Routes() http.Handler {
 	api.HandleFunc("GET /api/v1/users/{phone}/consent/history", s.consentHistory)
 	api.HandleFunc("POST /api/v1/users/bulk", s.bulkImport)
 	api.HandleFunc("POST /api/v1/ingest/users/bulk", s.bulkImport)
+	api.HandleFunc("POST /api/v1/ingest/uploads", s.createUpload)
 	api.HandleFunc("GET /api/v1/ingest/status/{id}", s.importStatus)
+	api.HandleFunc("GET /api/v1/ingest/status/{id}/errors.csv", s.importErrors)
 	api.HandleFunc("GET /api/v1/segments", s.listSegments)
 	api.HandleFunc("POST /api/v1/segments", s.createSegment)
 	api.HandleFunc("GET /api/v1/segments/{id}", s.getSegment)
@@ -230,6 +235,7 @@ func (s *Server) Routes() http.Handler {
 	api.HandleFunc("POST /api/v1/monitoring/dead-letters/{topic}/{id}/discard", s.discardDeadLetter)
 	api.HandleFunc("POST /api/v1/maintenance/republish-webhooks", s.republishWebhooks)
 	api.HandleFunc("POST /api/v1/maintenance/check-campaigns", s.checkCampaigns)
+	api.HandleFunc("POST /api/v1/maintenance/check-imports", s.checkImports)
 	api.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		render.ErrorMessage(w, http.StatusNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
 	})

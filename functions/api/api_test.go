@@ -25,8 +25,10 @@ import (
 	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/events/memevents"
 	"github.com/eventstreamengine/ese/shared/health"
+	"github.com/eventstreamengine/ese/shared/importrun"
 	"github.com/eventstreamengine/ese/shared/sendqueue/memqueue"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
+	"github.com/eventstreamengine/ese/shared/uploads/memuploads"
 	"github.com/eventstreamengine/ese/shared/webhook"
 )
 
@@ -36,19 +38,22 @@ type fixture struct {
 	t      *testing.T
 	store  *memstore.Store
 	events *memevents.Publisher
+	bucket *memuploads.Bucket
+	server *Server
 	h      http.Handler
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	st, pub := memstore.New(), memevents.New()
+	st, pub, bucket := memstore.New(), memevents.New(), memuploads.New()
 	sum := sha256.Sum256([]byte(key))
 	s := &Server{
 		KeyHash: sum[:], Store: st, Events: pub,
-		Runner: &campaignrun.Runner{Store: st, Events: pub, Queue: memqueue.New()},
-		Checks: map[string]func(context.Context) error{"firestore": func(context.Context) error { return nil }},
+		Runner:  &campaignrun.Runner{Store: st, Events: pub, Queue: memqueue.New()},
+		Imports: &importrun.Runner{Store: st, Bucket: bucket, Events: pub},
+		Checks:  map[string]func(context.Context) error{"firestore": func(context.Context) error { return nil }},
 	}
-	return &fixture{t: t, store: st, events: pub, h: s.Routes()}
+	return &fixture{t: t, store: st, events: pub, bucket: bucket, server: s, h: s.Routes()}
 }
 
 // call sends a request with the key and decodes the JSON answer.
@@ -453,16 +458,16 @@ func TestBulkImport_options(t *testing.T) {
 func TestBulkImport_malformed_file_applies_nothing(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	f.h = (&Server{KeyHash: func() []byte { s := sha256.Sum256([]byte(key)); return s[:] }(), Store: f.store, Events: f.events, ImportBatchSize: 1}).Routes()
+	f.server.Imports.BatchRows = 1
 	body := `[{"phone_number":"+94771234567"},{"phone_number":"+94771234568"},{"phone_number": oops`
 	code, out := f.call("POST", "/api/v1/users/bulk", body)
 	if code != 400 {
 		t.Fatalf("malformed JSON = %d %v, want 400", code, out)
 	}
-	if n := len(f.events.Published(events.TopicUserImport)); n == 0 {
-		t.Fatalf("expected the rows read before the error to have gone out in batches (to prove they are not applied)")
+	// The file is read whole before any batch goes out.
+	if n := len(f.events.Published(events.TopicUserImport)); n != 0 {
+		t.Fatalf("%d batches handed on from a malformed file, want none", n)
 	}
-	f.applyAll()
 	if _, list := f.call("GET", "/api/v1/users", ""); list["total"] != 0.0 {
 		t.Errorf("users after a malformed import = %v, want none", list["total"])
 	}

@@ -71,7 +71,7 @@ func TestDeadLetters_list(t *testing.T) {
 			"dead_letters": []any{}, "count": 0.0}},
 		{name: "unknown_topic", query: "?topic=recipient-batches", wantCode: 400, want: map[string]any{
 			"error": "unknown topic", "details": []any{map[string]any{"field": "topic",
-				"message": "must be one of user-import, campaign-launch, recipient-batch, inbound-message, delivery-status"}}}},
+				"message": "must be one of import-upload, user-import, campaign-launch, recipient-batch, inbound-message, delivery-status"}}}},
 		{name: "limit_too_high", query: "?limit=201", wantCode: 400, want: map[string]any{
 			"error": "invalid limit", "details": []any{map[string]any{"field": "limit", "message": "must be a whole number from 1 to 200"}}}},
 		{name: "limit_not_a_number", query: "?limit=all", wantCode: 400, want: map[string]any{

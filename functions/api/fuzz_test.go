@@ -12,10 +12,12 @@ import (
 	"github.com/eventstreamengine/ese/functions/api"
 	"github.com/eventstreamengine/ese/shared/campaignrun"
 	"github.com/eventstreamengine/ese/shared/events/memevents"
+	"github.com/eventstreamengine/ese/shared/importrun"
 	"github.com/eventstreamengine/ese/shared/segment"
 	"github.com/eventstreamengine/ese/shared/sendqueue/memqueue"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
 	"github.com/eventstreamengine/ese/shared/template"
+	"github.com/eventstreamengine/ese/shared/uploads/memuploads"
 )
 
 const fuzzKey = "fuzz-key"
@@ -78,7 +80,7 @@ func FuzzPOST(f *testing.F) {
 			KeyHash: sum[:], Store: st, Events: pub,
 			Runner: &campaignrun.Runner{Store: st, Events: pub, Queue: memqueue.New()},
 			// Small batches so that a few rows go out in more than one.
-			ImportBatchSize: 2,
+			Imports: &importrun.Runner{Store: st, Bucket: memuploads.New(), Events: pub, BatchRows: 2},
 		}).Routes()
 
 		path := fuzzRoutes[int(route)%len(fuzzRoutes)]

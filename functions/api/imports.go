@@ -1,172 +1,194 @@
 package api
 
 import (
-	"bufio"
+	"cmp"
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/eventstreamengine/ese/shared/errs"
-	"github.com/eventstreamengine/ese/shared/events"
+	"github.com/eventstreamengine/ese/shared/logging"
+	"github.com/eventstreamengine/ese/shared/uploads"
 	"github.com/eventstreamengine/ese/shared/userimport"
 )
 
-// progressEvery is how many batches the reader publishes between writes
-// of the job (a heartbeat for the batches waiting on it).
-const progressEvery = 50
+// MaxDirectUpload is the largest file the import route takes in its
+// request body: what a Cloud Functions request allows. Larger files go
+// through a signed upload (POST /api/v1/ingest/uploads).
+const MaxDirectUpload = 32 << 20
 
-// maxBatchBytes bounds one batch's rows by their size too (Row.Size),
-// far under a Pub/Sub message's 10 MB, whatever the rows' width.
-const maxBatchBytes = 1 << 20
+// DefaultUploadURLTTL is how long a signed upload URL works when
+// UPLOAD_URL_TTL is unset.
+const DefaultUploadURLTTL = time.Hour
 
-// maxStoredRowErrors bounds the row errors a job keeps; every bad row is
-// still counted.
-const maxStoredRowErrors = 1000
+// importRunTimeout bounds reading an uploaded file and handing its batches
+// on within the request; past it, the import sweep finishes the job.
+const importRunTimeout = 5 * time.Minute
 
-// bulkImport reads a contact file, streaming: a multipart "file" part
+// bulkImport takes a contact file in the request: a multipart "file" part
 // (format from the file name's extension, else sniffed; never from the
-// part's content type) or a JSON array body. Valid rows go out in batches
-// as they are read, but batches are applied only once the whole file has
-// been read without a fatal error: a malformed file applies nothing.
+// part's content type) or the body itself. The file is stored, read whole
+// and checked, and only then are its batches handed on: a malformed file
+// applies nothing and is answered 400 (its job FAILED, saying why).
 func (s *Server) bulkImport(w http.ResponseWriter, r *http.Request) {
+	opts, err := uploadOptions(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxDirectUpload+1<<20) // room for multipart framing
 	src, filename, err := importSource(r)
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
-	br := bufio.NewReaderSize(src, 64<<10)
-	head, _ := br.Peek(512)
-	format, err := userimport.DetectFormat(filename, head)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	// Upload options are query parameters, whatever the body's shape; a bad
-	// one is refused before any job exists.
-	q := r.URL.Query()
-	opts := []userimport.Option{userimport.WithDefaultRegion(q.Get("default_region")), userimport.WithEncoding(q.Get("encoding"))}
-	if err := userimport.CheckOptions(opts...); err != nil {
-		fail(w, r, err)
-		return
-	}
-	now := s.now()
-	job := userimport.Job{
-		ID: uuid.NewString(), State: userimport.Receiving, Filename: filename,
-		Format: string(format), CreatedAt: now, UpdatedAt: now,
-	}
 	ctx := r.Context()
+	job := s.newJob(filename, uploads.APIFolder, opts)
 	if err := s.Store.CreateImportJob(ctx, job); err != nil {
 		fail(w, r, err)
 		return
 	}
-	size := s.ImportBatchSize
-	if size <= 0 {
-		size = 200
-	}
-	publish := func(rows []userimport.Row) error {
-		b := events.ImportBatch{JobID: job.ID, Batch: job.Batches, Rows: rows}
-		if err := s.Events.Publish(ctx, events.TopicUserImport, b); err != nil {
-			return err
+	if _, err := s.Imports.Bucket.Write(ctx, job.Object, io.LimitReader(src, MaxDirectUpload+1)); err != nil {
+		var big *http.MaxBytesError
+		if errors.As(err, &big) {
+			err = errs.E(errs.Invalid, "the file is larger than the %d MB a request may carry: upload it through POST /api/v1/ingest/uploads", MaxDirectUpload>>20)
 		}
-		job.Batches++
-		if job.Batches%progressEvery == 0 {
-			// News for the batches waiting on this reader: it is alive.
-			job.UpdatedAt = s.now()
-			return s.Store.UpdateImportJob(ctx, job, userimport.Receiving)
-		}
-		return nil
-	}
-	rd := userimport.NewReader(br, format, opts...)
-	var batch []userimport.Row
-	var batchBytes int
-	var fatal error
-	for {
-		row, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		var re *userimport.RowError
-		if errors.As(err, &re) {
-			job.Rows++
-			job.Rejected++
-			if len(job.Errors) < maxStoredRowErrors {
-				job.Errors = append(job.Errors, errs.Detail{Row: re.Row, Field: re.Field, Message: re.Message})
-			}
-			continue
-		}
-		if err != nil {
-			fatal = err
-			break
-		}
-		job.Rows++
-		job.Accepted++
-		if len(batch) > 0 && batchBytes+row.Size() > maxBatchBytes {
-			if fatal = publish(batch); fatal != nil {
-				break
-			}
-			batch, batchBytes = nil, 0
-		}
-		batch = append(batch, row)
-		batchBytes += row.Size()
-		if len(batch) == size {
-			if fatal = publish(batch); fatal != nil {
-				break
-			}
-			batch, batchBytes = nil, 0
-		}
-	}
-	if fatal == nil && len(batch) > 0 {
-		fatal = publish(batch)
-	}
-	job.Duplicates = rd.Stats().Duplicates
-	job.UpdatedAt = s.now()
-	if fatal != nil {
-		job.State = userimport.Failed
-		job.Errors = append(job.Errors, errs.Detail{Message: fatal.Error()})
-		job.Errors = append(job.Errors, errs.DetailsOf(fatal)...)
-	} else {
-		job.State = userimport.Queued
-		if job.Batches == 0 {
-			job.State = userimport.Completed
-		}
-	}
-	// The job is written once more, at the end: that write releases the
-	// batches (or, on failure, has them dropped). It must happen even if
-	// the client has gone.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if err := s.Store.UpdateImportJob(wctx, job, userimport.Receiving); err != nil {
-		if errs.Is(err, errs.Conflict) {
-			err = errs.E(errs.Conflict, "import %s was given up as abandoned before its file was read to the end; nothing was applied", job.ID)
-		}
+		s.abandon(ctx, job, err)
 		fail(w, r, err)
 		return
 	}
-	if fatal != nil {
-		if errs.KindOf(fatal) == errs.Invalid {
-			fail(w, r, errs.WithDetails(errs.Invalid, fmt.Sprintf("import %s failed: nothing was applied: %v", job.ID, fatal), errs.DetailsOf(fatal)))
-			return
-		}
-		fail(w, r, fatal)
+	if st, err := s.Imports.Bucket.Stat(ctx, job.Object); err == nil && st.Size > MaxDirectUpload {
+		err := errs.E(errs.Invalid, "the file is larger than the %d MB a request may carry: upload it through POST /api/v1/ingest/uploads", MaxDirectUpload>>20)
+		s.abandon(ctx, job, err)
+		fail(w, r, err)
+		return
+	}
+	// The file is stored: reading it and handing it on must finish even if
+	// the client goes (else the sweep does).
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), importRunTimeout)
+	defer cancel()
+	job, err = s.Imports.Run(rctx, job.ID)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if job.State == userimport.Failed {
+		fail(w, r, failedImport(job))
 		return
 	}
 	respond(w, http.StatusAccepted, map[string]any{
 		"id": job.ID, "task_id": job.ID, "state": job.State,
 		"message":    "Bulk ingestion started",
-		"status_url": "/api/v1/ingest/status/" + job.ID,
+		"status_url": statusURL(job.ID),
 		"file_info": map[string]any{
-			"filename": filename, "format": format, "records_preview": job.Accepted,
+			"filename": filename, "format": job.Format, "records_preview": job.Accepted,
 		},
 		"total_rows": job.Rows, "valid_rows": job.Accepted, "rejected_rows": job.Rejected, "duplicates": job.Duplicates,
 		"batches": job.Batches, "errors": nonNil(job.Errors),
 	})
+}
+
+func statusURL(id string) string { return "/api/v1/ingest/status/" + id }
+
+// uploadOptions reads an upload's options from the query, whatever the
+// body's shape; a bad one is refused before any job exists.
+func uploadOptions(r *http.Request) (userimport.Job, error) {
+	q := r.URL.Query()
+	o := userimport.Job{DefaultRegion: q.Get("default_region"), Encoding: q.Get("encoding")}
+	if err := userimport.CheckOptions(o.Options()...); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// newJob starts a job whose file will be stored in folder.
+func (s *Server) newJob(filename, folder string, opts userimport.Job) userimport.Job {
+	now := s.now()
+	id := uuid.NewString()
+	return userimport.Job{
+		ID: id, State: userimport.Receiving, Filename: filename, Object: folder + id,
+		DefaultRegion: opts.DefaultRegion, Encoding: opts.Encoding, CreatedAt: now, UpdatedAt: now,
+	}
+}
+
+// abandon fails a job whose file could not be stored, so it never waits
+// for the sweep to say so.
+func (s *Server) abandon(ctx context.Context, job userimport.Job, cause error) {
+	job.State = userimport.Failed
+	job.Errors = []errs.Detail{{Message: "the file was not received whole: " + cause.Error()}}
+	job.UpdatedAt = s.now()
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.Store.UpdateImportJob(wctx, job, userimport.Receiving); err != nil {
+		logging.FromContext(ctx).Warn("could not fail an import whose file was not stored", "job_id", job.ID, "error", err.Error())
+	}
+}
+
+// failedImport is the 400 for a job whose file was refused: why, and
+// every error the job shows.
+func failedImport(job userimport.Job) error {
+	reason := "the file was refused"
+	for _, d := range job.Errors {
+		if d.Row == 0 {
+			reason = d.Message
+			break
+		}
+	}
+	return errs.WithDetails(errs.Invalid, fmt.Sprintf("import %s failed: nothing was applied: %s", job.ID, reason), job.Errors)
+}
+
+// createUpload starts an import whose file the client puts itself, of
+// any size, through the signed URL answered; the file's arrival starts
+// the import (ReadImport).
+func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) {
+	opts, err := uploadOptions(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	filename := r.URL.Query().Get("filename")
+	if strings.ContainsAny(filename, "/\\") || len(filename) > 255 {
+		fail(w, r, errs.WithDetails(errs.Invalid, "bad filename", []errs.Detail{{Field: "filename", Message: "a file name without folders, at most 255 bytes"}}))
+		return
+	}
+	job := s.newJob(filename, uploads.ClientFolder, opts)
+	job.UploadBy = job.CreatedAt.Add(cmp.Or(s.UploadURLTTL, DefaultUploadURLTTL))
+	ctx := r.Context()
+	url, err := s.Imports.Bucket.SignedPutURL(ctx, job.Object, job.UploadBy)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if err := s.Store.CreateImportJob(ctx, job); err != nil {
+		fail(w, r, err)
+		return
+	}
+	respond(w, http.StatusCreated, map[string]any{
+		"id": job.ID, "upload_url": url, "method": http.MethodPut, "expires_at": job.UploadBy,
+		"status_url": statusURL(job.ID), "state": job.State,
+	})
+}
+
+// checkImports moves on the imports a crash or a lost message left
+// behind (importrun.Sweep): run it every minute (Cloud Scheduler in
+// production).
+func (s *Server) checkImports(w http.ResponseWriter, r *http.Request) {
+	swept, err := s.Imports.Sweep(r.Context())
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	swept.Resumed, swept.Completed, swept.Failed = nonNil(swept.Resumed), nonNil(swept.Completed), nonNil(swept.Failed)
+	respond(w, http.StatusOK, swept)
 }
 
 func nonNil[T any](s []T) []T {
@@ -210,4 +232,56 @@ func (s *Server) importStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	job.Errors = nonNil(job.Errors)
 	respond(w, http.StatusOK, job)
+}
+
+// importErrors downloads every error of an import as CSV: the row errors
+// in file order, then what failed the job, if it failed.
+func (s *Server) importErrors(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	ctx := r.Context()
+	job, err := s.Store.PeekImportJob(ctx, id)
+	if err != nil {
+		fail(w, r, notFound(err, "import", id))
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="import-%s-errors.csv"`, id))
+	cw := csv.NewWriter(w)
+	write := func(d errs.Detail) error {
+		row := ""
+		if d.Row > 0 {
+			row = strconv.Itoa(d.Row)
+		}
+		return cw.Write([]string{row, spreadsheetSafe(d.Field), spreadsheetSafe(d.Message)})
+	}
+	_ = cw.Write([]string{"row", "field", "message"})
+	err = s.Store.ImportErrors(ctx, id, write)
+	if err == nil {
+		for _, d := range job.Errors {
+			if d.Row == 0 {
+				if err = write(d); err != nil {
+					break
+				}
+			}
+		}
+	}
+	cw.Flush()
+	if err == nil {
+		err = cw.Error()
+	}
+	if err != nil {
+		// The header is sent: all that can be done is to cut the answer
+		// short, which the client sees as a broken download.
+		logging.FromContext(ctx).Error("import errors download failed", "job_id", id, "error", err.Error())
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// spreadsheetSafe keeps a cell from being read as a formula when the CSV
+// is opened in a spreadsheet (cells quote what users uploaded).
+func spreadsheetSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }

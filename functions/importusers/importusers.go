@@ -1,7 +1,6 @@
 // Package importusers is the ImportUsers function: it applies one batch of
-// an import's rows (topic user-import). Batches wait while their file is
-// still being read, and are dropped if the file turned out malformed, so
-// an import is applied whole or not at all.
+// an import's rows (topic user-import). Batches are handed on only once
+// their file was read whole and found sound (importrun), so none waits.
 package importusers
 
 import (
@@ -43,11 +42,6 @@ func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
 	return New(st), nil
 }
 
-// abandonedAfter is how long a job may go without news from its reader
-// (which writes every few batches) before its batches give up waiting and
-// fail it.
-const abandonedAfter = time.Hour
-
 // New returns the handler over st.
 func New(st store.Imports) edge.Handler {
 	return edge.Decoded(func(ctx context.Context, b events.ImportBatch) error {
@@ -60,23 +54,9 @@ func New(st store.Imports) edge.Handler {
 		}
 		switch job.State {
 		case userimport.Receiving:
-			if time.Since(job.UpdatedAt) > abandonedAfter {
-				// Its reader died before saying how the file ended:
-				// nothing of it may apply.
-				job.State = userimport.Failed
-				job.Errors = append(job.Errors, errs.Detail{Message: "the upload was not read to its end"})
-				job.UpdatedAt = time.Now().UTC()
-				err := st.UpdateImportJob(ctx, job, userimport.Receiving)
-				switch {
-				case err == nil:
-					return nil
-				case errs.Is(err, errs.Conflict):
-					// The reader finished meanwhile: decide again.
-					return errs.E(errs.Transient, "import %s: state changed; retry", b.JobID)
-				}
-				return fmt.Errorf("importusers: %w", err)
-			}
-			return errs.E(errs.Transient, "import %s is still being read", b.JobID)
+			// Batches go out only once their file was read whole
+			// (importrun): one that comes sooner was not sent by us.
+			return errs.E(errs.Permanent, "import %s: a batch came before its file was read whole", b.JobID)
 		case userimport.Failed:
 			return nil
 		}

@@ -90,8 +90,9 @@ func TestImportUsers_decisions(t *testing.T) {
 		wantRetry bool
 		want      result
 	}{
-		// The file is still being read: wait for it, apply nothing yet.
-		{name: "file_still_being_read_waits", job: userimport.Receiving, wantErr: true, wantRetry: true,
+		// Batches go out only after their file was read whole: one that
+		// comes sooner is not ours, and is not retried.
+		{name: "batch_before_its_file_was_read_is_refused", job: userimport.Receiving, wantErr: true,
 			want: result{JobState: userimport.Receiving}},
 		// The file turned out malformed: the batch is dropped unapplied.
 		{name: "failed_import_drops_the_batch", job: userimport.Failed, want: result{JobState: userimport.Failed}},

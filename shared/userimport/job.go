@@ -4,6 +4,8 @@
 package userimport
 
 import (
+	"bytes"
+	"encoding/json"
 	"time"
 
 	"github.com/eventstreamengine/ese/shared/consent"
@@ -17,6 +19,38 @@ type Row struct {
 	Phone      string         `json:"phone_number"`
 	Consent    consent.State  `json:"consent_state,omitempty"` // empty: not given
 	Attributes map[string]any `json:"attributes,omitempty"`
+}
+
+// UnmarshalJSON reads a row as Marshal wrote it (a batch on its way to
+// be applied) with its attributes' types intact: whole numbers come back
+// as int64, never float64, so 9007199254740993 is not rounded and an
+// integer column stays integers.
+func (r *Row) UnmarshalJSON(b []byte) error {
+	type plain Row
+	var raw struct {
+		plain
+		Attributes json.RawMessage `json:"attributes,omitempty"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*r = Row(raw.plain)
+	r.Attributes = nil
+	if len(raw.Attributes) == 0 || string(raw.Attributes) == "null" {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw.Attributes))
+	dec.UseNumber()
+	var attrs map[string]any
+	if err := dec.Decode(&attrs); err != nil {
+		return err
+	}
+	v, err := jsonValue(attrs, 0, false)
+	if err != nil {
+		return err
+	}
+	r.Attributes = v.(map[string]any)
+	return nil
 }
 
 // Size estimates, generously, the bytes r takes in a JSON batch (twice

@@ -153,6 +153,10 @@ type RowError struct {
 	Row     int
 	Field   string // the column or key at fault; empty for the row as a whole
 	Message string
+	// Merged says the row was refused only as merged with its number's
+	// other rows (a second pass with MergeDuplicates): the first pass took
+	// it.
+	Merged bool
 }
 
 func (e *RowError) Error() string {
@@ -316,7 +320,7 @@ func (r *Reader) Next() (Row, error) {
 func (r *Reader) checkMerged(row Row) (Row, error) {
 	if n := storedSize(row.Attributes); n > maxAttrBytes {
 		r.stats.Rejected++
-		return Row{}, &RowError{Row: row.Line, Message: fmt.Sprintf("the attributes merged from this number's rows take %d KiB, more than the %d KiB a contact may hold", n>>10, maxAttrBytes>>10)}
+		return Row{}, &RowError{Row: row.Line, Merged: true, Message: fmt.Sprintf("the attributes merged from this number's rows take %d KiB, more than the %d KiB a contact may hold", n>>10, maxAttrBytes>>10)}
 	}
 	return row, nil
 }

@@ -2,6 +2,7 @@ package userimport
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -713,5 +714,29 @@ func TestReader_values_kept_exactly(t *testing.T) {
 	}
 	if got := row.Attributes["price"]; got != "€ 5" {
 		t.Errorf("latin1 0x80 = %q, want the euro sign", got)
+	}
+}
+
+// A batch of rows crosses Pub/Sub as JSON: its attributes' types must
+// survive, or a CSV integer arrives a float and a long id is rounded.
+func TestRow_JSON_round_trip_keeps_types(t *testing.T) {
+	in := Row{Line: 7, Phone: "+14155550100", Consent: consent.OptIn, Attributes: map[string]any{
+		"age": int64(42), "id": int64(9007199254740993), "score": 2.5, "vip": true, "city": "Colombo",
+		"zip": "01234", "tags": []any{"a", int64(1)}, "address": map[string]any{"no": int64(12)}, "none": nil,
+	}}
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out Row
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(in, out); diff != "" {
+		t.Errorf("round trip (-in +out):\n%s", diff)
+	}
+	var bare Row
+	if err := json.Unmarshal([]byte(`{"row":2,"phone_number":"+14155550100"}`), &bare); err != nil || bare.Attributes != nil {
+		t.Errorf("row without attributes: %+v, %v", bare, err)
 	}
 }
