@@ -96,12 +96,12 @@ func (r *Runner) Run(ctx context.Context, id string) (userimport.Job, error) {
 
 // pass1 is what the first pass found.
 type pass1 struct {
-	format  userimport.Format
-	stats   userimport.Stats
-	errors  []errs.Detail // the first userimport.MaxJobErrors
-	chunks  int           // error chunks stored
-	census  *userimport.Census
-	fatal   error // why the file is refused (errs.Invalid), or nil
+	format userimport.Format
+	stats  userimport.Stats
+	errors []errs.Detail // the first userimport.MaxJobErrors
+	chunks int           // error chunks stored
+	census *userimport.Census
+	fatal  error // why the file is refused (errs.Invalid), or nil
 }
 
 func (p pass1) counts(j *userimport.Job) {

@@ -103,14 +103,14 @@ func TestRun(t *testing.T) {
 		},
 		{
 			name: "batches by rows", filename: "c.jsonl", rows: 2,
-			file: `{"phone":"+14155550100"}` + "\n" + `{"phone":"+14155550101"}` + "\n" + `{"phone":"+14155550102"}` + "\n",
+			file:        `{"phone":"+14155550100"}` + "\n" + `{"phone":"+14155550101"}` + "\n" + `{"phone":"+14155550102"}` + "\n",
 			want:        summary{State: userimport.Queued, Format: "jsonl", Rows: 3, Accepted: 3, Batch: 2, Errors: []errs.Detail{}},
 			wantBatches: map[int][]string{0: {"+14155550100", "+14155550101"}, 1: {"+14155550102"}},
 		},
 		{
-			name: "format sniffed without a file name",
-			file: `[{"phone_number":"+14155550100"}]`,
-			want: summary{State: userimport.Queued, Format: "json", Rows: 1, Accepted: 1, Batch: 1, Errors: []errs.Detail{}},
+			name:        "format sniffed without a file name",
+			file:        `[{"phone_number":"+14155550100"}]`,
+			want:        summary{State: userimport.Queued, Format: "json", Rows: 1, Accepted: 1, Batch: 1, Errors: []errs.Detail{}},
 			wantBatches: map[int][]string{0: {"+14155550100"}},
 		},
 		{
