@@ -62,3 +62,31 @@ resource "google_cloud_scheduler_job" "check_campaigns" {
 
   depends_on = [google_project_service.enabled]
 }
+
+# The import sweep: files stored but never read (a lost notification, a
+# request that died), batches lost on their way, client uploads that never
+# came; and imports whose batches are all applied are recorded COMPLETED.
+resource "google_cloud_scheduler_job" "check_imports" {
+  name             = "check-imports"
+  region           = var.region
+  description      = "Moves on contact imports a crash or a lost message left behind."
+  schedule         = "* * * * *"
+  time_zone        = "Etc/UTC"
+  attempt_deadline = "300s"
+
+  retry_config {
+    retry_count = 0
+  }
+
+  http_target {
+    http_method = "POST"
+    uri         = "${local.function_urls["API"]}/api/v1/maintenance/check-imports"
+
+    oidc_token {
+      service_account_email = google_service_account.scheduler.email
+      audience              = local.function_urls["API"]
+    }
+  }
+
+  depends_on = [google_project_service.enabled]
+}

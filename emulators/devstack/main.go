@@ -262,10 +262,11 @@ func runStack(ctx context.Context, cfg config, o options, stdout io.Writer, log 
 	})
 	log.Info("stack ready", "origin", origin, "after", time.Since(began).Round(time.Millisecond).String())
 	// What Cloud Scheduler does in production: hand on stored callbacks
-	// whose webhook died before publishing them, and look for campaigns
-	// that stopped moving.
+	// whose webhook died before publishing them, look for campaigns that
+	// stopped moving, and move on imports left behind.
 	go sweep(ctx, "http://127.0.0.1:"+port+"/api/v1/maintenance/republish-webhooks", cfg.APIKey, log)
 	go sweep(ctx, "http://127.0.0.1:"+port+"/api/v1/maintenance/check-campaigns", cfg.APIKey, log)
+	go sweep(ctx, "http://127.0.0.1:"+port+"/api/v1/maintenance/check-imports", cfg.APIKey, log)
 
 	select {
 	case <-ctx.Done():
