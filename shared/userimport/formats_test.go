@@ -1,6 +1,7 @@
 package userimport
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -567,7 +568,7 @@ func TestReaderMergedRowTooLarge(t *testing.T) {
 	got, _, second := twoPass(t, b.String(), JSONL)
 	want := result{
 		Rows:   []Row{{Line: rows + 1, Phone: "+94772345678"}},
-		Errors: []RowError{{Row: rows, Message: "the attributes merged from this number's rows take 937 KiB, more than the 900 KiB a contact may hold"}},
+		Errors: []RowError{{Row: rows, Merged: true, Message: "the attributes merged from this number's rows take 937 KiB, more than the 900 KiB a contact may hold"}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("second pass (-want, +got):\n%s", diff)
@@ -621,5 +622,41 @@ func TestIsPhoneName(t *testing.T) {
 		if got := isPhoneName(name); got != want {
 			t.Errorf("isPhoneName(%q) = %v, want %v", name, got, want)
 		}
+	}
+}
+
+// A JSON escape of half a surrogate pair is valid syntax but no character:
+// encoding/json would store U+FFFD. It is a row error naming the field.
+func TestReaderJSON_lone_surrogates(t *testing.T) {
+	for _, tc := range []struct {
+		name, value string
+		wantErr     bool
+	}{
+		{"high_alone", `a\ud800b`, true},
+		{"low_alone", `\udc00`, true},
+		{"high_at_end", `x\ud83d`, true},
+		{"high_then_not_low", `\ud83d\u0041`, true},
+		{"pair", `a\ud83d\ude00b`, false},
+		{"escaped_backslash_then_u", `\\ud800`, false},
+		{"plain_escapes", `\u00e9\n\"`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, f := range []struct {
+				format Format
+				file   string
+			}{
+				{JSON, `[{"phone":"+94771234567","name":"` + tc.value + `"}]`},
+				{JSONL, `{"phone":"+94771234567","name":"` + tc.value + `"}` + "\n"},
+			} {
+				_, err := NewReader(strings.NewReader(f.file), f.format).Next()
+				var re *RowError
+				if got := errors.As(err, &re); got != tc.wantErr {
+					t.Fatalf("%s: Next = %v, want a row error %v", f.format, err, tc.wantErr)
+				}
+				if tc.wantErr && (re.Field != "name" || re.Row != 1) {
+					t.Errorf("%s: error %+v, want row 1 field name", f.format, re)
+				}
+			}
+		})
 	}
 }

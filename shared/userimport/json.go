@@ -90,6 +90,11 @@ func (r *Reader) jsonElement(n int, raw []byte) (Row, error) {
 	if bad(raw) {
 		return Row{}, badTextError(n, raw, r.textProblem(string(raw)), bad)
 	}
+	if loneSurrogate(raw) {
+		// Valid JSON, but \ud800 alone names no character: encoding/json
+		// would quietly make it U+FFFD.
+		return Row{}, badTextError(n, raw, "holds a \\u escape of half a UTF-16 surrogate pair, which is no character", loneSurrogate)
+	}
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
 	var v any
@@ -104,6 +109,61 @@ func (r *Reader) jsonElement(n int, raw []byte) (Row, error) {
 		return Row{}, &RowError{Row: n, Message: "must be an object"}
 	}
 	return r.jsonRow(n, obj)
+}
+
+// loneSurrogate reports whether b holds a JSON escape \uD800-\uDFFF that
+// is not half of a high-low pair.
+func loneSurrogate(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' || i+1 >= len(b) {
+			continue
+		}
+		if b[i+1] != 'u' {
+			i++ // an escaped character, a backslash included
+			continue
+		}
+		c, ok := hex4(b, i+2)
+		if !ok {
+			continue
+		}
+		switch {
+		case c >= 0xDC00 && c <= 0xDFFF:
+			return true
+		case c >= 0xD800 && c <= 0xDBFF:
+			if i+7 >= len(b) || b[i+6] != '\\' || b[i+7] != 'u' {
+				return true
+			}
+			if lo, ok := hex4(b, i+8); !ok || lo < 0xDC00 || lo > 0xDFFF {
+				return true
+			}
+			i += 11 // both halves
+			continue
+		}
+		i += 5
+	}
+	return false
+}
+
+// hex4 reads the four hex digits at b[i:].
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var c rune
+	for _, h := range b[i : i+4] {
+		c <<= 4
+		switch {
+		case h >= '0' && h <= '9':
+			c |= rune(h - '0')
+		case h >= 'a' && h <= 'f':
+			c |= rune(h - 'a' + 10)
+		case h >= 'A' && h <= 'F':
+			c |= rune(h - 'A' + 10)
+		default:
+			return 0, false
+		}
+	}
+	return c, true
 }
 
 // badTextError names the top-level key whose name or value holds bad text.
