@@ -118,7 +118,9 @@ func classify(op string, err error) error {
 	}
 	k := grpckind.Of(err)
 	switch k {
-	case errs.NotExist, errs.Exist, errs.Transient:
+	// Invalid: Firestore refused the request itself (a document past
+	// 1 MiB, a query it cannot run); sending it again cannot succeed.
+	case errs.NotExist, errs.Exist, errs.Transient, errs.Invalid:
 	default:
 		return fmt.Errorf("gcpfirestore.%s: %w", op, err)
 	}
