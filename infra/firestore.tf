@@ -65,6 +65,20 @@ resource "google_firestore_index" "webhooks_unpublished" { # ListUnpublished
   }
 }
 
+resource "google_firestore_index" "import_jobs_state_updated" { # ListImportJobs
+  database   = google_firestore_database.default.name
+  collection = "import_jobs"
+
+  fields {
+    field_path = "state"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "updated_at"
+    order      = "ASCENDING"
+  }
+}
+
 resource "google_firestore_index" "messages_campaign_status_skip" { # CountMessages
   database   = google_firestore_database.default.name
   collection = "messages"

@@ -224,7 +224,36 @@ func (s *Store) ImportErrors(ctx context.Context, jobID string, fn func(errs.Det
 	return errs.E(errs.Other, "gcpfirestore.ImportErrors: not yet implemented")
 }
 
-// ListImportJobs implements store.Imports.
+// ListImportJobs implements store.Imports. Index: state, updated_at (see
+// Indexes).
 func (s *Store) ListImportJobs(ctx context.Context, states []userimport.State, before time.Time, limit int) ([]userimport.Job, error) {
-	return nil, errs.E(errs.Other, "gcpfirestore.ListImportJobs: not yet implemented")
+	if limit < 1 {
+		return nil, errs.E(errs.Invalid, "gcpfirestore.ListImportJobs: limit %d: must be at least 1", limit)
+	}
+	in := records.Distinct(states)
+	switch {
+	case len(in) == 0:
+		return nil, nil
+	case len(in) > records.MaxIn:
+		return nil, errs.E(errs.Invalid, "gcpfirestore.ListImportJobs: %d states, at most %d", len(in), records.MaxIn)
+	}
+	snaps, err := s.c.Collection(colJobs).
+		Where("state", "in", in).
+		Where("updated_at", "<", records.Time(before)).
+		OrderBy("updated_at", firestore.Asc).
+		OrderBy(firestore.DocumentID, firestore.Asc).
+		Limit(limit).
+		Documents(ctx).GetAll()
+	if err != nil {
+		return nil, classify("ListImportJobs", err)
+	}
+	out := make([]userimport.Job, 0, len(snaps))
+	for _, snap := range snaps {
+		var d jobDoc
+		if err := snap.DataTo(&d); err != nil {
+			return nil, fmt.Errorf("gcpfirestore.ListImportJobs: decode %s: %w", snap.Ref.ID, err)
+		}
+		out = append(out, d.job(snap.Ref.ID))
+	}
+	return out, nil
 }

@@ -28,7 +28,7 @@ type Index struct {
 	Serves     string // the query it is for
 }
 
-// Indexes lists every composite index. The first three are required (the
+// Indexes lists every composite index. The first four are required (the
 // query fails without them); the count composites make CountMessages and
 // HasUnconcluded read one index instead of merging single-field ones,
 // which matters once a campaign has many thousands of messages.
@@ -36,6 +36,7 @@ var Indexes = []Index{
 	{colMessages, []IndexField{{"campaign_id", Asc}, {"updated_at", Desc}}, "ListMessages"},
 	{colWebhooks, []IndexField{{"kind", Asc}, {"received_at", Desc}}, "ListWebhooks"},
 	{colWebhooks, []IndexField{{"published", Asc}, {"received_at", Asc}}, "ListUnpublished"},
+	{colJobs, []IndexField{{"state", Asc}, {"updated_at", Asc}}, "ListImportJobs"},
 
 	{colMessages, []IndexField{{"campaign_id", Asc}, {"status", Asc}, {"skip_reason", Asc}}, "CountMessages (status, skip reasons)"},
 	{colMessages, []IndexField{{"campaign_id", Asc}, {"reached_queued", Asc}}, "CountMessages (queued)"},

@@ -475,6 +475,10 @@ func (s *Store) ListImportJobs(ctx context.Context, states []userimport.State, b
 	if limit < 1 {
 		return nil, errs.E(errs.Invalid, "memstore.ListImportJobs: limit %d: must be at least 1", limit)
 	}
+	if n := len(records.Distinct(states)); n > records.MaxIn {
+		return nil, errs.E(errs.Invalid, "memstore.ListImportJobs: %d states, at most %d", n, records.MaxIn)
+	}
+	before = records.Time(before) // compared as Firestore keeps times
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []userimport.Job

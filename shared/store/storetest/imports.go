@@ -1,12 +1,15 @@
 package storetest
 
 import (
+	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/store"
+	"github.com/eventstreamengine/ese/shared/store/internal/records"
 	"github.com/eventstreamengine/ese/shared/user"
 	"github.com/eventstreamengine/ese/shared/userimport"
 )
@@ -345,5 +348,157 @@ func testApplyImportBatchFull(t *testing.T, s store.Store) {
 	}
 	if len(hist) != 2 {
 		t.Errorf("ConsentHistory has %d entries, want 2", len(hist))
+	}
+}
+
+// testImportJobFields: what the upload knew (its object, options,
+// deadline) and when batches were handed on survive every way a job is
+// read back, in UTC to the microsecond; zero times stay zero.
+func testImportJobFields(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	tests := []struct {
+		name string
+		job  userimport.Job
+	}{
+		{"every_field", userimport.Job{
+			State: userimport.Publishing, Filename: "contacts.csv", Format: "csv",
+			Object: "uploads/2025/03/01/job.csv", DefaultRegion: "LK", Encoding: "windows-1252",
+			UploadBy: at(15).In(lanka), PublishedAt: at(3).In(lanka),
+			Rows: 400, Accepted: 398, Rejected: 2, Batches: 2,
+		}},
+		{"zero_times", userimport.Job{State: userimport.Receiving, Format: "jsonl", Object: "uploads/x.jsonl"}},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			j := tc.job
+			j.ID = fmt.Sprintf("job-fields-%d", i)
+			j.CreatedAt = at(1)
+			if err := s.CreateImportJob(ctx, j); err != nil {
+				t.Fatalf("CreateImportJob: %v", err)
+			}
+			want := j
+			want.CreatedAt, want.UpdatedAt = kept(at(1)), kept(at(1))
+			want.UploadBy, want.PublishedAt = kept(j.UploadBy), kept(j.PublishedAt)
+			reads := map[string]func() (userimport.Job, error){
+				"GetImportJob":  func() (userimport.Job, error) { return s.GetImportJob(ctx, j.ID) },
+				"PeekImportJob": func() (userimport.Job, error) { return s.PeekImportJob(ctx, j.ID) },
+				"ListImportJobs": func() (userimport.Job, error) {
+					js, err := s.ListImportJobs(ctx, []userimport.State{j.State}, at(2), 10)
+					for _, got := range js {
+						if got.ID == j.ID {
+							return got, err
+						}
+					}
+					return userimport.Job{}, err
+				},
+			}
+			for name, read := range reads {
+				got, err := read()
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				if d := diff(want, got); d != "" {
+					t.Errorf("%s (-want, +got):\n%s", name, d)
+				}
+				checkUTC(t, name, got.UploadBy, got.PublishedAt)
+			}
+
+			// Handing the batches on again moves PublishedAt; an update
+			// replaces every field it carries.
+			upd := want
+			upd.PublishedAt, upd.Encoding, upd.UpdatedAt = at(7), "", at(7)
+			if err := s.UpdateImportJob(ctx, upd, j.State); err != nil {
+				t.Fatalf("UpdateImportJob: %v", err)
+			}
+			upd.PublishedAt, upd.UpdatedAt = kept(at(7)), kept(at(7))
+			got, err := s.PeekImportJob(ctx, j.ID)
+			if err != nil {
+				t.Fatalf("PeekImportJob after update: %v", err)
+			}
+			if d := diff(upd, got); d != "" {
+				t.Errorf("PeekImportJob after update (-want, +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// testListImportJobs: jobs in one of the states asked for, last updated
+// strictly before the time given, oldest first and by id for a tie, at
+// most limit; the jobs as stored, without their batches tallied.
+func testListImportJobs(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	jobs := map[string]userimport.Job{}
+	for _, j := range []userimport.Job{
+		{ID: "a-queued-5", State: userimport.Queued, UpdatedAt: at(5)},
+		{ID: "b-queued-1", State: userimport.Queued, UpdatedAt: at(1)},
+		{ID: "c-receiving-2", State: userimport.Receiving, UpdatedAt: at(2), UploadBy: at(3)},
+		{ID: "d-publishing-2", State: userimport.Publishing, UpdatedAt: at(2), PublishedAt: at(2)},
+		{ID: "e-processing-3", State: userimport.Processing, UpdatedAt: at(3), Batches: 1},
+		{ID: "f-completed-0", State: userimport.Completed, UpdatedAt: at(0)},
+		{ID: "g-queued-9", State: userimport.Queued, UpdatedAt: at(9)},
+	} {
+		j.Format, j.CreatedAt = "csv", at(0)
+		if err := s.CreateImportJob(ctx, j); err != nil {
+			t.Fatalf("CreateImportJob(%s): %v", j.ID, err)
+		}
+		j.CreatedAt, j.UpdatedAt = kept(j.CreatedAt), kept(j.UpdatedAt)
+		j.UploadBy, j.PublishedAt = kept(j.UploadBy), kept(j.PublishedAt)
+		jobs[j.ID] = j
+	}
+	// A batch applied to the processing job is not tallied by the list.
+	if _, err := s.ApplyImportBatch(ctx, "e-processing-3", 0, []userimport.Row{{Line: 2, Phone: phone(1)}}, at(4)); err != nil {
+		t.Fatalf("ApplyImportBatch: %v", err)
+	}
+	tests := []struct {
+		name   string
+		states []userimport.State
+		before time.Time
+		limit  int
+		want   []string
+	}{
+		{"one_state_oldest_first", []userimport.State{userimport.Queued}, at(10), 10, []string{"b-queued-1", "a-queued-5", "g-queued-9"}},
+		{"before_is_strict", []userimport.State{userimport.Queued}, at(5), 10, []string{"b-queued-1"}},
+		{"states_merge_in_time_then_id_order",
+			[]userimport.State{userimport.Receiving, userimport.Publishing, userimport.Queued, userimport.Processing}, at(6), 10,
+			[]string{"b-queued-1", "c-receiving-2", "d-publishing-2", "e-processing-3", "a-queued-5"}},
+		{"limit", []userimport.State{userimport.Receiving, userimport.Publishing, userimport.Queued}, at(10), 2, []string{"b-queued-1", "c-receiving-2"}},
+		{"repeated_states", []userimport.State{userimport.Completed, userimport.Completed}, at(10), 10, []string{"f-completed-0"}},
+		{"nothing_before", []userimport.State{userimport.Completed}, at(0), 10, nil},
+		{"no_states", nil, at(10), 10, nil},
+		{"unknown_state", []userimport.State{"LOST"}, at(10), 10, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.ListImportJobs(ctx, tc.states, tc.before, tc.limit)
+			if err != nil {
+				t.Fatalf("ListImportJobs: %v", err)
+			}
+			var want []userimport.Job
+			for _, id := range tc.want {
+				want = append(want, jobs[id])
+			}
+			if d := diff(want, got); d != "" {
+				t.Errorf("ListImportJobs (-want, +got):\n%s", d)
+			}
+		})
+	}
+
+	tooMany := make([]userimport.State, records.MaxIn+1)
+	for i := range tooMany {
+		tooMany[i] = userimport.State(fmt.Sprint("S", i))
+	}
+	for name, call := range map[string]func() error{
+		"zero_limit": func() error {
+			_, err := s.ListImportJobs(ctx, []userimport.State{userimport.Queued}, at(10), 0)
+			return err
+		},
+		"too_many_states": func() error {
+			_, err := s.ListImportJobs(ctx, tooMany, at(10), 10)
+			return err
+		},
+	} {
+		if err := call(); !errs.Is(err, errs.Invalid) {
+			t.Errorf("ListImportJobs, %s: %v, want kind Invalid", name, err)
+		}
 	}
 }
