@@ -79,6 +79,29 @@ resource "google_firestore_index" "import_jobs_state_updated" { # ListImportJobs
   }
 }
 
+# GetImportJob sums these four over a job's batch markers in one query.
+resource "google_firestore_index" "batches_totals" {
+  database   = google_firestore_database.default.name
+  collection = "batches"
+
+  fields {
+    field_path = "created"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "updated"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "unchanged"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "consent_kept"
+    order      = "ASCENDING"
+  }
+}
+
 resource "google_firestore_index" "messages_campaign_status_skip" { # CountMessages
   database   = google_firestore_database.default.name
   collection = "messages"

@@ -422,6 +422,108 @@ func testImportJobFields(t *testing.T, s store.Store) {
 	}
 }
 
+// batchRows returns batch k of job n's rows and what applying them does:
+// k+1 new people, one existing person updated and one whose STOP stays
+// (the users for the last two are made here).
+func batchRows(t *testing.T, s store.Store, n, k int) ([]userimport.Row, userimport.BatchResult) {
+	t.Helper()
+	base := 100000*(n+1) + 1000*k
+	mustCreateUser(t, s, user.User{Phone: phone(base), Consent: consent.OptIn, CreatedAt: at(0)})
+	mustCreateUser(t, s, user.User{Phone: phone(base + 1), Consent: consent.Stop, CreatedAt: at(0)})
+	rows := []userimport.Row{
+		{Line: 2, Phone: phone(base), Attributes: map[string]any{"batch": float64(k)}},
+		{Line: 3, Phone: phone(base + 1), Consent: consent.OptIn},
+	}
+	for i := range k + 1 {
+		rows = append(rows, userimport.Row{Line: 4 + i, Phone: phone(base + 10 + i)})
+	}
+	return rows, userimport.BatchResult{Batch: k, Created: k + 1, Updated: 1, Unchanged: 1, ConsentKept: 1}
+}
+
+// testImportJobTotals: GetImportJob's counts are the sums of the applied
+// batches' results, each batch once however often it was applied, and
+// its state follows: a job still PUBLISHING has no final batch count, so
+// it never completes, while a QUEUED one completes when every batch is in.
+func testImportJobTotals(t *testing.T, s store.Store) {
+	tests := []struct {
+		name      string
+		state     userimport.State
+		batches   int
+		apply     []int // in order; a repeat is a redelivery
+		wantState userimport.State
+	}{
+		{"queued_none_applied", userimport.Queued, 3, nil, userimport.Queued},
+		{"queued_some_applied", userimport.Queued, 3, []int{0}, userimport.Processing},
+		{"queued_reapplied_counts_once", userimport.Queued, 3, []int{0, 1, 1, 0}, userimport.Processing},
+		{"queued_all_applied_completes", userimport.Queued, 3, []int{2, 0, 1, 1}, userimport.Completed},
+		{"queued_no_batches_completes", userimport.Queued, 0, nil, userimport.Completed},
+		{"publishing_none_applied", userimport.Publishing, 2, nil, userimport.Publishing},
+		{"publishing_all_published_applied_never_completes", userimport.Publishing, 2, []int{0, 1}, userimport.Processing},
+		{"processing_all_applied_completes", userimport.Processing, 2, []int{0, 1}, userimport.Completed},
+		{"failed_stays_failed", userimport.Failed, 2, []int{0}, userimport.Failed},
+		{"receiving_stays_receiving", userimport.Receiving, 0, nil, userimport.Receiving},
+	}
+	for n, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			job := userimport.Job{ID: fmt.Sprintf("job-totals-%d", n), State: tc.state, Format: "csv", Batches: tc.batches, CreatedAt: at(0)}
+			// Counts come from the batches alone, never from the job.
+			withCounts := job
+			withCounts.Applied, withCounts.Created, withCounts.Updated, withCounts.Unchanged, withCounts.ConsentKept = 9, 9, 9, 9, 9
+			if err := s.CreateImportJob(ctx, withCounts); err != nil {
+				t.Fatalf("CreateImportJob: %v", err)
+			}
+			want := job
+			want.State, want.CreatedAt, want.UpdatedAt = tc.wantState, kept(at(0)), kept(at(0))
+			first := map[int]userimport.BatchResult{}
+			for i, k := range tc.apply {
+				var rows []userimport.Row
+				wantRes, redelivered := first[k]
+				if redelivered {
+					// A redelivery, even with other rows, returns the first
+					// result and changes nothing.
+					rows = []userimport.Row{{Line: 2, Phone: phone(100000*(n+1) + 999)}}
+				} else {
+					rows, wantRes = batchRows(t, s, n, k)
+				}
+				got, err := s.ApplyImportBatch(ctx, job.ID, k, rows, at(1+i))
+				if err != nil {
+					t.Fatalf("ApplyImportBatch(%d): %v", k, err)
+				}
+				if d := diff(wantRes, got); d != "" {
+					t.Errorf("ApplyImportBatch(%d) (-want, +got):\n%s", k, d)
+				}
+				if !redelivered {
+					first[k] = got
+					want.Applied++
+					want.Created += got.Created
+					want.Updated += got.Updated
+					want.Unchanged += got.Unchanged
+					want.ConsentKept += got.ConsentKept
+				}
+			}
+			got, err := s.GetImportJob(ctx, job.ID)
+			if err != nil {
+				t.Fatalf("GetImportJob: %v", err)
+			}
+			if d := diff(want, got); d != "" {
+				t.Errorf("GetImportJob (-want, +got):\n%s", d)
+			}
+			// Peek reads the job alone: as stored, nothing tallied.
+			peek, err := s.PeekImportJob(ctx, job.ID)
+			if err != nil {
+				t.Fatalf("PeekImportJob: %v", err)
+			}
+			wantPeek := job
+			wantPeek.CreatedAt, wantPeek.UpdatedAt = kept(at(0)), kept(at(0))
+			if d := diff(wantPeek, peek); d != "" {
+				t.Errorf("PeekImportJob (-want, +got):\n%s", d)
+			}
+		})
+	}
+}
+
 // testListImportJobs: jobs in one of the states asked for, last updated
 // strictly before the time given, oldest first and by id for a tie, at
 // most limit; the jobs as stored, without their batches tallied.

@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"apply_import_batch_errors", testApplyImportBatchErrors},
 		{"apply_import_batch_full", testApplyImportBatchFull},
 		{"import_job_new_fields_round_trip", testImportJobFields},
+		{"import_job_totals_and_state", testImportJobTotals},
 		{"list_import_jobs", testListImportJobs},
 		{"segments", testSegments},
 		{"templates", testTemplates},
