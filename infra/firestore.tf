@@ -147,7 +147,7 @@ resource "google_firestore_index" "messages_campaign_flag" {
 # read only through the composite indexes above, which still end in a
 # rising timestamp: one campaign sending near 500 messages/s, or as many
 # callbacks a second, can still make their tail hot). Large fields
-# (bodies, callback parameters, attributes) are never queried and would
+# (bodies, callback parameters, attributes, row errors) are never queried and would
 # only cost index entries.
 locals {
   index_exemptions = {
@@ -169,6 +169,7 @@ locals {
     "users.updated_at"           = { collection = "users", field = "updated_at" }
     "users.keyword_at"           = { collection = "users", field = "keyword_at" }
     "import_jobs.errors"         = { collection = "import_jobs", field = "errors" }
+    "errors.details"             = { collection = "errors", field = "details" }
   }
 }
 

@@ -158,6 +158,14 @@ func (d jobDoc) job(id string) userimport.Job {
 	return j
 }
 
+// errorsDoc holds one chunk of a job's row errors, so that a file with
+// many bad rows keeps them all without one document growing past
+// Firestore's 1 MiB.
+type errorsDoc struct {
+	Chunk   int         `firestore:"chunk"`
+	Details []detailDoc `firestore:"details"`
+}
+
 // batchDoc marks batch n of a job applied, keeping its result so that a
 // redelivery returns it.
 type batchDoc struct {

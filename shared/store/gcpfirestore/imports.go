@@ -2,12 +2,15 @@ package gcpfirestore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
 	"cloud.google.com/go/firestore"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -245,19 +248,111 @@ func (s *Store) ApplyImportBatch(ctx context.Context, jobID string, batch int, r
 	return res, nil
 }
 
-// AppliedImportBatches implements store.Imports.
+// AppliedImportBatches implements store.Imports: the markers' names
+// only. A marker exists only under a job that does (ApplyImportBatch
+// reads the job in its transaction), so the job is read only when there
+// are none, to tell an unknown job from one with nothing applied.
 func (s *Store) AppliedImportBatches(ctx context.Context, jobID string) ([]int, error) {
-	return nil, errs.E(errs.Other, "gcpfirestore.AppliedImportBatches: not yet implemented")
+	if !records.ValidID(jobID) {
+		return nil, notExist("AppliedImportBatches", "job "+jobID)
+	}
+	snaps, err := s.jobRef(jobID).Collection(colBatches).Select().Documents(ctx).GetAll()
+	if err != nil {
+		return nil, classify("AppliedImportBatches", err)
+	}
+	out := make([]int, 0, len(snaps))
+	for _, snap := range snaps {
+		n, err := strconv.Atoi(snap.Ref.ID)
+		if err != nil {
+			return nil, fmt.Errorf("gcpfirestore.AppliedImportBatches: marker %q is not a batch number", snap.Ref.ID)
+		}
+		out = append(out, n)
+	}
+	if len(out) == 0 {
+		if err := s.jobExists(ctx, "AppliedImportBatches", jobID); err != nil {
+			return nil, err
+		}
+	}
+	slices.Sort(out) // by name, "10" comes before "2"
+	return out, nil
 }
 
-// PutImportErrors implements store.Imports.
+// jobExists returns NotExist, named after op, when the job is absent.
+func (s *Store) jobExists(ctx context.Context, op, jobID string) error {
+	_, err := s.jobRef(jobID).Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return notExist(op, "job "+jobID)
+	}
+	return classify(op, err)
+}
+
+// errorsRef names chunk n of a job's row errors; the name is padded for
+// whoever reads the console, and queries order by the chunk field.
+func (s *Store) errorsRef(jobID string, chunk int) *firestore.DocumentRef {
+	return s.jobRef(jobID).Collection(colErrors).Doc(fmt.Sprintf("%06d", chunk))
+}
+
+// PutImportErrors implements store.Imports: one document per chunk,
+// written in a transaction that checks the job exists.
 func (s *Store) PutImportErrors(ctx context.Context, jobID string, chunk int, details []errs.Detail) error {
-	return errs.E(errs.Other, "gcpfirestore.PutImportErrors: not yet implemented")
+	switch {
+	case chunk < 0:
+		return errs.E(errs.Invalid, "gcpfirestore.PutImportErrors: negative chunk %d", chunk)
+	case len(details) > store.MaxImportErrorChunk:
+		return errs.E(errs.Invalid, "gcpfirestore.PutImportErrors: %d errors, at most %d per chunk", len(details), store.MaxImportErrorChunk)
+	case !records.ValidID(jobID):
+		return notExist("PutImportErrors", "job "+jobID)
+	}
+	d := errorsDoc{Chunk: chunk, Details: make([]detailDoc, len(details))}
+	for i, e := range details {
+		d.Details[i] = detailDoc(e)
+	}
+	jobRef, ref := s.jobRef(jobID), s.errorsRef(jobID, chunk)
+	err := s.c.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		if _, err := tx.Get(jobRef); status.Code(err) == codes.NotFound {
+			return notExist("PutImportErrors", "job "+jobID)
+		} else if err != nil {
+			return err
+		}
+		return tx.Set(ref, d)
+	}, firestore.MaxAttempts(txAttempts))
+	return classify("PutImportErrors", err)
 }
 
-// ImportErrors implements store.Imports.
+// ImportErrors implements store.Imports. The query's results stream:
+// one chunk is decoded at a time, however many the job has. Chunks
+// exist only under a job that does, so the job is read only when there
+// are none.
 func (s *Store) ImportErrors(ctx context.Context, jobID string, fn func(errs.Detail) error) error {
-	return errs.E(errs.Other, "gcpfirestore.ImportErrors: not yet implemented")
+	if !records.ValidID(jobID) {
+		return notExist("ImportErrors", "job "+jobID)
+	}
+	it := s.jobRef(jobID).Collection(colErrors).OrderBy("chunk", firestore.Asc).Documents(ctx)
+	defer it.Stop()
+	found := false
+	for {
+		snap, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			return classify("ImportErrors", err)
+		}
+		found = true
+		var d errorsDoc
+		if err := snap.DataTo(&d); err != nil {
+			return fmt.Errorf("gcpfirestore.ImportErrors: decode chunk %s: %w", snap.Ref.ID, err)
+		}
+		for _, e := range d.Details {
+			if err := fn(errs.Detail(e)); err != nil {
+				return err
+			}
+		}
+	}
+	if !found {
+		return s.jobExists(ctx, "ImportErrors", jobID)
+	}
+	return nil
 }
 
 // ListImportJobs implements store.Imports. Index: state, updated_at (see

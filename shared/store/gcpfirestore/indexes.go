@@ -56,6 +56,7 @@ var Indexes = []Index{
 // never name one of them.
 var Queried = map[string][]string{
 	colBatches:   {"created", "updated", "unchanged", "consent_kept"},
+	colErrors:    {"chunk"},
 	colUsers:     {"consent_state"},
 	colHistory:   {"at"},
 	colSegments:  {"created_at"},

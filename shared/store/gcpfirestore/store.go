@@ -8,6 +8,7 @@
 //	users/{E.164}/consent_history/{*}  its consent changes
 //	import_jobs/{id}                   an import job
 //	import_jobs/{id}/batches/{n}       what batch n did (its marker)
+//	import_jobs/{id}/errors/{chunk}    up to 1,000 of its row errors
 //	segments/{id}, templates/{id}, campaigns/{id}
 //	messages/{id}                      one per recipient, with campaign_id
 //	webhook_events/{id}                one per Twilio callback
@@ -43,6 +44,7 @@ const (
 	colHistory   = "consent_history"
 	colJobs      = "import_jobs"
 	colBatches   = "batches"
+	colErrors    = "errors"
 	colSegments  = "segments"
 	colTemplates = "templates"
 	colCampaigns = "campaigns"

@@ -1,10 +1,14 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/errs"
@@ -524,6 +528,145 @@ func testImportJobTotals(t *testing.T, s store.Store) {
 	}
 }
 
+// testAppliedImportBatches: the numbers of the applied batches, in
+// numeric order (10 after 2), each once.
+func testAppliedImportBatches(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateJob(t, s, "job-1", 11)
+	mustCreateJob(t, s, "job-2", 1)
+	for _, k := range []int{10, 0, 2, 1, 2} {
+		if _, err := s.ApplyImportBatch(ctx, "job-1", k, []userimport.Row{{Line: 2, Phone: phone(k)}}, at(1)); err != nil {
+			t.Fatalf("ApplyImportBatch(%d): %v", k, err)
+		}
+	}
+	tests := []struct {
+		name string
+		job  string
+		want []int
+	}{
+		{"applied_in_numeric_order", "job-1", []int{0, 1, 2, 10}},
+		{"none_applied", "job-2", []int{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.AppliedImportBatches(ctx, tc.job)
+			if err != nil {
+				t.Fatalf("AppliedImportBatches: %v", err)
+			}
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("AppliedImportBatches (-want, +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// details returns n row errors starting at row first, each saying tag.
+func details(first, n int, tag string) []errs.Detail {
+	out := make([]errs.Detail, n)
+	for i := range out {
+		out[i] = errs.Detail{Row: first + i, Field: "phone_number", Message: tag}
+	}
+	return out
+}
+
+// collectErrors reads every row error of a job, stopping after stop of
+// them (never when stop is 0) with errStop.
+func collectErrors(s store.Store, t *testing.T, jobID string, stop int) ([]errs.Detail, error) {
+	var got []errs.Detail
+	err := s.ImportErrors(t.Context(), jobID, func(d errs.Detail) error {
+		got = append(got, d)
+		if len(got) == stop {
+			return errStop
+		}
+		return nil
+	})
+	return got, err
+}
+
+var errStop = errors.New("stop here")
+
+// testImportErrors: chunks come back in chunk order whatever order they
+// were written in (10 after 2), a chunk written again replaces the old
+// one, and fn's error ends the reading and is returned as it is.
+func testImportErrors(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateJob(t, s, "job-1", 1)
+	mustCreateJob(t, s, "job-empty", 1)
+	puts := []struct {
+		chunk   int
+		details []errs.Detail
+	}{
+		{2, details(2000, 2, "third")},
+		{0, details(2, 3, "first")},
+		{10, details(10000, 1, "last")},
+		{1, details(1000, 4, "second, at first")},
+		{1, details(1000, 2, "second")}, // reading the file again
+	}
+	for _, p := range puts {
+		if err := s.PutImportErrors(ctx, "job-1", p.chunk, p.details); err != nil {
+			t.Fatalf("PutImportErrors(%d): %v", p.chunk, err)
+		}
+	}
+	all := slices.Concat(details(2, 3, "first"), details(1000, 2, "second"), details(2000, 2, "third"), details(10000, 1, "last"))
+
+	tests := []struct {
+		name    string
+		job     string
+		stop    int
+		want    []errs.Detail
+		wantErr error
+	}{
+		{"every_chunk_in_order", "job-1", 0, all, nil},
+		{"stops_inside_a_chunk", "job-1", 4, all[:4], errStop},
+		{"stops_at_a_chunk_end", "job-1", 5, all[:5], errStop},
+		{"stops_at_the_last", "job-1", len(all), all, errStop},
+		{"no_errors_stored", "job-empty", 0, nil, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := collectErrors(s, t, tc.job, tc.stop)
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
+				t.Errorf("ImportErrors: %v, want %v", err, tc.wantErr)
+			}
+			if d := diff(tc.want, got); d != "" {
+				t.Errorf("ImportErrors (-want, +got):\n%s", d)
+			}
+		})
+	}
+
+	full := details(2, store.MaxImportErrorChunk, "bad")
+	if err := s.PutImportErrors(ctx, "job-empty", 0, full); err != nil {
+		t.Errorf("PutImportErrors of a full chunk: %v", err)
+	} else if got, err := collectErrors(s, t, "job-empty", 0); err != nil || len(got) != len(full) {
+		t.Errorf("ImportErrors after a full chunk: %d errors, %v; want %d", len(got), err, len(full))
+	}
+	refused := []struct {
+		name    string
+		job     string
+		chunk   int
+		details []errs.Detail
+		want    errs.Kind
+	}{
+		{"negative_chunk", "job-1", -1, details(2, 1, "x"), errs.Invalid},
+		{"chunk_too_large", "job-1", 3, details(2, store.MaxImportErrorChunk+1, "x"), errs.Invalid},
+		{"unknown_job", "job-9", 0, details(2, 1, "x"), errs.NotExist},
+		{"unnamable_job", "a/b", 0, details(2, 1, "x"), errs.NotExist},
+	}
+	for _, tc := range refused {
+		t.Run("refused_"+tc.name, func(t *testing.T) {
+			if err := s.PutImportErrors(ctx, tc.job, tc.chunk, tc.details); !errs.Is(err, tc.want) {
+				t.Errorf("PutImportErrors: %v, want kind %v", err, tc.want)
+			}
+		})
+	}
+	// The refused writes changed nothing.
+	if got, err := collectErrors(s, t, "job-1", 0); err != nil {
+		t.Errorf("ImportErrors after refused writes: %v", err)
+	} else if d := diff(all, got); d != "" {
+		t.Errorf("ImportErrors after refused writes (-want, +got):\n%s", d)
+	}
+}
+
 // testListImportJobs: jobs in one of the states asked for, last updated
 // strictly before the time given, oldest first and by id for a tie, at
 // most limit; the jobs as stored, without their batches tallied.
@@ -602,5 +745,38 @@ func testListImportJobs(t *testing.T, s store.Store) {
 		if err := call(); !errs.Is(err, errs.Invalid) {
 			t.Errorf("ListImportJobs, %s: %v, want kind Invalid", name, err)
 		}
+	}
+}
+
+// testImportUnknownJob: every read or write of a job's parts names an
+// unknown or unnamable job NotExist, never an empty answer.
+func testImportUnknownJob(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateJob(t, s, "job-1", 1)
+	calls := map[string]func(id string) error{
+		"GetImportJob":  func(id string) error { _, err := s.GetImportJob(ctx, id); return err },
+		"PeekImportJob": func(id string) error { _, err := s.PeekImportJob(ctx, id); return err },
+		"ApplyImportBatch": func(id string) error {
+			_, err := s.ApplyImportBatch(ctx, id, 0, []userimport.Row{{Line: 2, Phone: phone(1)}}, at(1))
+			return err
+		},
+		"AppliedImportBatches": func(id string) error { _, err := s.AppliedImportBatches(ctx, id); return err },
+		"PutImportErrors":      func(id string) error { return s.PutImportErrors(ctx, id, 0, details(2, 1, "x")) },
+		"ImportErrors": func(id string) error {
+			return s.ImportErrors(ctx, id, func(errs.Detail) error { return nil })
+		},
+	}
+	for _, id := range []string{"job-9", "", "a/b", "__x__"} {
+		for name, call := range calls {
+			t.Run(fmt.Sprintf("%s_%q", name, id), func(t *testing.T) {
+				if err := call(id); !errs.Is(err, errs.NotExist) {
+					t.Errorf("%s(%q): %v, want kind NotExist", name, id, err)
+				}
+			})
+		}
+	}
+	// Nothing was written under the unknown job.
+	if _, err := s.GetUser(ctx, phone(1)); !errs.Is(err, errs.NotExist) {
+		t.Errorf("GetUser after a batch of an unknown job: %v, want kind NotExist", err)
 	}
 }
