@@ -60,8 +60,9 @@ const txAttempts = 10
 
 // Store is the Firestore store.
 type Store struct {
-	c         *firestore.Client
-	retention Retention
+	c           *firestore.Client
+	retention   Retention
+	foundPeople jobHints // see ApplyImportBatch
 }
 
 // Retention is how long messages and webhook records are kept: each such

@@ -780,3 +780,40 @@ func testImportUnknownJob(t *testing.T, s store.Store) {
 		t.Errorf("GetUser after a batch of an unknown job: %v, want kind NotExist", err)
 	}
 }
+
+// testApplyImportBatchesSharingPeople: batches applied at once that name
+// the same new person create them once; the others see them.
+func testApplyImportBatchesSharingPeople(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const n = 4
+	mustCreateJob(t, s, "job-1", n)
+	results := make([]userimport.BatchResult, n)
+	failures := make([]error, n)
+	var wg sync.WaitGroup
+	for k := range n {
+		// Everyone in phone(0); each batch also its own new person.
+		rows := []userimport.Row{{Line: 2, Phone: phone(0)}, {Line: 3, Phone: phone(1 + k)}}
+		wg.Go(func() { results[k], failures[k] = s.ApplyImportBatch(ctx, "job-1", k, rows, at(1)) })
+	}
+	wg.Wait()
+	var got userimport.Totals
+	for k := range n {
+		if failures[k] != nil {
+			t.Fatalf("ApplyImportBatch(%d): %v", k, failures[k])
+		}
+		got.Add(results[k])
+	}
+	want := userimport.Totals{Batches: n, Created: n + 1, Unchanged: n - 1}
+	if d := diff(want, got); d != "" {
+		t.Errorf("results summed (-want, +got):\n%s", d)
+	}
+	for p := range n + 1 {
+		hist, err := s.ConsentHistory(ctx, phone(p))
+		if err != nil {
+			t.Fatalf("ConsentHistory: %v", err)
+		}
+		if len(hist) != 1 {
+			t.Errorf("ConsentHistory(%s) has %d entries, want 1", phone(p), len(hist))
+		}
+	}
+}

@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"apply_import_batch_concurrent", testApplyImportBatchConcurrent},
 		{"apply_import_batch_errors", testApplyImportBatchErrors},
 		{"apply_import_batch_full", testApplyImportBatchFull},
+		{"apply_import_batches_sharing_people_concurrent", testApplyImportBatchesSharingPeople},
 		{"import_job_new_fields_round_trip", testImportJobFields},
 		{"import_job_totals_and_state", testImportJobTotals},
 		{"applied_import_batches", testAppliedImportBatches},
