@@ -65,6 +65,43 @@ resource "google_firestore_index" "webhooks_unpublished" { # ListUnpublished
   }
 }
 
+resource "google_firestore_index" "import_jobs_state_updated" { # ListImportJobs
+  database   = google_firestore_database.default.name
+  collection = "import_jobs"
+
+  fields {
+    field_path = "state"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "updated_at"
+    order      = "ASCENDING"
+  }
+}
+
+# GetImportJob sums these four over a job's batch markers in one query.
+resource "google_firestore_index" "batches_totals" {
+  database   = google_firestore_database.default.name
+  collection = "batches"
+
+  fields {
+    field_path = "created"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "updated"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "unchanged"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "consent_kept"
+    order      = "ASCENDING"
+  }
+}
+
 resource "google_firestore_index" "messages_campaign_status_skip" { # CountMessages
   database   = google_firestore_database.default.name
   collection = "messages"
@@ -110,7 +147,7 @@ resource "google_firestore_index" "messages_campaign_flag" {
 # read only through the composite indexes above, which still end in a
 # rising timestamp: one campaign sending near 500 messages/s, or as many
 # callbacks a second, can still make their tail hot). Large fields
-# (bodies, callback parameters, attributes) are never queried and would
+# (bodies, callback parameters, attributes, row errors) are never queried and would
 # only cost index entries.
 locals {
   index_exemptions = {
@@ -132,6 +169,7 @@ locals {
     "users.updated_at"           = { collection = "users", field = "updated_at" }
     "users.keyword_at"           = { collection = "users", field = "keyword_at" }
     "import_jobs.errors"         = { collection = "import_jobs", field = "errors" }
+    "errors.details"             = { collection = "errors", field = "details" }
   }
 }
 

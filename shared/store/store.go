@@ -115,9 +115,10 @@ type Imports interface {
 	// chunk order, reading one chunk at a time; it stops at fn's error.
 	ImportErrors(ctx context.Context, jobID string, fn func(errs.Detail) error) error
 
-	// ListImportJobs lists jobs in one of states last updated before
-	// before, oldest first, at most limit: for the sweep that moves on
-	// jobs a crash or a lost notification left behind.
+	// ListImportJobs lists jobs in one of states (none: no jobs; Invalid
+	// past 30 distinct) last updated before before, oldest first (by id
+	// for a tie), at most limit, as PeekImportJob reads them: for the
+	// sweep that moves on jobs a crash or a lost notification left behind.
 	ListImportJobs(ctx context.Context, states []userimport.State, before time.Time, limit int) ([]userimport.Job, error)
 }
 

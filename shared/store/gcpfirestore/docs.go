@@ -59,6 +59,24 @@ func (d userDoc) user(phone string) user.User {
 	}
 }
 
+// optTime keeps an optional time that the domain type holds as a zero
+// time: absent when zero, rather than a year-1 timestamp.
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	v := records.Time(t)
+	return &v
+}
+
+// timeOf reads back what optTime kept.
+func timeOf(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return records.Time(*t)
+}
+
 type changeDoc struct {
 	From   string    `firestore:"from"`
 	To     string    `firestore:"to"`
@@ -98,6 +116,12 @@ type jobDoc struct {
 	Errors     []detailDoc `firestore:"errors"`
 	CreatedAt  time.Time   `firestore:"created_at"`
 	UpdatedAt  time.Time   `firestore:"updated_at"`
+
+	Object        string     `firestore:"object"`
+	DefaultRegion string     `firestore:"default_region"`
+	Encoding      string     `firestore:"encoding"`
+	UploadBy      *time.Time `firestore:"upload_by,omitempty"`
+	PublishedAt   *time.Time `firestore:"published_at,omitempty"`
 }
 
 func toJobDoc(j userimport.Job) jobDoc {
@@ -105,6 +129,8 @@ func toJobDoc(j userimport.Job) jobDoc {
 		State: string(j.State), Filename: j.Filename, Format: j.Format,
 		Rows: j.Rows, Accepted: j.Accepted, Rejected: j.Rejected, Duplicates: j.Duplicates, Batches: j.Batches,
 		CreatedAt: records.Time(j.CreatedAt), UpdatedAt: records.Time(j.UpdatedAt),
+		Object: j.Object, DefaultRegion: j.DefaultRegion, Encoding: j.Encoding,
+		UploadBy: optTime(j.UploadBy), PublishedAt: optTime(j.PublishedAt),
 	}
 	if j.Errors != nil {
 		d.Errors = make([]detailDoc, len(j.Errors))
@@ -120,6 +146,8 @@ func (d jobDoc) job(id string) userimport.Job {
 		ID: id, State: userimport.State(d.State), Filename: d.Filename, Format: d.Format,
 		Rows: d.Rows, Accepted: d.Accepted, Rejected: d.Rejected, Duplicates: d.Duplicates, Batches: d.Batches,
 		CreatedAt: records.Time(d.CreatedAt), UpdatedAt: records.Time(d.UpdatedAt),
+		Object: d.Object, DefaultRegion: d.DefaultRegion, Encoding: d.Encoding,
+		UploadBy: timeOf(d.UploadBy), PublishedAt: timeOf(d.PublishedAt),
 	}
 	if d.Errors != nil {
 		j.Errors = make([]errs.Detail, len(d.Errors))
@@ -128,6 +156,14 @@ func (d jobDoc) job(id string) userimport.Job {
 		}
 	}
 	return j
+}
+
+// errorsDoc holds one chunk of a job's row errors, so that a file with
+// many bad rows keeps them all without one document growing past
+// Firestore's 1 MiB.
+type errorsDoc struct {
+	Chunk   int         `firestore:"chunk"`
+	Details []detailDoc `firestore:"details"`
 }
 
 // batchDoc marks batch n of a job applied, keeping its result so that a

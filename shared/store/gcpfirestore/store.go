@@ -8,6 +8,7 @@
 //	users/{E.164}/consent_history/{*}  its consent changes
 //	import_jobs/{id}                   an import job
 //	import_jobs/{id}/batches/{n}       what batch n did (its marker)
+//	import_jobs/{id}/errors/{chunk}    up to 1,000 of its row errors
 //	segments/{id}, templates/{id}, campaigns/{id}
 //	messages/{id}                      one per recipient, with campaign_id
 //	webhook_events/{id}                one per Twilio callback
@@ -43,6 +44,7 @@ const (
 	colHistory   = "consent_history"
 	colJobs      = "import_jobs"
 	colBatches   = "batches"
+	colErrors    = "errors"
 	colSegments  = "segments"
 	colTemplates = "templates"
 	colCampaigns = "campaigns"
@@ -58,8 +60,9 @@ const txAttempts = 10
 
 // Store is the Firestore store.
 type Store struct {
-	c         *firestore.Client
-	retention Retention
+	c           *firestore.Client
+	retention   Retention
+	foundPeople jobHints // see ApplyImportBatch
 }
 
 // Retention is how long messages and webhook records are kept: each such
@@ -118,7 +121,9 @@ func classify(op string, err error) error {
 	}
 	k := grpckind.Of(err)
 	switch k {
-	case errs.NotExist, errs.Exist, errs.Transient:
+	// Invalid: Firestore refused the request itself (a document past
+	// 1 MiB, a query it cannot run); sending it again cannot succeed.
+	case errs.NotExist, errs.Exist, errs.Transient, errs.Invalid:
 	default:
 		return fmt.Errorf("gcpfirestore.%s: %w", op, err)
 	}

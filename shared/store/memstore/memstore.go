@@ -300,16 +300,21 @@ func copyJob(j userimport.Job) userimport.Job {
 	return j
 }
 
+// withoutCounts clears what the rows did: counts come from the batches
+// (see GetImportJob), never from the job, as Firestore keeps them.
+func withoutCounts(j userimport.Job) userimport.Job {
+	j.Applied, j.Created, j.Updated, j.Unchanged, j.ConsentKept = 0, 0, 0, 0, 0
+	return j
+}
+
 // CreateImportJob implements store.Imports.
 func (s *Store) CreateImportJob(ctx context.Context, j userimport.Job) error {
 	if !records.ValidID(j.ID) {
 		return errs.E(errs.Invalid, "memstore.CreateImportJob: invalid job id %q", j.ID)
 	}
-	j = copyJob(j)
+	j = withoutCounts(copyJob(j))
 	j.CreatedAt = records.Or(j.CreatedAt, time.Now())
 	j.UpdatedAt = records.Or(j.UpdatedAt, j.CreatedAt)
-	// Counts come from batches (see GetImportJob), never from the job.
-	j.Applied, j.Created, j.Updated, j.Unchanged = 0, 0, 0, 0
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.jobs[j.ID]; ok {
@@ -321,8 +326,7 @@ func (s *Store) CreateImportJob(ctx context.Context, j userimport.Job) error {
 
 // UpdateImportJob implements store.Imports.
 func (s *Store) UpdateImportJob(ctx context.Context, j userimport.Job, from userimport.State) error {
-	j = copyJob(j)
-	j.Applied, j.Created, j.Updated, j.Unchanged = 0, 0, 0, 0
+	j = withoutCounts(copyJob(j))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, ok := s.jobs[j.ID]
@@ -475,6 +479,10 @@ func (s *Store) ListImportJobs(ctx context.Context, states []userimport.State, b
 	if limit < 1 {
 		return nil, errs.E(errs.Invalid, "memstore.ListImportJobs: limit %d: must be at least 1", limit)
 	}
+	if n := len(records.Distinct(states)); n > records.MaxIn {
+		return nil, errs.E(errs.Invalid, "memstore.ListImportJobs: %d states, at most %d", n, records.MaxIn)
+	}
+	before = records.Time(before) // compared as Firestore keeps times
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []userimport.Job

@@ -1,12 +1,19 @@
 package storetest
 
 import (
+	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/store"
+	"github.com/eventstreamengine/ese/shared/store/internal/records"
 	"github.com/eventstreamengine/ese/shared/user"
 	"github.com/eventstreamengine/ese/shared/userimport"
 )
@@ -345,5 +352,468 @@ func testApplyImportBatchFull(t *testing.T, s store.Store) {
 	}
 	if len(hist) != 2 {
 		t.Errorf("ConsentHistory has %d entries, want 2", len(hist))
+	}
+}
+
+// testImportJobFields: what the upload knew (its object, options,
+// deadline) and when batches were handed on survive every way a job is
+// read back, in UTC to the microsecond; zero times stay zero.
+func testImportJobFields(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	tests := []struct {
+		name string
+		job  userimport.Job
+	}{
+		{"every_field", userimport.Job{
+			State: userimport.Publishing, Filename: "contacts.csv", Format: "csv",
+			Object: "uploads/2025/03/01/job.csv", DefaultRegion: "LK", Encoding: "windows-1252",
+			UploadBy: at(15).In(lanka), PublishedAt: at(3).In(lanka),
+			Rows: 400, Accepted: 398, Rejected: 2, Batches: 2,
+		}},
+		{"zero_times", userimport.Job{State: userimport.Receiving, Format: "jsonl", Object: "uploads/x.jsonl"}},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			j := tc.job
+			j.ID = fmt.Sprintf("job-fields-%d", i)
+			j.CreatedAt = at(1)
+			if err := s.CreateImportJob(ctx, j); err != nil {
+				t.Fatalf("CreateImportJob: %v", err)
+			}
+			want := j
+			want.CreatedAt, want.UpdatedAt = kept(at(1)), kept(at(1))
+			want.UploadBy, want.PublishedAt = kept(j.UploadBy), kept(j.PublishedAt)
+			reads := map[string]func() (userimport.Job, error){
+				"GetImportJob":  func() (userimport.Job, error) { return s.GetImportJob(ctx, j.ID) },
+				"PeekImportJob": func() (userimport.Job, error) { return s.PeekImportJob(ctx, j.ID) },
+				"ListImportJobs": func() (userimport.Job, error) {
+					js, err := s.ListImportJobs(ctx, []userimport.State{j.State}, at(2), 10)
+					for _, got := range js {
+						if got.ID == j.ID {
+							return got, err
+						}
+					}
+					return userimport.Job{}, err
+				},
+			}
+			for name, read := range reads {
+				got, err := read()
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				if d := diff(want, got); d != "" {
+					t.Errorf("%s (-want, +got):\n%s", name, d)
+				}
+				checkUTC(t, name, got.UploadBy, got.PublishedAt)
+			}
+
+			// Handing the batches on again moves PublishedAt; an update
+			// replaces every field it carries.
+			upd := want
+			upd.PublishedAt, upd.Encoding, upd.UpdatedAt = at(7), "", at(7)
+			if err := s.UpdateImportJob(ctx, upd, j.State); err != nil {
+				t.Fatalf("UpdateImportJob: %v", err)
+			}
+			upd.PublishedAt, upd.UpdatedAt = kept(at(7)), kept(at(7))
+			got, err := s.PeekImportJob(ctx, j.ID)
+			if err != nil {
+				t.Fatalf("PeekImportJob after update: %v", err)
+			}
+			if d := diff(upd, got); d != "" {
+				t.Errorf("PeekImportJob after update (-want, +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// batchRows returns batch k of job n's rows and what applying them does:
+// k+1 new people, one existing person updated and one whose STOP stays
+// (the users for the last two are made here).
+func batchRows(t *testing.T, s store.Store, n, k int) ([]userimport.Row, userimport.BatchResult) {
+	t.Helper()
+	base := 100000*(n+1) + 1000*k
+	mustCreateUser(t, s, user.User{Phone: phone(base), Consent: consent.OptIn, CreatedAt: at(0)})
+	mustCreateUser(t, s, user.User{Phone: phone(base + 1), Consent: consent.Stop, CreatedAt: at(0)})
+	rows := []userimport.Row{
+		{Line: 2, Phone: phone(base), Attributes: map[string]any{"batch": float64(k)}},
+		{Line: 3, Phone: phone(base + 1), Consent: consent.OptIn},
+	}
+	for i := range k + 1 {
+		rows = append(rows, userimport.Row{Line: 4 + i, Phone: phone(base + 10 + i)})
+	}
+	return rows, userimport.BatchResult{Batch: k, Created: k + 1, Updated: 1, Unchanged: 1, ConsentKept: 1}
+}
+
+// testImportJobTotals: GetImportJob's counts are the sums of the applied
+// batches' results, each batch once however often it was applied, and
+// its state follows: a job still PUBLISHING has no final batch count, so
+// it never completes, while a QUEUED one completes when every batch is in.
+func testImportJobTotals(t *testing.T, s store.Store) {
+	tests := []struct {
+		name      string
+		state     userimport.State
+		batches   int
+		apply     []int // in order; a repeat is a redelivery
+		wantState userimport.State
+	}{
+		{"queued_none_applied", userimport.Queued, 3, nil, userimport.Queued},
+		{"queued_some_applied", userimport.Queued, 3, []int{0}, userimport.Processing},
+		{"queued_reapplied_counts_once", userimport.Queued, 3, []int{0, 1, 1, 0}, userimport.Processing},
+		{"queued_all_applied_completes", userimport.Queued, 3, []int{2, 0, 1, 1}, userimport.Completed},
+		{"queued_no_batches_completes", userimport.Queued, 0, nil, userimport.Completed},
+		{"publishing_none_applied", userimport.Publishing, 2, nil, userimport.Publishing},
+		{"publishing_all_published_applied_never_completes", userimport.Publishing, 2, []int{0, 1}, userimport.Processing},
+		{"processing_all_applied_completes", userimport.Processing, 2, []int{0, 1}, userimport.Completed},
+		{"failed_stays_failed", userimport.Failed, 2, []int{0}, userimport.Failed},
+		{"receiving_stays_receiving", userimport.Receiving, 0, nil, userimport.Receiving},
+	}
+	for n, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			job := userimport.Job{ID: fmt.Sprintf("job-totals-%d", n), State: tc.state, Format: "csv", Batches: tc.batches, CreatedAt: at(0)}
+			// Counts come from the batches alone, never from the job.
+			withCounts := job
+			withCounts.Applied, withCounts.Created, withCounts.Updated, withCounts.Unchanged, withCounts.ConsentKept = 9, 9, 9, 9, 9
+			if err := s.CreateImportJob(ctx, withCounts); err != nil {
+				t.Fatalf("CreateImportJob: %v", err)
+			}
+			want := job
+			want.State, want.CreatedAt, want.UpdatedAt = tc.wantState, kept(at(0)), kept(at(0))
+			first := map[int]userimport.BatchResult{}
+			for i, k := range tc.apply {
+				var rows []userimport.Row
+				wantRes, redelivered := first[k]
+				if redelivered {
+					// A redelivery, even with other rows, returns the first
+					// result and changes nothing.
+					rows = []userimport.Row{{Line: 2, Phone: phone(100000*(n+1) + 999)}}
+				} else {
+					rows, wantRes = batchRows(t, s, n, k)
+				}
+				got, err := s.ApplyImportBatch(ctx, job.ID, k, rows, at(1+i))
+				if err != nil {
+					t.Fatalf("ApplyImportBatch(%d): %v", k, err)
+				}
+				if d := diff(wantRes, got); d != "" {
+					t.Errorf("ApplyImportBatch(%d) (-want, +got):\n%s", k, d)
+				}
+				if !redelivered {
+					first[k] = got
+					want.Applied++
+					want.Created += got.Created
+					want.Updated += got.Updated
+					want.Unchanged += got.Unchanged
+					want.ConsentKept += got.ConsentKept
+				}
+			}
+			got, err := s.GetImportJob(ctx, job.ID)
+			if err != nil {
+				t.Fatalf("GetImportJob: %v", err)
+			}
+			if d := diff(want, got); d != "" {
+				t.Errorf("GetImportJob (-want, +got):\n%s", d)
+			}
+			// Peek reads the job alone: as stored, nothing tallied.
+			peek, err := s.PeekImportJob(ctx, job.ID)
+			if err != nil {
+				t.Fatalf("PeekImportJob: %v", err)
+			}
+			wantPeek := job
+			wantPeek.CreatedAt, wantPeek.UpdatedAt = kept(at(0)), kept(at(0))
+			if d := diff(wantPeek, peek); d != "" {
+				t.Errorf("PeekImportJob (-want, +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// testAppliedImportBatches: the numbers of the applied batches, in
+// numeric order (10 after 2), each once.
+func testAppliedImportBatches(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateJob(t, s, "job-1", 11)
+	mustCreateJob(t, s, "job-2", 1)
+	for _, k := range []int{10, 0, 2, 1, 2} {
+		if _, err := s.ApplyImportBatch(ctx, "job-1", k, []userimport.Row{{Line: 2, Phone: phone(k)}}, at(1)); err != nil {
+			t.Fatalf("ApplyImportBatch(%d): %v", k, err)
+		}
+	}
+	tests := []struct {
+		name string
+		job  string
+		want []int
+	}{
+		{"applied_in_numeric_order", "job-1", []int{0, 1, 2, 10}},
+		{"none_applied", "job-2", []int{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.AppliedImportBatches(ctx, tc.job)
+			if err != nil {
+				t.Fatalf("AppliedImportBatches: %v", err)
+			}
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("AppliedImportBatches (-want, +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// details returns n row errors starting at row first, each saying tag.
+func details(first, n int, tag string) []errs.Detail {
+	out := make([]errs.Detail, n)
+	for i := range out {
+		out[i] = errs.Detail{Row: first + i, Field: "phone_number", Message: tag}
+	}
+	return out
+}
+
+// collectErrors reads every row error of a job, stopping after stop of
+// them (never when stop is 0) with errStop.
+func collectErrors(s store.Store, t *testing.T, jobID string, stop int) ([]errs.Detail, error) {
+	var got []errs.Detail
+	err := s.ImportErrors(t.Context(), jobID, func(d errs.Detail) error {
+		got = append(got, d)
+		if len(got) == stop {
+			return errStop
+		}
+		return nil
+	})
+	return got, err
+}
+
+var errStop = errors.New("stop here")
+
+// testImportErrors: chunks come back in chunk order whatever order they
+// were written in (10 after 2), a chunk written again replaces the old
+// one, and fn's error ends the reading and is returned as it is.
+func testImportErrors(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateJob(t, s, "job-1", 1)
+	mustCreateJob(t, s, "job-empty", 1)
+	puts := []struct {
+		chunk   int
+		details []errs.Detail
+	}{
+		{2, details(2000, 2, "third")},
+		{0, details(2, 3, "first")},
+		{10, details(10000, 1, "last")},
+		{1, details(1000, 4, "second, at first")},
+		{1, details(1000, 2, "second")}, // reading the file again
+	}
+	for _, p := range puts {
+		if err := s.PutImportErrors(ctx, "job-1", p.chunk, p.details); err != nil {
+			t.Fatalf("PutImportErrors(%d): %v", p.chunk, err)
+		}
+	}
+	all := slices.Concat(details(2, 3, "first"), details(1000, 2, "second"), details(2000, 2, "third"), details(10000, 1, "last"))
+
+	tests := []struct {
+		name    string
+		job     string
+		stop    int
+		want    []errs.Detail
+		wantErr error
+	}{
+		{"every_chunk_in_order", "job-1", 0, all, nil},
+		{"stops_inside_a_chunk", "job-1", 4, all[:4], errStop},
+		{"stops_at_a_chunk_end", "job-1", 5, all[:5], errStop},
+		{"stops_at_the_last", "job-1", len(all), all, errStop},
+		{"no_errors_stored", "job-empty", 0, nil, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := collectErrors(s, t, tc.job, tc.stop)
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
+				t.Errorf("ImportErrors: %v, want %v", err, tc.wantErr)
+			}
+			if d := diff(tc.want, got); d != "" {
+				t.Errorf("ImportErrors (-want, +got):\n%s", d)
+			}
+		})
+	}
+
+	full := details(2, store.MaxImportErrorChunk, "bad")
+	if err := s.PutImportErrors(ctx, "job-empty", 0, full); err != nil {
+		t.Errorf("PutImportErrors of a full chunk: %v", err)
+	} else if got, err := collectErrors(s, t, "job-empty", 0); err != nil || len(got) != len(full) {
+		t.Errorf("ImportErrors after a full chunk: %d errors, %v; want %d", len(got), err, len(full))
+	}
+	refused := []struct {
+		name    string
+		job     string
+		chunk   int
+		details []errs.Detail
+		want    errs.Kind
+	}{
+		{"negative_chunk", "job-1", -1, details(2, 1, "x"), errs.Invalid},
+		{"chunk_too_large", "job-1", 3, details(2, store.MaxImportErrorChunk+1, "x"), errs.Invalid},
+		{"unknown_job", "job-9", 0, details(2, 1, "x"), errs.NotExist},
+		{"unnamable_job", "a/b", 0, details(2, 1, "x"), errs.NotExist},
+	}
+	for _, tc := range refused {
+		t.Run("refused_"+tc.name, func(t *testing.T) {
+			if err := s.PutImportErrors(ctx, tc.job, tc.chunk, tc.details); !errs.Is(err, tc.want) {
+				t.Errorf("PutImportErrors: %v, want kind %v", err, tc.want)
+			}
+		})
+	}
+	// The refused writes changed nothing.
+	if got, err := collectErrors(s, t, "job-1", 0); err != nil {
+		t.Errorf("ImportErrors after refused writes: %v", err)
+	} else if d := diff(all, got); d != "" {
+		t.Errorf("ImportErrors after refused writes (-want, +got):\n%s", d)
+	}
+}
+
+// testListImportJobs: jobs in one of the states asked for, last updated
+// strictly before the time given, oldest first and by id for a tie, at
+// most limit; the jobs as stored, without their batches tallied.
+func testListImportJobs(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	jobs := map[string]userimport.Job{}
+	for _, j := range []userimport.Job{
+		{ID: "a-queued-5", State: userimport.Queued, UpdatedAt: at(5)},
+		{ID: "b-queued-1", State: userimport.Queued, UpdatedAt: at(1)},
+		{ID: "c-receiving-2", State: userimport.Receiving, UpdatedAt: at(2), UploadBy: at(3)},
+		{ID: "d-publishing-2", State: userimport.Publishing, UpdatedAt: at(2), PublishedAt: at(2)},
+		{ID: "e-processing-3", State: userimport.Processing, UpdatedAt: at(3), Batches: 1},
+		{ID: "f-completed-0", State: userimport.Completed, UpdatedAt: at(0)},
+		{ID: "g-queued-9", State: userimport.Queued, UpdatedAt: at(9)},
+	} {
+		j.Format, j.CreatedAt = "csv", at(0)
+		if err := s.CreateImportJob(ctx, j); err != nil {
+			t.Fatalf("CreateImportJob(%s): %v", j.ID, err)
+		}
+		j.CreatedAt, j.UpdatedAt = kept(j.CreatedAt), kept(j.UpdatedAt)
+		j.UploadBy, j.PublishedAt = kept(j.UploadBy), kept(j.PublishedAt)
+		jobs[j.ID] = j
+	}
+	// A batch applied to the processing job is not tallied by the list.
+	if _, err := s.ApplyImportBatch(ctx, "e-processing-3", 0, []userimport.Row{{Line: 2, Phone: phone(1)}}, at(4)); err != nil {
+		t.Fatalf("ApplyImportBatch: %v", err)
+	}
+	tests := []struct {
+		name   string
+		states []userimport.State
+		before time.Time
+		limit  int
+		want   []string
+	}{
+		{"one_state_oldest_first", []userimport.State{userimport.Queued}, at(10), 10, []string{"b-queued-1", "a-queued-5", "g-queued-9"}},
+		{"before_is_strict", []userimport.State{userimport.Queued}, at(5), 10, []string{"b-queued-1"}},
+		{"states_merge_in_time_then_id_order",
+			[]userimport.State{userimport.Receiving, userimport.Publishing, userimport.Queued, userimport.Processing}, at(6), 10,
+			[]string{"b-queued-1", "c-receiving-2", "d-publishing-2", "e-processing-3", "a-queued-5"}},
+		{"limit", []userimport.State{userimport.Receiving, userimport.Publishing, userimport.Queued}, at(10), 2, []string{"b-queued-1", "c-receiving-2"}},
+		{"repeated_states", []userimport.State{userimport.Completed, userimport.Completed}, at(10), 10, []string{"f-completed-0"}},
+		{"nothing_before", []userimport.State{userimport.Completed}, at(0), 10, nil},
+		{"no_states", nil, at(10), 10, nil},
+		{"unknown_state", []userimport.State{"LOST"}, at(10), 10, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.ListImportJobs(ctx, tc.states, tc.before, tc.limit)
+			if err != nil {
+				t.Fatalf("ListImportJobs: %v", err)
+			}
+			var want []userimport.Job
+			for _, id := range tc.want {
+				want = append(want, jobs[id])
+			}
+			if d := diff(want, got); d != "" {
+				t.Errorf("ListImportJobs (-want, +got):\n%s", d)
+			}
+		})
+	}
+
+	tooMany := make([]userimport.State, records.MaxIn+1)
+	for i := range tooMany {
+		tooMany[i] = userimport.State(fmt.Sprint("S", i))
+	}
+	for name, call := range map[string]func() error{
+		"zero_limit": func() error {
+			_, err := s.ListImportJobs(ctx, []userimport.State{userimport.Queued}, at(10), 0)
+			return err
+		},
+		"too_many_states": func() error {
+			_, err := s.ListImportJobs(ctx, tooMany, at(10), 10)
+			return err
+		},
+	} {
+		if err := call(); !errs.Is(err, errs.Invalid) {
+			t.Errorf("ListImportJobs, %s: %v, want kind Invalid", name, err)
+		}
+	}
+}
+
+// testImportUnknownJob: every read or write of a job's parts names an
+// unknown or unnamable job NotExist, never an empty answer.
+func testImportUnknownJob(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateJob(t, s, "job-1", 1)
+	calls := map[string]func(id string) error{
+		"GetImportJob":  func(id string) error { _, err := s.GetImportJob(ctx, id); return err },
+		"PeekImportJob": func(id string) error { _, err := s.PeekImportJob(ctx, id); return err },
+		"ApplyImportBatch": func(id string) error {
+			_, err := s.ApplyImportBatch(ctx, id, 0, []userimport.Row{{Line: 2, Phone: phone(1)}}, at(1))
+			return err
+		},
+		"AppliedImportBatches": func(id string) error { _, err := s.AppliedImportBatches(ctx, id); return err },
+		"PutImportErrors":      func(id string) error { return s.PutImportErrors(ctx, id, 0, details(2, 1, "x")) },
+		"ImportErrors": func(id string) error {
+			return s.ImportErrors(ctx, id, func(errs.Detail) error { return nil })
+		},
+	}
+	for _, id := range []string{"job-9", "", "a/b", "__x__"} {
+		for name, call := range calls {
+			t.Run(fmt.Sprintf("%s_%q", name, id), func(t *testing.T) {
+				if err := call(id); !errs.Is(err, errs.NotExist) {
+					t.Errorf("%s(%q): %v, want kind NotExist", name, id, err)
+				}
+			})
+		}
+	}
+	// Nothing was written under the unknown job.
+	if _, err := s.GetUser(ctx, phone(1)); !errs.Is(err, errs.NotExist) {
+		t.Errorf("GetUser after a batch of an unknown job: %v, want kind NotExist", err)
+	}
+}
+
+// testApplyImportBatchesSharingPeople: batches applied at once that name
+// the same new person create them once; the others see them.
+func testApplyImportBatchesSharingPeople(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const n = 4
+	mustCreateJob(t, s, "job-1", n)
+	results := make([]userimport.BatchResult, n)
+	failures := make([]error, n)
+	var wg sync.WaitGroup
+	for k := range n {
+		// Everyone in phone(0); each batch also its own new person.
+		rows := []userimport.Row{{Line: 2, Phone: phone(0)}, {Line: 3, Phone: phone(1 + k)}}
+		wg.Go(func() { results[k], failures[k] = s.ApplyImportBatch(ctx, "job-1", k, rows, at(1)) })
+	}
+	wg.Wait()
+	var got userimport.Totals
+	for k := range n {
+		if failures[k] != nil {
+			t.Fatalf("ApplyImportBatch(%d): %v", k, failures[k])
+		}
+		got.Add(results[k])
+	}
+	want := userimport.Totals{Batches: n, Created: n + 1, Unchanged: n - 1}
+	if d := diff(want, got); d != "" {
+		t.Errorf("results summed (-want, +got):\n%s", d)
+	}
+	for p := range n + 1 {
+		hist, err := s.ConsentHistory(ctx, phone(p))
+		if err != nil {
+			t.Fatalf("ConsentHistory: %v", err)
+		}
+		if len(hist) != 1 {
+			t.Errorf("ConsentHistory(%s) has %d entries, want 1", phone(p), len(hist))
+		}
 	}
 }

@@ -6,6 +6,7 @@ package records
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,6 +55,21 @@ func ValidID(id string) bool {
 		return false
 	}
 	return true
+}
+
+// MaxIn is the most values a Firestore "in" filter takes; both stores
+// refuse a longer list alike.
+const MaxIn = 30
+
+// Distinct returns xs without repeats, in first-seen order.
+func Distinct[T comparable](xs []T) []T {
+	out := make([]T, 0, len(xs))
+	for _, x := range xs {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // CheckPage refuses a page before the first or of no size.
