@@ -6,7 +6,11 @@ package uploads
 import (
 	"context"
 	"io"
+	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/eventstreamengine/ese/shared/errs"
 )
 
 // Folders of the bucket. Only ClientFolder's arrivals are notified: the
@@ -35,6 +39,35 @@ type Bucket interface {
 	// Delete removes name; deleting what is absent is no error.
 	Delete(ctx context.Context, name string) error
 	// SignedPutURL returns a URL through which a client may PUT the
-	// object name once, until expires, without credentials of its own.
+	// object name, until expires, without credentials of its own and
+	// without any header the URL does not name (no Content-Type). expires
+	// is in the future and at most MaxURLLifetime away, else errs.Invalid.
 	SignedPutURL(ctx context.Context, name string, expires time.Time) (string, error)
+}
+
+// MaxURLLifetime is the longest a signed URL may work: Cloud Storage's
+// limit for V4 signatures.
+const MaxURLLifetime = 7 * 24 * time.Hour
+
+// CheckName refuses what Cloud Storage does not take as an object name
+// (errs.Invalid): empty, over 1,024 bytes, not UTF-8, or holding a
+// carriage return or line feed. Every Bucket checks it, so the fake
+// refuses what the cloud would.
+func CheckName(name string) error {
+	switch {
+	case name == "" || len(name) > 1024:
+		return errs.E(errs.Invalid, "uploads: object name %q: want 1 to 1,024 bytes", name)
+	case !utf8.ValidString(name) || strings.ContainsAny(name, "\r\n"):
+		return errs.E(errs.Invalid, "uploads: object name %q: want UTF-8 without line breaks", name)
+	}
+	return nil
+}
+
+// CheckExpiry refuses a signed URL's expiry that has passed at now or is
+// more than MaxURLLifetime after it (errs.Invalid).
+func CheckExpiry(expires, now time.Time) error {
+	if !expires.After(now) || expires.Sub(now) > MaxURLLifetime {
+		return errs.E(errs.Invalid, "uploads: a signed URL expiring at %s: want a time within %s of now", expires.UTC().Format(time.RFC3339), MaxURLLifetime)
+	}
+	return nil
 }
