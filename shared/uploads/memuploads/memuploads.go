@@ -35,7 +35,7 @@ func New() *Bucket { return &Bucket{objects: map[string]stored{}, now: time.Now}
 
 // Write implements uploads.Bucket.
 func (b *Bucket) Write(ctx context.Context, name string, r io.Reader) (int64, error) {
-	if err := checkName(name); err != nil {
+	if err := uploads.CheckName(name); err != nil {
 		return 0, err
 	}
 	data, err := io.ReadAll(r)
@@ -55,6 +55,9 @@ func (b *Bucket) Put(name string, data []byte) {
 
 // Open implements uploads.Bucket.
 func (b *Bucket) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	if err := uploads.CheckName(name); err != nil {
+		return nil, err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	o, ok := b.objects[name]
@@ -66,6 +69,9 @@ func (b *Bucket) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 
 // Stat implements uploads.Bucket.
 func (b *Bucket) Stat(ctx context.Context, name string) (uploads.Object, error) {
+	if err := uploads.CheckName(name); err != nil {
+		return uploads.Object{}, err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	o, ok := b.objects[name]
@@ -77,6 +83,9 @@ func (b *Bucket) Stat(ctx context.Context, name string) (uploads.Object, error) 
 
 // Delete implements uploads.Bucket.
 func (b *Bucket) Delete(ctx context.Context, name string) error {
+	if err := uploads.CheckName(name); err != nil {
+		return err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	delete(b.objects, name)
@@ -86,16 +95,12 @@ func (b *Bucket) Delete(ctx context.Context, name string) error {
 // SignedPutURL implements uploads.Bucket with a URL that names the object
 // and expiry but is served by nothing.
 func (b *Bucket) SignedPutURL(ctx context.Context, name string, expires time.Time) (string, error) {
-	if err := checkName(name); err != nil {
+	if err := uploads.CheckName(name); err != nil {
+		return "", err
+	}
+	if err := uploads.CheckExpiry(expires, b.now()); err != nil {
 		return "", err
 	}
 	q := url.Values{"expires": {expires.UTC().Format(time.RFC3339)}}
 	return "https://memuploads.invalid/" + url.PathEscape(name) + "?" + q.Encode(), nil
-}
-
-func checkName(name string) error {
-	if name == "" || len(name) > 1024 {
-		return errs.E(errs.Invalid, "memuploads: object name %q: 1 to 1,024 bytes", name)
-	}
-	return nil
 }
