@@ -39,6 +39,9 @@ func init() {
 // Cloud Tasks settings are optional: given, /health reports on them too.
 type Config struct {
 	setup.Project
+	// Uploads is where imported files are kept: the API writes a
+	// request's file there and signs the URLs clients PUT theirs to.
+	setup.Uploads
 	// Auth is how a caller proves who it is: "key", the bearer key
 	// (locally); or "iam", deployed behind Cloud Run IAM, which admits only
 	// Google identities holding the invoker role.

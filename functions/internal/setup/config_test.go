@@ -17,6 +17,7 @@ import (
 	"github.com/eventstreamengine/ese/functions/inbound"
 	"github.com/eventstreamengine/ese/functions/internal/setup"
 	"github.com/eventstreamengine/ese/functions/launch"
+	"github.com/eventstreamengine/ese/functions/readimport"
 	"github.com/eventstreamengine/ese/functions/recipients"
 	"github.com/eventstreamengine/ese/functions/sender"
 	"github.com/eventstreamengine/ese/functions/webhooks"
@@ -28,6 +29,7 @@ func configs() map[string]any {
 		"API":               &api.Config{},
 		"Webhooks":          &webhooks.Config{},
 		"Sender":            &sender.Config{},
+		"ReadImport":        &readimport.Config{},
 		"ImportUsers":       &importusers.Config{},
 		"LaunchCampaign":    &launch.Config{},
 		"ProcessRecipients": &recipients.Config{},
@@ -49,6 +51,7 @@ var good = map[string]string{
 	"SENDER_URL":            "https://us-central1-ese-prod.cloudfunctions.net/Sender",
 	"TASKS_SERVICE_ACCOUNT": "tasks-invoker@ese-prod.iam.gserviceaccount.com",
 	"TASKS_AUDIENCE":        "https://us-central1-ese-prod.cloudfunctions.net/Sender",
+	"IMPORT_BUCKET":         "ese-prod-uploads",
 }
 
 // envNames lists the variables cfg's struct reads, and those it requires.
@@ -86,8 +89,9 @@ func envNames(t reflect.Type) (all, required []string) {
 func TestConfigs_read_only_what_each_function_needs(t *testing.T) {
 	t.Parallel()
 	want := map[string][]string{
-		"API":           {"API_AUTH", "API_KEY", "API_KEY_SHA256", "GOOGLE_CLOUD_PROJECT", "PUBSUB_SUBSCRIPTIONS", "STUCK_AFTER"},
+		"API":           {"API_AUTH", "API_KEY", "API_KEY_SHA256", "GOOGLE_CLOUD_PROJECT", "IMPORT_BUCKET", "PUBSUB_SUBSCRIPTIONS", "STUCK_AFTER"},
 		"Webhooks":      {"GOOGLE_CLOUD_PROJECT", "PUBLIC_BASE_URL", "REPLY_HELP", "REPLY_START", "REPLY_STOP", "STATUS_GIVE_UP_AFTER", "TWILIO_AUTH_TOKEN", "WEBHOOK_RETENTION"},
+		"ReadImport":    {"EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT", "IMPORT_BUCKET"},
 		"ImportUsers":   {"EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT"},
 		"HandleInbound": {"EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT"},
 		"HandleStatus":  {"EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT", "STATUS_GIVE_UP_AFTER"},
@@ -144,6 +148,8 @@ func TestConfigs_bad_values_are_ErrConfig(t *testing.T) {
 		{"event_max_age_not_above_zero", "HandleInbound", "EVENT_MAX_AGE", "0s", "EVENT_MAX_AGE"},
 		{"tasks_unsigned_outside_the_emulator", "LaunchCampaign", "TASKS_SERVICE_ACCOUNT", "", "TASKS_SERVICE_ACCOUNT"},
 		{"sender_url_not_a_url", "ProcessRecipients", "SENDER_URL", "sender", "SENDER_URL"},
+		{"bucket_given_as_a_url", "ReadImport", "IMPORT_BUCKET", "gs://ese-prod-uploads", "IMPORT_BUCKET"},
+		{"bucket_name_too_short", "API", "IMPORT_BUCKET", "ab", "IMPORT_BUCKET"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -1,7 +1,7 @@
 // Package setup builds what the functions need from the environment: the
-// configuration each reads, and the store, publisher, send queue and
-// provider clients it asks for. Tests pass a map instead of the process
-// environment.
+// configuration each reads, and the store, publisher, send queue,
+// provider and uploads bucket it asks for. Tests pass a map instead of
+// the process environment.
 package setup
 
 import (
@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/sms/twilio"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/gcpfirestore"
+	"github.com/eventstreamengine/ese/shared/uploads/gcsuploads"
 )
 
 // Project names the Google Cloud project; on Cloud Functions it may come
@@ -56,6 +58,28 @@ type Tasks struct {
 // are imported (deleted by the bucket's lifecycle after a day).
 type Uploads struct {
 	Bucket string `env:"IMPORT_BUCKET, required"`
+}
+
+// bucketName is what Cloud Storage takes as a bucket's name (dotted
+// names may be longer than 63 characters).
+var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$`)
+
+// Validate checks that IMPORT_BUCKET names a bucket (not a gs:// URL).
+func (u Uploads) Validate() error {
+	if u.Bucket != "" && !bucketName.MatchString(u.Bucket) {
+		return fmt.Errorf("IMPORT_BUCKET=%q: want a bucket's name (lowercase letters, digits, '-', '_', '.'), without gs://", u.Bucket)
+	}
+	return nil
+}
+
+// Bucket opens the uploads bucket (on the emulator when
+// STORAGE_EMULATOR_HOST is set, which the storage library reads itself).
+func Bucket(ctx context.Context, u Uploads) (*gcsuploads.Bucket, error) {
+	b, err := gcsuploads.Open(ctx, u.Bucket)
+	if err != nil {
+		return nil, fmt.Errorf("setup.Bucket: %w", err)
+	}
+	return b, nil
 }
 
 // Twilio configures the provider. The sender has no default: one that
