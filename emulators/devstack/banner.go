@@ -44,6 +44,7 @@ func printBanner(w io.Writer, b banner) {
 		{"Cloud Tasks", emulator(b.stack.CloudTasksHost, b.cfg.CloudTasksHost, "cloudtasks.log")},
 		{"Cloud Storage", emulator(b.stack.StorageHost, b.cfg.StorageHost, "storage.log")},
 		{"Project", b.cfg.Project},
+		{"Uploads bucket", b.cfg.ImportBucket},
 	} {
 		fmt.Fprintf(tw, "  %s\t%s\n", row[0], row[1])
 	}

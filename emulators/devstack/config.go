@@ -18,6 +18,7 @@ const (
 	defaultTwilioToken = "localtwiliotoken"      // alphanumeric, as Twilio's are
 	defaultTwilioFrom  = "whatsapp:+14155238886" // Twilio's WhatsApp sandbox
 	tasksLocation      = "us-central1"
+	bucketSuffix       = "-uploads" // IMPORT_BUCKET is GOOGLE_CLOUD_PROJECT plus this
 )
 
 // Emulator ports default to PORT plus these, so that stacks with different
@@ -45,6 +46,7 @@ type config struct {
 	FirestoreHost, PubSubHost, CloudTasksHost, StorageHost string
 
 	Project       string
+	ImportBucket  string // the uploads bucket, created on the emulator
 	APIKey        string
 	TwilioSID     string
 	TwilioToken   string
@@ -106,6 +108,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.TwilioPort = port("TWILIO_STANDIN_PORT", c.Port+twilioOffset, 0)
 
 	c.Project = str("GOOGLE_CLOUD_PROJECT", defaultProject)
+	// Named after the project, as deployed (infra/uploads.tf), so stacks
+	// of different projects on one emulator never share a bucket.
+	c.ImportBucket = str("IMPORT_BUCKET", c.Project+bucketSuffix)
 	c.APIKey = str("API_KEY", defaultAPIKey)
 	c.TwilioSID = str("TWILIO_ACCOUNT_SID", defaultTwilioSID)
 	c.TwilioToken = str("TWILIO_AUTH_TOKEN", defaultTwilioToken)

@@ -11,6 +11,7 @@ func TestLoadConfig(t *testing.T) {
 	t.Parallel()
 	allDefaults := []string{
 		"GOOGLE_CLOUD_PROJECT=ese-local",
+		"IMPORT_BUCKET=ese-local-uploads",
 		"API_KEY=local-dev-key",
 		"TWILIO_ACCOUNT_SID=ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 		"TWILIO_AUTH_TOKEN=localtwiliotoken",
@@ -25,7 +26,7 @@ func TestLoadConfig(t *testing.T) {
 			name: "defaults",
 			want: config{
 				Port: 8080, FirestorePort: 18080, PubSubPort: 28080, CloudTasksPort: 38080, StoragePort: 53080, TwilioPort: 48080,
-				Project: "ese-local", APIKey: "local-dev-key", TwilioSID: "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+				Project: "ese-local", ImportBucket: "ese-local-uploads", APIKey: "local-dev-key", TwilioSID: "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 				TwilioToken: "localtwiliotoken", TwilioFrom: "whatsapp:+14155238886", PublicBaseURL: "http://localhost:8080",
 				Defaulted: append(append([]string{}, allDefaults...), "PUBLIC_BASE_URL=http://localhost:8080"),
 			},
@@ -35,7 +36,7 @@ func TestLoadConfig(t *testing.T) {
 			env:  map[string]string{"PORT": "9090", "PUBSUB_PORT": "0"},
 			want: config{
 				Port: 9090, FirestorePort: 19090, PubSubPort: 0, CloudTasksPort: 39090, StoragePort: 54090, TwilioPort: 49090,
-				Project: "ese-local", APIKey: "local-dev-key", TwilioSID: "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+				Project: "ese-local", ImportBucket: "ese-local-uploads", APIKey: "local-dev-key", TwilioSID: "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 				TwilioToken: "localtwiliotoken", TwilioFrom: "whatsapp:+14155238886", PublicBaseURL: "http://localhost:9090",
 				Defaulted: append(append([]string{}, allDefaults...), "PUBLIC_BASE_URL=http://localhost:9090"),
 			},
@@ -49,9 +50,19 @@ func TestLoadConfig(t *testing.T) {
 			},
 			want: config{
 				Port: 40025, TwilioPort: 40026, FirestoreHost: "h:1", PubSubHost: "h:2", CloudTasksHost: "h:3", StorageHost: "h:4",
-				Project: "ese-local", APIKey: "local-dev-key", TwilioSID: "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+				Project: "ese-local", ImportBucket: "ese-local-uploads", APIKey: "local-dev-key", TwilioSID: "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 				TwilioToken: "localtwiliotoken", TwilioFrom: "whatsapp:+14155238886", PublicBaseURL: "http://localhost:40025",
 				Defaulted: append(append([]string{}, allDefaults...), "PUBLIC_BASE_URL=http://localhost:40025"),
+			},
+		},
+		{
+			name: "bucket_follows_the_project",
+			env:  map[string]string{"GOOGLE_CLOUD_PROJECT": "p2"},
+			want: config{
+				Port: 8080, FirestorePort: 18080, PubSubPort: 28080, CloudTasksPort: 38080, StoragePort: 53080, TwilioPort: 48080,
+				Project: "p2", ImportBucket: "p2-uploads", APIKey: "local-dev-key", TwilioSID: "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+				TwilioToken: "localtwiliotoken", TwilioFrom: "whatsapp:+14155238886", PublicBaseURL: "http://localhost:8080",
+				Defaulted: append(append([]string{"IMPORT_BUCKET=p2-uploads"}, allDefaults[2:]...), "PUBLIC_BASE_URL=http://localhost:8080"),
 			},
 		},
 		{
@@ -59,14 +70,14 @@ func TestLoadConfig(t *testing.T) {
 			env: map[string]string{
 				"PORT": "8081", "FIRESTORE_PORT": "1", "PUBSUB_PORT": "2", "CLOUD_TASKS_PORT": "3", "TWILIO_STANDIN_PORT": "4",
 				"FIRESTORE_EMULATOR_HOST": "h:1", "PUBSUB_EMULATOR_HOST": "h:2", "CLOUD_TASKS_EMULATOR_HOST": "h:3",
-				"STORAGE_EMULATOR_HOST": "h:4", "GOOGLE_CLOUD_PROJECT": "p", "API_KEY": "k", "TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t",
+				"STORAGE_EMULATOR_HOST": "h:4", "GOOGLE_CLOUD_PROJECT": "p", "IMPORT_BUCKET": "b", "API_KEY": "k", "TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t",
 				"TWILIO_FROM": "whatsapp:+1", "PUBLIC_BASE_URL": "https://example.test/",
 			},
 			want: config{
 				// Emulators given by host are reused: their ports are unused.
 				Port: 8081, TwilioPort: 4,
 				FirestoreHost: "h:1", PubSubHost: "h:2", CloudTasksHost: "h:3", StorageHost: "h:4",
-				Project: "p", APIKey: "k", TwilioSID: "AC1", TwilioToken: "t", TwilioFrom: "whatsapp:+1",
+				Project: "p", ImportBucket: "b", APIKey: "k", TwilioSID: "AC1", TwilioToken: "t", TwilioFrom: "whatsapp:+1",
 				PublicBaseURL: "https://example.test",
 			},
 		},

@@ -54,7 +54,10 @@ Environment, with defaults:
   FIRESTORE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST, CLOUD_TASKS_EMULATOR_HOST,
   STORAGE_EMULATOR_HOST
                        a running emulator to use instead of starting one
+                       (a storage emulator given so announces uploads only
+                       if it was started with PUBSUB_EMULATOR_HOST)
   GOOGLE_CLOUD_PROJECT ` + defaultProject + `
+  IMPORT_BUCKET        GOOGLE_CLOUD_PROJECT` + bucketSuffix + `: created on the storage emulator
   API_KEY              ` + defaultAPIKey + `
   TWILIO_ACCOUNT_SID   ` + defaultTwilioSID + `
   TWILIO_AUTH_TOKEN    ` + defaultTwilioToken + `
@@ -200,6 +203,7 @@ func runStack(ctx context.Context, cfg config, o options, stdout io.Writer, log 
 	twilioURL := "http://" + twilioLn.Addr().String()
 	env := [][2]string{
 		{"GOOGLE_CLOUD_PROJECT", cfg.Project},
+		{"IMPORT_BUCKET", cfg.ImportBucket},
 		{localstack.EnvFirestore, stack.FirestoreHost},
 		{localstack.EnvPubSub, stack.PubSubHost},
 		{localstack.EnvCloudTasks, stack.CloudTasksHost},
@@ -222,6 +226,11 @@ func runStack(ctx context.Context, cfg config, o options, stdout io.Writer, log 
 	// Push subscriptions post to the local origin even when
 	// PUBLIC_BASE_URL is a tunnel: the emulator is on this machine.
 	if err := localstack.Provision(ctx, cfg.Project, origin); err != nil {
+		return err
+	}
+	// The bucket, announcing clients' uploads on import-upload, as the
+	// deployed one does.
+	if err := localstack.ProvisionUploads(ctx, cfg.Project, cfg.ImportBucket); err != nil {
 		return err
 	}
 

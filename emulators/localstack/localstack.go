@@ -127,8 +127,17 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	began := time.Now()
 	for _, e := range toStart {
 		*e.host = net.JoinHostPort("127.0.0.1", strconv.Itoa(e.port))
+	}
+	for _, e := range toStart {
+		cmd := e.cmd(e.port)
+		if e.name == "storage" {
+			// It publishes the buckets' notifications (ProvisionUploads)
+			// to the stack's Pub/Sub, connecting on its first publish:
+			// it need not wait for Pub/Sub to be ready.
+			cmd.Env = append(os.Environ(), EnvPubSub+"="+s.PubSubHost)
+		}
 		logPath := filepath.Join(cfg.LogDir, e.name+".log")
-		c, err := startChild(e.name, e.cmd(e.port), logPath)
+		c, err := startChild(e.name, cmd, logPath)
 		if err != nil {
 			s.stopChildren()
 			return nil, fmt.Errorf("localstack.Start: %w", err)
@@ -272,9 +281,11 @@ func (e *emulator) resolve(cfg Config, java, sdk string) error {
 		e.cmd = func(port int) *exec.Cmd {
 			addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 			// In memory, over plain HTTP, and naming itself by the address
-			// clients reach (uploads' Location headers, signed URLs).
+			// clients reach (uploads' Location headers, signed URLs). At
+			// info, its log holds every request and, above all, any
+			// notification it failed to publish.
 			return exec.Command(cfg.StorageBin, "-scheme", "http", "-host", "127.0.0.1", "-port", strconv.Itoa(port),
-				"-backend", "memory", "-public-host", addr, "-external-url", "http://"+addr, "-log-level", "warn")
+				"-backend", "memory", "-public-host", addr, "-external-url", "http://"+addr, "-log-level", "info")
 		}
 	}
 	return nil
