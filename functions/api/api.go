@@ -120,6 +120,11 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 		return nil, err
 	}
 	opened.Add(psc.Close)
+	bucket, err := setup.Bucket(ctx, cfg.Uploads)
+	if err != nil {
+		return nil, err
+	}
+	opened.Add(bucket.Close)
 	subs := cfg.Subscriptions
 	if len(subs) == 0 {
 		for _, t := range events.Topics {
@@ -169,6 +174,7 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 		Runner:      &campaignrun.Runner{Store: st, Events: pub},
 		DeadLetters: pubsubevents.NewDeadLetters(psc, events.Topics),
 		Checks:      checks,
+		Imports:     &importrun.Runner{Store: st, Bucket: bucket, Events: pub},
 	}
 	return s.Routes(), nil
 }

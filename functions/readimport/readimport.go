@@ -6,13 +6,13 @@ package readimport
 
 import (
 	"context"
-	"errors"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/eventstreamengine/ese/functions/internal/edge"
 	"github.com/eventstreamengine/ese/functions/internal/setup"
+	"github.com/eventstreamengine/ese/shared/importrun"
 )
 
 func init() {
@@ -30,10 +30,23 @@ type Config struct {
 }
 
 // Build makes the handler from the environment (or l, in tests).
-func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
+func Build(ctx context.Context, l envconfig.Lookuper) (_ edge.Handler, err error) {
+	var opened setup.Opened
+	defer opened.CloseIf(&err)
 	var cfg Config
-	if err := setup.Load(ctx, &cfg, l); err != nil {
+	st, err := setup.LoadStore(ctx, &cfg, l)
+	if err != nil {
 		return nil, err
 	}
-	return nil, errors.New("readimport: not yet built") // TODO(issue 6): the import runner
+	opened.Add(st.Close)
+	psc, pub, err := setup.PubSub(ctx, cfg.Project)
+	if err != nil {
+		return nil, err
+	}
+	opened.Add(psc.Close)
+	bucket, err := setup.Bucket(ctx, cfg.Uploads)
+	if err != nil {
+		return nil, err
+	}
+	return New(&importrun.Runner{Store: st, Bucket: bucket, Events: pub}, cfg.Uploads.Bucket), nil
 }
