@@ -64,6 +64,7 @@ func TestFunctionsStartAloneWithTerraformsEnvironment(t *testing.T) {
 		"FIRESTORE_EMULATOR_HOST":   emulatortest.Firestore(t),
 		"PUBSUB_EMULATOR_HOST":      emulatortest.PubSub(t),
 		"CLOUD_TASKS_EMULATOR_HOST": emulatortest.CloudTasks(t),
+		"STORAGE_EMULATOR_HOST":     emulatortest.Storage(t),
 	}
 	project := emulatortest.ProjectID(t)
 	d := deploymentOf(t, loadModuleWith(t, ".", map[string]cty.Value{"project": cty.StringVal(project)}))
@@ -117,6 +118,9 @@ func TestFunctionsStartAloneWithTerraformsEnvironment(t *testing.T) {
 			r.Header.Set("Content-Type", "application/json")
 			return r
 		}, 200, `"outcome":"dropped"`, nil},
+		// A file no import asked for: acked, as the bucket is Terraform's.
+		"ReadImport": {pushed(events.TopicImportUpload, events.ObjectFinalized{
+			Bucket: d.environment(t, "ReadImport")["IMPORT_BUCKET"], Name: "uploads/nojob", Size: "6"}), 200, "", nil},
 		"ImportUsers":       {pushed(events.TopicUserImport, events.ImportBatch{JobID: "nojob", Batch: 0}), 200, "", nil},
 		"LaunchCampaign":    {pushed(events.TopicCampaignLaunch, events.Launch{CampaignID: "nocampaign"}), 200, "", nil},
 		"ProcessRecipients": {pushed(events.TopicRecipients, events.Recipients{CampaignID: "nocampaign", MessageIDs: []string{"m1"}}), 200, "", nil},

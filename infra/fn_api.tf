@@ -20,6 +20,26 @@ resource "google_project_iam_member" "api" {
   member  = google_service_account.api.member
 }
 
+# Imports: the API writes a request's file (direct/) and reads it back,
+# and signs URLs through which clients create theirs (uploads/). A signed
+# URL acts with its signer's permissions: creating, never replacing, so a
+# file cannot change under an import reading it.
+resource "google_storage_bucket_iam_member" "api_uploads" {
+  for_each = toset(["roles/storage.objectCreator", "roles/storage.objectViewer"])
+
+  bucket = google_storage_bucket.uploads.name
+  role   = each.value
+  member = google_service_account.api.member
+}
+
+# With no key file, the storage library signs those URLs through the IAM
+# Credentials signBlob API as the function's own account.
+resource "google_service_account_iam_member" "api_signs_as_itself" {
+  service_account_id = google_service_account.api.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = google_service_account.api.member
+}
+
 # Imports, campaign triggers, the republish sweep and dead-letter replays
 # publish to every topic.
 resource "google_pubsub_topic_iam_member" "api_publisher" {
@@ -73,7 +93,8 @@ resource "google_cloudfunctions2_function" "api" {
     # No send-queue settings: /health reports the Cloud Tasks problems the
     # other functions record in Firestore.
     environment_variables = merge(local.common_env, {
-      API_AUTH = "iam"
+      API_AUTH      = "iam"
+      IMPORT_BUCKET = google_storage_bucket.uploads.name
     })
 
     secret_environment_variables {

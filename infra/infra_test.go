@@ -850,9 +850,12 @@ func TestNoUnused(t *testing.T) {
 // code does; burying in a function's own dead-letter topic is checked by
 // TestPubSub. TestPublishersInCode keeps this list honest.
 var publishers = map[string][]string{
-	// imports (functions/api/imports.go), triggers (campaignrun.Trigger),
-	// the republish sweep (maintenance.go) and dead-letter replays.
+	// imports (importrun, run by the API for a request's file and by the
+	// import sweep), triggers (campaignrun.Trigger), the republish sweep
+	// (maintenance.go) and dead-letter replays.
 	"API": events.Topics,
+	// a client's file, read once it arrives (importrun).
+	"ReadImport": {events.TopicUserImport},
 	// stored callbacks handed on (functions/webhooks).
 	"Webhooks": {events.TopicInbound, events.TopicStatus},
 	// the next page and the recipient batches (campaignrun.Launch).
@@ -907,7 +910,7 @@ func TestPublishersInCode(t *testing.T) {
 		runBy  []string
 		topics map[string][]string // the topic expression -> the topics it names
 	}{
-		"functions/api/imports.go":       {[]string{"API"}, map[string][]string{"events.TopicUserImport": {events.TopicUserImport}}},
+		"shared/importrun/importrun.go":  {[]string{"API", "ReadImport"}, map[string][]string{"events.TopicUserImport": {events.TopicUserImport}}},
 		"functions/api/maintenance.go":   {[]string{"API"}, map[string][]string{"events.WebhookTopic(e.Kind)": webhookTopics}},
 		"functions/webhooks/webhooks.go": {[]string{"Webhooks"}, map[string][]string{"events.WebhookTopic(e.Kind)": webhookTopics}},
 		// Trigger (API), Launch (LaunchCampaign).

@@ -9,6 +9,7 @@ locals {
     API               = "${var.name_prefix}-api"
     Webhooks          = "${var.name_prefix}-webhooks"
     Sender            = "${var.name_prefix}-sender"
+    ReadImport        = "${var.name_prefix}-readimport"
     ImportUsers       = "${var.name_prefix}-import-users"
     LaunchCampaign    = "${var.name_prefix}-launch-campaign"
     ProcessRecipients = "${var.name_prefix}-process-recipients"

@@ -8,6 +8,7 @@
 locals {
   # Topic => the function serving it (functions/localroutes.EventFunctions).
   event_functions = {
+    "import-upload"   = "ReadImport"
     "user-import"     = "ImportUsers"
     "campaign-launch" = "LaunchCampaign"
     "recipient-batch" = "ProcessRecipients"
@@ -16,6 +17,12 @@ locals {
   }
 
   pubsub_agent = "serviceAccount:${google_project_service_identity.pubsub.email}"
+
+  # Seconds a push may take before Pub/Sub delivers it again: 60, or the
+  # topic's function's longer timeout (ReadImport reads a whole file).
+  ack_deadlines = {
+    "import-upload" = 600
+  }
 }
 
 # The Pub/Sub service agent, made to exist now (it otherwise appears on
@@ -75,8 +82,8 @@ resource "google_pubsub_subscription" "push" {
     }
   }
 
-  # Handlers answer within their 60 s timeout.
-  ack_deadline_seconds       = 60
+  # Handlers answer within their timeout.
+  ack_deadline_seconds       = lookup(local.ack_deadlines, each.key, 60)
   message_retention_duration = "604800s"
 
   retry_policy {
@@ -131,6 +138,7 @@ resource "google_pubsub_subscription_iam_member" "push_subscriber" {
 # EVENT_MAX_AGE) among its own topic's dead letters, so it publishes there.
 resource "google_pubsub_topic_iam_member" "bury" {
   for_each = {
+    "import-upload"   = google_service_account.read_import.member
     "user-import"     = google_service_account.import_users.member
     "campaign-launch" = google_service_account.launch_campaign.member
     "recipient-batch" = google_service_account.process_recipients.member

@@ -306,6 +306,15 @@ func (m *module) computed(typ string, attrs map[string]cty.Value) {
 			set("email", "service-"+testProjectNumber+"@gcp-sa-"+agent+".iam.gserviceaccount.com")
 			set("member", "serviceAccount:"+attrs["email"].AsString())
 		}
+	case "google_storage_project_service_account":
+		email := "service-" + testProjectNumber + "@gs-project-accounts.iam.gserviceaccount.com"
+		set("email_address", email)
+		set("member", "serviceAccount:"+email)
+	case "google_storage_bucket":
+		if name, ok := arg("name"); ok {
+			set("id", name)
+			set("url", "gs://"+name)
+		}
 	case "google_pubsub_topic":
 		if name, ok := arg("name"); ok {
 			set("id", "projects/"+project+"/topics/"+name)
@@ -439,6 +448,7 @@ var functions = map[string]function.Function{
 	"join":     stdlib.JoinFunc,
 	"keys":     stdlib.KeysFunc,
 	"length":   stdlib.LengthFunc,
+	"lookup":   stdlib.LookupFunc,
 	"lower":    stdlib.LowerFunc,
 	"merge":    stdlib.MergeFunc,
 	"regex":    stdlib.RegexFunc,

@@ -74,6 +74,7 @@ variable "delivery_attempts" {
   description = "By topic: deliveries of an event before Pub/Sub moves it to the topic's dead-letter topic (5 to 100). Mirrors events.DeliveryAttempts: the campaign fan-out topics, whose capped functions answer 429 while a large campaign's backlog drains, get 100."
   type        = map(number)
   default = {
+    "import-upload"   = 10
     "user-import"     = 10
     "campaign-launch" = 100
     "recipient-batch" = 100
@@ -84,6 +85,17 @@ variable "delivery_attempts" {
   validation {
     condition     = alltrue([for n in values(var.delivery_attempts) : n >= 5 && n <= 100])
     error_message = "delivery_attempts: every value must be between 5 and 100 (Pub/Sub's limits)."
+  }
+}
+
+variable "upload_origins" {
+  description = "Origins (scheme://host[:port]) of the consoles whose pages may PUT files to the signed upload URLs from a browser (the uploads bucket's CORS); empty: only clients outside a browser (curl, scripts)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for o in var.upload_origins : can(regex("^https?://[^/]+$", o))])
+    error_message = "upload_origins: origins such as https://console.example.com, without a path or trailing slash."
   }
 }
 
