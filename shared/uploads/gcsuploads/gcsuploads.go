@@ -70,10 +70,11 @@ func (b *Bucket) Write(ctx context.Context, name string, r io.Reader) (int64, er
 	// would finalize whatever was written so far.
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// Replacing an object with the whole of a file is safe to repeat, so
-	// the upload's chunks are retried although it has no precondition.
-	obj := b.bucket.Object(name).Retryer(storage.WithPolicy(storage.RetryAlways))
-	w := obj.NewWriter(wctx)
+	// Without a precondition the library does not retry the upload: a
+	// retry after a lost answer would replace the object, which the API's
+	// role (object creator) refuses. A transient failure comes back as
+	// such, and the caller tries again under a new name.
+	w := b.bucket.Object(name).NewWriter(wctx)
 	src := &watchedReader{r: r}
 	n, err := io.Copy(w, src)
 	if err != nil {
@@ -161,7 +162,9 @@ func (b *Bucket) Delete(ctx context.Context, name string) error {
 
 // SignedPutURL implements uploads.Bucket with a V4-signed URL. The PUT it
 // allows names no Content-Type, so any client (curl -T, a browser's
-// fetch) may use it as given.
+// fetch) may use it as given. It acts with the signer's permissions:
+// deployed, the API may create objects but not replace them
+// (infra/fn_api.tf), so a second PUT of a stored file is refused.
 func (b *Bucket) SignedPutURL(ctx context.Context, name string, expires time.Time) (string, error) {
 	if err := uploads.CheckName(name); err != nil {
 		return "", err
