@@ -1,8 +1,8 @@
 // Package localstack runs the Google Cloud emulators the platform needs on
 // a developer's machine or in CI (Firestore, Pub/Sub, Cloud Tasks and Cloud
 // Storage), each as a child process in a process group of its own, and lays
-// out the Pub/Sub topology that Terraform gives the deployed system
-// (Provision).
+// out the Pub/Sub topology (Provision) and the uploads bucket with its
+// notification (ProvisionUploads) that Terraform gives the deployed system.
 package localstack
 
 import (
