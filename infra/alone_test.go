@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/storage"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/eventstreamengine/ese/emulators/emulatortest"
@@ -31,7 +32,9 @@ import (
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/sms/twilio"
 	"github.com/eventstreamengine/ese/shared/store/gcpfirestore"
+	"github.com/eventstreamengine/ese/shared/uploads"
 	"github.com/eventstreamengine/ese/shared/user"
+	"github.com/eventstreamengine/ese/shared/userimport"
 	"github.com/eventstreamengine/ese/shared/webhook"
 )
 
@@ -94,6 +97,12 @@ func TestFunctionsStartAloneWithTerraformsEnvironment(t *testing.T) {
 	if _, err := st.CreateMessages(t.Context(), []message.Message{sent}); err != nil {
 		t.Fatal(err)
 	}
+	// A client's file in the bucket Terraform names, and its import.
+	upload := userimport.Job{ID: "alone1", State: userimport.Receiving, Object: uploads.ClientFolder + "alone1", CreatedAt: time.Now().UTC()}
+	bucket := uploadsFile(t, d.environment(t, "ReadImport")["IMPORT_BUCKET"], project, upload.Object, "phone\n+94771234597\n")
+	if err := st.CreateImportJob(t.Context(), upload); err != nil {
+		t.Fatal(err)
+	}
 	cases := map[string]struct {
 		request  func(base string) *http.Request
 		wantCode int
@@ -118,9 +127,12 @@ func TestFunctionsStartAloneWithTerraformsEnvironment(t *testing.T) {
 			r.Header.Set("Content-Type", "application/json")
 			return r
 		}, 200, `"outcome":"dropped"`, nil},
-		// A file no import asked for: acked, as the bucket is Terraform's.
-		"ReadImport": {pushed(events.TopicImportUpload, events.ObjectFinalized{
-			Bucket: d.environment(t, "ReadImport")["IMPORT_BUCKET"], Name: "uploads/nojob", Size: "6"}), 200, "", nil},
+		"ReadImport": {pushed(events.TopicImportUpload, events.ObjectFinalized{Bucket: bucket, Name: upload.Object, Size: "19"}), 200, "",
+			func(t *testing.T) {
+				if j, err := st.PeekImportJob(t.Context(), upload.ID); err != nil || j.State != userimport.Queued {
+					t.Errorf("after ReadImport read the upload, its import is %q (%v), want QUEUED", j.State, err)
+				}
+			}},
 		"ImportUsers":       {pushed(events.TopicUserImport, events.ImportBatch{JobID: "nojob", Batch: 0}), 200, "", nil},
 		"LaunchCampaign":    {pushed(events.TopicCampaignLaunch, events.Launch{CampaignID: "nocampaign"}), 200, "", nil},
 		"ProcessRecipients": {pushed(events.TopicRecipients, events.Recipients{CampaignID: "nocampaign", MessageIDs: []string{"m1"}}), 200, "", nil},
@@ -171,6 +183,28 @@ func TestFunctionsStartAloneWithTerraformsEnvironment(t *testing.T) {
 			}
 		})
 	}
+}
+
+// uploadsFile creates bucket on the emulator and stores content as name
+// in it, as a client's PUT would; it returns bucket.
+func uploadsFile(t *testing.T, bucket, project, name, content string) string {
+	t.Helper()
+	c, err := storage.NewClient(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Bucket(bucket).Create(t.Context(), project, nil); err != nil {
+		t.Fatalf("create bucket %s: %v", bucket, err)
+	}
+	w := c.Bucket(bucket).Object(name).NewWriter(t.Context())
+	if _, err := io.WriteString(w, content); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return bucket
 }
 
 // pushRequest is a Pub/Sub push of payload, published at published, as
