@@ -56,9 +56,9 @@ const MaxURLLifetime = 7 * 24 * time.Hour
 func CheckName(name string) error {
 	switch {
 	case name == "" || len(name) > 1024:
-		return errs.E(errs.Invalid, "uploads: object name %q: want 1 to 1,024 bytes", name)
+		return errs.E(errs.Invalid, "uploads: object name %.64q: want 1 to 1,024 bytes", name)
 	case !utf8.ValidString(name) || strings.ContainsAny(name, "\r\n"):
-		return errs.E(errs.Invalid, "uploads: object name %q: want UTF-8 without line breaks", name)
+		return errs.E(errs.Invalid, "uploads: object name %.64q: want UTF-8 without line breaks", name)
 	}
 	return nil
 }
