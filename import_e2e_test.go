@@ -33,7 +33,7 @@ func dirtyFile(rows int) (string, map[string]any, []string) {
 		case i%10 == 3:
 			p = "12345"
 			rejected++
-			errRows = append(errRows, fmt.Sprintf("%d,phone_number", line))
+			errRows = append(errRows, fmt.Sprintf("%d,Phone Number", line)) // the column as the file names it
 		case i%50 == 7:
 			consent = "MAYBE"
 			rejected++
