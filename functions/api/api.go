@@ -42,6 +42,9 @@ type Config struct {
 	// Uploads is where imported files are kept: the API writes a
 	// request's file there and signs the URLs clients PUT theirs to.
 	setup.Uploads
+	// UploadURLTTL is how long a signed upload URL works: at most a day,
+	// the bucket keeping uploads no longer.
+	UploadURLTTL time.Duration `env:"UPLOAD_URL_TTL, default=1h"`
 	// Auth is how a caller proves who it is: "key", the bearer key
 	// (locally); or "iam", deployed behind Cloud Run IAM, which admits only
 	// Google identities holding the invoker role.
@@ -77,6 +80,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.keyHash(); err != nil {
 		return err
+	}
+	if c.UploadURLTTL != 0 && (c.UploadURLTTL < time.Minute || c.UploadURLTTL > 24*time.Hour) {
+		return fmt.Errorf("UPLOAD_URL_TTL=%s: want a minute to a day", c.UploadURLTTL)
 	}
 	return nil
 }
@@ -171,10 +177,11 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 	}
 	s := &Server{
 		KeyHash: hash, TrustIAM: cfg.Auth == AuthIAM, Store: st, Events: pub, StuckAfter: cfg.StuckAfter,
-		Runner:      &campaignrun.Runner{Store: st, Events: pub},
-		DeadLetters: pubsubevents.NewDeadLetters(psc, events.Topics),
-		Checks:      checks,
-		Imports:     &importrun.Runner{Store: st, Bucket: bucket, Events: pub},
+		Runner:       &campaignrun.Runner{Store: st, Events: pub},
+		DeadLetters:  pubsubevents.NewDeadLetters(psc, events.Topics),
+		Checks:       checks,
+		Imports:      &importrun.Runner{Store: st, Bucket: bucket, BucketName: cfg.Uploads.Bucket, Events: pub},
+		UploadURLTTL: cfg.UploadURLTTL,
 	}
 	return s.Routes(), nil
 }

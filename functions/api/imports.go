@@ -53,34 +53,45 @@ func (s *Server) bulkImport(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	job := s.newJob(filename, uploads.APIFolder, opts)
+	// The sweep leaves the job alone while the body may still be coming.
+	job.UploadBy = job.CreatedAt.Add(importRunTimeout)
 	if err := s.Store.CreateImportJob(ctx, job); err != nil {
 		fail(w, r, err)
 		return
 	}
-	if _, err := s.Imports.Bucket.Write(ctx, job.Object, io.LimitReader(src, MaxDirectUpload+1)); err != nil {
+	tooLarge := errs.E(errs.Invalid, "the file is larger than the %d MB a request may carry: upload it through POST /api/v1/ingest/uploads", MaxDirectUpload>>20)
+	n, err := s.Imports.Bucket.Write(ctx, job.Object, io.LimitReader(src, MaxDirectUpload+1))
+	if err != nil {
 		var big *http.MaxBytesError
 		if errors.As(err, &big) {
-			err = errs.E(errs.Invalid, "the file is larger than the %d MB a request may carry: upload it through POST /api/v1/ingest/uploads", MaxDirectUpload>>20)
+			err = tooLarge
 		}
 		s.abandon(ctx, job, err)
 		fail(w, r, err)
 		return
 	}
-	if st, err := s.Imports.Bucket.Stat(ctx, job.Object); err == nil && st.Size > MaxDirectUpload {
-		err := errs.E(errs.Invalid, "the file is larger than the %d MB a request may carry: upload it through POST /api/v1/ingest/uploads", MaxDirectUpload>>20)
-		s.abandon(ctx, job, err)
-		fail(w, r, err)
+	if n > MaxDirectUpload {
+		s.abandon(ctx, job, tooLarge)
+		_ = s.Imports.Bucket.Delete(ctx, job.Object)
+		fail(w, r, tooLarge)
 		return
 	}
 	// The file is stored: reading it and handing it on must finish even if
 	// the client goes (else the sweep does).
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), importRunTimeout)
 	defer cancel()
-	job, err = s.Imports.Run(rctx, job.ID)
+	ran, err := s.Imports.Run(rctx, job.ID)
 	if err != nil {
-		fail(w, r, err)
+		// The file is kept: the sweep finishes the job. Saying so (202)
+		// keeps a client from importing it twice by retrying.
+		logging.FromContext(ctx).Warn("import left to the sweep", "job_id", job.ID, "error", err.Error())
+		respond(w, http.StatusAccepted, map[string]any{
+			"id": job.ID, "task_id": job.ID, "state": job.State, "status_url": statusURL(job.ID),
+			"message": "Bulk ingestion started: the file is stored and will be read shortly",
+		})
 		return
 	}
+	job = ran
 	if job.State == userimport.Failed {
 		fail(w, r, failedImport(job))
 		return

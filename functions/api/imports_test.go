@@ -26,7 +26,7 @@ func TestBulkImport_bad_input(t *testing.T) {
 		{"empty_file", "c.csv", "", "empty"},
 		{"header_alone", "c.csv", "phone,name\n", "a header but no contacts"},
 		{"no_phone_column", "c.csv", "name,city\nAnn,Galle\n", "no phone column"},
-		{"binary_file", "c.xlsx", "PK\x03\x04\x14\x00\x00\x00\x08\x00", "not"},
+		{"binary_file", "c.xlsx", "PK\x03\x04\x14\x00\x00\x00\x08\x00", "cannot tell the file's format"},
 		{"binary_csv", "c.csv", "phone\n+9477\x00\x01\x02", "binary"},
 		{"ten_mb_line", "c.csv", tenMB, "larger than"},
 		{"truncated_json_array", "c.json", `[{"phone":"+94771234567"},{"phone":"+9477`, "JSON"},
@@ -74,14 +74,14 @@ func TestBulkImport_larger_than_a_request_may_carry(t *testing.T) {
 
 func TestCreateUpload(t *testing.T) {
 	t.Parallel()
-	now := time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
+	now := time.Now().UTC().Truncate(time.Second)
 	for _, tc := range []struct {
 		name, query string
 		wantCode    int
 		want        map[string]any // a subset of the answer
 	}{
 		{"options_kept", "?filename=contacts.csv&default_region=LK&encoding=windows-1252", 201,
-			map[string]any{"method": "PUT", "expires_at": "2026-11-29T09:00:00Z", "state": "RECEIVING"}},
+			map[string]any{"method": "PUT", "expires_at": now.Add(time.Hour).Format(time.RFC3339), "state": "RECEIVING"}},
 		{"no_options", "", 201, map[string]any{"method": "PUT"}},
 		{"bad_region", "?default_region=XX", 400,
 			map[string]any{"details": []any{map[string]any{"field": "default_region", "message": "is not a region with phone numbers"}}}},
@@ -127,7 +127,7 @@ func TestCreateUpload(t *testing.T) {
 func TestImportErrorsCSV(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	csv := "phone,=cmd\n+94771234567,1\nnope,2\n+94771234568,3\n=HYPERLINK(1),4\n"
+	csv := "phone,=cmd\n+94771234567,1\nnope,2\n+94771234568,3\n=HYPERLINK(1),4\n+94771234569,x\xffy\n"
 	code, job := f.serve(upload(t, "c.csv", csv))
 	if code != 202 {
 		t.Fatalf("upload = %d %v", code, job)
@@ -141,7 +141,8 @@ func TestImportErrorsCSV(t *testing.T) {
 	}
 	want := "row,field,message\n" +
 		"3,phone,\"missing leading + (give the number in international E.164 form, e.g. +14155552671; no default region is assumed)\"\n" +
-		"5,phone,\"missing leading + (give the number in international E.164 form, e.g. +14155552671; no default region is assumed)\"\n"
+		"5,phone,\"missing leading + (give the number in international E.164 form, e.g. +14155552671; no default region is assumed)\"\n" +
+		"6,'=cmd,\"is not valid UTF-8: if the file was saved by Excel or another Windows program, upload it again with encoding=windows-1252\"\n"
 	if diff := cmp.Diff(want, rec.Body.String()); diff != "" {
 		t.Errorf("errors.csv (-want +got):\n%s", diff)
 	}

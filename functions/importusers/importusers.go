@@ -6,6 +6,7 @@ package importusers
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
@@ -16,6 +17,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/logging"
+	"github.com/eventstreamengine/ese/shared/phone"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/userimport"
 )
@@ -60,12 +62,30 @@ func New(st store.Imports) edge.Handler {
 		case userimport.Failed:
 			return nil
 		}
-		res, err := st.ApplyImportBatch(ctx, b.JobID, b.Batch, b.Rows, time.Now().UTC())
+		now := time.Now().UTC()
+		res, err := st.ApplyImportBatch(ctx, b.JobID, b.Batch, b.Rows, now)
+		if k := errs.KindOf(err); k == errs.Invalid || k == errs.Permanent {
+			// The store will never take this batch (a request Firestore
+			// refuses): it is recorded as refused, so the job finishes
+			// and says which rows, rather than retrying for ever.
+			reason := masked(err.Error())
+			logging.FromContext(ctx).Error("import batch refused", "job_id", b.JobID, "batch", b.Batch, "error", reason)
+			if rerr := st.RefuseImportBatch(ctx, b.JobID, b.Batch, b.Rows, reason, now); rerr != nil {
+				return fmt.Errorf("importusers: recording a refused batch: %w", rerr)
+			}
+			return nil
+		}
 		if err != nil {
-			return fmt.Errorf("importusers: %w", err)
+			return errs.E(errs.KindOf(err), "importusers: %s", masked(err.Error()))
 		}
 		logging.FromContext(ctx).Info("import batch applied", "job_id", b.JobID, "batch", b.Batch,
-			"created", res.Created, "updated", res.Updated, "unchanged", res.Unchanged)
+			"created", res.Created, "updated", res.Updated, "unchanged", res.Unchanged, "refused", res.Refused)
 		return nil
 	})
 }
+
+// e164 finds numbers in a store's error (document paths name users).
+var e164 = regexp.MustCompile(`\+[0-9]{7,15}`)
+
+// masked keeps whole numbers out of what is logged and kept.
+func masked(s string) string { return e164.ReplaceAllStringFunc(s, phone.Mask) }

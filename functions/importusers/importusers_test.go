@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -125,4 +126,41 @@ func TestImportUsers_decisions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A batch the store will never take (a request Firestore refuses) is
+// recorded as refused and acked: the job finishes, counting its rows,
+// and errors.csv says which rows and why, with numbers masked.
+func TestImportUsers_refused_batch_finishes_the_job(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := refusing{memstore.New()}
+	if err := st.CreateImportJob(ctx, userimport.Job{ID: "job1", State: userimport.Queued, Batches: 1}); err != nil {
+		t.Fatal(err)
+	}
+	m := batchMessage(t)
+	for range 2 { // a redelivery changes nothing
+		if err := importusers.New(st)(ctx, m); err != nil {
+			t.Fatalf("handler = %v, want the refused batch acked", err)
+		}
+	}
+	job, err := st.GetImportJob(ctx, "job1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.State != userimport.Completed || job.Refused != 1 || job.Created != 0 {
+		t.Errorf("job %s, refused %d, created %d; want COMPLETED, 1, 0", job.State, job.Refused, job.Created)
+	}
+	var got []errs.Detail
+	_ = st.ImportErrors(ctx, "job1", func(d errs.Detail) error { got = append(got, d); return nil })
+	want := []errs.Detail{{Row: 2, Message: "rows 2 to 2 (1 valid rows) were not applied: importusers test: document users/+94*****4567 is too large"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+}
+
+type refusing struct{ *memstore.Store }
+
+func (refusing) ApplyImportBatch(context.Context, string, int, []userimport.Row, time.Time) (userimport.BatchResult, error) {
+	return userimport.BatchResult{}, errs.E(errs.Invalid, "importusers test: document users/+94771234567 is too large")
 }

@@ -15,10 +15,15 @@ import (
 
 // New returns the handler: the object named in a notification of bucket
 // is a client's upload, uploads/<job id>, which run reads and hands on.
+// The import sweep sends the same message to resume a job, also for a file
+// the API stored (direct/<job id>), so long reads never run in the API.
 func New(run *importrun.Runner, bucket string) edge.Handler {
 	return edge.Decoded(func(ctx context.Context, o events.ObjectFinalized) error {
 		log := logging.FromContext(ctx)
 		id, ok := strings.CutPrefix(o.Name, uploads.ClientFolder)
+		if !ok {
+			id, ok = strings.CutPrefix(o.Name, uploads.APIFolder)
+		}
 		if o.Bucket != bucket || !ok || id == "" || strings.Contains(id, "/") {
 			// Not an upload of ours (the notification's filter should
 			// keep these away): nothing to do, ever.

@@ -48,5 +48,6 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ edge.Handler, err error
 	if err != nil {
 		return nil, err
 	}
-	return New(&importrun.Runner{Store: st, Bucket: bucket, Events: pub}, cfg.Uploads.Bucket), nil
+	opened.Add(bucket.Close)
+	return New(&importrun.Runner{Store: st, Bucket: bucket, BucketName: cfg.Uploads.Bucket, Events: pub}, cfg.Uploads.Bucket), nil
 }

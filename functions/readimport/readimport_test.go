@@ -28,7 +28,7 @@ func TestReadImport(t *testing.T) {
 	}{
 		{name: "client_upload_is_read", bucket: "b", object: "uploads/j1", wantState: userimport.Queued, wantBatches: 1},
 		{name: "other_bucket_is_ignored", bucket: "other", object: "uploads/j1", wantState: userimport.Receiving},
-		{name: "api_folder_is_ignored", bucket: "b", object: "direct/j1", wantState: userimport.Receiving},
+		{name: "sweep_resume_of_an_api_file_is_read", bucket: "b", object: "direct/j1", wantState: userimport.Queued, wantBatches: 1},
 		{name: "nested_name_is_ignored", bucket: "b", object: "uploads/j1/x", wantState: userimport.Receiving},
 		{name: "unknown_job_is_not_retried", bucket: "b", object: "uploads/nope", wantErr: true, wantState: userimport.Receiving},
 	} {

@@ -31,6 +31,10 @@ import (
 	"github.com/eventstreamengine/ese/shared/userimport"
 )
 
+// MaxFileBytes is the largest file an import reads: some 20 million
+// contacts, read twice within ReadImport's time.
+const MaxFileBytes = 1 << 30
+
 // MaxBatchBytes bounds one batch's rows by their size (Row.Size) as well
 // as their number: far under a Pub/Sub message's 10 MB whatever the rows'
 // width.
@@ -40,7 +44,10 @@ const MaxBatchBytes = 1 << 20
 type Runner struct {
 	Store  store.Imports
 	Bucket uploads.Bucket
-	Events events.Publisher
+	// BucketName names Bucket in the messages that resume a job
+	// (events.ObjectFinalized, as Cloud Storage notifies an arrival).
+	BucketName string
+	Events     events.Publisher
 
 	// BatchRows is the most rows a batch holds; 0 means
 	// store.MaxImportBatch.
@@ -74,7 +81,18 @@ func (r *Runner) Run(ctx context.Context, id string) (userimport.Job, error) {
 		return job, nil
 	}
 	if job.Object == "" {
-		return job, errs.E(errs.Permanent, "importrun: job %s names no stored file", id)
+		// A job from before files were stored: nothing can resume it.
+		return r.giveUp(ctx, job, "the import was begun before files were kept, and cannot be resumed: upload the file again")
+	}
+	obj, err := r.Bucket.Stat(ctx, job.Object)
+	if err != nil {
+		if errs.Is(err, errs.NotExist) && job.State != userimport.Receiving {
+			return r.giveUp(ctx, job, "the uploaded file was deleted (uploads are kept a day) before every batch was applied: upload it again to import the rest")
+		}
+		return job, fmt.Errorf("importrun: %w", err)
+	}
+	if obj.Size > MaxFileBytes {
+		return r.giveUp(ctx, job, fmt.Sprintf("the file is %d MB, more than the %d MB an import reads: split it", obj.Size>>20, MaxFileBytes>>20))
 	}
 	first, err := r.firstPass(ctx, job)
 	if err != nil {
@@ -85,6 +103,7 @@ func (r *Runner) Run(ctx context.Context, id string) (userimport.Job, error) {
 	}
 	if job.State == userimport.Receiving {
 		first.counts(&job)
+		job.ErrorChunks = first.chunks
 		job.State = userimport.Publishing
 		job.UpdatedAt = r.now()
 		if err := r.Store.UpdateImportJob(ctx, job, userimport.Receiving); err != nil {
@@ -213,11 +232,32 @@ func (r *Runner) fail(ctx context.Context, job userimport.Job, p pass1) (userimp
 	job.State = userimport.Failed
 	job.Errors = append(job.Errors, errs.Detail{Message: p.fatal.Error()})
 	job.Errors = append(job.Errors, errs.DetailsOf(p.fatal)...)
+	if n := len(job.Errors) - userimport.MaxJobErrors; n > 0 {
+		// Keep why it failed; drop row errors (all kept apart) instead.
+		job.Errors = append(job.Errors[:userimport.MaxJobErrors-len(errs.DetailsOf(p.fatal))-1], job.Errors[len(job.Errors)-len(errs.DetailsOf(p.fatal))-1:]...)
+	}
 	job.UpdatedAt = r.now()
 	if err := r.Store.UpdateImportJob(ctx, job, userimport.Receiving); err != nil {
 		return r.lost(ctx, job, err)
 	}
 	logging.FromContext(ctx).Warn("import refused", "job_id", job.ID, "reason", p.fatal.Error())
+	return job, nil
+}
+
+// giveUp fails a job no run can finish, saying why; the batches applied
+// before (if any) stay, and the job says how many.
+func (r *Runner) giveUp(ctx context.Context, job userimport.Job, reason string) (userimport.Job, error) {
+	from := job.State
+	job.State = userimport.Failed
+	if len(job.Errors) >= userimport.MaxJobErrors {
+		job.Errors = job.Errors[:userimport.MaxJobErrors-1]
+	}
+	job.Errors = append(job.Errors, errs.Detail{Message: reason})
+	job.UpdatedAt = r.now()
+	if err := r.Store.UpdateImportJob(ctx, job, from); err != nil {
+		return r.lost(ctx, job, err)
+	}
+	logging.FromContext(ctx).Error("import given up", "job_id", job.ID, "was", string(from), "reason", reason)
 	return job, nil
 }
 
@@ -330,7 +370,7 @@ func (r *Runner) lateErrors(ctx context.Context, job *userimport.Job, first pass
 	job.Accepted -= len(late)
 	for i := 0; i < len(late); i += store.MaxImportErrorChunk {
 		chunk := late[i:min(i+store.MaxImportErrorChunk, len(late))]
-		if err := r.Store.PutImportErrors(ctx, job.ID, first.chunks+i/store.MaxImportErrorChunk, chunk); err != nil {
+		if err := r.Store.PutImportErrors(ctx, job.ID, job.ErrorChunks+i/store.MaxImportErrorChunk, chunk); err != nil {
 			return fmt.Errorf("importrun: keeping row errors of %s: %w", job.ID, err)
 		}
 	}

@@ -35,7 +35,16 @@ type rig struct {
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	r := &rig{st: memstore.New(), bucket: memuploads.New(), pub: memevents.New(), now: t0}
-	r.run = &importrun.Runner{Store: r.st, Bucket: r.bucket, Events: r.pub, Now: func() time.Time { return r.now }}
+	r.run = &importrun.Runner{Store: r.st, Bucket: r.bucket, BucketName: "b", Events: r.pub, Now: func() time.Time { return r.now }}
+	// A stand-in for ReadImport: a resume runs the job at once.
+	r.pub.Subscribe(events.TopicImportUpload, func(ctx context.Context, m events.Message) error {
+		var o events.ObjectFinalized
+		if err := events.Decode(m, &o); err != nil {
+			return err
+		}
+		_, err := r.run.Run(ctx, o.Name[strings.Index(o.Name, "/")+1:])
+		return err
+	})
 	return r
 }
 
@@ -363,4 +372,35 @@ func (b brokenBucket) Open(ctx context.Context, name string) (io.ReadCloser, err
 		return nil, err
 	}
 	return io.NopCloser(io.MultiReader(io.LimitReader(f, 8), iotest.ErrReader(errors.New("connection reset")))), nil
+}
+
+// A resumed run keeps the first pass's stored errors: the rows only the
+// second pass refuses (a number too large merged) go after them, never
+// over them (a review found them written over chunk 0).
+func TestRun_resumed_keeps_every_error(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	var b strings.Builder
+	for range 1501 {
+		b.WriteString(`{"phone":"bad"}` + "\n")
+	}
+	for i := range 16 {
+		fmt.Fprintf(&b, `{"phone":"+14155550100","k%d":"%s"}`+"\n", i, strings.Repeat("x", 60_000))
+	}
+	b.WriteString(`{"phone":"+14155550101"}` + "\n")
+	r.job(t, "j1", "c.jsonl", b.String())
+	r.run.Events = &failing{Publisher: r.pub}
+	if _, err := r.run.Run(context.Background(), "j1"); err == nil {
+		t.Fatal("Run succeeded with a failing broker")
+	}
+	r.run.Events = r.pub
+	job, err := r.run.Run(context.Background(), "j1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	_ = r.st.ImportErrors(context.Background(), "j1", func(errs.Detail) error { n++; return nil })
+	if n != job.Rejected || job.Rejected != 1502 {
+		t.Errorf("%d errors kept, job rejected %d; want 1502 of each", n, job.Rejected)
+	}
 }

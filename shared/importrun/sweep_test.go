@@ -27,6 +27,16 @@ func TestSweep(t *testing.T) {
 	r.job(t, "unread", "c.csv", good, func(j *userimport.Job) { j.UploadBy = t0.Add(time.Minute) })
 	// A direct upload whose request died after storing the file.
 	r.job(t, "direct", "c.csv", good)
+	// A job from before files were kept.
+	if err := r.st.CreateImportJob(ctx, userimport.Job{ID: "old", State: userimport.Queued, Batches: 3, CreatedAt: t0, UpdatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	// A job whose file was deleted before its batches were all applied.
+	r.job(t, "gone", "c.csv", "phone\n+14155550109\n")
+	if _, err := (&importrun.Runner{Store: r.st, Bucket: r.bucket, Events: memeventsLoser{}, Now: r.run.Now}).Run(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	_ = r.bucket.Delete(ctx, "uploads/gone")
 	// A job whose batches were all applied.
 	r.job(t, "done", "c.csv", "phone\n+14155550102\n")
 	if _, err := r.run.Run(ctx, "done"); err != nil {
@@ -56,13 +66,14 @@ func TestSweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := importrun.Swept{Resumed: []string{"direct", "lost", "unread"}, Completed: []string{"done"}, Failed: []string{"never"}}
+	want := importrun.Swept{Resumed: []string{"direct", "gone", "lost", "unread"}, Completed: []string{"done"}, Failed: []string{"never", "old"}}
 	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("sweep (-want +got):\n%s", diff)
 	}
 	for id, state := range map[string]userimport.State{
 		"waiting": userimport.Receiving, "never": userimport.Failed, "unread": userimport.Completed,
 		"direct": userimport.Completed, "done": userimport.Completed, "lost": userimport.Completed,
+		"old": userimport.Failed, "gone": userimport.Failed,
 	} {
 		j, err := r.st.GetImportJob(ctx, id)
 		if err != nil {

@@ -103,6 +103,11 @@ type Imports interface {
 	// consent.Imported with history. Applying the same (job, batch) again
 	// changes nothing and returns the first result.
 	ApplyImportBatch(ctx context.Context, jobID string, batch int, rows []userimport.Row, at time.Time) (userimport.BatchResult, error)
+	// RefuseImportBatch records that the batch was refused whole (the
+	// store would never take it: reason), so its job can finish with its
+	// rows counted as refused; a batch applied or refused already is left
+	// as it was.
+	RefuseImportBatch(ctx context.Context, jobID string, batch int, rows []userimport.Row, reason string, at time.Time) error
 	// AppliedImportBatches lists the numbers of the job's applied
 	// batches, in order: for handing on again only those not applied.
 	AppliedImportBatches(ctx context.Context, jobID string) ([]int, error)

@@ -6,6 +6,8 @@ package userimport
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/eventstreamengine/ese/shared/consent"
@@ -19,6 +21,43 @@ type Row struct {
 	Phone      string         `json:"phone_number"`
 	Consent    consent.State  `json:"consent_state,omitempty"` // empty: not given
 	Attributes map[string]any `json:"attributes,omitempty"`
+}
+
+// MarshalJSON writes r with every float marked as one (30.0, 1e+20), so
+// UnmarshalJSON gives back a float, never an integer or text.
+func (r Row) MarshalJSON() ([]byte, error) {
+	type plain Row
+	p := plain(r)
+	if len(r.Attributes) > 0 {
+		p.Attributes = floatsMarked(r.Attributes).(map[string]any)
+	}
+	return json.Marshal(p)
+}
+
+// floatsMarked returns v with its float64s as json.Numbers that hold a
+// point or an exponent; it copies only what it must.
+func floatsMarked(v any) any {
+	switch v := v.(type) {
+	case float64:
+		s := strconv.FormatFloat(v, 'g', -1, 64)
+		if !strings.ContainsAny(s, ".eE") {
+			s += ".0"
+		}
+		return json.Number(s)
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = floatsMarked(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = floatsMarked(e)
+		}
+		return out
+	}
+	return v
 }
 
 // UnmarshalJSON reads a row as Marshal wrote it (a batch on its way to
@@ -85,6 +124,11 @@ type BatchResult struct {
 	// ConsentKept counts rows asking to opt in a person whose STOP or
 	// OPT_OUT an import never lifts.
 	ConsentKept int `json:"consent_kept"`
+	// Refused counts rows the store would not take: a person whose
+	// attributes, merged with the row's, pass what a contact holds, or a
+	// whole batch the store refused as a request (Reason says why).
+	Refused int    `json:"refused"`
+	Reason  string `json:"reason,omitempty"`
 }
 
 // Job is one import. Counts of what the rows did come from its applied
@@ -107,6 +151,9 @@ type Job struct {
 	// ConsentKept counts, from applied batches, the users whose STOP or
 	// OPT_OUT stayed although their row said OPT_IN.
 	ConsentKept int `json:"consent_kept"`
+	// Refused counts, from applied batches, the valid rows the store
+	// would not take (BatchResult.Refused).
+	Refused int `json:"refused_rows"`
 	// Errors holds the first MaxJobErrors row errors (and, for a failed
 	// job, what failed it); every one is kept apart (store.Imports'
 	// ImportErrors).
@@ -121,6 +168,9 @@ type Job struct {
 	// UploadBy is when a client's signed upload URL expires: a job still
 	// RECEIVING well after it never got its file.
 	UploadBy time.Time `json:"upload_by,omitzero"`
+	// ErrorChunks is how many chunks of row errors reading the file
+	// stored (store.Imports' PutImportErrors).
+	ErrorChunks int `json:"-"`
 	// PublishedAt is when the batches were last handed on (the first
 	// time, or again for those not yet applied).
 	PublishedAt time.Time `json:"published_at,omitzero"`
@@ -140,7 +190,7 @@ func (j Job) Options() []Option {
 
 // Totals sums the results of a job's applied batches.
 type Totals struct {
-	Batches, Created, Updated, Unchanged, ConsentKept int
+	Batches, Created, Updated, Unchanged, ConsentKept, Refused int
 }
 
 // Add folds r into t.
@@ -150,11 +200,12 @@ func (t *Totals) Add(r BatchResult) {
 	t.Updated += r.Updated
 	t.Unchanged += r.Unchanged
 	t.ConsentKept += r.ConsentKept
+	t.Refused += r.Refused
 }
 
 // Tally sets j's counts from its applied batches, and its state.
 func (j *Job) Tally(t Totals) {
-	j.Applied, j.Created, j.Updated, j.Unchanged, j.ConsentKept = t.Batches, t.Created, t.Updated, t.Unchanged, t.ConsentKept
+	j.Applied, j.Created, j.Updated, j.Unchanged, j.ConsentKept, j.Refused = t.Batches, t.Created, t.Updated, t.Unchanged, t.ConsentKept, t.Refused
 	switch {
 	case j.State == Failed || j.State == Receiving:
 	case j.State != Publishing && j.Applied >= j.Batches:

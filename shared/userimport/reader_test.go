@@ -722,6 +722,7 @@ func TestReader_values_kept_exactly(t *testing.T) {
 func TestRow_JSON_round_trip_keeps_types(t *testing.T) {
 	in := Row{Line: 7, Phone: "+14155550100", Consent: consent.OptIn, Attributes: map[string]any{
 		"age": int64(42), "id": int64(9007199254740993), "score": 2.5, "vip": true, "city": "Colombo",
+		"whole": 30.0, "huge": 1e20, "tiny": 1e-7, "neg": -3.0,
 		"zip": "01234", "tags": []any{"a", int64(1)}, "address": map[string]any{"no": int64(12)}, "none": nil,
 	}}
 	b, err := json.Marshal(in)

@@ -164,6 +164,10 @@ func truncate(s string) string {
 	return s
 }
 
+// FitsContact reports whether attrs fit the attributes of one contact
+// (a Firestore document holds 1 MiB; the rest is the contact's own).
+func FitsContact(attrs map[string]any) bool { return storedSize(attrs) <= maxAttrBytes }
+
 // storedSize is the size Firestore counts for attributes (its documented
 // storage-size rules: a string is its bytes plus one, a number 8, a name
 // its bytes plus one).

@@ -122,6 +122,7 @@ type jobDoc struct {
 	Encoding      string     `firestore:"encoding"`
 	UploadBy      *time.Time `firestore:"upload_by,omitempty"`
 	PublishedAt   *time.Time `firestore:"published_at,omitempty"`
+	ErrorChunks   int        `firestore:"error_chunks"`
 }
 
 func toJobDoc(j userimport.Job) jobDoc {
@@ -130,7 +131,7 @@ func toJobDoc(j userimport.Job) jobDoc {
 		Rows: j.Rows, Accepted: j.Accepted, Rejected: j.Rejected, Duplicates: j.Duplicates, Batches: j.Batches,
 		CreatedAt: records.Time(j.CreatedAt), UpdatedAt: records.Time(j.UpdatedAt),
 		Object: j.Object, DefaultRegion: j.DefaultRegion, Encoding: j.Encoding,
-		UploadBy: optTime(j.UploadBy), PublishedAt: optTime(j.PublishedAt),
+		UploadBy: optTime(j.UploadBy), PublishedAt: optTime(j.PublishedAt), ErrorChunks: j.ErrorChunks,
 	}
 	if j.Errors != nil {
 		d.Errors = make([]detailDoc, len(j.Errors))
@@ -147,7 +148,7 @@ func (d jobDoc) job(id string) userimport.Job {
 		Rows: d.Rows, Accepted: d.Accepted, Rejected: d.Rejected, Duplicates: d.Duplicates, Batches: d.Batches,
 		CreatedAt: records.Time(d.CreatedAt), UpdatedAt: records.Time(d.UpdatedAt),
 		Object: d.Object, DefaultRegion: d.DefaultRegion, Encoding: d.Encoding,
-		UploadBy: timeOf(d.UploadBy), PublishedAt: timeOf(d.PublishedAt),
+		UploadBy: timeOf(d.UploadBy), PublishedAt: timeOf(d.PublishedAt), ErrorChunks: d.ErrorChunks,
 	}
 	if d.Errors != nil {
 		j.Errors = make([]errs.Detail, len(d.Errors))
@@ -175,12 +176,19 @@ type batchDoc struct {
 	Unchanged int `firestore:"unchanged"`
 	// ConsentKept: rows asking to opt in a person whose STOP or OPT_OUT
 	// stayed.
-	ConsentKept int       `firestore:"consent_kept"`
-	AppliedAt   time.Time `firestore:"applied_at"`
+	ConsentKept int `firestore:"consent_kept"`
+	// Refused: rows the store would not take; Reason, for a batch refused
+	// whole, says why.
+	Refused   int       `firestore:"refused"`
+	Reason    string    `firestore:"reason,omitempty"`
+	FirstRow  int       `firestore:"first_row,omitempty"`
+	LastRow   int       `firestore:"last_row,omitempty"`
+	AppliedAt time.Time `firestore:"applied_at"`
 }
 
 func (d batchDoc) result() userimport.BatchResult {
-	return userimport.BatchResult{Batch: d.Batch, Created: d.Created, Updated: d.Updated, Unchanged: d.Unchanged, ConsentKept: d.ConsentKept}
+	return userimport.BatchResult{Batch: d.Batch, Created: d.Created, Updated: d.Updated, Unchanged: d.Unchanged,
+		ConsentKept: d.ConsentKept, Refused: d.Refused, Reason: d.Reason}
 }
 
 // segmentDoc keeps the definition as the JSON text the API takes, so the

@@ -121,10 +121,35 @@ func (s *Store) GetImportJob(ctx context.Context, id string) (userimport.Job, er
 	return j, nil
 }
 
-// batchTotals sums the job's batch markers: count and four sums, the
-// five aggregations one query may hold. Every marker has every field, so
-// none is left out of a sum.
+// batchTotals sums the job's batch markers: count and five sums, in two
+// queries run at once (one holds at most five aggregations). A marker
+// without a field (refused, before it was kept) adds nothing to its sum.
 func (s *Store) batchTotals(ctx context.Context, jobID string) (userimport.Totals, error) {
+	var refused int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		res, err := s.jobRef(jobID).Collection(colBatches).NewAggregationQuery().WithSum("refused", "refused").Get(gctx)
+		if err != nil {
+			return err
+		}
+		var out struct {
+			Refused int64 `firestore:"refused"`
+		}
+		if err := res.DataTo(&out); err != nil {
+			return fmt.Errorf("decode refused rows: %w", err)
+		}
+		refused = out.Refused
+		return nil
+	})
+	t, err := s.batchSums(ctx, jobID)
+	if gerr := g.Wait(); err == nil {
+		err = gerr
+	}
+	t.Refused = int(refused)
+	return t, err
+}
+
+func (s *Store) batchSums(ctx context.Context, jobID string) (userimport.Totals, error) {
 	res, err := s.jobRef(jobID).Collection(colBatches).NewAggregationQuery().
 		WithCount("batches").
 		WithSum("created", "created").
@@ -329,7 +354,7 @@ func planBatch(b importBatch, current map[string]user.User) batchPlan {
 		}
 		next, outcome, change := records.ApplyRow(cur, exists, r, b.jobID, b.at)
 		outcome.Count(&p.res)
-		if outcome == records.Unchanged {
+		if !outcome.Writes(change) {
 			continue
 		}
 		if !written[r.Phone] {
@@ -367,7 +392,8 @@ func (s *Store) writePlan(tx *firestore.Transaction, b importBatch, p batchPlan,
 	}
 	r := p.res
 	return tx.Create(s.markerRef(b.jobID, b.batch), batchDoc{
-		Batch: r.Batch, Created: r.Created, Updated: r.Updated, Unchanged: r.Unchanged, ConsentKept: r.ConsentKept, AppliedAt: b.at,
+		Batch: r.Batch, Created: r.Created, Updated: r.Updated, Unchanged: r.Unchanged, ConsentKept: r.ConsentKept,
+		Refused: r.Refused, AppliedAt: b.at,
 	})
 }
 
@@ -473,7 +499,18 @@ func (s *Store) ImportErrors(ctx context.Context, jobID string, fn func(errs.Det
 		}
 	}
 	if !found {
-		return s.jobExists(ctx, "ImportErrors", jobID)
+		if err := s.jobExists(ctx, "ImportErrors", jobID); err != nil {
+			return err
+		}
+	}
+	refused, err := s.refusals(ctx, jobID)
+	if err != nil {
+		return classify("ImportErrors", err)
+	}
+	for _, d := range refused {
+		if err := fn(d); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -509,5 +546,44 @@ func (s *Store) ListImportJobs(ctx context.Context, states []userimport.State, b
 		}
 		out = append(out, d.job(snap.Ref.ID))
 	}
+	return out, nil
+}
+
+// RefuseImportBatch implements store.Imports: the marker says the batch
+// was refused, so the job can finish; a batch applied or refused before
+// keeps its marker.
+func (s *Store) RefuseImportBatch(ctx context.Context, jobID string, batch int, rows []userimport.Row, reason string, at time.Time) error {
+	if batch < 0 {
+		return errs.E(errs.Invalid, "gcpfirestore.RefuseImportBatch: negative batch %d", batch)
+	}
+	if err := s.jobExists(ctx, "RefuseImportBatch", jobID); err != nil {
+		return err
+	}
+	d := batchDoc{Batch: batch, Refused: len(rows), Reason: reason, AppliedAt: records.Or(at, time.Now())}
+	if len(rows) > 0 {
+		d.FirstRow, d.LastRow = rows[0].Line, rows[len(rows)-1].Line
+	}
+	_, err := s.markerRef(jobID, batch).Create(ctx, d)
+	if status.Code(err) == codes.AlreadyExists {
+		return nil
+	}
+	return classify("RefuseImportBatch", err)
+}
+
+// refusals lists the details of the job's batches refused whole.
+func (s *Store) refusals(ctx context.Context, jobID string) ([]errs.Detail, error) {
+	snaps, err := s.jobRef(jobID).Collection(colBatches).Where("reason", ">", "").Documents(ctx).GetAll()
+	if err != nil {
+		return nil, err
+	}
+	var out []errs.Detail
+	for _, snap := range snaps {
+		var d batchDoc
+		if err := snap.DataTo(&d); err != nil {
+			return nil, fmt.Errorf("decode batch marker: %w", err)
+		}
+		out = append(out, records.Refusal(d.FirstRow, d.LastRow, d.Refused, d.Reason))
+	}
+	slices.SortFunc(out, func(a, b errs.Detail) int { return a.Row - b.Row })
 	return out, nil
 }

@@ -42,6 +42,7 @@ type Store struct {
 	jobs      map[string]userimport.Job
 	batches   map[string]map[int]userimport.BatchResult
 	jobErrors map[string]map[int][]errs.Detail
+	refusals  map[string]map[int]errs.Detail
 	segments  map[string]storedSegment
 	templates map[string]template.Template
 	campaigns map[string]campaign.Campaign
@@ -67,6 +68,7 @@ func New() *Store {
 		jobs:      map[string]userimport.Job{},
 		batches:   map[string]map[int]userimport.BatchResult{},
 		jobErrors: map[string]map[int][]errs.Detail{},
+		refusals:  map[string]map[int]errs.Detail{},
 		segments:  map[string]storedSegment{},
 		templates: map[string]template.Template{},
 		campaigns: map[string]campaign.Campaign{},
@@ -400,7 +402,7 @@ func (s *Store) ApplyImportBatch(ctx context.Context, jobID string, batch int, r
 		}
 		next, outcome, change := records.ApplyRow(cur, exists, row, jobID, at)
 		outcome.Count(&res)
-		if outcome == records.Unchanged {
+		if !outcome.Writes(change) {
 			continue
 		}
 		s.users[next.Phone] = next
@@ -413,6 +415,34 @@ func (s *Store) ApplyImportBatch(ctx context.Context, jobID string, batch int, r
 	}
 	s.batches[jobID][batch] = res
 	return res, nil
+}
+
+// RefuseImportBatch implements store.Imports.
+func (s *Store) RefuseImportBatch(ctx context.Context, jobID string, batch int, rows []userimport.Row, reason string, at time.Time) error {
+	if batch < 0 {
+		return errs.E(errs.Invalid, "memstore.RefuseImportBatch: negative batch %d", batch)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.jobs[jobID]; !ok {
+		return notExist("RefuseImportBatch", "job "+jobID)
+	}
+	if _, ok := s.batches[jobID][batch]; ok {
+		return nil
+	}
+	if s.batches[jobID] == nil {
+		s.batches[jobID] = map[int]userimport.BatchResult{}
+	}
+	s.batches[jobID][batch] = userimport.BatchResult{Batch: batch, Refused: len(rows), Reason: reason}
+	first, last := 0, 0
+	if len(rows) > 0 {
+		first, last = rows[0].Line, rows[len(rows)-1].Line
+	}
+	if s.refusals[jobID] == nil {
+		s.refusals[jobID] = map[int]errs.Detail{}
+	}
+	s.refusals[jobID][batch] = records.Refusal(first, last, len(rows), reason)
+	return nil
 }
 
 // AppliedImportBatches implements store.Imports.
@@ -459,10 +489,13 @@ func (s *Store) ImportErrors(ctx context.Context, jobID string, fn func(errs.Det
 	}
 	chunks := s.jobErrors[jobID]
 	keys := slices.Sorted(maps.Keys(chunks))
-	all := make([][]errs.Detail, 0, len(keys))
+	all := make([][]errs.Detail, 0, len(keys)+1)
 	for _, k := range keys {
 		all = append(all, slices.Clone(chunks[k]))
 	}
+	refused := slices.Collect(maps.Values(s.refusals[jobID]))
+	slices.SortFunc(refused, func(a, b errs.Detail) int { return a.Row - b.Row })
+	all = append(all, refused)
 	s.mu.Unlock()
 	for _, c := range all {
 		for _, d := range c {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -815,5 +816,66 @@ func testApplyImportBatchesSharingPeople(t *testing.T, s store.Store) {
 		if len(hist) != 1 {
 			t.Errorf("ConsentHistory(%s) has %d entries, want 1", phone(p), len(hist))
 		}
+	}
+}
+
+// testRefuseImportBatch: a batch refused whole counts as done with its
+// rows refused, its reason follows the row errors, a second refusal or a
+// later apply of the same batch changes nothing, and a row whose
+// attributes merged with the person's pass what a contact holds is
+// refused alone, keeping a consent it lowers.
+func testRefuseImportBatch(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreateJob(t, s, "refused-job", 3)
+	if err := s.PutImportErrors(ctx, "refused-job", 0, []errs.Detail{{Row: 3, Field: "phone", Message: "bad"}}); err != nil {
+		t.Fatal(err)
+	}
+	rows := []userimport.Row{{Line: 10, Phone: "+94770000010"}, {Line: 12, Phone: "+94770000012"}}
+	for range 2 {
+		if err := s.RefuseImportBatch(ctx, "refused-job", 1, rows, "too large", at(1)); err != nil {
+			t.Fatalf("RefuseImportBatch: %v", err)
+		}
+	}
+	if _, err := s.ApplyImportBatch(ctx, "refused-job", 1, rows, at(2)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetUser(ctx, "+94770000010"); !errs.Is(err, errs.NotExist) {
+		t.Errorf("a refused batch's row was applied later: %v", err)
+	}
+	big := strings.Repeat("x", 500<<10)
+	first := []userimport.Row{{Line: 2, Phone: "+94770000020", Attributes: map[string]any{"a": big}}}
+	if _, err := s.ApplyImportBatch(ctx, "refused-job", 0, first, at(2)); err != nil {
+		t.Fatal(err)
+	}
+	second := []userimport.Row{{Line: 5, Phone: "+94770000020", Consent: consent.OptOut, Attributes: map[string]any{"b": big}}}
+	res, err := s.ApplyImportBatch(ctx, "refused-job", 2, second, at(3))
+	if err != nil {
+		t.Fatalf("a row too large merged failed its batch: %v", err)
+	}
+	if res.Refused != 1 || res.Updated != 0 {
+		t.Errorf("result %+v, want the row refused", res)
+	}
+	u, err := s.GetUser(ctx, "+94770000020")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := u.Attributes["b"]; ok || u.Consent != consent.OptOut {
+		t.Errorf("user attributes %d, consent %s; want b refused and OPT_OUT kept", len(u.Attributes), u.Consent)
+	}
+	job, err := s.GetImportJob(ctx, "refused-job")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.State != userimport.Completed || job.Refused != 3 || job.Applied != 3 || job.Created != 1 {
+		t.Errorf("job %s applied %d refused %d created %d; want COMPLETED 3 3 1", job.State, job.Applied, job.Refused, job.Created)
+	}
+	got, err := collectErrors(s, t, "refused-job", -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []errs.Detail{{Row: 3, Field: "phone", Message: "bad"},
+		{Row: 10, Message: "rows 10 to 12 (2 valid rows) were not applied: too large"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
 	}
 }

@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"import_job_totals_and_state", testImportJobTotals},
 		{"applied_import_batches", testAppliedImportBatches},
 		{"import_errors_chunks", testImportErrors},
+		{"refuse_import_batch", testRefuseImportBatch},
 		{"list_import_jobs", testListImportJobs},
 		{"import_unknown_job", testImportUnknownJob},
 		{"segments", testSegments},

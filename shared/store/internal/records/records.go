@@ -5,6 +5,7 @@
 package records
 
 import (
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -156,7 +157,20 @@ const (
 	Unchanged Outcome = iota
 	Created
 	Updated
+	Refused // the merged attributes pass what a contact holds: nothing written
 )
+
+// Refusal is the error entry of a batch of rows first..last (n of them)
+// that the store refused whole.
+func Refusal(first, last, n int, reason string) errs.Detail {
+	return errs.Detail{Row: first, Message: fmt.Sprintf("rows %d to %d (%d valid rows) were not applied: %s", first, last, n, reason)}
+}
+
+// Writes reports whether a row's outcome o, with its consent change c,
+// changes the stored user.
+func (o Outcome) Writes(c *consent.Change) bool {
+	return o == Created || o == Updated || (o == Refused && c != nil)
+}
 
 // Count adds o to r.
 func (o Outcome) Count(r *userimport.BatchResult) {
@@ -165,6 +179,8 @@ func (o Outcome) Count(r *userimport.BatchResult) {
 		r.Created++
 	case Updated:
 		r.Updated++
+	case Refused:
+		r.Refused++
 	default:
 		r.Unchanged++
 	}
@@ -218,6 +234,17 @@ func ApplyRow(cur user.User, exists bool, r userimport.Row, jobID string, at tim
 	}
 	if !changed {
 		return cur, Unchanged, nil
+	}
+	if !userimport.FitsContact(next.Attributes) {
+		// The row alone fit (the reader checks); merged with what the
+		// person holds it does not, and Firestore would refuse the batch.
+		// Its attributes are refused; a consent it lowers still holds.
+		if c == nil {
+			return cur, Refused, nil
+		}
+		next.Attributes = cur.Attributes
+		next.UpdatedAt = at
+		return next, Refused, c
 	}
 	next.UpdatedAt = at
 	return next, Updated, c
