@@ -911,6 +911,7 @@ func TestPublishersInCode(t *testing.T) {
 		topics map[string][]string // the topic expression -> the topics it names
 	}{
 		"shared/importrun/importrun.go":  {[]string{"API", "ReadImport"}, map[string][]string{"events.TopicUserImport": {events.TopicUserImport}}},
+		"shared/importrun/sweep.go":      {[]string{"API"}, map[string][]string{"events.TopicImportUpload": {events.TopicImportUpload}}},
 		"functions/api/maintenance.go":   {[]string{"API"}, map[string][]string{"events.WebhookTopic(e.Kind)": webhookTopics}},
 		"functions/webhooks/webhooks.go": {[]string{"Webhooks"}, map[string][]string{"events.WebhookTopic(e.Kind)": webhookTopics}},
 		// Trigger (API), Launch (LaunchCampaign).

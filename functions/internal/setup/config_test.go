@@ -89,7 +89,7 @@ func envNames(t reflect.Type) (all, required []string) {
 func TestConfigs_read_only_what_each_function_needs(t *testing.T) {
 	t.Parallel()
 	want := map[string][]string{
-		"API":           {"API_AUTH", "API_KEY", "API_KEY_SHA256", "GOOGLE_CLOUD_PROJECT", "IMPORT_BUCKET", "PUBSUB_SUBSCRIPTIONS", "STUCK_AFTER"},
+		"API":           {"API_AUTH", "API_KEY", "API_KEY_SHA256", "GOOGLE_CLOUD_PROJECT", "IMPORT_BUCKET", "PUBSUB_SUBSCRIPTIONS", "STUCK_AFTER", "UPLOAD_URL_TTL"},
 		"Webhooks":      {"GOOGLE_CLOUD_PROJECT", "PUBLIC_BASE_URL", "REPLY_HELP", "REPLY_START", "REPLY_STOP", "STATUS_GIVE_UP_AFTER", "TWILIO_AUTH_TOKEN", "WEBHOOK_RETENTION"},
 		"ReadImport":    {"EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT", "IMPORT_BUCKET"},
 		"ImportUsers":   {"EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT"},

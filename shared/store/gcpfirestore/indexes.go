@@ -55,7 +55,7 @@ var Indexes = []Index{
 // sum on through automatic single-field indexes: an index exemption must
 // never name one of them.
 var Queried = map[string][]string{
-	colBatches:   {"created", "updated", "unchanged", "consent_kept"},
+	colBatches:   {"created", "updated", "unchanged", "consent_kept", "refused", "reason"},
 	colErrors:    {"chunk"},
 	colUsers:     {"consent_state"},
 	colHistory:   {"at"},
