@@ -17,6 +17,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/health"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/segment"
+	"github.com/eventstreamengine/ese/shared/suppression"
 	"github.com/eventstreamengine/ese/shared/template"
 	"github.com/eventstreamengine/ese/shared/user"
 	"github.com/eventstreamengine/ese/shared/userimport"
@@ -41,7 +42,26 @@ type Store interface {
 	Messages
 	Webhooks
 	Problems
+	Suppressions
 }
+
+// Suppressions keeps the global do-not-message list.
+type Suppressions interface {
+	// Suppress adds e (its number already normalised), or replaces the
+	// reason of a number already suppressed, keeping when it was first
+	// added.
+	Suppress(ctx context.Context, e suppression.Entry) (suppression.Entry, error)
+	// Unsuppress removes phone's entry; NotExist when there is none.
+	Unsuppress(ctx context.Context, phone string) error
+	// ListSuppressions pages the entries, newest first, and counts them.
+	ListSuppressions(ctx context.Context, p Page) ([]suppression.Entry, int, error)
+	// Suppressed reports which of phones (at most MaxSuppressedLookup)
+	// are suppressed: one read for a batch of recipients.
+	Suppressed(ctx context.Context, phones []string) (map[string]bool, error)
+}
+
+// MaxSuppressedLookup is the most numbers one Suppressed call takes.
+const MaxSuppressedLookup = 500
 
 // UserFilter narrows a user list; the zero value lists everyone.
 type UserFilter struct {

@@ -64,8 +64,9 @@ var Queried = map[string][]string{
 	colCampaigns: {"created_at", "status"},
 	colMessages: {"campaign_id", "provider_sid", "status", "skip_reason", "error_code",
 		"reached_queued", "reached_sent", "reached_delivered", "reached_read", "concluded"},
-	colWebhooks: {"kind", "published"},
-	colProblems: {"at"},
+	colWebhooks:   {"kind", "published"},
+	colProblems:   {"at"},
+	colSuppressed: {"created_at"},
 }
 
 // TTLFields names, per collection id, the timestamp Firestore's TTL policy

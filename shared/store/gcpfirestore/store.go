@@ -40,17 +40,18 @@ import (
 
 // Collection names.
 const (
-	colUsers     = "users"
-	colHistory   = "consent_history"
-	colJobs      = "import_jobs"
-	colBatches   = "batches"
-	colErrors    = "errors"
-	colSegments  = "segments"
-	colTemplates = "templates"
-	colCampaigns = "campaigns"
-	colMessages  = "messages"
-	colWebhooks  = "webhook_events"
-	colProblems  = "problems"
+	colUsers      = "users"
+	colHistory    = "consent_history"
+	colJobs       = "import_jobs"
+	colBatches    = "batches"
+	colErrors     = "errors"
+	colSegments   = "segments"
+	colTemplates  = "templates"
+	colCampaigns  = "campaigns"
+	colMessages   = "messages"
+	colWebhooks   = "webhook_events"
+	colProblems   = "problems"
+	colSuppressed = "suppressions"
 )
 
 // txAttempts bounds how often a contended transaction is tried: a message

@@ -27,6 +27,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/segment"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/internal/records"
+	"github.com/eventstreamengine/ese/shared/suppression"
 	"github.com/eventstreamengine/ese/shared/template"
 	"github.com/eventstreamengine/ese/shared/user"
 	"github.com/eventstreamengine/ese/shared/userimport"
@@ -36,19 +37,20 @@ import (
 // Store keeps everything in maps behind one mutex. The zero value is not
 // usable; call New.
 type Store struct {
-	mu        sync.Mutex
-	users     map[string]user.User
-	history   map[string][]consent.Change
-	jobs      map[string]userimport.Job
-	batches   map[string]map[int]userimport.BatchResult
-	jobErrors map[string]map[int][]errs.Detail
-	refusals  map[string]map[int]errs.Detail
-	segments  map[string]storedSegment
-	templates map[string]template.Template
-	campaigns map[string]campaign.Campaign
-	messages  map[string]message.Message
-	webhooks  map[string]webhook.Event
-	problems  map[string]health.Problem
+	mu         sync.Mutex
+	users      map[string]user.User
+	history    map[string][]consent.Change
+	jobs       map[string]userimport.Job
+	batches    map[string]map[int]userimport.BatchResult
+	jobErrors  map[string]map[int][]errs.Detail
+	refusals   map[string]map[int]errs.Detail
+	segments   map[string]storedSegment
+	templates  map[string]template.Template
+	campaigns  map[string]campaign.Campaign
+	messages   map[string]message.Message
+	webhooks   map[string]webhook.Event
+	problems   map[string]health.Problem
+	suppressed map[string]suppression.Entry // made on first use
 }
 
 // storedSegment keeps the definition as JSON text, as Firestore does, so

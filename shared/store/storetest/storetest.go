@@ -67,6 +67,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"list_messages_newest_updated_first", testListMessages},
 		{"has_unconcluded", testHasUnconcluded},
 		{"problems_replace_and_list_since", testProblems},
+		{"suppressions", testSuppressions},
 		{"campaigns_in_status_and_unconcluded_messages", testCampaignsInAndUnconcluded},
 		{"count_messages", testCountMessages},
 		{"record_webhook_once", testRecordWebhook},
