@@ -14,6 +14,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -238,6 +240,14 @@ func (r *Runner) Recipients(ctx context.Context, ev events.Recipients) error {
 	if err != nil {
 		return fmt.Errorf("campaignrun.Recipients: %w", err)
 	}
+	suppressed := map[string]bool{}
+	for chunk := range slices.Chunk(phones, store.MaxSuppressedLookup) {
+		got, err := r.Store.Suppressed(ctx, chunk)
+		if err != nil {
+			return fmt.Errorf("campaignrun.Recipients: %w", err)
+		}
+		maps.Copy(suppressed, got)
+	}
 	// Each message is its own small transaction and task: run them side
 	// by side, or a batch waits on one round trip after another.
 	var queued, skipped, deferred atomic.Int64
@@ -250,7 +260,7 @@ func (r *Runner) Recipients(ctx context.Context, ev events.Recipients) error {
 			continue // already claimed or concluded: nothing to do
 		}
 		u, ok := users[m.Phone]
-		d := compliance.Check(compliance.Input{User: u, Exists: ok, Quiet: window, Content: tmpl.Content, Now: r.now()})
+		d := compliance.Check(compliance.Input{User: u, Exists: ok, Suppressed: suppressed[m.Phone], Quiet: window, Content: tmpl.Content, Now: r.now()})
 		g.Go(func() error {
 			switch d.Action {
 			case compliance.Skip:

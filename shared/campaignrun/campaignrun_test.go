@@ -20,6 +20,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/sendqueue/memqueue"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
+	"github.com/eventstreamengine/ese/shared/suppression"
 	"github.com/eventstreamengine/ese/shared/template"
 	"github.com/eventstreamengine/ese/shared/user"
 )
@@ -420,5 +421,25 @@ func TestRecipients_enqueue_refused_is_retried(t *testing.T) {
 	}
 	if after, _ := f.store.GetCampaign(ctx, c.ID); after.Status != campaign.Running {
 		t.Errorf("campaign %s, want RUNNING", after.Status)
+	}
+}
+
+// A suppressed number is skipped whatever its consent: the suppression
+// list outranks OPT_IN.
+func TestRecipients_suppressed_number_is_skipped(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	if _, err := f.store.Suppress(context.Background(), suppression.Entry{Phone: "+94771234567", Reason: "complaint"}); err != nil {
+		t.Fatal(err)
+	}
+	c := f.campaign(t, "", "")
+	if _, err := f.runner.Trigger(context.Background(), c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.states(t, c)["+94771234567"]; got != "SKIPPED suppressed" {
+		t.Errorf("suppressed OPT_IN person: %q, want SKIPPED suppressed", got)
+	}
+	if n := len(f.queue.Tasks(sendqueue.QueueID(c.ID, 0))); n != 0 {
+		t.Errorf("%d tasks, want none", n)
 	}
 }

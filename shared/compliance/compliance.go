@@ -21,11 +21,14 @@ import (
 
 // Input is what the checks look at for one recipient.
 type Input struct {
-	User    user.User // the zero User when the person no longer exists
-	Exists  bool
-	Quiet   quiethours.Window
-	Content string // the template's content
-	Now     time.Time
+	User   user.User // the zero User when the person no longer exists
+	Exists bool
+	// Suppressed: the number is on the global do-not-message list,
+	// which outranks any consent.
+	Suppressed bool
+	Quiet      quiethours.Window
+	Content    string // the template's content
+	Now        time.Time
 }
 
 // Action is what to do with the recipient's message.
@@ -101,6 +104,10 @@ func knownUser(in *Input, d *Decision) bool {
 }
 
 func consented(in *Input, d *Decision) bool {
+	if in.Suppressed {
+		d.Action, d.Reason = Skip, message.SkipSuppressed
+		return true
+	}
 	if in.User.Consent == consent.OptIn {
 		return false
 	}

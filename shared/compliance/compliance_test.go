@@ -89,6 +89,11 @@ func TestCheck(t *testing.T) {
 			want: Decision{Action: Skip, Reason: message.SkipNoConsent},
 		},
 		{
+			name: "suppressed_outranks_opt_in",
+			in:   Input{User: arjuna, Exists: true, Suppressed: true, Content: welcome, Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			want: Decision{Action: Skip, Reason: message.SkipSuppressed},
+		},
+		{
 			name: "no_consent_recorded",
 			in:   Input{User: withConsent(arjuna, ""), Exists: true, Content: welcome, Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
 			want: Decision{Action: Skip, Reason: message.SkipNoConsent},

@@ -29,6 +29,7 @@ type SkipReason string
 
 const (
 	SkipNoConsent     SkipReason = "no_consent"
+	SkipSuppressed    SkipReason = "suppressed" // on the global do-not-message list
 	SkipMissingVars   SkipReason = "unresolved_placeholders"
 	SkipInvalidPhone  SkipReason = "invalid_phone"
 	SkipUnknownUser   SkipReason = "unknown_user"

@@ -116,14 +116,22 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 	if err != nil && !errs.Is(err, errs.NotExist) {
 		return "", fmt.Errorf("sending.Send: %w", err)
 	}
-	if err != nil || u.Consent != consent.OptIn {
+	suppressed, serr := s.Store.Suppressed(ctx, []string{m.Phone})
+	if serr != nil {
+		return "", fmt.Errorf("sending.Send: %w", serr)
+	}
+	if err != nil || u.Consent != consent.OptIn || suppressed[m.Phone] {
+		reason := message.SkipConsentAtSend
+		if suppressed[m.Phone] {
+			reason = message.SkipSuppressed
+		}
 		// Only an unclaimed message: one claimed meanwhile by another
 		// delivery may be on its way to the provider.
 		_, err := s.Store.UpdateMessage(ctx, m.ID, func(m *message.Message) error {
 			if m.Status != message.Queued && m.Status != message.Deferred {
 				return errNotClaimable
 			}
-			m.Status, m.SkipReason, m.UpdatedAt = message.Skipped, message.SkipConsentAtSend, s.now()
+			m.Status, m.SkipReason, m.UpdatedAt = message.Skipped, reason, s.now()
 			return nil
 		})
 		if errors.Is(err, errNotClaimable) {

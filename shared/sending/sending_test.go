@@ -15,6 +15,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/sending"
+	"github.com/eventstreamengine/ese/shared/suppression"
 	"github.com/eventstreamengine/ese/shared/sendqueue"
 	"github.com/eventstreamengine/ese/shared/sendqueue/memqueue"
 	"github.com/eventstreamengine/ese/shared/store"
@@ -111,6 +112,7 @@ func TestSend(t *testing.T) {
 		{"opted_in_is_sent", "+94771234567", consent.OptIn, sending.OutcomeSent, message.Sent, "", "", 1},
 		{"stop_before_send_is_skipped", "+94771234568", consent.Stop, sending.OutcomeSkipped, message.Skipped, message.SkipConsentAtSend, "", 0},
 		{"opt_out_before_send_is_skipped", "+94771234569", consent.OptOut, sending.OutcomeSkipped, message.Skipped, message.SkipConsentAtSend, "", 0},
+		{"suppressed_after_fan_out_is_skipped", "+94771234570", consent.OptIn, sending.OutcomeSkipped, message.Skipped, message.SkipSuppressed, "", 0},
 		{"invalid_number_fails", "+15005550001", consent.OptIn, sending.OutcomeFailed, message.Failed, "", "21211", 0},
 		{"blocked_number_fails", "+15005550004", consent.OptIn, sending.OutcomeFailed, message.Failed, "", "21610", 0},
 	}
@@ -119,6 +121,11 @@ func TestSend(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
 			m := f.queued(t, tc.phone, tc.consent)
+			if tc.wantReason == message.SkipSuppressed {
+				if _, err := f.store.Suppress(t.Context(), suppression.Entry{Phone: tc.phone}); err != nil {
+					t.Fatal(err)
+				}
+			}
 			got, err := f.send(t, m)
 			if err != nil || got != tc.wantOutcome {
 				t.Fatalf("Send = %q, %v; want %q, nil", got, err, tc.wantOutcome)
