@@ -15,11 +15,11 @@ import (
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/sending"
-	"github.com/eventstreamengine/ese/shared/suppression"
 	"github.com/eventstreamengine/ese/shared/sendqueue"
 	"github.com/eventstreamengine/ese/shared/sendqueue/memqueue"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
+	"github.com/eventstreamengine/ese/shared/suppression"
 	"github.com/eventstreamengine/ese/shared/user"
 )
 
