@@ -29,6 +29,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/sendqueue"
 	"github.com/eventstreamengine/ese/shared/store"
+	"github.com/eventstreamengine/ese/shared/template"
 )
 
 // maxQueueGeneration bounds the names tried for one campaign's queue: a
@@ -224,6 +225,7 @@ func (r *Runner) Recipients(ctx context.Context, ev events.Recipients) error {
 	if err != nil {
 		return permanentIfMissing(err)
 	}
+	compiled := template.Compile(tmpl) // once for the batch, not per recipient
 	window, err := c.QuietHours()
 	if err != nil {
 		return errs.Wrap(errs.Permanent, err, "campaignrun.Recipients")
@@ -260,7 +262,7 @@ func (r *Runner) Recipients(ctx context.Context, ev events.Recipients) error {
 			continue // already claimed or concluded: nothing to do
 		}
 		u, ok := users[m.Phone]
-		d := compliance.Check(compliance.Input{User: u, Exists: ok, Suppressed: suppressed[m.Phone], Quiet: window, Content: tmpl.Content, Now: r.now()})
+		d := compliance.Check(compliance.Input{User: u, Exists: ok, Suppressed: suppressed[m.Phone], Quiet: window, Template: compiled, Now: r.now()})
 		g.Go(func() error {
 			switch d.Action {
 			case compliance.Skip:
@@ -310,7 +312,7 @@ func (r *Runner) queue(ctx context.Context, queueID, id string, d compliance.Dec
 		if m.Status != message.Pending {
 			return store.Unchanged
 		}
-		m.Body = d.Body
+		m.Body, m.ContentSID, m.ContentVariables = d.Body, d.ContentSID, d.ContentVariables
 		m.Status = message.Queued
 		if !at.IsZero() {
 			m.Status = message.Deferred

@@ -27,8 +27,10 @@ type Input struct {
 	// which outranks any consent.
 	Suppressed bool
 	Quiet      quiethours.Window
-	Content    string // the template's content
-	Now        time.Time
+	// Template is the campaign's template, compiled once for all its
+	// recipients (required).
+	Template *template.Compiled
+	Now      time.Time
 }
 
 // Action is what to do with the recipient's message.
@@ -61,7 +63,11 @@ type Decision struct {
 	Reason message.SkipReason // when Skip
 	Until  time.Time          // when Defer: the end of the quiet window, in Zone
 	Body   string             // when Send or Defer: the rendered content
-	Zone   string             // when Send or Defer: the IANA zone quiet hours were judged in
+	// ContentSID and ContentVariables, when Send or Defer from a template
+	// approved at Twilio, are what is sent instead of Body.
+	ContentSID       string
+	ContentVariables map[string]string
+	Zone             string // when Send or Defer: the IANA zone quiet hours were judged in
 }
 
 // A step is one check. It returns true when it has decided; otherwise it
@@ -79,9 +85,10 @@ var steps = []step{
 }
 
 // Check runs the checks: an unknown user or one without OPT_IN consent is
-// skipped; content with a placeholder the person's attributes (plus
-// phone_number) cannot fill is skipped; a person inside their quiet hours
-// is deferred to the window's end; everyone else is sent to.
+// skipped; a template with a placeholder or content variable that the
+// person's attributes (plus phone_number) cannot fill and that has no
+// default is skipped; a person inside their quiet hours is deferred to the
+// window's end; everyone else is sent to.
 func Check(in Input) Decision {
 	d := Decision{Action: Send}
 	for _, s := range steps {
@@ -90,7 +97,7 @@ func Check(in Input) Decision {
 		}
 	}
 	if d.Action == Skip {
-		d.Body, d.Zone = "", ""
+		d.Body, d.ContentSID, d.ContentVariables, d.Zone = "", "", nil, ""
 	}
 	return d
 }
@@ -115,18 +122,21 @@ func consented(in *Input, d *Decision) bool {
 	return true
 }
 
+// rendered renders the template in the person's language with their
+// attributes and phone_number (which no attribute overrides).
 func rendered(in *Input, d *Decision) bool {
-	vars := make(map[string]any, len(in.User.Attributes)+1)
-	for k, v := range in.User.Attributes {
-		vars[k] = v
-	}
-	vars["phone_number"] = in.User.Phone
-	body, missing := template.Render(in.Content, vars)
-	if len(missing) > 0 {
+	u := &in.User
+	r := in.Template.Render(u.Language(), func(name string) any {
+		if name == "phone_number" {
+			return u.Phone
+		}
+		return u.Attributes[name]
+	})
+	if len(r.Missing) > 0 {
 		d.Action, d.Reason = Skip, message.SkipMissingVars
 		return true
 	}
-	d.Body = body
+	d.Body, d.ContentSID, d.ContentVariables = r.Body, r.ContentSID, r.ContentVariables
 	return false
 }
 

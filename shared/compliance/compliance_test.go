@@ -9,10 +9,29 @@ import (
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/quiethours"
+	"github.com/eventstreamengine/ese/shared/template"
 	"github.com/eventstreamengine/ese/shared/user"
 )
 
 const welcome = "Hi {name}! Welcome from {city}. Thanks for joining our service! Reply STOP to opt out."
+
+// approved is a template sent as Twilio's approved content, with a
+// Sinhala variant.
+const (
+	welcomeSID   = "HXaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	welcomeSISID = "HXbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+)
+
+var approved = template.Compile(template.Template{
+	Content: "Hi {name}! Welcome from {city}.", ContentSID: welcomeSID,
+	ContentVariables: map[string]string{"1": "name", "2": "city"},
+	Locales:          map[string]template.Locale{"si": {Content: "ආයුබෝවන් {name}!", ContentSID: welcomeSISID}},
+})
+
+// text compiles a template of content alone.
+func text(content string) *template.Compiled {
+	return template.Compile(template.Template{Content: content})
+}
 
 func mustZone(t testing.TB, name string) *time.Location {
 	t.Helper()
@@ -70,150 +89,184 @@ func TestCheck(t *testing.T) {
 	}{
 		{
 			name: "unknown_user",
-			in:   Input{Content: welcome, Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			in:   Input{Template: text(welcome), Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
 			want: Decision{Action: Skip, Reason: message.SkipUnknownUser},
 		},
 		{
 			name: "unknown_user_even_with_a_stale_copy",
-			in:   Input{User: arjuna, Exists: false, Content: welcome, Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			in:   Input{User: arjuna, Exists: false, Template: text(welcome), Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
 			want: Decision{Action: Skip, Reason: message.SkipUnknownUser},
 		},
 		{
 			name: "stop",
-			in:   Input{User: withConsent(arjuna, consent.Stop), Exists: true, Content: welcome, Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			in:   Input{User: withConsent(arjuna, consent.Stop), Exists: true, Template: text(welcome), Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
 			want: Decision{Action: Skip, Reason: message.SkipNoConsent},
 		},
 		{
 			name: "opt_out",
-			in:   Input{User: withConsent(arjuna, consent.OptOut), Exists: true, Content: welcome, Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			in:   Input{User: withConsent(arjuna, consent.OptOut), Exists: true, Template: text(welcome), Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
 			want: Decision{Action: Skip, Reason: message.SkipNoConsent},
 		},
 		{
 			name: "suppressed_outranks_opt_in",
-			in:   Input{User: arjuna, Exists: true, Suppressed: true, Content: welcome, Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			in:   Input{User: arjuna, Exists: true, Suppressed: true, Template: text(welcome), Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
 			want: Decision{Action: Skip, Reason: message.SkipSuppressed},
 		},
 		{
 			name: "no_consent_recorded",
-			in:   Input{User: withConsent(arjuna, ""), Exists: true, Content: welcome, Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			in:   Input{User: withConsent(arjuna, ""), Exists: true, Template: text(welcome), Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
 			want: Decision{Action: Skip, Reason: message.SkipNoConsent},
 		},
 		{
 			name: "consent_checked_before_content",
-			in:   Input{User: withConsent(arjuna, consent.Stop), Exists: true, Content: "{missing}", Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			in:   Input{User: withConsent(arjuna, consent.Stop), Exists: true, Template: text("{missing}"), Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
 			want: Decision{Action: Skip, Reason: message.SkipNoConsent},
 		},
 		{
 			name: "unresolved_placeholder",
-			in:   Input{User: arjuna, Exists: true, Content: "Hi {name}, your code is {code}", Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			in:   Input{User: arjuna, Exists: true, Template: text("Hi {name}, your code is {code}"), Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
 			want: Decision{Action: Skip, Reason: message.SkipMissingVars},
 		},
 		{
 			name: "unresolved_placeholder_skipped_even_in_quiet_hours",
-			in:   Input{User: arjuna, Exists: true, Quiet: night, Content: "{code}", Now: time.Date(2026, 3, 10, 23, 0, 0, 0, colombo)},
+			in:   Input{User: arjuna, Exists: true, Quiet: night, Template: text("{code}"), Now: time.Date(2026, 3, 10, 23, 0, 0, 0, colombo)},
 			want: Decision{Action: Skip, Reason: message.SkipMissingVars},
 		},
 		{
 			name: "send_no_quiet_hours",
-			in:   Input{User: arjuna, Exists: true, Content: welcome, Now: time.Date(2026, 3, 10, 23, 0, 0, 0, colombo)},
+			in:   Input{User: arjuna, Exists: true, Template: text(welcome), Now: time.Date(2026, 3, 10, 23, 0, 0, 0, colombo)},
 			want: Decision{Action: Send, Body: arjunaBody, Zone: "Asia/Colombo"},
 		},
 		{
 			name: "phone_number_and_numbers_render",
-			in:   Input{User: frank, Exists: true, Content: "{phone_number} is {age}", Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			in:   Input{User: frank, Exists: true, Template: text("{phone_number} is {age}"), Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
 			want: Decision{Action: Send, Body: "+94771234576 is 40", Zone: "Asia/Colombo"},
 		},
 		{
 			name: "phone_number_is_the_users_own",
-			in:   Input{User: withAttrs(frank, "phone_number", "+10000000000"), Exists: true, Content: "{phone_number}", Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			in:   Input{User: withAttrs(frank, "phone_number", "+10000000000"), Exists: true, Template: text("{phone_number}"), Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
 			want: Decision{Action: Send, Body: "+94771234576", Zone: "Asia/Colombo"},
 		},
 		{
 			name: "colombo_daytime_sends",
-			in:   Input{User: arjuna, Exists: true, Quiet: night, Content: welcome, Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			in:   Input{User: arjuna, Exists: true, Quiet: night, Template: text(welcome), Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
 			want: Decision{Action: Send, Body: arjunaBody, Zone: "Asia/Colombo"},
 		},
 		{
 			name: "colombo_late_evening_defers_to_next_morning",
-			in:   Input{User: arjuna, Exists: true, Quiet: night, Content: welcome, Now: time.Date(2026, 3, 10, 23, 30, 0, 0, colombo)},
+			in:   Input{User: arjuna, Exists: true, Quiet: night, Template: text(welcome), Now: time.Date(2026, 3, 10, 23, 30, 0, 0, colombo)},
 			want: Decision{Action: Defer, Until: time.Date(2026, 3, 11, 8, 0, 0, 0, colombo), Body: arjunaBody, Zone: "Asia/Colombo"},
 		},
 		{
 			name: "colombo_after_midnight_defers_to_same_morning",
-			in:   Input{User: arjuna, Exists: true, Quiet: night, Content: welcome, Now: time.Date(2026, 3, 11, 1, 15, 0, 0, colombo)},
+			in:   Input{User: arjuna, Exists: true, Quiet: night, Template: text(welcome), Now: time.Date(2026, 3, 11, 1, 15, 0, 0, colombo)},
 			want: Decision{Action: Defer, Until: time.Date(2026, 3, 11, 8, 0, 0, 0, colombo), Body: arjunaBody, Zone: "Asia/Colombo"},
 		},
 		{
 			name: "colombo_window_start_is_quiet",
-			in:   Input{User: arjuna, Exists: true, Quiet: night, Content: welcome, Now: time.Date(2026, 3, 10, 22, 0, 0, 0, colombo)},
+			in:   Input{User: arjuna, Exists: true, Quiet: night, Template: text(welcome), Now: time.Date(2026, 3, 10, 22, 0, 0, 0, colombo)},
 			want: Decision{Action: Defer, Until: time.Date(2026, 3, 11, 8, 0, 0, 0, colombo), Body: arjunaBody, Zone: "Asia/Colombo"},
 		},
 		{
 			name: "colombo_window_end_sends",
-			in:   Input{User: arjuna, Exists: true, Quiet: night, Content: welcome, Now: time.Date(2026, 3, 11, 8, 0, 0, 0, colombo)},
+			in:   Input{User: arjuna, Exists: true, Quiet: night, Template: text(welcome), Now: time.Date(2026, 3, 11, 8, 0, 0, 0, colombo)},
 			want: Decision{Action: Send, Body: arjunaBody, Zone: "Asia/Colombo"},
 		},
 		{
 			name: "judged_in_the_recipients_zone_not_the_servers",
 			// 17:00 UTC is 22:30 in Colombo.
-			in:   Input{User: arjuna, Exists: true, Quiet: night, Content: welcome, Now: time.Date(2026, 3, 10, 17, 0, 0, 0, time.UTC)},
+			in:   Input{User: arjuna, Exists: true, Quiet: night, Template: text(welcome), Now: time.Date(2026, 3, 10, 17, 0, 0, 0, time.UTC)},
 			want: Decision{Action: Defer, Until: time.Date(2026, 3, 11, 8, 0, 0, 0, colombo), Body: arjunaBody, Zone: "Asia/Colombo"},
 		},
 		{
 			name: "zone_from_number_without_attribute",
-			in:   Input{User: frank, Exists: true, Quiet: night, Content: welcome, Now: time.Date(2026, 3, 10, 17, 0, 0, 0, time.UTC)},
+			in:   Input{User: frank, Exists: true, Quiet: night, Template: text(welcome), Now: time.Date(2026, 3, 10, 17, 0, 0, 0, time.UTC)},
 			want: Decision{Action: Defer, Until: time.Date(2026, 3, 11, 8, 0, 0, 0, colombo), Body: frankBody, Zone: "Asia/Colombo"},
 		},
 		{
 			name: "invalid_timezone_attribute_falls_back_to_number",
-			in:   Input{User: withAttrs(frank, "timezone", "Mars/Olympus_Mons"), Exists: true, Quiet: night, Content: welcome, Now: time.Date(2026, 3, 10, 17, 0, 0, 0, time.UTC)},
+			in:   Input{User: withAttrs(frank, "timezone", "Mars/Olympus_Mons"), Exists: true, Quiet: night, Template: text(welcome), Now: time.Date(2026, 3, 10, 17, 0, 0, 0, time.UTC)},
 			want: Decision{Action: Defer, Until: time.Date(2026, 3, 11, 8, 0, 0, 0, colombo), Body: frankBody, Zone: "Asia/Colombo"},
 		},
 		{
 			name: "local_timezone_attribute_falls_back_to_number",
-			in:   Input{User: withAttrs(frank, "timezone", "Local"), Exists: true, Quiet: night, Content: welcome, Now: time.Date(2026, 3, 10, 17, 0, 0, 0, time.UTC)},
+			in:   Input{User: withAttrs(frank, "timezone", "Local"), Exists: true, Quiet: night, Template: text(welcome), Now: time.Date(2026, 3, 10, 17, 0, 0, 0, time.UTC)},
 			want: Decision{Action: Defer, Until: time.Date(2026, 3, 11, 8, 0, 0, 0, colombo), Body: frankBody, Zone: "Asia/Colombo"},
 		},
 		{
 			name: "non_string_timezone_attribute_falls_back_to_number",
-			in:   Input{User: withAttrs(frank, "timezone", 530), Exists: true, Quiet: night, Content: welcome, Now: time.Date(2026, 3, 10, 17, 0, 0, 0, time.UTC)},
+			in:   Input{User: withAttrs(frank, "timezone", 530), Exists: true, Quiet: night, Template: text(welcome), Now: time.Date(2026, 3, 10, 17, 0, 0, 0, time.UTC)},
 			want: Decision{Action: Defer, Until: time.Date(2026, 3, 11, 8, 0, 0, 0, colombo), Body: frankBody, Zone: "Asia/Colombo"},
 		},
 		{
 			name: "timezone_attribute_overrides_number",
 			// 17:00 UTC: quiet in Colombo, midday in New York.
-			in:   Input{User: nyUser, Exists: true, Quiet: night, Content: welcome, Now: time.Date(2026, 3, 10, 17, 0, 0, 0, time.UTC)},
+			in:   Input{User: nyUser, Exists: true, Quiet: night, Template: text(welcome), Now: time.Date(2026, 3, 10, 17, 0, 0, 0, time.UTC)},
 			want: Decision{Action: Send, Body: arjunaBody, Zone: "America/New_York"},
 		},
 		{
 			name: "dst_spring_forward_night_window",
 			// 01:30 EST on 2026-03-08; the window ends at 08:00 EDT.
-			in:   Input{User: nyUser, Exists: true, Quiet: night, Content: welcome, Now: time.Date(2026, 3, 8, 6, 30, 0, 0, time.UTC)},
+			in:   Input{User: nyUser, Exists: true, Quiet: night, Template: text(welcome), Now: time.Date(2026, 3, 8, 6, 30, 0, 0, time.UTC)},
 			want: Decision{Action: Defer, Until: time.Date(2026, 3, 8, 12, 0, 0, 0, time.UTC), Body: arjunaBody, Zone: "America/New_York"},
 		},
 		{
 			name: "dst_spring_forward_window_across_the_gap",
 			// 01:30 EST; 03:00 EDT comes 30 minutes later, as 02:00-03:00 never happens.
-			in:   Input{User: nyUser, Exists: true, Quiet: early, Content: welcome, Now: time.Date(2026, 3, 8, 6, 30, 0, 0, time.UTC)},
+			in:   Input{User: nyUser, Exists: true, Quiet: early, Template: text(welcome), Now: time.Date(2026, 3, 8, 6, 30, 0, 0, time.UTC)},
 			want: Decision{Action: Defer, Until: time.Date(2026, 3, 8, 7, 0, 0, 0, time.UTC), Body: arjunaBody, Zone: "America/New_York"},
 		},
 		{
 			name: "dst_spring_forward_after_the_gap",
 			// 03:00 EDT is the window's end: send.
-			in:   Input{User: nyUser, Exists: true, Quiet: early, Content: welcome, Now: time.Date(2026, 3, 8, 7, 0, 0, 0, time.UTC)},
+			in:   Input{User: nyUser, Exists: true, Quiet: early, Template: text(welcome), Now: time.Date(2026, 3, 8, 7, 0, 0, 0, time.UTC)},
 			want: Decision{Action: Send, Body: arjunaBody, Zone: "America/New_York"},
 		},
 		{
 			name: "dst_fall_back_night_window",
 			// 23:00 EDT on 2026-10-31; 08:00 EST the next morning.
-			in:   Input{User: nyUser, Exists: true, Quiet: night, Content: welcome, Now: time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC)},
+			in:   Input{User: nyUser, Exists: true, Quiet: night, Template: text(welcome), Now: time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC)},
 			want: Decision{Action: Defer, Until: time.Date(2026, 11, 1, 8, 0, 0, 0, newYork), Body: arjunaBody, Zone: "America/New_York"},
+		},
+		{
+			name: "default_fills_a_missing_attribute",
+			in:   Input{User: frank, Exists: true, Template: text("Hi {name}, our {tier|valued} member"), Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			want: Decision{Action: Send, Body: "Hi Frank Miller, our valued member", Zone: "Asia/Colombo"},
+		},
+		{
+			name: "content_sid_sent_with_variables",
+			in:   Input{User: arjuna, Exists: true, Template: approved, Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			want: Decision{
+				Action: Send, Body: "Hi Arjuna Silva! Welcome from Colombo.", Zone: "Asia/Colombo",
+				ContentSID: welcomeSID, ContentVariables: map[string]string{"1": "Arjuna Silva", "2": "Colombo"},
+			},
+		},
+		{
+			name: "locale_by_language_attribute",
+			in:   Input{User: withAttrs(arjuna, "language", "si"), Exists: true, Template: approved, Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			want: Decision{
+				Action: Send, Body: "ආයුබෝවන් Arjuna Silva!", Zone: "Asia/Colombo",
+				ContentSID: welcomeSISID, ContentVariables: map[string]string{"1": "Arjuna Silva", "2": "Colombo"},
+			},
+		},
+		{
+			name: "unfilled_content_variable_is_skipped",
+			in:   Input{User: withAttrs(frank, "city", nil), Exists: true, Template: approved, Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			want: Decision{Action: Skip, Reason: message.SkipMissingVars},
+		},
+		{
+			name: "content_sid_deferred_keeps_what_to_send",
+			in:   Input{User: arjuna, Exists: true, Quiet: night, Template: approved, Now: time.Date(2026, 3, 10, 23, 0, 0, 0, colombo)},
+			want: Decision{
+				Action: Defer, Until: time.Date(2026, 3, 11, 8, 0, 0, 0, colombo), Body: "Hi Arjuna Silva! Welcome from Colombo.", Zone: "Asia/Colombo",
+				ContentSID: welcomeSID, ContentVariables: map[string]string{"1": "Arjuna Silva", "2": "Colombo"},
+			},
 		},
 		{
 			name: "unknown_number_zone_is_utc",
 			in: Input{
 				User:   user.User{Phone: "+80012345678", Consent: consent.OptIn},
-				Exists: true, Quiet: night, Content: "Hello", Now: time.Date(2026, 3, 10, 23, 0, 0, 0, time.UTC),
+				Exists: true, Quiet: night, Template: text("Hello"), Now: time.Date(2026, 3, 10, 23, 0, 0, 0, time.UTC),
 			},
 			want: Decision{Action: Defer, Until: time.Date(2026, 3, 11, 8, 0, 0, 0, time.UTC), Body: "Hello", Zone: "UTC"},
 		},
@@ -271,10 +324,10 @@ func BenchmarkCheck(b *testing.B) {
 		User: user.User{Phone: "+94771234567", Consent: consent.OptIn, Attributes: map[string]any{
 			"name": "Arjuna Silva", "city": "Colombo", "timezone": "Asia/Colombo", "age": int64(30),
 		}},
-		Exists:  true,
-		Quiet:   mustWindow(b, "22:00", "08:00"),
-		Content: welcome,
-		Now:     time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC),
+		Exists:   true,
+		Quiet:    mustWindow(b, "22:00", "08:00"),
+		Template: text(welcome),
+		Now:      time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC),
 	}
 	b.ReportAllocs()
 	for b.Loop() {

@@ -73,6 +73,12 @@ type Message struct {
 	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
 	ReadAt      *time.Time `json:"read_at,omitempty"`
 	FailedAt    *time.Time `json:"failed_at,omitempty"`
+
+	// ContentSID, when set, is Twilio's approved template the message is
+	// sent as, filled with ContentVariables (personal: never listed); Body
+	// is then our copy of what it says.
+	ContentSID       string            `json:"content_sid,omitempty"`
+	ContentVariables map[string]string `json:"-"`
 }
 
 // ID is the deterministic id of campaign's message to phone, so that every

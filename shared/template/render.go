@@ -2,158 +2,94 @@ package template
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
-
-	"github.com/eventstreamengine/ese/shared/errs"
 )
 
-// MaxContent is the longest content, in characters, Twilio accepts for a
-// WhatsApp message body.
-const MaxContent = 1600
+// Lookup returns a person's value for a placeholder's name (nil when they
+// have none). Rendering calls it only for the names the content uses.
+type Lookup func(name string) any
 
-// Placeholder syntax: {name} where name is letters, digits, '_' and '.'.
-// "{{" and "}}" are a literal '{' and '}'. Any other brace (a '{' that
-// starts no well-formed placeholder, a lone '}') is kept as text by
-// Placeholders and Render, and reported by Validate so that a typo such as
-// "{first name}" never reaches a customer.
-//
-// A dotted name ("address.city") is looked up as that literal key first,
-// then by walking nested maps.
-
-// token is one piece of content.
-type token struct {
-	kind  tokenKind
-	text  string // the literal text, or the placeholder's name
-	start int    // byte offset in the content
+// Map looks names up in vars.
+func Map(vars map[string]any) Lookup {
+	return func(name string) any { return vars[name] }
 }
 
-type tokenKind int
+// Render substitutes the person's values into t. An unresolved placeholder
+// (absent, nil, or not a string, number or bool) takes its default when it
+// has one (as does an empty string), else it is left as written; missing
+// and defaulted name those placeholders, each once, in order. Whole
+// numbers render without a fraction (40, not 40.0 or 4e+01).
+func (t Text) Render(vars Lookup) (text string, missing, defaulted []string) {
+	var b strings.Builder
+	b.Grow(t.size + 16*len(t.names))
+	var f fill
+	t.write(&b, vars, &f)
+	return b.String(), f.missing, f.defaulted
+}
 
-const (
-	tokText        tokenKind = iota // literal text, escapes resolved
-	tokPlaceholder                  // {name}
-	tokStray                        // a brace that is neither an escape nor a placeholder
-)
+// fill gathers what a rendering could not fill from the person's values.
+type fill struct {
+	missing, defaulted []string
+}
 
-// scan calls emit for each token of content in order; it stops early when
-// emit returns false.
-func scan(content string, emit func(token) bool) {
-	textStart := 0
-	flush := func(end int) bool {
-		if end > textStart {
-			return emit(token{kind: tokText, text: content[textStart:end], start: textStart})
-		}
-		return true
+func (f *fill) add(list *[]string, name string) {
+	if !contains(*list, name) {
+		*list = append(*list, name)
 	}
-	for i := 0; i < len(content); {
-		c := content[i]
-		if c != '{' && c != '}' {
-			i++
+}
+
+func (t Text) write(b *strings.Builder, vars Lookup, f *fill) {
+	for i := range t.parts {
+		p := &t.parts[i]
+		if p.name == "" {
+			b.WriteString(p.lit)
 			continue
 		}
-		if i+1 < len(content) && content[i+1] == c { // escaped brace
-			if !flush(i) || !emit(token{kind: tokText, text: content[i : i+1], start: i}) {
-				return
-			}
-			i += 2
-			textStart = i
+		s, ok := p.resolve(vars, f)
+		if ok {
+			b.WriteString(s)
 			continue
 		}
-		if c == '{' {
-			if n := nameLen(content[i+1:]); n > 0 && i+1+n < len(content) && content[i+1+n] == '}' {
-				if !flush(i) || !emit(token{kind: tokPlaceholder, text: content[i+1 : i+1+n], start: i}) {
-					return
-				}
-				i += n + 2
-				textStart = i
-				continue
-			}
-		}
-		if !flush(i) || !emit(token{kind: tokStray, text: content[i : i+1], start: i}) {
-			return
-		}
-		i++
-		textStart = i
+		b.WriteByte('{') // only a placeholder without a default is missing
+		b.WriteString(p.name)
+		b.WriteByte('}')
 	}
-	flush(len(content))
 }
 
-// nameLen is the length of the placeholder name at the start of s.
-func nameLen(s string) int {
-	n := 0
-	for n < len(s) {
-		c := s[n]
-		if c == '_' || c == '.' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') {
-			n++
-			continue
-		}
-		break
+// resolve is p's text for the person: their value, else p's default
+// (recorded in f), else false (recorded as missing).
+func (p *part) resolve(vars Lookup, f *fill) (string, bool) {
+	s, ok := format(p.lookup(vars))
+	switch {
+	case ok && (s != "" || !p.hasDefault):
+		return s, true
+	case p.hasDefault:
+		f.add(&f.defaulted, p.name)
+		return p.dflt, true
 	}
-	return n
+	f.add(&f.missing, p.name)
+	return "", false
 }
 
-// Placeholders returns the names of content's {name} placeholders, each
-// once, in order of first appearance.
-func Placeholders(content string) []string {
-	var names []string
-	scan(content, func(t token) bool {
-		if t.kind == tokPlaceholder && !slices.Contains(names, t.text) {
-			names = append(names, t.text)
-		}
-		return true
-	})
-	return names
-}
-
-// Render substitutes vars into content and returns the names it could not
-// resolve (absent, nil, or not a string, number or bool), each once, in
-// order; an unresolved placeholder is left as written. Whole numbers
-// render without a fraction (40, not 40.0 or 4e+01).
-func Render(content string, vars map[string]any) (string, []string) {
-	var (
-		b       strings.Builder
-		missing []string
-	)
-	b.Grow(len(content) + len(content)/2)
-	scan(content, func(t token) bool {
-		switch t.kind {
-		case tokPlaceholder:
-			if s, ok := format(lookup(vars, t.text)); ok {
-				b.WriteString(s)
-				return true
-			}
-			if !slices.Contains(missing, t.text) {
-				missing = append(missing, t.text)
-			}
-			b.WriteByte('{')
-			b.WriteString(t.text)
-			b.WriteByte('}')
-		default:
-			b.WriteString(t.text)
-		}
-		return true
-	})
-	return b.String(), missing
-}
-
-// lookup finds name in vars: as a literal key, else as a path through
-// nested maps.
-func lookup(vars map[string]any, name string) any {
-	if v, ok := vars[name]; ok || !strings.Contains(name, ".") {
+// lookup finds p's value: its name as a literal key, else a dotted name as
+// a path through nested maps.
+func (p *part) lookup(vars Lookup) any {
+	if vars == nil {
+		return nil
+	}
+	v := vars(p.name)
+	if v != nil || p.path == nil {
 		return v
 	}
-	var cur any = vars
-	for part := range strings.SplitSeq(name, ".") {
+	cur := vars(p.path[0])
+	for _, k := range p.path[1:] {
 		m, ok := cur.(map[string]any)
 		if !ok {
 			return nil
 		}
-		cur = m[part]
+		cur = m[k]
 	}
 	return cur
 }
@@ -209,67 +145,141 @@ func formatFloat(f float64, bits int) (string, bool) {
 	return strconv.FormatFloat(f, 'f', -1, bits), true
 }
 
-// Normalize fills Variables from the content when none are given, so that
-// a template created without them lists what it needs.
-func (t *Template) Normalize() {
-	if len(t.Variables) == 0 {
-		t.Variables = Placeholders(t.Content)
+// Compiled is a template made ready to render: its content and each
+// locale's parsed once, its content variables bound. It is safe for
+// concurrent use.
+type Compiled struct {
+	def     variant
+	locales map[string]*variant // by lower-case language code
+}
+
+// variant is the default content or one locale's.
+type variant struct {
+	locale     string // "" for the default
+	text       Text
+	contentSID string
+	bindings   []binding // in Twilio's variable order
+}
+
+// binding is one of Twilio's numbered content variables and the attribute
+// that fills it.
+type binding struct {
+	key string
+	part
+}
+
+// Compile prepares t for rendering. It does not validate t: a template is
+// validated when it is stored.
+func Compile(t Template) *Compiled {
+	c := &Compiled{}
+	bindings := compileBindings(t.ContentVariables)
+	c.def = variant{text: Parse(t.Content), contentSID: t.ContentSID, bindings: bindings}
+	if len(t.Locales) > 0 {
+		c.locales = make(map[string]*variant, len(t.Locales))
+		for lang, l := range t.Locales {
+			key := normalLanguage(lang)
+			c.locales[key] = &variant{locale: lang, text: Parse(l.Content), contentSID: l.ContentSID, bindings: bindings}
+		}
+	}
+	return c
+}
+
+func compileBindings(vars map[string]string) []binding {
+	if len(vars) == 0 {
+		return nil
+	}
+	out := make([]binding, 0, len(vars))
+	for k, v := range vars {
+		p, ok := parseBinding(v)
+		if !ok {
+			// Validate refuses it; rendered as missing so it is never sent.
+			p = part{name: v}
+		}
+		out = append(out, binding{key: k, part: p})
+	}
+	sortBindings(out)
+	return out
+}
+
+// sortBindings orders Twilio's variables by number ("2" before "10").
+func sortBindings(bs []binding) {
+	less := func(a, b string) bool {
+		if len(a) != len(b) {
+			return len(a) < len(b)
+		}
+		return a < b
+	}
+	for i := 1; i < len(bs); i++ {
+		for j := i; j > 0 && less(bs[j].key, bs[j-1].key); j-- {
+			bs[j], bs[j-1] = bs[j-1], bs[j]
+		}
 	}
 }
 
-// Validate checks the fields a person sets: a name, content of at most
-// MaxContent characters whose braces are all placeholders or escapes, and,
-// when Variables are given, that they name exactly the content's
-// placeholders (Normalize fills them when not).
-func (t Template) Validate() error {
-	var d []errs.Detail
-	if strings.TrimSpace(t.Name) == "" {
-		d = append(d, errs.Detail{Field: "name", Message: "is required"})
-	}
-	switch n := utf8.RuneCountInString(t.Content); {
-	case strings.TrimSpace(t.Content) == "":
-		d = append(d, errs.Detail{Field: "content", Message: "is required"})
-	case n > MaxContent:
-		d = append(d, errs.Detail{Field: "content", Message: fmt.Sprintf("is %d characters; the limit is %d", n, MaxContent)})
-	}
-	stray := 0
-	scan(t.Content, func(tk token) bool {
-		if tk.kind == tokStray {
-			stray++
-			if stray <= 5 { // enough to point the way
-				d = append(d, errs.Detail{Field: "content", Message: fmt.Sprintf(
-					"has a %q at byte %d that is not part of a {name} placeholder; write %s for a literal brace",
-					tk.text, tk.start, tk.text+tk.text)})
+// Rendered is a template rendered for one person.
+type Rendered struct {
+	// Locale is the locale variant chosen by the person's language; ""
+	// for the template's default content.
+	Locale string
+	// Body is the content rendered: what is sent when there is no
+	// ContentSID, else our own copy of what the approved template says.
+	Body string
+	// ContentSID and ContentVariables, when set, are what is sent instead
+	// of Body: Twilio's approved template and its numbered variables.
+	ContentSID       string
+	ContentVariables map[string]string
+	// Missing names the placeholders and content variables left unfilled
+	// (no value and no default); Defaulted those that took their default.
+	Missing, Defaulted []string
+}
+
+// Render renders the variant for language (a person's language
+// attribute: "si", "pt-BR"; its base language "pt" when no variant has the
+// whole code; the default content when neither) with the person's values.
+func (c *Compiled) Render(language string, vars Lookup) Rendered {
+	v := c.pick(language)
+	var b strings.Builder
+	b.Grow(v.text.size + 16*len(v.text.names))
+	var f fill
+	v.text.write(&b, vars, &f)
+	r := Rendered{Locale: v.locale, Body: b.String(), ContentSID: v.contentSID}
+	if v.contentSID != "" && len(v.bindings) > 0 {
+		r.ContentVariables = make(map[string]string, len(v.bindings))
+		for i := range v.bindings {
+			bd := &v.bindings[i]
+			if s, ok := bd.resolve(vars, &f); ok {
+				r.ContentVariables[bd.key] = s
 			}
 		}
-		return true
-	})
-	if len(t.Variables) > 0 {
-		d = append(d, checkVariables(t.Variables, Placeholders(t.Content))...)
 	}
-	if len(d) > 0 {
-		return errs.WithDetails(errs.Invalid, "invalid template", d)
-	}
-	return nil
+	r.Missing, r.Defaulted = f.missing, f.defaulted
+	return r
 }
 
-// checkVariables reports how vars differs from the placeholders, as a set.
-func checkVariables(vars, placeholders []string) []errs.Detail {
-	var d []errs.Detail
-	seen := make(map[string]bool, len(vars))
-	for _, v := range vars {
-		switch {
-		case seen[v]:
-			d = append(d, errs.Detail{Field: "variables", Message: fmt.Sprintf("lists %q twice", v)})
-		case !slices.Contains(placeholders, v):
-			d = append(d, errs.Detail{Field: "variables", Message: fmt.Sprintf("lists %q, which the content does not use", v)})
-		}
-		seen[v] = true
+func (c *Compiled) pick(language string) *variant {
+	if len(c.locales) == 0 || language == "" {
+		return &c.def
 	}
-	for _, p := range placeholders {
-		if !seen[p] {
-			d = append(d, errs.Detail{Field: "variables", Message: fmt.Sprintf("does not list %q, which the content uses", p)})
+	key := normalLanguage(language)
+	if v, ok := c.locales[key]; ok {
+		return v
+	}
+	if i := strings.IndexByte(key, '-'); i > 0 {
+		if v, ok := c.locales[key[:i]]; ok {
+			return v
 		}
 	}
-	return d
+	return &c.def
+}
+
+// normalLanguage reads a language code the way locale keys are written:
+// lower case, '-' between parts ("pt_BR" and "PT-br" are "pt-br").
+func normalLanguage(s string) string {
+	s = strings.TrimSpace(s)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '_' || (c >= 'A' && c <= 'Z') {
+			return strings.ReplaceAll(strings.ToLower(s), "_", "-")
+		}
+	}
+	return s
 }

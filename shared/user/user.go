@@ -27,3 +27,12 @@ func (u User) Timezone() string {
 	}
 	return ""
 }
+
+// Language returns the language code the person set (their language
+// attribute), if any: it chooses a template's locale.
+func (u User) Language() string {
+	if l, ok := u.Attributes["language"].(string); ok {
+		return l
+	}
+	return ""
+}
