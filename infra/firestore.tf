@@ -147,12 +147,13 @@ resource "google_firestore_index" "messages_campaign_flag" {
 # read only through the composite indexes above, which still end in a
 # rising timestamp: one campaign sending near 500 messages/s, or as many
 # callbacks a second, can still make their tail hot). Large fields
-# (bodies, callback parameters, attributes, row errors) are never queried and would
-# only cost index entries.
+# (bodies, content variables, callback parameters, attributes, row
+# errors) are never queried and would only cost index entries.
 locals {
   index_exemptions = {
     "messages.body"              = { collection = "messages", field = "body" }
     "messages.error_message"     = { collection = "messages", field = "error_message" }
+    "messages.content_variables" = { collection = "messages", field = "content_variables" }
     "messages.created_at"        = { collection = "messages", field = "created_at" }
     "messages.scheduled_at"      = { collection = "messages", field = "scheduled_at" }
     "messages.queued_at"         = { collection = "messages", field = "queued_at" }

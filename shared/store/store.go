@@ -97,6 +97,11 @@ type Users interface {
 	// STOP user; a START from one changes nothing. It returns the user
 	// after (zero when none) and whether the state changed.
 	ApplyKeyword(ctx context.Context, k consent.Keyword) (user.User, bool, error)
+	// RecordInbound records that the person at phone wrote to us at at:
+	// their LastInboundAt becomes at unless it is already as late (messages
+	// are processed in any order, and again). A number without a user is
+	// left alone. UpdatedAt does not move: nothing about them was edited.
+	RecordInbound(ctx context.Context, phone string, at time.Time) error
 	// ConsentHistory lists phone's consent changes, oldest first.
 	ConsentHistory(ctx context.Context, phone string) ([]consent.Change, error)
 	CountUsers(ctx context.Context, f UserFilter) (int, error)
@@ -168,6 +173,9 @@ type Templates interface {
 	CreateTemplate(ctx context.Context, t template.Template) (template.Template, error) // assigns ID
 	GetTemplate(ctx context.Context, id string) (template.Template, error)
 	ListTemplates(ctx context.Context, p Page) ([]template.Template, int, error) // newest first
+	// UpdateTemplate runs fn on the current template in a transaction and
+	// stores the result; see UpdateCampaign and Unchanged.
+	UpdateTemplate(ctx context.Context, id string, fn func(*template.Template) error) (template.Template, error)
 }
 
 // Campaigns keeps campaigns.

@@ -18,6 +18,9 @@ type User struct {
 	// KeywordAt is when the person's latest STOP or START was received:
 	// an older one, processed later, changes nothing.
 	KeywordAt *time.Time `json:"last_keyword_at,omitempty"`
+	// LastInboundAt is when the person's latest message to us was
+	// received: their 24-hour window for free text runs from it.
+	LastInboundAt *time.Time `json:"last_inbound_at,omitempty"`
 }
 
 // Timezone returns the IANA zone the person set, if any.

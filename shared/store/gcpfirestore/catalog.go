@@ -131,6 +131,16 @@ func (s *Store) GetTemplate(ctx context.Context, id string) (template.Template, 
 	return d.template(id), nil
 }
 
+// UpdateTemplate implements store.Templates.
+func (s *Store) UpdateTemplate(ctx context.Context, id string, fn func(*template.Template) error) (template.Template, error) {
+	if !records.ValidID(id) {
+		return template.Template{}, notExist("UpdateTemplate", "templates/"+id)
+	}
+	return runUpdate(ctx, s, "UpdateTemplate", s.c.Collection(colTemplates).Doc(id),
+		templateDoc.template, func(_ templateDoc, t template.Template) templateDoc { return toTemplateDoc(t) },
+		func(t *template.Template) { t.ID = id }, fn)
+}
+
 // ListTemplates implements store.Templates.
 func (s *Store) ListTemplates(ctx context.Context, p store.Page) ([]template.Template, int, error) {
 	return listNewest(ctx, s, "ListTemplates", colTemplates, p, func(id string, d templateDoc) (template.Template, error) {

@@ -27,6 +27,8 @@ type userDoc struct {
 	CreatedAt  time.Time      `firestore:"created_at"`
 	UpdatedAt  time.Time      `firestore:"updated_at"`
 	KeywordAt  *time.Time     `firestore:"keyword_at,omitempty"`
+	// LastInboundAt is when the person's latest message reached us.
+	LastInboundAt *time.Time `firestore:"last_inbound_at,omitempty"`
 }
 
 func toUserDoc(u user.User) userDoc {
@@ -36,6 +38,8 @@ func toUserDoc(u user.User) userDoc {
 		CreatedAt:  records.Time(u.CreatedAt),
 		UpdatedAt:  records.Time(u.UpdatedAt),
 		KeywordAt:  timePtr(u.KeywordAt),
+
+		LastInboundAt: timePtr(u.LastInboundAt),
 	}
 }
 
@@ -56,6 +60,8 @@ func (d userDoc) user(phone string) user.User {
 		CreatedAt:  records.Time(d.CreatedAt),
 		UpdatedAt:  records.Time(d.UpdatedAt),
 		KeywordAt:  timePtr(d.KeywordAt),
+
+		LastInboundAt: timePtr(d.LastInboundAt),
 	}
 }
 
@@ -222,20 +228,46 @@ type templateDoc struct {
 	Variables []string  `firestore:"variables"`
 	CreatedAt time.Time `firestore:"created_at"`
 	UpdatedAt time.Time `firestore:"updated_at"`
+
+	ContentSID       string               `firestore:"content_sid,omitempty"`
+	ContentVariables map[string]string    `firestore:"content_variables,omitempty"`
+	Category         string               `firestore:"category,omitempty"`
+	Locales          map[string]localeDoc `firestore:"locales,omitempty"`
+}
+
+type localeDoc struct {
+	Content    string `firestore:"content"`
+	ContentSID string `firestore:"content_sid,omitempty"`
 }
 
 func toTemplateDoc(t template.Template) templateDoc {
-	return templateDoc{
+	d := templateDoc{
 		Name: t.Name, Content: t.Content, Variables: append([]string(nil), t.Variables...),
 		CreatedAt: records.Time(t.CreatedAt), UpdatedAt: records.Time(t.UpdatedAt),
+		ContentSID: t.ContentSID, ContentVariables: maps.Clone(t.ContentVariables), Category: string(t.Category),
 	}
+	if len(t.Locales) > 0 {
+		d.Locales = make(map[string]localeDoc, len(t.Locales))
+		for k, l := range t.Locales {
+			d.Locales[k] = localeDoc(l)
+		}
+	}
+	return d
 }
 
 func (d templateDoc) template(id string) template.Template {
-	return template.Template{
+	t := template.Template{
 		ID: id, Name: d.Name, Content: d.Content, Variables: d.Variables,
 		CreatedAt: records.Time(d.CreatedAt), UpdatedAt: records.Time(d.UpdatedAt),
+		ContentSID: d.ContentSID, ContentVariables: d.ContentVariables, Category: template.Category(d.Category),
 	}
+	if len(d.Locales) > 0 {
+		t.Locales = make(map[string]template.Locale, len(d.Locales))
+		for k, l := range d.Locales {
+			t.Locales[k] = template.Locale(l)
+		}
+	}
+	return t
 }
 
 type campaignDoc struct {
@@ -314,6 +346,9 @@ type messageDoc struct {
 	// ExpireAt is CreatedAt plus the store's retention, so every rewrite
 	// of the document keeps it (TTLField).
 	ExpireAt *time.Time `firestore:"expire_at,omitempty"`
+
+	ContentSID       string            `firestore:"content_sid,omitempty"`
+	ContentVariables map[string]string `firestore:"content_variables,omitempty"`
 }
 
 func toMessageDoc(m message.Message) messageDoc {
@@ -326,7 +361,8 @@ func toMessageDoc(m message.Message) messageDoc {
 		ClaimedAt: records.TimePtr(m.ClaimedAt), SentAt: records.TimePtr(m.SentAt),
 		DeliveredAt: records.TimePtr(m.DeliveredAt), ReadAt: records.TimePtr(m.ReadAt), FailedAt: records.TimePtr(m.FailedAt),
 		ReachedQueued: st.Queued, ReachedSent: st.Sent, ReachedDelivered: st.Delivered, ReachedRead: st.Read,
-		Concluded: m.Status.Concluded(),
+		Concluded:  m.Status.Concluded(),
+		ContentSID: m.ContentSID, ContentVariables: maps.Clone(m.ContentVariables),
 	}
 }
 
@@ -339,6 +375,7 @@ func (d messageDoc) message(id string) message.Message {
 		ScheduledAt: records.TimePtr(d.ScheduledAt), QueuedAt: records.TimePtr(d.QueuedAt),
 		ClaimedAt: records.TimePtr(d.ClaimedAt), SentAt: records.TimePtr(d.SentAt),
 		DeliveredAt: records.TimePtr(d.DeliveredAt), ReadAt: records.TimePtr(d.ReadAt), FailedAt: records.TimePtr(d.FailedAt),
+		ContentSID: d.ContentSID, ContentVariables: d.ContentVariables,
 	}
 }
 

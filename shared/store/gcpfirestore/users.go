@@ -342,3 +342,31 @@ func (s *Store) ApplyKeyword(ctx context.Context, k consent.Keyword) (user.User,
 	}
 	return out, changed, nil
 }
+
+// RecordInbound implements store.Users, in a transaction so that the
+// latest of two messages processed at once stands.
+func (s *Store) RecordInbound(ctx context.Context, phone string, at time.Time) error {
+	if !records.ValidID(phone) {
+		return nil // names no user
+	}
+	at = records.Time(records.Or(at, time.Now()))
+	ref := s.userRef(phone)
+	err := s.c.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(ref)
+		if status.Code(err) == codes.NotFound {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		u, err := decodeUser(snap)
+		if err != nil {
+			return err
+		}
+		if u.LastInboundAt != nil && !at.After(*u.LastInboundAt) {
+			return nil
+		}
+		return tx.Update(ref, []firestore.Update{{Path: "last_inbound_at", Value: at}})
+	}, firestore.MaxAttempts(txAttempts))
+	return classify("RecordInbound", err)
+}

@@ -103,10 +103,8 @@ func copyUser(u user.User) user.User {
 	u.Attributes = records.Attributes(u.Attributes)
 	u.CreatedAt = records.Time(u.CreatedAt)
 	u.UpdatedAt = records.Time(u.UpdatedAt)
-	if u.KeywordAt != nil {
-		k := records.Time(*u.KeywordAt)
-		u.KeywordAt = &k
-	}
+	u.KeywordAt = records.TimePtr(u.KeywordAt)
+	u.LastInboundAt = records.TimePtr(u.LastInboundAt)
 	return u
 }
 
@@ -266,6 +264,20 @@ func (s *Store) ApplyKeyword(ctx context.Context, k consent.Keyword) (user.User,
 	}
 	s.users[k.Phone] = u
 	return copyUser(u), change, nil
+}
+
+// RecordInbound implements store.Users.
+func (s *Store) RecordInbound(ctx context.Context, phone string, at time.Time) error {
+	at = records.Time(records.Or(at, time.Now()))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[phone]
+	if !ok || (u.LastInboundAt != nil && !at.After(*u.LastInboundAt)) {
+		return nil
+	}
+	u.LastInboundAt = &at
+	s.users[phone] = u
+	return nil
 }
 
 // ConsentHistory implements store.Users.
@@ -619,6 +631,8 @@ func (s *Store) ListSegments(ctx context.Context, p store.Page) ([]segment.Segme
 
 func copyTemplate(t template.Template) template.Template {
 	t.Variables = slices.Clone(t.Variables)
+	t.ContentVariables = maps.Clone(t.ContentVariables)
+	t.Locales = maps.Clone(t.Locales)
 	t.CreatedAt = records.Time(t.CreatedAt)
 	t.UpdatedAt = records.Time(t.UpdatedAt)
 	return t
@@ -645,6 +659,27 @@ func (s *Store) GetTemplate(ctx context.Context, id string) (template.Template, 
 		return template.Template{}, notExist("GetTemplate", "template "+id)
 	}
 	return copyTemplate(t), nil
+}
+
+// UpdateTemplate implements store.Templates.
+func (s *Store) UpdateTemplate(ctx context.Context, id string, fn func(*template.Template) error) (template.Template, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.templates[id]
+	if !ok {
+		return template.Template{}, notExist("UpdateTemplate", "template "+id)
+	}
+	next := copyTemplate(cur)
+	if err := fn(&next); err != nil {
+		if errors.Is(err, store.Unchanged) {
+			return copyTemplate(cur), nil
+		}
+		return template.Template{}, err
+	}
+	next = copyTemplate(next)
+	next.ID = id
+	s.templates[id] = next
+	return copyTemplate(next), nil
 }
 
 // ListTemplates implements store.Templates.
@@ -774,6 +809,7 @@ func (s *Store) UpdateCampaign(ctx context.Context, id string, fn func(*campaign
 // Messages
 
 func copyMessage(m message.Message) message.Message {
+	m.ContentVariables = maps.Clone(m.ContentVariables)
 	m.CreatedAt = records.Time(m.CreatedAt)
 	m.UpdatedAt = records.Time(m.UpdatedAt)
 	for _, p := range []**time.Time{&m.ScheduledAt, &m.QueuedAt, &m.ClaimedAt, &m.SentAt, &m.DeliveredAt, &m.ReadAt, &m.FailedAt} {

@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -124,7 +125,15 @@ func testTemplates(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	in := []template.Template{
 		{Name: "welcome", Content: "Hi {first_name}!", Variables: []string{"first_name"}, CreatedAt: at(0)},
-		{Name: "offer", Content: "{first_name}, 10% off in {city}", Variables: []string{"first_name", "city"}, CreatedAt: at(1).In(lanka), UpdatedAt: at(2)},
+		{
+			Name: "offer", Content: "{first_name}, 10% off in {city}", Variables: []string{"first_name", "city"}, CreatedAt: at(1).In(lanka), UpdatedAt: at(2),
+			// Sent as Twilio's approved template, in two more languages.
+			ContentSID: "HX0123456789abcdef0123456789abcdef", ContentVariables: map[string]string{"1": "first_name", "2": "city|your city"},
+			Category: template.Marketing, Locales: map[string]template.Locale{
+				"si":    {Content: "{first_name}, {city} 10%", ContentSID: "HXaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
+				"pt-br": {Content: "{first_name}, 10% em {city}", ContentSID: "HXbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"},
+			},
+		},
 		{Name: "plain", Content: "No placeholders", CreatedAt: at(3)},
 	}
 	var created []template.Template
@@ -138,6 +147,7 @@ func testTemplates(t *testing.T, s store.Store) {
 		}
 		want := tpl
 		want.ID, want.Variables = got.ID, slices.Clone(tpl.Variables)
+		want.ContentVariables, want.Locales = maps.Clone(tpl.ContentVariables), maps.Clone(tpl.Locales)
 		want.CreatedAt, want.UpdatedAt = kept(tpl.CreatedAt), kept(tpl.UpdatedAt)
 		if want.UpdatedAt.IsZero() {
 			want.UpdatedAt = want.CreatedAt
@@ -147,6 +157,10 @@ func testTemplates(t *testing.T, s store.Store) {
 		}
 		if len(tpl.Variables) > 0 { // the store keeps copies of its own
 			tpl.Variables[0], got.Variables[0] = "aliased", "aliased too"
+		}
+		if len(tpl.ContentVariables) > 0 {
+			tpl.ContentVariables["1"], got.ContentVariables["1"] = "aliased", "aliased too"
+			tpl.Locales["si"], got.Locales["si"] = template.Locale{Content: "aliased"}, template.Locale{Content: "aliased too"}
 		}
 		stored, err := s.GetTemplate(ctx, got.ID)
 		if err != nil {
@@ -161,6 +175,65 @@ func testTemplates(t *testing.T, s store.Store) {
 		t.Errorf("GetTemplate(unknown): %v, want kind NotExist", err)
 	}
 	checkList(t, created, func(p store.Page) ([]template.Template, int, error) { return s.ListTemplates(ctx, p) })
+}
+
+// UpdateTemplate replaces what fn sets, keeps the id, refuses with fn's
+// error, and changes nothing on Unchanged; an unknown id is NotExist.
+func testUpdateTemplate(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	tpl, err := s.CreateTemplate(ctx, template.Template{Name: "welcome", Content: "Hi {name}", Variables: []string{"name"}, CreatedAt: at(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := template.Template{
+		ID: tpl.ID, Name: "welcome v2", Content: "Hi {name|there}", Variables: []string{"name"}, CreatedAt: kept(at(0)), UpdatedAt: kept(at(5)),
+		ContentSID: "HX0123456789abcdef0123456789abcdef", ContentVariables: map[string]string{"1": "name|there"}, Category: template.Utility,
+		Locales: map[string]template.Locale{"ta": {Content: "வணக்கம் {name}", ContentSID: "HXcccccccccccccccccccccccccccccccc"}},
+	}
+	got, err := s.UpdateTemplate(ctx, tpl.ID, func(cur *template.Template) error {
+		if d := diff(tpl, *cur); d != "" {
+			t.Errorf("UpdateTemplate's fn sees (-want, +got):\n%s", d)
+		}
+		next := edited
+		next.ID = "ignored" // the id is the document's
+		next.UpdatedAt = at(5).In(lanka)
+		*cur = next
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateTemplate: %v", err)
+	}
+	if d := diff(edited, got); d != "" {
+		t.Errorf("UpdateTemplate (-want, +got):\n%s", d)
+	}
+	stored, err := s.GetTemplate(ctx, tpl.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := diff(edited, stored); d != "" {
+		t.Errorf("GetTemplate after update (-want, +got):\n%s", d)
+	}
+	checkUTC(t, "GetTemplate", stored.CreatedAt, stored.UpdatedAt)
+
+	refused := errs.E(errs.Conflict, "no")
+	if _, err := s.UpdateTemplate(ctx, tpl.ID, func(cur *template.Template) error { cur.Name = "half"; return refused }); !errors.Is(err, refused) {
+		t.Errorf("UpdateTemplate refused: %v, want fn's error", err)
+	}
+	same, err := s.UpdateTemplate(ctx, tpl.ID, func(cur *template.Template) error { cur.Name = "half"; return store.Unchanged })
+	if err != nil {
+		t.Fatalf("UpdateTemplate unchanged: %v", err)
+	}
+	if d := diff(edited, same); d != "" {
+		t.Errorf("UpdateTemplate unchanged (-want, +got):\n%s", d)
+	}
+	if stored, _ := s.GetTemplate(ctx, tpl.ID); stored.Name != edited.Name {
+		t.Errorf("after a refused and an unchanged update the name is %q, want %q", stored.Name, edited.Name)
+	}
+	for _, id := range []string{"nope", ""} {
+		if _, err := s.UpdateTemplate(ctx, id, func(*template.Template) error { return nil }); !errs.Is(err, errs.NotExist) {
+			t.Errorf("UpdateTemplate(%q): %v, want kind NotExist", id, err)
+		}
+	}
 }
 
 func newCampaign(n int) campaign.Campaign {

@@ -48,6 +48,8 @@ func testCreateMessages(t *testing.T, s store.Store) {
 	m1, m2, m3 := newMessage("c1", 1), newMessage("c1", 2), newMessage("c1", 3)
 	sched := at(30).In(lanka)
 	m2.ScheduledAt = &sched
+	// Sent as Twilio's approved template: the SID and variables round-trip.
+	m2.ContentSID, m2.ContentVariables = "HX0123456789abcdef0123456789abcdef", map[string]string{"1": "Arjuna", "2": "Colombo"}
 	got, err := s.CreateMessages(ctx, []message.Message{m1, m2})
 	if err != nil {
 		t.Fatalf("CreateMessages: %v", err)
