@@ -1,5 +1,6 @@
 // Package deliverystatus is the HandleStatus function (topic
-// delivery-status): Twilio's status callbacks move messages forward.
+// delivery-status): it reads each stored Twilio status callback into a
+// deliverystatus.Callback, which moves its message forward.
 package deliverystatus
 
 import (
@@ -11,8 +12,10 @@ import (
 
 	"github.com/eventstreamengine/ese/functions/internal/edge"
 	"github.com/eventstreamengine/ese/functions/internal/setup"
+	"github.com/eventstreamengine/ese/functions/internal/twilioform"
 	"github.com/eventstreamengine/ese/shared/deliverystatus"
 	"github.com/eventstreamengine/ese/shared/store"
+	"github.com/eventstreamengine/ese/shared/webhook"
 )
 
 func init() {
@@ -41,5 +44,8 @@ func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
 
 // New returns the handler over st.
 func New(st store.Store, giveUpAfter time.Duration) edge.Handler {
-	return edge.Decoded((&deliverystatus.Applier{Store: st, GiveUpAfter: giveUpAfter}).Apply)
+	a := &deliverystatus.Applier{Store: st, GiveUpAfter: giveUpAfter}
+	return edge.Decoded(func(ctx context.Context, e webhook.Event) error {
+		return a.Apply(ctx, twilioform.Status(e))
+	})
 }

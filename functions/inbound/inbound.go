@@ -1,5 +1,7 @@
 // Package inbound is the HandleInbound function (topic inbound-message):
-// a person's STOP and START change their consent.
+// it reads each stored Twilio callback into an inbound.Message, so a
+// person's STOP and START change their consent and every message records
+// when they last wrote.
 package inbound
 
 import (
@@ -10,8 +12,10 @@ import (
 
 	"github.com/eventstreamengine/ese/functions/internal/edge"
 	"github.com/eventstreamengine/ese/functions/internal/setup"
+	"github.com/eventstreamengine/ese/functions/internal/twilioform"
 	"github.com/eventstreamengine/ese/shared/inbound"
 	"github.com/eventstreamengine/ese/shared/store"
+	"github.com/eventstreamengine/ese/shared/webhook"
 )
 
 func init() {
@@ -38,5 +42,8 @@ func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
 
 // New returns the handler over st.
 func New(st store.Store) edge.Handler {
-	return edge.Decoded((&inbound.Handler{Store: st}).Handle)
+	h := &inbound.Handler{Store: st}
+	return edge.Decoded(func(ctx context.Context, e webhook.Event) error {
+		return h.Handle(ctx, twilioform.Inbound(e))
+	})
 }

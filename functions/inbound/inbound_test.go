@@ -62,6 +62,10 @@ func TestHandleInbound(t *testing.T) {
 			if u.Consent != tc.want {
 				t.Errorf("consent after %q = %s, want %s", tc.body, u.Consent, tc.want)
 			}
+			// Every message, keyword or not, records when the person wrote.
+			if u.LastInboundAt == nil || !u.LastInboundAt.Equal(received) {
+				t.Errorf("LastInboundAt after %q = %v, want %v", tc.body, u.LastInboundAt, received)
+			}
 			h, err := st.ConsentHistory(ctx, phone)
 			if err != nil {
 				t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/eventstreamengine/ese/functions/internal/edge"
 	"github.com/eventstreamengine/ese/functions/internal/setup"
+	"github.com/eventstreamengine/ese/functions/internal/twilioform"
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/deliverystatus"
 	"github.com/eventstreamengine/ese/shared/errs"
@@ -69,12 +70,18 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 	if err != nil {
 		return nil, err
 	}
+	return (&Server{Config: cfg, Store: st, Users: st, Events: pub, Apply: InPlace(st, cfg.GiveUpAfter)}).Routes(), nil
+}
+
+// InPlace processes stored callbacks as HandleInbound and HandleStatus do,
+// for when they cannot be handed on.
+func InPlace(st store.Store, giveUpAfter time.Duration) map[webhook.Kind]func(context.Context, webhook.Event) error {
 	in := &inbound.Handler{Store: st}
-	status := &deliverystatus.Applier{Store: st, GiveUpAfter: cfg.GiveUpAfter}
-	return (&Server{Config: cfg, Store: st, Users: st, Events: pub, Apply: map[webhook.Kind]func(context.Context, webhook.Event) error{
-		webhook.Inbound: in.Handle,
-		webhook.Status:  status.Apply,
-	}}).Routes(), nil
+	status := &deliverystatus.Applier{Store: st, GiveUpAfter: giveUpAfter}
+	return map[webhook.Kind]func(context.Context, webhook.Event) error{
+		webhook.Inbound: func(ctx context.Context, e webhook.Event) error { return in.Handle(ctx, twilioform.Inbound(e)) },
+		webhook.Status:  func(ctx context.Context, e webhook.Event) error { return status.Apply(ctx, twilioform.Status(e)) },
+	}
 }
 
 // Server handles the two webhooks.
@@ -156,7 +163,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 		}
 	}
 	if kind == webhook.Inbound {
-		log.Info("inbound message", "from", phone.Mask(stored.Params["From"]), "duplicate", !created)
+		log.Info("inbound message", "from", phone.Mask(stored.Params[twilioform.KeyFrom]), "duplicate", !created)
 		s.twiml(w, s.reply(r.Context(), stored.Params))
 		return
 	}
@@ -217,10 +224,8 @@ func (s *Server) event(kind webhook.Kind, r *http.Request) (webhook.Event, error
 // process: statuses such as queued or sending are kept for the audit
 // trail only.
 func (s *Server) handOn(ctx context.Context, e webhook.Event) error {
-	if e.Kind == webhook.Status {
-		if _, ok := deliverystatus.Update(e.Status, "", e.ReceivedAt); !ok {
-			return nil
-		}
+	if e.Kind == webhook.Status && !twilioform.Status(e).Records() {
+		return nil
 	}
 	return s.Events.Publish(ctx, events.WebhookTopic(e.Kind), e)
 }

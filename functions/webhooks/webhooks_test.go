@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -16,7 +17,6 @@ import (
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/events/memevents"
-	"github.com/eventstreamengine/ese/shared/inbound"
 	"github.com/eventstreamengine/ese/shared/sms/twilio"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
 	"github.com/eventstreamengine/ese/shared/user"
@@ -205,11 +205,10 @@ func TestWebhooks_stop_applied_in_place_when_pubsub_is_down(t *testing.T) {
 	if err := st.CreateUser(ctx, user.User{Phone: "+94771234577", Consent: consent.OptIn, Attributes: map[string]any{}}, consent.SourceImport, ""); err != nil {
 		t.Fatal(err)
 	}
-	in := &inbound.Handler{Store: st}
 	f := &fixture{store: st, events: pub}
 	f.h = (&Server{
 		Config: Config{PublicBaseURL: base, AuthToken: token, ReplyStop: "bye"},
-		Store:  st, Events: &down{}, Apply: map[webhook.Kind]func(context.Context, webhook.Event) error{webhook.Inbound: in.Handle},
+		Store:  st, Events: &down{}, Apply: InPlace(st, time.Minute),
 	}).Routes()
 	if code, body := f.post("/webhooks/inbound", inboundForm("STOP", "SM77"), token); code != 200 || !strings.Contains(body, "bye") {
 		t.Fatalf("STOP with Pub/Sub down = %d %q, want 200 with the reply", code, body)
@@ -218,6 +217,9 @@ func TestWebhooks_stop_applied_in_place_when_pubsub_is_down(t *testing.T) {
 	evs, _ := st.ListWebhooks(ctx, webhook.Inbound, 10)
 	if u.Consent != consent.Stop || len(evs) != 1 || !evs[0].Published {
 		t.Errorf("consent %s, %d stored; want STOP and 1 stored, marked handled", u.Consent, len(evs))
+	}
+	if u.LastInboundAt == nil || !u.LastInboundAt.Equal(evs[0].ReceivedAt) {
+		t.Errorf("LastInboundAt = %v, want the STOP's arrival %v", u.LastInboundAt, evs[0].ReceivedAt)
 	}
 }
 

@@ -1,87 +1,88 @@
-// Package deliverystatus applies the provider's status callbacks to
-// messages: forward only, each stage recorded once, so callbacks that
-// arrive late, twice or out of order change nothing they should not.
+// Package deliverystatus applies the provider's news about sent messages:
+// forward only, each stage recorded once, so callbacks that arrive late,
+// twice or out of order change nothing they should not. The Webhooks
+// function reads the provider's callbacks into Callbacks.
 package deliverystatus
 
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/logging"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/store"
-	"github.com/eventstreamengine/ese/shared/webhook"
 )
 
-// find returns the message a status is about: by the id in its callback
-// URL when it has one, else by provider sid. A message found by id that
-// already has another sid is not the one this status is about.
-func (a *Applier) find(ctx context.Context, ev webhook.Event) (message.Message, error) {
-	if ev.MessageID == "" {
-		return a.Store.MessageByProviderSID(ctx, ev.MessageSID)
+// Callback is what the provider told us about one message.
+type Callback struct {
+	// ProviderSID is the provider's id of the message (Twilio's MessageSid).
+	ProviderSID string
+	// MessageID is ours, when the callback URL we gave named it, so a
+	// status needs no lookup by sid (and may arrive before the sender has
+	// recorded the sid).
+	MessageID string
+	// Update is the news; Update.At is when it reached us.
+	Update message.ProviderUpdate
+}
+
+// records reports whether u says something a message records.
+func records(u message.ProviderUpdate) bool {
+	switch u.Status {
+	case message.Sent, message.Delivered, message.Read, message.Failed:
+		return true
 	}
-	m, err := a.Store.GetMessage(ctx, ev.MessageID)
+	return false
+}
+
+// Records reports whether c is worth handing on: a status such as queued
+// says nothing a message records, and is kept for the audit trail only.
+func (c Callback) Records() bool { return records(c.Update) }
+
+// find returns the message a status is about: by our id when the callback
+// has one, else by provider sid. A message found by id that already has
+// another sid is not the one this status is about.
+func (a *Applier) find(ctx context.Context, c Callback) (message.Message, error) {
+	if c.MessageID == "" {
+		return a.Store.MessageByProviderSID(ctx, c.ProviderSID)
+	}
+	m, err := a.Store.GetMessage(ctx, c.MessageID)
 	if err != nil {
 		return m, err
 	}
-	if m.ProviderSID != "" && m.ProviderSID != ev.MessageSID {
-		return m, errs.E(errs.Permanent, "message %s was sent as %s, not %s", m.ID, m.ProviderSID, ev.MessageSID)
+	if m.ProviderSID != "" && m.ProviderSID != c.ProviderSID {
+		return m, errs.E(errs.Permanent, "message %s was sent as %s, not %s", m.ID, m.ProviderSID, c.ProviderSID)
 	}
 	return m, nil
 }
 
-// Update reads a Twilio MessageStatus word; ok is false for statuses that
-// say nothing we record (accepted, queued, sending, scheduled, ...).
-func Update(status, errorCode string, at time.Time) (message.ProviderUpdate, bool) {
-	u := message.ProviderUpdate{At: at, ErrorCode: errorCode}
-	switch strings.ToLower(status) {
-	case "sent":
-		u.Status = message.Sent
-	case "delivered":
-		u.Status = message.Delivered
-	case "read":
-		u.Status = message.Read
-	case "failed", "undelivered", "canceled":
-		u.Status = message.Failed
-		if u.ErrorCode == "" {
-			u.ErrorCode = strings.ToLower(status)
-		}
-	default:
-		return u, false
-	}
-	return u, true
-}
-
-// Applier applies status events to the store.
+// Applier applies status callbacks to the store.
 type Applier struct {
 	Store store.Store
-	// GiveUpAfter bounds how long an event for an unknown MessageSid is
-	// retried: the sender may not have recorded the sid yet, but a sid
+	// GiveUpAfter bounds how long a callback for an unknown provider sid
+	// is retried: the sender may not have recorded the sid yet, but a sid
 	// that never appears is not ours.
 	GiveUpAfter time.Duration
 	Now         func() time.Time
 }
 
-// Apply applies one stored status callback.
-func (a *Applier) Apply(ctx context.Context, ev webhook.Event) error {
-	u, ok := Update(ev.Params["MessageStatus"], ev.Params["ErrorCode"], ev.ReceivedAt)
-	if !ok {
+// Apply applies one status callback; one that records nothing is acked.
+func (a *Applier) Apply(ctx context.Context, c Callback) error {
+	if !c.Records() {
 		return nil
 	}
-	m, err := a.find(ctx, ev)
+	m, err := a.find(ctx, c)
 	if errs.Is(err, errs.NotExist) {
 		now := time.Now()
 		if a.Now != nil {
 			now = a.Now()
 		}
-		if now.Sub(ev.ReceivedAt) > a.GiveUpAfter {
-			logging.FromContext(ctx).Warn("status for an unknown message dropped", "message_sid", ev.MessageSID)
+		if now.Sub(c.Update.At) > a.GiveUpAfter {
+			logging.FromContext(ctx).Warn("status for an unknown message dropped", "message_sid", c.ProviderSID)
 			return nil
 		}
-		return errs.E(errs.Transient, "no message with provider sid %s yet", ev.MessageSID)
+		return errs.E(errs.Transient, "no message with provider sid %s yet", c.ProviderSID)
 	}
 	if err != nil {
 		return fmt.Errorf("deliverystatus.Apply: %w", err)
@@ -90,9 +91,9 @@ func (a *Applier) Apply(ctx context.Context, ev webhook.Event) error {
 		changed := false
 		if m.ProviderSID == "" {
 			// The status outran the sender's own record of the send.
-			m.ProviderSID, changed = ev.MessageSID, true
+			m.ProviderSID, changed = c.ProviderSID, true
 		}
-		if !m.Apply(u) && !changed {
+		if !m.Apply(c.Update) && !changed {
 			return store.Unchanged
 		}
 		return nil

@@ -13,7 +13,6 @@ import (
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
-	"github.com/eventstreamengine/ese/shared/webhook"
 )
 
 // t0 is when the sender recorded the send; callbacks come after.
@@ -21,69 +20,15 @@ var t0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 
 func at(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Second) }
 
-func TestUpdate(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		name, status, code string
-		want               message.ProviderUpdate
-		wantOK             bool
-	}{
-		{name: "accepted", status: "accepted"},
-		{name: "queued", status: "queued"},
-		{name: "sending", status: "sending"},
-		{name: "scheduled", status: "scheduled"},
-		{name: "empty", status: ""},
-		{name: "unknown_word", status: "teleported"},
-		{name: "sent", status: "sent", want: message.ProviderUpdate{Status: message.Sent}, wantOK: true},
-		{name: "delivered", status: "delivered", want: message.ProviderUpdate{Status: message.Delivered}, wantOK: true},
-		{name: "read", status: "read", want: message.ProviderUpdate{Status: message.Read}, wantOK: true},
-		{name: "any_case", status: "DeLiVeReD", want: message.ProviderUpdate{Status: message.Delivered}, wantOK: true},
-		{name: "failed_with_code", status: "failed", code: "30008",
-			want: message.ProviderUpdate{Status: message.Failed, ErrorCode: "30008"}, wantOK: true},
-		{name: "failed_without_code_names_the_status", status: "failed",
-			want: message.ProviderUpdate{Status: message.Failed, ErrorCode: "failed"}, wantOK: true},
-		{name: "undelivered_with_code", status: "undelivered", code: "30005",
-			want: message.ProviderUpdate{Status: message.Failed, ErrorCode: "30005"}, wantOK: true},
-		{name: "undelivered_without_code", status: "undelivered",
-			want: message.ProviderUpdate{Status: message.Failed, ErrorCode: "undelivered"}, wantOK: true},
-		{name: "canceled", status: "canceled",
-			want: message.ProviderUpdate{Status: message.Failed, ErrorCode: "canceled"}, wantOK: true},
-		{name: "canceled_upper_case", status: "CANCELED",
-			want: message.ProviderUpdate{Status: message.Failed, ErrorCode: "canceled"}, wantOK: true},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			got, ok := deliverystatus.Update(tc.status, tc.code, at(5))
-			if ok != tc.wantOK {
-				t.Fatalf("Update(%q) ok = %v, want %v", tc.status, ok, tc.wantOK)
-			}
-			if !ok {
-				return
-			}
-			tc.want.At = at(5)
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("Update(%q, %q) (-want, +got):\n%s", tc.status, tc.code, diff)
-			}
-		})
-	}
-}
-
-// callback is one status callback as the webhook stores it.
+// callback is one status callback, as the Webhooks function reads it.
 type callback struct {
-	status, code string
-	at           time.Time
+	status message.Status
+	code   string
+	at     time.Time
 }
 
-func event(sid string, c callback) webhook.Event {
-	params := map[string]string{"MessageSid": sid, "MessageStatus": c.status}
-	if c.code != "" {
-		params["ErrorCode"] = c.code
-	}
-	return webhook.Event{
-		ID: webhook.EventID(webhook.Status, sid, c.status), Kind: webhook.Status,
-		MessageSID: sid, Status: c.status, Params: params, ReceivedAt: c.at,
-	}
+func event(sid string, c callback) deliverystatus.Callback {
+	return deliverystatus.Callback{ProviderSID: sid, Update: message.ProviderUpdate{Status: c.status, ErrorCode: c.code, At: c.at}}
 }
 
 // sent is a message as the sender leaves it once the provider took it.
@@ -107,14 +52,14 @@ func TestApply(t *testing.T) {
 	}{
 		{
 			name:      "in_order",
-			callbacks: []callback{{"sent", "", at(1)}, {"delivered", "", at(2)}, {"read", "", at(3)}},
+			callbacks: []callback{{message.Sent, "", at(1)}, {message.Delivered, "", at(2)}, {message.Read, "", at(3)}},
 			want: func(m *message.Message) {
 				m.Status, m.DeliveredAt, m.ReadAt, m.UpdatedAt = message.Read, ptr(at(2)), ptr(at(3)), at(3)
 			},
 		},
 		{
 			name:      "read_before_sent_and_delivered",
-			callbacks: []callback{{"read", "", at(3)}, {"sent", "", at(1)}, {"delivered", "", at(2)}},
+			callbacks: []callback{{message.Read, "", at(3)}, {message.Sent, "", at(1)}, {message.Delivered, "", at(2)}},
 			want: func(m *message.Message) {
 				// Read implies delivered: the stage is recorded once, when
 				// first learnt, and the late callbacks change nothing.
@@ -123,56 +68,56 @@ func TestApply(t *testing.T) {
 		},
 		{
 			name:      "duplicate_delivered_keeps_the_first_time",
-			callbacks: []callback{{"delivered", "", at(2)}, {"delivered", "", at(9)}},
+			callbacks: []callback{{message.Delivered, "", at(2)}, {message.Delivered, "", at(9)}},
 			want: func(m *message.Message) {
 				m.Status, m.DeliveredAt, m.UpdatedAt = message.Delivered, ptr(at(2)), at(2)
 			},
 		},
 		{
 			name:      "late_sent_after_delivered_changes_nothing",
-			callbacks: []callback{{"delivered", "", at(2)}, {"sent", "", at(4)}},
+			callbacks: []callback{{message.Delivered, "", at(2)}, {message.Sent, "", at(4)}},
 			want: func(m *message.Message) {
 				m.Status, m.DeliveredAt, m.UpdatedAt = message.Delivered, ptr(at(2)), at(2)
 			},
 		},
 		{
 			name:      "failed_after_delivered_is_ignored",
-			callbacks: []callback{{"delivered", "", at(2)}, {"failed", "30008", at(3)}},
+			callbacks: []callback{{message.Delivered, "", at(2)}, {message.Failed, "30008", at(3)}},
 			want: func(m *message.Message) {
 				m.Status, m.DeliveredAt, m.UpdatedAt = message.Delivered, ptr(at(2)), at(2)
 			},
 		},
 		{
 			name:      "undelivered_after_read_is_ignored",
-			callbacks: []callback{{"read", "", at(3)}, {"undelivered", "30003", at(4)}},
+			callbacks: []callback{{message.Read, "", at(3)}, {message.Failed, "30003", at(4)}},
 			want: func(m *message.Message) {
 				m.Status, m.DeliveredAt, m.ReadAt, m.UpdatedAt = message.Read, ptr(at(3)), ptr(at(3)), at(3)
 			},
 		},
 		{
 			name:      "failed_records_the_error_code",
-			callbacks: []callback{{"failed", "30008", at(2)}},
+			callbacks: []callback{{message.Failed, "30008", at(2)}},
 			want: func(m *message.Message) {
 				m.Status, m.ErrorCode, m.FailedAt, m.UpdatedAt = message.Failed, "30008", ptr(at(2)), at(2)
 			},
 		},
 		{
 			name:      "undelivered_without_code_records_the_status",
-			callbacks: []callback{{"undelivered", "", at(2)}},
+			callbacks: []callback{{message.Failed, "undelivered", at(2)}},
 			want: func(m *message.Message) {
 				m.Status, m.ErrorCode, m.FailedAt, m.UpdatedAt = message.Failed, "undelivered", ptr(at(2)), at(2)
 			},
 		},
 		{
 			name:      "second_failure_keeps_the_first",
-			callbacks: []callback{{"failed", "30008", at(2)}, {"undelivered", "30005", at(3)}, {"failed", "30008", at(2)}},
+			callbacks: []callback{{message.Failed, "30008", at(2)}, {message.Failed, "30005", at(3)}, {message.Failed, "30008", at(2)}},
 			want: func(m *message.Message) {
 				m.Status, m.ErrorCode, m.FailedAt, m.UpdatedAt = message.Failed, "30008", ptr(at(2)), at(2)
 			},
 		},
 		{
 			name:      "statuses_we_do_not_record_change_nothing",
-			callbacks: []callback{{"accepted", "", at(1)}, {"queued", "", at(1)}, {"sending", "", at(1)}, {"sent", "", at(2)}},
+			callbacks: []callback{{message.Queued, "", at(1)}, {message.Queued, "", at(1)}, {message.Queued, "", at(1)}, {message.Sent, "", at(2)}},
 			want:      func(m *message.Message) {},
 		},
 	}
@@ -209,18 +154,18 @@ func TestApply_unknown_message_sid(t *testing.T) {
 	now := at(3600)
 	cases := []struct {
 		name      string
-		status    string
+		status    message.Status
 		age       time.Duration // how long ago the callback arrived
 		wantRetry bool
 	}{
 		// The sender may not have recorded the sid yet: try again.
-		{"fresh_is_retried", "delivered", time.Second, true},
-		{"at_the_limit_is_retried", "delivered", 15 * time.Minute, true},
+		{"fresh_is_retried", message.Delivered, time.Second, true},
+		{"at_the_limit_is_retried", message.Delivered, 15 * time.Minute, true},
 		// A sid that never appears is not ours: drop it.
-		{"past_the_limit_is_dropped", "delivered", 15*time.Minute + time.Second, false},
-		{"old_failure_is_dropped", "failed", time.Hour, false},
+		{"past_the_limit_is_dropped", message.Delivered, 15*time.Minute + time.Second, false},
+		{"old_failure_is_dropped", message.Failed, time.Hour, false},
 		// A status we do not record needs no message at all.
-		{"ignored_status_is_dropped_at_once", "queued", time.Second, false},
+		{"ignored_status_is_dropped_at_once", message.Queued, time.Second, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -246,7 +191,7 @@ func TestApply_sid_recorded_after_a_retry(t *testing.T) {
 	ctx := context.Background()
 	st := memstore.New()
 	a := &deliverystatus.Applier{Store: st, GiveUpAfter: 15 * time.Minute, Now: func() time.Time { return at(10) }}
-	ev := event("SMlate", callback{"delivered", "", at(2)})
+	ev := event("SMlate", callback{message.Delivered, "", at(2)})
 	if err := a.Apply(ctx, ev); !errs.Retry(err) {
 		t.Fatalf("before the sid is recorded: Apply = %v, want a retryable error", err)
 	}
@@ -278,7 +223,7 @@ func (down) MessageByProviderSID(context.Context, string) (message.Message, erro
 func TestApply_store_failure_is_retried(t *testing.T) {
 	t.Parallel()
 	a := &deliverystatus.Applier{Store: down{memstore.New()}, GiveUpAfter: time.Minute}
-	err := a.Apply(context.Background(), event("SM1", callback{"delivered", "", time.Now()}))
+	err := a.Apply(context.Background(), event("SM1", callback{message.Delivered, "", time.Now()}))
 	if !errs.Retry(err) {
 		t.Errorf("Apply over a failing store = %v, want a retryable error", err)
 	}
@@ -328,7 +273,7 @@ func TestApply_by_message_id(t *testing.T) {
 			if _, err := st.CreateMessages(ctx, []message.Message{tc.stored}); err != nil {
 				t.Fatal(err)
 			}
-			ev := event(tc.sid, callback{"delivered", "", at(2)})
+			ev := event(tc.sid, callback{message.Delivered, "", at(2)})
 			ev.MessageID = tc.messageID
 			if ev.MessageID == "" {
 				ev.MessageID = tc.stored.ID

@@ -13,7 +13,6 @@ import (
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
 	"github.com/eventstreamengine/ese/shared/user"
-	"github.com/eventstreamengine/ese/shared/webhook"
 )
 
 const number = "+94771234567"
@@ -55,13 +54,9 @@ func TestClassification(t *testing.T) {
 	}
 }
 
-// message is an inbound webhook event from a WhatsApp number.
-func message(sid, from, body string, at time.Time) webhook.Event {
-	return webhook.Event{
-		ID: webhook.EventID(webhook.Inbound, sid, ""), Kind: webhook.Inbound, MessageSID: sid,
-		Params:     map[string]string{"MessageSid": sid, "From": from, "To": "whatsapp:+14155238886", "Body": body},
-		ReceivedAt: at,
-	}
+// message is an inbound message from a WhatsApp number.
+func message(sid, from, body string, at time.Time) inbound.Message {
+	return inbound.Message{ProviderSID: sid, From: from, Body: body, ReceivedAt: at}
 }
 
 // newStore holds number in state c, if c is set.
@@ -235,25 +230,25 @@ func TestHandle_stop_from_unknown_number_records_message_sid(t *testing.T) {
 // delivered after a newer one must not undo it.
 func TestHandle_older_keyword_does_not_undo_a_newer_one(t *testing.T) {
 	t.Parallel()
-	start := func(at time.Duration) webhook.Event {
+	start := func(at time.Duration) inbound.Message {
 		return message("SMstart", "whatsapp:"+number, "START", received.Add(at))
 	}
-	stop := func(at time.Duration) webhook.Event {
+	stop := func(at time.Duration) inbound.Message {
 		return message("SMstop", "whatsapp:"+number, "STOP", received.Add(at))
 	}
 	cases := []struct {
 		name    string
 		initial consent.State
-		order   []webhook.Event
+		order   []inbound.Message
 		want    consent.State
 	}{
 		// START (SMstart) lifted a STOP; the later STOP (SMstop) stands
 		// however late the START is redelivered.
-		{"start_redelivered_after_a_later_stop", consent.Stop, []webhook.Event{start(0), stop(time.Minute), start(0)}, consent.Stop},
-		{"start_processed_after_a_later_stop", consent.Stop, []webhook.Event{stop(time.Minute), start(0)}, consent.Stop},
+		{"start_redelivered_after_a_later_stop", consent.Stop, []inbound.Message{start(0), stop(time.Minute), start(0)}, consent.Stop},
+		{"start_processed_after_a_later_stop", consent.Stop, []inbound.Message{stop(time.Minute), start(0)}, consent.Stop},
 		// The person said STOP, then START: a START that changed nothing
 		// when processed first still outranks the older STOP.
-		{"no_op_start_processed_before_an_older_stop", consent.OptIn, []webhook.Event{start(time.Minute), stop(0)}, consent.OptIn},
+		{"no_op_start_processed_before_an_older_stop", consent.OptIn, []inbound.Message{start(time.Minute), stop(0)}, consent.OptIn},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -263,11 +258,62 @@ func TestHandle_older_keyword_does_not_undo_a_newer_one(t *testing.T) {
 			h := &inbound.Handler{Store: st}
 			for _, ev := range tc.order {
 				if err := h.Handle(ctx, ev); err != nil {
-					t.Fatalf("Handle(%s): %v", ev.MessageSID, err)
+					t.Fatalf("Handle(%s): %v", ev.ProviderSID, err)
 				}
 			}
 			if got := stateOf(t, st).Consent; got != tc.want {
 				t.Errorf("after %d keywords: %s, want %s (the person's last word)", len(tc.order), got, tc.want)
+			}
+		})
+	}
+}
+
+// Every message, keyword or not, records when the person last wrote; the
+// latest stands whatever order messages are handled in.
+func TestHandle_records_last_inbound(t *testing.T) {
+	t.Parallel()
+	later := received.Add(time.Hour)
+	cases := []struct {
+		name     string
+		consent  consent.State // "" for an unknown number
+		messages []inbound.Message
+		want     *time.Time // nil: no user, or none recorded
+	}{
+		{name: "reply", consent: consent.OptIn, messages: []inbound.Message{message("SM1", "whatsapp:"+number, "Thanks!", received)}, want: &received},
+		{name: "help", consent: consent.OptIn, messages: []inbound.Message{message("SM1", "whatsapp:"+number, "HELP", received)}, want: &received},
+		{name: "stop", consent: consent.OptIn, messages: []inbound.Message{message("SM1", "whatsapp:"+number, "STOP", received)}, want: &received},
+		{name: "from_a_stopped_person", consent: consent.Stop, messages: []inbound.Message{message("SM1", number, "hello?", received)}, want: &received},
+		{name: "stop_from_unknown_number_creates_a_user_with_it", messages: []inbound.Message{message("SM1", "whatsapp:"+number, "STOP", received)}, want: &received},
+		{name: "reply_from_unknown_number_creates_nobody", messages: []inbound.Message{message("SM1", "whatsapp:"+number, "hi", received)}},
+		{
+			name: "older_message_handled_late", consent: consent.OptIn,
+			messages: []inbound.Message{message("SM2", "whatsapp:"+number, "second", later), message("SM1", "whatsapp:"+number, "first", received)},
+			want:     &later,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			st := newStore(t, tc.consent, consent.SourceAPI)
+			h := &inbound.Handler{Store: st}
+			for _, m := range tc.messages {
+				if err := h.Handle(ctx, m); err != nil {
+					t.Fatalf("Handle(%s): %v", m.ProviderSID, err)
+				}
+			}
+			u, err := st.GetUser(ctx, number)
+			if errs.Is(err, errs.NotExist) {
+				if tc.want != nil {
+					t.Fatalf("no user; want LastInboundAt %v", tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, u.LastInboundAt); diff != "" {
+				t.Errorf("LastInboundAt (-want, +got):\n%s", diff)
 			}
 		})
 	}

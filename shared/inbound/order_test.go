@@ -9,7 +9,6 @@ import (
 	"github.com/eventstreamengine/ese/shared/inbound"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
 	"github.com/eventstreamengine/ese/shared/user"
-	"github.com/eventstreamengine/ese/shared/webhook"
 )
 
 // Pub/Sub keeps no order: the person's last word must stand whatever order
@@ -17,21 +16,20 @@ import (
 func TestHandle_keywords_out_of_order(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
-	kw := func(sid, body string, at time.Duration) webhook.Event {
-		return webhook.Event{ID: "inbound-" + sid, Kind: webhook.Inbound, MessageSID: sid, ReceivedAt: t0.Add(at),
-			Params: map[string]string{"From": "whatsapp:+94771234567", "Body": body, "MessageSid": sid}}
+	kw := func(sid, body string, at time.Duration) inbound.Message {
+		return inbound.Message{ProviderSID: sid, From: "whatsapp:+94771234567", Body: body, ReceivedAt: t0.Add(at)}
 	}
 	stop1, start, stop2 := kw("SM1", "STOP", time.Second), kw("SM2", "START", 2*time.Second), kw("SM3", "STOP", 3*time.Second)
 	cases := []struct {
 		name  string
-		order []webhook.Event
+		order []inbound.Message
 		want  consent.State
 	}{
-		{"in_order", []webhook.Event{stop1, start, stop2}, consent.Stop},
-		{"start_redelivered_last", []webhook.Event{stop1, start, stop2, start}, consent.Stop},
-		{"start_arrives_after_the_later_stop", []webhook.Event{stop1, stop2, start}, consent.Stop},
-		{"stop_then_start", []webhook.Event{stop1, start}, consent.OptIn},
-		{"stop_redelivered_after_start", []webhook.Event{stop1, start, stop1}, consent.OptIn},
+		{"in_order", []inbound.Message{stop1, start, stop2}, consent.Stop},
+		{"start_redelivered_last", []inbound.Message{stop1, start, stop2, start}, consent.Stop},
+		{"start_arrives_after_the_later_stop", []inbound.Message{stop1, stop2, start}, consent.Stop},
+		{"stop_then_start", []inbound.Message{stop1, start}, consent.OptIn},
+		{"stop_redelivered_after_start", []inbound.Message{stop1, start, stop1}, consent.OptIn},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -44,7 +42,7 @@ func TestHandle_keywords_out_of_order(t *testing.T) {
 			h := &inbound.Handler{Store: st}
 			for _, ev := range tc.order {
 				if err := h.Handle(ctx, ev); err != nil {
-					t.Fatalf("Handle(%s): %v", ev.MessageSID, err)
+					t.Fatalf("Handle(%s): %v", ev.ProviderSID, err)
 				}
 			}
 			u, _ := st.GetUser(ctx, "+94771234567")

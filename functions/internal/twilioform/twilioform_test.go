@@ -1,0 +1,115 @@
+package twilioform_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/eventstreamengine/ese/functions/internal/twilioform"
+	"github.com/eventstreamengine/ese/shared/deliverystatus"
+	"github.com/eventstreamengine/ese/shared/inbound"
+	"github.com/eventstreamengine/ese/shared/message"
+	"github.com/eventstreamengine/ese/shared/webhook"
+)
+
+var at = time.Date(2026, 11, 26, 10, 0, 5, 0, time.UTC)
+
+func TestUpdate(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, status, code string
+		want               message.ProviderUpdate
+		wantRecords        bool
+	}{
+		{name: "accepted", status: "accepted", want: message.ProviderUpdate{Status: message.Queued}},
+		{name: "queued", status: "queued", want: message.ProviderUpdate{Status: message.Queued}},
+		{name: "sending", status: "sending", want: message.ProviderUpdate{Status: message.Queued}},
+		{name: "scheduled", status: "scheduled", want: message.ProviderUpdate{Status: message.Queued}},
+		{name: "empty", status: "", want: message.ProviderUpdate{Status: message.Queued}},
+		{name: "unknown_word", status: "teleported", want: message.ProviderUpdate{Status: message.Queued}},
+		{name: "sent", status: "sent", want: message.ProviderUpdate{Status: message.Sent}, wantRecords: true},
+		{name: "sent_ignores_a_code", status: "sent", code: "0", want: message.ProviderUpdate{Status: message.Sent}, wantRecords: true},
+		{name: "delivered", status: "delivered", want: message.ProviderUpdate{Status: message.Delivered}, wantRecords: true},
+		{name: "read", status: "read", want: message.ProviderUpdate{Status: message.Read}, wantRecords: true},
+		{name: "any_case", status: "DeLiVeReD", want: message.ProviderUpdate{Status: message.Delivered}, wantRecords: true},
+		{name: "failed_with_code", status: "failed", code: "30008",
+			want: message.ProviderUpdate{Status: message.Failed, ErrorCode: "30008"}, wantRecords: true},
+		{name: "failed_without_code_names_the_status", status: "failed",
+			want: message.ProviderUpdate{Status: message.Failed, ErrorCode: "failed"}, wantRecords: true},
+		{name: "undelivered_with_code", status: "undelivered", code: "30005",
+			want: message.ProviderUpdate{Status: message.Failed, ErrorCode: "30005"}, wantRecords: true},
+		{name: "undelivered_without_code", status: "undelivered",
+			want: message.ProviderUpdate{Status: message.Failed, ErrorCode: "undelivered"}, wantRecords: true},
+		{name: "canceled", status: "canceled",
+			want: message.ProviderUpdate{Status: message.Failed, ErrorCode: "canceled"}, wantRecords: true},
+		{name: "canceled_upper_case", status: "CANCELED",
+			want: message.ProviderUpdate{Status: message.Failed, ErrorCode: "canceled"}, wantRecords: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := twilioform.Update(tc.status, tc.code, at)
+			tc.want.At = at
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Update(%q, %q) (-want, +got):\n%s", tc.status, tc.code, diff)
+			}
+			if c := (deliverystatus.Callback{Update: got}); c.Records() != tc.wantRecords {
+				t.Errorf("Update(%q) records %v, want %v", tc.status, c.Records(), tc.wantRecords)
+			}
+		})
+	}
+}
+
+// Events as the Webhooks function stores them, today and before Status
+// was kept beside Params, read into the domain's events.
+func TestStatus(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		in   webhook.Event
+		want deliverystatus.Callback
+	}{
+		{
+			name: "stored_today",
+			in: webhook.Event{
+				ID: "status-SM1-failed", Kind: webhook.Status, MessageSID: "SM1", MessageID: "m1", Status: "failed",
+				Params:     map[string]string{"MessageSid": "SM1", "MessageStatus": "failed", "ErrorCode": "63016"},
+				ReceivedAt: at,
+			},
+			want: deliverystatus.Callback{ProviderSID: "SM1", MessageID: "m1", Update: message.ProviderUpdate{Status: message.Failed, ErrorCode: "63016", At: at}},
+		},
+		{
+			name: "status_only_in_params",
+			in: webhook.Event{
+				ID: "status-SM1-delivered", Kind: webhook.Status, MessageSID: "SM1",
+				Params: map[string]string{"MessageSid": "SM1", "MessageStatus": "delivered"}, ReceivedAt: at,
+			},
+			want: deliverystatus.Callback{ProviderSID: "SM1", Update: message.ProviderUpdate{Status: message.Delivered, At: at}},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if diff := cmp.Diff(tc.want, twilioform.Status(tc.in)); diff != "" {
+				t.Errorf("Status (-want, +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestInbound(t *testing.T) {
+	t.Parallel()
+	in := webhook.Event{
+		ID: "inbound-SM1", Kind: webhook.Inbound, MessageSID: "SM1",
+		Params: map[string]string{
+			"MessageSid": "SM1", "SmsSid": "SM1", "From": "whatsapp:+94771234567", "To": "whatsapp:+14155238886",
+			"Body": "STOP", "ProfileName": "Arjuna", "NumMedia": "0",
+		},
+		ReceivedAt: at,
+	}
+	want := inbound.Message{ProviderSID: "SM1", From: "whatsapp:+94771234567", Body: "STOP", ReceivedAt: at}
+	if diff := cmp.Diff(want, twilioform.Inbound(in)); diff != "" {
+		t.Errorf("Inbound (-want, +got):\n%s", diff)
+	}
+}
