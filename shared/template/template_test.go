@@ -276,7 +276,7 @@ var multilingual = Template{
 	ContentVariables: map[string]string{"1": "name", "2": "city|Sri Lanka"},
 	Category:         Marketing,
 	Locales: map[string]Locale{
-		"si":    {Content: "ආයුබෝවන් {name}! {city|ශ්‍රී ලංකාව}", ContentSID: "HX11111111111111111111111111111111"},
+		"si":    {Content: "ආයුබෝවන් {name}! {city|ලංකාව}", ContentSID: "HX11111111111111111111111111111111"},
 		"pt-br": {Content: "Olá {name}!", ContentSID: "HX22222222222222222222222222222222"},
 	},
 }
@@ -332,7 +332,7 @@ func TestCompiled_Render(t *testing.T) {
 			language: "si",
 			vars:     map[string]any{"name": "Arjuna"},
 			want: Rendered{
-				Locale: "si", Body: "ආයුබෝවන් Arjuna! ශ්‍රී ලංකාව", ContentSID: "HX11111111111111111111111111111111",
+				Locale: "si", Body: "ආයුබෝවන් Arjuna! ලංකාව", ContentSID: "HX11111111111111111111111111111111",
 				ContentVariables: map[string]string{"1": "Arjuna", "2": "Sri Lanka"},
 				Defaulted:        []string{"city"},
 			},
