@@ -49,8 +49,7 @@ resource "google_cloudfunctions2_function" "sender" {
     environment_variables = merge(local.common_env, local.tasks_env, {
       PUBLIC_BASE_URL    = local.function_urls["Webhooks"]
       TWILIO_ACCOUNT_SID = var.twilio_account_sid
-      TWILIO_FROM        = var.twilio_from
-    })
+    }, local.twilio_sender_env)
 
     secret_environment_variables {
       key        = "TWILIO_AUTH_TOKEN"
@@ -68,4 +67,10 @@ resource "google_cloud_run_v2_service_iam_member" "sender_tasks" {
   name     = google_cloudfunctions2_function.sender.service_config[0].service
   role     = "roles/run.invoker"
   member   = google_service_account.tasks_invoker.member
+}
+
+locals {
+  # The Sender's one WhatsApp sender: a number, or a Messaging Service
+  # (variables.tf refuses both or neither).
+  twilio_sender_env = var.twilio_messaging_service_sid == "" ? tomap({ TWILIO_FROM = var.twilio_from }) : tomap({ TWILIO_MESSAGING_SERVICE_SID = var.twilio_messaging_service_sid })
 }

@@ -378,6 +378,22 @@ func TestVariableValidation(t *testing.T) {
 			t.Errorf("delivery_attempts with %s = %d: valid %v, want %v", events.TopicRecipients, n, got, ok)
 		}
 	}
+	// The Sender's one WhatsApp sender (setup.Twilio): a number or a
+	// Messaging Service, never both or neither.
+	const service = "MG0123456789abcdef0123456789abcdef"
+	for _, tc := range []struct {
+		from, service string
+		ok            bool
+	}{
+		{"whatsapp:+15550100", "", true}, {"", service, true}, {"", "", false},
+		{"whatsapp:+15550100", service, false}, {"", "MG123", false}, {"+15550100", "", false},
+	} {
+		m := loadModuleWith(t, ".", map[string]cty.Value{"twilio_from": cty.StringVal(tc.from), "twilio_messaging_service_sid": cty.StringVal(tc.service)})
+		got := len(m.invalid("twilio_from"))+len(m.invalid("twilio_messaging_service_sid")) == 0
+		if got != tc.ok {
+			t.Errorf("twilio_from = %q, twilio_messaging_service_sid = %q: valid %v, want %v", tc.from, tc.service, got, tc.ok)
+		}
+	}
 	// EVENT_MAX_AGE is read with time.ParseDuration and must be above
 	// zero (setup.Events): a typo fails the plan, not the started function.
 	for v, ok := range map[string]bool{"24h": true, "36h30m": true, "1.5h": true, "90m": true,
@@ -968,5 +984,36 @@ func TestPublishersInCode(t *testing.T) {
 		if !slices.Contains(seen, rel) {
 			t.Errorf("calls lists %s, which publishes nothing any more", rel)
 		}
+	}
+}
+
+// The Sender is given the one WhatsApp sender Terraform was, under the
+// name setup.Twilio reads: a number, or a Messaging Service.
+func TestSenderGetsOneTwilioSender(t *testing.T) {
+	t.Parallel()
+	const service = "MG0123456789abcdef0123456789abcdef"
+	for _, tc := range []struct {
+		name, from, service string
+		want                map[string]string
+	}{
+		{"number", "whatsapp:+15550100", "", map[string]string{"TWILIO_FROM": "whatsapp:+15550100"}},
+		{"messaging_service", "", service, map[string]string{"TWILIO_MESSAGING_SERVICE_SID": service}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d := deploymentOf(t, loadModuleWith(t, ".", map[string]cty.Value{
+				"twilio_from": cty.StringVal(tc.from), "twilio_messaging_service_sid": cty.StringVal(tc.service),
+			}))
+			plain, _ := env(d.functions["Sender"])
+			got := map[string]string{}
+			for _, k := range []string{"TWILIO_FROM", "TWILIO_MESSAGING_SERVICE_SID"} {
+				if v, ok := plain[k]; ok {
+					got[k] = v
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Sender's sender settings (-want, +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -391,12 +391,13 @@ func (m *module) context() *hcl.EvalContext {
 	return &hcl.EvalContext{Variables: vars, Functions: functions}
 }
 
-// invalid evaluates variable name's validation blocks with its value in m
-// and returns the error message of each that fails or cannot be evaluated.
+// invalid evaluates variable name's validation blocks with the values in
+// m (a condition may name other variables, as Terraform 1.9 allows) and
+// returns the error message of each that fails or cannot be evaluated.
 func (m *module) invalid(name string) []string {
 	var out []string
 	ctx := &hcl.EvalContext{
-		Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{name: m.Vars[name]})},
+		Variables: map[string]cty.Value{"var": cty.ObjectVal(m.Vars)},
 		Functions: functions,
 	}
 	for _, b := range m.varBlocks[name].Body.Blocks {

@@ -49,12 +49,29 @@ variable "twilio_account_sid" {
 }
 
 variable "twilio_from" {
-  description = "Twilio WhatsApp sender, e.g. whatsapp:+14155550100. No sandbox default in production."
+  description = "Twilio WhatsApp sender, e.g. whatsapp:+14155550100; or leave it empty and set twilio_messaging_service_sid. No sandbox default in production."
   type        = string
+  default     = ""
 
   validation {
-    condition     = startswith(var.twilio_from, "whatsapp:+")
+    condition     = var.twilio_from == "" || startswith(var.twilio_from, "whatsapp:+")
     error_message = "twilio_from must look like whatsapp:+<E.164 number>."
+  }
+}
+
+variable "twilio_messaging_service_sid" {
+  description = "Twilio Messaging Service (MG...) whose sender pool holds the WhatsApp sender, instead of twilio_from."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.twilio_messaging_service_sid == "" || can(regex("^MG[0-9a-fA-F]{32}$", var.twilio_messaging_service_sid))
+    error_message = "twilio_messaging_service_sid: empty, or MG followed by 32 hex digits."
+  }
+
+  validation {
+    condition     = (var.twilio_from == "") != (var.twilio_messaging_service_sid == "")
+    error_message = "Set exactly one of twilio_from and twilio_messaging_service_sid: the Sender's WhatsApp sender."
   }
 }
 

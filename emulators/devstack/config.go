@@ -51,6 +51,7 @@ type config struct {
 	TwilioSID     string
 	TwilioToken   string
 	TwilioFrom    string
+	TwilioService string // a Messaging Service to send through instead of TwilioFrom
 	PublicBaseURL string
 
 	// Defaulted lists "NAME=value" for each variable left unset, so that
@@ -114,7 +115,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.APIKey = str("API_KEY", defaultAPIKey)
 	c.TwilioSID = str("TWILIO_ACCOUNT_SID", defaultTwilioSID)
 	c.TwilioToken = str("TWILIO_AUTH_TOKEN", defaultTwilioToken)
-	c.TwilioFrom = str("TWILIO_FROM", defaultTwilioFrom)
+	// The sandbox sender stands in only when no Messaging Service is given.
+	if c.TwilioService = getenv("TWILIO_MESSAGING_SERVICE_SID"); c.TwilioService == "" {
+		c.TwilioFrom = str("TWILIO_FROM", defaultTwilioFrom)
+	} else {
+		c.TwilioFrom = getenv("TWILIO_FROM")
+	}
 	c.PublicBaseURL = strings.TrimRight(str("PUBLIC_BASE_URL", "http://localhost:"+strconv.Itoa(c.Port)), "/")
 
 	if u, err := url.Parse(c.PublicBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -122,6 +128,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if !strings.HasPrefix(c.TwilioSID, "AC") || !alphanumeric.MatchString(c.TwilioSID) {
 		problems = append(problems, fmt.Errorf("TWILIO_ACCOUNT_SID=%q: want an account SID (AC and letters or digits)", c.TwilioSID))
+	}
+	if c.TwilioFrom != "" && c.TwilioService != "" {
+		problems = append(problems, errors.New("TWILIO_FROM and TWILIO_MESSAGING_SERVICE_SID are both set: give one sender"))
 	}
 	if !alphanumeric.MatchString(c.TwilioToken) {
 		// Twilio's tokens are; the provider refuses others.

@@ -66,6 +66,16 @@ func TestLoadConfig(t *testing.T) {
 			},
 		},
 		{
+			name: "messaging_service_instead_of_the_sandbox",
+			env:  map[string]string{"TWILIO_MESSAGING_SERVICE_SID": "MG0123456789abcdef0123456789abcdef"},
+			want: config{
+				Port: 8080, FirestorePort: 18080, PubSubPort: 28080, CloudTasksPort: 38080, StoragePort: 53080, TwilioPort: 48080,
+				Project: "ese-local", ImportBucket: "ese-local-uploads", APIKey: "local-dev-key", TwilioSID: "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+				TwilioToken: "localtwiliotoken", TwilioService: "MG0123456789abcdef0123456789abcdef", PublicBaseURL: "http://localhost:8080",
+				Defaulted: append(append([]string{}, allDefaults[:5]...), "PUBLIC_BASE_URL=http://localhost:8080"),
+			},
+		},
+		{
 			name: "everything_given",
 			env: map[string]string{
 				"PORT": "8081", "FIRESTORE_PORT": "1", "PUBSUB_PORT": "2", "CLOUD_TASKS_PORT": "3", "TWILIO_STANDIN_PORT": "4",
@@ -111,6 +121,7 @@ func TestLoadConfig_rejects(t *testing.T) {
 		{name: "bad_sid", env: map[string]string{"TWILIO_ACCOUNT_SID": "xyz"}, want: []string{"TWILIO_ACCOUNT_SID"}},
 		{name: "sid_with_dash", env: map[string]string{"TWILIO_ACCOUNT_SID": "AC-1"}, want: []string{"TWILIO_ACCOUNT_SID"}},
 		{name: "token_with_dash", env: map[string]string{"TWILIO_AUTH_TOKEN": "local-token"}, want: []string{"TWILIO_AUTH_TOKEN"}},
+		{name: "two_senders", env: map[string]string{"TWILIO_FROM": "whatsapp:+1", "TWILIO_MESSAGING_SERVICE_SID": "MG1"}, want: []string{"TWILIO_FROM and TWILIO_MESSAGING_SERVICE_SID"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -61,7 +61,9 @@ Environment, with defaults:
   API_KEY              ` + defaultAPIKey + `
   TWILIO_ACCOUNT_SID   ` + defaultTwilioSID + `
   TWILIO_AUTH_TOKEN    ` + defaultTwilioToken + `
-  TWILIO_FROM          ` + defaultTwilioFrom + `
+  TWILIO_FROM          ` + defaultTwilioFrom + ` (unless TWILIO_MESSAGING_SERVICE_SID is set)
+  TWILIO_MESSAGING_SERVICE_SID
+                       a Messaging Service (MG...) to send through instead
   PUBLIC_BASE_URL      http://localhost:PORT
   LOG_LEVEL            info
 
@@ -215,6 +217,7 @@ func runStack(ctx context.Context, cfg config, o options, stdout io.Writer, log 
 		{"TWILIO_ACCOUNT_SID", cfg.TwilioSID},
 		{"TWILIO_AUTH_TOKEN", cfg.TwilioToken},
 		{"TWILIO_FROM", cfg.TwilioFrom},
+		{"TWILIO_MESSAGING_SERVICE_SID", cfg.TwilioService},
 		{"TWILIO_API_URL", twilioURL},
 	}
 	for _, kv := range env {

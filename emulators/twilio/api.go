@@ -1,9 +1,11 @@
 package twilio
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,16 +38,27 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	f := r.PostForm
 	to, from, body, callback := f.Get("To"), f.Get("From"), f.Get("Body"), f.Get("StatusCallback")
+	service, contentSID, rawVars := f.Get("MessagingServiceSid"), f.Get("ContentSid"), f.Get("ContentVariables")
 	number := strings.TrimPrefix(to, channel)
+	vars, varsOK := contentVariables(rawVars)
 	switch {
 	case to == "":
 		writeError(w, http.StatusBadRequest, 21604, "A 'To' phone number is required.")
 		return
-	case from == "":
+	case from == "" && service == "":
 		writeError(w, http.StatusBadRequest, 21603, "A 'From' phone number is required.")
 		return
-	case body == "" && f.Get("ContentSid") == "" && len(f["MediaUrl"]) == 0:
+	case service != "" && !serviceSID.MatchString(service):
+		writeError(w, http.StatusBadRequest, 21701, "The Messaging Service Sid "+service+" is invalid.")
+		return
+	case body == "" && contentSID == "" && len(f["MediaUrl"]) == 0:
 		writeError(w, http.StatusBadRequest, 21602, "Message body is required.")
+		return
+	case contentSID != "" && !contentSIDPattern.MatchString(contentSID):
+		writeError(w, http.StatusBadRequest, 21655, "The ContentSid is Invalid.")
+		return
+	case !varsOK:
+		writeError(w, http.StatusBadRequest, 21656, "The ContentVariables Parameter is invalid.")
 		return
 	case utf8.RuneCountInString(body) > maxBody:
 		writeError(w, http.StatusBadRequest, 21617, "The concatenated message body exceeds the 1600 character limit.")
@@ -67,6 +80,13 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, 21211, "The 'To' number "+number+" is not a valid phone number.")
 		return
 	}
+	if from == "" {
+		// The service picks a sender of the To's channel from its pool.
+		from = strings.TrimPrefix(ServiceSender, channel)
+		if strings.HasPrefix(to, channel) {
+			from = ServiceSender
+		}
+	}
 	if strings.HasPrefix(to, channel) != strings.HasPrefix(from, channel) {
 		writeError(w, http.StatusBadRequest, 21910, "Invalid From and To pair. From and To should be of the same channel")
 		return
@@ -74,14 +94,17 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 
 	now := time.Now().UTC()
 	m := &Message{
-		SID:            newSID("SM"),
-		To:             to,
-		From:           from,
-		Body:           body,
-		Status:         "queued",
-		StatusCallback: callback,
-		DateCreated:    now,
-		DateUpdated:    now,
+		SID:                 newSID("SM"),
+		To:                  to,
+		From:                from,
+		Body:                body,
+		Status:              "queued",
+		StatusCallback:      callback,
+		DateCreated:         now,
+		DateUpdated:         now,
+		MessagingServiceSID: service,
+		ContentSID:          contentSID,
+		ContentVariables:    vars,
 	}
 	created := *m // from here on, m belongs to its life (see live)
 	s.store(m, number == NumberFailsLater)
@@ -92,6 +115,24 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, s.apiMessage(created))
+}
+
+var (
+	serviceSID        = regexp.MustCompile(`^MG[0-9a-fA-F]{32}$`)
+	contentSIDPattern = regexp.MustCompile(`^HX[0-9a-fA-F]{32}$`)
+)
+
+// contentVariables reads ContentVariables as Twilio does: a JSON object
+// whose values are strings; empty is none.
+func contentVariables(raw string) (map[string]string, bool) {
+	if raw == "" {
+		return nil, true
+	}
+	var vars map[string]string
+	if err := json.Unmarshal([]byte(raw), &vars); err != nil || vars == nil {
+		return nil, false
+	}
+	return vars, true
 }
 
 // store keeps m and starts its life, unless the server is closing.
@@ -301,6 +342,9 @@ func (s *Server) apiMessage(m Message) apiMessage {
 	if !m.DateSent.IsZero() {
 		d := rfc2822(m.DateSent)
 		a.DateSent = &d
+	}
+	if m.MessagingServiceSID != "" {
+		a.MessagingServiceSID = &m.MessagingServiceSID
 	}
 	if m.ErrorCode != 0 {
 		code, msg := m.ErrorCode, "Unknown error"

@@ -5,7 +5,11 @@
 //
 //   - POST /2010-04-01/Accounts/{sid}/Messages.json creates a message and
 //     then plays its life (queued, sent, delivered, read, StatusStep
-//     apart), posting each status, signed, to its StatusCallback.
+//     apart), posting each status, signed, to its StatusCallback. As
+//     Twilio, it takes Body or an approved template (ContentSid, HX and 32
+//     hex digits, with ContentVariables, a JSON object of strings), and
+//     From or a Messaging Service (MessagingServiceSid, MG...), and records
+//     which.
 //   - GET /2010-04-01/Accounts/{sid}/Messages.json lists messages, newest
 //     first, filtered by To, From and DateSent (whole UTC days, as Twilio).
 //   - GET /2010-04-01/Accounts/{sid}/Messages/{MessageSid}.json and
@@ -66,6 +70,9 @@ const (
 	apiVersion        = "2010-04-01"
 )
 
+// ServiceSender is the sender a Messaging Service picks from its pool.
+const ServiceSender = DefaultInboundTo
+
 // Config sets up a Server.
 type Config struct {
 	AccountSID string
@@ -92,6 +99,14 @@ type Message struct {
 	DateCreated    time.Time `json:"date_created"`
 	DateSent       time.Time `json:"date_sent,omitzero"`
 	DateUpdated    time.Time `json:"date_updated"`
+
+	// MessagingServiceSID is the service it was sent through (From is then
+	// the sender the service chose).
+	MessagingServiceSID string `json:"messaging_service_sid,omitempty"`
+	// ContentSID and ContentVariables are the approved template it was
+	// sent as, and the values of its numbered variables.
+	ContentSID       string            `json:"content_sid,omitempty"`
+	ContentVariables map[string]string `json:"content_variables,omitempty"`
 }
 
 // Server is the stand-in, an http.Handler. Close it to stop the status

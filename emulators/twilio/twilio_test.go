@@ -222,6 +222,97 @@ func TestCreateMessage_twilio_go(t *testing.T) {
 	}
 }
 
+// As Twilio: Body or ContentSid (with ContentVariables) is required, From
+// or MessagingServiceSid; what was asked is recorded.
+func TestCreateMessage_content_and_service(t *testing.T) {
+	t.Parallel()
+	const (
+		content = "HX0123456789abcdef0123456789abcdef"
+		service = "MG0123456789abcdef0123456789abcdef"
+	)
+	tests := []struct {
+		name                         string
+		from, service, body          string
+		contentSID, contentVariables string
+		wantCode                     int             // 0: created
+		want                         standin.Message // To, From, Body, MessagingServiceSID, ContentSID, ContentVariables
+	}{
+		{
+			name: "content_sid_with_variables", from: sender, contentSID: content, contentVariables: `{"1":"Arjuna","2":"Colombo"}`,
+			want: standin.Message{From: sender, ContentSID: content, ContentVariables: map[string]string{"1": "Arjuna", "2": "Colombo"}},
+		},
+		{name: "content_sid_alone", from: sender, contentSID: content, want: standin.Message{From: sender, ContentSID: content}},
+		{
+			name: "messaging_service_picks_the_sender", service: service, body: "Hi",
+			want: standin.Message{From: standin.ServiceSender, Body: "Hi", MessagingServiceSID: service},
+		},
+		{
+			name: "service_and_content", service: service, contentSID: content, contentVariables: `{"1":"x"}`,
+			want: standin.Message{From: standin.ServiceSender, MessagingServiceSID: service, ContentSID: content, ContentVariables: map[string]string{"1": "x"}},
+		},
+		{name: "neither_body_nor_content", from: sender, contentVariables: `{"1":"x"}`, wantCode: 21602},
+		{name: "neither_from_nor_service", contentSID: content, wantCode: 21603},
+		{name: "bad_service_sid", service: "MG123", body: "Hi", wantCode: 21701},
+		{name: "bad_content_sid", from: sender, contentSID: "HX123", wantCode: 21655},
+		{name: "message_sid_as_content_sid", from: sender, contentSID: "SM0123456789abcdef0123456789abcdef", wantCode: 21655},
+		{name: "variables_not_json", from: sender, contentSID: content, contentVariables: "1=Arjuna", wantCode: 21656},
+		{name: "variables_not_an_object", from: sender, contentSID: content, contentVariables: `["Arjuna"]`, wantCode: 21656},
+		{name: "variables_not_strings", from: sender, contentSID: content, contentVariables: `{"1":2}`, wantCode: 21656},
+		{name: "variables_null", from: sender, contentSID: content, contentVariables: `null`, wantCode: 21656},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, u := start(t, standin.Config{StatusStep: time.Hour})
+			params := (&api.CreateMessageParams{}).SetTo("whatsapp:" + ada)
+			for _, set := range []struct {
+				v   string
+				set func(string) *api.CreateMessageParams
+			}{
+				{tt.from, params.SetFrom}, {tt.service, params.SetMessagingServiceSid}, {tt.body, params.SetBody},
+				{tt.contentSID, params.SetContentSid}, {tt.contentVariables, params.SetContentVariables},
+			} {
+				if set.v != "" {
+					set.set(set.v)
+				}
+			}
+
+			m, err := twilioAPI(t, u, authToken).CreateMessage(params)
+
+			if tt.wantCode != 0 {
+				re, ok := err.(*client.TwilioRestError)
+				if !ok || re.Code != tt.wantCode || re.Status != 400 {
+					t.Fatalf("CreateMessage() error = %v, want code %d, status 400", err, tt.wantCode)
+				}
+				if n := len(s.Sent()); n != 0 {
+					t.Errorf("%d messages recorded after a refusal", n)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("CreateMessage() error = %v", err)
+			}
+			gotService := ""
+			if m.MessagingServiceSid != nil {
+				gotService = *m.MessagingServiceSid
+			}
+			if gotService != tt.service || *m.From != tt.want.From {
+				t.Errorf("answer: messaging_service_sid %q, from %q; want %q, %q", gotService, *m.From, tt.service, tt.want.From)
+			}
+			sent := s.Sent()
+			if len(sent) != 1 {
+				t.Fatalf("%d messages recorded, want 1", len(sent))
+			}
+			got := sent[0]
+			want := tt.want
+			want.SID, want.To, want.Status, want.DateCreated, want.DateUpdated = got.SID, "whatsapp:"+ada, "queued", got.DateCreated, got.DateUpdated
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("recorded (-want, +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestFetchAndList_twilio_go(t *testing.T) {
 	t.Parallel()
 	s, u := start(t, standin.Config{StatusStep: time.Millisecond})

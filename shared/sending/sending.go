@@ -180,7 +180,10 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 		return "", fmt.Errorf("sending.Send: claim: %w", err)
 	}
 
-	res, err := s.Provider.Send(ctx, sms.Request{To: m.Phone, Body: m.Body, StatusCallback: s.callback(m.ID)})
+	res, err := s.Provider.Send(ctx, sms.Request{
+		To: m.Phone, Body: m.Body, ContentSID: m.ContentSID, ContentVariables: m.ContentVariables,
+		StatusCallback: s.callback(m.ID),
+	})
 	if err != nil {
 		return s.failed(ctx, m, err)
 	}
@@ -292,7 +295,7 @@ func (s *Sender) reconcile(ctx context.Context, seen message.Message) (bool, err
 		return false, fmt.Errorf("sending.reconcile: %w", err)
 	}
 	for _, x := range sent {
-		if x.Body != cur.Body {
+		if !sameSend(x, cur) {
 			continue
 		}
 		// The same text to the same person may be another campaign's.
@@ -315,6 +318,14 @@ func (s *Sender) reconcile(ctx context.Context, seen message.Message) (bool, err
 		return false, errs.E(errs.Transient, "message %s: claim of %s not yet provably unsent", cur.ID, claimed.Format(time.RFC3339))
 	}
 	return false, s.release(ctx, cur)
+}
+
+// sameSend reports whether the provider's x may be m: the same text. Twilio
+// renders an approved template into the body, which our copy says; a
+// provider that keeps no text for one (the stand-in, for a template it was
+// never given) holds an empty body.
+func sameSend(x sms.Sent, m message.Message) bool {
+	return x.Body == m.Body || (m.ContentSID != "" && x.Body == "")
 }
 
 // sameClaim reports whether m still holds the claim seen held.

@@ -194,6 +194,59 @@ func TestSend_lost_answer_is_reconciled_not_resent(t *testing.T) {
 	}
 }
 
+// approved makes m a message from a template approved at Twilio.
+func (f *fixture) approved(t *testing.T, m message.Message) message.Message {
+	t.Helper()
+	m, err := f.store.UpdateMessage(context.Background(), m.ID, func(m *message.Message) error {
+		m.ContentSID, m.ContentVariables = "HX0123456789abcdef0123456789abcdef", map[string]string{"1": "Ada", "2": "Colombo"}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// A message from an approved template is sent as its ContentSid and
+// ContentVariables, never as Body.
+func TestSend_content_sid(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	m := f.approved(t, f.queued(t, "+94771234567", consent.OptIn))
+	if o, err := f.send(t, m); err != nil || o != sending.OutcomeSent {
+		t.Fatalf("Send = %q, %v; want sent", o, err)
+	}
+	sent := f.standin.Sent()
+	if len(sent) != 1 {
+		t.Fatalf("provider got %d sends, want 1", len(sent))
+	}
+	got := []any{sent[0].Body, sent[0].ContentSID, sent[0].ContentVariables}
+	want := []any{"", m.ContentSID, m.ContentVariables}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("body, content SID, variables at the provider (-want, +got):\n%s", diff)
+	}
+	if after := f.get(t, m); after.Status != message.Sent || after.ProviderSID != sent[0].SID {
+		t.Errorf("message %s with sid %q; want SENT with %q", after.Status, after.ProviderSID, sent[0].SID)
+	}
+}
+
+// A lost answer to a template send is reconciled too: the provider keeps
+// no body of ours for it.
+func TestSend_lost_answer_of_a_content_sid_is_reconciled(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	m := f.approved(t, f.queued(t, standin.NumberLostAnswer, consent.OptIn))
+	if _, err := f.send(t, m); !errs.Retry(err) {
+		t.Fatalf("first delivery: err = %v, want a retryable error", err)
+	}
+	if o, err := f.send(t, m); err != nil || o != sending.OutcomeReconciled {
+		t.Fatalf("retry = %q, %v; want reconciled", o, err)
+	}
+	if sent := f.standin.Sent(); len(sent) != 1 || f.get(t, m).ProviderSID != sent[0].SID {
+		t.Errorf("provider has %d sends; want 1, recorded on the message", len(sent))
+	}
+}
+
 func TestSend_unconfirmed_claim(t *testing.T) {
 	t.Parallel()
 	cases := []struct {

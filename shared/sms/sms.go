@@ -7,11 +7,15 @@ import (
 	"time"
 )
 
-// Request is one message to send.
+// Request is one message to send: Body, or an approved template.
 type Request struct {
-	To             string // E.164; the provider adds the whatsapp: channel
-	Body           string
-	StatusCallback string // where the provider posts delivery statuses
+	To   string // E.164; the provider adds the whatsapp: channel
+	Body string
+	// ContentSID, when set, sends the provider's approved template with
+	// ContentVariables (its numbered variables) instead of Body.
+	ContentSID       string
+	ContentVariables map[string]string
+	StatusCallback   string // where the provider posts delivery statuses
 }
 
 // Result is what the provider said about an accepted send.
@@ -24,7 +28,7 @@ type Result struct {
 type Sent struct {
 	SID         string
 	To          string // E.164
-	Body        string
+	Body        string // for an approved template, its text as the provider rendered it
 	Status      string
 	ErrorCode   string
 	DateCreated time.Time

@@ -96,7 +96,8 @@ func TestConfigs_read_only_what_each_function_needs(t *testing.T) {
 		"HandleInbound": {"EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT"},
 		"HandleStatus":  {"EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT", "STATUS_GIVE_UP_AFTER"},
 		"Sender": {"CLOUD_TASKS_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT", "PUBLIC_BASE_URL", "QUEUE_CREATE_TIMEOUT", "RECONCILE_AFTER", "SENDER_URL",
-			"TASKS_AUDIENCE", "TASKS_LOCATION", "TASKS_SERVICE_ACCOUNT", "TWILIO_ACCOUNT_SID", "TWILIO_API_URL", "TWILIO_AUTH_TOKEN", "TWILIO_FROM"},
+			"TASKS_AUDIENCE", "TASKS_LOCATION", "TASKS_SERVICE_ACCOUNT", "TWILIO_ACCOUNT_SID", "TWILIO_API_URL", "TWILIO_AUTH_TOKEN", "TWILIO_FROM",
+			"TWILIO_MESSAGING_SERVICE_SID"},
 		"LaunchCampaign": {"CLOUD_TASKS_EMULATOR_HOST", "EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT", "MESSAGE_RETENTION", "QUEUE_CREATE_TIMEOUT", "SENDER_URL",
 			"TASKS_AUDIENCE", "TASKS_LOCATION", "TASKS_SERVICE_ACCOUNT"},
 		"ProcessRecipients": {"CLOUD_TASKS_EMULATOR_HOST", "EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT", "QUEUE_CREATE_TIMEOUT", "SENDER_URL",
@@ -158,6 +159,43 @@ func TestConfigs_bad_values_are_ErrConfig(t *testing.T) {
 			err := setup.Load(context.Background(), configs()[tc.fn], envconfig.MapLookuper(env))
 			if !errors.Is(err, setup.ErrConfig) || !strings.Contains(err.Error(), tc.wantIn) {
 				t.Errorf("%s=%q: err = %v, want ErrConfig naming %s", tc.key, tc.value, err, tc.wantIn)
+			}
+		})
+	}
+}
+
+// The Sender needs exactly one sender: a number or a Messaging Service.
+func TestConfigs_twilio_sender(t *testing.T) {
+	t.Parallel()
+	const service = "MG0123456789abcdef0123456789abcdef"
+	for _, tc := range []struct {
+		name, from, service string
+		wantIn              []string // nil: valid
+	}{
+		{name: "from", from: "whatsapp:+14155550100"},
+		{name: "messaging_service", service: service},
+		{name: "neither", wantIn: []string{"TWILIO_FROM", "TWILIO_MESSAGING_SERVICE_SID"}},
+		{name: "both", from: "whatsapp:+14155550100", service: service, wantIn: []string{"TWILIO_FROM and TWILIO_MESSAGING_SERVICE_SID are both set"}},
+		{name: "bad_service_sid", service: "MG123", wantIn: []string{`TWILIO_MESSAGING_SERVICE_SID="MG123"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := maps(good)
+			env["TWILIO_FROM"], env["TWILIO_MESSAGING_SERVICE_SID"] = tc.from, tc.service
+			err := setup.Load(context.Background(), &sender.Config{}, envconfig.MapLookuper(env))
+			if tc.wantIn == nil {
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, setup.ErrConfig) {
+				t.Fatalf("Load = %v, want ErrConfig", err)
+			}
+			for _, w := range tc.wantIn {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Load = %v, want it to name %s", err, w)
+				}
 			}
 		})
 	}

@@ -87,9 +87,27 @@ func Bucket(ctx context.Context, u Uploads) (*gcsuploads.Bucket, error) {
 type Twilio struct {
 	AccountSID string `env:"TWILIO_ACCOUNT_SID, required"`
 	AuthToken  string `env:"TWILIO_AUTH_TOKEN, required"`
-	From       string `env:"TWILIO_FROM, required"`
-	APIURL     string `env:"TWILIO_API_URL"` // the stand-in; unset in production
+	// Exactly one sender (Validate): a number, or a Messaging Service
+	// whose sender pool holds it.
+	From                string `env:"TWILIO_FROM"`
+	MessagingServiceSID string `env:"TWILIO_MESSAGING_SERVICE_SID"`
+	APIURL              string `env:"TWILIO_API_URL"` // the stand-in; unset in production
 }
+
+// Validate checks that exactly one sender is given.
+func (t Twilio) Validate() error {
+	switch {
+	case t.From == "" && t.MessagingServiceSID == "":
+		return errors.New("TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID is required: the WhatsApp sender, a number (whatsapp:+...) or a Messaging Service (MG...)")
+	case t.From != "" && t.MessagingServiceSID != "":
+		return errors.New("TWILIO_FROM and TWILIO_MESSAGING_SERVICE_SID are both set: give one sender")
+	case t.MessagingServiceSID != "" && !messagingServiceSID.MatchString(t.MessagingServiceSID):
+		return fmt.Errorf("TWILIO_MESSAGING_SERVICE_SID=%q: want MG followed by 32 hex digits", t.MessagingServiceSID)
+	}
+	return nil
+}
+
+var messagingServiceSID = regexp.MustCompile(`^MG[0-9a-fA-F]{32}$`)
 
 // MessageRetention is how long messages are kept before Firestore's TTL
 // deletes them (unset: kept). The function that creates messages embeds it;
@@ -365,7 +383,10 @@ func Queue(ctx context.Context, p Project, t Tasks, problems store.Problems) (*c
 
 // Provider builds the Twilio provider.
 func Provider(t Twilio) (*twilio.Provider, error) {
-	p, err := twilio.New(twilio.Config{AccountSID: t.AccountSID, AuthToken: t.AuthToken, From: t.From, APIURL: t.APIURL})
+	p, err := twilio.New(twilio.Config{
+		AccountSID: t.AccountSID, AuthToken: t.AuthToken,
+		From: t.From, MessagingServiceSID: t.MessagingServiceSID, APIURL: t.APIURL,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("setup.Provider: %w", err)
 	}

@@ -6,6 +6,7 @@ package twilio
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -35,7 +36,11 @@ const (
 type Config struct {
 	AccountSID string
 	AuthToken  string
-	From       string // our WhatsApp sender, e.g. "whatsapp:+14155238886"
+	// Exactly one sender: From, our WhatsApp number (e.g.
+	// "whatsapp:+14155238886"), or MessagingServiceSID (MG...), a
+	// Messaging Service whose sender pool holds it.
+	From                string
+	MessagingServiceSID string
 	// APIURL is empty for the real Twilio, else the base URL of a stand-in
 	// (e.g. http://127.0.0.1:48080) that receives every API call.
 	APIURL string
@@ -48,7 +53,8 @@ type Config struct {
 type Provider struct {
 	accountSID string
 	authToken  string
-	from       string
+	from       string // "" when sending through service
+	service    string
 	apiURL     *url.URL // nil: real Twilio
 	base       http.RoundTripper
 	timeout    time.Duration
@@ -60,6 +66,9 @@ var _ sms.Provider = (*Provider)(nil)
 // that are not alphanumeric; say so at start-up instead.
 var alphanumeric = regexp.MustCompile(`^[A-Za-z0-9]+$`)
 
+// messagingServiceSID is how Twilio names a Messaging Service.
+var messagingServiceSID = regexp.MustCompile(`^MG[0-9a-fA-F]{32}$`)
+
 // New checks cfg and returns a Provider.
 func New(cfg Config) (*Provider, error) {
 	if !alphanumeric.MatchString(cfg.AccountSID) {
@@ -68,15 +77,23 @@ func New(cfg Config) (*Provider, error) {
 	if !alphanumeric.MatchString(cfg.AuthToken) {
 		return nil, errs.E(errs.Invalid, "twilio.New: auth token must be non-empty and alphanumeric")
 	}
-	if cfg.From == "" {
-		return nil, errs.E(errs.Invalid, "twilio.New: a From sender is required")
+	switch {
+	case cfg.From == "" && cfg.MessagingServiceSID == "":
+		return nil, errs.E(errs.Invalid, "twilio.New: a sender is required: a From number or a Messaging Service SID")
+	case cfg.From != "" && cfg.MessagingServiceSID != "":
+		return nil, errs.E(errs.Invalid, "twilio.New: give a From number or a Messaging Service SID, not both")
+	case cfg.MessagingServiceSID != "" && !messagingServiceSID.MatchString(cfg.MessagingServiceSID):
+		return nil, errs.E(errs.Invalid, "twilio.New: a Messaging Service SID is MG followed by 32 hex digits")
 	}
 	p := &Provider{
 		accountSID: cfg.AccountSID,
 		authToken:  cfg.AuthToken,
-		from:       withChannel(cfg.From),
+		service:    cfg.MessagingServiceSID,
 		base:       http.DefaultTransport,
 		timeout:    defaultTimeout,
+	}
+	if cfg.From != "" {
+		p.from = withChannel(cfg.From)
 	}
 	if cfg.APIURL != "" {
 		u, err := url.Parse(cfg.APIURL)
@@ -96,17 +113,33 @@ func New(cfg Config) (*Provider, error) {
 	return p, nil
 }
 
-// Send asks Twilio to send one WhatsApp message. A Transient error means
-// the outcome is unknown (Twilio may hold the message): reconcile with
-// SentTo before sending again.
+// Send asks Twilio to send one WhatsApp message: its Body, or an approved
+// template (ContentSid) with its ContentVariables, from our number or
+// through our Messaging Service. A Transient error means the outcome is
+// unknown (Twilio may hold the message): reconcile with SentTo before
+// sending again.
 func (p *Provider) Send(ctx context.Context, r sms.Request) (sms.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 
-	params := (&api.CreateMessageParams{}).
-		SetTo(withChannel(r.To)).
-		SetFrom(p.from).
-		SetBody(r.Body)
+	params := (&api.CreateMessageParams{}).SetTo(withChannel(r.To))
+	if p.service != "" {
+		params.SetMessagingServiceSid(p.service)
+	} else {
+		params.SetFrom(p.from)
+	}
+	if r.ContentSID != "" {
+		params.SetContentSid(r.ContentSID)
+		if len(r.ContentVariables) > 0 {
+			vars, err := json.Marshal(r.ContentVariables)
+			if err != nil {
+				return sms.Result{}, errs.Wrap(errs.Permanent, err, "twilio.Send: content variables")
+			}
+			params.SetContentVariables(string(vars))
+		}
+	} else {
+		params.SetBody(r.Body)
+	}
 	if r.StatusCallback != "" {
 		params.SetStatusCallback(r.StatusCallback)
 	}

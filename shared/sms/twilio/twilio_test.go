@@ -24,6 +24,8 @@ const (
 	accountSID = "AC0123456789abcdef0123456789abcdef"
 	authToken  = "0123456789abcdef0123456789abcdef"
 	sender     = "whatsapp:+14155238886"
+	service    = "MG0123456789abcdef0123456789abcdef"
+	content    = "HX0123456789abcdef0123456789abcdef"
 )
 
 // startStandin serves a stand-in for accountSID until the test ends.
@@ -78,6 +80,9 @@ func TestNew(t *testing.T) {
 		{name: "account_with_symbols", edit: func(c *twilio.Config) { c.AccountSID = "AC-1" }, wantErr: true},
 		{name: "no_token", edit: func(c *twilio.Config) { c.AuthToken = "" }, wantErr: true},
 		{name: "no_sender", edit: func(c *twilio.Config) { c.From = "" }, wantErr: true},
+		{name: "messaging_service", edit: func(c *twilio.Config) { c.From, c.MessagingServiceSID = "", service }},
+		{name: "from_and_service", edit: func(c *twilio.Config) { c.MessagingServiceSID = service }, wantErr: true},
+		{name: "bad_service_sid", edit: func(c *twilio.Config) { c.From, c.MessagingServiceSID = "", "MG123" }, wantErr: true},
 		{name: "relative_api_url", edit: func(c *twilio.Config) { c.APIURL = "127.0.0.1:48080" }, wantErr: true},
 	}
 	for _, tt := range tests {
@@ -162,6 +167,70 @@ func TestSend(t *testing.T) {
 				}}
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("stand-in holds (-want, +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// An approved template goes as ContentSid and ContentVariables, never as
+// Body; a Messaging Service replaces From.
+func TestSend_content_and_service(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		cfg  twilio.Config // sender fields
+		req  sms.Request
+		want standin.Message // sender and content fields
+	}{
+		{
+			name: "content_from_number",
+			cfg:  twilio.Config{From: sender},
+			req:  sms.Request{Body: "Hi Ada", ContentSID: content, ContentVariables: map[string]string{"1": "Ada", "2": "Colombo"}},
+			want: standin.Message{From: sender, ContentSID: content, ContentVariables: map[string]string{"1": "Ada", "2": "Colombo"}},
+		},
+		{
+			name: "content_without_variables",
+			cfg:  twilio.Config{From: sender},
+			req:  sms.Request{Body: "Your order shipped", ContentSID: content},
+			want: standin.Message{From: sender, ContentSID: content},
+		},
+		{
+			name: "body_through_service",
+			cfg:  twilio.Config{MessagingServiceSID: service},
+			req:  sms.Request{Body: "Hi Ada"},
+			want: standin.Message{From: standin.ServiceSender, Body: "Hi Ada", MessagingServiceSID: service},
+		},
+		{
+			name: "content_through_service",
+			cfg:  twilio.Config{MessagingServiceSID: service},
+			req:  sms.Request{Body: "Hi Ada", ContentSID: content, ContentVariables: map[string]string{"1": "Ada"}},
+			want: standin.Message{From: standin.ServiceSender, MessagingServiceSID: service, ContentSID: content, ContentVariables: map[string]string{"1": "Ada"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, url := startStandin(t, time.Hour)
+			cfg := tt.cfg
+			cfg.AccountSID, cfg.AuthToken, cfg.APIURL = accountSID, authToken, url
+			p, err := twilio.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := tt.req
+			req.To = "+94771234577"
+			res, err := p.Send(t.Context(), req)
+			if err != nil {
+				t.Fatalf("Send() error = %v", err)
+			}
+			sent := s.Sent()
+			if len(sent) != 1 {
+				t.Fatalf("stand-in holds %d messages, want 1", len(sent))
+			}
+			want := tt.want
+			want.SID, want.To, want.Status, want.DateCreated, want.DateUpdated = res.SID, "whatsapp:+94771234577", "queued", sent[0].DateCreated, sent[0].DateUpdated
+			if diff := cmp.Diff(want, sent[0]); diff != "" {
 				t.Errorf("stand-in holds (-want, +got):\n%s", diff)
 			}
 		})
