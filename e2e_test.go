@@ -73,6 +73,11 @@ func TestSeedDemo(t *testing.T) {
 	d.create("/api/v1/templates", `{"name":"City Promotion","content":"Hello {name}! Special offer for {city} residents. Limited time only! Reply STOP to unsubscribe.","variables":["name","city"]}`)
 	_, tpls := d.do("GET", "/api/v1/templates", nil, "")
 	d.expect(tpls["total"], 2.0, "templates")
+	code, pv := d.do("POST", "/api/v1/templates/"+welcome+"/preview", strings.NewReader(`{"phone_number":"+94771234567"}`), "application/json")
+	if code != http.StatusOK || pv["body"] != "Hi Arjuna Silva! Welcome from Colombo. Thanks for joining our service! Reply STOP to opt out." ||
+		pv["send_as"] != "body" || pv["consent_state"] != "OPT_IN" || pv["unfilled"] != false || pv["blocked_by"] != nil {
+		t.Errorf("template preview for Arjuna = %d %v", code, pv)
+	}
 
 	// Part 5: the campaign, a draft until triggered.
 	cid := d.create("/api/v1/campaigns", fmt.Sprintf(`{"topic":"API Demo Campaign","template_id":%q,"segment_id":%q,"rate_limit_per_second":1,"quiet_hours_start":null,"quiet_hours_end":null}`, welcome, major))
@@ -154,6 +159,11 @@ func TestSeedDemo(t *testing.T) {
 	d.eventually("STOP sets consent", 30*time.Second, func() (bool, string) {
 		_, u := d.do("GET", "/api/v1/users/%2B94771234577", nil, "")
 		return u["consent_state"] == "STOP", fmt.Sprint(u)
+	})
+	// Every message records when the person last wrote, a plain reply too.
+	d.eventually("the reply records last_inbound_at", 30*time.Second, func() (bool, string) {
+		_, u := d.do("GET", "/api/v1/users/%2B94771234576", nil, "")
+		return u["last_inbound_at"] != nil, fmt.Sprint(u)
 	})
 	_, hist := d.do("GET", "/api/v1/users/%2B94771234577/consent/history", nil, "")
 	if h, _ := hist["history"].([]any); len(h) < 2 || h[len(h)-1].(map[string]any)["source"] != "inbound" {

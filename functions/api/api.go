@@ -241,6 +241,8 @@ func (s *Server) Routes() http.Handler {
 	api.HandleFunc("GET /api/v1/templates", s.listTemplates)
 	api.HandleFunc("POST /api/v1/templates", s.createTemplate)
 	api.HandleFunc("GET /api/v1/templates/{id}", s.getTemplate)
+	api.HandleFunc("PUT /api/v1/templates/{id}", s.updateTemplate)
+	api.HandleFunc("POST /api/v1/templates/{id}/preview", s.previewTemplate)
 	api.HandleFunc("GET /api/v1/campaigns", s.listCampaigns)
 	api.HandleFunc("POST /api/v1/campaigns", s.createCampaign)
 	api.HandleFunc("GET /api/v1/campaigns/{id}", s.getCampaign)

@@ -7,7 +7,6 @@ import (
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/phone"
 	"github.com/eventstreamengine/ese/shared/segment"
-	"github.com/eventstreamengine/ese/shared/template"
 )
 
 func (s *Server) createSegment(w http.ResponseWriter, r *http.Request) {
@@ -115,53 +114,4 @@ func (s *Server) previewSegment(w http.ResponseWriter, r *http.Request) {
 		"segment_id": id, "matching_users": matched, "by_consent_state": byConsent,
 		"sample": sample, "users_scanned": scanned, "complete": scanned < maxScanned,
 	})
-}
-
-func (s *Server) createTemplate(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Name      string   `json:"name"`
-		Content   string   `json:"content"`
-		Variables []string `json:"variables"`
-	}
-	if err := decode(w, r, &body); err != nil {
-		fail(w, r, err)
-		return
-	}
-	now := s.now()
-	t := template.Template{Name: body.Name, Content: body.Content, Variables: body.Variables, CreatedAt: now, UpdatedAt: now}
-	t.Normalize()
-	if err := t.Validate(); err != nil {
-		fail(w, r, err)
-		return
-	}
-	t, err := s.Store.CreateTemplate(r.Context(), t)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	respond(w, http.StatusCreated, t)
-}
-
-func (s *Server) listTemplates(w http.ResponseWriter, r *http.Request) {
-	p, err := page(r)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	items, total, err := s.Store.ListTemplates(r.Context(), p)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	list(w, "templates", items, total, p)
-}
-
-func (s *Server) getTemplate(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	t, err := s.Store.GetTemplate(r.Context(), id)
-	if err != nil {
-		fail(w, r, notFound(err, "template", id))
-		return
-	}
-	respond(w, http.StatusOK, t)
 }

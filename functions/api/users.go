@@ -16,7 +16,7 @@ import (
 // under "attributes" only.
 var reserved = map[string]bool{
 	"id": true, "phone_number": true, "consent_state": true, "attributes": true,
-	"created_at": true, "updated_at": true, "last_keyword_at": true,
+	"created_at": true, "updated_at": true, "last_keyword_at": true, "last_inbound_at": true,
 }
 
 // userJSON is a user as the API shows it: its fields, its attributes
@@ -41,6 +41,9 @@ func userJSON(u user.User) map[string]any {
 	out["updated_at"] = u.UpdatedAt
 	if u.KeywordAt != nil {
 		out["last_keyword_at"] = u.KeywordAt
+	}
+	if u.LastInboundAt != nil {
+		out["last_inbound_at"] = u.LastInboundAt
 	}
 	return out
 }

@@ -125,13 +125,7 @@ func consented(in *Input, d *Decision) bool {
 // rendered renders the template in the person's language with their
 // attributes and phone_number (which no attribute overrides).
 func rendered(in *Input, d *Decision) bool {
-	u := &in.User
-	r := in.Template.Render(u.Language(), func(name string) any {
-		if name == "phone_number" {
-			return u.Phone
-		}
-		return u.Attributes[name]
-	})
+	r := in.Template.Render(in.User.Language(), in.User.Value)
 	if len(r.Missing) > 0 {
 		d.Action, d.Reason = Skip, message.SkipMissingVars
 		return true

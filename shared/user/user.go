@@ -39,3 +39,13 @@ func (u User) Language() string {
 	}
 	return ""
 }
+
+// Value returns the person's value for a name a template uses: their
+// phone_number (which no attribute overrides), else the attribute of that
+// name; nil when they have none.
+func (u *User) Value(name string) any {
+	if name == "phone_number" {
+		return u.Phone
+	}
+	return u.Attributes[name]
+}
