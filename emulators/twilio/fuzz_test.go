@@ -70,3 +70,53 @@ func FuzzInbound(f *testing.F) {
 		}
 	})
 }
+
+// FuzzContentVariables feeds a template send arbitrary ContentVariables:
+// it is created with exactly the values given (a JSON object of strings)
+// or refused with 21656, always as JSON.
+func FuzzContentVariables(f *testing.F) {
+	for _, v := range []string{`{"1":"Arjuna","2":"Colombo"}`, `{}`, `null`, `[]`, `{"1":2}`, `{"1":"a"`, `"x"`, `{"1":"\u0000"}`} {
+		f.Add(v)
+	}
+	s := standin.New(standin.Config{AccountSID: accountSID, AuthToken: authToken, StatusStep: time.Hour, Logger: quiet})
+	f.Cleanup(s.Close)
+	f.Fuzz(func(t *testing.T, vars string) {
+		form := url.Values{"To": {"whatsapp:+94771234577"}, "From": {sender}, "ContentSid": {"HX0123456789abcdef0123456789abcdef"}, "ContentVariables": {vars}}
+		r := httptest.NewRequest(http.MethodPost, "/2010-04-01/Accounts/"+accountSID+"/Messages.json", strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.SetBasicAuth(accountSID, authToken)
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		var answer struct {
+			SID  string `json:"sid"`
+			Code int    `json:"code"`
+		}
+		if err := json.Unmarshal(w.Body.Bytes(), &answer); err != nil {
+			t.Fatalf("ContentVariables %q answered non-JSON %q", vars, w.Body.String())
+		}
+		var want map[string]string
+		valid := vars == "" || (json.Unmarshal([]byte(vars), &want) == nil && want != nil)
+		switch {
+		case valid && w.Code != http.StatusCreated:
+			t.Fatalf("ContentVariables %q = %d %s, want 201", vars, w.Code, w.Body)
+		case !valid && (w.Code != http.StatusBadRequest || answer.Code != 21656):
+			t.Fatalf("ContentVariables %q = %d %s, want 400 with code 21656", vars, w.Code, w.Body)
+		case !valid:
+			return
+		}
+		for _, m := range s.Sent() {
+			if m.SID == answer.SID {
+				if len(want) == 0 && len(m.ContentVariables) == 0 {
+					return
+				}
+				got, _ := json.Marshal(m.ContentVariables)
+				exp, _ := json.Marshal(want)
+				if string(got) != string(exp) {
+					t.Fatalf("ContentVariables %q recorded as %s, want %s", vars, got, exp)
+				}
+				return
+			}
+		}
+		t.Fatalf("created %s is not recorded", answer.SID)
+	})
+}

@@ -185,7 +185,12 @@ func (s *Server) preview(ctx context.Context, id, p string) (preview, error) {
 	if out.DefaultsUsed == nil {
 		out.DefaultsUsed = []string{}
 	}
-	if d := compliance.Check(compliance.Input{User: u, Exists: true, Template: c, Now: s.now()}); d.Action == compliance.Skip {
+	suppressed, err := s.Store.Suppressed(ctx, []string{u.Phone})
+	if err != nil {
+		return preview{}, err
+	}
+	in := compliance.Input{User: u, Exists: true, Suppressed: suppressed[u.Phone], Template: c, Now: s.now()}
+	if d := compliance.Check(in); d.Action == compliance.Skip {
 		reason := string(d.Reason)
 		out.BlockedBy = &reason
 	}

@@ -122,6 +122,10 @@ func TestTemplates_preview(t *testing.T) {
 	f.id("/api/v1/users", `{"phone_number":"+94771234567","name":"Arjuna","city":"Colombo"}`)
 	f.id("/api/v1/users", `{"phone_number":"+94771234568","city":"Kandy","language":"si"}`)
 	f.id("/api/v1/users", `{"phone_number":"+94771234569","name":"Frank","consent_state":"OPT_OUT"}`)
+	f.id("/api/v1/users", `{"phone_number":"+94771234570","name":"Grace","city":"Galle"}`)
+	if code, out := f.call("POST", "/api/v1/suppressions", `{"phone_number":"+94771234570","reason":"complaint"}`); code != 201 {
+		t.Fatalf("suppress = %d %v", code, out)
+	}
 	cases := []struct {
 		name, template, body string
 		want                 map[string]any
@@ -150,6 +154,14 @@ func TestTemplates_preview(t *testing.T) {
 				"template_id": plain, "phone_number": "+94771234569", "consent_state": "OPT_OUT", "language": "", "locale": "default",
 				"send_as": "body", "body": "Hello Frank! Offer for {city} residents.",
 				"missing": []any{"city"}, "defaults_used": []any{}, "unfilled": true, "blocked_by": "no_consent",
+			},
+		},
+		{
+			name: "suppressed_blocks_whatever_the_consent", template: plain, body: `{"phone_number":"+94771234570"}`,
+			want: map[string]any{
+				"template_id": plain, "phone_number": "+94771234570", "consent_state": "OPT_IN", "language": "", "locale": "default",
+				"send_as": "body", "body": "Hello Grace! Offer for Galle residents.",
+				"missing": []any{}, "defaults_used": []any{}, "unfilled": false, "blocked_by": "suppressed",
 			},
 		},
 		{
