@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/eventstreamengine/ese/functions/internal/twilioform"
 	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/errs"
@@ -71,13 +72,14 @@ func (s *Server) inbound(r *http.Request, n int) ([]inboundJSON, error) {
 	}
 	out := make([]inboundJSON, 0, len(evs))
 	for _, e := range evs {
-		from := e.Params["From"]
+		m := twilioform.Inbound(e)
+		from := m.From
 		if p, err := phone.Normalize(from); err == nil {
 			from = p
 		}
 		out = append(out, inboundJSON{
-			ID: e.ID, MessageSID: e.MessageSID, Phone: phone.Mask(from), Body: e.Params["Body"],
-			Classification: inbound.Classification(e.Params["Body"]), ReceivedAt: e.ReceivedAt,
+			ID: e.ID, MessageSID: m.ProviderSID, Phone: phone.Mask(from), Body: m.Body,
+			Classification: inbound.Classification(m.Body), ReceivedAt: m.ReceivedAt,
 		})
 	}
 	return out, nil

@@ -179,28 +179,28 @@ func (s *Server) event(kind webhook.Kind, r *http.Request) (webhook.Event, error
 		}
 	}
 	var missing []errs.Detail
-	sid := params["MessageSid"]
+	sid := params[twilioform.KeyMessageSID]
 	if sid == "" {
-		sid = params["SmsSid"]
+		sid = params[twilioform.KeySMSSID]
 	}
 	if sid == "" {
-		missing = append(missing, errs.Detail{Field: "MessageSid", Message: "is required"})
+		missing = append(missing, errs.Detail{Field: twilioform.KeyMessageSID, Message: "is required"})
 	}
-	status := params["MessageStatus"]
+	status := params[twilioform.KeyMessageStatus]
 	if status == "" {
-		status = params["SmsStatus"]
+		status = params[twilioform.KeySMSStatus]
 	}
 	if kind == webhook.Status && status == "" {
-		missing = append(missing, errs.Detail{Field: "MessageStatus", Message: "is required"})
+		missing = append(missing, errs.Detail{Field: twilioform.KeyMessageStatus, Message: "is required"})
 	}
-	if kind == webhook.Inbound && params["From"] == "" {
-		missing = append(missing, errs.Detail{Field: "From", Message: "is required"})
+	if kind == webhook.Inbound && params[twilioform.KeyFrom] == "" {
+		missing = append(missing, errs.Detail{Field: twilioform.KeyFrom, Message: "is required"})
 	}
 	if len(missing) > 0 {
 		return webhook.Event{}, errs.WithDetails(errs.Invalid, "incomplete Twilio callback", missing)
 	}
 	if kind == webhook.Status {
-		params["MessageStatus"] = status
+		params[twilioform.KeyMessageStatus] = status
 	} else {
 		status = ""
 	}
@@ -233,14 +233,14 @@ func (s *Server) handOn(ctx context.Context, e webhook.Event) error {
 // reply is the TwiML reply to an inbound message: only the keywords get
 // one.
 func (s *Server) reply(ctx context.Context, params map[string]string) string {
-	switch consent.Classify(params["Body"]) {
+	switch consent.Classify(params[twilioform.KeyBody]) {
 	case consent.IntentOptOut:
 		return s.ReplyStop
 	case consent.IntentOptIn:
 		if s.Users != nil {
 			// START lifts the person's own STOP only; an unknown number or
 			// an admin's OPT_OUT stays as it is, so say nothing false.
-			p, err := phone.Normalize(params["From"])
+			p, err := phone.Normalize(params[twilioform.KeyFrom])
 			if err != nil {
 				return ""
 			}
