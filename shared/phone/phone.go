@@ -200,3 +200,38 @@ func Timezone(e164 string) string {
 	}
 	return best
 }
+
+// Region returns the ISO 3166-1 region libphonenumber places an E.164
+// number in ("LK" for +94771234567), as phonenumbers.GetRegionCodeForNumber
+// does, or "" when it places it nowhere: not E.164, an unknown or
+// non-geographic calling code, or a calling code several regions share
+// (+1, +7, +44) none of which claims the number. Segments ask this of
+// every person, so it reads the compiled patterns Normalize uses.
+func Region(e164 string) string {
+	if len(e164) < 3 || len(e164) > 16 || e164[0] != '+' {
+		return ""
+	}
+	var b [15]byte
+	digits := b[:0]
+	for i := 1; i < len(e164); i++ {
+		c := e164[i]
+		if c < '0' || c > '9' {
+			return ""
+		}
+		digits = append(digits, c)
+	}
+	code, n := callingCode(digits)
+	if n == 0 {
+		return ""
+	}
+	return geographic(patternsFor(code).region(e164[1+n:]))
+}
+
+// geographic drops libphonenumber's codes for no region ("ZZ") and for
+// non-geographic numbers ("001").
+func geographic(region string) string {
+	if region == phonenumbers.UNKNOWN_REGION || region == "001" || len(region) != 2 {
+		return ""
+	}
+	return region
+}

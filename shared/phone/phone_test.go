@@ -274,3 +274,86 @@ func TestNormalizeAgreesWithLibphonenumber(t *testing.T) {
 		t.Errorf("checked only %d numbers", checked)
 	}
 }
+
+func TestRegion(t *testing.T) {
+	t.Parallel()
+
+	cases := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{name: "sri_lanka", in: "+94771234567", want: "LK"},
+		{name: "united_states", in: "+12125551234", want: "US"},
+		{name: "canada_shares_plus_one", in: "+16135550123", want: "CA"},
+		{name: "united_kingdom", in: "+442079460958", want: "GB"},
+		{name: "guernsey_shares_plus_44", in: "+447911123456", want: "GG"},
+		{name: "kazakhstan_shares_plus_7", in: "+77012345678", want: "KZ"},
+		{name: "russia", in: "+79123456789", want: "RU"},
+		{name: "india", in: "+919876543210", want: "IN"},
+		{name: "shared_code_no_region_claims_it", in: "+10005550123", want: ""},
+		{name: "non_geographic", in: "+80012345678", want: ""},
+		{name: "unknown_calling_code", in: "+999123456", want: ""},
+		{name: "not_normalised", in: "+94 77 123 4567", want: ""},
+		{name: "whatsapp_prefix", in: "whatsapp:+94771234567", want: ""},
+		{name: "no_plus", in: "94771234567", want: ""},
+		{name: "plus_only", in: "+", want: ""},
+		{name: "too_long", in: "+9477123456789012", want: ""},
+		{name: "empty", in: "", want: ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if diff := cmp.Diff(tc.want, Region(tc.in)); diff != "" {
+				t.Errorf("Region(%q) (-want, +got):\n%s", tc.in, diff)
+			}
+		})
+	}
+}
+
+// Region's fast path (one region per calling code) answers as the library
+// does for every calling code.
+func TestRegionAgreesWithLibphonenumber(t *testing.T) {
+	t.Parallel()
+	types := []phonenumbers.PhoneNumberType{
+		phonenumbers.MOBILE, phonenumbers.FIXED_LINE, phonenumbers.TOLL_FREE,
+		phonenumbers.PREMIUM_RATE, phonenumbers.VOIP, phonenumbers.UAN,
+	}
+	checked := 0
+	for region := range phonenumbers.GetSupportedRegions() {
+		for _, typ := range types {
+			num := phonenumbers.GetExampleNumberForType(region, typ)
+			if num == nil {
+				continue
+			}
+			e164 := phonenumbers.Format(num, phonenumbers.E164)
+			want := phonenumbers.GetRegionCodeForNumber(num)
+			if want == "001" || want == phonenumbers.UNKNOWN_REGION {
+				want = ""
+			}
+			if got := Region(e164); got != want {
+				t.Errorf("Region(%q) = %q, libphonenumber says %q", e164, got, want)
+			}
+			checked++
+		}
+	}
+	if checked < 500 {
+		t.Errorf("checked %d example numbers, want the library's examples for every region", checked)
+	}
+}
+
+func BenchmarkRegion(b *testing.B) {
+	for _, tc := range []struct{ name, e164 string }{
+		{"one_region_code", "+94771234567"},
+		{"shared_code", "+16135550123"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if Region(tc.e164) == "" {
+					b.Fatal("no region")
+				}
+			}
+		})
+	}
+}

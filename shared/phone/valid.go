@@ -51,6 +51,7 @@ type callingCodePatterns struct {
 }
 
 type regionPatterns struct {
+	name string // ISO 3166-1, or "001" for a non-geographic code
 	// leading picks the region by prefix when the metadata has leading
 	// digits; without them the region is picked by full validation.
 	leading *regexp.Regexp
@@ -91,6 +92,26 @@ func (c *callingCodePatterns) valid(nsn string) bool {
 		}
 	}
 	return false
+}
+
+// region follows getRegionCodeForNumberFromRegionList: the only region,
+// else the first whose leading digits or patterns the number fits; ""
+// when none does.
+func (c *callingCodePatterns) region(nsn string) string {
+	if len(c.regions) == 1 {
+		return c.regions[0].name
+	}
+	for i := range c.regions {
+		r := &c.regions[i]
+		if r.leading != nil {
+			if r.leading.MatchString(nsn) {
+				return r.name
+			}
+		} else if r.valid(nsn) {
+			return r.name
+		}
+	}
+	return ""
 }
 
 // valid is getNumberTypeHelper(nsn, metadata) != UNKNOWN.
@@ -137,6 +158,7 @@ func newCallingCodePatterns(cc int) *callingCodePatterns {
 			md = metadata().byRegion[region]
 		}
 		p.regions[i] = newRegionPatterns(md, cc, region)
+		p.regions[i].name = region
 	}
 	return p
 }
