@@ -89,6 +89,7 @@ func (s *Server) previewSegment(w http.ResponseWriter, r *http.Request) {
 	byConsent := map[string]int{}
 	sample := []string{}
 	after := ""
+	now := s.now()
 	for scanned < maxScanned {
 		us, err := s.Store.ScanUsers(r.Context(), after, pageSize)
 		if err != nil {
@@ -96,7 +97,7 @@ func (s *Server) previewSegment(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, u := range us {
-			if seg.Definition.Match(u.Phone, string(u.Consent), u.Attributes) {
+			if seg.Definition.Match(u, now) {
 				matched++
 				byConsent[string(u.Consent)]++
 				if len(sample) < 10 {

@@ -157,7 +157,7 @@ func (r *Runner) Launch(ctx context.Context, ev events.Launch) error {
 	now := r.now()
 	var ms []message.Message
 	for _, u := range users {
-		if !seg.Definition.Match(u.Phone, string(u.Consent), u.Attributes) {
+		if !seg.Definition.Match(u, now) {
 			continue
 		}
 		ms = append(ms, message.Message{

@@ -8,7 +8,11 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/nyaruka/phonenumbers"
+
+	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/errs"
 )
 
@@ -16,19 +20,29 @@ import (
 type Operator string
 
 const (
-	Equals     Operator = "equals"      // same value; strings case-sensitively
+	Equals     Operator = "equals"      // same type and value
 	NotEquals  Operator = "not_equals"  // not Equals; also true when the attribute is absent
 	In         Operator = "in"          // Equals one of a list
 	NotIn      Operator = "not_in"      // not In; also true when the attribute is absent
 	Contains   Operator = "contains"    // substring of a string, or element of a list
 	StartsWith Operator = "starts_with" // string prefix
-	Gt         Operator = "gt"          // numbers numerically, strings byte-wise
+	Gt         Operator = "gt"          // numbers, strings (byte-wise) or timestamps
 	Gte        Operator = "gte"
 	Lt         Operator = "lt"
 	Lte        Operator = "lte"
-	Exists     Operator = "exists"     // present and not null
-	NotExists  Operator = "not_exists" // absent or null
+	Between    Operator = "between"     // inclusive: [low, high], two numbers or two timestamps
+	Before     Operator = "before"      // a timestamp earlier than the value
+	After      Operator = "after"       // a timestamp later than the value
+	WithinLast Operator = "within_last" // a timestamp in the last Duration, up to now
+	Exists     Operator = "exists"      // present and not null
+	NotExists  Operator = "not_exists"  // absent or null
 )
+
+// operators lists every operator, in the order error messages name them.
+var operators = []Operator{
+	Equals, NotEquals, In, NotIn, Contains, StartsWith, Gt, Gte, Lt, Lte,
+	Between, Before, After, WithinLast, Exists, NotExists,
+}
 
 // Logic joins a group's conditions.
 type Logic string
@@ -40,39 +54,61 @@ const (
 
 // Limits on a definition, so that parsing and matching stay cheap.
 const (
-	MaxDepth      = 8    // levels of nesting, the root being level 1
-	MaxConditions = 1000 // conditions and groups in the whole tree
+	MaxDepth      = 8    // levels of nesting, the root being level 1; a not is a level
+	MaxConditions = 1000 // conditions, groups and negations in the whole tree
+	MaxList       = 1000 // values in one in or not_in list
 )
 
-// Reserved attribute names read the person's own fields rather than their
-// attributes.
+// Built-in attributes read the person's own fields rather than their
+// attributes, and shadow attributes of the same name.
 const (
-	AttrPhone   = "phone_number"
-	AttrConsent = "consent_state"
+	AttrPhone         = "phone_number"    // E.164, text
+	AttrConsent       = "consent_state"   // OPT_IN, OPT_OUT or STOP
+	AttrCreatedAt     = "created_at"      // timestamp: when the person was first stored
+	AttrLastInboundAt = "last_inbound_at" // timestamp: the person's latest message to us
+	AttrPhoneCountry  = "phone_country"   // ISO 3166-1 region of the number, such as LK
 )
 
-// Definition selects people. It is either a condition (Attribute set) or a
-// group (Conditions set) of nested definitions joined by Logic. The zero
-// Definition matches nobody.
+// ConsentStates are the values consent_state takes.
+var ConsentStates = []consent.State{consent.OptIn, consent.OptOut, consent.Stop}
+
+// Definition selects people. It is a condition (Attribute set), a group
+// (Conditions set) of nested definitions joined by Logic, or a negation
+// (Not set). The zero Definition matches nobody.
 //
-// Its JSON is the API's definition_json, and round-trips unchanged:
+// Its JSON is the API's definition_json, and round-trips:
 //
 //	{"attribute":"city","operator":"equals","value":"Colombo"}
 //	{"conditions":[...],"logic":"OR"}
+//	{"not":{...}}
 //
-// Comparison rules: strings compare case-sensitively and byte-wise. A number
-// in the definition compares numerically with a number attribute, or with a
-// string attribute that reads as a number (CSV imports give strings), and a
-// bool with "true"/"false" in any case. Values of other types never match.
+// Comparisons are typed, by the type of the definition's value:
+//   - a string compares with a string attribute, byte-wise and
+//     case-sensitively;
+//   - a number with a number attribute (any Go integer or float type)
+//     numerically;
+//   - a boolean with a boolean attribute;
+//   - a timestamp (an RFC 3339 string in the definition, such as
+//     "2026-01-31T00:00:00Z") with a timestamp attribute: a Firestore
+//     timestamp (time.Time) or an RFC 3339 string, as instants.
+//
+// When the types differ the comparison is false: 40 never equals "40", a
+// number is never compared as a string, and a string that is not a
+// timestamp never compares with one. not_equals, not_in and not negate
+// their comparison, so they hold there, and when the attribute is absent.
 type Definition struct {
 	Attribute string
 	Operator  Operator
-	// Value is a string, float64 or bool; a []any of those for In and
-	// NotIn; nil for Exists and NotExists.
+	// Value is a string, float64, bool or time.Time; a []any of those for
+	// In and NotIn; a []any of two float64 or two time.Time for Between;
+	// a time.Time for Before and After; a Duration for WithinLast; nil for
+	// Exists and NotExists.
 	Value any
 
 	Conditions []Definition
 	Logic      Logic // And when empty
+
+	Not *Definition
 }
 
 // IsGroup reports whether d is a group of conditions.
@@ -80,13 +116,14 @@ func (d Definition) IsGroup() bool { return d.Conditions != nil }
 
 // IsZero reports whether d is the empty definition.
 func (d Definition) IsZero() bool {
-	return d.Attribute == "" && d.Operator == "" && d.Value == nil && d.Conditions == nil && d.Logic == ""
+	return d.Attribute == "" && d.Operator == "" && d.Value == nil && d.Conditions == nil && d.Logic == "" && d.Not == nil
 }
 
 // Parse reads and strictly validates a definition: unknown keys, unknown
-// operators, missing or ill-typed values, empty groups and nesting deeper
-// than MaxDepth are errs.Invalid, with one errs.Detail per problem whose
-// Field is a path such as definition_json.conditions[1].operator.
+// operators, missing or ill-typed values, values a built-in attribute
+// never takes, empty groups and nesting deeper than MaxDepth are
+// errs.Invalid, with one errs.Detail per problem whose Field is the path
+// of the bad node, such as definition_json.conditions[1].not.value.
 func Parse(data []byte) (Definition, error) {
 	p := parser{}
 	d := p.node(data, "definition_json", 1)
@@ -124,6 +161,8 @@ func decodeStrict(data []byte, v any) error {
 	return nil
 }
 
+const shapes = "a condition {attribute, operator, value}, a group {conditions, logic} or a negation {not}"
+
 func (p *parser) node(data []byte, path string, depth int) Definition {
 	p.nodes++
 	if p.nodes > MaxConditions {
@@ -140,25 +179,47 @@ func (p *parser) node(data []byte, path string, depth int) Definition {
 	var raw map[string]json.RawMessage
 	if err := decodeStrict(data, &raw); err != nil {
 		if typeErr := (*json.UnmarshalTypeError)(nil); errors.As(err, &typeErr) {
-			p.fail(path, "must be an object: a condition {attribute, operator, value} or a group {conditions, logic}")
+			p.fail(path, "must be an object: %s", shapes)
 		} else {
 			p.fail(path, "is not valid JSON: %v", err)
 		}
 		return Definition{}
 	}
-	_, hasAttr := raw["attribute"]
-	_, hasConds := raw["conditions"]
-	switch {
-	case hasAttr && hasConds:
-		p.fail(path, "is both a condition (attribute) and a group (conditions): give one")
-		return Definition{}
-	case hasConds:
-		return p.group(raw, path, depth)
-	case hasAttr:
-		return p.condition(raw, path)
+	var kinds []string
+	for _, k := range []string{"attribute", "conditions", "not"} {
+		if _, ok := raw[k]; ok {
+			kinds = append(kinds, k)
+		}
 	}
-	p.fail(path, "must be a condition {attribute, operator, value} or a group {conditions, logic}")
-	return Definition{}
+	if len(kinds) > 1 {
+		p.fail(path, "has both %s and %s: give one of %s", kinds[0], kinds[1], shapes)
+		return Definition{}
+	}
+	if len(kinds) == 0 {
+		p.fail(path, "must be %s", shapes)
+		return Definition{}
+	}
+	switch kinds[0] {
+	case "conditions":
+		return p.group(raw, path, depth)
+	case "not":
+		return p.not(raw, path, depth)
+	}
+	return p.condition(raw, path)
+}
+
+func (p *parser) not(raw map[string]json.RawMessage, path string, depth int) Definition {
+	for k := range raw {
+		if k != "not" {
+			p.fail(path+"."+k, "is not a known key of a negation (not)")
+		}
+	}
+	if depth >= MaxDepth {
+		p.fail(path+".not", "nests deeper than %d levels", MaxDepth)
+		return Definition{}
+	}
+	inner := p.node(raw["not"], path+".not", depth+1)
+	return Definition{Not: &inner}
 }
 
 func (p *parser) group(raw map[string]json.RawMessage, path string, depth int) Definition {
@@ -229,7 +290,11 @@ func (p *parser) condition(raw map[string]json.RawMessage, path string) Definiti
 	d.Operator = Operator(s)
 	kind, known := operatorValue[d.Operator]
 	if !known {
-		p.fail(path+".operator", "unknown operator %q (want one of equals, not_equals, in, not_in, contains, starts_with, gt, gte, lt, lte, exists, not_exists)", s)
+		names := make([]string, len(operators))
+		for i, o := range operators {
+			names[i] = string(o)
+		}
+		p.fail(path+".operator", "unknown operator %q (want one of %s)", s, strings.Join(names, ", "))
 		return d
 	}
 
@@ -249,7 +314,11 @@ func (p *parser) condition(raw map[string]json.RawMessage, path string) Definiti
 		p.fail(path+".value", "is not valid JSON: %v", err)
 		return d
 	}
+	before := len(p.details)
 	d.Value = p.value(v, kind, path+".value", d.Operator)
+	if len(p.details) == before {
+		p.builtin(d, path)
+	}
 	return d
 }
 
@@ -257,20 +326,27 @@ func (p *parser) condition(raw map[string]json.RawMessage, path string) Definiti
 type valueKind int
 
 const (
-	valueNone    valueKind = iota // exists, not_exists
-	valueScalar                   // string, number or bool
-	valueList                     // non-empty array of scalars
-	valueString                   // string
-	valueOrdered                  // string or number
+	valueNone     valueKind = iota // exists, not_exists
+	valueScalar                    // string, number, bool or timestamp
+	valueContains                  // string, number or bool (a substring is never a time)
+	valueList                      // non-empty array of scalars
+	valueString                    // string
+	valueOrdered                   // string, number or timestamp
+	valueRange                     // two numbers or two timestamps, low first
+	valueTime                      // timestamp
+	valueDuration                  // a span such as "30d"
 )
 
 var operatorValue = map[Operator]valueKind{
-	Equals: valueScalar, NotEquals: valueScalar, Contains: valueScalar,
+	Equals: valueScalar, NotEquals: valueScalar, Contains: valueContains,
 	In: valueList, NotIn: valueList,
 	StartsWith: valueString,
 	Gt:         valueOrdered, Gte: valueOrdered, Lt: valueOrdered, Lte: valueOrdered,
+	Between: valueRange, Before: valueTime, After: valueTime, WithinLast: valueDuration,
 	Exists: valueNone, NotExists: valueNone,
 }
+
+const timestampHint = "an RFC 3339 timestamp such as 2026-01-31T00:00:00Z"
 
 func (p *parser) value(v any, kind valueKind, path string, op Operator) any {
 	switch kind {
@@ -280,9 +356,13 @@ func (p *parser) value(v any, kind valueKind, path string, op Operator) any {
 			p.fail(path, "must be a non-empty array for operator %s", op)
 			return nil
 		}
+		if len(list) > MaxList {
+			p.fail(path, "has %d values; operator %s takes at most %d", len(list), op, MaxList)
+			return nil
+		}
 		out := make([]any, len(list))
 		for i, e := range list {
-			out[i] = p.scalar(e, fmt.Sprintf("%s[%d]", path, i))
+			out[i] = p.scalar(e, fmt.Sprintf("%s[%d]", path, i), true)
 		}
 		return out
 	case valueString:
@@ -295,17 +375,80 @@ func (p *parser) value(v any, kind valueKind, path string, op Operator) any {
 	case valueOrdered:
 		switch v.(type) {
 		case string, json.Number:
-			return p.scalar(v, path)
+			return p.scalar(v, path, true)
 		}
-		p.fail(path, "must be a number or a string for operator %s", op)
+		p.fail(path, "must be a number, a string or a timestamp for operator %s", op)
 		return nil
+	case valueRange:
+		return p.between(v, path)
+	case valueTime:
+		s, ok := v.(string)
+		t, isTime := timestamp(s)
+		if !ok || !isTime {
+			p.fail(path, "must be %s for operator %s", timestampHint, op)
+			return nil
+		}
+		return t
+	case valueDuration:
+		s, ok := v.(string)
+		if !ok {
+			p.fail(path, "must be a duration such as \"30d\", \"12h\" or \"90m\" for operator %s", op)
+			return nil
+		}
+		d, err := ParseDuration(s)
+		if err != nil {
+			p.fail(path, "duration %q %v", s, err)
+			return nil
+		}
+		return Duration{Text: s, D: d}
 	}
-	return p.scalar(v, path)
+	return p.scalar(v, path, kind == valueScalar)
 }
 
-func (p *parser) scalar(v any, path string) any {
+func (p *parser) between(v any, path string) any {
+	list, ok := v.([]any)
+	if !ok || len(list) != 2 {
+		p.fail(path, "must be an array of two numbers or two timestamps, low first, for operator between")
+		return nil
+	}
+	lo, hi := p.scalar(list[0], path+"[0]", true), p.scalar(list[1], path+"[1]", true)
+	if lo == nil || hi == nil {
+		return nil
+	}
+	switch l := lo.(type) {
+	case float64:
+		if h, ok := hi.(float64); ok {
+			if l > h {
+				p.fail(path, "low %v is above high %v", l, h)
+				return nil
+			}
+			return []any{l, h}
+		}
+	case time.Time:
+		if h, ok := hi.(time.Time); ok {
+			if l.After(h) {
+				p.fail(path, "low %s is after high %s", l.Format(time.RFC3339Nano), h.Format(time.RFC3339Nano))
+				return nil
+			}
+			return []any{l, h}
+		}
+	}
+	p.fail(path, "must be two numbers or two timestamps (%s), low first, for operator between", timestampHint)
+	return nil
+}
+
+// scalar reads a string, number or bool; with timeOK, a string that is an
+// RFC 3339 timestamp becomes a time.Time.
+func (p *parser) scalar(v any, path string, timeOK bool) any {
 	switch v := v.(type) {
-	case string, bool:
+	case string:
+		if timeOK {
+			if t, ok := timestamp(v); ok {
+				return t
+			}
+		}
+		return v
+	case bool:
 		return v
 	case json.Number:
 		f, err := strconv.ParseFloat(string(v), 64)
@@ -320,6 +463,80 @@ func (p *parser) scalar(v any, path string) any {
 	}
 	p.fail(path, "must be a string, number or boolean")
 	return nil
+}
+
+// timestamp reads an RFC 3339 timestamp. The cheap shape check first
+// keeps ordinary strings (and Match's attributes) off the parser.
+func timestamp(s string) (time.Time, bool) {
+	if len(s) < len("2006-01-02T15:04:05Z") || s[4] != '-' || (s[10] != 'T' && s[10] != 't') {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	return t, err == nil
+}
+
+// builtin refuses what a built-in attribute can never match: a timestamp
+// compared as text, text compared as a timestamp, an unknown consent
+// state or region.
+func (p *parser) builtin(d Definition, path string) {
+	var values []any
+	switch v := d.Value.(type) {
+	case nil:
+		return
+	case []any:
+		values = v
+	default:
+		values = []any{v}
+	}
+	at := func(i int) string {
+		if _, list := d.Value.([]any); list {
+			return fmt.Sprintf("%s.value[%d]", path, i)
+		}
+		return path + ".value"
+	}
+	switch d.Attribute {
+	case AttrCreatedAt, AttrLastInboundAt:
+		if d.Operator == Contains || d.Operator == StartsWith {
+			p.fail(path+".operator", "%s is a timestamp: compare it with before, after, between, within_last or another order", d.Attribute)
+			return
+		}
+		for i, v := range values {
+			switch v.(type) {
+			case time.Time, Duration:
+			default:
+				p.fail(at(i), "%s is a timestamp: compare it with %s", d.Attribute, timestampHint)
+				return
+			}
+		}
+	case AttrPhone, AttrConsent, AttrPhoneCountry:
+		switch d.Operator {
+		case Between, Before, After, WithinLast:
+			p.fail(path+".operator", "%s is text: %s compares timestamps", d.Attribute, d.Operator)
+			return
+		}
+		for i, v := range values {
+			s, ok := v.(string)
+			if !ok {
+				p.fail(at(i), "%s is text: give a string", d.Attribute)
+				return
+			}
+			if d.Operator != Equals && d.Operator != NotEquals && d.Operator != In && d.Operator != NotIn {
+				continue
+			}
+			switch d.Attribute {
+			case AttrConsent:
+				if !consent.State(s).Valid() {
+					p.fail(at(i), "unknown consent state %q (want OPT_IN, OPT_OUT or STOP)", s)
+					return
+				}
+			case AttrPhoneCountry:
+				if !phonenumbers.GetSupportedRegions()[s] {
+					p.fail(at(i), "%q is not a region code (ISO 3166-1 alpha-2 in capitals, such as LK)", s)
+					return
+				}
+			}
+		}
+	}
 }
 
 // UnmarshalJSON parses with Parse; JSON null leaves d unchanged.
@@ -346,12 +563,18 @@ type (
 		Conditions []Definition `json:"conditions"`
 		Logic      Logic        `json:"logic"`
 	}
+	wireNot struct {
+		Not Definition `json:"not"`
+	}
 )
 
 // MarshalJSON writes the definition_json shape; a group always carries its
-// logic, and the zero Definition is null.
+// logic, timestamps are RFC 3339 in the offset they were given, and the
+// zero Definition is null.
 func (d Definition) MarshalJSON() ([]byte, error) {
 	switch {
+	case d.Not != nil:
+		return json.Marshal(wireNot{Not: *d.Not})
 	case d.IsGroup():
 		l := d.Logic
 		if l == "" {
@@ -362,221 +585,4 @@ func (d Definition) MarshalJSON() ([]byte, error) {
 		return []byte("null"), nil
 	}
 	return json.Marshal(wireCondition{Attribute: d.Attribute, Operator: d.Operator, Value: d.Value})
-}
-
-// Match reports whether a person is in the segment. attrs come from JSON or
-// Firestore, so numbers may be any Go integer or float type; the reserved
-// names phone_number and consent_state read phone and consent instead.
-func (d Definition) Match(phone, consent string, attrs map[string]any) bool {
-	if d.IsGroup() {
-		if len(d.Conditions) == 0 {
-			return false // an empty group selects nobody, never everybody
-		}
-		if d.Logic == Or {
-			for _, c := range d.Conditions {
-				if c.Match(phone, consent, attrs) {
-					return true
-				}
-			}
-			return false
-		}
-		for _, c := range d.Conditions {
-			if !c.Match(phone, consent, attrs) {
-				return false
-			}
-		}
-		return true
-	}
-	if d.Attribute == "" {
-		return false
-	}
-	var (
-		got     any
-		present bool
-	)
-	switch d.Attribute {
-	case AttrPhone:
-		got, present = phone, phone != ""
-	case AttrConsent:
-		got, present = consent, consent != ""
-	default:
-		got, present = attrs[d.Attribute]
-		present = present && got != nil
-	}
-	switch d.Operator {
-	case Exists:
-		return present
-	case NotExists:
-		return !present
-	case NotEquals:
-		return !present || !equal(got, d.Value)
-	case NotIn:
-		return !present || !inList(got, d.Value)
-	}
-	if !present {
-		return false
-	}
-	switch d.Operator {
-	case Equals:
-		return equal(got, d.Value)
-	case In:
-		return inList(got, d.Value)
-	case Contains:
-		return contains(got, d.Value)
-	case StartsWith:
-		s, ok1 := got.(string)
-		prefix, ok2 := d.Value.(string)
-		return ok1 && ok2 && strings.HasPrefix(s, prefix)
-	case Gt, Gte, Lt, Lte:
-		c, ok := compare(got, d.Value)
-		if !ok {
-			return false
-		}
-		switch d.Operator {
-		case Gt:
-			return c > 0
-		case Gte:
-			return c >= 0
-		case Lt:
-			return c < 0
-		}
-		return c <= 0
-	}
-	return false
-}
-
-func inList(got, list any) bool {
-	l, ok := list.([]any)
-	if !ok {
-		return false
-	}
-	for _, v := range l {
-		if equal(got, v) {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(got, want any) bool {
-	switch g := got.(type) {
-	case string:
-		w, ok := want.(string)
-		return ok && strings.Contains(g, w)
-	case []any:
-		for _, e := range g {
-			if equal(e, want) {
-				return true
-			}
-		}
-	case []string:
-		w, ok := want.(string)
-		if !ok {
-			return false
-		}
-		for _, e := range g {
-			if e == w {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// equal compares an attribute with a definition value (string, float64 or
-// bool) under the rules in Definition's comment.
-func equal(got, want any) bool {
-	switch w := want.(type) {
-	case string:
-		g, ok := got.(string)
-		return ok && g == w
-	case bool:
-		switch g := got.(type) {
-		case bool:
-			return g == w
-		case string:
-			return strings.EqualFold(g, strconv.FormatBool(w))
-		}
-		return false
-	default:
-		wf, ok := number(want)
-		if !ok {
-			return false
-		}
-		gf, ok := numberish(got)
-		return ok && gf == wf
-	}
-}
-
-// compare orders an attribute against a definition value: -1, 0 or +1,
-// and false when they are not comparable.
-func compare(got, want any) (int, bool) {
-	if w, ok := want.(string); ok {
-		g, ok := got.(string)
-		if !ok {
-			return 0, false
-		}
-		return strings.Compare(g, w), true
-	}
-	wf, ok := number(want)
-	if !ok {
-		return 0, false
-	}
-	gf, ok := numberish(got)
-	if !ok {
-		return 0, false
-	}
-	switch {
-	case gf < wf:
-		return -1, true
-	case gf > wf:
-		return 1, true
-	}
-	return 0, true
-}
-
-// number reads any Go number type (and json.Number) as a float64.
-func number(v any) (float64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return n, !math.IsNaN(n)
-	case float32:
-		return float64(n), !math.IsNaN(float64(n))
-	case int:
-		return float64(n), true
-	case int64:
-		return float64(n), true
-	case int32:
-		return float64(n), true
-	case int16:
-		return float64(n), true
-	case int8:
-		return float64(n), true
-	case uint:
-		return float64(n), true
-	case uint64:
-		return float64(n), true
-	case uint32:
-		return float64(n), true
-	case uint16:
-		return float64(n), true
-	case uint8:
-		return float64(n), true
-	case json.Number:
-		f, err := strconv.ParseFloat(string(n), 64)
-		return f, err == nil
-	}
-	return 0, false
-}
-
-// numberish is number, also reading strings that hold a finite number.
-func numberish(v any) (float64, bool) {
-	if s, ok := v.(string); ok {
-		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-			return 0, false
-		}
-		return f, true
-	}
-	return number(v)
 }

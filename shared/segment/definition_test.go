@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/user"
 )
 
 // The seed's two segment definitions.
@@ -28,6 +31,19 @@ var seedUsers = map[string]map[string]any{
 	seedPhoneGrace:  {"name": "Grace Wilson", "city": "Anuradhapura", "age": float64(29), "occupation": "Doctor"},
 	seedPhoneArjuna: {"name": "Arjuna Silva", "city": "Colombo", "country": "Sri Lanka", "timezone": "Asia/Colombo", "age_group": "25-34"},
 	seedPhonePriya:  {"name": "Priya Perera", "city": "Kandy", "country": "Sri Lanka", "timezone": "Asia/Colombo", "age_group": "35-44"},
+}
+
+// now is when the tests evaluate: within_last counts back from it.
+var now = time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)
+
+// ts parses an RFC 3339 timestamp.
+func ts(t testing.TB, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 func mustParse(t testing.TB, s string) Definition {
@@ -74,7 +90,7 @@ func TestParseSeedDefinitions(t *testing.T) {
 			}
 			var phones []string
 			for _, p := range []string{seedPhoneFrank, seedPhoneGrace, seedPhoneArjuna, seedPhonePriya} {
-				if got.Match(p, "OPT_IN", seedUsers[p]) {
+				if got.Match(user.User{Phone: p, Consent: consent.OptIn, Attributes: seedUsers[p]}, now) {
 					phones = append(phones, p)
 				}
 			}
@@ -149,6 +165,78 @@ func TestParse(t *testing.T) {
 			json: nest(7, `{"attribute":"a","operator":"exists"}`),
 			want: nestDef(7, Definition{Attribute: "a", Operator: Exists}),
 		},
+		{
+			name: "not_condition",
+			json: `{"not":{"attribute":"city","operator":"equals","value":"Kandy"}}`,
+			want: Definition{Not: &Definition{Attribute: "city", Operator: Equals, Value: "Kandy"}},
+		},
+		{
+			name: "not_group_inside_group",
+			json: `{"conditions":[{"attribute":"vip","operator":"equals","value":true},{"not":{"conditions":[{"attribute":"a","operator":"exists"},{"attribute":"b","operator":"exists"}],"logic":"OR"}}]}`,
+			want: Definition{Logic: And, Conditions: []Definition{
+				{Attribute: "vip", Operator: Equals, Value: true},
+				{Not: &Definition{Logic: Or, Conditions: []Definition{{Attribute: "a", Operator: Exists}, {Attribute: "b", Operator: Exists}}}},
+			}},
+		},
+		{
+			name: "not_not",
+			json: `{"not":{"not":{"attribute":"a","operator":"exists"}}}`,
+			want: Definition{Not: &Definition{Not: &Definition{Attribute: "a", Operator: Exists}}},
+		},
+		{
+			name: "timestamp_value_becomes_a_time",
+			json: `{"attribute":"renewal","operator":"gte","value":"2026-01-31T00:00:00+05:30"}`,
+			want: Definition{Attribute: "renewal", Operator: Gte, Value: ts(t, "2026-01-31T00:00:00+05:30")},
+		},
+		{
+			name: "timestamps_in_a_list",
+			json: `{"attribute":"renewal","operator":"in","value":["2026-01-31T00:00:00Z","x"]}`,
+			want: Definition{Attribute: "renewal", Operator: In, Value: []any{ts(t, "2026-01-31T00:00:00Z"), "x"}},
+		},
+		{
+			name: "contains_keeps_a_timestamp_as_text",
+			json: `{"attribute":"log","operator":"contains","value":"2026-01-31T00:00:00Z"}`,
+			want: Definition{Attribute: "log", Operator: Contains, Value: "2026-01-31T00:00:00Z"},
+		},
+		{
+			name: "between_numbers",
+			json: `{"attribute":"age","operator":"between","value":[18,34.5]}`,
+			want: Definition{Attribute: "age", Operator: Between, Value: []any{float64(18), 34.5}},
+		},
+		{
+			name: "between_equal_bounds",
+			json: `{"attribute":"age","operator":"between","value":[18,18]}`,
+			want: Definition{Attribute: "age", Operator: Between, Value: []any{float64(18), float64(18)}},
+		},
+		{
+			name: "between_timestamps",
+			json: `{"attribute":"created_at","operator":"between","value":["2026-01-01T00:00:00Z","2026-02-01T00:00:00Z"]}`,
+			want: Definition{Attribute: AttrCreatedAt, Operator: Between, Value: []any{ts(t, "2026-01-01T00:00:00Z"), ts(t, "2026-02-01T00:00:00Z")}},
+		},
+		{
+			name: "before",
+			json: `{"attribute":"created_at","operator":"before","value":"2026-01-01T00:00:00Z"}`,
+			want: Definition{Attribute: AttrCreatedAt, Operator: Before, Value: ts(t, "2026-01-01T00:00:00Z")},
+		},
+		{
+			name: "after_with_fraction",
+			json: `{"attribute":"last_inbound_at","operator":"after","value":"2026-01-01T10:00:00.123456Z"}`,
+			want: Definition{Attribute: AttrLastInboundAt, Operator: After, Value: ts(t, "2026-01-01T10:00:00.123456Z")},
+		},
+		{
+			name: "within_last",
+			json: `{"attribute":"last_inbound_at","operator":"within_last","value":"1d12h"}`,
+			want: Definition{Attribute: AttrLastInboundAt, Operator: WithinLast, Value: Duration{Text: "1d12h", D: 36 * time.Hour}},
+		},
+		{
+			name: "built_ins",
+			json: `{"conditions":[{"attribute":"phone_country","operator":"in","value":["LK","IN"]},{"attribute":"consent_state","operator":"not_in","value":["STOP"]},{"attribute":"created_at","operator":"exists"}]}`,
+			want: Definition{Logic: And, Conditions: []Definition{
+				{Attribute: AttrPhoneCountry, Operator: In, Value: []any{"LK", "IN"}},
+				{Attribute: AttrConsent, Operator: NotIn, Value: []any{"STOP"}},
+				{Attribute: AttrCreatedAt, Operator: Exists},
+			}},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -188,14 +276,14 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{name: "empty", json: ``, want: []errs.Detail{{Field: "definition_json", Message: "is required"}}},
 		{name: "null", json: `null`, want: []errs.Detail{{Field: "definition_json", Message: "is required"}}},
-		{name: "not_an_object", json: `[1]`, want: []errs.Detail{{Field: "definition_json", Message: "must be an object: a condition {attribute, operator, value} or a group {conditions, logic}"}}},
+		{name: "not_an_object", json: `[1]`, want: []errs.Detail{{Field: "definition_json", Message: "must be an object: a condition {attribute, operator, value}, a group {conditions, logic} or a negation {not}"}}},
 		{name: "bad_json", json: `{"attribute":`, want: []errs.Detail{{Field: "definition_json", Message: "is not valid JSON: unexpected EOF"}}},
 		{name: "trailing_data", json: `{"attribute":"a","operator":"exists"} {}`, want: []errs.Detail{{Field: "definition_json", Message: "is not valid JSON: unexpected data after the value"}}},
-		{name: "empty_object", json: `{}`, want: []errs.Detail{{Field: "definition_json", Message: "must be a condition {attribute, operator, value} or a group {conditions, logic}"}}},
-		{name: "both_shapes", json: `{"attribute":"a","conditions":[]}`, want: []errs.Detail{{Field: "definition_json", Message: "is both a condition (attribute) and a group (conditions): give one"}}},
+		{name: "empty_object", json: `{}`, want: []errs.Detail{{Field: "definition_json", Message: "must be a condition {attribute, operator, value}, a group {conditions, logic} or a negation {not}"}}},
+		{name: "both_shapes", json: `{"attribute":"a","conditions":[]}`, want: []errs.Detail{{Field: "definition_json", Message: "has both attribute and conditions: give one of a condition {attribute, operator, value}, a group {conditions, logic} or a negation {not}"}}},
 		{name: "unknown_key", json: `{"attribute":"a","operator":"exists","negate":true}`, want: []errs.Detail{{Field: "definition_json.negate", Message: "is not a known key of a condition (attribute, operator, value)"}}},
 		{name: "unknown_group_key", json: `{"conditions":[{"attribute":"a","operator":"exists"}],"limit":3}`, want: []errs.Detail{{Field: "definition_json.limit", Message: "is not a known key of a group (conditions, logic)"}}},
-		{name: "unknown_operator", json: `{"conditions":[{"attribute":"a","operator":"exists"},{"attribute":"city","operator":"like","value":"C%"}]}`, want: []errs.Detail{{Field: "definition_json.conditions[1].operator", Message: `unknown operator "like" (want one of equals, not_equals, in, not_in, contains, starts_with, gt, gte, lt, lte, exists, not_exists)`}}},
+		{name: "unknown_operator", json: `{"conditions":[{"attribute":"a","operator":"exists"},{"attribute":"city","operator":"like","value":"C%"}]}`, want: []errs.Detail{{Field: "definition_json.conditions[1].operator", Message: `unknown operator "like" (want one of equals, not_equals, in, not_in, contains, starts_with, gt, gte, lt, lte, between, before, after, within_last, exists, not_exists)`}}},
 		{name: "missing_operator", json: `{"attribute":"a"}`, want: []errs.Detail{{Field: "definition_json.operator", Message: "is required"}}},
 		{name: "operator_not_string", json: `{"attribute":"a","operator":1}`, want: []errs.Detail{{Field: "definition_json.operator", Message: "must be a string"}}},
 		{name: "missing_value", json: `{"attribute":"city","operator":"equals"}`, want: []errs.Detail{{Field: "definition_json.value", Message: "is required for operator equals"}}},
@@ -206,7 +294,7 @@ func TestParseErrors(t *testing.T) {
 		{name: "in_empty_list", json: `{"attribute":"city","operator":"not_in","value":[]}`, want: []errs.Detail{{Field: "definition_json.value", Message: "must be a non-empty array for operator not_in"}}},
 		{name: "in_list_with_null", json: `{"attribute":"city","operator":"in","value":["a",null]}`, want: []errs.Detail{{Field: "definition_json.value[1]", Message: "must not be null (use exists or not_exists)"}}},
 		{name: "starts_with_number", json: `{"attribute":"a","operator":"starts_with","value":1}`, want: []errs.Detail{{Field: "definition_json.value", Message: "must be a string for operator starts_with"}}},
-		{name: "gt_bool", json: `{"attribute":"a","operator":"gt","value":true}`, want: []errs.Detail{{Field: "definition_json.value", Message: "must be a number or a string for operator gt"}}},
+		{name: "gt_bool", json: `{"attribute":"a","operator":"gt","value":true}`, want: []errs.Detail{{Field: "definition_json.value", Message: "must be a number, a string or a timestamp for operator gt"}}},
 		{name: "number_out_of_range", json: `{"attribute":"a","operator":"gt","value":1e999}`, want: []errs.Detail{{Field: "definition_json.value", Message: "number 1e999 is out of range"}}},
 		{name: "empty_attribute", json: `{"attribute":"","operator":"exists"}`, want: []errs.Detail{{Field: "definition_json.attribute", Message: "must not be empty"}}},
 		{name: "attribute_not_string", json: `{"attribute":7,"operator":"exists"}`, want: []errs.Detail{{Field: "definition_json.attribute", Message: "must be a string"}}},
@@ -215,6 +303,41 @@ func TestParseErrors(t *testing.T) {
 		{name: "bad_logic", json: `{"conditions":[{"attribute":"a","operator":"exists"}],"logic":"XOR"}`, want: []errs.Detail{{Field: "definition_json.logic", Message: `must be "AND" or "OR", got "XOR"`}}},
 		{name: "lower_case_logic", json: `{"conditions":[{"attribute":"a","operator":"exists"}],"logic":"or"}`, want: []errs.Detail{{Field: "definition_json.logic", Message: `must be "AND" or "OR", got "or"`}}},
 		{name: "null_condition", json: `{"conditions":[null]}`, want: []errs.Detail{{Field: "definition_json.conditions[0]", Message: "is required"}}},
+		{name: "condition_and_not", json: `{"attribute":"a","operator":"exists","not":{"attribute":"b","operator":"exists"}}`, want: []errs.Detail{{Field: "definition_json", Message: "has both attribute and not: give one of a condition {attribute, operator, value}, a group {conditions, logic} or a negation {not}"}}},
+		{name: "not_with_other_key", json: `{"not":{"attribute":"a","operator":"exists"},"logic":"OR"}`, want: []errs.Detail{{Field: "definition_json.logic", Message: "is not a known key of a negation (not)"}}},
+		{name: "not_null", json: `{"not":null}`, want: []errs.Detail{{Field: "definition_json.not", Message: "is required"}}},
+		{name: "not_list", json: `{"not":[]}`, want: []errs.Detail{{Field: "definition_json.not", Message: "must be an object: a condition {attribute, operator, value}, a group {conditions, logic} or a negation {not}"}}},
+		{name: "bad_value_under_not", json: `{"conditions":[{"attribute":"a","operator":"exists"},{"not":{"attribute":"age","operator":"gt","value":[1]}}]}`, want: []errs.Detail{{Field: "definition_json.conditions[1].not.value", Message: "must be a number, a string or a timestamp for operator gt"}}},
+		{name: "between_one_value", json: `{"attribute":"age","operator":"between","value":[1]}`, want: []errs.Detail{{Field: "definition_json.value", Message: "must be an array of two numbers or two timestamps, low first, for operator between"}}},
+		{name: "between_three_values", json: `{"attribute":"age","operator":"between","value":[1,2,3]}`, want: []errs.Detail{{Field: "definition_json.value", Message: "must be an array of two numbers or two timestamps, low first, for operator between"}}},
+		{name: "between_not_array", json: `{"attribute":"age","operator":"between","value":5}`, want: []errs.Detail{{Field: "definition_json.value", Message: "must be an array of two numbers or two timestamps, low first, for operator between"}}},
+		{name: "between_reversed", json: `{"attribute":"age","operator":"between","value":[65,18]}`, want: []errs.Detail{{Field: "definition_json.value", Message: "low 65 is above high 18"}}},
+		{name: "between_reversed_times", json: `{"attribute":"created_at","operator":"between","value":["2026-02-01T00:00:00Z","2026-01-01T00:00:00Z"]}`, want: []errs.Detail{{Field: "definition_json.value", Message: "low 2026-02-01T00:00:00Z is after high 2026-01-01T00:00:00Z"}}},
+		{name: "between_mixed_types", json: `{"attribute":"age","operator":"between","value":[18,"2026-01-01T00:00:00Z"]}`, want: []errs.Detail{{Field: "definition_json.value", Message: "must be two numbers or two timestamps (an RFC 3339 timestamp such as 2026-01-31T00:00:00Z), low first, for operator between"}}},
+		{name: "between_strings", json: `{"attribute":"name","operator":"between","value":["a","m"]}`, want: []errs.Detail{{Field: "definition_json.value", Message: "must be two numbers or two timestamps (an RFC 3339 timestamp such as 2026-01-31T00:00:00Z), low first, for operator between"}}},
+		{name: "between_null", json: `{"attribute":"age","operator":"between","value":[null,3]}`, want: []errs.Detail{{Field: "definition_json.value[0]", Message: "must not be null (use exists or not_exists)"}}},
+		{name: "before_date_only", json: `{"attribute":"created_at","operator":"before","value":"2026-01-01"}`, want: []errs.Detail{{Field: "definition_json.value", Message: "must be an RFC 3339 timestamp such as 2026-01-31T00:00:00Z for operator before"}}},
+		{name: "after_number", json: `{"attribute":"created_at","operator":"after","value":1767225600}`, want: []errs.Detail{{Field: "definition_json.value", Message: "must be an RFC 3339 timestamp such as 2026-01-31T00:00:00Z for operator after"}}},
+		{name: "after_bad_offset", json: `{"attribute":"created_at","operator":"after","value":"2026-01-01T00:00:00+25:00"}`, want: []errs.Detail{{Field: "definition_json.value", Message: "must be an RFC 3339 timestamp such as 2026-01-31T00:00:00Z for operator after"}}},
+		{name: "within_last_number", json: `{"attribute":"last_inbound_at","operator":"within_last","value":30}`, want: []errs.Detail{{Field: "definition_json.value", Message: `must be a duration such as "30d", "12h" or "90m" for operator within_last`}}},
+		{name: "within_last_no_unit", json: `{"attribute":"last_inbound_at","operator":"within_last","value":"30"}`, want: []errs.Detail{{Field: "definition_json.value", Message: `duration "30" 30 has no unit (w, d, h or m)`}}},
+		{name: "within_last_zero", json: `{"attribute":"last_inbound_at","operator":"within_last","value":"0d"}`, want: []errs.Detail{{Field: "definition_json.value", Message: `duration "0d" must be more than zero`}}},
+		{name: "in_too_long", json: `{"attribute":"n","operator":"in","value":[` + strings.Repeat("1,", MaxList) + `1]}`, want: []errs.Detail{{Field: "definition_json.value", Message: "has 1001 values; operator in takes at most 1000"}}},
+		{name: "created_at_compared_with_text", json: `{"attribute":"created_at","operator":"gt","value":"yesterday"}`, want: []errs.Detail{{Field: "definition_json.value", Message: "created_at is a timestamp: compare it with an RFC 3339 timestamp such as 2026-01-31T00:00:00Z"}}},
+		{name: "last_inbound_at_compared_with_number", json: `{"attribute":"last_inbound_at","operator":"equals","value":5}`, want: []errs.Detail{{Field: "definition_json.value", Message: "last_inbound_at is a timestamp: compare it with an RFC 3339 timestamp such as 2026-01-31T00:00:00Z"}}},
+		{name: "created_at_in_list_with_text", json: `{"attribute":"created_at","operator":"in","value":["2026-01-01T00:00:00Z","soon"]}`, want: []errs.Detail{{Field: "definition_json.value[1]", Message: "created_at is a timestamp: compare it with an RFC 3339 timestamp such as 2026-01-31T00:00:00Z"}}},
+		{name: "created_at_contains", json: `{"attribute":"created_at","operator":"contains","value":"2026"}`, want: []errs.Detail{{Field: "definition_json.operator", Message: "created_at is a timestamp: compare it with before, after, between, within_last or another order"}}},
+		{name: "phone_number_before", json: `{"attribute":"phone_number","operator":"before","value":"2026-01-01T00:00:00Z"}`, want: []errs.Detail{{Field: "definition_json.operator", Message: "phone_number is text: before compares timestamps"}}},
+		{name: "phone_country_within_last", json: `{"attribute":"phone_country","operator":"within_last","value":"1d"}`, want: []errs.Detail{{Field: "definition_json.operator", Message: "phone_country is text: within_last compares timestamps"}}},
+		{name: "consent_state_number", json: `{"attribute":"consent_state","operator":"equals","value":1}`, want: []errs.Detail{{Field: "definition_json.value", Message: "consent_state is text: give a string"}}},
+		{name: "consent_state_unknown", json: `{"attribute":"consent_state","operator":"in","value":["OPT_IN","opted_out"]}`, want: []errs.Detail{{Field: "definition_json.value[1]", Message: `unknown consent state "opted_out" (want OPT_IN, OPT_OUT or STOP)`}}},
+		{name: "phone_country_lower_case", json: `{"attribute":"phone_country","operator":"equals","value":"lk"}`, want: []errs.Detail{{Field: "definition_json.value", Message: `"lk" is not a region code (ISO 3166-1 alpha-2 in capitals, such as LK)`}}},
+		{name: "phone_country_name", json: `{"conditions":[{"attribute":"a","operator":"exists"},{"not":{"attribute":"phone_country","operator":"not_equals","value":"Sri Lanka"}}]}`, want: []errs.Detail{{Field: "definition_json.conditions[1].not.value", Message: `"Sri Lanka" is not a region code (ISO 3166-1 alpha-2 in capitals, such as LK)`}}},
+		{
+			name: "not_too_deep",
+			json: nest(7, `{"not":{"attribute":"a","operator":"exists"}}`),
+			want: []errs.Detail{{Field: "definition_json" + strings.Repeat(".conditions[0]", 7) + ".not", Message: "nests deeper than 8 levels"}},
+		},
 		{
 			name: "too_deep",
 			json: nest(8, `{"attribute":"a","operator":"exists"}`),
@@ -226,7 +349,7 @@ func TestParseErrors(t *testing.T) {
 			want: []errs.Detail{
 				{Field: "definition_json.conditions[0].value", Message: "is required for operator gt"},
 				{Field: "definition_json.conditions[1].logic", Message: `must be "AND" or "OR", got "X"`},
-				{Field: "definition_json.conditions[1].conditions[0].operator", Message: `unknown operator "nope" (want one of equals, not_equals, in, not_in, contains, starts_with, gt, gte, lt, lte, exists, not_exists)`},
+				{Field: "definition_json.conditions[1].conditions[0].operator", Message: `unknown operator "nope" (want one of equals, not_equals, in, not_in, contains, starts_with, gt, gte, lt, lte, between, before, after, within_last, exists, not_exists)`},
 			},
 		},
 	}
@@ -300,126 +423,6 @@ func TestSegmentJSON(t *testing.T) {
 	})
 }
 
-func TestMatch(t *testing.T) {
-	t.Parallel()
-
-	attrs := map[string]any{
-		"city":     "Colombo",
-		"age_f":    float64(40),
-		"age_i":    40,
-		"age_i64":  int64(40),
-		"age_u8":   uint8(40),
-		"age_s":    "40",
-		"score":    float64(2.5),
-		"vip":      true,
-		"vip_s":    "TRUE",
-		"tags":     []any{"new", "promo", float64(7)},
-		"tags_s":   []string{"a", "b"},
-		"nothing":  nil,
-		"signup":   "2025-11-03",
-		"nickname": "",
-	}
-	cases := []struct {
-		name string
-		def  string
-		want bool
-	}{
-		{name: "equals_string", def: `{"attribute":"city","operator":"equals","value":"Colombo"}`, want: true},
-		{name: "equals_case_sensitive", def: `{"attribute":"city","operator":"equals","value":"colombo"}`, want: false},
-		{name: "equals_missing", def: `{"attribute":"town","operator":"equals","value":"Colombo"}`, want: false},
-		{name: "equals_float64", def: `{"attribute":"age_f","operator":"equals","value":40}`, want: true},
-		{name: "equals_int", def: `{"attribute":"age_i","operator":"equals","value":40}`, want: true},
-		{name: "equals_int64", def: `{"attribute":"age_i64","operator":"equals","value":40.0}`, want: true},
-		{name: "equals_uint8", def: `{"attribute":"age_u8","operator":"equals","value":40}`, want: true},
-		{name: "equals_numeric_string", def: `{"attribute":"age_s","operator":"equals","value":40}`, want: true},
-		{name: "equals_string_value_number_attr", def: `{"attribute":"age_i","operator":"equals","value":"40"}`, want: false},
-		{name: "equals_bool", def: `{"attribute":"vip","operator":"equals","value":true}`, want: true},
-		{name: "equals_bool_string", def: `{"attribute":"vip_s","operator":"equals","value":true}`, want: true},
-		{name: "equals_empty_string", def: `{"attribute":"nickname","operator":"equals","value":""}`, want: true},
-		{name: "not_equals", def: `{"attribute":"city","operator":"not_equals","value":"Kandy"}`, want: true},
-		{name: "not_equals_same", def: `{"attribute":"city","operator":"not_equals","value":"Colombo"}`, want: false},
-		{name: "not_equals_missing", def: `{"attribute":"town","operator":"not_equals","value":"Kandy"}`, want: true},
-		{name: "in", def: `{"attribute":"city","operator":"in","value":["Kandy","Colombo"]}`, want: true},
-		{name: "in_numbers", def: `{"attribute":"age_i","operator":"in","value":[30,40]}`, want: true},
-		{name: "in_none", def: `{"attribute":"city","operator":"in","value":["Kandy","Galle"]}`, want: false},
-		{name: "not_in", def: `{"attribute":"city","operator":"not_in","value":["Kandy","Galle"]}`, want: true},
-		{name: "not_in_listed", def: `{"attribute":"city","operator":"not_in","value":["Colombo"]}`, want: false},
-		{name: "not_in_missing", def: `{"attribute":"town","operator":"not_in","value":["Colombo"]}`, want: true},
-		{name: "contains_substring", def: `{"attribute":"city","operator":"contains","value":"lom"}`, want: true},
-		{name: "contains_substring_absent", def: `{"attribute":"city","operator":"contains","value":"LOM"}`, want: false},
-		{name: "contains_list_element", def: `{"attribute":"tags","operator":"contains","value":"promo"}`, want: true},
-		{name: "contains_list_number", def: `{"attribute":"tags","operator":"contains","value":7}`, want: true},
-		{name: "contains_string_list", def: `{"attribute":"tags_s","operator":"contains","value":"b"}`, want: true},
-		{name: "contains_number_in_string", def: `{"attribute":"city","operator":"contains","value":1}`, want: false},
-		{name: "starts_with", def: `{"attribute":"city","operator":"starts_with","value":"Col"}`, want: true},
-		{name: "starts_with_not", def: `{"attribute":"city","operator":"starts_with","value":"olo"}`, want: false},
-		{name: "gt", def: `{"attribute":"age_i","operator":"gt","value":39}`, want: true},
-		{name: "gt_equal", def: `{"attribute":"age_i","operator":"gt","value":40}`, want: false},
-		{name: "gte_equal", def: `{"attribute":"age_i64","operator":"gte","value":40}`, want: true},
-		{name: "lt_fraction", def: `{"attribute":"score","operator":"lt","value":2.6}`, want: true},
-		{name: "lte_numeric_string", def: `{"attribute":"age_s","operator":"lte","value":40}`, want: true},
-		{name: "numbers_not_compared_as_strings", def: `{"attribute":"age_f","operator":"gt","value":100}`, want: false},
-		{name: "gt_string", def: `{"attribute":"signup","operator":"gt","value":"2025-01-01"}`, want: true},
-		{name: "gt_string_vs_number", def: `{"attribute":"age_i","operator":"gt","value":"1"}`, want: false},
-		{name: "gt_non_numeric_string", def: `{"attribute":"city","operator":"gt","value":1}`, want: false},
-		{name: "gt_missing", def: `{"attribute":"town","operator":"gt","value":1}`, want: false},
-		{name: "exists", def: `{"attribute":"city","operator":"exists"}`, want: true},
-		{name: "exists_null", def: `{"attribute":"nothing","operator":"exists"}`, want: false},
-		{name: "exists_empty_string", def: `{"attribute":"nickname","operator":"exists"}`, want: true},
-		{name: "not_exists", def: `{"attribute":"town","operator":"not_exists"}`, want: true},
-		{name: "not_exists_null", def: `{"attribute":"nothing","operator":"not_exists"}`, want: true},
-		{name: "not_exists_present", def: `{"attribute":"city","operator":"not_exists"}`, want: false},
-		{name: "phone_number", def: `{"attribute":"phone_number","operator":"starts_with","value":"+94"}`, want: true},
-		{name: "consent_state", def: `{"attribute":"consent_state","operator":"equals","value":"OPT_IN"}`, want: true},
-		{name: "consent_state_in", def: `{"attribute":"consent_state","operator":"in","value":["STOP","OPT_OUT"]}`, want: false},
-		{name: "and_all", def: `{"conditions":[{"attribute":"city","operator":"equals","value":"Colombo"},{"attribute":"age_i","operator":"gte","value":18}]}`, want: true},
-		{name: "and_one_fails", def: `{"conditions":[{"attribute":"city","operator":"equals","value":"Colombo"},{"attribute":"age_i","operator":"lt","value":18}],"logic":"AND"}`, want: false},
-		{name: "or_one", def: `{"conditions":[{"attribute":"city","operator":"equals","value":"Kandy"},{"attribute":"vip","operator":"equals","value":true}],"logic":"OR"}`, want: true},
-		{name: "or_none", def: `{"conditions":[{"attribute":"city","operator":"equals","value":"Kandy"},{"attribute":"vip","operator":"equals","value":false}],"logic":"OR"}`, want: false},
-		{name: "nested", def: `{"conditions":[{"attribute":"age_f","operator":"gt","value":30},{"conditions":[{"attribute":"city","operator":"equals","value":"Kandy"},{"attribute":"tags","operator":"contains","value":"new"}],"logic":"OR"}]}`, want: true},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			d := mustParse(t, tc.def)
-			if got := d.Match("+94771234567", "OPT_IN", attrs); got != tc.want {
-				t.Errorf("Match(%s) = %v, want %v", tc.def, got, tc.want)
-			}
-		})
-	}
-}
-
-func TestMatchUnparsedDefinitions(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		name string
-		def  Definition
-		want bool
-	}{
-		{name: "zero_matches_nobody", def: Definition{}, want: false},
-		{name: "empty_group_matches_nobody", def: Definition{Conditions: []Definition{}}, want: false},
-		{name: "unknown_operator", def: Definition{Attribute: "city", Operator: "like", Value: "Colombo"}, want: false},
-		{name: "built_in_code", def: Definition{Attribute: "city", Operator: Equals, Value: "Colombo"}, want: true},
-		{name: "int_value_built_in_code", def: Definition{Attribute: "age", Operator: Gte, Value: 18}, want: true},
-		{name: "nil_attrs", def: Definition{Attribute: "x", Operator: NotExists}, want: true},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			attrs := map[string]any{"city": "Colombo", "age": int64(20)}
-			if tc.name == "nil_attrs" {
-				attrs = nil
-			}
-			if got := tc.def.Match("+94771234567", "OPT_IN", attrs); got != tc.want {
-				t.Errorf("Match = %v, want %v", got, tc.want)
-			}
-		})
-	}
-	if _, err := Parse([]byte(`{"attribute":"a","operator":"exists"}`)); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		seedColombo, seedMajorCities, ``, `null`, `{}`, `[]`,
@@ -428,10 +431,16 @@ func FuzzParse(f *testing.F) {
 		`{"attribute":"a","operator":"lt","value":-0}`,
 		`{"attribute":"a","operator":"equals","value":"<&>\u2028"}`,
 		nest(9, `{"attribute":"a","operator":"exists"}`),
+		`{"not":{"attribute":"created_at","operator":"within_last","value":"1w2d3h4m"}}`,
+		`{"attribute":"age","operator":"between","value":[18,65]}`,
+		`{"attribute":"seen","operator":"between","value":["2026-01-01T00:00:00+05:30","2026-12-31T23:59:59.999999999Z"]}`,
+		`{"attribute":"seen","operator":"before","value":"2026-01-01T00:00:00Z"}`,
+		`{"attribute":"consent_state","operator":"not_in","value":["STOP","OPT_OUT"]}`,
+		`{"attribute":"phone_country","operator":"equals","value":"LK"}`,
 	} {
 		f.Add([]byte(s))
 	}
-	attrs := map[string]any{"city": "Colombo", "age": 40, "tags": []any{"a"}}
+	u := user.User{Phone: "+94771234567", Consent: consent.OptIn, CreatedAt: now.Add(-time.Hour), Attributes: map[string]any{"city": "Colombo", "age": 40, "tags": []any{"a"}, "seen": "2026-03-01T00:00:00Z"}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := Parse(data)
 		if err != nil {
@@ -451,30 +460,9 @@ func FuzzParse(f *testing.F) {
 		if diff := cmp.Diff(d, again); diff != "" {
 			t.Fatalf("round trip of %q changed the definition (-first, +second):\n%s", data, diff)
 		}
-		_ = d.Match("+94771234567", "OPT_IN", attrs)
+		_ = d.Match(u, now)
+		_ = d.Plan(now)
 	})
-}
-
-func BenchmarkMatch(b *testing.B) {
-	d := mustParse(b, `{"conditions":[{"attribute":"consent_state","operator":"equals","value":"OPT_IN"},{"attribute":"age","operator":"gte","value":18},{"conditions":[{"attribute":"city","operator":"in","value":["Kandy","Galle","Colombo"]},{"attribute":"tags","operator":"contains","value":"vip"}],"logic":"OR"}]}`)
-	attrs := map[string]any{"city": "Colombo", "age": int64(40), "tags": []any{"new"}, "name": "Arjuna Silva"}
-	b.ReportAllocs()
-	for b.Loop() {
-		if !d.Match("+94771234567", "OPT_IN", attrs) {
-			b.Fatal("no match")
-		}
-	}
-}
-
-func BenchmarkMatchSeedColombo(b *testing.B) {
-	d := mustParse(b, seedColombo)
-	attrs := seedUsers[seedPhoneArjuna]
-	b.ReportAllocs()
-	for b.Loop() {
-		if !d.Match(seedPhoneArjuna, "OPT_IN", attrs) {
-			b.Fatal("no match")
-		}
-	}
 }
 
 func BenchmarkParse(b *testing.B) {
@@ -499,6 +487,10 @@ func TestMarshalJSON(t *testing.T) {
 		{name: "zero_value_kept", in: `{"attribute":"n","operator":"equals","value":0}`, want: `{"attribute":"n","operator":"equals","value":0}`},
 		{name: "whole_float_as_integer", in: `{"attribute":"n","operator":"gt","value":18.0}`, want: `{"attribute":"n","operator":"gt","value":18}`},
 		{name: "list", in: `{"attribute":"n","operator":"in","value":["a",1,true]}`, want: `{"attribute":"n","operator":"in","value":["a",1,true]}`},
+		{name: "not", in: `{ "not" : {"attribute":"a","operator":"exists"}}`, want: `{"not":{"attribute":"a","operator":"exists"}}`},
+		{name: "timestamp_keeps_its_offset", in: `{"attribute":"t","operator":"before","value":"2026-01-31T00:00:00.500+05:30"}`, want: `{"attribute":"t","operator":"before","value":"2026-01-31T00:00:00.5+05:30"}`},
+		{name: "between", in: `{"attribute":"n","operator":"between","value":[1.5,2]}`, want: `{"attribute":"n","operator":"between","value":[1.5,2]}`},
+		{name: "duration_as_written", in: `{"attribute":"t","operator":"within_last","value":"90m"}`, want: `{"attribute":"t","operator":"within_last","value":"90m"}`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

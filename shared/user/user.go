@@ -19,7 +19,8 @@ type User struct {
 	// an older one, processed later, changes nothing.
 	KeywordAt *time.Time `json:"last_keyword_at,omitempty"`
 	// LastInboundAt is when the person's latest message to us was
-	// received: their 24-hour window for free text runs from it.
+	// received: their 24-hour window for free text runs from it, and
+	// segments read it.
 	LastInboundAt *time.Time `json:"last_inbound_at,omitempty"`
 }
 
