@@ -52,16 +52,15 @@ const MaxFilterIn = 30
 //   - consent_state equals or in (not_equals and not_in as the states they
 //     leave);
 //   - then either equals or in on attributes with string, number or bool
-//     values, which Firestore serves by merging single-field indexes, or,
-//     when there are none, one range on created_at or last_inbound_at
-//     (before, after, between, within_last, the orders, equals), which a
-//     composite index with consent_state serves. A range on an attribute
-//     would need a composite index per attribute, so it is matched in
-//     memory.
+//     values, or, when there are none, one range on created_at or
+//     last_inbound_at (before, after, between, within_last, the orders,
+//     equals): what a document store serves from single-field indexes, or
+//     a composite beside consent_state. Ranges on attributes, timestamps
+//     held as text, contains and the negations are matched in memory.
 //
-// At most one in list is pushed (Firestore's limit on disjunctions), an
+// At most one in list is planned (Firestore's limit on disjunctions), an
 // attribute's before consent_state's. Time bounds are widened to the
-// microsecond, Firestore's precision, and made inclusive: a plan may let
+// microsecond, the stores' precision, and made inclusive: a plan may let
 // through people the definition then refuses, never the reverse.
 func (d Definition) Plan(now time.Time) Plan {
 	var conds []*Definition

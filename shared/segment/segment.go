@@ -6,9 +6,10 @@ import "time"
 
 // Segment is a named, stored definition.
 type Segment struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
-	Definition Definition `json:"definition_json"`
-	CreatedAt  time.Time  `json:"created_at"`
-	UpdatedAt  time.Time  `json:"updated_at"`
+	ID          string     `json:"id"`
+	Name        string     `json:"name"`
+	Description string     `json:"description"`
+	Definition  Definition `json:"definition_json"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
 }

@@ -66,6 +66,17 @@ const MaxSuppressedLookup = 500
 // UserFilter narrows a user list; the zero value lists everyone.
 type UserFilter struct {
 	Consent consent.State
+	IDs     segment.Range // phones in this range only
+}
+
+// UserScan asks for one page of a segment's read: the users whose phone
+// is in IDs and who pass every filter (segment.Filter says by which
+// rules), at most Limit of them, after the page that returned After.
+type UserScan struct {
+	IDs     segment.Range
+	Filters []segment.Filter
+	After   string // the cursor the previous page returned; "" to start
+	Limit   int
 }
 
 // Users keeps contacts and their consent history.
@@ -82,6 +93,14 @@ type Users interface {
 	// ScanUsers returns up to limit users with phone > after, by phone:
 	// keyset paging for segment evaluation.
 	ScanUsers(ctx context.Context, after string, limit int) ([]user.User, error)
+	// ScanUsersWhere returns one page of q and the cursor of the next
+	// page, "" when there is none. Pages come in an order of the store's
+	// choosing (the cursor is opaque), and may hold fewer than Limit users
+	// before the last. Filters hold at most one in and range filters (>=,
+	// <=) on at most one field (else Invalid). Each page is a fresh read:
+	// a user changed between pages may be read twice or not at all, as
+	// with any keyset paging.
+	ScanUsersWhere(ctx context.Context, q UserScan) ([]user.User, string, error)
 	// SetConsent records a change to phone's consent (when To differs
 	// from the current state) with its source and reference, atomically
 	// with the change's history entry. When c.From is set, the change
@@ -166,6 +185,9 @@ type Segments interface {
 	CreateSegment(ctx context.Context, s segment.Segment) (segment.Segment, error) // assigns ID
 	GetSegment(ctx context.Context, id string) (segment.Segment, error)
 	ListSegments(ctx context.Context, p Page) ([]segment.Segment, int, error) // newest first
+	// UpdateSegment runs fn on the current segment in a transaction; see
+	// UpdateCampaign and Unchanged.
+	UpdateSegment(ctx context.Context, id string, fn func(*segment.Segment) error) (segment.Segment, error)
 }
 
 // Templates keeps message templates.

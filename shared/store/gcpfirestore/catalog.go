@@ -2,6 +2,7 @@ package gcpfirestore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -100,6 +101,62 @@ func (s *Store) GetSegment(ctx context.Context, id string) (segment.Segment, err
 	out, err := d.segment(id)
 	if err != nil {
 		return segment.Segment{}, fmt.Errorf("gcpfirestore.GetSegment: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateSegment implements store.Segments. fn may run more than once
+// (a contended transaction is retried), so it must only change seg.
+func (s *Store) UpdateSegment(ctx context.Context, id string, fn func(*segment.Segment) error) (segment.Segment, error) {
+	if !records.ValidID(id) {
+		return segment.Segment{}, notExist("UpdateSegment", colSegments+"/"+id)
+	}
+	ref := s.c.Collection(colSegments).Doc(id)
+	var (
+		out   segment.Segment
+		fnErr error
+	)
+	err := s.c.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		fnErr = nil
+		snap, err := tx.Get(ref)
+		if status.Code(err) == codes.NotFound {
+			return notExist("UpdateSegment", colSegments+"/"+id)
+		}
+		if err != nil {
+			return err
+		}
+		var d segmentDoc
+		if err := snap.DataTo(&d); err != nil {
+			return fmt.Errorf("decode %s: %w", id, err)
+		}
+		cur, err := d.segment(id)
+		if err != nil {
+			return err
+		}
+		next, _ := d.segment(id) // a second copy: fn may change it and then refuse
+		if err := fn(&next); err != nil {
+			if errors.Is(err, store.Unchanged) {
+				out = cur
+				return nil
+			}
+			fnErr = err
+			return err
+		}
+		next.ID = id
+		enc, err := toSegmentDoc(next)
+		if err != nil {
+			return err
+		}
+		if out, err = enc.segment(id); err != nil {
+			return err
+		}
+		return tx.Set(ref, enc)
+	}, firestore.MaxAttempts(txAttempts))
+	if fnErr != nil && errors.Is(err, fnErr) {
+		return segment.Segment{}, fnErr
+	}
+	if err != nil {
+		return segment.Segment{}, classify("UpdateSegment", err)
 	}
 	return out, nil
 }

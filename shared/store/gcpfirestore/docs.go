@@ -27,7 +27,8 @@ type userDoc struct {
 	CreatedAt  time.Time      `firestore:"created_at"`
 	UpdatedAt  time.Time      `firestore:"updated_at"`
 	KeywordAt  *time.Time     `firestore:"keyword_at,omitempty"`
-	// LastInboundAt is when the person's latest message reached us.
+	// LastInboundAt is when the person's latest message reached us;
+	// indexed: segments filter on it.
 	LastInboundAt *time.Time `firestore:"last_inbound_at,omitempty"`
 }
 
@@ -200,10 +201,11 @@ func (d batchDoc) result() userimport.BatchResult {
 // segmentDoc keeps the definition as the JSON text the API takes, so the
 // store need not follow the definition's Go shape.
 type segmentDoc struct {
-	Name       string    `firestore:"name"`
-	Definition string    `firestore:"definition_json"`
-	CreatedAt  time.Time `firestore:"created_at"`
-	UpdatedAt  time.Time `firestore:"updated_at"`
+	Name        string    `firestore:"name"`
+	Description string    `firestore:"description"`
+	Definition  string    `firestore:"definition_json"`
+	CreatedAt   time.Time `firestore:"created_at"`
+	UpdatedAt   time.Time `firestore:"updated_at"`
 }
 
 func toSegmentDoc(s segment.Segment) (segmentDoc, error) {
@@ -211,11 +213,11 @@ func toSegmentDoc(s segment.Segment) (segmentDoc, error) {
 	if err != nil {
 		return segmentDoc{}, errs.Wrap(errs.Invalid, err, "definition")
 	}
-	return segmentDoc{Name: s.Name, Definition: string(def), CreatedAt: records.Time(s.CreatedAt), UpdatedAt: records.Time(s.UpdatedAt)}, nil
+	return segmentDoc{Name: s.Name, Description: s.Description, Definition: string(def), CreatedAt: records.Time(s.CreatedAt), UpdatedAt: records.Time(s.UpdatedAt)}, nil
 }
 
 func (d segmentDoc) segment(id string) (segment.Segment, error) {
-	s := segment.Segment{ID: id, Name: d.Name, CreatedAt: records.Time(d.CreatedAt), UpdatedAt: records.Time(d.UpdatedAt)}
+	s := segment.Segment{ID: id, Name: d.Name, Description: d.Description, CreatedAt: records.Time(d.CreatedAt), UpdatedAt: records.Time(d.UpdatedAt)}
 	if err := json.Unmarshal([]byte(d.Definition), &s.Definition); err != nil {
 		return segment.Segment{}, fmt.Errorf("segment %s definition: %w", id, err)
 	}

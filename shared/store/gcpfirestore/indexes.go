@@ -35,13 +35,17 @@ type Index struct {
 // batches composite holds every field GetImportJob sums, so that its one
 // aggregation reads one index: Firestore computes a sum from index
 // entries, and the emulator, which needs no index, cannot tell whether
-// production would refuse the query without it.
+// production would refuse the query without it. The users composite
+// serves a segment read of one consent state and a last_inbound_at range
+// (ScanUsersWhere); without it that query fails.
 var Indexes = []Index{
 	{colMessages, []IndexField{{"campaign_id", Asc}, {"updated_at", Desc}}, "ListMessages"},
 	{colWebhooks, []IndexField{{"kind", Asc}, {"received_at", Desc}}, "ListWebhooks"},
 	{colWebhooks, []IndexField{{"published", Asc}, {"received_at", Asc}}, "ListUnpublished"},
 	{colJobs, []IndexField{{"state", Asc}, {"updated_at", Asc}}, "ListImportJobs"},
 	{colBatches, []IndexField{{"created", Asc}, {"updated", Asc}, {"unchanged", Asc}, {"consent_kept", Asc}}, "GetImportJob (batch totals)"},
+
+	{colUsers, []IndexField{{"consent_state", Asc}, {"last_inbound_at", Asc}}, "ScanUsersWhere (consent_state and a last_inbound_at range)"},
 
 	{colMessages, []IndexField{{"campaign_id", Asc}, {"status", Asc}, {"skip_reason", Asc}}, "CountMessages (status, skip reasons)"},
 	{colMessages, []IndexField{{"campaign_id", Asc}, {"reached_queued", Asc}}, "CountMessages (queued)"},
@@ -57,7 +61,7 @@ var Indexes = []Index{
 var Queried = map[string][]string{
 	colBatches:   {"created", "updated", "unchanged", "consent_kept", "refused", "reason"},
 	colErrors:    {"chunk"},
-	colUsers:     {"consent_state"},
+	colUsers:     {"consent_state", "last_inbound_at", "attributes"}, // attributes' fields by WherePath in ScanUsersWhere
 	colHistory:   {"at"},
 	colSegments:  {"created_at"},
 	colTemplates: {"created_at"},

@@ -117,7 +117,7 @@ func (s *Store) userRefs(phones []string) []*firestore.DocumentRef {
 }
 
 func (s *Store) userQuery(f store.UserFilter) firestore.Query {
-	q := s.c.Collection(colUsers).Query
+	q := s.inIDs(s.c.Collection(colUsers).Query, f.IDs)
 	if f.Consent != "" {
 		q = q.Where("consent_state", "==", string(f.Consent))
 	}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sort"
 	"sync"
 	"time"
 
@@ -37,20 +38,24 @@ import (
 // Store keeps everything in maps behind one mutex. The zero value is not
 // usable; call New.
 type Store struct {
-	mu         sync.Mutex
-	users      map[string]user.User
-	history    map[string][]consent.Change
-	jobs       map[string]userimport.Job
-	batches    map[string]map[int]userimport.BatchResult
-	jobErrors  map[string]map[int][]errs.Detail
-	refusals   map[string]map[int]errs.Detail
-	segments   map[string]storedSegment
-	templates  map[string]template.Template
-	campaigns  map[string]campaign.Campaign
-	messages   map[string]message.Message
-	webhooks   map[string]webhook.Event
-	problems   map[string]health.Problem
-	suppressed map[string]suppression.Entry // made on first use
+	mu    sync.Mutex
+	users map[string]user.User
+	// phones is every user's phone in order, sorted again only when
+	// phonesStale (see phoneIndex).
+	phones      []string
+	phonesStale bool
+	history     map[string][]consent.Change
+	jobs        map[string]userimport.Job
+	batches     map[string]map[int]userimport.BatchResult
+	jobErrors   map[string]map[int][]errs.Detail
+	refusals    map[string]map[int]errs.Detail
+	segments    map[string]storedSegment
+	templates   map[string]template.Template
+	campaigns   map[string]campaign.Campaign
+	messages    map[string]message.Message
+	webhooks    map[string]webhook.Event
+	problems    map[string]health.Problem
+	suppressed  map[string]suppression.Entry // made on first use
 }
 
 // storedSegment keeps the definition as JSON text, as Firestore does, so
@@ -128,7 +133,7 @@ func (s *Store) CreateUser(ctx context.Context, u user.User, src consent.Source,
 	if _, ok := s.users[u.Phone]; ok {
 		return errs.E(errs.Exist, "memstore.CreateUser: user exists")
 	}
-	s.users[u.Phone] = u
+	s.putUser(u)
 	s.history[u.Phone] = append(s.history[u.Phone], consent.Change{
 		Phone: u.Phone, To: u.Consent, Source: src, Ref: ref, At: u.CreatedAt,
 	})
@@ -162,12 +167,11 @@ func (s *Store) GetUsers(ctx context.Context, phones []string) (map[string]user.
 // sortedUsers returns the users matching f, by phone. The caller holds mu.
 func (s *Store) sortedUsers(f store.UserFilter) []user.User {
 	var us []user.User
-	for _, u := range s.users {
-		if f.Consent == "" || u.Consent == f.Consent {
+	for _, p := range s.inRange(f.IDs) {
+		if u := s.users[p]; f.Consent == "" || u.Consent == f.Consent {
 			us = append(us, u)
 		}
 	}
-	slices.SortFunc(us, func(a, b user.User) int { return cmp.Compare(a.Phone, b.Phone) })
 	return us
 }
 
@@ -193,15 +197,11 @@ func (s *Store) ScanUsers(ctx context.Context, after string, limit int) ([]user.
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	phones := s.phoneIndex()
+	start := sort.Search(len(phones), func(i int) bool { return phones[i] > after })
 	out := []user.User{}
-	for _, u := range s.sortedUsers(store.UserFilter{}) {
-		if u.Phone <= after {
-			continue
-		}
-		if len(out) == limit {
-			break
-		}
-		out = append(out, copyUser(u))
+	for _, p := range phones[start:min(start+limit, len(phones))] {
+		out = append(out, copyUser(s.users[p]))
 	}
 	return out, nil
 }
@@ -227,7 +227,7 @@ func (s *Store) SetConsent(ctx context.Context, c consent.Change) (user.User, bo
 	c.From = u.Consent
 	u.Consent = c.To
 	u.UpdatedAt = c.At
-	s.users[u.Phone] = u
+	s.putUser(u)
 	s.history[u.Phone] = append(s.history[u.Phone], c)
 	return copyUser(u), true, nil
 }
@@ -249,7 +249,7 @@ func (s *Store) ApplyKeyword(ctx context.Context, k consent.Keyword) (user.User,
 			return user.User{}, false, nil
 		}
 		u = user.User{Phone: k.Phone, Consent: consent.Stop, Attributes: map[string]any{}, CreatedAt: at, UpdatedAt: at, KeywordAt: &at}
-		s.users[k.Phone] = u
+		s.putUser(u)
 		s.history[k.Phone] = append(s.history[k.Phone], consent.Change{Phone: k.Phone, To: consent.Stop, Source: consent.SourceInbound, Ref: k.Ref, At: at})
 		return copyUser(u), true, nil
 	}
@@ -262,7 +262,7 @@ func (s *Store) ApplyKeyword(ctx context.Context, k consent.Keyword) (user.User,
 		s.history[k.Phone] = append(s.history[k.Phone], consent.Change{Phone: k.Phone, From: u.Consent, To: to, Source: consent.SourceInbound, Ref: k.Ref, At: at})
 		u.Consent, u.UpdatedAt = to, at
 	}
-	s.users[k.Phone] = u
+	s.putUser(u)
 	return copyUser(u), change, nil
 }
 
@@ -296,13 +296,10 @@ func (s *Store) ConsentHistory(ctx context.Context, phone string) ([]consent.Cha
 func (s *Store) CountUsers(ctx context.Context, f store.UserFilter) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
-	for _, u := range s.users {
-		if f.Consent == "" || u.Consent == f.Consent {
-			n++
-		}
+	if f.Consent == "" {
+		return len(s.inRange(f.IDs)), nil
 	}
-	return n, nil
+	return len(s.sortedUsers(f)), nil
 }
 
 // Imports
@@ -419,7 +416,7 @@ func (s *Store) ApplyImportBatch(ctx context.Context, jobID string, batch int, r
 		if !outcome.Writes(change) {
 			continue
 		}
-		s.users[next.Phone] = next
+		s.putUser(next)
 		if change != nil {
 			s.history[next.Phone] = append(s.history[next.Phone], *change)
 		}
@@ -625,6 +622,44 @@ func (s *Store) ListSegments(ctx context.Context, p store.Page) ([]segment.Segme
 		out = append(out, seg)
 	}
 	return out, len(all), nil
+}
+
+// UpdateSegment implements store.Segments.
+func (s *Store) UpdateSegment(ctx context.Context, id string, fn func(*segment.Segment) error) (segment.Segment, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.segments[id]
+	if !ok {
+		return segment.Segment{}, notExist("UpdateSegment", "segment "+id)
+	}
+	cur, err := s.segmentOut(st)
+	if err != nil {
+		return segment.Segment{}, fmt.Errorf("memstore.UpdateSegment: %w", err)
+	}
+	next, err := s.segmentOut(st) // a second copy: fn may change it and then refuse
+	if err != nil {
+		return segment.Segment{}, fmt.Errorf("memstore.UpdateSegment: %w", err)
+	}
+	if err := fn(&next); err != nil {
+		if errors.Is(err, store.Unchanged) {
+			return cur, nil
+		}
+		return segment.Segment{}, err
+	}
+	def, err := json.Marshal(next.Definition)
+	if err != nil {
+		return segment.Segment{}, errs.Wrap(errs.Invalid, err, "memstore.UpdateSegment: definition")
+	}
+	next.ID = id
+	next.CreatedAt = records.Time(next.CreatedAt)
+	next.UpdatedAt = records.Time(next.UpdatedAt)
+	st = storedSegment{seg: next, definition: def}
+	out, err := s.segmentOut(st)
+	if err != nil {
+		return segment.Segment{}, fmt.Errorf("memstore.UpdateSegment: %w", err)
+	}
+	s.segments[id] = st
+	return out, nil
 }
 
 // Templates

@@ -73,7 +73,7 @@ func testSegments(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	in := []segment.Segment{
 		{ID: "ignored", Name: "Colombo", Definition: definition(t, `{"attribute":"city","operator":"equals","value":"Colombo"}`), CreatedAt: at(0).In(lanka), UpdatedAt: at(1)},
-		{Name: "Colombo or Kandy", Definition: definition(t, `{"conditions":[{"attribute":"city","operator":"equals","value":"Colombo"},{"attribute":"city","operator":"equals","value":"Kandy"}],"logic":"OR"}`), CreatedAt: at(2)},
+		{Name: "Colombo or Kandy", Description: "Both big cities", Definition: definition(t, `{"conditions":[{"attribute":"city","operator":"equals","value":"Colombo"},{"attribute":"city","operator":"equals","value":"Kandy"}],"logic":"OR"}`), CreatedAt: at(2)},
 		{Name: "Created now", Definition: definition(t, `{"attribute":"vip","operator":"equals","value":true}`)},
 	}
 	var created []segment.Segment

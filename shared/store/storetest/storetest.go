@@ -34,6 +34,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"get_users_some_missing", testGetUsers},
 		{"list_users_pages_filter_total", testListUsers},
 		{"scan_users_keyset", testScanUsers},
+		{"scan_users_where", testScanUsersWhere},
+		{"scan_users_where_invalid", testScanUsersWhereInvalid},
+		{"count_and_list_users_in_an_id_range", testUsersInRange},
 		{"count_users_filter", testCountUsers},
 		{"set_consent_history", testSetConsent},
 		{"set_consent_errors", testSetConsentErrors},
@@ -58,6 +61,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"list_import_jobs", testListImportJobs},
 		{"import_unknown_job", testImportUnknownJob},
 		{"segments", testSegments},
+		{"update_segment", testUpdateSegment},
 		{"templates", testTemplates},
 		{"update_template", testUpdateTemplate},
 		{"campaigns", testCampaigns},
@@ -104,6 +108,8 @@ func kept(t time.Time) time.Time {
 	}
 	return t.UTC().Truncate(time.Microsecond)
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func keptPtr(t time.Time) *time.Time {
 	k := kept(t)

@@ -32,8 +32,9 @@ func testCreateUser(t *testing.T, s store.Store) {
 			"city": "Colombo", "age": 31.0, "vip": true, "none": nil,
 			"tags": []any{"a", "b"}, "address": map[string]any{"line1": "1 Galle Rd"},
 		},
-		CreatedAt: at(0).In(lanka),
-		UpdatedAt: at(1).In(lanka),
+		CreatedAt:     at(0).In(lanka),
+		UpdatedAt:     at(1).In(lanka),
+		LastInboundAt: ptr(at(2).In(lanka)),
 	}
 	if err := s.CreateUser(ctx, u, consent.SourceAdmin, ""); err != nil {
 		t.Fatalf("CreateUser: %v", err)
@@ -43,11 +44,11 @@ func testCreateUser(t *testing.T, s store.Store) {
 		t.Fatalf("GetUser: %v", err)
 	}
 	want := u
-	want.CreatedAt, want.UpdatedAt = kept(at(0)), kept(at(1))
+	want.CreatedAt, want.UpdatedAt, want.LastInboundAt = kept(at(0)), kept(at(1)), keptPtr(at(2))
 	if d := diff(want, got); d != "" {
 		t.Errorf("GetUser (-want, +got):\n%s", d)
 	}
-	checkUTC(t, "GetUser", got.CreatedAt, got.UpdatedAt)
+	checkUTC(t, "GetUser", got.CreatedAt, got.UpdatedAt, *got.LastInboundAt)
 
 	hist, err := s.ConsentHistory(ctx, u.Phone)
 	if err != nil {
