@@ -930,8 +930,9 @@ func TestPublishersInCode(t *testing.T) {
 		"shared/importrun/sweep.go":      {[]string{"API"}, map[string][]string{"events.TopicImportUpload": {events.TopicImportUpload}}},
 		"functions/api/maintenance.go":   {[]string{"API"}, map[string][]string{"events.WebhookTopic(e.Kind)": webhookTopics}},
 		"functions/webhooks/webhooks.go": {[]string{"Webhooks"}, map[string][]string{"events.WebhookTopic(e.Kind)": webhookTopics}},
-		// Trigger (API), Launch (LaunchCampaign).
-		"shared/campaignrun/campaignrun.go": {[]string{"API", "LaunchCampaign"}, map[string][]string{
+		// Trigger (API); Launch (LaunchCampaign).
+		"shared/campaignrun/campaignrun.go": {[]string{"API"}, map[string][]string{"events.TopicCampaignLaunch": {events.TopicCampaignLaunch}}},
+		"shared/campaignrun/launch.go": {[]string{"LaunchCampaign"}, map[string][]string{
 			"events.TopicCampaignLaunch": {events.TopicCampaignLaunch}, "events.TopicRecipients": {events.TopicRecipients}}},
 	}
 	for rel, c := range calls {

@@ -87,7 +87,24 @@ func TestLaunchCampaign(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
+	// The first event makes the queue and hands out the slices: one, as
+	// three people fit in a page.
 	if err := launch.New(f.runner)(ctx, launchMessage(t, events.Launch{CampaignID: f.c.ID})); err != nil {
+		t.Fatalf("handler: %v", err)
+	}
+	var launches []events.Launch
+	for _, m := range f.events.Published(events.TopicCampaignLaunch) {
+		var ev events.Launch
+		if err := json.Unmarshal(m.Data, &ev); err != nil {
+			t.Fatal(err)
+		}
+		launches = append(launches, ev)
+	}
+	wantLaunches := []events.Launch{{CampaignID: f.c.ID, Slice: &events.LaunchSlice{Index: 0}}}
+	if diff := cmp.Diff(wantLaunches, launches); diff != "" {
+		t.Fatalf("launches handed on (-want, +got):\n%s", diff)
+	}
+	if err := launch.New(f.runner)(ctx, launchMessage(t, launches[0])); err != nil {
 		t.Fatalf("handler: %v", err)
 	}
 	// Both people in Colombo are recipients, the one who said STOP too:

@@ -7,6 +7,7 @@ import (
 
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/quiethours"
+	"github.com/eventstreamengine/ese/shared/segment"
 )
 
 // Status is where a campaign is in its life.
@@ -45,6 +46,11 @@ type Campaign struct {
 	// (FanoutDone); until then it grows.
 	Recipients int  `json:"total_recipients"`
 	FanoutDone bool `json:"fanout_complete"`
+	// FanoutSlices are the ranges of ids the launch reads the segment in,
+	// side by side, fixed when it starts so a repeated start reads the
+	// same; SlicesDone lists those read to the end.
+	FanoutSlices []segment.Range `json:"-"`
+	SlicesDone   []int           `json:"-"`
 	// FailureReason says why a FAILED campaign stopped.
 	FailureReason string `json:"failure_reason,omitempty"`
 

@@ -49,8 +49,17 @@ type Runner struct {
 
 	// PageSize is how many users one Launch event scans; BatchSize how
 	// many messages one Recipients event carries; Parallelism how many of
-	// a batch's messages are checked and queued at once.
-	PageSize, BatchSize, Parallelism int
+	// a batch's messages are checked and queued at once; Slices how many
+	// slices of the id space a launch reads a segment of more than two
+	// pages in, side by side.
+	PageSize, BatchSize, Parallelism, Slices int
+}
+
+func (r *Runner) slices() int {
+	if r.Slices > 0 {
+		return r.Slices
+	}
+	return 8
 }
 
 func (r *Runner) parallelism() int {
@@ -124,87 +133,6 @@ func notUsable(err error, what, id string) error {
 		return errs.E(errs.Conflict, "the campaign's %s %q does not exist", what, id)
 	}
 	return err
-}
-
-// Launch evaluates one page of users against the campaign's segment,
-// writes a PENDING message for each match, passes them on in batches, and
-// asks for the next page; the last page marks the fan-out done.
-func (r *Runner) Launch(ctx context.Context, ev events.Launch) error {
-	log := logging.FromContext(ctx).With("campaign_id", ev.CampaignID)
-	c, err := r.Store.GetCampaign(ctx, ev.CampaignID)
-	if err != nil {
-		return permanentIfMissing(err)
-	}
-	if c.Status != campaign.Running || c.FanoutDone {
-		// A late or repeated page: the recipients are all written.
-		log.Info("launch ignored", "status", c.Status, "fanout_complete", c.FanoutDone)
-		return r.CheckCompletion(ctx, c.ID)
-	}
-	if ev.After == "" && c.QueueCreatedAt == nil {
-		var running bool
-		if c, running, err = r.ensureQueue(ctx, c); err != nil || !running {
-			return err
-		}
-	}
-	seg, err := r.Store.GetSegment(ctx, c.SegmentID)
-	if err != nil {
-		return permanentIfMissing(err)
-	}
-	users, err := r.Store.ScanUsers(ctx, ev.After, r.pageSize())
-	if err != nil {
-		return fmt.Errorf("campaignrun.Launch: %w", err)
-	}
-	now := r.now()
-	var ms []message.Message
-	for _, u := range users {
-		if !seg.Definition.Match(u, now) {
-			continue
-		}
-		ms = append(ms, message.Message{
-			ID: message.ID(c.ID, u.Phone), CampaignID: c.ID, Phone: u.Phone,
-			Status: message.Pending, CreatedAt: now, UpdatedAt: now,
-		})
-	}
-	if len(ms) > 0 {
-		if _, err := r.Store.CreateMessages(ctx, ms); err != nil {
-			return fmt.Errorf("campaignrun.Launch: %w", err)
-		}
-	}
-	for start := 0; start < len(ms); start += r.batchSize() {
-		end := min(start+r.batchSize(), len(ms))
-		ids := make([]string, 0, end-start)
-		for _, m := range ms[start:end] {
-			ids = append(ids, m.ID)
-		}
-		if err := r.Events.Publish(ctx, events.TopicRecipients, events.Recipients{CampaignID: c.ID, MessageIDs: ids}); err != nil {
-			return fmt.Errorf("campaignrun.Launch: %w", err)
-		}
-	}
-	log.Info("segment page evaluated", "scanned", len(users), "matched", len(ms))
-	if len(users) == r.pageSize() {
-		next := events.Launch{CampaignID: c.ID, After: users[len(users)-1].Phone}
-		if err := r.Events.Publish(ctx, events.TopicCampaignLaunch, next); err != nil {
-			return fmt.Errorf("campaignrun.Launch: %w", err)
-		}
-		return nil
-	}
-	counts, err := r.Store.CountMessages(ctx, c.ID)
-	if err != nil {
-		return fmt.Errorf("campaignrun.Launch: %w", err)
-	}
-	if _, err := r.Store.UpdateCampaign(ctx, c.ID, func(c *campaign.Campaign) error {
-		if c.FanoutDone {
-			return store.Unchanged
-		}
-		c.FanoutDone = true
-		c.Recipients = counts.Recipients
-		c.UpdatedAt = now
-		return nil
-	}); err != nil {
-		return fmt.Errorf("campaignrun.Launch: %w", err)
-	}
-	log.Info("segment evaluated", "recipients", counts.Recipients)
-	return r.CheckCompletion(ctx, c.ID)
 }
 
 // Recipients runs compliance for a batch of messages: each is skipped with

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 
 	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/segment"
 	"github.com/eventstreamengine/ese/shared/userimport"
 	"github.com/eventstreamengine/ese/shared/webhook"
 )
@@ -67,11 +68,24 @@ type ObjectFinalized struct {
 	Size   string `json:"size"` // decimal, as the JSON API gives it
 }
 
-// Launch asks for a campaign's recipients after After (a phone; empty to
-// start), one page per event so no invocation runs long.
+// Launch asks for a campaign's recipients, one page per event so no
+// invocation runs long. Without a Slice it starts the fan-out: the
+// segment's ids are cut into slices, each read by events of its own side
+// by side. With one, it reads the page of that slice after After (the
+// cursor the page before returned; empty to start). An event without a
+// Slice but with an After comes from before slices, when After was the
+// last phone read.
 type Launch struct {
-	CampaignID string `json:"campaign_id"`
-	After      string `json:"after,omitempty"`
+	CampaignID string       `json:"campaign_id"`
+	After      string       `json:"after,omitempty"`
+	Slice      *LaunchSlice `json:"slice,omitempty"`
+}
+
+// LaunchSlice is one slice of a campaign's fan-out: the Index-th range of
+// ids.
+type LaunchSlice struct {
+	Index int           `json:"index"`
+	IDs   segment.Range `json:"ids"`
 }
 
 // Recipients is a batch of a campaign's messages to check and queue.

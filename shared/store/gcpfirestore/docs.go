@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/eventstreamengine/ese/shared/campaign"
@@ -291,6 +292,30 @@ type campaignDoc struct {
 	QueueGeneration int        `firestore:"queue_generation"`
 	QueueCreatedAt  *time.Time `firestore:"queue_created_at"`
 	QueueReleasedAt *time.Time `firestore:"queue_released_at"`
+
+	FanoutSlices []rangeDoc `firestore:"fanout_slices,omitempty"`
+	SlicesDone   []int      `firestore:"slices_done,omitempty"`
+}
+
+type rangeDoc struct {
+	From string `firestore:"from"`
+	To   string `firestore:"to"`
+}
+
+func toRangeDocs(rs []segment.Range) []rangeDoc {
+	var out []rangeDoc
+	for _, r := range rs {
+		out = append(out, rangeDoc{From: r.From, To: r.To})
+	}
+	return out
+}
+
+func ranges(ds []rangeDoc) []segment.Range {
+	var out []segment.Range
+	for _, d := range ds {
+		out = append(out, segment.Range{From: d.From, To: d.To})
+	}
+	return out
 }
 
 func toCampaignDoc(c campaign.Campaign) campaignDoc {
@@ -302,6 +327,7 @@ func toCampaignDoc(c campaign.Campaign) campaignDoc {
 		Recipients: c.Recipients, FanoutDone: c.FanoutDone,
 		FailureReason: c.FailureReason, QueueGeneration: c.QueueGeneration,
 		QueueCreatedAt: records.TimePtr(c.QueueCreatedAt), QueueReleasedAt: records.TimePtr(c.QueueReleasedAt),
+		FanoutSlices: toRangeDocs(c.FanoutSlices), SlicesDone: slices.Clone(c.SlicesDone),
 	}
 }
 
@@ -314,6 +340,7 @@ func (d campaignDoc) campaign(id string) campaign.Campaign {
 		Recipients: d.Recipients, FanoutDone: d.FanoutDone,
 		FailureReason: d.FailureReason, QueueGeneration: d.QueueGeneration,
 		QueueCreatedAt: records.TimePtr(d.QueueCreatedAt), QueueReleasedAt: records.TimePtr(d.QueueReleasedAt),
+		FanoutSlices: ranges(d.FanoutSlices), SlicesDone: slices.Clone(d.SlicesDone),
 	}
 }
 

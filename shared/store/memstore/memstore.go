@@ -745,6 +745,8 @@ func copyCampaign(c campaign.Campaign) campaign.Campaign {
 	c.CompletedAt = records.TimePtr(c.CompletedAt)
 	c.QueueCreatedAt = records.TimePtr(c.QueueCreatedAt)
 	c.QueueReleasedAt = records.TimePtr(c.QueueReleasedAt)
+	c.FanoutSlices = slices.Clone(c.FanoutSlices)
+	c.SlicesDone = slices.Clone(c.SlicesDone)
 	return c
 }
 

@@ -327,6 +327,8 @@ func testUpdateCampaign(t *testing.T, s store.Store) {
 		created, released := at(2).In(lanka), at(3).In(lanka)
 		got, err := s.UpdateCampaign(ctx, c.ID, func(c *campaign.Campaign) error {
 			c.QueueGeneration, c.QueueCreatedAt, c.QueueReleasedAt = 2, &created, &released
+			c.FanoutSlices = []segment.Range{{To: "+9477"}, {From: "+9477", To: "+948"}, {From: "+948"}}
+			c.SlicesDone = []int{2, 0}
 			if !c.Fail(at(3), "its send queue could not be created") {
 				t.Error("Fail refused a running campaign")
 			}
@@ -338,6 +340,8 @@ func testUpdateCampaign(t *testing.T, s store.Store) {
 		want := c
 		want.Status, want.FailureReason, want.UpdatedAt = campaign.Failed, "its send queue could not be created", kept(at(3))
 		want.QueueGeneration, want.QueueCreatedAt, want.QueueReleasedAt = 2, keptPtr(at(2)), keptPtr(at(3))
+		want.FanoutSlices = []segment.Range{{To: "+9477"}, {From: "+9477", To: "+948"}, {From: "+948"}}
+		want.SlicesDone = []int{2, 0}
 		if d := diff(want, got); d != "" {
 			t.Errorf("UpdateCampaign (-want, +got):\n%s", d)
 		}
