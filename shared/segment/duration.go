@@ -72,6 +72,9 @@ func ParseDuration(s string) (time.Duration, error) {
 		}
 		i++
 		next = u + 1
+		if n > int64(MaxDuration/durationUnits[u].d) {
+			return 0, fmt.Errorf("is longer than %d days", MaxDuration/(24*time.Hour))
+		}
 		total += time.Duration(n) * durationUnits[u].d
 		if total > MaxDuration {
 			return 0, fmt.Errorf("is longer than %d days", MaxDuration/(24*time.Hour))

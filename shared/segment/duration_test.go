@@ -39,6 +39,10 @@ func TestParseDuration(t *testing.T) {
 		{in: "36501d", wantErr: "is longer than 36500 days"},
 		{in: "5300w", wantErr: "is longer than 36500 days"},
 		{in: "99999999999999999999m", wantErr: "is longer than 36500 days"},
+		{in: "30110000d", wantErr: "is longer than 36500 days"}, // would overflow
+		{in: "52560000m", want: MaxDuration},
+		{in: "52560001m", wantErr: "is longer than 36500 days"},
+		{in: "36499d1441m", wantErr: "is longer than 36500 days"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.in, func(t *testing.T) {
