@@ -44,7 +44,8 @@ func (d *Definition) match(u *user.User, now time.Time) bool {
 	case d.Attribute == "":
 		return false
 	}
-	return d.compare(read(u, d.Attribute), now)
+	got := read(u, d.Attribute)
+	return d.compare(&got, now)
 }
 
 // kind is the type of an attribute's value, as comparisons see it.
@@ -171,7 +172,7 @@ func toNumber(v any) (float64, bool) {
 }
 
 // asTime reads an instant, or text holding an RFC 3339 timestamp.
-func (v value) asTime() (time.Time, bool) {
+func (v *value) asTime() (time.Time, bool) {
 	switch v.kind {
 	case instant:
 		return v.t, true
@@ -181,7 +182,7 @@ func (v value) asTime() (time.Time, bool) {
 	return time.Time{}, false
 }
 
-func (d *Definition) compare(got value, now time.Time) bool {
+func (d *Definition) compare(got *value, now time.Time) bool {
 	present := got.kind != absent
 	switch d.Operator {
 	case Exists:
@@ -246,7 +247,7 @@ func (d *Definition) compare(got value, now time.Time) bool {
 	return false
 }
 
-func inList(got value, l any) bool {
+func inList(got *value, l any) bool {
 	vs, ok := l.([]any)
 	if !ok {
 		return false
@@ -259,14 +260,14 @@ func inList(got value, l any) bool {
 	return false
 }
 
-func contains(got value, want any) bool {
+func contains(got *value, want any) bool {
 	switch got.kind {
 	case text:
 		w, ok := want.(string)
 		return ok && strings.Contains(got.s, w)
 	case list:
 		for _, e := range got.list {
-			if equal(valueOf(e), want) {
+			if ev := valueOf(e); equal(&ev, want) {
 				return true
 			}
 		}
@@ -276,7 +277,7 @@ func contains(got value, want any) bool {
 
 // equal compares an attribute with a definition value (string, float64,
 // bool or time.Time) under the typed rules in Definition's comment.
-func equal(got value, want any) bool {
+func equal(got *value, want any) bool {
 	switch w := want.(type) {
 	case string:
 		return got.kind == text && got.s == w
@@ -292,7 +293,7 @@ func equal(got value, want any) bool {
 
 // order compares an attribute with a definition value: -1, 0 or +1, and
 // false when their types differ.
-func order(got value, want any) (int, bool) {
+func order(got *value, want any) (int, bool) {
 	switch w := want.(type) {
 	case string:
 		if got.kind != text {

@@ -224,10 +224,10 @@ func (f Filter) passes(u user.User) bool {
 	g := valueOf(got)
 	switch f.Op {
 	case FilterEq:
-		return equal(g, f.Value)
+		return equal(&g, f.Value)
 	case FilterIn:
-		return inList(g, f.Value)
+		return inList(&g, f.Value)
 	}
-	c, ok := order(g, f.Value)
+	c, ok := order(&g, f.Value)
 	return ok && (f.Op == FilterGte && c >= 0 || f.Op == FilterLte && c <= 0)
 }
