@@ -107,6 +107,15 @@ func Value(v any) any {
 		return append([]byte(nil), x...)
 	case map[string]any:
 		return Attributes(x)
+	case []any:
+		if x == nil {
+			return nil
+		}
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = Value(e)
+		}
+		return out
 	}
 	rv := reflect.ValueOf(v)
 	switch rv.Kind() {
