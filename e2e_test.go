@@ -67,6 +67,18 @@ func TestSeedDemo(t *testing.T) {
 	d.expect(preview["matching_users"], 2.0, "Major Cities preview")
 	_, segs := d.do("GET", "/api/v1/segments", nil, "")
 	d.expect(segs["total"], 2.0, "segments")
+	// A definition tried before it is kept (no one has written yet), and
+	// a kept one edited; Firestore filters the country's people in memory
+	// and the consent state in the query.
+	_, tried := d.do("POST", "/api/v1/segments/preview", strings.NewReader(`{"definition_json":{"conditions":[
+		{"attribute":"phone_country","operator":"equals","value":"LK"},
+		{"attribute":"consent_state","operator":"equals","value":"OPT_IN"},
+		{"not":{"attribute":"last_inbound_at","operator":"within_last","value":"30d"}}]}}`), "application/json")
+	d.expect(tried["matching_users"], 4.0, "unsaved preview")
+	_, edited := d.do("PUT", "/api/v1/segments/"+colomboSeg, strings.NewReader(`{"name":"Colombo Area Users","description":"the city and its suburbs","definition_json":{"attribute":"city","operator":"in","value":["Colombo","Dehiwala"]}}`), "application/json")
+	d.expect(edited["description"], "the city and its suburbs", "edited segment")
+	_, preview = d.do("GET", "/api/v1/segments/"+colomboSeg+"/preview", nil, "")
+	d.expect(preview["matching_users"], 1.0, "edited Colombo preview")
 
 	// Part 4: two templates.
 	welcome := d.create("/api/v1/templates", `{"name":"Welcome Message","content":"Hi {name}! Welcome from {city}. Thanks for joining our service! Reply STOP to opt out.","variables":["name","city"]}`)
