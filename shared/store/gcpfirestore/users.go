@@ -131,6 +131,9 @@ func (s *Store) ListUsers(ctx context.Context, f store.UserFilter, p store.Page)
 	if err := records.CheckPage(p); err != nil {
 		return nil, 0, fmt.Errorf("gcpfirestore.ListUsers: %w", err)
 	}
+	if err := records.CheckRange(f.IDs); err != nil {
+		return nil, 0, fmt.Errorf("gcpfirestore.ListUsers: %w", err)
+	}
 	q := s.userQuery(f)
 	total, err := count(ctx, q)
 	if err != nil {
@@ -252,6 +255,9 @@ func (s *Store) ConsentHistory(ctx context.Context, phone string) ([]consent.Cha
 
 // CountUsers implements store.Users.
 func (s *Store) CountUsers(ctx context.Context, f store.UserFilter) (int, error) {
+	if err := records.CheckRange(f.IDs); err != nil {
+		return 0, fmt.Errorf("gcpfirestore.CountUsers: %w", err)
+	}
 	n, err := count(ctx, s.userQuery(f))
 	if err != nil {
 		return 0, classify("CountUsers", err)

@@ -180,6 +180,9 @@ func (s *Store) ListUsers(ctx context.Context, f store.UserFilter, p store.Page)
 	if err := records.CheckPage(p); err != nil {
 		return nil, 0, fmt.Errorf("memstore.ListUsers: %w", err)
 	}
+	if err := records.CheckRange(f.IDs); err != nil {
+		return nil, 0, fmt.Errorf("memstore.ListUsers: %w", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	all := s.sortedUsers(f)
@@ -294,6 +297,9 @@ func (s *Store) ConsentHistory(ctx context.Context, phone string) ([]consent.Cha
 
 // CountUsers implements store.Users.
 func (s *Store) CountUsers(ctx context.Context, f store.UserFilter) (int, error) {
+	if err := records.CheckRange(f.IDs); err != nil {
+		return 0, fmt.Errorf("memstore.CountUsers: %w", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if f.Consent == "" {

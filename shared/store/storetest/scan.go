@@ -216,6 +216,15 @@ func testUsersInRange(t *testing.T, s store.Store) {
 		{name: "open_above", f: store.UserFilter{IDs: segment.Range{From: phone(4)}}, want: []int{4, 5}},
 		{name: "between_numbers", f: store.UserFilter{IDs: segment.Range{From: phone(2) + "0", To: phone(3)}}, want: nil},
 	}
+	t.Run("bound_naming_no_user", func(t *testing.T) {
+		bad := store.UserFilter{IDs: segment.Range{From: phone(1), To: "a/b"}}
+		if _, err := s.CountUsers(ctx, bad); !errs.Is(err, errs.Invalid) {
+			t.Errorf("CountUsers(%+v): %v, want kind Invalid", bad, err)
+		}
+		if _, _, err := s.ListUsers(ctx, bad, store.Page{Page: 1, PerPage: 10}); !errs.Is(err, errs.Invalid) {
+			t.Errorf("ListUsers(%+v): %v, want kind Invalid", bad, err)
+		}
+	})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			n, err := s.CountUsers(ctx, tc.f)

@@ -41,6 +41,17 @@ func StoredField(attr string) bool {
 	return false
 }
 
+// CheckRange refuses an id range whose bounds cannot name a document, as
+// a Firestore query's bounds must.
+func CheckRange(r segment.Range) error {
+	for _, b := range []string{r.From, r.To} {
+		if b != "" && !ValidID(b) {
+			return errs.E(errs.Invalid, "id range bound %.40q cannot name a user", b)
+		}
+	}
+	return nil
+}
+
 // CheckScan refuses a UserScan both stores would refuse, and returns the
 // field its range filters are on ("" for none): a limit of at least 1,
 // range bounds that name documents, filters with an attribute, a known
@@ -50,10 +61,8 @@ func CheckScan(q store.UserScan) (string, error) {
 	if q.Limit < 1 {
 		return "", errs.E(errs.Invalid, "scan: limit must be at least 1")
 	}
-	for _, b := range []string{q.IDs.From, q.IDs.To} {
-		if b != "" && !ValidID(b) {
-			return "", errs.E(errs.Invalid, "scan: id range bound %.40q cannot name a user", b)
-		}
+	if err := CheckRange(q.IDs); err != nil {
+		return "", err
 	}
 	rangeField, ins := "", 0
 	for _, f := range q.Filters {
