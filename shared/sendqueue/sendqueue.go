@@ -49,6 +49,11 @@ type Queue interface {
 	// DeleteQueue deletes the queue and its tasks; a queue that is not
 	// there counts as deleted (nil).
 	DeleteQueue(ctx context.Context, queueID string) error
+	// PauseQueue stops the queue dispatching: its tasks wait, and new ones
+	// may still be added. ResumeQueue lets it dispatch again. Both may be
+	// repeated; a queue that is not there needs neither (nil).
+	PauseQueue(ctx context.Context, queueID string) error
+	ResumeQueue(ctx context.Context, queueID string) error
 	// Ready reports whether the service answers and is usable.
 	Ready(ctx context.Context) error
 }

@@ -365,6 +365,7 @@ func Queue(ctx context.Context, p Project, t Tasks, problems store.Problems) (*c
 	q, err := cloudtasks.New(ctx, cloudtasks.Config{
 		Project: id, Location: t.Location, Endpoint: t.Emulator,
 		TargetURL: t.SenderURL, ServiceAccount: t.ServiceAccount, Audience: cmp.Or(t.Audience, t.SenderURL),
+		NoPause: t.Emulator != "", // the emulator's pausing breaks its queues
 	})
 	if err != nil {
 		return nil, fmt.Errorf("setup.Queue: %w", err)

@@ -136,6 +136,17 @@ func (h *harness) Rate(t *testing.T, queueID string) int {
 	return int(q.GetRateLimits().GetMaxDispatchesPerSecond())
 }
 
+// Paused reads the queue's state; the emulator's queues are never paused
+// (NoPause, as setup configures them), so a pause is not known there.
+func (h *harness) Paused(t *testing.T, queueID string) (bool, bool) {
+	t.Helper()
+	q, err := h.admin.GetQueue(t.Context(), &cloudtaskspb.GetQueueRequest{Name: h.queueName(queueID)})
+	if err != nil {
+		t.Fatalf("GetQueue: %v", err)
+	}
+	return q.GetState() == cloudtaskspb.Queue_PAUSED, false
+}
+
 func (h *harness) Pending(t *testing.T, queueID string) []sendqueue.Task {
 	t.Helper()
 	var out []sendqueue.Task
@@ -168,7 +179,7 @@ func TestConformance(t *testing.T) {
 		project := emulatortest.ProjectID(t)
 		tg := newTarget(t, nil)
 		return &harness{
-			q:       newQueue(t, cloudtasks.Config{Project: project, TargetURL: tg.URL + "/tasks/send"}),
+			q:       newQueue(t, cloudtasks.Config{Project: project, TargetURL: tg.URL + "/tasks/send", NoPause: true}),
 			admin:   adminClient(t),
 			project: project,
 		}

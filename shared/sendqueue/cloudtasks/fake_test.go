@@ -36,8 +36,8 @@ type fakeTasks struct {
 	taskErr error // CreateTask's answer
 	// Answers of the other calls, when set; phantom: CreateQueue answers
 	// success but keeps nothing, as Cloud Tasks may for a deleted name.
-	createErr, deleteErr, listErr error
-	phantom                       bool
+	createErr, deleteErr, listErr, pauseErr error
+	phantom                                 bool
 }
 
 func (f *fakeTasks) CreateQueue(_ context.Context, req *cloudtaskspb.CreateQueueRequest) (*cloudtaskspb.Queue, error) {
@@ -94,6 +94,28 @@ func (f *fakeTasks) DeleteQueue(_ context.Context, req *cloudtaskspb.DeleteQueue
 	}
 	delete(f.queues, req.GetName())
 	return &emptypb.Empty{}, nil
+}
+
+func (f *fakeTasks) PauseQueue(_ context.Context, req *cloudtaskspb.PauseQueueRequest) (*cloudtaskspb.Queue, error) {
+	return f.setState(req.GetName(), cloudtaskspb.Queue_PAUSED)
+}
+
+func (f *fakeTasks) ResumeQueue(_ context.Context, req *cloudtaskspb.ResumeQueueRequest) (*cloudtaskspb.Queue, error) {
+	return f.setState(req.GetName(), cloudtaskspb.Queue_RUNNING)
+}
+
+func (f *fakeTasks) setState(name string, st cloudtaskspb.Queue_State) (*cloudtaskspb.Queue, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.pauseErr != nil {
+		return nil, f.pauseErr
+	}
+	q, ok := f.queues[name]
+	if !ok {
+		return nil, status.Error(codes.NotFound, "Requested entity was not found.")
+	}
+	q.State = st
+	return q, nil
 }
 
 func (f *fakeTasks) ListQueues(context.Context, *cloudtaskspb.ListQueuesRequest) (*cloudtaskspb.ListQueuesResponse, error) {
@@ -433,5 +455,41 @@ func TestReadyUnreachable(t *testing.T) {
 	defer cancel()
 	if err := q.Ready(ctx); !errs.Is(err, errs.Transient) {
 		t.Errorf("Ready = %v (kind %v), want a transient error", err, errs.KindOf(err))
+	}
+}
+
+// On Cloud Tasks itself (the fake: the emulator's pausing is broken, see
+// setPaused) a pause and a resume reach the service; a queue not there
+// is left so, and a refusal is classified like any other.
+func TestPauseAndResumeQueue(t *testing.T) {
+	t.Parallel()
+	f, q := newFake(t)
+	ctx := t.Context()
+	name := "projects/p/locations/" + location + "/queues/campaign-c1"
+	if err := q.EnsureQueue(ctx, "campaign-c1", 2); err != nil {
+		t.Fatal(err)
+	}
+	state := func() cloudtaskspb.Queue_State {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.queues[name].GetState()
+	}
+	var got []cloudtaskspb.Queue_State
+	for _, op := range []func(context.Context, string) error{q.PauseQueue, q.PauseQueue, q.ResumeQueue} {
+		if err := op(ctx, "campaign-c1"); err != nil {
+			t.Fatalf("pause or resume: %v", err)
+		}
+		got = append(got, state())
+	}
+	want := []cloudtaskspb.Queue_State{cloudtaskspb.Queue_PAUSED, cloudtaskspb.Queue_PAUSED, cloudtaskspb.Queue_RUNNING}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("queue states (-want, +got):\n%s", diff)
+	}
+	if err := q.PauseQueue(ctx, "campaign-gone"); err != nil {
+		t.Errorf("PauseQueue of a queue not there: %v, want nil", err)
+	}
+	f.set(func(f *fakeTasks) { f.pauseErr = status.Error(codes.PermissionDenied, "no") })
+	if err := q.ResumeQueue(ctx, "campaign-c1"); !errs.Is(err, errs.Transient) {
+		t.Errorf("ResumeQueue refused: %v, want Transient (a misconfiguration to fix, then retry)", err)
 	}
 }

@@ -29,6 +29,8 @@ const (
 	MethodEnsureQueue = "EnsureQueue"
 	MethodEnqueue     = "Enqueue"
 	MethodDeleteQueue = "DeleteQueue"
+	MethodPauseQueue  = "PauseQueue"
+	MethodResumeQueue = "ResumeQueue"
 )
 
 var _ sendqueue.Queue = (*Queue)(nil)
@@ -38,6 +40,7 @@ type queue struct {
 	tasks   []sendqueue.Task // in enqueue order
 	names   map[string]bool  // every task id ever made: names are never reused
 	pending map[string]bool  // task ids not yet dispatched successfully
+	paused  bool
 }
 
 type failure struct {
@@ -127,6 +130,39 @@ func (q *Queue) DeleteQueue(_ context.Context, queueID string) error {
 		q.deleted[queueID]++
 	}
 	return nil
+}
+
+// PauseQueue stops Dispatch dispatching the queue's tasks.
+func (q *Queue) PauseQueue(_ context.Context, queueID string) error {
+	return q.setPaused(MethodPauseQueue, queueID, true)
+}
+
+// ResumeQueue lets Dispatch dispatch the queue's tasks again.
+func (q *Queue) ResumeQueue(_ context.Context, queueID string) error {
+	return q.setPaused(MethodResumeQueue, queueID, false)
+}
+
+func (q *Queue) setPaused(method, queueID string, paused bool) error {
+	if err := validQueue(queueID); err != nil {
+		return err
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if err := q.failing(method); err != nil {
+		return err
+	}
+	if c, ok := q.queues[queueID]; ok {
+		c.paused = paused
+	}
+	return nil
+}
+
+// Paused reports whether the queue exists and is paused.
+func (q *Queue) Paused(queueID string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	c, ok := q.queues[queueID]
+	return ok && c.paused
 }
 
 // Ready returns the error set by SetDown, if any.
@@ -225,13 +261,17 @@ func (q *Queue) pendingLocked(queueID string) []sendqueue.Task {
 }
 
 // Dispatch calls send once for each of the queue's pending tasks, in
-// enqueue order, ignoring At and the rate: the test drives time. A task
+// enqueue order, ignoring At and the rate: the test drives time. A paused
+// queue dispatches nothing. A task
 // whose send fails stays pending, as Cloud Tasks would retry it; the
 // failures are returned joined. send may enqueue more tasks; they wait for
 // the next Dispatch. send may delete the queue.
 func (q *Queue) Dispatch(ctx context.Context, queueID string, send func(context.Context, sendqueue.Task) error) error {
 	q.mu.Lock()
-	tasks := q.pendingLocked(queueID)
+	var tasks []sendqueue.Task
+	if c, ok := q.queues[queueID]; ok && !c.paused {
+		tasks = q.pendingLocked(queueID)
+	}
 	q.mu.Unlock()
 
 	var failed []error

@@ -17,6 +17,9 @@ type harness struct{ q *memqueue.Queue }
 
 func (h harness) Queue() sendqueue.Queue                { return h.q }
 func (h harness) Rate(_ *testing.T, queueID string) int { return h.q.Rate(queueID) }
+func (h harness) Paused(_ *testing.T, queueID string) (bool, bool) {
+	return h.q.Paused(queueID), true
+}
 func (h harness) Pending(_ *testing.T, queueID string) []sendqueue.Task {
 	return h.q.Pending(queueID)
 }

@@ -26,6 +26,9 @@ type Harness interface {
 	// Pending returns the queue's tasks not yet dispatched, in any order,
 	// each with Queue, CampaignID, MessageID and At as made.
 	Pending(t *testing.T, queueID string) []sendqueue.Task
+	// Paused reports whether the queue is paused; known is false for an
+	// implementation configured not to pause (cloudtasks on the emulator).
+	Paused(t *testing.T, queueID string) (paused, known bool)
 }
 
 // Run runs the contract. newHarness is called once per subtest; the
@@ -79,6 +82,68 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		t.Parallel()
 		testDelete(t, newHarness(t))
 	})
+	t.Run("pause_and_resume_keep_tasks", func(t *testing.T) {
+		t.Parallel()
+		testPause(t, newHarness(t))
+	})
+}
+
+func testPause(t *testing.T, h Harness) {
+	ctx := t.Context()
+	q := h.Queue()
+	const queueID = "campaign-paused"
+	if err := q.EnsureQueue(ctx, queueID, 5); err != nil {
+		t.Fatalf("EnsureQueue: %v", err)
+	}
+	first := sendqueue.Task{Queue: queueID, CampaignID: "paused", MessageID: "m1", At: later()}
+	if _, err := q.Enqueue(ctx, first); err != nil {
+		t.Fatalf("Enqueue: %v", err)
+	}
+	for range 2 { // pausing twice is pausing
+		if err := q.PauseQueue(ctx, queueID); err != nil {
+			t.Fatalf("PauseQueue: %v", err)
+		}
+	}
+	if paused, known := h.Paused(t, queueID); known && !paused {
+		t.Errorf("queue not paused after PauseQueue")
+	}
+	// A paused queue still takes tasks, and keeps them.
+	second := sendqueue.Task{Queue: queueID, CampaignID: "paused", MessageID: "m2", At: later()}
+	if _, err := q.Enqueue(ctx, second); err != nil {
+		t.Fatalf("Enqueue while paused: %v", err)
+	}
+	if got := len(h.Pending(t, queueID)); got != 2 {
+		t.Errorf("%d tasks pending in the paused queue, want 2", got)
+	}
+	for range 2 {
+		if err := q.ResumeQueue(ctx, queueID); err != nil {
+			t.Fatalf("ResumeQueue: %v", err)
+		}
+	}
+	if paused, _ := h.Paused(t, queueID); paused {
+		t.Errorf("queue still paused after ResumeQueue")
+	}
+	if got := len(h.Pending(t, queueID)); got != 2 {
+		t.Errorf("%d tasks pending after the resume, want 2", got)
+	}
+	// A queue that is not there needs neither; a bad id is refused.
+	for _, op := range []func(string) error{
+		func(id string) error { return q.PauseQueue(ctx, id) },
+		func(id string) error { return q.ResumeQueue(ctx, id) },
+	} {
+		if err := op("campaign-never-made"); err != nil {
+			t.Errorf("pause or resume of a queue not there: %v, want nil", err)
+		}
+		if err := q.DeleteQueue(ctx, queueID); err != nil {
+			t.Fatal(err)
+		}
+		if err := op(queueID); err != nil {
+			t.Errorf("pause or resume of a deleted queue: %v, want nil", err)
+		}
+		if err := op("not-a-campaign"); !errs.Is(err, errs.Invalid) {
+			t.Errorf("pause or resume of %q: %v, want Invalid", "not-a-campaign", err)
+		}
+	}
 }
 
 // later is a schedule far enough ahead that no task runs during a test,
