@@ -8,6 +8,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/quiethours"
 	"github.com/eventstreamengine/ese/shared/segment"
+	"github.com/eventstreamengine/ese/shared/template"
 )
 
 // Status is where a campaign is in its life.
@@ -22,6 +23,10 @@ const (
 	Cancelled Status = "CANCELLED"
 	Failed    Status = "FAILED"
 )
+
+// FanoutStart keys, in HeldPages, a fan-out held before its slices were
+// cut.
+const FanoutStart = -1
 
 // MaxRate is Cloud Tasks' ceiling on a queue's dispatches per second.
 const MaxRate = 500
@@ -53,6 +58,35 @@ type Campaign struct {
 	SlicesDone   []int           `json:"-"`
 	// FailureReason says why a FAILED campaign stopped.
 	FailureReason string `json:"failure_reason,omitempty"`
+
+	// ScheduleTime, when set on a SCHEDULED campaign, is when it launches.
+	ScheduleTime *time.Time `json:"schedule_time"`
+	// StatusReason is why the campaign is in its status, as the last
+	// change said (a pause's reason, the auto-pause's failure rate).
+	StatusReason string `json:"status_reason,omitempty"`
+	// Template and Segment are the launch's snapshots: what the fan-out
+	// and the sends use, so that editing either later never changes a
+	// running campaign. Nil until the launch.
+	Template *template.Template `json:"template_snapshot,omitempty"`
+	Segment  *segment.Segment   `json:"segment_snapshot,omitempty"`
+
+	// Changes are the status changes made since the campaign was read
+	// (Move appends them); the store writes them to the campaign's
+	// history in the same transaction, and hands the campaign back
+	// without them.
+	Changes []Change `json:"-"`
+	// Resumes counts the resumes: the task generation of the held
+	// messages each resume queues again (Cloud Tasks would take a task of
+	// an earlier name for a duplicate).
+	Resumes int `json:"-"`
+	// HeldPages are the fan-out pages a pause held back, for the resume
+	// to ask for again: for each slice (by its index in FanoutSlices) the
+	// page after this id ("" for its first), or, for a fan-out a pause
+	// caught before it began, FanoutStart.
+	HeldPages map[int]string `json:"-"`
+	// Unsettled says a pause, resume or cancel has messages or a queue
+	// left to move (see campaignrun.Runner.Settle); false once done.
+	Unsettled bool `json:"-"`
 
 	// The campaign's send queue, kept out of the API: the generation of
 	// its name (a deleted name cannot be created again for days, so a
@@ -101,18 +135,20 @@ func (c Campaign) QuietHours() (quiethours.Window, error) {
 	return quiethours.Parse(c.QuietStart, c.QuietEnd)
 }
 
-// Trigger moves a draft (or scheduled) campaign to RUNNING.
-func (c *Campaign) Trigger(now time.Time) error {
+// Trigger moves a draft (or scheduled) campaign to RUNNING, by who and
+// why.
+func (c *Campaign) Trigger(now time.Time, by, why string) error {
 	switch c.Status {
-	case Draft, Scheduled:
-		c.Status = Running
-		c.StartedAt = &now
-		c.UpdatedAt = now
-		return nil
 	case Running:
 		return errs.E(errs.Conflict, "campaign %s is already running", c.ID)
+	case Paused:
+		return errs.E(errs.Conflict, "campaign %s is paused: resume it instead", c.ID)
 	}
-	return errs.E(errs.Conflict, "campaign %s is %s and cannot be triggered", c.ID, c.Status)
+	if err := c.Move(Running, by, why, now); err != nil {
+		return err
+	}
+	c.StartedAt = &now
+	return nil
 }
 
 // Complete moves a running campaign whose every send has concluded to
@@ -121,20 +157,19 @@ func (c *Campaign) Complete(now time.Time) bool {
 	if c.Status != Running || !c.FanoutDone {
 		return false
 	}
-	c.Status = Completed
+	if c.Move(Completed, BySystem, "every message concluded", now) != nil {
+		return false
+	}
 	c.CompletedAt = &now
-	c.UpdatedAt = now
 	return true
 }
 
-// Fail moves a campaign that has not concluded to FAILED with reason, and
-// reports whether it did (false if it had already concluded).
+// Fail moves a campaign to FAILED with reason, and reports whether it did
+// (false if it had concluded or cannot fail from where it is).
 func (c *Campaign) Fail(now time.Time, reason string) bool {
-	if c.Status.Concluded() {
+	if c.Move(Failed, BySystem, reason, now) != nil {
 		return false
 	}
-	c.Status = Failed
 	c.FailureReason = reason
-	c.UpdatedAt = now
 	return true
 }

@@ -107,7 +107,7 @@ func TestTrigger(t *testing.T) {
 			c := valid()
 			c.ID, c.Status = "c1", tc.from
 			before := c
-			err := c.Trigger(now)
+			err := c.Trigger(now, "api-key", "triggered")
 			if tc.wantErr {
 				if !errs.Is(err, tc.wantKind) {
 					t.Fatalf("Trigger from %s = %v, want %v", tc.from, err, tc.wantKind)
@@ -121,7 +121,8 @@ func TestTrigger(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := before
-			want.Status, want.StartedAt, want.UpdatedAt = Running, &now, now
+			want.Status, want.StartedAt, want.UpdatedAt, want.StatusReason = Running, &now, now, "triggered"
+			want.Changes = []Change{{From: tc.from, To: Running, By: "api-key", Reason: "triggered", At: now}}
 			if diff := cmp.Diff(want, c); diff != "" {
 				t.Errorf("Trigger (-want, +got):\n%s", diff)
 			}
@@ -156,7 +157,8 @@ func TestComplete(t *testing.T) {
 			}
 			want := before
 			if tc.want {
-				want.Status, want.CompletedAt, want.UpdatedAt = Completed, &now, now
+				want.Status, want.CompletedAt, want.UpdatedAt, want.StatusReason = Completed, &now, now, "every message concluded"
+				want.Changes = []Change{{From: Running, To: Completed, By: BySystem, Reason: "every message concluded", At: now}}
 			}
 			if diff := cmp.Diff(want, c); diff != "" {
 				t.Errorf("Complete (-want, +got):\n%s", diff)
@@ -173,7 +175,7 @@ func TestFail(t *testing.T) {
 		from Status
 		want bool
 	}{
-		{from: Draft, want: true},
+		{from: Draft}, // nothing can fail before it is scheduled or launched
 		{from: Scheduled, want: true},
 		{from: Running, want: true},
 		{from: Paused, want: true},
@@ -192,12 +194,13 @@ func TestFail(t *testing.T) {
 			}
 			want := before
 			if tc.want {
-				want.Status, want.FailureReason, want.UpdatedAt = Failed, "no send queue", now
+				want.Status, want.FailureReason, want.UpdatedAt, want.StatusReason = Failed, "no send queue", now, "no send queue"
+				want.Changes = []Change{{From: tc.from, To: Failed, By: BySystem, Reason: "no send queue", At: now}}
 			}
 			if diff := cmp.Diff(want, c); diff != "" {
 				t.Errorf("Fail (-want, +got):\n%s", diff)
 			}
-			if !c.Status.Concluded() {
+			if tc.want && !c.Status.Concluded() {
 				t.Errorf("%s is not concluded after Fail", c.Status)
 			}
 		})

@@ -116,7 +116,7 @@ func (r *Runner) Trigger(ctx context.Context, id string) (campaign.Campaign, err
 		if c.Status == campaign.Running && !c.FanoutDone {
 			return store.Unchanged
 		}
-		return c.Trigger(now)
+		return c.Trigger(now, campaign.BySystem, "triggered")
 	})
 	if err != nil {
 		return c, err

@@ -14,6 +14,7 @@ type Status string
 const (
 	Pending   Status = "PENDING"   // a recipient; compliance not yet checked
 	Deferred  Status = "DEFERRED"  // held for the end of quiet hours
+	Held      Status = "HELD"      // its campaign is paused: sent after a resume, by a new task
 	Queued    Status = "QUEUED"    // a send task exists
 	Sending   Status = "SENDING"   // claimed by the sender; provider call under way
 	Reconcile Status = "RECONCILE" // claimed, outcome unknown: check the provider before any resend
@@ -34,13 +35,18 @@ const (
 	SkipInvalidPhone  SkipReason = "invalid_phone"
 	SkipUnknownUser   SkipReason = "unknown_user"
 	SkipConsentAtSend SkipReason = "consent_revoked_before_send"
+	SkipCancelled     SkipReason = "cancelled" // its campaign was cancelled before it was sent
 )
 
 // rank orders statuses so that they only move forward.
 var rank = map[Status]int{
-	Pending: 0, Deferred: 1, Queued: 2, Sending: 3, Reconcile: 4,
+	Pending: 0, Deferred: 1, Held: 1, Queued: 2, Sending: 3, Reconcile: 4,
 	Sent: 5, Delivered: 6, Read: 7,
 }
+
+// Unsent lists the statuses of a message no send has started for: what
+// a cancel concludes as skipped.
+var Unsent = []Status{Pending, Deferred, Held, Queued}
 
 // Concluded reports whether the send is over: what follows (delivery,
 // read) is the provider's news, not our work.

@@ -200,9 +200,12 @@ type Templates interface {
 	UpdateTemplate(ctx context.Context, id string, fn func(*template.Template) error) (template.Template, error)
 }
 
-// Campaigns keeps campaigns.
+// Campaigns keeps campaigns and the history of their status.
 type Campaigns interface {
-	CreateCampaign(ctx context.Context, c campaign.Campaign) (campaign.Campaign, error) // assigns ID
+	// CreateCampaign stores a new campaign, assigning its ID, with the
+	// changes it carries (campaign.Created) as the first entries of its
+	// history.
+	CreateCampaign(ctx context.Context, c campaign.Campaign) (campaign.Campaign, error)
 	GetCampaign(ctx context.Context, id string) (campaign.Campaign, error)
 	ListCampaigns(ctx context.Context, p Page) ([]campaign.Campaign, int, error) // newest first
 	// CountCampaigns counts the campaigns in status st (all when empty).
@@ -212,7 +215,19 @@ type Campaigns interface {
 	// UpdateCampaign runs fn on the current campaign in a transaction and
 	// stores the result, unless fn returns an error: Unchanged ends the
 	// update without a write (and without an error); any other is returned.
+	// The changes fn records (campaign.Move) go into the campaign's history
+	// in the same transaction; a status moved without its change is
+	// refused (Invalid), so the history misses none.
 	UpdateCampaign(ctx context.Context, id string, fn func(*campaign.Campaign) error) (campaign.Campaign, error)
+	// CampaignHistory lists the campaign's changes, oldest first; NotExist
+	// for an unknown campaign.
+	CampaignHistory(ctx context.Context, id string) ([]campaign.Change, error)
+	// DueCampaigns lists up to limit SCHEDULED campaigns whose
+	// schedule_time is at or before before, earliest first.
+	DueCampaigns(ctx context.Context, before time.Time, limit int) ([]campaign.Campaign, error)
+	// UnsettledCampaigns lists up to limit campaigns marked Unsettled, in
+	// no order.
+	UnsettledCampaigns(ctx context.Context, limit int) ([]campaign.Campaign, error)
 }
 
 // Unchanged, returned by an update function, ends the update without a
@@ -239,6 +254,7 @@ type Counts struct {
 	Read       int                        // has ReadAt
 	Failed     int                        // status FAILED
 	Deferred   int                        // status DEFERRED now
+	Held       int                        // status HELD now (a paused campaign's)
 	Skipped    map[message.SkipReason]int // status SKIPPED, by reason
 	ErrorCodes map[string]int             // FAILED, by error code
 }
@@ -253,6 +269,20 @@ type Messages interface {
 	// UpdateMessage runs fn on the current message in a transaction; see
 	// UpdateCampaign and Unchanged.
 	UpdateMessage(ctx context.Context, id string, fn func(*message.Message) error) (message.Message, error)
+	// UpdateMessageInCampaign is UpdateMessage with the message's campaign
+	// read in the same transaction and handed to fn: a change of the
+	// campaign's status committed before fn's write is the one fn sees,
+	// and one committed after it waits for it, so a decision made on the
+	// campaign's status (send, hold, cancel) is exact however the two race.
+	UpdateMessageInCampaign(ctx context.Context, id string, fn func(campaign.Campaign, *message.Message) error) (message.Message, error)
+	// MessagesIn lists up to limit of the campaign's messages in one of
+	// statuses (1 to 30 of them), in no order.
+	MessagesIn(ctx context.Context, campaignID string, statuses []message.Status, limit int) ([]message.Message, error)
+	// RecentSends looks at the campaign's last n messages by claim time
+	// (those whose send started, newest first) and reports how many there
+	// are (at most n) and how many of them FAILED: the failure rate of its
+	// last sends, counted from the messages themselves.
+	RecentSends(ctx context.Context, campaignID string, n int) (sends, failed int, err error)
 	// MessageByProviderSID finds the message the provider knows as sid.
 	MessageByProviderSID(ctx context.Context, sid string) (message.Message, error)
 	// ListMessages lists a campaign's messages, most recently updated first.

@@ -10,8 +10,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/eventstreamengine/ese/shared/campaign"
-	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/segment"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/internal/records"
@@ -203,76 +201,4 @@ func (s *Store) ListTemplates(ctx context.Context, p store.Page) ([]template.Tem
 	return listNewest(ctx, s, "ListTemplates", colTemplates, p, func(id string, d templateDoc) (template.Template, error) {
 		return d.template(id), nil
 	})
-}
-
-// CreateCampaign implements store.Campaigns.
-func (s *Store) CreateCampaign(ctx context.Context, c campaign.Campaign) (campaign.Campaign, error) {
-	ref := s.c.Collection(colCampaigns).NewDoc()
-	stamp(&c.CreatedAt, &c.UpdatedAt)
-	d := toCampaignDoc(c)
-	if _, err := ref.Create(ctx, d); err != nil {
-		return campaign.Campaign{}, classify("CreateCampaign", err)
-	}
-	return d.campaign(ref.ID), nil
-}
-
-// GetCampaign implements store.Campaigns.
-func (s *Store) GetCampaign(ctx context.Context, id string) (campaign.Campaign, error) {
-	d, err := get[campaignDoc](ctx, s, "GetCampaign", colCampaigns, id)
-	if err != nil {
-		return campaign.Campaign{}, err
-	}
-	return d.campaign(id), nil
-}
-
-// ListCampaigns implements store.Campaigns.
-func (s *Store) ListCampaigns(ctx context.Context, p store.Page) ([]campaign.Campaign, int, error) {
-	return listNewest(ctx, s, "ListCampaigns", colCampaigns, p, func(id string, d campaignDoc) (campaign.Campaign, error) {
-		return d.campaign(id), nil
-	})
-}
-
-// CountCampaigns implements store.Campaigns.
-func (s *Store) CountCampaigns(ctx context.Context, st campaign.Status) (int, error) {
-	q := s.c.Collection(colCampaigns).Query
-	if st != "" {
-		q = q.Where("status", "==", string(st))
-	}
-	n, err := count(ctx, q)
-	if err != nil {
-		return 0, classify("CountCampaigns", err)
-	}
-	return n, nil
-}
-
-// CampaignsIn implements store.Campaigns: an equality filter, served by
-// the automatic index on status.
-func (s *Store) CampaignsIn(ctx context.Context, st campaign.Status, limit int) ([]campaign.Campaign, error) {
-	if limit < 1 {
-		return nil, errs.E(errs.Invalid, "gcpfirestore.CampaignsIn: limit must be at least 1")
-	}
-	snaps, err := s.c.Collection(colCampaigns).Where("status", "==", string(st)).Limit(limit).Documents(ctx).GetAll()
-	if err != nil {
-		return nil, classify("CampaignsIn", err)
-	}
-	out := make([]campaign.Campaign, 0, len(snaps))
-	for _, snap := range snaps {
-		var d campaignDoc
-		if err := snap.DataTo(&d); err != nil {
-			return nil, fmt.Errorf("gcpfirestore.CampaignsIn: decode %s: %w", snap.Ref.ID, err)
-		}
-		out = append(out, d.campaign(snap.Ref.ID))
-	}
-	return out, nil
-}
-
-// UpdateCampaign implements store.Campaigns. fn may run more than once
-// (a contended transaction is retried), so it must only change c.
-func (s *Store) UpdateCampaign(ctx context.Context, id string, fn func(*campaign.Campaign) error) (campaign.Campaign, error) {
-	if !records.ValidID(id) {
-		return campaign.Campaign{}, notExist("UpdateCampaign", "campaigns/"+id)
-	}
-	return runUpdate(ctx, s, "UpdateCampaign", s.c.Collection(colCampaigns).Doc(id),
-		campaignDoc.campaign, func(_ campaignDoc, c campaign.Campaign) campaignDoc { return toCampaignDoc(c) },
-		func(c *campaign.Campaign) { c.ID = id }, fn)
 }

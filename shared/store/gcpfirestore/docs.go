@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/eventstreamengine/ese/shared/campaign"
@@ -295,6 +296,24 @@ type campaignDoc struct {
 
 	FanoutSlices []rangeDoc `firestore:"fanout_slices,omitempty"`
 	SlicesDone   []int      `firestore:"slices_done,omitempty"`
+
+	// ScheduleTime is always written (null when none), so that the due
+	// query's order sees every scheduled campaign.
+	ScheduleTime *time.Time `firestore:"schedule_time"`
+	StatusReason string     `firestore:"status_reason"`
+	// The launch's snapshots, in the form their own collections keep;
+	// their ids are the campaign's template_id and segment_id.
+	Template *templateDoc `firestore:"template_snapshot,omitempty"`
+	Segment  *segmentDoc  `firestore:"segment_snapshot,omitempty"`
+	Resumes  int          `firestore:"resumes"`
+	// HeldPages by slice index, in decimal: Firestore's map keys are
+	// strings.
+	HeldPages map[string]string `firestore:"held_pages,omitempty"`
+	// Unsettled is always written, for UnsettledCampaigns' equality filter.
+	Unsettled bool `firestore:"unsettled"`
+	// HistoryLen is how many entries campaigns/{id}/history holds: the
+	// next entry's number.
+	HistoryLen int `firestore:"history_len"`
 }
 
 type rangeDoc struct {
@@ -318,8 +337,8 @@ func ranges(ds []rangeDoc) []segment.Range {
 	return out
 }
 
-func toCampaignDoc(c campaign.Campaign) campaignDoc {
-	return campaignDoc{
+func toCampaignDoc(c campaign.Campaign) (campaignDoc, error) {
+	d := campaignDoc{
 		Topic: c.Topic, TemplateID: c.TemplateID, SegmentID: c.SegmentID, Rate: c.Rate,
 		QuietStart: c.QuietStart, QuietEnd: c.QuietEnd, Status: string(c.Status),
 		CreatedAt: records.Time(c.CreatedAt), UpdatedAt: records.Time(c.UpdatedAt),
@@ -328,11 +347,31 @@ func toCampaignDoc(c campaign.Campaign) campaignDoc {
 		FailureReason: c.FailureReason, QueueGeneration: c.QueueGeneration,
 		QueueCreatedAt: records.TimePtr(c.QueueCreatedAt), QueueReleasedAt: records.TimePtr(c.QueueReleasedAt),
 		FanoutSlices: toRangeDocs(c.FanoutSlices), SlicesDone: slices.Clone(c.SlicesDone),
+		ScheduleTime: records.TimePtr(c.ScheduleTime), StatusReason: c.StatusReason,
+		Resumes: c.Resumes, Unsettled: c.Unsettled,
 	}
+	for slice, after := range c.HeldPages {
+		if d.HeldPages == nil {
+			d.HeldPages = map[string]string{}
+		}
+		d.HeldPages[strconv.Itoa(slice)] = after
+	}
+	if c.Template != nil {
+		t := toTemplateDoc(*c.Template)
+		d.Template = &t
+	}
+	if c.Segment != nil {
+		seg, err := toSegmentDoc(*c.Segment)
+		if err != nil {
+			return campaignDoc{}, fmt.Errorf("segment snapshot: %w", err)
+		}
+		d.Segment = &seg
+	}
+	return d, nil
 }
 
-func (d campaignDoc) campaign(id string) campaign.Campaign {
-	return campaign.Campaign{
+func (d campaignDoc) campaign(id string) (campaign.Campaign, error) {
+	c := campaign.Campaign{
 		ID: id, Topic: d.Topic, TemplateID: d.TemplateID, SegmentID: d.SegmentID, Rate: d.Rate,
 		QuietStart: d.QuietStart, QuietEnd: d.QuietEnd, Status: campaign.Status(d.Status),
 		CreatedAt: records.Time(d.CreatedAt), UpdatedAt: records.Time(d.UpdatedAt),
@@ -341,7 +380,47 @@ func (d campaignDoc) campaign(id string) campaign.Campaign {
 		FailureReason: d.FailureReason, QueueGeneration: d.QueueGeneration,
 		QueueCreatedAt: records.TimePtr(d.QueueCreatedAt), QueueReleasedAt: records.TimePtr(d.QueueReleasedAt),
 		FanoutSlices: ranges(d.FanoutSlices), SlicesDone: slices.Clone(d.SlicesDone),
+		ScheduleTime: records.TimePtr(d.ScheduleTime), StatusReason: d.StatusReason,
+		Resumes: d.Resumes, Unsettled: d.Unsettled,
 	}
+	for key, after := range d.HeldPages {
+		slice, err := strconv.Atoi(key)
+		if err != nil {
+			return campaign.Campaign{}, fmt.Errorf("campaign %s: held page %q: %w", id, key, err)
+		}
+		if c.HeldPages == nil {
+			c.HeldPages = map[int]string{}
+		}
+		c.HeldPages[slice] = after
+	}
+	if d.Template != nil {
+		t := d.Template.template(d.TemplateID)
+		c.Template = &t
+	}
+	if d.Segment != nil {
+		seg, err := d.Segment.segment(d.SegmentID)
+		if err != nil {
+			return campaign.Campaign{}, fmt.Errorf("campaign %s: %w", id, err)
+		}
+		c.Segment = &seg
+	}
+	return c, nil
+}
+
+type changeEntryDoc struct {
+	From   string    `firestore:"from"`
+	To     string    `firestore:"to"`
+	By     string    `firestore:"by"`
+	Reason string    `firestore:"reason"`
+	At     time.Time `firestore:"at"`
+}
+
+func toChangeEntryDoc(c campaign.Change) changeEntryDoc {
+	return changeEntryDoc{From: string(c.From), To: string(c.To), By: c.By, Reason: c.Reason, At: records.Time(c.At)}
+}
+
+func (d changeEntryDoc) change() campaign.Change {
+	return campaign.Change{From: campaign.Status(d.From), To: campaign.Status(d.To), By: d.By, Reason: d.Reason, At: records.Time(d.At)}
 }
 
 // messageDoc carries, besides the message, the fields CountMessages and

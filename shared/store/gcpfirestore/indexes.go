@@ -28,7 +28,7 @@ type Index struct {
 	Serves     string // the query it is for
 }
 
-// Indexes lists every composite index. The first four are required (the
+// Indexes lists every composite index. The first six are required (the
 // query fails without them); the count composites make CountMessages and
 // HasUnconcluded read one index instead of merging single-field ones,
 // which matters once a campaign has many thousands of messages. The
@@ -43,6 +43,8 @@ var Indexes = []Index{
 	{colWebhooks, []IndexField{{"kind", Asc}, {"received_at", Desc}}, "ListWebhooks"},
 	{colWebhooks, []IndexField{{"published", Asc}, {"received_at", Asc}}, "ListUnpublished"},
 	{colJobs, []IndexField{{"state", Asc}, {"updated_at", Asc}}, "ListImportJobs"},
+	{colMessages, []IndexField{{"campaign_id", Asc}, {"claimed_at", Desc}}, "RecentSends"},
+	{colCampaigns, []IndexField{{"status", Asc}, {"schedule_time", Asc}}, "DueCampaigns"},
 	{colBatches, []IndexField{{"created", Asc}, {"updated", Asc}, {"unchanged", Asc}, {"consent_kept", Asc}}, "GetImportJob (batch totals)"},
 
 	{colUsers, []IndexField{{"consent_state", Asc}, {"last_inbound_at", Asc}}, "ScanUsersWhere (consent_state and a last_inbound_at range)"},
@@ -65,9 +67,9 @@ var Queried = map[string][]string{
 	colHistory:   {"at"},
 	colSegments:  {"created_at"},
 	colTemplates: {"created_at"},
-	colCampaigns: {"created_at", "status"},
+	colCampaigns: {"created_at", "status", "schedule_time", "unsettled"},
 	colMessages: {"campaign_id", "provider_sid", "status", "skip_reason", "error_code",
-		"reached_queued", "reached_sent", "reached_delivered", "reached_read", "concluded"},
+		"reached_queued", "reached_sent", "reached_delivered", "reached_read", "concluded", "claimed_at"},
 	colWebhooks:   {"kind", "published"},
 	colProblems:   {"at"},
 	colSuppressed: {"created_at"},

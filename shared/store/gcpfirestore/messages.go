@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/store"
@@ -142,6 +143,113 @@ func keepExpiry(prev messageDoc, m message.Message) messageDoc {
 	return d
 }
 
+// UpdateMessageInCampaign implements store.Messages: one transaction
+// reads the message, then its campaign, and writes the message. Firestore
+// locks what a transaction reads, so a campaign update (a pause) either
+// commits first and is seen, or waits for this one to commit.
+func (s *Store) UpdateMessageInCampaign(ctx context.Context, id string, fn func(campaign.Campaign, *message.Message) error) (message.Message, error) {
+	const op = "UpdateMessageInCampaign"
+	if !records.ValidID(id) {
+		return message.Message{}, notExist(op, "messages/"+id)
+	}
+	ref := s.messages().Doc(id)
+	var out message.Message
+	var fnErr error
+	err := s.c.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		fnErr = nil
+		snap, err := tx.Get(ref)
+		if status.Code(err) == codes.NotFound {
+			return notExist(op, "messages/"+id)
+		}
+		if err != nil {
+			return err
+		}
+		var d messageDoc
+		if err := snap.DataTo(&d); err != nil {
+			return fmt.Errorf("decode %s: %w", id, err)
+		}
+		if !records.ValidID(d.CampaignID) {
+			return notExist(op, "campaigns/"+d.CampaignID)
+		}
+		_, c, err := readCampaign(tx, s.campaigns().Doc(d.CampaignID), op)
+		if err != nil {
+			return err
+		}
+		cur, next := d.message(id), d.message(id)
+		if err := fn(c, &next); err != nil {
+			if errors.Is(err, store.Unchanged) {
+				out = cur
+				return nil
+			}
+			fnErr = err
+			return err
+		}
+		next.ID = id
+		enc := keepExpiry(d, next)
+		out = enc.message(id)
+		return tx.Set(ref, enc)
+	}, firestore.MaxAttempts(txAttempts))
+	if fnErr != nil && errors.Is(err, fnErr) {
+		return message.Message{}, fnErr
+	}
+	if err != nil {
+		return message.Message{}, classify(op, err)
+	}
+	return out, nil
+}
+
+// MessagesIn implements store.Messages, on CountMessages' (campaign_id,
+// status) index.
+func (s *Store) MessagesIn(ctx context.Context, campaignID string, statuses []message.Status, limit int) ([]message.Message, error) {
+	if limit < 1 || len(statuses) == 0 || len(records.Distinct(statuses)) > records.MaxIn {
+		return nil, errs.E(errs.Invalid, "gcpfirestore.MessagesIn: want a limit of at least 1 and 1 to %d statuses", records.MaxIn)
+	}
+	in := make([]string, 0, len(statuses))
+	for _, st := range records.Distinct(statuses) {
+		in = append(in, string(st))
+	}
+	snaps, err := s.messages().Where("campaign_id", "==", campaignID).Where("status", "in", in).
+		Limit(limit).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, classify("MessagesIn", err)
+	}
+	out := make([]message.Message, 0, len(snaps))
+	for _, snap := range snaps {
+		m, err := decodeMessage(snap)
+		if err != nil {
+			return nil, fmt.Errorf("gcpfirestore.MessagesIn: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// RecentSends implements store.Messages: the last n claims by the
+// (campaign_id, claimed_at) index, reading two fields of each. A message
+// never claimed holds a null claimed_at, which sorts after every time
+// here and is not counted.
+func (s *Store) RecentSends(ctx context.Context, campaignID string, n int) (int, int, error) {
+	if n < 1 {
+		return 0, 0, errs.E(errs.Invalid, "gcpfirestore.RecentSends: n must be at least 1")
+	}
+	snaps, err := s.messages().Where("campaign_id", "==", campaignID).OrderBy("claimed_at", firestore.Desc).
+		Select("status", "claimed_at").Limit(n).Documents(ctx).GetAll()
+	if err != nil {
+		return 0, 0, classify("RecentSends", err)
+	}
+	sends, failed := 0, 0
+	for _, snap := range snaps {
+		if v, _ := snap.DataAt("claimed_at"); v == nil {
+			continue
+		}
+		sends++
+		if v, _ := snap.DataAt("status"); v == string(message.Failed) {
+			failed++
+		}
+	}
+	return sends, failed, nil
+}
+
 // MessageByProviderSID implements store.Messages.
 func (s *Store) MessageByProviderSID(ctx context.Context, sid string) (message.Message, error) {
 	if sid == "" {
@@ -235,6 +343,7 @@ func (s *Store) CountMessages(ctx context.Context, campaignID string) (store.Cou
 		{&c.Read, base.Where("reached_read", "==", true)},
 		{&c.Failed, failed},
 		{&c.Deferred, base.Where("status", "==", string(message.Deferred))},
+		{&c.Held, base.Where("status", "==", string(message.Held))},
 		{&skippedTotal, skipped},
 	}
 	for i, r := range records.KnownSkipReasons {

@@ -10,6 +10,7 @@
 //	import_jobs/{id}/batches/{n}       what batch n did (its marker)
 //	import_jobs/{id}/errors/{chunk}    up to 1,000 of its row errors
 //	segments/{id}, templates/{id}, campaigns/{id}
+//	campaigns/{id}/history/{n}         its status changes, in order
 //	messages/{id}                      one per recipient, with campaign_id
 //	webhook_events/{id}                one per Twilio callback
 //

@@ -52,6 +52,7 @@ type Store struct {
 	segments    map[string]storedSegment
 	templates   map[string]template.Template
 	campaigns   map[string]campaign.Campaign
+	changes     map[string][]campaign.Change // each campaign's history
 	messages    map[string]message.Message
 	webhooks    map[string]webhook.Event
 	problems    map[string]health.Problem
@@ -79,6 +80,7 @@ func New() *Store {
 		segments:  map[string]storedSegment{},
 		templates: map[string]template.Template{},
 		campaigns: map[string]campaign.Campaign{},
+		changes:   map[string][]campaign.Change{},
 		messages:  map[string]message.Message{},
 		webhooks:  map[string]webhook.Event{},
 	}
@@ -742,113 +744,6 @@ func (s *Store) ListTemplates(ctx context.Context, p store.Page) ([]template.Tem
 	return out, len(all), nil
 }
 
-// Campaigns
-
-func copyCampaign(c campaign.Campaign) campaign.Campaign {
-	c.CreatedAt = records.Time(c.CreatedAt)
-	c.UpdatedAt = records.Time(c.UpdatedAt)
-	c.StartedAt = records.TimePtr(c.StartedAt)
-	c.CompletedAt = records.TimePtr(c.CompletedAt)
-	c.QueueCreatedAt = records.TimePtr(c.QueueCreatedAt)
-	c.QueueReleasedAt = records.TimePtr(c.QueueReleasedAt)
-	c.FanoutSlices = slices.Clone(c.FanoutSlices)
-	c.SlicesDone = slices.Clone(c.SlicesDone)
-	return c
-}
-
-// CreateCampaign implements store.Campaigns.
-func (s *Store) CreateCampaign(ctx context.Context, c campaign.Campaign) (campaign.Campaign, error) {
-	c = copyCampaign(c)
-	c.ID = newID()
-	c.CreatedAt = records.Or(c.CreatedAt, time.Now())
-	c.UpdatedAt = records.Or(c.UpdatedAt, c.CreatedAt)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.campaigns[c.ID] = c
-	return copyCampaign(c), nil
-}
-
-// GetCampaign implements store.Campaigns.
-func (s *Store) GetCampaign(ctx context.Context, id string) (campaign.Campaign, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.campaigns[id]
-	if !ok {
-		return campaign.Campaign{}, notExist("GetCampaign", "campaign "+id)
-	}
-	return copyCampaign(c), nil
-}
-
-// CountCampaigns implements store.Campaigns.
-func (s *Store) CountCampaigns(ctx context.Context, st campaign.Status) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, c := range s.campaigns {
-		if st == "" || c.Status == st {
-			n++
-		}
-	}
-	return n, nil
-}
-
-// CampaignsIn implements store.Campaigns.
-func (s *Store) CampaignsIn(ctx context.Context, st campaign.Status, limit int) ([]campaign.Campaign, error) {
-	if limit < 1 {
-		return nil, errs.E(errs.Invalid, "memstore.CampaignsIn: limit must be at least 1")
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []campaign.Campaign
-	for _, c := range s.campaigns {
-		if c.Status == st && len(out) < limit {
-			out = append(out, copyCampaign(c))
-		}
-	}
-	return out, nil
-}
-
-// ListCampaigns implements store.Campaigns.
-func (s *Store) ListCampaigns(ctx context.Context, p store.Page) ([]campaign.Campaign, int, error) {
-	if err := records.CheckPage(p); err != nil {
-		return nil, 0, fmt.Errorf("memstore.ListCampaigns: %w", err)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	all := make([]campaign.Campaign, 0, len(s.campaigns))
-	for _, c := range s.campaigns {
-		all = append(all, c)
-	}
-	slices.SortFunc(all, func(a, b campaign.Campaign) int { return newestFirst(a.CreatedAt, b.CreatedAt, a.ID, b.ID) })
-	out := []campaign.Campaign{}
-	for _, c := range page(all, p) {
-		out = append(out, copyCampaign(c))
-	}
-	return out, len(all), nil
-}
-
-// UpdateCampaign implements store.Campaigns. fn runs under the store's
-// lock, so it must not call the store.
-func (s *Store) UpdateCampaign(ctx context.Context, id string, fn func(*campaign.Campaign) error) (campaign.Campaign, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur, ok := s.campaigns[id]
-	if !ok {
-		return campaign.Campaign{}, notExist("UpdateCampaign", "campaign "+id)
-	}
-	next := copyCampaign(cur)
-	if err := fn(&next); err != nil {
-		if errors.Is(err, store.Unchanged) {
-			return copyCampaign(cur), nil
-		}
-		return campaign.Campaign{}, err
-	}
-	next = copyCampaign(next)
-	next.ID = id
-	s.campaigns[id] = next
-	return copyCampaign(next), nil
-}
-
 // Messages
 
 func copyMessage(m message.Message) message.Message {
@@ -931,6 +826,72 @@ func (s *Store) UpdateMessage(ctx context.Context, id string, fn func(*message.M
 	next.ID = id
 	s.messages[id] = next
 	return copyMessage(next), nil
+}
+
+// UpdateMessageInCampaign implements store.Messages. fn runs under the
+// store's lock, which makes it exact against campaign updates.
+func (s *Store) UpdateMessageInCampaign(ctx context.Context, id string, fn func(campaign.Campaign, *message.Message) error) (message.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.messages[id]
+	if !ok {
+		return message.Message{}, notExist("UpdateMessageInCampaign", "message "+id)
+	}
+	c, ok := s.campaigns[cur.CampaignID]
+	if !ok {
+		return message.Message{}, notExist("UpdateMessageInCampaign", "campaign "+cur.CampaignID)
+	}
+	next := copyMessage(cur)
+	if err := fn(copyCampaign(c), &next); err != nil {
+		if errors.Is(err, store.Unchanged) {
+			return copyMessage(cur), nil
+		}
+		return message.Message{}, err
+	}
+	next = copyMessage(next)
+	next.ID = id
+	s.messages[id] = next
+	return copyMessage(next), nil
+}
+
+// MessagesIn implements store.Messages.
+func (s *Store) MessagesIn(ctx context.Context, campaignID string, statuses []message.Status, limit int) ([]message.Message, error) {
+	if limit < 1 || len(statuses) == 0 || len(records.Distinct(statuses)) > records.MaxIn {
+		return nil, errs.E(errs.Invalid, "memstore.MessagesIn: want a limit of at least 1 and 1 to %d statuses", records.MaxIn)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []message.Message
+	for _, m := range s.messages {
+		if m.CampaignID == campaignID && slices.Contains(statuses, m.Status) && len(out) < limit {
+			out = append(out, copyMessage(m))
+		}
+	}
+	return out, nil
+}
+
+// RecentSends implements store.Messages.
+func (s *Store) RecentSends(ctx context.Context, campaignID string, n int) (int, int, error) {
+	if n < 1 {
+		return 0, 0, errs.E(errs.Invalid, "memstore.RecentSends: n must be at least 1")
+	}
+	s.mu.Lock()
+	var claimed []message.Message
+	for _, m := range s.messages {
+		if m.CampaignID == campaignID && m.ClaimedAt != nil {
+			claimed = append(claimed, m)
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(claimed, func(a, b message.Message) int { return newestFirst(*a.ClaimedAt, *b.ClaimedAt, a.ID, b.ID) })
+	claimed = claimed[:min(n, len(claimed))]
+	failed := 0
+	for _, m := range claimed {
+		if m.Status == message.Failed {
+			failed++
+		}
+	}
+	return len(claimed), failed, nil
 }
 
 // MessageByProviderSID implements store.Messages.
@@ -1026,6 +987,8 @@ func (s *Store) CountMessages(ctx context.Context, campaignID string) (store.Cou
 			}
 		case message.Deferred:
 			c.Deferred++
+		case message.Held:
+			c.Held++
 		case message.Skipped:
 			c.Skipped[m.SkipReason]++
 		}

@@ -302,13 +302,13 @@ func testUpdateCampaign(t *testing.T, s store.Store) {
 	t.Run("applies", func(t *testing.T) {
 		got, err := s.UpdateCampaign(ctx, c.ID, func(c *campaign.Campaign) error {
 			c.ID = "renamed" // ids are not the function's to change
-			return c.Trigger(at(1))
+			return c.Trigger(at(1), "api-key", "triggered")
 		})
 		if err != nil {
 			t.Fatalf("UpdateCampaign: %v", err)
 		}
 		want := c
-		want.Status, want.StartedAt, want.UpdatedAt = campaign.Running, keptPtr(at(1)), kept(at(1))
+		want.Status, want.StartedAt, want.UpdatedAt, want.StatusReason = campaign.Running, keptPtr(at(1)), kept(at(1)), "triggered"
 		if d := diff(want, got); d != "" {
 			t.Errorf("UpdateCampaign (-want, +got):\n%s", d)
 		}
@@ -339,6 +339,7 @@ func testUpdateCampaign(t *testing.T, s store.Store) {
 		}
 		want := c
 		want.Status, want.FailureReason, want.UpdatedAt = campaign.Failed, "its send queue could not be created", kept(at(3))
+		want.StatusReason = want.FailureReason
 		want.QueueGeneration, want.QueueCreatedAt, want.QueueReleasedAt = 2, keptPtr(at(2)), keptPtr(at(3))
 		want.FanoutSlices = []segment.Range{{To: "+9477"}, {From: "+9477", To: "+948"}, {From: "+948"}}
 		want.SlicesDone = []int{2, 0}
@@ -388,7 +389,7 @@ func testUpdateCampaign(t *testing.T, s store.Store) {
 		if !errors.Is(err, boom) {
 			t.Errorf("UpdateCampaign: %v, want %v", err, boom)
 		}
-		_, err = s.UpdateCampaign(ctx, c.ID, func(c *campaign.Campaign) error { return c.Trigger(at(2)) })
+		_, err = s.UpdateCampaign(ctx, c.ID, func(c *campaign.Campaign) error { return c.Trigger(at(2), "api-key", "") })
 		if !errs.Is(err, errs.Conflict) {
 			t.Errorf("UpdateCampaign(trigger a running campaign): %v, want kind Conflict", err)
 		}

@@ -358,6 +358,8 @@ func testCountMessages(t *testing.T, s store.Store) {
 		build(skipped(message.SkipNoConsent)),
 		build(skipped(message.SkipMissingVars)),
 		build(skipped("a_reason_added_later")),
+		build(func(m *message.Message) { m.Status = message.Held }), // a paused campaign's
+		build(skipped(message.SkipCancelled)),
 	}
 	other := newMessage("c2", 1)
 	other.Status = message.Failed
@@ -365,9 +367,9 @@ func testCountMessages(t *testing.T, s store.Store) {
 	mustCreateMessages(t, s, append(ms, other)...)
 
 	want := store.Counts{
-		Recipients: 15, Queued: 8, Sent: 4, Delivered: 2, Read: 1, Failed: 4, Deferred: 1,
+		Recipients: 17, Queued: 8, Sent: 4, Delivered: 2, Read: 1, Failed: 4, Deferred: 1, Held: 1,
 		Skipped: map[message.SkipReason]int{
-			message.SkipNoConsent: 2, message.SkipMissingVars: 1, "a_reason_added_later": 1,
+			message.SkipNoConsent: 2, message.SkipMissingVars: 1, "a_reason_added_later": 1, message.SkipCancelled: 1,
 		},
 		ErrorCodes: map[string]int{"63016": 2, "30007": 1},
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/message"
@@ -289,9 +290,33 @@ func StagesOf(m message.Message) Stages {
 // reason missing here is still counted, only more slowly.
 var KnownSkipReasons = []message.SkipReason{
 	message.SkipNoConsent, message.SkipMissingVars, message.SkipInvalidPhone,
-	message.SkipUnknownUser, message.SkipConsentAtSend,
+	message.SkipUnknownUser, message.SkipConsentAtSend, message.SkipCancelled,
 }
 
 // ErrorCodeScanCap bounds how many failed messages a count reads to tally
 // error codes: past it the tally is partial, the Failed total is not.
 const ErrorCodeScanCap = 10000
+
+// CheckChanges refuses an update of a campaign from cur to next whose new
+// changes (next.Changes) do not account for its status: they must chain
+// from cur's status to next's, each naming who made it, so that the
+// history misses no move and invents none.
+func CheckChanges(cur, next campaign.Campaign) error {
+	at := cur.Status
+	for _, c := range next.Changes {
+		if c.From != at || c.To == "" || c.By == "" {
+			return errs.E(errs.Invalid, "campaign %s: change %s -> %s by %q does not follow from %s", next.ID, c.From, c.To, c.By, at)
+		}
+		at = c.To
+	}
+	if at != next.Status {
+		return errs.E(errs.Invalid, "campaign %s: status moved from %s to %s without a recorded change", next.ID, cur.Status, next.Status)
+	}
+	return nil
+}
+
+// Change returns c as the stores keep it.
+func Change(c campaign.Change) campaign.Change {
+	c.At = Time(c.At)
+	return c
+}
