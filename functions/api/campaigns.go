@@ -135,7 +135,7 @@ func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) {
 func (s *Server) triggerCampaign(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	// The seed's clients send {} here; accept an empty body too.
-	c, err := s.Runner.Trigger(r.Context(), id)
+	c, err := s.Runner.Trigger(r.Context(), id, "api-key") // the caller itself: next commit
 	if err != nil {
 		fail(w, r, notFound(err, "campaign", id))
 		return

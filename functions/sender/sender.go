@@ -30,6 +30,7 @@ type Config struct {
 	setup.Project
 	setup.Twilio
 	setup.Tasks
+	setup.AutoPause
 	// PublicBaseURL is the Webhooks function's public origin: status
 	// callbacks go to its /webhooks/status.
 	PublicBaseURL  string        `env:"PUBLIC_BASE_URL, required"`
@@ -60,8 +61,11 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 	if err != nil {
 		return nil, err
 	}
+	// The Sender pauses a failing campaign itself (and its queue), so its
+	// runner publishes nothing: it settles a pause at once.
+	runner := &campaignrun.Runner{Store: st, Queue: q, AutoPause: cfg.AutoPause.Settings()}
 	return New(&sending.Sender{
-		Store: st, Provider: p, Queue: q, Campaign: &campaignrun.Runner{Store: st, Queue: q},
+		Store: st, Provider: p, Queue: q, Campaign: runner, Failures: runner,
 		StatusCallback: setup.StatusCallbackURL(cfg.PublicBaseURL),
 		ReconcileAfter: cfg.ReconcileAfter,
 	}), nil

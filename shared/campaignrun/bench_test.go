@@ -103,7 +103,7 @@ func BenchmarkLaunchAndRecipients(b *testing.B) {
 		b.StopTimer()
 		r := newBenchRun(b)
 		b.StartTimer()
-		if _, err := r.runner.Trigger(ctx, r.id); err != nil {
+		if _, err := r.runner.Trigger(ctx, r.id, "api-key"); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()

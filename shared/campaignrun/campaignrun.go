@@ -27,6 +27,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/logging"
 	"github.com/eventstreamengine/ese/shared/message"
+	"github.com/eventstreamengine/ese/shared/segment"
 	"github.com/eventstreamengine/ese/shared/sendqueue"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/template"
@@ -47,12 +48,19 @@ type Runner struct {
 	// send queue before it fails (default 10 minutes).
 	QueueCreateTimeout time.Duration
 
+	// AutoPause pauses a campaign whose sends fail too often (the zero
+	// value never does).
+	AutoPause AutoPause
+
 	// PageSize is how many users one Launch event scans; BatchSize how
 	// many messages one Recipients event carries; Parallelism how many of
 	// a batch's messages are checked and queued at once; Slices how many
 	// slices of the id space a launch reads a segment of more than two
 	// pages in, side by side.
 	PageSize, BatchSize, Parallelism, Slices int
+	// SettlePage is how many messages one settle request moves (default
+	// 500).
+	SettlePage int
 }
 
 func (r *Runner) slices() int {
@@ -60,6 +68,13 @@ func (r *Runner) slices() int {
 		return r.Slices
 	}
 	return 8
+}
+
+func (r *Runner) settlePage() int {
+	if r.SettlePage > 0 {
+		return r.SettlePage
+	}
+	return 500
 }
 
 func (r *Runner) parallelism() int {
@@ -97,59 +112,114 @@ func (r *Runner) batchSize() int {
 	return 100
 }
 
-// Trigger starts a campaign and asks for its launch. Triggering a running
-// campaign whose recipients are not all written asks again (launch is
-// idempotent), so a trigger whose publish failed can simply be repeated.
-func (r *Runner) Trigger(ctx context.Context, id string) (campaign.Campaign, error) {
-	c, err := r.Store.GetCampaign(ctx, id)
-	if err != nil {
-		return campaign.Campaign{}, err
-	}
-	if _, err := r.Store.GetTemplate(ctx, c.TemplateID); err != nil {
-		return c, notUsable(err, "template", c.TemplateID)
-	}
-	if _, err := r.Store.GetSegment(ctx, c.SegmentID); err != nil {
-		return c, notUsable(err, "segment", c.SegmentID)
-	}
-	now := r.now()
-	c, err = r.Store.UpdateCampaign(ctx, id, func(c *campaign.Campaign) error {
-		if c.Status == campaign.Running && !c.FanoutDone {
-			return store.Unchanged
-		}
-		return c.Trigger(now, campaign.BySystem, "triggered")
-	})
-	if err != nil {
-		return c, err
-	}
-	if err := r.Events.Publish(ctx, events.TopicCampaignLaunch, events.Launch{CampaignID: id}); err != nil {
-		return c, fmt.Errorf("campaignrun.Trigger: %w", err)
-	}
-	logging.FromContext(ctx).Info("campaign triggered", "campaign_id", id)
-	return c, nil
+// Trigger starts a campaign by who and asks for its launch, snapshotting
+// the template and segment it uses onto it. Triggering a running campaign
+// whose recipients are not all written asks again (launch is idempotent),
+// so a trigger whose publish failed can simply be repeated.
+func (r *Runner) Trigger(ctx context.Context, id, by string) (campaign.Campaign, error) {
+	c, _, err := r.launch(ctx, id, by, "triggered", false)
+	return c, err
 }
+
+// errEdited says the campaign's template or segment changed while the
+// launch read them: it reads them again.
+var errEdited = errors.New("campaign edited during its launch")
+
+// launch moves a DRAFT or SCHEDULED campaign to RUNNING with its
+// snapshots and publishes its first page. onlyDue launches only a
+// scheduled campaign whose time has come (the sweep), and reports
+// launched false for any other.
+func (r *Runner) launch(ctx context.Context, id, by, why string, onlyDue bool) (c campaign.Campaign, launched bool, err error) {
+	for range 3 {
+		c, err = r.Store.GetCampaign(ctx, id)
+		if err != nil {
+			return campaign.Campaign{}, false, err
+		}
+		if onlyDue && !c.Due(r.now()) {
+			return c, false, nil
+		}
+		tmpl, err := r.Store.GetTemplate(ctx, c.TemplateID)
+		if err != nil {
+			return c, false, notUsable(err, "template", c.TemplateID)
+		}
+		seg, err := r.Store.GetSegment(ctx, c.SegmentID)
+		if err != nil {
+			return c, false, notUsable(err, "segment", c.SegmentID)
+		}
+		now := r.now()
+		c, err = r.Store.UpdateCampaign(ctx, id, func(c *campaign.Campaign) error {
+			switch {
+			case c.Status == campaign.Running && !c.FanoutDone && !onlyDue:
+				return store.Unchanged
+			case onlyDue && !c.Due(now):
+				return store.Unchanged
+			case c.TemplateID != tmpl.ID || c.SegmentID != seg.ID:
+				return errEdited
+			}
+			if err := c.Trigger(now, by, why); err != nil {
+				return err
+			}
+			c.Template, c.Segment = &tmpl, &seg
+			return nil
+		})
+		if errors.Is(err, errEdited) {
+			continue
+		}
+		if err != nil {
+			return c, false, err
+		}
+		if onlyDue && c.Status != campaign.Running {
+			return c, false, nil
+		}
+		if err := r.Events.Publish(ctx, events.TopicCampaignLaunch, events.Launch{CampaignID: id}); err != nil {
+			return c, false, fmt.Errorf("campaignrun.launch: %w", err)
+		}
+		logging.FromContext(ctx).Info("campaign launched", "campaign_id", id, "by", by, "reason", why)
+		return c, true, nil
+	}
+	return c, false, errs.E(errs.Conflict, "campaign %s kept changing during its launch; try again", id)
+}
+
+// errUnusable marks a launch refused because the campaign's template or
+// segment is gone: a scheduled launch then fails the campaign.
+var errUnusable = errors.New("campaign cannot launch")
 
 func notUsable(err error, what, id string) error {
 	if errs.Is(err, errs.NotExist) {
-		return errs.E(errs.Conflict, "the campaign's %s %q does not exist", what, id)
+		return errs.Wrap(errs.Conflict, errUnusable, fmt.Sprintf("the campaign's %s %q does not exist", what, id))
 	}
 	return err
 }
 
 // Recipients runs compliance for a batch of messages: each is skipped with
 // its reason, or rendered and given a send task (scheduled for the end of
-// quiet hours when it falls in them).
+// quiet hours when it falls in them); a paused campaign's are held, a
+// cancelled one's concluded. A settle request goes to Settle.
 func (r *Runner) Recipients(ctx context.Context, ev events.Recipients) error {
+	if ev.Settle {
+		return r.Settle(ctx, ev.CampaignID)
+	}
 	log := logging.FromContext(ctx).With("campaign_id", ev.CampaignID)
 	c, err := r.Store.GetCampaign(ctx, ev.CampaignID)
 	if err != nil {
 		return permanentIfMissing(err)
 	}
-	if c.Status != campaign.Running {
+	switch c.Status {
+	case campaign.Running, campaign.Paused:
+		// Paused: checked and rendered, then held for the resume.
+	case campaign.Cancelled:
+		n, err := r.cancelMessages(ctx, ev.MessageIDs)
+		log.Info("recipients of a cancelled campaign concluded", "cancelled", n)
+		if err != nil {
+			return err
+		}
+		return r.CheckCompletion(ctx, c.ID)
+	default:
 		log.Info("recipients ignored: campaign not running", "status", c.Status)
 		return r.CheckCompletion(ctx, c.ID)
 	}
 	queueID := sendqueue.QueueID(c.ID, c.QueueGeneration)
-	tmpl, err := r.Store.GetTemplate(ctx, c.TemplateID)
+	tmpl, err := r.templateOf(ctx, c)
 	if err != nil {
 		return permanentIfMissing(err)
 	}
@@ -180,7 +250,7 @@ func (r *Runner) Recipients(ctx context.Context, ev events.Recipients) error {
 	}
 	// Each message is its own small transaction and task: run them side
 	// by side, or a batch waits on one round trip after another.
-	var queued, skipped, deferred atomic.Int64
+	var queued, skipped, deferred, held atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.parallelism())
 	for _, m := range ms {
@@ -192,22 +262,26 @@ func (r *Runner) Recipients(ctx context.Context, ev events.Recipients) error {
 		u, ok := users[m.Phone]
 		d := compliance.Check(compliance.Input{User: u, Exists: ok, Suppressed: suppressed[m.Phone], Quiet: window, Template: compiled, Now: r.now()})
 		g.Go(func() error {
-			switch d.Action {
-			case compliance.Skip:
+			if d.Action == compliance.Skip {
 				skipped.Add(1)
 				return r.skip(gctx, m.ID, d.Reason)
-			case compliance.Defer:
+			}
+			st, err := r.queue(gctx, queueID, m.ID, d)
+			switch st {
+			case message.Held:
+				held.Add(1)
+			case message.Deferred:
 				deferred.Add(1)
-			default:
+			case message.Queued:
 				queued.Add(1)
 			}
-			return r.queue(gctx, queueID, m.ID, d)
+			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	log.Info("recipients checked", "queued", queued.Load(), "deferred", deferred.Load(), "skipped", skipped.Load())
+	log.Info("recipients checked", "queued", queued.Load(), "deferred", deferred.Load(), "skipped", skipped.Load(), "held", held.Load())
 	return r.CheckCompletion(ctx, c.ID)
 }
 
@@ -226,43 +300,76 @@ func (r *Runner) skip(ctx context.Context, id string, reason message.SkipReason)
 	return nil
 }
 
-// queue records the rendered body and due time, then makes the task. The
-// task is named after the message, so a redelivered batch that finds the
-// message QUEUED makes the task again harmlessly, and one that failed
-// between the two steps is repaired.
-func (r *Runner) queue(ctx context.Context, queueID, id string, d compliance.Decision) error {
+// queue records the rendered body and due time, then makes the task,
+// deciding on the campaign's status as it is at the write: a paused
+// campaign's message is held (no task: the resume makes it), a cancelled
+// campaign's is concluded. The task is named after the message, so a
+// redelivered batch that finds the message QUEUED makes the task again
+// harmlessly, and one that failed between the two steps is repaired. It
+// returns the status the message was left in.
+func (r *Runner) queue(ctx context.Context, queueID, id string, d compliance.Decision) (message.Status, error) {
 	now := r.now()
 	var at time.Time
 	if d.Action == compliance.Defer {
 		at = d.Until
 	}
-	m, err := r.Store.UpdateMessage(ctx, id, func(m *message.Message) error {
+	m, err := r.Store.UpdateMessageInCampaign(ctx, id, func(c campaign.Campaign, m *message.Message) error {
 		if m.Status != message.Pending {
 			return store.Unchanged
 		}
-		m.Body, m.ContentSID, m.ContentVariables = d.Body, d.ContentSID, d.ContentVariables
-		m.Status = message.Queued
-		if !at.IsZero() {
-			m.Status = message.Deferred
-			m.ScheduledAt = &at
+		switch c.Status {
+		case campaign.Running:
+			m.Status = message.Queued
+			m.QueuedAt = &now
+		case campaign.Paused:
+			m.Status = message.Held
+		case campaign.Cancelled:
+			m.Status, m.SkipReason, m.UpdatedAt = message.Skipped, message.SkipCancelled, now
+			return nil
+		default:
+			return store.Unchanged
 		}
-		m.QueuedAt, m.UpdatedAt = &now, now
+		m.Body, m.ContentSID, m.ContentVariables = d.Body, d.ContentSID, d.ContentVariables
+		m.UpdatedAt = now
+		if !at.IsZero() {
+			m.ScheduledAt = &at
+			if m.Status == message.Queued {
+				m.Status = message.Deferred
+			}
+		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("campaignrun.queue: %w", err)
+		return "", fmt.Errorf("campaignrun.queue: %w", err)
 	}
 	if m.Status != message.Queued && m.Status != message.Deferred {
-		return nil
+		return m.Status, nil
 	}
 	task := sendqueue.Task{Queue: queueID, CampaignID: m.CampaignID, MessageID: m.ID}
 	if m.ScheduledAt != nil {
 		task.At = *m.ScheduledAt
 	}
 	if _, err := r.Queue.Enqueue(ctx, task); err != nil {
-		return fmt.Errorf("campaignrun.queue: %w", err)
+		return m.Status, fmt.Errorf("campaignrun.queue: %w", err)
 	}
-	return nil
+	return m.Status, nil
+}
+
+// templateOf is the campaign's template as its launch snapshotted it
+// (read from the store for a campaign launched before snapshots).
+func (r *Runner) templateOf(ctx context.Context, c campaign.Campaign) (template.Template, error) {
+	if c.Template != nil {
+		return *c.Template, nil
+	}
+	return r.Store.GetTemplate(ctx, c.TemplateID)
+}
+
+// segmentOf is templateOf for the segment.
+func (r *Runner) segmentOf(ctx context.Context, c campaign.Campaign) (segment.Segment, error) {
+	if c.Segment != nil {
+		return *c.Segment, nil
+	}
+	return r.Store.GetSegment(ctx, c.SegmentID)
 }
 
 // ensureQueue makes the campaign's send queue and records it, and reports
@@ -385,7 +492,9 @@ func (r *Runner) CheckCompletion(ctx context.Context, id string) error {
 // generation's: a create that seemed to fail may have made one), then
 // records the release. A queue not there counts as deleted.
 func (r *Runner) releaseQueue(ctx context.Context, c campaign.Campaign) error {
-	for gen := 0; gen <= c.QueueGeneration; gen++ {
+	// A campaign never launched (cancelled, or failed at its schedule) has
+	// no queue: none was ever asked for.
+	for gen := 0; c.StartedAt != nil && gen <= c.QueueGeneration; gen++ {
 		err := r.Queue.DeleteQueue(ctx, sendqueue.QueueID(c.ID, gen))
 		if err != nil && !errs.Is(err, errs.Invalid) { // invalid: no such queue can exist
 			return fmt.Errorf("campaignrun.releaseQueue: %w", err)

@@ -114,7 +114,7 @@ func TestTrigger_runs_segment_compliance_and_queue(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	c := f.campaign(t, "", "")
-	got, err := f.runner.Trigger(context.Background(), c.ID)
+	got, err := f.runner.Trigger(context.Background(), c.ID, "api-key")
 	if err != nil || got.Status != campaign.Running {
 		t.Fatalf("Trigger = %v, %v", got.Status, err)
 	}
@@ -167,7 +167,7 @@ func TestTrigger_runs_segment_compliance_and_queue(t *testing.T) {
 	if after.Status != campaign.Completed || after.CompletedAt == nil {
 		t.Errorf("campaign %s, want COMPLETED", after.Status)
 	}
-	if _, err := f.runner.Trigger(context.Background(), c.ID); !errs.Is(err, errs.Conflict) {
+	if _, err := f.runner.Trigger(context.Background(), c.ID, "api-key"); !errs.Is(err, errs.Conflict) {
 		t.Errorf("Trigger of a completed campaign: %v, want Conflict", err)
 	}
 }
@@ -177,7 +177,7 @@ func TestRecipients_quiet_hours_defer_to_window_end(t *testing.T) {
 	f := newFixture(t)
 	// 21:00 in Colombo falls in 20:00-08:00: deferred to 08:00 Colombo.
 	c := f.campaign(t, "20:00", "08:00")
-	if _, err := f.runner.Trigger(context.Background(), c.ID); err != nil {
+	if _, err := f.runner.Trigger(context.Background(), c.ID, "api-key"); err != nil {
 		t.Fatal(err)
 	}
 	m, err := f.store.GetMessage(context.Background(), message.ID(c.ID, "+94771234567"))
@@ -202,7 +202,7 @@ func TestRecipients_quiet_hours_defer_to_window_end(t *testing.T) {
 func TestTrigger_missing_campaign(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	if _, err := f.runner.Trigger(context.Background(), "nope"); !errs.Is(err, errs.NotExist) {
+	if _, err := f.runner.Trigger(context.Background(), "nope", "api-key"); !errs.Is(err, errs.NotExist) {
 		t.Errorf("Trigger(nope) = %v, want NotExist", err)
 	}
 }
@@ -249,7 +249,7 @@ func TestCheckCompletion_releases_the_queue_once(t *testing.T) {
 			ctx := context.Background()
 			f := newFixture(t)
 			c := f.campaign(t, "", "")
-			if _, err := f.runner.Trigger(ctx, c.ID); err != nil {
+			if _, err := f.runner.Trigger(ctx, c.ID, "api-key"); err != nil {
 				t.Fatal(err)
 			}
 			queueID := sendqueue.QueueID(c.ID, 0)
@@ -356,7 +356,7 @@ func TestLaunch_queue_that_cannot_be_created(t *testing.T) {
 			if tt.ensureErr != nil {
 				f.queue.FailNext(memqueue.MethodEnsureQueue, tt.ensureFails, tt.ensureErr)
 			}
-			if _, err := f.runner.Trigger(ctx, c.ID); err != nil {
+			if _, err := f.runner.Trigger(ctx, c.ID, "api-key"); err != nil {
 				t.Fatal(err)
 			}
 			fails := f.events.Failures()
@@ -400,7 +400,7 @@ func TestRecipients_enqueue_refused_is_retried(t *testing.T) {
 	f := newFixture(t)
 	c := f.campaign(t, "", "")
 	f.queue.FailNext(memqueue.MethodEnqueue, -1, errs.E(errs.Transient, "cloud tasks misconfigured (act_as)"))
-	if _, err := f.runner.Trigger(ctx, c.ID); err != nil {
+	if _, err := f.runner.Trigger(ctx, c.ID, "api-key"); err != nil {
 		t.Fatal(err)
 	}
 	queueID := sendqueue.QueueID(c.ID, 0)
@@ -433,7 +433,7 @@ func TestRecipients_suppressed_number_is_skipped(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := f.campaign(t, "", "")
-	if _, err := f.runner.Trigger(context.Background(), c.ID); err != nil {
+	if _, err := f.runner.Trigger(context.Background(), c.ID, "api-key"); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.states(t, c)["+94771234567"]; got != "SKIPPED suppressed" {

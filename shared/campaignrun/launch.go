@@ -29,7 +29,14 @@ func (r *Runner) Launch(ctx context.Context, ev events.Launch) error {
 	if err != nil {
 		return permanentIfMissing(err)
 	}
-	if c.Status != campaign.Running || c.FanoutDone {
+	switch {
+	case c.Status == campaign.Paused && !c.FanoutDone:
+		return r.holdPage(ctx, ev)
+	case c.Status == campaign.Cancelled:
+		// A page may have written messages after the cancel: settling
+		// concludes them.
+		return r.Settle(ctx, c.ID)
+	case c.Status != campaign.Running || c.FanoutDone:
 		// A late or repeated page: the recipients are all written.
 		log.Info("launch ignored", "status", c.Status, "fanout_complete", c.FanoutDone)
 		return r.CheckCompletion(ctx, c.ID)
@@ -47,7 +54,7 @@ func (r *Runner) Launch(ctx context.Context, ev events.Launch) error {
 		log.Info("launch ignored: slice read", "slice", slice.Index)
 		return nil
 	}
-	seg, err := r.Store.GetSegment(ctx, c.SegmentID)
+	seg, err := r.segmentOf(ctx, c) // the launch's snapshot
 	if err != nil {
 		return permanentIfMissing(err)
 	}
@@ -101,7 +108,7 @@ func (r *Runner) startFanout(ctx context.Context, c campaign.Campaign) error {
 		}
 	}
 	if len(c.FanoutSlices) == 0 {
-		seg, err := r.Store.GetSegment(ctx, c.SegmentID)
+		seg, err := r.segmentOf(ctx, c) // the launch's snapshot
 		if err != nil {
 			return permanentIfMissing(err)
 		}

@@ -88,10 +88,14 @@ type LaunchSlice struct {
 	IDs   segment.Range `json:"ids"`
 }
 
-// Recipients is a batch of a campaign's messages to check and queue.
+// Recipients is a batch of a campaign's messages to check and queue; or,
+// with Settle, a request to move the campaign's messages and queue as its
+// status asks after a pause, resume or cancel (campaignrun.Runner.Settle),
+// one page per event.
 type Recipients struct {
 	CampaignID string   `json:"campaign_id"`
 	MessageIDs []string `json:"message_ids"`
+	Settle     bool     `json:"settle,omitempty"`
 }
 
 // Webhook is a stored Twilio callback passed on for processing.

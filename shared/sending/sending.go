@@ -30,11 +30,20 @@ type Completer interface {
 	CheckCompletion(ctx context.Context, campaignID string) error
 }
 
+// FailureWatch is told when the provider refuses a send, to pause the
+// campaign when too many of its last sends failed
+// (campaignrun.Runner.CheckFailures).
+type FailureWatch interface {
+	CheckFailures(ctx context.Context, campaignID string) error
+}
+
 // Sender sends queued messages.
 type Sender struct {
 	Store    store.Store
 	Provider sms.Provider
 	Campaign Completer
+	// Failures, if set, watches the campaign's failure rate.
+	Failures FailureWatch
 	// Queue takes the new task of a message deferred at send time.
 	Queue sendqueue.Queue
 	// StatusCallback is the status webhook's public URL.
@@ -63,9 +72,21 @@ const (
 	OutcomeDuplicate  Outcome = "duplicate"  // already concluded: nothing done
 	OutcomeReconciled Outcome = "reconciled" // an earlier attempt's send was found
 	OutcomeDeferred   Outcome = "deferred"   // held for the end of quiet hours
+	OutcomeHeld       Outcome = "held"       // its campaign is paused: a resume sends it
+	OutcomeCancelled  Outcome = "cancelled"  // its campaign was cancelled: skipped
 )
 
-var errNotClaimable = errors.New("message not claimable")
+var (
+	errNotClaimable = errors.New("message not claimable")
+	errResumed      = errors.New("campaign running again")
+)
+
+// claimable reports whether a message in st waits for a send: queued,
+// deferred past quiet hours, or held by a pause (a resume gives it a new
+// task, which may arrive before the resume marks it queued).
+func claimable(st message.Status) bool {
+	return st == message.Queued || st == message.Deferred || st == message.Held
+}
 
 // Send handles one delivery of a message's task. A nil error means the
 // task is done (whatever the outcome); an error means "deliver again".
@@ -97,15 +118,18 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 	case m.Status == message.Pending:
 		return "", errs.E(errs.Transient, "message %s is not queued yet", m.ID)
 	}
+	c, err := s.Store.GetCampaign(ctx, m.CampaignID)
+	if err != nil {
+		return "", fmt.Errorf("sending.Send: %w", err)
+	}
+	if c.Status == campaign.Paused || c.Status == campaign.Cancelled {
+		return s.stop(ctx, m)
+	}
 	now := s.now()
 	if m.ScheduledAt != nil && m.ScheduledAt.After(now.Add(time.Minute)) {
 		// An older task for a message since deferred again: the newer
 		// task sends it. Make sure it exists (a deferral whose enqueue
 		// failed is repaired here; an existing one is not made twice).
-		c, err := s.Store.GetCampaign(ctx, m.CampaignID)
-		if err != nil {
-			return "", fmt.Errorf("sending.Send: %w", err)
-		}
 		if err := s.enqueueDeferred(ctx, queueOf(c), m, *m.ScheduledAt); err != nil {
 			return "", err
 		}
@@ -128,7 +152,7 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 		// Only an unclaimed message: one claimed meanwhile by another
 		// delivery may be on its way to the provider.
 		_, err := s.Store.UpdateMessage(ctx, m.ID, func(m *message.Message) error {
-			if m.Status != message.Queued && m.Status != message.Deferred {
+			if !claimable(m.Status) {
 				return errNotClaimable
 			}
 			m.Status, m.SkipReason, m.UpdatedAt = message.Skipped, reason, s.now()
@@ -145,10 +169,6 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 	}
 
 	// Quiet hours again: a slow campaign can run into a recipient's night.
-	c, err := s.Store.GetCampaign(ctx, m.CampaignID)
-	if err != nil {
-		return "", fmt.Errorf("sending.Send: %w", err)
-	}
 	window, err := c.QuietHours()
 	if err != nil {
 		return "", errs.Wrap(errs.Permanent, err, "sending.Send")
@@ -162,11 +182,17 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 		return OutcomeDeferred, nil
 	}
 
-	// The claim's own time: reconcile judges a claim's age by it.
+	// The claim's own time: reconcile judges a claim's age by it. The
+	// claim reads the campaign in its own transaction: once a pause or a
+	// cancel has committed (and so been answered), no claim succeeds, and
+	// the message is held or cancelled instead.
 	claimed := s.now()
-	m, err = s.Store.UpdateMessage(ctx, m.ID, func(m *message.Message) error {
-		if m.Status != message.Queued && m.Status != message.Deferred {
+	m, err = s.Store.UpdateMessageInCampaign(ctx, m.ID, func(c campaign.Campaign, m *message.Message) error {
+		if !claimable(m.Status) {
 			return errNotClaimable
+		}
+		if c.Status != campaign.Running {
+			return stopIn(c, m, claimed)
 		}
 		m.Status, m.ClaimedAt, m.UpdatedAt = message.Sending, &claimed, claimed
 		m.Attempts++
@@ -178,6 +204,9 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 	}
 	if err != nil {
 		return "", fmt.Errorf("sending.Send: claim: %w", err)
+	}
+	if m.Status != message.Sending {
+		return s.stopped(ctx, m)
 	}
 
 	res, err := s.Provider.Send(ctx, sms.Request{
@@ -198,6 +227,61 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 	return OutcomeSent, s.concluded(ctx, m.CampaignID)
 }
 
+// stop holds or cancels a message whose campaign was found paused or
+// cancelled, deciding on the campaign as it is in the same transaction; a
+// campaign running again by then is a retry (the next delivery checks the
+// message as usual).
+func (s *Sender) stop(ctx context.Context, seen message.Message) (Outcome, error) {
+	now := s.now()
+	m, err := s.Store.UpdateMessageInCampaign(ctx, seen.ID, func(c campaign.Campaign, m *message.Message) error {
+		if !claimable(m.Status) {
+			return errNotClaimable
+		}
+		if c.Status == campaign.Running {
+			return errResumed
+		}
+		return stopIn(c, m, now)
+	})
+	switch {
+	case errors.Is(err, errNotClaimable):
+		return "", errs.E(errs.Transient, "message %s changed while its campaign stopped", seen.ID)
+	case errors.Is(err, errResumed):
+		return "", errs.E(errs.Transient, "campaign of message %s resumed meanwhile", seen.ID)
+	case err != nil:
+		return "", fmt.Errorf("sending.stop: %w", err)
+	}
+	return s.stopped(ctx, m)
+}
+
+// stopIn moves m as its campaign c, no longer running, asks: held for a
+// resume (keeping its due time), skipped for a cancel. A campaign that
+// ended otherwise (failed) leaves it, and the task is dropped.
+func stopIn(c campaign.Campaign, m *message.Message, now time.Time) error {
+	switch c.Status {
+	case campaign.Paused:
+		if m.Status == message.Held {
+			return store.Unchanged
+		}
+		m.Status, m.UpdatedAt = message.Held, now
+	case campaign.Cancelled:
+		m.Status, m.SkipReason, m.UpdatedAt = message.Skipped, message.SkipCancelled, now
+	default:
+		return errs.E(errs.Permanent, "campaign %s is %s: message %s not sent", c.ID, c.Status, m.ID)
+	}
+	return nil
+}
+
+// stopped reports what stop or the claim left a message as.
+func (s *Sender) stopped(ctx context.Context, m message.Message) (Outcome, error) {
+	log := logging.FromContext(ctx)
+	if m.Status == message.Held {
+		log.Info("held: the campaign is paused")
+		return OutcomeHeld, nil
+	}
+	log.Info("skipped: the campaign was cancelled")
+	return OutcomeCancelled, s.concluded(ctx, m.CampaignID)
+}
+
 // deferUntil holds a message for the end of quiet hours with a new task
 // of its own, named for the time, so a redelivery makes it only once.
 func (s *Sender) deferUntil(ctx context.Context, queueID string, m message.Message, until time.Time) error {
@@ -206,7 +290,7 @@ func (s *Sender) deferUntil(ctx context.Context, queueID string, m message.Messa
 	}
 	now := s.now()
 	if _, err := s.Store.UpdateMessage(ctx, m.ID, func(m *message.Message) error {
-		if m.Status != message.Queued && m.Status != message.Deferred {
+		if !claimable(m.Status) {
 			return errNotClaimable
 		}
 		m.Status, m.ScheduledAt, m.UpdatedAt = message.Deferred, &until, now
@@ -252,6 +336,11 @@ func (s *Sender) failed(ctx context.Context, m message.Message, err error) (Outc
 			return "", ferr
 		}
 		log.Warn("provider rejected the message", "error_code", code)
+		if s.Failures != nil {
+			if err := s.Failures.CheckFailures(ctx, m.CampaignID); err != nil {
+				log.Warn("could not check the campaign's failure rate", "error", err)
+			}
+		}
 		return OutcomeFailed, s.concluded(ctx, m.CampaignID)
 	}
 	if hasPE && pe.Status == 429 {

@@ -95,7 +95,7 @@ func TestConfigs_read_only_what_each_function_needs(t *testing.T) {
 		"ImportUsers":   {"EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT"},
 		"HandleInbound": {"EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT"},
 		"HandleStatus":  {"EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT", "STATUS_GIVE_UP_AFTER"},
-		"Sender": {"CLOUD_TASKS_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT", "PUBLIC_BASE_URL", "QUEUE_CREATE_TIMEOUT", "RECONCILE_AFTER", "SENDER_URL",
+		"Sender": {"AUTO_PAUSE_FAILURE_RATE", "AUTO_PAUSE_WINDOW", "CLOUD_TASKS_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT", "PUBLIC_BASE_URL", "QUEUE_CREATE_TIMEOUT", "RECONCILE_AFTER", "SENDER_URL",
 			"TASKS_AUDIENCE", "TASKS_LOCATION", "TASKS_SERVICE_ACCOUNT", "TWILIO_ACCOUNT_SID", "TWILIO_API_URL", "TWILIO_AUTH_TOKEN", "TWILIO_FROM",
 			"TWILIO_MESSAGING_SERVICE_SID"},
 		"LaunchCampaign": {"CLOUD_TASKS_EMULATOR_HOST", "EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT", "MESSAGE_RETENTION", "QUEUE_CREATE_TIMEOUT", "SENDER_URL",
@@ -151,6 +151,10 @@ func TestConfigs_bad_values_are_ErrConfig(t *testing.T) {
 		{"sender_url_not_a_url", "ProcessRecipients", "SENDER_URL", "sender", "SENDER_URL"},
 		{"bucket_given_as_a_url", "ReadImport", "IMPORT_BUCKET", "gs://ese-prod-uploads", "IMPORT_BUCKET"},
 		{"bucket_name_too_short", "API", "IMPORT_BUCKET", "ab", "IMPORT_BUCKET"},
+		{"auto_pause_rate_above_one", "Sender", "AUTO_PAUSE_FAILURE_RATE", "1.5", "AUTO_PAUSE_FAILURE_RATE"},
+		{"auto_pause_rate_zero", "Sender", "AUTO_PAUSE_FAILURE_RATE", "0", "AUTO_PAUSE_FAILURE_RATE"},
+		{"auto_pause_window_negative", "Sender", "AUTO_PAUSE_WINDOW", "-1", "AUTO_PAUSE_WINDOW"},
+		{"auto_pause_window_not_a_number", "Sender", "AUTO_PAUSE_WINDOW", "many", "AUTO_PAUSE_WINDOW"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

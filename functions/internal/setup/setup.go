@@ -109,6 +109,27 @@ func (t Twilio) Validate() error {
 
 var messagingServiceSID = regexp.MustCompile(`^MG[0-9a-fA-F]{32}$`)
 
+// AutoPause is when a campaign pauses itself: when more than FailureRate
+// of its last Window sends failed (Window 0: never). Read by the functions
+// that see sends fail: the Sender (refused by Twilio).
+type AutoPause struct {
+	Window      int     `env:"AUTO_PAUSE_WINDOW, default=100"`
+	FailureRate float64 `env:"AUTO_PAUSE_FAILURE_RATE, default=0.5"`
+}
+
+// Validate checks the window and the rate.
+func (a AutoPause) Validate() error {
+	if err := a.Settings().Validate(); err != nil {
+		return fmt.Errorf("AUTO_PAUSE_WINDOW=%d, AUTO_PAUSE_FAILURE_RATE=%g: %w", a.Window, a.FailureRate, err)
+	}
+	return nil
+}
+
+// Settings is a for the campaign runner.
+func (a AutoPause) Settings() campaignrun.AutoPause {
+	return campaignrun.AutoPause{Window: a.Window, FailureRate: a.FailureRate}
+}
+
 // MessageRetention is how long messages are kept before Firestore's TTL
 // deletes them (unset: kept). The function that creates messages embeds it;
 // the others keep the expiry a message was created with.
