@@ -248,7 +248,12 @@ func (s *Server) Routes() http.Handler {
 	api.HandleFunc("GET /api/v1/campaigns", s.listCampaigns)
 	api.HandleFunc("POST /api/v1/campaigns", s.createCampaign)
 	api.HandleFunc("GET /api/v1/campaigns/{id}", s.getCampaign)
+	api.HandleFunc("PUT /api/v1/campaigns/{id}", s.editCampaign)
 	api.HandleFunc("POST /api/v1/campaigns/{id}/trigger", s.triggerCampaign)
+	api.HandleFunc("POST /api/v1/campaigns/{id}/pause", s.moveCampaign(s.Runner.Pause))
+	api.HandleFunc("POST /api/v1/campaigns/{id}/resume", s.moveCampaign(s.Runner.Resume))
+	api.HandleFunc("POST /api/v1/campaigns/{id}/cancel", s.moveCampaign(s.Runner.Cancel))
+	api.HandleFunc("GET /api/v1/campaigns/{id}/history", s.campaignHistory)
 	api.HandleFunc("GET /api/v1/reporting/campaigns/{id}/summary", s.campaignSummary)
 	api.HandleFunc("GET /api/v1/reporting/messages/status", s.messageStatus)
 	api.HandleFunc("GET /api/v1/monitoring/inbound", s.monitorInbound)
@@ -259,6 +264,7 @@ func (s *Server) Routes() http.Handler {
 	api.HandleFunc("POST /api/v1/maintenance/republish-webhooks", s.republishWebhooks)
 	api.HandleFunc("POST /api/v1/maintenance/check-campaigns", s.checkCampaigns)
 	api.HandleFunc("POST /api/v1/maintenance/check-imports", s.checkImports)
+	api.HandleFunc("POST /api/v1/maintenance/launch-scheduled", s.launchScheduled)
 	api.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		render.ErrorMessage(w, http.StatusNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
 	})
@@ -283,8 +289,18 @@ func (s *Server) authenticated(next http.Handler) http.Handler {
 			return
 		}
 		log := logging.FromContext(r.Context()).With("caller", who)
-		next.ServeHTTP(w, r.WithContext(logging.WithLogger(r.Context(), log)))
+		ctx := context.WithValue(logging.WithLogger(r.Context(), log), callerKey{}, who)
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+type callerKey struct{}
+
+// callerOf is who made the request, as authenticated put it in ctx (see
+// caller): what a campaign's history records as having moved it.
+func callerOf(ctx context.Context) string {
+	who, _ := ctx.Value(callerKey{}).(string)
+	return who
 }
 
 // caller says who made r: "api-key" for the bearer key, or the e-mail of

@@ -149,7 +149,7 @@ func TestAuth_behind_IAM(t *testing.T) {
 			var caller string
 			s := &Server{KeyHash: tc.keyHash, TrustIAM: true, Store: st}
 			h := s.authenticated(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				caller, _ = s.caller(r)
+				caller = callerOf(r.Context()) // what the campaign history records
 			}))
 			req := httptest.NewRequest("GET", "/api/v1/users", nil)
 			for k, v := range tc.headers {

@@ -1,9 +1,11 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/errs"
@@ -12,68 +14,212 @@ import (
 // defaultRate applies when a campaign omits rate_limit_per_second.
 const defaultRate = 10
 
-func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Topic      string      `json:"topic"`
-		TemplateID flexID      `json:"template_id"`
-		SegmentID  flexID      `json:"segment_id"`
-		Rate       json.Number `json:"rate_limit_per_second"`
-		QuietStart *string     `json:"quiet_hours_start"`
-		QuietEnd   *string     `json:"quiet_hours_end"`
+// campaignBody is what POST and PUT /campaigns take. For a PUT, a field
+// left out keeps its value and null clears the ones that may be empty
+// (quiet hours, schedule_time).
+type campaignBody struct {
+	Topic        optional[string]      `json:"topic"`
+	TemplateID   optional[flexID]      `json:"template_id"`
+	SegmentID    optional[flexID]      `json:"segment_id"`
+	Rate         optional[json.Number] `json:"rate_limit_per_second"`
+	QuietStart   optional[string]      `json:"quiet_hours_start"`
+	QuietEnd     optional[string]      `json:"quiet_hours_end"`
+	ScheduleTime optional[time.Time]   `json:"schedule_time"`
+}
+
+// optional is a JSON field that may be absent (Set false), null (Set,
+// Value nil) or given.
+type optional[T any] struct {
+	Set   bool
+	Value *T
+}
+
+func (o *optional[T]) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	if string(b) == "null" {
+		o.Value = nil
+		return nil
 	}
-	if err := decode(w, r, &body); err != nil {
-		fail(w, r, err)
-		return
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
 	}
-	now := s.now()
-	c := campaign.Campaign{
-		Topic: body.Topic, TemplateID: string(body.TemplateID), SegmentID: string(body.SegmentID),
-		Rate: defaultRate, Status: campaign.Draft, CreatedAt: now, UpdatedAt: now,
-	}
+	o.Value = &v
+	return nil
+}
+
+// apply sets on c the fields the body gives, but not the schedule (see
+// schedule), and returns what it could not read.
+func (b campaignBody) apply(c *campaign.Campaign) []errs.Detail {
 	var d []errs.Detail
-	if body.Rate != "" {
-		n, err := strconv.Atoi(body.Rate.String())
-		if err != nil {
-			d = append(d, errs.Detail{Field: "rate_limit_per_second", Message: "must be an integer from 1 to 500"})
+	str := func(o optional[string], dst *string) {
+		if o.Set {
+			*dst = ""
+			if o.Value != nil {
+				*dst = *o.Value
+			}
 		}
-		c.Rate = n
 	}
-	if body.QuietStart != nil {
-		c.QuietStart = *body.QuietStart
+	id := func(o optional[flexID], dst *string) {
+		if o.Set {
+			*dst = ""
+			if o.Value != nil {
+				*dst = string(*o.Value)
+			}
+		}
 	}
-	if body.QuietEnd != nil {
-		c.QuietEnd = *body.QuietEnd
+	str(b.Topic, &c.Topic)
+	id(b.TemplateID, &c.TemplateID)
+	id(b.SegmentID, &c.SegmentID)
+	str(b.QuietStart, &c.QuietStart)
+	str(b.QuietEnd, &c.QuietEnd)
+	if b.Rate.Set {
+		c.Rate = 0
+		if b.Rate.Value != nil {
+			n, err := strconv.Atoi(b.Rate.Value.String())
+			if err != nil {
+				d = append(d, errs.Detail{Field: "rate_limit_per_second", Message: "must be an integer from 1 to 500"})
+			}
+			c.Rate = n
+		}
 	}
-	if err := c.Validate(); err != nil {
-		d = append(d, errs.DetailsOf(err)...)
+	return d
+}
+
+// schedule applies the body's schedule_time, if given, by who at now.
+func (b campaignBody) schedule(c *campaign.Campaign, by string, now time.Time) error {
+	if !b.ScheduleTime.Set {
+		return nil
 	}
-	ctx := r.Context()
+	return c.Schedule(b.ScheduleTime.Value, by, now)
+}
+
+// refs adds to d a detail for the campaign's template or segment if it
+// does not exist.
+func (s *Server) refs(ctx context.Context, c campaign.Campaign, d []errs.Detail) ([]errs.Detail, error) {
 	if c.TemplateID != "" {
 		if _, err := s.Store.GetTemplate(ctx, c.TemplateID); errs.Is(err, errs.NotExist) {
 			d = append(d, errs.Detail{Field: "template_id", Message: "no template with id " + strconv.Quote(c.TemplateID)})
 		} else if err != nil {
-			fail(w, r, err)
-			return
+			return nil, err
 		}
 	}
 	if c.SegmentID != "" {
 		if _, err := s.Store.GetSegment(ctx, c.SegmentID); errs.Is(err, errs.NotExist) {
 			d = append(d, errs.Detail{Field: "segment_id", Message: "no segment with id " + strconv.Quote(c.SegmentID)})
 		} else if err != nil {
-			fail(w, r, err)
-			return
+			return nil, err
 		}
 	}
-	if len(d) > 0 {
-		fail(w, r, errs.WithDetails(errs.Invalid, "invalid campaign", dedupe(d)))
+	return dedupe(d), nil
+}
+
+func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
+	var body campaignBody
+	if err := decode(w, r, &body); err != nil {
+		fail(w, r, err)
 		return
 	}
-	c, err := s.Store.CreateCampaign(ctx, c)
+	now, by := s.now(), callerOf(r.Context())
+	c := campaign.Campaign{Rate: defaultRate, Status: campaign.Draft, CreatedAt: now, UpdatedAt: now}
+	d := body.apply(&c)
+	c.Created(by, now)
+	if err := body.schedule(&c, by, now); err != nil {
+		d = append(d, errs.DetailsOf(err)...)
+	}
+	if err := c.Validate(); err != nil {
+		d = append(d, errs.DetailsOf(err)...)
+	}
+	d, err := s.refs(r.Context(), c, d)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if len(d) > 0 {
+		fail(w, r, errs.WithDetails(errs.Invalid, "invalid campaign", d))
+		return
+	}
+	c, err = s.Store.CreateCampaign(r.Context(), c)
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
 	respond(w, http.StatusCreated, campaignJSON(c))
+}
+
+// editCampaign changes a campaign before its launch (DRAFT or SCHEDULED;
+// 409 after), the fields given and only those. Setting schedule_time
+// schedules a draft; clearing it makes a scheduled campaign a draft again.
+func (s *Server) editCampaign(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	var body campaignBody
+	if err := decode(w, r, &body); err != nil {
+		fail(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	cur, err := s.Store.GetCampaign(ctx, id)
+	if err != nil {
+		fail(w, r, notFound(err, "campaign", id))
+		return
+	}
+	now, by := s.now(), callerOf(ctx)
+	// Checked on the campaign as read, then applied in a transaction that
+	// refuses it if the campaign moved or changed meanwhile.
+	edited, err := edit(cur, body, by, now)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	d, err := s.refs(ctx, edited, nil)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if len(d) > 0 {
+		fail(w, r, errs.WithDetails(errs.Invalid, "invalid campaign", d))
+		return
+	}
+	c, err := s.Store.UpdateCampaign(ctx, id, func(c *campaign.Campaign) error {
+		if !c.UpdatedAt.Equal(cur.UpdatedAt) || c.Status != cur.Status {
+			return errs.E(errs.Conflict, "campaign %s changed while it was being edited; send the edit again", id)
+		}
+		next, err := edit(*c, body, by, now)
+		if err != nil {
+			return err
+		}
+		*c = next
+		return nil
+	})
+	if err != nil {
+		fail(w, r, notFound(err, "campaign", id))
+		return
+	}
+	respond(w, http.StatusOK, campaignJSON(c))
+}
+
+// edit applies body to c as a PUT does: refused (409) unless c is still
+// editable, invalid (400, with details) unless the result is a valid
+// campaign. Template and segment are checked by the caller.
+func edit(c campaign.Campaign, body campaignBody, by string, now time.Time) (campaign.Campaign, error) {
+	if !c.Status.Editable() {
+		return c, errs.E(errs.Conflict, "campaign %s is %s: only a DRAFT or SCHEDULED campaign can be edited", c.ID, c.Status)
+	}
+	d := body.apply(&c)
+	if err := body.schedule(&c, by, now); err != nil {
+		if errs.Is(err, errs.Conflict) {
+			return c, err
+		}
+		d = append(d, errs.DetailsOf(err)...)
+	}
+	if err := c.Validate(); err != nil {
+		d = append(d, errs.DetailsOf(err)...)
+	}
+	if len(d) > 0 {
+		return c, errs.WithDetails(errs.Invalid, "invalid campaign", dedupe(d))
+	}
+	c.UpdatedAt = now
+	return c, nil
 }
 
 // dedupe drops repeated details (a rate that is not a number is also out
@@ -135,7 +281,7 @@ func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) {
 func (s *Server) triggerCampaign(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	// The seed's clients send {} here; accept an empty body too.
-	c, err := s.Runner.Trigger(r.Context(), id, "api-key") // the caller itself: next commit
+	c, err := s.Runner.Trigger(r.Context(), id, callerOf(r.Context()))
 	if err != nil {
 		fail(w, r, notFound(err, "campaign", id))
 		return
@@ -144,4 +290,41 @@ func (s *Server) triggerCampaign(w http.ResponseWriter, r *http.Request) {
 		"campaign_id": c.ID, "status": c.Status, "task_id": "launch-" + c.ID,
 		"message": "Campaign launch started", "campaign": campaignJSON(c),
 	})
+}
+
+// moveCampaign serves pause, resume and cancel: an optional
+// {"reason": "..."} says why, kept in the campaign's history with the
+// caller. 409 when the campaign cannot make the move.
+func (s *Server) moveCampaign(move func(ctx context.Context, id, by, why string) (campaign.Campaign, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		var body struct {
+			Reason string `json:"reason"`
+		}
+		if err := decodeOptional(w, r, &body); err != nil {
+			fail(w, r, err)
+			return
+		}
+		c, err := move(r.Context(), id, callerOf(r.Context()), body.Reason)
+		if err != nil {
+			fail(w, r, notFound(err, "campaign", id))
+			return
+		}
+		respond(w, http.StatusOK, campaignJSON(c))
+	}
+}
+
+// campaignHistory lists who moved the campaign from which status to
+// which, when and why, oldest first, beginning with its creation.
+func (s *Server) campaignHistory(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	h, err := s.Store.CampaignHistory(r.Context(), id)
+	if err != nil {
+		fail(w, r, notFound(err, "campaign", id))
+		return
+	}
+	if h == nil {
+		h = []campaign.Change{}
+	}
+	respond(w, http.StatusOK, map[string]any{"campaign_id": id, "history": h})
 }

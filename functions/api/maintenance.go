@@ -42,10 +42,17 @@ func (s *Server) republishWebhooks(w http.ResponseWriter, r *http.Request) {
 	respond(w, http.StatusOK, map[string]any{"republished": n})
 }
 
-// checkCampaigns reports the running campaigns that stopped moving (see
-// campaignrun.FindStuck), each also logged at ERROR for the alert: run it
-// every few minutes (Cloud Scheduler in production).
+// checkCampaigns asks again for the settling of campaigns a pause, resume
+// or cancel left unsettled (campaignrun.Resettle), then reports the
+// running campaigns that stopped moving (campaignrun.FindStuck), each
+// also logged at ERROR for the alert: run it every few minutes (Cloud
+// Scheduler in production).
 func (s *Server) checkCampaigns(w http.ResponseWriter, r *http.Request) {
+	resettled, err := s.Runner.Resettle(r.Context())
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
 	after := cmp.Or(s.StuckAfter, campaignrun.DefaultStuckAfter)
 	stuck, err := s.Runner.FindStuck(r.Context(), after)
 	if err != nil {
@@ -55,5 +62,17 @@ func (s *Server) checkCampaigns(w http.ResponseWriter, r *http.Request) {
 	if stuck == nil {
 		stuck = []campaignrun.Stuck{}
 	}
-	respond(w, http.StatusOK, map[string]any{"stuck": stuck, "stuck_after": after.String()})
+	respond(w, http.StatusOK, map[string]any{"stuck": stuck, "stuck_after": after.String(), "resettled": resettled})
+}
+
+// launchScheduled launches the scheduled campaigns whose schedule_time has
+// come (campaignrun.LaunchDue): run it every minute (Cloud Scheduler in
+// production), which is how late a campaign may start.
+func (s *Server) launchScheduled(w http.ResponseWriter, r *http.Request) {
+	launched, err := s.Runner.LaunchDue(r.Context())
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	respond(w, http.StatusOK, map[string]any{"launched": launched})
 }

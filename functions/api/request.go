@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +29,20 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		return errs.E(errs.Invalid, "the body must hold one JSON object")
 	}
 	return nil
+}
+
+// decodeOptional is decode for a body that may be left out: an empty
+// body leaves v as it is.
+func decodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSON))
+	if err != nil {
+		return jsonError(err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return decode(w, r, v)
 }
 
 // jsonError turns a decoding error into an Invalid error naming where.
