@@ -80,6 +80,37 @@ resource "google_firestore_index" "import_jobs_state_updated" { # ListImportJobs
 }
 
 # GetImportJob sums these four over a job's batch markers in one query.
+# RecentSends: a campaign's last claims, for its auto-pause. claimed_at
+# itself is exempt from single-field indexing (below): this index is the
+# only one that holds it.
+resource "google_firestore_index" "messages_campaign_claimed" { # RecentSends
+  database   = google_firestore_database.default.name
+  collection = "messages"
+
+  fields {
+    field_path = "campaign_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "claimed_at"
+    order      = "DESCENDING"
+  }
+}
+
+resource "google_firestore_index" "campaigns_scheduled" { # DueCampaigns
+  database   = google_firestore_database.default.name
+  collection = "campaigns"
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "schedule_time"
+    order      = "ASCENDING"
+  }
+}
+
 resource "google_firestore_index" "batches_totals" {
   database   = google_firestore_database.default.name
   collection = "batches"

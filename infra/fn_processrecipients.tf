@@ -1,5 +1,6 @@
 # ProcessRecipients: compliance (consent, content, quiet hours) for a batch
-# of 100 messages, then one named send task each (topic recipient-batch).
+# of 100 messages, then one named send task each (topic recipient-batch);
+# and the settling of a pause, resume or cancel, a page at a time.
 
 resource "google_service_account" "process_recipients" {
   account_id   = "fn-processrecipients"
@@ -12,6 +13,16 @@ resource "google_project_iam_member" "process_recipients_datastore" {
   project = var.project
   role    = "roles/datastore.user"
   member  = google_service_account.process_recipients.member
+}
+
+# Settling a resume publishes the fan-out page the pause held, and each
+# settle page asks for the next.
+resource "google_pubsub_topic_iam_member" "process_recipients_publisher" {
+  for_each = toset(["campaign-launch", "recipient-batch"])
+
+  topic  = google_pubsub_topic.event[each.value].name
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.process_recipients.member
 }
 
 resource "google_cloudfunctions2_function" "process_recipients" {

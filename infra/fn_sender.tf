@@ -1,5 +1,6 @@
 # Sender: one Cloud Tasks task per message; re-checks consent and quiet
-# hours, claims the message and calls Twilio once. Private: invoked only by
+# hours, claims the message (or holds it, while its campaign is paused)
+# and calls Twilio once; pauses a campaign whose sends keep failing. Private: invoked only by
 # Cloud Tasks with an OIDC token of tasks-invoker.
 
 resource "google_service_account" "sender" {
@@ -47,8 +48,10 @@ resource "google_cloudfunctions2_function" "sender" {
     all_traffic_on_latest_revision = true
 
     environment_variables = merge(local.common_env, local.tasks_env, {
-      PUBLIC_BASE_URL    = local.function_urls["Webhooks"]
-      TWILIO_ACCOUNT_SID = var.twilio_account_sid
+      PUBLIC_BASE_URL         = local.function_urls["Webhooks"]
+      TWILIO_ACCOUNT_SID      = var.twilio_account_sid
+      AUTO_PAUSE_WINDOW       = var.auto_pause_window
+      AUTO_PAUSE_FAILURE_RATE = var.auto_pause_failure_rate
     }, local.twilio_sender_env)
 
     secret_environment_variables {

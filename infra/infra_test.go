@@ -876,6 +876,9 @@ var publishers = map[string][]string{
 	"Webhooks": {events.TopicInbound, events.TopicStatus},
 	// the next page and the recipient batches (campaignrun.Launch).
 	"LaunchCampaign": {events.TopicCampaignLaunch, events.TopicRecipients},
+	// settling: the held fan-out page, the next settle page
+	// (campaignrun.Settle).
+	"ProcessRecipients": {events.TopicCampaignLaunch, events.TopicRecipients},
 }
 
 // A function publishes only where it is granted, and is granted only
@@ -933,6 +936,11 @@ func TestPublishersInCode(t *testing.T) {
 		// Trigger (API); Launch (LaunchCampaign).
 		"shared/campaignrun/campaignrun.go": {[]string{"API"}, map[string][]string{"events.TopicCampaignLaunch": {events.TopicCampaignLaunch}}},
 		"shared/campaignrun/launch.go": {[]string{"LaunchCampaign"}, map[string][]string{
+			"events.TopicCampaignLaunch": {events.TopicCampaignLaunch}, "events.TopicRecipients": {events.TopicRecipients}}},
+		// Pause, resume, cancel and the sweeps (API) ask for settling;
+		// Settle (ProcessRecipients) publishes the held page and its next
+		// page; a Launch that finds its campaign cancelled settles it.
+		"shared/campaignrun/lifecycle.go": {[]string{"API", "ProcessRecipients", "LaunchCampaign"}, map[string][]string{
 			"events.TopicCampaignLaunch": {events.TopicCampaignLaunch}, "events.TopicRecipients": {events.TopicRecipients}}},
 	}
 	for rel, c := range calls {

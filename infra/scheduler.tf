@@ -35,7 +35,35 @@ resource "google_cloud_scheduler_job" "republish_webhooks" {
   depends_on = [google_project_service.enabled]
 }
 
-# The campaign check: running campaigns with work due and no progress for
+# Scheduled campaigns: those whose schedule_time has come are launched, so
+# a campaign starts at most a minute late.
+resource "google_cloud_scheduler_job" "launch_scheduled" {
+  name             = "launch-scheduled"
+  region           = var.region
+  description      = "Launches the scheduled campaigns whose schedule_time has come."
+  schedule         = "* * * * *"
+  time_zone        = "Etc/UTC"
+  attempt_deadline = "60s"
+
+  retry_config {
+    retry_count = 0
+  }
+
+  http_target {
+    http_method = "POST"
+    uri         = "${local.function_urls["API"]}/api/v1/maintenance/launch-scheduled"
+
+    oidc_token {
+      service_account_email = google_service_account.scheduler.email
+      audience              = local.function_urls["API"]
+    }
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+# The campaign check: a pause, resume or cancel whose settling was lost is
+# asked for again; running campaigns with work due and no progress for
 # STUCK_AFTER are logged as "campaign stuck", which the stuck_campaigns
 # alert counts.
 resource "google_cloud_scheduler_job" "check_campaigns" {

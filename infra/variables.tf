@@ -134,6 +134,28 @@ variable "webhook_retention" {
   default     = "9504h"
 }
 
+variable "auto_pause_window" {
+  description = "How many of a campaign's last sends the Sender looks at to pause it when too many failed (AUTO_PAUSE_WINDOW; 0: never)."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.auto_pause_window >= 0
+    error_message = "auto_pause_window: a whole number, 0 or more (the Sender refuses a fraction at start)."
+  }
+}
+
+variable "auto_pause_failure_rate" {
+  description = "The share of those sends that may fail: more pauses the campaign, with the count as its reason (AUTO_PAUSE_FAILURE_RATE, above 0 and below 1)."
+  type        = number
+  default     = 0.5
+
+  validation {
+    condition     = var.auto_pause_failure_rate > 0 && var.auto_pause_failure_rate < 1
+    error_message = "auto_pause_failure_rate: above 0 and below 1, such as 0.5."
+  }
+}
+
 variable "event_max_age" {
   description = "Age past which an event function does not handle an event but keeps it among its topic's dead letters (EVENT_MAX_AGE, a Go duration above zero)."
   type        = string

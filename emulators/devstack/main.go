@@ -275,10 +275,12 @@ func runStack(ctx context.Context, cfg config, o options, stdout io.Writer, log 
 	log.Info("stack ready", "origin", origin, "after", time.Since(began).Round(time.Millisecond).String())
 	// What Cloud Scheduler does in production: hand on stored callbacks
 	// whose webhook died before publishing them, look for campaigns that
-	// stopped moving, and move on imports left behind.
+	// stopped moving (and settles left over), move on imports left behind,
+	// and launch scheduled campaigns whose time has come.
 	go sweep(ctx, "http://127.0.0.1:"+port+"/api/v1/maintenance/republish-webhooks", cfg.APIKey, log)
 	go sweep(ctx, "http://127.0.0.1:"+port+"/api/v1/maintenance/check-campaigns", cfg.APIKey, log)
 	go sweep(ctx, "http://127.0.0.1:"+port+"/api/v1/maintenance/check-imports", cfg.APIKey, log)
+	go sweep(ctx, "http://127.0.0.1:"+port+"/api/v1/maintenance/launch-scheduled", cfg.APIKey, log)
 
 	select {
 	case <-ctx.Done():

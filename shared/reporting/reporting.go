@@ -31,6 +31,7 @@ type Summary struct {
 	MessagesFailed      int            `json:"messages_failed"`
 	MessagesSkipped     int            `json:"messages_skipped"`
 	MessagesDeferred    int            `json:"messages_deferred"`
+	MessagesHeld        int            `json:"messages_held"` // waiting for the paused campaign's resume
 	SkippedByReason     map[string]int `json:"skipped_by_reason"`
 	DeliveryRatePercent float64        `json:"delivery_rate_percent"`
 	ReadRatePercent     float64        `json:"read_rate_percent"`
@@ -49,7 +50,7 @@ func Summarize(c campaign.Campaign, n store.Counts, now time.Time) Summary {
 		CampaignID: c.ID, Topic: c.Topic, Status: string(c.Status),
 		TotalRecipients: n.Recipients, MessagesQueued: n.Queued, MessagesSent: n.Sent,
 		MessagesDelivered: n.Delivered, MessagesRead: n.Read, MessagesFailed: n.Failed,
-		MessagesDeferred: n.Deferred, SkippedByReason: map[string]int{},
+		MessagesDeferred: n.Deferred, MessagesHeld: n.Held, SkippedByReason: map[string]int{},
 		TopErrorCodes: []ErrorCount{}, RateLimitPerSecond: c.Rate,
 		StartedAt: c.StartedAt, CompletedAt: c.CompletedAt,
 	}
