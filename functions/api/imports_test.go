@@ -1,8 +1,6 @@
 package api
 
 import (
-	"bytes"
-	"io"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -132,10 +130,7 @@ func TestImportErrorsCSV(t *testing.T) {
 	if code != 202 {
 		t.Fatalf("upload = %d %v", code, job)
 	}
-	req := httptest.NewRequest("GET", "/api/v1/ingest/status/"+job["id"].(string)+"/errors.csv", nil)
-	req.Header.Set("Authorization", "Bearer "+key)
-	rec := httptest.NewRecorder()
-	f.h.ServeHTTP(rec, req)
+	rec := f.raw("GET", "/api/v1/ingest/status/"+job["id"].(string)+"/errors.csv", "")
 	if rec.Code != 200 || rec.Header().Get("Content-Type") != "text/csv; charset=utf-8" {
 		t.Fatalf("errors.csv = %d %s", rec.Code, rec.Header().Get("Content-Type"))
 	}
@@ -182,19 +177,10 @@ func TestCheckImports(t *testing.T) {
 
 func (f *fixture) get(t *testing.T, path string) string {
 	t.Helper()
-	req := httptest.NewRequest("GET", path, nil)
-	req.Header.Set("Authorization", "Bearer "+key)
-	rec := httptest.NewRecorder()
-	f.h.ServeHTTP(rec, req)
-	b, _ := io.ReadAll(rec.Body)
-	return string(b)
+	return f.raw("GET", path, "").Body.String()
 }
 
 func (f *fixture) status(t *testing.T, path string) int {
 	t.Helper()
-	req := httptest.NewRequest("GET", path, bytes.NewReader(nil))
-	req.Header.Set("Authorization", "Bearer "+key)
-	rec := httptest.NewRecorder()
-	f.h.ServeHTTP(rec, req)
-	return rec.Code
+	return f.raw("GET", path, "").Code
 }

@@ -38,14 +38,22 @@ func TestSuppressions(t *testing.T) {
 	}
 }
 
-// callRaw is call for answers that may have no body (204).
-func (f *fixture) callRaw(method, path, body string) (int, map[string]any) {
+// raw sends a request with the key and returns the recorded answer,
+// whatever its body (CSV, or none).
+func (f *fixture) raw(method, path, body string) *httptest.ResponseRecorder {
 	f.t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
 	f.h.ServeHTTP(rec, req)
+	return rec
+}
+
+// callRaw is call for answers that may have no body (204).
+func (f *fixture) callRaw(method, path, body string) (int, map[string]any) {
+	f.t.Helper()
+	rec := f.raw(method, path, body)
 	out := map[string]any{}
 	if rec.Body.Len() > 0 {
 		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {

@@ -82,7 +82,7 @@ func (r *Runner) Run(ctx context.Context, id string) (userimport.Job, error) {
 	}
 	if job.Object == "" {
 		// A job from before files were stored: nothing can resume it.
-		return r.giveUp(ctx, job, "the import was begun before files were kept, and cannot be resumed: upload the file again")
+		return r.giveUp(ctx, job, noStoredFile)
 	}
 	obj, err := r.Bucket.Stat(ctx, job.Object)
 	if err != nil {
@@ -243,6 +243,9 @@ func (r *Runner) fail(ctx context.Context, job userimport.Job, p pass1) (userimp
 	logging.FromContext(ctx).Warn("import refused", "job_id", job.ID, "reason", p.fatal.Error())
 	return job, nil
 }
+
+// noStoredFile is why a job from before files were kept is given up.
+const noStoredFile = "the import was begun before files were kept, and cannot be resumed: upload the file again"
 
 // giveUp fails a job no run can finish, saying why; the batches applied
 // before (if any) stay, and the job says how many.

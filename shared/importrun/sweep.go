@@ -83,7 +83,7 @@ func (r *Runner) Sweep(ctx context.Context) (Swept, error) {
 
 func (r *Runner) sweepOne(ctx context.Context, job userimport.Job, now time.Time) (Outcome, error) {
 	if job.Object == "" {
-		failed, err := r.giveUp(ctx, job, "the import was begun before files were kept, and cannot be resumed: upload the file again")
+		failed, err := r.giveUp(ctx, job, noStoredFile)
 		return outcomeOf(failed), err
 	}
 	switch job.State {
