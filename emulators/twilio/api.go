@@ -1,6 +1,7 @@
 package twilio
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -92,7 +93,7 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	now := time.Now().UTC()
+	now := s.cfg.Now().UTC()
 	m := &Message{
 		SID:                 newSID("SM"),
 		To:                  to,
@@ -106,8 +107,12 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 		ContentSID:          contentSID,
 		ContentVariables:    vars,
 	}
-	created := *m // from here on, m belongs to its life (see live)
-	s.store(m, number == NumberFailsLater)
+	created, ok := s.admit(m, number == NumberFailsLater)
+	if !ok {
+		writeError(w, http.StatusBadRequest, codeFromQueueFull, "This 'From' number has exceeded the maximum number of queued messages")
+		s.log.Info("twilio stand-in: sender queue full", "to", mask(to), "code", codeFromQueueFull)
+		return
+	}
 	s.log.Info("twilio stand-in: message created", "sid", created.SID, "to", mask(to), "callback", callback != "")
 
 	if number == NumberLostAnswer {
@@ -135,17 +140,44 @@ func contentVariables(raw string) (map[string]string, bool) {
 	return vars, true
 }
 
-// store keeps m and starts its life, unless the server is closing.
-func (s *Server) store(m *Message, fail bool) {
+// admit decides m's life as Twilio and WhatsApp would, keeps m and starts
+// its life (unless the server is closing), and returns a copy of it as
+// created: from then on m belongs to its life (see live). It reports
+// false, keeping nothing, when m's From has no room in its queue; through
+// a Messaging Service such a message is kept and fails (30001).
+func (s *Server) admit(m *Message, failLater bool) (Message, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	life := delivered
+	if failLater {
+		life = failsLater
+	}
+	if tpl, ok := s.contents[m.ContentSID]; ok && m.ContentSID != "" {
+		body, complete := render(tpl, m.ContentVariables)
+		m.Body = body
+		if !complete {
+			life = failsWith(CodeParamsMismatch, true)
+		}
+	}
+	// Free text (no ContentSid) only reaches a person inside the window;
+	// Twilio accepts it anyway and reports the refusal later.
+	if strings.HasPrefix(m.To, channel) && m.ContentSID == "" && !s.windowOpen(m.To, m.From, m.DateCreated) {
+		life = failsWith(CodeOutsideWindow, true)
+	}
+	slot, ok := s.turn(bare(m.From), m.DateCreated)
+	if !ok {
+		if m.MessagingServiceSID == "" {
+			return Message{}, false
+		}
+		life = failsWith(CodeQueueOverflow, false)
+	}
 	s.msgs = append(s.msgs, m)
 	s.bySID[m.SID] = m
-	if s.closed {
-		return
+	if !s.closed {
+		s.wg.Add(1)
+		go s.live(m.SID, life, slot)
 	}
-	s.wg.Add(1)
-	go s.live(m.SID, fail)
+	return *m, true
 }
 
 func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
@@ -347,7 +379,7 @@ func (s *Server) apiMessage(m Message) apiMessage {
 		a.MessagingServiceSID = &m.MessagingServiceSID
 	}
 	if m.ErrorCode != 0 {
-		code, msg := m.ErrorCode, "Unknown error"
+		code, msg := m.ErrorCode, cmp.Or(errorMessages[m.ErrorCode], errorMessages[CodeUnknown])
 		a.ErrorCode, a.ErrorMessage = &code, &msg
 	}
 	return a

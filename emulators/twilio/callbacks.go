@@ -19,37 +19,41 @@ const (
 	maxWebhookAnswer = 64 << 10 // how much of a webhook's answer is kept
 )
 
-// live plays a message's life, each status StatusStep after the last,
+// live plays a message's life, each status StatusStep after the last
+// (the one handed on by the sender at its turn, slot, when it has one),
 // posting it to the message's StatusCallback when it has one. The
 // callbacks of one message go out one at a time, in order.
-func (s *Server) live(sid string, fail bool) {
+func (s *Server) live(sid string, life []step, slot time.Time) {
 	defer s.wg.Done()
-	steps := []string{"queued", "sent", "delivered", "read"}
-	if fail {
-		steps = []string{"queued", "sent", "failed"}
-	}
-	for _, status := range steps {
-		if !s.sleep(s.cfg.StatusStep) {
+	for _, st := range life {
+		wait := s.cfg.StatusStep
+		if st.atSlot && !slot.IsZero() {
+			wait = max(slot.Sub(s.cfg.Now()), 0)
+		}
+		if !s.sleep(wait) {
 			return
 		}
-		if m := s.advance(sid, status); m.StatusCallback != "" {
+		if m := s.advance(sid, st, slot); m.StatusCallback != "" {
 			s.callback(m)
 		}
 	}
 }
 
-// advance moves the stored message to status and returns a copy.
-func (s *Server) advance(sid, status string) Message {
+// advance moves the stored message to st and returns a copy.
+func (s *Server) advance(sid string, st step, slot time.Time) Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m := s.bySID[sid]
-	now := time.Now().UTC()
-	m.Status, m.DateUpdated = status, now
-	switch status {
+	now := s.cfg.Now().UTC()
+	m.Status, m.DateUpdated = st.status, now
+	switch st.status {
 	case "sent":
 		m.DateSent = now
+		if !slot.IsZero() {
+			m.DateSent = slot.UTC() // its turn, exactly, for a stopped test clock
+		}
 	case "failed":
-		m.ErrorCode = 30008 // Twilio's "unknown error"
+		m.ErrorCode = st.code
 	}
 	return *m
 }

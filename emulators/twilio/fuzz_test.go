@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -118,5 +119,67 @@ func FuzzContentVariables(f *testing.F) {
 			}
 		}
 		t.Fatalf("created %s is not recorded", answer.SID)
+	})
+}
+
+// FuzzHooks feeds the test hooks /_standin/window and /_standin/contents
+// arbitrary bodies: each opens (or adds) and answers 204, or refuses with
+// a JSON 400.
+func FuzzHooks(f *testing.F) {
+	f.Add("window", "application/x-www-form-urlencoded", "From=%2B94771234577&To=whatsapp%3A%2B14155238886")
+	f.Add("window", "application/json", `{"from":"whatsapp:+94771234577"}`)
+	f.Add("contents", "application/json", `{"Sid":"HX0123456789abcdef0123456789abcdef","Body":"Hi {{1}}"}`)
+	f.Add("contents", "application/x-www-form-urlencoded", "Sid=HX1&Body=")
+	s := standin.New(standin.Config{AccountSID: accountSID, AuthToken: authToken, Logger: quiet})
+	f.Cleanup(s.Close)
+	f.Fuzz(func(t *testing.T, hook, contentType, body string) {
+		path := "/_standin/window"
+		if hook == "contents" {
+			path = "/_standin/contents"
+		}
+		r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+		r.Header.Set("Content-Type", contentType)
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		switch {
+		case w.Code == http.StatusNoContent:
+		case w.Code == http.StatusBadRequest && json.Valid(w.Body.Bytes()):
+		default:
+			t.Fatalf("POST %s %q = %d %q, want 204, or 400 as JSON", path, body, w.Code, w.Body)
+		}
+	})
+}
+
+// FuzzRender sends a template the stand-in was given, with arbitrary text
+// and variables: it is always created; a template with no placeholder is
+// sent as it is; and with plain values (no digit, brace or blank) no
+// placeholder it had a value for is left in the body.
+func FuzzRender(f *testing.F) {
+	f.Add("Hi {{1}}, from {{ 2 }}", "Arjuna", "Colombo")
+	f.Add("{{1}}{{1}}{{2", "{{2}}", "x")
+	f.Add("{{}} {{a_b}} plain", "", "")
+	left := regexp.MustCompile(`\{\{\s*[12]\s*\}\}`)
+	plain := regexp.MustCompile(`^[^0-9{}]*[^\s0-9{}][^0-9{}]*$`)
+	f.Fuzz(func(t *testing.T, template, one, two string) {
+		s := standin.New(standin.Config{AccountSID: accountSID, AuthToken: authToken, StatusStep: time.Hour, Logger: quiet,
+			Contents: map[string]string{"HX0123456789abcdef0123456789abcdef": template}})
+		defer s.Close()
+		vars, _ := json.Marshal(map[string]string{"1": one, "2": two})
+		form := url.Values{"To": {"whatsapp:+94771234577"}, "From": {sender}, "ContentSid": {"HX0123456789abcdef0123456789abcdef"}, "ContentVariables": {string(vars)}}
+		r := httptest.NewRequest(http.MethodPost, "/2010-04-01/Accounts/"+accountSID+"/Messages.json", strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.SetBasicAuth(accountSID, authToken)
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		if w.Code != http.StatusCreated {
+			t.Fatalf("create = %d %s", w.Code, w.Body)
+		}
+		got := s.Sent()[0].Body
+		switch {
+		case !strings.Contains(template, "{{") && got != template:
+			t.Fatalf("template %q with no placeholder sent as %q", template, got)
+		case plain.MatchString(one) && plain.MatchString(two) && left.MatchString(got):
+			t.Fatalf("template %q with %q, %q rendered as %q, a placeholder left", template, one, two, got)
+		}
 	})
 }

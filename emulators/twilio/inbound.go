@@ -18,10 +18,10 @@ type inboundAnswer struct {
 	Error           string  `json:"error,omitempty"`
 }
 
-// inbound plays a WhatsApp user writing to us: it builds the form Twilio
-// would post, signs it for InboundURL and posts it there, once (Twilio does
-// not retry inbound webhooks).
-func (s *Server) inbound(w http.ResponseWriter, r *http.Request) {
+// postInbound plays a WhatsApp user writing to us: it opens their window
+// with To, builds the form Twilio would post, signs it for InboundURL and
+// posts it there, once (Twilio does not retry inbound webhooks).
+func (s *Server) postInbound(w http.ResponseWriter, r *http.Request) {
 	in, err := readFields(w, r)
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, inboundAnswer{Error: err.Error()})
@@ -32,14 +32,17 @@ func (s *Server) inbound(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, inboundAnswer{Error: "From must be an E.164 number, e.g. +94771234577 or whatsapp:+94771234577"})
 		return
 	}
-	if s.cfg.InboundURL == "" {
-		writeJSON(w, http.StatusServiceUnavailable, inboundAnswer{Error: "the stand-in has no InboundURL to post to"})
-		return
-	}
 	to := cmp.Or(in["to"], DefaultInboundTo)
 	if !strings.HasPrefix(to, channel) {
 		to = channel + to
 	}
+	if s.cfg.InboundURL == "" {
+		writeJSON(w, http.StatusServiceUnavailable, inboundAnswer{Error: "the stand-in has no InboundURL to post to"})
+		return
+	}
+	// Twilio has the message whatever our webhook answers: the person's
+	// window is open.
+	s.OpenWindow(from, to)
 	sid := cmp.Or(in["messagesid"], newSID("SM"))
 	form := url.Values{
 		"MessageSid":       {sid},

@@ -10,6 +10,23 @@
 //     hex digits, with ContentVariables, a JSON object of strings), and
 //     From or a Messaging Service (MessagingServiceSid, MG...), and records
 //     which.
+//   - As WhatsApp through Twilio, free text (Body, no ContentSid) reaches
+//     a person only within Window (24h) after their last message to that
+//     sender: otherwise it is accepted (201, queued) and then fails with
+//     ErrorCode 63016, in the status callback and when fetched. Whether the
+//     window is open is judged when the message is created. A ContentSid
+//     is always allowed; a template the stand-in was given (Contents or
+//     POST /_standin/contents) is rendered into the message's body with
+//     its ContentVariables ({{1}}, ...), and one missing a value fails
+//     with 63028; others are recorded, with their variables, bodiless.
+//   - With SenderMPS set, each sender (From, or the number a Messaging
+//     Service picked) hands its messages on at that rate, as Twilio's
+//     per-sender queue does: "sent" (date_sent, its callback) comes a
+//     1/SenderMPS seconds after the message before. The queue holds SenderQueue
+//     messages, by default four hours' worth at SenderMPS (Twilio's
+//     WhatsApp limit); when it is full a message from a From number is
+//     refused (400, 21611), and one through a Messaging Service is
+//     accepted and then fails with 30001 (Queue overflow).
 //   - GET /2010-04-01/Accounts/{sid}/Messages.json lists messages, newest
 //     first, filtered by To, From and DateSent (whole UTC days, as Twilio).
 //   - GET /2010-04-01/Accounts/{sid}/Messages/{MessageSid}.json and
@@ -31,10 +48,13 @@
 //	              after Twilio accepted it
 //	+15005550012  accepted, then queued, sent and failed (ErrorCode 30008)
 //
-// For tests and the demo, GET /_standin/messages lists what was sent, and
+// For tests and the demo, GET /_standin/messages lists what was sent;
 // POST /_standin/inbound (From, Body, optional To, MessageSid and
-// ProfileName, as a form or JSON) posts a signed inbound WhatsApp message
-// to InboundURL and answers with what the webhook said.
+// ProfileName, as a form or JSON) opens From's window with To and posts a
+// signed inbound WhatsApp message to InboundURL, answering with what the
+// webhook said; POST /_standin/window (From, optional To) opens the window
+// alone, posting nothing; POST /_standin/contents (Sid, Body) adds a
+// template to render.
 //
 // Inbound messages are not added to the message list. Logs never hold a
 // whole phone number or a message body.
@@ -49,6 +69,8 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
+	"math"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -66,6 +88,8 @@ const (
 	NumberFailsLater  = "+15005550012"
 	DefaultInboundTo  = "whatsapp:+14155238886" // Twilio's WhatsApp sandbox
 	defaultStatusStep = 300 * time.Millisecond
+	defaultWindow     = 24 * time.Hour
+	queueHours        = 4 // Twilio's WhatsApp queue holds this many hours of messages
 	channel           = "whatsapp:"
 	apiVersion        = "2010-04-01"
 )
@@ -85,6 +109,24 @@ type Config struct {
 	StatusStep time.Duration
 	Logger     *slog.Logger // slog.Default() when nil
 	HTTPClient *http.Client // for callbacks and inbound posts; 15s timeout when nil
+
+	// Window is WhatsApp's customer service window: free text reaches a
+	// person only this long after their last message to the sender; 24h
+	// when zero.
+	Window time.Duration
+	// Now is the clock of the window and the senders' queues; time.Now
+	// when nil.
+	Now func() time.Time
+	// SenderMPS is each sender's throughput in messages per second; 0 is
+	// unlimited (no queueing).
+	SenderMPS float64
+	// SenderQueue is how many messages a sender's queue holds; 0 means
+	// four hours' worth at SenderMPS, as Twilio's WhatsApp queue.
+	SenderQueue int
+	// Contents are the approved templates the stand-in renders:
+	// ContentSid to a body with Twilio's {{1}} variables. Others are sent
+	// with no body, recorded with their variables.
+	Contents map[string]string
 }
 
 // Message is a message the stand-in was asked to send.
@@ -121,23 +163,44 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu     sync.Mutex
-	closed bool
-	msgs   []*Message // in creation order
-	bySID  map[string]*Message
+	mu       sync.Mutex
+	closed   bool
+	msgs     []*Message // in creation order
+	bySID    map[string]*Message
+	inbound  map[pair]time.Time // last message of each person to each sender
+	senders  map[string]*queue  // by sender number
+	contents map[string]string  // ContentSid to body
 }
+
+// pair is a person and a sender, both numbers without the channel.
+type pair struct{ person, sender string }
 
 // New returns a stand-in for cfg's account.
 func New(cfg Config) *Server {
 	if cfg.StatusStep <= 0 {
 		cfg.StatusStep = defaultStatusStep
 	}
+	if cfg.Window <= 0 {
+		cfg.Window = defaultWindow
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.SenderQueue <= 0 {
+		cfg.SenderQueue = int(min(cfg.SenderMPS*queueHours*3600, math.MaxInt32))
+	}
 	s := &Server{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		client: cfg.HTTPClient,
-		mux:    http.NewServeMux(),
-		bySID:  make(map[string]*Message),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		client:   cfg.HTTPClient,
+		mux:      http.NewServeMux(),
+		bySID:    make(map[string]*Message),
+		inbound:  make(map[pair]time.Time),
+		senders:  make(map[string]*queue),
+		contents: maps.Clone(cfg.Contents),
+	}
+	if s.contents == nil {
+		s.contents = make(map[string]string)
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -156,7 +219,9 @@ func New(cfg Config) *Server {
 		notFound(w, r)
 	}))
 	s.mux.HandleFunc("GET /_standin/messages", s.standinMessages)
-	s.mux.HandleFunc("POST /_standin/inbound", s.inbound)
+	s.mux.HandleFunc("POST /_standin/inbound", s.postInbound)
+	s.mux.HandleFunc("POST /_standin/window", s.openWindow)
+	s.mux.HandleFunc("POST /_standin/contents", s.addContent)
 	return s
 }
 

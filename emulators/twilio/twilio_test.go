@@ -318,6 +318,8 @@ func TestFetchAndList_twilio_go(t *testing.T) {
 	s, u := start(t, standin.Config{StatusStep: time.Millisecond})
 	tw := twilioAPI(t, u, authToken)
 	const bob = "+94771234588"
+	s.OpenWindow(ada, sender)
+	s.OpenWindow(bob, sender)
 	var adas []string
 	for i := range 7 {
 		to := ada
@@ -448,6 +450,7 @@ func TestStatusCallbacks(t *testing.T) {
 			t.Parallel()
 			h := newHook(t, nil)
 			s, u := start(t, standin.Config{StatusStep: 2 * time.Millisecond})
+			s.OpenWindow(tt.to, sender) // free text: the person wrote first
 			_, _ = provider(t, u).Send(t.Context(), sms.Request{To: tt.to, Body: "Hi", StatusCallback: h.url})
 			waitFor(t, "every callback", func() bool { return len(h.requests()) == len(tt.want) })
 			s.Close() // nothing more may come
@@ -524,6 +527,7 @@ func TestStatusCallbacks_retries(t *testing.T) {
 			t.Parallel()
 			h := newHook(t, tt.answer)
 			s, u := start(t, standin.Config{StatusStep: 2 * time.Millisecond})
+			s.OpenWindow(ada, sender)
 			if _, err := provider(t, u).Send(t.Context(), sms.Request{To: ada, Body: "Hi", StatusCallback: h.url}); err != nil {
 				t.Fatal(err)
 			}
@@ -743,6 +747,9 @@ func TestConcurrentSends(t *testing.T) {
 	var wg sync.WaitGroup
 	sids := make(chan string, n)
 	for i := range n {
+		s.OpenWindow(fmt.Sprintf("+9477%07d", i), sender)
+	}
+	for i := range n {
 		wg.Go(func() {
 			res, err := p.Send(t.Context(), sms.Request{To: fmt.Sprintf("+9477%07d", i), Body: "Hi", StatusCallback: h.url})
 			if err != nil {
@@ -780,6 +787,8 @@ func TestLogs_hold_no_number_or_body(t *testing.T) {
 	})
 	s, u := start(t, standin.Config{StatusStep: time.Millisecond, InboundURL: h.url, Logger: logger})
 	p := provider(t, u)
+	s.OpenWindow(standin.NumberFailsLater, "")
+	post(t, u+"/_standin/window", url.Values{"From": {ada}})
 	const secret = "secret body text"
 	for _, to := range []string{ada, standin.NumberInvalid, standin.NumberFailsLater} {
 		_, _ = p.Send(context.Background(), sms.Request{To: to, Body: secret, StatusCallback: h.url})
