@@ -14,6 +14,8 @@ import (
 	"github.com/twilio/twilio-go/client"
 )
 
+const codeQueueFull = 21611
+
 // classify gives err an errs kind for the caller's retry decision. A
 // Twilio rejection becomes a *sms.ProviderError in the chain, so that the
 // caller can record its code.
@@ -34,7 +36,8 @@ func classify(op string, err error) error {
 		pe.Code = strconv.Itoa(re.Code)
 	}
 	kind := errs.Permanent
-	if transientStatus(re.Status) {
+	// 21611: the sender's queue is full for now; it drains at its MPS.
+	if transientStatus(re.Status) || re.Code == codeQueueFull {
 		kind = errs.Transient
 	}
 	return errs.Wrap(kind, pe, op)

@@ -173,6 +173,27 @@ func TestSend(t *testing.T) {
 	}
 }
 
+// A sender whose queue is full refuses more for now (21611): the caller
+// may try again once it drains, so the error is transient.
+func TestSend_sender_queue_full(t *testing.T) {
+	t.Parallel()
+	s := standin.New(standin.Config{AccountSID: accountSID, AuthToken: authToken, StatusStep: time.Hour,
+		SenderMPS: 0.001, SenderQueue: 1, Logger: slog.New(slog.DiscardHandler)})
+	ts := httptest.NewServer(s)
+	t.Cleanup(func() { s.Close(); ts.Close() })
+	p := newProvider(t, ts.URL, authToken)
+	req := sms.Request{To: "+94771234577", ContentSID: content}
+	if _, err := p.Send(t.Context(), req); err != nil {
+		t.Fatalf("first Send() error = %v", err)
+	}
+
+	_, err := p.Send(t.Context(), req)
+
+	if got := []any{errs.KindOf(err), twilio.Code(err)}; !cmp.Equal(got, []any{errs.Transient, "21611"}) {
+		t.Errorf("Send() to a full queue: kind, code = %v (%v), want transient 21611", got, err)
+	}
+}
+
 // An approved template goes as ContentSid and ContentVariables, never as
 // Body; a Messaging Service replaces From.
 func TestSend_content_and_service(t *testing.T) {
@@ -360,6 +381,8 @@ func TestSentTo(t *testing.T) {
 			t.Parallel()
 			s, url := startStandin(t, tt.step)
 			p := newProvider(t, url, authToken)
+			s.OpenWindow(ada, sender) // free text: they wrote first
+			s.OpenWindow(bob, sender)
 			before := time.Now()
 			sids := make(map[string]bool)
 			for i, to := range tt.sends {
@@ -396,26 +419,45 @@ func TestSentTo(t *testing.T) {
 	}
 }
 
+// A message Twilio accepted and failed later is listed with its code.
 func TestSentTo_failed_message(t *testing.T) {
 	t.Parallel()
-	s, url := startStandin(t, time.Millisecond)
-	p := newProvider(t, url, authToken)
-	res, err := p.Send(t.Context(), sms.Request{To: standin.NumberFailsLater, Body: "Hi"})
-	if err != nil {
-		t.Fatalf("Send() error = %v", err)
+	const ada = "+94771234577"
+	tests := []struct {
+		name     string
+		to       string
+		wrote    bool // the person wrote first: free text may reach them
+		wantCode string
+	}{
+		{name: "failed_later", to: standin.NumberFailsLater, wrote: true, wantCode: "30008"},
+		{name: "outside_the_window", to: ada, wantCode: "63016"},
 	}
-	waitFor(t, "the failure", func() bool { m := s.Sent(); return len(m) == 1 && m[0].Status == "failed" })
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, url := startStandin(t, time.Millisecond)
+			p := newProvider(t, url, authToken)
+			if tt.wrote {
+				s.OpenWindow(tt.to, sender)
+			}
+			res, err := p.Send(t.Context(), sms.Request{To: tt.to, Body: "Hi"})
+			if err != nil {
+				t.Fatalf("Send() error = %v", err)
+			}
+			waitFor(t, "the failure", func() bool { m := s.Sent(); return len(m) == 1 && m[0].Status == "failed" })
 
-	got, err := p.SentTo(t.Context(), standin.NumberFailsLater, time.Now().Add(-time.Minute))
-	if err != nil {
-		t.Fatalf("SentTo() error = %v", err)
-	}
-	for i := range got {
-		got[i].DateCreated = time.Time{}
-	}
-	want := []sms.Sent{{SID: res.SID, To: standin.NumberFailsLater, Body: "Hi", Status: "failed", ErrorCode: "30008"}}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("SentTo() (-want, +got):\n%s", diff)
+			got, err := p.SentTo(t.Context(), tt.to, time.Now().Add(-time.Minute))
+			if err != nil {
+				t.Fatalf("SentTo() error = %v", err)
+			}
+			for i := range got {
+				got[i].DateCreated = time.Time{}
+			}
+			want := []sms.Sent{{SID: res.SID, To: tt.to, Body: "Hi", Status: "failed", ErrorCode: tt.wantCode}}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("SentTo() (-want, +got):\n%s", diff)
+			}
+		})
 	}
 }
 
