@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -52,6 +53,8 @@ type config struct {
 	TwilioToken   string
 	TwilioFrom    string
 	TwilioService string // a Messaging Service to send through instead of TwilioFrom
+	// StandinMPS is the stand-in's throughput per sender (0: unlimited).
+	StandinMPS    float64
 	PublicBaseURL string
 
 	// Defaulted lists "NAME=value" for each variable left unset, so that
@@ -120,6 +123,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 		c.TwilioFrom = str("TWILIO_FROM", defaultTwilioFrom)
 	} else {
 		c.TwilioFrom = getenv("TWILIO_FROM")
+	}
+	if v := getenv("TWILIO_STANDIN_MPS"); v != "" {
+		mps, err := strconv.ParseFloat(v, 64)
+		if err != nil || mps < 0 || math.IsInf(mps, 0) || math.IsNaN(mps) {
+			problems = append(problems, fmt.Errorf("TWILIO_STANDIN_MPS=%q: want messages per second, 0 or more (0: unlimited)", v))
+		}
+		c.StandinMPS = mps
 	}
 	c.PublicBaseURL = strings.TrimRight(str("PUBLIC_BASE_URL", "http://localhost:"+strconv.Itoa(c.Port)), "/")
 

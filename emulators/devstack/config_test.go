@@ -81,14 +81,14 @@ func TestLoadConfig(t *testing.T) {
 				"PORT": "8081", "FIRESTORE_PORT": "1", "PUBSUB_PORT": "2", "CLOUD_TASKS_PORT": "3", "TWILIO_STANDIN_PORT": "4",
 				"FIRESTORE_EMULATOR_HOST": "h:1", "PUBSUB_EMULATOR_HOST": "h:2", "CLOUD_TASKS_EMULATOR_HOST": "h:3",
 				"STORAGE_EMULATOR_HOST": "h:4", "GOOGLE_CLOUD_PROJECT": "p", "IMPORT_BUCKET": "b", "API_KEY": "k", "TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t",
-				"TWILIO_FROM": "whatsapp:+1", "PUBLIC_BASE_URL": "https://example.test/",
+				"TWILIO_FROM": "whatsapp:+1", "PUBLIC_BASE_URL": "https://example.test/", "TWILIO_STANDIN_MPS": "2.5",
 			},
 			want: config{
 				// Emulators given by host are reused: their ports are unused.
 				Port: 8081, TwilioPort: 4,
 				FirestoreHost: "h:1", PubSubHost: "h:2", CloudTasksHost: "h:3", StorageHost: "h:4",
 				Project: "p", ImportBucket: "b", APIKey: "k", TwilioSID: "AC1", TwilioToken: "t", TwilioFrom: "whatsapp:+1",
-				PublicBaseURL: "https://example.test",
+				PublicBaseURL: "https://example.test", StandinMPS: 2.5,
 			},
 		},
 	}
@@ -121,6 +121,8 @@ func TestLoadConfig_rejects(t *testing.T) {
 		{name: "bad_sid", env: map[string]string{"TWILIO_ACCOUNT_SID": "xyz"}, want: []string{"TWILIO_ACCOUNT_SID"}},
 		{name: "sid_with_dash", env: map[string]string{"TWILIO_ACCOUNT_SID": "AC-1"}, want: []string{"TWILIO_ACCOUNT_SID"}},
 		{name: "token_with_dash", env: map[string]string{"TWILIO_AUTH_TOKEN": "local-token"}, want: []string{"TWILIO_AUTH_TOKEN"}},
+		{name: "standin_mps_negative", env: map[string]string{"TWILIO_STANDIN_MPS": "-1"}, want: []string{`TWILIO_STANDIN_MPS="-1"`}},
+		{name: "standin_mps_not_a_number", env: map[string]string{"TWILIO_STANDIN_MPS": "fast"}, want: []string{`TWILIO_STANDIN_MPS="fast"`}},
 		{name: "two_senders", env: map[string]string{"TWILIO_FROM": "whatsapp:+1", "TWILIO_MESSAGING_SERVICE_SID": "MG1"}, want: []string{"TWILIO_FROM and TWILIO_MESSAGING_SERVICE_SID"}},
 	}
 	for _, tc := range tests {

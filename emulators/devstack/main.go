@@ -241,6 +241,7 @@ func runStack(ctx context.Context, cfg config, o options, stdout io.Writer, log 
 		AccountSID: cfg.TwilioSID,
 		AuthToken:  cfg.TwilioToken,
 		InboundURL: cfg.PublicBaseURL + "/webhooks/inbound",
+		SenderMPS:  cfg.StandinMPS,
 		Logger:     log.With("component", "twilio-standin"),
 	})
 	twilioSrv := &http.Server{Handler: standin, ReadHeaderTimeout: 10 * time.Second}
