@@ -14,6 +14,14 @@ resource "google_project_iam_member" "handle_status_datastore" {
   member  = google_service_account.handle_status.member
 }
 
+# A campaign whose statuses fail too often is paused, and its pause
+# settled through recipient-batch (ProcessRecipients pauses its queue).
+resource "google_pubsub_topic_iam_member" "handle_status_settle" {
+  topic  = google_pubsub_topic.event["recipient-batch"].name
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.handle_status.member
+}
+
 resource "google_cloudfunctions2_function" "handle_status" {
   name     = local.function_names["HandleStatus"]
   location = var.region
@@ -46,7 +54,10 @@ resource "google_cloudfunctions2_function" "handle_status" {
     ingress_settings               = "ALLOW_ALL"
     all_traffic_on_latest_revision = true
 
-    environment_variables = local.event_env
+    environment_variables = merge(local.event_env, {
+      AUTO_PAUSE_WINDOW       = var.auto_pause_window
+      AUTO_PAUSE_FAILURE_RATE = var.auto_pause_failure_rate
+    })
   }
 }
 

@@ -15,9 +15,11 @@ resource "google_project_iam_member" "webhooks_datastore" {
   member  = google_service_account.webhooks.member
 }
 
-# A stored callback is handed on to the function that processes it.
+# A stored callback is handed on to the function that processes it; a
+# campaign paused for statuses failed in place is settled through
+# recipient-batch.
 resource "google_pubsub_topic_iam_member" "webhooks_publisher" {
-  for_each = toset(["inbound-message", "delivery-status"])
+  for_each = toset(["inbound-message", "delivery-status", "recipient-batch"])
 
   topic  = google_pubsub_topic.event[each.value].name
   role   = "roles/pubsub.publisher"
@@ -56,8 +58,10 @@ resource "google_cloudfunctions2_function" "webhooks" {
     all_traffic_on_latest_revision = true
 
     environment_variables = merge(local.common_env, {
-      PUBLIC_BASE_URL   = local.function_urls["Webhooks"]
-      WEBHOOK_RETENTION = var.webhook_retention
+      PUBLIC_BASE_URL         = local.function_urls["Webhooks"]
+      WEBHOOK_RETENTION       = var.webhook_retention
+      AUTO_PAUSE_WINDOW       = var.auto_pause_window
+      AUTO_PAUSE_FAILURE_RATE = var.auto_pause_failure_rate
     })
 
     secret_environment_variables {

@@ -872,8 +872,10 @@ var publishers = map[string][]string{
 	"API": events.Topics,
 	// a client's file, read once it arrives (importrun).
 	"ReadImport": {events.TopicUserImport},
-	// stored callbacks handed on (functions/webhooks).
-	"Webhooks": {events.TopicInbound, events.TopicStatus},
+	// stored callbacks handed on (functions/webhooks); a campaign paused
+	// for its failed statuses, settled (campaignrun.settleSoon).
+	"Webhooks":     {events.TopicInbound, events.TopicStatus, events.TopicRecipients},
+	"HandleStatus": {events.TopicRecipients},
 	// the next page and the recipient batches (campaignrun.Launch).
 	"LaunchCampaign": {events.TopicCampaignLaunch, events.TopicRecipients},
 	// settling: the held fan-out page, the next settle page
@@ -937,11 +939,15 @@ func TestPublishersInCode(t *testing.T) {
 		"shared/campaignrun/campaignrun.go": {[]string{"API"}, map[string][]string{"events.TopicCampaignLaunch": {events.TopicCampaignLaunch}}},
 		"shared/campaignrun/launch.go": {[]string{"LaunchCampaign"}, map[string][]string{
 			"events.TopicCampaignLaunch": {events.TopicCampaignLaunch}, "events.TopicRecipients": {events.TopicRecipients}}},
-		// Pause, resume, cancel and the sweeps (API) ask for settling;
-		// Settle (ProcessRecipients) publishes the held page and its next
-		// page; a Launch that finds its campaign cancelled settles it.
+		// Settle (ProcessRecipients) publishes the held page.
 		"shared/campaignrun/lifecycle.go": {[]string{"API", "ProcessRecipients", "LaunchCampaign"}, map[string][]string{
-			"events.TopicCampaignLaunch": {events.TopicCampaignLaunch}, "events.TopicRecipients": {events.TopicRecipients}}},
+			"events.TopicCampaignLaunch": {events.TopicCampaignLaunch}}},
+		// Pause, resume, cancel and the sweeps (API) ask for settling, as
+		// Settle (ProcessRecipients) does for its next page; a Launch that
+		// finds its campaign cancelled settles it; an auto-pause on failed
+		// statuses (HandleStatus, Webhooks in place) settles the pause.
+		"shared/campaignrun/settlesoon.go": {[]string{"API", "ProcessRecipients", "LaunchCampaign", "HandleStatus", "Webhooks"}, map[string][]string{
+			"events.TopicRecipients": {events.TopicRecipients}}},
 	}
 	for rel, c := range calls {
 		for _, fn := range c.runBy {

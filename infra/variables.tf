@@ -135,7 +135,7 @@ variable "webhook_retention" {
 }
 
 variable "auto_pause_window" {
-  description = "How many of a campaign's last sends the Sender looks at to pause it when too many failed (AUTO_PAUSE_WINDOW; 0: never)."
+  description = "How many of a campaign's last sends are looked at to pause it when too many failed, refused by Twilio (Sender) or failed in a status callback (HandleStatus, Webhooks) (AUTO_PAUSE_WINDOW; 0: never)."
   type        = number
   default     = 100
 

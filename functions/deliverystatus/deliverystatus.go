@@ -29,22 +29,31 @@ var Handle = edge.EventFunc("HandleStatus", Build)
 type Config struct {
 	setup.Project
 	setup.StatusRetry
+	setup.AutoPause
 	setup.Events // read by edge.EventFunc
 }
 
 // Build makes the handler from the environment (or l, in tests).
-func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
+func Build(ctx context.Context, l envconfig.Lookuper) (_ edge.Handler, err error) {
+	var opened setup.Opened
+	defer opened.CloseIf(&err)
 	var cfg Config
 	st, err := setup.LoadStore(ctx, &cfg, l)
 	if err != nil {
 		return nil, err
 	}
-	return New(st, cfg.GiveUpAfter), nil
+	opened.Add(st.Close)
+	failures, err := setup.FailureWatch(ctx, cfg.Project, cfg.AutoPause, st, &opened)
+	if err != nil {
+		return nil, err
+	}
+	return New(st, cfg.GiveUpAfter, failures), nil
 }
 
-// New returns the handler over st.
-func New(st store.Store, giveUpAfter time.Duration) edge.Handler {
-	a := &deliverystatus.Applier{Store: st, GiveUpAfter: giveUpAfter}
+// New returns the handler over st; failures, if not nil, is told of each
+// message a callback fails.
+func New(st store.Store, giveUpAfter time.Duration, failures deliverystatus.FailureWatch) edge.Handler {
+	a := &deliverystatus.Applier{Store: st, GiveUpAfter: giveUpAfter, Failures: failures}
 	return edge.Decoded(func(ctx context.Context, e webhook.Event) error {
 		return a.Apply(ctx, twilioform.Status(e))
 	})

@@ -41,7 +41,7 @@ func TestHandleStatus(t *testing.T) {
 	if _, err := st.CreateMessages(ctx, []message.Message{m}); err != nil {
 		t.Fatal(err)
 	}
-	h := deliverystatus.New(st, 15*time.Minute)
+	h := deliverystatus.New(st, 15*time.Minute, nil)
 	if err := h(ctx, published(t, "SM1", "delivered", deliveredAt)); err != nil {
 		t.Fatalf("handler: %v", err)
 	}
@@ -82,10 +82,49 @@ func TestHandleStatus_retry_decisions(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			err := deliverystatus.New(memstore.New(), 15*time.Minute)(context.Background(), tc.msg(t))
+			err := deliverystatus.New(memstore.New(), 15*time.Minute, nil)(context.Background(), tc.msg(t))
 			if (err != nil) != tc.wantErr || errs.Retry(err) != tc.wantRetry {
 				t.Errorf("handler = %v (retry %v); want error %v, retry %v", err, errs.Retry(err), tc.wantErr, tc.wantRetry)
 			}
 		})
+	}
+}
+
+// watch records the campaigns it is asked to check.
+type watch struct{ checked []string }
+
+func (w *watch) CheckFailures(_ context.Context, campaignID string) error {
+	w.checked = append(w.checked, campaignID)
+	return nil
+}
+
+// A failed callback asks for the campaign's failure rate; its redelivery
+// and other statuses do not.
+func TestHandleStatus_failed_checks_failures(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sentAt := time.Now().UTC().Add(-time.Minute).Truncate(time.Second)
+	st := memstore.New()
+	var ms []message.Message
+	for _, sid := range []string{"SM1", "SM2"} {
+		ms = append(ms, message.Message{ID: sid + "-c1", CampaignID: "c1", Phone: "+9477123456" + sid[2:], Status: message.Sent,
+			ProviderSID: sid, CreatedAt: sentAt, UpdatedAt: sentAt, SentAt: &sentAt})
+	}
+	if _, err := st.CreateMessages(ctx, ms); err != nil {
+		t.Fatal(err)
+	}
+	w := &watch{}
+	h := deliverystatus.New(st, 15*time.Minute, w)
+	for _, e := range []events.Message{
+		published(t, "SM1", "failed", sentAt.Add(time.Second)),
+		published(t, "SM1", "failed", sentAt.Add(time.Second)),
+		published(t, "SM2", "delivered", sentAt.Add(time.Second)),
+	} {
+		if err := h(ctx, e); err != nil {
+			t.Fatalf("handler: %v", err)
+		}
+	}
+	if diff := cmp.Diff([]string{"c1"}, w.checked); diff != "" {
+		t.Errorf("campaigns checked (-want, +got):\n%s", diff)
 	}
 }

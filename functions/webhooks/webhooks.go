@@ -41,6 +41,7 @@ type Config struct {
 	setup.Project
 	setup.StatusRetry
 	setup.WebhookRetention
+	setup.AutoPause // for statuses processed in place
 	// PublicBaseURL is this function's URL as Twilio calls it; signatures
 	// cover it plus the path (see setup.InboundPath).
 	PublicBaseURL string `env:"PUBLIC_BASE_URL, required"`
@@ -70,14 +71,19 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 	if err != nil {
 		return nil, err
 	}
-	return (&Server{Config: cfg, Store: st, Users: st, Events: pub, Apply: InPlace(st, cfg.GiveUpAfter)}).Routes(), nil
+	failures, err := setup.FailureWatch(ctx, cfg.Project, cfg.AutoPause, st, &opened)
+	if err != nil {
+		return nil, err
+	}
+	return (&Server{Config: cfg, Store: st, Users: st, Events: pub, Apply: InPlace(st, cfg.GiveUpAfter, failures)}).Routes(), nil
 }
 
-// InPlace processes stored callbacks as HandleInbound and HandleStatus do,
-// for when they cannot be handed on.
-func InPlace(st store.Store, giveUpAfter time.Duration) map[webhook.Kind]func(context.Context, webhook.Event) error {
+// InPlace processes stored callbacks as HandleInbound and HandleStatus do
+// (failures, if not nil, told of each message a status fails), for when
+// they cannot be handed on.
+func InPlace(st store.Store, giveUpAfter time.Duration, failures deliverystatus.FailureWatch) map[webhook.Kind]func(context.Context, webhook.Event) error {
 	in := &inbound.Handler{Store: st}
-	status := &deliverystatus.Applier{Store: st, GiveUpAfter: giveUpAfter}
+	status := &deliverystatus.Applier{Store: st, GiveUpAfter: giveUpAfter, Failures: failures}
 	return map[webhook.Kind]func(context.Context, webhook.Event) error{
 		webhook.Inbound: func(ctx context.Context, e webhook.Event) error { return in.Handle(ctx, twilioform.Inbound(e)) },
 		webhook.Status:  func(ctx context.Context, e webhook.Event) error { return status.Apply(ctx, twilioform.Status(e)) },

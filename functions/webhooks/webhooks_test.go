@@ -17,6 +17,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/events/memevents"
+	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/sms/twilio"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
 	"github.com/eventstreamengine/ese/shared/user"
@@ -208,7 +209,7 @@ func TestWebhooks_stop_applied_in_place_when_pubsub_is_down(t *testing.T) {
 	f := &fixture{store: st, events: pub}
 	f.h = (&Server{
 		Config: Config{PublicBaseURL: base, AuthToken: token, ReplyStop: "bye"},
-		Store:  st, Events: &down{}, Apply: InPlace(st, time.Minute),
+		Store:  st, Events: &down{}, Apply: InPlace(st, time.Minute, nil),
 	}).Routes()
 	if code, body := f.post("/webhooks/inbound", inboundForm("STOP", "SM77"), token); code != 200 || !strings.Contains(body, "bye") {
 		t.Fatalf("STOP with Pub/Sub down = %d %q, want 200 with the reply", code, body)
@@ -221,6 +222,42 @@ func TestWebhooks_stop_applied_in_place_when_pubsub_is_down(t *testing.T) {
 	if u.LastInboundAt == nil || !u.LastInboundAt.Equal(evs[0].ReceivedAt) {
 		t.Errorf("LastInboundAt = %v, want the STOP's arrival %v", u.LastInboundAt, evs[0].ReceivedAt)
 	}
+}
+
+// A failed status applied in place, Pub/Sub being down, asks for its
+// campaign's failure rate as HandleStatus would.
+func TestWebhooks_failed_status_in_place_checks_failures(t *testing.T) {
+	t.Parallel()
+	st := memstore.New()
+	ctx := context.Background()
+	at := time.Now().UTC().Add(-time.Minute)
+	m := message.Message{ID: "m1-c1", CampaignID: "c1", Phone: "+94771234567", Status: message.Sent, ProviderSID: "SM5", CreatedAt: at, UpdatedAt: at, SentAt: &at}
+	if _, err := st.CreateMessages(ctx, []message.Message{m}); err != nil {
+		t.Fatal(err)
+	}
+	w := &watch{}
+	f := &fixture{store: st, events: memevents.New()}
+	f.h = (&Server{Config: Config{PublicBaseURL: base, AuthToken: token}, Store: st, Events: &down{}, Apply: InPlace(st, time.Minute, w)}).Routes()
+	for range 2 { // Twilio's retry changes nothing more
+		form := url.Values{"MessageSid": {"SM5"}, "MessageStatus": {"failed"}, "ErrorCode": {"63016"}}
+		if code, body := f.post("/webhooks/status", form, token); code != 200 {
+			t.Fatalf("failed status with Pub/Sub down = %d %s, want 200", code, body)
+		}
+	}
+	if got, _ := st.GetMessage(ctx, m.ID); got.Status != message.Failed || got.ErrorCode != "63016" {
+		t.Errorf("message %s %q, want FAILED 63016", got.Status, got.ErrorCode)
+	}
+	if diff := cmp.Diff([]string{"c1"}, w.checked); diff != "" {
+		t.Errorf("campaigns checked (-want, +got):\n%s", diff)
+	}
+}
+
+// watch records the campaigns it is asked to check.
+type watch struct{ checked []string }
+
+func (w *watch) CheckFailures(_ context.Context, campaignID string) error {
+	w.checked = append(w.checked, campaignID)
+	return nil
 }
 
 // down is a publisher that always fails.

@@ -82,16 +82,6 @@ func (r *Runner) move(ctx context.Context, id string, to campaign.Status, by, wh
 	return c, nil
 }
 
-// settleSoon asks for a campaign to be settled: through its topic when
-// the runner publishes (the API), else here and now (the Sender's
-// auto-pause, which has the queue at hand).
-func (r *Runner) settleSoon(ctx context.Context, id string) error {
-	if r.Events != nil {
-		return r.Events.Publish(ctx, events.TopicRecipients, events.Recipients{CampaignID: id, Settle: true})
-	}
-	return r.Settle(ctx, id)
-}
-
 // Settle moves a page of the campaign's messages, and its queue, as its
 // status asks, and asks for the next page while there may be more:
 //   - PAUSED: the queue is paused (a message whose task still arrives is

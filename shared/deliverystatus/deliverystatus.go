@@ -57,6 +57,14 @@ func (a *Applier) find(ctx context.Context, c Callback) (message.Message, error)
 	return m, nil
 }
 
+// FailureWatch is told when a callback fails a message, to pause its
+// campaign when too many of its last sends failed
+// (campaignrun.Runner.CheckFailures). On WhatsApp most failures arrive
+// this way, after Twilio accepted the send (63016 outside the window).
+type FailureWatch interface {
+	CheckFailures(ctx context.Context, campaignID string) error
+}
+
 // Applier applies status callbacks to the store.
 type Applier struct {
 	Store store.Store
@@ -65,6 +73,8 @@ type Applier struct {
 	// that never appears is not ours.
 	GiveUpAfter time.Duration
 	Now         func() time.Time
+	// Failures, if set, watches the campaign's failure rate.
+	Failures FailureWatch
 }
 
 // Apply applies one status callback; one that records nothing is acked.
@@ -87,7 +97,9 @@ func (a *Applier) Apply(ctx context.Context, c Callback) error {
 	if err != nil {
 		return fmt.Errorf("deliverystatus.Apply: %w", err)
 	}
+	failed := false // by this callback: a redelivered one checks nothing
 	_, err = a.Store.UpdateMessage(ctx, m.ID, func(m *message.Message) error {
+		was := m.Status
 		changed := false
 		if m.ProviderSID == "" {
 			// The status outran the sender's own record of the send.
@@ -96,10 +108,18 @@ func (a *Applier) Apply(ctx context.Context, c Callback) error {
 		if !m.Apply(c.Update) && !changed {
 			return store.Unchanged
 		}
+		failed = was != message.Failed && m.Status == message.Failed
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("deliverystatus.Apply: %w", err)
+	}
+	if failed && a.Failures != nil && m.CampaignID != "" {
+		// The status is applied: a retry would not check again, so a
+		// check that fails is logged, and the next failure checks anew.
+		if err := a.Failures.CheckFailures(ctx, m.CampaignID); err != nil {
+			logging.FromContext(ctx).Warn("could not check the campaign's failure rate", "campaign_id", m.CampaignID, "error", err)
+		}
 	}
 	return nil
 }

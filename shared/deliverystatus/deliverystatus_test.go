@@ -3,13 +3,18 @@ package deliverystatus_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/eventstreamengine/ese/shared/campaign"
+	"github.com/eventstreamengine/ese/shared/campaignrun"
 	"github.com/eventstreamengine/ese/shared/deliverystatus"
 	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/events/memevents"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
@@ -291,6 +296,113 @@ func TestApply_by_message_id(t *testing.T) {
 			tc.want(&want)
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("message (-want, +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// watch records the campaigns it is asked to check.
+type watch struct {
+	mu      sync.Mutex
+	checked []string
+}
+
+func (w *watch) CheckFailures(_ context.Context, campaignID string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.checked = append(w.checked, campaignID)
+	return nil
+}
+
+// A callback that fails a message asks for its campaign's failure rate,
+// once: not when redelivered, nor for a message already concluded.
+func TestApply_checks_failures(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name      string
+		callbacks []callback
+		want      []string
+	}{
+		{name: "failed", callbacks: []callback{{message.Failed, "63016", at(1)}}, want: []string{"c1"}},
+		{name: "failed_redelivered", callbacks: []callback{{message.Failed, "63016", at(1)}, {message.Failed, "63016", at(1)}}, want: []string{"c1"}},
+		{name: "failed_twice_with_codes", callbacks: []callback{{message.Failed, "30008", at(1)}, {message.Failed, "63016", at(2)}}, want: []string{"c1"}},
+		{name: "delivered", callbacks: []callback{{message.Delivered, "", at(1)}, {message.Read, "", at(2)}}},
+		{name: "failed_after_delivered", callbacks: []callback{{message.Delivered, "", at(1)}, {message.Failed, "30008", at(2)}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			st := memstore.New()
+			if _, err := st.CreateMessages(ctx, []message.Message{sent("SM1")}); err != nil {
+				t.Fatal(err)
+			}
+			w := &watch{}
+			a := &deliverystatus.Applier{Store: st, GiveUpAfter: time.Minute, Now: func() time.Time { return at(10) }, Failures: w}
+			for _, c := range tc.callbacks {
+				if err := a.Apply(ctx, event("SM1", c)); err != nil {
+					t.Fatalf("Apply(%v): %v", c.status, err)
+				}
+			}
+			if diff := cmp.Diff(tc.want, w.checked); diff != "" {
+				t.Errorf("campaigns checked (-want, +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// Failed callbacks, with the campaign runner watching, pause a running
+// campaign once more than the rate of its last sends failed, with the
+// count as the reason.
+func TestApply_failed_callbacks_pause_the_campaign(t *testing.T) {
+	t.Parallel()
+	const window, people = 4, 6
+	cases := []struct {
+		name       string
+		failures   int // of the people's messages, the first ones fail
+		wantStatus campaign.Status
+		wantReason string
+	}{
+		{name: "over_the_rate", failures: 3, wantStatus: campaign.Paused, wantReason: "auto-pause: 3 of the last 4 sends failed (more than 50%)"},
+		{name: "at_the_rate", failures: 2, wantStatus: campaign.Running},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			st := memstore.New()
+			c, err := st.CreateCampaign(ctx, campaign.Campaign{Topic: "t", TemplateID: "t", SegmentID: "s", Rate: 1, Status: campaign.Running})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Claimed in order: the window is the last four, people 2 to 5.
+			var ms []message.Message
+			for i := range people {
+				claimed, sentAt := t0.Add(time.Duration(i)*time.Second), t0.Add(time.Duration(i)*time.Second+time.Millisecond)
+				ms = append(ms, message.Message{ID: message.ID(c.ID, fmt.Sprint(i)), CampaignID: c.ID, Phone: fmt.Sprint("+9477123456", i),
+					Status: message.Sent, ProviderSID: fmt.Sprint("SM", i), ClaimedAt: &claimed, SentAt: &sentAt, CreatedAt: t0, UpdatedAt: sentAt})
+			}
+			if _, err := st.CreateMessages(ctx, ms); err != nil {
+				t.Fatal(err)
+			}
+			runner := &campaignrun.Runner{Store: st, Events: memevents.New(), Now: func() time.Time { return at(20) },
+				AutoPause: campaignrun.AutoPause{Window: window, FailureRate: 0.5}}
+			a := &deliverystatus.Applier{Store: st, GiveUpAfter: time.Minute, Now: func() time.Time { return at(10) }, Failures: runner}
+			for i := range people {
+				status := message.Delivered
+				if people-1-i < tc.failures { // the last ones claimed fail
+					status = message.Failed
+				}
+				if err := a.Apply(ctx, event(fmt.Sprint("SM", i), callback{status, "63016", at(5)})); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := st.GetCampaign(ctx, c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]any{tc.wantStatus, tc.wantReason}, []any{got.Status, got.StatusReason}); diff != "" {
+				t.Errorf("campaign status, reason (-want, +got):\n%s", diff)
 			}
 		})
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/eventstreamengine/ese/shared/campaignrun"
+	"github.com/eventstreamengine/ese/shared/deliverystatus"
 	"github.com/eventstreamengine/ese/shared/events/pubsubevents"
 	"github.com/eventstreamengine/ese/shared/health"
 	"github.com/eventstreamengine/ese/shared/logging"
@@ -111,7 +112,8 @@ var messagingServiceSID = regexp.MustCompile(`^MG[0-9a-fA-F]{32}$`)
 
 // AutoPause is when a campaign pauses itself: when more than FailureRate
 // of its last Window sends failed (Window 0: never). Read by the functions
-// that see sends fail: the Sender (refused by Twilio).
+// that see sends fail: the Sender (refused by Twilio), HandleStatus and
+// Webhooks (failed in a status callback).
 type AutoPause struct {
 	Window      int     `env:"AUTO_PAUSE_WINDOW, default=100"`
 	FailureRate float64 `env:"AUTO_PAUSE_FAILURE_RATE, default=0.5"`
@@ -128,6 +130,24 @@ func (a AutoPause) Validate() error {
 // Settings is a for the campaign runner.
 func (a AutoPause) Settings() campaignrun.AutoPause {
 	return campaignrun.AutoPause{Window: a.Window, FailureRate: a.FailureRate}
+}
+
+// FailureWatch is the campaign runner that pauses a campaign whose sends
+// fail too often, for a function that learns of failures from status
+// callbacks; nil when a is off. The pause is settled (its queue paused) by
+// ProcessRecipients, asked through recipient-batch; the messages are held
+// by the Sender's claim from the moment it is made. Its Pub/Sub client is
+// added to opened.
+func FailureWatch(ctx context.Context, p Project, a AutoPause, st store.Store, opened *Opened) (deliverystatus.FailureWatch, error) {
+	if a.Window <= 0 {
+		return nil, nil
+	}
+	c, pub, err := PubSub(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	opened.Add(c.Close)
+	return &campaignrun.Runner{Store: st, Events: pub, AutoPause: a.Settings()}, nil
 }
 
 // MessageRetention is how long messages are kept before Firestore's TTL
