@@ -90,11 +90,11 @@ func TestConfigs_read_only_what_each_function_needs(t *testing.T) {
 	t.Parallel()
 	want := map[string][]string{
 		"API":           {"API_AUTH", "API_KEY", "API_KEY_SHA256", "GOOGLE_CLOUD_PROJECT", "IMPORT_BUCKET", "PUBSUB_SUBSCRIPTIONS", "STUCK_AFTER", "UPLOAD_URL_TTL"},
-		"Webhooks":      {"GOOGLE_CLOUD_PROJECT", "PUBLIC_BASE_URL", "REPLY_HELP", "REPLY_START", "REPLY_STOP", "STATUS_GIVE_UP_AFTER", "TWILIO_AUTH_TOKEN", "WEBHOOK_RETENTION"},
+		"Webhooks":      {"AUTO_PAUSE_FAILURE_RATE", "AUTO_PAUSE_WINDOW", "GOOGLE_CLOUD_PROJECT", "PUBLIC_BASE_URL", "REPLY_HELP", "REPLY_START", "REPLY_STOP", "STATUS_GIVE_UP_AFTER", "TWILIO_AUTH_TOKEN", "WEBHOOK_RETENTION"},
 		"ReadImport":    {"EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT", "IMPORT_BUCKET"},
 		"ImportUsers":   {"EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT"},
 		"HandleInbound": {"EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT"},
-		"HandleStatus":  {"EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT", "STATUS_GIVE_UP_AFTER"},
+		"HandleStatus":  {"AUTO_PAUSE_FAILURE_RATE", "AUTO_PAUSE_WINDOW", "EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT", "STATUS_GIVE_UP_AFTER"},
 		"Sender": {"AUTO_PAUSE_FAILURE_RATE", "AUTO_PAUSE_WINDOW", "CLOUD_TASKS_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT", "PUBLIC_BASE_URL", "QUEUE_CREATE_TIMEOUT", "RECONCILE_AFTER", "SENDER_URL",
 			"TASKS_AUDIENCE", "TASKS_LOCATION", "TASKS_SERVICE_ACCOUNT", "TWILIO_ACCOUNT_SID", "TWILIO_API_URL", "TWILIO_AUTH_TOKEN", "TWILIO_FROM",
 			"TWILIO_MESSAGING_SERVICE_SID"},
@@ -155,6 +155,8 @@ func TestConfigs_bad_values_are_ErrConfig(t *testing.T) {
 		{"auto_pause_rate_zero", "Sender", "AUTO_PAUSE_FAILURE_RATE", "0", "AUTO_PAUSE_FAILURE_RATE"},
 		{"auto_pause_window_negative", "Sender", "AUTO_PAUSE_WINDOW", "-1", "AUTO_PAUSE_WINDOW"},
 		{"auto_pause_window_not_a_number", "Sender", "AUTO_PAUSE_WINDOW", "many", "AUTO_PAUSE_WINDOW"},
+		{"auto_pause_rate_above_one_for_statuses", "HandleStatus", "AUTO_PAUSE_FAILURE_RATE", "1.5", "AUTO_PAUSE_FAILURE_RATE"},
+		{"auto_pause_window_negative_in_place", "Webhooks", "AUTO_PAUSE_WINDOW", "-1", "AUTO_PAUSE_WINDOW"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
