@@ -223,6 +223,8 @@ locals {
     "users.keyword_at"           = { collection = "users", field = "keyword_at" }
     "import_jobs.errors"         = { collection = "import_jobs", field = "errors" }
     "errors.details"             = { collection = "errors", field = "details" }
+    # A person's sends by message id: read by id, never queried.
+    "send_ledger.sends" = { collection = "send_ledger", field = "sends" }
   }
 }
 
@@ -238,13 +240,15 @@ resource "google_firestore_field" "exempt" {
 }
 
 # TTL: Firestore deletes a document some time (up to a day) after its
-# expire_at, which the code writes only when a retention is configured.
+# expire_at, which the code writes only when a retention is configured
+# (always on send_ledger: a week after the person's last send).
 # Never on users or consent_history: the proof of an opt-out lasts as long
 # as the number may be messaged.
 resource "google_firestore_field" "ttl" {
   for_each = {
     messages       = "expire_at"
     webhook_events = "expire_at"
+    send_ledger    = "expire_at"
   }
 
   database   = google_firestore_database.default.name

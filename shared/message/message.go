@@ -36,6 +36,9 @@ const (
 	SkipUnknownUser   SkipReason = "unknown_user"
 	SkipConsentAtSend SkipReason = "consent_revoked_before_send"
 	SkipCancelled     SkipReason = "cancelled" // its campaign was cancelled before it was sent
+	// SkipFrequencyCap: the person already had FREQUENCY_CAP_PER_24H
+	// business-initiated messages in the last 24 hours, across campaigns.
+	SkipFrequencyCap SkipReason = "frequency_cap"
 )
 
 // rank orders statuses so that they only move forward.

@@ -43,6 +43,55 @@ type Store interface {
 	Webhooks
 	Problems
 	Suppressions
+	SendLedger
+}
+
+// FrequencyCap limits the business-initiated messages one person gets
+// across campaigns: at most Limit in any Window. Limit 0 is no cap.
+type FrequencyCap struct {
+	Limit  int
+	Window time.Duration
+}
+
+// On reports whether c limits anything.
+func (c FrequencyCap) On() bool { return c.Limit > 0 }
+
+// LedgerKeep is how far back PeopleMessagedSince can look, and the
+// longest Window a FrequencyCap may have: a person's ledger is deleted
+// some time after it has recorded no send for this long.
+const LedgerKeep = 7 * 24 * time.Hour
+
+// SendLedger keeps, per person (by phone), the sends claimed for them
+// across campaigns: each message's claim time, pruned of those older than
+// the cap's window whenever it is written, and the time of the latest.
+type SendLedger interface {
+	// ClaimMessage is UpdateMessageInCampaign for a send's claim at at,
+	// with the person's ledger read in the same transaction when cap is
+	// on: fn gets recentSends, the sends recorded for m.Phone after
+	// at - cap.Window (0 when cap is off), not counting m's own entry (a
+	// claim taken again after a release must not count itself twice).
+	// If fn leaves m SENDING, the claim is recorded: m's entry becomes at
+	// (kept only when cap is on; without a cap nothing is read, so the
+	// entries could not be pruned) and the person's last send time at.
+	// Otherwise the ledger is left as it was. Exact under concurrent
+	// claims for one person: two that both read Limit-1 cannot both
+	// commit. Invalid for a Window above LedgerKeep.
+	ClaimMessage(ctx context.Context, id string, at time.Time, cap FrequencyCap, fn func(c campaign.Campaign, recentSends int, m *message.Message) error) (message.Message, error)
+	// ForgetSend removes message id's entry from phone's ledger if it
+	// still records the claim at claimedAt: the provider refused that
+	// send, so the person got nothing. A later claim's entry, and a
+	// ledger without the entry, are left alone; so is the last send time
+	// (PeopleMessagedSince may count the person: a warning's over-count).
+	ForgetSend(ctx context.Context, phone, id string, claimedAt time.Time) error
+	// SendsSince reports, for each of phones (at most
+	// MaxSuppressedLookup), how many sends its ledger records after since;
+	// phones with none are absent. One batched read: the fan-out's check
+	// before a message is given a task.
+	SendsSince(ctx context.Context, phones []string, since time.Time) (map[string]int, error)
+	// PeopleMessagedSince counts the people whose latest claimed send is
+	// at or after since (at most LedgerKeep ago), across campaigns: the
+	// unique recipients a WhatsApp messaging tier limits.
+	PeopleMessagedSince(ctx context.Context, since time.Time) (int, error)
 }
 
 // Suppressions keeps the global do-not-message list.

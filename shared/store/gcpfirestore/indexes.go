@@ -73,6 +73,7 @@ var Queried = map[string][]string{
 	colWebhooks:   {"kind", "published"},
 	colProblems:   {"at"},
 	colSuppressed: {"created_at"},
+	colLedger:     {"last_sent_at"},
 }
 
 // TTLFields names, per collection id, the timestamp Firestore's TTL policy
@@ -83,4 +84,5 @@ var Queried = map[string][]string{
 var TTLFields = map[string]string{
 	colMessages: TTLField,
 	colWebhooks: TTLField,
+	colLedger:   TTLField, // always written: LedgerKeep after the last send
 }

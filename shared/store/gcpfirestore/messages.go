@@ -148,7 +148,15 @@ func keepExpiry(prev messageDoc, m message.Message) messageDoc {
 // locks what a transaction reads, so a campaign update (a pause) either
 // commits first and is seen, or waits for this one to commit.
 func (s *Store) UpdateMessageInCampaign(ctx context.Context, id string, fn func(campaign.Campaign, *message.Message) error) (message.Message, error) {
-	const op = "UpdateMessageInCampaign"
+	return s.updateInCampaign(ctx, "UpdateMessageInCampaign", id, nil, func(c campaign.Campaign, _ int, m *message.Message) error {
+		return fn(c, m)
+	})
+}
+
+// updateInCampaign is UpdateMessageInCampaign, and ClaimMessage when
+// claim is set: then the person's ledger is read (with a cap) after the
+// campaign and written with the message when fn claims it.
+func (s *Store) updateInCampaign(ctx context.Context, op, id string, claim *ledgerClaim, fn func(campaign.Campaign, int, *message.Message) error) (message.Message, error) {
 	if !records.ValidID(id) {
 		return message.Message{}, notExist(op, "messages/"+id)
 	}
@@ -175,8 +183,16 @@ func (s *Store) UpdateMessageInCampaign(ctx context.Context, id string, fn func(
 		if err != nil {
 			return err
 		}
+		var sends map[string]time.Time
+		recent := 0
+		if claim != nil && claim.cap.On() {
+			if sends, err = s.readLedger(tx, d.Phone); err != nil {
+				return err
+			}
+			recent = records.SendsAfter(sends, claim.at.Add(-claim.cap.Window), id)
+		}
 		cur, next := d.message(id), d.message(id)
-		if err := fn(c, &next); err != nil {
+		if err := fn(c, recent, &next); err != nil {
 			if errors.Is(err, store.Unchanged) {
 				out = cur
 				return nil
@@ -187,7 +203,13 @@ func (s *Store) UpdateMessageInCampaign(ctx context.Context, id string, fn func(
 		next.ID = id
 		enc := keepExpiry(d, next)
 		out = enc.message(id)
-		return tx.Set(ref, enc)
+		if err := tx.Set(ref, enc); err != nil {
+			return err
+		}
+		if claim == nil || next.Status != message.Sending {
+			return nil
+		}
+		return s.recordClaim(tx, d.Phone, id, *claim, sends)
 	}, firestore.MaxAttempts(txAttempts))
 	if fnErr != nil && errors.Is(err, fnErr) {
 		return message.Message{}, fnErr

@@ -13,6 +13,7 @@
 //	campaigns/{id}/history/{n}         its status changes, in order
 //	messages/{id}                      one per recipient, with campaign_id
 //	webhook_events/{id}                one per Twilio callback
+//	send_ledger/{E.164}                a person's recent sends (frequency cap)
 //
 // No document is written once per message or per row of an import: job
 // counts are tallied from batch markers and campaign counts are
@@ -53,6 +54,7 @@ const (
 	colWebhooks   = "webhook_events"
 	colProblems   = "problems"
 	colSuppressed = "suppressions"
+	colLedger     = "send_ledger"
 )
 
 // txAttempts bounds how often a contended transaction is tried: a message

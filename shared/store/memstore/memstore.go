@@ -57,6 +57,7 @@ type Store struct {
 	webhooks    map[string]webhook.Event
 	problems    map[string]health.Problem
 	suppressed  map[string]suppression.Entry // made on first use
+	ledgers     map[string]ledger            // by phone; made on first use
 }
 
 // storedSegment keeps the definition as JSON text, as Firestore does, so
@@ -831,27 +832,9 @@ func (s *Store) UpdateMessage(ctx context.Context, id string, fn func(*message.M
 // UpdateMessageInCampaign implements store.Messages. fn runs under the
 // store's lock, which makes it exact against campaign updates.
 func (s *Store) UpdateMessageInCampaign(ctx context.Context, id string, fn func(campaign.Campaign, *message.Message) error) (message.Message, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur, ok := s.messages[id]
-	if !ok {
-		return message.Message{}, notExist("UpdateMessageInCampaign", "message "+id)
-	}
-	c, ok := s.campaigns[cur.CampaignID]
-	if !ok {
-		return message.Message{}, notExist("UpdateMessageInCampaign", "campaign "+cur.CampaignID)
-	}
-	next := copyMessage(cur)
-	if err := fn(copyCampaign(c), &next); err != nil {
-		if errors.Is(err, store.Unchanged) {
-			return copyMessage(cur), nil
-		}
-		return message.Message{}, err
-	}
-	next = copyMessage(next)
-	next.ID = id
-	s.messages[id] = next
-	return copyMessage(next), nil
+	return s.updateInCampaign("UpdateMessageInCampaign", id, nil, func(c campaign.Campaign, _ int, m *message.Message) error {
+		return fn(c, m)
+	})
 }
 
 // MessagesIn implements store.Messages.

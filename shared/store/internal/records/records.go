@@ -291,6 +291,7 @@ func StagesOf(m message.Message) Stages {
 var KnownSkipReasons = []message.SkipReason{
 	message.SkipNoConsent, message.SkipMissingVars, message.SkipInvalidPhone,
 	message.SkipUnknownUser, message.SkipConsentAtSend, message.SkipCancelled,
+	message.SkipFrequencyCap,
 }
 
 // ErrorCodeScanCap bounds how many failed messages a count reads to tally
@@ -319,4 +320,37 @@ func CheckChanges(cur, next campaign.Campaign) error {
 func Change(c campaign.Change) campaign.Change {
 	c.At = Time(c.At)
 	return c
+}
+
+// CheckCap refuses a frequency cap the ledger cannot keep: a negative
+// limit, or a window longer than the ledger keeps sends for.
+func CheckCap(c store.FrequencyCap) error {
+	if c.Limit < 0 || (c.On() && (c.Window <= 0 || c.Window > store.LedgerKeep)) {
+		return errs.E(errs.Invalid, "frequency cap %d in %v: want a limit of 0 or more and a window up to %v", c.Limit, c.Window, store.LedgerKeep)
+	}
+	return nil
+}
+
+// SendsAfter counts the sends in a ledger claimed after since, leaving
+// out the entry of message skip (the claim being decided).
+func SendsAfter(sends map[string]time.Time, since time.Time, skip string) int {
+	n := 0
+	for id, t := range sends {
+		if id != skip && t.After(since) {
+			n++
+		}
+	}
+	return n
+}
+
+// PruneSends returns a copy of a ledger's sends without those claimed at
+// or before since, which no cap counts any more.
+func PruneSends(sends map[string]time.Time, since time.Time) map[string]time.Time {
+	out := make(map[string]time.Time, len(sends)+1)
+	for id, t := range sends {
+		if t.After(since) {
+			out[id] = t
+		}
+	}
+	return out
 }
