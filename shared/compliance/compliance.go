@@ -26,7 +26,12 @@ type Input struct {
 	// Suppressed: the number is on the global do-not-message list,
 	// which outranks any consent.
 	Suppressed bool
-	Quiet      quiethours.Window
+	// FrequencyCap is the most messages a person gets in any
+	// FrequencyWindow across campaigns (0: no cap); RecentSends, how many
+	// their send ledger holds in the window before Now.
+	FrequencyCap int
+	RecentSends  int
+	Quiet        quiethours.Window
 	// Template is the campaign's template, compiled once for all its
 	// recipients (required).
 	Template *template.Compiled
@@ -80,6 +85,7 @@ type step func(in *Input, d *Decision) bool
 var steps = []step{
 	knownUser,
 	consented,
+	frequencyCapped,
 	rendered,
 	quietHours,
 }
@@ -119,6 +125,23 @@ func consented(in *Input, d *Decision) bool {
 		return false
 	}
 	d.Action, d.Reason = Skip, message.SkipNoConsent
+	return true
+}
+
+// FrequencyWindow is the rolling window FREQUENCY_CAP_PER_24H counts in.
+const FrequencyWindow = 24 * time.Hour
+
+// OverCap reports whether a person with recent sends in the window has
+// reached limit (0: no cap), so that one more would pass it.
+func OverCap(limit, recent int) bool { return limit > 0 && recent >= limit }
+
+// frequencyCapped is the fan-out's early look at the cap; the Sender's
+// claim enforces it exactly (sending.Sender.FrequencyCap).
+func frequencyCapped(in *Input, d *Decision) bool {
+	if !OverCap(in.FrequencyCap, in.RecentSends) {
+		return false
+	}
+	d.Action, d.Reason = Skip, message.SkipFrequencyCap
 	return true
 }
 

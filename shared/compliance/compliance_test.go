@@ -336,3 +336,43 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	}
 }
+
+// The frequency cap skips a person who already had FrequencyCap messages
+// in the window, after consent (an opted-out person is no_consent
+// whatever they were sent) and before rendering and quiet hours.
+func TestCheck_frequency_cap(t *testing.T) {
+	t.Parallel()
+	colombo := mustZone(t, "Asia/Colombo")
+	night := mustWindow(t, "22:00", "08:00")
+	u := user.User{Phone: "+94771234567", Consent: consent.OptIn, Attributes: map[string]any{"name": "Arjuna", "timezone": "Asia/Colombo"}}
+	noon := time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)
+	capped := Decision{Action: Skip, Reason: message.SkipFrequencyCap}
+	sends := Decision{Action: Send, Body: "Hi Arjuna", Zone: "Asia/Colombo"}
+	for _, tc := range []struct {
+		name        string
+		cap, recent int
+		in          func(Input) Input
+		want        Decision
+	}{
+		{"no_cap_however_many_sends", 0, 50, nil, sends},
+		{"under_the_cap", 3, 2, nil, sends},
+		{"at_the_cap", 3, 3, nil, capped},
+		{"past_the_cap", 1, 4, nil, capped},
+		{"cap_of_one_first_send", 1, 0, nil, sends},
+		{"consent_decides_first", 1, 1, func(in Input) Input { in.User.Consent = consent.Stop; return in }, Decision{Action: Skip, Reason: message.SkipNoConsent}},
+		{"suppression_decides_first", 1, 1, func(in Input) Input { in.Suppressed = true; return in }, Decision{Action: Skip, Reason: message.SkipSuppressed}},
+		{"capped_before_placeholders", 1, 1, func(in Input) Input { in.Template = text("{code}"); return in }, capped},
+		{"capped_before_quiet_hours", 1, 1, func(in Input) Input { in.Quiet, in.Now = night, noon.Add(11*time.Hour); return in }, capped},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			in := Input{User: u, Exists: true, FrequencyCap: tc.cap, RecentSends: tc.recent, Template: text("Hi {name}"), Now: noon}
+			if tc.in != nil {
+				in = tc.in(in)
+			}
+			if diff := cmp.Diff(tc.want, Check(in)); diff != "" {
+				t.Errorf("Check (-want, +got):\n%s", diff)
+			}
+		})
+	}
+}
