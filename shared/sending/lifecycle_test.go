@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -103,7 +104,7 @@ type pauseAtClaim struct {
 	once sync.Once
 }
 
-func (s *pauseAtClaim) UpdateMessageInCampaign(ctx context.Context, id string, fn func(campaign.Campaign, *message.Message) error) (message.Message, error) {
+func (s *pauseAtClaim) ClaimMessage(ctx context.Context, id string, at time.Time, limit store.FrequencyCap, fn func(campaign.Campaign, int, *message.Message) error) (message.Message, error) {
 	s.once.Do(func() {
 		m, err := s.GetMessage(ctx, id)
 		if err == nil {
@@ -115,7 +116,7 @@ func (s *pauseAtClaim) UpdateMessageInCampaign(ctx context.Context, id string, f
 			panic(err)
 		}
 	})
-	return s.Store.UpdateMessageInCampaign(ctx, id, fn)
+	return s.Store.ClaimMessage(ctx, id, at, limit, fn)
 }
 
 // The decision is the claim's own: a pause answered after the task's first

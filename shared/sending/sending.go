@@ -52,7 +52,11 @@ type Sender struct {
 	// silence about it proves the send never happened (longer than any
 	// provider call can take).
 	ReconcileAfter time.Duration
-	Now            func() time.Time
+	// FrequencyCap is the most business-initiated messages one person
+	// gets in any compliance.FrequencyWindow, across campaigns; 0: no cap.
+	// The claim enforces it, exactly however many sends race.
+	FrequencyCap int
+	Now          func() time.Time
 }
 
 func (s *Sender) now() time.Time {
@@ -185,14 +189,20 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 	// The claim's own time: reconcile judges a claim's age by it. The
 	// claim reads the campaign in its own transaction: once a pause or a
 	// cancel has committed (and so been answered), no claim succeeds, and
-	// the message is held or cancelled instead.
+	// the message is held or cancelled instead. With a cap it reads the
+	// person's send ledger too, so racing claims cannot pass the cap.
 	claimed := s.now()
-	m, err = s.Store.UpdateMessageInCampaign(ctx, m.ID, func(c campaign.Campaign, m *message.Message) error {
+	limit := store.FrequencyCap{Limit: s.FrequencyCap, Window: compliance.FrequencyWindow}
+	m, err = s.Store.ClaimMessage(ctx, m.ID, claimed, limit, func(c campaign.Campaign, recent int, m *message.Message) error {
 		if !claimable(m.Status) {
 			return errNotClaimable
 		}
 		if c.Status != campaign.Running {
 			return stopIn(c, m, claimed)
+		}
+		if compliance.OverCap(s.FrequencyCap, recent) {
+			m.Status, m.SkipReason, m.UpdatedAt = message.Skipped, message.SkipFrequencyCap, claimed
+			return nil
 		}
 		m.Status, m.ClaimedAt, m.UpdatedAt = message.Sending, &claimed, claimed
 		m.Attempts++
@@ -274,9 +284,13 @@ func stopIn(c campaign.Campaign, m *message.Message, now time.Time) error {
 // stopped reports what stop or the claim left a message as.
 func (s *Sender) stopped(ctx context.Context, m message.Message) (Outcome, error) {
 	log := logging.FromContext(ctx)
-	if m.Status == message.Held {
+	switch {
+	case m.Status == message.Held:
 		log.Info("held: the campaign is paused")
 		return OutcomeHeld, nil
+	case m.SkipReason == message.SkipFrequencyCap:
+		log.Info("skipped: the person reached the frequency cap", "cap", s.FrequencyCap)
+		return OutcomeSkipped, s.concluded(ctx, m.CampaignID)
 	}
 	log.Info("skipped: the campaign was cancelled")
 	return OutcomeCancelled, s.concluded(ctx, m.CampaignID)
@@ -336,6 +350,10 @@ func (s *Sender) failed(ctx context.Context, m message.Message, err error) (Outc
 			return "", ferr
 		}
 		log.Warn("provider rejected the message", "error_code", code)
+		// Refused at the API, nothing reached the person: the cap must not
+		// count it. (A failure a status callback reports later keeps its
+		// entry: WhatsApp counted that message.)
+		s.forget(ctx, m)
 		if s.Failures != nil {
 			if err := s.Failures.CheckFailures(ctx, m.CampaignID); err != nil {
 				log.Warn("could not check the campaign's failure rate", "error", err)
@@ -441,7 +459,22 @@ func (s *Sender) release(ctx context.Context, seen message.Message) error {
 	if err != nil {
 		return fmt.Errorf("sending.release: %w", err)
 	}
+	// The provider certainly does not have it: the next claim counts
+	// afresh.
+	s.forget(ctx, seen)
 	return nil
+}
+
+// forget removes m's claim from its person's send ledger. A failure only
+// leaves the cap counting a send that never happened (stricter, never
+// looser), so it is logged, not retried.
+func (s *Sender) forget(ctx context.Context, m message.Message) {
+	if m.ClaimedAt == nil {
+		return
+	}
+	if err := s.Store.ForgetSend(ctx, m.Phone, m.ID, *m.ClaimedAt); err != nil {
+		logging.FromContext(ctx).Warn("could not remove the refused send from the person's ledger", "error", err)
+	}
 }
 
 // finish records an outcome on a message that has not concluded.
