@@ -52,6 +52,11 @@ type Runner struct {
 	// value never does).
 	AutoPause AutoPause
 
+	// FrequencyCap skips, before they get a task, the recipients who
+	// already had this many messages in compliance.FrequencyWindow (0: no
+	// cap). The Sender's claim enforces it exactly; this saves the tasks.
+	FrequencyCap int
+
 	// PageSize is how many users one Launch event scans; BatchSize how
 	// many messages one Recipients event carries; Parallelism how many of
 	// a batch's messages are checked and queued at once; Slices how many
@@ -248,6 +253,10 @@ func (r *Runner) Recipients(ctx context.Context, ev events.Recipients) error {
 		}
 		maps.Copy(suppressed, got)
 	}
+	recent, err := r.recentSends(ctx, phones)
+	if err != nil {
+		return err
+	}
 	// Each message is its own small transaction and task: run them side
 	// by side, or a batch waits on one round trip after another.
 	var queued, skipped, deferred, held atomic.Int64
@@ -260,7 +269,8 @@ func (r *Runner) Recipients(ctx context.Context, ev events.Recipients) error {
 			continue // already claimed or concluded: nothing to do
 		}
 		u, ok := users[m.Phone]
-		d := compliance.Check(compliance.Input{User: u, Exists: ok, Suppressed: suppressed[m.Phone], Quiet: window, Template: compiled, Now: r.now()})
+		d := compliance.Check(compliance.Input{User: u, Exists: ok, Suppressed: suppressed[m.Phone],
+			FrequencyCap: r.FrequencyCap, RecentSends: recent[m.Phone], Quiet: window, Template: compiled, Now: r.now()})
 		g.Go(func() error {
 			if d.Action == compliance.Skip {
 				skipped.Add(1)
@@ -283,6 +293,24 @@ func (r *Runner) Recipients(ctx context.Context, ev events.Recipients) error {
 	}
 	log.Info("recipients checked", "queued", queued.Load(), "deferred", deferred.Load(), "skipped", skipped.Load(), "held", held.Load())
 	return r.CheckCompletion(ctx, c.ID)
+}
+
+// recentSends reads the send ledgers of phones when a cap is set: how
+// many messages each person had in the window, by phone.
+func (r *Runner) recentSends(ctx context.Context, phones []string) (map[string]int, error) {
+	out := map[string]int{}
+	if r.FrequencyCap <= 0 {
+		return out, nil
+	}
+	since := r.now().Add(-compliance.FrequencyWindow)
+	for chunk := range slices.Chunk(phones, store.MaxSuppressedLookup) {
+		got, err := r.Store.SendsSince(ctx, chunk, since)
+		if err != nil {
+			return nil, fmt.Errorf("campaignrun.Recipients: %w", err)
+		}
+		maps.Copy(out, got)
+	}
+	return out, nil
 }
 
 func (r *Runner) skip(ctx context.Context, id string, reason message.SkipReason) error {

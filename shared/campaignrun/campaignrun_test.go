@@ -443,3 +443,67 @@ func TestRecipients_suppressed_number_is_skipped(t *testing.T) {
 		t.Errorf("%d tasks, want none", n)
 	}
 }
+
+// sentBefore records that phone was sent a message of another campaign
+// ago before now, as the Sender's claim records it.
+func (f *fixture) sentBefore(t *testing.T, phone string, ago time.Duration) {
+	t.Helper()
+	ctx := context.Background()
+	other, err := f.store.CreateCampaign(ctx, campaign.Campaign{Topic: "earlier", TemplateID: "t", SegmentID: "s", Rate: 1, Status: campaign.Running, CreatedAt: now, UpdatedAt: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := message.Message{ID: message.ID(other.ID, phone), CampaignID: other.ID, Phone: phone, Status: message.Queued, CreatedAt: now, UpdatedAt: now}
+	if _, err := f.store.CreateMessages(ctx, []message.Message{m}); err != nil {
+		t.Fatal(err)
+	}
+	at := now.Add(-ago)
+	if _, err := f.store.ClaimMessage(ctx, m.ID, at, store.FrequencyCap{Limit: 100, Window: 24 * time.Hour}, func(_ campaign.Campaign, _ int, m *message.Message) error {
+		m.Status, m.ClaimedAt = message.Sending, &at
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The fan-out skips, before any task, a person who already had
+// FrequencyCap messages in the last 24 hours from other campaigns.
+func TestRecipients_frequency_cap(t *testing.T) {
+	t.Parallel()
+	const arjuna = "+94771234567"
+	for _, tc := range []struct {
+		name      string
+		cap       int
+		sentAgo   []time.Duration
+		want      string
+		wantTasks int
+	}{
+		{"no_cap", 0, []time.Duration{time.Hour, 2 * time.Hour}, "QUEUED ", 1},
+		{"at_the_cap", 2, []time.Duration{time.Hour, 23 * time.Hour}, "SKIPPED frequency_cap", 0},
+		{"under_the_cap", 3, []time.Duration{time.Hour, 2 * time.Hour}, "QUEUED ", 1},
+		{"older_send_out_of_the_window", 2, []time.Duration{time.Hour, 24 * time.Hour}, "QUEUED ", 1},
+		{"never_sent", 1, nil, "QUEUED ", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			f.runner.FrequencyCap = tc.cap
+			for _, ago := range tc.sentAgo {
+				f.sentBefore(t, arjuna, ago)
+			}
+			c := f.campaign(t, "", "")
+			if _, err := f.runner.Trigger(context.Background(), c.ID, "api-key"); err != nil {
+				t.Fatal(err)
+			}
+			if fails := f.events.Failures(); len(fails) > 0 {
+				t.Fatalf("handlers failed: %v", fails)
+			}
+			if got := f.states(t, c)[arjuna]; got != tc.want {
+				t.Errorf("message: %q, want %q", got, tc.want)
+			}
+			if n := len(f.queue.Tasks(sendqueue.QueueID(c.ID, 0))); n != tc.wantTasks {
+				t.Errorf("%d tasks, want %d", n, tc.wantTasks)
+			}
+		})
+	}
+}
