@@ -1,6 +1,7 @@
-# ProcessRecipients: compliance (consent, content, quiet hours) for a batch
-# of 100 messages, then one named send task each (topic recipient-batch);
-# and the settling of a pause, resume or cancel, a page at a time.
+# ProcessRecipients: compliance (consent, frequency cap, content, quiet
+# hours) for a batch of 100 messages, then one named send task each (topic
+# recipient-batch); and the settling of a pause, resume or cancel, a page
+# at a time.
 
 resource "google_service_account" "process_recipients" {
   account_id   = "fn-processrecipients"
@@ -58,7 +59,9 @@ resource "google_cloudfunctions2_function" "process_recipients" {
     ingress_settings               = "ALLOW_ALL"
     all_traffic_on_latest_revision = true
 
-    environment_variables = merge(local.event_env, local.tasks_env)
+    environment_variables = merge(local.event_env, local.tasks_env, {
+      FREQUENCY_CAP_PER_24H = var.frequency_cap_per_24h
+    })
   }
 }
 

@@ -52,6 +52,7 @@ resource "google_cloudfunctions2_function" "sender" {
       TWILIO_ACCOUNT_SID      = var.twilio_account_sid
       AUTO_PAUSE_WINDOW       = var.auto_pause_window
       AUTO_PAUSE_FAILURE_RATE = var.auto_pause_failure_rate
+      FREQUENCY_CAP_PER_24H   = var.frequency_cap_per_24h
     }, local.twilio_sender_env)
 
     secret_environment_variables {

@@ -394,6 +394,13 @@ func TestVariableValidation(t *testing.T) {
 			t.Errorf("twilio_from = %q, twilio_messaging_service_sid = %q: valid %v, want %v", tc.from, tc.service, got, tc.ok)
 		}
 	}
+	// FREQUENCY_CAP_PER_24H is read as an int, 0 or more (setup.FrequencyCap).
+	for v, ok := range map[float64]bool{0: true, 3: true, -1: false, 2.5: false} {
+		m := loadModuleWith(t, ".", map[string]cty.Value{"frequency_cap_per_24h": cty.NumberFloatVal(v)})
+		if got := len(m.invalid("frequency_cap_per_24h")) == 0; got != ok {
+			t.Errorf("frequency_cap_per_24h = %v: valid %v, want %v", v, got, ok)
+		}
+	}
 	// EVENT_MAX_AGE is read with time.ParseDuration and must be above
 	// zero (setup.Events): a typo fails the plan, not the started function.
 	for v, ok := range map[string]bool{"24h": true, "36h30m": true, "1.5h": true, "90m": true,

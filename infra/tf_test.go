@@ -445,6 +445,7 @@ var functions = map[string]function.Function{
 	"concat":   stdlib.ConcatFunc,
 	"contains": stdlib.ContainsFunc,
 	"flatten":  stdlib.FlattenFunc,
+	"floor":    stdlib.FloorFunc,
 	"format":   stdlib.FormatFunc,
 	"join":     stdlib.JoinFunc,
 	"keys":     stdlib.KeysFunc,

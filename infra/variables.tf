@@ -145,6 +145,17 @@ variable "auto_pause_window" {
   }
 }
 
+variable "frequency_cap_per_24h" {
+  description = "The most business-initiated messages one person gets in any 24 hours across campaigns, enforced by the Sender's claim and checked at fan-out (FREQUENCY_CAP_PER_24H; 0: no cap)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.frequency_cap_per_24h >= 0 && floor(var.frequency_cap_per_24h) == var.frequency_cap_per_24h
+    error_message = "frequency_cap_per_24h: a whole number, 0 or more (0: no cap)."
+  }
+}
+
 variable "auto_pause_failure_rate" {
   description = "The share of those sends that may fail: more pauses the campaign, with the count as its reason (AUTO_PAUSE_FAILURE_RATE, above 0 and below 1)."
   type        = number

@@ -24,11 +24,16 @@ var Handle = edge.EventFunc("ProcessRecipients", Build)
 // Config is what ProcessRecipients reads from its environment.
 type Config struct {
 	setup.RunnerConfig
+	setup.FrequencyCap
 }
 
 // Build makes the handler from the environment (or l, in tests).
 func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
-	return setup.RunnerStep(ctx, &Config{}, l, New)
+	var cfg Config
+	return setup.RunnerStep(ctx, &cfg, l, func(r *campaignrun.Runner) edge.Handler {
+		r.FrequencyCap = cfg.FrequencyCap.PerDay // cfg is loaded by now
+		return New(r)
+	})
 }
 
 // New returns the handler over r.

@@ -31,6 +31,7 @@ type Config struct {
 	setup.Twilio
 	setup.Tasks
 	setup.AutoPause
+	setup.FrequencyCap
 	// PublicBaseURL is the Webhooks function's public origin: status
 	// callbacks go to its /webhooks/status.
 	PublicBaseURL  string        `env:"PUBLIC_BASE_URL, required"`
@@ -68,6 +69,7 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 		Store: st, Provider: p, Queue: q, Campaign: runner, Failures: runner,
 		StatusCallback: setup.StatusCallbackURL(cfg.PublicBaseURL),
 		ReconcileAfter: cfg.ReconcileAfter,
+		FrequencyCap:   cfg.FrequencyCap.PerDay,
 	}), nil
 }
 

@@ -95,12 +95,12 @@ func TestConfigs_read_only_what_each_function_needs(t *testing.T) {
 		"ImportUsers":   {"EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT"},
 		"HandleInbound": {"EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT"},
 		"HandleStatus":  {"AUTO_PAUSE_FAILURE_RATE", "AUTO_PAUSE_WINDOW", "EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT", "STATUS_GIVE_UP_AFTER"},
-		"Sender": {"AUTO_PAUSE_FAILURE_RATE", "AUTO_PAUSE_WINDOW", "CLOUD_TASKS_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT", "PUBLIC_BASE_URL", "QUEUE_CREATE_TIMEOUT", "RECONCILE_AFTER", "SENDER_URL",
+		"Sender": {"AUTO_PAUSE_FAILURE_RATE", "AUTO_PAUSE_WINDOW", "CLOUD_TASKS_EMULATOR_HOST", "FREQUENCY_CAP_PER_24H", "GOOGLE_CLOUD_PROJECT", "PUBLIC_BASE_URL", "QUEUE_CREATE_TIMEOUT", "RECONCILE_AFTER", "SENDER_URL",
 			"TASKS_AUDIENCE", "TASKS_LOCATION", "TASKS_SERVICE_ACCOUNT", "TWILIO_ACCOUNT_SID", "TWILIO_API_URL", "TWILIO_AUTH_TOKEN", "TWILIO_FROM",
 			"TWILIO_MESSAGING_SERVICE_SID"},
 		"LaunchCampaign": {"CLOUD_TASKS_EMULATOR_HOST", "EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT", "MESSAGE_RETENTION", "QUEUE_CREATE_TIMEOUT", "SENDER_URL",
 			"TASKS_AUDIENCE", "TASKS_LOCATION", "TASKS_SERVICE_ACCOUNT"},
-		"ProcessRecipients": {"CLOUD_TASKS_EMULATOR_HOST", "EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT", "QUEUE_CREATE_TIMEOUT", "SENDER_URL",
+		"ProcessRecipients": {"CLOUD_TASKS_EMULATOR_HOST", "EVENT_MAX_AGE", "FREQUENCY_CAP_PER_24H", "GOOGLE_CLOUD_PROJECT", "QUEUE_CREATE_TIMEOUT", "SENDER_URL",
 			"TASKS_AUDIENCE", "TASKS_LOCATION", "TASKS_SERVICE_ACCOUNT"},
 	}
 	for name, cfg := range configs() {
@@ -157,6 +157,9 @@ func TestConfigs_bad_values_are_ErrConfig(t *testing.T) {
 		{"auto_pause_window_not_a_number", "Sender", "AUTO_PAUSE_WINDOW", "many", "AUTO_PAUSE_WINDOW"},
 		{"auto_pause_rate_above_one_for_statuses", "HandleStatus", "AUTO_PAUSE_FAILURE_RATE", "1.5", "AUTO_PAUSE_FAILURE_RATE"},
 		{"auto_pause_window_negative_in_place", "Webhooks", "AUTO_PAUSE_WINDOW", "-1", "AUTO_PAUSE_WINDOW"},
+		{"frequency_cap_negative", "Sender", "FREQUENCY_CAP_PER_24H", "-1", "FREQUENCY_CAP_PER_24H"},
+		{"frequency_cap_not_a_number", "ProcessRecipients", "FREQUENCY_CAP_PER_24H", "two", "FREQUENCY_CAP_PER_24H"},
+		{"frequency_cap_a_fraction", "Sender", "FREQUENCY_CAP_PER_24H", "2.5", "FREQUENCY_CAP_PER_24H"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -213,4 +216,34 @@ func maps(m map[string]string) map[string]string {
 		c[k] = v
 	}
 	return c
+}
+
+// FREQUENCY_CAP_PER_24H unset or empty is no cap (0).
+func TestConfigs_frequency_cap(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want int
+	}{
+		{"unset", nil, 0},
+		{"empty", map[string]string{"FREQUENCY_CAP_PER_24H": ""}, 0},
+		{"zero", map[string]string{"FREQUENCY_CAP_PER_24H": "0"}, 0},
+		{"two", map[string]string{"FREQUENCY_CAP_PER_24H": "2"}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := maps(good)
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			var cfg sender.Config
+			if err := setup.Load(context.Background(), &cfg, envconfig.MapLookuper(env)); err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if cfg.FrequencyCap.PerDay != tc.want {
+				t.Errorf("cap %d, want %d", cfg.FrequencyCap.PerDay, tc.want)
+			}
+		})
+	}
 }

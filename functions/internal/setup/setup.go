@@ -150,6 +150,22 @@ func FailureWatch(ctx context.Context, p Project, a AutoPause, st store.Store, o
 	return &campaignrun.Runner{Store: st, Events: pub, AutoPause: a.Settings()}, nil
 }
 
+// FrequencyCap is the most business-initiated messages one person gets
+// in any 24 hours across campaigns (unset or 0: no cap). Read by the
+// Sender, whose claim enforces it exactly, and ProcessRecipients, which
+// skips people already at it before they get a task.
+type FrequencyCap struct {
+	PerDay int `env:"FREQUENCY_CAP_PER_24H, default=0"`
+}
+
+// Validate refuses a negative cap.
+func (f FrequencyCap) Validate() error {
+	if f.PerDay < 0 {
+		return fmt.Errorf("FREQUENCY_CAP_PER_24H=%d: want a whole number, 0 or more (0: no cap)", f.PerDay)
+	}
+	return nil
+}
+
 // MessageRetention is how long messages are kept before Firestore's TTL
 // deletes them (unset: kept). The function that creates messages embeds it;
 // the others keep the expiry a message was created with.
