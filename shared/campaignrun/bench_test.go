@@ -96,12 +96,19 @@ func newBenchRun(b *testing.B) *benchRun {
 // users: segment evaluation page by page, a message each, compliance, and
 // a send task for each allowed one, with every event delivered at once.
 // Each iteration has a fresh store, so no run sees another's messages.
-func BenchmarkLaunchAndRecipients(b *testing.B) {
+func BenchmarkLaunchAndRecipients(b *testing.B) { benchLaunchAndRecipients(b, 0) }
+
+// BenchmarkLaunchAndRecipientsFrequencyCap is the same fan-out with a
+// frequency cap, which reads each batch's send ledgers too.
+func BenchmarkLaunchAndRecipientsFrequencyCap(b *testing.B) { benchLaunchAndRecipients(b, 2) }
+
+func benchLaunchAndRecipients(b *testing.B, frequencyCap int) {
 	ctx := logging.WithLogger(context.Background(), slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	b.ReportAllocs()
 	for range b.N {
 		b.StopTimer()
 		r := newBenchRun(b)
+		r.runner.FrequencyCap = frequencyCap
 		b.StartTimer()
 		if _, err := r.runner.Trigger(ctx, r.id, "api-key"); err != nil {
 			b.Fatal(err)

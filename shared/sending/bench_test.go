@@ -79,21 +79,27 @@ func BenchmarkSend(b *testing.B) {
 		b.StopTimer()
 		check(b, si, b.N)
 	})
-	b.Run("parallel", func(b *testing.B) {
-		s, si, payloads := benchSender(b, b.N)
-		var next atomic.Int64
-		b.ReportAllocs()
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				p := payloads[next.Add(1)-1]
-				if o, err := s.Send(ctx, p); err != nil || o != sending.OutcomeSent {
-					b.Errorf("Send = %q, %v", o, err)
-					return
+	parallel := func(frequencyCap int) func(b *testing.B) {
+		return func(b *testing.B) {
+			s, si, payloads := benchSender(b, b.N)
+			s.FrequencyCap = frequencyCap
+			var next atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					p := payloads[next.Add(1)-1]
+					if o, err := s.Send(ctx, p); err != nil || o != sending.OutcomeSent {
+						b.Errorf("Send = %q, %v", o, err)
+						return
+					}
 				}
-			}
-		})
-		b.StopTimer()
-		check(b, si, b.N)
-	})
+			})
+			b.StopTimer()
+			check(b, si, b.N)
+		}
+	}
+	b.Run("parallel", parallel(0))
+	// The claim also reads and writes the person's send ledger.
+	b.Run("parallel_frequency_cap", parallel(2))
 }
