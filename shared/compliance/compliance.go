@@ -1,6 +1,9 @@
 // Package compliance decides, for one recipient of a campaign, whether a
 // message may be queued now, must wait for the end of their quiet hours, or
-// must not be sent at all.
+// must not be sent at all. It runs the six steps in order: consent (and
+// the suppression list), duplicates (one message per campaign and person,
+// by the message's id: see campaignrun), frequency, content, quiet hours,
+// and the channel policy; the first step to refuse decides.
 package compliance
 
 import (
@@ -11,7 +14,9 @@ import (
 	// image without /usr/share/zoneinfo cannot silently fall back to UTC.
 	_ "time/tzdata"
 
+	"github.com/eventstreamengine/ese/shared/channelpolicy"
 	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/content"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/phone"
 	"github.com/eventstreamengine/ese/shared/quiethours"
@@ -35,7 +40,10 @@ type Input struct {
 	// Template is the campaign's template, compiled once for all its
 	// recipients (required).
 	Template *template.Compiled
-	Now      time.Time
+	// Content are the operator's content rules (the zero Rules: only what
+	// Twilio itself refuses).
+	Content content.Rules
+	Now     time.Time
 }
 
 // Action is what to do with the recipient's message.
@@ -73,28 +81,69 @@ type Decision struct {
 	ContentSID       string
 	ContentVariables map[string]string
 	Zone             string // when Send or Defer: the IANA zone quiet hours were judged in
+	// Channel, when Send or Defer, is how it goes to WhatsApp: its
+	// approved template, or free text inside the person's window.
+	Channel channelpolicy.Channel
 }
 
-// A step is one check. It returns true when it has decided; otherwise it
-// may add to d (the body, the zone) and the next step runs.
+// Step names one of the six steps, as the dry run and the campaign's
+// summary count them.
+type Step string
+
+const (
+	StepConsent       Step = "consent"
+	StepDuplicate     Step = "duplicate"
+	StepQuietHours    Step = "quiet_hours"
+	StepFrequencyCap  Step = "frequency_cap"
+	StepContent       Step = "content"
+	StepChannelPolicy Step = "channel_policy"
+)
+
+// Blocking lists the steps that can refuse a message, in the order they
+// run (quiet hours only defers).
+var Blocking = []Step{StepConsent, StepDuplicate, StepFrequencyCap, StepContent, StepChannelPolicy}
+
+// StepOf is the step that skips a message for reason; "" for a reason no
+// step gives (a cancelled campaign, a number the import refused).
+func StepOf(reason message.SkipReason) Step {
+	switch reason {
+	case message.SkipNoConsent, message.SkipSuppressed, message.SkipUnknownUser, message.SkipConsentAtSend:
+		return StepConsent
+	case message.SkipMissingVars, message.SkipContentEmpty, message.SkipContentTooLong,
+		message.SkipContentBlocked, message.SkipOptOutMissing:
+		return StepContent
+	case message.SkipChannelPolicy:
+		return StepChannelPolicy
+	case message.SkipFrequencyCap:
+		return StepFrequencyCap
+	}
+	return ""
+}
+
+// A step is one check. It returns true when it has decided to skip;
+// otherwise it may add to d (the body, the zone, a deferral) and the next
+// step runs.
 type step func(in *Input, d *Decision) bool
 
-// steps run in order and the first to decide wins. The checks still to
-// come (rate limit, content rules, frequency cap, dry run) slot in here,
-// with what they need added to Input.
+// steps run in order and the first to skip wins: a message that would be
+// refused is never deferred first. Quiet hours come before the channel
+// policy, which judges a deferred message at the time it will go.
 var steps = []step{
 	knownUser,
 	consented,
 	frequencyCapped,
 	rendered,
 	quietHours,
+	channel,
 }
 
-// Check runs the checks: an unknown user or one without OPT_IN consent is
-// skipped; a template with a placeholder or content variable that the
-// person's attributes (plus phone_number) cannot fill and that has no
-// default is skipped; a person inside their quiet hours is deferred to the
-// window's end; everyone else is sent to.
+// Check runs the steps: an unknown user, one without OPT_IN consent or on
+// the suppression list is skipped; so is a message whose content fails
+// the content rules (a placeholder or content variable left unfilled and
+// without a default, empty, too long, a blocked pattern, no opt-out
+// wording), or that is free text for a person outside their WhatsApp
+// window at the time it would go; a person inside their quiet hours is
+// deferred to the window's end; everyone else is sent to.
 func Check(in Input) Decision {
 	d := Decision{Action: Send}
 	for _, s := range steps {
@@ -103,7 +152,7 @@ func Check(in Input) Decision {
 		}
 	}
 	if d.Action == Skip {
-		d.Body, d.ContentSID, d.ContentVariables, d.Zone = "", "", nil, ""
+		d.Body, d.ContentSID, d.ContentVariables, d.Zone, d.Channel, d.Until = "", "", nil, "", "", time.Time{}
 	}
 	return d
 }
@@ -146,11 +195,12 @@ func frequencyCapped(in *Input, d *Decision) bool {
 }
 
 // rendered renders the template in the person's language with their
-// attributes and phone_number (which no attribute overrides).
+// attributes and phone_number (which no attribute overrides), and applies
+// the content rules to what it made.
 func rendered(in *Input, d *Decision) bool {
 	r := in.Template.Render(in.User.Language(), in.User.Value)
-	if len(r.Missing) > 0 {
-		d.Action, d.Reason = Skip, message.SkipMissingVars
+	if p := in.Content.Check(content.Message{Body: r.Body, Missing: r.Missing, Utility: in.Template.Utility()}); p != "" {
+		d.Action, d.Reason = Skip, message.SkipReason(p)
 		return true
 	}
 	d.Body, d.ContentSID, d.ContentVariables = r.Body, r.ContentSID, r.ContentVariables
@@ -160,12 +210,26 @@ func rendered(in *Input, d *Decision) bool {
 func quietHours(in *Input, d *Decision) bool {
 	name, loc := Zone(in.User)
 	d.Zone = name
-	quiet, until := in.Quiet.Quiet(in.Now, loc)
-	if !quiet {
-		return false
+	if quiet, until := in.Quiet.Quiet(in.Now, loc); quiet {
+		d.Action, d.Until = Defer, until
 	}
-	d.Action, d.Until = Defer, until
-	return true
+	return false
+}
+
+// channel applies WhatsApp's window at the time the message will go: now,
+// or the end of the person's quiet hours.
+func channel(in *Input, d *Decision) bool {
+	at := in.Now
+	if d.Action == Defer {
+		at = d.Until
+	}
+	c, ok := channelpolicy.Decide(d.ContentSID != "", in.User.LastInboundAt, at)
+	if !ok {
+		d.Action, d.Reason = Skip, message.SkipChannelPolicy
+		return true
+	}
+	d.Channel = c
+	return false
 }
 
 // Zone returns the zone a person's quiet hours are judged in: their

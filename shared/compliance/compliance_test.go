@@ -1,12 +1,15 @@
 package compliance
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/eventstreamengine/ese/shared/channelpolicy"
 	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/content"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/quiethours"
 	"github.com/eventstreamengine/ese/shared/template"
@@ -78,14 +81,23 @@ func TestCheck(t *testing.T) {
 		return u
 	}
 	withConsent := func(u user.User, s consent.State) user.User { u.Consent = s; return u }
+	wrote := func(u user.User, at time.Time) user.User { u.LastInboundAt = &at; return u }
+	rules, err := content.ParseRules(`["bit\\.ly/"]`, "reply stop")
+	if err != nil {
+		t.Fatal(err)
+	}
 	arjunaBody := "Hi Arjuna Silva! Welcome from Colombo. Thanks for joining our service! Reply STOP to opt out."
 	frankBody := "Hi Frank Miller! Welcome from Matara. Thanks for joining our service! Reply STOP to opt out."
 	nyUser := withAttrs(arjuna, "timezone", "America/New_York")
 
+	// Unless a case says otherwise (noWindow), the person wrote an hour
+	// before Now, so free text may go; what is sent, and so the channel,
+	// follows from the template.
 	cases := []struct {
-		name string
-		in   Input
-		want Decision
+		name     string
+		in       Input
+		noWindow bool
+		want     Decision
 	}{
 		{
 			name: "unknown_user",
@@ -270,10 +282,97 @@ func TestCheck(t *testing.T) {
 			},
 			want: Decision{Action: Defer, Until: time.Date(2026, 3, 11, 8, 0, 0, 0, time.UTC), Body: "Hello", Zone: "UTC"},
 		},
+
+		// Channel policy: free text only inside the person's window.
+		{
+			name:     "free_text_to_someone_who_never_wrote",
+			in:       Input{User: arjuna, Exists: true, Template: text(welcome), Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			noWindow: true,
+			want:     Decision{Action: Skip, Reason: message.SkipChannelPolicy},
+		},
+		{
+			name: "free_text_a_day_after_their_last_message",
+			in:   Input{User: wrote(arjuna, time.Date(2026, 3, 9, 12, 0, 0, 0, colombo)), Exists: true, Template: text(welcome), Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			want: Decision{Action: Skip, Reason: message.SkipChannelPolicy},
+		},
+		{
+			name: "free_text_a_minute_before_the_window_closes",
+			in:   Input{User: wrote(arjuna, time.Date(2026, 3, 9, 12, 1, 0, 0, colombo)), Exists: true, Template: text(welcome), Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			want: Decision{Action: Send, Body: arjunaBody, Zone: "Asia/Colombo", Channel: channelpolicy.Session},
+		},
+		{
+			name: "template_to_someone_who_never_wrote",
+			in:   Input{User: arjuna, Exists: true, Template: approved, Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			want: Decision{
+				Action: Send, Body: "Hi Arjuna Silva! Welcome from Colombo.", Zone: "Asia/Colombo", Channel: channelpolicy.Template,
+				ContentSID: welcomeSID, ContentVariables: map[string]string{"1": "Arjuna Silva", "2": "Colombo"},
+			},
+			noWindow: true,
+		},
+		{
+			name: "free_text_deferred_past_the_window_is_blocked",
+			// Wrote at 07:00: the window is open at 23:00 but closes at
+			// 07:00 the next day, before quiet hours end at 08:00.
+			in:   Input{User: wrote(arjuna, time.Date(2026, 3, 10, 7, 0, 0, 0, colombo)), Exists: true, Quiet: night, Template: text(welcome), Now: time.Date(2026, 3, 10, 23, 0, 0, 0, colombo)},
+			want: Decision{Action: Skip, Reason: message.SkipChannelPolicy},
+		},
+		{
+			name: "free_text_deferred_inside_the_window",
+			in:   Input{User: wrote(arjuna, time.Date(2026, 3, 10, 21, 0, 0, 0, colombo)), Exists: true, Quiet: night, Template: text(welcome), Now: time.Date(2026, 3, 10, 23, 0, 0, 0, colombo)},
+			want: Decision{Action: Defer, Until: time.Date(2026, 3, 11, 8, 0, 0, 0, colombo), Body: arjunaBody, Zone: "Asia/Colombo", Channel: channelpolicy.Session},
+		},
+		{
+			name:     "content_checked_before_channel",
+			in:       Input{User: arjuna, Exists: true, Template: text("{code}"), Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			noWindow: true,
+			want:     Decision{Action: Skip, Reason: message.SkipMissingVars},
+		},
+
+		// Content rules.
+		{
+			name: "blocked_pattern_in_a_value",
+			in:   Input{User: withAttrs(arjuna, "city", "bit.ly/x"), Exists: true, Template: text(welcome), Content: rules, Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			want: Decision{Action: Skip, Reason: message.SkipContentBlocked},
+		},
+		{
+			name: "opt_out_wording_missing",
+			in:   Input{User: arjuna, Exists: true, Template: text("Hi {name}"), Content: rules, Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			want: Decision{Action: Skip, Reason: message.SkipOptOutMissing},
+		},
+		{
+			name: "opt_out_wording_not_needed_for_utility",
+			in:   Input{User: arjuna, Exists: true, Template: template.Compile(template.Template{Content: "Hi {name}", Category: template.Utility}), Content: rules, Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			want: Decision{Action: Send, Body: "Hi Arjuna Silva", Zone: "Asia/Colombo"},
+		},
+		{
+			name: "rules_pass",
+			in:   Input{User: arjuna, Exists: true, Template: text(welcome), Content: rules, Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			want: Decision{Action: Send, Body: arjunaBody, Zone: "Asia/Colombo"},
+		},
+		{
+			name: "too_long_once_rendered",
+			in:   Input{User: withAttrs(arjuna, "city", strings.Repeat("x", 1600)), Exists: true, Template: text(welcome), Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			want: Decision{Action: Skip, Reason: message.SkipContentTooLong},
+		},
+		{
+			name: "empty_once_rendered",
+			in:   Input{User: withAttrs(arjuna, "name", " "), Exists: true, Template: text("{name}"), Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			want: Decision{Action: Skip, Reason: message.SkipContentEmpty},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			if !tc.noWindow && tc.in.User.LastInboundAt == nil {
+				wrote := tc.in.Now.Add(-time.Hour)
+				tc.in.User.LastInboundAt = &wrote
+			}
+			if tc.want.Action != Skip && tc.want.Channel == "" {
+				tc.want.Channel = channelpolicy.Session
+				if tc.want.ContentSID != "" {
+					tc.want.Channel = channelpolicy.Template
+				}
+			}
 			got := Check(tc.in)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("Check (-want, +got):\n%s", diff)
@@ -319,11 +418,36 @@ func TestActionString(t *testing.T) {
 	}
 }
 
+// TestStepOf: every reason a step gives is counted under that step, the
+// content step's reasons under content.
+func TestStepOf(t *testing.T) {
+	t.Parallel()
+	got := map[message.SkipReason]Step{}
+	for _, r := range []message.SkipReason{
+		message.SkipNoConsent, message.SkipSuppressed, message.SkipUnknownUser, message.SkipConsentAtSend,
+		message.SkipReason(content.Unresolved), message.SkipReason(content.Empty), message.SkipReason(content.TooLong),
+		message.SkipReason(content.Blocked), message.SkipReason(content.NoOptOut),
+		message.SkipChannelPolicy, message.SkipFrequencyCap, message.SkipCancelled, message.SkipInvalidPhone,
+	} {
+		got[r] = StepOf(r)
+	}
+	want := map[message.SkipReason]Step{
+		"no_consent": StepConsent, "suppressed": StepConsent, "unknown_user": StepConsent, "consent_revoked_before_send": StepConsent,
+		"unresolved_placeholders": StepContent, "content_empty": StepContent, "content_too_long": StepContent,
+		"content_blocked": StepContent, "opt_out_missing": StepContent,
+		"channel_policy": StepChannelPolicy, "frequency_cap": StepFrequencyCap, "cancelled": "", "invalid_phone": "",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("StepOf (-want, +got):\n%s", diff)
+	}
+}
+
 func BenchmarkCheck(b *testing.B) {
+	wrote := time.Date(2026, 3, 10, 11, 0, 0, 0, time.UTC)
 	in := Input{
 		User: user.User{Phone: "+94771234567", Consent: consent.OptIn, Attributes: map[string]any{
 			"name": "Arjuna Silva", "city": "Colombo", "timezone": "Asia/Colombo", "age": int64(30),
-		}},
+		}, LastInboundAt: &wrote},
 		Exists:   true,
 		Quiet:    mustWindow(b, "22:00", "08:00"),
 		Template: text(welcome),

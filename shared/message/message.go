@@ -36,6 +36,14 @@ const (
 	SkipUnknownUser   SkipReason = "unknown_user"
 	SkipConsentAtSend SkipReason = "consent_revoked_before_send"
 	SkipCancelled     SkipReason = "cancelled" // its campaign was cancelled before it was sent
+	// The content step's other reasons (shared/content).
+	SkipContentEmpty   SkipReason = "content_empty"
+	SkipContentTooLong SkipReason = "content_too_long"
+	SkipContentBlocked SkipReason = "content_blocked"
+	SkipOptOutMissing  SkipReason = "opt_out_missing"
+	// SkipChannelPolicy: free text for a person outside their 24-hour
+	// WhatsApp window, from a template with no approved content SID.
+	SkipChannelPolicy SkipReason = "channel_policy"
 	// SkipFrequencyCap: the person already had FREQUENCY_CAP_PER_24H
 	// business-initiated messages in the last 24 hours, across campaigns.
 	SkipFrequencyCap SkipReason = "frequency_cap"
@@ -88,6 +96,10 @@ type Message struct {
 	// is then our copy of what it says.
 	ContentSID       string            `json:"content_sid,omitempty"`
 	ContentVariables map[string]string `json:"-"`
+	// Channel is how compliance decided it goes to WhatsApp: "template"
+	// (its approved content SID) or "session" (free text inside the
+	// person's 24-hour window).
+	Channel string `json:"channel,omitempty"`
 }
 
 // ID is the deterministic id of campaign's message to phone, so that every

@@ -149,6 +149,7 @@ func formatFloat(f float64, bits int) (string, bool) {
 // locale's parsed once, its content variables bound. It is safe for
 // concurrent use.
 type Compiled struct {
+	utility bool
 	def     variant
 	locales map[string]*variant // by lower-case language code
 }
@@ -171,7 +172,7 @@ type binding struct {
 // Compile prepares t for rendering. It does not validate t: a template is
 // validated when it is stored.
 func Compile(t Template) *Compiled {
-	c := &Compiled{}
+	c := &Compiled{utility: t.Category == Utility}
 	bindings := compileBindings(t.ContentVariables)
 	c.def = variant{text: Parse(t.Content), contentSID: t.ContentSID, bindings: bindings}
 	if len(t.Locales) > 0 {
@@ -215,6 +216,10 @@ func sortBindings(bs []binding) {
 		}
 	}
 }
+
+// Utility reports whether the template is in WhatsApp's utility
+// category (transactional: no opt-out wording).
+func (c *Compiled) Utility() bool { return c.utility }
 
 // Rendered is a template rendered for one person.
 type Rendered struct {

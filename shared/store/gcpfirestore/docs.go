@@ -457,6 +457,7 @@ type messageDoc struct {
 
 	ContentSID       string            `firestore:"content_sid,omitempty"`
 	ContentVariables map[string]string `firestore:"content_variables,omitempty"`
+	Channel          string            `firestore:"channel,omitempty"`
 }
 
 func toMessageDoc(m message.Message) messageDoc {
@@ -470,7 +471,7 @@ func toMessageDoc(m message.Message) messageDoc {
 		DeliveredAt: records.TimePtr(m.DeliveredAt), ReadAt: records.TimePtr(m.ReadAt), FailedAt: records.TimePtr(m.FailedAt),
 		ReachedQueued: st.Queued, ReachedSent: st.Sent, ReachedDelivered: st.Delivered, ReachedRead: st.Read,
 		Concluded:  m.Status.Concluded(),
-		ContentSID: m.ContentSID, ContentVariables: maps.Clone(m.ContentVariables),
+		ContentSID: m.ContentSID, ContentVariables: maps.Clone(m.ContentVariables), Channel: m.Channel,
 	}
 }
 
@@ -483,7 +484,7 @@ func (d messageDoc) message(id string) message.Message {
 		ScheduledAt: records.TimePtr(d.ScheduledAt), QueuedAt: records.TimePtr(d.QueuedAt),
 		ClaimedAt: records.TimePtr(d.ClaimedAt), SentAt: records.TimePtr(d.SentAt),
 		DeliveredAt: records.TimePtr(d.DeliveredAt), ReadAt: records.TimePtr(d.ReadAt), FailedAt: records.TimePtr(d.FailedAt),
-		ContentSID: d.ContentSID, ContentVariables: d.ContentVariables,
+		ContentSID: d.ContentSID, ContentVariables: d.ContentVariables, Channel: d.Channel,
 	}
 }
 

@@ -50,6 +50,7 @@ func testCreateMessages(t *testing.T, s store.Store) {
 	m2.ScheduledAt = &sched
 	// Sent as Twilio's approved template: the SID and variables round-trip.
 	m2.ContentSID, m2.ContentVariables = "HX0123456789abcdef0123456789abcdef", map[string]string{"1": "Arjuna", "2": "Colombo"}
+	m2.Channel = "template"
 	got, err := s.CreateMessages(ctx, []message.Message{m1, m2})
 	if err != nil {
 		t.Fatalf("CreateMessages: %v", err)

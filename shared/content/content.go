@@ -1,0 +1,93 @@
+// Package content is the content step of compliance: a rendered message
+// is sent only when it is not empty, every placeholder and content
+// variable is filled, it fits Twilio's limit for a body, it matches none
+// of the operator's blocked patterns, and, when the operator asks for it,
+// it tells the person how to opt out.
+package content
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxLength is Twilio's limit for a message body, in characters.
+const MaxLength = 1600
+
+// Problem is why a message fails the content step; the zero Problem is
+// none.
+type Problem string
+
+const (
+	Empty      Problem = "content_empty"
+	Unresolved Problem = "unresolved_placeholders" // the seed's reason, kept
+	TooLong    Problem = "content_too_long"
+	Blocked    Problem = "content_blocked"
+	NoOptOut   Problem = "opt_out_missing"
+)
+
+// Rules are the operator's content rules. The zero Rules block nothing
+// beyond what Twilio refuses.
+type Rules struct {
+	// Blocked are patterns no message may match (RE2, as Go's regexp).
+	Blocked []*regexp.Regexp
+	// OptOut, when set, is wording every marketing message must contain
+	// (compared without regard to case), such as "Reply STOP".
+	OptOut string
+}
+
+// ParseRules reads the rules from their settings: blocked, a JSON array of
+// patterns ("" for none), and the opt-out wording ("" for none). The error
+// names the pattern that does not compile.
+func ParseRules(blocked, optOut string) (Rules, error) {
+	r := Rules{OptOut: strings.TrimSpace(optOut)}
+	if strings.TrimSpace(blocked) == "" {
+		return r, nil
+	}
+	var patterns []string
+	if err := json.Unmarshal([]byte(blocked), &patterns); err != nil {
+		return Rules{}, fmt.Errorf(`want a JSON array of patterns, such as ["(?i)free money", "bit\\.ly/"]: %w`, err)
+	}
+	for i, p := range patterns {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return Rules{}, fmt.Errorf("pattern %d (%q): %w", i+1, p, err)
+		}
+		r.Blocked = append(r.Blocked, re)
+	}
+	return r, nil
+}
+
+// Message is what the step looks at.
+type Message struct {
+	Body string
+	// Missing names the placeholders and content variables rendering left
+	// unfilled.
+	Missing []string
+	// Utility marks a transactional template (WhatsApp's utility
+	// category): it carries no opt-out wording.
+	Utility bool
+}
+
+// Check returns the first problem with m, or "" when it may be sent.
+func (r Rules) Check(m Message) Problem {
+	switch {
+	case len(m.Missing) > 0:
+		return Unresolved
+	case strings.TrimSpace(m.Body) == "":
+		return Empty
+	case len(m.Body) > MaxLength && utf8.RuneCountInString(m.Body) > MaxLength:
+		return TooLong
+	}
+	for _, re := range r.Blocked {
+		if re.MatchString(m.Body) {
+			return Blocked
+		}
+	}
+	if r.OptOut != "" && !m.Utility && !strings.Contains(strings.ToLower(m.Body), strings.ToLower(r.OptOut)) {
+		return NoOptOut
+	}
+	return ""
+}
