@@ -51,6 +51,7 @@ func newFixture(t *testing.T) *fixture {
 		{Phone: "+94771234568", Consent: consent.OptIn, Attributes: map[string]any{"city": "Kandy"}},
 		{Phone: "+94771234569", Consent: consent.Stop, Attributes: map[string]any{"city": "Colombo"}},
 	} {
+		u.LastInboundAt = &now
 		if err := f.store.CreateUser(ctx, u, consent.SourceAPI, ""); err != nil {
 			t.Fatal(err)
 		}

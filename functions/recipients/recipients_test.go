@@ -56,6 +56,7 @@ func newFixture(t *testing.T) *fixture {
 		{Phone: "+94771234567", Consent: consent.OptIn, Attributes: map[string]any{"name": "Arjuna"}},
 		{Phone: "+94771234569", Consent: consent.Stop, Attributes: map[string]any{"name": "Frank"}},
 	} {
+		u.LastInboundAt = &now
 		if err := f.store.CreateUser(ctx, u, consent.SourceAPI, ""); err != nil {
 			t.Fatal(err)
 		}

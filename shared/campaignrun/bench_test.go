@@ -60,7 +60,7 @@ func newBenchRun(b *testing.B) *benchRun {
 		u := user.User{
 			Phone: fmt.Sprintf("+9477%07d", i), Consent: consent.OptIn,
 			Attributes: map[string]any{"name": "Person", "city": "Colombo", "tier": "gold"},
-			CreatedAt:  at, UpdatedAt: at,
+			CreatedAt:  at, UpdatedAt: at, LastInboundAt: &at,
 		}
 		switch i % 10 {
 		case 0:

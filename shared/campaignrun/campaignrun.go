@@ -23,6 +23,7 @@ import (
 
 	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/compliance"
+	"github.com/eventstreamengine/ese/shared/content"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/logging"
@@ -56,6 +57,10 @@ type Runner struct {
 	// already had this many messages in compliance.FrequencyWindow (0: no
 	// cap). The Sender's claim enforces it exactly; this saves the tasks.
 	FrequencyCap int
+
+	// Content are the operator's content rules (CONTENT_BLOCKED_PATTERNS,
+	// CONTENT_OPT_OUT_TEXT).
+	Content content.Rules
 
 	// PageSize is how many users one Launch event scans; BatchSize how
 	// many messages one Recipients event carries; Parallelism how many of
@@ -270,7 +275,7 @@ func (r *Runner) Recipients(ctx context.Context, ev events.Recipients) error {
 		}
 		u, ok := users[m.Phone]
 		d := compliance.Check(compliance.Input{User: u, Exists: ok, Suppressed: suppressed[m.Phone],
-			FrequencyCap: r.FrequencyCap, RecentSends: recent[m.Phone], Quiet: window, Template: compiled, Now: r.now()})
+			FrequencyCap: r.FrequencyCap, RecentSends: recent[m.Phone], Quiet: window, Template: compiled, Content: r.Content, Now: r.now()})
 		g.Go(func() error {
 			if d.Action == compliance.Skip {
 				skipped.Add(1)
@@ -357,7 +362,7 @@ func (r *Runner) queue(ctx context.Context, queueID, id string, d compliance.Dec
 		default:
 			return store.Unchanged
 		}
-		m.Body, m.ContentSID, m.ContentVariables = d.Body, d.ContentSID, d.ContentVariables
+		m.Body, m.ContentSID, m.ContentVariables, m.Channel = d.Body, d.ContentSID, d.ContentVariables, string(d.Channel)
 		m.UpdatedAt = now
 		if !at.IsZero() {
 			m.ScheduledAt = &at

@@ -63,7 +63,8 @@ func newFixture(t *testing.T) *fixture {
 		{Phone: "+94771234599", Consent: consent.OptIn, Attributes: map[string]any{"city": "Colombo"}},
 		{Phone: "+94772345678", Consent: consent.OptIn, Attributes: map[string]any{"name": "Priya", "city": "Kandy"}},
 	} {
-		u.CreatedAt, u.UpdatedAt = now, now
+		// Each wrote to us at now: the campaign's free text may go.
+		u.CreatedAt, u.UpdatedAt, u.LastInboundAt = now, now, &now
 		if err := f.store.CreateUser(ctx, u, consent.SourceAPI, ""); err != nil {
 			t.Fatal(err)
 		}

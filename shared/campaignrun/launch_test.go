@@ -45,7 +45,7 @@ func newSlicedFixture(t *testing.T, definition string) *slicedFixture {
 	}
 	for i := range 300 {
 		p := []string{"+9477%07d", "+1415555%04d", "+4479111%05d"}[i%3]
-		u := user.User{Phone: fmt.Sprintf(p, i), Consent: consent.OptIn, CreatedAt: now, Attributes: map[string]any{"n": i}}
+		u := user.User{Phone: fmt.Sprintf(p, i), Consent: consent.OptIn, CreatedAt: now, Attributes: map[string]any{"n": i}, LastInboundAt: &now}
 		if i%3 == 1 {
 			u.Consent = consent.OptOut
 		}

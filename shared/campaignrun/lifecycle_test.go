@@ -46,7 +46,7 @@ func newStepped(t *testing.T, n int) *stepped {
 	f.runner = &campaignrun.Runner{Store: f.store, Events: f.events, Queue: f.queue, Now: func() time.Time { return now },
 		PageSize: 2, BatchSize: 1, Slices: 1}
 	for i := range n {
-		u := user.User{Phone: fmt.Sprintf("+9477%07d", i), Consent: consent.OptIn, Attributes: map[string]any{"name": fmt.Sprint("P", i), "city": "Colombo"}}
+		u := user.User{Phone: fmt.Sprintf("+9477%07d", i), Consent: consent.OptIn, Attributes: map[string]any{"name": fmt.Sprint("P", i), "city": "Colombo"}, LastInboundAt: &now}
 		if err := f.store.CreateUser(ctx, u, consent.SourceAPI, ""); err != nil {
 			t.Fatal(err)
 		}

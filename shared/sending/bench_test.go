@@ -39,7 +39,7 @@ func benchSender(b *testing.B, n int) (*sending.Sender, *standin.Server, []sendq
 	payloads := make([]sendqueue.Payload, 0, n)
 	for i := range n {
 		phone := fmt.Sprintf("+9477%07d", i)
-		if err := st.CreateUser(ctx, user.User{Phone: phone, Consent: consent.OptIn, CreatedAt: now}, consent.SourceAPI, ""); err != nil {
+		if err := st.CreateUser(ctx, user.User{Phone: phone, Consent: consent.OptIn, CreatedAt: now, LastInboundAt: &now}, consent.SourceAPI, ""); err != nil {
 			b.Fatal(err)
 		}
 		m := message.Message{ID: message.ID(c.ID, phone), CampaignID: c.ID, Phone: phone, Status: message.Queued,

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/eventstreamengine/ese/shared/campaign"
+	"github.com/eventstreamengine/ese/shared/channelpolicy"
 	"github.com/eventstreamengine/ese/shared/compliance"
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/errs"
@@ -153,23 +154,13 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 		if suppressed[m.Phone] {
 			reason = message.SkipSuppressed
 		}
-		// Only an unclaimed message: one claimed meanwhile by another
-		// delivery may be on its way to the provider.
-		_, err := s.Store.UpdateMessage(ctx, m.ID, func(m *message.Message) error {
-			if !claimable(m.Status) {
-				return errNotClaimable
-			}
-			m.Status, m.SkipReason, m.UpdatedAt = message.Skipped, reason, s.now()
-			return nil
-		})
-		if errors.Is(err, errNotClaimable) {
-			return "", errs.E(errs.Transient, "message %s changed while skipping", m.ID)
-		}
-		if err != nil {
-			return "", fmt.Errorf("sending.Send: skip: %w", err)
-		}
-		log.Info("skipped: consent withdrawn before send")
-		return OutcomeSkipped, s.concluded(ctx, m.CampaignID)
+		return s.skipUnclaimed(ctx, m, reason, "skipped: consent withdrawn before send")
+	}
+
+	// The channel policy again: free text goes only while the person's
+	// window is open, and a deferral or a slow campaign can outlast it.
+	if m.ContentSID == "" && !channelpolicy.Open(u.LastInboundAt, now) {
+		return s.skipUnclaimed(ctx, m, message.SkipChannelPolicy, "skipped: the person's WhatsApp window closed before the send")
 	}
 
 	// Quiet hours again: a slow campaign can run into a recipient's night.
@@ -235,6 +226,26 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 	}
 	log.Info("sent", "provider_sid", res.SID)
 	return OutcomeSent, s.concluded(ctx, m.CampaignID)
+}
+
+// skipUnclaimed concludes m as skipped for reason, only while no delivery
+// has claimed it: one claimed meanwhile may be on its way to the provider.
+func (s *Sender) skipUnclaimed(ctx context.Context, seen message.Message, reason message.SkipReason, logMsg string) (Outcome, error) {
+	_, err := s.Store.UpdateMessage(ctx, seen.ID, func(m *message.Message) error {
+		if !claimable(m.Status) {
+			return errNotClaimable
+		}
+		m.Status, m.SkipReason, m.UpdatedAt = message.Skipped, reason, s.now()
+		return nil
+	})
+	if errors.Is(err, errNotClaimable) {
+		return "", errs.E(errs.Transient, "message %s changed while skipping", seen.ID)
+	}
+	if err != nil {
+		return "", fmt.Errorf("sending.Send: skip: %w", err)
+	}
+	logging.FromContext(ctx).Info(logMsg, "skip_reason", reason)
+	return OutcomeSkipped, s.concluded(ctx, seen.CampaignID)
 }
 
 // stop holds or cancels a message whose campaign was found paused or

@@ -71,9 +71,17 @@ func (f *fixture) quiet(t *testing.T) time.Time {
 // queued stores a user and a QUEUED message to them.
 func (f *fixture) queued(t *testing.T, phone string, c consent.State) message.Message {
 	t.Helper()
-	ctx := context.Background()
 	now := time.Now().UTC()
-	if err := f.store.CreateUser(ctx, user.User{Phone: phone, Consent: c, Attributes: map[string]any{}, CreatedAt: now, UpdatedAt: now}, consent.SourceAPI, ""); err != nil {
+	// They wrote to us just now: the free text may go.
+	return f.queuedTo(t, user.User{Phone: phone, Consent: c, Attributes: map[string]any{}, CreatedAt: now, UpdatedAt: now, LastInboundAt: &now})
+}
+
+// queuedTo stores u and a QUEUED message to them.
+func (f *fixture) queuedTo(t *testing.T, u user.User) message.Message {
+	t.Helper()
+	ctx := context.Background()
+	now, phone := time.Now().UTC(), u.Phone
+	if err := f.store.CreateUser(ctx, u, consent.SourceAPI, ""); err != nil {
 		t.Fatal(err)
 	}
 	m := message.Message{ID: message.ID(f.cid, phone), CampaignID: f.cid, Phone: phone, Status: message.Queued, Body: "Hi " + phone, CreatedAt: now, UpdatedAt: now, QueuedAt: &now}
@@ -227,6 +235,54 @@ func TestSend_content_sid(t *testing.T) {
 	}
 	if after := f.get(t, m); after.Status != message.Sent || after.ProviderSID != sent[0].SID {
 		t.Errorf("message %s with sid %q; want SENT with %q", after.Status, after.ProviderSID, sent[0].SID)
+	}
+}
+
+// TestSend_channel_policy_at_send_time: a person's window can close
+// between the fan-out and the send (a deferral, a slow campaign): free
+// text then is skipped, never handed to Twilio to fail with 63016; an
+// approved template still goes.
+func TestSend_channel_policy_at_send_time(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name        string
+		wrote       time.Duration // how long before the send the person last wrote; 0: never
+		template    bool
+		wantOutcome sending.Outcome
+		wantStatus  message.Status
+		wantReason  message.SkipReason
+		wantSends   int
+	}{
+		{"free_text_never_wrote", 0, false, sending.OutcomeSkipped, message.Skipped, message.SkipChannelPolicy, 0},
+		{"free_text_window_closed", 25 * time.Hour, false, sending.OutcomeSkipped, message.Skipped, message.SkipChannelPolicy, 0},
+		{"free_text_window_open", 23 * time.Hour, false, sending.OutcomeSent, message.Sent, "", 1},
+		{"template_never_wrote", 0, true, sending.OutcomeSent, message.Sent, "", 1},
+		{"template_window_closed", 25 * time.Hour, true, sending.OutcomeSent, message.Sent, "", 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			u := user.User{Phone: "+94771234567", Consent: consent.OptIn}
+			if tc.wrote > 0 {
+				at := time.Now().UTC().Add(-tc.wrote)
+				u.LastInboundAt = &at
+			}
+			m := f.queuedTo(t, u)
+			if tc.template {
+				m = f.approved(t, m)
+			}
+			o, err := f.send(t, m)
+			if err != nil || o != tc.wantOutcome {
+				t.Fatalf("Send = %q, %v; want %q", o, err, tc.wantOutcome)
+			}
+			after := f.get(t, m)
+			got := []any{after.Status, after.SkipReason, len(f.standin.Sent())}
+			want := []any{tc.wantStatus, tc.wantReason, tc.wantSends}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("status, reason, provider sends (-want, +got):\n%s", diff)
+			}
+		})
 	}
 }
 
