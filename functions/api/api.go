@@ -59,6 +59,8 @@ type Config struct {
 	// StuckAfter is how long a running campaign with work due may go
 	// without any progress before the campaign check reports it.
 	StuckAfter time.Duration `env:"STUCK_AFTER, default=30m"`
+	// Compliance: previews and dry runs run the checks a campaign runs.
+	setup.Compliance
 }
 
 // Auth modes.
@@ -175,9 +177,11 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 		}
 		checks["twilio"] = prov.Ready
 	}
+	runner := &campaignrun.Runner{Store: st, Events: pub}
+	cfg.Compliance.Apply(runner)
 	s := &Server{
 		KeyHash: hash, TrustIAM: cfg.Auth == AuthIAM, Store: st, Events: pub, StuckAfter: cfg.StuckAfter,
-		Runner:       &campaignrun.Runner{Store: st, Events: pub},
+		Runner:       runner,
 		DeadLetters:  pubsubevents.NewDeadLetters(psc, events.Topics),
 		Checks:       checks,
 		Imports:      &importrun.Runner{Store: st, Bucket: bucket, BucketName: cfg.Uploads.Bucket, Events: pub},

@@ -126,8 +126,13 @@ type preview struct {
 	DefaultsUsed []string `json:"defaults_used"`
 	Unfilled     bool     `json:"unfilled"`
 	// BlockedBy is the reason a campaign would skip the person (no_consent,
-	// unresolved_placeholders, ...), or null when it would send.
-	BlockedBy *string `json:"blocked_by"`
+	// unresolved_placeholders, channel_policy, ...), or null when it would
+	// send; BlockedStep the compliance step that gives it.
+	BlockedBy   *string `json:"blocked_by"`
+	BlockedStep *string `json:"blocked_step"`
+	// Channel is how it would go to WhatsApp now: "template" or "session"
+	// (free text inside the person's 24-hour window); null when blocked.
+	Channel *string `json:"channel"`
 }
 
 // previewTemplate renders a template for the person {"phone_number"}
@@ -189,10 +194,13 @@ func (s *Server) preview(ctx context.Context, id, p string) (preview, error) {
 	if err != nil {
 		return preview{}, err
 	}
-	in := compliance.Input{User: u, Exists: true, Suppressed: suppressed[u.Phone], Template: c, Now: s.now()}
+	in := compliance.Input{User: u, Exists: true, Suppressed: suppressed[u.Phone], Template: c, Content: s.Runner.Content, Now: s.now()}
 	if d := compliance.Check(in); d.Action == compliance.Skip {
-		reason := string(d.Reason)
-		out.BlockedBy = &reason
+		reason, step := string(d.Reason), string(compliance.StepOf(d.Reason))
+		out.BlockedBy, out.BlockedStep = &reason, &step
+	} else {
+		ch := string(d.Channel)
+		out.Channel = &ch
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -126,6 +127,11 @@ func TestTemplates_preview(t *testing.T) {
 	if code, out := f.call("POST", "/api/v1/suppressions", `{"phone_number":"+94771234570","reason":"complaint"}`); code != 201 {
 		t.Fatalf("suppress = %d %v", code, out)
 	}
+	// Priya wrote to us an hour ago: free text may go to her.
+	f.id("/api/v1/users", `{"phone_number":"+94771234571","name":"Priya","city":"Kandy"}`)
+	if err := f.store.RecordInbound(t.Context(), "+94771234571", time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name, template, body string
 		want                 map[string]any
@@ -137,6 +143,7 @@ func TestTemplates_preview(t *testing.T) {
 				"send_as": "content_sid", "body": "Hi Arjuna! Welcome from Colombo.", "content_sid": sidEN,
 				"content_variables": map[string]any{"1": "Arjuna", "2": "Colombo"},
 				"missing":           []any{}, "defaults_used": []any{}, "unfilled": false, "blocked_by": nil,
+				"blocked_step": nil, "channel": "template",
 			},
 		},
 		{
@@ -146,6 +153,7 @@ func TestTemplates_preview(t *testing.T) {
 				"send_as": "content_sid", "body": "ආයුබෝවන් there! Kandy", "content_sid": sidSI,
 				"content_variables": map[string]any{"1": "there", "2": "Kandy"},
 				"missing":           []any{}, "defaults_used": []any{"name"}, "unfilled": false, "blocked_by": nil,
+				"blocked_step": nil, "channel": "template",
 			},
 		},
 		{
@@ -154,6 +162,7 @@ func TestTemplates_preview(t *testing.T) {
 				"template_id": plain, "phone_number": "+94771234569", "consent_state": "OPT_OUT", "language": "", "locale": "default",
 				"send_as": "body", "body": "Hello Frank! Offer for {city} residents.",
 				"missing": []any{"city"}, "defaults_used": []any{}, "unfilled": true, "blocked_by": "no_consent",
+				"blocked_step": "consent", "channel": nil,
 			},
 		},
 		{
@@ -162,6 +171,7 @@ func TestTemplates_preview(t *testing.T) {
 				"template_id": plain, "phone_number": "+94771234570", "consent_state": "OPT_IN", "language": "", "locale": "default",
 				"send_as": "body", "body": "Hello Grace! Offer for Galle residents.",
 				"missing": []any{}, "defaults_used": []any{}, "unfilled": false, "blocked_by": "suppressed",
+				"blocked_step": "consent", "channel": nil,
 			},
 		},
 		{
@@ -170,6 +180,25 @@ func TestTemplates_preview(t *testing.T) {
 				"template_id": plain, "phone_number": "+94771234568", "consent_state": "OPT_IN", "language": "si", "locale": "default",
 				"send_as": "body", "body": "Hello {name}! Offer for Kandy residents.",
 				"missing": []any{"name"}, "defaults_used": []any{}, "unfilled": true, "blocked_by": "unresolved_placeholders",
+				"blocked_step": "content", "channel": nil,
+			},
+		},
+		{
+			name: "free_text_to_someone_who_never_wrote", template: plain, body: `{"phone_number":"+94771234567"}`,
+			want: map[string]any{
+				"template_id": plain, "phone_number": "+94771234567", "consent_state": "OPT_IN", "language": "", "locale": "default",
+				"send_as": "body", "body": "Hello Arjuna! Offer for Colombo residents.",
+				"missing": []any{}, "defaults_used": []any{}, "unfilled": false, "blocked_by": "channel_policy",
+				"blocked_step": "channel_policy", "channel": nil,
+			},
+		},
+		{
+			name: "free_text_inside_the_window", template: plain, body: `{"phone_number":"+94771234571"}`,
+			want: map[string]any{
+				"template_id": plain, "phone_number": "+94771234571", "consent_state": "OPT_IN", "language": "", "locale": "default",
+				"send_as": "body", "body": "Hello Priya! Offer for Kandy residents.",
+				"missing": []any{}, "defaults_used": []any{}, "unfilled": false, "blocked_by": nil,
+				"blocked_step": nil, "channel": "session",
 			},
 		},
 	}

@@ -61,6 +61,9 @@ type Runner struct {
 	// Content are the operator's content rules (CONTENT_BLOCKED_PATTERNS,
 	// CONTENT_OPT_OUT_TEXT).
 	Content content.Rules
+	// WhatsAppTier is how many people the sender may start conversations
+	// with in 24 hours (0: unlimited); a dry run warns before passing it.
+	WhatsAppTier int
 
 	// PageSize is how many users one Launch event scans; BatchSize how
 	// many messages one Recipients event carries; Parallelism how many of

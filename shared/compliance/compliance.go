@@ -120,6 +120,21 @@ func StepOf(reason message.SkipReason) Step {
 	return ""
 }
 
+// BlockedBy counts skips by the step that gave them: every blocking step
+// is named, with 0 when it refused no one.
+func BlockedBy(skipped map[message.SkipReason]int) map[string]int {
+	out := make(map[string]int, len(Blocking))
+	for _, st := range Blocking {
+		out[string(st)] = 0
+	}
+	for reason, n := range skipped {
+		if st := StepOf(reason); st != "" {
+			out[string(st)] += n
+		}
+	}
+	return out
+}
+
 // A step is one check. It returns true when it has decided to skip;
 // otherwise it may add to d (the body, the zone, a deferral) and the next
 // step runs.

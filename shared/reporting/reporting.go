@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eventstreamengine/ese/shared/campaign"
+	"github.com/eventstreamengine/ese/shared/compliance"
 	"github.com/eventstreamengine/ese/shared/store"
 )
 
@@ -20,19 +21,22 @@ type ErrorCount struct {
 // Summary is a campaign's cumulative numbers. A message counts in every
 // stage it reached: one that was read counts as sent, delivered and read.
 type Summary struct {
-	CampaignID          string         `json:"campaign_id"`
-	Topic               string         `json:"topic"`
-	Status              string         `json:"status"`
-	TotalRecipients     int            `json:"total_recipients"`
-	MessagesQueued      int            `json:"messages_queued"`
-	MessagesSent        int            `json:"messages_sent"`
-	MessagesDelivered   int            `json:"messages_delivered"`
-	MessagesRead        int            `json:"messages_read"`
-	MessagesFailed      int            `json:"messages_failed"`
-	MessagesSkipped     int            `json:"messages_skipped"`
-	MessagesDeferred    int            `json:"messages_deferred"`
-	MessagesHeld        int            `json:"messages_held"` // waiting for the paused campaign's resume
-	SkippedByReason     map[string]int `json:"skipped_by_reason"`
+	CampaignID        string         `json:"campaign_id"`
+	Topic             string         `json:"topic"`
+	Status            string         `json:"status"`
+	TotalRecipients   int            `json:"total_recipients"`
+	MessagesQueued    int            `json:"messages_queued"`
+	MessagesSent      int            `json:"messages_sent"`
+	MessagesDelivered int            `json:"messages_delivered"`
+	MessagesRead      int            `json:"messages_read"`
+	MessagesFailed    int            `json:"messages_failed"`
+	MessagesSkipped   int            `json:"messages_skipped"`
+	MessagesDeferred  int            `json:"messages_deferred"`
+	MessagesHeld      int            `json:"messages_held"` // waiting for the paused campaign's resume
+	SkippedByReason   map[string]int `json:"skipped_by_reason"`
+	// BlockedByStep counts the skipped messages by the compliance step that
+	// refused them (every step named, 0 included), as a dry run predicts.
+	BlockedByStep       map[string]int `json:"blocked_by_step"`
 	DeliveryRatePercent float64        `json:"delivery_rate_percent"`
 	ReadRatePercent     float64        `json:"read_rate_percent"`
 	TopErrorCodes       []ErrorCount   `json:"top_error_codes"`
@@ -51,6 +55,7 @@ func Summarize(c campaign.Campaign, n store.Counts, now time.Time) Summary {
 		TotalRecipients: n.Recipients, MessagesQueued: n.Queued, MessagesSent: n.Sent,
 		MessagesDelivered: n.Delivered, MessagesRead: n.Read, MessagesFailed: n.Failed,
 		MessagesDeferred: n.Deferred, MessagesHeld: n.Held, SkippedByReason: map[string]int{},
+		BlockedByStep: compliance.BlockedBy(n.Skipped),
 		TopErrorCodes: []ErrorCount{}, RateLimitPerSecond: c.Rate,
 		StartedAt: c.StartedAt, CompletedAt: c.CompletedAt,
 	}

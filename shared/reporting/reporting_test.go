@@ -26,6 +26,7 @@ func TestSummarize(t *testing.T) {
 			want: Summary{
 				CampaignID: "c1", Topic: "t", Status: "COMPLETED", TotalRecipients: 2, MessagesQueued: 2,
 				MessagesSent: 2, MessagesDelivered: 2, MessagesRead: 1, SkippedByReason: map[string]int{},
+				BlockedByStep:       map[string]int{"consent": 0, "duplicate": 0, "frequency_cap": 0, "content": 0, "channel_policy": 0},
 				DeliveryRatePercent: 100, ReadRatePercent: 50, TopErrorCodes: []ErrorCount{}, RateLimitPerSecond: 1,
 				StartedAt: &start, CompletedAt: &done, ThroughputPerMinute: 1,
 			},
@@ -34,14 +35,21 @@ func TestSummarize(t *testing.T) {
 			name: "skips_and_errors_sorted_by_count",
 			n: store.Counts{
 				Recipients: 6, Queued: 4, Sent: 1, Failed: 3,
-				Skipped:    map[message.SkipReason]int{message.SkipNoConsent: 2},
+				Skipped: map[message.SkipReason]int{
+					message.SkipNoConsent: 2, message.SkipSuppressed: 1, message.SkipOptOutMissing: 1,
+					message.SkipMissingVars: 1, message.SkipChannelPolicy: 4, message.SkipCancelled: 5,
+				},
 				ErrorCodes: map[string]int{"21211": 1, "21610": 2},
 			},
 			want: Summary{
 				CampaignID: "c1", Topic: "t", Status: "COMPLETED", TotalRecipients: 6, MessagesQueued: 4,
-				MessagesSent: 1, MessagesFailed: 3, MessagesSkipped: 2,
-				SkippedByReason: map[string]int{"no_consent": 2},
-				TopErrorCodes:   []ErrorCount{{"21610", 2}, {"21211", 1}}, RateLimitPerSecond: 1,
+				MessagesSent: 1, MessagesFailed: 3, MessagesSkipped: 14,
+				SkippedByReason: map[string]int{
+					"no_consent": 2, "suppressed": 1, "opt_out_missing": 1, "unresolved_placeholders": 1, "channel_policy": 4, "cancelled": 5,
+				},
+				// A cancelled campaign's skips are no step's.
+				BlockedByStep: map[string]int{"consent": 3, "duplicate": 0, "frequency_cap": 0, "content": 2, "channel_policy": 4},
+				TopErrorCodes: []ErrorCount{{"21610", 2}, {"21211", 1}}, RateLimitPerSecond: 1,
 				StartedAt: &start, CompletedAt: &done, ThroughputPerMinute: 0.5,
 			},
 		},
