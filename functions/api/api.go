@@ -199,6 +199,9 @@ type Server struct {
 	Store    store.Store
 	Events   events.Publisher
 	Runner   *campaignrun.Runner
+	// DryRunInline is how many people a dry run reads within its request
+	// (campaignrun.DryRunInline when 0).
+	DryRunInline int
 	// DeadLetters lists and replays events that ran out of delivery
 	// attempts; without it, those routes answer 501.
 	DeadLetters events.DeadLetters
@@ -254,6 +257,7 @@ func (s *Server) Routes() http.Handler {
 	api.HandleFunc("GET /api/v1/campaigns/{id}", s.getCampaign)
 	api.HandleFunc("PUT /api/v1/campaigns/{id}", s.editCampaign)
 	api.HandleFunc("POST /api/v1/campaigns/{id}/trigger", s.triggerCampaign)
+	api.HandleFunc("GET /api/v1/campaigns/{id}/dry-run", s.getDryRun)
 	api.HandleFunc("POST /api/v1/campaigns/{id}/pause", s.moveCampaign(s.Runner.Pause))
 	api.HandleFunc("POST /api/v1/campaigns/{id}/resume", s.moveCampaign(s.Runner.Resume))
 	api.HandleFunc("POST /api/v1/campaigns/{id}/cancel", s.moveCampaign(s.Runner.Cancel))

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/eventstreamengine/ese/shared/campaign"
+	"github.com/eventstreamengine/ese/shared/campaignrun"
+	"github.com/eventstreamengine/ese/shared/dryrun"
 	"github.com/eventstreamengine/ese/shared/errs"
 )
 
@@ -281,6 +284,17 @@ func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) {
 func (s *Server) triggerCampaign(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	// The seed's clients send {} here; accept an empty body too.
+	var body struct {
+		DryRun bool `json:"dry_run"`
+	}
+	if err := decodeOptional(w, r, &body); err != nil {
+		fail(w, r, err)
+		return
+	}
+	if body.DryRun {
+		s.dryRun(w, r, id)
+		return
+	}
 	c, err := s.Runner.Trigger(r.Context(), id, callerOf(r.Context()))
 	if err != nil {
 		fail(w, r, notFound(err, "campaign", id))
@@ -327,4 +341,44 @@ func (s *Server) campaignHistory(w http.ResponseWriter, r *http.Request) {
 		h = []campaign.Change{}
 	}
 	respond(w, http.StatusOK, map[string]any{"campaign_id": id, "history": h})
+}
+
+// dryRun answers a dry run: 200 with the result when the audience was
+// read within the request, else 202 with where to fetch it.
+func (s *Server) dryRun(w http.ResponseWriter, r *http.Request, id string) {
+	res, err := s.Runner.DryRun(r.Context(), id, cmp.Or(s.DryRunInline, campaignrun.DryRunInline))
+	if err != nil {
+		fail(w, r, notFound(err, "campaign", id))
+		return
+	}
+	if res.Status == dryrun.Running {
+		respond(w, http.StatusAccepted, dryRunAnswer{Result: res, StatusURL: "/api/v1/campaigns/" + id + "/dry-run"})
+		return
+	}
+	respond(w, http.StatusOK, dryRunAnswer{Result: res})
+}
+
+// dryRunAnswer is a dry run's result, with where to ask again while it
+// runs.
+type dryRunAnswer struct {
+	dryrun.Result
+	StatusURL string `json:"status_url,omitempty"`
+}
+
+// getDryRun gives the campaign's latest dry run.
+func (s *Server) getDryRun(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	res, err := s.Store.GetDryRun(r.Context(), id)
+	if errs.Is(err, errs.NotExist) {
+		err = errs.E(errs.NotExist, "campaign %s has no dry run: POST /api/v1/campaigns/%s/trigger with {\"dry_run\": true}", id, id)
+	}
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	out := dryRunAnswer{Result: res}
+	if res.Status == dryrun.Running {
+		out.StatusURL = "/api/v1/campaigns/" + id + "/dry-run"
+	}
+	respond(w, http.StatusOK, out)
 }

@@ -14,8 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -253,13 +251,9 @@ func (r *Runner) Recipients(ctx context.Context, ev events.Recipients) error {
 	if err != nil {
 		return fmt.Errorf("campaignrun.Recipients: %w", err)
 	}
-	suppressed := map[string]bool{}
-	for chunk := range slices.Chunk(phones, store.MaxSuppressedLookup) {
-		got, err := r.Store.Suppressed(ctx, chunk)
-		if err != nil {
-			return fmt.Errorf("campaignrun.Recipients: %w", err)
-		}
-		maps.Copy(suppressed, got)
+	suppressed, err := r.suppressed(ctx, phones)
+	if err != nil {
+		return err
 	}
 	recent, err := r.recentSends(ctx, phones)
 	if err != nil {

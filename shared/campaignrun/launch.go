@@ -24,6 +24,9 @@ import (
 // the last, the slice marked read. The last slice read marks the fan-out
 // done.
 func (r *Runner) Launch(ctx context.Context, ev events.Launch) error {
+	if ev.DryRun != "" {
+		return r.backgroundDryRun(ctx, ev)
+	}
 	log := logging.FromContext(ctx).With("campaign_id", ev.CampaignID)
 	c, err := r.Store.GetCampaign(ctx, ev.CampaignID)
 	if err != nil {

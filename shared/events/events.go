@@ -75,10 +75,15 @@ type ObjectFinalized struct {
 // cursor the page before returned; empty to start). An event without a
 // Slice but with an After comes from before slices, when After was the
 // last phone read.
+//
+// With DryRun, it asks instead for the whole dry run of that id
+// (campaignrun.Runner.DryRun): an audience too large to read within the
+// request that asked.
 type Launch struct {
 	CampaignID string       `json:"campaign_id"`
 	After      string       `json:"after,omitempty"`
 	Slice      *LaunchSlice `json:"slice,omitempty"`
+	DryRun     string       `json:"dry_run,omitempty"`
 }
 
 // LaunchSlice is one slice of a campaign's fan-out: the Index-th range of

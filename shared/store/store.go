@@ -13,6 +13,7 @@ import (
 
 	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/dryrun"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/health"
 	"github.com/eventstreamengine/ese/shared/message"
@@ -44,6 +45,7 @@ type Store interface {
 	Problems
 	Suppressions
 	SendLedger
+	DryRuns
 }
 
 // FrequencyCap limits the business-initiated messages one person gets
@@ -92,6 +94,19 @@ type SendLedger interface {
 	// at or after since (at most LedgerKeep ago), across campaigns: the
 	// unique recipients a WhatsApp messaging tier limits.
 	PeopleMessagedSince(ctx context.Context, since time.Time) (int, error)
+}
+
+// DryRuns keeps each campaign's latest dry run.
+type DryRuns interface {
+	// StartDryRun stores r as the campaign's latest dry run, replacing
+	// any earlier one.
+	StartDryRun(ctx context.Context, r dryrun.Result) error
+	// FinishDryRun stores r over the run of the same RunID; Conflict when
+	// a later run has replaced it (or none was started), which is left.
+	FinishDryRun(ctx context.Context, r dryrun.Result) error
+	// GetDryRun is the campaign's latest dry run; NotExist when it has
+	// none.
+	GetDryRun(ctx context.Context, campaignID string) (dryrun.Result, error)
 }
 
 // Suppressions keeps the global do-not-message list.

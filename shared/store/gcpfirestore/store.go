@@ -55,6 +55,7 @@ const (
 	colProblems   = "problems"
 	colSuppressed = "suppressions"
 	colLedger     = "send_ledger"
+	colDryRuns    = "dry_runs"
 )
 
 // txAttempts bounds how often a contended transaction is tried: a message

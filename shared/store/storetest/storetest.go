@@ -88,6 +88,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"claim_message_uncapped", testClaimMessageUncapped},
 		{"claim_message_cap_exact_concurrent", testClaimMessageConcurrent},
 		{"people_messaged_since", testPeopleMessagedSince},
+		{"dry_runs", testDryRuns},
 		{"campaigns_in_status_and_unconcluded_messages", testCampaignsInAndUnconcluded},
 		{"count_messages", testCountMessages},
 		{"record_webhook_once", testRecordWebhook},

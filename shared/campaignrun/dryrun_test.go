@@ -1,0 +1,193 @@
+package campaignrun_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/eventstreamengine/ese/shared/campaign"
+	"github.com/eventstreamengine/ese/shared/campaignrun"
+	"github.com/eventstreamengine/ese/shared/compliance"
+	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/dryrun"
+	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/events"
+	"github.com/eventstreamengine/ese/shared/events/memevents"
+	"github.com/eventstreamengine/ese/shared/sendqueue/memqueue"
+	"github.com/eventstreamengine/ese/shared/segment"
+	"github.com/eventstreamengine/ese/shared/store/memstore"
+	"github.com/eventstreamengine/ese/shared/suppression"
+	"github.com/eventstreamengine/ese/shared/template"
+	"github.com/eventstreamengine/ese/shared/user"
+)
+
+// mixedAudience is a draft campaign (free text, quiet 22:00-08:00) to
+// seven people, one for each outcome; at now it is 21:00 in Colombo and
+// 00:30 in Tokyo.
+func mixedAudience(t *testing.T) (*fixture, campaign.Campaign) {
+	t.Helper()
+	ctx := context.Background()
+	f := &fixture{store: memstore.New(), events: memevents.New(), queue: memqueue.New()}
+	f.runner = &campaignrun.Runner{Store: f.store, Events: f.events, Queue: f.queue, Now: func() time.Time { return now }, PageSize: 2, BatchSize: 2}
+	f.events.Subscribe(events.TopicCampaignLaunch, func(ctx context.Context, m events.Message) error {
+		var ev events.Launch
+		if err := events.Decode(m, &ev); err != nil {
+			return err
+		}
+		return f.runner.Launch(ctx, ev)
+	})
+	f.events.Subscribe(events.TopicRecipients, func(ctx context.Context, m events.Message) error {
+		var ev events.Recipients
+		if err := events.Decode(m, &ev); err != nil {
+			return err
+		}
+		return f.runner.Recipients(ctx, ev)
+	})
+	hourAgo, longAgo := now.Add(-time.Hour), now.Add(-20*time.Hour)
+	people := []user.User{
+		{Phone: "+94770000001", Consent: consent.OptIn, LastInboundAt: &hourAgo, Attributes: map[string]any{"name": "Sent", "timezone": "Asia/Colombo"}},
+		{Phone: "+94770000002", Consent: consent.Stop, LastInboundAt: &hourAgo, Attributes: map[string]any{"name": "Stopped"}},
+		{Phone: "+94770000003", Consent: consent.OptIn, LastInboundAt: &hourAgo, Attributes: map[string]any{"name": "Suppressed"}},
+		{Phone: "+94770000004", Consent: consent.OptIn, Attributes: map[string]any{"name": "Never wrote"}},
+		{Phone: "+94770000005", Consent: consent.OptIn, LastInboundAt: &hourAgo, Attributes: map[string]any{}},
+		{Phone: "+94770000006", Consent: consent.OptIn, LastInboundAt: &hourAgo, Attributes: map[string]any{"name": "Night", "timezone": "Asia/Tokyo"}},
+		// Tokyo's quiet hours end 7.5 hours from now; this window closes
+		// in 4: free text deferred past it is blocked now.
+		{Phone: "+94770000007", Consent: consent.OptIn, LastInboundAt: &longAgo, Attributes: map[string]any{"name": "Closing", "timezone": "Asia/Tokyo"}},
+	}
+	for _, u := range people {
+		u.Attributes["audience"] = "mixed"
+		if err := f.store.CreateUser(ctx, u, consent.SourceAPI, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.store.Suppress(ctx, suppression.Entry{Phone: "+94770000003", Reason: "complaint"}); err != nil {
+		t.Fatal(err)
+	}
+	def, err := segment.Parse([]byte(`{"attribute":"audience","operator":"equals","value":"mixed"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg, err := f.store.CreateSegment(ctx, segment.Segment{Name: "Mixed", Definition: def})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := f.store.CreateTemplate(ctx, template.Template{Name: "Promo", Content: "Hi {name}!"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.store.CreateCampaign(ctx, campaign.Campaign{
+		Topic: "mixed", TemplateID: tpl.ID, SegmentID: seg.ID, Rate: 10, Status: campaign.Draft, QuietStart: "22:00", QuietEnd: "08:00",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, c
+}
+
+// counted is what a dry run predicts, without what names the run.
+var counted = cmpopts.IgnoreFields(dryrun.Result{}, "RunID", "StartedAt", "CompletedAt")
+
+func TestDryRun_predicts_the_launch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f, c := mixedAudience(t)
+	got, err := f.runner.DryRun(ctx, c.ID, campaignrun.DryRunInline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := now
+	want := dryrun.Result{
+		DryRun: true, CampaignID: c.ID, Status: dryrun.Done, Recipients: 7, SendNow: 1, Deferred: 1,
+		Blocked:         map[string]int{"consent": 2, "duplicate": 0, "frequency_cap": 0, "content": 1, "channel_policy": 2},
+		BlockedByReason: map[string]int{"no_consent": 1, "suppressed": 1, "unresolved_placeholders": 1, "channel_policy": 2},
+		Channels:        map[string]int{"session": 2},
+		Sample: []dryrun.Blocked{
+			{Phone: "+94*****0002", Step: "consent", Reason: "no_consent"},
+			{Phone: "+94*****0003", Step: "consent", Reason: "suppressed"},
+			{Phone: "+94*****0004", Step: "channel_policy", Reason: "channel_policy"},
+			{Phone: "+94*****0005", Step: "content", Reason: "unresolved_placeholders"},
+			{Phone: "+94*****0007", Step: "channel_policy", Reason: "channel_policy"},
+		},
+		Warnings: []string{}, CompletedAt: &done,
+	}
+	if diff := cmp.Diff(want, got, counted); diff != "" {
+		t.Errorf("DryRun (-want +got):\n%s", diff)
+	}
+	if kept, err := f.store.GetDryRun(ctx, c.ID); err != nil || !cmp.Equal(got, kept) {
+		t.Errorf("GetDryRun = %+v, %v; want the result answered", kept, err)
+	}
+	// Nothing changed: still a draft, with no message and no queue.
+	after, _ := f.store.GetCampaign(ctx, c.ID)
+	if after.Status != campaign.Draft || after.Recipients != 0 || len(f.states(t, c)) != 0 {
+		t.Fatalf("after the dry run: %s with %d recipients and messages %v; want an untouched DRAFT", after.Status, after.Recipients, f.states(t, c))
+	}
+
+	// The launch does what the dry run said.
+	if _, err := f.runner.Trigger(ctx, c.ID, "api-key"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := f.store.CountMessages(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotRun := []any{n.Recipients, n.Queued - n.Deferred, n.Deferred, compliance.BlockedBy(n.Skipped)}
+	wantRun := []any{got.Recipients, got.SendNow, got.Deferred, got.Blocked}
+	if diff := cmp.Diff(wantRun, gotRun); diff != "" {
+		t.Errorf("launch against its dry run: recipients, queued now, deferred, blocked (-dry run +launch):\n%s", diff)
+	}
+}
+
+func TestDryRun_large_audience_in_the_background(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f, c := mixedAudience(t)
+	whole, err := f.runner.DryRun(ctx, c.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// memevents runs the background read within Publish: by the time the
+	// answer comes, the kept result is done; the answer says running.
+	got, err := f.runner.DryRun(ctx, c.ID, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != dryrun.Running || got.Recipients != 0 {
+		t.Errorf("answer for a large audience = %s with %d recipients; want running, none counted yet", got.Status, got.Recipients)
+	}
+	kept, err := f.store.GetDryRun(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept.RunID != got.RunID {
+		t.Errorf("kept run %s, want the one answered %s", kept.RunID, got.RunID)
+	}
+	if diff := cmp.Diff(whole, kept, counted); diff != "" {
+		t.Errorf("background result against one read whole (-whole +background):\n%s", diff)
+	}
+	// A stale event for a replaced run changes nothing.
+	if err := f.runner.Launch(ctx, events.Launch{CampaignID: c.ID, DryRun: "replaced"}); err != nil {
+		t.Errorf("stale dry run event = %v, want ignored", err)
+	}
+	if again, _ := f.store.GetDryRun(ctx, c.ID); again.RunID != got.RunID {
+		t.Errorf("after a stale event the kept run is %s, want %s", again.RunID, got.RunID)
+	}
+}
+
+func TestDryRun_only_before_the_launch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f, c := mixedAudience(t)
+	if _, err := f.runner.Trigger(ctx, c.ID, "api-key"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.runner.DryRun(ctx, c.ID, 0); !errs.Is(err, errs.Conflict) {
+		t.Errorf("DryRun of a running campaign = %v, want Conflict", err)
+	}
+	if _, err := f.runner.DryRun(ctx, "nope", 0); !errs.Is(err, errs.NotExist) {
+		t.Errorf("DryRun of no campaign = %v, want NotExist", err)
+	}
+}

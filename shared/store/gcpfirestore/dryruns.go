@@ -1,0 +1,113 @@
+package gcpfirestore
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/eventstreamengine/ese/shared/dryrun"
+	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/store/internal/records"
+)
+
+// dryRunDoc is a campaign's latest dry run, in dry_runs/{campaign id}. A
+// report read whole and never queried: its result is kept as the JSON the
+// API serves, its run id beside it for FinishDryRun's check.
+type dryRunDoc struct {
+	RunID     string    `firestore:"run_id"`
+	Status    string    `firestore:"status"`
+	Result    string    `firestore:"result"`
+	UpdatedAt time.Time `firestore:"updated_at"`
+}
+
+func toDryRunDoc(r dryrun.Result) (dryRunDoc, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return dryRunDoc{}, errs.Wrap(errs.Invalid, err, "gcpfirestore.toDryRunDoc")
+	}
+	return dryRunDoc{RunID: r.RunID, Status: string(r.Status), Result: string(b), UpdatedAt: time.Now().UTC()}, nil
+}
+
+func (s *Store) dryRunRef(campaignID string) (*firestore.DocumentRef, bool) {
+	if !records.ValidID(campaignID) {
+		return nil, false
+	}
+	return s.c.Collection(colDryRuns).Doc(campaignID), true
+}
+
+// StartDryRun implements store.DryRuns.
+func (s *Store) StartDryRun(ctx context.Context, r dryrun.Result) error {
+	ref, ok := s.dryRunRef(r.CampaignID)
+	if !ok {
+		return errs.E(errs.Invalid, "gcpfirestore.StartDryRun: %q cannot name a campaign", r.CampaignID)
+	}
+	d, err := toDryRunDoc(r)
+	if err != nil {
+		return err
+	}
+	_, err = ref.Set(ctx, d)
+	return classify("StartDryRun", err)
+}
+
+// FinishDryRun implements store.DryRuns: in a transaction, so a run
+// started meanwhile is never overwritten by an older one finishing.
+func (s *Store) FinishDryRun(ctx context.Context, r dryrun.Result) error {
+	ref, ok := s.dryRunRef(r.CampaignID)
+	if !ok {
+		return errs.E(errs.Invalid, "gcpfirestore.FinishDryRun: %q cannot name a campaign", r.CampaignID)
+	}
+	d, err := toDryRunDoc(r)
+	if err != nil {
+		return err
+	}
+	superseded := errs.E(errs.Conflict, "gcpfirestore.FinishDryRun: dry run %s of campaign %s is not the latest", r.RunID, r.CampaignID)
+	err = s.c.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(ref)
+		if status.Code(err) == codes.NotFound {
+			return superseded
+		}
+		if err != nil {
+			return err
+		}
+		var cur dryRunDoc
+		if err := snap.DataTo(&cur); err != nil {
+			return err
+		}
+		if cur.RunID != r.RunID {
+			return superseded
+		}
+		return tx.Set(ref, d)
+	})
+	if errs.Is(err, errs.Conflict) {
+		return err
+	}
+	return classify("FinishDryRun", err)
+}
+
+// GetDryRun implements store.DryRuns.
+func (s *Store) GetDryRun(ctx context.Context, campaignID string) (dryrun.Result, error) {
+	ref, ok := s.dryRunRef(campaignID)
+	if !ok {
+		return dryrun.Result{}, notExist("GetDryRun", "dry run of campaign "+campaignID)
+	}
+	snap, err := ref.Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return dryrun.Result{}, notExist("GetDryRun", "dry run of campaign "+campaignID)
+	}
+	if err != nil {
+		return dryrun.Result{}, classify("GetDryRun", err)
+	}
+	var d dryRunDoc
+	if err := snap.DataTo(&d); err != nil {
+		return dryrun.Result{}, classify("GetDryRun", err)
+	}
+	var r dryrun.Result
+	if err := json.Unmarshal([]byte(d.Result), &r); err != nil {
+		return dryrun.Result{}, errs.Wrap(errs.Permanent, err, "gcpfirestore.GetDryRun")
+	}
+	return r, nil
+}
