@@ -200,4 +200,3 @@ func newRunID() string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
-
