@@ -59,6 +59,8 @@ resource "google_cloudfunctions2_function" "launch_campaign" {
     environment_variables = merge(
       local.event_env,
       local.tasks_env,
+      local.content_env,
+      { WHATSAPP_TIER = var.whatsapp_tier },
       var.message_retention == "" ? {} : { MESSAGE_RETENTION = var.message_retention },
     )
   }

@@ -401,6 +401,14 @@ func TestVariableValidation(t *testing.T) {
 			t.Errorf("frequency_cap_per_24h = %v: valid %v, want %v", v, got, ok)
 		}
 	}
+	// WHATSAPP_TIER (setup.MessagingLimit): a whole number of people, or
+	// unlimited.
+	for v, ok := range map[string]bool{"unlimited": true, "1000": true, "250": true, "0": false, "1.5": false, "tier 2": false, "": false} {
+		m := loadModuleWith(t, ".", map[string]cty.Value{"whatsapp_tier": cty.StringVal(v)})
+		if got := len(m.invalid("whatsapp_tier")) == 0; got != ok {
+			t.Errorf("whatsapp_tier = %q: valid %v, want %v", v, got, ok)
+		}
+	}
 	// EVENT_MAX_AGE is read with time.ParseDuration and must be above
 	// zero (setup.Events): a typo fails the plan, not the started function.
 	for v, ok := range map[string]bool{"24h": true, "36h30m": true, "1.5h": true, "90m": true,
@@ -944,6 +952,8 @@ func TestPublishersInCode(t *testing.T) {
 		"functions/webhooks/webhooks.go": {[]string{"Webhooks"}, map[string][]string{"events.WebhookTopic(e.Kind)": webhookTopics}},
 		// Trigger (API); Launch (LaunchCampaign).
 		"shared/campaignrun/campaignrun.go": {[]string{"API"}, map[string][]string{"events.TopicCampaignLaunch": {events.TopicCampaignLaunch}}},
+		// A dry run too large for its request (API) is read by LaunchCampaign.
+		"shared/campaignrun/dryrun.go": {[]string{"API"}, map[string][]string{"events.TopicCampaignLaunch": {events.TopicCampaignLaunch}}},
 		"shared/campaignrun/launch.go": {[]string{"LaunchCampaign"}, map[string][]string{
 			"events.TopicCampaignLaunch": {events.TopicCampaignLaunch}, "events.TopicRecipients": {events.TopicRecipients}}},
 		// Settle (ProcessRecipients) publishes the held page.

@@ -35,6 +35,12 @@ locals {
     EVENT_MAX_AGE = var.event_max_age
   })
 
+  # Functions that run the compliance steps: the operator's content rules.
+  content_env = merge(
+    length(var.content_blocked_patterns) == 0 ? {} : { CONTENT_BLOCKED_PATTERNS = jsonencode(var.content_blocked_patterns) },
+    var.content_opt_out_text == "" ? {} : { CONTENT_OPT_OUT_TEXT = var.content_opt_out_text },
+  )
+
   # Functions that create send tasks: where they go and who signs them.
   tasks_env = {
     TASKS_LOCATION        = var.region

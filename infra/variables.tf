@@ -189,3 +189,26 @@ variable "backup_retention" {
   type        = string
   default     = "1209600s" # 14 days
 }
+
+variable "content_blocked_patterns" {
+  description = "Patterns (RE2, as Go's regexp) no message may match: a match skips it as content_blocked (CONTENT_BLOCKED_PATTERNS, passed as a JSON array; the functions refuse to start on one that does not compile)."
+  type        = list(string)
+  default     = []
+}
+
+variable "content_opt_out_text" {
+  description = "Wording every marketing message must contain, compared without regard to case, such as \"Reply STOP\" (CONTENT_OPT_OUT_TEXT; empty: none required). Utility templates are exempt."
+  type        = string
+  default     = ""
+}
+
+variable "whatsapp_tier" {
+  description = "The sender's WhatsApp messaging limit: how many people it may start conversations with in 24 hours, or unlimited (WHATSAPP_TIER). A dry run warns before a campaign would pass it."
+  type        = string
+  default     = "unlimited"
+
+  validation {
+    condition     = var.whatsapp_tier == "unlimited" || can(regex("^[1-9][0-9]*$", var.whatsapp_tier))
+    error_message = "whatsapp_tier: a whole number of people, 1 or more (such as 1000 or 100000), or unlimited."
+  }
+}

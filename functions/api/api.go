@@ -59,8 +59,9 @@ type Config struct {
 	// StuckAfter is how long a running campaign with work due may go
 	// without any progress before the campaign check reports it.
 	StuckAfter time.Duration `env:"STUCK_AFTER, default=30m"`
-	// Compliance: previews and dry runs run the checks a campaign runs.
-	setup.Compliance
+	// Previews and dry runs run the checks a campaign runs.
+	setup.ContentRules
+	setup.MessagingLimit
 }
 
 // Auth modes.
@@ -178,7 +179,12 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 		checks["twilio"] = prov.Ready
 	}
 	runner := &campaignrun.Runner{Store: st, Events: pub}
-	cfg.Compliance.Apply(runner)
+	if runner.Content, err = cfg.Rules(); err != nil {
+		return nil, err
+	}
+	if runner.WhatsAppTier, err = cfg.Tier(); err != nil {
+		return nil, err
+	}
 	s := &Server{
 		KeyHash: hash, TrustIAM: cfg.Auth == AuthIAM, Store: st, Events: pub, StuckAfter: cfg.StuckAfter,
 		Runner:       runner,

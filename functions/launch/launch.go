@@ -25,11 +25,17 @@ var Handle = edge.EventFunc("LaunchCampaign", Build)
 type Config struct {
 	setup.RunnerConfig
 	setup.MessageRetention
+	// MessagingLimit: a dry run read here warns before the sender's limit.
+	setup.MessagingLimit
 }
 
 // Build makes the handler from the environment (or l, in tests).
 func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
-	return setup.RunnerStep(ctx, &Config{}, l, New)
+	cfg := &Config{}
+	return setup.RunnerStep(ctx, cfg, l, func(r *campaignrun.Runner) edge.Handler {
+		r.WhatsAppTier, _ = cfg.Tier() // validated by the load
+		return New(r)
+	})
 }
 
 // New returns the handler over r.

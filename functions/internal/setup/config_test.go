@@ -40,18 +40,21 @@ func configs() map[string]any {
 
 // A valid value for every variable any function reads.
 var good = map[string]string{
-	"GOOGLE_CLOUD_PROJECT":  "ese-prod",
-	"API_AUTH":              "iam",
-	"API_KEY_SHA256":        strings.Repeat("ab", 32),
-	"PUBLIC_BASE_URL":       "https://us-central1-ese-prod.cloudfunctions.net/Webhooks",
-	"TWILIO_ACCOUNT_SID":    "AC0123456789abcdef0123456789abcdef",
-	"TWILIO_AUTH_TOKEN":     "secrettoken",
-	"TWILIO_FROM":           "whatsapp:+14155550100",
-	"TASKS_LOCATION":        "us-central1",
-	"SENDER_URL":            "https://us-central1-ese-prod.cloudfunctions.net/Sender",
-	"TASKS_SERVICE_ACCOUNT": "tasks-invoker@ese-prod.iam.gserviceaccount.com",
-	"TASKS_AUDIENCE":        "https://us-central1-ese-prod.cloudfunctions.net/Sender",
-	"IMPORT_BUCKET":         "ese-prod-uploads",
+	"GOOGLE_CLOUD_PROJECT":     "ese-prod",
+	"API_AUTH":                 "iam",
+	"API_KEY_SHA256":           strings.Repeat("ab", 32),
+	"PUBLIC_BASE_URL":          "https://us-central1-ese-prod.cloudfunctions.net/Webhooks",
+	"TWILIO_ACCOUNT_SID":       "AC0123456789abcdef0123456789abcdef",
+	"TWILIO_AUTH_TOKEN":        "secrettoken",
+	"TWILIO_FROM":              "whatsapp:+14155550100",
+	"TASKS_LOCATION":           "us-central1",
+	"SENDER_URL":               "https://us-central1-ese-prod.cloudfunctions.net/Sender",
+	"TASKS_SERVICE_ACCOUNT":    "tasks-invoker@ese-prod.iam.gserviceaccount.com",
+	"TASKS_AUDIENCE":           "https://us-central1-ese-prod.cloudfunctions.net/Sender",
+	"IMPORT_BUCKET":            "ese-prod-uploads",
+	"CONTENT_BLOCKED_PATTERNS": `["(?i)free money"]`,
+	"CONTENT_OPT_OUT_TEXT":     "Reply STOP",
+	"WHATSAPP_TIER":            "unlimited",
 }
 
 // envNames lists the variables cfg's struct reads, and those it requires.
@@ -89,7 +92,8 @@ func envNames(t reflect.Type) (all, required []string) {
 func TestConfigs_read_only_what_each_function_needs(t *testing.T) {
 	t.Parallel()
 	want := map[string][]string{
-		"API":           {"API_AUTH", "API_KEY", "API_KEY_SHA256", "GOOGLE_CLOUD_PROJECT", "IMPORT_BUCKET", "PUBSUB_SUBSCRIPTIONS", "STUCK_AFTER", "UPLOAD_URL_TTL"},
+		"API": {"API_AUTH", "API_KEY", "API_KEY_SHA256", "CONTENT_BLOCKED_PATTERNS", "CONTENT_OPT_OUT_TEXT", "FREQUENCY_CAP_PER_24H", "GOOGLE_CLOUD_PROJECT", "IMPORT_BUCKET", "PUBSUB_SUBSCRIPTIONS", "STUCK_AFTER",
+			"UPLOAD_URL_TTL", "WHATSAPP_TIER"},
 		"Webhooks":      {"AUTO_PAUSE_FAILURE_RATE", "AUTO_PAUSE_WINDOW", "GOOGLE_CLOUD_PROJECT", "PUBLIC_BASE_URL", "REPLY_HELP", "REPLY_START", "REPLY_STOP", "STATUS_GIVE_UP_AFTER", "TWILIO_AUTH_TOKEN", "WEBHOOK_RETENTION"},
 		"ReadImport":    {"EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT", "IMPORT_BUCKET"},
 		"ImportUsers":   {"EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT"},
@@ -98,9 +102,9 @@ func TestConfigs_read_only_what_each_function_needs(t *testing.T) {
 		"Sender": {"AUTO_PAUSE_FAILURE_RATE", "AUTO_PAUSE_WINDOW", "CLOUD_TASKS_EMULATOR_HOST", "FREQUENCY_CAP_PER_24H", "GOOGLE_CLOUD_PROJECT", "PUBLIC_BASE_URL", "QUEUE_CREATE_TIMEOUT", "RECONCILE_AFTER", "SENDER_URL",
 			"TASKS_AUDIENCE", "TASKS_LOCATION", "TASKS_SERVICE_ACCOUNT", "TWILIO_ACCOUNT_SID", "TWILIO_API_URL", "TWILIO_AUTH_TOKEN", "TWILIO_FROM",
 			"TWILIO_MESSAGING_SERVICE_SID"},
-		"LaunchCampaign": {"CLOUD_TASKS_EMULATOR_HOST", "EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT", "MESSAGE_RETENTION", "QUEUE_CREATE_TIMEOUT", "SENDER_URL",
-			"TASKS_AUDIENCE", "TASKS_LOCATION", "TASKS_SERVICE_ACCOUNT"},
-		"ProcessRecipients": {"CLOUD_TASKS_EMULATOR_HOST", "EVENT_MAX_AGE", "FREQUENCY_CAP_PER_24H", "GOOGLE_CLOUD_PROJECT", "QUEUE_CREATE_TIMEOUT", "SENDER_URL",
+		"LaunchCampaign": {"CLOUD_TASKS_EMULATOR_HOST", "CONTENT_BLOCKED_PATTERNS", "CONTENT_OPT_OUT_TEXT", "EVENT_MAX_AGE", "FREQUENCY_CAP_PER_24H", "GOOGLE_CLOUD_PROJECT", "MESSAGE_RETENTION", "QUEUE_CREATE_TIMEOUT", "SENDER_URL",
+			"TASKS_AUDIENCE", "TASKS_LOCATION", "TASKS_SERVICE_ACCOUNT", "WHATSAPP_TIER"},
+		"ProcessRecipients": {"CLOUD_TASKS_EMULATOR_HOST", "CONTENT_BLOCKED_PATTERNS", "CONTENT_OPT_OUT_TEXT", "EVENT_MAX_AGE", "FREQUENCY_CAP_PER_24H", "GOOGLE_CLOUD_PROJECT", "QUEUE_CREATE_TIMEOUT", "SENDER_URL",
 			"TASKS_AUDIENCE", "TASKS_LOCATION", "TASKS_SERVICE_ACCOUNT"},
 	}
 	for name, cfg := range configs() {
@@ -160,6 +164,10 @@ func TestConfigs_bad_values_are_ErrConfig(t *testing.T) {
 		{"frequency_cap_negative", "Sender", "FREQUENCY_CAP_PER_24H", "-1", "FREQUENCY_CAP_PER_24H"},
 		{"frequency_cap_not_a_number", "ProcessRecipients", "FREQUENCY_CAP_PER_24H", "two", "FREQUENCY_CAP_PER_24H"},
 		{"frequency_cap_a_fraction", "Sender", "FREQUENCY_CAP_PER_24H", "2.5", "FREQUENCY_CAP_PER_24H"},
+		{"blocked_patterns_not_json", "ProcessRecipients", "CONTENT_BLOCKED_PATTERNS", "free money", "CONTENT_BLOCKED_PATTERNS"},
+		{"blocked_pattern_does_not_compile", "API", "CONTENT_BLOCKED_PATTERNS", `["(free"]`, "CONTENT_BLOCKED_PATTERNS"},
+		{"whatsapp_tier_not_a_number", "LaunchCampaign", "WHATSAPP_TIER", "tier 2", "WHATSAPP_TIER"},
+		{"whatsapp_tier_zero", "API", "WHATSAPP_TIER", "0", "WHATSAPP_TIER"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

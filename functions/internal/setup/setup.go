@@ -168,34 +168,24 @@ func (f FrequencyCap) Validate() error {
 	return nil
 }
 
-// Compliance is the operator's compliance settings, read by every function
-// that runs the checks (ProcessRecipients, LaunchCampaign for a dry run,
-// the API for previews and dry runs).
-type Compliance struct {
+// ContentRules are the operator's content rules, read by the functions
+// that run the compliance steps (ProcessRecipients, LaunchCampaign for a
+// dry run, the API for previews and dry runs).
+type ContentRules struct {
 	// BlockedPatterns is a JSON array of patterns (RE2) no message may
 	// match; OptOutText is wording every marketing message must contain.
 	BlockedPatterns string `env:"CONTENT_BLOCKED_PATTERNS"`
 	OptOutText      string `env:"CONTENT_OPT_OUT_TEXT"`
-	// WhatsAppTier is the sender's WhatsApp messaging limit: how many
-	// people it may start conversations with in 24 hours (an integer, or
-	// "unlimited"; unset: unlimited). A dry run warns before passing it.
-	WhatsAppTier string `env:"WHATSAPP_TIER"`
 }
 
-// Validate checks the patterns compile and the tier reads.
-func (c Compliance) Validate() error {
-	var problems []error
-	if _, err := c.Rules(); err != nil {
-		problems = append(problems, err)
-	}
-	if _, err := c.Tier(); err != nil {
-		problems = append(problems, err)
-	}
-	return errors.Join(problems...)
+// Validate checks the patterns compile.
+func (c ContentRules) Validate() error {
+	_, err := c.Rules()
+	return err
 }
 
 // Rules are the content rules.
-func (c Compliance) Rules() (content.Rules, error) {
+func (c ContentRules) Rules() (content.Rules, error) {
 	r, err := content.ParseRules(c.BlockedPatterns, c.OptOutText)
 	if err != nil {
 		return content.Rules{}, fmt.Errorf("CONTENT_BLOCKED_PATTERNS: %w", err)
@@ -203,24 +193,32 @@ func (c Compliance) Rules() (content.Rules, error) {
 	return r, nil
 }
 
-// Tier is the WhatsApp messaging limit; 0 for unlimited.
-func (c Compliance) Tier() (int, error) {
-	switch v := strings.TrimSpace(c.WhatsAppTier); strings.ToLower(v) {
+// MessagingLimit is the sender's WhatsApp messaging limit: how many people
+// it may start conversations with in 24 hours (an integer, or "unlimited";
+// unset: unlimited). A dry run warns before a campaign would pass it: the
+// API and LaunchCampaign read it.
+type MessagingLimit struct {
+	WhatsAppTier string `env:"WHATSAPP_TIER"`
+}
+
+// Validate checks the tier reads.
+func (m MessagingLimit) Validate() error {
+	_, err := m.Tier()
+	return err
+}
+
+// Tier is the limit; 0 for unlimited.
+func (m MessagingLimit) Tier() (int, error) {
+	switch v := strings.TrimSpace(m.WhatsAppTier); strings.ToLower(v) {
 	case "", "unlimited":
 		return 0, nil
 	default:
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			return 0, fmt.Errorf("WHATSAPP_TIER=%q: want the number of people the sender may message in 24 hours (such as 1000 or 100000), or unlimited", c.WhatsAppTier)
+			return 0, fmt.Errorf("WHATSAPP_TIER=%q: want the number of people the sender may message in 24 hours (such as 1000 or 100000), or unlimited", m.WhatsAppTier)
 		}
 		return n, nil
 	}
-}
-
-// Apply sets r's compliance settings (already validated).
-func (c Compliance) Apply(r *campaignrun.Runner) {
-	r.Content, _ = c.Rules()
-	r.WhatsAppTier, _ = c.Tier()
 }
 
 // MessageRetention is how long messages are kept before Firestore's TTL
@@ -513,7 +511,7 @@ func Provider(t Twilio) (*twilio.Provider, error) {
 type RunnerConfig struct {
 	Project
 	Tasks
-	Compliance
+	ContentRules
 	Events // read by edge.EventFunc
 }
 
@@ -545,9 +543,11 @@ func Runner(ctx context.Context, cfg runnerConfig, l envconfig.Lookuper) (_ *cam
 	if err != nil {
 		return nil, err
 	}
-	r := &campaignrun.Runner{Store: st, Events: pub, Queue: q, QueueCreateTimeout: rc.QueueCreateTimeout}
-	rc.Compliance.Apply(r)
-	return r, nil
+	rules, err := rc.Rules()
+	if err != nil {
+		return nil, err
+	}
+	return &campaignrun.Runner{Store: st, Events: pub, Queue: q, QueueCreateTimeout: rc.QueueCreateTimeout, Content: rules}, nil
 }
 
 // RunnerStep builds a campaign step from cfg: step picks the Runner method
