@@ -54,7 +54,7 @@ func (f *fixture) queued(t *testing.T, phone string, c consent.State) string {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Now().UTC()
-	if err := f.store.CreateUser(ctx, user.User{Phone: phone, Consent: c, Attributes: map[string]any{}}, consent.SourceAPI, ""); err != nil {
+	if err := f.store.CreateUser(ctx, user.User{Phone: phone, Consent: c, Attributes: map[string]any{}, LastInboundAt: &now}, consent.SourceAPI, ""); err != nil {
 		t.Fatal(err)
 	}
 	m := message.Message{ID: message.ID(f.cid, phone), CampaignID: f.cid, Phone: phone, Status: message.Queued, Body: "Hi", QueuedAt: &now}
