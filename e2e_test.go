@@ -3,6 +3,8 @@ package ese
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -81,25 +83,35 @@ func TestSeedDemo(t *testing.T) {
 	d.expect(preview["matching_users"], 1.0, "edited Colombo preview")
 
 	// Part 4: two templates.
-	welcome := d.create("/api/v1/templates", `{"name":"Welcome Message","content":"Hi {name}! Welcome from {city}. Thanks for joining our service! Reply STOP to opt out.","variables":["name","city"]}`)
-	d.create("/api/v1/templates", `{"name":"City Promotion","content":"Hello {name}! Special offer for {city} residents. Limited time only! Reply STOP to unsubscribe.","variables":["name","city"]}`)
+	// Approved at WhatsApp (their content SIDs), so they reach people who
+	// have not written in the last 24 hours; the stand-in knows them.
+	welcome := d.create("/api/v1/templates", `{"name":"Welcome Message","content":"Hi {name}! Welcome from {city}. Thanks for joining our service! Reply STOP to opt out.","variables":["name","city"],
+		"content_sid":"HX5b3a1e0c9d8f4e2a7b6c5d4e3f2a1b0c","content_variables":{"1":"name","2":"city"},"category":"marketing"}`)
+	d.create("/api/v1/templates", `{"name":"City Promotion","content":"Hello {name}! Special offer for {city} residents. Limited time only! Reply STOP to unsubscribe.","variables":["name","city"],
+		"content_sid":"HX9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f","content_variables":{"1":"name","2":"city"},"category":"marketing"}`)
 	_, tpls := d.do("GET", "/api/v1/templates", nil, "")
 	d.expect(tpls["total"], 2.0, "templates")
 	code, pv := d.do("POST", "/api/v1/templates/"+welcome+"/preview", strings.NewReader(`{"phone_number":"+94771234567"}`), "application/json")
 	if code != http.StatusOK || pv["body"] != "Hi Arjuna Silva! Welcome from Colombo. Thanks for joining our service! Reply STOP to opt out." ||
-		pv["send_as"] != "body" || pv["consent_state"] != "OPT_IN" || pv["unfilled"] != false || pv["blocked_by"] != nil {
+		pv["send_as"] != "content_sid" || pv["channel"] != "template" || pv["consent_state"] != "OPT_IN" || pv["unfilled"] != false || pv["blocked_by"] != nil {
 		t.Errorf("template preview for Arjuna = %d %v", code, pv)
 	}
-
-	// TODO(channel policy): send the demo's templates by content SID and
-	// drop this. Free text reaches only people who wrote in the last 24
-	// hours; the stand-in fails it with 63016 otherwise, as Twilio.
-	d.openWindows("+94771234567", "+94771234576")
 
 	// Part 5: the campaign, a draft until triggered.
 	cid := d.create("/api/v1/campaigns", fmt.Sprintf(`{"topic":"API Demo Campaign","template_id":%q,"segment_id":%q,"rate_limit_per_second":1,"quiet_hours_start":null,"quiet_hours_end":null}`, welcome, major))
 	_, c := d.do("GET", "/api/v1/campaigns/"+cid, nil, "")
 	d.expect(c["status"], "DRAFT", "new campaign")
+
+	// A dry run first: every step, nothing sent, the campaign untouched.
+	code, dry := d.do("POST", "/api/v1/campaigns/"+cid+"/trigger", strings.NewReader(`{"dry_run":true}`), "application/json")
+	wantDry := map[string]any{"recipients": 2.0, "send_now": 2.0, "deferred": 0.0, "channels": map[string]any{"template": 2.0},
+		"blocked": map[string]any{"consent": 0.0, "duplicate": 0.0, "frequency_cap": 0.0, "content": 0.0, "channel_policy": 0.0}}
+	gotDry := map[string]any{"recipients": dry["recipients"], "send_now": dry["send_now"], "deferred": dry["deferred"], "channels": dry["channels"], "blocked": dry["blocked"]}
+	if diff := cmp.Diff(wantDry, gotDry); code != http.StatusOK || diff != "" {
+		t.Errorf("dry run = %d (-want +got):\n%s", code, diff)
+	}
+	_, c = d.do("GET", "/api/v1/campaigns/"+cid, nil, "")
+	d.expect(c["status"], "DRAFT", "campaign after its dry run")
 
 	// Part 6: trigger; it completes with both sends concluded.
 	code, trig := d.do("POST", "/api/v1/campaigns/"+cid+"/trigger", strings.NewReader(`{}`), "application/json")
@@ -128,6 +140,11 @@ func TestSeedDemo(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("sends (-want, +got):\n%s", diff)
+	}
+	for _, m := range sent {
+		if m["content_sid"] != "HX5b3a1e0c9d8f4e2a7b6c5d4e3f2a1b0c" {
+			t.Errorf("send to %v went as %v, want the approved template's content SID", m["to"], m["content_sid"])
+		}
 	}
 	_, ms := d.do("GET", "/api/v1/reporting/messages/status?campaign_id="+cid+"&limit=10", nil, "")
 	msgs, _ := ms["messages"].([]any)
@@ -513,19 +530,31 @@ func (d *demo) inbound(from, body, sid string) string {
 	return fmt.Sprint(out["webhook_response"])
 }
 
-// openWindows tells the stand-in that each person wrote to our sender
-// just now, so that free text reaches them (WhatsApp's 24-hour window);
-// nothing is posted to our webhook.
-func (d *demo) openWindows(phones ...string) {
+
+// approvedTemplate creates a template sent by a content SID of its own,
+// with vars as Twilio's variables 1, 2, ..., and gives the stand-in its
+// approved text, as Meta's approval and Twilio's Content API would.
+func (d *demo) approvedTemplate(name, content string, vars ...string) string {
 	d.t.Helper()
-	for _, p := range phones {
-		resp, err := d.client.PostForm(d.standin+"/_standin/window", url.Values{"From": {p}})
-		if err != nil {
-			d.t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusNoContent {
-			d.t.Fatalf("opening %s's window: %s", p, resp.Status)
-		}
+	sum := sha256.Sum256([]byte(d.project + "/" + name))
+	sid := "HX" + hex.EncodeToString(sum[:16])
+	approved, bindings := content, map[string]string{}
+	for i, v := range vars {
+		n := strconv.Itoa(i + 1)
+		approved = strings.ReplaceAll(approved, "{"+v+"}", "{{"+n+"}}")
+		bindings[n] = v
 	}
+	resp, err := d.client.PostForm(d.standin+"/_standin/contents", url.Values{"Sid": {sid}, "Body": {approved}})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		d.t.Fatalf("giving the stand-in %s: %s", sid, resp.Status)
+	}
+	b, err := json.Marshal(map[string]any{"name": name, "content": content, "content_sid": sid, "content_variables": bindings})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return d.create("/api/v1/templates", string(b))
 }

@@ -242,6 +242,7 @@ func runStack(ctx context.Context, cfg config, o options, stdout io.Writer, log 
 		AuthToken:  cfg.TwilioToken,
 		InboundURL: cfg.PublicBaseURL + "/webhooks/inbound",
 		SenderMPS:  cfg.StandinMPS,
+		Contents:   demoContents,
 		Logger:     log.With("component", "twilio-standin"),
 	})
 	twilioSrv := &http.Server{Handler: standin, ReadHeaderTimeout: 10 * time.Second}
