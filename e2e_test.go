@@ -271,7 +271,7 @@ func TestSeedDemo(t *testing.T) {
 
 // newDemo starts the whole local stack with scripts/dev, as the README
 // says, on the emulators scripts/test started, and waits for /health.
-func newDemo(t testing.TB) *demo {
+func newDemo(t testing.TB, settings ...string) *demo {
 	env := []string{
 		"FIRESTORE_EMULATOR_HOST=" + emulatortest.Firestore(t),
 		"PUBSUB_EMULATOR_HOST=" + emulatortest.PubSub(t),
@@ -280,10 +280,10 @@ func newDemo(t testing.TB) *demo {
 	}
 	port, standin := freePort(t), freePort(t)
 	d := &demo{t: t, base: "http://127.0.0.1:" + port, key: "e2e-key", standin: "http://127.0.0.1:" + standin, project: emulatortest.ProjectID(t)}
-	d.start(append(env,
+	d.start(append(append(env,
 		"PORT="+port, "TWILIO_STANDIN_PORT="+standin, "GOOGLE_CLOUD_PROJECT="+d.project,
 		"API_KEY="+d.key, "TWILIO_AUTH_TOKEN=e2etoken", "PUBLIC_BASE_URL="+d.base,
-	))
+	), settings...))
 	d.eventually("health", 90*time.Second, func() (bool, string) {
 		code, body := d.do("GET", "/health", nil, "")
 		return code == 200 && body["status"] == "healthy", fmt.Sprint(code, body)
@@ -529,7 +529,6 @@ func (d *demo) inbound(from, body, sid string) string {
 	}
 	return fmt.Sprint(out["webhook_response"])
 }
-
 
 // approvedTemplate creates a template sent by a content SID of its own,
 // with vars as Twilio's variables 1, 2, ..., and gives the stand-in its
