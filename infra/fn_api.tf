@@ -96,6 +96,8 @@ resource "google_cloudfunctions2_function" "api" {
       API_AUTH      = "iam"
       IMPORT_BUCKET = google_storage_bucket.uploads.name
       WHATSAPP_TIER = var.whatsapp_tier
+      # Previews and dry runs count the cap as the fan-out does.
+      FREQUENCY_CAP_PER_24H = var.frequency_cap_per_24h
     })
 
     secret_environment_variables {

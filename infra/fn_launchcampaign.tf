@@ -60,7 +60,8 @@ resource "google_cloudfunctions2_function" "launch_campaign" {
       local.event_env,
       local.tasks_env,
       local.content_env,
-      { WHATSAPP_TIER = var.whatsapp_tier },
+      # A dry run read here counts the cap and warns before the tier.
+      { WHATSAPP_TIER = var.whatsapp_tier, FREQUENCY_CAP_PER_24H = var.frequency_cap_per_24h },
       var.message_retention == "" ? {} : { MESSAGE_RETENTION = var.message_retention },
     )
   }

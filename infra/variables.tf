@@ -146,7 +146,7 @@ variable "auto_pause_window" {
 }
 
 variable "frequency_cap_per_24h" {
-  description = "The most business-initiated messages one person gets in any 24 hours across campaigns, enforced by the Sender's claim and checked at fan-out (FREQUENCY_CAP_PER_24H; 0: no cap)."
+  description = "The most business-initiated messages one person gets in any 24 hours across campaigns, enforced by the Sender's claim, checked at fan-out and counted by previews and dry runs (FREQUENCY_CAP_PER_24H; 0: no cap)."
   type        = number
   default     = 0
 

@@ -61,6 +61,7 @@ type Config struct {
 	StuckAfter time.Duration `env:"STUCK_AFTER, default=30m"`
 	// Previews and dry runs run the checks a campaign runs.
 	setup.ContentRules
+	setup.FrequencyCap
 	setup.MessagingLimit
 }
 
@@ -185,6 +186,7 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 	if runner.WhatsAppTier, err = cfg.Tier(); err != nil {
 		return nil, err
 	}
+	runner.FrequencyCap = cfg.PerDay
 	s := &Server{
 		KeyHash: hash, TrustIAM: cfg.Auth == AuthIAM, Store: st, Events: pub, StuckAfter: cfg.StuckAfter,
 		Runner:       runner,

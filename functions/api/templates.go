@@ -194,7 +194,16 @@ func (s *Server) preview(ctx context.Context, id, p string) (preview, error) {
 	if err != nil {
 		return preview{}, err
 	}
-	in := compliance.Input{User: u, Exists: true, Suppressed: suppressed[u.Phone], Template: c, Content: s.Runner.Content, Now: s.now()}
+	recent := 0
+	if s.Runner.FrequencyCap > 0 {
+		sends, err := s.Store.SendsSince(ctx, []string{u.Phone}, s.now().Add(-compliance.FrequencyWindow))
+		if err != nil {
+			return preview{}, err
+		}
+		recent = sends[u.Phone]
+	}
+	in := compliance.Input{User: u, Exists: true, Suppressed: suppressed[u.Phone], FrequencyCap: s.Runner.FrequencyCap, RecentSends: recent,
+		Template: c, Content: s.Runner.Content, Now: s.now()}
 	if d := compliance.Check(in); d.Action == compliance.Skip {
 		reason, step := string(d.Reason), string(compliance.StepOf(d.Reason))
 		out.BlockedBy, out.BlockedStep = &reason, &step

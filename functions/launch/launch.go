@@ -25,7 +25,9 @@ var Handle = edge.EventFunc("LaunchCampaign", Build)
 type Config struct {
 	setup.RunnerConfig
 	setup.MessageRetention
-	// MessagingLimit: a dry run read here warns before the sender's limit.
+	// A dry run read here counts the frequency cap and warns before the
+	// sender's messaging limit.
+	setup.FrequencyCap
 	setup.MessagingLimit
 }
 
@@ -34,6 +36,7 @@ func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
 	cfg := &Config{}
 	return setup.RunnerStep(ctx, cfg, l, func(r *campaignrun.Runner) edge.Handler {
 		r.WhatsAppTier, _ = cfg.Tier() // validated by the load
+		r.FrequencyCap = cfg.PerDay
 		return New(r)
 	})
 }

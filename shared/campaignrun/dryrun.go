@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/eventstreamengine/ese/shared/audience"
 	"github.com/eventstreamengine/ese/shared/campaign"
@@ -136,13 +137,19 @@ func (r *Runner) dryRun(ctx context.Context, c campaign.Campaign, res *dryrun.Re
 		read += page.Read
 		// One message per (campaign, person): the audience names each
 		// person once, so a launch makes no duplicate to refuse.
-		suppressed, err := r.suppressed(ctx, phonesOf(page.Matched))
+		phones := phonesOf(page.Matched)
+		suppressed, err := r.suppressed(ctx, phones)
+		if err != nil {
+			return false, err
+		}
+		recent, err := r.recentSends(ctx, phones)
 		if err != nil {
 			return false, err
 		}
 		for _, u := range page.Matched {
 			d := compliance.Check(compliance.Input{
-				User: u, Exists: true, Suppressed: suppressed[u.Phone], Quiet: window,
+				User: u, Exists: true, Suppressed: suppressed[u.Phone],
+				FrequencyCap: r.FrequencyCap, RecentSends: recent[u.Phone], Quiet: window,
 				Template: compiled, Content: r.Content, Now: now,
 			})
 			res.Add(u.Phone, d)
@@ -167,11 +174,30 @@ func (r *Runner) rehearsed(ctx context.Context, c campaign.Campaign) (template.T
 	return tmpl, seg, nil
 }
 
-// finishDryRun adds the warnings no step gives and marks res done.
+// finishDryRun adds the warnings no step gives and marks res done: the
+// sender's WhatsApp messaging limit (WhatsAppTier) passed by the people
+// messaged in the last 24 hours across campaigns plus those this launch
+// would message.
 func (r *Runner) finishDryRun(ctx context.Context, res *dryrun.Result) error {
-	res.Finish(r.now())
+	now := r.now()
+	if r.WhatsAppTier > 0 {
+		messaged, err := r.Store.PeopleMessagedSince(ctx, now.Add(-tierWindow))
+		if err != nil {
+			return fmt.Errorf("campaignrun.finishDryRun: %w", err)
+		}
+		if more := res.SendNow + res.Deferred; messaged+more > r.WhatsAppTier {
+			res.Warnings = append(res.Warnings, fmt.Sprintf(
+				"whatsapp_tier: %d people messaged in the last 24 hours plus the %d this campaign would message pass the sender's WhatsApp messaging limit of %d people in 24 hours: WhatsApp will not deliver to those beyond it",
+				messaged, more, r.WhatsAppTier))
+		}
+	}
+	res.Finish(now)
 	return nil
 }
+
+// tierWindow is the rolling window WhatsApp's messaging limit counts
+// unique people over.
+const tierWindow = 24 * time.Hour
 
 // suppressed looks up which of phones are on the suppression list, in
 // reads of at most store.MaxSuppressedLookup.

@@ -16,8 +16,10 @@ import (
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/events/memevents"
+	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/segment"
 	"github.com/eventstreamengine/ese/shared/sendqueue/memqueue"
+	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
 	"github.com/eventstreamengine/ese/shared/suppression"
 	"github.com/eventstreamengine/ese/shared/template"
@@ -189,5 +191,54 @@ func TestDryRun_only_before_the_launch(t *testing.T) {
 	}
 	if _, err := f.runner.DryRun(ctx, "nope", 0); !errs.Is(err, errs.NotExist) {
 		t.Errorf("DryRun of no campaign = %v, want NotExist", err)
+	}
+}
+
+// A dry run counts the people at the frequency cap, and warns when the
+// people messaged in the last 24 hours plus this audience pass the
+// sender's WhatsApp messaging limit.
+func TestDryRun_frequency_cap_and_tier(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f, c := mixedAudience(t)
+	// Sent had a message of another campaign an hour ago.
+	other, err := f.store.CreateCampaign(ctx, campaign.Campaign{Topic: "earlier", TemplateID: "t", SegmentID: "s", Rate: 1, Status: campaign.Running})
+	if err != nil {
+		t.Fatal(err)
+	}
+	earlier := message.Message{ID: message.ID(other.ID, "+94770000001"), CampaignID: other.ID, Phone: "+94770000001", Status: message.Queued}
+	if _, err := f.store.CreateMessages(ctx, []message.Message{earlier}); err != nil {
+		t.Fatal(err)
+	}
+	at := now.Add(-time.Hour)
+	if _, err := f.store.ClaimMessage(ctx, earlier.ID, at, store.FrequencyCap{Limit: 1, Window: compliance.FrequencyWindow},
+		func(_ campaign.Campaign, _ int, m *message.Message) error {
+			m.Status, m.ClaimedAt = message.Sending, &at
+			return nil
+		}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name         string
+		cap, tier    int
+		wantCapped   int
+		wantSendNow  int
+		wantWarnings int
+	}{
+		{"no_cap_no_tier", 0, 0, 0, 1, 0},
+		{"cap_of_one", 1, 0, 1, 0, 0},
+		// 1 messaged + 2 to message (Sent, Night) = 3 > 2.
+		{"tier_passed", 0, 2, 0, 1, 1},
+		{"tier_not_passed", 0, 3, 0, 1, 0},
+	} {
+		f.runner.FrequencyCap, f.runner.WhatsAppTier = tc.cap, tc.tier
+		got, err := f.runner.DryRun(ctx, c.ID, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Blocked["frequency_cap"] != tc.wantCapped || got.SendNow != tc.wantSendNow || len(got.Warnings) != tc.wantWarnings {
+			t.Errorf("%s: frequency_cap %d, send_now %d, warnings %q; want %d, %d and %d warnings",
+				tc.name, got.Blocked["frequency_cap"], got.SendNow, got.Warnings, tc.wantCapped, tc.wantSendNow, tc.wantWarnings)
+		}
 	}
 }

@@ -153,7 +153,8 @@ var steps = []step{
 }
 
 // Check runs the steps: an unknown user, one without OPT_IN consent or on
-// the suppression list is skipped; so is a message whose content fails
+// the suppression list is skipped, and one at the frequency cap; so is a
+// message whose content fails
 // the content rules (a placeholder or content variable left unfilled and
 // without a default, empty, too long, a blocked pattern, no opt-out
 // wording), or that is free text for a person outside their WhatsApp
