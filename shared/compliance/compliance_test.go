@@ -468,10 +468,11 @@ func TestCheck_frequency_cap(t *testing.T) {
 	t.Parallel()
 	colombo := mustZone(t, "Asia/Colombo")
 	night := mustWindow(t, "22:00", "08:00")
-	u := user.User{Phone: "+94771234567", Consent: consent.OptIn, Attributes: map[string]any{"name": "Arjuna", "timezone": "Asia/Colombo"}}
 	noon := time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)
+	wrote := noon.Add(-time.Hour) // free text may go to them
+	u := user.User{Phone: "+94771234567", Consent: consent.OptIn, Attributes: map[string]any{"name": "Arjuna", "timezone": "Asia/Colombo"}, LastInboundAt: &wrote}
 	capped := Decision{Action: Skip, Reason: message.SkipFrequencyCap}
-	sends := Decision{Action: Send, Body: "Hi Arjuna", Zone: "Asia/Colombo"}
+	sends := Decision{Action: Send, Body: "Hi Arjuna", Zone: "Asia/Colombo", Channel: channelpolicy.Session}
 	for _, tc := range []struct {
 		name        string
 		cap, recent int
