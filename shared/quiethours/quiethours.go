@@ -56,16 +56,42 @@ func clock(s string) (int, error) {
 func (w Window) IsZero() bool { return !w.set }
 
 // Quiet reports whether t falls in the window in loc, and if so when the
-// window ends (the first moment sending is allowed again).
+// window ends (the first moment sending is allowed again). A window that
+// has begun lasts until the clock reads its end, even if the clock is
+// turned back meanwhile; a reading that comes twice is quiet both times.
 func (w Window) Quiet(t time.Time, loc *time.Location) (bool, time.Time) {
 	if !w.set {
 		return false, time.Time{}
 	}
 	lt := t.In(loc)
-	if !w.in(lt) {
+	if !w.quiet(lt) {
 		return false, time.Time{}
 	}
 	return true, w.end(lt, loc)
+}
+
+// quiet reports whether the window holds at lt: its clock reading is in
+// the window, or the window had begun when the clock was turned back and
+// the clock has not yet read the window's end. Without the second, a
+// window starting in a repeated hour (01:30 on a fall-back night) would
+// reopen for up to an hour after it began.
+func (w Window) quiet(lt time.Time) bool {
+	if w.in(lt) {
+		return true
+	}
+	change, _ := lt.ZoneBounds()
+	if change.IsZero() {
+		return false
+	}
+	before := change.Add(-time.Second)
+	_, offBefore := before.Zone()
+	_, offAfter := change.Zone()
+	if offBefore <= offAfter || !w.in(before) {
+		return false
+	}
+	// Minutes after the change at which the clock first reads End.
+	toEnd := (w.End - (change.Hour()*60 + change.Minute()) + 24*60) % (24 * 60)
+	return lt.Before(change.Add(time.Duration(toEnd) * time.Minute))
 }
 
 // in reports whether the local clock reading of lt is in the window.
@@ -87,7 +113,7 @@ func (w Window) in(lt time.Time) bool {
 func (w Window) end(t time.Time, loc *time.Location) time.Time {
 	var best time.Time
 	consider := func(c time.Time) {
-		if c.After(t) && !w.in(c) && (best.IsZero() || c.Before(best)) {
+		if c.After(t) && !w.quiet(c) && (best.IsZero() || c.Before(best)) {
 			best = c
 		}
 	}

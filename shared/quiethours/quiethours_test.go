@@ -266,3 +266,96 @@ func TestQuietAroundClockChanges(t *testing.T) {
 		}
 	}
 }
+
+// TestQuietOvernightAcrossClockChanges follows a 21:00-08:00 night, and
+// windows with an edge in the skipped or the repeated hour, through both
+// 2026 clock changes in New York and London. Instants are UTC; the
+// comments give the local clock.
+func TestQuietOvernightAcrossClockChanges(t *testing.T) {
+	t.Parallel()
+
+	utc := func(month time.Month, day, hour, min int) time.Time {
+		return time.Date(2026, month, day, hour, min, 0, 0, time.UTC)
+	}
+	type result struct {
+		Quiet bool
+		Until time.Time
+	}
+	cases := []struct {
+		name       string
+		zone       string
+		start, end string
+		at         time.Time
+		want       result
+	}{
+		// An ordinary night in New York (EST, UTC-5).
+		{name: "ny_before_start", zone: "America/New_York", start: "21:00", end: "08:00", at: utc(1, 15, 1, 59), want: result{}},                                       // 20:59
+		{name: "ny_at_start", zone: "America/New_York", start: "21:00", end: "08:00", at: utc(1, 15, 2, 0), want: result{true, utc(1, 15, 13, 0)}},                     // 21:00 -> 08:00 next morning
+		{name: "ny_before_midnight", zone: "America/New_York", start: "21:00", end: "08:00", at: utc(1, 15, 4, 59), want: result{true, utc(1, 15, 13, 0)}},             // 23:59
+		{name: "ny_after_midnight", zone: "America/New_York", start: "21:00", end: "08:00", at: utc(1, 15, 5, 0), want: result{true, utc(1, 15, 13, 0)}},               // 00:00
+		{name: "ny_last_minute", zone: "America/New_York", start: "21:00", end: "08:00", at: utc(1, 15, 12, 59), want: result{true, utc(1, 15, 13, 0)}},                // 07:59
+		{name: "ny_at_end", zone: "America/New_York", start: "21:00", end: "08:00", at: utc(1, 15, 13, 0), want: result{}},                                             // 08:00
+		{name: "ny_midday", zone: "America/New_York", start: "21:00", end: "08:00", at: utc(1, 15, 17, 0), want: result{}},                                             // 12:00
+		{name: "ny_month_end_next_morning", zone: "America/New_York", start: "21:00", end: "08:00", at: utc(2, 1, 3, 0), want: result{true, utc(2, 1, 13, 0)}},         // Jan 31 22:00 -> Feb 1 08:00
+		{name: "ny_year_end_next_morning", zone: "America/New_York", start: "21:00", end: "08:00", at: utc(12, 31, 2, 30), want: result{true, utc(12, 31, 13, 0)}},     // Dec 30 21:30 -> Dec 31 08:00
+		{name: "ny_same_day_window_on_the_day", zone: "America/New_York", start: "12:00", end: "14:00", at: utc(1, 15, 17, 30), want: result{true, utc(1, 15, 19, 0)}}, // 12:30 -> 14:00
+
+		// New York springs forward at 02:00 EST (07:00Z) on 2026-03-08: 02:00-02:59 never happens.
+		{name: "ny_spring_night_starts", zone: "America/New_York", start: "21:00", end: "08:00", at: utc(3, 8, 2, 0), want: result{true, utc(3, 8, 12, 0)}},        // 21:00 EST -> 08:00 EDT
+		{name: "ny_spring_before_jump", zone: "America/New_York", start: "21:00", end: "08:00", at: utc(3, 8, 6, 59), want: result{true, utc(3, 8, 12, 0)}},        // 01:59 EST
+		{name: "ny_spring_after_jump", zone: "America/New_York", start: "21:00", end: "08:00", at: utc(3, 8, 7, 0), want: result{true, utc(3, 8, 12, 0)}},          // 03:00 EDT
+		{name: "ny_spring_at_end", zone: "America/New_York", start: "21:00", end: "08:00", at: utc(3, 8, 12, 0), want: result{}},                                   // 08:00 EDT
+		{name: "ny_spring_start_skipped_before", zone: "America/New_York", start: "02:30", end: "08:00", at: utc(3, 8, 6, 59), want: result{}},                     // 01:59 EST
+		{name: "ny_spring_start_skipped_after", zone: "America/New_York", start: "02:30", end: "08:00", at: utc(3, 8, 7, 0), want: result{true, utc(3, 8, 12, 0)}}, // 03:00 EDT: the jump passed 02:30
+		{name: "ny_spring_end_skipped", zone: "America/New_York", start: "21:00", end: "02:30", at: utc(3, 8, 6, 45), want: result{true, utc(3, 8, 7, 0)}},         // 01:45 EST -> the jump to 03:00 EDT
+		{name: "ny_spring_end_skipped_after", zone: "America/New_York", start: "21:00", end: "02:30", at: utc(3, 8, 7, 0), want: result{}},                         // 03:00 EDT
+
+		// New York falls back at 02:00 EDT (06:00Z) on 2026-11-01: 01:00-01:59 happens twice.
+		{name: "ny_fall_night_starts", zone: "America/New_York", start: "21:00", end: "08:00", at: utc(11, 1, 1, 0), want: result{true, utc(11, 1, 13, 0)}},           // Oct 31 21:00 EDT -> 08:00 EST
+		{name: "ny_fall_first_pass", zone: "America/New_York", start: "21:00", end: "08:00", at: utc(11, 1, 5, 30), want: result{true, utc(11, 1, 13, 0)}},            // 01:30 EDT
+		{name: "ny_fall_second_pass", zone: "America/New_York", start: "21:00", end: "08:00", at: utc(11, 1, 6, 30), want: result{true, utc(11, 1, 13, 0)}},           // 01:30 EST
+		{name: "ny_fall_last_minute", zone: "America/New_York", start: "21:00", end: "08:00", at: utc(11, 1, 12, 59), want: result{true, utc(11, 1, 13, 0)}},          // 07:59 EST
+		{name: "ny_fall_at_end", zone: "America/New_York", start: "21:00", end: "08:00", at: utc(11, 1, 13, 0), want: result{}},                                       // 08:00 EST
+		{name: "ny_fall_start_repeated_before", zone: "America/New_York", start: "01:30", end: "08:00", at: utc(11, 1, 5, 29), want: result{}},                        // 01:29 EDT
+		{name: "ny_fall_start_repeated_begins", zone: "America/New_York", start: "01:30", end: "08:00", at: utc(11, 1, 5, 30), want: result{true, utc(11, 1, 13, 0)}}, // 01:30 EDT
+		// The clock goes back to 01:00 after the window began: it stays quiet.
+		{name: "ny_fall_start_repeated_clock_back", zone: "America/New_York", start: "01:30", end: "08:00", at: utc(11, 1, 6, 0), want: result{true, utc(11, 1, 13, 0)}},   // 01:00 EST
+		{name: "ny_fall_start_repeated_second_pass", zone: "America/New_York", start: "01:30", end: "08:00", at: utc(11, 1, 6, 29), want: result{true, utc(11, 1, 13, 0)}}, // 01:29 EST
+		{name: "ny_fall_end_repeated_first_pass", zone: "America/New_York", start: "21:00", end: "01:30", at: utc(11, 1, 5, 15), want: result{true, utc(11, 1, 5, 30)}},    // 01:15 EDT -> 01:30 EDT
+		{name: "ny_fall_end_repeated_between", zone: "America/New_York", start: "21:00", end: "01:30", at: utc(11, 1, 5, 45), want: result{}},                              // 01:45 EDT
+		// The clock reads inside the window again: quiet again, to its second 01:30.
+		{name: "ny_fall_end_repeated_second_pass", zone: "America/New_York", start: "21:00", end: "01:30", at: utc(11, 1, 6, 15), want: result{true, utc(11, 1, 6, 30)}}, // 01:15 EST -> 01:30 EST
+
+		// London springs forward at 01:00 GMT (01:00Z) on 2026-03-29: 01:00-01:59 never happens.
+		{name: "london_spring_night", zone: "Europe/London", start: "21:00", end: "08:00", at: utc(3, 28, 21, 0), want: result{true, utc(3, 29, 7, 0)}},              // 21:00 GMT -> 08:00 BST
+		{name: "london_spring_at_end", zone: "Europe/London", start: "21:00", end: "08:00", at: utc(3, 29, 7, 0), want: result{}},                                    // 08:00 BST
+		{name: "london_spring_start_skipped_before", zone: "Europe/London", start: "01:30", end: "08:00", at: utc(3, 29, 0, 59), want: result{}},                     // 00:59 GMT
+		{name: "london_spring_start_skipped_after", zone: "Europe/London", start: "01:30", end: "08:00", at: utc(3, 29, 1, 0), want: result{true, utc(3, 29, 7, 0)}}, // 02:00 BST
+		{name: "london_spring_end_skipped", zone: "Europe/London", start: "21:00", end: "01:30", at: utc(3, 29, 0, 45), want: result{true, utc(3, 29, 1, 0)}},        // 00:45 GMT -> the jump to 02:00 BST
+
+		// London falls back at 02:00 BST (01:00Z) on 2026-10-25: 01:00-01:59 happens twice.
+		{name: "london_fall_night", zone: "Europe/London", start: "21:00", end: "08:00", at: utc(10, 24, 20, 0), want: result{true, utc(10, 25, 8, 0)}},                     // 21:00 BST -> 08:00 GMT
+		{name: "london_fall_second_pass", zone: "Europe/London", start: "21:00", end: "08:00", at: utc(10, 25, 1, 30), want: result{true, utc(10, 25, 8, 0)}},               // 01:30 GMT
+		{name: "london_fall_at_end", zone: "Europe/London", start: "21:00", end: "08:00", at: utc(10, 25, 8, 0), want: result{}},                                            // 08:00 GMT
+		{name: "london_fall_start_repeated_begins", zone: "Europe/London", start: "01:30", end: "08:00", at: utc(10, 25, 0, 30), want: result{true, utc(10, 25, 8, 0)}},     // 01:30 BST
+		{name: "london_fall_start_repeated_clock_back", zone: "Europe/London", start: "01:30", end: "08:00", at: utc(10, 25, 1, 0), want: result{true, utc(10, 25, 8, 0)}},  // 01:00 GMT
+		{name: "london_fall_end_repeated_first_pass", zone: "Europe/London", start: "21:00", end: "01:30", at: utc(10, 25, 0, 15), want: result{true, utc(10, 25, 0, 30)}},  // 01:15 BST -> 01:30 BST
+		{name: "london_fall_end_repeated_between", zone: "Europe/London", start: "21:00", end: "01:30", at: utc(10, 25, 0, 45), want: result{}},                             // 01:45 BST
+		{name: "london_fall_end_repeated_second_pass", zone: "Europe/London", start: "21:00", end: "01:30", at: utc(10, 25, 1, 15), want: result{true, utc(10, 25, 1, 30)}}, // 01:15 GMT -> 01:30 GMT
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			loc := mustLoad(t, tc.zone)
+			w, err := Parse(tc.start, tc.end)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got result
+			got.Quiet, got.Until = w.Quiet(tc.at, loc)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Quiet(%v) in %s (-want, +got):\n%s", tc.at.In(loc), tc.zone, diff)
+			}
+		})
+	}
+}
