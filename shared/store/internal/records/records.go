@@ -26,8 +26,15 @@ func Time(t time.Time) time.Time {
 	if t.IsZero() {
 		return time.Time{}
 	}
+	if t.Location() == time.UTC && t.Nanosecond()%1000 == 0 && !hasMonotonic(t) {
+		return t // as kept already: stores copy every time on every read
+	}
 	return t.UTC().Truncate(time.Microsecond)
 }
+
+// hasMonotonic reports whether t carries a monotonic clock reading, which
+// Truncate strips.
+func hasMonotonic(t time.Time) bool { return t != t.Round(0) }
 
 // TimePtr is Time for an optional time, returning a fresh pointer.
 func TimePtr(t *time.Time) *time.Time {

@@ -102,3 +102,33 @@ func TestStagesOf(t *testing.T) {
 		}
 	}
 }
+
+// TestTime compares with ==, not Equal: the stores must keep the same
+// representation (UTC, no monotonic reading), not just the same instant.
+func TestTime(t *testing.T) {
+	t.Parallel()
+	kept := time.Date(2026, 3, 8, 7, 0, 0, 123456000, time.UTC)
+	// UTC and to the microsecond, but with a monotonic reading.
+	mono := time.Now().UTC()
+	mono = mono.Add(-time.Duration(mono.Nanosecond() % 1000))
+	tests := []struct {
+		name string
+		in   time.Time
+		want time.Time
+	}{
+		{"zero", time.Time{}, time.Time{}},
+		{"kept_already", kept, kept},
+		{"other_zone", kept.In(time.FixedZone("X", 3600)), kept},
+		{"local", kept.Local(), kept},
+		{"nanoseconds", kept.Add(789 * time.Nanosecond), kept},
+		{"monotonic", mono, mono.Round(0)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := Time(tc.in); got != tc.want {
+				t.Errorf("Time(%#v) = %#v, want %#v", tc.in, got, tc.want)
+			}
+		})
+	}
+}
