@@ -169,6 +169,7 @@ func testCampaignLifecycleFields(t *testing.T, s store.Store) {
 	checkUTC(t, "GetCampaign", *stored.ScheduleTime, stored.Template.CreatedAt, stored.Segment.UpdatedAt)
 	// Scribbling on what was handed back changes nothing stored.
 	stored.Template.Variables[0], stored.HeldPages[2], stored.Segment.Name = "scribbled", "scribbled", "scribbled"
+	stored.Segment.Definition.Conditions[0].Attribute, *stored.ScheduleTime = "scribbled", at(99)
 	held[2] = "scribbled" // nor on what was handed in
 	again, err := s.GetCampaign(ctx, c.ID)
 	if err != nil {
