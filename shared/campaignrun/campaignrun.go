@@ -263,9 +263,11 @@ func (r *Runner) Recipients(ctx context.Context, ev events.Recipients) error {
 	}
 	// Each message is its own small transaction and task: run them side
 	// by side, or a batch waits on one round trip after another.
-	var queued, skipped, deferred, held atomic.Int64
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(r.parallelism())
+	type job struct {
+		id string
+		d  compliance.Decision
+	}
+	jobs := make([]job, 0, len(ms))
 	for _, m := range ms {
 		switch m.Status {
 		case message.Pending, message.Queued, message.Deferred:
@@ -275,21 +277,41 @@ func (r *Runner) Recipients(ctx context.Context, ev events.Recipients) error {
 		u, ok := users[m.Phone]
 		d := compliance.Check(compliance.Input{User: u, Exists: ok, Suppressed: suppressed[m.Phone],
 			FrequencyCap: r.FrequencyCap, RecentSends: recent[m.Phone], Quiet: window, Template: compiled, Content: r.Content, Now: r.now()})
+		jobs = append(jobs, job{m.ID, d})
+	}
+	var queued, skipped, deferred, held atomic.Int64
+	do := func(ctx context.Context, j job) error {
+		if j.d.Action == compliance.Skip {
+			skipped.Add(1)
+			return r.skip(ctx, j.id, j.d.Reason)
+		}
+		st, err := r.queue(ctx, queueID, j.id, j.d)
+		switch st {
+		case message.Held:
+			held.Add(1)
+		case message.Deferred:
+			deferred.Add(1)
+		case message.Queued:
+			queued.Add(1)
+		}
+		return err
+	}
+	// A few workers take the jobs in turn: a goroutine a message would
+	// grow a fresh stack for each.
+	var next atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	for range min(r.parallelism(), len(jobs)) {
 		g.Go(func() error {
-			if d.Action == compliance.Skip {
-				skipped.Add(1)
-				return r.skip(gctx, m.ID, d.Reason)
+			for gctx.Err() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= len(jobs) {
+					return nil
+				}
+				if err := do(gctx, jobs[i]); err != nil {
+					return err
+				}
 			}
-			st, err := r.queue(gctx, queueID, m.ID, d)
-			switch st {
-			case message.Held:
-				held.Add(1)
-			case message.Deferred:
-				deferred.Add(1)
-			case message.Queued:
-				queued.Add(1)
-			}
-			return err
+			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
