@@ -35,10 +35,15 @@ func ReadPage(ctx context.Context, users store.Users, d segment.Definition, ids 
 		return Page{}, fmt.Errorf("audience.ReadPage: %w", err)
 	}
 	p := Page{Read: len(us), Next: next}
+	// Filtered in place: a launch reads every person of its segment.
+	matched := us[:0]
 	for _, u := range us {
 		if d.Match(u, now) {
-			p.Matched = append(p.Matched, u)
+			matched = append(matched, u)
 		}
+	}
+	if len(matched) > 0 {
+		p.Matched = matched
 	}
 	return p, nil
 }

@@ -68,13 +68,16 @@ func (s *Store) ScanUsersWhere(ctx context.Context, q store.UserScan) ([]user.Us
 	phones := s.inRange(q.IDs)
 	start := sort.Search(len(phones), func(i int) bool { return phones[i] > after })
 	var out []user.User
-	for _, p := range phones[start:] {
+	for i, p := range phones[start:] {
 		u := s.users[p]
 		if !records.PassesAll(u, q.Filters) {
 			continue
 		}
 		if len(out) == q.Limit {
 			return out, records.EncodeCursor(nil, out[len(out)-1].Phone), nil
+		}
+		if out == nil {
+			out = make([]user.User, 0, min(q.Limit, len(phones)-start-i))
 		}
 		out = append(out, copyUser(u))
 	}
