@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 
 	"github.com/eventstreamengine/ese/shared/errs"
@@ -50,12 +49,33 @@ var _ sendqueue.Queue = (*Queue)(nil)
 
 type queue struct {
 	rate  int
-	tasks []sendqueue.Task // in enqueue order
+	tasks taskLog
 	// names holds every task id ever made (names are never reused),
 	// true while the task is not yet dispatched successfully: one map,
 	// not two, as it takes every task of a fan-out.
 	names  map[string]bool
 	paused bool
+}
+
+// taskLog keeps tasks in enqueue order in chunks: one slice would be
+// copied over and over as a fan-out of 100,000 messages grows it.
+type taskLog struct{ chunks [][]sendqueue.Task }
+
+func (l *taskLog) add(t sendqueue.Task) {
+	if n := len(l.chunks); n == 0 || len(l.chunks[n-1]) == cap(l.chunks[n-1]) {
+		l.chunks = append(l.chunks, make([]sendqueue.Task, 0, 1024))
+	}
+	last := &l.chunks[len(l.chunks)-1]
+	*last = append(*last, t)
+}
+
+// all returns a copy of every task, in enqueue order.
+func (l *taskLog) all() []sendqueue.Task {
+	var out []sendqueue.Task
+	for _, c := range l.chunks {
+		out = append(out, c...)
+	}
+	return out
 }
 
 type failure struct {
@@ -125,7 +145,7 @@ func (q *Queue) Enqueue(_ context.Context, t sendqueue.Task) (bool, error) {
 		return false, nil
 	}
 	c.names[id] = true
-	c.tasks = append(c.tasks, t)
+	c.tasks.add(t)
 	return true, nil
 }
 
@@ -247,7 +267,7 @@ func (q *Queue) Tasks(queueID string) []sendqueue.Task {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if c, ok := q.queues[queueID]; ok {
-		return slices.Clone(c.tasks)
+		return c.tasks.all()
 	}
 	return nil
 }
@@ -266,7 +286,7 @@ func (q *Queue) pendingLocked(queueID string) []sendqueue.Task {
 		return nil
 	}
 	var out []sendqueue.Task
-	for _, t := range c.tasks {
+	for _, t := range c.tasks.all() {
 		if c.names[t.Name()] {
 			out = append(out, t)
 		}
