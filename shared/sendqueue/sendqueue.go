@@ -54,6 +54,11 @@ type Queue interface {
 	// repeated; a queue that is not there needs neither (nil).
 	PauseQueue(ctx context.Context, queueID string) error
 	ResumeQueue(ctx context.Context, queueID string) error
+	// SetRate changes the queue's dispatch rate (its share of the
+	// sender's ceiling); a queue that is not there needs none (nil). An
+	// implementation that cannot change rates (cloudtasks on the emulator)
+	// does nothing: there a queue keeps the rate it was created with.
+	SetRate(ctx context.Context, queueID string, ratePerSecond int) error
 	// Ready reports whether the service answers and is usable.
 	Ready(ctx context.Context) error
 }

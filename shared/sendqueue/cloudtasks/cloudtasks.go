@@ -81,6 +81,9 @@ type Config struct {
 	// NoPause makes PauseQueue and ResumeQueue do nothing: for the
 	// emulator, whose pausing breaks its queue (see setPaused).
 	NoPause bool
+	// NoSetRate makes SetRate do nothing: for the emulator, which lacks
+	// UpdateQueue (a queue keeps the rate it was created with).
+	NoSetRate bool
 }
 
 func (c Config) validate() error {
@@ -184,12 +187,18 @@ func (q *Queue) EnsureQueue(ctx context.Context, queueID string, ratePerSecond i
 	if err != nil {
 		return err
 	}
-	if got.GetRateLimits().GetMaxDispatchesPerSecond() == want.RateLimits.MaxDispatchesPerSecond &&
-		got.GetRateLimits().GetMaxConcurrentDispatches() == want.RateLimits.MaxConcurrentDispatches {
+	return q.updateRate(ctx, name, got, want.RateLimits)
+}
+
+// updateRate gives the queue got the rate limits want, if it has others:
+// queue updates count against a small per-minute quota.
+func (q *Queue) updateRate(ctx context.Context, name string, got *cloudtaskspb.Queue, want *cloudtaskspb.RateLimits) error {
+	if got.GetRateLimits().GetMaxDispatchesPerSecond() == want.MaxDispatchesPerSecond &&
+		got.GetRateLimits().GetMaxConcurrentDispatches() == want.MaxConcurrentDispatches {
 		return nil
 	}
-	_, err = q.client.UpdateQueue(ctx, &cloudtaskspb.UpdateQueueRequest{
-		Queue: &cloudtaskspb.Queue{Name: name, RateLimits: want.RateLimits},
+	_, err := q.client.UpdateQueue(ctx, &cloudtaskspb.UpdateQueueRequest{
+		Queue: &cloudtaskspb.Queue{Name: name, RateLimits: want},
 		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{
 			"rate_limits.max_dispatches_per_second",
 			"rate_limits.max_concurrent_dispatches",
@@ -199,6 +208,28 @@ func (q *Queue) EnsureQueue(ctx context.Context, queueID string, ratePerSecond i
 		return q.classify(ctx, "UpdateQueue "+name, err)
 	}
 	return nil
+}
+
+// SetRate updates the queue's rate (UpdateQueue, when it differs); a
+// queue not there is left so. With Config.NoSetRate (the emulator, which
+// lacks UpdateQueue) it does nothing: there a queue keeps the rate it was
+// created with.
+func (q *Queue) SetRate(ctx context.Context, queueID string, ratePerSecond int) error {
+	if ratePerSecond < 1 || ratePerSecond > MaxRate {
+		return errs.E(errs.Invalid, "cloudtasks.SetRate: rate %d is not between 1 and %d a second", ratePerSecond, MaxRate)
+	}
+	name, err := q.queueName(queueID)
+	if err != nil || q.cfg.NoSetRate {
+		return err
+	}
+	got, err := q.client.GetQueue(ctx, &cloudtaskspb.GetQueueRequest{Name: name})
+	if status.Code(err) == codes.NotFound {
+		return nil
+	}
+	if err != nil {
+		return q.classify(ctx, "GetQueue "+name, err)
+	}
+	return q.updateRate(ctx, name, got, q.rateLimits(ratePerSecond))
 }
 
 // confirmWaits space the reads that confirm a create: a new queue may take

@@ -147,6 +147,10 @@ func (h *harness) Paused(t *testing.T, queueID string) (bool, bool) {
 	return q.GetState() == cloudtaskspb.Queue_PAUSED, false
 }
 
+// SetsRates: the emulator lacks UpdateQueue (NoSetRate, as setup
+// configures it); TestSetRate covers the update on a fake server.
+func (h *harness) SetsRates() bool { return false }
+
 func (h *harness) Pending(t *testing.T, queueID string) []sendqueue.Task {
 	t.Helper()
 	var out []sendqueue.Task
@@ -179,7 +183,7 @@ func TestConformance(t *testing.T) {
 		project := emulatortest.ProjectID(t)
 		tg := newTarget(t, nil)
 		return &harness{
-			q:       newQueue(t, cloudtasks.Config{Project: project, TargetURL: tg.URL + "/tasks/send", NoPause: true}),
+			q:       newQueue(t, cloudtasks.Config{Project: project, TargetURL: tg.URL + "/tasks/send", NoPause: true, NoSetRate: true}),
 			admin:   adminClient(t),
 			project: project,
 		}

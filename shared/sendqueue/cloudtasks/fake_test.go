@@ -493,3 +493,50 @@ func TestPauseAndResumeQueue(t *testing.T) {
 		t.Errorf("ResumeQueue refused: %v, want Transient (a misconfiguration to fix, then retry)", err)
 	}
 }
+
+// On Cloud Tasks itself (the fake: the emulator lacks UpdateQueue)
+// SetRate updates only the rate limits, and only when they differ; a
+// queue not there is left so; NoSetRate changes nothing.
+func TestSetRate(t *testing.T) {
+	t.Parallel()
+	f, q := newFake(t)
+	ctx := t.Context()
+	name := "projects/p/locations/" + location + "/queues/campaign-c1"
+	if err := q.EnsureQueue(ctx, "campaign-c1", 40); err != nil {
+		t.Fatal(err)
+	}
+	for _, rate := range []int{40, 10, 10} {
+		if err := q.SetRate(ctx, "campaign-c1", rate); err != nil {
+			t.Fatalf("SetRate(%d): %v", rate, err)
+		}
+	}
+	if err := q.SetRate(ctx, "campaign-gone", 10); err != nil {
+		t.Errorf("SetRate of a queue not there: %v, want nil", err)
+	}
+	want := []*cloudtaskspb.UpdateQueueRequest{{
+		Queue: &cloudtaskspb.Queue{
+			Name:       name,
+			RateLimits: &cloudtaskspb.RateLimits{MaxDispatchesPerSecond: 10, MaxBurstSize: 1, MaxConcurrentDispatches: 20},
+		},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"rate_limits.max_dispatches_per_second", "rate_limits.max_concurrent_dispatches"}},
+	}}
+	f.mu.Lock()
+	got := f.updates
+	f.mu.Unlock()
+	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
+		t.Errorf("updates (-want, +got):\n%s", diff)
+	}
+
+	f2, fixed := newFakeWith(t, cloudtasks.Config{NoSetRate: true})
+	if err := fixed.EnsureQueue(ctx, "campaign-c1", 40); err != nil {
+		t.Fatal(err)
+	}
+	if err := fixed.SetRate(ctx, "campaign-c1", 10); err != nil {
+		t.Errorf("SetRate with NoSetRate: %v, want nil", err)
+	}
+	f2.mu.Lock()
+	defer f2.mu.Unlock()
+	if len(f2.updates) != 0 {
+		t.Errorf("NoSetRate: %d updates, want none", len(f2.updates))
+	}
+}

@@ -43,6 +43,7 @@ const (
 	MethodDeleteQueue = "DeleteQueue"
 	MethodPauseQueue  = "PauseQueue"
 	MethodResumeQueue = "ResumeQueue"
+	MethodSetRate     = "SetRate"
 )
 
 var _ sendqueue.Queue = (*Queue)(nil)
@@ -187,6 +188,25 @@ func (q *Queue) setPaused(method, queueID string, paused bool) error {
 	}
 	if c, ok := q.queues[queueID]; ok {
 		c.paused = paused
+	}
+	return nil
+}
+
+// SetRate changes the queue's rate, if it exists.
+func (q *Queue) SetRate(_ context.Context, queueID string, ratePerSecond int) error {
+	if ratePerSecond < 1 || ratePerSecond > maxRate {
+		return errs.E(errs.Invalid, "memqueue.SetRate: rate %d is not between 1 and %d a second", ratePerSecond, maxRate)
+	}
+	if err := validQueue(queueID); err != nil {
+		return err
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if err := q.failing(MethodSetRate); err != nil {
+		return err
+	}
+	if c, ok := q.queues[queueID]; ok {
+		c.rate = ratePerSecond
 	}
 	return nil
 }

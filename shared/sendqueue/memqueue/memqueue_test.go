@@ -20,6 +20,7 @@ func (h harness) Rate(_ *testing.T, queueID string) int { return h.q.Rate(queueI
 func (h harness) Paused(_ *testing.T, queueID string) (bool, bool) {
 	return h.q.Paused(queueID), true
 }
+func (h harness) SetsRates() bool { return true }
 func (h harness) Pending(_ *testing.T, queueID string) []sendqueue.Task {
 	return h.q.Pending(queueID)
 }

@@ -29,6 +29,9 @@ type Harness interface {
 	// Paused reports whether the queue is paused; known is false for an
 	// implementation configured not to pause (cloudtasks on the emulator).
 	Paused(t *testing.T, queueID string) (paused, known bool)
+	// SetsRates is false for an implementation configured not to change
+	// a queue's rate (cloudtasks on the emulator, which lacks UpdateQueue).
+	SetsRates() bool
 }
 
 // Run runs the contract. newHarness is called once per subtest; the
@@ -86,6 +89,44 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		t.Parallel()
 		testPause(t, newHarness(t))
 	})
+	t.Run("set_rate", func(t *testing.T) {
+		t.Parallel()
+		testSetRate(t, newHarness(t))
+	})
+}
+
+// testSetRate: a queue's rate changes where the implementation can change
+// it, and stays as created where it cannot; a queue not there needs none;
+// a bad rate or id is refused.
+func testSetRate(t *testing.T, h Harness) {
+	ctx, q := t.Context(), h.Queue()
+	const queueID = "campaign-shared"
+	if err := q.EnsureQueue(ctx, queueID, 5); err != nil {
+		t.Fatalf("EnsureQueue: %v", err)
+	}
+	for range 2 { // setting twice is setting
+		if err := q.SetRate(ctx, queueID, 3); err != nil {
+			t.Fatalf("SetRate: %v", err)
+		}
+	}
+	want := 3
+	if !h.SetsRates() {
+		want = 5
+	}
+	if got := h.Rate(t, queueID); got != want {
+		t.Errorf("rate = %d, want %d", got, want)
+	}
+	if err := q.SetRate(ctx, "campaign-never-made", 3); err != nil {
+		t.Errorf("SetRate of a queue not there: %v, want nil", err)
+	}
+	for _, tc := range []struct {
+		queue string
+		rate  int
+	}{{queueID, 0}, {queueID, 501}, {"not-a-campaign", 3}} {
+		if err := q.SetRate(ctx, tc.queue, tc.rate); !errs.Is(err, errs.Invalid) {
+			t.Errorf("SetRate(%q, %d) = %v, want an invalid error", tc.queue, tc.rate, err)
+		}
+	}
 }
 
 func testPause(t *testing.T, h Harness) {
