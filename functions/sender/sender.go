@@ -32,6 +32,7 @@ type Config struct {
 	setup.Tasks
 	setup.AutoPause
 	setup.FrequencyCap
+	setup.SenderCeiling // a campaign it concludes or pauses frees its share
 	// PublicBaseURL is the Webhooks function's public origin: status
 	// callbacks go to its /webhooks/status.
 	PublicBaseURL  string        `env:"PUBLIC_BASE_URL, required"`
@@ -64,7 +65,7 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 	}
 	// The Sender pauses a failing campaign itself (and its queue), so its
 	// runner publishes nothing: it settles a pause at once.
-	runner := &campaignrun.Runner{Store: st, Queue: q, AutoPause: cfg.AutoPause.Settings()}
+	runner := &campaignrun.Runner{Store: st, Queue: q, AutoPause: cfg.AutoPause.Settings(), SenderMPS: cfg.SenderCeiling.MPS}
 	return New(&sending.Sender{
 		Store: st, Provider: p, Queue: q, Campaign: runner, Failures: runner,
 		StatusCallback: setup.StatusCallbackURL(cfg.PublicBaseURL),

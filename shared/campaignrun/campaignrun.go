@@ -64,6 +64,9 @@ type Runner struct {
 	// WhatsAppTier is how many people the sender may start conversations
 	// with in 24 hours (0: unlimited); a dry run warns before passing it.
 	WhatsAppTier int
+	// SenderMPS is the sender's ceiling in messages a second, shared by
+	// the campaigns running at once (0: none; see rates.go).
+	SenderMPS int
 
 	// PageSize is how many users one Launch event scans; BatchSize how
 	// many messages one Recipients event carries; Parallelism how many of
@@ -437,7 +440,11 @@ func (r *Runner) ensureQueue(ctx context.Context, c campaign.Campaign) (campaign
 	for {
 		gen := c.QueueGeneration
 		queueID := sendqueue.QueueID(c.ID, gen)
-		err := r.Queue.EnsureQueue(ctx, queueID, c.Rate)
+		rate, err := r.shareOf(ctx, c)
+		if err != nil {
+			return c, false, fmt.Errorf("campaignrun.ensureQueue: %w", err)
+		}
+		err = r.Queue.EnsureQueue(ctx, queueID, rate)
 		blocked := errors.Is(err, sendqueue.ErrNameUnavailable)
 		now := r.now()
 		switch {
@@ -452,7 +459,11 @@ func (r *Runner) ensureQueue(ctx context.Context, c campaign.Campaign) (campaign
 			if err != nil {
 				return c, false, fmt.Errorf("campaignrun.ensureQueue: %w", err)
 			}
-			log.Info("send queue created", "queue", queueID)
+			log.Info("send queue created", "queue", queueID, "rate", rate)
+			// The others running make room for it.
+			if err := r.shareCeiling(ctx); err != nil {
+				return c, false, err
+			}
 			return c, c.Status == campaign.Running, nil
 		case blocked && gen < maxQueueGeneration:
 			log.Warn("send queue name unavailable; trying the next", "queue", queueID, "error", err)
@@ -553,6 +564,10 @@ func (r *Runner) releaseQueue(ctx context.Context, c campaign.Campaign) error {
 		if err != nil && !errs.Is(err, errs.Invalid) { // invalid: no such queue can exist
 			return fmt.Errorf("campaignrun.releaseQueue: %w", err)
 		}
+	}
+	// Before the release is recorded, so that a retry shares again.
+	if err := r.shareCeiling(ctx); err != nil {
+		return err
 	}
 	now := r.now()
 	if _, err := r.Store.UpdateCampaign(ctx, c.ID, func(c *campaign.Campaign) error {

@@ -107,8 +107,14 @@ func (r *Runner) Settle(ctx context.Context, id string) error {
 		if err := r.pauseQueue(ctx, c); err != nil {
 			return err
 		}
+		if err := r.shareCeiling(ctx); err != nil { // its share goes to the others
+			return err
+		}
 	case campaign.Running:
 		if err := r.resumeQueue(ctx, c); err != nil {
+			return err
+		}
+		if err := r.shareCeiling(ctx); err != nil { // its share back
 			return err
 		}
 		if err := r.releaseHeldPages(ctx, c); err != nil {

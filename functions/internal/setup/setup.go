@@ -221,6 +221,22 @@ func (m MessagingLimit) Tier() (int, error) {
 	}
 }
 
+// SenderCeiling is the sender's messages a second (TWILIO_SENDER_MPS; 0:
+// no ceiling), shared by the campaigns running at once. The API refuses a
+// campaign rate above it; the functions that launch, pause, resume and
+// conclude campaigns give each running campaign's queue its share.
+type SenderCeiling struct {
+	MPS int `env:"TWILIO_SENDER_MPS, default=0"`
+}
+
+// Validate checks the ceiling is not negative.
+func (s SenderCeiling) Validate() error {
+	if s.MPS < 0 {
+		return fmt.Errorf("TWILIO_SENDER_MPS=%d: want a whole number of messages a second, 0 or unset for no ceiling", s.MPS)
+	}
+	return nil
+}
+
 // MessageRetention is how long messages are kept before Firestore's TTL
 // deletes them (unset: kept). The function that creates messages embeds it;
 // the others keep the expiry a message was created with.
@@ -478,6 +494,9 @@ func Queue(ctx context.Context, p Project, t Tasks, problems store.Problems) (*c
 		Project: id, Location: t.Location, Endpoint: t.Emulator,
 		TargetURL: t.SenderURL, ServiceAccount: t.ServiceAccount, Audience: cmp.Or(t.Audience, t.SenderURL),
 		NoPause: t.Emulator != "", // the emulator's pausing breaks its queues
+		// The emulator lacks UpdateQueue: locally, a campaign's share of
+		// TWILIO_SENDER_MPS is applied only when its queue is created.
+		NoSetRate: t.Emulator != "",
 	})
 	if err != nil {
 		return nil, fmt.Errorf("setup.Queue: %w", err)
@@ -513,6 +532,7 @@ type RunnerConfig struct {
 	Tasks
 	ContentRules
 	Events // read by edge.EventFunc
+	SenderCeiling
 }
 
 func (c RunnerConfig) runner() RunnerConfig { return c }
@@ -547,7 +567,7 @@ func Runner(ctx context.Context, cfg runnerConfig, l envconfig.Lookuper) (_ *cam
 	if err != nil {
 		return nil, err
 	}
-	return &campaignrun.Runner{Store: st, Events: pub, Queue: q, QueueCreateTimeout: rc.QueueCreateTimeout, Content: rules}, nil
+	return &campaignrun.Runner{Store: st, Events: pub, Queue: q, QueueCreateTimeout: rc.QueueCreateTimeout, Content: rules, SenderMPS: rc.MPS}, nil
 }
 
 // RunnerStep builds a campaign step from cfg: step picks the Runner method
