@@ -63,6 +63,8 @@ type Config struct {
 	setup.ContentRules
 	setup.FrequencyCap
 	setup.MessagingLimit
+	// SenderCeiling refuses a campaign rate above the sender's.
+	setup.SenderCeiling
 }
 
 // Auth modes.
@@ -188,7 +190,7 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 	}
 	runner.FrequencyCap = cfg.PerDay
 	s := &Server{
-		KeyHash: hash, TrustIAM: cfg.Auth == AuthIAM, Store: st, Events: pub, StuckAfter: cfg.StuckAfter,
+		KeyHash: hash, TrustIAM: cfg.Auth == AuthIAM, Store: st, Events: pub, StuckAfter: cfg.StuckAfter, SenderMPS: cfg.SenderCeiling.MPS,
 		Runner:       runner,
 		DeadLetters:  pubsubevents.NewDeadLetters(psc, events.Topics),
 		Checks:       checks,
@@ -215,6 +217,9 @@ type Server struct {
 	DeadLetters events.DeadLetters
 	// StuckAfter: see Config.StuckAfter (zero: 30 minutes).
 	StuckAfter time.Duration
+	// SenderMPS is the sender's ceiling (TWILIO_SENDER_MPS; 0: none): a
+	// campaign rate above it is refused.
+	SenderMPS int
 	// Checks are the dependencies /health reports, by name.
 	Checks map[string]func(context.Context) error
 	Now    func() time.Time

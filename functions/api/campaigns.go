@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -133,6 +134,7 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 	if err := c.Validate(); err != nil {
 		d = append(d, errs.DetailsOf(err)...)
 	}
+	d = append(d, overCeiling(c.Rate, s.SenderMPS)...)
 	d, err := s.refs(r.Context(), c, d)
 	if err != nil {
 		fail(w, r, err)
@@ -169,7 +171,7 @@ func (s *Server) editCampaign(w http.ResponseWriter, r *http.Request) {
 	now, by := s.now(), callerOf(ctx)
 	// Checked on the campaign as read, then applied in a transaction that
 	// refuses it if the campaign moved or changed meanwhile.
-	edited, err := edit(cur, body, by, now)
+	edited, err := edit(cur, body, by, now, s.SenderMPS)
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -187,7 +189,7 @@ func (s *Server) editCampaign(w http.ResponseWriter, r *http.Request) {
 		if !c.UpdatedAt.Equal(cur.UpdatedAt) || c.Status != cur.Status {
 			return errs.E(errs.Conflict, "campaign %s changed while it was being edited; send the edit again", id)
 		}
-		next, err := edit(*c, body, by, now)
+		next, err := edit(*c, body, by, now, s.SenderMPS)
 		if err != nil {
 			return err
 		}
@@ -203,8 +205,9 @@ func (s *Server) editCampaign(w http.ResponseWriter, r *http.Request) {
 
 // edit applies body to c as a PUT does: refused (409) unless c is still
 // editable, invalid (400, with details) unless the result is a valid
-// campaign. Template and segment are checked by the caller.
-func edit(c campaign.Campaign, body campaignBody, by string, now time.Time) (campaign.Campaign, error) {
+// campaign whose rate, if the body sets it, is within the sender's
+// ceiling mps. Template and segment are checked by the caller.
+func edit(c campaign.Campaign, body campaignBody, by string, now time.Time, mps int) (campaign.Campaign, error) {
 	if !c.Status.Editable() {
 		return c, errs.E(errs.Conflict, "campaign %s is %s: only a DRAFT or SCHEDULED campaign can be edited", c.ID, c.Status)
 	}
@@ -218,11 +221,28 @@ func edit(c campaign.Campaign, body campaignBody, by string, now time.Time) (cam
 	if err := c.Validate(); err != nil {
 		d = append(d, errs.DetailsOf(err)...)
 	}
+	if body.Rate.Set {
+		// Only a rate being set: a ceiling lowered since must not block
+		// other edits, and the launch holds the campaign to its share.
+		d = append(d, overCeiling(c.Rate, mps)...)
+	}
 	if len(d) > 0 {
 		return c, errs.WithDetails(errs.Invalid, "invalid campaign", dedupe(d))
 	}
 	c.UpdatedAt = now
 	return c, nil
+}
+
+// overCeiling refuses a rate above the sender's ceiling mps (0: none). A
+// rate out of range is refused by Validate alone.
+func overCeiling(rate, mps int) []errs.Detail {
+	if mps <= 0 || rate <= mps || rate > campaign.MaxRate {
+		return nil
+	}
+	return []errs.Detail{{
+		Field:   "rate_limit_per_second",
+		Message: fmt.Sprintf("must be at most %d, the sender's ceiling (TWILIO_SENDER_MPS) shared by the campaigns running at once", mps),
+	}}
 }
 
 // dedupe drops repeated details (a rate that is not a number is also out
