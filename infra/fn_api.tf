@@ -92,7 +92,7 @@ resource "google_cloudfunctions2_function" "api" {
 
     # No send-queue settings: /health reports the Cloud Tasks problems the
     # other functions record in Firestore.
-    environment_variables = merge(local.common_env, local.content_env, {
+    environment_variables = merge(local.common_env, local.content_env, local.sender_ceiling_env, {
       API_AUTH      = "iam"
       IMPORT_BUCKET = google_storage_bucket.uploads.name
       WHATSAPP_TIER = var.whatsapp_tier

@@ -62,6 +62,7 @@ resource "google_cloudfunctions2_function" "launch_campaign" {
       local.content_env,
       # A dry run read here counts the cap and warns before the tier.
       { WHATSAPP_TIER = var.whatsapp_tier, FREQUENCY_CAP_PER_24H = var.frequency_cap_per_24h },
+      local.sender_ceiling_env,
       var.message_retention == "" ? {} : { MESSAGE_RETENTION = var.message_retention },
     )
   }

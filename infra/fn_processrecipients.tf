@@ -59,7 +59,7 @@ resource "google_cloudfunctions2_function" "process_recipients" {
     ingress_settings               = "ALLOW_ALL"
     all_traffic_on_latest_revision = true
 
-    environment_variables = merge(local.event_env, local.tasks_env, local.content_env, {
+    environment_variables = merge(local.event_env, local.tasks_env, local.content_env, local.sender_ceiling_env, {
       FREQUENCY_CAP_PER_24H = var.frequency_cap_per_24h
     })
   }

@@ -53,7 +53,7 @@ resource "google_cloudfunctions2_function" "sender" {
       AUTO_PAUSE_WINDOW       = var.auto_pause_window
       AUTO_PAUSE_FAILURE_RATE = var.auto_pause_failure_rate
       FREQUENCY_CAP_PER_24H   = var.frequency_cap_per_24h
-    }, local.twilio_sender_env)
+    }, local.twilio_sender_env, local.sender_ceiling_env)
 
     secret_environment_variables {
       key        = "TWILIO_AUTH_TOKEN"

@@ -48,6 +48,12 @@ locals {
     TASKS_SERVICE_ACCOUNT = google_service_account.tasks_invoker.email
     TASKS_AUDIENCE        = local.function_urls["Sender"]
   }
+
+  # The sender's ceiling: the API refuses rates above it; the functions
+  # that launch, pause, resume and conclude campaigns share it.
+  sender_ceiling_env = {
+    TWILIO_SENDER_MPS = var.twilio_sender_mps
+  }
 }
 
 resource "google_storage_bucket" "source" {

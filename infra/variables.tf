@@ -134,6 +134,17 @@ variable "webhook_retention" {
   default     = "9504h"
 }
 
+variable "twilio_sender_mps" {
+  description = "The WhatsApp sender's messages a second, shared by the campaigns running at once: a campaign rate above it is refused, and running campaigns' queues share it (TWILIO_SENDER_MPS; 0: no ceiling)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.twilio_sender_mps >= 0
+    error_message = "twilio_sender_mps: a whole number of messages a second, 0 for no ceiling (the functions refuse a fraction at start)."
+  }
+}
+
 variable "auto_pause_window" {
   description = "How many of a campaign's last sends are looked at to pause it when too many failed, refused by Twilio (Sender) or failed in a status callback (HandleStatus, Webhooks) (AUTO_PAUSE_WINDOW; 0: never)."
   type        = number
