@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/eventstreamengine/ese/shared/channelpolicy"
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/user"
 )
@@ -22,9 +23,9 @@ func TestCheckQuietHoursLondon(t *testing.T) {
 	utc := func(month time.Month, day, hour, min int) time.Time {
 		return time.Date(2026, month, day, hour, min, 0, 0, time.UTC)
 	}
-	send := Decision{Action: Send, Body: "Hello", Zone: "Europe/London"}
+	send := Decision{Action: Send, Body: "Hello", Zone: "Europe/London", Channel: channelpolicy.Session}
 	deferTo := func(until time.Time) Decision {
-		return Decision{Action: Defer, Until: until, Body: "Hello", Zone: "Europe/London"}
+		return Decision{Action: Defer, Until: until, Body: "Hello", Zone: "Europe/London", Channel: channelpolicy.Session}
 	}
 
 	cases := []struct {
@@ -52,6 +53,9 @@ func TestCheckQuietHoursLondon(t *testing.T) {
 			t.Parallel()
 			in := tc.in
 			in.User, in.Exists, in.Template = london, true, text("Hello")
+			// They wrote an hour before: free text may go, deferred too.
+			wrote := in.Now.Add(-time.Hour)
+			in.User.LastInboundAt = &wrote
 			if diff := cmp.Diff(tc.want, Check(in)); diff != "" {
 				t.Errorf("Check at %v (-want, +got):\n%s", in.Now, diff)
 			}
