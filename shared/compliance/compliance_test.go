@@ -267,6 +267,12 @@ func TestCheck(t *testing.T) {
 			want: Decision{Action: Skip, Reason: message.SkipMissingVars},
 		},
 		{
+			// Twilio would refuse the blank parameter (63028).
+			name: "blank_content_variable_is_skipped",
+			in:   Input{User: withAttrs(arjuna, "name", "  "), Exists: true, Template: approved, Now: time.Date(2026, 3, 10, 12, 0, 0, 0, colombo)},
+			want: Decision{Action: Skip, Reason: message.SkipMissingVars},
+		},
+		{
 			name: "content_sid_deferred_keeps_what_to_send",
 			in:   Input{User: arjuna, Exists: true, Quiet: night, Template: approved, Now: time.Date(2026, 3, 10, 23, 0, 0, 0, colombo)},
 			want: Decision{

@@ -73,6 +73,22 @@ func (p *part) resolve(vars Lookup, f *fill) (string, bool) {
 	return "", false
 }
 
+// resolveVariable is resolve for one of Twilio's content variables:
+// WhatsApp refuses a blank parameter (Twilio's 63028), so a blank value
+// counts as none, and a blank default as no default.
+func (p *part) resolveVariable(vars Lookup, f *fill) (string, bool) {
+	s, ok := format(p.lookup(vars))
+	switch {
+	case ok && strings.TrimSpace(s) != "":
+		return s, true
+	case p.hasDefault && strings.TrimSpace(p.dflt) != "":
+		f.add(&f.defaulted, p.name)
+		return p.dflt, true
+	}
+	f.add(&f.missing, p.name)
+	return "", false
+}
+
 // lookup finds p's value: its name as a literal key, else a dotted name as
 // a path through nested maps.
 func (p *part) lookup(vars Lookup) any {
@@ -252,7 +268,7 @@ func (c *Compiled) Render(language string, vars Lookup) Rendered {
 		r.ContentVariables = make(map[string]string, len(v.bindings))
 		for i := range v.bindings {
 			bd := &v.bindings[i]
-			if s, ok := bd.resolve(vars, &f); ok {
+			if s, ok := bd.resolveVariable(vars, &f); ok {
 				r.ContentVariables[bd.key] = s
 			}
 		}

@@ -327,6 +327,18 @@ func TestCompiled_Render(t *testing.T) {
 			},
 		},
 		{
+			// WhatsApp refuses a blank parameter (63028): a blank value is
+			// no value, for a content variable.
+			name: "content_variable_blank",
+			tpl:  multilingual,
+			vars: map[string]any{"name": " ", "city": ""},
+			want: Rendered{
+				Body: "Hi  ! Welcome from Sri Lanka.", ContentSID: sid,
+				ContentVariables: map[string]string{"2": "Sri Lanka"},
+				Missing:          []string{"name"}, Defaulted: []string{"city"},
+			},
+		},
+		{
 			name:     "locale_by_language",
 			tpl:      multilingual,
 			language: "si",
@@ -688,7 +700,9 @@ func FuzzBinding(f *testing.F) {
 			t.Fatalf("binding %q with its value given = %q", s, r.ContentVariables["1"])
 		}
 		r = c.Render("", nil)
-		if p.hasDefault != (r.ContentVariables["1"] == p.dflt && len(r.Missing) == 0) {
+		// A blank default is none: WhatsApp refuses a blank parameter.
+		usable := p.hasDefault && strings.TrimSpace(p.dflt) != ""
+		if usable != (r.ContentVariables["1"] == p.dflt && len(r.Missing) == 0) {
 			t.Fatalf("binding %q with nothing given = %+v", s, r)
 		}
 	})
