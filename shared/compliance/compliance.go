@@ -140,15 +140,15 @@ func BlockedBy(skipped map[message.SkipReason]int) map[string]int {
 // step runs.
 type step func(in *Input, d *Decision) bool
 
-// steps run in order and the first to skip wins: a message that would be
-// refused is never deferred first. Quiet hours come before the channel
-// policy, which judges a deferred message at the time it will go.
+// steps run in order and the first to skip wins. Quiet hours come before
+// the frequency cap and the channel policy, which judge a deferred message
+// at the time it will go.
 var steps = []step{
 	knownUser,
 	consented,
-	frequencyCapped,
 	rendered,
 	quietHours,
+	frequencyCapped,
 	channel,
 }
 
@@ -201,9 +201,11 @@ const FrequencyWindow = 24 * time.Hour
 func OverCap(limit, recent int) bool { return limit > 0 && recent >= limit }
 
 // frequencyCapped is the fan-out's early look at the cap; the Sender's
-// claim enforces it exactly (sending.Sender.FrequencyCap).
+// claim enforces it exactly (sending.Sender.FrequencyCap). RecentSends
+// counts the 24 hours before now: a message deferred to later may find
+// some of them aged out by then, so only the claim judges it.
 func frequencyCapped(in *Input, d *Decision) bool {
-	if !OverCap(in.FrequencyCap, in.RecentSends) {
+	if d.Action == Defer || !OverCap(in.FrequencyCap, in.RecentSends) {
 		return false
 	}
 	d.Action, d.Reason = Skip, message.SkipFrequencyCap

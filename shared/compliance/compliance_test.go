@@ -469,7 +469,8 @@ func BenchmarkCheck(b *testing.B) {
 
 // The frequency cap skips a person who already had FrequencyCap messages
 // in the window, after consent (an opted-out person is no_consent
-// whatever they were sent) and before rendering and quiet hours.
+// whatever they were sent) and the content; one deferred is left to the
+// claim.
 func TestCheck_frequency_cap(t *testing.T) {
 	t.Parallel()
 	colombo := mustZone(t, "Asia/Colombo")
@@ -492,8 +493,15 @@ func TestCheck_frequency_cap(t *testing.T) {
 		{"cap_of_one_first_send", 1, 0, nil, sends},
 		{"consent_decides_first", 1, 1, func(in Input) Input { in.User.Consent = consent.Stop; return in }, Decision{Action: Skip, Reason: message.SkipNoConsent}},
 		{"suppression_decides_first", 1, 1, func(in Input) Input { in.Suppressed = true; return in }, Decision{Action: Skip, Reason: message.SkipSuppressed}},
-		{"capped_before_placeholders", 1, 1, func(in Input) Input { in.Template = text("{code}"); return in }, capped},
-		{"capped_before_quiet_hours", 1, 1, func(in Input) Input { in.Quiet, in.Now = night, noon.Add(11*time.Hour); return in }, capped},
+		{"content_judged_before_the_cap", 1, 1, func(in Input) Input { in.Template = text("{code}"); return in }, Decision{Action: Skip, Reason: message.SkipMissingVars}},
+		// Deferred to the morning, by when an old send may have aged
+		// out: the Sender's claim judges the cap then.
+		{"deferred_is_left_to_the_claim", 1, 1, func(in Input) Input {
+			in.Quiet, in.Now = night, noon.Add(11*time.Hour)
+			wrote := in.Now.Add(-time.Hour)
+			in.User.LastInboundAt = &wrote
+			return in
+		}, Decision{Action: Defer, Until: time.Date(2026, 3, 11, 8, 0, 0, 0, colombo), Body: "Hi Arjuna", Zone: "Asia/Colombo", Channel: channelpolicy.Session}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
