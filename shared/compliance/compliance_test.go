@@ -459,11 +459,24 @@ func BenchmarkCheck(b *testing.B) {
 		Template: text(welcome),
 		Now:      time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC),
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if d := Check(in); d.Action != Send {
-			b.Fatal(d)
-		}
+	rules, err := content.ParseRules(`["(?i)free money", "bit\\.ly/"]`, "Reply STOP")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name  string
+		rules content.Rules
+	}{{"no_rules", content.Rules{}}, {"two_patterns_and_opt_out", rules}} {
+		b.Run(bc.name, func(b *testing.B) {
+			in := in
+			in.Content = bc.rules
+			b.ReportAllocs()
+			for b.Loop() {
+				if d := Check(in); d.Action != Send {
+					b.Fatal(d)
+				}
+			}
+		})
 	}
 }
 

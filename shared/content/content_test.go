@@ -1,6 +1,7 @@
 package content
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -107,5 +108,39 @@ func FuzzParseRules(f *testing.F) {
 			return
 		}
 		r.Check(Message{Body: body})
+	})
+}
+
+// The string search a plain pattern is given agrees with the regexp.
+func TestCheck_literal_patterns_agree_with_the_regexp(t *testing.T) {
+	t.Parallel()
+	bodies := []string{"FREE MONEY now", "free money", "Free Money", "free  money", "freemoney", "bit.ly/x", "bitxly/x", "ÇA VA", "ça va", "nothing here", ""}
+	for _, p := range []string{`(?i)free money`, `free money`, `bit\.ly/`, `(?i)ça va`, `(?i)free\s+money`, `^free`} {
+		r := mustRules(t, `["`+strings.ReplaceAll(p, `\`, `\\`)+`"]`, "")
+		re := r.Blocked[0]
+		for _, b := range bodies {
+			if got, want := r.Check(Message{Body: b}) == Blocked, re.MatchString(b); got != want {
+				t.Errorf("pattern %q on %q: blocked %v, regexp matches %v", p, b, got, want)
+			}
+		}
+	}
+}
+
+// FuzzContainsFold: on ASCII text the case-blind search agrees with the
+// regexp engine's (?i).
+func FuzzContainsFold(f *testing.F) {
+	f.Add("Reply STOP to opt out", "reply stop")
+	f.Add("kelvin SKY", "sky")
+	f.Add("", "x")
+	f.Fuzz(func(t *testing.T, s, sub string) {
+		for _, c := range []byte(s + sub) {
+			if c >= 0x80 {
+				return
+			}
+		}
+		want := regexp.MustCompile(`(?i)` + regexp.QuoteMeta(sub)).MatchString(s)
+		if got := containsFold(s, sub); got != want {
+			t.Fatalf("containsFold(%q, %q) = %v, regexp says %v", s, sub, got, want)
+		}
 	})
 }
