@@ -388,7 +388,7 @@ type dryRunAnswer struct {
 // getDryRun gives the campaign's latest dry run.
 func (s *Server) getDryRun(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	res, err := s.Store.GetDryRun(r.Context(), id)
+	res, err := s.Runner.DryRunResult(r.Context(), id)
 	if errs.Is(err, errs.NotExist) {
 		err = errs.E(errs.NotExist, "campaign %s has no dry run: POST /api/v1/campaigns/%s/trigger with {\"dry_run\": true}", id, id)
 	}

@@ -38,9 +38,9 @@ func TestCampaign_dry_run(t *testing.T) {
 			map[string]any{"phone_number": "+94*****4568", "step": "consent", "reason": "no_consent"},
 			map[string]any{"phone_number": "+94*****4569", "step": "content", "reason": "unresolved_placeholders"},
 		},
-		"warnings": []any{},
+		"warnings": []any{}, "read": 3.0, "new_conversations": 0.0,
 	}
-	for _, k := range []string{"run_id", "started_at", "completed_at"} {
+	for _, k := range []string{"run_id", "started_at", "updated_at", "judged_at", "completed_at"} {
 		if got[k] == nil {
 			t.Errorf("dry run answer has no %s", k)
 		}

@@ -14,8 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -75,8 +73,9 @@ type Runner struct {
 	// pages in, side by side.
 	PageSize, BatchSize, Parallelism, Slices int
 	// SettlePage is how many messages one settle request moves (default
-	// 500).
-	SettlePage int
+	// 500); DryRunChunk how many people one event of a background dry run
+	// reads (default 10,000).
+	SettlePage, DryRunChunk int
 }
 
 func (r *Runner) slices() int {
@@ -327,19 +326,10 @@ func (r *Runner) Recipients(ctx context.Context, ev events.Recipients) error {
 // recentSends reads the send ledgers of phones when a cap is set: how
 // many messages each person had in the window, by phone.
 func (r *Runner) recentSends(ctx context.Context, phones []string) (map[string]int, error) {
-	out := map[string]int{}
 	if r.FrequencyCap <= 0 {
-		return out, nil
+		return map[string]int{}, nil
 	}
-	since := r.now().Add(-compliance.FrequencyWindow)
-	for chunk := range slices.Chunk(phones, store.MaxSuppressedLookup) {
-		got, err := r.Store.SendsSince(ctx, chunk, since)
-		if err != nil {
-			return nil, fmt.Errorf("campaignrun.Recipients: %w", err)
-		}
-		maps.Copy(out, got)
-	}
-	return out, nil
+	return r.sendsSince(ctx, phones, r.now().Add(-compliance.FrequencyWindow))
 }
 
 func (r *Runner) skip(ctx context.Context, id string, reason message.SkipReason) error {

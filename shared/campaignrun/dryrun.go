@@ -1,6 +1,7 @@
 package campaignrun
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/eventstreamengine/ese/shared/audience"
 	"github.com/eventstreamengine/ese/shared/campaign"
+	"github.com/eventstreamengine/ese/shared/channelpolicy"
 	"github.com/eventstreamengine/ese/shared/compliance"
 	"github.com/eventstreamengine/ese/shared/dryrun"
 	"github.com/eventstreamengine/ese/shared/errs"
@@ -22,21 +24,36 @@ import (
 	"github.com/eventstreamengine/ese/shared/user"
 )
 
-// DryRunInline is how many people a dry run reads within the request
-// that asked for it; a larger audience is read in the background
-// (LaunchCampaign) and its result fetched when ready.
-const DryRunInline = 5000
+const (
+	// DryRunInline is how many people a dry run reads within the request
+	// that asked for it; the rest of a larger audience is read in the
+	// background (LaunchCampaign) and its result fetched when ready.
+	DryRunInline = 5000
+	// dryRunChunk is how many people one background event reads by
+	// default, well within LaunchCampaign's deadline; the next event reads
+	// on.
+	dryRunChunk = 10000
+	// dryRunPage is how many users one read of a dry run asks for.
+	dryRunPage = 500
+	// dryRunStalled is how long a background read may go without
+	// progress before a look at its result asks for it again.
+	dryRunStalled = 2 * time.Minute
+	// tierWindow is the rolling window WhatsApp's messaging limit counts
+	// unique people over.
+	tierWindow = 24 * time.Hour
+	// paceWarning is how long a campaign's sending may last before a dry
+	// run warns that time will change what its counts say.
+	paceWarning = time.Hour
+)
 
-// dryRunPage is how many users one read of a dry run asks for.
-const dryRunPage = 500
-
-// DryRun runs every compliance step for the campaign's audience as a
-// launch now would, sending nothing and changing nothing of the campaign.
-// An audience read whole within inline people is answered done; a larger
-// one is handed to the background (a Launch event naming the run) and
-// answered running. Either way the result is kept as the campaign's
-// latest dry run. Only a campaign not yet launched (DRAFT or SCHEDULED)
-// has a launch to rehearse.
+// DryRun runs every compliance step for the campaign's audience as its
+// launch would, sending nothing and changing nothing of the campaign: now,
+// or at a scheduled campaign's schedule_time. An audience read whole
+// within inline people is answered done; the rest of a larger one is read
+// in the background, a part per Launch event naming the run, and answered
+// running. Either way the result is kept as the campaign's latest dry run.
+// Only a campaign not yet launched (DRAFT or SCHEDULED) has a launch to
+// rehearse.
 func (r *Runner) DryRun(ctx context.Context, id string, inline int) (dryrun.Result, error) {
 	c, err := r.Store.GetCampaign(ctx, id)
 	if err != nil {
@@ -46,32 +63,60 @@ func (r *Runner) DryRun(ctx context.Context, id string, inline int) (dryrun.Resu
 		return dryrun.Result{}, errs.E(errs.Conflict,
 			"campaign %s is %s: a dry run shows what its launch would do, before the launch", id, c.Status)
 	}
-	res := dryrun.New(c.ID, newRunID(), r.now())
+	now := r.now()
+	judged := now
+	if c.ScheduleTime != nil && c.ScheduleTime.After(now) {
+		judged = c.ScheduleTime.UTC()
+	}
+	res := dryrun.New(c.ID, newRunID(), now, judged)
 	complete, err := r.dryRun(ctx, c, &res, inline)
 	if err != nil {
 		return dryrun.Result{}, err
 	}
 	if complete {
-		if err := r.finishDryRun(ctx, &res); err != nil {
+		if err := r.finishDryRun(ctx, c, &res); err != nil {
 			return dryrun.Result{}, err
 		}
-		return res, r.Store.StartDryRun(ctx, res)
 	}
-	// Too many to read here: start again in the background, from the
-	// first person, so the result is one reading of the audience.
-	res = dryrun.New(c.ID, res.RunID, res.StartedAt)
 	if err := r.Store.StartDryRun(ctx, res); err != nil {
 		return dryrun.Result{}, err
 	}
-	if err := r.Events.Publish(ctx, events.TopicCampaignLaunch, events.Launch{CampaignID: c.ID, DryRun: res.RunID}); err != nil {
-		return dryrun.Result{}, fmt.Errorf("campaignrun.DryRun: %w", err)
+	if !complete {
+		if err := r.askDryRun(ctx, res); err != nil {
+			return dryrun.Result{}, err
+		}
 	}
 	return res, nil
 }
 
-// backgroundDryRun reads a whole audience for the run ev names and
-// keeps the result, unless a later dry run replaced the run meanwhile.
-// A campaign that launched or vanished meanwhile fails the run, saying so.
+// DryRunResult is the campaign's latest dry run. A background read that
+// has made no progress for a while (its event lost, or given up) is asked
+// for again, so looking at it is enough to see it finish.
+func (r *Runner) DryRunResult(ctx context.Context, id string) (dryrun.Result, error) {
+	res, err := r.Store.GetDryRun(ctx, id)
+	if err != nil {
+		return res, err
+	}
+	if res.Status == dryrun.Running && r.now().Sub(res.UpdatedAt) > dryRunStalled {
+		if err := r.askDryRun(ctx, res); err != nil {
+			logging.FromContext(ctx).Warn("could not ask again for a stalled dry run", "campaign_id", id, "run_id", res.RunID, "error", err)
+		}
+	}
+	return res, nil
+}
+
+func (r *Runner) askDryRun(ctx context.Context, res dryrun.Result) error {
+	if err := r.Events.Publish(ctx, events.TopicCampaignLaunch, events.Launch{CampaignID: res.CampaignID, DryRun: res.RunID}); err != nil {
+		return fmt.Errorf("campaignrun: dry run: %w", err)
+	}
+	return nil
+}
+
+// backgroundDryRun reads the next part of the audience for the run ev
+// names, keeps the counts, and asks for the part after. Each part is kept
+// only over the count it started from: a redelivered event that finds the
+// run read further, replaced by a later run or finished changes nothing.
+// A campaign launched or gone meanwhile fails the run, saying so.
 func (r *Runner) backgroundDryRun(ctx context.Context, ev events.Launch) error {
 	log := logging.FromContext(ctx).With("campaign_id", ev.CampaignID, "run_id", ev.DryRun)
 	cur, err := r.Store.GetDryRun(ctx, ev.CampaignID)
@@ -79,11 +124,12 @@ func (r *Runner) backgroundDryRun(ctx context.Context, ev events.Launch) error {
 		return permanentIfMissing(err)
 	}
 	if cur.RunID != ev.DryRun || cur.Status != dryrun.Running {
-		log.Info("dry run ignored: replaced or already finished")
+		log.Info("dry run event ignored: replaced or finished")
 		return nil
 	}
-	res := dryrun.New(ev.CampaignID, ev.DryRun, cur.StartedAt)
+	res := cur
 	c, err := r.Store.GetCampaign(ctx, ev.CampaignID)
+	complete := true
 	switch {
 	case errs.Is(err, errs.NotExist):
 		res.Fail(r.now(), "the campaign no longer exists")
@@ -92,24 +138,40 @@ func (r *Runner) backgroundDryRun(ctx context.Context, ev events.Launch) error {
 	case c.Status != campaign.Draft && c.Status != campaign.Scheduled:
 		res.Fail(r.now(), fmt.Sprintf("the campaign was launched before its dry run finished (now %s)", c.Status))
 	default:
-		if _, err := r.dryRun(ctx, c, &res, 0); err != nil {
-			if !errs.Is(err, errs.Permanent) && !errs.Is(err, errs.Invalid) && !errs.Is(err, errs.Conflict) && !errs.Is(err, errs.NotExist) {
+		complete, err = r.dryRun(ctx, c, &res, cmp.Or(r.DryRunChunk, dryRunChunk))
+		switch {
+		case err != nil && retryable(err):
+			return err
+		case err != nil:
+			res.Fail(r.now(), err.Error())
+			complete = true
+		case complete:
+			if err := r.finishDryRun(ctx, c, &res); err != nil {
 				return err
 			}
-			res.Fail(r.now(), err.Error())
-		} else if err := r.finishDryRun(ctx, &res); err != nil {
-			return err
 		}
 	}
-	if err := r.Store.FinishDryRun(ctx, res); err != nil && !errs.Is(err, errs.Conflict) {
+	if err := r.Store.AdvanceDryRun(ctx, res, cur.Read); errs.Is(err, errs.Conflict) {
+		log.Info("dry run part already read by another delivery")
+		return nil
+	} else if err != nil {
 		return err
+	}
+	if !complete {
+		return r.askDryRun(ctx, res)
 	}
 	log.Info("dry run finished", "status", res.Status, "recipients", res.Recipients)
 	return nil
 }
 
-// dryRun reads c's audience front to back, at most limit people (0: all),
-// into res, and reports whether it read it all.
+// retryable reports whether a dry run's error may pass: not one that says
+// the campaign cannot be rehearsed.
+func retryable(err error) bool {
+	return !errs.Is(err, errs.Permanent) && !errs.Is(err, errs.Invalid) && !errs.Is(err, errs.Conflict) && !errs.Is(err, errs.NotExist)
+}
+
+// dryRun reads on from res.Next at most limit more people (0: all) into
+// res, and reports whether it read the audience to its end.
 func (r *Runner) dryRun(ctx context.Context, c campaign.Campaign, res *dryrun.Result, limit int) (complete bool, err error) {
 	tmpl, seg, err := r.rehearsed(ctx, c)
 	if err != nil {
@@ -120,8 +182,8 @@ func (r *Runner) dryRun(ctx context.Context, c campaign.Campaign, res *dryrun.Re
 	if err != nil {
 		return false, errs.Wrap(errs.Invalid, err, "campaignrun.dryRun")
 	}
-	now := r.now()
-	read, after := 0, ""
+	at := res.JudgedAt
+	read := 0
 	for {
 		if limit > 0 && read >= limit {
 			return false, nil
@@ -130,11 +192,12 @@ func (r *Runner) dryRun(ctx context.Context, c campaign.Campaign, res *dryrun.Re
 		if limit > 0 {
 			n = min(n, limit-read)
 		}
-		page, err := audience.ReadPage(ctx, r.Store, seg.Definition, segment.Range{}, after, n, now)
+		page, err := audience.ReadPage(ctx, r.Store, seg.Definition, segment.Range{}, res.Next, n, at)
 		if err != nil {
 			return false, fmt.Errorf("campaignrun.dryRun: %w", err)
 		}
 		read += page.Read
+		res.Read += page.Read
 		// One message per (campaign, person): the audience names each
 		// person once, so a launch makes no duplicate to refuse.
 		phones := phonesOf(page.Matched)
@@ -142,7 +205,7 @@ func (r *Runner) dryRun(ctx context.Context, c campaign.Campaign, res *dryrun.Re
 		if err != nil {
 			return false, err
 		}
-		recent, err := r.recentSends(ctx, phones)
+		recent, err := r.sendsSince(ctx, phones, at.Add(-compliance.FrequencyWindow))
 		if err != nil {
 			return false, err
 		}
@@ -150,14 +213,17 @@ func (r *Runner) dryRun(ctx context.Context, c campaign.Campaign, res *dryrun.Re
 			d := compliance.Check(compliance.Input{
 				User: u, Exists: true, Suppressed: suppressed[u.Phone],
 				FrequencyCap: r.FrequencyCap, RecentSends: recent[u.Phone], Quiet: window,
-				Template: compiled, Content: r.Content, Now: now,
+				Template: compiled, Content: r.Content, Now: at,
 			})
 			res.Add(u.Phone, d)
+			if d.Action != compliance.Skip && d.Channel == channelpolicy.Template && recent[u.Phone] == 0 {
+				res.NewConversations++
+			}
 		}
+		res.Next = page.Next
 		if page.Next == "" {
 			return true, nil
 		}
-		after = page.Next
 	}
 }
 
@@ -174,30 +240,46 @@ func (r *Runner) rehearsed(ctx context.Context, c campaign.Campaign) (template.T
 	return tmpl, seg, nil
 }
 
-// finishDryRun adds the warnings no step gives and marks res done: the
-// sender's WhatsApp messaging limit (WhatsAppTier) passed by the people
-// messaged in the last 24 hours across campaigns plus those this launch
-// would message.
-func (r *Runner) finishDryRun(ctx context.Context, res *dryrun.Result) error {
-	now := r.now()
+// finishDryRun adds the warnings no step gives and marks res done.
+//   - The sender's WhatsApp messaging limit (WhatsAppTier): the people
+//     messaged in the 24 hours before plus the conversations this launch
+//     would start pass it. Without a frequency cap the ledgers keep no
+//     sends, so everyone counts as new: the warning errs on the safe side.
+//   - Pacing: the counts are judged at one moment, but a campaign paced at
+//     its rate sends its last message later; when that is over an hour,
+//     windows closing and quiet hours beginning meanwhile change them.
+func (r *Runner) finishDryRun(ctx context.Context, c campaign.Campaign, res *dryrun.Result) error {
 	if r.WhatsAppTier > 0 {
-		messaged, err := r.Store.PeopleMessagedSince(ctx, now.Add(-tierWindow))
+		messaged, err := r.Store.PeopleMessagedSince(ctx, res.JudgedAt.Add(-tierWindow))
 		if err != nil {
 			return fmt.Errorf("campaignrun.finishDryRun: %w", err)
 		}
-		if more := res.SendNow + res.Deferred; messaged+more > r.WhatsAppTier {
+		if messaged+res.NewConversations > r.WhatsAppTier {
 			res.Warnings = append(res.Warnings, fmt.Sprintf(
-				"whatsapp_tier: %d people messaged in the last 24 hours plus the %d this campaign would message pass the sender's WhatsApp messaging limit of %d people in 24 hours: WhatsApp will not deliver to those beyond it",
-				messaged, more, r.WhatsAppTier))
+				"whatsapp_tier: %d people messaged in the last 24 hours and the %d conversations this campaign would start pass the sender's WhatsApp messaging limit of %d people in 24 hours: WhatsApp will not deliver to those beyond it",
+				messaged, res.NewConversations, r.WhatsAppTier))
 		}
 	}
-	res.Finish(now)
+	if w := pacingWarning(c.Rate, res.SendNow+res.Deferred); w != "" {
+		res.Warnings = append(res.Warnings, w)
+	}
+	res.Finish(r.now())
 	return nil
 }
 
-// tierWindow is the rolling window WhatsApp's messaging limit counts
-// unique people over.
-const tierWindow = 24 * time.Hour
+// pacingWarning says when sends messages at rate a second take longer
+// than paceWarning to go.
+func pacingWarning(rate, sends int) string {
+	if rate <= 0 || sends <= 0 {
+		return ""
+	}
+	last := time.Duration(sends/rate) * time.Second
+	if last <= paceWarning {
+		return ""
+	}
+	return fmt.Sprintf("pacing: at %d a second the last of %d messages goes about %s after the launch; these counts are judged at its start, and by then some free text may find the person's 24-hour window closed (skipped channel_policy) and some quiet hours begun (deferred)",
+		rate, sends, last.Round(time.Minute))
+}
 
 // suppressed looks up which of phones are on the suppression list, in
 // reads of at most store.MaxSuppressedLookup.
@@ -207,6 +289,20 @@ func (r *Runner) suppressed(ctx context.Context, phones []string) (map[string]bo
 		got, err := r.Store.Suppressed(ctx, chunk)
 		if err != nil {
 			return nil, fmt.Errorf("campaignrun: suppressed: %w", err)
+		}
+		maps.Copy(out, got)
+	}
+	return out, nil
+}
+
+// sendsSince reads how many sends each of phones had after since, in
+// reads of at most store.MaxSuppressedLookup.
+func (r *Runner) sendsSince(ctx context.Context, phones []string, since time.Time) (map[string]int, error) {
+	out := map[string]int{}
+	for chunk := range slices.Chunk(phones, store.MaxSuppressedLookup) {
+		got, err := r.Store.SendsSince(ctx, chunk, since)
+		if err != nil {
+			return nil, fmt.Errorf("campaignrun: sends since: %w", err)
 		}
 		maps.Copy(out, got)
 	}

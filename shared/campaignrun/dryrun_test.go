@@ -91,7 +91,7 @@ func mixedAudience(t *testing.T) (*fixture, campaign.Campaign) {
 }
 
 // counted is what a dry run predicts, without what names the run.
-var counted = cmpopts.IgnoreFields(dryrun.Result{}, "RunID", "StartedAt", "CompletedAt")
+var counted = cmpopts.IgnoreFields(dryrun.Result{}, "RunID", "StartedAt", "UpdatedAt", "CompletedAt")
 
 func TestDryRun_predicts_the_launch(t *testing.T) {
 	t.Parallel()
@@ -114,7 +114,7 @@ func TestDryRun_predicts_the_launch(t *testing.T) {
 			{Phone: "+94*****0005", Step: "content", Reason: "unresolved_placeholders"},
 			{Phone: "+94*****0007", Step: "channel_policy", Reason: "channel_policy"},
 		},
-		Warnings: []string{}, CompletedAt: &done,
+		Warnings: []string{}, CompletedAt: &done, JudgedAt: now, Read: 7,
 	}
 	if diff := cmp.Diff(want, got, counted); diff != "" {
 		t.Errorf("DryRun (-want +got):\n%s", diff)
@@ -151,14 +151,19 @@ func TestDryRun_large_audience_in_the_background(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// memevents runs the background read within Publish: by the time the
-	// answer comes, the kept result is done; the answer says running.
+	// Three people in the request, the rest two an event: memevents runs
+	// each event's read within Publish, so by the time the answer comes the
+	// kept result is done; the answer says running, with what it read.
+	f.runner.DryRunChunk = 2
 	got, err := f.runner.DryRun(ctx, c.ID, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != dryrun.Running || got.Recipients != 0 {
-		t.Errorf("answer for a large audience = %s with %d recipients; want running, none counted yet", got.Status, got.Recipients)
+	if got.Status != dryrun.Running || got.Read != 3 {
+		t.Errorf("answer for a large audience = %s having read %d; want running, 3 read", got.Status, got.Read)
+	}
+	if n := len(f.events.Published(events.TopicCampaignLaunch)); n < 2 {
+		t.Errorf("%d launch events, want the request's and at least one more: four people left, two a part", n)
 	}
 	kept, err := f.store.GetDryRun(ctx, c.ID)
 	if err != nil {
@@ -168,14 +173,46 @@ func TestDryRun_large_audience_in_the_background(t *testing.T) {
 		t.Errorf("kept run %s, want the one answered %s", kept.RunID, got.RunID)
 	}
 	if diff := cmp.Diff(whole, kept, counted); diff != "" {
-		t.Errorf("background result against one read whole (-whole +background):\n%s", diff)
+		t.Errorf("result read in parts against one read whole (-whole +parts):\n%s", diff)
 	}
-	// A stale event for a replaced run changes nothing.
-	if err := f.runner.Launch(ctx, events.Launch{CampaignID: c.ID, DryRun: "replaced"}); err != nil {
-		t.Errorf("stale dry run event = %v, want ignored", err)
+	// A redelivered event, or one for a replaced run, changes nothing.
+	for _, ev := range []events.Launch{{CampaignID: c.ID, DryRun: got.RunID}, {CampaignID: c.ID, DryRun: "replaced"}} {
+		if err := f.runner.Launch(ctx, ev); err != nil {
+			t.Errorf("stale dry run event = %v, want ignored", err)
+		}
 	}
-	if again, _ := f.store.GetDryRun(ctx, c.ID); again.RunID != got.RunID {
-		t.Errorf("after a stale event the kept run is %s, want %s", again.RunID, got.RunID)
+	if again, _ := f.store.GetDryRun(ctx, c.ID); !cmp.Equal(kept, again) {
+		t.Errorf("after stale events the kept run is %+v, want %+v", again, kept)
+	}
+}
+
+// A background read whose event was lost is asked for again by the next
+// look at its result, and finishes.
+func TestDryRun_stalled_read_is_asked_again(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f, c := mixedAudience(t)
+	clock := now
+	f.runner.Now = func() time.Time { return clock }
+	lost := memevents.New() // publishes to no one: the event is lost
+	f.runner.Events = lost
+	started, err := f.runner.DryRun(ctx, c.ID, 3)
+	if err != nil || started.Status != dryrun.Running {
+		t.Fatalf("DryRun = %s, %v; want running", started.Status, err)
+	}
+	f.runner.Events = f.events
+	if got, err := f.runner.DryRunResult(ctx, c.ID); err != nil || got.Status != dryrun.Running {
+		t.Fatalf("DryRunResult at once = %s, %v; want still running", got.Status, err)
+	}
+	if n := len(f.events.Published(events.TopicCampaignLaunch)); n != 0 {
+		t.Errorf("a look at a fresh run asked for it %d times, want none", n)
+	}
+	clock = clock.Add(3 * time.Minute)
+	if _, err := f.runner.DryRunResult(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.store.GetDryRun(ctx, c.ID); err != nil || got.Status != dryrun.Done || got.Recipients != 7 {
+		t.Errorf("after a look at a stalled run: %s with %d recipients, %v; want done with 7", got.Status, got.Recipients, err)
 	}
 }
 
@@ -195,12 +232,19 @@ func TestDryRun_only_before_the_launch(t *testing.T) {
 }
 
 // A dry run counts the people at the frequency cap, and warns when the
-// people messaged in the last 24 hours plus this audience pass the
-// sender's WhatsApp messaging limit.
+// people messaged in the last 24 hours plus the conversations this launch
+// would start pass the sender's WhatsApp messaging limit.
 func TestDryRun_frequency_cap_and_tier(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f, c := mixedAudience(t)
+	// An approved template: everyone it may reach starts a conversation.
+	if _, err := f.store.UpdateTemplate(ctx, c.TemplateID, func(tp *template.Template) error {
+		tp.ContentSID, tp.ContentVariables = "HX0123456789abcdef0123456789abcdef", map[string]string{"1": "name"}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	// Sent had a message of another campaign an hour ago.
 	other, err := f.store.CreateCampaign(ctx, campaign.Campaign{Topic: "earlier", TemplateID: "t", SegmentID: "s", Rate: 1, Status: campaign.Running})
 	if err != nil {
@@ -218,27 +262,49 @@ func TestDryRun_frequency_cap_and_tier(t *testing.T) {
 		}); err != nil {
 		t.Fatal(err)
 	}
+	// Reached: Sent and Never Wrote now, Night and Closing in the morning;
+	// Sent was messaged already, so three conversations are new.
 	for _, tc := range []struct {
-		name         string
-		cap, tier    int
-		wantCapped   int
-		wantSendNow  int
-		wantWarnings int
+		name                             string
+		cap, tier                        int
+		wantCapped, wantSendNow, wantNew int
+		wantWarnings                     int
 	}{
-		{"no_cap_no_tier", 0, 0, 0, 1, 0},
-		{"cap_of_one", 1, 0, 1, 0, 0},
-		// 1 messaged + 2 to message (Sent, Night) = 3 > 2.
-		{"tier_passed", 0, 2, 0, 1, 1},
-		{"tier_not_passed", 0, 3, 0, 1, 0},
+		{"no_cap_no_tier", 0, 0, 0, 2, 3, 0},
+		{"cap_of_one", 1, 0, 1, 1, 3, 0},
+		{"tier_passed", 0, 3, 0, 2, 3, 1}, // 1 messaged + 3 new > 3
+		{"tier_not_passed", 0, 4, 0, 2, 3, 0},
 	} {
 		f.runner.FrequencyCap, f.runner.WhatsAppTier = tc.cap, tc.tier
 		got, err := f.runner.DryRun(ctx, c.ID, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Blocked["frequency_cap"] != tc.wantCapped || got.SendNow != tc.wantSendNow || len(got.Warnings) != tc.wantWarnings {
-			t.Errorf("%s: frequency_cap %d, send_now %d, warnings %q; want %d, %d and %d warnings",
-				tc.name, got.Blocked["frequency_cap"], got.SendNow, got.Warnings, tc.wantCapped, tc.wantSendNow, tc.wantWarnings)
+		gotN := []int{got.Blocked["frequency_cap"], got.SendNow, got.NewConversations, len(got.Warnings)}
+		wantN := []int{tc.wantCapped, tc.wantSendNow, tc.wantNew, tc.wantWarnings}
+		if diff := cmp.Diff(wantN, gotN); diff != "" {
+			t.Errorf("%s: frequency_cap, send_now, new_conversations, warnings (-want +got):\n%s\nwarnings: %q", tc.name, diff, got.Warnings)
 		}
+	}
+}
+
+// A scheduled campaign is rehearsed at its schedule_time: here inside the
+// quiet hours it will launch into.
+func TestDryRun_judged_at_the_schedule_time(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f, c := mixedAudience(t)
+	at := now.Add(2 * time.Hour) // 23:00 in Colombo
+	if _, err := f.store.UpdateCampaign(ctx, c.ID, func(c *campaign.Campaign) error {
+		return c.Schedule(&at, "api-key", now)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.runner.DryRun(ctx, c.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.JudgedAt.Equal(at) || got.SendNow != 0 || got.Deferred != 2 {
+		t.Errorf("judged at %v: send_now %d, deferred %d; want at %v, none now and Sent and Night deferred", got.JudgedAt, got.SendNow, got.Deferred, at)
 	}
 }

@@ -47,20 +47,33 @@ type Result struct {
 	// Channels counts how the messages would go: "template" or "session".
 	Channels map[string]int `json:"channels"`
 	Sample   []Blocked      `json:"sample"`
+	// NewConversations counts the people the launch would start a
+	// business-initiated conversation with (an approved template to
+	// someone not messaged in the 24 hours before): what WhatsApp's
+	// messaging limit counts.
+	NewConversations int `json:"new_conversations"`
 	// Warnings say what would go wrong that no step refuses, such as
 	// passing the sender's WhatsApp messaging limit.
-	Warnings    []string   `json:"warnings"`
-	Error       string     `json:"error,omitempty"`
+	Warnings []string `json:"warnings"`
+	Error    string   `json:"error,omitempty"`
+	// JudgedAt is the moment the steps are judged at: the start, or a
+	// scheduled campaign's schedule_time when that is later.
+	JudgedAt    time.Time  `json:"judged_at"`
 	StartedAt   time.Time  `json:"started_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
 	CompletedAt *time.Time `json:"completed_at,omitempty"`
+	// Read is how many people the read has looked at so far; Next is
+	// where it goes on (a person's id: kept by the store, never shown).
+	Read int    `json:"read"`
+	Next string `json:"-"`
 }
 
-// New starts a result for the campaign's run runID.
-func New(campaignID, runID string, at time.Time) Result {
+// New starts a result for the campaign's run runID at, judged at judged.
+func New(campaignID, runID string, at, judged time.Time) Result {
 	r := Result{
 		DryRun: true, CampaignID: campaignID, RunID: runID, Status: Running,
 		Blocked: compliance.BlockedBy(nil), BlockedByReason: map[string]int{}, Channels: map[string]int{},
-		Sample: []Blocked{}, Warnings: []string{}, StartedAt: at,
+		Sample: []Blocked{}, Warnings: []string{}, JudgedAt: judged, StartedAt: at, UpdatedAt: at,
 	}
 	return r
 }
@@ -100,10 +113,10 @@ func (r *Result) sampled(step string) int {
 
 // Finish marks the result done at.
 func (r *Result) Finish(at time.Time) {
-	r.Status, r.CompletedAt = Done, &at
+	r.Status, r.CompletedAt, r.UpdatedAt, r.Next = Done, &at, at, ""
 }
 
 // Fail marks the result failed at, saying why.
 func (r *Result) Fail(at time.Time, why string) {
-	r.Status, r.Error, r.CompletedAt = Failed, why, &at
+	r.Status, r.Error, r.CompletedAt, r.UpdatedAt, r.Next = Failed, why, &at, at, ""
 }

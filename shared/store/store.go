@@ -101,11 +101,13 @@ type DryRuns interface {
 	// StartDryRun stores r as the campaign's latest dry run, replacing
 	// any earlier one.
 	StartDryRun(ctx context.Context, r dryrun.Result) error
-	// FinishDryRun stores r over the run of the same RunID; Conflict when
-	// a later run has replaced it (or none was started), which is left.
-	FinishDryRun(ctx context.Context, r dryrun.Result) error
-	// GetDryRun is the campaign's latest dry run; NotExist when it has
-	// none.
+	// AdvanceDryRun stores r, read further or finished, over the run of
+	// the same RunID that had read `from` people; Conflict when a later
+	// run has replaced it, another delivery advanced it first, or none was
+	// started: what is stored is left.
+	AdvanceDryRun(ctx context.Context, r dryrun.Result, from int) error
+	// GetDryRun is the campaign's latest dry run, with where its read goes
+	// on (Next); NotExist when it has none.
 	GetDryRun(ctx context.Context, campaignID string) (dryrun.Result, error)
 }
 

@@ -16,10 +16,13 @@ import (
 
 // dryRunDoc is a campaign's latest dry run, in dry_runs/{campaign id}. A
 // report read whole and never queried: its result is kept as the JSON the
-// API serves, its run id beside it for FinishDryRun's check.
+// API serves, with what AdvanceDryRun checks (run id, people read) and
+// where the read goes on beside it.
 type dryRunDoc struct {
 	RunID     string    `firestore:"run_id"`
 	Status    string    `firestore:"status"`
+	Read      int       `firestore:"read"`
+	Next      string    `firestore:"next"`
 	Result    string    `firestore:"result"`
 	UpdatedAt time.Time `firestore:"updated_at"`
 }
@@ -29,7 +32,7 @@ func toDryRunDoc(r dryrun.Result) (dryRunDoc, error) {
 	if err != nil {
 		return dryRunDoc{}, errs.Wrap(errs.Invalid, err, "gcpfirestore.toDryRunDoc")
 	}
-	return dryRunDoc{RunID: r.RunID, Status: string(r.Status), Result: string(b), UpdatedAt: time.Now().UTC()}, nil
+	return dryRunDoc{RunID: r.RunID, Status: string(r.Status), Read: r.Read, Next: r.Next, Result: string(b), UpdatedAt: time.Now().UTC()}, nil
 }
 
 func (s *Store) dryRunRef(campaignID string) (*firestore.DocumentRef, bool) {
@@ -53,22 +56,23 @@ func (s *Store) StartDryRun(ctx context.Context, r dryrun.Result) error {
 	return classify("StartDryRun", err)
 }
 
-// FinishDryRun implements store.DryRuns: in a transaction, so a run
-// started meanwhile is never overwritten by an older one finishing.
-func (s *Store) FinishDryRun(ctx context.Context, r dryrun.Result) error {
+// AdvanceDryRun implements store.DryRuns: in a transaction, so that of
+// two deliveries reading the same part of the audience one advances the
+// run, and an older run never overwrites a newer.
+func (s *Store) AdvanceDryRun(ctx context.Context, r dryrun.Result, from int) error {
 	ref, ok := s.dryRunRef(r.CampaignID)
 	if !ok {
-		return errs.E(errs.Invalid, "gcpfirestore.FinishDryRun: %q cannot name a campaign", r.CampaignID)
+		return errs.E(errs.Invalid, "gcpfirestore.AdvanceDryRun: %q cannot name a campaign", r.CampaignID)
 	}
 	d, err := toDryRunDoc(r)
 	if err != nil {
 		return err
 	}
-	superseded := errs.E(errs.Conflict, "gcpfirestore.FinishDryRun: dry run %s of campaign %s is not the latest", r.RunID, r.CampaignID)
+	stale := errs.E(errs.Conflict, "gcpfirestore.AdvanceDryRun: dry run %s of campaign %s is not the latest at %d read", r.RunID, r.CampaignID, from)
 	err = s.c.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		snap, err := tx.Get(ref)
 		if status.Code(err) == codes.NotFound {
-			return superseded
+			return stale
 		}
 		if err != nil {
 			return err
@@ -77,15 +81,15 @@ func (s *Store) FinishDryRun(ctx context.Context, r dryrun.Result) error {
 		if err := snap.DataTo(&cur); err != nil {
 			return err
 		}
-		if cur.RunID != r.RunID {
-			return superseded
+		if cur.RunID != r.RunID || cur.Read != from || cur.Status != string(dryrun.Running) {
+			return stale
 		}
 		return tx.Set(ref, d)
 	})
 	if errs.Is(err, errs.Conflict) {
 		return err
 	}
-	return classify("FinishDryRun", err)
+	return classify("AdvanceDryRun", err)
 }
 
 // GetDryRun implements store.DryRuns.
@@ -109,5 +113,6 @@ func (s *Store) GetDryRun(ctx context.Context, campaignID string) (dryrun.Result
 	if err := json.Unmarshal([]byte(d.Result), &r); err != nil {
 		return dryrun.Result{}, errs.Wrap(errs.Permanent, err, "gcpfirestore.GetDryRun")
 	}
+	r.Next = d.Next
 	return r, nil
 }

@@ -8,17 +8,23 @@ import (
 	"github.com/eventstreamengine/ese/shared/errs"
 )
 
-// dryRuns holds each campaign's latest dry run as JSON, as the Firestore
-// store does, so a caller's result never aliases the stored one.
+// storedDryRun is a campaign's latest dry run as the Firestore store
+// keeps it: the result as JSON (so a caller's result never aliases the
+// stored one) and where its read goes on beside it.
+type storedDryRun struct {
+	result []byte
+	next   string
+}
+
 func (s *Store) putDryRun(r dryrun.Result) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return errs.Wrap(errs.Invalid, err, "memstore.putDryRun")
 	}
 	if s.dryRuns == nil {
-		s.dryRuns = map[string][]byte{}
+		s.dryRuns = map[string]storedDryRun{}
 	}
-	s.dryRuns[r.CampaignID] = b
+	s.dryRuns[r.CampaignID] = storedDryRun{result: b, next: r.Next}
 	return nil
 }
 
@@ -29,13 +35,13 @@ func (s *Store) StartDryRun(ctx context.Context, r dryrun.Result) error {
 	return s.putDryRun(r)
 }
 
-// FinishDryRun implements store.DryRuns.
-func (s *Store) FinishDryRun(ctx context.Context, r dryrun.Result) error {
+// AdvanceDryRun implements store.DryRuns.
+func (s *Store) AdvanceDryRun(ctx context.Context, r dryrun.Result, from int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur, err := s.dryRun(r.CampaignID)
-	if err != nil || cur.RunID != r.RunID {
-		return errs.E(errs.Conflict, "memstore.FinishDryRun: dry run %s of campaign %s is not the latest", r.RunID, r.CampaignID)
+	if err != nil || cur.RunID != r.RunID || cur.Read != from || cur.Status != dryrun.Running {
+		return errs.E(errs.Conflict, "memstore.AdvanceDryRun: dry run %s of campaign %s is not the latest at %d read", r.RunID, r.CampaignID, from)
 	}
 	return s.putDryRun(r)
 }
@@ -48,13 +54,14 @@ func (s *Store) GetDryRun(ctx context.Context, campaignID string) (dryrun.Result
 }
 
 func (s *Store) dryRun(campaignID string) (dryrun.Result, error) {
-	b, ok := s.dryRuns[campaignID]
+	d, ok := s.dryRuns[campaignID]
 	if !ok {
 		return dryrun.Result{}, notExist("GetDryRun", "dry run of campaign "+campaignID)
 	}
 	var r dryrun.Result
-	if err := json.Unmarshal(b, &r); err != nil {
+	if err := json.Unmarshal(d.result, &r); err != nil {
 		return dryrun.Result{}, err
 	}
+	r.Next = d.next
 	return r, nil
 }

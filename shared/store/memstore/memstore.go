@@ -58,7 +58,7 @@ type Store struct {
 	problems    map[string]health.Problem
 	suppressed  map[string]suppression.Entry // made on first use
 	ledgers     map[string]ledger            // by phone; made on first use
-	dryRuns     map[string][]byte            // campaign id → its latest dry run, JSON; made on first use
+	dryRuns     map[string]storedDryRun      // by campaign id; made on first use
 }
 
 // storedSegment keeps the definition as JSON text, as Firestore does, so
