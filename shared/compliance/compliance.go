@@ -1,9 +1,11 @@
 // Package compliance decides, for one recipient of a campaign, whether a
 // message may be queued now, must wait for the end of their quiet hours, or
-// must not be sent at all. It runs the six steps in order: consent (and
-// the suppression list), duplicates (one message per campaign and person,
-// by the message's id: see campaignrun), frequency, content, quiet hours,
-// and the channel policy; the first step to refuse decides.
+// must not be sent at all. It runs the six steps: consent (and the
+// suppression list); duplicates (one message per campaign and person, by
+// the message's id: see campaignrun); content; quiet hours; the frequency
+// cap, judged for a message going now (a deferred one is left to the
+// Sender's claim); and the channel policy, judged at the time the message
+// will go. The first step to refuse decides.
 package compliance
 
 import (
