@@ -49,6 +49,17 @@ const (
 	SkipFrequencyCap SkipReason = "frequency_cap"
 )
 
+// SkipReasons lists every SkipReason above: a store counts each of them
+// with its own aggregation, and one missing here sends the campaign
+// summary to a capped tally (store/gcpfirestore CountMessages).
+// TestSkipReasons fails when a constant is added without it.
+var SkipReasons = []SkipReason{
+	SkipNoConsent, SkipSuppressed, SkipMissingVars, SkipInvalidPhone,
+	SkipUnknownUser, SkipConsentAtSend, SkipCancelled,
+	SkipContentEmpty, SkipContentTooLong, SkipContentBlocked, SkipOptOutMissing,
+	SkipChannelPolicy, SkipFrequencyCap,
+}
+
 // rank orders statuses so that they only move forward.
 var rank = map[Status]int{
 	Pending: 0, Deferred: 1, Held: 1, Queued: 2, Sending: 3, Reconcile: 4,

@@ -2,6 +2,12 @@ package message
 
 import (
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -220,4 +226,76 @@ func TestApplyOrderIndependent(t *testing.T) {
 		}
 	}
 	permute(updates, 0)
+}
+
+// TestSkipReasons reads this package's source for every constant of type
+// SkipReason, so that one added without a place in SkipReasons fails
+// here rather than undercounting big campaigns' summaries on Firestore.
+func TestSkipReasons(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var declared []string
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		declared = append(declared, skipReasonConsts(t, f)...)
+	}
+	if len(declared) == 0 {
+		t.Fatal("found no SkipReason constants: the test no longer reads the declarations")
+	}
+	var listed []string
+	for _, r := range SkipReasons {
+		listed = append(listed, string(r))
+	}
+	slices.Sort(declared)
+	slices.Sort(listed)
+	if diff := cmp.Diff(declared, listed); diff != "" {
+		t.Errorf("SkipReasons against the SkipReason constants declared (-want, +got):\n%s", diff)
+	}
+}
+
+// skipReasonConsts returns the values of f's constants of type SkipReason.
+// Every one is declared with its type and a string literal; a constant
+// declared otherwise fails the test, so that none is passed over.
+func skipReasonConsts(t *testing.T, f *ast.File) []string {
+	t.Helper()
+	var out []string
+	for _, decl := range f.Decls {
+		gd, ok := decl.(*ast.GenDecl)
+		if !ok || gd.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range gd.Specs {
+			vs := spec.(*ast.ValueSpec)
+			id, ok := vs.Type.(*ast.Ident)
+			if !ok || id.Name != "SkipReason" {
+				if vs.Type == nil && len(vs.Names) > 0 && strings.HasPrefix(vs.Names[0].Name, "Skip") {
+					t.Errorf("constant %s has no explicit type: declare it as SkipReason = \"...\"", vs.Names[0].Name)
+				}
+				continue
+			}
+			for i, name := range vs.Names {
+				lit, ok := vs.Values[i].(*ast.BasicLit)
+				if !ok || lit.Kind != token.STRING {
+					t.Errorf("constant %s is not a string literal", name.Name)
+					continue
+				}
+				v, err := strconv.Unquote(lit.Value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, v)
+			}
+		}
+	}
+	return out
 }

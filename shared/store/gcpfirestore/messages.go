@@ -353,7 +353,7 @@ func (s *Store) CountMessages(ctx context.Context, campaignID string) (store.Cou
 	skipped := base.Where("status", "==", string(message.Skipped))
 	failed := base.Where("status", "==", string(message.Failed))
 	var skippedTotal int
-	perReason := make([]int, len(records.KnownSkipReasons))
+	perReason := make([]int, len(message.SkipReasons))
 	counts := []struct {
 		dst *int
 		q   firestore.Query
@@ -368,7 +368,7 @@ func (s *Store) CountMessages(ctx context.Context, campaignID string) (store.Cou
 		{&c.Held, base.Where("status", "==", string(message.Held))},
 		{&skippedTotal, skipped},
 	}
-	for i, r := range records.KnownSkipReasons {
+	for i, r := range message.SkipReasons {
 		counts = append(counts, struct {
 			dst *int
 			q   firestore.Query
@@ -413,14 +413,15 @@ func (s *Store) CountMessages(ctx context.Context, campaignID string) (store.Cou
 	}
 
 	known := 0
-	for i, r := range records.KnownSkipReasons {
+	for i, r := range message.SkipReasons {
 		known += perReason[i]
 		if perReason[i] > 0 {
 			c.Skipped[r] = perReason[i]
 		}
 	}
 	if known != skippedTotal {
-		// A reason this package does not know yet: read them all.
+		// A reason message.SkipReasons does not list (one kept by an
+		// older version): read them all, at most ErrorCodeScanCap.
 		reasons, err := tally(ctx, skipped, "skip_reason")
 		if err != nil {
 			return store.Counts{}, classify("CountMessages", err)

@@ -293,14 +293,6 @@ func StagesOf(m message.Message) Stages {
 	return s
 }
 
-// KnownSkipReasons are the reasons a store may count one by one; a
-// reason missing here is still counted, only more slowly.
-var KnownSkipReasons = []message.SkipReason{
-	message.SkipNoConsent, message.SkipMissingVars, message.SkipInvalidPhone,
-	message.SkipUnknownUser, message.SkipConsentAtSend, message.SkipCancelled,
-	message.SkipFrequencyCap,
-}
-
 // ErrorCodeScanCap bounds how many failed messages a count reads to tally
 // error codes: past it the tally is partial, the Failed total is not.
 const ErrorCodeScanCap = 10000
