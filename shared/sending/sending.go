@@ -412,10 +412,7 @@ func (s *Sender) reconcile(ctx context.Context, seen message.Message) (bool, err
 	if err != nil {
 		return false, fmt.Errorf("sending.reconcile: %w", err)
 	}
-	for _, x := range sent {
-		if !sameSend(x, cur) {
-			continue
-		}
+	for _, x := range candidates(sent, cur) {
 		// The same text to the same person may be another campaign's.
 		if other, err := s.Store.MessageByProviderSID(ctx, x.SID); err == nil && other.ID != cur.ID {
 			continue
@@ -438,12 +435,33 @@ func (s *Sender) reconcile(ctx context.Context, seen message.Message) (bool, err
 	return false, s.release(ctx, cur)
 }
 
-// sameSend reports whether the provider's x may be m: the same text. Twilio
-// renders an approved template into the body, which our copy says; a
-// provider that keeps no text for one (the stand-in, for a template it was
-// never given) holds an empty body.
-func sameSend(x sms.Sent, m message.Message) bool {
-	return x.Body == m.Body || (m.ContentSID != "" && x.Body == "")
+// candidates returns the provider's sends that may be m, the likeliest
+// first. Free text must be the same text. A template's text is the
+// provider's rendering of the approved content, which our copy of it need
+// not match to the character (whitespace, punctuation, a variable's
+// format), and the provider lists no content SID: so for a ContentSID
+// message every send to the number since the claim may be it, those with
+// our exact text (or none kept) first. The caller takes the first that no
+// other message of ours records.
+//
+// The trade-off: a send to this person since the claim that no message of
+// ours records can be taken for this one when it is not (another of our
+// messages whose answer was lost too and is not reconciled yet, or a send
+// made outside the platform on the same account). Then this message is
+// recorded sent and never goes, rather than the same template twice;
+// another of ours reconciling later takes the send left over. Its statuses
+// still reach it: the callback URL names the message.
+func candidates(sent []sms.Sent, m message.Message) []sms.Sent {
+	var exact, loose []sms.Sent
+	for _, x := range sent {
+		switch {
+		case x.Body == m.Body, m.ContentSID != "" && x.Body == "":
+			exact = append(exact, x)
+		case m.ContentSID != "":
+			loose = append(loose, x)
+		}
+	}
+	return append(exact, loose...)
 }
 
 // sameClaim reports whether m still holds the claim seen held.

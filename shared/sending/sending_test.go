@@ -303,6 +303,69 @@ func TestSend_lost_answer_of_a_content_sid_is_reconciled(t *testing.T) {
 	}
 }
 
+// Twilio renders an approved template into the text it lists, which our
+// copy of the template need not match to the character. A lost answer to
+// a template send is reconciled by the number and the time however the
+// text differs, past ReconcileAfter too, so the template never goes twice;
+// a send another message of ours records is never taken for it.
+func TestSend_lost_answer_of_a_content_sid_rendered_differently(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		// recordedElsewhere: the provider's only send to the number is
+		// recorded by another campaign's message.
+		recordedElsewhere bool
+		wantOutcome       sending.Outcome
+		wantRetry         bool
+		wantSends         int
+		wantStatus        message.Status
+	}{
+		{name: "unrecorded_send_is_ours", wantOutcome: sending.OutcomeReconciled, wantSends: 1, wantStatus: message.Sent},
+		// Ours was never sent: the claim is released and the template sent
+		// (its answer lost again, as every answer to this number is).
+		{name: "send_recorded_elsewhere_is_not", recordedElsewhere: true, wantRetry: true, wantSends: 2, wantStatus: message.Sending},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			// Past ReconcileAfter at once: only a match keeps the claim.
+			f.sender.ReconcileAfter = 0
+			m := f.approved(t, f.queued(t, standin.NumberLostAnswer, consent.OptIn))
+			f.standin.AddContent(m.ContentSID, "Hello {{1}}! News from {{2}}.")
+			if _, err := f.send(t, m); !errs.Retry(err) {
+				t.Fatalf("first delivery: err = %v, want a retryable error", err)
+			}
+			first := f.standin.Sent()
+			if len(first) != 1 || first[0].Body == "" || first[0].Body == m.Body {
+				t.Fatalf("provider holds %+v; want one send whose text differs from our copy %q", first, m.Body)
+			}
+			if tc.recordedElsewhere {
+				other := message.Message{ID: message.ID("other", m.Phone), CampaignID: "other", Phone: m.Phone,
+					Status: message.Sent, ProviderSID: first[0].SID, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}
+				if _, err := f.store.CreateMessages(t.Context(), []message.Message{other}); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			o, err := f.send(t, m)
+
+			if o != tc.wantOutcome || errs.Retry(err) != tc.wantRetry || (err != nil && !tc.wantRetry) {
+				t.Fatalf("retry = %q, %v; want %q (a retryable error: %v)", o, err, tc.wantOutcome, tc.wantRetry)
+			}
+			after := f.get(t, m)
+			got := []any{len(f.standin.Sent()), after.Status}
+			want := []any{tc.wantSends, tc.wantStatus}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("provider sends, message status (-want, +got):\n%s", diff)
+			}
+			if tc.wantStatus == message.Sent && after.ProviderSID != first[0].SID {
+				t.Errorf("message records sid %q, want the lost send's %q", after.ProviderSID, first[0].SID)
+			}
+		})
+	}
+}
+
 func TestSend_unconfirmed_claim(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
