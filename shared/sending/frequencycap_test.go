@@ -2,6 +2,8 @@ package sending_test
 
 import (
 	"context"
+	"log/slog"
+	"net/http/httptest"
 	"slices"
 	"sync"
 	"testing"
@@ -10,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	standin "github.com/eventstreamengine/ese/emulators/twilio"
+	"github.com/eventstreamengine/ese/emulators/twilio/twiliotest"
 	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/errs"
@@ -17,6 +20,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/sending"
 	"github.com/eventstreamengine/ese/shared/sendqueue"
 	"github.com/eventstreamengine/ese/shared/sms"
+	"github.com/eventstreamengine/ese/shared/sms/twilio"
 )
 
 // completions records the campaigns CheckCompletion was asked about.
@@ -253,5 +257,73 @@ func TestSend_frequency_cap_exact_under_concurrent_sends(t *testing.T) {
 	}
 	if n := len(f.standin.Sent()); n != 2 {
 		t.Errorf("provider got %d, want 2", n)
+	}
+}
+
+// refusing answers every send with err.
+type refusing struct {
+	sms.Provider
+	err error
+}
+
+func (p refusing) Send(context.Context, sms.Request) (sms.Result, error) { return sms.Result{}, p.err }
+
+// fullSender is the real provider against a stand-in whose sender's queue
+// is full (one message, drained in over 15 minutes): the next send is
+// refused with 21611.
+func fullSender(t *testing.T) sms.Provider {
+	t.Helper()
+	si := standin.New(standin.Config{AccountSID: twiliotest.AccountSID, AuthToken: twiliotest.AuthToken, StatusStep: time.Hour,
+		SenderMPS: 0.001, SenderQueue: 1, Logger: slog.New(slog.DiscardHandler)})
+	srv := httptest.NewServer(si)
+	t.Cleanup(func() { srv.Close(); si.Close() })
+	p, err := twilio.New(twilio.Config{AccountSID: twiliotest.AccountSID, AuthToken: twiliotest.AuthToken, From: twiliotest.From, APIURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Send(t.Context(), sms.Request{To: "+94770000000", Body: "fills the queue"}); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// A refusal that certainly made no message (throttled, 429; the sender's
+// queue full, 21611) releases the claim at once and takes it off the
+// person's ledger; an outcome that may have made one (the answer lost)
+// keeps both for reconciliation.
+func TestSend_transient_refusal(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		phone      string
+		provider   func(t *testing.T, f *fixture) sms.Provider
+		wantStatus message.Status
+		wantLedger int
+	}{
+		{"sender_queue_full_21611", "+94771234567", func(t *testing.T, _ *fixture) sms.Provider { return fullSender(t) }, message.Queued, 0},
+		{"throttled_429", "+94771234567", func(_ *testing.T, f *fixture) sms.Provider {
+			return refusing{f.sender.Provider, errs.Wrap(errs.Transient, &sms.ProviderError{Code: "20429", Message: "Too Many Requests", Status: 429, NotCreated: true}, "twilio.Send")}
+		}, message.Queued, 0},
+		{"answer_lost_503", standin.NumberLostAnswer, func(_ *testing.T, f *fixture) sms.Provider { return f.sender.Provider }, message.Sending, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			f.sender.FrequencyCap = 1
+			f.sender.Provider = tc.provider(t, f)
+			m := f.queued(t, tc.phone, consent.OptIn)
+
+			_, err := f.send(t, m)
+
+			if !errs.Retry(err) {
+				t.Fatalf("Send: %v, want a retry", err)
+			}
+			after := f.get(t, m)
+			got := []any{after.Status, after.ClaimedAt != nil, f.ledgerCount(t, tc.phone, time.Now())}
+			want := []any{tc.wantStatus, tc.wantStatus == message.Sending, tc.wantLedger}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("status, claimed, ledger sends (-want, +got):\n%s", diff)
+			}
+		})
 	}
 }

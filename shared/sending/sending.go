@@ -372,8 +372,9 @@ func (s *Sender) failed(ctx context.Context, m message.Message, err error) (Outc
 		}
 		return OutcomeFailed, s.concluded(ctx, m.CampaignID)
 	}
-	if hasPE && pe.Status == 429 {
-		// Throttled: certainly not accepted, so the claim can go.
+	if hasPE && pe.NotCreated {
+		// Throttled, or the sender's queue full: certainly not accepted,
+		// so the claim (and its place in the person's ledger) can go.
 		if rerr := s.release(ctx, m); rerr != nil {
 			return "", rerr
 		}

@@ -50,6 +50,10 @@ type ProviderError struct {
 	Code    string
 	Message string
 	Status  int // HTTP status of the provider's answer
+	// NotCreated says the provider certainly made no message of the
+	// request (throttled, or the sender's queue full), so the caller may
+	// release its claim and send again without asking what was sent.
+	NotCreated bool
 }
 
 func (e *ProviderError) Error() string { return "provider error " + e.Code + ": " + e.Message }

@@ -31,7 +31,10 @@ func classify(op string, err error) error {
 		}
 		return errs.Wrap(errs.Transient, err, op)
 	}
-	pe := &sms.ProviderError{Message: redact(re.Message), Status: re.Status}
+	// Twilio creates no message when it throttles the request (429) or
+	// refuses it because the sender's queue is full (21611).
+	pe := &sms.ProviderError{Message: redact(re.Message), Status: re.Status,
+		NotCreated: re.Status == http.StatusTooManyRequests || re.Code == codeQueueFull}
 	if re.Code != 0 {
 		pe.Code = strconv.Itoa(re.Code)
 	}

@@ -143,8 +143,10 @@ func TestSend(t *testing.T) {
 					t.Errorf("Code() = %q, want %q", got, tt.wantCode)
 				}
 				var pe *sms.ProviderError
-				if !errors.As(err, &pe) || pe.Status != tt.wantStatus {
-					t.Errorf("Send() error = %#v, want a *sms.ProviderError with status %d", err, tt.wantStatus)
+				// None of these is certainly uncreated: the lost answer's
+				// message exists, and a rejection concludes the message.
+				if !errors.As(err, &pe) || pe.Status != tt.wantStatus || pe.NotCreated {
+					t.Errorf("Send() error = %#v, want a *sms.ProviderError with status %d, not NotCreated", err, tt.wantStatus)
 				}
 				if bare := strings.TrimPrefix(tt.to, "whatsapp:"); strings.Contains(err.Error(), bare[1:]) {
 					t.Errorf("Send() error %q holds the whole number", err)
@@ -189,8 +191,31 @@ func TestSend_sender_queue_full(t *testing.T) {
 
 	_, err := p.Send(t.Context(), req)
 
-	if got := []any{errs.KindOf(err), twilio.Code(err)}; !cmp.Equal(got, []any{errs.Transient, "21611"}) {
-		t.Errorf("Send() to a full queue: kind, code = %v (%v), want transient 21611", got, err)
+	var pe *sms.ProviderError
+	got := []any{errs.KindOf(err), twilio.Code(err), errors.As(err, &pe) && pe.NotCreated}
+	if diff := cmp.Diff([]any{errs.Transient, "21611", true}, got); diff != "" {
+		t.Errorf("Send() to a full queue: %v; kind, code, not created (-want, +got):\n%s", err, diff)
+	}
+}
+
+// Throttled (429), Twilio made no message: the caller may release its
+// claim at once.
+func TestSend_throttled(t *testing.T) {
+	t.Parallel()
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		io.WriteString(w, `{"code": 20429, "message": "Too Many Requests", "status": 429}`)
+	}))
+	t.Cleanup(ts.Close)
+	p := newProvider(t, ts.URL, authToken)
+
+	_, err := p.Send(t.Context(), sms.Request{To: "+94771234577", Body: "Hi"})
+
+	var pe *sms.ProviderError
+	got := []any{errs.KindOf(err), twilio.Code(err), errors.As(err, &pe) && pe.NotCreated}
+	if diff := cmp.Diff([]any{errs.Transient, "20429", true}, got); diff != "" {
+		t.Errorf("Send() throttled: %v; kind, code, not created (-want, +got):\n%s", err, diff)
 	}
 }
 
