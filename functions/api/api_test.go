@@ -589,3 +589,38 @@ func TestCheckCampaigns_lists_the_stuck(t *testing.T) {
 		t.Errorf("POST check-campaigns = %d %v, want campaign %s stuck", code, body, c.ID)
 	}
 }
+
+// With a sender's ceiling, the campaign check asks ProcessRecipients (the
+// API has no Cloud Tasks client deployed) to share it again, putting
+// right a sharing that failed; without one it asks nothing.
+func TestCheckCampaigns_shares_the_ceiling_again(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		ceiling int
+		want    []events.Recipients
+	}{
+		{"ceiling", 10, []events.Recipients{{ShareCeiling: true}}},
+		{"no_ceiling", 0, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			f.server.SenderMPS = tc.ceiling
+			if code, body := f.call("POST", "/api/v1/maintenance/check-campaigns", ""); code != 200 {
+				t.Fatalf("POST check-campaigns = %d %v", code, body)
+			}
+			var got []events.Recipients
+			for _, m := range f.events.Published(events.TopicRecipients) {
+				var ev events.Recipients
+				if err := events.Decode(m, &ev); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, ev)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("recipient-batch requests (-want, +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -43,15 +43,24 @@ func (s *Server) republishWebhooks(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkCampaigns asks again for the settling of campaigns a pause, resume
-// or cancel left unsettled (campaignrun.Resettle), then reports the
-// running campaigns that stopped moving (campaignrun.FindStuck), each
-// also logged at ERROR for the alert: run it every few minutes (Cloud
-// Scheduler in production).
+// or cancel left unsettled (campaignrun.Resettle), and for the sender's
+// ceiling to be shared again (a sharing is best-effort: this puts right
+// one that failed), then reports the running campaigns that stopped
+// moving (campaignrun.FindStuck), each also logged at ERROR for the
+// alert: run it every few minutes (Cloud Scheduler in production).
 func (s *Server) checkCampaigns(w http.ResponseWriter, r *http.Request) {
 	resettled, err := s.Runner.Resettle(r.Context())
 	if err != nil {
 		fail(w, r, err)
 		return
+	}
+	if s.SenderMPS > 0 {
+		// ProcessRecipients shares it: the API has no Cloud Tasks client
+		// deployed.
+		if err := s.Runner.ShareCeilingAgain(r.Context()); err != nil {
+			// The next check asks again; the stuck report matters more.
+			logging.FromContext(r.Context()).Warn("sender's ceiling: sharing again not requested", "error", err)
+		}
 	}
 	after := cmp.Or(s.StuckAfter, campaignrun.DefaultStuckAfter)
 	stuck, err := s.Runner.FindStuck(r.Context(), after)

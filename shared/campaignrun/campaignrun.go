@@ -209,10 +209,15 @@ func notUsable(err error, what, id string) error {
 // Recipients runs compliance for a batch of messages: each is skipped with
 // its reason, or rendered and given a send task (scheduled for the end of
 // quiet hours when it falls in them); a paused campaign's are held, a
-// cancelled one's concluded. A settle request goes to Settle.
+// cancelled one's concluded. A settle request goes to Settle, a request
+// to share the sender's ceiling again to ShareCeilingAgain's sharing.
 func (r *Runner) Recipients(ctx context.Context, ev events.Recipients) error {
-	if ev.Settle {
-		return r.Settle(ctx, ev.CampaignID)
+	switch {
+	case ev.Settle:
+		return r.settle(ctx, ev.CampaignID, !ev.SettleNext)
+	case ev.ShareCeiling:
+		r.shareCeiling(ctx)
+		return nil
 	}
 	log := logging.FromContext(ctx).With("campaign_id", ev.CampaignID)
 	c, err := r.Store.GetCampaign(ctx, ev.CampaignID)
@@ -451,9 +456,7 @@ func (r *Runner) ensureQueue(ctx context.Context, c campaign.Campaign) (campaign
 			}
 			log.Info("send queue created", "queue", queueID, "rate", rate)
 			// The others running make room for it.
-			if err := r.shareCeiling(ctx); err != nil {
-				return c, false, err
-			}
+			r.shareCeiling(ctx)
 			return c, c.Status == campaign.Running, nil
 		case blocked && gen < maxQueueGeneration:
 			log.Warn("send queue name unavailable; trying the next", "queue", queueID, "error", err)
@@ -555,10 +558,8 @@ func (r *Runner) releaseQueue(ctx context.Context, c campaign.Campaign) error {
 			return fmt.Errorf("campaignrun.releaseQueue: %w", err)
 		}
 	}
-	// Before the release is recorded, so that a retry shares again.
-	if err := r.shareCeiling(ctx); err != nil {
-		return err
-	}
+	// Its share goes to the others.
+	r.shareCeiling(ctx)
 	now := r.now()
 	if _, err := r.Store.UpdateCampaign(ctx, c.ID, func(c *campaign.Campaign) error {
 		if c.QueueReleasedAt != nil {

@@ -95,7 +95,12 @@ func (r *Runner) move(ctx context.Context, id string, to campaign.Status, by, wh
 // Once a page finds nothing left, the campaign is marked settled. Every
 // step is idempotent: a settle request may arrive twice or late, and acts
 // on the campaign as it is then.
-func (r *Runner) Settle(ctx context.Context, id string) error {
+func (r *Runner) Settle(ctx context.Context, id string) error { return r.settle(ctx, id, true) }
+
+// settle settles one page; the first page of a move also gives the
+// running queues their shares of the sender's ceiling, once per move
+// rather than once per page.
+func (r *Runner) settle(ctx context.Context, id string, first bool) error {
 	c, err := r.Store.GetCampaign(ctx, id)
 	if err != nil {
 		return permanentIfMissing(err)
@@ -107,15 +112,15 @@ func (r *Runner) Settle(ctx context.Context, id string) error {
 		if err := r.pauseQueue(ctx, c); err != nil {
 			return err
 		}
-		if err := r.shareCeiling(ctx); err != nil { // its share goes to the others
-			return err
+		if first {
+			r.shareCeiling(ctx) // its share goes to the others
 		}
 	case campaign.Running:
 		if err := r.resumeQueue(ctx, c); err != nil {
 			return err
 		}
-		if err := r.shareCeiling(ctx); err != nil { // its share back
-			return err
+		if first {
+			r.shareCeiling(ctx) // its share back
 		}
 		if err := r.releaseHeldPages(ctx, c); err != nil {
 			return err
@@ -142,7 +147,7 @@ func (r *Runner) Settle(ctx context.Context, id string) error {
 		more = len(ms) == r.settlePage()
 	}
 	if more {
-		return r.settleSoon(ctx, id)
+		return r.settleNext(ctx, id)
 	}
 	if _, err := r.Store.UpdateCampaign(ctx, id, func(cur *campaign.Campaign) error {
 		if !cur.Unsettled || cur.Status != c.Status || cur.Resumes != c.Resumes {

@@ -17,3 +17,11 @@ func (r *Runner) settleSoon(ctx context.Context, id string) error {
 	}
 	return r.Settle(ctx, id)
 }
+
+// settleNext asks for the next page of a settle, as settleSoon does.
+func (r *Runner) settleNext(ctx context.Context, id string) error {
+	if r.Events != nil {
+		return r.Events.Publish(ctx, events.TopicRecipients, events.Recipients{CampaignID: id, Settle: true, SettleNext: true})
+	}
+	return r.settle(ctx, id, false)
+}

@@ -96,11 +96,17 @@ type LaunchSlice struct {
 // Recipients is a batch of a campaign's messages to check and queue; or,
 // with Settle, a request to move the campaign's messages and queue as its
 // status asks after a pause, resume or cancel (campaignrun.Runner.Settle),
-// one page per event.
+// one page per event; or, with ShareCeiling (and no campaign), a request
+// to give the running campaigns' queues their shares of the sender's
+// ceiling again (campaignrun.Runner.ShareCeilingAgain).
 type Recipients struct {
 	CampaignID string   `json:"campaign_id"`
 	MessageIDs []string `json:"message_ids"`
 	Settle     bool     `json:"settle,omitempty"`
+	// SettleNext marks a settle request for a later page, asked by the
+	// page before: the move's queue shares were given by the first.
+	SettleNext   bool `json:"settle_next,omitempty"`
+	ShareCeiling bool `json:"share_ceiling,omitempty"`
 }
 
 // Webhook is a stored Twilio callback passed on for processing.
