@@ -99,6 +99,9 @@ func (a *Applier) Apply(ctx context.Context, c Callback) error {
 	}
 	failed := false // by this callback: a redelivered one checks nothing
 	_, err = a.Store.UpdateMessage(ctx, m.ID, func(m *message.Message) error {
+		// A retried transaction decides afresh: an attempt that lost to a
+		// concurrent write must not leave its answer behind.
+		failed = false
 		was := m.Status
 		changed := false
 		if m.ProviderSID == "" {

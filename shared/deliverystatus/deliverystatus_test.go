@@ -407,3 +407,55 @@ func TestApply_failed_callbacks_pause_the_campaign(t *testing.T) {
 		})
 	}
 }
+
+// contended runs each UpdateMessage's change twice, as a Firestore
+// transaction that met a concurrent write: once on the message as it
+// was, discarded, then again after race committed its own change.
+type contended struct {
+	store.Store
+	race func(m *message.Message) error
+}
+
+func (s contended) UpdateMessage(ctx context.Context, id string, fn func(*message.Message) error) (message.Message, error) {
+	m, err := s.Store.GetMessage(ctx, id)
+	if err != nil {
+		return m, err
+	}
+	if err := fn(&m); err != nil && !errors.Is(err, store.Unchanged) {
+		return m, err
+	}
+	if _, err := s.Store.UpdateMessage(ctx, id, s.race); err != nil {
+		return m, err
+	}
+	return s.Store.UpdateMessage(ctx, id, fn)
+}
+
+// A transaction retried after the same failure was applied meanwhile (a
+// redelivery racing the first delivery) checks nothing: the delivery that
+// applied it checks the campaign, once.
+func TestApply_failure_applied_meanwhile_is_not_checked_again(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	mem := memstore.New()
+	if _, err := mem.CreateMessages(ctx, []message.Message{sent("SM1")}); err != nil {
+		t.Fatal(err)
+	}
+	failed := event("SM1", callback{message.Failed, "63016", at(1)})
+	st := contended{Store: mem, race: func(m *message.Message) error {
+		m.Apply(failed.Update)
+		return nil
+	}}
+	w := &watch{}
+	a := &deliverystatus.Applier{Store: st, GiveUpAfter: time.Minute, Now: func() time.Time { return at(10) }, Failures: w}
+
+	if err := a.Apply(ctx, failed); err != nil {
+		t.Fatal(err)
+	}
+
+	if diff := cmp.Diff([]string(nil), w.checked); diff != "" {
+		t.Errorf("campaigns checked (-want, +got):\n%s", diff)
+	}
+	if got, _ := mem.GetMessage(ctx, sent("SM1").ID); got.Status != message.Failed {
+		t.Errorf("message is %s, want FAILED", got.Status)
+	}
+}
