@@ -15,8 +15,18 @@ import (
 	"github.com/eventstreamengine/ese/shared/errs"
 )
 
-// defaultRate applies when a campaign omits rate_limit_per_second.
+// defaultRate applies when a campaign omits rate_limit_per_second (or
+// the sender's ceiling, when that is lower: see Server.defaultRate).
 const defaultRate = 10
+
+// defaultRate is the rate of a campaign created without one: never above
+// the sender's ceiling, which would refuse a field the caller never sent.
+func (s *Server) defaultRate() int {
+	if s.SenderMPS > 0 {
+		return min(defaultRate, s.SenderMPS)
+	}
+	return defaultRate
+}
 
 // campaignBody is what POST and PUT /campaigns take. For a PUT, a field
 // left out keeps its value and null clears the ones that may be empty
@@ -125,7 +135,7 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now, by := s.now(), callerOf(r.Context())
-	c := campaign.Campaign{Rate: defaultRate, Status: campaign.Draft, CreatedAt: now, UpdatedAt: now}
+	c := campaign.Campaign{Rate: s.defaultRate(), Status: campaign.Draft, CreatedAt: now, UpdatedAt: now}
 	d := body.apply(&c)
 	c.Created(by, now)
 	if err := body.schedule(&c, by, now); err != nil {
