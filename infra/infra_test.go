@@ -401,6 +401,13 @@ func TestVariableValidation(t *testing.T) {
 			t.Errorf("frequency_cap_per_24h = %v: valid %v, want %v", v, got, ok)
 		}
 	}
+	// TWILIO_SENDER_MPS is read as an int, 0 or more (setup.SenderCeiling).
+	for v, ok := range map[float64]bool{0: true, 80: true, -1: false, 0.5: false, 2.5: false} {
+		m := loadModuleWith(t, ".", map[string]cty.Value{"twilio_sender_mps": cty.NumberFloatVal(v)})
+		if got := len(m.invalid("twilio_sender_mps")) == 0; got != ok {
+			t.Errorf("twilio_sender_mps = %v: valid %v, want %v", v, got, ok)
+		}
+	}
 	// WHATSAPP_TIER (setup.MessagingLimit): a whole number of people, or
 	// unlimited.
 	for v, ok := range map[string]bool{"unlimited": true, "1000": true, "250": true, "0": false, "1.5": false, "tier 2": false, "": false} {

@@ -140,7 +140,7 @@ variable "twilio_sender_mps" {
   default     = 0
 
   validation {
-    condition     = var.twilio_sender_mps >= 0
+    condition     = var.twilio_sender_mps >= 0 && floor(var.twilio_sender_mps) == var.twilio_sender_mps
     error_message = "twilio_sender_mps: a whole number of messages a second, 0 for no ceiling (the functions refuse a fraction at start)."
   }
 }
