@@ -225,6 +225,8 @@ locals {
     "errors.details"             = { collection = "errors", field = "details" }
     # A person's sends by message id: read by id, never queried.
     "send_ledger.sends" = { collection = "send_ledger", field = "sends" }
+    # A dry run's report, a JSON string up to hundreds of KB: read by id.
+    "dry_runs.result" = { collection = "dry_runs", field = "result" }
   }
 }
 
@@ -241,7 +243,8 @@ resource "google_firestore_field" "exempt" {
 
 # TTL: Firestore deletes a document some time (up to a day) after its
 # expire_at, which the code writes only when a retention is configured
-# (always on send_ledger: a week after the person's last send).
+# (always on send_ledger: a week after the person's last send; and on
+# dry_runs: 30 days after the report's last write).
 # Never on users or consent_history: the proof of an opt-out lasts as long
 # as the number may be messaged.
 resource "google_firestore_field" "ttl" {
@@ -249,13 +252,16 @@ resource "google_firestore_field" "ttl" {
     messages       = "expire_at"
     webhook_events = "expire_at"
     send_ledger    = "expire_at"
+    dry_runs       = "expire_at"
   }
 
   database   = google_firestore_database.default.name
   collection = each.key
   field      = each.value
 
-  # Unindexed too: nothing queries it, and it increases with time.
+  # Unindexed too: nothing queries it, and it increases with time (an
+  # indexed rising field holds a collection to ~500 writes/s; send_ledger's
+  # last_sent_at stays indexed for PeopleMessagedSince).
   index_config {}
   ttl_config {}
 }

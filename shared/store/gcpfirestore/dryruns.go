@@ -25,14 +25,21 @@ type dryRunDoc struct {
 	Next      string    `firestore:"next"`
 	Result    string    `firestore:"result"`
 	UpdatedAt time.Time `firestore:"updated_at"`
+	// ExpireAt lets the TTL policy delete a report dryRunKeep after its
+	// last write: a prediction that old says nothing about a launch now.
+	ExpireAt time.Time `firestore:"expire_at"`
 }
+
+// dryRunKeep is how long a dry run report is kept after its last write.
+const dryRunKeep = 30 * 24 * time.Hour
 
 func toDryRunDoc(r dryrun.Result) (dryRunDoc, error) {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return dryRunDoc{}, errs.Wrap(errs.Invalid, err, "gcpfirestore.toDryRunDoc")
 	}
-	return dryRunDoc{RunID: r.RunID, Status: string(r.Status), Read: r.Read, Next: r.Next, Result: string(b), UpdatedAt: time.Now().UTC()}, nil
+	now := time.Now().UTC()
+	return dryRunDoc{RunID: r.RunID, Status: string(r.Status), Read: r.Read, Next: r.Next, Result: string(b), UpdatedAt: now, ExpireAt: now.Add(dryRunKeep)}, nil
 }
 
 func (s *Store) dryRunRef(campaignID string) (*firestore.DocumentRef, bool) {

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/eventstreamengine/ese/emulators/emulatortest"
+	"github.com/eventstreamengine/ese/shared/dryrun"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/gcpfirestore"
@@ -120,5 +121,55 @@ func TestRetention_expire_at_is_written_and_survives_updates(t *testing.T) {
 				t.Errorf("expire_at (-want, +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// A dry run's report carries an expire_at 30 days after its last write
+// (the start, then each part read), for the TTL policy on dry_runs.
+func TestDryRun_expire_at_follows_the_last_write(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	emulatortest.Firestore(t)
+	project := emulatortest.ProjectID(t)
+	s, err := gcpfirestore.Open(ctx, project)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	raw, err := firestore.NewClient(ctx, project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = raw.Close() })
+	r := dryrun.Result{DryRun: true, CampaignID: "c1", RunID: "r1", Status: dryrun.Running}
+	for _, write := range []struct {
+		name string
+		do   func(context.Context) error
+	}{
+		{"start", func(ctx context.Context) error { return s.StartDryRun(ctx, r) }},
+		{"advance", func(ctx context.Context) error {
+			next := r
+			next.Read = 10
+			return s.AdvanceDryRun(ctx, next, r.Read)
+		}},
+	} {
+		if err := write.do(ctx); err != nil {
+			t.Fatalf("%s: %v", write.name, err)
+		}
+		snap, err := raw.Doc("dry_runs/c1").Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		updated, err := snap.DataAt("updated_at")
+		if err != nil {
+			t.Fatal(err)
+		}
+		expire, err := snap.DataAt(gcpfirestore.TTLField)
+		if err != nil {
+			t.Fatalf("%s: no %s: %v", write.name, gcpfirestore.TTLField, err)
+		}
+		if got, want := expire.(time.Time).Sub(updated.(time.Time)), 30*24*time.Hour; got != want {
+			t.Errorf("after the %s: expire_at is %v after updated_at, want %v", write.name, got, want)
+		}
 	}
 }

@@ -77,12 +77,13 @@ var Queried = map[string][]string{
 }
 
 // TTLFields names, per collection id, the timestamp Firestore's TTL policy
-// deletes documents by. The code writes it only when a retention is
-// configured (MESSAGE_RETENTION, WEBHOOK_RETENTION). Never users or
-// consent_history: the proof of an opt-out lasts as long as the number
-// may be messaged.
+// deletes documents by. The code writes it on messages and webhook_events
+// only when a retention is configured (MESSAGE_RETENTION,
+// WEBHOOK_RETENTION). Never users or consent_history: the proof of an
+// opt-out lasts as long as the number may be messaged.
 var TTLFields = map[string]string{
 	colMessages: TTLField,
 	colWebhooks: TTLField,
 	colLedger:   TTLField, // always written: LedgerKeep after the last send
+	colDryRuns:  TTLField, // always written: dryRunKeep after the last write
 }
