@@ -67,14 +67,13 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 		return nil, err
 	}
 	opened.Add(st.Close)
-	_, pub, err := setup.PubSub(ctx, cfg.Project)
+	psc, pub, err := setup.PubSub(ctx, cfg.Project)
 	if err != nil {
 		return nil, err
 	}
-	failures, err := setup.FailureWatch(ctx, cfg.Project, cfg.AutoPause, st, &opened)
-	if err != nil {
-		return nil, err
-	}
+	opened.Add(psc.Close)
+	// The auto-pause publishes its settle requests through the same client.
+	failures := setup.FailureWatchWith(cfg.AutoPause, st, pub)
 	return (&Server{Config: cfg, Store: st, Users: st, Events: pub, Apply: InPlace(st, cfg.GiveUpAfter, failures)}).Routes(), nil
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/campaignrun"
 	"github.com/eventstreamengine/ese/shared/content"
 	"github.com/eventstreamengine/ese/shared/deliverystatus"
+	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/events/pubsubevents"
 	"github.com/eventstreamengine/ese/shared/health"
 	"github.com/eventstreamengine/ese/shared/logging"
@@ -139,7 +140,7 @@ func (a AutoPause) Settings() campaignrun.AutoPause {
 // callbacks; nil when a is off. The pause is settled (its queue paused) by
 // ProcessRecipients, asked through recipient-batch; the messages are held
 // by the Sender's claim from the moment it is made. Its Pub/Sub client is
-// added to opened.
+// added to opened; a function that has one already uses FailureWatchWith.
 func FailureWatch(ctx context.Context, p Project, a AutoPause, st store.Store, opened *Opened) (deliverystatus.FailureWatch, error) {
 	if a.Window <= 0 {
 		return nil, nil
@@ -149,7 +150,15 @@ func FailureWatch(ctx context.Context, p Project, a AutoPause, st store.Store, o
 		return nil, err
 	}
 	opened.Add(c.Close)
-	return &campaignrun.Runner{Store: st, Events: pub, AutoPause: a.Settings()}, nil
+	return FailureWatchWith(a, st, pub), nil
+}
+
+// FailureWatchWith is FailureWatch publishing through pub.
+func FailureWatchWith(a AutoPause, st store.Store, pub events.Publisher) deliverystatus.FailureWatch {
+	if a.Window <= 0 {
+		return nil
+	}
+	return &campaignrun.Runner{Store: st, Events: pub, AutoPause: a.Settings()}
 }
 
 // FrequencyCap is the most business-initiated messages one person gets
