@@ -6,7 +6,6 @@ package importusers
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
@@ -84,8 +83,6 @@ func New(st store.Imports) edge.Handler {
 	})
 }
 
-// e164 finds numbers in a store's error (document paths name users).
-var e164 = regexp.MustCompile(`\+[0-9]{7,15}`)
-
-// masked keeps whole numbers out of what is logged and kept.
-func masked(s string) string { return e164.ReplaceAllStringFunc(s, phone.Mask) }
+// masked keeps whole numbers out of what is logged and kept (a store's
+// error names users by their document paths).
+func masked(s string) string { return phone.MaskIn(s) }

@@ -4,6 +4,7 @@
 package phone
 
 import (
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -234,4 +235,20 @@ func geographic(region string) string {
 		return ""
 	}
 	return region
+}
+
+// inText finds the numbers in a text such as a store's error, whose
+// document paths name people (users/{phone}, send_ledger/{phone}); the +
+// may come URL-encoded.
+var inText = regexp.MustCompile(`(?:\+|%2[Bb])[0-9]{7,15}`)
+
+// MaskIn masks every number in s (see Mask), so that an error can be
+// logged or kept without a whole number in it.
+func MaskIn(s string) string {
+	return inText.ReplaceAllStringFunc(s, func(n string) string {
+		if !strings.HasPrefix(n, "+") {
+			n = "+" + n[3:] // %2B: masked as the number it is
+		}
+		return Mask(n)
+	})
 }

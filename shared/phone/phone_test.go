@@ -122,6 +122,31 @@ func TestMask(t *testing.T) {
 	}
 }
 
+func TestMaskIn(t *testing.T) {
+	t.Parallel()
+
+	cases := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{name: "document_path", in: "gcpfirestore.ForgetSend: projects/p/databases/(default)/documents/send_ledger/+94771234567: aborted",
+			want: "gcpfirestore.ForgetSend: projects/p/databases/(default)/documents/send_ledger/+94*****4567: aborted"},
+		{name: "url_encoded_plus", in: "GET /users/%2B94771234567", want: "GET /users/+94*****4567"},
+		{name: "several", in: "+94771234567 and +14155238886", want: "+94*****4567 and +1******8886"},
+		{name: "short_numbers_kept", in: "attempt 3 of 10 after 250ms, code +123", want: "attempt 3 of 10 after 250ms, code +123"},
+		{name: "none", in: "deadline exceeded", want: "deadline exceeded"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if diff := cmp.Diff(tc.want, MaskIn(tc.in)); diff != "" {
+				t.Errorf("MaskIn(%q) (-want, +got):\n%s", tc.in, diff)
+			}
+		})
+	}
+}
+
 func TestTimezone(t *testing.T) {
 	t.Parallel()
 

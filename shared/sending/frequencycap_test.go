@@ -1,10 +1,12 @@
 package sending_test
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,11 +18,13 @@ import (
 	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/logging"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/sending"
 	"github.com/eventstreamengine/ese/shared/sendqueue"
 	"github.com/eventstreamengine/ese/shared/sms"
 	"github.com/eventstreamengine/ese/shared/sms/twilio"
+	"github.com/eventstreamengine/ese/shared/store"
 )
 
 // completions records the campaigns CheckCompletion was asked about.
@@ -325,5 +329,34 @@ func TestSend_transient_refusal(t *testing.T) {
 				t.Errorf("status, claimed, ledger sends (-want, +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// forgetFails is a store whose ForgetSend fails as Firestore's may, its
+// error quoting the ledger's document path.
+type forgetFails struct{ store.Store }
+
+func (forgetFails) ForgetSend(_ context.Context, phone, _ string, _ time.Time) error {
+	return errs.E(errs.Transient, "gcpfirestore.ForgetSend: projects/p/databases/(default)/documents/send_ledger/%s: aborted", phone)
+}
+
+// A ledger entry that cannot be removed is logged without the person's
+// whole number, though the store's error names their ledger by it.
+func TestSend_forget_failure_logs_no_whole_number(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.sender.FrequencyCap = 1
+	f.sender.Store = forgetFails{f.store}
+	m := f.queued(t, standin.NumberInvalid, consent.OptIn) // refused at the API: its claim is forgotten
+	var logs bytes.Buffer
+	ctx := logging.WithLogger(context.Background(), slog.New(slog.NewJSONHandler(&logs, nil)))
+
+	if o, err := f.sender.Send(ctx, sendqueue.Payload{CampaignID: m.CampaignID, MessageID: m.ID}); err != nil || o != sending.OutcomeFailed {
+		t.Fatalf("Send = %q, %v; want failed", o, err)
+	}
+
+	got := []bool{strings.Contains(logs.String(), "send_ledger/+1******0001"), strings.Contains(logs.String(), standin.NumberInvalid[1:])}
+	if diff := cmp.Diff([]bool{true, false}, got); diff != "" {
+		t.Errorf("logs name the ledger masked, hold the whole number (-want, +got):\n%s\nlogs:\n%s", diff, logs.String())
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/logging"
 	"github.com/eventstreamengine/ese/shared/message"
+	"github.com/eventstreamengine/ese/shared/phone"
 	"github.com/eventstreamengine/ese/shared/sendqueue"
 	"github.com/eventstreamengine/ese/shared/sms"
 	"github.com/eventstreamengine/ese/shared/store"
@@ -503,7 +504,8 @@ func (s *Sender) forget(ctx context.Context, m message.Message) {
 		return
 	}
 	if err := s.Store.ForgetSend(ctx, m.Phone, m.ID, *m.ClaimedAt); err != nil {
-		logging.FromContext(ctx).Warn("could not remove the refused send from the person's ledger", "error", err)
+		// A store's error may quote the ledger's path, send_ledger/{phone}.
+		logging.FromContext(ctx).Warn("could not remove the refused send from the person's ledger", "error", phone.MaskIn(err.Error()))
 	}
 }
 
