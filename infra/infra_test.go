@@ -394,6 +394,13 @@ func TestVariableValidation(t *testing.T) {
 			t.Errorf("twilio_from = %q, twilio_messaging_service_sid = %q: valid %v, want %v", tc.from, tc.service, got, tc.ok)
 		}
 	}
+	// AUTO_PAUSE_WINDOW is read as an int, 0 or more (setup.AutoPause).
+	for v, ok := range map[float64]bool{0: true, 100: true, -1: false, 2.5: false} {
+		m := loadModuleWith(t, ".", map[string]cty.Value{"auto_pause_window": cty.NumberFloatVal(v)})
+		if got := len(m.invalid("auto_pause_window")) == 0; got != ok {
+			t.Errorf("auto_pause_window = %v: valid %v, want %v", v, got, ok)
+		}
+	}
 	// FREQUENCY_CAP_PER_24H is read as an int, 0 or more (setup.FrequencyCap).
 	for v, ok := range map[float64]bool{0: true, 3: true, -1: false, 2.5: false} {
 		m := loadModuleWith(t, ".", map[string]cty.Value{"frequency_cap_per_24h": cty.NumberFloatVal(v)})

@@ -151,7 +151,7 @@ variable "auto_pause_window" {
   default     = 100
 
   validation {
-    condition     = var.auto_pause_window >= 0
+    condition     = var.auto_pause_window >= 0 && floor(var.auto_pause_window) == var.auto_pause_window
     error_message = "auto_pause_window: a whole number, 0 or more (the Sender refuses a fraction at start)."
   }
 }
