@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -414,7 +415,7 @@ func (s *Sender) reconcile(ctx context.Context, seen message.Message) (bool, err
 	if err != nil {
 		return false, fmt.Errorf("sending.reconcile: %w", err)
 	}
-	for _, x := range candidates(sent, cur) {
+	for _, x := range candidates(sent, cur, claimed) {
 		// The same text to the same person may be another campaign's.
 		if other, err := s.Store.MessageByProviderSID(ctx, x.SID); err == nil && other.ID != cur.ID {
 			continue
@@ -440,30 +441,43 @@ func (s *Sender) reconcile(ctx context.Context, seen message.Message) (bool, err
 // candidates returns the provider's sends that may be m, the likeliest
 // first. Free text must be the same text. A template's text is the
 // provider's rendering of the approved content, which our copy of it need
-// not match to the character (whitespace, punctuation, a variable's
-// format), and the provider lists no content SID: so for a ContentSID
-// message every send to the number since the claim may be it, those with
-// our exact text (or none kept) first. The caller takes the first that no
-// other message of ours records.
+// not match to the character (whitespace, punctuation), and the provider
+// lists no content SID: so for a ContentSID message a send with another
+// text may be it too, if it was made at or after the claim (to Twilio's
+// second) and says every value of its content variables; those with our
+// exact text (or none kept) come first, then the others from the claim
+// on. The caller takes the first that no other message of ours records.
 //
-// The trade-off: a send to this person since the claim that no message of
-// ours records can be taken for this one when it is not (another of our
-// messages whose answer was lost too and is not reconciled yet, or a send
-// made outside the platform on the same account). Then this message is
-// recorded sent and never goes, rather than the same template twice;
-// another of ours reconciling later takes the send left over. Its statuses
-// still reach it: the callback URL names the message.
-func candidates(sent []sms.Sent, m message.Message) []sms.Sent {
+// The trade-off: a send to this person since the claim, saying the same
+// values, that no message of ours records can be taken for this one when
+// it is not (another of our messages to them whose answer was lost too,
+// or a send made outside the platform on the same account). Then this
+// message is recorded sent and never goes, rather than the same template
+// twice. A reply to a keyword says none of the person's values, and one
+// made before the claim is never taken.
+func candidates(sent []sms.Sent, m message.Message, claimed time.Time) []sms.Sent {
 	var exact, loose []sms.Sent
+	from := claimed.Truncate(time.Second)
 	for _, x := range sent {
 		switch {
 		case x.Body == m.Body, m.ContentSID != "" && x.Body == "":
 			exact = append(exact, x)
-		case m.ContentSID != "":
+		case m.ContentSID != "" && !x.DateCreated.Before(from) && !x.DateCreated.IsZero() && saysAll(x.Body, m.ContentVariables):
 			loose = append(loose, x)
 		}
 	}
+	slices.SortStableFunc(loose, func(a, b sms.Sent) int { return a.DateCreated.Compare(b.DateCreated) })
 	return append(exact, loose...)
+}
+
+// saysAll reports whether text holds every value of vars.
+func saysAll(text string, vars map[string]string) bool {
+	for _, v := range vars {
+		if !strings.Contains(text, v) {
+			return false
+		}
+	}
+	return true
 }
 
 // sameClaim reports whether m still holds the claim seen held.

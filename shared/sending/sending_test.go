@@ -17,6 +17,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/sending"
 	"github.com/eventstreamengine/ese/shared/sendqueue"
 	"github.com/eventstreamengine/ese/shared/sendqueue/memqueue"
+	"github.com/eventstreamengine/ese/shared/sms"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
 	"github.com/eventstreamengine/ese/shared/suppression"
@@ -315,15 +316,20 @@ func TestSend_lost_answer_of_a_content_sid_rendered_differently(t *testing.T) {
 		// recordedElsewhere: the provider's only send to the number is
 		// recorded by another campaign's message.
 		recordedElsewhere bool
-		wantOutcome       sending.Outcome
-		wantRetry         bool
-		wantSends         int
-		wantStatus        message.Status
+		// replyFirst: a text without the message's values (a keyword's
+		// reply) went to the number just before.
+		replyFirst  bool
+		wantOutcome sending.Outcome
+		wantRetry   bool
+		wantSends   int
+		wantStatus  message.Status
 	}{
 		{name: "unrecorded_send_is_ours", wantOutcome: sending.OutcomeReconciled, wantSends: 1, wantStatus: message.Sent},
 		// Ours was never sent: the claim is released and the template sent
 		// (its answer lost again, as every answer to this number is).
 		{name: "send_recorded_elsewhere_is_not", recordedElsewhere: true, wantRetry: true, wantSends: 2, wantStatus: message.Sending},
+		// The reply says none of the message's values: never taken for it.
+		{name: "a_reply_without_its_values_is_not", replyFirst: true, wantOutcome: sending.OutcomeReconciled, wantSends: 2, wantStatus: message.Sent},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -333,10 +339,17 @@ func TestSend_lost_answer_of_a_content_sid_rendered_differently(t *testing.T) {
 			f.sender.ReconcileAfter = 0
 			m := f.approved(t, f.queued(t, standin.NumberLostAnswer, consent.OptIn))
 			f.standin.AddContent(m.ContentSID, "Hello {{1}}! News from {{2}}.")
+			if tc.replyFirst {
+				// Its answer is lost too; what matters is that it is there.
+				_, _ = f.sender.Provider.Send(t.Context(), sms.Request{To: m.Phone, Body: "Reply HELP for help or STOP to opt out."})
+			}
 			if _, err := f.send(t, m); !errs.Retry(err) {
 				t.Fatalf("first delivery: err = %v, want a retryable error", err)
 			}
 			first := f.standin.Sent()
+			if tc.replyFirst {
+				first = first[1:]
+			}
 			if len(first) != 1 || first[0].Body == "" || first[0].Body == m.Body {
 				t.Fatalf("provider holds %+v; want one send whose text differs from our copy %q", first, m.Body)
 			}
