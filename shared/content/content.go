@@ -41,6 +41,8 @@ type Rules struct {
 	// OptOut, when set, is wording every marketing message must contain
 	// (compared without regard to case), such as "Reply STOP".
 	OptOut string
+	// optOut is OptOut's search, set by ParseRules.
+	optOut func(string) bool
 }
 
 // ParseRules reads the rules from their settings: blocked, a JSON array of
@@ -48,6 +50,9 @@ type Rules struct {
 // names the pattern that does not compile.
 func ParseRules(blocked, optOut string) (Rules, error) {
 	r := Rules{OptOut: strings.TrimSpace(optOut)}
+	if r.OptOut != "" {
+		r.optOut = foldMatcher(r.OptOut, regexp.MustCompile(`(?i)`+regexp.QuoteMeta(r.OptOut)))
+	}
 	if strings.TrimSpace(blocked) == "" {
 		return r, nil
 	}
@@ -100,10 +105,17 @@ func (r Rules) Check(m Message) Problem {
 			}
 		}
 	}
-	if r.OptOut != "" && !m.Utility && !containsFold(m.Body, r.OptOut) {
+	if r.OptOut != "" && !m.Utility && !r.saysOptOut(m.Body) {
 		return NoOptOut
 	}
 	return ""
+}
+
+func (r Rules) saysOptOut(body string) bool {
+	if r.optOut != nil {
+		return r.optOut(body)
+	}
+	return strings.Contains(strings.ToLower(body), strings.ToLower(r.OptOut))
 }
 
 // matcher is how pattern p (compiled as re) is looked for: a literal by a
@@ -113,11 +125,40 @@ func matcher(p string, re *regexp.Regexp) func(string) bool {
 	if err == nil && parsed.Op == syntax.OpLiteral {
 		lit := string(parsed.Rune)
 		if parsed.Flags&syntax.FoldCase != 0 {
-			return func(s string) bool { return containsFold(s, lit) }
+			return foldMatcher(lit, re)
 		}
 		return func(s string) bool { return strings.Contains(s, lit) }
 	}
 	return re.MatchString
+}
+
+// foldMatcher looks for lit without regard to case: by containsFold where
+// that is exact, else by re (lit under (?i)). containsFold compares byte
+// windows as long as lit, so it is exact for an ASCII lit against ASCII
+// text, and against any text when lit has no k or s: only the Kelvin sign
+// and the long s fold to ASCII letters, and they are longer than theirs.
+func foldMatcher(lit string, re *regexp.Regexp) func(string) bool {
+	if !ascii(lit) {
+		return re.MatchString
+	}
+	if !strings.ContainsAny(lit, "kKsS") {
+		return func(s string) bool { return containsFold(s, lit) }
+	}
+	return func(s string) bool {
+		if ascii(s) {
+			return containsFold(s, lit)
+		}
+		return re.MatchString(s)
+	}
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // containsFold reports whether s contains sub under Unicode case folding,
