@@ -38,6 +38,11 @@ const (
 	// dryRunStalled is how long a background read may go without
 	// progress before a look at its result asks for it again.
 	dryRunStalled = 2 * time.Minute
+	// dryRunPartTime is how long one part may read, whatever its count:
+	// half LaunchCampaign's deadline (and the request's budget for the
+	// part read inline), so a slow store ends a part early rather than
+	// have it retried from its start for ever.
+	dryRunPartTime = 30 * time.Second
 	// tierWindow is the rolling window WhatsApp's messaging limit counts
 	// unique people over.
 	tierWindow = 24 * time.Hour
@@ -69,7 +74,7 @@ func (r *Runner) DryRun(ctx context.Context, id string, inline int) (dryrun.Resu
 		judged = c.ScheduleTime.UTC()
 	}
 	res := dryrun.New(c.ID, newRunID(), now, judged)
-	complete, err := r.dryRun(ctx, c, &res, inline)
+	complete, err := r.dryRun(ctx, c, &res, inline, time.Now().Add(dryRunPartTime))
 	if err != nil {
 		return dryrun.Result{}, err
 	}
@@ -98,8 +103,18 @@ func (r *Runner) DryRunResult(ctx context.Context, id string) (dryrun.Result, er
 		return res, err
 	}
 	if res.Status == dryrun.Running && r.now().Sub(res.UpdatedAt) > dryRunStalled {
-		if err := r.askDryRun(ctx, res); err != nil {
-			logging.FromContext(ctx).Warn("could not ask again for a stalled dry run", "campaign_id", id, "run_id", res.RunID, "error", err)
+		// Marked first, over the count it had read: of the looks at it
+		// that find it stalled, those that lose the mark do not ask.
+		asked := res
+		asked.UpdatedAt = r.now()
+		if err := r.Store.AdvanceDryRun(ctx, asked, res.Read); err == nil {
+			err = r.askDryRun(ctx, asked)
+			if err != nil {
+				logging.FromContext(ctx).Warn("could not ask again for a stalled dry run", "campaign_id", id, "run_id", res.RunID, "error", err)
+			}
+			return asked, nil
+		} else if !errs.Is(err, errs.Conflict) {
+			return res, err
 		}
 	}
 	return res, nil
@@ -138,7 +153,8 @@ func (r *Runner) backgroundDryRun(ctx context.Context, ev events.Launch) error {
 	case c.Status != campaign.Draft && c.Status != campaign.Scheduled:
 		res.Fail(r.now(), fmt.Sprintf("the campaign was launched before its dry run finished (now %s)", c.Status))
 	default:
-		complete, err = r.dryRun(ctx, c, &res, cmp.Or(r.DryRunChunk, dryRunChunk))
+		res.UpdatedAt = r.now()
+		complete, err = r.dryRun(ctx, c, &res, cmp.Or(r.DryRunChunk, dryRunChunk), time.Now().Add(dryRunPartTime))
 		switch {
 		case err != nil && retryable(err):
 			return err
@@ -171,8 +187,9 @@ func retryable(err error) bool {
 }
 
 // dryRun reads on from res.Next at most limit more people (0: all) into
-// res, and reports whether it read the audience to its end.
-func (r *Runner) dryRun(ctx context.Context, c campaign.Campaign, res *dryrun.Result, limit int) (complete bool, err error) {
+// res, stopping after the page that passes until, and reports whether it
+// read the audience to its end.
+func (r *Runner) dryRun(ctx context.Context, c campaign.Campaign, res *dryrun.Result, limit int, until time.Time) (complete bool, err error) {
 	tmpl, seg, err := r.rehearsed(ctx, c)
 	if err != nil {
 		return false, err
@@ -185,7 +202,7 @@ func (r *Runner) dryRun(ctx context.Context, c campaign.Campaign, res *dryrun.Re
 	at := res.JudgedAt
 	read := 0
 	for {
-		if limit > 0 && read >= limit {
+		if (limit > 0 && read >= limit) || (read > 0 && time.Now().After(until)) {
 			return false, nil
 		}
 		n := dryRunPage
@@ -209,6 +226,10 @@ func (r *Runner) dryRun(ctx context.Context, c campaign.Campaign, res *dryrun.Re
 		if err != nil {
 			return false, err
 		}
+		messaged, err := r.messagedSince(ctx, phones, at.Add(-tierWindow))
+		if err != nil {
+			return false, err
+		}
 		for _, u := range page.Matched {
 			d := compliance.Check(compliance.Input{
 				User: u, Exists: true, Suppressed: suppressed[u.Phone],
@@ -216,7 +237,7 @@ func (r *Runner) dryRun(ctx context.Context, c campaign.Campaign, res *dryrun.Re
 				Template: compiled, Content: r.Content, Now: at,
 			})
 			res.Add(u.Phone, d)
-			if d.Action != compliance.Skip && d.Channel == channelpolicy.Template && recent[u.Phone] == 0 {
+			if d.Action != compliance.Skip && d.Channel == channelpolicy.Template && !messaged[u.Phone] {
 				res.NewConversations++
 			}
 		}
@@ -243,8 +264,8 @@ func (r *Runner) rehearsed(ctx context.Context, c campaign.Campaign) (template.T
 // finishDryRun adds the warnings no step gives and marks res done.
 //   - The sender's WhatsApp messaging limit (WhatsAppTier): the people
 //     messaged in the 24 hours before plus the conversations this launch
-//     would start pass it. Without a frequency cap the ledgers keep no
-//     sends, so everyone counts as new: the warning errs on the safe side.
+//     would start (an approved template to someone not among them) pass
+//     it.
 //   - Pacing: the counts are judged at one moment, but a campaign paced at
 //     its rate sends its last message later; when that is over an hour,
 //     windows closing and quiet hours beginning meanwhile change them.
@@ -303,6 +324,20 @@ func (r *Runner) sendsSince(ctx context.Context, phones []string, since time.Tim
 		got, err := r.Store.SendsSince(ctx, chunk, since)
 		if err != nil {
 			return nil, fmt.Errorf("campaignrun: sends since: %w", err)
+		}
+		maps.Copy(out, got)
+	}
+	return out, nil
+}
+
+// messagedSince reads which of phones had a send at or after since, in
+// reads of at most store.MaxSuppressedLookup.
+func (r *Runner) messagedSince(ctx context.Context, phones []string, since time.Time) (map[string]bool, error) {
+	out := map[string]bool{}
+	for chunk := range slices.Chunk(phones, store.MaxSuppressedLookup) {
+		got, err := r.Store.MessagedSince(ctx, chunk, since)
+		if err != nil {
+			return nil, fmt.Errorf("campaignrun: messaged since: %w", err)
 		}
 		maps.Copy(out, got)
 	}

@@ -251,29 +251,34 @@ func TestDryRun_frequency_cap_and_tier(t *testing.T) {
 		t.Fatal(err)
 	}
 	earlier := message.Message{ID: message.ID(other.ID, "+94770000001"), CampaignID: other.ID, Phone: "+94770000001", Status: message.Queued}
-	if _, err := f.store.CreateMessages(ctx, []message.Message{earlier}); err != nil {
+	// Never Wrote had one too, claimed while no cap was set: the ledger
+	// keeps its time, not the send.
+	unCapped := message.Message{ID: message.ID(other.ID, "+94770000004"), CampaignID: other.ID, Phone: "+94770000004", Status: message.Queued}
+	if _, err := f.store.CreateMessages(ctx, []message.Message{earlier, unCapped}); err != nil {
 		t.Fatal(err)
 	}
 	at := now.Add(-time.Hour)
-	if _, err := f.store.ClaimMessage(ctx, earlier.ID, at, store.FrequencyCap{Limit: 1, Window: compliance.FrequencyWindow},
-		func(_ campaign.Campaign, _ int, m *message.Message) error {
+	for id, fc := range map[string]store.FrequencyCap{earlier.ID: {Limit: 1, Window: compliance.FrequencyWindow}, unCapped.ID: {}} {
+		if _, err := f.store.ClaimMessage(ctx, id, at, fc, func(_ campaign.Campaign, _ int, m *message.Message) error {
 			m.Status, m.ClaimedAt = message.Sending, &at
 			return nil
 		}); err != nil {
-		t.Fatal(err)
+			t.Fatal(err)
+		}
 	}
 	// Reached: Sent and Never Wrote now, Night and Closing in the morning;
-	// Sent was messaged already, so three conversations are new.
+	// Sent and Never Wrote were messaged already, so two conversations are
+	// new. Only Sent's send was kept for the cap.
 	for _, tc := range []struct {
 		name                             string
 		cap, tier                        int
 		wantCapped, wantSendNow, wantNew int
 		wantWarnings                     int
 	}{
-		{"no_cap_no_tier", 0, 0, 0, 2, 3, 0},
-		{"cap_of_one", 1, 0, 1, 1, 3, 0},
-		{"tier_passed", 0, 3, 0, 2, 3, 1}, // 1 messaged + 3 new > 3
-		{"tier_not_passed", 0, 4, 0, 2, 3, 0},
+		{"no_cap_no_tier", 0, 0, 0, 2, 2, 0},
+		{"cap_of_one", 1, 0, 1, 1, 2, 0},
+		{"tier_passed", 0, 3, 0, 2, 2, 1}, // 2 messaged + 2 new > 3
+		{"tier_not_passed", 0, 4, 0, 2, 2, 0},
 	} {
 		f.runner.FrequencyCap, f.runner.WhatsAppTier = tc.cap, tc.tier
 		got, err := f.runner.DryRun(ctx, c.ID, 0)
@@ -306,5 +311,47 @@ func TestDryRun_judged_at_the_schedule_time(t *testing.T) {
 	}
 	if !got.JudgedAt.Equal(at) || got.SendNow != 0 || got.Deferred != 2 {
 		t.Errorf("judged at %v: send_now %d, deferred %d; want at %v, none now and Sent and Night deferred", got.JudgedAt, got.SendNow, got.Deferred, at)
+	}
+}
+
+// A background read that is moving is not asked for again, however old
+// the run; one that stalls is asked once, not once a look.
+func TestDryRun_moving_read_is_not_asked_again(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f, c := mixedAudience(t)
+	clock := now
+	f.runner.Now = func() time.Time { return clock }
+	f.runner.DryRunChunk = 2
+	lost := memevents.New() // its events reach no one: we deliver by hand
+	f.runner.Events = lost
+	started, err := f.runner.DryRun(ctx, c.ID, 1)
+	if err != nil || started.Status != dryrun.Running {
+		t.Fatalf("DryRun = %s, %v; want running", started.Status, err)
+	}
+	// Three minutes on, a part is read.
+	clock = clock.Add(3 * time.Minute)
+	if err := f.runner.Launch(ctx, events.Launch{CampaignID: c.ID, DryRun: started.RunID}); err != nil {
+		t.Fatal(err)
+	}
+	asked := len(lost.Published(events.TopicCampaignLaunch))
+	clock = clock.Add(time.Second)
+	for range 3 {
+		if _, err := f.runner.DryRunResult(ctx, c.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(lost.Published(events.TopicCampaignLaunch)) - asked; n != 0 {
+		t.Errorf("looks at a read that moved a second ago asked for it %d times, want none", n)
+	}
+	// Stalled now: three looks ask once.
+	clock = clock.Add(3 * time.Minute)
+	for range 3 {
+		if _, err := f.runner.DryRunResult(ctx, c.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(lost.Published(events.TopicCampaignLaunch)) - asked; n != 1 {
+		t.Errorf("three looks at a stalled read asked for it %d times, want once", n)
 	}
 }

@@ -76,9 +76,10 @@ type ObjectFinalized struct {
 // Slice but with an After comes from before slices, when After was the
 // last phone read.
 //
-// With DryRun, it asks instead for the whole dry run of that id
-// (campaignrun.Runner.DryRun): an audience too large to read within the
-// request that asked.
+// With DryRun, it asks instead for the next part of the dry run of that
+// id (campaignrun.Runner.DryRun): an audience too large to read within
+// the request that asked is read a part an event, where the stored run's
+// read stopped.
 type Launch struct {
 	CampaignID string       `json:"campaign_id"`
 	After      string       `json:"after,omitempty"`

@@ -90,6 +90,11 @@ type SendLedger interface {
 	// phones with none are absent. One batched read: the fan-out's check
 	// before a message is given a task.
 	SendsSince(ctx context.Context, phones []string, since time.Time) (map[string]int, error)
+	// MessagedSince reports which of phones (at most MaxSuppressedLookup)
+	// had a send claimed at or after since, by their ledger's latest send
+	// (kept with a cap or without): whether a message now would start a
+	// new conversation. One batched read.
+	MessagedSince(ctx context.Context, phones []string, since time.Time) (map[string]bool, error)
 	// PeopleMessagedSince counts the people whose latest claimed send is
 	// at or after since (at most LedgerKeep ago), across campaigns: the
 	// unique recipients a WhatsApp messaging tier limits.

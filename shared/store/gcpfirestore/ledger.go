@@ -141,6 +141,41 @@ func (s *Store) SendsSince(ctx context.Context, phones []string, since time.Time
 	return out, nil
 }
 
+// MessagedSince implements store.SendLedger: one GetAll of the ledgers.
+func (s *Store) MessagedSince(ctx context.Context, phones []string, since time.Time) (map[string]bool, error) {
+	if len(phones) > store.MaxSuppressedLookup {
+		return nil, errs.E(errs.Invalid, "gcpfirestore.MessagedSince: %d numbers, at most %d", len(phones), store.MaxSuppressedLookup)
+	}
+	refs := make([]*firestore.DocumentRef, 0, len(phones))
+	for _, p := range phones {
+		if records.ValidID(p) {
+			refs = append(refs, s.ledger(p))
+		}
+	}
+	since = records.Time(since)
+	out := map[string]bool{}
+	if len(refs) == 0 {
+		return out, nil
+	}
+	snaps, err := s.c.GetAll(ctx, refs)
+	if err != nil {
+		return nil, classify("MessagedSince", err)
+	}
+	for _, snap := range snaps {
+		if !snap.Exists() {
+			continue
+		}
+		var d ledgerDoc
+		if err := snap.DataTo(&d); err != nil {
+			return nil, classify("MessagedSince", fmt.Errorf("decode ledger: %w", err))
+		}
+		if !d.LastSentAt.IsZero() && !d.LastSentAt.Before(since) {
+			out[snap.Ref.ID] = true
+		}
+	}
+	return out, nil
+}
+
 // PeopleMessagedSince implements store.SendLedger: a count aggregation on
 // last_sent_at's automatic index (one field: no composite needed). That
 // value rises with every claim, which holds the ledger's writes to about

@@ -102,6 +102,23 @@ func (s *Store) SendsSince(ctx context.Context, phones []string, since time.Time
 	return out, nil
 }
 
+// MessagedSince implements store.SendLedger.
+func (s *Store) MessagedSince(ctx context.Context, phones []string, since time.Time) (map[string]bool, error) {
+	if len(phones) > store.MaxSuppressedLookup {
+		return nil, errs.E(errs.Invalid, "memstore.MessagedSince: %d numbers, at most %d", len(phones), store.MaxSuppressedLookup)
+	}
+	since = records.Time(since)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]bool{}
+	for _, p := range phones {
+		if l, ok := s.ledgers[p]; ok && !l.last.IsZero() && !l.last.Before(since) {
+			out[p] = true
+		}
+	}
+	return out, nil
+}
+
 // PeopleMessagedSince implements store.SendLedger.
 func (s *Store) PeopleMessagedSince(ctx context.Context, since time.Time) (int, error) {
 	since = records.Time(since)

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/message"
@@ -247,5 +249,14 @@ func testPeopleMessagedSince(t *testing.T, s store.Store) {
 				t.Errorf("PeopleMessagedSince(%v) = %d, %v; want %d", tc.since, n, err, tc.want)
 			}
 		})
+	}
+	// The same, for named people: by their latest claim, cap or not.
+	phones := []string{newMessage("x", 1).Phone, newMessage("x", 2).Phone, newMessage("x", 3).Phone, newMessage("x", 4).Phone, "+94779999999"}
+	got, err := s.MessagedSince(ctx, phones, at(6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]bool{phones[0]: true, phones[1]: true}, got); diff != "" {
+		t.Errorf("MessagedSince(at 6) (-want +got):\n%s", diff)
 	}
 }
