@@ -186,6 +186,22 @@ resource "google_firestore_index" "users_consent_last_inbound" {
   }
 }
 
+# MessagesTo: a person's messages across campaigns, newest first
+# (GET /users/{phone}/history).
+resource "google_firestore_index" "messages_phone_created" {
+  database   = google_firestore_database.default.name
+  collection = "messages"
+
+  fields {
+    field_path = "phone_number"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
+  }
+}
+
 # Single-field index exemptions. Firestore keeps a collection with an
 # indexed, monotonically increasing field to about 500 writes/s, and every
 # message is written several times: no query orders or filters on these

@@ -367,6 +367,13 @@ type Messages interface {
 	// CountMessages aggregates a campaign's messages without a counter
 	// document.
 	CountMessages(ctx context.Context, campaignID string) (Counts, error)
+	// ScanMessages returns up to limit of the campaign's messages with an
+	// id after after, by id: keyset paging for an export of any size. A
+	// message changed between pages is read as it is when its page is.
+	ScanMessages(ctx context.Context, campaignID, after string, limit int) ([]message.Message, error)
+	// MessagesTo lists up to limit messages to phone across campaigns,
+	// newest created first (by id, descending, for a tie): a person's history.
+	MessagesTo(ctx context.Context, phone string, limit int) ([]message.Message, error)
 }
 
 // Problems keeps the misconfigurations functions met, one record per

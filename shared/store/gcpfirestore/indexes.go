@@ -37,7 +37,8 @@ type Index struct {
 // entries, and the emulator, which needs no index, cannot tell whether
 // production would refuse the query without it. The users composite
 // serves a segment read of one consent state and a last_inbound_at range
-// (ScanUsersWhere); without it that query fails.
+// (ScanUsersWhere); without it that query fails. So does MessagesTo
+// without the last (it orders on a field after its equality).
 var Indexes = []Index{
 	{colMessages, []IndexField{{"campaign_id", Asc}, {"updated_at", Desc}}, "ListMessages"},
 	{colWebhooks, []IndexField{{"kind", Asc}, {"received_at", Desc}}, "ListWebhooks"},
@@ -55,6 +56,8 @@ var Indexes = []Index{
 	{colMessages, []IndexField{{"campaign_id", Asc}, {"reached_delivered", Asc}}, "CountMessages (delivered)"},
 	{colMessages, []IndexField{{"campaign_id", Asc}, {"reached_read", Asc}}, "CountMessages (read)"},
 	{colMessages, []IndexField{{"campaign_id", Asc}, {"concluded", Asc}}, "HasUnconcluded"},
+
+	{colMessages, []IndexField{{"phone_number", Asc}, {"created_at", Desc}}, "MessagesTo (a person's history)"},
 }
 
 // Queried lists, per collection id, the fields queries filter, order or

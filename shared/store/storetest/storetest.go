@@ -82,6 +82,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"message_by_provider_sid", testMessageByProviderSID},
 		{"list_messages_newest_updated_first", testListMessages},
 		{"has_unconcluded", testHasUnconcluded},
+		{"scan_messages_keyset", testScanMessages},
+		{"messages_to_newest_first", testMessagesTo},
 		{"problems_replace_and_list_since", testProblems},
 		{"suppressions", testSuppressions},
 		{"claim_message_frequency_cap", testClaimMessage},

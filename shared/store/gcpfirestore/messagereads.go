@@ -1,0 +1,50 @@
+package gcpfirestore
+
+import (
+	"context"
+	"fmt"
+
+	"cloud.google.com/go/firestore"
+
+	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/message"
+)
+
+// ScanMessages implements store.Messages: the campaign_id equality
+// ordered by document id, which campaign_id's single-field index serves.
+func (s *Store) ScanMessages(ctx context.Context, campaignID, after string, limit int) ([]message.Message, error) {
+	if campaignID == "" || limit < 1 {
+		return nil, errs.E(errs.Invalid, "gcpfirestore.ScanMessages: campaign id and a limit of at least 1 are required")
+	}
+	q := s.messages().Where("campaign_id", "==", campaignID).OrderBy(firestore.DocumentID, firestore.Asc).Limit(limit)
+	if after != "" {
+		q = q.StartAfter(after)
+	}
+	return s.readMessages(ctx, "ScanMessages", q)
+}
+
+// MessagesTo implements store.Messages on the (phone_number, created_at)
+// index; a tie goes by document id, descending, as the index orders it.
+func (s *Store) MessagesTo(ctx context.Context, phone string, limit int) ([]message.Message, error) {
+	if phone == "" || limit < 1 {
+		return nil, errs.E(errs.Invalid, "gcpfirestore.MessagesTo: a phone and a limit of at least 1 are required")
+	}
+	q := s.messages().Where("phone_number", "==", phone).OrderBy("created_at", firestore.Desc).Limit(limit)
+	return s.readMessages(ctx, "MessagesTo", q)
+}
+
+func (s *Store) readMessages(ctx context.Context, op string, q firestore.Query) ([]message.Message, error) {
+	snaps, err := q.Documents(ctx).GetAll()
+	if err != nil {
+		return nil, classify(op, err)
+	}
+	out := make([]message.Message, 0, len(snaps))
+	for _, snap := range snaps {
+		m, err := decodeMessage(snap)
+		if err != nil {
+			return nil, fmt.Errorf("gcpfirestore.%s: %w", op, err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}

@@ -1,0 +1,102 @@
+package storetest
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/message"
+	"github.com/eventstreamengine/ese/shared/store"
+)
+
+// testScanMessages pages a campaign's messages by id, two at a time: every
+// message once, in id order, none of another campaign's.
+func testScanMessages(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	var want []message.Message
+	for n := range 5 {
+		m := newMessage("c1", n)
+		mustCreateMessages(t, s, m)
+		want = append(want, keptMessage(m))
+	}
+	mustCreateMessages(t, s, newMessage("c2", 1), newMessage("c10", 2))
+	slices.SortFunc(want, func(a, b message.Message) int { return strings.Compare(a.ID, b.ID) })
+
+	var got []message.Message
+	var pages []int
+	after := ""
+	for range 10 {
+		page, err := s.ScanMessages(ctx, "c1", after, 2)
+		if err != nil {
+			t.Fatalf("ScanMessages(after %q): %v", after, err)
+		}
+		pages = append(pages, len(page))
+		if len(page) == 0 {
+			break
+		}
+		got = append(got, page...)
+		after = page[len(page)-1].ID
+	}
+	if d := diff(want, got); d != "" {
+		t.Errorf("ScanMessages pages (-want, +got):\n%s", d)
+	}
+	if d := diff([]int{2, 2, 1, 0}, pages); d != "" {
+		t.Errorf("page sizes (-want, +got):\n%s", d)
+	}
+
+	for _, tc := range []struct {
+		name, campaign string
+		limit          int
+	}{
+		{"no_campaign", "", 2},
+		{"no_limit", "c1", 0},
+	} {
+		if _, err := s.ScanMessages(ctx, tc.campaign, "", tc.limit); !errs.Is(err, errs.Invalid) {
+			t.Errorf("%s: ScanMessages error = %v, want Invalid", tc.name, err)
+		}
+	}
+}
+
+// testMessagesTo lists one person's messages across campaigns, newest
+// created first, a tie by id descending, none to anyone else.
+func testMessagesTo(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	to := func(campaignID string, minute int) message.Message {
+		p := phone(1)
+		return message.Message{
+			ID: message.ID(campaignID, p), CampaignID: campaignID, Phone: p, Status: message.Sent,
+			CreatedAt: at(minute), UpdatedAt: at(minute + 1), SentAt: ptr(at(minute + 1)),
+		}
+	}
+	a, b, c, d := to("ca", 5), to("cb", 1), to("cc", 9), to("cd", 5) // a and d tie
+	mustCreateMessages(t, s, a, b, c, d, newMessage("ca", 2), newMessage("cc", 3))
+	tied := []message.Message{keptMessage(a), keptMessage(d)}
+	slices.SortFunc(tied, func(x, y message.Message) int { return strings.Compare(y.ID, x.ID) })
+	all := append(append([]message.Message{keptMessage(c)}, tied...), keptMessage(b))
+
+	tests := []struct {
+		name  string
+		phone string
+		limit int
+		want  []message.Message
+	}{
+		{"all", phone(1), 10, all},
+		{"newest_two", phone(1), 2, all[:2]},
+		{"nobody", phone(7), 10, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.MessagesTo(ctx, tc.phone, tc.limit)
+			if err != nil {
+				t.Fatalf("MessagesTo: %v", err)
+			}
+			if d := diff(tc.want, got); d != "" {
+				t.Errorf("MessagesTo (-want, +got):\n%s", d)
+			}
+		})
+	}
+	if _, err := s.MessagesTo(ctx, phone(1), 0); !errs.Is(err, errs.Invalid) {
+		t.Errorf("MessagesTo(limit 0) error = %v, want Invalid", err)
+	}
+}
