@@ -17,6 +17,7 @@ import (
 
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/logging"
+	"github.com/eventstreamengine/ese/shared/reporting"
 	"github.com/eventstreamengine/ese/shared/uploads"
 	"github.com/eventstreamengine/ese/shared/userimport"
 )
@@ -263,7 +264,7 @@ func (s *Server) importErrors(w http.ResponseWriter, r *http.Request) {
 		if d.Row > 0 {
 			row = strconv.Itoa(d.Row)
 		}
-		return cw.Write([]string{row, spreadsheetSafe(d.Field), spreadsheetSafe(d.Message)})
+		return cw.Write([]string{row, reporting.SpreadsheetSafe(d.Field), reporting.SpreadsheetSafe(d.Message)})
 	}
 	_ = cw.Write([]string{"row", "field", "message"})
 	err = s.Store.ImportErrors(ctx, id, write)
@@ -286,13 +287,4 @@ func (s *Server) importErrors(w http.ResponseWriter, r *http.Request) {
 		logging.FromContext(ctx).Error("import errors download failed", "job_id", id, "error", err.Error())
 		panic(http.ErrAbortHandler)
 	}
-}
-
-// spreadsheetSafe keeps a cell from being read as a formula when the CSV
-// is opened in a spreadsheet (cells quote what users uploaded).
-func spreadsheetSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }

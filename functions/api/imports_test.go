@@ -157,14 +157,6 @@ func TestImportErrorsCSV(t *testing.T) {
 	}
 }
 
-func TestSpreadsheetSafe(t *testing.T) {
-	for in, want := range map[string]string{"": "", "=SUM(A1)": "'=SUM(A1)", "+1": "'+1", "-1": "'-1", "@x": "'@x", "\tx": "'\tx", "name": "name"} {
-		if got := spreadsheetSafe(in); got != want {
-			t.Errorf("spreadsheetSafe(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestCheckImports(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
