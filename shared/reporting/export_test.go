@@ -184,3 +184,20 @@ func TestExportMessagesStoreFails(t *testing.T) {
 		t.Errorf("ExportMessages wrote %d before failing, want %d", n, ExportPage)
 	}
 }
+
+// FuzzSpreadsheetSafe: no cell comes out starting with what makes a
+// spreadsheet run it, and none loses what it said.
+func FuzzSpreadsheetSafe(f *testing.F) {
+	for _, s := range []string{"", "+94771234567", "=1+1", "-2", "@SUM(A1)", "\t=1", "\r=1", "plain", "'=x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := SpreadsheetSafe(s)
+		if got != "" && strings.ContainsRune("=+-@\t\r", rune(got[0])) {
+			t.Errorf("SpreadsheetSafe(%q) = %q starts a formula", s, got)
+		}
+		if got != s && got != "'"+s {
+			t.Errorf("SpreadsheetSafe(%q) = %q, want the cell or the cell after an apostrophe", s, got)
+		}
+	})
+}
