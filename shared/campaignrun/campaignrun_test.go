@@ -459,8 +459,8 @@ func (f *fixture) sentBefore(t *testing.T, phone string, ago time.Duration) {
 		t.Fatal(err)
 	}
 	at := now.Add(-ago)
-	if _, err := f.store.ClaimMessage(ctx, m.ID, at, store.FrequencyCap{Limit: 100, Window: 24 * time.Hour}, func(_ campaign.Campaign, _ int, m *message.Message) error {
-		m.Status, m.ClaimedAt = message.Sending, &at
+	if _, err := f.store.ClaimMessage(ctx, m.ID, func() time.Time { return at }, store.FrequencyCap{Limit: 100, Window: 24 * time.Hour}, func(c store.Claim, m *message.Message) error {
+		m.Status, m.ClaimedAt = message.Sending, &c.At
 		return nil
 	}); err != nil {
 		t.Fatal(err)

@@ -259,8 +259,8 @@ func TestDryRun_frequency_cap_and_tier(t *testing.T) {
 	}
 	at := now.Add(-time.Hour)
 	for id, fc := range map[string]store.FrequencyCap{earlier.ID: {Limit: 1, Window: compliance.FrequencyWindow}, unCapped.ID: {}} {
-		if _, err := f.store.ClaimMessage(ctx, id, at, fc, func(_ campaign.Campaign, _ int, m *message.Message) error {
-			m.Status, m.ClaimedAt = message.Sending, &at
+		if _, err := f.store.ClaimMessage(ctx, id, func() time.Time { return at }, fc, func(c store.Claim, m *message.Message) error {
+			m.Status, m.ClaimedAt = message.Sending, &c.At
 			return nil
 		}); err != nil {
 			t.Fatal(err)

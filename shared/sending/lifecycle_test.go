@@ -104,7 +104,7 @@ type pauseAtClaim struct {
 	once sync.Once
 }
 
-func (s *pauseAtClaim) ClaimMessage(ctx context.Context, id string, at time.Time, limit store.FrequencyCap, fn func(campaign.Campaign, int, *message.Message) error) (message.Message, error) {
+func (s *pauseAtClaim) ClaimMessage(ctx context.Context, id string, now func() time.Time, limit store.FrequencyCap, fn func(store.Claim, *message.Message) error) (message.Message, error) {
 	s.once.Do(func() {
 		m, err := s.GetMessage(ctx, id)
 		if err == nil {
@@ -116,7 +116,7 @@ func (s *pauseAtClaim) ClaimMessage(ctx context.Context, id string, at time.Time
 			panic(err)
 		}
 	})
-	return s.Store.ClaimMessage(ctx, id, at, limit, fn)
+	return s.Store.ClaimMessage(ctx, id, now, limit, fn)
 }
 
 // The decision is the claim's own: a pause answered after the task's first

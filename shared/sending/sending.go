@@ -143,6 +143,8 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 		return OutcomeDeferred, nil
 	}
 
+	// A first look at the person, to skip without a claim and to judge
+	// the window and quiet hours; the claim looks again.
 	u, err := s.Store.GetUser(ctx, m.Phone)
 	if err != nil && !errs.Is(err, errs.NotExist) {
 		return "", fmt.Errorf("sending.Send: %w", err)
@@ -151,11 +153,7 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 	if serr != nil {
 		return "", fmt.Errorf("sending.Send: %w", serr)
 	}
-	if err != nil || u.Consent != consent.OptIn || suppressed[m.Phone] {
-		reason := message.SkipConsentAtSend
-		if suppressed[m.Phone] {
-			reason = message.SkipSuppressed
-		}
+	if reason, ok := withdrawn(store.Claim{User: u, HasUser: err == nil, Suppressed: suppressed[m.Phone]}); ok {
 		return s.skipUnclaimed(ctx, m, reason, "skipped: consent withdrawn before send")
 	}
 
@@ -179,25 +177,31 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 		return OutcomeDeferred, nil
 	}
 
-	// The claim's own time: reconcile judges a claim's age by it. The
-	// claim reads the campaign in its own transaction: once a pause or a
-	// cancel has committed (and so been answered), no claim succeeds, and
-	// the message is held or cancelled instead. With a cap it reads the
-	// person's send ledger too, so racing claims cannot pass the cap.
-	claimed := s.now()
+	// The claim decides on what its own transaction reads. The campaign:
+	// once a pause or a cancel has committed (and so been answered), no
+	// claim succeeds, and the message is held or cancelled instead. The
+	// person: a STOP or a suppression committed after the look above is
+	// honoured. With a cap, the person's send ledger too, so racing
+	// claims cannot pass the cap. The claim's time is taken by the store
+	// in the attempt that commits (reconcile judges a claim's age by it,
+	// and the provider is called only after that commit).
 	limit := store.FrequencyCap{Limit: s.FrequencyCap, Window: compliance.FrequencyWindow}
-	m, err = s.Store.ClaimMessage(ctx, m.ID, claimed, limit, func(c campaign.Campaign, recent int, m *message.Message) error {
+	m, err = s.Store.ClaimMessage(ctx, m.ID, s.now, limit, func(cl store.Claim, m *message.Message) error {
 		if !claimable(m.Status) {
 			return errNotClaimable
 		}
-		if c.Status != campaign.Running {
-			return stopIn(c, m, claimed)
+		if cl.Campaign.Status != campaign.Running {
+			return stopIn(cl.Campaign, m, cl.At)
 		}
-		if compliance.OverCap(s.FrequencyCap, recent) {
-			m.Status, m.SkipReason, m.UpdatedAt = message.Skipped, message.SkipFrequencyCap, claimed
+		if reason, ok := withdrawn(cl); ok {
+			m.Status, m.SkipReason, m.UpdatedAt = message.Skipped, reason, cl.At
 			return nil
 		}
-		m.Status, m.ClaimedAt, m.UpdatedAt = message.Sending, &claimed, claimed
+		if compliance.OverCap(s.FrequencyCap, cl.RecentSends) {
+			m.Status, m.SkipReason, m.UpdatedAt = message.Skipped, message.SkipFrequencyCap, cl.At
+			return nil
+		}
+		m.Status, m.ClaimedAt, m.UpdatedAt = message.Sending, &cl.At, cl.At
 		m.Attempts++
 		return nil
 	})
@@ -294,6 +298,18 @@ func stopIn(c campaign.Campaign, m *message.Message, now time.Time) error {
 	return nil
 }
 
+// withdrawn reports why a person may not be sent to, if they may not: on
+// the do-not-message list, or without consent (no user, STOP, OPT_OUT).
+func withdrawn(p store.Claim) (message.SkipReason, bool) {
+	switch {
+	case p.Suppressed:
+		return message.SkipSuppressed, true
+	case !p.HasUser || p.User.Consent != consent.OptIn:
+		return message.SkipConsentAtSend, true
+	}
+	return "", false
+}
+
 // stopped reports what stop or the claim left a message as.
 func (s *Sender) stopped(ctx context.Context, m message.Message) (Outcome, error) {
 	log := logging.FromContext(ctx)
@@ -303,6 +319,9 @@ func (s *Sender) stopped(ctx context.Context, m message.Message) (Outcome, error
 		return OutcomeHeld, nil
 	case m.SkipReason == message.SkipFrequencyCap:
 		log.Info("skipped: the person reached the frequency cap", "cap", s.FrequencyCap)
+		return OutcomeSkipped, s.concluded(ctx, m.CampaignID)
+	case m.SkipReason == message.SkipSuppressed, m.SkipReason == message.SkipConsentAtSend:
+		log.Info("skipped: consent withdrawn before the claim", "skip_reason", m.SkipReason)
 		return OutcomeSkipped, s.concluded(ctx, m.CampaignID)
 	}
 	log.Info("skipped: the campaign was cancelled")

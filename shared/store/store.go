@@ -67,18 +67,29 @@ const LedgerKeep = 7 * 24 * time.Hour
 // across campaigns: each message's claim time, pruned of those older than
 // the cap's window whenever it is written, and the time of the latest.
 type SendLedger interface {
-	// ClaimMessage is UpdateMessageInCampaign for a send's claim at at,
-	// with the person's ledger read in the same transaction when cap is
-	// on: fn gets recentSends, the sends recorded for m.Phone after
-	// at - cap.Window (0 when cap is off), not counting m's own entry (a
-	// claim taken again after a release must not count itself twice).
-	// If fn leaves m SENDING, the claim is recorded: m's entry becomes at
-	// (kept only when cap is on; without a cap nothing is read, so the
-	// entries could not be pruned) and the person's last send time at.
-	// Otherwise the ledger is left as it was. Exact under concurrent
-	// claims for one person: two that both read Limit-1 cannot both
-	// commit. Invalid for a Window above LedgerKeep.
-	ClaimMessage(ctx context.Context, id string, at time.Time, cap FrequencyCap, fn func(c campaign.Campaign, recentSends int, m *message.Message) error) (message.Message, error)
+	// ClaimMessage is UpdateMessageInCampaign for a send's claim: one
+	// transaction reads the message, its campaign, the person (user
+	// document and suppression entry for m.Phone) and, when cap is on,
+	// their ledger, then hands fn a Claim of what it read. A STOP, an
+	// opt-out or a suppression committed before the claim commits is in
+	// the Claim (the claim reads it, or retries when it moves under it);
+	// one committed after waits for the claim, and finds it SENDING.
+	//
+	// Claim.At is now() taken in each attempt after the reads, so a claim
+	// whose transaction retried is never older than the attempt that
+	// commits it: the provider is called only after that commit.
+	// RecentSends counts the sends recorded for m.Phone after
+	// At - cap.Window (0 when cap is off), not m's own entry (a claim
+	// taken again after a release must not count itself twice).
+	//
+	// fn claims by leaving m SENDING with ClaimedAt = At. Then the claim
+	// is recorded: m's ledger entry becomes At (kept only when cap is on;
+	// without a cap nothing is read, so entries could not be pruned) and
+	// the person's last send time At. Otherwise the ledger is left as it
+	// was. Exact under concurrent claims for one person: two that both
+	// read Limit-1 cannot both commit. Invalid for a Window above
+	// LedgerKeep; a nil now is time.Now.
+	ClaimMessage(ctx context.Context, id string, now func() time.Time, cap FrequencyCap, fn func(c Claim, m *message.Message) error) (message.Message, error)
 	// ForgetSend removes message id's entry from phone's ledger if it
 	// still records the claim at claimedAt: the provider refused that
 	// send, so the person got nothing. A later claim's entry, and a
@@ -99,6 +110,20 @@ type SendLedger interface {
 	// at or after since (at most LedgerKeep ago), across campaigns: the
 	// unique recipients a WhatsApp messaging tier limits.
 	PeopleMessagedSince(ctx context.Context, since time.Time) (int, error)
+}
+
+// Claim is what a send's claim read in its transaction (ClaimMessage).
+type Claim struct {
+	// At is the claim's time, taken in the attempt that reads all this.
+	At       time.Time
+	Campaign campaign.Campaign
+	// RecentSends is the person's other sends in the cap's window.
+	RecentSends int
+	// User is the person; HasUser is false when there is none.
+	User    user.User
+	HasUser bool
+	// Suppressed: the message's number is on the do-not-message list.
+	Suppressed bool
 }
 
 // DryRuns keeps each campaign's latest dry run.

@@ -9,7 +9,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/store"
@@ -29,7 +28,7 @@ type ledgerDoc struct {
 
 // ledgerClaim is what ClaimMessage records with a claim.
 type ledgerClaim struct {
-	at  time.Time
+	now func() time.Time
 	cap store.FrequencyCap
 }
 
@@ -38,14 +37,51 @@ func (s *Store) ledger(phone string) *firestore.DocumentRef {
 }
 
 // ClaimMessage implements store.SendLedger: UpdateMessageInCampaign's
-// transaction, reading the ledger after the campaign when capped. Two
-// claims for one person both read the ledger and both write it, so one
-// of them is retried and counts the other.
-func (s *Store) ClaimMessage(ctx context.Context, id string, at time.Time, limit store.FrequencyCap, fn func(campaign.Campaign, int, *message.Message) error) (message.Message, error) {
+// transaction, reading the person after the campaign. Firestore locks
+// what a transaction reads: a STOP or a suppression written meanwhile
+// either committed first and is read, or waits for the claim. Two claims
+// for one person both read the ledger and both write it, so one of them
+// is retried and counts the other.
+func (s *Store) ClaimMessage(ctx context.Context, id string, now func() time.Time, limit store.FrequencyCap, fn func(store.Claim, *message.Message) error) (message.Message, error) {
 	if err := records.CheckCap(limit); err != nil {
 		return message.Message{}, err
 	}
-	return s.updateInCampaign(ctx, "ClaimMessage", id, &ledgerClaim{at: records.Time(at), cap: limit}, fn)
+	if now == nil {
+		now = time.Now
+	}
+	return s.updateInCampaign(ctx, "ClaimMessage", id, &ledgerClaim{now: now, cap: limit}, fn)
+}
+
+// readPerson reads, in tx and in one round trip, phone's user document,
+// suppression entry and (withLedger) send ledger into c. A phone that
+// cannot name a document has none of them.
+func (s *Store) readPerson(tx *firestore.Transaction, phone string, withLedger bool, c *store.Claim) (map[string]time.Time, error) {
+	if !records.ValidID(phone) {
+		return nil, nil
+	}
+	refs := []*firestore.DocumentRef{s.userRef(phone), s.c.Collection(colSuppressed).Doc(phone)}
+	if withLedger {
+		refs = append(refs, s.ledger(phone))
+	}
+	snaps, err := tx.GetAll(refs)
+	if err != nil {
+		return nil, err
+	}
+	if snaps[0].Exists() {
+		if c.User, err = decodeUser(snaps[0]); err != nil {
+			return nil, err
+		}
+		c.HasUser = true
+	}
+	c.Suppressed = snaps[1].Exists()
+	if !withLedger || !snaps[2].Exists() {
+		return nil, nil
+	}
+	var d ledgerDoc
+	if err := snaps[2].DataTo(&d); err != nil {
+		return nil, fmt.Errorf("decode ledger: %w", err)
+	}
+	return d.Sends, nil
 }
 
 // readLedger reads phone's sends in tx; none for a person without a
@@ -72,17 +108,17 @@ func (s *Store) readLedger(tx *firestore.Transaction, phone string) (map[string]
 // ledger was read: it is rewritten pruned, with the claim's entry.
 // Without a cap nothing was read, and only the last send time is merged
 // in (a blind write, which contends with nothing).
-func (s *Store) recordClaim(tx *firestore.Transaction, phone, id string, c ledgerClaim, sends map[string]time.Time) error {
+func (s *Store) recordClaim(tx *firestore.Transaction, phone, id string, at time.Time, limit store.FrequencyCap, sends map[string]time.Time) error {
 	if !records.ValidID(phone) {
 		return nil
 	}
-	expire := c.at.Add(store.LedgerKeep)
-	if !c.cap.On() {
-		return tx.Set(s.ledger(phone), map[string]any{"last_sent_at": c.at, "expire_at": expire}, firestore.MergeAll)
+	expire := at.Add(store.LedgerKeep)
+	if !limit.On() {
+		return tx.Set(s.ledger(phone), map[string]any{"last_sent_at": at, "expire_at": expire}, firestore.MergeAll)
 	}
-	kept := records.PruneSends(sends, c.at.Add(-c.cap.Window))
-	kept[id] = c.at
-	return tx.Set(s.ledger(phone), ledgerDoc{Sends: kept, LastSentAt: c.at, ExpireAt: expire})
+	kept := records.PruneSends(sends, at.Add(-limit.Window))
+	kept[id] = at
+	return tx.Set(s.ledger(phone), ledgerDoc{Sends: kept, LastSentAt: at, ExpireAt: expire})
 }
 
 // ForgetSend implements store.SendLedger: the entry is deleted by its

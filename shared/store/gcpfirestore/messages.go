@@ -148,15 +148,16 @@ func keepExpiry(prev messageDoc, m message.Message) messageDoc {
 // locks what a transaction reads, so a campaign update (a pause) either
 // commits first and is seen, or waits for this one to commit.
 func (s *Store) UpdateMessageInCampaign(ctx context.Context, id string, fn func(campaign.Campaign, *message.Message) error) (message.Message, error) {
-	return s.updateInCampaign(ctx, "UpdateMessageInCampaign", id, nil, func(c campaign.Campaign, _ int, m *message.Message) error {
-		return fn(c, m)
+	return s.updateInCampaign(ctx, "UpdateMessageInCampaign", id, nil, func(c store.Claim, m *message.Message) error {
+		return fn(c.Campaign, m)
 	})
 }
 
 // updateInCampaign is UpdateMessageInCampaign, and ClaimMessage when
-// claim is set: then the person's ledger is read (with a cap) after the
-// campaign and written with the message when fn claims it.
-func (s *Store) updateInCampaign(ctx context.Context, op, id string, claim *ledgerClaim, fn func(campaign.Campaign, int, *message.Message) error) (message.Message, error) {
+// claim is set: then the person is read after the campaign (their ledger
+// only with a cap), the claim's time taken, and the ledger written with
+// the message when fn claims it.
+func (s *Store) updateInCampaign(ctx context.Context, op, id string, claim *ledgerClaim, fn func(store.Claim, *message.Message) error) (message.Message, error) {
 	if !records.ValidID(id) {
 		return message.Message{}, notExist(op, "messages/"+id)
 	}
@@ -183,16 +184,21 @@ func (s *Store) updateInCampaign(ctx context.Context, op, id string, claim *ledg
 		if err != nil {
 			return err
 		}
+		read := store.Claim{Campaign: c}
 		var sends map[string]time.Time
-		recent := 0
-		if claim != nil && claim.cap.On() {
-			if sends, err = s.readLedger(tx, d.Phone); err != nil {
+		if claim != nil {
+			if sends, err = s.readPerson(tx, d.Phone, claim.cap.On(), &read); err != nil {
 				return err
 			}
-			recent = records.SendsAfter(sends, claim.at.Add(-claim.cap.Window), id)
+			// Taken in every attempt, after its reads: the attempt that
+			// commits is the claim, and the provider is called after it.
+			read.At = records.Time(claim.now())
+			if claim.cap.On() {
+				read.RecentSends = records.SendsAfter(sends, read.At.Add(-claim.cap.Window), id)
+			}
 		}
 		cur, next := d.message(id), d.message(id)
-		if err := fn(c, recent, &next); err != nil {
+		if err := fn(read, &next); err != nil {
 			if errors.Is(err, store.Unchanged) {
 				out = cur
 				return nil
@@ -209,7 +215,7 @@ func (s *Store) updateInCampaign(ctx context.Context, op, id string, claim *ledg
 		if claim == nil || next.Status != message.Sending {
 			return nil
 		}
-		return s.recordClaim(tx, d.Phone, id, *claim, sends)
+		return s.recordClaim(tx, d.Phone, id, read.At, claim.cap, sends)
 	}, firestore.MaxAttempts(txAttempts))
 	if fnErr != nil && errors.Is(err, fnErr) {
 		return message.Message{}, fnErr

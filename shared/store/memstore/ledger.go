@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/store"
@@ -20,22 +19,26 @@ type ledger struct {
 
 // claim is what ClaimMessage records with a claim.
 type claim struct {
-	at  time.Time
+	now func() time.Time
 	cap store.FrequencyCap
 }
 
 // ClaimMessage implements store.SendLedger. fn runs under the store's
-// lock, which makes the count exact against every other claim.
-func (s *Store) ClaimMessage(ctx context.Context, id string, at time.Time, limit store.FrequencyCap, fn func(campaign.Campaign, int, *message.Message) error) (message.Message, error) {
+// lock, which makes what it reads exact against every other write: the
+// count against other claims, consent and suppression against a STOP.
+func (s *Store) ClaimMessage(ctx context.Context, id string, now func() time.Time, limit store.FrequencyCap, fn func(store.Claim, *message.Message) error) (message.Message, error) {
 	if err := records.CheckCap(limit); err != nil {
 		return message.Message{}, err
 	}
-	return s.updateInCampaign("ClaimMessage", id, &claim{at: records.Time(at), cap: limit}, fn)
+	if now == nil {
+		now = time.Now
+	}
+	return s.updateInCampaign("ClaimMessage", id, &claim{now: now, cap: limit}, fn)
 }
 
 // updateInCampaign is UpdateMessageInCampaign, and ClaimMessage when cl
 // is set.
-func (s *Store) updateInCampaign(op, id string, cl *claim, fn func(campaign.Campaign, int, *message.Message) error) (message.Message, error) {
+func (s *Store) updateInCampaign(op, id string, cl *claim, fn func(store.Claim, *message.Message) error) (message.Message, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur, ok := s.messages[id]
@@ -47,12 +50,19 @@ func (s *Store) updateInCampaign(op, id string, cl *claim, fn func(campaign.Camp
 		return message.Message{}, notExist(op, "campaign "+cur.CampaignID)
 	}
 	l := s.ledgers[cur.Phone]
-	recent := 0
-	if cl != nil && cl.cap.On() {
-		recent = records.SendsAfter(l.sends, cl.at.Add(-cl.cap.Window), id)
+	read := store.Claim{Campaign: copyCampaign(c)}
+	if cl != nil {
+		read.At = records.Time(cl.now())
+		if cl.cap.On() {
+			read.RecentSends = records.SendsAfter(l.sends, read.At.Add(-cl.cap.Window), id)
+		}
+		if u, ok := s.users[cur.Phone]; ok {
+			read.User, read.HasUser = copyUser(u), true
+		}
+		_, read.Suppressed = s.suppressed[cur.Phone]
 	}
 	next := copyMessage(cur)
-	if err := fn(copyCampaign(c), recent, &next); err != nil {
+	if err := fn(read, &next); err != nil {
 		if errors.Is(err, store.Unchanged) {
 			return copyMessage(cur), nil
 		}
@@ -66,10 +76,10 @@ func (s *Store) updateInCampaign(op, id string, cl *claim, fn func(campaign.Camp
 			s.ledgers = map[string]ledger{}
 		}
 		if cl.cap.On() {
-			l.sends = records.PruneSends(l.sends, cl.at.Add(-cl.cap.Window))
-			l.sends[id] = cl.at
+			l.sends = records.PruneSends(l.sends, read.At.Add(-cl.cap.Window))
+			l.sends[id] = read.At
 		}
-		l.last = cl.at
+		l.last = read.At
 		s.ledgers[cur.Phone] = l
 	}
 	return copyMessage(next), nil

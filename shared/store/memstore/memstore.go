@@ -833,8 +833,8 @@ func (s *Store) UpdateMessage(ctx context.Context, id string, fn func(*message.M
 // UpdateMessageInCampaign implements store.Messages. fn runs under the
 // store's lock, which makes it exact against campaign updates.
 func (s *Store) UpdateMessageInCampaign(ctx context.Context, id string, fn func(campaign.Campaign, *message.Message) error) (message.Message, error) {
-	return s.updateInCampaign("UpdateMessageInCampaign", id, nil, func(c campaign.Campaign, _ int, m *message.Message) error {
-		return fn(c, m)
+	return s.updateInCampaign("UpdateMessageInCampaign", id, nil, func(c store.Claim, m *message.Message) error {
+		return fn(c.Campaign, m)
 	})
 }
 

@@ -9,9 +9,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/eventstreamengine/ese/shared/campaign"
+	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/store"
+	"github.com/eventstreamengine/ese/shared/suppression"
+	"github.com/eventstreamengine/ese/shared/user"
 )
 
 var day = store.FrequencyCap{Limit: 2, Window: 24 * time.Hour}
@@ -33,19 +36,22 @@ func runningCampaigns(t *testing.T, s store.Store, n, person int) []message.Mess
 	return ms
 }
 
-// claimFn claims when fewer than cap sends are recent, else skips, and
-// reports what it saw.
-func claimFn(limit int, at time.Time, seen *int) func(campaign.Campaign, int, *message.Message) error {
-	return func(_ campaign.Campaign, recent int, m *message.Message) error {
-		*seen = recent
-		if recent >= limit {
+// claimFn claims at the claim's time when fewer than cap sends are
+// recent, else skips, and reports what it saw.
+func claimFn(limit int, seen *int) func(store.Claim, *message.Message) error {
+	return func(c store.Claim, m *message.Message) error {
+		*seen = c.RecentSends
+		if c.RecentSends >= limit {
 			m.Status, m.SkipReason = message.Skipped, message.SkipFrequencyCap
 			return nil
 		}
-		m.Status, m.ClaimedAt = message.Sending, &at
+		m.Status, m.ClaimedAt = message.Sending, &c.At
 		return nil
 	}
 }
+
+// clock is a clock stopped at t.
+func clock(t time.Time) func() time.Time { return func() time.Time { return t } }
 
 // A claim counts the person's other sends in the window before it, never
 // its own; a claim that is refused, skipped or unchanged records nothing;
@@ -58,7 +64,7 @@ func testClaimMessage(t *testing.T, s store.Store) {
 	claim := func(m message.Message, at time.Time) (int, message.Status) {
 		t.Helper()
 		var seen int
-		got, err := s.ClaimMessage(ctx, m.ID, at, day, claimFn(day.Limit, at, &seen))
+		got, err := s.ClaimMessage(ctx, m.ID, clock(at), day, claimFn(day.Limit, &seen))
 		if err != nil {
 			t.Fatalf("ClaimMessage(%s at %v): %v", m.ID, at, err)
 		}
@@ -115,14 +121,14 @@ func testClaimMessage(t *testing.T, s store.Store) {
 
 	// fn refusing, or Unchanged, records nothing.
 	boom := errs.E(errs.Conflict, "boom")
-	for _, fn := range []func(campaign.Campaign, int, *message.Message) error{
-		func(_ campaign.Campaign, _ int, m *message.Message) error { m.Status = message.Sending; return boom },
-		func(_ campaign.Campaign, _ int, m *message.Message) error {
+	for _, fn := range []func(store.Claim, *message.Message) error{
+		func(_ store.Claim, m *message.Message) error { m.Status = message.Sending; return boom },
+		func(_ store.Claim, m *message.Message) error {
 			m.Status = message.Sending
 			return store.Unchanged
 		},
 	} {
-		if _, err := s.ClaimMessage(ctx, ms[2].ID, at(5), day, fn); err != nil && err != boom {
+		if _, err := s.ClaimMessage(ctx, ms[2].ID, clock(at(5)), day, fn); err != nil && err != boom {
 			t.Errorf("ClaimMessage: %v", err)
 		}
 	}
@@ -151,11 +157,11 @@ func testClaimMessage(t *testing.T, s store.Store) {
 		}
 	}
 
-	if _, err := s.ClaimMessage(ctx, "nope", at(0), day, claimFn(2, at(0), new(int))); !errs.Is(err, errs.NotExist) {
+	if _, err := s.ClaimMessage(ctx, "nope", clock(at(0)), day, claimFn(2, new(int))); !errs.Is(err, errs.NotExist) {
 		t.Errorf("unknown message: %v, want NotExist", err)
 	}
 	for _, c := range []store.FrequencyCap{{Limit: -1}, {Limit: 2}, {Limit: 2, Window: store.LedgerKeep + time.Hour}} {
-		if _, err := s.ClaimMessage(ctx, ms[0].ID, at(0), c, claimFn(2, at(0), new(int))); !errs.Is(err, errs.Invalid) {
+		if _, err := s.ClaimMessage(ctx, ms[0].ID, clock(at(0)), c, claimFn(2, new(int))); !errs.Is(err, errs.Invalid) {
 			t.Errorf("cap %+v: %v, want Invalid", c, err)
 		}
 	}
@@ -171,7 +177,7 @@ func testClaimMessageUncapped(t *testing.T, s store.Store) {
 	ms := runningCampaigns(t, s, 3, 1)
 	for i, m := range ms {
 		var seen int
-		got, err := s.ClaimMessage(ctx, m.ID, at(i), store.FrequencyCap{}, claimFn(1, at(i), &seen))
+		got, err := s.ClaimMessage(ctx, m.ID, clock(at(i)), store.FrequencyCap{}, claimFn(1, &seen))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -200,7 +206,7 @@ func testClaimMessageConcurrent(t *testing.T, s store.Store) {
 		wg.Go(func() {
 			now := at(10 + i)
 			var seen int
-			got, err := s.ClaimMessage(ctx, m.ID, now, day, claimFn(day.Limit, now, &seen))
+			got, err := s.ClaimMessage(ctx, m.ID, clock(now), day, claimFn(day.Limit, &seen))
 			if err != nil {
 				t.Errorf("ClaimMessage: %v", err)
 				return
@@ -231,13 +237,13 @@ func testPeopleMessagedSince(t *testing.T, s store.Store) {
 		3: {at(20), at(5)}, // claimed out of order: the last claim recorded is at 5
 	} {
 		for i, m := range runningCampaigns(t, s, len(times), person) {
-			if _, err := s.ClaimMessage(ctx, m.ID, times[i], day, claimFn(9, times[i], new(int))); err != nil {
+			if _, err := s.ClaimMessage(ctx, m.ID, clock(times[i]), day, claimFn(9, new(int))); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	skipped := runningCampaigns(t, s, 1, 4)[0]
-	if _, err := s.ClaimMessage(ctx, skipped.ID, at(40), day, claimFn(0, at(40), new(int))); err != nil {
+	if _, err := s.ClaimMessage(ctx, skipped.ID, clock(at(40)), day, claimFn(0, new(int))); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -258,5 +264,87 @@ func testPeopleMessagedSince(t *testing.T, s store.Store) {
 	}
 	if diff := cmp.Diff(map[string]bool{phones[0]: true, phones[1]: true}, got); diff != "" {
 		t.Errorf("MessagedSince(at 6) (-want +got):\n%s", diff)
+	}
+}
+
+// A claim reads the person in its own transaction: a STOP, an opt-out or
+// a suppression committed after the sender's early look at the person but
+// before the claim is what fn sees. The claim's time is the clock's,
+// read by the claim, and a claim fn skips records nothing.
+func testClaimReadsThePerson(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	cases := []struct {
+		name string
+		// before is committed after the early look, before the claim.
+		before         func(t *testing.T, p string)
+		noUser         bool
+		wantConsent    consent.State
+		wantSuppressed bool
+	}{
+		{name: "opted_in", before: func(*testing.T, string) {}, wantConsent: consent.OptIn},
+		{name: "stop_keyword", wantConsent: consent.Stop, before: func(t *testing.T, p string) {
+			if _, _, err := s.ApplyKeyword(ctx, consent.Keyword{Phone: p, Intent: consent.IntentOptOut, Ref: "SM1", At: at(1)}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "admin_opt_out", wantConsent: consent.OptOut, before: func(t *testing.T, p string) {
+			if _, _, err := s.SetConsent(ctx, consent.Change{Phone: p, To: consent.OptOut, Source: consent.SourceAdmin, At: at(1)}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "suppressed", wantConsent: consent.OptIn, wantSuppressed: true, before: func(t *testing.T, p string) {
+			if _, err := s.Suppress(ctx, suppression.Entry{Phone: p, Reason: "complaint", By: "admin", CreatedAt: at(1)}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "no_user", noUser: true, before: func(*testing.T, string) {}},
+	}
+	type read struct {
+		At          time.Time
+		CampaignID  string
+		HasUser     bool
+		Consent     consent.State
+		Suppressed  bool
+		RecentSends int
+	}
+	for i, tc := range cases {
+		m := runningCampaigns(t, s, 1, 10+i)[0]
+		if !tc.noUser {
+			mustCreateUser(t, s, user.User{Phone: m.Phone, Consent: consent.OptIn, CreatedAt: at(0)})
+			if early, err := s.GetUser(ctx, m.Phone); err != nil || early.Consent != consent.OptIn {
+				t.Fatalf("%s: early look = %v, %v; want OPT_IN", tc.name, early.Consent, err)
+			}
+		}
+		tc.before(t, m.Phone)
+		var got read
+		claimed, err := s.ClaimMessage(ctx, m.ID, clock(at(5)), day, func(c store.Claim, m *message.Message) error {
+			got = read{c.At, c.Campaign.ID, c.HasUser, c.User.Consent, c.Suppressed, c.RecentSends}
+			if c.Suppressed || !c.HasUser || c.User.Consent != consent.OptIn {
+				m.Status, m.SkipReason = message.Skipped, message.SkipConsentAtSend
+				return nil
+			}
+			m.Status, m.ClaimedAt = message.Sending, &c.At
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("%s: ClaimMessage: %v", tc.name, err)
+		}
+		want := read{kept(at(5)), m.CampaignID, !tc.noUser, tc.wantConsent, tc.wantSuppressed, 0}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("%s: what the claim read (-want +got):\n%s", tc.name, d)
+		}
+		wantStatus, wantSends := message.Skipped, 0
+		if tc.wantConsent == consent.OptIn && !tc.wantSuppressed {
+			wantStatus, wantSends = message.Sending, 1
+		}
+		if claimed.Status != wantStatus {
+			t.Errorf("%s: message %s, want %s", tc.name, claimed.Status, wantStatus)
+		}
+		if wantStatus == message.Sending && (claimed.ClaimedAt == nil || !claimed.ClaimedAt.Equal(kept(at(5)))) {
+			t.Errorf("%s: claimed at %v, want the clock's %v", tc.name, claimed.ClaimedAt, kept(at(5)))
+		}
+		if n, err := s.SendsSince(ctx, []string{m.Phone}, at(0)); err != nil || n[m.Phone] != wantSends {
+			t.Errorf("%s: SendsSince = %v, %v; want %d", tc.name, n, err, wantSends)
+		}
 	}
 }

@@ -89,6 +89,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"claim_message_frequency_cap", testClaimMessage},
 		{"claim_message_uncapped", testClaimMessageUncapped},
 		{"claim_message_cap_exact_concurrent", testClaimMessageConcurrent},
+		{"claim_message_reads_the_person", testClaimReadsThePerson},
 		{"people_messaged_since", testPeopleMessagedSince},
 		{"dry_runs", testDryRuns},
 		{"campaigns_in_status_and_unconcluded_messages", testCampaignsInAndUnconcluded},

@@ -1,0 +1,151 @@
+package sending_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/message"
+	"github.com/eventstreamengine/ese/shared/sending"
+	"github.com/eventstreamengine/ese/shared/store"
+	"github.com/eventstreamengine/ese/shared/suppression"
+)
+
+// beforeClaim runs hook once, after the sender's first look at the person
+// and just before its claim: what happens there is what the claim must
+// see for itself.
+type beforeClaim struct {
+	store.Store
+	once sync.Once
+	hook func(ctx context.Context, phone string) error
+}
+
+func (s *beforeClaim) ClaimMessage(ctx context.Context, id string, now func() time.Time, limit store.FrequencyCap, fn func(store.Claim, *message.Message) error) (message.Message, error) {
+	var err error
+	s.once.Do(func() {
+		var m message.Message
+		if m, err = s.GetMessage(ctx, id); err == nil {
+			err = s.hook(ctx, m.Phone)
+		}
+	})
+	if err != nil {
+		return message.Message{}, err
+	}
+	return s.Store.ClaimMessage(ctx, id, now, limit, fn)
+}
+
+// A STOP, an opt-out or a suppression committed after the Sender looked
+// at the person, but before its claim, is honoured: the message is skipped
+// unclaimed and nothing is sent.
+func TestSend_consent_withdrawn_just_before_the_claim(t *testing.T) {
+	t.Parallel()
+	type result struct {
+		Outcome   sending.Outcome
+		Status    message.Status
+		Reason    message.SkipReason
+		Attempts  int
+		Claimed   bool
+		Sends     int
+		Concluded bool
+	}
+	cases := []struct {
+		name string
+		hook func(s store.Store) func(context.Context, string) error
+		want result
+	}{
+		{name: "nothing_changed_is_sent",
+			hook: func(store.Store) func(context.Context, string) error {
+				return func(context.Context, string) error { return nil }
+			},
+			want: result{sending.OutcomeSent, message.Sent, "", 1, true, 1, true}},
+		{name: "stop_keyword",
+			hook: func(s store.Store) func(context.Context, string) error {
+				return func(ctx context.Context, p string) error {
+					_, _, err := s.ApplyKeyword(ctx, consent.Keyword{Phone: p, Intent: consent.IntentOptOut, Ref: "SM1", At: time.Now()})
+					return err
+				}
+			},
+			want: result{sending.OutcomeSkipped, message.Skipped, message.SkipConsentAtSend, 0, false, 0, true}},
+		{name: "admin_opt_out",
+			hook: func(s store.Store) func(context.Context, string) error {
+				return func(ctx context.Context, p string) error {
+					_, _, err := s.SetConsent(ctx, consent.Change{Phone: p, To: consent.OptOut, Source: consent.SourceAdmin, At: time.Now()})
+					return err
+				}
+			},
+			want: result{sending.OutcomeSkipped, message.Skipped, message.SkipConsentAtSend, 0, false, 0, true}},
+		{name: "suppressed",
+			hook: func(s store.Store) func(context.Context, string) error {
+				return func(ctx context.Context, p string) error {
+					_, err := s.Suppress(ctx, suppression.Entry{Phone: p, Reason: "complaint"})
+					return err
+				}
+			},
+			want: result{sending.OutcomeSkipped, message.Skipped, message.SkipSuppressed, 0, false, 0, true}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			m := f.queued(t, "+94771234567", consent.OptIn)
+			done := &completions{}
+			f.sender.Store = &beforeClaim{Store: f.store, hook: tc.hook(f.store)}
+			f.sender.Campaign = done
+			out, err := f.send(t, m)
+			if err != nil {
+				t.Fatalf("Send: %v", err)
+			}
+			after := f.get(t, m)
+			got := result{out, after.Status, after.SkipReason, after.Attempts, after.ClaimedAt != nil, len(f.standin.Sent()), len(done.ids) == 1}
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// stepClock is a clock moved only by the test.
+type stepClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *stepClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *stepClock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// The claim's time is taken by the claim, not before it: a transaction
+// that retried for a while (the clock moved on before it committed) is
+// stamped with the attempt that committed, so reconcile never judges the
+// provider's silence from a time before the send could have started.
+func TestSend_claim_time_is_the_claims_own(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	m := f.queued(t, "+94771234567", consent.OptIn)
+	clock := &stepClock{t: time.Now().UTC().Truncate(time.Microsecond)}
+	f.sender.Now = clock.now
+	f.sender.Store = &beforeClaim{Store: f.store, hook: func(context.Context, string) error {
+		clock.add(30 * time.Second)
+		return nil
+	}}
+	want := clock.now().Add(30 * time.Second)
+	if out, err := f.send(t, m); err != nil || out != sending.OutcomeSent {
+		t.Fatalf("Send = %q, %v; want sent", out, err)
+	}
+	got := f.get(t, m)
+	if got.ClaimedAt == nil || !got.ClaimedAt.Equal(want) {
+		t.Errorf("claimed at %v, want %v (the clock when the claim ran)", got.ClaimedAt, want)
+	}
+}
