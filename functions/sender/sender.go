@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"time"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	"github.com/sethvargo/go-envconfig"
@@ -33,10 +32,10 @@ type Config struct {
 	setup.AutoPause
 	setup.FrequencyCap
 	setup.SenderCeiling // a campaign it concludes or pauses frees its share
+	setup.Reconcile
 	// PublicBaseURL is the Webhooks function's public origin: status
 	// callbacks go to its /webhooks/status.
-	PublicBaseURL  string        `env:"PUBLIC_BASE_URL, required"`
-	ReconcileAfter time.Duration `env:"RECONCILE_AFTER, default=2m"`
+	PublicBaseURL string `env:"PUBLIC_BASE_URL, required"`
 }
 
 // Validate checks PUBLIC_BASE_URL.
@@ -69,7 +68,7 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 	return New(&sending.Sender{
 		Store: st, Provider: p, Queue: q, Campaign: runner, Failures: runner,
 		StatusCallback: setup.StatusCallbackURL(cfg.PublicBaseURL),
-		ReconcileAfter: cfg.ReconcileAfter,
+		ReconcileAfter: cfg.Reconcile.After,
 		FrequencyCap:   cfg.FrequencyCap.PerDay,
 	}), nil
 }

@@ -52,8 +52,10 @@ type Sender struct {
 	// StatusCallback is the status webhook's public URL.
 	StatusCallback string
 	// ReconcileAfter is how old a claim must be before the provider's
-	// silence about it proves the send never happened (longer than any
-	// provider call can take).
+	// silence about it proves the send never happened: well above the
+	// provider's call timeout (the Sender's config requires several), as
+	// the claim's time is taken when its transaction commits, before the
+	// call starts, and the provider's list can lag behind a send.
 	ReconcileAfter time.Duration
 	// FrequencyCap is the most business-initiated messages one person
 	// gets in any compliance.FrequencyWindow, across campaigns; 0: no cap.

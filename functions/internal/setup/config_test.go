@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/sethvargo/go-envconfig"
@@ -21,6 +22,7 @@ import (
 	"github.com/eventstreamengine/ese/functions/recipients"
 	"github.com/eventstreamengine/ese/functions/sender"
 	"github.com/eventstreamengine/ese/functions/webhooks"
+	"github.com/eventstreamengine/ese/shared/sms/twilio"
 )
 
 // configs is every function's configuration, by entry point.
@@ -253,6 +255,54 @@ func TestConfigs_frequency_cap(t *testing.T) {
 			}
 			if cfg.FrequencyCap.PerDay != tc.want {
 				t.Errorf("cap %d, want %d", cfg.FrequencyCap.PerDay, tc.want)
+			}
+		})
+	}
+}
+
+// RECONCILE_AFTER must span several of the Twilio client's timeouts: a
+// smaller one is refused at start, naming both.
+func TestConfigs_reconcile_after(t *testing.T) {
+	t.Parallel()
+	least := setup.ReconcileTimeouts * twilio.DefaultTimeout
+	for _, tc := range []struct {
+		name, value string // value "": unset
+		want        time.Duration
+		wantIn      []string // nil: valid
+	}{
+		{name: "unset_is_two_minutes", want: 2 * time.Minute},
+		{name: "exactly_the_least", value: least.String(), want: least},
+		{name: "ten_minutes", value: "10m", want: 10 * time.Minute},
+		{name: "just_below", value: (least - time.Second).String(),
+			wantIn: []string{"RECONCILE_AFTER=" + (least - time.Second).String(), "Twilio client's timeout (" + twilio.DefaultTimeout.String() + ")"}},
+		{name: "one_provider_timeout", value: twilio.DefaultTimeout.String(),
+			wantIn: []string{"RECONCILE_AFTER=" + twilio.DefaultTimeout.String(), "at least " + least.String()}},
+		{name: "zero", value: "0s", wantIn: []string{"RECONCILE_AFTER=0s"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := maps(good)
+			if tc.value != "" {
+				env["RECONCILE_AFTER"] = tc.value
+			}
+			var cfg sender.Config
+			err := setup.Load(context.Background(), &cfg, envconfig.MapLookuper(env))
+			if tc.wantIn == nil {
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				if diff := cmp.Diff(tc.want, cfg.Reconcile.After); diff != "" {
+					t.Errorf("RECONCILE_AFTER (-want +got):\n%s", diff)
+				}
+				return
+			}
+			if !errors.Is(err, setup.ErrConfig) {
+				t.Fatalf("Load = %v, want ErrConfig", err)
+			}
+			for _, w := range tc.wantIn {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Load = %v, want it to name %q", err, w)
+				}
 			}
 		})
 	}

@@ -161,6 +161,28 @@ func FailureWatchWith(a AutoPause, st store.Store, pub events.Publisher) deliver
 	return &campaignrun.Runner{Store: st, Events: pub, AutoPause: a.Settings()}
 }
 
+// Reconcile is how old a claim without an outcome must be before
+// Twilio's silence about it proves the send never happened, so the
+// Sender may send again. Read by the Sender.
+type Reconcile struct {
+	After time.Duration `env:"RECONCILE_AFTER, default=2m"`
+}
+
+// ReconcileTimeouts is how many of the Twilio client's timeouts
+// RECONCILE_AFTER spans at least. The claim is stamped in the attempt of
+// its transaction that commits, and the send starts after that commit and
+// can take one timeout; Twilio's message list can lag behind a send, and
+// the instances' clocks differ a little: the rest is that margin.
+const ReconcileTimeouts = 4
+
+// Validate refuses a RECONCILE_AFTER a send in flight could outlast.
+func (r Reconcile) Validate() error {
+	if least := ReconcileTimeouts * twilio.DefaultTimeout; r.After < least {
+		return fmt.Errorf("RECONCILE_AFTER=%s: want at least %s, %d times the Twilio client's timeout (%s), or a send still in flight or not yet listed by Twilio could be sent again", r.After, least, ReconcileTimeouts, twilio.DefaultTimeout)
+	}
+	return nil
+}
+
 // FrequencyCap is the most business-initiated messages one person gets
 // in any 24 hours across campaigns (unset or 0: no cap). Read by the
 // Sender, whose claim enforces it exactly, and ProcessRecipients, which

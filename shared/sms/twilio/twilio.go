@@ -25,8 +25,12 @@ import (
 // Channel is the address prefix of WhatsApp numbers at Twilio.
 const Channel = "whatsapp:"
 
+// DefaultTimeout bounds each call to Twilio's API (a send, a list)
+// when the Config's HTTPClient sets none: a send's outcome is unknown
+// only for this long after it starts.
+const DefaultTimeout = 15 * time.Second
+
 const (
-	defaultTimeout = 15 * time.Second
 	// recentPage is how many of a number's newest messages SentTo reads
 	// besides the date-filtered list (see SentTo).
 	recentPage = 20
@@ -90,7 +94,7 @@ func New(cfg Config) (*Provider, error) {
 		authToken:  cfg.AuthToken,
 		service:    cfg.MessagingServiceSID,
 		base:       http.DefaultTransport,
-		timeout:    defaultTimeout,
+		timeout:    DefaultTimeout,
 	}
 	if cfg.From != "" {
 		p.from = withChannel(cfg.From)
