@@ -15,6 +15,8 @@ import (
 	"github.com/eventstreamengine/ese/shared/logging"
 	"github.com/eventstreamengine/ese/shared/phone"
 	"github.com/eventstreamengine/ese/shared/store"
+	"github.com/eventstreamengine/ese/shared/suppression"
+	"github.com/eventstreamengine/ese/shared/user"
 )
 
 // Message is a person's message to us.
@@ -22,8 +24,9 @@ type Message struct {
 	// ProviderSID is the provider's id of the message (Twilio's
 	// MessageSid): the reference of any consent change it makes.
 	ProviderSID string
-	// From is the sender's number as received (E.164, with or without the
-	// whatsapp: channel).
+	// From is the sender's id as received (E.164, with or without the
+	// whatsapp: channel): for some WhatsApp senders not the number we
+	// store (see FindSender), and kept as it came for audit.
 	From       string
 	Body       string
 	ReceivedAt time.Time
@@ -42,42 +45,142 @@ func Classification(body string) string {
 	return "Text Reply"
 }
 
+// Users is what finding a sender reads.
+type Users interface {
+	GetUsers(ctx context.Context, phones []string) (map[string]user.User, error)
+}
+
+// Sender is who sent a message: the numbers their sender id maps to (the
+// id kept as the alias) and the people stored under them.
+type Sender struct {
+	phone.WhatsAppSender
+	// Users are the people stored under the sender's numbers, in the
+	// numbers' order: usually one, none for an unknown sender.
+	Users []user.User
+}
+
+// FindSender maps from (phone.FromWhatsApp: WhatsApp's ids for Mexican,
+// Brazilian and Argentine numbers are not always the number we store) and
+// looks up who is stored under its numbers. The error is the mapping's
+// (Invalid; the Sender still has its ID when the id is + and digits) or
+// the store's.
+func FindSender(ctx context.Context, users Users, from string) (Sender, error) {
+	w, err := phone.FromWhatsApp(from)
+	s := Sender{WhatsAppSender: w}
+	if err != nil {
+		return s, err
+	}
+	found, err := users.GetUsers(ctx, w.Numbers())
+	if err != nil {
+		return s, fmt.Errorf("inbound.FindSender: %w", err)
+	}
+	for _, n := range w.Numbers() {
+		if u, ok := found[n]; ok {
+			s.Users = append(s.Users, u)
+		}
+	}
+	return s, nil
+}
+
+// UnknownStopReason is the reason of the suppression a STOP from an
+// unknown sender leaves, and SuppressedBy who it names as adding it.
+const (
+	UnknownStopReason = "STOP from an unknown sender"
+	SuppressedBy      = "inbound"
+)
+
 // Handler applies inbound messages.
 type Handler struct {
 	Store store.Store
 }
 
-// Handle applies one inbound message. A STOP or START is decided in one
-// store transaction against the person's state and their latest keyword,
-// so that redeliveries and keywords processed out of order (Pub/Sub keeps
-// none) leave their last word standing. A STOP from a number we do not
-// know is kept too, as a STOP user, so that no later import can opt them
+// Handle applies one inbound message. The sender is found by FindSender,
+// so a WhatsApp id that is not the dialled number still reaches the
+// person. A STOP or START is decided in one store transaction against the
+// person's state and their latest keyword, so that redeliveries and
+// keywords processed out of order (Pub/Sub keeps none) leave their last
+// word standing.
+//
+// A STOP is never dropped: one from a sender no user is stored under is
+// kept as a suppression against the number the id maps to (or the id
+// itself when it maps to none), which every send honours, and, when the
+// number is valid, as a STOP user, so that no later import can opt them
 // in. Then, whatever the message says, it is recorded as the person's
 // latest (the latest of any order stands); a number without a user has
 // nothing to record it on.
 func (h *Handler) Handle(ctx context.Context, m Message) error {
 	intent := consent.Classify(m.Body)
 	keyword := intent == consent.IntentOptOut || intent == consent.IntentOptIn
-	from, err := phone.Normalize(m.From)
-	if err != nil {
-		if keyword {
-			return errs.Wrap(errs.Permanent, err, "inbound.Handle: From")
-		}
-		logging.FromContext(ctx).Warn("inbound message from an unreadable number not recorded", "message_sid", m.ProviderSID)
-		return nil
-	}
-	if keyword {
-		u, changed, err := h.Store.ApplyKeyword(ctx, consent.Keyword{Phone: from, Intent: intent, Ref: m.ProviderSID, At: m.ReceivedAt})
-		if err != nil {
-			return fmt.Errorf("inbound.Handle: %w", err)
-		}
-		if changed {
-			logging.FromContext(ctx).Info("consent changed by keyword", "phone", phone.Mask(from),
-				"message_sid", m.ProviderSID, "to", u.Consent)
-		}
-	}
-	if err := h.Store.RecordInbound(ctx, from, m.ReceivedAt); err != nil {
+	log := logging.FromContext(ctx).With("message_sid", m.ProviderSID)
+	s, err := FindSender(ctx, h.Store, m.From)
+	if err != nil && !errs.Is(err, errs.Invalid) {
 		return fmt.Errorf("inbound.Handle: %w", err)
 	}
+	if s.ID != "" && s.Alias() {
+		// Masked: the alias is audited on the stored webhook, whole.
+		log = log.With("sender_id", phone.Mask(s.ID))
+	}
+	if intent == consent.IntentOptOut && len(s.Users) == 0 && (s.Number != "" || s.ID != "") {
+		if err := h.suppressUnknown(ctx, s, m); err != nil {
+			return err
+		}
+	}
+	if s.Number == "" {
+		switch {
+		case intent == consent.IntentOptOut && s.ID != "":
+			log.Warn("STOP from a sender id that maps to no number kept as a suppression of the id")
+			return nil
+		case keyword:
+			return errs.Wrap(errs.Permanent, err, "inbound.Handle: From")
+		}
+		log.Warn("inbound message from an unreadable number not recorded")
+		return nil
+	}
+	numbers := make([]string, 0, len(s.Users))
+	for _, u := range s.Users {
+		numbers = append(numbers, u.Phone)
+	}
+	if len(numbers) == 0 {
+		numbers = append(numbers, s.Number) // a STOP makes a STOP user here
+	}
+	for _, n := range numbers {
+		if keyword {
+			u, changed, err := h.Store.ApplyKeyword(ctx, consent.Keyword{Phone: n, Intent: intent, Ref: m.ProviderSID, At: m.ReceivedAt})
+			if err != nil {
+				return fmt.Errorf("inbound.Handle: %w", err)
+			}
+			if changed {
+				log.Info("consent changed by keyword", "phone", phone.Mask(n), "to", u.Consent)
+			}
+		}
+		if err := h.Store.RecordInbound(ctx, n, m.ReceivedAt); err != nil {
+			return fmt.Errorf("inbound.Handle: %w", err)
+		}
+	}
+	return nil
+}
+
+// suppressUnknown keeps a STOP from an unknown sender on the suppression
+// list, unless its number is there already (an admin's reason stands).
+func (h *Handler) suppressUnknown(ctx context.Context, s Sender, m Message) error {
+	key := s.Number
+	if key == "" {
+		key = s.ID
+	}
+	already, err := h.Store.Suppressed(ctx, []string{key})
+	if err != nil {
+		return fmt.Errorf("inbound.Handle: suppressed: %w", err)
+	}
+	if already[key] {
+		return nil
+	}
+	reason := UnknownStopReason
+	if sid := m.ProviderSID; sid != "" && len(sid) <= 64 {
+		reason += ", MessageSid " + sid
+	}
+	if _, err := h.Store.Suppress(ctx, suppression.Entry{Phone: key, Reason: reason, By: SuppressedBy, CreatedAt: m.ReceivedAt}); err != nil {
+		return fmt.Errorf("inbound.Handle: suppress: %w", err)
+	}
+	logging.FromContext(ctx).Info("STOP from an unknown sender kept as a suppression", "phone", phone.Mask(key), "message_sid", m.ProviderSID)
 	return nil
 }
