@@ -28,7 +28,6 @@ import (
 	"github.com/eventstreamengine/ese/shared/render"
 	"github.com/eventstreamengine/ese/shared/sms/twilio"
 	"github.com/eventstreamengine/ese/shared/store"
-	"github.com/eventstreamengine/ese/shared/user"
 	"github.com/eventstreamengine/ese/shared/webhook"
 )
 
@@ -94,9 +93,11 @@ type Server struct {
 	Config
 	Store store.Webhooks
 	// Users, when set, lets the START reply tell the truth: only a person
-	// whose own STOP it lifts is told they are resubscribed.
+	// whose own STOP it lifts, and who is not suppressed, is told they are
+	// resubscribed.
 	Users interface {
-		GetUser(ctx context.Context, phone string) (user.User, error)
+		inbound.Users
+		Suppressed(ctx context.Context, phones []string) (map[string]bool, error)
 	}
 	Events events.Publisher
 	// Apply processes an event in place when it cannot be published:
@@ -236,28 +237,56 @@ func (s *Server) handOn(ctx context.Context, e webhook.Event) error {
 }
 
 // reply is the TwiML reply to an inbound message: only the keywords get
-// one.
+// one, and only one that is true.
 func (s *Server) reply(ctx context.Context, params map[string]string) string {
+	from := params[twilioform.KeyFrom]
 	switch consent.Classify(params[twilioform.KeyBody]) {
 	case consent.IntentOptOut:
+		// inbound.Handler keeps every STOP whose sender id it can read
+		// (as a suppression when it names nobody); one it cannot read is
+		// told nothing.
+		if w, err := phone.FromWhatsApp(from); err != nil && w.ID == "" {
+			return ""
+		}
 		return s.ReplyStop
 	case consent.IntentOptIn:
-		if s.Users != nil {
-			// START lifts the person's own STOP only; an unknown number or
-			// an admin's OPT_OUT stays as it is, so say nothing false.
-			p, err := phone.Normalize(params[twilioform.KeyFrom])
-			if err != nil {
-				return ""
-			}
-			if u, err := s.Users.GetUser(ctx, p); err != nil || (u.Consent != consent.Stop && u.Consent != consent.OptIn) {
-				return ""
-			}
+		if s.Users != nil && !s.startLifts(ctx, from) {
+			return ""
 		}
 		return s.ReplyStart
 	case consent.IntentHelp:
 		return s.ReplyHelp
 	}
 	return ""
+}
+
+// startLifts reports whether a START from the sender id lifts a STOP:
+// only the person's own STOP is lifted (an unknown number or an admin's
+// OPT_OUT stays as it is), and no START lifts a suppression.
+func (s *Server) startLifts(ctx context.Context, from string) bool {
+	sender, err := inbound.FindSender(ctx, s.Users, from)
+	if err != nil {
+		return false
+	}
+	lifts := false
+	numbers := make([]string, 0, len(sender.Users))
+	for _, u := range sender.Users {
+		lifts = lifts || u.Consent == consent.Stop || u.Consent == consent.OptIn
+		numbers = append(numbers, u.Phone)
+	}
+	if !lifts {
+		return false
+	}
+	suppressed, err := s.Users.Suppressed(ctx, numbers)
+	if err != nil {
+		return false
+	}
+	for _, n := range numbers {
+		if suppressed[n] {
+			return false
+		}
+	}
+	return true
 }
 
 type twimlResponse struct {
