@@ -45,11 +45,32 @@ type Provider interface {
 	Ready(ctx context.Context) error
 }
 
+// ErrorClass says what a provider's refusal asks of the sender, whatever
+// the provider's own codes: the adapter maps its codes to a class.
+type ErrorClass string
+
+const (
+	// Retry: the send may pass later (throttled, queue full, the
+	// provider's own trouble); tried again with backoff.
+	Retry ErrorClass = "retry"
+	// Reject: this message can never go (an invalid or non-mobile
+	// number); the message fails.
+	Reject ErrorClass = "reject"
+	// Unsubscribed: the person unsubscribed at the provider; the message
+	// fails and the person is set to STOP.
+	Unsubscribed ErrorClass = "unsubscribed"
+	// Misconfigured: our account or sender is wrong (credentials, a
+	// missing resource), so every message would fail alike; the campaign
+	// pauses with the reason instead.
+	Misconfigured ErrorClass = "misconfigured"
+)
+
 // ProviderError is a rejection with the provider's error code.
 type ProviderError struct {
 	Code    string
 	Message string
 	Status  int // HTTP status of the provider's answer
+	Class   ErrorClass
 	// NotCreated says the provider certainly made no message of the
 	// request (throttled, or the sender's queue full), so the caller may
 	// release its claim and send again without asking what was sent.

@@ -14,11 +14,19 @@ import (
 	"github.com/twilio/twilio-go/client"
 )
 
-const codeQueueFull = 21611
+// Twilio's error codes that are not plain rejections of one message.
+const (
+	codeAuthentication = 20003 // the account's credentials were refused
+	codeNotFound       = 20404 // the account, sender or content does not exist
+	codeTooManyReqs    = 20429
+	codeQueueFull      = 21611 // the sender's queue is full; it drains at its MPS
+	codeUnsubscribed   = 21610 // the person replied STOP to the sender
+)
 
 // classify gives err an errs kind for the caller's retry decision. A
-// Twilio rejection becomes a *sms.ProviderError in the chain, so that the
-// caller can record its code.
+// Twilio rejection becomes a *sms.ProviderError in the chain, with its
+// code and its sms.ErrorClass, so that the caller can act on the class
+// and record the code.
 func classify(op string, err error) error {
 	var re *client.TwilioRestError
 	if !errors.As(err, &re) {
@@ -31,33 +39,45 @@ func classify(op string, err error) error {
 		}
 		return errs.Wrap(errs.Transient, err, op)
 	}
-	// Twilio creates no message when it throttles the request (429) or
-	// refuses it because the sender's queue is full (21611).
-	pe := &sms.ProviderError{Message: redact(re.Message), Status: re.Status,
-		NotCreated: re.Status == http.StatusTooManyRequests || re.Code == codeQueueFull}
+	class := classOf(re.Status, re.Code)
+	// Twilio creates no message when it throttles the request (429), its
+	// sender's queue is full (21611), or it refuses our account (401, 403,
+	// 20003, 20404).
+	pe := &sms.ProviderError{Message: redact(re.Message), Status: re.Status, Class: class,
+		NotCreated: re.Status == http.StatusTooManyRequests || re.Code == codeQueueFull ||
+			re.Code == codeTooManyReqs || class == sms.Misconfigured}
 	if re.Code != 0 {
 		pe.Code = strconv.Itoa(re.Code)
 	}
+	// A misconfiguration is transient too: once the account is fixed the
+	// same call passes (a sender pauses the campaign; SentTo and Ready
+	// just fail for now).
 	kind := errs.Permanent
-	// 21611: the sender's queue is full for now; it drains at its MPS.
-	if transientStatus(re.Status) || re.Code == codeQueueFull {
+	if class == sms.Retry || class == sms.Misconfigured {
 		kind = errs.Transient
 	}
 	return errs.Wrap(kind, pe, op)
 }
 
-// transientStatus reports whether an answer with this status might pass
-// later. Refusals of the account itself (401, 403) count: fixing the
-// account makes them pass, so they must not fail the recipient for good.
-func transientStatus(status int) bool {
+// classOf maps an answer's status and code to what the sender does.
+func classOf(status, code int) sms.ErrorClass {
 	switch {
-	case status == http.StatusUnauthorized, status == http.StatusForbidden,
-		status == http.StatusRequestTimeout, status == http.StatusTooManyRequests:
-		return true
+	case code == codeTooManyReqs, code == codeQueueFull:
+		return sms.Retry
+	case code == codeUnsubscribed:
+		return sms.Unsubscribed
+	// Refusals of the account itself fail every message alike: fixing the
+	// account makes them pass, so they pause the campaign rather than
+	// fail its recipients for good.
+	case code == codeAuthentication, code == codeNotFound,
+		status == http.StatusUnauthorized, status == http.StatusForbidden:
+		return sms.Misconfigured
+	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests:
+		return sms.Retry
 	case status >= 400 && status < 500:
-		return false
+		return sms.Reject
 	}
-	return true // 5xx, or no status at all
+	return sms.Retry // 5xx, or no status at all
 }
 
 // Code returns the Twilio error code carried by err (such as "21211"), or
