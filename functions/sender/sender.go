@@ -66,7 +66,7 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 	// runner publishes nothing: it settles a pause at once.
 	runner := &campaignrun.Runner{Store: st, Queue: q, AutoPause: cfg.AutoPause.Settings(), SenderMPS: cfg.SenderCeiling.MPS}
 	return New(&sending.Sender{
-		Store: st, Provider: p, Queue: q, Campaign: runner, Failures: runner,
+		Store: st, Provider: p, Queue: q, Campaign: runner, Failures: runner, Pauser: runner,
 		StatusCallback: setup.StatusCallbackURL(cfg.PublicBaseURL),
 		ReconcileAfter: cfg.Reconcile.After,
 		FrequencyCap:   cfg.FrequencyCap.PerDay,

@@ -31,6 +31,9 @@ const (
 	SourceAdmin   Source = "admin"   // PUT /users/{phone}/consent
 	SourceImport  Source = "import"  // a bulk import
 	SourceInbound Source = "inbound" // the person's own keyword
+	// SourceProvider: the provider refused a send because the person
+	// unsubscribed with it (Ref: our message id).
+	SourceProvider Source = "provider"
 )
 
 // Change is one entry of a person's consent history.

@@ -40,6 +40,12 @@ type FailureWatch interface {
 	CheckFailures(ctx context.Context, campaignID string) error
 }
 
+// Pauser pauses a campaign (campaignrun.Runner.Pause): the provider
+// refused our account or sender, which would fail every message alike.
+type Pauser interface {
+	Pause(ctx context.Context, id, by, why string) (campaign.Campaign, error)
+}
+
 // Sender sends queued messages.
 type Sender struct {
 	Store    store.Store
@@ -47,6 +53,9 @@ type Sender struct {
 	Campaign Completer
 	// Failures, if set, watches the campaign's failure rate.
 	Failures FailureWatch
+	// Pauser, if set, pauses the campaign when the provider says we are
+	// misconfigured (sms.Misconfigured); without it such a send is retried.
+	Pauser Pauser
 	// Queue takes the new task of a message deferred at send time.
 	Queue sendqueue.Queue
 	// StatusCallback is the status webhook's public URL.
@@ -365,17 +374,29 @@ func (s *Sender) enqueueDeferred(ctx context.Context, queueID string, m message.
 	return nil
 }
 
-// failed records a provider error. A rejection concludes the message; a
-// transient error leaves the claim in place (the provider may have taken
-// it) unless the provider certainly did not, and asks for a retry.
+// failed records a provider error. A rejection concludes the message
+// (an unsubscribed person is set to STOP first); a misconfiguration
+// pauses the campaign and holds the message; a transient error leaves the
+// claim in place (the provider may have taken it) unless the provider
+// certainly did not, and asks for a retry.
 func (s *Sender) failed(ctx context.Context, m message.Message, err error) (Outcome, error) {
 	log := logging.FromContext(ctx)
 	var pe *sms.ProviderError
 	hasPE := errors.As(err, &pe)
+	if hasPE && pe.Class == sms.Misconfigured && s.Pauser != nil {
+		return s.misconfigured(ctx, m, pe)
+	}
 	if errs.Is(err, errs.Permanent) {
 		code, text := "", err.Error()
 		if hasPE {
 			code, text = pe.Code, pe.Message
+		}
+		if hasPE && pe.Class == sms.Unsubscribed {
+			// Before the message concludes: a retry of a failed STOP must
+			// find the message still claimed, not done.
+			if err := s.unsubscribed(ctx, m); err != nil {
+				return "", err
+			}
 		}
 		at := s.now()
 		if ferr := s.finish(ctx, m.ID, func(m *message.Message) {
@@ -404,6 +425,40 @@ func (s *Sender) failed(ctx context.Context, m message.Message, err error) (Outc
 	}
 	log.Warn("provider call failed; will retry", "error", err)
 	return "", errs.Wrap(errs.Transient, err, "sending.Send")
+}
+
+// unsubscribed records the STOP the provider holds for m's person, with
+// the message as its reference. A person we do not know has nothing to set.
+func (s *Sender) unsubscribed(ctx context.Context, m message.Message) error {
+	_, changed, err := s.Store.SetConsent(ctx, consent.Change{Phone: m.Phone, To: consent.Stop,
+		Source: consent.SourceProvider, Ref: m.ID, At: s.now()})
+	switch {
+	case errs.Is(err, errs.NotExist):
+		return nil
+	case err != nil:
+		// A store's error may quote the user's path, users/{phone}.
+		return errs.E(errs.Transient, "sending: set STOP after the provider's unsubscribed: %s", phone.MaskIn(err.Error()))
+	}
+	if changed {
+		logging.FromContext(ctx).Info("person set to STOP: the provider says they unsubscribed")
+	}
+	return nil
+}
+
+// misconfigured pauses m's campaign with the provider's reason, since
+// every message would be refused alike, and holds m for the resume. The
+// provider made no message, so the claim is released first.
+func (s *Sender) misconfigured(ctx context.Context, m message.Message, pe *sms.ProviderError) (Outcome, error) {
+	if err := s.release(ctx, m); err != nil {
+		return "", err
+	}
+	why := fmt.Sprintf("provider refused our account or sender: error %s: %s", pe.Code, pe.Message)
+	if _, err := s.Pauser.Pause(ctx, m.CampaignID, campaign.BySystem, why); err != nil && !errs.Is(err, errs.Conflict) {
+		return "", fmt.Errorf("sending.misconfigured: %w", err)
+	}
+	logging.FromContext(ctx).Error("campaign paused: the provider refused our account or sender", "error_code", pe.Code)
+	// The claim was released, so the message waits again: hold it.
+	return s.stop(ctx, m)
 }
 
 // reconcile settles a claim left without an outcome. It reports found when
