@@ -123,10 +123,29 @@ func ID(campaignID, phone string) string {
 	return hex.EncodeToString(sum[:10]) + "-" + campaignID
 }
 
+// FailureClass says what a failure reported after the send (a status
+// callback's) asks of us; the edge maps the provider's codes to it.
+type FailureClass string
+
+const (
+	// FailureUndeliverable: this message cannot reach the person (not on
+	// WhatsApp, outside the window, a paused template); FAILED with its code.
+	FailureUndeliverable FailureClass = "undeliverable"
+	// FailureDeclined: WhatsApp declined a marketing message to this
+	// person (Meta's per-person limit); FAILED, counted on its own, and
+	// never retried at once, as an immediate retry is declined alike.
+	FailureDeclined FailureClass = "declined"
+	// FailureRateLimited: the sender's rate or portfolio limit; the
+	// message wants a new attempt after a backoff. Today it is recorded
+	// FAILED with its code and counted on its own; no new attempt is made.
+	FailureRateLimited FailureClass = "rate_limited"
+)
+
 // ProviderUpdate is what a status callback reports.
 type ProviderUpdate struct {
 	Status    Status // Queued (ignored), Sent, Delivered, Read or Failed
 	ErrorCode string
+	Class     FailureClass // set for Failed only
 	At        time.Time
 }
 

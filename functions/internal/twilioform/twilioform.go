@@ -62,6 +62,29 @@ func Update(status, errorCode string, at time.Time) message.ProviderUpdate {
 	}
 	if u.Status != message.Failed {
 		u.ErrorCode = ""
+	} else {
+		u.Class = FailureClass(u.ErrorCode)
 	}
 	return u
+}
+
+// Twilio's codes of failures reported in a status callback that ask for
+// more than concluding the message.
+const (
+	codeRateLimited = "63018" // the sender's rate or the business portfolio's limit
+	codeDeclined    = "63049" // Meta declined a marketing message to this person
+)
+
+// FailureClass maps the ErrorCode of a failed or undelivered status
+// callback to what it asks of us. Every other code (63016 outside the
+// window, 63024 not a WhatsApp user, 63032 a paused template, ...) only
+// concludes the message.
+func FailureClass(code string) message.FailureClass {
+	switch code {
+	case codeDeclined:
+		return message.FailureDeclined
+	case codeRateLimited:
+		return message.FailureRateLimited
+	}
+	return message.FailureUndeliverable
 }
