@@ -27,7 +27,7 @@ func (s *Server) campaignSummary(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	respond(w, http.StatusOK, reporting.Summarize(c, n, s.now()))
+	respond(w, http.StatusOK, reporting.Summarize(c, n, s.now(), twilioform.FailureClass))
 }
 
 func (s *Server) messageStatus(w http.ResponseWriter, r *http.Request) {

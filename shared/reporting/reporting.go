@@ -9,6 +9,7 @@ import (
 
 	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/compliance"
+	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/store"
 )
 
@@ -40,16 +41,23 @@ type Summary struct {
 	DeliveryRatePercent float64        `json:"delivery_rate_percent"`
 	ReadRatePercent     float64        `json:"read_rate_percent"`
 	TopErrorCodes       []ErrorCount   `json:"top_error_codes"`
-	RateLimitPerSecond  int            `json:"rate_limit_per_second"`
-	StartedAt           *time.Time     `json:"started_at,omitempty"`
-	CompletedAt         *time.Time     `json:"completed_at,omitempty"`
+	// DeclinedByMeta counts the failed messages WhatsApp declined as a
+	// marketing message too many for the person (message.FailureDeclined).
+	DeclinedByMeta int `json:"declined_by_meta"`
+	// RateLimited counts those failed for the sender's rate or portfolio
+	// limit (message.FailureRateLimited), which want a new attempt.
+	RateLimited        int        `json:"rate_limited"`
+	RateLimitPerSecond int        `json:"rate_limit_per_second"`
+	StartedAt          *time.Time `json:"started_at,omitempty"`
+	CompletedAt        *time.Time `json:"completed_at,omitempty"`
 	// ThroughputPerMinute is messages sent per minute of the campaign's
 	// run so far (or its whole run, once completed).
 	ThroughputPerMinute float64 `json:"throughput_per_minute"`
 }
 
-// Summarize builds c's summary from its counts, as of now.
-func Summarize(c campaign.Campaign, n store.Counts, now time.Time) Summary {
+// Summarize builds c's summary from its counts, as of now. classOf maps a
+// provider's error code to its failure class (the edge knows the codes).
+func Summarize(c campaign.Campaign, n store.Counts, now time.Time, classOf func(code string) message.FailureClass) Summary {
 	s := Summary{
 		CampaignID: c.ID, Topic: c.Topic, Status: string(c.Status),
 		TotalRecipients: n.Recipients, MessagesQueued: n.Queued, MessagesSent: n.Sent,
@@ -67,6 +75,12 @@ func Summarize(c campaign.Campaign, n store.Counts, now time.Time) Summary {
 	s.ReadRatePercent = percent(n.Read, n.Delivered)
 	for code, k := range n.ErrorCodes {
 		s.TopErrorCodes = append(s.TopErrorCodes, ErrorCount{Code: code, Count: k})
+		switch classOf(code) {
+		case message.FailureDeclined:
+			s.DeclinedByMeta += k
+		case message.FailureRateLimited:
+			s.RateLimited += k
+		}
 	}
 	sort.Slice(s.TopErrorCodes, func(i, j int) bool {
 		a, b := s.TopErrorCodes[i], s.TopErrorCodes[j]

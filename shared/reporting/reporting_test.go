@@ -53,14 +53,41 @@ func TestSummarize(t *testing.T) {
 				StartedAt: &start, CompletedAt: &done, ThroughputPerMinute: 0.5,
 			},
 		},
+		{
+			name: "declined_and_rate_limited_counted_on_their_own",
+			n: store.Counts{
+				Recipients: 6, Queued: 6, Sent: 6, Delivered: 1, Failed: 5,
+				ErrorCodes: map[string]int{"declined-a": 2, "declined-b": 1, "limited": 1, "other": 1},
+			},
+			want: Summary{
+				CampaignID: "c1", Topic: "t", Status: "COMPLETED", TotalRecipients: 6, MessagesQueued: 6,
+				MessagesSent: 6, MessagesDelivered: 1, MessagesFailed: 5, SkippedByReason: map[string]int{},
+				BlockedByStep:       map[string]int{"consent": 0, "duplicate": 0, "frequency_cap": 0, "content": 0, "channel_policy": 0},
+				DeliveryRatePercent: 16.7,
+				TopErrorCodes:       []ErrorCount{{"declined-a", 2}, {"declined-b", 1}, {"limited", 1}, {"other", 1}},
+				DeclinedByMeta:      3, RateLimited: 1, RateLimitPerSecond: 1,
+				StartedAt: &start, CompletedAt: &done, ThroughputPerMinute: 3,
+			},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got := Summarize(c, tc.n, done.Add(time.Hour))
+			got := Summarize(c, tc.n, done.Add(time.Hour), classOf)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("Summarize (-want, +got):\n%s", diff)
 			}
 		})
 	}
+}
+
+// classOf is a provider's code mapping, as the edge gives it.
+func classOf(code string) message.FailureClass {
+	switch code {
+	case "declined-a", "declined-b":
+		return message.FailureDeclined
+	case "limited":
+		return message.FailureRateLimited
+	}
+	return message.FailureUndeliverable
 }
