@@ -144,7 +144,7 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 		return s.stop(ctx, m)
 	}
 	now := s.now()
-	if m.ScheduledAt != nil && m.ScheduledAt.After(now.Add(time.Minute)) {
+	if m.ScheduledAt != nil && m.ScheduledAt.After(now.Add(EarlyGrace)) {
 		// An older task for a message since deferred again: the newer
 		// task sends it. Make sure it exists (a deferral whose enqueue
 		// failed is repaired here; an existing one is not made twice).
@@ -180,7 +180,7 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 		return "", errs.Wrap(errs.Permanent, err, "sending.Send")
 	}
 	_, loc := compliance.Zone(u)
-	if quiet, until := window.Quiet(now, loc); quiet {
+	if quiet, until := window.Quiet(now, loc); quiet && !arrivedEarly(m, now) {
 		if err := s.deferUntil(ctx, queueOf(c), m, until); err != nil {
 			return "", err
 		}
@@ -337,6 +337,20 @@ func (s *Sender) stopped(ctx context.Context, m message.Message) (Outcome, error
 	}
 	log.Info("skipped: the campaign was cancelled")
 	return OutcomeCancelled, s.concluded(ctx, m.CampaignID)
+}
+
+// EarlyGrace is how early a deferred message's task may run and still
+// send: quiet hours were judged when it was deferred to ScheduledAt, and
+// a task a moment early by its instance's clock must not defer again to
+// the same time (the same task name, which Cloud Tasks would dedupe away,
+// leaving the message with no task). The same minute within which Send
+// takes a ScheduledAt as due rather than as a later task's.
+const EarlyGrace = time.Minute
+
+// arrivedEarly reports whether m's task ran before m's scheduled time but
+// within EarlyGrace of it.
+func arrivedEarly(m message.Message, now time.Time) bool {
+	return m.ScheduledAt != nil && m.ScheduledAt.After(now) && !m.ScheduledAt.After(now.Add(EarlyGrace))
 }
 
 // deferUntil holds a message for the end of quiet hours with a new task

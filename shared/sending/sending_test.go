@@ -498,3 +498,46 @@ func TestSend_deferral_goes_to_the_campaigns_queue_generation(t *testing.T) {
 		t.Errorf("tasks in the first generation's queue: %+v, want none", got)
 	}
 }
+
+// A deferred message's task that runs a moment before its time by the
+// instance's clock, still in quiet hours, sends: deferring again to the
+// same time would name the same task, which Cloud Tasks dedupes away.
+func TestSend_deferred_task_a_moment_early(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		early     time.Duration
+		want      sending.Outcome
+		wantSent  int
+		wantState message.Status
+	}{
+		{name: "two_seconds_early_sends", early: 2 * time.Second, want: sending.OutcomeSent, wantSent: 1, wantState: message.Sent},
+		{name: "at_the_grace_sends", early: sending.EarlyGrace, want: sending.OutcomeSent, wantSent: 1, wantState: message.Sent},
+		{name: "earlier_than_the_grace_waits", early: sending.EarlyGrace + time.Second, want: sending.OutcomeDeferred, wantState: message.Deferred},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			m := f.queued(t, "+94771234567", consent.OptIn)
+			until := f.quiet(t)
+			if _, err := f.store.UpdateMessage(context.Background(), m.ID, func(m *message.Message) error {
+				m.Status, m.ScheduledAt = message.Deferred, &until
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			f.sender.Now = func() time.Time { return until.Add(-tc.early) }
+			o, err := f.send(t, m)
+			if err != nil || o != tc.want {
+				t.Errorf("Send %v early = %q, %v; want %q", tc.early, o, err, tc.want)
+			}
+			if got := f.get(t, m).Status; got != tc.wantState {
+				t.Errorf("message %s, want %s", got, tc.wantState)
+			}
+			if got := len(f.standin.Sent()); got != tc.wantSent {
+				t.Errorf("%d sends, want %d", got, tc.wantSent)
+			}
+		})
+	}
+}
