@@ -202,6 +202,29 @@ resource "google_firestore_index" "messages_phone_created" {
   }
 }
 
+# StaleMessages and CountStale (the stranded-message sweep, the dashboard):
+# a campaign's PENDING or QUEUED messages by updated_at, its DEFERRED ones
+# by scheduled_at.
+resource "google_firestore_index" "messages_campaign_status_since" {
+  for_each = toset(["updated_at", "scheduled_at"])
+
+  database   = google_firestore_database.default.name
+  collection = "messages"
+
+  fields {
+    field_path = "campaign_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = each.value
+    order      = "ASCENDING"
+  }
+}
+
 # Single-field index exemptions. Firestore keeps a collection with an
 # indexed, monotonically increasing field to about 500 writes/s, and every
 # message is written several times: no query orders or filters on these

@@ -389,6 +389,14 @@ type Messages interface {
 	// ListUnconcluded lists up to limit of the campaign's messages that
 	// have not concluded, in no order.
 	ListUnconcluded(ctx context.Context, campaignID string, limit int) ([]message.Message, error)
+	// StaleMessages lists up to limit of the campaign's messages that wait
+	// for a send since before: PENDING or QUEUED ones last updated before
+	// it, and DEFERRED ones due before it, the longest waiting first among
+	// each (the stranded-message sweep's read: campaignrun.Sweep).
+	StaleMessages(ctx context.Context, campaignID string, before time.Time, limit int) ([]message.Message, error)
+	// CountStale counts the messages StaleMessages would list for before,
+	// by aggregation, not by reading them.
+	CountStale(ctx context.Context, campaignID string, before time.Time) (int, error)
 	// CountMessages aggregates a campaign's messages without a counter
 	// document.
 	CountMessages(ctx context.Context, campaignID string) (Counts, error)

@@ -58,6 +58,9 @@ var Indexes = []Index{
 	{colMessages, []IndexField{{"campaign_id", Asc}, {"concluded", Asc}}, "HasUnconcluded"},
 
 	{colMessages, []IndexField{{"phone_number", Asc}, {"created_at", Desc}}, "MessagesTo (a person's history)"},
+
+	{colMessages, []IndexField{{"campaign_id", Asc}, {"status", Asc}, {"updated_at", Asc}}, "StaleMessages, CountStale (PENDING or QUEUED)"},
+	{colMessages, []IndexField{{"campaign_id", Asc}, {"status", Asc}, {"scheduled_at", Asc}}, "StaleMessages, CountStale (DEFERRED)"},
 }
 
 // Queried lists, per collection id, the fields queries filter, order or

@@ -93,6 +93,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"people_messaged_since", testPeopleMessagedSince},
 		{"dry_runs", testDryRuns},
 		{"campaigns_in_status_and_unconcluded_messages", testCampaignsInAndUnconcluded},
+		{"stale_messages", testStaleMessages},
 		{"count_messages", testCountMessages},
 		{"record_webhook_once", testRecordWebhook},
 		{"record_webhook_concurrent", testRecordWebhookConcurrent},
