@@ -981,6 +981,8 @@ func TestPublishersInCode(t *testing.T) {
 		// The campaign check (API) asks for the sender's ceiling to be
 		// shared again.
 		"shared/campaignrun/rates.go": {[]string{"API"}, map[string][]string{"events.TopicRecipients": {events.TopicRecipients}}},
+		// The campaign check (API) asks for the stranded-message sweep.
+		"shared/campaignrun/stranded.go": {[]string{"API"}, map[string][]string{"events.TopicRecipients": {events.TopicRecipients}}},
 		// Settle (ProcessRecipients) publishes the held page.
 		"shared/campaignrun/lifecycle.go": {[]string{"API", "ProcessRecipients", "LaunchCampaign"}, map[string][]string{
 			"events.TopicCampaignLaunch": {events.TopicCampaignLaunch}}},

@@ -26,6 +26,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/events/memevents"
 	"github.com/eventstreamengine/ese/shared/health"
 	"github.com/eventstreamengine/ese/shared/importrun"
+	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/sendqueue/memqueue"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
 	"github.com/eventstreamengine/ese/shared/uploads/memuploads"
@@ -590,9 +591,9 @@ func TestCheckCampaigns_lists_the_stuck(t *testing.T) {
 	}
 }
 
-// With a sender's ceiling, the campaign check asks ProcessRecipients (the
-// API has no Cloud Tasks client deployed) to share it again, putting
-// right a sharing that failed; without one it asks nothing.
+// The campaign check asks ProcessRecipients (the API has no Cloud Tasks
+// client deployed) for the stranded-message sweep and, with a sender's
+// ceiling, to share it again, putting right a sharing that failed.
 func TestCheckCampaigns_shares_the_ceiling_again(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -600,8 +601,8 @@ func TestCheckCampaigns_shares_the_ceiling_again(t *testing.T) {
 		ceiling int
 		want    []events.Recipients
 	}{
-		{"ceiling", 10, []events.Recipients{{ShareCeiling: true}}},
-		{"no_ceiling", 0, nil},
+		{"ceiling", 10, []events.Recipients{{ShareCeiling: true}, {SweepStranded: true}}},
+		{"no_ceiling", 0, []events.Recipients{{SweepStranded: true}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -620,6 +621,45 @@ func TestCheckCampaigns_shares_the_ceiling_again(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("recipient-batch requests (-want, +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// The dashboard counts the messages stranded without a task: in a running
+// campaign that stopped moving, those waiting past campaignrun's margin.
+func TestDashboard_counts_stuck_messages(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		age      time.Duration // since the campaign and its messages last moved
+		statuses []message.Status
+		want     float64
+	}{
+		{"stranded", 2 * campaignrun.StrandedAfter, []message.Status{message.Queued, message.Pending, message.Sent, message.Sending}, 2},
+		{"still_moving", campaignrun.StrandedAfter / 2, []message.Status{message.Queued, message.Pending}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			ctx := t.Context()
+			at := time.Now().UTC().Add(-tc.age)
+			c, err := f.store.CreateCampaign(ctx, campaign.Campaign{Topic: "t", TemplateID: "x", SegmentID: "y", Rate: 1,
+				Status: campaign.Running, StartedAt: &at, QueueCreatedAt: &at, FanoutDone: true, CreatedAt: at, UpdatedAt: at})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ms []message.Message
+			for i, st := range tc.statuses {
+				p := fmt.Sprintf("+9477123450%d", i)
+				ms = append(ms, message.Message{ID: message.ID(c.ID, p), CampaignID: c.ID, Phone: p, Status: st, CreatedAt: at, UpdatedAt: at})
+			}
+			if _, err := f.store.CreateMessages(ctx, ms); err != nil {
+				t.Fatal(err)
+			}
+			code, body := f.call("GET", "/api/v1/monitoring/dashboard", "")
+			if code != 200 || body["stuck_messages"] != tc.want {
+				t.Errorf("GET dashboard = %d, stuck_messages %v; want %v", code, body["stuck_messages"], tc.want)
 			}
 		})
 	}

@@ -45,7 +45,8 @@ func (s *Server) republishWebhooks(w http.ResponseWriter, r *http.Request) {
 // checkCampaigns asks again for the settling of campaigns a pause, resume
 // or cancel left unsettled (campaignrun.Resettle), and for the sender's
 // ceiling to be shared again (a sharing is best-effort: this puts right
-// one that failed), then reports the running campaigns that stopped
+// one that failed) and for the stranded-message sweep, then reports the
+// running campaigns that stopped
 // moving (campaignrun.FindStuck), each also logged at ERROR for the
 // alert: run it every few minutes (Cloud Scheduler in production).
 func (s *Server) checkCampaigns(w http.ResponseWriter, r *http.Request) {
@@ -61,6 +62,12 @@ func (s *Server) checkCampaigns(w http.ResponseWriter, r *http.Request) {
 			// The next check asks again; the stuck report matters more.
 			logging.FromContext(r.Context()).Warn("sender's ceiling: sharing again not requested", "error", err)
 		}
+	}
+	// ProcessRecipients sweeps, with its queue client: messages left
+	// without a task get one again (campaignrun.SweepStranded).
+	if err := s.Runner.SweepStrandedSoon(r.Context()); err != nil {
+		// The next check asks again.
+		logging.FromContext(r.Context()).Warn("stranded-message sweep not requested", "error", err)
 	}
 	after := cmp.Or(s.StuckAfter, campaignrun.DefaultStuckAfter)
 	stuck, err := s.Runner.FindStuck(r.Context(), after)

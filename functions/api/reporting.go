@@ -100,7 +100,9 @@ func (s *Server) monitorInbound(w http.ResponseWriter, r *http.Request) {
 }
 
 // dashboard is the system at a glance: people by consent, campaigns by
-// status with the latest, the latest inbound messages.
+// status with the latest, the latest inbound messages, and the messages
+// stranded without a task (campaignrun.Runner.StuckMessages: counted, not
+// read).
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	users := map[string]int{}
@@ -143,10 +145,16 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
+	stuck, err := s.Runner.StuckMessages(ctx)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
 	respond(w, http.StatusOK, map[string]any{
-		"users":        users,
-		"campaigns":    map[string]any{"total": ctotal, "by_status": byStatus, "recent": recent},
-		"inbound":      map[string]any{"recent": in},
-		"generated_at": s.now(),
+		"users":          users,
+		"campaigns":      map[string]any{"total": ctotal, "by_status": byStatus, "recent": recent},
+		"stuck_messages": stuck,
+		"inbound":        map[string]any{"recent": in},
+		"generated_at":   s.now(),
 	})
 }

@@ -210,13 +210,21 @@ func notUsable(err error, what, id string) error {
 // its reason, or rendered and given a send task (scheduled for the end of
 // quiet hours when it falls in them); a paused campaign's are held, a
 // cancelled one's concluded. A settle request goes to Settle, a request
-// to share the sender's ceiling again to ShareCeilingAgain's sharing.
+// to share the sender's ceiling again to ShareCeilingAgain's sharing, a
+// request for a sweep to SweepStranded.
 func (r *Runner) Recipients(ctx context.Context, ev events.Recipients) error {
 	switch {
 	case ev.Settle:
 		return r.settle(ctx, ev.CampaignID, !ev.SettleNext)
 	case ev.ShareCeiling:
 		r.shareCeiling(ctx)
+		return nil
+	case ev.SweepStranded:
+		if _, err := r.SweepStranded(ctx); err != nil {
+			// Acked: the next campaign check asks again, sooner than a
+			// redelivery can be relied on.
+			logging.FromContext(ctx).Error("stranded-message sweep failed", "error", err)
+		}
 		return nil
 	}
 	log := logging.FromContext(ctx).With("campaign_id", ev.CampaignID)

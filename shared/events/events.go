@@ -108,6 +108,9 @@ type Recipients struct {
 	// page before: the move's queue shares were given by the first.
 	SettleNext   bool `json:"settle_next,omitempty"`
 	ShareCeiling bool `json:"share_ceiling,omitempty"`
+	// SweepStranded asks for the stranded-message sweep
+	// (campaignrun.Runner.SweepStranded).
+	SweepStranded bool `json:"sweep_stranded,omitempty"`
 }
 
 // Webhook is a stored Twilio callback passed on for processing.

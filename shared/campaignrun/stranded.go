@@ -1,0 +1,196 @@
+package campaignrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/eventstreamengine/ese/shared/campaign"
+	"github.com/eventstreamengine/ese/shared/events"
+	"github.com/eventstreamengine/ese/shared/logging"
+	"github.com/eventstreamengine/ese/shared/message"
+	"github.com/eventstreamengine/ese/shared/sendqueue"
+	"github.com/eventstreamengine/ese/shared/store"
+)
+
+// StrandedAfter is the sweep's margin: how long a running campaign must
+// have gone with no message written, and a message waited past its due
+// time, before the message counts as stranded without a task. Three times
+// a send queue's longest retry backoff (cloudtasks' 5 minutes): a task
+// that is still alive runs again well within it, and a queue dispatches
+// one task a second at least, each writing its message. It is half of
+// DefaultStuckAfter, so a sweep puts a campaign right before the stuck
+// alert fires.
+const StrandedAfter = 15 * time.Minute
+
+// How much one sweep does: each campaign's read, and the messages given a
+// task in all; a sweep runs every few minutes and takes the rest then.
+const (
+	strandedPage  = 200
+	strandedLimit = 1000
+)
+
+// SweepStrandedSoon asks for a sweep of stranded messages: through the
+// recipient-batch topic when the runner publishes (the API's campaign
+// check, which has no queue client), else here and now.
+func (r *Runner) SweepStrandedSoon(ctx context.Context) error {
+	if r.Events != nil {
+		if err := r.Events.Publish(ctx, events.TopicRecipients, events.Recipients{SweepStranded: true}); err != nil {
+			return fmt.Errorf("campaignrun.SweepStrandedSoon: %w", err)
+		}
+		return nil
+	}
+	_, err := r.SweepStranded(ctx)
+	return err
+}
+
+// SweepStranded gives a task again to the messages of running campaigns
+// left without one: QUEUED or PENDING ones untouched for StrandedAfter,
+// and DEFERRED ones due StrandedAfter ago, in campaigns none of whose
+// messages moved for StrandedAfter (in a campaign still moving, a message
+// is waiting its turn in the paced queue, not stranded). Ways to get there:
+// an enqueue that failed for good after its message was marked QUEUED; a
+// batch redelivered after the person opted out, which skips only PENDING
+// messages; a deferral deduplicated away.
+//
+// A QUEUED or DEFERRED message is marked QUEUED again (its due time has
+// passed) in a transaction that finds it as it was read, then given a task
+// of a new generation, the sweep's time: a second sweep finds it freshly
+// written and leaves it, and one claimed meanwhile is left to its claim.
+// If the old task runs after all, the Sender's claim sends it once. A
+// PENDING message goes through compliance again (Recipients), whose task
+// is the message's first. It returns how many messages it gave a task.
+func (r *Runner) SweepStranded(ctx context.Context) (int, error) {
+	now := r.now()
+	running, err := r.Store.CampaignsIn(ctx, campaign.Running, stuckCampaignsLimit)
+	if err != nil {
+		return 0, fmt.Errorf("campaignrun.SweepStranded: %w", err)
+	}
+	total := 0
+	for _, c := range running {
+		if total >= strandedLimit {
+			break
+		}
+		n, err := r.sweepCampaign(ctx, c, now, strandedLimit-total)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// sweepable reports whether c's messages may be stranded at now: c runs
+// with its queue made and no move to settle, and nothing of it moved for
+// StrandedAfter.
+func (r *Runner) sweepable(ctx context.Context, c campaign.Campaign, now time.Time) (bool, error) {
+	if c.Status != campaign.Running || c.Unsettled || c.QueueCreatedAt == nil {
+		return false, nil
+	}
+	last := c.UpdatedAt
+	if c.StartedAt != nil && c.StartedAt.After(last) {
+		last = *c.StartedAt
+	}
+	newest, err := r.Store.ListMessages(ctx, store.MessageFilter{CampaignID: c.ID, Limit: 1})
+	if err != nil {
+		return false, fmt.Errorf("campaignrun: stranded messages: %w", err)
+	}
+	if len(newest) > 0 && newest[0].UpdatedAt.After(last) {
+		last = newest[0].UpdatedAt
+	}
+	return now.Sub(last) > StrandedAfter, nil
+}
+
+func (r *Runner) sweepCampaign(ctx context.Context, c campaign.Campaign, now time.Time, limit int) (int, error) {
+	if ok, err := r.sweepable(ctx, c, now); err != nil || !ok {
+		return 0, err
+	}
+	ms, err := r.Store.StaleMessages(ctx, c.ID, now.Add(-StrandedAfter), min(strandedPage, limit))
+	if err != nil {
+		return 0, fmt.Errorf("campaignrun.SweepStranded: %w", err)
+	}
+	log := logging.FromContext(ctx).With("campaign_id", c.ID)
+	n := 0
+	var pending []string
+	for _, m := range ms {
+		if m.Status == message.Pending {
+			pending = append(pending, m.ID)
+			continue
+		}
+		made, err := r.requeue(ctx, c, m, now)
+		if err != nil {
+			return n, err
+		}
+		if made {
+			n++
+		}
+	}
+	if len(pending) > 0 {
+		if err := r.Recipients(ctx, events.Recipients{CampaignID: c.ID, MessageIDs: pending}); err != nil {
+			return n, fmt.Errorf("campaignrun.SweepStranded: %w", err)
+		}
+		n += len(pending)
+	}
+	if n > 0 {
+		log.Warn("stranded messages given a task again", "count", n, "pending", len(pending))
+	}
+	return n, nil
+}
+
+// errMoved says a message changed since the sweep read it.
+var errMoved = errors.New("message moved since the sweep read it")
+
+// requeue marks seen QUEUED again, if it is still as the sweep read it,
+// and gives it a task of the sweep's generation.
+func (r *Runner) requeue(ctx context.Context, c campaign.Campaign, seen message.Message, now time.Time) (bool, error) {
+	_, err := r.Store.UpdateMessageInCampaign(ctx, seen.ID, func(cur campaign.Campaign, m *message.Message) error {
+		if cur.Status != campaign.Running || m.Status != seen.Status || !m.UpdatedAt.Equal(seen.UpdatedAt) {
+			return errMoved
+		}
+		m.Status, m.UpdatedAt = message.Queued, now
+		return nil
+	})
+	if errors.Is(err, errMoved) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("campaignrun.requeue: %w", err)
+	}
+	// A sweep's generation is its time: no deferral of this message can
+	// share it (a deferral's is the end of quiet hours it was deferred
+	// to, before the message was due, or after this sweep), and two sweeps
+	// of one message are StrandedAfter apart at least.
+	t := sendqueue.Task{Queue: sendqueue.QueueID(c.ID, c.QueueGeneration), CampaignID: c.ID, MessageID: seen.ID, Generation: now.Unix()}
+	if _, err := r.Queue.Enqueue(ctx, t); err != nil {
+		// The message stays QUEUED: the sweep after StrandedAfter tries again.
+		return false, fmt.Errorf("campaignrun.requeue: %w", err)
+	}
+	return true, nil
+}
+
+// StuckMessages counts the messages a sweep would give a task now, by
+// aggregation: a few queries for each running campaign.
+func (r *Runner) StuckMessages(ctx context.Context) (int, error) {
+	now := r.now()
+	running, err := r.Store.CampaignsIn(ctx, campaign.Running, stuckCampaignsLimit)
+	if err != nil {
+		return 0, fmt.Errorf("campaignrun.StuckMessages: %w", err)
+	}
+	total := 0
+	for _, c := range running {
+		ok, err := r.sweepable(ctx, c, now)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			continue
+		}
+		n, err := r.Store.CountStale(ctx, c.ID, now.Add(-StrandedAfter))
+		if err != nil {
+			return 0, fmt.Errorf("campaignrun.StuckMessages: %w", err)
+		}
+		total += n
+	}
+	return total, nil
+}
