@@ -302,42 +302,33 @@ func pacingWarning(rate, sends int) string {
 		rate, sends, last.Round(time.Minute))
 }
 
-// suppressed looks up which of phones are on the suppression list, in
-// reads of at most store.MaxSuppressedLookup.
+// suppressed looks up which of phones are on the suppression list.
 func (r *Runner) suppressed(ctx context.Context, phones []string) (map[string]bool, error) {
-	out := map[string]bool{}
-	for chunk := range slices.Chunk(phones, store.MaxSuppressedLookup) {
-		got, err := r.Store.Suppressed(ctx, chunk)
-		if err != nil {
-			return nil, fmt.Errorf("campaignrun: suppressed: %w", err)
-		}
-		maps.Copy(out, got)
-	}
-	return out, nil
+	return lookup(ctx, "suppressed", phones, r.Store.Suppressed)
 }
 
-// sendsSince reads how many sends each of phones had after since, in
-// reads of at most store.MaxSuppressedLookup.
+// sendsSince reads how many sends each of phones had after since.
 func (r *Runner) sendsSince(ctx context.Context, phones []string, since time.Time) (map[string]int, error) {
-	out := map[string]int{}
-	for chunk := range slices.Chunk(phones, store.MaxSuppressedLookup) {
-		got, err := r.Store.SendsSince(ctx, chunk, since)
-		if err != nil {
-			return nil, fmt.Errorf("campaignrun: sends since: %w", err)
-		}
-		maps.Copy(out, got)
-	}
-	return out, nil
+	return lookup(ctx, "sends since", phones, func(ctx context.Context, chunk []string) (map[string]int, error) {
+		return r.Store.SendsSince(ctx, chunk, since)
+	})
 }
 
-// messagedSince reads which of phones had a send at or after since, in
-// reads of at most store.MaxSuppressedLookup.
+// messagedSince reads which of phones had a send at or after since.
 func (r *Runner) messagedSince(ctx context.Context, phones []string, since time.Time) (map[string]bool, error) {
-	out := map[string]bool{}
+	return lookup(ctx, "messaged since", phones, func(ctx context.Context, chunk []string) (map[string]bool, error) {
+		return r.Store.MessagedSince(ctx, chunk, since)
+	})
+}
+
+// lookup runs a store's per-person batched read over phones in reads of
+// at most store.MaxSuppressedLookup, the most one read takes.
+func lookup[V any](ctx context.Context, what string, phones []string, read func(context.Context, []string) (map[string]V, error)) (map[string]V, error) {
+	out := map[string]V{}
 	for chunk := range slices.Chunk(phones, store.MaxSuppressedLookup) {
-		got, err := r.Store.MessagedSince(ctx, chunk, since)
+		got, err := read(ctx, chunk)
 		if err != nil {
-			return nil, fmt.Errorf("campaignrun: messaged since: %w", err)
+			return nil, fmt.Errorf("campaignrun: %s: %w", what, err)
 		}
 		maps.Copy(out, got)
 	}
