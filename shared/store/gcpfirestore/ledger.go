@@ -144,43 +144,33 @@ func (s *Store) ForgetSend(ctx context.Context, phone, id string, claimedAt time
 
 // SendsSince implements store.SendLedger: one batched read.
 func (s *Store) SendsSince(ctx context.Context, phones []string, since time.Time) (map[string]int, error) {
-	if len(phones) > store.MaxSuppressedLookup {
-		return nil, errs.E(errs.Invalid, "gcpfirestore.SendsSince: %d numbers, at most %d", len(phones), store.MaxSuppressedLookup)
-	}
-	refs := make([]*firestore.DocumentRef, 0, len(phones))
-	for _, p := range phones {
-		if records.ValidID(p) {
-			refs = append(refs, s.ledger(p))
-		}
-	}
 	since = records.Time(since)
 	out := map[string]int{}
-	if len(refs) == 0 {
-		return out, nil
-	}
-	snaps, err := s.c.GetAll(ctx, refs)
-	if err != nil {
-		return nil, classify("SendsSince", err)
-	}
-	for _, snap := range snaps {
-		if !snap.Exists() {
-			continue
-		}
-		var d ledgerDoc
-		if err := snap.DataTo(&d); err != nil {
-			return nil, classify("SendsSince", fmt.Errorf("decode ledger: %w", err))
-		}
+	err := s.eachLedger(ctx, "SendsSince", phones, func(phone string, d ledgerDoc) {
 		if n := records.SendsAfter(d.Sends, since, ""); n > 0 {
-			out[snap.Ref.ID] = n
+			out[phone] = n
 		}
-	}
-	return out, nil
+	})
+	return out, err
 }
 
-// MessagedSince implements store.SendLedger: one GetAll of the ledgers.
+// MessagedSince implements store.SendLedger: one batched read.
 func (s *Store) MessagedSince(ctx context.Context, phones []string, since time.Time) (map[string]bool, error) {
+	since = records.Time(since)
+	out := map[string]bool{}
+	err := s.eachLedger(ctx, "MessagedSince", phones, func(phone string, d ledgerDoc) {
+		if !d.LastSentAt.IsZero() && !d.LastSentAt.Before(since) {
+			out[phone] = true
+		}
+	})
+	return out, err
+}
+
+// eachLedger reads the ledgers of phones (at most MaxSuppressedLookup) in
+// one GetAll and hands fn each that exists.
+func (s *Store) eachLedger(ctx context.Context, op string, phones []string, fn func(phone string, d ledgerDoc)) error {
 	if len(phones) > store.MaxSuppressedLookup {
-		return nil, errs.E(errs.Invalid, "gcpfirestore.MessagedSince: %d numbers, at most %d", len(phones), store.MaxSuppressedLookup)
+		return errs.E(errs.Invalid, "gcpfirestore.%s: %d numbers, at most %d", op, len(phones), store.MaxSuppressedLookup)
 	}
 	refs := make([]*firestore.DocumentRef, 0, len(phones))
 	for _, p := range phones {
@@ -188,14 +178,12 @@ func (s *Store) MessagedSince(ctx context.Context, phones []string, since time.T
 			refs = append(refs, s.ledger(p))
 		}
 	}
-	since = records.Time(since)
-	out := map[string]bool{}
 	if len(refs) == 0 {
-		return out, nil
+		return nil
 	}
 	snaps, err := s.c.GetAll(ctx, refs)
 	if err != nil {
-		return nil, classify("MessagedSince", err)
+		return classify(op, err)
 	}
 	for _, snap := range snaps {
 		if !snap.Exists() {
@@ -203,13 +191,11 @@ func (s *Store) MessagedSince(ctx context.Context, phones []string, since time.T
 		}
 		var d ledgerDoc
 		if err := snap.DataTo(&d); err != nil {
-			return nil, classify("MessagedSince", fmt.Errorf("decode ledger: %w", err))
+			return classify(op, fmt.Errorf("decode ledger: %w", err))
 		}
-		if !d.LastSentAt.IsZero() && !d.LastSentAt.Before(since) {
-			out[snap.Ref.ID] = true
-		}
+		fn(snap.Ref.ID, d)
 	}
-	return out, nil
+	return nil
 }
 
 // PeopleMessagedSince implements store.SendLedger: a count aggregation on
