@@ -41,20 +41,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{store: memstore.New(), events: memevents.New(), queue: memqueue.New()}
 	f.runner = &campaignrun.Runner{Store: f.store, Events: f.events, Queue: f.queue, Now: func() time.Time { return now }, PageSize: 2, BatchSize: 1}
-	f.events.Subscribe(events.TopicCampaignLaunch, func(ctx context.Context, m events.Message) error {
-		var ev events.Launch
-		if err := events.Decode(m, &ev); err != nil {
-			return err
-		}
-		return f.runner.Launch(ctx, ev)
-	})
-	f.events.Subscribe(events.TopicRecipients, func(ctx context.Context, m events.Message) error {
-		var ev events.Recipients
-		if err := events.Decode(m, &ev); err != nil {
-			return err
-		}
-		return f.runner.Recipients(ctx, ev)
-	})
+	f.subscribe()
 	ctx := context.Background()
 	for _, u := range []user.User{
 		{Phone: "+94771234567", Consent: consent.OptIn, Attributes: map[string]any{"name": "Arjuna", "city": "Colombo", "timezone": "Asia/Colombo"}},
@@ -70,6 +57,25 @@ func newFixture(t *testing.T) *fixture {
 		}
 	}
 	return f
+}
+
+// subscribe runs f.runner's steps for the launch and recipient events, as
+// LaunchCampaign and ProcessRecipients do (whatever f.runner is then).
+func (f *fixture) subscribe() {
+	f.events.Subscribe(events.TopicCampaignLaunch, func(ctx context.Context, m events.Message) error {
+		var ev events.Launch
+		if err := events.Decode(m, &ev); err != nil {
+			return err
+		}
+		return f.runner.Launch(ctx, ev)
+	})
+	f.events.Subscribe(events.TopicRecipients, func(ctx context.Context, m events.Message) error {
+		var ev events.Recipients
+		if err := events.Decode(m, &ev); err != nil {
+			return err
+		}
+		return f.runner.Recipients(ctx, ev)
+	})
 }
 
 func (f *fixture) campaign(t *testing.T, quietStart, quietEnd string) campaign.Campaign {

@@ -34,20 +34,7 @@ func mixedAudience(t *testing.T) (*fixture, campaign.Campaign) {
 	ctx := context.Background()
 	f := &fixture{store: memstore.New(), events: memevents.New(), queue: memqueue.New()}
 	f.runner = &campaignrun.Runner{Store: f.store, Events: f.events, Queue: f.queue, Now: func() time.Time { return now }, PageSize: 2, BatchSize: 2}
-	f.events.Subscribe(events.TopicCampaignLaunch, func(ctx context.Context, m events.Message) error {
-		var ev events.Launch
-		if err := events.Decode(m, &ev); err != nil {
-			return err
-		}
-		return f.runner.Launch(ctx, ev)
-	})
-	f.events.Subscribe(events.TopicRecipients, func(ctx context.Context, m events.Message) error {
-		var ev events.Recipients
-		if err := events.Decode(m, &ev); err != nil {
-			return err
-		}
-		return f.runner.Recipients(ctx, ev)
-	})
+	f.subscribe()
 	hourAgo, longAgo := now.Add(-time.Hour), now.Add(-20*time.Hour)
 	people := []user.User{
 		{Phone: "+94770000001", Consent: consent.OptIn, LastInboundAt: &hourAgo, Attributes: map[string]any{"name": "Sent", "timezone": "Asia/Colombo"}},
