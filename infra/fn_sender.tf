@@ -53,6 +53,8 @@ resource "google_cloudfunctions2_function" "sender" {
       AUTO_PAUSE_WINDOW       = var.auto_pause_window
       AUTO_PAUSE_FAILURE_RATE = var.auto_pause_failure_rate
       FREQUENCY_CAP_PER_24H   = var.frequency_cap_per_24h
+      TWILIO_TIMEOUT          = var.twilio_timeout
+      RECONCILE_AFTER         = var.reconcile_after
     }, local.twilio_sender_env, local.sender_ceiling_env)
 
     secret_environment_variables {

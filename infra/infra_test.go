@@ -432,6 +432,16 @@ func TestVariableValidation(t *testing.T) {
 			t.Errorf("event_max_age = %q: valid %v, want %v", v, got, ok)
 		}
 	}
+	// TWILIO_TIMEOUT and RECONCILE_AFTER are Go durations above zero
+	// (setup.Twilio, setup.CheckReconcile: the Sender checks the rest).
+	for _, name := range []string{"twilio_timeout", "reconcile_after"} {
+		for v, ok := range map[string]bool{"15s": true, "2m": true, "1m30s": true, "0s": false, "15": false, "": false, "a minute": false} {
+			m := loadModuleWith(t, ".", map[string]cty.Value{name: cty.StringVal(v)})
+			if got := len(m.invalid(name)) == 0; got != ok {
+				t.Errorf("%s = %q: valid %v, want %v", name, v, got, ok)
+			}
+		}
+	}
 }
 
 // env is a function's environment: plain values and secret-backed keys.

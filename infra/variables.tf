@@ -189,6 +189,28 @@ variable "event_max_age" {
   }
 }
 
+variable "twilio_timeout" {
+  description = "How long the Sender waits for each call to Twilio's API (TWILIO_TIMEOUT, a Go duration above zero, at most 25s): a send's outcome is unknown for at most this long. reconcile_after must be at least 4 times it."
+  type        = string
+  default     = "15s"
+
+  validation {
+    condition     = can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$", var.twilio_timeout)) && !can(regex("^[0.]+[a-zµ]+$", var.twilio_timeout))
+    error_message = "twilio_timeout: a Go duration above zero, such as 15s (the Sender also refuses more than 25s)."
+  }
+}
+
+variable "reconcile_after" {
+  description = "Age after which a claim Twilio never listed may be sent again under unknown_outcome = resend_after (RECONCILE_AFTER, a Go duration, at least 4 times twilio_timeout: the Sender refuses less at start)."
+  type        = string
+  default     = "2m"
+
+  validation {
+    condition     = can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$", var.reconcile_after)) && !can(regex("^[0.]+[a-zµ]+$", var.reconcile_after))
+    error_message = "reconcile_after: a Go duration above zero, such as 2m."
+  }
+}
+
 variable "log_level" {
   description = "LOG_LEVEL of every function: debug, info, warn or error."
   type        = string

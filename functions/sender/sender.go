@@ -6,6 +6,7 @@ package sender
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
@@ -38,8 +39,11 @@ type Config struct {
 	PublicBaseURL string `env:"PUBLIC_BASE_URL, required"`
 }
 
-// Validate checks PUBLIC_BASE_URL.
-func (c Config) Validate() error { return setup.CheckPublicBaseURL(c.PublicBaseURL) }
+// Validate checks PUBLIC_BASE_URL, and that RECONCILE_AFTER outlasts
+// TWILIO_TIMEOUT.
+func (c Config) Validate() error {
+	return errors.Join(setup.CheckPublicBaseURL(c.PublicBaseURL), setup.CheckReconcile(c.Reconcile, c.Twilio))
+}
 
 // Handle serves the Sender function.
 var Handle = edge.HTTPFunc("Sender", Build)

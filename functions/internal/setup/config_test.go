@@ -22,7 +22,6 @@ import (
 	"github.com/eventstreamengine/ese/functions/recipients"
 	"github.com/eventstreamengine/ese/functions/sender"
 	"github.com/eventstreamengine/ese/functions/webhooks"
-	"github.com/eventstreamengine/ese/shared/sms/twilio"
 )
 
 // configs is every function's configuration, by entry point.
@@ -103,7 +102,7 @@ func TestConfigs_read_only_what_each_function_needs(t *testing.T) {
 		"HandleStatus":  {"AUTO_PAUSE_FAILURE_RATE", "AUTO_PAUSE_WINDOW", "EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT", "STATUS_GIVE_UP_AFTER"},
 		"Sender": {"AUTO_PAUSE_FAILURE_RATE", "AUTO_PAUSE_WINDOW", "CLOUD_TASKS_EMULATOR_HOST", "FREQUENCY_CAP_PER_24H", "GOOGLE_CLOUD_PROJECT", "PUBLIC_BASE_URL", "QUEUE_CREATE_TIMEOUT", "RECONCILE_AFTER", "SENDER_URL",
 			"TASKS_AUDIENCE", "TASKS_LOCATION", "TASKS_SERVICE_ACCOUNT", "TWILIO_ACCOUNT_SID", "TWILIO_API_URL", "TWILIO_AUTH_TOKEN", "TWILIO_FROM",
-			"TWILIO_MESSAGING_SERVICE_SID", "TWILIO_SENDER_MPS"},
+			"TWILIO_MESSAGING_SERVICE_SID", "TWILIO_SENDER_MPS", "TWILIO_TIMEOUT"},
 		"LaunchCampaign": {"CLOUD_TASKS_EMULATOR_HOST", "CONTENT_BLOCKED_PATTERNS", "CONTENT_OPT_OUT_TEXT", "EVENT_MAX_AGE", "FREQUENCY_CAP_PER_24H", "GOOGLE_CLOUD_PROJECT", "MESSAGE_RETENTION", "QUEUE_CREATE_TIMEOUT", "SENDER_URL",
 			"TASKS_AUDIENCE", "TASKS_LOCATION", "TASKS_SERVICE_ACCOUNT", "TWILIO_SENDER_MPS", "WHATSAPP_TIER"},
 		"ProcessRecipients": {"CLOUD_TASKS_EMULATOR_HOST", "CONTENT_BLOCKED_PATTERNS", "CONTENT_OPT_OUT_TEXT", "EVENT_MAX_AGE", "FREQUENCY_CAP_PER_24H", "GOOGLE_CLOUD_PROJECT", "QUEUE_CREATE_TIMEOUT", "SENDER_URL",
@@ -260,30 +259,41 @@ func TestConfigs_frequency_cap(t *testing.T) {
 	}
 }
 
-// RECONCILE_AFTER must span several of the Twilio client's timeouts: a
-// smaller one is refused at start, naming both.
+// RECONCILE_AFTER must span several of the Twilio client's timeouts
+// (TWILIO_TIMEOUT, 15 s unless set): a smaller one is refused at start,
+// naming both; a shorter timeout allows a shorter window.
 func TestConfigs_reconcile_after(t *testing.T) {
 	t.Parallel()
-	least := setup.ReconcileTimeouts * twilio.DefaultTimeout
+	least := setup.ReconcileTimeouts * 15 * time.Second
 	for _, tc := range []struct {
-		name, value string // value "": unset
-		want        time.Duration
-		wantIn      []string // nil: valid
+		name, value, timeout string // "": unset
+		want                 time.Duration
+		wantTimeout          time.Duration
+		wantIn               []string // nil: valid
 	}{
-		{name: "unset_is_two_minutes", want: 2 * time.Minute},
-		{name: "exactly_the_least", value: least.String(), want: least},
-		{name: "ten_minutes", value: "10m", want: 10 * time.Minute},
+		{name: "unset_is_two_minutes", want: 2 * time.Minute, wantTimeout: 15 * time.Second},
+		{name: "exactly_the_least", value: least.String(), want: least, wantTimeout: 15 * time.Second},
+		{name: "ten_minutes", value: "10m", want: 10 * time.Minute, wantTimeout: 15 * time.Second},
 		{name: "just_below", value: (least - time.Second).String(),
-			wantIn: []string{"RECONCILE_AFTER=" + (least - time.Second).String(), "Twilio client's timeout (" + twilio.DefaultTimeout.String() + ")"}},
-		{name: "one_provider_timeout", value: twilio.DefaultTimeout.String(),
-			wantIn: []string{"RECONCILE_AFTER=" + twilio.DefaultTimeout.String(), "at least " + least.String()}},
+			wantIn: []string{"RECONCILE_AFTER=" + (least - time.Second).String(), "Twilio client's timeout (TWILIO_TIMEOUT=15s)"}},
+		{name: "one_provider_timeout", value: "15s",
+			wantIn: []string{"RECONCILE_AFTER=15s", "at least " + least.String()}},
 		{name: "zero", value: "0s", wantIn: []string{"RECONCILE_AFTER=0s"}},
+		{name: "short_timeout_short_window", value: "8s", timeout: "2s", want: 8 * time.Second, wantTimeout: 2 * time.Second},
+		{name: "short_timeout_window_too_short", value: "7s", timeout: "2s", wantIn: []string{"RECONCILE_AFTER=7s", "at least 8s", "TWILIO_TIMEOUT=2s"}},
+		{name: "long_timeout_window_too_short", value: "90s", timeout: "25s", wantIn: []string{"RECONCILE_AFTER=1m30s", "at least 1m40s"}},
+		{name: "timeout_zero", timeout: "0s", wantIn: []string{"TWILIO_TIMEOUT=0s"}},
+		{name: "timeout_above_the_most", value: "10m", timeout: "26s", wantIn: []string{"TWILIO_TIMEOUT=26s", "at most 25s"}},
+		{name: "timeout_not_a_duration", timeout: "15", wantIn: []string{"TWILIO_TIMEOUT"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			env := maps(good)
 			if tc.value != "" {
 				env["RECONCILE_AFTER"] = tc.value
+			}
+			if tc.timeout != "" {
+				env["TWILIO_TIMEOUT"] = tc.timeout
 			}
 			var cfg sender.Config
 			err := setup.Load(context.Background(), &cfg, envconfig.MapLookuper(env))
@@ -293,6 +303,9 @@ func TestConfigs_reconcile_after(t *testing.T) {
 				}
 				if diff := cmp.Diff(tc.want, cfg.Reconcile.After); diff != "" {
 					t.Errorf("RECONCILE_AFTER (-want +got):\n%s", diff)
+				}
+				if diff := cmp.Diff(tc.wantTimeout, cfg.Twilio.Timeout); diff != "" {
+					t.Errorf("TWILIO_TIMEOUT (-want +got):\n%s", diff)
 				}
 				return
 			}

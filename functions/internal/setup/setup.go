@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"reflect"
@@ -96,11 +97,22 @@ type Twilio struct {
 	From                string `env:"TWILIO_FROM"`
 	MessagingServiceSID string `env:"TWILIO_MESSAGING_SERVICE_SID"`
 	APIURL              string `env:"TWILIO_API_URL"` // the stand-in; unset in production
+	// Timeout bounds each call to Twilio's API: a send's outcome is
+	// unknown for at most this long after it starts, which is what
+	// RECONCILE_AFTER must outlast (CheckReconcile).
+	Timeout time.Duration `env:"TWILIO_TIMEOUT, default=15s"`
 }
 
-// Validate checks that exactly one sender is given.
+// MaxTwilioTimeout is the longest TWILIO_TIMEOUT: a Sender task may list
+// what Twilio sent (one timeout) and then send (another) within the
+// function's 60 s (infra/fn_sender.tf).
+const MaxTwilioTimeout = 25 * time.Second
+
+// Validate checks that exactly one sender is given, and the timeout.
 func (t Twilio) Validate() error {
 	switch {
+	case t.Timeout <= 0 || t.Timeout > MaxTwilioTimeout:
+		return fmt.Errorf("TWILIO_TIMEOUT=%s: want a duration above zero and at most %s (a task may list and then send within the Sender's 60 s)", t.Timeout, MaxTwilioTimeout)
 	case t.From == "" && t.MessagingServiceSID == "":
 		return errors.New("TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID is required: the WhatsApp sender, a number (whatsapp:+...) or a Messaging Service (MG...)")
 	case t.From != "" && t.MessagingServiceSID != "":
@@ -169,16 +181,21 @@ type Reconcile struct {
 }
 
 // ReconcileTimeouts is how many of the Twilio client's timeouts
-// RECONCILE_AFTER spans at least. The claim is stamped in the attempt of
+// (TWILIO_TIMEOUT) RECONCILE_AFTER spans at least. The claim is stamped in the attempt of
 // its transaction that commits, and the send starts after that commit and
 // can take one timeout; Twilio's message list can lag behind a send, and
 // the instances' clocks differ a little: the rest is that margin.
 const ReconcileTimeouts = 4
 
-// Validate refuses a RECONCILE_AFTER a send in flight could outlast.
-func (r Reconcile) Validate() error {
-	if least := ReconcileTimeouts * twilio.DefaultTimeout; r.After < least {
-		return fmt.Errorf("RECONCILE_AFTER=%s: want at least %s, %d times the Twilio client's timeout (%s), or a send still in flight or not yet listed by Twilio could be sent again", r.After, least, ReconcileTimeouts, twilio.DefaultTimeout)
+// CheckReconcile refuses a RECONCILE_AFTER a send in flight could
+// outlast, given the Twilio client's timeout t (the Sender, which reads
+// both, calls it from its Validate).
+func CheckReconcile(r Reconcile, t Twilio) error {
+	if t.Timeout <= 0 {
+		return nil // Twilio.Validate names TWILIO_TIMEOUT
+	}
+	if least := ReconcileTimeouts * t.Timeout; r.After < least {
+		return fmt.Errorf("RECONCILE_AFTER=%s: want at least %s, %d times the Twilio client's timeout (TWILIO_TIMEOUT=%s), or a send still in flight or not yet listed by Twilio could be sent again", r.After, least, ReconcileTimeouts, t.Timeout)
 	}
 	return nil
 }
@@ -549,6 +566,7 @@ func Provider(t Twilio) (*twilio.Provider, error) {
 	p, err := twilio.New(twilio.Config{
 		AccountSID: t.AccountSID, AuthToken: t.AuthToken,
 		From: t.From, MessagingServiceSID: t.MessagingServiceSID, APIURL: t.APIURL,
+		HTTPClient: &http.Client{Timeout: t.Timeout},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("setup.Provider: %w", err)
