@@ -14,6 +14,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/dryrun"
+	"github.com/eventstreamengine/ese/shared/erasure"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/health"
 	"github.com/eventstreamengine/ese/shared/message"
@@ -46,6 +47,23 @@ type Store interface {
 	Suppressions
 	SendLedger
 	DryRuns
+	Erasures
+}
+
+// Erasures forgets a person (erasure.Erase says in what order) and keeps
+// the hashed records of erased people's opt-outs (erasure.Record). Each
+// method writes at most a batch: no erasure is one oversized transaction.
+type Erasures interface {
+	// ScrubMessages: see erasure.Store.
+	ScrubMessages(ctx context.Context, phone, marker string, limit int) (int, error)
+	// DeleteWebhooksOf: see erasure.Store.
+	DeleteWebhooksOf(ctx context.Context, ids []string, limit int) (int, error)
+	// DeleteConsentHistory: see erasure.Store.
+	DeleteConsentHistory(ctx context.Context, phone string, limit int) (int, error)
+	// ForgetUser: see erasure.Store.
+	ForgetUser(ctx context.Context, phone string, r *erasure.Record) error
+	// ErasedRecords: see erasure.Store; Invalid past erasure.MaxLookup.
+	ErasedRecords(ctx context.Context, keys []string) (map[string]erasure.Record, error)
 }
 
 // FrequencyCap limits the business-initiated messages one person gets

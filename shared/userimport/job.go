@@ -21,6 +21,11 @@ type Row struct {
 	Phone      string         `json:"phone_number"`
 	Consent    consent.State  `json:"consent_state,omitempty"` // empty: not given
 	Attributes map[string]any `json:"attributes,omitempty"`
+	// KeptOptOut is the opt-out (STOP or OPT_OUT) of a person erased
+	// while opted out (shared/erasure): set by ImportUsers before the
+	// batch is applied, it is the state the row creates them in, whatever
+	// Consent asks. A person who exists is left to Consent.
+	KeptOptOut consent.State `json:"kept_opt_out,omitempty"`
 }
 
 // MarshalJSON writes r with every float marked as one (30.0, 1e+20), so

@@ -497,12 +497,15 @@ type webhookDoc struct {
 	ReceivedAt time.Time         `firestore:"received_at"`
 	Published  bool              `firestore:"published"`
 	ExpireAt   *time.Time        `firestore:"expire_at,omitempty"` // TTLField
+	// Party is who the record is from or about (records.WebhookParty),
+	// derived on every write: erasure finds a person's records by it.
+	Party string `firestore:"party,omitempty"`
 }
 
 func toWebhookDoc(e webhook.Event) webhookDoc {
 	return webhookDoc{
 		Kind: string(e.Kind), MessageSID: e.MessageSID, MessageID: e.MessageID, Status: e.Status, Params: maps.Clone(e.Params),
-		ReceivedAt: records.Time(e.ReceivedAt), Published: e.Published,
+		ReceivedAt: records.Time(e.ReceivedAt), Published: e.Published, Party: records.WebhookParty(e),
 	}
 }
 

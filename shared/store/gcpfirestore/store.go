@@ -14,6 +14,7 @@
 //	messages/{id}                      one per recipient, with campaign_id
 //	webhook_events/{id}                one per Twilio callback
 //	send_ledger/{E.164}                a person's recent sends (frequency cap)
+//	erased_opt_outs/{key}              an erased person's opt-out, by keyed hash (erasure)
 //
 // No document is written once per message or per row of an import: job
 // counts are tallied from batch markers and campaign counts are
@@ -56,6 +57,7 @@ const (
 	colSuppressed = "suppressions"
 	colLedger     = "send_ledger"
 	colDryRuns    = "dry_runs"
+	colErased     = "erased_opt_outs"
 )
 
 // txAttempts bounds how often a contended transaction is tried: a message

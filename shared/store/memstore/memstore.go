@@ -22,6 +22,7 @@ import (
 
 	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/erasure"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/health"
 	"github.com/eventstreamengine/ese/shared/message"
@@ -59,6 +60,7 @@ type Store struct {
 	suppressed  map[string]suppression.Entry // made on first use
 	ledgers     map[string]ledger            // by phone; made on first use
 	dryRuns     map[string]storedDryRun      // by campaign id; made on first use
+	erased      map[string]erasure.Record    // by key; made on first use
 }
 
 // storedSegment keeps the definition as JSON text, as Firestore does, so

@@ -100,6 +100,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"mark_webhook_published", testMarkWebhookPublished},
 		{"list_webhooks_newest_by_kind", testListWebhooks},
 		{"list_unpublished_oldest_first", testListUnpublished},
+		{"erasure_batches", testErasureBatches},
+		{"erasure_forget_user", testForgetUser},
+		{"erasure_whole", testErase},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,6 +5,7 @@
 package records
 
 import (
+	"cmp"
 	"fmt"
 	"reflect"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/user"
 	"github.com/eventstreamengine/ese/shared/userimport"
+	"github.com/eventstreamengine/ese/shared/webhook"
 )
 
 // Time returns t as the stores keep it: UTC, to the microsecond
@@ -224,7 +226,7 @@ func ApplyRow(cur user.User, exists bool, r userimport.Row, jobID string, at tim
 	if !exists {
 		u := user.User{
 			Phone:      r.Phone,
-			Consent:    consent.Imported("", r.Consent, false),
+			Consent:    cmp.Or(r.KeptOptOut, consent.Imported("", r.Consent, false)),
 			Attributes: Attributes(r.Attributes),
 			CreatedAt:  at,
 			UpdatedAt:  at,
@@ -268,9 +270,13 @@ func ApplyRow(cur user.User, exists bool, r userimport.Row, jobID string, at tim
 }
 
 // ConsentKept reports whether row asks to opt in a person whose STOP or
-// OPT_OUT an import never lifts: what an import job counts as kept.
+// OPT_OUT an import never lifts, or creates an erased person again with
+// the opt-out they had (KeptOptOut): what an import job counts as kept.
 func ConsentKept(cur user.User, exists bool, r userimport.Row) bool {
-	return exists && r.Consent == consent.OptIn &&
+	if !exists {
+		return r.KeptOptOut != "" // an erased person's opt-out, kept
+	}
+	return r.Consent == consent.OptIn &&
 		(cur.Consent == consent.Stop || cur.Consent == consent.OptOut) &&
 		consent.Imported(cur.Consent, r.Consent, true) == cur.Consent
 }
@@ -352,4 +358,30 @@ func PruneSends(sends map[string]time.Time, since time.Time) map[string]time.Tim
 		}
 	}
 	return out
+}
+
+// WebhookParty is the person a webhook record is from or about, as
+// +digits: the sender of an inbound message, the recipient of the message
+// a status callback reports on (Twilio's From and To, without the
+// "whatsapp:" prefix). Both stores derive it on every record, for erasure
+// to find a person's records; "" when the form names nobody.
+func WebhookParty(e webhook.Event) string {
+	key := "From"
+	if e.Kind == webhook.Status {
+		key = "To"
+	}
+	v := strings.TrimSpace(e.Params[key])
+	if len(v) >= len("whatsapp:") && strings.EqualFold(v[:len("whatsapp:")], "whatsapp:") {
+		v = v[len("whatsapp:"):]
+	}
+	return v
+}
+
+// Scrubbed is m with its person taken out (erasure): the number replaced
+// by marker, and the body, the content variables (their values are the
+// person's attributes) and the provider's error text (which can quote
+// the number) removed. Status, times and codes stay for the counts.
+func Scrubbed(m message.Message, marker string) message.Message {
+	m.Phone, m.Body, m.ContentVariables, m.ErrorText = marker, "", nil, ""
+	return m
 }

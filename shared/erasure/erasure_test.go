@@ -1,0 +1,82 @@
+package erasure
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/errs"
+)
+
+func TestHasher(t *testing.T) {
+	t.Parallel()
+	if _, err := NewHasher([]byte("too short")); !errs.Is(err, errs.Invalid) {
+		t.Errorf("NewHasher(9 bytes) = %v, want Invalid", err)
+	}
+	a, _ := NewHasher([]byte(strings.Repeat("a", 32)))
+	b, _ := NewHasher([]byte(strings.Repeat("b", 32)))
+	const p = "+94771234567"
+	if a.Of(p) != a.Of(p) {
+		t.Error("one key hashes one number two ways")
+	}
+	if a.Of(p) == b.Of(p) {
+		t.Error("two keys give one hash: the key does not key it")
+	}
+	if a.Of(p) == a.Of("+94771234568") {
+		t.Error("two numbers give one hash")
+	}
+	if got := a.Of(p); len(got) != 64 || strings.Contains(got, "771234567") {
+		t.Errorf("Of = %q, want 64 hex digits that do not hold the number", got)
+	}
+}
+
+func TestWhatsAppIDs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, number string
+		want         []string
+	}{
+		{"sri_lanka", "+94771234567", []string{"+94771234567"}},
+		{"mexico_old_1", "+525512345678", []string{"+525512345678", "+5215512345678"}},
+		{"brazil_without_ninth_digit", "+5531987654321", []string{"+5531987654321", "+553187654321"}},
+		{"argentina_fixed_form_of_a_mobile", "+541123456789", []string{"+541123456789", "+5491123456789"}},
+		{"argentina_mobile", "+5491123456789", []string{"+5491123456789"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if diff := cmp.Diff(tc.want, WhatsAppIDs(tc.number)); diff != "" {
+				t.Errorf("WhatsAppIDs(%s) (-want, +got):\n%s", tc.number, diff)
+			}
+		})
+	}
+}
+
+func TestRecord(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		r         Record
+		optedOut  bool
+		returning consent.State
+	}{
+		{"stop", Record{Consent: consent.Stop}, true, consent.Stop},
+		{"opt_out", Record{Consent: consent.OptOut}, true, consent.OptOut},
+		{"suppressed_only", Record{Suppressed: true}, true, consent.OptOut},
+		{"stop_and_suppressed", Record{Consent: consent.Stop, Suppressed: true}, true, consent.Stop},
+		{"nothing", Record{}, false, consent.OptOut},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := tc.r.OptedOut(); got != tc.optedOut {
+				t.Errorf("OptedOut = %v, want %v", got, tc.optedOut)
+			}
+			if got := tc.r.Returning(); got != tc.returning {
+				t.Errorf("Returning = %s, want %s", got, tc.returning)
+			}
+		})
+	}
+}

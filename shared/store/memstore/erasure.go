@@ -1,0 +1,106 @@
+package memstore
+
+import (
+	"context"
+	"slices"
+
+	"github.com/eventstreamengine/ese/shared/erasure"
+	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/store/internal/records"
+)
+
+// ScrubMessages implements store.Erasures.
+func (s *Store) ScrubMessages(ctx context.Context, phone, marker string, limit int) (int, error) {
+	if phone == "" || limit < 1 {
+		return 0, errs.E(errs.Invalid, "memstore.ScrubMessages: a phone and a limit of at least 1 are required")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for id, m := range s.messages {
+		if n == limit {
+			break
+		}
+		if m.Phone == phone {
+			s.messages[id] = records.Scrubbed(m, marker)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// DeleteWebhooksOf implements store.Erasures.
+func (s *Store) DeleteWebhooksOf(ctx context.Context, ids []string, limit int) (int, error) {
+	if len(ids) == 0 || len(ids) > records.MaxIn || limit < 1 {
+		return 0, errs.E(errs.Invalid, "memstore.DeleteWebhooksOf: 1 to %d ids and a limit of at least 1 are required", records.MaxIn)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for id, e := range s.webhooks {
+		if n == limit {
+			break
+		}
+		if p := records.WebhookParty(e); p != "" && slices.Contains(ids, p) {
+			delete(s.webhooks, id)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// DeleteConsentHistory implements store.Erasures.
+func (s *Store) DeleteConsentHistory(ctx context.Context, phone string, limit int) (int, error) {
+	if limit < 1 {
+		return 0, errs.E(errs.Invalid, "memstore.DeleteConsentHistory: limit must be at least 1")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := s.history[phone]
+	n := min(limit, len(h))
+	if n == len(h) {
+		delete(s.history, phone)
+	} else {
+		s.history[phone] = slices.Clone(h[n:])
+	}
+	return n, nil
+}
+
+// ForgetUser implements store.Erasures.
+func (s *Store) ForgetUser(ctx context.Context, phone string, r *erasure.Record) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.users[phone]; !ok {
+		return notExist("ForgetUser", "user")
+	}
+	delete(s.users, phone)
+	s.phonesStale = true
+	delete(s.history, phone)
+	delete(s.ledgers, phone)
+	delete(s.suppressed, phone)
+	if r != nil {
+		if s.erased == nil {
+			s.erased = map[string]erasure.Record{}
+		}
+		rec := *r
+		rec.ErasedAt = records.Time(rec.ErasedAt)
+		s.erased[rec.Key] = rec
+	}
+	return nil
+}
+
+// ErasedRecords implements store.Erasures.
+func (s *Store) ErasedRecords(ctx context.Context, keys []string) (map[string]erasure.Record, error) {
+	if len(keys) > erasure.MaxLookup {
+		return nil, errs.E(errs.Invalid, "memstore.ErasedRecords: %d keys, at most %d", len(keys), erasure.MaxLookup)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]erasure.Record{}
+	for _, k := range keys {
+		if r, ok := s.erased[k]; ok {
+			out[k] = r
+		}
+	}
+	return out, nil
+}
