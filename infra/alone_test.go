@@ -47,6 +47,7 @@ const (
 // secretValues are the secret versions the deployer creates, by secret id.
 var secretValues = map[string]string{
 	"twilio-auth-token": aloneTwilioToken,
+	"erasure-key":       "alone-erasure-key-of-at-least-32-bytes",
 	"api-key-sha256":    func() string { s := sha256.Sum256([]byte(aloneAPIKey)); return hex.EncodeToString(s[:]) }(),
 }
 

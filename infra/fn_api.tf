@@ -106,9 +106,15 @@ resource "google_cloudfunctions2_function" "api" {
       secret     = google_secret_manager_secret.api_key_sha256.secret_id
       version    = "latest"
     }
+    secret_environment_variables {
+      key        = "ERASURE_KEY"
+      project_id = var.project
+      secret     = google_secret_manager_secret.erasure_key.secret_id
+      version    = "latest"
+    }
   }
 
-  depends_on = [google_secret_manager_secret_iam_member.api_key_sha256]
+  depends_on = [google_secret_manager_secret_iam_member.api_key_sha256, google_secret_manager_secret_iam_member.erasure_key]
 }
 
 resource "google_cloud_run_v2_service_iam_member" "api_admins" {

@@ -47,7 +47,17 @@ resource "google_cloudfunctions2_function" "import_users" {
     all_traffic_on_latest_revision = true
 
     environment_variables = local.event_env
+
+    # Rows of people erased while opted out come back opted out.
+    secret_environment_variables {
+      key        = "ERASURE_KEY"
+      project_id = var.project
+      secret     = google_secret_manager_secret.erasure_key.secret_id
+      version    = "latest"
+    }
   }
+
+  depends_on = [google_secret_manager_secret_iam_member.erasure_key]
 }
 
 resource "google_cloud_run_v2_service_iam_member" "import_users_push" {

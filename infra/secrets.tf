@@ -1,4 +1,4 @@
-# The two secrets. Terraform makes the secrets, never their values: add a
+# The secrets. Terraform makes the secrets, never their values: add a
 # version by hand (README.md), so no secret ever sits in the state.
 
 resource "google_secret_manager_secret" "twilio_auth_token" {
@@ -13,6 +13,19 @@ resource "google_secret_manager_secret" "twilio_auth_token" {
 
 resource "google_secret_manager_secret" "api_key_sha256" {
   secret_id = "api-key-sha256"
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+# The key of erased people's hashed opt-outs (shared/erasure): at least 32
+# random bytes, such as `openssl rand -hex 32`. Never rotate it: a new key
+# forgets every erased person's opt-out.
+resource "google_secret_manager_secret" "erasure_key" {
+  secret_id = "erasure-key"
 
   replication {
     auto {}
@@ -39,6 +52,17 @@ resource "google_secret_manager_secret_iam_member" "api_key_sha256" {
   }
 
   secret_id = google_secret_manager_secret.api_key_sha256.id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = each.value
+}
+
+resource "google_secret_manager_secret_iam_member" "erasure_key" {
+  for_each = {
+    api          = google_service_account.api.member
+    import_users = google_service_account.import_users.member
+  }
+
+  secret_id = google_secret_manager_secret.erasure_key.id
   role      = "roles/secretmanager.secretAccessor"
   member    = each.value
 }

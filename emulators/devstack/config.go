@@ -12,9 +12,12 @@ import (
 
 // Defaults for a local stack; none of them is a real secret.
 const (
-	defaultPort        = 8080
-	defaultProject     = "ese-local"
-	defaultAPIKey      = "local-dev-key"
+	defaultPort    = 8080
+	defaultProject = "ese-local"
+	defaultAPIKey  = "local-dev-key"
+	// defaultErasureKey keys erased people's hashed opt-outs locally; a
+	// deployment's is a secret (infra/secrets.tf).
+	defaultErasureKey  = "local-erasure-key-not-for-production"
 	defaultTwilioSID   = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	defaultTwilioToken = "localtwiliotoken"      // alphanumeric, as Twilio's are
 	defaultTwilioFrom  = "whatsapp:+14155238886" // Twilio's WhatsApp sandbox
@@ -49,6 +52,7 @@ type config struct {
 	Project       string
 	ImportBucket  string // the uploads bucket, created on the emulator
 	APIKey        string
+	ErasureKey    string
 	TwilioSID     string
 	TwilioToken   string
 	TwilioFrom    string
@@ -116,6 +120,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	// of different projects on one emulator never share a bucket.
 	c.ImportBucket = str("IMPORT_BUCKET", c.Project+bucketSuffix)
 	c.APIKey = str("API_KEY", defaultAPIKey)
+	c.ErasureKey = str("ERASURE_KEY", defaultErasureKey)
 	c.TwilioSID = str("TWILIO_ACCOUNT_SID", defaultTwilioSID)
 	c.TwilioToken = str("TWILIO_AUTH_TOKEN", defaultTwilioToken)
 	// The sandbox sender stands in only when no Messaging Service is given.

@@ -13,6 +13,7 @@ func TestLoadConfig(t *testing.T) {
 		"GOOGLE_CLOUD_PROJECT=ese-local",
 		"IMPORT_BUCKET=ese-local-uploads",
 		"API_KEY=local-dev-key",
+		"ERASURE_KEY=local-erasure-key-not-for-production",
 		"TWILIO_ACCOUNT_SID=ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 		"TWILIO_AUTH_TOKEN=localtwiliotoken",
 		"TWILIO_FROM=whatsapp:+14155238886",
@@ -26,7 +27,7 @@ func TestLoadConfig(t *testing.T) {
 			name: "defaults",
 			want: config{
 				Port: 8080, FirestorePort: 18080, PubSubPort: 28080, CloudTasksPort: 38080, StoragePort: 53080, TwilioPort: 48080,
-				Project: "ese-local", ImportBucket: "ese-local-uploads", APIKey: "local-dev-key", TwilioSID: "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+				Project: "ese-local", ImportBucket: "ese-local-uploads", APIKey: "local-dev-key", ErasureKey: "local-erasure-key-not-for-production", TwilioSID: "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 				TwilioToken: "localtwiliotoken", TwilioFrom: "whatsapp:+14155238886", PublicBaseURL: "http://localhost:8080",
 				Defaulted: append(append([]string{}, allDefaults...), "PUBLIC_BASE_URL=http://localhost:8080"),
 			},
@@ -36,7 +37,7 @@ func TestLoadConfig(t *testing.T) {
 			env:  map[string]string{"PORT": "9090", "PUBSUB_PORT": "0"},
 			want: config{
 				Port: 9090, FirestorePort: 19090, PubSubPort: 0, CloudTasksPort: 39090, StoragePort: 54090, TwilioPort: 49090,
-				Project: "ese-local", ImportBucket: "ese-local-uploads", APIKey: "local-dev-key", TwilioSID: "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+				Project: "ese-local", ImportBucket: "ese-local-uploads", APIKey: "local-dev-key", ErasureKey: "local-erasure-key-not-for-production", TwilioSID: "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 				TwilioToken: "localtwiliotoken", TwilioFrom: "whatsapp:+14155238886", PublicBaseURL: "http://localhost:9090",
 				Defaulted: append(append([]string{}, allDefaults...), "PUBLIC_BASE_URL=http://localhost:9090"),
 			},
@@ -50,7 +51,7 @@ func TestLoadConfig(t *testing.T) {
 			},
 			want: config{
 				Port: 40025, TwilioPort: 40026, FirestoreHost: "h:1", PubSubHost: "h:2", CloudTasksHost: "h:3", StorageHost: "h:4",
-				Project: "ese-local", ImportBucket: "ese-local-uploads", APIKey: "local-dev-key", TwilioSID: "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+				Project: "ese-local", ImportBucket: "ese-local-uploads", APIKey: "local-dev-key", ErasureKey: "local-erasure-key-not-for-production", TwilioSID: "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 				TwilioToken: "localtwiliotoken", TwilioFrom: "whatsapp:+14155238886", PublicBaseURL: "http://localhost:40025",
 				Defaulted: append(append([]string{}, allDefaults...), "PUBLIC_BASE_URL=http://localhost:40025"),
 			},
@@ -60,7 +61,7 @@ func TestLoadConfig(t *testing.T) {
 			env:  map[string]string{"GOOGLE_CLOUD_PROJECT": "p2"},
 			want: config{
 				Port: 8080, FirestorePort: 18080, PubSubPort: 28080, CloudTasksPort: 38080, StoragePort: 53080, TwilioPort: 48080,
-				Project: "p2", ImportBucket: "p2-uploads", APIKey: "local-dev-key", TwilioSID: "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+				Project: "p2", ImportBucket: "p2-uploads", APIKey: "local-dev-key", ErasureKey: "local-erasure-key-not-for-production", TwilioSID: "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 				TwilioToken: "localtwiliotoken", TwilioFrom: "whatsapp:+14155238886", PublicBaseURL: "http://localhost:8080",
 				Defaulted: append(append([]string{"IMPORT_BUCKET=p2-uploads"}, allDefaults[2:]...), "PUBLIC_BASE_URL=http://localhost:8080"),
 			},
@@ -70,9 +71,9 @@ func TestLoadConfig(t *testing.T) {
 			env:  map[string]string{"TWILIO_MESSAGING_SERVICE_SID": "MG0123456789abcdef0123456789abcdef"},
 			want: config{
 				Port: 8080, FirestorePort: 18080, PubSubPort: 28080, CloudTasksPort: 38080, StoragePort: 53080, TwilioPort: 48080,
-				Project: "ese-local", ImportBucket: "ese-local-uploads", APIKey: "local-dev-key", TwilioSID: "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+				Project: "ese-local", ImportBucket: "ese-local-uploads", APIKey: "local-dev-key", ErasureKey: "local-erasure-key-not-for-production", TwilioSID: "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 				TwilioToken: "localtwiliotoken", TwilioService: "MG0123456789abcdef0123456789abcdef", PublicBaseURL: "http://localhost:8080",
-				Defaulted: append(append([]string{}, allDefaults[:5]...), "PUBLIC_BASE_URL=http://localhost:8080"),
+				Defaulted: append(append([]string{}, allDefaults[:6]...), "PUBLIC_BASE_URL=http://localhost:8080"),
 			},
 		},
 		{
@@ -80,14 +81,14 @@ func TestLoadConfig(t *testing.T) {
 			env: map[string]string{
 				"PORT": "8081", "FIRESTORE_PORT": "1", "PUBSUB_PORT": "2", "CLOUD_TASKS_PORT": "3", "TWILIO_STANDIN_PORT": "4",
 				"FIRESTORE_EMULATOR_HOST": "h:1", "PUBSUB_EMULATOR_HOST": "h:2", "CLOUD_TASKS_EMULATOR_HOST": "h:3",
-				"STORAGE_EMULATOR_HOST": "h:4", "GOOGLE_CLOUD_PROJECT": "p", "IMPORT_BUCKET": "b", "API_KEY": "k", "TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t",
+				"STORAGE_EMULATOR_HOST": "h:4", "GOOGLE_CLOUD_PROJECT": "p", "IMPORT_BUCKET": "b", "API_KEY": "k", "ERASURE_KEY": "e", "TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t",
 				"TWILIO_FROM": "whatsapp:+1", "PUBLIC_BASE_URL": "https://example.test/", "TWILIO_STANDIN_MPS": "2.5",
 			},
 			want: config{
 				// Emulators given by host are reused: their ports are unused.
 				Port: 8081, TwilioPort: 4,
 				FirestoreHost: "h:1", PubSubHost: "h:2", CloudTasksHost: "h:3", StorageHost: "h:4",
-				Project: "p", ImportBucket: "b", APIKey: "k", TwilioSID: "AC1", TwilioToken: "t", TwilioFrom: "whatsapp:+1",
+				Project: "p", ImportBucket: "b", APIKey: "k", ErasureKey: "e", TwilioSID: "AC1", TwilioToken: "t", TwilioFrom: "whatsapp:+1",
 				PublicBaseURL: "https://example.test", StandinMPS: 2.5,
 			},
 		},

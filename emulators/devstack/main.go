@@ -59,6 +59,7 @@ Environment, with defaults:
   GOOGLE_CLOUD_PROJECT ` + defaultProject + `
   IMPORT_BUCKET        GOOGLE_CLOUD_PROJECT` + bucketSuffix + `: created on the storage emulator
   API_KEY              ` + defaultAPIKey + `
+  ERASURE_KEY          ` + defaultErasureKey + `
   TWILIO_ACCOUNT_SID   ` + defaultTwilioSID + `
   TWILIO_AUTH_TOKEN    ` + defaultTwilioToken + `
   TWILIO_FROM          ` + defaultTwilioFrom + ` (unless TWILIO_MESSAGING_SERVICE_SID is set)
@@ -214,6 +215,7 @@ func runStack(ctx context.Context, cfg config, o options, stdout io.Writer, log 
 		{"SENDER_URL", origin + localroutes.SenderPath},
 		{"PUBLIC_BASE_URL", cfg.PublicBaseURL},
 		{"API_KEY", cfg.APIKey},
+		{"ERASURE_KEY", cfg.ErasureKey},
 		{"TWILIO_ACCOUNT_SID", cfg.TwilioSID},
 		{"TWILIO_AUTH_TOKEN", cfg.TwilioToken},
 		{"TWILIO_FROM", cfg.TwilioFrom},

@@ -22,6 +22,7 @@ import (
 	"github.com/eventstreamengine/ese/functions/internal/edge"
 	"github.com/eventstreamengine/ese/functions/internal/setup"
 	"github.com/eventstreamengine/ese/shared/campaignrun"
+	"github.com/eventstreamengine/ese/shared/erasure"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/events/pubsubevents"
@@ -65,6 +66,8 @@ type Config struct {
 	setup.MessagingLimit
 	// SenderCeiling refuses a campaign rate above the sender's.
 	setup.SenderCeiling
+	// Erasure keys erased people's hashed opt-outs.
+	setup.Erasure
 }
 
 // Auth modes.
@@ -189,7 +192,12 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 		return nil, err
 	}
 	runner.FrequencyCap = cfg.PerDay
+	hasher, err := cfg.Hasher()
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
+		Erasure: hasher,
 		KeyHash: hash, TrustIAM: cfg.Auth == AuthIAM, Store: st, Events: pub, StuckAfter: cfg.StuckAfter, SenderMPS: cfg.SenderCeiling.MPS,
 		Runner:       runner,
 		DeadLetters:  pubsubevents.NewDeadLetters(psc, events.Topics),
@@ -227,6 +235,8 @@ type Server struct {
 	Imports *importrun.Runner
 	// UploadURLTTL is how long a signed upload URL works (zero: an hour).
 	UploadURLTTL time.Duration
+	// Erasure hashes numbers for erased people's kept opt-outs.
+	Erasure erasure.Hasher
 
 	healthCache healthCache
 }
@@ -244,6 +254,7 @@ func (s *Server) Routes() http.Handler {
 	api.HandleFunc("GET /api/v1/users", s.listUsers)
 	api.HandleFunc("POST /api/v1/users", s.createUser)
 	api.HandleFunc("GET /api/v1/users/{phone}", s.getUser)
+	api.HandleFunc("DELETE /api/v1/users/{phone}", s.eraseUser)
 	api.HandleFunc("PUT /api/v1/users/{phone}/consent", s.setConsent)
 	api.HandleFunc("GET /api/v1/users/{phone}/consent/history", s.consentHistory)
 	api.HandleFunc("GET /api/v1/users/{phone}/history", s.personHistory)

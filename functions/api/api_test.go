@@ -21,6 +21,7 @@ import (
 	"github.com/eventstreamengine/ese/functions/importusers"
 	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/campaignrun"
+	"github.com/eventstreamengine/ese/shared/erasure"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/events/memevents"
@@ -48,8 +49,12 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	st, pub, bucket := memstore.New(), memevents.New(), memuploads.New()
 	sum := sha256.Sum256([]byte(key))
+	hasher, err := erasure.NewHasher([]byte("api-test-erasure-key-of-32-bytes"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := &Server{
-		KeyHash: sum[:], Store: st, Events: pub,
+		KeyHash: sum[:], Store: st, Events: pub, Erasure: hasher,
 		Runner:  &campaignrun.Runner{Store: st, Events: pub, Queue: memqueue.New()},
 		Imports: &importrun.Runner{Store: st, Bucket: bucket, Events: pub},
 		Checks:  map[string]func(context.Context) error{"firestore": func(context.Context) error { return nil }},
@@ -362,7 +367,7 @@ func upload(t *testing.T, name, content string) *http.Request {
 // applyAll runs the ImportUsers handler on everything published.
 func (f *fixture) applyAll() {
 	f.t.Helper()
-	h := importusers.New(f.store)
+	h := importusers.New(f.store, f.server.Erasure)
 	for _, m := range f.events.Published(events.TopicUserImport) {
 		if err := h(context.Background(), m); err != nil {
 			f.t.Fatalf("ImportUsers: %v", err)

@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/erasure"
 	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/logging"
 	"github.com/eventstreamengine/ese/shared/phone"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/user"
@@ -90,7 +92,20 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.now()
 	u.CreatedAt, u.UpdatedAt = now, now
-	if err := s.Store.CreateUser(r.Context(), u, consent.SourceAPI, ""); err != nil {
+	ctx := r.Context()
+	// An erased person who had opted out comes back opted out, whatever
+	// the request asks.
+	kept, err := erasure.Remembered(ctx, s.Store, s.Erasure, []string{u.Phone})
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	rec, wasErased := kept[u.Phone]
+	ref := ""
+	if wasErased {
+		u.Consent, ref = rec.Returning(), keptOptOutRef
+	}
+	if err := s.Store.CreateUser(ctx, u, consent.SourceAPI, ref); err != nil {
 		if errs.Is(err, errs.Exist) {
 			err = errs.WithDetails(errs.Exist, "user exists",
 				[]errs.Detail{{Field: "phone_number", Message: "a user with this number exists; use PUT /api/v1/users/{phone}/consent to change consent"}})
@@ -98,7 +113,50 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	respond(w, http.StatusCreated, userJSON(u))
+	out := userJSON(u)
+	if wasErased {
+		if err := erasure.Resuppress(ctx, s.Store, rec, u.Phone, now); err != nil {
+			fail(w, r, err)
+			return
+		}
+		out["opt_out_kept"] = keptJSON(rec)
+	}
+	respond(w, http.StatusCreated, out)
+}
+
+// keptOptOutRef is the reference of the first consent entry of a person
+// who comes back after an erasure with their opt-out.
+const keptOptOutRef = "opt-out kept from before an erasure"
+
+// keptJSON says why a new user is opted out: they were erased while
+// opted out (or suppressed), and that stands.
+func keptJSON(r erasure.Record) map[string]any {
+	return map[string]any{
+		"consent_state": r.Returning(),
+		"suppressed":    r.Suppressed,
+		"reason":        "this number was erased while opted out; the opt-out stands",
+	}
+}
+
+// eraseUser forgets a person (erasure.Erase): 200 with what was erased;
+// 404 for a number with no user, which includes one already erased.
+func (s *Server) eraseUser(w http.ResponseWriter, r *http.Request) {
+	p, err := phoneParam(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	res, err := erasure.Erase(r.Context(), s.Store, s.Erasure, p, s.now())
+	if err != nil {
+		fail(w, r, notFound(err, "user", p))
+		return
+	}
+	logging.FromContext(r.Context()).Info("user erased", "phone", phone.Mask(p),
+		"messages", res.Messages, "webhooks", res.Webhooks, "opt_out_kept", res.OptOutKept)
+	respond(w, http.StatusOK, struct {
+		Erased bool `json:"erased"`
+		erasure.Result
+	}{true, res})
 }
 
 func userFromJSON(body map[string]json.RawMessage) (user.User, error) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/eventstreamengine/ese/functions/internal/edge"
 	"github.com/eventstreamengine/ese/functions/internal/setup"
+	"github.com/eventstreamengine/ese/shared/erasure"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/logging"
@@ -32,19 +33,32 @@ var Handle = edge.EventFunc("ImportUsers", Build)
 type Config struct {
 	setup.Project
 	setup.Events // read by edge.EventFunc
+	// Erasure: rows of people erased while opted out come back opted out.
+	setup.Erasure
 }
 
 // Build makes the handler from the environment (or l, in tests).
 func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
-	st, err := setup.LoadStore(ctx, &Config{}, l)
+	var cfg Config
+	st, err := setup.LoadStore(ctx, &cfg, l)
 	if err != nil {
 		return nil, err
 	}
-	return New(st), nil
+	h, err := cfg.Hasher()
+	if err != nil {
+		return nil, err
+	}
+	return New(st, h), nil
 }
 
-// New returns the handler over st.
-func New(st store.Imports) edge.Handler {
+// Store is what ImportUsers reads and writes.
+type Store interface {
+	store.Imports
+	erasure.ImportStore
+}
+
+// New returns the handler over st; h keys erased people's opt-outs.
+func New(st Store, h erasure.Hasher) edge.Handler {
 	return edge.Decoded(func(ctx context.Context, b events.ImportBatch) error {
 		job, err := st.PeekImportJob(ctx, b.JobID)
 		if err != nil {
@@ -62,6 +76,9 @@ func New(st store.Imports) edge.Handler {
 			return nil
 		}
 		now := time.Now().UTC()
+		if _, err := erasure.KeepOptOuts(ctx, st, h, b.Rows, now); err != nil {
+			return fmt.Errorf("importusers: %w", err)
+		}
 		res, err := st.ApplyImportBatch(ctx, b.JobID, b.Batch, b.Rows, now)
 		if k := errs.KindOf(err); k == errs.Invalid || k == errs.Permanent {
 			// The store will never take this batch (a request Firestore

@@ -10,6 +10,7 @@ import (
 
 	"github.com/eventstreamengine/ese/functions/importusers"
 	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/erasure"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/store"
@@ -69,7 +70,7 @@ func TestImportUsers_applies_a_batch_once(t *testing.T) {
 	t.Parallel()
 	st := memstore.New()
 	newJob(t, st, userimport.Queued)
-	h := importusers.New(st)
+	h := importusers.New(st, erasure.Hasher{})
 	for i := range 2 { // the second is Pub/Sub's redelivery
 		if err := h(context.Background(), batchMessage(t)); err != nil {
 			t.Fatalf("delivery %d: %v", i+1, err)
@@ -114,7 +115,7 @@ func TestImportUsers_decisions(t *testing.T) {
 			if tc.data != "" {
 				m.Data = []byte(tc.data)
 			}
-			err := importusers.New(st)(context.Background(), m)
+			err := importusers.New(st, erasure.Hasher{})(context.Background(), m)
 			if (err != nil) != tc.wantErr || errs.Retry(err) != tc.wantRetry {
 				t.Fatalf("handler = %v (retry %v); want error %v, retry %v", err, errs.Retry(err), tc.wantErr, tc.wantRetry)
 			}
@@ -140,7 +141,7 @@ func TestImportUsers_refused_batch_finishes_the_job(t *testing.T) {
 	}
 	m := batchMessage(t)
 	for range 2 { // a redelivery changes nothing
-		if err := importusers.New(st)(ctx, m); err != nil {
+		if err := importusers.New(st, erasure.Hasher{})(ctx, m); err != nil {
 			t.Fatalf("handler = %v, want the refused batch acked", err)
 		}
 	}

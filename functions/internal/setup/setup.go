@@ -26,6 +26,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/campaignrun"
 	"github.com/eventstreamengine/ese/shared/content"
 	"github.com/eventstreamengine/ese/shared/deliverystatus"
+	"github.com/eventstreamengine/ese/shared/erasure"
 	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/events/pubsubevents"
 	"github.com/eventstreamengine/ese/shared/health"
@@ -214,6 +215,29 @@ func (f FrequencyCap) Validate() error {
 		return fmt.Errorf("FREQUENCY_CAP_PER_24H=%d: want a whole number, 0 or more (0: no cap)", f.PerDay)
 	}
 	return nil
+}
+
+// Erasure is the secret key of erased people's hashed opt-outs (see
+// shared/erasure): the API erases and checks a new user against them,
+// ImportUsers checks imported rows. At least 32 bytes; deployed, from
+// Secret Manager. Changing it forgets every erased person's opt-out.
+type Erasure struct {
+	Key string `env:"ERASURE_KEY, required"`
+}
+
+// Validate refuses a key too short to keep the hashes from being tried.
+func (e Erasure) Validate() error {
+	_, err := e.Hasher()
+	return err
+}
+
+// Hasher is the key's erasure.Hasher.
+func (e Erasure) Hasher() (erasure.Hasher, error) {
+	h, err := erasure.NewHasher([]byte(e.Key))
+	if err != nil {
+		return h, fmt.Errorf("ERASURE_KEY: want at least %d bytes of secret (such as 64 hex digits)", erasure.MinKeyBytes)
+	}
+	return h, nil
 }
 
 // ContentRules are the operator's content rules, read by the functions
