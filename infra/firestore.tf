@@ -21,7 +21,8 @@ resource "google_firestore_backup_schedule" "daily" {
   daily_recurrence {}
 }
 
-# Composite indexes (collection scope), one per entry of gcpfirestore.Indexes.
+# Composite indexes, one per entry of gcpfirestore.Indexes (collection scope
+# unless it says Group).
 
 resource "google_firestore_index" "messages_campaign_updated" { # ListMessages
   database   = google_firestore_database.default.name
@@ -221,6 +222,27 @@ resource "google_firestore_index" "messages_campaign_status_since" {
   }
   fields {
     field_path = each.value
+    order      = "ASCENDING"
+  }
+}
+
+# CountOptOuts (a campaign summary's opt-outs): every person's
+# consent_history at once, a collection group.
+resource "google_firestore_index" "history_opt_outs" {
+  database    = google_firestore_database.default.name
+  collection  = "consent_history"
+  query_scope = "COLLECTION_GROUP"
+
+  fields {
+    field_path = "from"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "to"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "at"
     order      = "ASCENDING"
   }
 }

@@ -704,28 +704,38 @@ func TestFirestore(t *testing.T) {
 	type index struct {
 		Collection string
 		Fields     string
+		Scope      string
 	}
-	key := func(col string, fields []string) index { return index{col, strings.Join(fields, ", ")} }
+	key := func(col string, fields []string, scope string) index {
+		return index{col, strings.Join(fields, ", "), scope}
+	}
 	var want, got []index
 	for _, ix := range gcpfirestore.Indexes {
 		var fs []string
 		for _, f := range ix.Fields {
 			fs = append(fs, f.Path+" "+string(f.Order))
 		}
-		want = append(want, key(ix.Collection, fs))
+		scope := "COLLECTION"
+		if ix.Group {
+			scope = "COLLECTION_GROUP"
+		}
+		want = append(want, key(ix.Collection, fs, scope))
 	}
-	for addr, ix := range d.Of("google_firestore_index") {
-		if scope := str(ix, "query_scope"); scope != "" && scope != "COLLECTION" {
-			t.Errorf("%s: query_scope %s, want COLLECTION", addr, scope)
+	for _, ix := range d.Of("google_firestore_index") {
+		scope := str(ix, "query_scope")
+		if scope == "" {
+			scope = "COLLECTION"
 		}
 		var fs []string
 		fields := at(ix, "fields")
 		for i := range fields.LengthInt() {
 			fs = append(fs, str(fields, i, "field_path")+" "+str(fields, i, "order"))
 		}
-		got = append(got, key(str(ix, "collection"), fs))
+		got = append(got, key(str(ix, "collection"), fs, scope))
 	}
-	less := func(a, b index) int { return strings.Compare(a.Collection+": "+a.Fields, b.Collection+": "+b.Fields) }
+	less := func(a, b index) int {
+		return strings.Compare(a.Collection+": "+a.Fields+" "+a.Scope, b.Collection+": "+b.Fields+" "+b.Scope)
+	}
 	slices.SortFunc(want, less)
 	slices.SortFunc(got, less)
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -22,12 +22,13 @@ func (s *Server) campaignSummary(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, notFound(err, "campaign", id))
 		return
 	}
-	n, err := s.Store.CountMessages(r.Context(), id)
+	sum, err := reporting.CampaignSummary(r.Context(), s.Store, c, s.now(),
+		reporting.Codes{Class: twilioform.FailureClass, Meaning: twilioform.ErrorMeaning})
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
-	respond(w, http.StatusOK, reporting.Summarize(c, n, s.now(), twilioform.FailureClass))
+	respond(w, http.StatusOK, sum)
 }
 
 func (s *Server) messageStatus(w http.ResponseWriter, r *http.Request) {

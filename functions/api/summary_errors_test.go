@@ -40,4 +40,16 @@ func TestCampaignSummary_counts_declined_and_rate_limited(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("summary (-want +got):\n%s", diff)
 	}
+	// Each top code says what it means, from the edge's table.
+	for _, e := range sum["top_error_codes"].([]any) {
+		e := e.(map[string]any)
+		if m, _ := e["meaning"].(string); m == "" {
+			t.Errorf("top error code %v has no meaning", e)
+		}
+	}
+	for _, k := range []string{"duration_seconds", "opt_outs_during_campaign", "deferred_by_step"} {
+		if _, ok := sum[k]; !ok {
+			t.Errorf("summary has no %s: %v", k, sum)
+		}
+	}
 }

@@ -122,6 +122,15 @@ func StepOf(reason message.SkipReason) Step {
 	return ""
 }
 
+// Deferring lists the steps that can defer a message: quiet hours alone.
+var Deferring = []Step{StepQuietHours}
+
+// DeferredBy counts the deferred messages by the step that deferred
+// them, every deferring step named: all of them are quiet hours'.
+func DeferredBy(deferred int) map[string]int {
+	return map[string]int{string(StepQuietHours): deferred}
+}
+
 // BlockedBy counts skips by the step that gave them: every blocking step
 // is named, with 0 when it refused no one.
 func BlockedBy(skipped map[message.SkipReason]int) map[string]int {

@@ -3,6 +3,8 @@
 package reporting
 
 import (
+	"context"
+	"fmt"
 	"math"
 	"sort"
 	"time"
@@ -17,6 +19,9 @@ import (
 type ErrorCount struct {
 	Code  string `json:"error_code"`
 	Count int    `json:"count"`
+	// Meaning says what the code means, from the edge's table of the
+	// provider's codes; "" for one it does not know.
+	Meaning string `json:"meaning"`
 }
 
 // Summary is a campaign's cumulative numbers. A message counts in every
@@ -37,7 +42,11 @@ type Summary struct {
 	SkippedByReason   map[string]int `json:"skipped_by_reason"`
 	// BlockedByStep counts the skipped messages by the compliance step that
 	// refused them (every step named, 0 included), as a dry run predicts.
-	BlockedByStep       map[string]int `json:"blocked_by_step"`
+	BlockedByStep map[string]int `json:"blocked_by_step"`
+	// DeferredByStep counts the messages waiting now for the step that
+	// deferred them (every deferring step named, 0 included): only quiet
+	// hours defers, to the window's end.
+	DeferredByStep      map[string]int `json:"deferred_by_step"`
 	DeliveryRatePercent float64        `json:"delivery_rate_percent"`
 	ReadRatePercent     float64        `json:"read_rate_percent"`
 	TopErrorCodes       []ErrorCount   `json:"top_error_codes"`
@@ -53,6 +62,16 @@ type Summary struct {
 	// ThroughputPerMinute is messages sent per minute of the campaign's
 	// run so far (or its whole run, once completed).
 	ThroughputPerMinute float64 `json:"throughput_per_minute"`
+	// DurationSeconds is the run from StartedAt to CompletedAt, or to now
+	// while it has not concluded; 0 before the launch.
+	DurationSeconds float64 `json:"duration_seconds"`
+	// OptOutsDuringCampaign counts the people who opted out (their
+	// consent moved from OPT_IN to STOP or OPT_OUT) while the campaign
+	// ran, from StartedAt to CompletedAt or now: everyone's opt-outs, not
+	// only its recipients' (a count over all consent history is one
+	// aggregation; narrowing it to recipients would read them). 0 before
+	// the launch.
+	OptOutsDuringCampaign int `json:"opt_outs_during_campaign"`
 }
 
 // Summarize builds c's summary from its counts, as of now. classOf maps a
@@ -63,7 +82,7 @@ func Summarize(c campaign.Campaign, n store.Counts, now time.Time, classOf func(
 		TotalRecipients: n.Recipients, MessagesQueued: n.Queued, MessagesSent: n.Sent,
 		MessagesDelivered: n.Delivered, MessagesRead: n.Read, MessagesFailed: n.Failed,
 		MessagesDeferred: n.Deferred, MessagesHeld: n.Held, SkippedByReason: map[string]int{},
-		BlockedByStep: compliance.BlockedBy(n.Skipped),
+		BlockedByStep: compliance.BlockedBy(n.Skipped), DeferredByStep: compliance.DeferredBy(n.Deferred),
 		TopErrorCodes: []ErrorCount{}, RateLimitPerSecond: c.Rate,
 		StartedAt: c.StartedAt, CompletedAt: c.CompletedAt,
 	}
@@ -100,8 +119,45 @@ func Summarize(c campaign.Campaign, n store.Counts, now time.Time, classOf func(
 		if mins := end.Sub(*c.StartedAt).Minutes(); mins > 0 {
 			s.ThroughputPerMinute = round1(float64(n.Sent) / mins)
 		}
+		s.DurationSeconds = max(0, round1(end.Sub(*c.StartedAt).Seconds()))
 	}
 	return s
+}
+
+// Codes is what the edge knows of a provider's error codes.
+type Codes struct {
+	Class   func(code string) message.FailureClass
+	Meaning func(code string) string
+}
+
+// SummaryReader is what a campaign's summary is read from.
+type SummaryReader interface {
+	CountMessages(ctx context.Context, campaignID string) (store.Counts, error)
+	CountOptOuts(ctx context.Context, from, to time.Time) (int, error)
+}
+
+// CampaignSummary reads c's summary as of now: its message counts (the
+// store's aggregation queries), the opt-outs while it ran (one more) and
+// the meaning of its top error codes.
+func CampaignSummary(ctx context.Context, r SummaryReader, c campaign.Campaign, now time.Time, codes Codes) (Summary, error) {
+	n, err := r.CountMessages(ctx, c.ID)
+	if err != nil {
+		return Summary{}, fmt.Errorf("reporting.CampaignSummary: %w", err)
+	}
+	s := Summarize(c, n, now, codes.Class)
+	for i, e := range s.TopErrorCodes {
+		s.TopErrorCodes[i].Meaning = codes.Meaning(e.Code)
+	}
+	if c.StartedAt != nil {
+		end := now
+		if c.CompletedAt != nil {
+			end = *c.CompletedAt
+		}
+		if s.OptOutsDuringCampaign, err = r.CountOptOuts(ctx, *c.StartedAt, end); err != nil {
+			return Summary{}, fmt.Errorf("reporting.CampaignSummary: %w", err)
+		}
+	}
+	return s, nil
 }
 
 func percent(part, whole int) float64 {

@@ -237,6 +237,11 @@ type Users interface {
 	RecordInbound(ctx context.Context, phone string, at time.Time) error
 	// ConsentHistory lists phone's consent changes, oldest first.
 	ConsentHistory(ctx context.Context, phone string) ([]consent.Change, error)
+	// CountOptOuts counts, across everyone, the consent changes from
+	// OPT_IN to STOP or OPT_OUT made at or after from and at or before
+	// to, by aggregation: the opt-outs while a campaign ran. A person
+	// who opted out twice counts twice; an erased person's are gone.
+	CountOptOuts(ctx context.Context, from, to time.Time) (int, error)
 	CountUsers(ctx context.Context, f UserFilter) (int, error)
 }
 

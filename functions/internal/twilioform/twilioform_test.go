@@ -125,3 +125,17 @@ func TestInbound(t *testing.T) {
 		t.Errorf("Inbound (-want, +got):\n%s", diff)
 	}
 }
+
+// Every code the platform acts on, or names in its README, has a meaning
+// for the campaign summary.
+func TestErrorMeaning(t *testing.T) {
+	t.Parallel()
+	for _, code := range []string{"63016", "63018", "63024", "63032", "63033", "63049", "30008", "21211", "21610", "21614", "20003", "20404", "failed", "undelivered"} {
+		if twilioform.ErrorMeaning(code) == "" {
+			t.Errorf("ErrorMeaning(%q) is empty", code)
+		}
+	}
+	if got := twilioform.ErrorMeaning("99999"); got != "" {
+		t.Errorf("ErrorMeaning(unknown) = %q, want empty", got)
+	}
+}

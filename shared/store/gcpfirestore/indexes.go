@@ -21,11 +21,14 @@ type IndexField struct {
 	Order Order
 }
 
-// Index is a composite index of collection scope.
+// Index is a composite index, of collection scope unless Group.
 type Index struct {
 	Collection string
 	Fields     []IndexField
 	Serves     string // the query it is for
+	// Group: the index serves queries over every collection of that id
+	// (a collection group), such as every person's consent_history.
+	Group bool
 }
 
 // Indexes lists every composite index. The first six are required (the
@@ -40,27 +43,29 @@ type Index struct {
 // (ScanUsersWhere); without it that query fails. So does MessagesTo
 // without the last (it orders on a field after its equality).
 var Indexes = []Index{
-	{colMessages, []IndexField{{"campaign_id", Asc}, {"updated_at", Desc}}, "ListMessages"},
-	{colWebhooks, []IndexField{{"kind", Asc}, {"received_at", Desc}}, "ListWebhooks"},
-	{colWebhooks, []IndexField{{"published", Asc}, {"received_at", Asc}}, "ListUnpublished"},
-	{colJobs, []IndexField{{"state", Asc}, {"updated_at", Asc}}, "ListImportJobs"},
-	{colMessages, []IndexField{{"campaign_id", Asc}, {"claimed_at", Desc}}, "RecentSends"},
-	{colCampaigns, []IndexField{{"status", Asc}, {"schedule_time", Asc}}, "DueCampaigns"},
-	{colBatches, []IndexField{{"created", Asc}, {"updated", Asc}, {"unchanged", Asc}, {"consent_kept", Asc}}, "GetImportJob (batch totals)"},
+	{colMessages, []IndexField{{"campaign_id", Asc}, {"updated_at", Desc}}, "ListMessages", false},
+	{colWebhooks, []IndexField{{"kind", Asc}, {"received_at", Desc}}, "ListWebhooks", false},
+	{colWebhooks, []IndexField{{"published", Asc}, {"received_at", Asc}}, "ListUnpublished", false},
+	{colJobs, []IndexField{{"state", Asc}, {"updated_at", Asc}}, "ListImportJobs", false},
+	{colMessages, []IndexField{{"campaign_id", Asc}, {"claimed_at", Desc}}, "RecentSends", false},
+	{colCampaigns, []IndexField{{"status", Asc}, {"schedule_time", Asc}}, "DueCampaigns", false},
+	{colBatches, []IndexField{{"created", Asc}, {"updated", Asc}, {"unchanged", Asc}, {"consent_kept", Asc}}, "GetImportJob (batch totals)", false},
 
-	{colUsers, []IndexField{{"consent_state", Asc}, {"last_inbound_at", Asc}}, "ScanUsersWhere (consent_state and a last_inbound_at range)"},
+	{colUsers, []IndexField{{"consent_state", Asc}, {"last_inbound_at", Asc}}, "ScanUsersWhere (consent_state and a last_inbound_at range)", false},
 
-	{colMessages, []IndexField{{"campaign_id", Asc}, {"status", Asc}, {"skip_reason", Asc}}, "CountMessages (status, skip reasons)"},
-	{colMessages, []IndexField{{"campaign_id", Asc}, {"reached_queued", Asc}}, "CountMessages (queued)"},
-	{colMessages, []IndexField{{"campaign_id", Asc}, {"reached_sent", Asc}}, "CountMessages (sent)"},
-	{colMessages, []IndexField{{"campaign_id", Asc}, {"reached_delivered", Asc}}, "CountMessages (delivered)"},
-	{colMessages, []IndexField{{"campaign_id", Asc}, {"reached_read", Asc}}, "CountMessages (read)"},
-	{colMessages, []IndexField{{"campaign_id", Asc}, {"concluded", Asc}}, "HasUnconcluded"},
+	{colMessages, []IndexField{{"campaign_id", Asc}, {"status", Asc}, {"skip_reason", Asc}}, "CountMessages (status, skip reasons)", false},
+	{colMessages, []IndexField{{"campaign_id", Asc}, {"reached_queued", Asc}}, "CountMessages (queued)", false},
+	{colMessages, []IndexField{{"campaign_id", Asc}, {"reached_sent", Asc}}, "CountMessages (sent)", false},
+	{colMessages, []IndexField{{"campaign_id", Asc}, {"reached_delivered", Asc}}, "CountMessages (delivered)", false},
+	{colMessages, []IndexField{{"campaign_id", Asc}, {"reached_read", Asc}}, "CountMessages (read)", false},
+	{colMessages, []IndexField{{"campaign_id", Asc}, {"concluded", Asc}}, "HasUnconcluded", false},
 
-	{colMessages, []IndexField{{"phone_number", Asc}, {"created_at", Desc}}, "MessagesTo (a person's history)"},
+	{colMessages, []IndexField{{"phone_number", Asc}, {"created_at", Desc}}, "MessagesTo (a person's history)", false},
 
-	{colMessages, []IndexField{{"campaign_id", Asc}, {"status", Asc}, {"updated_at", Asc}}, "StaleMessages, CountStale (PENDING or QUEUED)"},
-	{colMessages, []IndexField{{"campaign_id", Asc}, {"status", Asc}, {"scheduled_at", Asc}}, "StaleMessages, CountStale (DEFERRED)"},
+	{colMessages, []IndexField{{"campaign_id", Asc}, {"status", Asc}, {"updated_at", Asc}}, "StaleMessages, CountStale (PENDING or QUEUED)", false},
+	{colMessages, []IndexField{{"campaign_id", Asc}, {"status", Asc}, {"scheduled_at", Asc}}, "StaleMessages, CountStale (DEFERRED)", false},
+
+	{Collection: colHistory, Fields: []IndexField{{"from", Asc}, {"to", Asc}, {"at", Asc}}, Serves: "CountOptOuts (a campaign summary's opt-outs)", Group: true},
 }
 
 // Queried lists, per collection id, the fields queries filter, order or

@@ -376,3 +376,17 @@ func (s *Store) RecordInbound(ctx context.Context, phone string, at time.Time) e
 	}, firestore.MaxAttempts(txAttempts))
 	return classify("RecordInbound", err)
 }
+
+// CountOptOuts implements store.Users: one count over the consent_history
+// collection group, on its (from, to, at) index.
+func (s *Store) CountOptOuts(ctx context.Context, from, to time.Time) (int, error) {
+	q := s.c.CollectionGroup(colHistory).
+		Where("from", "==", string(consent.OptIn)).
+		Where("to", "in", []string{string(consent.Stop), string(consent.OptOut)}).
+		Where("at", ">=", records.Time(from)).Where("at", "<=", records.Time(to))
+	n, err := count(ctx, q)
+	if err != nil {
+		return 0, classify("CountOptOuts", err)
+	}
+	return n, nil
+}

@@ -301,6 +301,23 @@ func (s *Store) ConsentHistory(ctx context.Context, phone string) ([]consent.Cha
 	return out, nil
 }
 
+// CountOptOuts implements store.Users.
+func (s *Store) CountOptOuts(ctx context.Context, from, to time.Time) (int, error) {
+	from, to = records.Time(from), records.Time(to)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, h := range s.history {
+		for _, c := range h {
+			if c.From == consent.OptIn && (c.To == consent.Stop || c.To == consent.OptOut) &&
+				!c.At.Before(from) && !c.At.After(to) {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
 // CountUsers implements store.Users.
 func (s *Store) CountUsers(ctx context.Context, f store.UserFilter) (int, error) {
 	if err := records.CheckRange(f.IDs); err != nil {

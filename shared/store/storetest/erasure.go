@@ -212,3 +212,48 @@ func testErase(t *testing.T, s store.Store) {
 		t.Errorf("Remembered (-want, +got):\n%s", diff)
 	}
 }
+
+// testCountOptOuts counts the moves from OPT_IN to an opt-out within a
+// window, across people, both ends included.
+func testCountOptOuts(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for i := 1; i <= 4; i++ {
+		mustCreateUser(t, s, user.User{Phone: phone(i), Consent: consent.OptIn, CreatedAt: at(0)})
+	}
+	// Created opted out: no move from OPT_IN.
+	mustCreateUser(t, s, user.User{Phone: phone(5), Consent: consent.OptOut, CreatedAt: at(10)})
+	moves := []consent.Change{
+		{Phone: phone(1), To: consent.OptOut, At: at(10)}, // at the start
+		{Phone: phone(2), To: consent.OptOut, At: at(15)},
+		{Phone: phone(3), To: consent.OptOut, At: at(25)}, // after the end
+		{Phone: phone(4), To: consent.OptOut, At: at(5)},  // before the start
+		{Phone: phone(4), To: consent.OptIn, At: at(12)},
+		{Phone: phone(4), To: consent.OptOut, At: at(20)}, // at the end
+	}
+	for _, c := range moves {
+		c.Source = consent.SourceAdmin
+		if _, _, err := s.SetConsent(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := s.ApplyKeyword(ctx, consent.Keyword{Phone: phone(2), Intent: consent.IntentOptOut, Ref: "SM1", At: at(16)}); err != nil {
+		t.Fatal(err) // OPT_OUT to STOP: already out, not counted
+	}
+	tests := []struct {
+		name     string
+		from, to time.Time
+		want     int
+	}{
+		{"window", at(10), at(20), 3},
+		{"everything", at(0), at(30), 5},
+		{"none", at(21), at(24), 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.CountOptOuts(ctx, tc.from, tc.to)
+			if err != nil || got != tc.want {
+				t.Errorf("CountOptOuts = %d, %v; want %d", got, err, tc.want)
+			}
+		})
+	}
+}

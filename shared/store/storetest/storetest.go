@@ -103,6 +103,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"erasure_batches", testErasureBatches},
 		{"erasure_forget_user", testForgetUser},
 		{"erasure_whole", testErase},
+		{"count_opt_outs", testCountOptOuts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
