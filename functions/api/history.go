@@ -8,6 +8,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/logging"
 	"github.com/eventstreamengine/ese/shared/reporting"
+	"github.com/eventstreamengine/ese/shared/user"
 )
 
 // personHistory answers what happened to one number: consent changes,
@@ -27,9 +28,10 @@ func (s *Server) personHistory(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	var state consent.State
+	var marketing *user.MarketingOptOut
 	switch u, err := s.Store.GetUser(ctx, p); {
 	case err == nil:
-		state = u.Consent
+		state, marketing = u.Consent, u.MarketingOptOut
 	case !errs.Is(err, errs.NotExist):
 		fail(w, r, err)
 		return
@@ -39,6 +41,7 @@ func (s *Server) personHistory(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
+	h.Entries = reporting.WithMarketingOptOut(h.Entries, marketing)
 	if state == "" && len(h.Entries) == 0 {
 		fail(w, r, errs.E(errs.NotExist, "no user or message with number %q", p))
 		return

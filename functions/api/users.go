@@ -19,6 +19,7 @@ import (
 var reserved = map[string]bool{
 	"id": true, "phone_number": true, "consent_state": true, "attributes": true,
 	"created_at": true, "updated_at": true, "last_keyword_at": true, "last_inbound_at": true,
+	"marketing_opt_out": true,
 }
 
 // userJSON is a user as the API shows it: its fields, its attributes
@@ -46,6 +47,9 @@ func userJSON(u user.User) map[string]any {
 	}
 	if u.LastInboundAt != nil {
 		out["last_inbound_at"] = u.LastInboundAt
+	}
+	if u.MarketingOptOut != nil {
+		out["marketing_opt_out"] = u.MarketingOptOut
 	}
 	return out
 }

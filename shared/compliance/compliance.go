@@ -109,7 +109,8 @@ var Blocking = []Step{StepConsent, StepDuplicate, StepFrequencyCap, StepContent,
 // step gives (a cancelled campaign, a number the import refused).
 func StepOf(reason message.SkipReason) Step {
 	switch reason {
-	case message.SkipNoConsent, message.SkipSuppressed, message.SkipUnknownUser, message.SkipConsentAtSend:
+	case message.SkipNoConsent, message.SkipSuppressed, message.SkipUnknownUser, message.SkipConsentAtSend,
+		message.SkipMarketingOptOut:
 		return StepConsent
 	case message.SkipMissingVars, message.SkipContentEmpty, message.SkipContentTooLong,
 		message.SkipContentBlocked, message.SkipOptOutMissing:
@@ -197,11 +198,17 @@ func consented(in *Input, d *Decision) bool {
 		d.Action, d.Reason = Skip, message.SkipSuppressed
 		return true
 	}
-	if in.User.Consent == consent.OptIn {
-		return false
+	if in.User.Consent != consent.OptIn {
+		d.Action, d.Reason = Skip, message.SkipNoConsent
+		return true
 	}
-	d.Action, d.Reason = Skip, message.SkipNoConsent
-	return true
+	// WhatsApp's own "stop marketing messages": no marketing template
+	// (any but a utility one, as the content rules read the category).
+	if in.User.MarketingOptOut != nil && !in.Template.Utility() {
+		d.Action, d.Reason = Skip, message.SkipMarketingOptOut
+		return true
+	}
+	return false
 }
 
 // FrequencyWindow is the rolling window FREQUENCY_CAP_PER_24H counts in.

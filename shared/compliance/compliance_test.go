@@ -434,6 +434,7 @@ func TestStepOf(t *testing.T) {
 		message.SkipReason(content.Unresolved), message.SkipReason(content.Empty), message.SkipReason(content.TooLong),
 		message.SkipReason(content.Blocked), message.SkipReason(content.NoOptOut),
 		message.SkipChannelPolicy, message.SkipFrequencyCap, message.SkipCancelled, message.SkipInvalidPhone,
+		message.SkipMarketingOptOut,
 	} {
 		got[r] = StepOf(r)
 	}
@@ -442,6 +443,7 @@ func TestStepOf(t *testing.T) {
 		"unresolved_placeholders": StepContent, "content_empty": StepContent, "content_too_long": StepContent,
 		"content_blocked": StepContent, "opt_out_missing": StepContent,
 		"channel_policy": StepChannelPolicy, "frequency_cap": StepFrequencyCap, "cancelled": "", "invalid_phone": "",
+		"marketing_opt_out": StepConsent,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("StepOf (-want, +got):\n%s", diff)
@@ -524,6 +526,45 @@ func TestCheck_frequency_cap(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.want, Check(in)); diff != "" {
 				t.Errorf("Check (-want, +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// A person who stopped marketing messages in WhatsApp gets no marketing
+// template (a template without a category counts as one, as the content
+// rules read it) and still gets utility ones; consent is judged first.
+func TestCheck_marketing_opt_out(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	wrote := now.Add(-time.Hour)
+	out := &user.MarketingOptOut{At: now.Add(-24 * time.Hour), Source: user.SourceProviderFailure, Ref: "SM1"}
+	person := func(c consent.State, o *user.MarketingOptOut) user.User {
+		return user.User{Phone: "+94771234567", Consent: c, Attributes: map[string]any{"name": "Asha"}, LastInboundAt: &wrote, MarketingOptOut: o}
+	}
+	of := func(cat template.Category) *template.Compiled {
+		return template.Compile(template.Template{Content: "Hi {name}", Category: cat, ContentSID: welcomeSID,
+			ContentVariables: map[string]string{"1": "name"}})
+	}
+	tests := []struct {
+		name string
+		u    user.User
+		tpl  *template.Compiled
+		want Action
+		why  message.SkipReason
+	}{
+		{"marketing_skipped", person(consent.OptIn, out), of(template.Marketing), Skip, message.SkipMarketingOptOut},
+		{"uncategorised_is_marketing", person(consent.OptIn, out), of(""), Skip, message.SkipMarketingOptOut},
+		{"utility_still_sent", person(consent.OptIn, out), of(template.Utility), Send, ""},
+		{"not_opted_out_sent", person(consent.OptIn, nil), of(template.Marketing), Send, ""},
+		{"consent_first", person(consent.Stop, out), of(template.Marketing), Skip, message.SkipNoConsent},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d := Check(Input{User: tc.u, Exists: true, Template: tc.tpl, Now: now})
+			if d.Action != tc.want || d.Reason != tc.why {
+				t.Errorf("Check = %s %q, want %s %q", d.Action, d.Reason, tc.want, tc.why)
 			}
 		})
 	}

@@ -12,7 +12,9 @@ import (
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/logging"
 	"github.com/eventstreamengine/ese/shared/message"
+	"github.com/eventstreamengine/ese/shared/phone"
 	"github.com/eventstreamengine/ese/shared/store"
+	"github.com/eventstreamengine/ese/shared/user"
 )
 
 // Callback is what the provider told us about one message.
@@ -116,6 +118,19 @@ func (a *Applier) Apply(ctx context.Context, c Callback) error {
 	})
 	if err != nil {
 		return fmt.Errorf("deliverystatus.Apply: %w", err)
+	}
+	if c.Update.Status == message.Failed && c.Update.Class == message.FailureMarketingOptOut && m.Phone != "" {
+		// WhatsApp says the person stopped our marketing messages: keep
+		// them from marketing templates. Recorded on every delivery (the
+		// first report stands), so a retry after a failure records it.
+		o := user.MarketingOptOut{At: c.Update.At, Source: user.SourceProviderFailure, Ref: c.ProviderSID}
+		recorded, err := a.Store.SetMarketingOptOut(ctx, m.Phone, o)
+		if err != nil {
+			return fmt.Errorf("deliverystatus.Apply: %w", err)
+		}
+		if recorded {
+			logging.FromContext(ctx).Info("person stopped marketing messages", "phone", phone.Mask(m.Phone), "message_id", m.ID)
+		}
 	}
 	if failed && a.Failures != nil && m.CampaignID != "" {
 		// The status is applied: a retry would not check again, so a

@@ -12,12 +12,14 @@ import (
 
 	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/campaignrun"
+	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/deliverystatus"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/events/memevents"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
+	"github.com/eventstreamengine/ese/shared/user"
 )
 
 // t0 is when the sender recorded the send; callbacks come after.
@@ -457,5 +459,53 @@ func TestApply_failure_applied_meanwhile_is_not_checked_again(t *testing.T) {
 	}
 	if got, _ := mem.GetMessage(ctx, sent("SM1").ID); got.Status != message.Failed {
 		t.Errorf("message is %s, want FAILED", got.Status)
+	}
+}
+
+// A marketing message that fails because the person stopped marketing
+// messages in WhatsApp records that on them, once, with when and what
+// reported it; a redelivery changes nothing, and other failures record
+// nothing.
+func TestApply_marketing_opt_out(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		class message.FailureClass
+		want  *user.MarketingOptOut
+	}{
+		{"stopped_marketing", message.FailureMarketingOptOut, &user.MarketingOptOut{At: at(3), Source: user.SourceProviderFailure, Ref: "SM1"}},
+		{"declined_is_not_an_opt_out", message.FailureDeclined, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			st := memstore.New()
+			m := sent("SM1")
+			if err := st.CreateUser(ctx, user.User{Phone: m.Phone, Consent: consent.OptIn}, consent.SourceAPI, ""); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.CreateMessages(ctx, []message.Message{m}); err != nil {
+				t.Fatal(err)
+			}
+			a := &deliverystatus.Applier{Store: st, GiveUpAfter: time.Hour}
+			cb := deliverystatus.Callback{ProviderSID: "SM1", Update: message.ProviderUpdate{Status: message.Failed, ErrorCode: "63033", Class: tc.class, At: at(3)}}
+			for range 2 { // a redelivery changes nothing
+				if err := a.Apply(ctx, cb); err != nil {
+					t.Fatal(err)
+				}
+			}
+			u, err := st.GetUser(ctx, m.Phone)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, u.MarketingOptOut); diff != "" {
+				t.Errorf("marketing opt-out (-want, +got):\n%s", diff)
+			}
+			got, _ := st.GetMessage(ctx, m.ID)
+			if got.Status != message.Failed || got.ErrorCode != "63033" {
+				t.Errorf("message = %s %s, want FAILED 63033", got.Status, got.ErrorCode)
+			}
+		})
 	}
 }

@@ -47,6 +47,9 @@ const (
 	// SkipFrequencyCap: the person already had FREQUENCY_CAP_PER_24H
 	// business-initiated messages in the last 24 hours, across campaigns.
 	SkipFrequencyCap SkipReason = "frequency_cap"
+	// SkipMarketingOptOut: a marketing template for a person who stopped
+	// this business's marketing messages in WhatsApp (user.MarketingOptOut).
+	SkipMarketingOptOut SkipReason = "marketing_opt_out"
 )
 
 // SkipReasons lists every SkipReason above: a store counts each of them
@@ -57,7 +60,7 @@ var SkipReasons = []SkipReason{
 	SkipNoConsent, SkipSuppressed, SkipMissingVars, SkipInvalidPhone,
 	SkipUnknownUser, SkipConsentAtSend, SkipCancelled,
 	SkipContentEmpty, SkipContentTooLong, SkipContentBlocked, SkipOptOutMissing,
-	SkipChannelPolicy, SkipFrequencyCap,
+	SkipChannelPolicy, SkipFrequencyCap, SkipMarketingOptOut,
 }
 
 // rank orders statuses so that they only move forward.
@@ -139,6 +142,10 @@ const (
 	// message wants a new attempt after a backoff. Today it is recorded
 	// FAILED with its code and counted on its own; no new attempt is made.
 	FailureRateLimited FailureClass = "rate_limited"
+	// FailureMarketingOptOut: the person stopped this business's
+	// marketing messages in WhatsApp; the message failed, and they are
+	// kept from marketing templates from now on (user.MarketingOptOut).
+	FailureMarketingOptOut FailureClass = "marketing_opt_out"
 )
 
 // ProviderUpdate is what a status callback reports.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/message"
+	"github.com/eventstreamengine/ese/shared/user"
 )
 
 // Kinds of history entry, in the order a tie at one instant lists them.
@@ -16,6 +17,9 @@ const (
 	KindConsent    = "consent"    // a change of the person's consent
 	KindMessage    = "message"    // a campaign message made for them
 	KindCompliance = "compliance" // what compliance decided for a message
+	// KindMarketingOptOut: the person stopped marketing messages in
+	// WhatsApp (user.MarketingOptOut), with Source and Reference.
+	KindMarketingOptOut = "marketing_opt_out"
 )
 
 // Compliance decisions, as a message's fields record them.
@@ -25,7 +29,7 @@ const (
 	DecisionDeferred = "deferred" // waiting for the end of quiet hours
 )
 
-var kindRank = map[string]int{KindConsent: 0, KindMessage: 1, KindCompliance: 2}
+var kindRank = map[string]int{KindConsent: 0, KindMarketingOptOut: 0, KindMessage: 1, KindCompliance: 2}
 
 // HistoryEntry is one thing that happened to a person: the fields of its
 // kind are set, the others empty.
@@ -154,4 +158,17 @@ func decisions(m message.Message) []HistoryEntry {
 		out = append(out, e)
 	}
 	return out
+}
+
+// WithMarketingOptOut puts the person's marketing opt-out, when they have
+// one, into entries (in time order, as Timeline sorts them).
+func WithMarketingOptOut(entries []HistoryEntry, o *user.MarketingOptOut) []HistoryEntry {
+	if o == nil {
+		return entries
+	}
+	e := HistoryEntry{At: o.At, Kind: KindMarketingOptOut, Source: consent.Source(o.Source), Reference: o.Ref}
+	i, _ := slices.BinarySearchFunc(entries, e, func(a, b HistoryEntry) int {
+		return cmp.Or(a.At.Compare(b.At), cmp.Compare(kindRank[a.Kind], kindRank[b.Kind]))
+	})
+	return slices.Insert(entries, i, e)
 }

@@ -3,6 +3,7 @@ package reporting
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
+	"github.com/eventstreamengine/ese/shared/user"
 )
 
 var h0 = time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
@@ -152,5 +154,32 @@ func TestPersonHistoryStoreFails(t *testing.T) {
 	t.Parallel()
 	if _, err := PersonHistory(t.Context(), brokenHistory{memstore.New()}, "+94771234567", 10); err == nil {
 		t.Error("PersonHistory hid the store's error")
+	}
+}
+
+// The marketing opt-out goes among the entries in time order, beside the
+// consent changes of its instant; none leaves them as they are.
+func TestWithMarketingOptOut(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	entries := []HistoryEntry{
+		{At: t0, Kind: KindConsent, To: consent.OptIn},
+		{At: t0.Add(2 * time.Minute), Kind: KindMessage, MessageID: "m1"},
+		{At: t0.Add(3 * time.Minute), Kind: KindCompliance, MessageID: "m1"},
+	}
+	o := &user.MarketingOptOut{At: t0.Add(2 * time.Minute), Source: user.SourceProviderFailure, Ref: "SM1"}
+	got := WithMarketingOptOut(slices.Clone(entries), o)
+	var kinds []string
+	for _, e := range got {
+		kinds = append(kinds, e.Kind)
+	}
+	if diff := cmp.Diff([]string{KindConsent, KindMarketingOptOut, KindMessage, KindCompliance}, kinds); diff != "" {
+		t.Errorf("kinds (-want, +got):\n%s", diff)
+	}
+	if got[1].Source != "provider_failure" || got[1].Reference != "SM1" {
+		t.Errorf("entry = %+v, want its source and reference", got[1])
+	}
+	if diff := cmp.Diff(entries, WithMarketingOptOut(slices.Clone(entries), nil)); diff != "" {
+		t.Errorf("without an opt-out (-want, +got):\n%s", diff)
 	}
 }

@@ -235,6 +235,12 @@ type Users interface {
 	// are processed in any order, and again). A number without a user is
 	// left alone. UpdatedAt does not move: nothing about them was edited.
 	RecordInbound(ctx context.Context, phone string, at time.Time) error
+	// SetMarketingOptOut records that the person at phone stopped
+	// marketing messages in WhatsApp (o), unless it is recorded already:
+	// the first report stands, so a redelivered or later one changes
+	// nothing. A number without a user is left alone. It reports whether
+	// it recorded o. UpdatedAt does not move: no one edited the person.
+	SetMarketingOptOut(ctx context.Context, phone string, o user.MarketingOptOut) (bool, error)
 	// ConsentHistory lists phone's consent changes, oldest first.
 	ConsentHistory(ctx context.Context, phone string) ([]consent.Change, error)
 	// CountOptOuts counts, across everyone, the consent changes from

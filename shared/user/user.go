@@ -22,7 +22,27 @@ type User struct {
 	// received: their 24-hour window for free text runs from it, and
 	// segments read it.
 	LastInboundAt *time.Time `json:"last_inbound_at,omitempty"`
+	// MarketingOptOut is set when WhatsApp reported that the person
+	// stopped this business's marketing messages (in WhatsApp itself, not
+	// by a keyword): they get no marketing template, still utility ones.
+	// Only the person, in WhatsApp, lifts it; no API call does.
+	MarketingOptOut *MarketingOptOut `json:"marketing_opt_out,omitempty"`
 }
+
+// MarketingOptOut is when and how the person's choice to stop marketing
+// messages reached us.
+type MarketingOptOut struct {
+	At time.Time `json:"at"`
+	// Source is how it was reported: SourceProviderFailure.
+	Source string `json:"source"`
+	// Ref is what reported it: the provider's message id.
+	Ref string `json:"ref,omitempty"`
+}
+
+// SourceProviderFailure: a marketing message to the person failed with
+// the provider's "stopped marketing messages" error (Twilio's 63033,
+// WhatsApp's 131050).
+const SourceProviderFailure = "provider_failure"
 
 // Timezone returns the IANA zone the person set, if any.
 func (u User) Timezone() string {

@@ -73,6 +73,10 @@ func Update(status, errorCode string, at time.Time) message.ProviderUpdate {
 const (
 	codeRateLimited = "63018" // the sender's rate or the business portfolio's limit
 	codeDeclined    = "63049" // Meta declined a marketing message to this person
+	// codeMarketingOptOut: the person stopped this business's marketing
+	// messages in WhatsApp (Meta's 131050), reported on a marketing
+	// template's failed or undelivered callback.
+	codeMarketingOptOut = "63033"
 )
 
 // FailureClass maps the ErrorCode of a failed or undelivered status
@@ -85,6 +89,8 @@ func FailureClass(code string) message.FailureClass {
 		return message.FailureDeclined
 	case codeRateLimited:
 		return message.FailureRateLimited
+	case codeMarketingOptOut:
+		return message.FailureMarketingOptOut
 	}
 	return message.FailureUndeliverable
 }

@@ -49,6 +49,8 @@ func TestUpdate(t *testing.T) {
 			want: message.ProviderUpdate{Status: message.Failed, ErrorCode: "63032", Class: message.FailureUndeliverable}, wantRecords: true},
 		{name: "declined_by_meta_63049", status: "failed", code: "63049",
 			want: message.ProviderUpdate{Status: message.Failed, ErrorCode: "63049", Class: message.FailureDeclined}, wantRecords: true},
+		{name: "stopped_marketing_63033", status: "failed", code: "63033",
+			want: message.ProviderUpdate{Status: message.Failed, ErrorCode: "63033", Class: message.FailureMarketingOptOut}, wantRecords: true},
 		{name: "rate_limited_63018", status: "undelivered", code: "63018",
 			want: message.ProviderUpdate{Status: message.Failed, ErrorCode: "63018", Class: message.FailureRateLimited}, wantRecords: true},
 		{name: "delivered_has_no_class", status: "delivered", code: "63049",

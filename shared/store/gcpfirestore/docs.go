@@ -32,6 +32,28 @@ type userDoc struct {
 	// LastInboundAt is when the person's latest message reached us;
 	// indexed: segments filter on it.
 	LastInboundAt *time.Time `firestore:"last_inbound_at,omitempty"`
+	// MarketingOptOut: WhatsApp's "stop marketing messages", when reported.
+	MarketingOptOut *marketingDoc `firestore:"marketing_opt_out,omitempty"`
+}
+
+type marketingDoc struct {
+	At     time.Time `firestore:"at"`
+	Source string    `firestore:"source"`
+	Ref    string    `firestore:"ref"`
+}
+
+func toMarketingDoc(o *user.MarketingOptOut) *marketingDoc {
+	if o == nil {
+		return nil
+	}
+	return &marketingDoc{At: records.Time(o.At), Source: o.Source, Ref: o.Ref}
+}
+
+func (d *marketingDoc) optOut() *user.MarketingOptOut {
+	if d == nil {
+		return nil
+	}
+	return &user.MarketingOptOut{At: records.Time(d.At), Source: d.Source, Ref: d.Ref}
 }
 
 func toUserDoc(u user.User) userDoc {
@@ -42,7 +64,8 @@ func toUserDoc(u user.User) userDoc {
 		UpdatedAt:  records.Time(u.UpdatedAt),
 		KeywordAt:  timePtr(u.KeywordAt),
 
-		LastInboundAt: timePtr(u.LastInboundAt),
+		LastInboundAt:   timePtr(u.LastInboundAt),
+		MarketingOptOut: toMarketingDoc(u.MarketingOptOut),
 	}
 }
 
@@ -64,7 +87,8 @@ func (d userDoc) user(phone string) user.User {
 		UpdatedAt:  records.Time(d.UpdatedAt),
 		KeywordAt:  timePtr(d.KeywordAt),
 
-		LastInboundAt: timePtr(d.LastInboundAt),
+		LastInboundAt:   timePtr(d.LastInboundAt),
+		MarketingOptOut: d.MarketingOptOut.optOut(),
 	}
 }
 

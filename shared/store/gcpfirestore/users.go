@@ -390,3 +390,36 @@ func (s *Store) CountOptOuts(ctx context.Context, from, to time.Time) (int, erro
 	}
 	return n, nil
 }
+
+// SetMarketingOptOut implements store.Users, in a transaction so that two
+// reports at once record one.
+func (s *Store) SetMarketingOptOut(ctx context.Context, phone string, o user.MarketingOptOut) (bool, error) {
+	if !records.ValidID(phone) {
+		return false, nil
+	}
+	ref := s.userRef(phone)
+	recorded := false
+	err := s.c.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		recorded = false
+		snap, err := tx.Get(ref)
+		if status.Code(err) == codes.NotFound {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		u, err := decodeUser(snap)
+		if err != nil {
+			return err
+		}
+		if u.MarketingOptOut != nil {
+			return nil
+		}
+		recorded = true
+		return tx.Update(ref, []firestore.Update{{Path: "marketing_opt_out", Value: toMarketingDoc(&o)}})
+	}, firestore.MaxAttempts(txAttempts))
+	if err != nil {
+		return false, classify("SetMarketingOptOut", err)
+	}
+	return recorded, nil
+}

@@ -116,6 +116,11 @@ func copyUser(u user.User) user.User {
 	u.UpdatedAt = records.Time(u.UpdatedAt)
 	u.KeywordAt = records.TimePtr(u.KeywordAt)
 	u.LastInboundAt = records.TimePtr(u.LastInboundAt)
+	if u.MarketingOptOut != nil {
+		o := *u.MarketingOptOut
+		o.At = records.Time(o.At)
+		u.MarketingOptOut = &o
+	}
 	return u
 }
 
@@ -299,6 +304,20 @@ func (s *Store) ConsentHistory(ctx context.Context, phone string) ([]consent.Cha
 		out = []consent.Change{}
 	}
 	return out, nil
+}
+
+// SetMarketingOptOut implements store.Users.
+func (s *Store) SetMarketingOptOut(ctx context.Context, phone string, o user.MarketingOptOut) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[phone]
+	if !ok || u.MarketingOptOut != nil {
+		return false, nil
+	}
+	o.At = records.Time(o.At)
+	u.MarketingOptOut = &o
+	s.users[phone] = u
+	return true, nil
 }
 
 // CountOptOuts implements store.Users.

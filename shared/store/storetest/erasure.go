@@ -13,6 +13,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/suppression"
 	"github.com/eventstreamengine/ese/shared/user"
+	"github.com/eventstreamengine/ese/shared/userimport"
 	"github.com/eventstreamengine/ese/shared/webhook"
 )
 
@@ -255,5 +256,51 @@ func testCountOptOuts(t *testing.T, s store.Store) {
 				t.Errorf("CountOptOuts = %d, %v; want %d", got, err, tc.want)
 			}
 		})
+	}
+}
+
+// testMarketingOptOut records WhatsApp's "stop marketing messages" once:
+// the first report stands, a number without a user is left alone, and
+// other writes to the person keep it.
+func testMarketingOptOut(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	p := phone(1)
+	mustCreateUser(t, s, user.User{Phone: p, Consent: consent.OptIn, CreatedAt: at(0)})
+	first := user.MarketingOptOut{At: at(5), Source: user.SourceProviderFailure, Ref: "SM1"}
+	steps := []struct {
+		phone string
+		o     user.MarketingOptOut
+		want  bool
+	}{
+		{p, first, true},
+		{p, user.MarketingOptOut{At: at(6), Source: user.SourceProviderFailure, Ref: "SM2"}, false},
+		{phone(2), first, false},
+	}
+	for _, st := range steps {
+		got, err := s.SetMarketingOptOut(ctx, st.phone, st.o)
+		if err != nil || got != st.want {
+			t.Fatalf("SetMarketingOptOut(%s, %s) = %v, %v; want %v", st.phone, st.o.Ref, got, err, st.want)
+		}
+	}
+	if _, err := s.GetUser(ctx, phone(2)); !errs.Is(err, errs.NotExist) {
+		t.Errorf("SetMarketingOptOut made a user: %v", err)
+	}
+	mustCreateJob(t, s, "job-mk", 1)
+	if _, err := s.ApplyImportBatch(ctx, "job-mk", 0, []userimport.Row{{Line: 2, Phone: p, Attributes: map[string]any{"city": "Kandy"}}}, at(7)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.SetConsent(ctx, consent.Change{Phone: p, To: consent.OptOut, Source: consent.SourceAdmin, At: at(8)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordInbound(ctx, p, at(9)); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.GetUser(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &user.MarketingOptOut{At: kept(at(5)), Source: user.SourceProviderFailure, Ref: "SM1"}
+	if diff := cmp.Diff(want, u.MarketingOptOut); diff != "" || u.Attributes["city"] != "Kandy" {
+		t.Errorf("after other writes: marketing opt-out (-want, +got):\n%s\nattributes %v", diff, u.Attributes)
 	}
 }

@@ -104,6 +104,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"erasure_forget_user", testForgetUser},
 		{"erasure_whole", testErase},
 		{"count_opt_outs", testCountOptOuts},
+		{"marketing_opt_out", testMarketingOptOut},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
