@@ -159,6 +159,11 @@ func (s *Server) admit(m *Message, failLater bool) (Message, bool) {
 			life = failsWith(CodeParamsMismatch, true)
 		}
 	}
+	// A person who stopped marketing messages gets no marketing template:
+	// WhatsApp refuses it when it is handed on.
+	if m.ContentSID != "" && s.marketing[m.ContentSID] && s.stoppedMarketing[bare(m.To)] {
+		life = failsWith(CodeMarketingOptOut, true)
+	}
 	// Free text (no ContentSid) only reaches a person inside the window;
 	// Twilio accepts it anyway and reports the refusal later.
 	if strings.HasPrefix(m.To, channel) && m.ContentSID == "" && !s.windowOpen(m.To, m.From, m.DateCreated) {

@@ -53,8 +53,11 @@
 // ProfileName, as a form or JSON) opens From's window with To and posts a
 // signed inbound WhatsApp message to InboundURL, answering with what the
 // webhook said; POST /_standin/window (From, optional To) opens the window
-// alone, posting nothing; POST /_standin/contents (Sid, Body) adds a
-// template to render.
+// alone, posting nothing; POST /_standin/contents (Sid, Body, optional
+// Category) adds a template to render; POST /_standin/stop-marketing
+// (From) makes From stop the business's marketing messages, as WhatsApp
+// lets a person: a template added as MARKETING is then accepted and fails
+// with 63033 (Meta's 131050), and other templates still reach them.
 //
 // Inbound messages are not added to the message list. Logs never hold a
 // whole phone number or a message body.
@@ -170,6 +173,9 @@ type Server struct {
 	inbound  map[pair]time.Time // last message of each person to each sender
 	senders  map[string]*queue  // by sender number
 	contents map[string]string  // ContentSid to body
+	// marketing: the ContentSids approved as MARKETING; stoppedMarketing:
+	// the people (bare numbers) who stopped marketing messages.
+	marketing, stoppedMarketing map[string]bool
 }
 
 // pair is a person and a sender, both numbers without the channel.
@@ -198,6 +204,9 @@ func New(cfg Config) *Server {
 		inbound:  make(map[pair]time.Time),
 		senders:  make(map[string]*queue),
 		contents: maps.Clone(cfg.Contents),
+
+		marketing:        make(map[string]bool),
+		stoppedMarketing: make(map[string]bool),
 	}
 	if s.contents == nil {
 		s.contents = make(map[string]string)
@@ -222,6 +231,7 @@ func New(cfg Config) *Server {
 	s.mux.HandleFunc("POST /_standin/inbound", s.postInbound)
 	s.mux.HandleFunc("POST /_standin/window", s.openWindow)
 	s.mux.HandleFunc("POST /_standin/contents", s.addContent)
+	s.mux.HandleFunc("POST /_standin/stop-marketing", s.stopMarketing)
 	return s
 }
 

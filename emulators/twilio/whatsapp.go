@@ -15,14 +15,18 @@ const (
 	CodeQueueOverflow  = 30001
 	CodeOutsideWindow  = 63016
 	CodeParamsMismatch = 63028
-	codeFromQueueFull  = 21611
+	// CodeMarketingOptOut: a marketing template to a person who stopped
+	// the business's marketing messages in WhatsApp (Meta's 131050).
+	CodeMarketingOptOut = 63033
+	codeFromQueueFull   = 21611
 )
 
 var errorMessages = map[int]string{
-	CodeUnknown:        "Unknown error",
-	CodeQueueOverflow:  "Queue overflow",
-	CodeOutsideWindow:  "Failed to send freeform message because you are outside the allowed window. Please use a Template.",
-	CodeParamsMismatch: "Number of parameters provided does not match the expected number of parameters",
+	CodeUnknown:         "Unknown error",
+	CodeQueueOverflow:   "Queue overflow",
+	CodeOutsideWindow:   "Failed to send freeform message because you are outside the allowed window. Please use a Template.",
+	CodeParamsMismatch:  "Number of parameters provided does not match the expected number of parameters",
+	CodeMarketingOptOut: "Recipient opted out to receive message",
 }
 
 // step is one status of a message's life; the one atSlot waits for the
@@ -132,7 +136,26 @@ func (s *Server) AddContent(sid, body string) {
 	s.contents[sid] = body
 }
 
-// addContent is POST /_standin/contents (Sid, Body).
+// MarkMarketing records that WhatsApp approved the template sid in its
+// MARKETING category: a person who stopped marketing messages
+// (StopMarketing) is not sent it.
+func (s *Server) MarkMarketing(sid string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.marketing[sid] = true
+}
+
+// StopMarketing makes person stop the business's marketing messages, as
+// they can in WhatsApp: from now on a marketing template to them is
+// accepted and then fails with 63033; others still reach them.
+func (s *Server) StopMarketing(person string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stoppedMarketing[bare(person)] = true
+}
+
+// addContent is POST /_standin/contents (Sid, Body, optional Category:
+// MARKETING, UTILITY or AUTHENTICATION, any case, as WhatsApp approved it).
 func (s *Server) addContent(w http.ResponseWriter, r *http.Request) {
 	in, err := readFields(w, r)
 	if err != nil {
@@ -143,7 +166,35 @@ func (s *Server) addContent(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "Sid must be HX and 32 hex digits, and Body not empty"})
 		return
 	}
+	category := strings.ToUpper(in["category"])
+	switch category {
+	case "", "MARKETING", "UTILITY", "AUTHENTICATION":
+	default:
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "Category must be MARKETING, UTILITY or AUTHENTICATION"})
+		return
+	}
 	s.AddContent(in["sid"], in["body"])
+	if category == "MARKETING" {
+		s.MarkMarketing(in["sid"])
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// stopMarketing is POST /_standin/stop-marketing (From): the person From
+// stops the business's marketing messages (see StopMarketing).
+func (s *Server) stopMarketing(w http.ResponseWriter, r *http.Request) {
+	in, err := readFields(w, r)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	person := bare(in["from"])
+	if !e164.MatchString(person) {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "From must be an E.164 number, e.g. +94771234577 or whatsapp:+94771234577"})
+		return
+	}
+	s.StopMarketing(person)
+	s.log.Info("twilio stand-in: marketing messages stopped", "from", mask(person))
 	w.WriteHeader(http.StatusNoContent)
 }
 

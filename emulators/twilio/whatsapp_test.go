@@ -366,6 +366,7 @@ func TestAddContent_refuses(t *testing.T) {
 		{name: "no_sid", form: url.Values{"Body": {"Hi {{1}}"}}},
 		{name: "bad_sid", form: url.Values{"Sid": {"HX123"}, "Body": {"Hi {{1}}"}}},
 		{name: "no_body", form: url.Values{"Sid": {content}}},
+		{name: "bad_category", form: url.Values{"Sid": {content}, "Body": {"Hi"}, "Category": {"PROMO"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -374,5 +375,64 @@ func TestAddContent_refuses(t *testing.T) {
 				t.Errorf("POST /_standin/contents %v = %d, want 400", tt.form, code)
 			}
 		})
+	}
+}
+
+// A person who stopped marketing messages gets no marketing template:
+// Twilio accepts it and fails it with 63033; a utility template, and
+// everyone else, still get theirs.
+func TestStopMarketing(t *testing.T) {
+	t.Parallel()
+	const (
+		marketing = "HX00000000000000000000000000000003"
+		utility   = "HX00000000000000000000000000000004"
+		bea       = "+94771234578"
+	)
+	tests := []struct {
+		name       string
+		to         string
+		contentSID string
+		want       []string
+		wantFetch  fetched
+	}{
+		{name: "marketing_to_the_stopped", to: ada, contentSID: marketing, want: failedLife,
+			wantFetch: fetched{Status: "failed", ErrorCode: 63033, ErrorMessage: "Recipient opted out to receive message", Body: "Sale, Ada"}},
+		{name: "utility_to_the_stopped", to: ada, contentSID: utility, want: readLife, wantFetch: fetched{Status: "read", Body: "Your order, Ada"}},
+		{name: "marketing_to_someone_else", to: bea, contentSID: marketing, want: readLife, wantFetch: fetched{Status: "read", Body: "Sale, Ada"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			status := newHook(t, nil)
+			_, u := start(t, standin.Config{StatusStep: time.Millisecond})
+			for _, c := range []url.Values{
+				{"Sid": {marketing}, "Body": {"Sale, {{1}}"}, "Category": {"marketing"}},
+				{"Sid": {utility}, "Body": {"Your order, {{1}}"}, "Category": {"UTILITY"}},
+			} {
+				if code := post(t, u+"/_standin/contents", c); code != http.StatusNoContent {
+					t.Fatalf("POST /_standin/contents = %d", code)
+				}
+			}
+			if code := post(t, u+"/_standin/stop-marketing", url.Values{"From": {"whatsapp:" + ada}}); code != http.StatusNoContent {
+				t.Fatalf("POST /_standin/stop-marketing = %d", code)
+			}
+			tw := twilioAPI(t, u, authToken)
+			m, err := tw.CreateMessage((&api.CreateMessageParams{}).SetTo("whatsapp:" + tt.to).SetFrom(sender).
+				SetContentSid(tt.contentSID).SetContentVariables(`{"1":"Ada"}`).SetStatusCallback(status.url))
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "every callback", func() bool { return len(status.requests()) == len(tt.want) })
+			if diff := cmp.Diff(tt.want, status.statuses(t)); diff != "" {
+				t.Errorf("callback statuses (-want, +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantFetch, fetch(t, tw, *m.Sid)); diff != "" {
+				t.Errorf("FetchMessage() (-want, +got):\n%s", diff)
+			}
+		})
+	}
+	_, u := start(t, standin.Config{StatusStep: time.Hour})
+	if code := post(t, u+"/_standin/stop-marketing", url.Values{"From": {"nobody"}}); code != http.StatusBadRequest {
+		t.Errorf("POST /_standin/stop-marketing without a number = %d, want 400", code)
 	}
 }
