@@ -535,6 +535,13 @@ func (d *demo) inbound(from, body, sid string) string {
 // approved text, as Meta's approval and Twilio's Content API would.
 func (d *demo) approvedTemplate(name, content string, vars ...string) string {
 	d.t.Helper()
+	return d.approvedTemplateIn("", name, content, vars...)
+}
+
+// approvedTemplateIn is approvedTemplate approved in WhatsApp's category
+// (marketing or utility; "" for none), on the stand-in and on ours.
+func (d *demo) approvedTemplateIn(category, name, content string, vars ...string) string {
+	d.t.Helper()
 	sum := sha256.Sum256([]byte(d.project + "/" + name))
 	sid := "HX" + hex.EncodeToString(sum[:16])
 	approved, bindings := content, map[string]string{}
@@ -543,7 +550,7 @@ func (d *demo) approvedTemplate(name, content string, vars ...string) string {
 		approved = strings.ReplaceAll(approved, "{"+v+"}", "{{"+n+"}}")
 		bindings[n] = v
 	}
-	resp, err := d.client.PostForm(d.standin+"/_standin/contents", url.Values{"Sid": {sid}, "Body": {approved}})
+	resp, err := d.client.PostForm(d.standin+"/_standin/contents", url.Values{"Sid": {sid}, "Body": {approved}, "Category": {category}})
 	if err != nil {
 		d.t.Fatal(err)
 	}
@@ -551,7 +558,11 @@ func (d *demo) approvedTemplate(name, content string, vars ...string) string {
 	if resp.StatusCode != http.StatusNoContent {
 		d.t.Fatalf("giving the stand-in %s: %s", sid, resp.Status)
 	}
-	b, err := json.Marshal(map[string]any{"name": name, "content": content, "content_sid": sid, "content_variables": bindings})
+	tpl := map[string]any{"name": name, "content": content, "content_sid": sid, "content_variables": bindings}
+	if category != "" {
+		tpl["category"] = category
+	}
+	b, err := json.Marshal(tpl)
 	if err != nil {
 		d.t.Fatal(err)
 	}
