@@ -56,6 +56,7 @@ var good = map[string]string{
 	"CONTENT_BLOCKED_PATTERNS": `["(?i)free money"]`,
 	"CONTENT_OPT_OUT_TEXT":     "Reply STOP",
 	"WHATSAPP_TIER":            "unlimited",
+	"ERASURE_KEY":              strings.Repeat("k", 32),
 }
 
 // envNames lists the variables cfg's struct reads, and those it requires.
@@ -93,11 +94,11 @@ func envNames(t reflect.Type) (all, required []string) {
 func TestConfigs_read_only_what_each_function_needs(t *testing.T) {
 	t.Parallel()
 	want := map[string][]string{
-		"API": {"API_AUTH", "API_KEY", "API_KEY_SHA256", "CONTENT_BLOCKED_PATTERNS", "CONTENT_OPT_OUT_TEXT", "FREQUENCY_CAP_PER_24H", "GOOGLE_CLOUD_PROJECT", "IMPORT_BUCKET", "PUBSUB_SUBSCRIPTIONS", "STUCK_AFTER",
+		"API": {"API_AUTH", "API_KEY", "API_KEY_SHA256", "CONTENT_BLOCKED_PATTERNS", "CONTENT_OPT_OUT_TEXT", "ERASURE_KEY", "FREQUENCY_CAP_PER_24H", "GOOGLE_CLOUD_PROJECT", "IMPORT_BUCKET", "PUBSUB_SUBSCRIPTIONS", "STUCK_AFTER",
 			"TWILIO_SENDER_MPS", "UPLOAD_URL_TTL", "WHATSAPP_TIER"},
 		"Webhooks":      {"AUTO_PAUSE_FAILURE_RATE", "AUTO_PAUSE_WINDOW", "GOOGLE_CLOUD_PROJECT", "PUBLIC_BASE_URL", "REPLY_HELP", "REPLY_START", "REPLY_STOP", "STATUS_GIVE_UP_AFTER", "TWILIO_AUTH_TOKEN", "WEBHOOK_RETENTION"},
 		"ReadImport":    {"EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT", "IMPORT_BUCKET"},
-		"ImportUsers":   {"EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT"},
+		"ImportUsers":   {"ERASURE_KEY", "EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT"},
 		"HandleInbound": {"EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT"},
 		"HandleStatus":  {"AUTO_PAUSE_FAILURE_RATE", "AUTO_PAUSE_WINDOW", "EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT", "STATUS_GIVE_UP_AFTER"},
 		"Sender": {"AUTO_PAUSE_FAILURE_RATE", "AUTO_PAUSE_WINDOW", "CLOUD_TASKS_EMULATOR_HOST", "FREQUENCY_CAP_PER_24H", "GOOGLE_CLOUD_PROJECT", "PUBLIC_BASE_URL", "QUEUE_CREATE_TIMEOUT", "RECONCILE_AFTER", "SENDER_URL",
@@ -171,6 +172,7 @@ func TestConfigs_bad_values_are_ErrConfig(t *testing.T) {
 		{"blocked_pattern_does_not_compile", "API", "CONTENT_BLOCKED_PATTERNS", `["(free"]`, "CONTENT_BLOCKED_PATTERNS"},
 		{"whatsapp_tier_not_a_number", "LaunchCampaign", "WHATSAPP_TIER", "tier 2", "WHATSAPP_TIER"},
 		{"whatsapp_tier_zero", "API", "WHATSAPP_TIER", "0", "WHATSAPP_TIER"},
+		{"erasure_key_too_short", "ImportUsers", "ERASURE_KEY", "short", "ERASURE_KEY"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
