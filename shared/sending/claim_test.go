@@ -8,11 +8,14 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/sending"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/suppression"
+	"github.com/eventstreamengine/ese/shared/template"
+	"github.com/eventstreamengine/ese/shared/user"
 )
 
 // beforeClaim runs hook once, after the sender's first look at the person
@@ -86,6 +89,14 @@ func TestSend_consent_withdrawn_just_before_the_claim(t *testing.T) {
 				}
 			},
 			want: result{sending.OutcomeSkipped, message.Skipped, message.SkipSuppressed, 0, false, 0, true}},
+		{name: "stopped_marketing_messages",
+			hook: func(s store.Store) func(context.Context, string) error {
+				return func(ctx context.Context, p string) error {
+					_, err := s.SetMarketingOptOut(ctx, p, user.MarketingOptOut{At: time.Now(), Source: user.SourceProviderFailure, Ref: "SM1"})
+					return err
+				}
+			},
+			want: result{sending.OutcomeSkipped, message.Skipped, message.SkipMarketingOptOut, 0, false, 0, true}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -147,5 +158,41 @@ func TestSend_claim_time_is_the_claims_own(t *testing.T) {
 	got := f.get(t, m)
 	if got.ClaimedAt == nil || !got.ClaimedAt.Equal(want) {
 		t.Errorf("claimed at %v, want %v (the clock when the claim ran)", got.ClaimedAt, want)
+	}
+}
+
+// A person who stopped marketing messages still gets a utility
+// campaign's message at the claim; a marketing one is skipped.
+func TestSend_marketing_opt_out_at_the_claim(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		category template.Category
+		want     message.Status
+	}{
+		{"utility_sent", template.Utility, message.Sent},
+		{"marketing_skipped", template.Marketing, message.Skipped},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			ctx := t.Context()
+			if _, err := f.store.UpdateCampaign(ctx, f.cid, func(c *campaign.Campaign) error {
+				c.Template = &template.Template{Name: "t", Content: "Hi", Category: tc.category}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now().UTC()
+			m := f.queuedTo(t, user.User{Phone: "+94771234567", Consent: consent.OptIn, CreatedAt: now, LastInboundAt: &now,
+				MarketingOptOut: &user.MarketingOptOut{At: now, Source: user.SourceProviderFailure}})
+			if _, err := f.send(t, m); err != nil {
+				t.Fatalf("Send: %v", err)
+			}
+			if got := f.get(t, m); got.Status != tc.want {
+				t.Errorf("status = %s (%s), want %s", got.Status, got.SkipReason, tc.want)
+			}
+		})
 	}
 }

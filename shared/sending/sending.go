@@ -25,6 +25,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/sendqueue"
 	"github.com/eventstreamengine/ese/shared/sms"
 	"github.com/eventstreamengine/ese/shared/store"
+	"github.com/eventstreamengine/ese/shared/template"
 )
 
 // Completer is told when a message concludes, to complete its campaign
@@ -164,7 +165,7 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 	if serr != nil {
 		return "", fmt.Errorf("sending.Send: %w", serr)
 	}
-	if reason, ok := withdrawn(store.Claim{User: u, HasUser: err == nil, Suppressed: suppressed[m.Phone]}); ok {
+	if reason, ok := withdrawn(store.Claim{Campaign: c, User: u, HasUser: err == nil, Suppressed: suppressed[m.Phone]}); ok {
 		return s.skipUnclaimed(ctx, m, reason, "skipped: consent withdrawn before send")
 	}
 
@@ -317,8 +318,17 @@ func withdrawn(p store.Claim) (message.SkipReason, bool) {
 		return message.SkipSuppressed, true
 	case !p.HasUser || p.User.Consent != consent.OptIn:
 		return message.SkipConsentAtSend, true
+	case p.User.MarketingOptOut != nil && !utility(p.Campaign):
+		// Stopped marketing messages in WhatsApp since the fan-out.
+		return message.SkipMarketingOptOut, true
 	}
 	return "", false
+}
+
+// utility reports whether c sends a utility template (its launch's
+// snapshot): the one kind a person who stopped marketing messages gets.
+func utility(c campaign.Campaign) bool {
+	return c.Template != nil && c.Template.Category == template.Utility
 }
 
 // stopped reports what stop or the claim left a message as.
@@ -331,7 +341,8 @@ func (s *Sender) stopped(ctx context.Context, m message.Message) (Outcome, error
 	case m.SkipReason == message.SkipFrequencyCap:
 		log.Info("skipped: the person reached the frequency cap", "cap", s.FrequencyCap)
 		return OutcomeSkipped, s.concluded(ctx, m.CampaignID)
-	case m.SkipReason == message.SkipSuppressed, m.SkipReason == message.SkipConsentAtSend:
+	case m.SkipReason == message.SkipSuppressed, m.SkipReason == message.SkipConsentAtSend,
+		m.SkipReason == message.SkipMarketingOptOut:
 		log.Info("skipped: consent withdrawn before the claim", "skip_reason", m.SkipReason)
 		return OutcomeSkipped, s.concluded(ctx, m.CampaignID)
 	}
