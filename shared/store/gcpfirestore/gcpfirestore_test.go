@@ -43,6 +43,10 @@ func BenchmarkCountMessages(b *testing.B) {
 	storetest.BenchCountMessages(b, open(b))
 }
 
+func BenchmarkErase(b *testing.B) {
+	storetest.BenchErase(b, open(b))
+}
+
 // Firestore's TTL policies delete messages and webhook records by their
 // expire_at; a rewrite of the document (every status change) must keep it.
 // Zero retention writes none.

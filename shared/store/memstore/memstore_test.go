@@ -20,3 +20,7 @@ func BenchmarkApplyImportBatch(b *testing.B) {
 func BenchmarkCountMessages(b *testing.B) {
 	storetest.BenchCountMessages(b, memstore.New())
 }
+
+func BenchmarkErase(b *testing.B) {
+	storetest.BenchErase(b, memstore.New())
+}

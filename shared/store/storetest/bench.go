@@ -5,9 +5,12 @@ import (
 	"testing"
 
 	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/erasure"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/store"
+	"github.com/eventstreamengine/ese/shared/user"
 	"github.com/eventstreamengine/ese/shared/userimport"
+	"github.com/eventstreamengine/ese/shared/webhook"
 )
 
 // BenchApplyImportBatch measures applying one batch of
@@ -92,6 +95,63 @@ func BenchCountMessages(b *testing.B, s store.Store) {
 		}
 		if c.Recipients != CountMessagesN {
 			b.Fatalf("Recipients = %d, want %d", c.Recipients, CountMessagesN)
+		}
+	}
+}
+
+// EraseMessagesN is how many messages the person BenchErase erases had.
+const EraseMessagesN = 1000
+
+// BenchErase measures one erasure (erasure.Erase) of a person with
+// EraseMessagesN messages, 100 webhook records and 10 consent changes, in
+// batches of erasure.Batch: what DELETE /users/{phone} costs for a long
+// history.
+func BenchErase(b *testing.B, s store.Store) {
+	ctx := b.Context()
+	h, err := erasure.NewHasher([]byte("bench-erasure-key-of-32-bytes-at-least"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		p := phone(i)
+		if err := s.CreateUser(ctx, user.User{Phone: p, Consent: consent.OptIn, CreatedAt: at(0)}, consent.SourceAPI, ""); err != nil {
+			b.Fatal(err)
+		}
+		for k := range 9 {
+			to := consent.OptOut
+			if k%2 == 1 {
+				to = consent.OptIn
+			}
+			if _, _, err := s.SetConsent(ctx, consent.Change{Phone: p, To: to, Source: consent.SourceAdmin, At: at(k + 1)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		ms := make([]message.Message, 0, 500)
+		for k := range EraseMessagesN {
+			ms = append(ms, newMessage(fmt.Sprintf("c%d", k), i))
+			if len(ms) == cap(ms) {
+				if _, err := s.CreateMessages(ctx, ms); err != nil {
+					b.Fatal(err)
+				}
+				ms = ms[:0]
+			}
+		}
+		for k := range 100 {
+			e := webhook.Event{ID: fmt.Sprintf("inbound-SMb%d-%d", i, k), Kind: webhook.Inbound, MessageSID: fmt.Sprintf("SMb%d-%d", i, k),
+				Params: map[string]string{"From": "whatsapp:" + p, "Body": "hi"}}
+			if _, _, err := s.RecordWebhook(ctx, e); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		res, err := erasure.Erase(ctx, s, h, p, at(20))
+		if err != nil {
+			b.Fatalf("Erase: %v", err)
+		}
+		if res.Messages != EraseMessagesN || res.Webhooks != 100 || res.ConsentChanges != 10 || !res.OptOutKept {
+			b.Fatalf("Erase = %+v", res)
 		}
 	}
 }
