@@ -178,3 +178,28 @@ func suppressed(f *fixture, p string) {
 		f.t.Fatalf("suppress = %d %v", code, out)
 	}
 }
+
+// A number an admin suppressed without ever importing it is erased too:
+// the suppression is kept hashed and comes back with the number.
+func TestEraseUser_suppressed_without_a_user(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	suppressed(f, "+94771234567")
+	code, out := f.call("DELETE", "/api/v1/users/%2B94771234567", "")
+	if code != 200 || out["opt_out_kept"] != true {
+		t.Fatalf("DELETE = %d %v, want 200 with the suppression kept hashed", code, out)
+	}
+	if _, list := f.call("GET", "/api/v1/suppressions", ""); list["total"] != 0.0 {
+		t.Errorf("suppressions after the erasure = %v, want the number gone", list)
+	}
+	if code, out := f.call("DELETE", "/api/v1/users/%2B94771234567", ""); code != 404 {
+		t.Errorf("second DELETE = %d %v, want 404", code, out)
+	}
+	code, u := f.call("POST", "/api/v1/users", `{"phone_number":"+94771234567"}`)
+	if code != 201 || u["consent_state"] != "OPT_OUT" {
+		t.Errorf("POST after the erasure = %d %v, want 201 OPT_OUT", code, u)
+	}
+	if sup, err := f.store.Suppressed(t.Context(), []string{"+94771234567"}); err != nil || !sup["+94771234567"] {
+		t.Errorf("suppressed after coming back = %v, %v; want true", sup, err)
+	}
+}

@@ -112,8 +112,8 @@ type Store interface {
 	DeleteConsentHistory(ctx context.Context, phone string, limit int) (int, error)
 	// ForgetUser deletes, in one transaction, phone's user document, any
 	// consent history entry left, their send ledger and their suppression
-	// entry, and stores r when it is not nil; NotExist when phone has no
-	// user (nothing is written then).
+	// entry, and stores r when it is not nil; NotExist when phone has
+	// neither a user nor a suppression (nothing is written then).
 	ForgetUser(ctx context.Context, phone string, r *Record) error
 	// ErasedRecords returns the records kept under keys (at most
 	// MaxLookup), by key; absent keys have none.
@@ -131,7 +131,8 @@ type Result struct {
 	OptOutKept     bool `json:"opt_out_kept"` // a hashed record was kept
 }
 
-// Erase forgets the person at phone (normalised). Each step is a batch of
+// Erase forgets the person at phone (normalised): one with a user, or a
+// number an admin suppressed without one. Each step is a batch of
 // at most Batch documents, and the user document goes last, in the step
 // that keeps the hashed record: an erasure cut short is done whole by
 // the next, and once it is done the number names nothing, so a second
@@ -143,11 +144,16 @@ type Result struct {
 func Erase(ctx context.Context, st Store, h Hasher, e164 string, now time.Time) (Result, error) {
 	var res Result
 	u, err := st.GetUser(ctx, e164)
-	if err != nil {
+	if err != nil && !errs.Is(err, errs.NotExist) {
 		return res, fmt.Errorf("erasure.Erase: %w", err)
 	}
-	sup, err := st.Suppressed(ctx, []string{e164})
-	if err != nil {
+	sup, serr := st.Suppressed(ctx, []string{e164})
+	if serr != nil {
+		return res, fmt.Errorf("erasure.Erase: %w", serr)
+	}
+	if err != nil && !sup[e164] {
+		// Neither a user nor a suppression: nothing names the number
+		// (never known, or erased already).
 		return res, fmt.Errorf("erasure.Erase: %w", err)
 	}
 	marker, err := newMarker()

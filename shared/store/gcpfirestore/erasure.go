@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/erasure"
@@ -96,12 +94,14 @@ func (s *Store) ForgetUser(ctx context.Context, phone string, r *erasure.Record)
 	if !records.ValidID(phone) {
 		return notExist("ForgetUser", "user")
 	}
-	ref := s.userRef(phone)
+	ref, supRef := s.userRef(phone), s.c.Collection(colSuppressed).Doc(phone)
 	err := s.c.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		if _, err := tx.Get(ref); status.Code(err) == codes.NotFound {
-			return notExist("ForgetUser", "user")
-		} else if err != nil {
+		snaps, err := tx.GetAll([]*firestore.DocumentRef{ref, supRef})
+		if err != nil {
 			return err
+		}
+		if !snaps[0].Exists() && !snaps[1].Exists() {
+			return notExist("ForgetUser", "user or suppression")
 		}
 		tail, err := tx.Documents(s.historyCol(phone).Limit(forgetTail)).GetAll()
 		if err != nil {
@@ -112,7 +112,7 @@ func (s *Store) ForgetUser(ctx context.Context, phone string, r *erasure.Record)
 				return err
 			}
 		}
-		for _, d := range []*firestore.DocumentRef{ref, s.ledger(phone), s.c.Collection(colSuppressed).Doc(phone)} {
+		for _, d := range []*firestore.DocumentRef{ref, s.ledger(phone), supRef} {
 			if err := tx.Delete(d); err != nil {
 				return err
 			}

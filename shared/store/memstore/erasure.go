@@ -70,8 +70,10 @@ func (s *Store) DeleteConsentHistory(ctx context.Context, phone string, limit in
 func (s *Store) ForgetUser(ctx context.Context, phone string, r *erasure.Record) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.users[phone]; !ok {
-		return notExist("ForgetUser", "user")
+	_, isUser := s.users[phone]
+	_, isSuppressed := s.suppressed[phone]
+	if !isUser && !isSuppressed {
+		return notExist("ForgetUser", "user or suppression")
 	}
 	delete(s.users, phone)
 	s.phonesStale = true

@@ -168,6 +168,23 @@ func testForgetUser(t *testing.T, s store.Store) {
 	if err := s.ForgetUser(ctx, phone(3), nil); !errs.Is(err, errs.NotExist) {
 		t.Errorf("ForgetUser(unknown) = %v, want NotExist", err)
 	}
+	// A number an admin suppressed without a user is forgotten too.
+	if _, err := s.Suppress(ctx, suppression.Entry{Phone: phone(4), Reason: "do not contact"}); err != nil {
+		t.Fatal(err)
+	}
+	only := erasure.Record{Key: h.Of(phone(4)), Suppressed: true, ErasedAt: at(4)}
+	if err := s.ForgetUser(ctx, phone(4), &only); err != nil {
+		t.Errorf("ForgetUser(suppressed, no user) = %v", err)
+	}
+	if sup, err := s.Suppressed(ctx, []string{phone(4)}); err != nil || sup[phone(4)] {
+		t.Errorf("Suppressed after ForgetUser = %v, %v; want the number gone", sup, err)
+	}
+	if got, err := s.ErasedRecords(ctx, []string{only.Key}); err != nil || !got[only.Key].Suppressed {
+		t.Errorf("ErasedRecords(suppressed only) = %v, %v; want its record", got, err)
+	}
+	if err := s.ForgetUser(ctx, phone(4), &only); !errs.Is(err, errs.NotExist) {
+		t.Errorf("second ForgetUser(suppressed only) = %v, want NotExist", err)
+	}
 	if _, err := s.ErasedRecords(ctx, make([]string, erasure.MaxLookup+1)); !errs.Is(err, errs.Invalid) {
 		t.Errorf("ErasedRecords(too many) = %v, want Invalid", err)
 	}
