@@ -5,6 +5,7 @@ package message
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"time"
 )
 
@@ -114,6 +115,49 @@ type Message struct {
 	// (its approved content SID) or "session" (free text inside the
 	// person's 24-hour window).
 	Channel string `json:"channel,omitempty"`
+
+	// TaskGeneration, when set, is the generation of the task the message
+	// waits on after an operator's resend (Resolve): a new task name, as
+	// Cloud Tasks keeps the first one's for a while.
+	TaskGeneration int64 `json:"task_generation,omitempty"`
+	// RequeuedAt and Requeues record the stranded-message sweep giving
+	// the message a task again; the sweep leaves UpdatedAt alone, so a
+	// message it swept still reads as stuck until it moves.
+	RequeuedAt *time.Time `json:"requeued_at,omitempty"`
+	Requeues   int        `json:"requeues,omitempty"`
+	// RateLimitedRetries counts the new attempts made after the provider
+	// reported its rate or portfolio limit (FailureRateLimited);
+	// PriorSIDs are the provider's sids of those earlier attempts, whose
+	// late callbacks must not move the new one.
+	RateLimitedRetries int      `json:"rate_limited_retries,omitempty"`
+	PriorSIDs          []string `json:"prior_provider_sids,omitempty"`
+	// Resolutions are the operator's decisions on a message whose outcome
+	// was unknown and held for them (UNKNOWN_OUTCOME=hold), oldest first.
+	Resolutions []Resolution `json:"resolutions,omitempty"`
+}
+
+// Outcome an operator gives a message held with an unknown outcome.
+type Outcome string
+
+const (
+	// OutcomeSent: the provider did send it; recorded SENT.
+	OutcomeSent Outcome = "sent"
+	// OutcomeResend: it was not sent; a new claim and task send it.
+	OutcomeResend Outcome = "resend"
+)
+
+// Resolution is one operator's decision on a held message, for audit.
+type Resolution struct {
+	Outcome     Outcome   `json:"outcome"`
+	ProviderSID string    `json:"message_sid,omitempty"` // with OutcomeSent, when the operator knows it
+	By          string    `json:"by"`
+	At          time.Time `json:"at"`
+}
+
+// KnowsSID reports whether sid is m's provider sid or one of an earlier
+// attempt's.
+func (m Message) KnowsSID(sid string) bool {
+	return sid != "" && (sid == m.ProviderSID || slices.Contains(m.PriorSIDs, sid))
 }
 
 // ID is the deterministic id of campaign's message to phone, so that every

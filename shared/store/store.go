@@ -433,6 +433,11 @@ type Messages interface {
 	// id after after, by id: keyset paging for an export of any size. A
 	// message changed between pages is read as it is when its page is.
 	ScanMessages(ctx context.Context, campaignID, after string, limit int) ([]message.Message, error)
+	// MessagesByStatus lists up to limit messages in status st with an id
+	// after after, by id, across campaigns or within campaignID when it is
+	// set: keyset paging through the operator's queue of messages held
+	// with an unknown outcome (RECONCILE).
+	MessagesByStatus(ctx context.Context, st message.Status, campaignID, after string, limit int) ([]message.Message, error)
 	// MessagesTo lists up to limit messages to phone across campaigns,
 	// newest created first (by id, descending, for a tie): a person's history.
 	MessagesTo(ctx context.Context, phone string, limit int) ([]message.Message, error)

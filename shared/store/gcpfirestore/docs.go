@@ -482,6 +482,37 @@ type messageDoc struct {
 	ContentSID       string            `firestore:"content_sid,omitempty"`
 	ContentVariables map[string]string `firestore:"content_variables,omitempty"`
 	Channel          string            `firestore:"channel,omitempty"`
+
+	TaskGeneration     int64           `firestore:"task_generation,omitempty"`
+	RequeuedAt         *time.Time      `firestore:"requeued_at,omitempty"`
+	Requeues           int             `firestore:"requeues,omitempty"`
+	RateLimitedRetries int             `firestore:"rate_limited_retries,omitempty"`
+	PriorSIDs          []string        `firestore:"prior_provider_sids,omitempty"`
+	Resolutions        []resolutionDoc `firestore:"resolutions,omitempty"`
+}
+
+// resolutionDoc is an operator's message.Resolution.
+type resolutionDoc struct {
+	Outcome     string    `firestore:"outcome"`
+	ProviderSID string    `firestore:"message_sid,omitempty"`
+	By          string    `firestore:"by"`
+	At          time.Time `firestore:"at"`
+}
+
+func toResolutionDocs(rs []message.Resolution) []resolutionDoc {
+	var out []resolutionDoc
+	for _, r := range rs {
+		out = append(out, resolutionDoc{Outcome: string(r.Outcome), ProviderSID: r.ProviderSID, By: r.By, At: records.Time(r.At)})
+	}
+	return out
+}
+
+func fromResolutionDocs(ds []resolutionDoc) []message.Resolution {
+	var out []message.Resolution
+	for _, d := range ds {
+		out = append(out, message.Resolution{Outcome: message.Outcome(d.Outcome), ProviderSID: d.ProviderSID, By: d.By, At: records.Time(d.At)})
+	}
+	return out
 }
 
 func toMessageDoc(m message.Message) messageDoc {
@@ -496,6 +527,8 @@ func toMessageDoc(m message.Message) messageDoc {
 		ReachedQueued: st.Queued, ReachedSent: st.Sent, ReachedDelivered: st.Delivered, ReachedRead: st.Read,
 		Concluded:  m.Status.Concluded(),
 		ContentSID: m.ContentSID, ContentVariables: maps.Clone(m.ContentVariables), Channel: m.Channel,
+		TaskGeneration: m.TaskGeneration, RequeuedAt: records.TimePtr(m.RequeuedAt), Requeues: m.Requeues,
+		RateLimitedRetries: m.RateLimitedRetries, PriorSIDs: slices.Clone(m.PriorSIDs), Resolutions: toResolutionDocs(m.Resolutions),
 	}
 }
 
@@ -509,6 +542,8 @@ func (d messageDoc) message(id string) message.Message {
 		ClaimedAt: records.TimePtr(d.ClaimedAt), SentAt: records.TimePtr(d.SentAt),
 		DeliveredAt: records.TimePtr(d.DeliveredAt), ReadAt: records.TimePtr(d.ReadAt), FailedAt: records.TimePtr(d.FailedAt),
 		ContentSID: d.ContentSID, ContentVariables: d.ContentVariables, Channel: d.Channel,
+		TaskGeneration: d.TaskGeneration, RequeuedAt: records.TimePtr(d.RequeuedAt), Requeues: d.Requeues,
+		RateLimitedRetries: d.RateLimitedRetries, PriorSIDs: d.PriorSIDs, Resolutions: fromResolutionDocs(d.Resolutions),
 	}
 }
 

@@ -23,6 +23,23 @@ func (s *Store) ScanMessages(ctx context.Context, campaignID, after string, limi
 	return s.readMessages(ctx, "ScanMessages", q)
 }
 
+// MessagesByStatus implements store.Messages: equality filters ordered
+// by document id, which single-field indexes serve.
+func (s *Store) MessagesByStatus(ctx context.Context, st message.Status, campaignID, after string, limit int) ([]message.Message, error) {
+	if st == "" || limit < 1 {
+		return nil, errs.E(errs.Invalid, "gcpfirestore.MessagesByStatus: a status and a limit of at least 1 are required")
+	}
+	q := s.messages().Where("status", "==", string(st))
+	if campaignID != "" {
+		q = q.Where("campaign_id", "==", campaignID)
+	}
+	q = q.OrderBy(firestore.DocumentID, firestore.Asc).Limit(limit)
+	if after != "" {
+		q = q.StartAfter(after)
+	}
+	return s.readMessages(ctx, "MessagesByStatus", q)
+}
+
 // MessagesTo implements store.Messages on the (phone_number, created_at)
 // index; a tie goes by document id, descending, as the index orders it.
 func (s *Store) MessagesTo(ctx context.Context, phone string, limit int) ([]message.Message, error) {

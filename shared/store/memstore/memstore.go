@@ -790,8 +790,13 @@ func copyMessage(m message.Message) message.Message {
 	m.ContentVariables = maps.Clone(m.ContentVariables)
 	m.CreatedAt = records.Time(m.CreatedAt)
 	m.UpdatedAt = records.Time(m.UpdatedAt)
-	for _, p := range []**time.Time{&m.ScheduledAt, &m.QueuedAt, &m.ClaimedAt, &m.SentAt, &m.DeliveredAt, &m.ReadAt, &m.FailedAt} {
+	for _, p := range []**time.Time{&m.ScheduledAt, &m.QueuedAt, &m.ClaimedAt, &m.SentAt, &m.DeliveredAt, &m.ReadAt, &m.FailedAt, &m.RequeuedAt} {
 		*p = records.TimePtr(*p)
+	}
+	m.PriorSIDs = slices.Clone(m.PriorSIDs)
+	m.Resolutions = slices.Clone(m.Resolutions)
+	for i := range m.Resolutions {
+		m.Resolutions[i].At = records.Time(m.Resolutions[i].At)
 	}
 	return m
 }

@@ -21,6 +21,23 @@ func (s *Store) ScanMessages(ctx context.Context, campaignID, after string, limi
 	return copyMessages(ms[:min(limit, len(ms))]), nil
 }
 
+// MessagesByStatus implements store.Messages.
+func (s *Store) MessagesByStatus(ctx context.Context, st message.Status, campaignID, after string, limit int) ([]message.Message, error) {
+	if st == "" || limit < 1 {
+		return nil, errs.E(errs.Invalid, "memstore.MessagesByStatus: a status and a limit of at least 1 are required")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ms []message.Message
+	for _, m := range s.messages {
+		if m.Status == st && m.ID > after && (campaignID == "" || m.CampaignID == campaignID) {
+			ms = append(ms, m)
+		}
+	}
+	slices.SortFunc(ms, func(a, b message.Message) int { return strings.Compare(a.ID, b.ID) })
+	return copyMessages(ms[:min(limit, len(ms))]), nil
+}
+
 // MessagesTo implements store.Messages.
 func (s *Store) MessagesTo(ctx context.Context, phone string, limit int) ([]message.Message, error) {
 	if phone == "" || limit < 1 {

@@ -100,3 +100,63 @@ func testMessagesTo(t *testing.T, s store.Store) {
 		t.Errorf("MessagesTo(limit 0) error = %v, want Invalid", err)
 	}
 }
+
+// testMessagesByStatus pages the messages in one status by id, across
+// campaigns or within one: every one once, none in another status.
+func testMessagesByStatus(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	var all, inC1 []message.Message
+	for n := range 6 {
+		campaign := []string{"c1", "c2"}[n%2]
+		m := newMessage(campaign, n)
+		m.Status = message.Reconcile
+		mustCreateMessages(t, s, m)
+		all = append(all, keptMessage(m))
+		if campaign == "c1" {
+			inC1 = append(inC1, keptMessage(m))
+		}
+	}
+	other := newMessage("c1", 10)
+	other.Status = message.Sending
+	mustCreateMessages(t, s, other, newMessage("c1", 11))
+	byID := func(a, b message.Message) int { return strings.Compare(a.ID, b.ID) }
+	slices.SortFunc(all, byID)
+	slices.SortFunc(inC1, byID)
+
+	for _, tc := range []struct {
+		name, campaign string
+		want           []message.Message
+		wantPages      []int
+	}{
+		{"across_campaigns", "", all, []int{4, 2, 0}},
+		{"one_campaign", "c1", inC1, []int{3, 0}},
+	} {
+		var got []message.Message
+		var pages []int
+		after := ""
+		for range 10 {
+			page, err := s.MessagesByStatus(ctx, message.Reconcile, tc.campaign, after, 4)
+			if err != nil {
+				t.Fatalf("%s: MessagesByStatus(after %q): %v", tc.name, after, err)
+			}
+			pages = append(pages, len(page))
+			if len(page) == 0 {
+				break
+			}
+			got = append(got, page...)
+			after = page[len(page)-1].ID
+		}
+		if d := diff(tc.want, got); d != "" {
+			t.Errorf("%s: MessagesByStatus pages (-want, +got):\n%s", tc.name, d)
+		}
+		if d := diff(tc.wantPages, pages); d != "" {
+			t.Errorf("%s: page sizes (-want, +got):\n%s", tc.name, d)
+		}
+	}
+	if _, err := s.MessagesByStatus(ctx, "", "", "", 1); !errs.Is(err, errs.Invalid) {
+		t.Errorf("MessagesByStatus(no status) error = %v, want Invalid", err)
+	}
+	if _, err := s.MessagesByStatus(ctx, message.Reconcile, "", "", 0); !errs.Is(err, errs.Invalid) {
+		t.Errorf("MessagesByStatus(no limit) error = %v, want Invalid", err)
+	}
+}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -24,10 +25,14 @@ func newMessage(campaignID string, n int) message.Message {
 // keptMessage is m as a store hands it back.
 func keptMessage(m message.Message) message.Message {
 	m.CreatedAt, m.UpdatedAt = kept(m.CreatedAt), kept(m.UpdatedAt)
-	for _, p := range []**time.Time{&m.ScheduledAt, &m.QueuedAt, &m.ClaimedAt, &m.SentAt, &m.DeliveredAt, &m.ReadAt, &m.FailedAt} {
+	for _, p := range []**time.Time{&m.ScheduledAt, &m.QueuedAt, &m.ClaimedAt, &m.SentAt, &m.DeliveredAt, &m.ReadAt, &m.FailedAt, &m.RequeuedAt} {
 		if *p != nil {
 			*p = keptPtr(**p)
 		}
+	}
+	m.Resolutions = slices.Clone(m.Resolutions)
+	for i := range m.Resolutions {
+		m.Resolutions[i].At = kept(m.Resolutions[i].At)
 	}
 	return m
 }
@@ -51,6 +56,13 @@ func testCreateMessages(t *testing.T, s store.Store) {
 	// Sent as Twilio's approved template: the SID and variables round-trip.
 	m2.ContentSID, m2.ContentVariables = "HX0123456789abcdef0123456789abcdef", map[string]string{"1": "Arjuna", "2": "Colombo"}
 	m2.Channel = "template"
+	// What retries, the sweep and an operator record round-trip too.
+	m1.TaskGeneration, m1.RequeuedAt, m1.Requeues = 1767225600, ptr(at(40).In(lanka)), 2
+	m1.RateLimitedRetries, m1.PriorSIDs = 1, []string{"SM1", "SM2"}
+	m1.Resolutions = []message.Resolution{
+		{Outcome: message.OutcomeResend, By: "api-key", At: at(41).In(lanka)},
+		{Outcome: message.OutcomeSent, ProviderSID: "SM3", By: "ops@example.com", At: at(42)},
+	}
 	got, err := s.CreateMessages(ctx, []message.Message{m1, m2})
 	if err != nil {
 		t.Fatalf("CreateMessages: %v", err)

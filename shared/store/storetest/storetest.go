@@ -84,6 +84,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"has_unconcluded", testHasUnconcluded},
 		{"scan_messages_keyset", testScanMessages},
 		{"messages_to_newest_first", testMessagesTo},
+		{"messages_by_status_keyset", testMessagesByStatus},
 		{"problems_replace_and_list_since", testProblems},
 		{"suppressions", testSuppressions},
 		{"claim_message_frequency_cap", testClaimMessage},
