@@ -55,6 +55,7 @@ resource "google_cloudfunctions2_function" "sender" {
       FREQUENCY_CAP_PER_24H   = var.frequency_cap_per_24h
       TWILIO_TIMEOUT          = var.twilio_timeout
       RECONCILE_AFTER         = var.reconcile_after
+      UNKNOWN_OUTCOME         = var.unknown_outcome
     }, local.twilio_sender_env, local.sender_ceiling_env)
 
     secret_environment_variables {

@@ -432,6 +432,13 @@ func TestVariableValidation(t *testing.T) {
 			t.Errorf("event_max_age = %q: valid %v, want %v", v, got, ok)
 		}
 	}
+	// UNKNOWN_OUTCOME names a policy (setup.Reconcile).
+	for v, ok := range map[string]bool{"resend_after": true, "hold": true, "": false, "resend": false, "HOLD": false} {
+		m := loadModuleWith(t, ".", map[string]cty.Value{"unknown_outcome": cty.StringVal(v)})
+		if got := len(m.invalid("unknown_outcome")) == 0; got != ok {
+			t.Errorf("unknown_outcome = %q: valid %v, want %v", v, got, ok)
+		}
+	}
 	// TWILIO_TIMEOUT and RECONCILE_AFTER are Go durations above zero
 	// (setup.Twilio, setup.CheckReconcile: the Sender checks the rest).
 	for _, name := range []string{"twilio_timeout", "reconcile_after"} {
@@ -1003,6 +1010,11 @@ func TestPublishersInCode(t *testing.T) {
 		"shared/campaignrun/rates.go": {[]string{"API"}, map[string][]string{"events.TopicRecipients": {events.TopicRecipients}}},
 		// The campaign check (API) asks for the stranded-message sweep.
 		"shared/campaignrun/stranded.go": {[]string{"API"}, map[string][]string{"events.TopicRecipients": {events.TopicRecipients}}},
+		// A resend an operator asks for (API) and a new attempt after
+		// Twilio's rate limit (HandleStatus, Webhooks in place) ask for the
+		// message's task.
+		"shared/campaignrun/retask.go": {[]string{"API", "HandleStatus", "Webhooks"}, map[string][]string{
+			"events.TopicRecipients": {events.TopicRecipients}}},
 		// Settle (ProcessRecipients) publishes the held page.
 		"shared/campaignrun/lifecycle.go": {[]string{"API", "ProcessRecipients", "LaunchCampaign"}, map[string][]string{
 			"events.TopicCampaignLaunch": {events.TopicCampaignLaunch}}},

@@ -211,6 +211,17 @@ variable "reconcile_after" {
   }
 }
 
+variable "unknown_outcome" {
+  description = "What the Sender does with a send whose outcome is unknown and which Twilio does not list once reconcile_after has passed (UNKNOWN_OUTCOME): resend_after sends it again; hold keeps it RECONCILE for an operator (GET /api/v1/messages?status=RECONCILE, POST /api/v1/messages/{id}/resolve)."
+  type        = string
+  default     = "resend_after"
+
+  validation {
+    condition     = contains(["resend_after", "hold"], var.unknown_outcome)
+    error_message = "unknown_outcome: resend_after or hold."
+  }
+}
+
 variable "log_level" {
   description = "LOG_LEVEL of every function: debug, info, warn or error."
   type        = string

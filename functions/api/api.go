@@ -290,6 +290,8 @@ func (s *Server) Routes() http.Handler {
 	api.HandleFunc("GET /api/v1/reporting/campaigns/{id}/summary", s.campaignSummary)
 	api.HandleFunc("GET /api/v1/reporting/campaigns/{id}/messages.csv", s.exportMessages)
 	api.HandleFunc("GET /api/v1/reporting/messages/status", s.messageStatus)
+	api.HandleFunc("GET /api/v1/messages", s.listMessages)
+	api.HandleFunc("POST /api/v1/messages/{id}/resolve", s.resolveMessage)
 	api.HandleFunc("GET /api/v1/monitoring/inbound", s.monitorInbound)
 	api.HandleFunc("GET /api/v1/monitoring/dashboard", s.dashboard)
 	api.HandleFunc("GET /api/v1/monitoring/dead-letters", s.listDeadLetters)

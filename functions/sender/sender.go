@@ -73,6 +73,7 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 		Store: st, Provider: p, Queue: q, Campaign: runner, Failures: runner, Pauser: runner,
 		StatusCallback: setup.StatusCallbackURL(cfg.PublicBaseURL),
 		ReconcileAfter: cfg.Reconcile.After,
+		UnknownOutcome: cfg.Reconcile.Policy(),
 		FrequencyCap:   cfg.FrequencyCap.PerDay,
 	}), nil
 }

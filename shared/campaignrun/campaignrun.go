@@ -226,6 +226,8 @@ func (r *Runner) Recipients(ctx context.Context, ev events.Recipients) error {
 			logging.FromContext(ctx).Error("stranded-message sweep failed", "error", err)
 		}
 		return nil
+	case ev.Retask:
+		return r.retask(ctx, ev)
 	}
 	log := logging.FromContext(ctx).With("campaign_id", ev.CampaignID)
 	c, err := r.Store.GetCampaign(ctx, ev.CampaignID)

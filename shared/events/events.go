@@ -111,6 +111,9 @@ type Recipients struct {
 	// SweepStranded asks for the stranded-message sweep
 	// (campaignrun.Runner.SweepStranded).
 	SweepStranded bool `json:"sweep_stranded,omitempty"`
+	// Retask asks for the tasks of MessageIDs, given a task generation of
+	// their own (campaignrun.Runner.RetaskSoon).
+	Retask bool `json:"retask,omitempty"`
 }
 
 // Webhook is a stored Twilio callback passed on for processing.

@@ -67,6 +67,10 @@ type Sender struct {
 	// the claim's time is taken when its transaction commits, before the
 	// call starts, and the provider's list can lag behind a send.
 	ReconcileAfter time.Duration
+	// UnknownOutcome is what happens to a claim the provider does not
+	// list once ReconcileAfter has passed: sent again (ResendAfter, the
+	// zero value) or held in RECONCILE for an operator (Hold).
+	UnknownOutcome UnknownOutcome
 	// FrequencyCap is the most business-initiated messages one person
 	// gets in any compliance.FrequencyWindow, across campaigns; 0: no cap.
 	// The claim enforces it, exactly however many sends race.
@@ -93,11 +97,39 @@ const (
 	OutcomeDeferred   Outcome = "deferred"   // held for the end of quiet hours
 	OutcomeHeld       Outcome = "held"       // its campaign is paused: a resume sends it
 	OutcomeCancelled  Outcome = "cancelled"  // its campaign was cancelled: skipped
+	// OutcomeAwaitingOperator: the outcome is unknown and the policy is
+	// Hold: the message stays RECONCILE until an operator resolves it.
+	OutcomeAwaitingOperator Outcome = "awaiting_operator"
 )
+
+// UnknownOutcome is the policy for a send whose outcome is unknown (the
+// provider's answer was lost) and which the provider does not list.
+type UnknownOutcome string
+
+const (
+	// ResendAfter sends again once evidence of the send can no longer
+	// arrive: the claim is older than ReconcileAfter.
+	ResendAfter UnknownOutcome = "resend_after"
+	// Hold never sends again by itself: the message stays RECONCILE,
+	// listed for an operator (Resolve), and its campaign does not complete.
+	Hold UnknownOutcome = "hold"
+)
+
+// ParseUnknownOutcome reads a policy's name; "" is ResendAfter.
+func ParseUnknownOutcome(v string) (UnknownOutcome, error) {
+	switch u := UnknownOutcome(v); u {
+	case "", ResendAfter:
+		return ResendAfter, nil
+	case Hold:
+		return u, nil
+	}
+	return "", errs.E(errs.Invalid, "unknown outcome policy %q: want %s or %s", v, ResendAfter, Hold)
+}
 
 var (
 	errNotClaimable = errors.New("message not claimable")
 	errResumed      = errors.New("campaign running again")
+	errHeld         = errors.New("outcome unknown: held for an operator")
 )
 
 // claimable reports whether a message in st waits for a send: queued,
@@ -126,6 +158,11 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 		return OutcomeDuplicate, s.concluded(ctx, m.CampaignID)
 	case m.Status == message.Sending || m.Status == message.Reconcile:
 		found, err := s.reconcile(ctx, m)
+		if errors.Is(err, errHeld) {
+			// Done with the task: nothing sends it until an operator says.
+			log.Warn("outcome unknown and not listed by the provider: held for an operator (UNKNOWN_OUTCOME=hold)")
+			return OutcomeAwaitingOperator, nil
+		}
 		if err != nil {
 			return "", err
 		}
@@ -535,6 +572,9 @@ func (s *Sender) reconcile(ctx context.Context, seen message.Message) (bool, err
 	}
 	if s.now().Sub(claimed) < s.ReconcileAfter {
 		return false, errs.E(errs.Transient, "message %s: claim of %s not yet provably unsent", cur.ID, claimed.Format(time.RFC3339))
+	}
+	if s.UnknownOutcome == Hold {
+		return false, errHeld
 	}
 	return false, s.release(ctx, cur)
 }

@@ -383,40 +383,106 @@ func TestSend_unconfirmed_claim(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name           string
+		policy         sending.UnknownOutcome
 		reconcileAfter time.Duration
 		wantErr        bool
+		wantOutcome    sending.Outcome
 		wantSends      int
 		wantStatus     message.Status
 	}{
 		// The provider has nothing, but the claim is too young to prove
 		// the call will not land: wait.
-		{"young_claim_waits", time.Hour, true, 0, message.Reconcile},
+		{"young_claim_waits", sending.ResendAfter, time.Hour, true, "", 0, message.Reconcile},
 		// Old enough: the provider's silence proves it was never sent.
-		{"old_claim_is_sent_once", 0, false, 1, message.Sent},
+		{"old_claim_is_sent_once", sending.ResendAfter, 0, false, sending.OutcomeSent, 1, message.Sent},
+		// The zero policy is resend_after.
+		{"no_policy_is_resend_after", "", 0, false, sending.OutcomeSent, 1, message.Sent},
+		// Hold waits the same while evidence may still arrive...
+		{"hold_young_claim_waits", sending.Hold, time.Hour, true, "", 0, message.Reconcile},
+		// ...then never sends by itself: the task is done, the message
+		// stays RECONCILE for an operator.
+		{"hold_old_claim_awaits_an_operator", sending.Hold, 0, false, sending.OutcomeAwaitingOperator, 0, message.Reconcile},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
-			f.sender.ReconcileAfter = tc.reconcileAfter
+			f.sender.ReconcileAfter, f.sender.UnknownOutcome = tc.reconcileAfter, tc.policy
 			m := f.queued(t, "+94771234567", consent.OptIn)
 			// A crash between claim and provider call leaves this.
-			claimed := time.Now().UTC().Add(-time.Second)
-			if _, err := f.store.UpdateMessage(context.Background(), m.ID, func(m *message.Message) error {
-				m.Status, m.ClaimedAt = message.Sending, &claimed
-				return nil
-			}); err != nil {
-				t.Fatal(err)
-			}
-			_, err := f.send(t, m)
-			if (err != nil) != tc.wantErr {
-				t.Fatalf("Send err = %v, want error %v", err, tc.wantErr)
+			f.claimedWithoutOutcome(t, m)
+			o, err := f.send(t, m)
+			if (err != nil) != tc.wantErr || o != tc.wantOutcome {
+				t.Fatalf("Send = %q, %v; want %q, error %v", o, err, tc.wantOutcome, tc.wantErr)
 			}
 			if got := len(f.standin.Sent()); got != tc.wantSends {
 				t.Errorf("provider got %d sends, want %d", got, tc.wantSends)
 			}
 			if got := f.get(t, m).Status; got != tc.wantStatus {
 				t.Errorf("status %s, want %s", got, tc.wantStatus)
+			}
+		})
+	}
+}
+
+// claimedWithoutOutcome leaves m as a crash between its claim and the
+// provider's call would: SENDING, claimed a second ago.
+func (f *fixture) claimedWithoutOutcome(t *testing.T, m message.Message) {
+	t.Helper()
+	claimed := time.Now().UTC().Add(-time.Second)
+	if _, err := f.store.UpdateMessage(context.Background(), m.ID, func(m *message.Message) error {
+		m.Status, m.ClaimedAt, m.Attempts = message.Sending, &claimed, 1
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Under hold, a held message is sent only once an operator says resend,
+// by a task of its new generation, and exactly once however often its old
+// and new tasks are delivered; an operator's "sent" records it and sends
+// nothing.
+func TestSend_held_then_resolved(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		outcome    message.Outcome
+		wantSends  int
+		wantStatus message.Status
+	}{
+		{"resend", message.OutcomeResend, 1, message.Sent},
+		{"sent", message.OutcomeSent, 0, message.Sent},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			f.sender.ReconcileAfter, f.sender.UnknownOutcome = 0, sending.Hold
+			m := f.queued(t, "+94771234567", consent.OptIn)
+			f.claimedWithoutOutcome(t, m)
+			if o, err := f.send(t, m); err != nil || o != sending.OutcomeAwaitingOperator {
+				t.Fatalf("Send = %q, %v; want awaiting an operator", o, err)
+			}
+			// Redelivered while held: still nothing sent.
+			if o, err := f.send(t, m); err != nil || o != sending.OutcomeAwaitingOperator {
+				t.Fatalf("Send again = %q, %v; want awaiting an operator", o, err)
+			}
+			resolved, retask, err := sending.Resolve(t.Context(), f.store, sending.Resolution{MessageID: m.ID, Outcome: tc.outcome, By: "ops@example.com"}, time.Now())
+			if err != nil {
+				t.Fatalf("Resolve: %v", err)
+			}
+			if want := tc.outcome == message.OutcomeResend; retask != want || (resolved.TaskGeneration != 0) != want {
+				t.Errorf("Resolve retask %v with generation %d; want a new generation: %v", retask, resolved.TaskGeneration, want)
+			}
+			for range 3 { // the new task, redelivered, and the old one
+				if _, err := f.send(t, m); err != nil {
+					t.Fatalf("Send after the resolution: %v", err)
+				}
+			}
+			after := f.get(t, m)
+			got := []any{len(f.standin.Sent()), after.Status, len(after.Resolutions), after.Attempts}
+			want := []any{tc.wantSends, tc.wantStatus, 1, 1 + tc.wantSends}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("sends, status, resolutions, attempts (-want, +got):\n%s", diff)
 			}
 		})
 	}

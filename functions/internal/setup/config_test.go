@@ -22,6 +22,7 @@ import (
 	"github.com/eventstreamengine/ese/functions/recipients"
 	"github.com/eventstreamengine/ese/functions/sender"
 	"github.com/eventstreamengine/ese/functions/webhooks"
+	"github.com/eventstreamengine/ese/shared/sending"
 )
 
 // configs is every function's configuration, by entry point.
@@ -103,7 +104,7 @@ func TestConfigs_read_only_what_each_function_needs(t *testing.T) {
 		"HandleStatus":  {"AUTO_PAUSE_FAILURE_RATE", "AUTO_PAUSE_WINDOW", "EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT", "STATUS_GIVE_UP_AFTER"},
 		"Sender": {"AUTO_PAUSE_FAILURE_RATE", "AUTO_PAUSE_WINDOW", "CLOUD_TASKS_EMULATOR_HOST", "FREQUENCY_CAP_PER_24H", "GOOGLE_CLOUD_PROJECT", "PUBLIC_BASE_URL", "QUEUE_CREATE_TIMEOUT", "RECONCILE_AFTER", "SENDER_URL",
 			"TASKS_AUDIENCE", "TASKS_LOCATION", "TASKS_SERVICE_ACCOUNT", "TWILIO_ACCOUNT_SID", "TWILIO_API_URL", "TWILIO_AUTH_TOKEN", "TWILIO_FROM",
-			"TWILIO_MESSAGING_SERVICE_SID", "TWILIO_SENDER_MPS", "TWILIO_TIMEOUT"},
+			"TWILIO_MESSAGING_SERVICE_SID", "TWILIO_SENDER_MPS", "TWILIO_TIMEOUT", "UNKNOWN_OUTCOME"},
 		"LaunchCampaign": {"CLOUD_TASKS_EMULATOR_HOST", "CONTENT_BLOCKED_PATTERNS", "CONTENT_OPT_OUT_TEXT", "EVENT_MAX_AGE", "FREQUENCY_CAP_PER_24H", "GOOGLE_CLOUD_PROJECT", "MESSAGE_RETENTION", "QUEUE_CREATE_TIMEOUT", "SENDER_URL",
 			"TASKS_AUDIENCE", "TASKS_LOCATION", "TASKS_SERVICE_ACCOUNT", "TWILIO_SENDER_MPS", "WHATSAPP_TIER"},
 		"ProcessRecipients": {"CLOUD_TASKS_EMULATOR_HOST", "CONTENT_BLOCKED_PATTERNS", "CONTENT_OPT_OUT_TEXT", "EVENT_MAX_AGE", "FREQUENCY_CAP_PER_24H", "GOOGLE_CLOUD_PROJECT", "QUEUE_CREATE_TIMEOUT", "SENDER_URL",
@@ -173,6 +174,8 @@ func TestConfigs_bad_values_are_ErrConfig(t *testing.T) {
 		{"whatsapp_tier_not_a_number", "LaunchCampaign", "WHATSAPP_TIER", "tier 2", "WHATSAPP_TIER"},
 		{"whatsapp_tier_zero", "API", "WHATSAPP_TIER", "0", "WHATSAPP_TIER"},
 		{"erasure_key_too_short", "ImportUsers", "ERASURE_KEY", "short", "ERASURE_KEY"},
+		{"unknown_outcome_policy", "Sender", "UNKNOWN_OUTCOME", "resend", "UNKNOWN_OUTCOME"},
+		{"unknown_outcome_case", "Sender", "UNKNOWN_OUTCOME", "HOLD", "UNKNOWN_OUTCOME"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -320,5 +323,30 @@ func TestConfigs_reconcile_after(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// UNKNOWN_OUTCOME picks the Sender's policy; unset is resend_after.
+func TestConfigs_unknown_outcome(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		value string // "": unset
+		want  sending.UnknownOutcome
+	}{
+		{"", sending.ResendAfter},
+		{"resend_after", sending.ResendAfter},
+		{"hold", sending.Hold},
+	} {
+		env := maps(good)
+		if tc.value != "" {
+			env["UNKNOWN_OUTCOME"] = tc.value
+		}
+		var cfg sender.Config
+		if err := setup.Load(context.Background(), &cfg, envconfig.MapLookuper(env)); err != nil {
+			t.Fatalf("UNKNOWN_OUTCOME=%q: %v", tc.value, err)
+		}
+		if got := cfg.Reconcile.Policy(); got != tc.want {
+			t.Errorf("UNKNOWN_OUTCOME=%q: policy %q, want %q", tc.value, got, tc.want)
+		}
 	}
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/events/pubsubevents"
 	"github.com/eventstreamengine/ese/shared/health"
 	"github.com/eventstreamengine/ese/shared/logging"
+	"github.com/eventstreamengine/ese/shared/sending"
 	"github.com/eventstreamengine/ese/shared/sendqueue/cloudtasks"
 	"github.com/eventstreamengine/ese/shared/sms/twilio"
 	"github.com/eventstreamengine/ese/shared/store"
@@ -179,6 +180,24 @@ func FailureWatchWith(a AutoPause, st store.Store, pub events.Publisher) deliver
 // Sender may send again. Read by the Sender.
 type Reconcile struct {
 	After time.Duration `env:"RECONCILE_AFTER, default=2m"`
+	// UnknownOutcome is what then happens to a claim Twilio does not
+	// list: resend_after sends it again, hold keeps it RECONCILE for an
+	// operator (sending.UnknownOutcome).
+	UnknownOutcome string `env:"UNKNOWN_OUTCOME, default=resend_after"`
+}
+
+// Validate checks UNKNOWN_OUTCOME names a policy.
+func (r Reconcile) Validate() error {
+	if _, err := sending.ParseUnknownOutcome(r.UnknownOutcome); err != nil {
+		return fmt.Errorf("UNKNOWN_OUTCOME=%q: want %s (send again once Twilio's silence proves the send never happened) or %s (keep the message for an operator)", r.UnknownOutcome, sending.ResendAfter, sending.Hold)
+	}
+	return nil
+}
+
+// Policy is the Sender's policy for an unknown outcome.
+func (r Reconcile) Policy() sending.UnknownOutcome {
+	p, _ := sending.ParseUnknownOutcome(r.UnknownOutcome)
+	return p
 }
 
 // ReconcileTimeouts is how many of the Twilio client's timeouts
