@@ -549,11 +549,11 @@ func (s *Sender) reconcile(ctx context.Context, seen message.Message) (bool, err
 	if cur.ClaimedAt != nil {
 		claimed = *cur.ClaimedAt
 	}
-	sent, err := s.Provider.SentTo(ctx, cur.Phone, claimed.Add(-time.Minute))
+	sent, err := s.Provider.SentTo(ctx, cur.Phone, claimed.Add(-ClockSkew))
 	if err != nil {
 		return false, fmt.Errorf("sending.reconcile: %w", err)
 	}
-	for _, x := range candidates(sent, cur, claimed) {
+	for _, x := range candidates(sent, cur, claimed, s.ReconcileAfter) {
 		// The same text to the same person may be another campaign's.
 		if other, err := s.Store.MessageByProviderSID(ctx, x.SID); err == nil && other.ID != cur.ID {
 			continue
@@ -579,31 +579,51 @@ func (s *Sender) reconcile(ctx context.Context, seen message.Message) (bool, err
 	return false, s.release(ctx, cur)
 }
 
+// ClockSkew is how far the provider's clock and ours may disagree when
+// the time it lists a send as created at is set against a claim's: both
+// are kept by NTP within milliseconds, and the provider's times are whole
+// seconds. More only widens what reconciliation may take for a send.
+const ClockSkew = 5 * time.Second
+
 // candidates returns the provider's sends that may be m, the likeliest
-// first. Free text must be the same text. A template's text is the
-// provider's rendering of the approved content, which our copy of it need
-// not match to the character (whitespace, punctuation), and the provider
-// lists no content SID: so for a ContentSID message a send with another
-// text may be it too, if it was made at or after the claim (to Twilio's
+// first. The provider lists only what our sender sent to m's number (see
+// sms.Provider.SentTo); of those, a send counts only if it was created in
+// the window our call could have made it in: from the claim to within
+// after it (ReconcileAfter: the claim's age past which the call cannot
+// land any more; 0, no end), give or take ClockSkew; and never one of m's earlier attempts
+// (PriorSIDs, a retry after the provider's rate limit).
+//
+// Free text must be the same text. A template's text is the provider's
+// rendering of the approved content, which our copy of it need not match
+// to the character (whitespace, punctuation), and the provider lists no
+// content SID: so for a ContentSID message a send with another text may
+// be it too, if it was made at or after the claim (to the provider's
 // second) and says every value of its content variables; those with our
 // exact text (or none kept) come first, then the others from the claim
 // on. The caller takes the first that no other message of ours records.
 //
-// The trade-off: a send to this person since the claim, saying the same
+// The trade-off: a send to this person in the window, saying the same
 // values, that no message of ours records can be taken for this one when
 // it is not (another of our messages to them whose answer was lost too,
-// or a send made outside the platform on the same account). Then this
+// or a send made outside the platform from the same sender). Then this
 // message is recorded sent and never goes, rather than the same template
 // twice. A reply to a keyword says none of the person's values, and one
 // made before the claim is never taken.
-func candidates(sent []sms.Sent, m message.Message, claimed time.Time) []sms.Sent {
+func candidates(sent []sms.Sent, m message.Message, claimed time.Time, within time.Duration) []sms.Sent {
 	var exact, loose []sms.Sent
 	from := claimed.Truncate(time.Second)
+	until := claimed.Add(within + ClockSkew)
 	for _, x := range sent {
 		switch {
-		case x.Body == m.Body, m.ContentSID != "" && x.Body == "":
+		case slices.Contains(m.PriorSIDs, x.SID):
+			continue // an earlier attempt's, refused at the provider's limit
+		case x.DateCreated.IsZero() || x.DateCreated.Before(from.Add(-ClockSkew)) || (within > 0 && x.DateCreated.After(until)):
+			continue
+		}
+		switch {
+		case m.ContentSID == "" && x.Body == m.Body, m.ContentSID != "" && (x.Body == m.Body || x.Body == ""):
 			exact = append(exact, x)
-		case m.ContentSID != "" && !x.DateCreated.Before(from) && !x.DateCreated.IsZero() && saysAll(x.Body, m.ContentVariables):
+		case m.ContentSID != "" && !x.DateCreated.Before(from) && saysAll(x.Body, m.ContentVariables):
 			loose = append(loose, x)
 		}
 	}

@@ -28,6 +28,8 @@ type Result struct {
 type Sent struct {
 	SID         string
 	To          string // E.164
+	From        string // the sender the provider used (for a Messaging Service, the number it picked)
+	Service     string // the Messaging Service it went through, if any
 	Body        string // for an approved template, its text as the provider rendered it
 	Status      string
 	ErrorCode   string
@@ -39,7 +41,9 @@ type Sent struct {
 // *ProviderError), Transient for one that might pass later.
 type Provider interface {
 	Send(ctx context.Context, r Request) (Result, error)
-	// SentTo lists messages sent to phone created at or after since.
+	// SentTo lists messages sent to phone created at or after since, from
+	// this provider's own sender (its number, or its Messaging Service):
+	// what another sender of the account sent is never evidence of ours.
 	SentTo(ctx context.Context, phone string, since time.Time) ([]Sent, error)
 	// Ready reports whether the provider answers with our credentials.
 	Ready(ctx context.Context) error

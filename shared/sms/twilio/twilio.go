@@ -157,7 +157,8 @@ func (p *Provider) Send(ctx context.Context, r sms.Request) (sms.Result, error) 
 	return sms.Result{SID: *m.Sid, Status: deref(m.Status)}, nil
 }
 
-// SentTo lists the messages sent to phone that were created at or after
+// SentTo lists the messages sent to phone from our sender (our From
+// number, or through our Messaging Service) that were created at or after
 // since, oldest first.
 //
 // Twilio filters only on date_sent, by whole UTC days, and a message it
@@ -189,7 +190,7 @@ func (p *Provider) SentTo(ctx context.Context, phone string, since time.Time) ([
 		if err != nil {
 			return nil, fmt.Errorf("twilio.SentTo: %w", err)
 		}
-		if seen[s.SID] || s.DateCreated.Before(from) || withChannel(s.To) != to {
+		if seen[s.SID] || s.DateCreated.Before(from) || withChannel(s.To) != to || !p.ours(s) {
 			continue
 		}
 		seen[s.SID] = true
@@ -199,6 +200,15 @@ func (p *Provider) SentTo(ctx context.Context, phone string, since time.Time) ([
 		return cmp.Or(a.DateCreated.Compare(b.DateCreated), strings.Compare(a.SID, b.SID))
 	})
 	return out, nil
+}
+
+// ours reports whether s went from our sender: through our Messaging
+// Service, or from our number.
+func (p *Provider) ours(s sms.Sent) bool {
+	if p.service != "" {
+		return s.Service == p.service
+	}
+	return s.Service == "" && withChannel(s.From) == p.from
 }
 
 // Ready fetches our account: it fails when Twilio is unreachable, the
@@ -256,10 +266,12 @@ func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 func toSent(m api.ApiV2010Message) (sms.Sent, error) {
 	s := sms.Sent{
-		SID:    deref(m.Sid),
-		To:     strings.TrimPrefix(deref(m.To), Channel),
-		Body:   deref(m.Body),
-		Status: deref(m.Status),
+		SID:     deref(m.Sid),
+		To:      strings.TrimPrefix(deref(m.To), Channel),
+		From:    strings.TrimPrefix(deref(m.From), Channel),
+		Service: deref(m.MessagingServiceSid),
+		Body:    deref(m.Body),
+		Status:  deref(m.Status),
 	}
 	if m.ErrorCode != nil && *m.ErrorCode != 0 {
 		s.ErrorCode = strconv.Itoa(*m.ErrorCode)

@@ -478,9 +478,72 @@ func TestSentTo_failed_message(t *testing.T) {
 			for i := range got {
 				got[i].DateCreated = time.Time{}
 			}
-			want := []sms.Sent{{SID: res.SID, To: tt.to, Body: "Hi", Status: "failed", ErrorCode: tt.wantCode}}
+			want := []sms.Sent{{SID: res.SID, To: tt.to, From: strings.TrimPrefix(sender, "whatsapp:"), Body: "Hi", Status: "failed", ErrorCode: tt.wantCode}}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("SentTo() (-want, +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// SentTo lists only what our own sender sent: the same account's other
+// number, or a Messaging Service other than ours (or none, when ours is
+// one), is never evidence of our send.
+func TestSentTo_only_our_sender(t *testing.T) {
+	t.Parallel()
+	const ada = "+94771234577"
+	other := "whatsapp:+14155550199"
+	otherService := "MG" + strings.Repeat("0", 31) + "1"
+	senders := map[string]twilio.Config{
+		"our_number":    {From: sender},
+		"other_number":  {From: other},
+		"our_service":   {MessagingServiceSID: service},
+		"other_service": {MessagingServiceSID: otherService},
+	}
+	for _, tc := range []struct {
+		name string
+		us   string // which of senders is ours
+	}{
+		{"from_a_number", "our_number"},
+		{"through_a_service", "our_service"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, url := startStandin(t, time.Hour)
+			s.OpenWindow(ada, sender)
+			s.OpenWindow(ada, other)
+			s.OpenWindow(ada, standin.ServiceSender)
+			var want string
+			for name, cfg := range senders {
+				cfg.AccountSID, cfg.AuthToken, cfg.APIURL = accountSID, authToken, url
+				p, err := twilio.New(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res, err := p.Send(t.Context(), sms.Request{To: ada, Body: "Hi"})
+				if err != nil {
+					t.Fatalf("Send(%s) error = %v", name, err)
+				}
+				if name == tc.us {
+					want = res.SID
+				}
+			}
+			cfg := senders[tc.us]
+			cfg.AccountSID, cfg.AuthToken, cfg.APIURL = accountSID, authToken, url
+			p, err := twilio.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := p.SentTo(t.Context(), ada, time.Now().Add(-time.Minute))
+			if err != nil {
+				t.Fatalf("SentTo() error = %v", err)
+			}
+			var sids []string
+			for _, m := range got {
+				sids = append(sids, m.SID)
+			}
+			if diff := cmp.Diff([]string{want}, sids); diff != "" {
+				t.Errorf("SentTo() of 4 senders' sends (-want, +got):\n%s", diff)
 			}
 		})
 	}
