@@ -82,6 +82,11 @@ func (r *Runner) stuck(ctx context.Context, c campaign.Campaign, now time.Time, 
 		return Stuck{}, false, fmt.Errorf("campaignrun.FindStuck: %w", err)
 	}
 	for _, m := range open {
+		if m.Status == message.Reconcile {
+			// Held for an operator (UNKNOWN_OUTCOME=hold), or reconciling.
+			s.Reason = fmt.Sprintf("message %s has an unknown outcome (RECONCILE) and awaits an operator's resolution", m.ID)
+			return s, true, nil
+		}
 		if m.Status != message.Deferred || m.ScheduledAt == nil || now.Sub(*m.ScheduledAt) >= after {
 			s.Reason = fmt.Sprintf("message %s is %s and due", m.ID, m.Status)
 			return s, true, nil

@@ -31,6 +31,7 @@ func TestFindStuck(t *testing.T) {
 		{"queued_and_silent", 3 * time.Hour, true, []message.Message{msg(message.Queued, time.Hour, nil), msg(message.Sent, time.Hour, nil)}, "is QUEUED and due"},
 		{"deferred_past_quiet_hours_later", 3 * time.Hour, true, []message.Message{msg(message.Deferred, time.Hour, ago(-5*time.Hour))}, ""},
 		{"deferred_and_overdue", 12 * time.Hour, true, []message.Message{msg(message.Deferred, 10*time.Hour, ago(time.Hour))}, "is DEFERRED and due"},
+		{"held_for_an_operator", 3 * time.Hour, true, []message.Message{msg(message.Reconcile, time.Hour, nil), msg(message.Sent, time.Hour, nil)}, "has an unknown outcome (RECONCILE) and awaits an operator's resolution"},
 		{"all_concluded_not_completed", 3 * time.Hour, true, []message.Message{msg(message.Sent, time.Hour, nil)}, "every message concluded but the campaign did not complete"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
