@@ -347,10 +347,19 @@ func (r *Runner) recentSends(ctx context.Context, phones []string) (map[string]i
 	return r.sendsSince(ctx, phones, r.now().Add(-compliance.FrequencyWindow))
 }
 
+// skip concludes a message compliance refused. A PENDING one for any
+// reason; one already given a task (QUEUED or DEFERRED: a redelivered
+// batch) only when the person withdrew consent since, so that it does not
+// wait for its task or the stranded-message sweep: the Sender would skip
+// it anyway. The transaction finds a claim made meanwhile (SENDING) and
+// leaves it to the Sender, which checks consent again in its claim.
 func (r *Runner) skip(ctx context.Context, id string, reason message.SkipReason) error {
 	now := r.now()
 	_, err := r.Store.UpdateMessage(ctx, id, func(m *message.Message) error {
-		if m.Status != message.Pending {
+		switch {
+		case m.Status == message.Pending:
+		case (m.Status == message.Queued || m.Status == message.Deferred) && compliance.StepOf(reason) == compliance.StepConsent:
+		default:
 			return store.Unchanged
 		}
 		m.Status, m.SkipReason, m.UpdatedAt = message.Skipped, reason, now

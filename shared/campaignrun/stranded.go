@@ -51,16 +51,18 @@ func (r *Runner) SweepStrandedSoon(ctx context.Context) error {
 // messages moved for StrandedAfter (in a campaign still moving, a message
 // is waiting its turn in the paced queue, not stranded). Ways to get there:
 // an enqueue that failed for good after its message was marked QUEUED; a
-// batch redelivered after the person opted out, which skips only PENDING
-// messages; a deferral deduplicated away.
+// deferral deduplicated away; a task lost otherwise.
 //
 // A QUEUED or DEFERRED message is marked QUEUED again (its due time has
 // passed) in a transaction that finds it as it was read, then given a task
-// of a new generation, the sweep's time: a second sweep finds it freshly
-// written and leaves it, and one claimed meanwhile is left to its claim.
-// If the old task runs after all, the Sender's claim sends it once. A
-// PENDING message goes through compliance again (Recipients), whose task
-// is the message's first. It returns how many messages it gave a task.
+// of a new generation, the sweep's time. The sweep is recorded in its own
+// fields (RequeuedAt, Requeues), not in UpdatedAt: the message still
+// counts as stuck (StuckMessages) until it moves, and a sweep within
+// StrandedAfter of the last leaves it alone; one claimed meanwhile is
+// left to its claim. If the old task runs after all, the Sender's claim
+// sends it once. A PENDING message goes through compliance again
+// (Recipients), whose task is the message's first. It returns how many
+// messages it gave a task.
 func (r *Runner) SweepStranded(ctx context.Context) (int, error) {
 	now := r.now()
 	running, err := r.Store.CampaignsIn(ctx, campaign.Running, stuckCampaignsLimit)
@@ -114,6 +116,9 @@ func (r *Runner) sweepCampaign(ctx context.Context, c campaign.Campaign, now tim
 	n := 0
 	var pending []string
 	for _, m := range ms {
+		if m.RequeuedAt != nil && now.Sub(*m.RequeuedAt) <= StrandedAfter {
+			continue // given a task by a recent sweep: not yet run
+		}
 		if m.Status == message.Pending {
 			pending = append(pending, m.ID)
 			continue
@@ -145,10 +150,13 @@ var errMoved = errors.New("message moved since the sweep read it")
 // and gives it a task of the sweep's generation.
 func (r *Runner) requeue(ctx context.Context, c campaign.Campaign, seen message.Message, now time.Time) (bool, error) {
 	_, err := r.Store.UpdateMessageInCampaign(ctx, seen.ID, func(cur campaign.Campaign, m *message.Message) error {
-		if cur.Status != campaign.Running || m.Status != seen.Status || !m.UpdatedAt.Equal(seen.UpdatedAt) {
+		if cur.Status != campaign.Running || m.Status != seen.Status || !m.UpdatedAt.Equal(seen.UpdatedAt) || !sameTime(m.RequeuedAt, seen.RequeuedAt) {
 			return errMoved
 		}
-		m.Status, m.UpdatedAt = message.Queued, now
+		// UpdatedAt stays: nothing moved the message yet, and the dashboard
+		// counts it as stuck until something does.
+		m.Status, m.RequeuedAt = message.Queued, &now
+		m.Requeues++
 		return nil
 	})
 	if errors.Is(err, errMoved) {
@@ -169,8 +177,17 @@ func (r *Runner) requeue(ctx context.Context, c campaign.Campaign, seen message.
 	return true, nil
 }
 
-// StuckMessages counts the messages a sweep would give a task now, by
-// aggregation: a few queries for each running campaign.
+// sameTime reports whether a and b are both unset or the same time.
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Equal(*b)
+}
+
+// StuckMessages counts the messages stranded without a task, by
+// aggregation (a few queries for each running campaign): those a sweep
+// would give a task now, and those a sweep gave one that has not run yet.
 func (r *Runner) StuckMessages(ctx context.Context) (int, error) {
 	now := r.now()
 	running, err := r.Store.CampaignsIn(ctx, campaign.Running, stuckCampaignsLimit)

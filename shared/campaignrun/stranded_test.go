@@ -11,12 +11,14 @@ import (
 	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/campaignrun"
 	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/content"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/sending"
 	"github.com/eventstreamengine/ese/shared/sendqueue"
 	"github.com/eventstreamengine/ese/shared/sendqueue/memqueue"
+	"github.com/eventstreamengine/ese/shared/suppression"
 )
 
 // Each way a message is left without a task: the sweep gives it one, and
@@ -41,22 +43,6 @@ func TestSweepStranded_each_stranded_path(t *testing.T) {
 			},
 			wantStatus: message.Queued,
 			wantSend:   message.Sent,
-		},
-		{
-			name: "batch_redelivered_after_the_person_opted_out",
-			strand: func(t *testing.T, f *fixture, c campaign.Campaign) {
-				ctx := context.Background()
-				f.queue.FailNext(memqueue.MethodEnqueue, 1, errs.E(errs.Transient, "cloud tasks unavailable"))
-				launched(t, f, c)
-				if _, _, err := f.store.SetConsent(ctx, consent.Change{Phone: arjuna, From: consent.OptIn, To: consent.Stop, Source: consent.SourceAPI, At: now}); err != nil {
-					t.Fatal(err)
-				}
-				if err := f.runner.Recipients(ctx, events.Recipients{CampaignID: c.ID, MessageIDs: []string{message.ID(c.ID, arjuna)}}); err != nil {
-					t.Fatalf("redelivered batch: %v", err)
-				}
-			},
-			wantStatus: message.Queued,
-			wantSend:   message.Skipped,
 		},
 		{
 			// 21:00 in Colombo: deferred to 08:00 with a task, which ran a
@@ -113,6 +99,18 @@ func TestSweepStranded_each_stranded_path(t *testing.T) {
 			if diff := cmp.Diff(want, f.queue.Pending(queueID)); diff != "" {
 				t.Errorf("tasks pending after the sweeps (-want +got):\n%s", diff)
 			}
+			// The sweep is recorded on its own: the message has not moved,
+			// so the dashboard still counts it stuck until its task runs.
+			swept, err := f.store.GetMessage(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !swept.UpdatedAt.Equal(m.UpdatedAt) || swept.Requeues != 1 || swept.RequeuedAt == nil || !swept.RequeuedAt.Equal(clock) {
+				t.Errorf("swept message updated %v (was %v), requeues %d at %v; want UpdatedAt kept, 1 requeue at %v", swept.UpdatedAt, m.UpdatedAt, swept.Requeues, swept.RequeuedAt, clock)
+			}
+			if n, err := f.runner.StuckMessages(ctx); n != 1 || err != nil {
+				t.Errorf("stuck messages after the sweep = %d, %v; want 1 until it moves", n, err)
+			}
 
 			send(t, f, queueID, clock)
 			if got, _ := f.store.GetMessage(ctx, id); got.Status != tc.wantSend {
@@ -122,6 +120,44 @@ func TestSweepStranded_each_stranded_path(t *testing.T) {
 				t.Errorf("campaign %s, want COMPLETED", got.Status)
 			}
 		})
+	}
+}
+
+// A swept message whose new task is lost too is swept again, but only
+// StrandedAfter after the last sweep, and counts as stuck all along.
+func TestSweepStranded_again_after_the_margin(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	clock := now
+	f.runner.Now = func() time.Time { return clock }
+	c := f.campaign(t, "", "")
+	f.queue.FailNext(memqueue.MethodEnqueue, -1, errs.E(errs.Permanent, "cloud tasks refused the task"))
+	launched(t, f, c)
+	f.queue.FailNext(memqueue.MethodEnqueue, 0, nil)
+	queueID, id := sendqueue.QueueID(c.ID, 0), message.ID(c.ID, "+94771234567")
+	for _, step := range []struct {
+		at        time.Duration
+		wantSwept int
+	}{
+		{campaignrun.StrandedAfter + time.Second, 1},
+		{2 * campaignrun.StrandedAfter, 0},
+		{2*campaignrun.StrandedAfter + 2*time.Second, 1},
+	} {
+		clock = now.Add(step.at)
+		// The sweep's task is lost each time.
+		if err := f.queue.Dispatch(ctx, queueID, func(context.Context, sendqueue.Task) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := f.runner.SweepStranded(ctx); n != step.wantSwept || err != nil {
+			t.Errorf("sweep at +%v = %d, %v; want %d", step.at, n, err, step.wantSwept)
+		}
+		if n, err := f.runner.StuckMessages(ctx); n != 1 || err != nil {
+			t.Errorf("stuck at +%v = %d, %v; want 1", step.at, n, err)
+		}
+	}
+	if m, _ := f.store.GetMessage(ctx, id); m.Requeues != 2 {
+		t.Errorf("requeues %d, want 2", m.Requeues)
 	}
 }
 
@@ -205,5 +241,108 @@ func send(t *testing.T, f *fixture, queueID string, at time.Time) {
 		return err
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A batch redelivered after the person withdrew consent concludes their
+// message right away, skipped with the consent step's reason, whether it
+// was still PENDING or already given a task (QUEUED, DEFERRED), and its
+// campaign completes; a message claimed meanwhile is left to the Sender,
+// and a reason of another step leaves a message with a task alone.
+func TestRecipients_redelivered_after_consent_withdrawn(t *testing.T) {
+	t.Parallel()
+	arjuna := "+94771234567"
+	later := now.Add(time.Hour)
+	for _, tc := range []struct {
+		name       string
+		set        func(m *message.Message) // what the message is when the batch comes again
+		withdraw   func(t *testing.T, f *fixture)
+		wantStatus message.Status
+		wantReason message.SkipReason
+		wantDone   bool
+	}{
+		{name: "queued_then_stop", set: func(m *message.Message) { m.Status = message.Queued },
+			withdraw: stop(arjuna), wantStatus: message.Skipped, wantReason: message.SkipNoConsent, wantDone: true},
+		{name: "deferred_then_stop", set: func(m *message.Message) { m.Status, m.ScheduledAt = message.Deferred, &later },
+			withdraw: stop(arjuna), wantStatus: message.Skipped, wantReason: message.SkipNoConsent, wantDone: true},
+		{name: "queued_then_suppressed", set: func(m *message.Message) { m.Status = message.Queued },
+			withdraw: suppressed(arjuna), wantStatus: message.Skipped, wantReason: message.SkipSuppressed, wantDone: true},
+		{name: "pending_then_stop", set: func(m *message.Message) { m.Status = message.Pending },
+			withdraw: stop(arjuna), wantStatus: message.Skipped, wantReason: message.SkipNoConsent, wantDone: true},
+		{name: "claimed_is_left_to_the_sender", set: func(m *message.Message) { m.Status, m.ClaimedAt = message.Sending, &now },
+			withdraw: stop(arjuna), wantStatus: message.Sending},
+		{name: "queued_other_step_is_left", set: func(m *message.Message) { m.Status, m.Body = message.Queued, "kept" },
+			withdraw: func(t *testing.T, f *fixture) {
+				t.Helper()
+				// The content step now refuses the template's text: the
+				// Sender sends what was rendered when it was queued.
+				rules, err := content.ParseRules(`["Hi"]`, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.runner.Content = rules
+			},
+			wantStatus: message.Queued},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			f := newFixture(t)
+			c := f.campaign(t, "", "")
+			launched(t, f, c)
+			id := message.ID(c.ID, arjuna)
+			// Every other message concluded: Arjuna's is the campaign's last.
+			ms, err := f.store.ListUnconcluded(ctx, c.ID, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range ms {
+				if _, err := f.store.UpdateMessage(ctx, m.ID, func(m *message.Message) error {
+					if m.ID == id {
+						tc.set(m)
+					} else {
+						m.Status = message.Sent
+					}
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tc.withdraw(t, f)
+			for range 2 { // redelivered, and again
+				if err := f.runner.Recipients(ctx, events.Recipients{CampaignID: c.ID, MessageIDs: []string{id}}); err != nil {
+					t.Fatalf("redelivered batch: %v", err)
+				}
+			}
+			m, err := f.store.GetMessage(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Status != tc.wantStatus || m.SkipReason != tc.wantReason {
+				t.Errorf("message %s %q, want %s %q", m.Status, m.SkipReason, tc.wantStatus, tc.wantReason)
+			}
+			got, _ := f.store.GetCampaign(ctx, c.ID)
+			if done := got.Status == campaign.Completed; done != tc.wantDone {
+				t.Errorf("campaign %s, want completed: %v", got.Status, tc.wantDone)
+			}
+		})
+	}
+}
+
+func stop(p string) func(t *testing.T, f *fixture) {
+	return func(t *testing.T, f *fixture) {
+		t.Helper()
+		if _, _, err := f.store.SetConsent(context.Background(), consent.Change{Phone: p, To: consent.Stop, Source: consent.SourceAPI, At: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func suppressed(p string) func(t *testing.T, f *fixture) {
+	return func(t *testing.T, f *fixture) {
+		t.Helper()
+		if _, err := f.store.Suppress(context.Background(), suppression.Entry{Phone: p, Reason: "complaint", CreatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
