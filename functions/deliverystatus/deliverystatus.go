@@ -43,17 +43,26 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ edge.Handler, err error
 		return nil, err
 	}
 	opened.Add(st.Close)
-	failures, err := setup.FailureWatch(ctx, cfg.Project, cfg.AutoPause, st, &opened)
+	// A rate-limited send's new attempt is asked for through
+	// recipient-batch, as is an auto-pause's settle.
+	psc, pub, err := setup.PubSub(ctx, cfg.Project)
 	if err != nil {
 		return nil, err
 	}
-	return New(st, cfg.GiveUpAfter, failures), nil
+	opened.Add(psc.Close)
+	return Over(&deliverystatus.Applier{Store: st, GiveUpAfter: cfg.GiveUpAfter,
+		Failures: setup.FailureWatchWith(cfg.AutoPause, st, pub), Retries: setup.Retries(st, pub)}), nil
 }
 
 // New returns the handler over st; failures, if not nil, is told of each
-// message a callback fails.
+// message a callback fails. A rate-limited send is FAILED at once: Over
+// takes an Applier with Retries.
 func New(st store.Store, giveUpAfter time.Duration, failures deliverystatus.FailureWatch) edge.Handler {
-	a := &deliverystatus.Applier{Store: st, GiveUpAfter: giveUpAfter, Failures: failures}
+	return Over(&deliverystatus.Applier{Store: st, GiveUpAfter: giveUpAfter, Failures: failures})
+}
+
+// Over returns the handler applying statuses through a.
+func Over(a *deliverystatus.Applier) edge.Handler {
 	return edge.Decoded(func(ctx context.Context, e webhook.Event) error {
 		return a.Apply(ctx, twilioform.Status(e))
 	})

@@ -9,8 +9,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/eventstreamengine/ese/functions/deliverystatus"
+	"github.com/eventstreamengine/ese/shared/campaign"
+	"github.com/eventstreamengine/ese/shared/campaignrun"
+	shared "github.com/eventstreamengine/ese/shared/deliverystatus"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/events"
+	"github.com/eventstreamengine/ese/shared/events/memevents"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
 	"github.com/eventstreamengine/ese/shared/webhook"
@@ -126,5 +130,57 @@ func TestHandleStatus_failed_checks_failures(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"c1"}, w.checked); diff != "" {
 		t.Errorf("campaigns checked (-want, +got):\n%s", diff)
+	}
+}
+
+// A failed callback with 63018, read at the edge as the provider's rate
+// limit, gives the message a new attempt and asks for its task through
+// recipient-batch; 63049 fails it for good.
+func TestHandleStatus_rate_limited_is_tried_again(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		code       string
+		wantStatus message.Status
+		wantAsked  int
+	}{
+		{"63018", message.Deferred, 1},
+		{"63049", message.Failed, 0},
+	} {
+		t.Run(tc.code, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			st, pub := memstore.New(), memevents.New()
+			c, err := st.CreateCampaign(ctx, campaign.Campaign{Topic: "t", TemplateID: "t1", SegmentID: "s1", Rate: 1, Status: campaign.Running})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sentAt := time.Now().UTC().Add(-time.Minute).Truncate(time.Second)
+			m := message.Message{ID: message.ID(c.ID, "+94771234567"), CampaignID: c.ID, Phone: "+94771234567", Status: message.Sent,
+				ProviderSID: "SM1", CreatedAt: sentAt, UpdatedAt: sentAt, SentAt: &sentAt, ClaimedAt: &sentAt}
+			if _, err := st.CreateMessages(ctx, []message.Message{m}); err != nil {
+				t.Fatal(err)
+			}
+			h := deliverystatus.Over(&shared.Applier{Store: st, GiveUpAfter: time.Minute, Retries: &campaignrun.Runner{Store: st, Events: pub}})
+			ev := published(t, "SM1", "failed", sentAt.Add(time.Second))
+			var w events.Webhook
+			if err := json.Unmarshal(ev.Data, &w); err != nil {
+				t.Fatal(err)
+			}
+			w.Params["ErrorCode"] = tc.code
+			if ev.Data, err = json.Marshal(w); err != nil {
+				t.Fatal(err)
+			}
+			if err := h(ctx, ev); err != nil {
+				t.Fatalf("handler: %v", err)
+			}
+			got, err := st.GetMessage(ctx, m.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			asked := pub.Published(events.TopicRecipients)
+			if got.Status != tc.wantStatus || len(asked) != tc.wantAsked {
+				t.Errorf("message %s with %d retask requests, want %s and %d", got.Status, len(asked), tc.wantStatus, tc.wantAsked)
+			}
+		})
 	}
 }

@@ -73,7 +73,12 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 	opened.Add(psc.Close)
 	// The auto-pause publishes its settle requests through the same client.
 	failures := setup.FailureWatchWith(cfg.AutoPause, st, pub)
-	return (&Server{Config: cfg, Store: st, Users: st, Events: pub, Apply: InPlace(st, cfg.GiveUpAfter, failures)}).Routes(), nil
+	apply := InPlace(st, cfg.GiveUpAfter, failures)
+	// A rate-limited send applied in place is tried again as HandleStatus
+	// would: its task asked for through the same client.
+	status := &deliverystatus.Applier{Store: st, GiveUpAfter: cfg.GiveUpAfter, Failures: failures, Retries: setup.Retries(st, pub)}
+	apply[webhook.Status] = func(ctx context.Context, e webhook.Event) error { return status.Apply(ctx, twilioform.Status(e)) }
+	return (&Server{Config: cfg, Store: st, Users: st, Events: pub, Apply: apply}).Routes(), nil
 }
 
 // InPlace processes stored callbacks as HandleInbound and HandleStatus do

@@ -7,8 +7,10 @@ package deliverystatus
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
+	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/logging"
 	"github.com/eventstreamengine/ese/shared/message"
@@ -53,7 +55,7 @@ func (a *Applier) find(ctx context.Context, c Callback) (message.Message, error)
 	if err != nil {
 		return m, err
 	}
-	if m.ProviderSID != "" && m.ProviderSID != c.ProviderSID {
+	if m.ProviderSID != "" && m.ProviderSID != c.ProviderSID && !slices.Contains(m.PriorSIDs, c.ProviderSID) {
 		return m, errs.E(errs.Permanent, "message %s was sent as %s, not %s", m.ID, m.ProviderSID, c.ProviderSID)
 	}
 	return m, nil
@@ -67,6 +69,25 @@ type FailureWatch interface {
 	CheckFailures(ctx context.Context, campaignID string) error
 }
 
+// Retrier has the task of a message given a new attempt made
+// (campaignrun.Runner.RetaskSoon).
+type Retrier interface {
+	RetaskSoon(ctx context.Context, campaignID string, ids []string) error
+}
+
+// A send the provider failed for its rate or portfolio limit
+// (message.FailureRateLimited, Twilio's 63018) is tried again, as a new
+// claim generation, after RateLimitBackoff, doubled for each attempt
+// before it, at most MaxRateLimitedRetries times; then it is FAILED with
+// the code. The waits add up to about half an hour (1+2+4+8+16 minutes).
+const (
+	RateLimitBackoff      = time.Minute
+	MaxRateLimitedRetries = 5
+)
+
+// rateLimitWait is how long the retry after n earlier ones waits.
+func rateLimitWait(n int) time.Duration { return RateLimitBackoff << n }
+
 // Applier applies status callbacks to the store.
 type Applier struct {
 	Store store.Store
@@ -77,6 +98,9 @@ type Applier struct {
 	Now         func() time.Time
 	// Failures, if set, watches the campaign's failure rate.
 	Failures FailureWatch
+	// Retries, if set, has a rate-limited send tried again (see
+	// RateLimitBackoff); without it, such a send is FAILED at once.
+	Retries Retrier
 }
 
 // Apply applies one status callback; one that records nothing is acked.
@@ -99,23 +123,44 @@ func (a *Applier) Apply(ctx context.Context, c Callback) error {
 	if err != nil {
 		return fmt.Errorf("deliverystatus.Apply: %w", err)
 	}
-	failed := false // by this callback: a redelivered one checks nothing
-	_, err = a.Store.UpdateMessage(ctx, m.ID, func(m *message.Message) error {
+	if slices.Contains(m.PriorSIDs, c.ProviderSID) {
+		// An earlier attempt's news: never moves the attempt since.
+		logging.FromContext(ctx).Info("status of an earlier attempt ignored", "message_id", m.ID, "message_sid", c.ProviderSID, "status", c.Update.Status)
+		return nil
+	}
+	now := a.now()
+	failed := false                    // by this callback: a redelivered one checks nothing
+	var before, after *message.Message // the attempt given up and the new one, when retried
+	apply := func(cp *campaign.Campaign, m *message.Message) error {
 		// A retried transaction decides afresh: an attempt that lost to a
 		// concurrent write must not leave its answer behind.
-		failed = false
-		was := m.Status
+		failed, before, after = false, nil, nil
+		if slices.Contains(m.PriorSIDs, c.ProviderSID) {
+			return store.Unchanged
+		}
+		was := *m
 		changed := false
 		if m.ProviderSID == "" {
 			// The status outran the sender's own record of the send.
 			m.ProviderSID, changed = c.ProviderSID, true
 		}
+		if cp != nil && a.retry(*cp, m, c, now) {
+			before, after = &was, m
+			return nil
+		}
 		if !m.Apply(c.Update) && !changed {
 			return store.Unchanged
 		}
-		failed = was != message.Failed && m.Status == message.Failed
+		failed = was.Status != message.Failed && m.Status == message.Failed
 		return nil
-	})
+	}
+	if a.Retries != nil && c.Update.Status == message.Failed && c.Update.Class == message.FailureRateLimited {
+		// Whether it may be tried again depends on its campaign: read in
+		// the same transaction (only for such a failure, a rare one).
+		_, err = a.Store.UpdateMessageInCampaign(ctx, m.ID, func(cp campaign.Campaign, m *message.Message) error { return apply(&cp, m) })
+	} else {
+		_, err = a.Store.UpdateMessage(ctx, m.ID, func(m *message.Message) error { return apply(nil, m) })
+	}
 	if err != nil {
 		return fmt.Errorf("deliverystatus.Apply: %w", err)
 	}
@@ -132,6 +177,9 @@ func (a *Applier) Apply(ctx context.Context, c Callback) error {
 			logging.FromContext(ctx).Info("person stopped marketing messages", "phone", phone.Mask(m.Phone), "message_id", m.ID)
 		}
 	}
+	if after != nil {
+		return a.retried(ctx, *before, *after)
+	}
 	if failed && a.Failures != nil && m.CampaignID != "" {
 		// The status is applied: a retry would not check again, so a
 		// check that fails is logged, and the next failure checks anew.
@@ -139,5 +187,56 @@ func (a *Applier) Apply(ctx context.Context, c Callback) error {
 			logging.FromContext(ctx).Warn("could not check the campaign's failure rate", "campaign_id", m.CampaignID, "error", err)
 		}
 	}
+	return nil
+}
+
+func (a *Applier) now() time.Time {
+	if a.Now != nil {
+		return a.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// retry makes m, failed by c for the provider's rate limit, a new attempt
+// after a backoff, when it may have one: a Retries to make its task, its
+// campaign still running or paused (a completed one has released its
+// queue), the send not delivered, and attempts left. The attempt's sid
+// joins PriorSIDs, whose late news is ignored; the message waits DEFERRED
+// until the backoff ends, with a task of that time's generation (as a
+// quiet-hours deferral has), and its next claim is a new generation.
+func (a *Applier) retry(c campaign.Campaign, m *message.Message, cb Callback, now time.Time) bool {
+	u := cb.Update
+	switch {
+	case a.Retries == nil, u.Status != message.Failed, u.Class != message.FailureRateLimited,
+		c.Status != campaign.Running && c.Status != campaign.Paused,
+		m.Status == message.Failed, m.DeliveredAt != nil, m.ProviderSID != cb.ProviderSID,
+		m.RateLimitedRetries >= MaxRateLimitedRetries:
+		return false
+	}
+	at := now.Add(rateLimitWait(m.RateLimitedRetries)).Truncate(time.Second)
+	m.PriorSIDs = append(m.PriorSIDs, m.ProviderSID)
+	m.RateLimitedRetries++
+	m.Status, m.ProviderSID, m.ScheduledAt, m.TaskGeneration = message.Deferred, "", &at, at.Unix()
+	m.ClaimedAt, m.SentAt, m.ErrorCode, m.ErrorText, m.UpdatedAt = nil, nil, "", "", now
+	return true
+}
+
+// retried follows a retry's write: the given-up attempt's place in the
+// person's send ledger is given back (WhatsApp refused it for our limit,
+// so it reached no one), and the new attempt's task asked for. A failure
+// of the first only over-counts the cap; of the second, the callback is
+// delivered again (the message waits with the same generation, so asking
+// again is harmless) and the stranded-message sweep makes it too.
+func (a *Applier) retried(ctx context.Context, before, after message.Message) error {
+	log := logging.FromContext(ctx).With("message_id", after.ID, "campaign_id", after.CampaignID)
+	if before.ClaimedAt != nil {
+		if err := a.Store.ForgetSend(ctx, before.Phone, before.ID, *before.ClaimedAt); err != nil {
+			log.Warn("could not give back the rate-limited send's place in the person's ledger", "error", phone.MaskIn(err.Error()))
+		}
+	}
+	if err := a.Retries.RetaskSoon(ctx, after.CampaignID, []string{after.ID}); err != nil {
+		return fmt.Errorf("deliverystatus.Apply: retry: %w", err)
+	}
+	log.Warn("rate-limited by the provider: a new attempt after a backoff", "attempt", after.RateLimitedRetries, "at", after.ScheduledAt)
 	return nil
 }

@@ -175,6 +175,13 @@ func FailureWatchWith(a AutoPause, st store.Store, pub events.Publisher) deliver
 	return &campaignrun.Runner{Store: st, Events: pub, AutoPause: a.Settings()}
 }
 
+// Retries has a rate-limited send's new attempt made (its task asked for
+// through recipient-batch): for the functions that apply status
+// callbacks, which have no Cloud Tasks client.
+func Retries(st store.Store, pub events.Publisher) deliverystatus.Retrier {
+	return &campaignrun.Runner{Store: st, Events: pub}
+}
+
 // Reconcile is how old a claim without an outcome must be before
 // Twilio's silence about it proves the send never happened, so the
 // Sender may send again. Read by the Sender.
