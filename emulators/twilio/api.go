@@ -77,6 +77,10 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 		s.log.Info("twilio stand-in: message rejected", "to", mask(to), "code", rej.code)
 		return
 	}
+	if number == NumberNoAnswer {
+		<-r.Context().Done() // the caller's timeout; nothing was created
+		return
+	}
 	if !e164.MatchString(number) {
 		writeError(w, http.StatusBadRequest, 21211, "The 'To' number "+number+" is not a valid phone number.")
 		return

@@ -41,12 +41,15 @@
 //	+15005550004  400, code 21610: recipient unsubscribed (blocked)
 //	+15005550009  400, code 21614: not a mobile number
 //
-// Two more exist only here, for exactly-once tests:
+// Three more exist only here, for exactly-once tests:
 //
 //	+15005550011  the message IS created (and its callbacks are sent), but
 //	              the answer is lost: 503, as if the connection broke
 //	              after Twilio accepted it
 //	+15005550012  accepted, then queued, sent and failed (ErrorCode 30008)
+//	+15005550013  never answered, and nothing created: the request hangs
+//	              until the caller gives up, as one lost on its way to
+//	              Twilio (the send's outcome unknown, and absent)
 //
 // For tests and the demo, GET /_standin/messages lists what was sent;
 // POST /_standin/inbound (From, Body, optional To, MessageSid and
@@ -89,6 +92,7 @@ const (
 	NumberNotMobile   = "+15005550009"
 	NumberLostAnswer  = "+15005550011"
 	NumberFailsLater  = "+15005550012"
+	NumberNoAnswer    = "+15005550013"
 	DefaultInboundTo  = "whatsapp:+14155238886" // Twilio's WhatsApp sandbox
 	defaultStatusStep = 300 * time.Millisecond
 	defaultWindow     = 24 * time.Hour

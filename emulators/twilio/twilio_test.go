@@ -850,3 +850,28 @@ func TestFaults_through_adapter(t *testing.T) {
 		})
 	}
 }
+
+// A send to NumberNoAnswer is never answered and leaves nothing: the
+// adapter gives up at its timeout (transient: the outcome unknown), and
+// the list shows no such send (the outcome was absent).
+func TestNoAnswer_through_adapter(t *testing.T) {
+	t.Parallel()
+	s, u := start(t, standin.Config{StatusStep: time.Hour})
+	p, err := smstwilio.New(smstwilio.Config{AccountSID: accountSID, AuthToken: authToken, From: sender, APIURL: u,
+		HTTPClient: &http.Client{Timeout: 200 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	if _, err := p.Send(t.Context(), sms.Request{To: standin.NumberNoAnswer, Body: "Hi"}); !errs.Is(err, errs.Transient) {
+		t.Errorf("Send() error = %v, want transient (the client's timeout)", err)
+	}
+	// Listed with the usual timeout: the short one is for the send.
+	listed, err := provider(t, u).SentTo(t.Context(), standin.NumberNoAnswer, before.Add(-time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(listed) != 0 || len(s.Sent()) != 0 {
+		t.Errorf("listed %v, stand-in holds %d; want nothing created", listed, len(s.Sent()))
+	}
+}
