@@ -8,11 +8,13 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eventstreamengine/ese/functions/api"
 	"github.com/eventstreamengine/ese/shared/campaignrun"
 	"github.com/eventstreamengine/ese/shared/events/memevents"
 	"github.com/eventstreamengine/ese/shared/importrun"
+	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/segment"
 	"github.com/eventstreamengine/ese/shared/sendqueue/memqueue"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
@@ -23,7 +25,8 @@ import (
 const fuzzKey = "fuzz-key"
 
 // fuzzRoutes are the POST routes that read a body.
-var fuzzRoutes = []string{"/api/v1/users", "/api/v1/segments", "/api/v1/campaigns", "/api/v1/users/bulk", "/api/v1/segments/preview"}
+var fuzzRoutes = []string{"/api/v1/users", "/api/v1/segments", "/api/v1/campaigns", "/api/v1/users/bulk", "/api/v1/segments/preview",
+	"/api/v1/messages/$MSG/resolve"}
 
 // fuzzContentTypes are what clients send; the multipart one has a
 // boundary a fuzzed body can use.
@@ -63,6 +66,11 @@ func FuzzPOST(f *testing.F) {
 		{4, 0, `{"definition_json":{"conditions":[{"not":{"attribute":"last_inbound_at","operator":"within_last","value":"7d"}},{"attribute":"age","operator":"between","value":[18,65]}]}}`},
 		{4, 0, `{"definition_json":{"attribute":"created_at","operator":"after","value":"2026-01-01T00:00:00+05:30"}}`},
 		{4, 0, `{"definition_json":{"attribute":"phone_country","operator":"in","value":["LK","zz"]}}`},
+		{5, 0, `{"outcome":"sent","message_sid":"SM0123456789abcdef0123456789abcdef"}`},
+		{5, 0, `{"outcome":"resend"}`},
+		{5, 0, `{"outcome":"resend","message_sid":"SM1"}`},
+		{5, 0, `{"outcome":"delivered"}`},
+		{5, 0, `{"outcome":null,"message_sid":7}`},
 	}
 	for _, s := range seeds {
 		f.Add(s.route, s.ctype, []byte(s.body))
@@ -78,6 +86,12 @@ func FuzzPOST(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A message held with an unknown outcome, for its resolution.
+		claimed := time.Now().UTC()
+		held := message.Message{ID: message.ID("c1", "+94771234567"), CampaignID: "c1", Phone: "+94771234567", Status: message.Reconcile, ClaimedAt: &claimed, CreatedAt: claimed, UpdatedAt: claimed}
+		if _, err := st.CreateMessages(ctx, []message.Message{held}); err != nil {
+			t.Fatal(err)
+		}
 		sum := sha256.Sum256([]byte(fuzzKey))
 		h := (&api.Server{
 			KeyHash: sum[:], Store: st, Events: pub,
@@ -86,7 +100,7 @@ func FuzzPOST(f *testing.F) {
 			Imports: &importrun.Runner{Store: st, Bucket: memuploads.New(), Events: pub, BatchRows: 2},
 		}).Routes()
 
-		path := fuzzRoutes[int(route)%len(fuzzRoutes)]
+		path := strings.ReplaceAll(fuzzRoutes[int(route)%len(fuzzRoutes)], "$MSG", held.ID)
 		b := strings.NewReplacer("$TPL", tpl.ID, "$SEG", seg.ID).Replace(string(body))
 		req := httptest.NewRequest("POST", path, strings.NewReader(b))
 		req.Header.Set("Authorization", "Bearer "+fuzzKey)
@@ -111,9 +125,9 @@ func FuzzPOST(f *testing.F) {
 			}
 		}
 		ok := rec.Code == http.StatusCreated || rec.Code == http.StatusAccepted || rec.Code >= 400 ||
-			rec.Code == http.StatusOK && strings.HasSuffix(path, "/preview") // a preview creates nothing
+			rec.Code == http.StatusOK && (strings.HasSuffix(path, "/preview") || strings.HasSuffix(path, "/resolve")) // these create nothing
 		if !ok {
-			t.Fatalf("POST %s %q = %d, want 201, 202 (200 for a preview) or a 4xx", path, b, rec.Code)
+			t.Fatalf("POST %s %q = %d, want 201, 202 (200 for a preview or a resolution) or a 4xx", path, b, rec.Code)
 		}
 	})
 }
