@@ -273,7 +273,7 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 		return s.failed(ctx, m, err)
 	}
 	at := s.now()
-	if err := s.finish(ctx, m.ID, func(m *message.Message) {
+	if err := s.finishUnless(ctx, m.ID, res.SID, func(m *message.Message) {
 		m.ProviderSID = res.SID
 		m.Apply(message.ProviderUpdate{Status: message.Sent, At: at})
 	}); err != nil {
@@ -686,9 +686,17 @@ func (s *Sender) forget(ctx context.Context, m message.Message) {
 
 // finish records an outcome on a message that has not concluded.
 func (s *Sender) finish(ctx context.Context, id string, set func(*message.Message)) error {
+	return s.finishUnless(ctx, id, "", set)
+}
+
+// finishUnless is finish for the send the provider made as sid (any
+// sid when ""), unless the provider's rate limit already refused it (its
+// status callback outran this answer) and a new attempt is under way:
+// that attempt is not this send's to record.
+func (s *Sender) finishUnless(ctx context.Context, id, sid string, set func(*message.Message)) error {
 	now := s.now()
 	_, err := s.Store.UpdateMessage(ctx, id, func(m *message.Message) error {
-		if m.Status.Concluded() {
+		if m.Status.Concluded() || slices.Contains(m.PriorSIDs, sid) {
 			return store.Unchanged
 		}
 		set(m)
