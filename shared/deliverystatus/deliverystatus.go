@@ -124,6 +124,14 @@ func (a *Applier) Apply(ctx context.Context, c Callback) error {
 		return fmt.Errorf("deliverystatus.Apply: %w", err)
 	}
 	if slices.Contains(m.PriorSIDs, c.ProviderSID) {
+		if a.Retries != nil && c.Update.Class == message.FailureRateLimited && m.Status == message.Deferred && m.PriorSIDs[len(m.PriorSIDs)-1] == c.ProviderSID {
+			// The callback that made the attempt now waiting, delivered
+			// again (perhaps because asking for its task failed): ask again.
+			if err := a.Retries.RetaskSoon(ctx, m.CampaignID, []string{m.ID}); err != nil {
+				return fmt.Errorf("deliverystatus.Apply: retry: %w", err)
+			}
+			return nil
+		}
 		// An earlier attempt's news: never moves the attempt since.
 		logging.FromContext(ctx).Info("status of an earlier attempt ignored", "message_id", m.ID, "message_sid", c.ProviderSID, "status", c.Update.Status)
 		return nil

@@ -2,6 +2,7 @@ package deliverystatus_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -96,8 +97,10 @@ func TestApply_rate_limited_is_tried_again(t *testing.T) {
 			if diff := cmp.Diff(wantVals, want); diff != "" {
 				t.Errorf("due at +%v, generation, retries, prior sids, sid, claim and sent cleared (-want +got):\n%s", tc.wantWait, diff)
 			}
-			// Asked once: the redelivered callback is the old attempt's.
-			if diff := cmp.Diff([][]string{{m.CampaignID, m.ID}}, r.asked); diff != "" {
+			// One new attempt; its task asked for again by the redelivered
+			// callback (harmless: the same generation's task).
+			ask := []string{m.CampaignID, m.ID}
+			if diff := cmp.Diff([][]string{ask, ask}, r.asked); diff != "" {
 				t.Errorf("retasks (-want +got):\n%s", diff)
 			}
 			if sends[m.Phone] != 0 {
@@ -187,4 +190,41 @@ func claimedAndSent(t *testing.T, st *memstore.Store, cs campaign.Status, retrie
 		}
 	}
 	return m
+}
+
+// flaky fails its first ask, as a Pub/Sub outage would.
+type flaky struct {
+	retries
+	failed bool
+}
+
+func (f *flaky) RetaskSoon(ctx context.Context, campaignID string, ids []string) error {
+	if !f.failed {
+		f.failed = true
+		return errors.New("pubsub unavailable")
+	}
+	return f.retries.RetaskSoon(ctx, campaignID, ids)
+}
+
+// A new attempt whose task could not be asked for is asked for again when
+// the callback is delivered again (the error asks for that), once.
+func TestApply_rate_limited_retask_failure_is_retried(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := memstore.New()
+	m := claimedAndSent(t, st, campaign.Running, 0)
+	r := &flaky{}
+	a := &deliverystatus.Applier{Store: st, GiveUpAfter: time.Hour, Retries: r, Now: func() time.Time { return t0 }}
+	cb := rateLimited("SM1", at(5))
+	cb.MessageID = m.ID
+	if err := a.Apply(ctx, cb); err == nil {
+		t.Fatal("Apply with the ask failing = nil, want an error (delivered again)")
+	}
+	if err := a.Apply(ctx, cb); err != nil {
+		t.Fatalf("Apply again: %v", err)
+	}
+	got, _ := st.GetMessage(ctx, m.ID)
+	if diff := cmp.Diff([][]string{{m.CampaignID, m.ID}}, r.asked); diff != "" || got.RateLimitedRetries != 1 {
+		t.Errorf("asked (-want +got):\n%s\nretries %d, want 1", diff, got.RateLimitedRetries)
+	}
 }
