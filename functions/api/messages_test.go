@@ -85,6 +85,9 @@ func TestMessages_list_awaiting_resolution(t *testing.T) {
 	if diff := cmp.Diff(sorted(want), got); diff != "" {
 		t.Errorf("paged across campaigns (-want, +got):\n%s", diff)
 	}
+	if code, out := f.call("GET", "/api/v1/monitoring/dashboard", ""); code != 200 || out["unknown_outcome_messages"] != float64(len(want)) {
+		t.Errorf("dashboard = %d, unknown_outcome_messages %v; want %d", code, out["unknown_outcome_messages"], len(want))
+	}
 	one, next := page("&campaign_id=" + c1)
 	if diff := cmp.Diff(sorted(held1), one); diff != "" || next != nil {
 		t.Errorf("one campaign (-want, +got):\n%s (next %v)", diff, next)

@@ -9,6 +9,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/inbound"
+	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/phone"
 	"github.com/eventstreamengine/ese/shared/reporting"
 	"github.com/eventstreamengine/ese/shared/store"
@@ -151,11 +152,17 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
+	unknown, err := s.Store.CountByStatus(ctx, message.Reconcile, "")
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
 	respond(w, http.StatusOK, map[string]any{
-		"users":          users,
-		"campaigns":      map[string]any{"total": ctotal, "by_status": byStatus, "recent": recent},
-		"stuck_messages": stuck,
-		"inbound":        map[string]any{"recent": in},
-		"generated_at":   s.now(),
+		"users":                    users,
+		"campaigns":                map[string]any{"total": ctotal, "by_status": byStatus, "recent": recent},
+		"stuck_messages":           stuck,
+		"unknown_outcome_messages": unknown,
+		"inbound":                  map[string]any{"recent": in},
+		"generated_at":             s.now(),
 	})
 }

@@ -438,6 +438,9 @@ type Messages interface {
 	// set: keyset paging through the operator's queue of messages held
 	// with an unknown outcome (RECONCILE).
 	MessagesByStatus(ctx context.Context, st message.Status, campaignID, after string, limit int) ([]message.Message, error)
+	// CountByStatus counts the messages in status st, across campaigns or
+	// within campaignID when it is set, by aggregation.
+	CountByStatus(ctx context.Context, st message.Status, campaignID string) (int, error)
 	// MessagesTo lists up to limit messages to phone across campaigns,
 	// newest created first (by id, descending, for a tie): a person's history.
 	MessagesTo(ctx context.Context, phone string, limit int) ([]message.Message, error)

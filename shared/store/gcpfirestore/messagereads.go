@@ -40,6 +40,29 @@ func (s *Store) MessagesByStatus(ctx context.Context, st message.Status, campaig
 	return s.readMessages(ctx, "MessagesByStatus", q)
 }
 
+// CountByStatus implements store.Messages by a count aggregation on the
+// queries MessagesByStatus pages.
+func (s *Store) CountByStatus(ctx context.Context, st message.Status, campaignID string) (int, error) {
+	if st == "" {
+		return 0, errs.E(errs.Invalid, "gcpfirestore.CountByStatus: a status is required")
+	}
+	q := s.messages().Where("status", "==", string(st))
+	if campaignID != "" {
+		q = q.Where("campaign_id", "==", campaignID)
+	}
+	res, err := q.NewAggregationQuery().WithCount("n").Get(ctx)
+	if err != nil {
+		return 0, classify("CountByStatus", err)
+	}
+	var c struct {
+		N int64 `firestore:"n"`
+	}
+	if err := res.DataTo(&c); err != nil {
+		return 0, classify("CountByStatus", err)
+	}
+	return int(c.N), nil
+}
+
 // MessagesTo implements store.Messages on the (phone_number, created_at)
 // index; a tie goes by document id, descending, as the index orders it.
 func (s *Store) MessagesTo(ctx context.Context, phone string, limit int) ([]message.Message, error) {

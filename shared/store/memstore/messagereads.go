@@ -38,6 +38,22 @@ func (s *Store) MessagesByStatus(ctx context.Context, st message.Status, campaig
 	return copyMessages(ms[:min(limit, len(ms))]), nil
 }
 
+// CountByStatus implements store.Messages.
+func (s *Store) CountByStatus(ctx context.Context, st message.Status, campaignID string) (int, error) {
+	if st == "" {
+		return 0, errs.E(errs.Invalid, "memstore.CountByStatus: a status is required")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, m := range s.messages {
+		if m.Status == st && (campaignID == "" || m.CampaignID == campaignID) {
+			n++
+		}
+	}
+	return n, nil
+}
+
 // MessagesTo implements store.Messages.
 func (s *Store) MessagesTo(ctx context.Context, phone string, limit int) ([]message.Message, error) {
 	if phone == "" || limit < 1 {

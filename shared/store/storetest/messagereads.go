@@ -153,6 +153,20 @@ func testMessagesByStatus(t *testing.T, s store.Store) {
 			t.Errorf("%s: page sizes (-want, +got):\n%s", tc.name, d)
 		}
 	}
+	for _, tc := range []struct {
+		campaign string
+		want     int
+	}{{"", len(all)}, {"c1", len(inC1)}, {"c3", 0}} {
+		if n, err := s.CountByStatus(ctx, message.Reconcile, tc.campaign); n != tc.want || err != nil {
+			t.Errorf("CountByStatus(RECONCILE, %q) = %d, %v; want %d", tc.campaign, n, err, tc.want)
+		}
+	}
+	if n, err := s.CountByStatus(ctx, message.Sending, "c1"); n != 1 || err != nil {
+		t.Errorf("CountByStatus(SENDING, c1) = %d, %v; want 1", n, err)
+	}
+	if _, err := s.CountByStatus(ctx, "", ""); !errs.Is(err, errs.Invalid) {
+		t.Errorf("CountByStatus(no status) error = %v, want Invalid", err)
+	}
 	if _, err := s.MessagesByStatus(ctx, "", "", "", 1); !errs.Is(err, errs.Invalid) {
 		t.Errorf("MessagesByStatus(no status) error = %v, want Invalid", err)
 	}
