@@ -181,6 +181,20 @@ func TestSweepStranded_leaves_what_is_not_stranded(t *testing.T) {
 			},
 		},
 		{
+			// UNKNOWN_OUTCOME=hold: its outcome is for an operator to say;
+			// a task would only find it held again.
+			name: "held_for_an_operator",
+			touch: func(t *testing.T, f *fixture, id string, at time.Time) {
+				claimed := at.Add(-campaignrun.StrandedAfter)
+				if _, err := f.store.UpdateMessage(context.Background(), id, func(m *message.Message) error {
+					m.Status, m.ClaimedAt, m.Attempts = message.Reconcile, &claimed, 1
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+			},
+		},
+		{
 			name: "campaign_still_moving",
 			touch: func(t *testing.T, f *fixture, id string, at time.Time) {
 				// Another of its messages (Frank's, skipped) written just now.
