@@ -118,6 +118,10 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("twilio stand-in: message created", "sid", created.SID, "to", mask(to), "callback", callback != "")
+	if s.chaos.draw(func(f Faults) float64 { return f.Drop }, func(i *Injected) *int { return &i.Dropped }) && drop(w) {
+		s.log.Info("twilio stand-in: fault injected: connection dropped after the message was created", "sid", created.SID)
+		return
+	}
 
 	if number == NumberLostAnswer {
 		writeError(w, http.StatusServiceUnavailable, 20503, "Service Unavailable")
@@ -153,7 +157,7 @@ func (s *Server) admit(m *Message, failLater bool) (Message, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	life := delivered
-	if failLater {
+	if failLater || s.chaos.draw(func(f Faults) float64 { return f.FailLater }, func(i *Injected) *int { return &i.FailedLater }) {
 		life = failsLater
 	}
 	if tpl, ok := s.contents[m.ContentSID]; ok && m.ContentSID != "" {

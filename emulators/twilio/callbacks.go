@@ -34,7 +34,7 @@ func (s *Server) live(sid string, life []step, slot time.Time) {
 			return
 		}
 		if m := s.advance(sid, st, slot); m.StatusCallback != "" {
-			s.callback(m)
+			s.deliverCallback(m)
 		}
 	}
 }

@@ -62,6 +62,12 @@
 // lets a person: a template added as MARKETING is then accepted and fails
 // with 63033 (Meta's 131050), and other templates still reach them.
 //
+// For chaos tests it misbehaves on request (Faults; POST /_standin/faults
+// sets them, GET says what was injected): Messages API calls answered 429
+// or 500, connections dropped after a message was created, messages
+// failed after sending, and status callbacks posted late, twice or out of
+// order, all drawn from one seeded source.
+//
 // Inbound messages are not added to the message list. Logs never hold a
 // whole phone number or a message body.
 package twilio
@@ -134,6 +140,8 @@ type Config struct {
 	// ContentSid to a body with Twilio's {{1}} variables. Others are sent
 	// with no body, recorded with their variables.
 	Contents map[string]string
+	// Faults to inject, for chaos tests; none when zero.
+	Faults Faults
 }
 
 // Message is a message the stand-in was asked to send.
@@ -180,6 +188,8 @@ type Server struct {
 	// marketing: the ContentSids approved as MARKETING; stoppedMarketing:
 	// the people (bare numbers) who stopped marketing messages.
 	marketing, stoppedMarketing map[string]bool
+
+	chaos chaos // the faults injected
 }
 
 // pair is a person and a sender, both numbers without the channel.
@@ -222,11 +232,12 @@ func New(cfg Config) *Server {
 		s.client = &http.Client{Timeout: 15 * time.Second}
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.chaos.set(cfg.Faults)
 
 	const acct = "/2010-04-01/Accounts/"
-	s.mux.Handle("POST "+acct+"{sid}/Messages.json", s.auth(s.createMessage))
-	s.mux.Handle("GET "+acct+"{sid}/Messages.json", s.auth(s.listMessages))
-	s.mux.Handle("GET "+acct+"{sid}/Messages/{file}", s.auth(s.fetchMessage))
+	s.mux.Handle("POST "+acct+"{sid}/Messages.json", s.auth(s.faulty(s.createMessage)))
+	s.mux.Handle("GET "+acct+"{sid}/Messages.json", s.auth(s.faulty(s.listMessages)))
+	s.mux.Handle("GET "+acct+"{sid}/Messages/{file}", s.auth(s.faulty(s.fetchMessage)))
 	s.mux.Handle("GET "+acct+"{file}", s.auth(s.fetchAccount))
 	s.mux.Handle("/2010-04-01/", s.auth(func(w http.ResponseWriter, r *http.Request) {
 		notFound(w, r)
@@ -236,6 +247,8 @@ func New(cfg Config) *Server {
 	s.mux.HandleFunc("POST /_standin/window", s.openWindow)
 	s.mux.HandleFunc("POST /_standin/contents", s.addContent)
 	s.mux.HandleFunc("POST /_standin/stop-marketing", s.stopMarketing)
+	s.mux.HandleFunc("POST /_standin/faults", s.postFaults)
+	s.mux.HandleFunc("GET /_standin/faults", s.getFaults)
 	return s
 }
 
