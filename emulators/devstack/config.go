@@ -61,6 +61,16 @@ type config struct {
 	StandinMPS    float64
 	PublicBaseURL string
 
+	// SenderURL is a Sender served on its own (FUNCTION_TARGET=Sender),
+	// where the send queues dispatch instead of the origin's /tasks/send;
+	// empty: the origin's.
+	SenderURL string
+	// DuplicateRate is the share of Pub/Sub pushes and Cloud Tasks
+	// dispatches delivered twice (localstack.Duplicator), drawn from
+	// ChaosSeed: local chaos tests only, 0 (off) by default.
+	DuplicateRate float64
+	ChaosSeed     uint64
+
 	// Defaulted lists "NAME=value" for each variable left unset, so that
 	// the banner can show what to copy.
 	Defaulted []string
@@ -135,6 +145,26 @@ func loadConfig(getenv func(string) string) (config, error) {
 			problems = append(problems, fmt.Errorf("TWILIO_STANDIN_MPS=%q: want messages per second, 0 or more (0: unlimited)", v))
 		}
 		c.StandinMPS = mps
+	}
+	if v := getenv("SENDER_URL"); v != "" {
+		if u, err := url.Parse(v); err != nil || u.Scheme != "http" || u.Host == "" {
+			problems = append(problems, fmt.Errorf("SENDER_URL=%q: want an http URL of a Sender served on its own", v))
+		}
+		c.SenderURL = v
+	}
+	if v := getenv("CHAOS_DUPLICATE_RATE"); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(r >= 0 && r <= 1) {
+			problems = append(problems, fmt.Errorf("CHAOS_DUPLICATE_RATE=%q: want a share from 0 to 1", v))
+		}
+		c.DuplicateRate = r
+	}
+	if v := getenv("CHAOS_SEED"); v != "" {
+		seed, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("CHAOS_SEED=%q: want a whole number", v))
+		}
+		c.ChaosSeed = seed
 	}
 	c.PublicBaseURL = strings.TrimRight(str("PUBLIC_BASE_URL", "http://localhost:"+strconv.Itoa(c.Port)), "/")
 

@@ -83,6 +83,7 @@ func TestLoadConfig(t *testing.T) {
 				"FIRESTORE_EMULATOR_HOST": "h:1", "PUBSUB_EMULATOR_HOST": "h:2", "CLOUD_TASKS_EMULATOR_HOST": "h:3",
 				"STORAGE_EMULATOR_HOST": "h:4", "GOOGLE_CLOUD_PROJECT": "p", "IMPORT_BUCKET": "b", "API_KEY": "k", "ERASURE_KEY": "e", "TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t",
 				"TWILIO_FROM": "whatsapp:+1", "PUBLIC_BASE_URL": "https://example.test/", "TWILIO_STANDIN_MPS": "2.5",
+				"SENDER_URL": "http://127.0.0.1:9/tasks/send", "CHAOS_DUPLICATE_RATE": "0.01", "CHAOS_SEED": "42",
 			},
 			want: config{
 				// Emulators given by host are reused: their ports are unused.
@@ -90,6 +91,7 @@ func TestLoadConfig(t *testing.T) {
 				FirestoreHost: "h:1", PubSubHost: "h:2", CloudTasksHost: "h:3", StorageHost: "h:4",
 				Project: "p", ImportBucket: "b", APIKey: "k", ErasureKey: "e", TwilioSID: "AC1", TwilioToken: "t", TwilioFrom: "whatsapp:+1",
 				PublicBaseURL: "https://example.test", StandinMPS: 2.5,
+				SenderURL: "http://127.0.0.1:9/tasks/send", DuplicateRate: 0.01, ChaosSeed: 42,
 			},
 		},
 	}
@@ -123,6 +125,9 @@ func TestLoadConfig_rejects(t *testing.T) {
 		{name: "sid_with_dash", env: map[string]string{"TWILIO_ACCOUNT_SID": "AC-1"}, want: []string{"TWILIO_ACCOUNT_SID"}},
 		{name: "token_with_dash", env: map[string]string{"TWILIO_AUTH_TOKEN": "local-token"}, want: []string{"TWILIO_AUTH_TOKEN"}},
 		{name: "standin_mps_negative", env: map[string]string{"TWILIO_STANDIN_MPS": "-1"}, want: []string{`TWILIO_STANDIN_MPS="-1"`}},
+		{name: "duplicate_rate_over_1", env: map[string]string{"CHAOS_DUPLICATE_RATE": "2"}, want: []string{`CHAOS_DUPLICATE_RATE="2"`}},
+		{name: "chaos_seed_negative", env: map[string]string{"CHAOS_SEED": "-3"}, want: []string{`CHAOS_SEED="-3"`}},
+		{name: "sender_url_relative", env: map[string]string{"SENDER_URL": "/tasks/send"}, want: []string{`SENDER_URL="/tasks/send"`}},
 		{name: "standin_mps_not_a_number", env: map[string]string{"TWILIO_STANDIN_MPS": "fast"}, want: []string{`TWILIO_STANDIN_MPS="fast"`}},
 		{name: "two_senders", env: map[string]string{"TWILIO_FROM": "whatsapp:+1", "TWILIO_MESSAGING_SERVICE_SID": "MG1"}, want: []string{"TWILIO_FROM and TWILIO_MESSAGING_SERVICE_SID"}},
 	}

@@ -5,6 +5,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -13,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -67,6 +69,11 @@ Environment, with defaults:
                        a Messaging Service (MG...) to send through instead
   PUBLIC_BASE_URL      http://localhost:PORT
   LOG_LEVEL            info
+  SENDER_URL           a Sender served on its own (FUNCTION_TARGET=Sender)
+                       for the send queues to dispatch to, instead of PORT's
+  CHAOS_DUPLICATE_RATE 0: the share of Pub/Sub pushes and Cloud Tasks
+                       dispatches delivered twice (chaos tests only)
+  CHAOS_SEED           0: the seed of those draws
 
 Flags:
 `
@@ -204,6 +211,16 @@ func runStack(ctx context.Context, cfg config, o options, stdout io.Writer, log 
 
 	origin := "http://127.0.0.1:" + port
 	twilioURL := "http://" + twilioLn.Addr().String()
+	// Where the push subscriptions and the send queues deliver: the
+	// origin and the Sender, or duplicating proxies in front of them.
+	pushTo, sendTo := origin, cmp.Or(cfg.SenderURL, origin+localroutes.SenderPath)
+	if cfg.DuplicateRate > 0 {
+		stopProxies, err := duplicate(cfg, &pushTo, &sendTo, log)
+		if err != nil {
+			return err
+		}
+		defer stopProxies()
+	}
 	env := [][2]string{
 		{"GOOGLE_CLOUD_PROJECT", cfg.Project},
 		{"IMPORT_BUCKET", cfg.ImportBucket},
@@ -212,7 +229,7 @@ func runStack(ctx context.Context, cfg config, o options, stdout io.Writer, log 
 		{localstack.EnvCloudTasks, stack.CloudTasksHost},
 		{localstack.EnvStorage, stack.StorageHost},
 		{"TASKS_LOCATION", tasksLocation},
-		{"SENDER_URL", origin + localroutes.SenderPath},
+		{"SENDER_URL", sendTo},
 		{"PUBLIC_BASE_URL", cfg.PublicBaseURL},
 		{"API_KEY", cfg.APIKey},
 		{"ERASURE_KEY", cfg.ErasureKey},
@@ -230,7 +247,7 @@ func runStack(ctx context.Context, cfg config, o options, stdout io.Writer, log 
 
 	// Push subscriptions post to the local origin even when
 	// PUBLIC_BASE_URL is a tunnel: the emulator is on this machine.
-	if err := localstack.Provision(ctx, cfg.Project, origin); err != nil {
+	if err := localstack.Provision(ctx, cfg.Project, pushTo); err != nil {
 		return err
 	}
 	// The bucket, announcing clients' uploads on import-upload, as the
@@ -295,6 +312,40 @@ func runStack(ctx context.Context, cfg config, o options, stdout io.Writer, log 
 	case err := <-stack.Died():
 		return err
 	}
+}
+
+// duplicate puts a localstack.Duplicator in front of *pushTo and another
+// in front of *sendTo, each on a port of its own, and points both at
+// them; the returned function stops them.
+func duplicate(cfg config, pushTo, sendTo *string, log *slog.Logger) (func(), error) {
+	var servers []*http.Server
+	stop := func() {
+		for _, s := range servers {
+			_ = s.Close()
+		}
+	}
+	for i, to := range []*string{pushTo, sendTo} {
+		u, err := url.Parse(*to)
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("duplicating proxy for %s: %w", *to, err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("duplicating proxy: %w", err)
+		}
+		// Each proxy draws from a seed of its own, both from CHAOS_SEED.
+		d := localstack.NewDuplicator(u, cfg.DuplicateRate, cfg.ChaosSeed+uint64(i), log.With("component", "duplicator"))
+		srv := &http.Server{Handler: d, ReadHeaderTimeout: 10 * time.Second}
+		servers = append(servers, srv)
+		go func() { _ = srv.Serve(ln) }()
+		front := *u
+		front.Host = ln.Addr().String()
+		*to = front.String()
+		log.Warn("chaos: delivering a share of requests twice", "to", u.Host+u.Path, "via", front.Host, "rate", cfg.DuplicateRate, "seed", cfg.ChaosSeed+uint64(i))
+	}
+	return stop, nil
 }
 
 // sweep POSTs to url every 30 seconds until ctx ends.
