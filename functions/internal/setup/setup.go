@@ -578,6 +578,20 @@ func (t Tasks) Validate() error {
 // Dependency names under which problems are recorded.
 const DependencyCloudTasks = "cloud_tasks"
 
+// LocalMaxBackoff is the send queues' longest retry backoff on the
+// emulator (5 minutes deployed): locally, as the Pub/Sub subscriptions
+// retry sooner than deployed, a retried send (a claim waiting out
+// RECONCILE_AFTER, a Sender that was down) is seen within a test's
+// patience, however many attempts its task has had.
+const LocalMaxBackoff = 10 * time.Second
+
+func localBackoff(t Tasks) time.Duration {
+	if t.Emulator != "" {
+		return LocalMaxBackoff
+	}
+	return 0
+}
+
 // Queue opens the Cloud Tasks send queues. The misconfigurations they
 // meet are recorded in problems, where the API's /health finds them.
 func Queue(ctx context.Context, p Project, t Tasks, problems store.Problems) (*cloudtasks.Queue, error) {
@@ -594,7 +608,8 @@ func Queue(ctx context.Context, p Project, t Tasks, problems store.Problems) (*c
 		NoPause: t.Emulator != "", // the emulator's pausing breaks its queues
 		// The emulator lacks UpdateQueue: locally, a campaign's share of
 		// TWILIO_SENDER_MPS is applied only when its queue is created.
-		NoSetRate: t.Emulator != "",
+		NoSetRate:  t.Emulator != "",
+		MaxBackoff: localBackoff(t),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("setup.Queue: %w", err)

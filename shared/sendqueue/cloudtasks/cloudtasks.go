@@ -16,6 +16,7 @@
 package cloudtasks
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -46,13 +47,14 @@ import (
 const (
 	MaxRate = 500 // dispatches per second; Cloud Tasks' ceiling
 
-	// maxAttempts keeps a send retried for days (at maxBackoff): a task
+	// maxAttempts keeps a send retried for days (at MaxBackoff): a task
 	// that ran out of attempts would leave its message unconcluded, and
 	// its name cannot be reused for a while. (-1, "unlimited", is what
 	// production could take, but the emulator then never retries.)
 	maxAttempts = 1000
 	minBackoff  = time.Second
-	maxBackoff  = 5 * time.Minute
+	// MaxBackoff is the longest wait between a task's attempts, deployed.
+	MaxBackoff = 5 * time.Minute
 )
 
 var (
@@ -84,6 +86,9 @@ type Config struct {
 	// NoSetRate makes SetRate do nothing: for the emulator, which lacks
 	// UpdateQueue (a queue keeps the rate it was created with).
 	NoSetRate bool
+	// MaxBackoff is the longest wait between a task's attempts, 1 s to
+	// MaxBackoff; zero means MaxBackoff.
+	MaxBackoff time.Duration
 }
 
 func (c Config) validate() error {
@@ -93,6 +98,9 @@ func (c Config) validate() error {
 	}
 	if c.Location == "" {
 		details = append(details, errs.Detail{Field: "Location", Message: "required"})
+	}
+	if c.MaxBackoff < 0 || c.MaxBackoff > MaxBackoff || (c.MaxBackoff > 0 && c.MaxBackoff < minBackoff) {
+		details = append(details, errs.Detail{Field: "MaxBackoff", Message: "must be from 1s to " + MaxBackoff.String()})
 	}
 	if u, err := url.Parse(c.TargetURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		details = append(details, errs.Detail{Field: "TargetURL", Message: "must be an absolute http(s) URL"})
@@ -168,7 +176,7 @@ func (q *Queue) EnsureQueue(ctx context.Context, queueID string, ratePerSecond i
 		RetryConfig: &cloudtaskspb.RetryConfig{
 			MaxAttempts: maxAttempts,
 			MinBackoff:  durationpb.New(minBackoff),
-			MaxBackoff:  durationpb.New(maxBackoff),
+			MaxBackoff:  durationpb.New(cmp.Or(q.cfg.MaxBackoff, MaxBackoff)),
 		},
 	}
 	_, err = q.client.CreateQueue(ctx, &cloudtaskspb.CreateQueueRequest{Parent: q.parent, Queue: want})

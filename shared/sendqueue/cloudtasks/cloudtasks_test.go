@@ -307,6 +307,35 @@ func TestDispatchRequest(t *testing.T) {
 	}
 }
 
+// A queue is made with the MaxBackoff asked for (locally 10 s, so that a
+// task retried many times still comes back within a test's patience:
+// the emulator caps its doubling backoff with it), and with MaxBackoff
+// when none is.
+func TestMaxBackoff(t *testing.T) {
+	t.Parallel()
+	h := &harness{admin: adminClient(t), project: emulatortest.ProjectID(t)}
+	for _, tt := range []struct {
+		queue string
+		given time.Duration
+		want  time.Duration
+	}{
+		{"campaign-b1", 2 * time.Second, 2 * time.Second},
+		{"campaign-b2", 0, cloudtasks.MaxBackoff},
+	} {
+		q := newQueue(t, cloudtasks.Config{Project: h.project, TargetURL: "http://127.0.0.1:9/tasks/send", MaxBackoff: tt.given})
+		if err := q.EnsureQueue(t.Context(), tt.queue, 5); err != nil {
+			t.Fatalf("EnsureQueue: %v", err)
+		}
+		got, err := h.admin.GetQueue(t.Context(), &cloudtaskspb.GetQueueRequest{Name: h.queueName(tt.queue)})
+		if err != nil {
+			t.Fatalf("GetQueue: %v", err)
+		}
+		if b := got.GetRetryConfig().GetMaxBackoff().AsDuration(); b != tt.want {
+			t.Errorf("queue made with MaxBackoff %v: its max backoff is %v, want %v", tt.given, b, tt.want)
+		}
+	}
+}
+
 func TestOIDCToken(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -435,6 +464,8 @@ func TestNewValidatesConfig(t *testing.T) {
 		{name: "no_target", change: func(c *cloudtasks.Config) { c.TargetURL = "" }},
 		{name: "relative_target", change: func(c *cloudtasks.Config) { c.TargetURL = "/tasks/send" }},
 		{name: "not_http_target", change: func(c *cloudtasks.Config) { c.TargetURL = "ftp://host/x" }},
+		{name: "backoff_under_a_second", change: func(c *cloudtasks.Config) { c.MaxBackoff = time.Millisecond }},
+		{name: "backoff_over_the_deployed", change: func(c *cloudtasks.Config) { c.MaxBackoff = time.Hour }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
