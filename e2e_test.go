@@ -298,6 +298,7 @@ type demo struct {
 	standin   string
 	client    http.Client
 	exited    chan struct{} // closed when scripts/dev ends
+	logPath   string        // scripts/dev's output
 }
 
 // publish sends v to topic on the emulator, as a redelivery would, and
@@ -347,6 +348,7 @@ func (d *demo) start(env []string) {
 	cmd := exec.Command("scripts/dev")
 	cmd.Env = append(os.Environ(), env...)
 	logPath := filepath.Join(d.t.TempDir(), "dev.log")
+	d.logPath = logPath
 	log, err := os.Create(logPath)
 	if err != nil {
 		d.t.Fatal(err)

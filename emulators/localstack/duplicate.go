@@ -89,7 +89,8 @@ func (d *Duplicator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
-			d.Logger.Info("duplicator: delivered twice", "path", r.URL.Path, "http_status", resp.StatusCode)
+			// At WARN, as every fault injected: a chaos run logs at WARN.
+			d.Logger.Warn("chaos: delivered twice", "path", r.URL.Path, "http_status", resp.StatusCode)
 		}()
 	}
 	resp, err := d.forward(r.Context(), r, body)
