@@ -8,6 +8,7 @@ package inbound
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/eventstreamengine/ese/shared/consent"
@@ -17,6 +18,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/suppression"
 	"github.com/eventstreamengine/ese/shared/user"
+	"github.com/eventstreamengine/ese/shared/webhook"
 )
 
 // Message is a person's message to us.
@@ -99,18 +101,14 @@ type Handler struct {
 // person. A STOP or START is decided in one store transaction against the
 // person's state and their latest keyword, so that redeliveries and
 // keywords processed out of order (Pub/Sub keeps none) leave their last
-// word standing.
+// word standing; a STOP Record applied with its webhook record changes
+// nothing here (its keyword time is the person's latest already).
 //
-// A STOP is never dropped: one from a sender no user is stored under is
-// kept as a suppression against the number the id maps to (or the id
-// itself when it maps to none), which every send honours, and, when the
-// number is valid, as a STOP user, so that no later import can opt them
-// in. Then, whatever the message says, it is recorded as the person's
-// latest (the latest of any order stands); a number without a user has
-// nothing to record it on.
+// A STOP is never dropped: what it does is StopWrites'. Then, whatever
+// the message says, it is recorded as the person's latest (the latest of
+// any order stands); a number without a user has nothing to record it on.
 func (h *Handler) Handle(ctx context.Context, m Message) error {
 	intent := consent.Classify(m.Body)
-	keyword := intent == consent.IntentOptOut || intent == consent.IntentOptIn
 	log := logging.FromContext(ctx).With("message_sid", m.ProviderSID)
 	s, err := FindSender(ctx, h.Store, m.From)
 	if err != nil && !errs.Is(err, errs.Invalid) {
@@ -120,8 +118,8 @@ func (h *Handler) Handle(ctx context.Context, m Message) error {
 		// Masked: the alias is audited on the stored webhook, whole.
 		log = log.With("sender_id", phone.Mask(s.ID))
 	}
-	if intent == consent.IntentOptOut && len(s.Users) == 0 && (s.Number != "" || s.ID != "") {
-		if err := h.suppressUnknown(ctx, s, m); err != nil {
+	if intent == consent.IntentOptOut && s.ID != "" {
+		if err := h.stop(ctx, s, m); err != nil {
 			return err
 		}
 	}
@@ -130,7 +128,7 @@ func (h *Handler) Handle(ctx context.Context, m Message) error {
 		case intent == consent.IntentOptOut && s.ID != "":
 			log.Warn("STOP from a sender id that maps to no number kept as a suppression of the id")
 			return nil
-		case keyword:
+		case intent == consent.IntentOptOut || intent == consent.IntentOptIn:
 			return errs.Wrap(errs.Permanent, err, "inbound.Handle: From")
 		}
 		log.Warn("inbound message from an unreadable number not recorded")
@@ -141,10 +139,10 @@ func (h *Handler) Handle(ctx context.Context, m Message) error {
 		numbers = append(numbers, u.Phone)
 	}
 	if len(numbers) == 0 {
-		numbers = append(numbers, s.Number) // a STOP makes a STOP user here
+		numbers = append(numbers, s.Number) // a STOP made a STOP user here
 	}
 	for _, n := range numbers {
-		if keyword {
+		if intent == consent.IntentOptIn {
 			u, changed, err := h.Store.ApplyKeyword(ctx, consent.Keyword{Phone: n, Intent: intent, Ref: m.ProviderSID, At: m.ReceivedAt})
 			if err != nil {
 				return fmt.Errorf("inbound.Handle: %w", err)
@@ -160,27 +158,103 @@ func (h *Handler) Handle(ctx context.Context, m Message) error {
 	return nil
 }
 
-// suppressUnknown keeps a STOP from an unknown sender on the suppression
-// list, unless its number is there already (an admin's reason stands).
-func (h *Handler) suppressUnknown(ctx context.Context, s Sender, m Message) error {
-	key := s.Number
-	if key == "" {
-		key = s.ID
+// stop applies a STOP from s, one write at a time (each idempotent).
+func (h *Handler) stop(ctx context.Context, s Sender, m Message) error {
+	read := store.StopRead{Users: make(map[string]user.User, len(s.Users)), Suppressed: map[string]bool{}}
+	for _, u := range s.Users {
+		read.Users[u.Phone] = u
 	}
-	already, err := h.Store.Suppressed(ctx, []string{key})
-	if err != nil {
-		return fmt.Errorf("inbound.Handle: suppressed: %w", err)
+	if len(s.Users) == 0 {
+		key := suppressionKey(s.WhatsAppSender)
+		already, err := h.Store.Suppressed(ctx, []string{key})
+		if err != nil {
+			return fmt.Errorf("inbound.Handle: suppressed: %w", err)
+		}
+		read.Suppressed = already
 	}
-	if already[key] {
-		return nil
+	w := StopWrites(s.WhatsAppSender, read, m)
+	log := logging.FromContext(ctx).With("message_sid", m.ProviderSID)
+	if e := w.Suppress; e != nil {
+		if _, err := h.Store.Suppress(ctx, *e); err != nil {
+			return fmt.Errorf("inbound.Handle: suppress: %w", err)
+		}
+		log.Info("STOP from an unknown sender kept as a suppression", "phone", phone.Mask(e.Phone))
 	}
-	reason := UnknownStopReason
-	if sid := m.ProviderSID; sid != "" && len(sid) <= 64 {
-		reason += ", MessageSid " + sid
+	for _, k := range w.Keywords {
+		u, changed, err := h.Store.ApplyKeyword(ctx, k)
+		if err != nil {
+			return fmt.Errorf("inbound.Handle: %w", err)
+		}
+		if changed {
+			log.Info("consent changed by keyword", "phone", phone.Mask(k.Phone), "to", u.Consent)
+		}
 	}
-	if _, err := h.Store.Suppress(ctx, suppression.Entry{Phone: key, Reason: reason, By: SuppressedBy, CreatedAt: m.ReceivedAt}); err != nil {
-		return fmt.Errorf("inbound.Handle: suppress: %w", err)
-	}
-	logging.FromContext(ctx).Info("STOP from an unknown sender kept as a suppression", "phone", phone.Mask(key), "message_sid", m.ProviderSID)
 	return nil
+}
+
+// StopWrites is what a STOP (m) from the sender w does to the people it
+// names, decided on read: the people stored under w's numbers, and
+// whether the number that would be suppressed is. Each of those people
+// moves to STOP (a keyword older than their latest changes nothing). A
+// STOP that names nobody is never dropped: it is kept as a suppression
+// against the number the id maps to (or the id itself when it maps to
+// none), which every send honours, unless that is suppressed already (an
+// admin's reason stands), and, when the number is valid, as a STOP user,
+// so that no later import can opt them in. An id that is not even + and
+// digits writes nothing.
+func StopWrites(w phone.WhatsAppSender, read store.StopRead, m Message) store.StopWrites {
+	var out store.StopWrites
+	keyword := func(n string) {
+		out.Keywords = append(out.Keywords, consent.Keyword{Phone: n, Intent: consent.IntentOptOut, Ref: m.ProviderSID, At: m.ReceivedAt})
+	}
+	for _, n := range w.Numbers() {
+		if _, ok := read.Users[n]; ok {
+			keyword(n)
+		}
+	}
+	if len(out.Keywords) > 0 || w.ID == "" {
+		return out
+	}
+	if key := suppressionKey(w); !read.Suppressed[key] {
+		reason := UnknownStopReason
+		if sid := m.ProviderSID; sid != "" && len(sid) <= 64 {
+			reason += ", MessageSid " + sid
+		}
+		out.Suppress = &suppression.Entry{Phone: key, Reason: reason, By: SuppressedBy, CreatedAt: m.ReceivedAt}
+	}
+	if w.Number != "" {
+		keyword(w.Number)
+	}
+	return out
+}
+
+// suppressionKey is where a STOP from an unknown sender is suppressed:
+// the number its id maps to, or the id when it maps to none.
+func suppressionKey(w phone.WhatsAppSender) string {
+	if w.Number != "" {
+		return w.Number
+	}
+	return w.ID
+}
+
+// Record stores e, the provider's callback that carried m, once
+// (store.Webhooks.RecordWebhook). A STOP is applied in the same store
+// transaction (RecordWebhookStop, with StopWrites), so once it is stored
+// no send can start to the people it names, and a replay changes
+// nothing. Handle, given m later, then finds it applied.
+func Record(ctx context.Context, st store.Webhooks, e webhook.Event, m Message) (webhook.Event, bool, error) {
+	if consent.Classify(m.Body) != consent.IntentOptOut {
+		return st.RecordWebhook(ctx, e)
+	}
+	w, _ := phone.FromWhatsApp(m.From)
+	if w.ID == "" {
+		return st.RecordWebhook(ctx, e) // unreadable: Handle logs it
+	}
+	lookup := w.Numbers()
+	if !slices.Contains(lookup, w.ID) {
+		lookup = append(lookup, w.ID)
+	}
+	return st.RecordWebhookStop(ctx, e, lookup, func(read store.StopRead) (store.StopWrites, error) {
+		return StopWrites(w, read, m), nil
+	})
 }

@@ -461,10 +461,46 @@ type Webhooks interface {
 	// RecordWebhook stores e unless its ID exists; it returns the stored
 	// event and whether this call created it.
 	RecordWebhook(ctx context.Context, e webhook.Event) (webhook.Event, bool, error)
+	// RecordWebhookStop is RecordWebhook for an inbound opt-out, with the
+	// STOP applied in the same transaction: when it creates e, it reads
+	// the users stored under lookup and which of lookup are suppressed,
+	// hands them to decide, and commits e together with what decide
+	// returns, or nothing at all (decide's error is returned as it is).
+	// A replay (e exists) calls nothing and writes nothing: whoever
+	// stored e applied its STOP. Invalid for more than MaxStopLookup
+	// numbers, or a keyword for a number not among lookup.
+	RecordWebhookStop(ctx context.Context, e webhook.Event, lookup []string, decide func(StopRead) (StopWrites, error)) (webhook.Event, bool, error)
+	// MarkWebhookPublished sets the event's published marker: the only
+	// field of a stored event that ever changes.
 	MarkWebhookPublished(ctx context.Context, id string) error
 	// ListUnpublished lists events received before the given time that
 	// were never marked published, oldest first: what a sweep republishes.
 	ListUnpublished(ctx context.Context, before time.Time, limit int) ([]webhook.Event, error)
 	// ListWebhooks lists the newest events of a kind.
 	ListWebhooks(ctx context.Context, kind webhook.Kind, limit int) ([]webhook.Event, error)
+}
+
+// MaxStopLookup is the most numbers RecordWebhookStop reads: a sender
+// id, the number it maps to and that number's other forms.
+const MaxStopLookup = 8
+
+// StopRead is what RecordWebhookStop read in its transaction.
+type StopRead struct {
+	// Users are the people stored under the numbers looked up, by phone.
+	Users map[string]user.User
+	// Suppressed are the numbers looked up that are on the suppression
+	// list.
+	Suppressed map[string]bool
+}
+
+// StopWrites is what a STOP writes with its webhook record.
+type StopWrites struct {
+	// Keywords are applied as ApplyKeyword applies each (a keyword older
+	// than the person's latest changes nothing; an unknown number becomes
+	// a STOP user), decided on the users as read.
+	Keywords []consent.Keyword
+	// Suppress, when set, is added to the suppression list unless its
+	// number is there already (an admin's reason stands). Its number
+	// must be among those looked up.
+	Suppress *suppression.Entry
 }

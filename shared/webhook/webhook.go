@@ -28,6 +28,10 @@ type Event struct {
 	Params     map[string]string `json:"params"`
 	ReceivedAt time.Time         `json:"received_at"`
 	Published  bool              `json:"published"`
+	// Unstored marks an event handed on without its record: the store
+	// refused it, so its consumer stores it (for the audit trail) before
+	// applying it. Never stored.
+	Unstored bool `json:"unstored,omitempty"`
 }
 
 // EventID names the stored event: one per inbound MessageSid, one per

@@ -284,13 +284,9 @@ func count(ctx context.Context, q firestore.Query) (int, error) {
 // whenever the keyword is newer than the last, so two keywords of one
 // person processed at once conflict and run one after the other.
 func (s *Store) ApplyKeyword(ctx context.Context, k consent.Keyword) (user.User, bool, error) {
-	if !records.ValidID(k.Phone) {
-		return user.User{}, false, errs.E(errs.Invalid, "gcpfirestore.ApplyKeyword: phone_number cannot name a user")
+	if err := checkKeyword("ApplyKeyword", k); err != nil {
+		return user.User{}, false, err
 	}
-	if k.Intent != consent.IntentOptOut && k.Intent != consent.IntentOptIn {
-		return user.User{}, false, errs.E(errs.Invalid, "gcpfirestore.ApplyKeyword: intent %q is not STOP or START", k.Intent)
-	}
-	at := records.Time(records.Or(k.At, time.Now()))
 	ref := s.userRef(k.Phone)
 	var (
 		out     user.User
@@ -299,44 +295,19 @@ func (s *Store) ApplyKeyword(ctx context.Context, k consent.Keyword) (user.User,
 	apply := func(ctx context.Context, tx *firestore.Transaction) error {
 		out, changed = user.User{}, false
 		snap, err := tx.Get(ref)
-		if status.Code(err) == codes.NotFound {
-			if k.Intent != consent.IntentOptOut {
-				return nil
-			}
-			u := user.User{Phone: k.Phone, Consent: consent.Stop, Attributes: map[string]any{}, CreatedAt: at, UpdatedAt: at, KeywordAt: &at}
-			if err := tx.Create(ref, toUserDoc(u)); err != nil {
-				return err
-			}
-			out, changed = u, true
-			first := consent.Change{Phone: k.Phone, To: consent.Stop, Source: consent.SourceInbound, Ref: k.Ref, At: at}
-			return tx.Create(s.historyCol(k.Phone).NewDoc(), toChangeDoc(first))
-		}
-		if err != nil {
+		if err != nil && status.Code(err) != codes.NotFound {
 			return err
 		}
-		u, err := decodeUser(snap)
-		if err != nil {
-			return err
-		}
-		out = u
-		if u.KeywordAt != nil && !at.After(*u.KeywordAt) {
-			return nil // superseded by the person's later word, or a replay
-		}
-		updates := []firestore.Update{{Path: "keyword_at", Value: at}}
-		u.KeywordAt = &at
-		if to, change := consent.AfterIntent(u.Consent, k.Intent); change {
-			entry := consent.Change{Phone: k.Phone, From: u.Consent, To: to, Source: consent.SourceInbound, Ref: k.Ref, At: at}
-			u.Consent, u.UpdatedAt = to, at
-			updates = append(updates,
-				firestore.Update{Path: "consent_state", Value: string(to)},
-				firestore.Update{Path: "updated_at", Value: at})
-			if err := tx.Create(s.historyCol(k.Phone).NewDoc(), toChangeDoc(entry)); err != nil {
+		var u *user.User
+		if snap != nil && snap.Exists() {
+			d, err := decodeUser(snap)
+			if err != nil {
 				return err
 			}
-			changed = true
+			u = &d
 		}
-		out = u
-		return tx.Update(ref, updates)
+		out, changed, err = s.applyKeyword(tx, k, u)
+		return err
 	}
 	err := s.c.RunTransaction(ctx, apply, firestore.MaxAttempts(txAttempts))
 	if status.Code(err) == codes.AlreadyExists {
@@ -347,6 +318,54 @@ func (s *Store) ApplyKeyword(ctx context.Context, k consent.Keyword) (user.User,
 		return user.User{}, false, classify("ApplyKeyword", err)
 	}
 	return out, changed, nil
+}
+
+func checkKeyword(op string, k consent.Keyword) error {
+	if !records.ValidID(k.Phone) {
+		return errs.E(errs.Invalid, "gcpfirestore.%s: phone_number cannot name a user", op)
+	}
+	if k.Intent != consent.IntentOptOut && k.Intent != consent.IntentOptIn {
+		return errs.E(errs.Invalid, "gcpfirestore.%s: intent %q is not STOP or START", op, k.Intent)
+	}
+	return nil
+}
+
+// applyKeyword writes, in tx, what a checked keyword does to the person
+// as tx read them (nil: no user): only writes, so that a transaction
+// doing its reads first can apply several.
+func (s *Store) applyKeyword(tx *firestore.Transaction, k consent.Keyword, read *user.User) (user.User, bool, error) {
+	at := records.Time(records.Or(k.At, time.Now()))
+	ref := s.userRef(k.Phone)
+	if read == nil {
+		if k.Intent != consent.IntentOptOut {
+			return user.User{}, false, nil
+		}
+		u := user.User{Phone: k.Phone, Consent: consent.Stop, Attributes: map[string]any{}, CreatedAt: at, UpdatedAt: at, KeywordAt: &at}
+		if err := tx.Create(ref, toUserDoc(u)); err != nil {
+			return user.User{}, false, err
+		}
+		first := consent.Change{Phone: k.Phone, To: consent.Stop, Source: consent.SourceInbound, Ref: k.Ref, At: at}
+		return u, true, tx.Create(s.historyCol(k.Phone).NewDoc(), toChangeDoc(first))
+	}
+	u := *read
+	if u.KeywordAt != nil && !at.After(*u.KeywordAt) {
+		return u, false, nil // superseded by the person's later word, or a replay
+	}
+	updates := []firestore.Update{{Path: "keyword_at", Value: at}}
+	u.KeywordAt = &at
+	changed := false
+	if to, change := consent.AfterIntent(u.Consent, k.Intent); change {
+		entry := consent.Change{Phone: k.Phone, From: u.Consent, To: to, Source: consent.SourceInbound, Ref: k.Ref, At: at}
+		u.Consent, u.UpdatedAt = to, at
+		updates = append(updates,
+			firestore.Update{Path: "consent_state", Value: string(to)},
+			firestore.Update{Path: "updated_at", Value: at})
+		if err := tx.Create(s.historyCol(k.Phone).NewDoc(), toChangeDoc(entry)); err != nil {
+			return user.User{}, false, err
+		}
+		changed = true
+	}
+	return u, changed, tx.Update(ref, updates)
 }
 
 // RecordInbound implements store.Users, in a transaction so that the

@@ -3,6 +3,7 @@ package gcpfirestore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -10,7 +11,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/internal/records"
+	"github.com/eventstreamengine/ese/shared/user"
 	"github.com/eventstreamengine/ese/shared/webhook"
 )
 
@@ -37,6 +40,111 @@ func (s *Store) RecordWebhook(ctx context.Context, e webhook.Event) (webhook.Eve
 		return webhook.Event{}, false, err
 	}
 	return stored.event(e.ID), false, nil
+}
+
+// RecordWebhookStop implements store.Webhooks: one transaction reads the
+// record, the users and the suppressions, then writes them all. A
+// concurrent first write (the same callback twice, or the person
+// created by an import) fails it with AlreadyExists, and it decides once
+// more on what is stored then.
+func (s *Store) RecordWebhookStop(ctx context.Context, e webhook.Event, lookup []string, decide func(store.StopRead) (store.StopWrites, error)) (webhook.Event, bool, error) {
+	if !records.ValidID(e.ID) {
+		return webhook.Event{}, false, errs.E(errs.Invalid, "gcpfirestore.RecordWebhookStop: invalid event id %q", e.ID)
+	}
+	if len(lookup) > store.MaxStopLookup {
+		return webhook.Event{}, false, errs.E(errs.Invalid, "gcpfirestore.RecordWebhookStop: %d numbers, at most %d", len(lookup), store.MaxStopLookup)
+	}
+	e.ReceivedAt = records.Or(e.ReceivedAt, time.Now())
+	d := toWebhookDoc(e)
+	d.ExpireAt = expiry(d.ReceivedAt, s.retention.Webhooks)
+	ref := s.webhooks().Doc(e.ID)
+	users := s.userRefs(lookup)
+	var suppressions []*firestore.DocumentRef
+	for _, u := range users {
+		suppressions = append(suppressions, s.c.Collection(colSuppressed).Doc(u.ID))
+	}
+	var (
+		out     webhook.Event
+		created bool
+	)
+	record := func(ctx context.Context, tx *firestore.Transaction) error {
+		out, created = webhook.Event{}, false
+		snaps, err := tx.GetAll(append([]*firestore.DocumentRef{ref}, append(users, suppressions...)...))
+		if err != nil {
+			return err
+		}
+		if snaps[0].Exists() {
+			var stored webhookDoc
+			if err := snaps[0].DataTo(&stored); err != nil {
+				return fmt.Errorf("decode %s: %w", e.ID, err)
+			}
+			out = stored.event(e.ID)
+			return nil
+		}
+		read := store.StopRead{Users: map[string]user.User{}, Suppressed: map[string]bool{}}
+		for i, snap := range snaps[1 : 1+len(users)] {
+			if snap.Exists() {
+				u, err := decodeUser(snap)
+				if err != nil {
+					return err
+				}
+				read.Users[u.Phone] = u
+			}
+			if snaps[1+len(users)+i].Exists() {
+				read.Suppressed[users[i].ID] = true
+			}
+		}
+		w, err := decide(read)
+		if err != nil {
+			return err
+		}
+		if err := s.writeStop(tx, lookup, read, w); err != nil {
+			return err
+		}
+		out, created = d.event(e.ID), true
+		return tx.Create(ref, d)
+	}
+	err := s.c.RunTransaction(ctx, record, firestore.MaxAttempts(txAttempts))
+	if status.Code(err) == codes.AlreadyExists {
+		err = s.c.RunTransaction(ctx, record, firestore.MaxAttempts(txAttempts))
+	}
+	if err != nil {
+		return webhook.Event{}, false, classify("RecordWebhookStop", err)
+	}
+	return out, created, nil
+}
+
+// writeStop writes w in tx, decided on read.
+func (s *Store) writeStop(tx *firestore.Transaction, lookup []string, read store.StopRead, w store.StopWrites) error {
+	for _, k := range w.Keywords {
+		if err := checkKeyword("RecordWebhookStop", k); err != nil {
+			return err
+		}
+		if !slices.Contains(lookup, k.Phone) {
+			return errs.E(errs.Invalid, "gcpfirestore.RecordWebhookStop: a keyword for a number not looked up")
+		}
+		var u *user.User
+		if found, ok := read.Users[k.Phone]; ok {
+			u = &found
+		}
+		if _, _, err := s.applyKeyword(tx, k, u); err != nil {
+			return err
+		}
+	}
+	if e := w.Suppress; e != nil {
+		if err := e.Check(); err != nil {
+			return err
+		}
+		if !records.ValidID(e.Phone) || !slices.Contains(lookup, e.Phone) {
+			return errs.E(errs.Invalid, "gcpfirestore.RecordWebhookStop: a suppression of a number not looked up")
+		}
+		if read.Suppressed[e.Phone] {
+			return nil // kept as it is: an admin's reason stands
+		}
+		created := records.Or(e.CreatedAt, time.Now())
+		return tx.Create(s.c.Collection(colSuppressed).Doc(e.Phone), suppressionDoc{Reason: e.Reason, By: e.By, CreatedAt: created})
+	}
+	return nil
 }
 
 // MarkWebhookPublished implements store.Webhooks.

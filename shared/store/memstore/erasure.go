@@ -34,17 +34,20 @@ func (s *Store) DeleteWebhooksOf(ctx context.Context, ids []string, limit int) (
 	if len(ids) == 0 || len(ids) > records.MaxIn || limit < 1 {
 		return 0, errs.E(errs.Invalid, "memstore.DeleteWebhooksOf: 1 to %d ids and a limit of at least 1 are required", records.MaxIn)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	n := 0
-	for id, e := range s.webhooks {
-		if n == limit {
-			break
+	for i := range s.webhooks.shards {
+		sh := &s.webhooks.shards[i]
+		sh.mu.Lock()
+		for id, e := range sh.events {
+			if n == limit {
+				break
+			}
+			if p := records.WebhookParty(e); p != "" && slices.Contains(ids, p) {
+				delete(sh.events, id)
+				n++
+			}
 		}
-		if p := records.WebhookParty(e); p != "" && slices.Contains(ids, p) {
-			delete(s.webhooks, id)
-			n++
-		}
+		sh.mu.Unlock()
 	}
 	return n, nil
 }

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"maps"
 	"slices"
 	"sort"
@@ -33,11 +34,11 @@ import (
 	"github.com/eventstreamengine/ese/shared/template"
 	"github.com/eventstreamengine/ese/shared/user"
 	"github.com/eventstreamengine/ese/shared/userimport"
-	"github.com/eventstreamengine/ese/shared/webhook"
 )
 
-// Store keeps everything in maps behind one mutex. The zero value is not
-// usable; call New.
+// Store keeps everything in maps behind one mutex, but webhook records,
+// which sit behind locks of their own (see webhookShards). The zero value
+// is not usable; call New.
 type Store struct {
 	mu    sync.Mutex
 	users map[string]user.User
@@ -55,7 +56,7 @@ type Store struct {
 	campaigns   map[string]campaign.Campaign
 	changes     map[string][]campaign.Change // each campaign's history
 	messages    map[string]message.Message
-	webhooks    map[string]webhook.Event
+	webhooks    webhookShards // their own locks: see webhooks.go
 	problems    map[string]health.Problem
 	suppressed  map[string]suppression.Entry // made on first use
 	ledgers     map[string]ledger            // by phone; made on first use
@@ -86,7 +87,7 @@ func New() *Store {
 		campaigns: map[string]campaign.Campaign{},
 		changes:   map[string][]campaign.Change{},
 		messages:  map[string]message.Message{},
-		webhooks:  map[string]webhook.Event{},
+		webhooks:  webhookShards{seed: maphash.MakeSeed()},
 	}
 }
 
@@ -248,27 +249,40 @@ func (s *Store) SetConsent(ctx context.Context, c consent.Change) (user.User, bo
 
 // ApplyKeyword implements store.Users.
 func (s *Store) ApplyKeyword(ctx context.Context, k consent.Keyword) (user.User, bool, error) {
-	if !records.ValidID(k.Phone) {
-		return user.User{}, false, errs.E(errs.Invalid, "memstore.ApplyKeyword: phone_number cannot name a user")
+	if err := checkKeyword("ApplyKeyword", k); err != nil {
+		return user.User{}, false, err
 	}
-	if k.Intent != consent.IntentOptOut && k.Intent != consent.IntentOptIn {
-		return user.User{}, false, errs.E(errs.Invalid, "memstore.ApplyKeyword: intent %q is not STOP or START", k.Intent)
-	}
-	at := records.Time(records.Or(k.At, time.Now()))
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	u, changed := s.applyKeyword(k)
+	return u, changed, nil
+}
+
+func checkKeyword(op string, k consent.Keyword) error {
+	if !records.ValidID(k.Phone) {
+		return errs.E(errs.Invalid, "memstore.%s: phone_number cannot name a user", op)
+	}
+	if k.Intent != consent.IntentOptOut && k.Intent != consent.IntentOptIn {
+		return errs.E(errs.Invalid, "memstore.%s: intent %q is not STOP or START", op, k.Intent)
+	}
+	return nil
+}
+
+// applyKeyword applies a checked keyword. The caller holds mu.
+func (s *Store) applyKeyword(k consent.Keyword) (user.User, bool) {
+	at := records.Time(records.Or(k.At, time.Now()))
 	u, ok := s.users[k.Phone]
 	if !ok {
 		if k.Intent != consent.IntentOptOut {
-			return user.User{}, false, nil
+			return user.User{}, false
 		}
 		u = user.User{Phone: k.Phone, Consent: consent.Stop, Attributes: map[string]any{}, CreatedAt: at, UpdatedAt: at, KeywordAt: &at}
 		s.putUser(u)
 		s.history[k.Phone] = append(s.history[k.Phone], consent.Change{Phone: k.Phone, To: consent.Stop, Source: consent.SourceInbound, Ref: k.Ref, At: at})
-		return copyUser(u), true, nil
+		return copyUser(u), true
 	}
 	if u.KeywordAt != nil && !at.After(*u.KeywordAt) {
-		return copyUser(u), false, nil // superseded by the person's later word, or a replay
+		return copyUser(u), false // superseded by the person's later word, or a replay
 	}
 	u.KeywordAt = &at
 	to, change := consent.AfterIntent(u.Consent, k.Intent)
@@ -277,7 +291,7 @@ func (s *Store) ApplyKeyword(ctx context.Context, k consent.Keyword) (user.User,
 		u.Consent, u.UpdatedAt = to, at
 	}
 	s.putUser(u)
-	return copyUser(u), change, nil
+	return copyUser(u), change
 }
 
 // RecordInbound implements store.Users.
@@ -1028,89 +1042,4 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-// Webhooks
-
-func copyEvent(e webhook.Event) webhook.Event {
-	if e.Params != nil {
-		p := make(map[string]string, len(e.Params))
-		for k, v := range e.Params {
-			p[k] = v
-		}
-		e.Params = p
-	}
-	e.ReceivedAt = records.Time(e.ReceivedAt)
-	return e
-}
-
-// RecordWebhook implements store.Webhooks.
-func (s *Store) RecordWebhook(ctx context.Context, e webhook.Event) (webhook.Event, bool, error) {
-	if !records.ValidID(e.ID) {
-		return webhook.Event{}, false, errs.E(errs.Invalid, "memstore.RecordWebhook: invalid event id %q", e.ID)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old, ok := s.webhooks[e.ID]; ok {
-		return copyEvent(old), false, nil
-	}
-	e = copyEvent(e)
-	e.ReceivedAt = records.Or(e.ReceivedAt, time.Now())
-	s.webhooks[e.ID] = e
-	return copyEvent(e), true, nil
-}
-
-// MarkWebhookPublished implements store.Webhooks.
-func (s *Store) MarkWebhookPublished(ctx context.Context, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.webhooks[id]
-	if !ok {
-		return notExist("MarkWebhookPublished", "event "+id)
-	}
-	e.Published = true
-	s.webhooks[id] = e
-	return nil
-}
-
-// ListWebhooks implements store.Webhooks.
-func (s *Store) ListWebhooks(ctx context.Context, kind webhook.Kind, limit int) ([]webhook.Event, error) {
-	if limit < 1 {
-		return nil, errs.E(errs.Invalid, "memstore.ListWebhooks: limit must be at least 1")
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var es []webhook.Event
-	for _, e := range s.webhooks {
-		if e.Kind == kind {
-			es = append(es, e)
-		}
-	}
-	slices.SortFunc(es, func(a, b webhook.Event) int { return newestFirst(a.ReceivedAt, b.ReceivedAt, a.ID, b.ID) })
-	out := []webhook.Event{}
-	for _, e := range es[:min(limit, len(es))] {
-		out = append(out, copyEvent(e))
-	}
-	return out, nil
-}
-
-// ListUnpublished implements store.Webhooks.
-func (s *Store) ListUnpublished(ctx context.Context, before time.Time, limit int) ([]webhook.Event, error) {
-	if limit < 1 {
-		return nil, errs.E(errs.Invalid, "memstore.ListUnpublished: limit must be at least 1")
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var es []webhook.Event
-	for _, e := range s.webhooks {
-		if !e.Published && e.ReceivedAt.Before(before) {
-			es = append(es, e)
-		}
-	}
-	slices.SortFunc(es, func(a, b webhook.Event) int { return -newestFirst(a.ReceivedAt, b.ReceivedAt, a.ID, b.ID) })
-	out := []webhook.Event{}
-	for _, e := range es[:min(limit, len(es))] {
-		out = append(out, copyEvent(e))
-	}
-	return out, nil
 }

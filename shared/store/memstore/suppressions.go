@@ -22,6 +22,11 @@ func (s *Store) Suppress(ctx context.Context, e suppression.Entry) (suppression.
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.suppress(e), nil
+}
+
+// suppress stores a checked entry. The caller holds mu.
+func (s *Store) suppress(e suppression.Entry) suppression.Entry {
 	if s.suppressed == nil {
 		s.suppressed = map[string]suppression.Entry{}
 	}
@@ -30,7 +35,7 @@ func (s *Store) Suppress(ctx context.Context, e suppression.Entry) (suppression.
 		e.CreatedAt = old.CreatedAt
 	}
 	s.suppressed[e.Phone] = e
-	return e, nil
+	return e
 }
 
 // Unsuppress implements store.Suppressions.

@@ -106,6 +106,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"erasure_whole", testErase},
 		{"count_opt_outs", testCountOptOuts},
 		{"marketing_opt_out", testMarketingOptOut},
+		{"record_webhook_stop_in_one_transaction", testRecordWebhookStop},
+		{"record_webhook_stop_concurrent", testRecordWebhookStopConcurrent},
+		{"webhook_received_fields_never_change", testWebhookReceivedFieldsNeverChange},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,177 @@
+package memstore
+
+import (
+	"context"
+	"hash/maphash"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/store"
+	"github.com/eventstreamengine/ese/shared/store/internal/records"
+	"github.com/eventstreamengine/ese/shared/user"
+	"github.com/eventstreamengine/ese/shared/webhook"
+)
+
+// webhookShards keeps webhook records in shards by id, each behind its own
+// lock, so callbacks stored at once do not queue on the store's one mutex
+// (the Webhooks function's benchmark serialised on it). A method that
+// holds both takes mu first.
+type webhookShards struct {
+	seed   maphash.Seed
+	shards [16]webhookShard
+}
+
+type webhookShard struct {
+	mu     sync.Mutex
+	events map[string]webhook.Event
+}
+
+// shard returns id's shard, locked; the caller unlocks it.
+func (w *webhookShards) shard(id string) *webhookShard {
+	if w.seed == (maphash.Seed{}) {
+		panic("memstore: webhooks used before New")
+	}
+	sh := &w.shards[maphash.String(w.seed, id)%uint64(len(w.shards))]
+	sh.mu.Lock()
+	if sh.events == nil {
+		sh.events = map[string]webhook.Event{}
+	}
+	return sh
+}
+
+// all returns a copy of every record that keep accepts, reading one
+// shard at a time (a list is a query, not a snapshot, in Firestore too).
+func (w *webhookShards) all(keep func(webhook.Event) bool) []webhook.Event {
+	var out []webhook.Event
+	for i := range w.shards {
+		sh := &w.shards[i]
+		sh.mu.Lock()
+		for _, e := range sh.events {
+			if keep(e) {
+				out = append(out, copyEvent(e))
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return out
+}
+
+func copyEvent(e webhook.Event) webhook.Event {
+	e.Params = maps.Clone(e.Params)
+	e.ReceivedAt = records.Time(e.ReceivedAt)
+	return e
+}
+
+// RecordWebhook implements store.Webhooks.
+func (s *Store) RecordWebhook(ctx context.Context, e webhook.Event) (webhook.Event, bool, error) {
+	if !records.ValidID(e.ID) {
+		return webhook.Event{}, false, errs.E(errs.Invalid, "memstore.RecordWebhook: invalid event id %q", e.ID)
+	}
+	sh := s.webhooks.shard(e.ID)
+	defer sh.mu.Unlock()
+	return sh.record(e)
+}
+
+// record stores e unless its id is taken. The caller holds sh.mu.
+func (sh *webhookShard) record(e webhook.Event) (webhook.Event, bool, error) {
+	if old, ok := sh.events[e.ID]; ok {
+		return copyEvent(old), false, nil
+	}
+	e = copyEvent(e)
+	e.Unstored = false // never stored, as in Firestore
+	e.ReceivedAt = records.Time(records.Or(e.ReceivedAt, time.Now()))
+	sh.events[e.ID] = e
+	return copyEvent(e), true, nil
+}
+
+// RecordWebhookStop implements store.Webhooks: the users, suppressions and
+// the record's shard are held locked together, so the STOP and the record
+// are one step.
+func (s *Store) RecordWebhookStop(ctx context.Context, e webhook.Event, lookup []string, decide func(store.StopRead) (store.StopWrites, error)) (webhook.Event, bool, error) {
+	if !records.ValidID(e.ID) {
+		return webhook.Event{}, false, errs.E(errs.Invalid, "memstore.RecordWebhookStop: invalid event id %q", e.ID)
+	}
+	if len(lookup) > store.MaxStopLookup {
+		return webhook.Event{}, false, errs.E(errs.Invalid, "memstore.RecordWebhookStop: %d numbers, at most %d", len(lookup), store.MaxStopLookup)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh := s.webhooks.shard(e.ID)
+	defer sh.mu.Unlock()
+	if old, ok := sh.events[e.ID]; ok {
+		return copyEvent(old), false, nil
+	}
+	read := store.StopRead{Users: map[string]user.User{}, Suppressed: map[string]bool{}}
+	for _, p := range lookup {
+		if u, ok := s.users[p]; ok {
+			read.Users[p] = copyUser(u)
+		}
+		if _, ok := s.suppressed[p]; ok {
+			read.Suppressed[p] = true
+		}
+	}
+	w, err := decide(read)
+	if err != nil {
+		return webhook.Event{}, false, err
+	}
+	for _, k := range w.Keywords {
+		if err := checkKeyword("RecordWebhookStop", k); err != nil {
+			return webhook.Event{}, false, err
+		}
+		if !slices.Contains(lookup, k.Phone) {
+			return webhook.Event{}, false, errs.E(errs.Invalid, "memstore.RecordWebhookStop: a keyword for a number not looked up")
+		}
+	}
+	if w.Suppress != nil {
+		if err := w.Suppress.Check(); err != nil {
+			return webhook.Event{}, false, err
+		}
+		if !records.ValidID(w.Suppress.Phone) || !slices.Contains(lookup, w.Suppress.Phone) {
+			return webhook.Event{}, false, errs.E(errs.Invalid, "memstore.RecordWebhookStop: a suppression of a number not looked up")
+		}
+	}
+	// Checked: nothing below fails, so all is written or nothing.
+	for _, k := range w.Keywords {
+		s.applyKeyword(k)
+	}
+	if w.Suppress != nil && !read.Suppressed[w.Suppress.Phone] {
+		s.suppress(*w.Suppress)
+	}
+	return sh.record(e)
+}
+
+// MarkWebhookPublished implements store.Webhooks.
+func (s *Store) MarkWebhookPublished(ctx context.Context, id string) error {
+	sh := s.webhooks.shard(id)
+	defer sh.mu.Unlock()
+	e, ok := sh.events[id]
+	if !ok {
+		return notExist("MarkWebhookPublished", "event "+id)
+	}
+	e.Published = true
+	sh.events[id] = e
+	return nil
+}
+
+// ListWebhooks implements store.Webhooks.
+func (s *Store) ListWebhooks(ctx context.Context, kind webhook.Kind, limit int) ([]webhook.Event, error) {
+	if limit < 1 {
+		return nil, errs.E(errs.Invalid, "memstore.ListWebhooks: limit must be at least 1")
+	}
+	es := s.webhooks.all(func(e webhook.Event) bool { return e.Kind == kind })
+	slices.SortFunc(es, func(a, b webhook.Event) int { return newestFirst(a.ReceivedAt, b.ReceivedAt, a.ID, b.ID) })
+	return append([]webhook.Event{}, es[:min(limit, len(es))]...), nil
+}
+
+// ListUnpublished implements store.Webhooks.
+func (s *Store) ListUnpublished(ctx context.Context, before time.Time, limit int) ([]webhook.Event, error) {
+	if limit < 1 {
+		return nil, errs.E(errs.Invalid, "memstore.ListUnpublished: limit must be at least 1")
+	}
+	es := s.webhooks.all(func(e webhook.Event) bool { return !e.Published && e.ReceivedAt.Before(before) })
+	slices.SortFunc(es, func(a, b webhook.Event) int { return -newestFirst(a.ReceivedAt, b.ReceivedAt, a.ID, b.ID) })
+	return append([]webhook.Event{}, es[:min(limit, len(es))]...), nil
+}
