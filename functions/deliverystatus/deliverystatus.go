@@ -5,6 +5,7 @@ package deliverystatus
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
@@ -64,6 +65,14 @@ func New(st store.Store, giveUpAfter time.Duration, failures deliverystatus.Fail
 // Over returns the handler applying statuses through a.
 func Over(a *deliverystatus.Applier) edge.Handler {
 	return edge.Decoded(func(ctx context.Context, e webhook.Event) error {
+		if e.Unstored {
+			// The Webhooks function's store refused it: stored here, for
+			// the audit trail, before it is applied.
+			e.Unstored, e.Published = false, true
+			if _, _, err := st.RecordWebhook(ctx, e); err != nil {
+				return fmt.Errorf("HandleStatus: record: %w", err)
+			}
+		}
 		return a.Apply(ctx, twilioform.Status(e))
 	})
 }

@@ -6,6 +6,7 @@ package inbound
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	"github.com/sethvargo/go-envconfig"
@@ -40,10 +41,19 @@ func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
 	return New(st), nil
 }
 
-// New returns the handler over st.
+// New returns the handler over st. An event the Webhooks function handed
+// on unstored (its store refused) is stored first, for the audit trail,
+// with its STOP applied in the same transaction (inbound.Record).
 func New(st store.Store) edge.Handler {
 	h := &inbound.Handler{Store: st}
 	return edge.Decoded(func(ctx context.Context, e webhook.Event) error {
-		return h.Handle(ctx, twilioform.Inbound(e))
+		m := twilioform.Inbound(e)
+		if e.Unstored {
+			e.Unstored, e.Published = false, true // delivered already: no sweep republishes it
+			if _, _, err := inbound.Record(ctx, st, e, m); err != nil {
+				return fmt.Errorf("HandleInbound: record: %w", err)
+			}
+		}
+		return h.Handle(ctx, m)
 	})
 }

@@ -146,16 +146,27 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 		return
 	}
 	log = log.With("message_sid", ev.MessageSID)
-	stored, created, err := s.Store.RecordWebhook(r.Context(), ev)
-	if err != nil {
-		render.Error(w, r, fmt.Errorf("webhooks: record: %w", err))
+	stored, created, err := s.record(r.Context(), ev)
+	switch {
+	case errs.Is(err, errs.Invalid):
+		render.Error(w, r, fmt.Errorf("webhooks: record: %w", err)) // no store would take it
 		return
-	}
-	// Publish until the publish is recorded: a replay after a failed
-	// publish finds the payload stored but unpublished, and publishes. As
-	// Twilio replays only what never got an answer, a failed publish is
-	// processed in place when it can be.
-	if !stored.Published {
+	case err != nil:
+		// Twilio retries a 5xx only as its connection overrides allow
+		// (a few times, within 15 s): hand the callback on unstored, and
+		// its consumer stores and applies it.
+		ev.Unstored = true
+		if perr := s.Events.Publish(r.Context(), events.WebhookTopic(kind), ev); perr != nil {
+			render.Error(w, r, errs.Wrap(errs.Transient, fmt.Errorf("record: %w; publish: %w", err, perr), "webhooks"))
+			return
+		}
+		log.Warn("store failed; handed on unstored", "error", err)
+		stored, created = ev, true
+	case !stored.Published:
+		// Publish until the publish is recorded: a replay after a failed
+		// publish finds the payload stored but unpublished, and publishes.
+		// As Twilio replays only what never got an answer, a failed
+		// publish is processed in place when it can be.
 		if err := s.handOn(r.Context(), stored); err != nil {
 			apply := s.Apply[kind]
 			if apply == nil {
@@ -180,6 +191,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 	}
 	log.Info("status callback", "status", stored.Status, "duplicate", !created)
 	s.twiml(w, "")
+}
+
+// record stores a callback once; an inbound STOP is applied in the same
+// transaction (inbound.Record), before Twilio has its answer.
+func (s *Server) record(ctx context.Context, ev webhook.Event) (webhook.Event, bool, error) {
+	if ev.Kind == webhook.Inbound {
+		return inbound.Record(ctx, s.Store, ev, twilioform.Inbound(ev))
+	}
+	return s.Store.RecordWebhook(ctx, ev)
 }
 
 func (s *Server) event(kind webhook.Kind, r *http.Request) (webhook.Event, error) {
