@@ -14,10 +14,63 @@ import (
 	smstwilio "github.com/eventstreamengine/ese/shared/sms/twilio"
 )
 
-const (
-	callbackAttempts = 4        // Twilio retries a callback that failed to arrive
-	maxWebhookAnswer = 64 << 10 // how much of a webhook's answer is kept
-)
+const maxWebhookAnswer = 64 << 10 // how much of a webhook's answer is kept
+
+// overrides are what a webhook URL's connection overrides (Twilio's
+// "#rc=3&rp=ct,5xx" fragment, "Webhooks connection overrides") ask of
+// its delivery: how many times a failed post is tried again (rc, 0 to 5)
+// and after which failures (rp: ct a connection that failed, rt an
+// answer that timed out, 4xx, 5xx, all). Without them Twilio tries once
+// more after a failed connection only, never after an answer: a 5xx is
+// retried only when the URL asks.
+type overrides struct {
+	retries int
+	policy  map[string]bool
+}
+
+// connectionOverrides splits target into the URL Twilio posts to and
+// signs (the fragment is never sent) and its overrides.
+func connectionOverrides(target string) (string, overrides) {
+	o := overrides{retries: 1, policy: map[string]bool{"ct": true}}
+	clean, fragment, found := strings.Cut(target, "#")
+	if !found {
+		return target, o
+	}
+	q, err := url.ParseQuery(fragment)
+	if err != nil {
+		return clean, o
+	}
+	if rc, err := strconv.Atoi(q.Get("rc")); err == nil {
+		o.retries = min(max(rc, 0), 5)
+	}
+	if rp := q.Get("rp"); rp != "" {
+		o.policy = map[string]bool{}
+		for _, p := range strings.Split(rp, ",") {
+			o.policy[strings.TrimSpace(p)] = true
+		}
+	}
+	return clean, o
+}
+
+// retry reports whether a post that answered code (or failed with err)
+// is tried again under o.
+func (o overrides) retry(code int, err error) bool {
+	class := ""
+	var ne interface{ Timeout() bool }
+	switch {
+	case err != nil && errors.As(err, &ne) && ne.Timeout():
+		class = "rt"
+	case err != nil:
+		class = "ct"
+	case code >= 500:
+		class = "5xx"
+	case code >= 400:
+		class = "4xx"
+	default:
+		return false
+	}
+	return o.policy["all"] || o.policy[class]
+}
 
 // live plays a message's life, each status StatusStep after the last
 // (the one handed on by the sender at its turn, slot, when it has one),
@@ -94,28 +147,43 @@ func (s *Server) callback(m Message) {
 	// One token for all attempts, as Twilio's, so receivers can spot retries.
 	idem := newSID("")
 	log := s.log.With("sid", m.SID, "status", m.Status, "callback", where(m.StatusCallback))
-	for attempt := range callbackAttempts {
-		if attempt > 0 && !s.sleep(s.cfg.StatusStep<<(attempt-1)) {
-			return
+	code, err := s.deliver(s.ctx, m.StatusCallback, form, idem, func(attempt int) time.Duration { return s.cfg.StatusStep << (attempt - 1) })
+	switch {
+	case err == nil && code < 300:
+		log.Debug("twilio stand-in: status callback delivered", "http_status", code)
+	case s.ctx.Err() != nil:
+	case err != nil:
+		log.Error("twilio stand-in: status callback failed", "err", err)
+	default:
+		log.Error("twilio stand-in: status callback refused", "http_status", code)
+	}
+}
+
+// deliver posts form to target (signed for it, its connection overrides
+// honoured: see overrides), waiting pause(n) before the nth retry, and
+// returns the last answer's status, or the last error.
+func (s *Server) deliver(ctx context.Context, target string, form url.Values, idem string, pause func(attempt int) time.Duration) (int, error) {
+	code, _, err := s.deliverRead(ctx, target, form, idem, pause)
+	return code, err
+}
+
+// deliverRead is deliver, returning the start of the last answer's body.
+func (s *Server) deliverRead(ctx context.Context, target string, form url.Values, idem string, pause func(attempt int) time.Duration) (int, []byte, error) {
+	clean, o := connectionOverrides(target)
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 && !s.sleep(pause(attempt)) {
+			return 0, nil, s.ctx.Err()
 		}
-		code, _, err := s.post(s.ctx, m.StatusCallback, form, idem)
-		switch {
-		case err == nil && code < 300:
-			log.Debug("twilio stand-in: status callback delivered", "http_status", code)
-			return
-		case err == nil && code < 500:
-			log.Warn("twilio stand-in: status callback refused; not retried", "http_status", code)
-			return
-		case s.ctx.Err() != nil:
-			return
+		code, body, err := s.post(ctx, clean, form, idem)
+		if attempt >= o.retries || !o.retry(code, err) || ctx.Err() != nil {
+			return code, body, err
 		}
 		if err != nil {
-			log.Warn("twilio stand-in: status callback failed", "attempt", attempt+1, "err", err)
+			s.log.Warn("twilio stand-in: webhook failed; retried", "callback", where(clean), "attempt", attempt+1, "err", err)
 		} else {
-			log.Warn("twilio stand-in: status callback failed", "attempt", attempt+1, "http_status", code)
+			s.log.Warn("twilio stand-in: webhook failed; retried", "callback", where(clean), "attempt", attempt+1, "http_status", code)
 		}
 	}
-	log.Error("twilio stand-in: status callback given up", "attempts", callbackAttempts)
 }
 
 // post sends form, signed for target, as Twilio posts its webhooks, and

@@ -7,7 +7,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
+
+// inboundRetryPause is the wait before an inbound webhook's retry: Twilio
+// retries within its total time of 15 s.
+const inboundRetryPause = 100 * time.Millisecond
 
 // inboundAnswer is what /_standin/inbound says: the inbound message's SID
 // and what our webhook answered (TwiML, usually).
@@ -20,7 +25,9 @@ type inboundAnswer struct {
 
 // postInbound plays a WhatsApp user writing to us: it opens their window
 // with To, builds the form Twilio would post, signs it for InboundURL and
-// posts it there, once (Twilio does not retry inbound webhooks).
+// posts it there, retried as InboundURL's connection overrides say
+// (Twilio's "#rc=..&rp=.." fragment; without them a failed connection is
+// tried once more, an answer never).
 func (s *Server) postInbound(w http.ResponseWriter, r *http.Request) {
 	in, err := readFields(w, r)
 	if err != nil {
@@ -61,7 +68,8 @@ func (s *Server) postInbound(w http.ResponseWriter, r *http.Request) {
 		"WaId":             {strings.TrimPrefix(from, "+")},
 		"ProfileName":      {cmp.Or(in["profilename"], "Stand-in User")},
 	}
-	code, body, err := s.post(r.Context(), s.cfg.InboundURL, form, newSID(""))
+	// Retried only as InboundURL's connection overrides ask, at once.
+	code, body, err := s.deliverRead(r.Context(), s.cfg.InboundURL, form, newSID(""), func(int) time.Duration { return inboundRetryPause })
 	if err != nil {
 		s.log.Warn("twilio stand-in: inbound webhook failed", "sid", sid, "from", mask(from), "err", err)
 		writeJSON(w, http.StatusBadGateway, inboundAnswer{MessageSID: sid, Error: err.Error()})

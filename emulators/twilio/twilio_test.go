@@ -489,12 +489,14 @@ func TestStatusCallbacks(t *testing.T) {
 func TestStatusCallbacks_retries(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name   string
-		answer func(n int, form url.Values) int
-		want   []string
+		name      string
+		overrides string // the callback URL's connection overrides
+		answer    func(n int, form url.Values) int
+		want      []string
 	}{
 		{
-			name: "server_errors_retried",
+			name:      "server_errors_retried",
+			overrides: "#rc=3&rp=ct,5xx",
 			answer: func(n int, _ url.Values) int {
 				switch n { // n=1 is the first "sent"
 				case 1:
@@ -507,12 +509,26 @@ func TestStatusCallbacks_retries(t *testing.T) {
 			want: []string{"queued", "sent", "sent", "sent", "delivered", "read"},
 		},
 		{
-			name:   "client_errors_not_retried",
-			answer: func(n int, _ url.Values) int { return 403 },
+			name:      "client_errors_not_retried",
+			overrides: "#rc=3&rp=ct,5xx",
+			answer:    func(n int, _ url.Values) int { return 403 },
+			want:      []string{"queued", "sent", "delivered", "read"},
+		},
+		{
+			name:      "client_errors_retried_when_asked",
+			overrides: "#rc=1&rp=all",
+			answer:    func(n int, _ url.Values) int { return 403 },
+			want:      []string{"queued", "queued", "sent", "sent", "delivered", "delivered", "read", "read"},
+		},
+		{
+			// Twilio's defaults (rc=1, rp=ct): an answer is never retried.
+			name:   "server_errors_not_retried_without_overrides",
+			answer: func(n int, _ url.Values) int { return http.StatusServiceUnavailable },
 			want:   []string{"queued", "sent", "delivered", "read"},
 		},
 		{
-			name: "given_up_after_four_attempts",
+			name:      "given_up_after_four_attempts",
+			overrides: "#rc=3&rp=5xx",
 			answer: func(n int, f url.Values) int {
 				if f.Get("MessageStatus") == "sent" {
 					return http.StatusBadGateway
@@ -528,7 +544,7 @@ func TestStatusCallbacks_retries(t *testing.T) {
 			h := newHook(t, tt.answer)
 			s, u := start(t, standin.Config{StatusStep: 2 * time.Millisecond})
 			s.OpenWindow(ada, sender)
-			if _, err := provider(t, u).Send(t.Context(), sms.Request{To: ada, Body: "Hi", StatusCallback: h.url}); err != nil {
+			if _, err := provider(t, u).Send(t.Context(), sms.Request{To: ada, Body: "Hi", StatusCallback: h.url + tt.overrides}); err != nil {
 				t.Fatal(err)
 			}
 			waitFor(t, "every callback", func() bool { return len(h.requests()) == len(tt.want) })
@@ -791,7 +807,7 @@ func TestLogs_hold_no_number_or_body(t *testing.T) {
 	post(t, u+"/_standin/window", url.Values{"From": {ada}})
 	const secret = "secret body text"
 	for _, to := range []string{ada, standin.NumberInvalid, standin.NumberFailsLater} {
-		_, _ = p.Send(context.Background(), sms.Request{To: to, Body: secret, StatusCallback: h.url})
+		_, _ = p.Send(context.Background(), sms.Request{To: to, Body: secret, StatusCallback: h.url + "#rc=1&rp=5xx"})
 	}
 	down := httptest.NewServer(http.NotFoundHandler())
 	down.Close()
