@@ -23,12 +23,14 @@ output "event_function_urls" {
   value       = { for topic, name in local.event_functions : name => local.function_urls[name] }
 }
 
+# Both end with Twilio's connection overrides (setup.ConnectionOverrides):
+# Twilio retries a 5xx, or a failed connection, only when the URL asks.
 output "twilio_inbound_webhook_url" {
-  description = "Paste into Twilio as the WhatsApp sender's 'A message comes in' webhook (HTTP POST)."
-  value       = "${local.function_urls["Webhooks"]}/webhooks/inbound"
+  description = "Paste into Twilio as the WhatsApp sender's 'A message comes in' webhook (HTTP POST), fragment included."
+  value       = "${local.function_urls["Webhooks"]}/webhooks/inbound#rc=3&rp=ct,5xx"
 }
 
 output "twilio_status_webhook_url" {
-  description = "Paste into Twilio as the sender's status callback URL (each send names its own, with ?message_id=)."
-  value       = "${local.function_urls["Webhooks"]}/webhooks/status"
+  description = "Paste into Twilio as the sender's status callback URL, fragment included (each send names its own, with ?message_id=)."
+  value       = "${local.function_urls["Webhooks"]}/webhooks/status#rc=3&rp=ct,5xx"
 }

@@ -259,7 +259,9 @@ func runStack(ctx context.Context, cfg config, o options, stdout io.Writer, log 
 	standin := twilio.New(twilio.Config{
 		AccountSID: cfg.TwilioSID,
 		AuthToken:  cfg.TwilioToken,
-		InboundURL: cfg.PublicBaseURL + "/webhooks/inbound",
+		// With Twilio's connection overrides, as infra's output gives it
+		// (setup.InboundURL): a 5xx is retried.
+		InboundURL: cfg.PublicBaseURL + "/webhooks/inbound#rc=3&rp=ct,5xx",
 		SenderMPS:  cfg.StandinMPS,
 		Contents:   demoContents,
 		Logger:     log.With("component", "twilio-standin"),

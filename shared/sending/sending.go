@@ -716,11 +716,17 @@ func (s *Sender) callback(id string) string {
 	if s.StatusCallback == "" {
 		return ""
 	}
+	// The query goes before a fragment (Twilio's connection overrides).
+	base, fragment, hasFragment := strings.Cut(s.StatusCallback, "#")
 	sep := "?"
-	if strings.Contains(s.StatusCallback, "?") {
+	if strings.Contains(base, "?") {
 		sep = "&"
 	}
-	return s.StatusCallback + sep + "message_id=" + url.QueryEscape(id)
+	out := base + sep + "message_id=" + url.QueryEscape(id)
+	if hasFragment {
+		out += "#" + fragment
+	}
+	return out
 }
 
 // queueOf is the id of the campaign's send queue.

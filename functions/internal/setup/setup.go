@@ -412,8 +412,25 @@ func CheckPublicBaseURL(base string) error {
 	return nil
 }
 
-// StatusCallbackURL is where Twilio posts a message's statuses.
-func StatusCallbackURL(base string) string { return strings.TrimRight(base, "/") + StatusPath }
+// ConnectionOverrides ends every webhook URL we give Twilio (Twilio's
+// "Webhooks connection overrides"): Twilio retries a callback answered
+// with a 5xx, or whose connection failed, only when the URL asks. Three
+// retries fit in Twilio's 15 s; the Webhooks function answers a 5xx
+// only when neither Firestore nor Pub/Sub took the callback. The
+// fragment is never sent, nor covered by the signature.
+const ConnectionOverrides = "#rc=3&rp=ct,5xx"
+
+// InboundURL is where Twilio posts inbound messages: the WhatsApp
+// sender's "A message comes in" webhook.
+func InboundURL(base string) string {
+	return strings.TrimRight(base, "/") + InboundPath + ConnectionOverrides
+}
+
+// StatusCallbackURL is where Twilio posts a message's statuses (a send
+// adds its message_id to the query, before the overrides).
+func StatusCallbackURL(base string) string {
+	return strings.TrimRight(base, "/") + StatusPath + ConnectionOverrides
+}
 
 // ErrConfig marks a configuration the function cannot run with: a
 // missing or malformed variable. Retrying cannot help, so a function
