@@ -8,8 +8,10 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
@@ -110,6 +112,8 @@ type Server struct {
 	// must not wait on Pub/Sub. Optional.
 	Apply map[webhook.Kind]func(context.Context, webhook.Event) error
 	Now   func() time.Time
+
+	answers sync.Map // TwiML answer by reply text, encoded once
 }
 
 // Routes returns the webhook routes.
@@ -128,7 +132,13 @@ func (s *Server) Routes() http.Handler {
 const maxBody = 64 << 10
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind) {
-	log := logging.FromContext(r.Context()).With("webhook", string(kind))
+	// Each line names the callback through its own attributes, not With:
+	// a JSON handler encodes With's at once, for lines mostly never written.
+	logger := logging.FromContext(r.Context())
+	sid := ""
+	log := func(level slog.Level, msg string, args ...any) {
+		logger.Log(r.Context(), level, msg, append([]any{"webhook", string(kind), "message_sid", sid}, args...)...)
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	if err := r.ParseForm(); err != nil {
 		render.Error(w, r, errs.E(errs.Invalid, "the body must be a form of at most %d bytes", maxBody))
@@ -136,7 +146,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 	}
 	url := strings.TrimRight(s.PublicBaseURL, "/") + r.URL.RequestURI()
 	if !twilio.ValidSignature(s.AuthToken, url, r.PostForm, r.Header.Get("X-Twilio-Signature")) {
-		log.Warn("rejected: bad or missing X-Twilio-Signature")
+		log(slog.LevelWarn, "rejected: bad or missing X-Twilio-Signature")
 		render.ErrorMessage(w, http.StatusForbidden, "invalid X-Twilio-Signature")
 		return
 	}
@@ -145,7 +155,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 		render.Error(w, r, err)
 		return
 	}
-	log = log.With("message_sid", ev.MessageSID)
+	sid = ev.MessageSID
 	stored, created, err := s.record(r.Context(), ev)
 	switch {
 	case errs.Is(err, errs.Invalid):
@@ -160,7 +170,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 			render.Error(w, r, errs.Wrap(errs.Transient, fmt.Errorf("record: %w; publish: %w", err, perr), "webhooks"))
 			return
 		}
-		log.Warn("store failed; handed on unstored", "error", err)
+		log(slog.LevelWarn, "store failed; handed on unstored", "error", err)
 		stored, created = ev, true
 	case !stored.Published:
 		// Publish until the publish is recorded: a replay after a failed
@@ -173,7 +183,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 				render.Error(w, r, errs.Wrap(errs.Transient, err, "webhooks: publish"))
 				return
 			}
-			log.Warn("publish failed; processing in place", "error", err)
+			log(slog.LevelWarn, "publish failed; processing in place", "error", err)
 			if aerr := apply(r.Context(), stored); aerr != nil && errs.Retry(aerr) {
 				render.Error(w, r, errs.Wrap(errs.Transient, fmt.Errorf("publish: %w; in place: %w", err, aerr), "webhooks"))
 				return
@@ -181,15 +191,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 		}
 		// Marked once handed on (or done): a replay then changes nothing.
 		if err := s.Store.MarkWebhookPublished(r.Context(), stored.ID); err != nil {
-			log.Warn("published but not marked; a replay will publish again", "error", err)
+			log(slog.LevelWarn, "published but not marked; a replay will publish again", "error", err)
 		}
 	}
 	if kind == webhook.Inbound {
-		log.Info("inbound message", "from", phone.Mask(stored.Params[twilioform.KeyFrom]), "duplicate", !created)
+		log(slog.LevelInfo, "inbound message", "from", phone.Mask(stored.Params[twilioform.KeyFrom]), "duplicate", !created)
 		s.twiml(w, s.reply(r.Context(), stored.Params))
 		return
 	}
-	log.Info("status callback", "status", stored.Status, "duplicate", !created)
+	log(slog.LevelInfo, "status callback", "status", stored.Status, "duplicate", !created)
 	s.twiml(w, "")
 }
 
@@ -320,11 +330,16 @@ type twimlResponse struct {
 }
 
 func (s *Server) twiml(w http.ResponseWriter, msg string) {
-	b, err := xml.Marshal(twimlResponse{Message: msg})
-	if err != nil {
-		http.Error(w, "", http.StatusInternalServerError)
-		return
+	// The answers are the few configured replies: each is encoded once.
+	b, ok := s.answers.Load(msg)
+	if !ok {
+		enc, err := xml.Marshal(twimlResponse{Message: msg})
+		if err != nil {
+			http.Error(w, "", http.StatusInternalServerError)
+			return
+		}
+		b, _ = s.answers.LoadOrStore(msg, append([]byte(xml.Header), enc...))
 	}
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-	_, _ = w.Write(append([]byte(xml.Header), b...))
+	_, _ = w.Write(b.([]byte))
 }
