@@ -3,6 +3,7 @@ package webhooks
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/events/memevents"
+	"github.com/eventstreamengine/ese/shared/sms/twilio"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
 	"github.com/eventstreamengine/ese/shared/user"
@@ -228,5 +230,45 @@ func TestWebhooks_store_and_publish_refuse_twilio_retries(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// slowMark holds MarkWebhookPublished until release is closed.
+type slowMark struct {
+	*memstore.Store
+	release chan struct{}
+}
+
+func (s *slowMark) MarkWebhookPublished(ctx context.Context, id string) error {
+	<-s.release
+	return s.Store.MarkWebhookPublished(ctx, id)
+}
+
+// Twilio has its whole answer before the published marker is written: the
+// mark costs it no latency.
+func TestWebhooks_answer_complete_before_the_mark(t *testing.T) {
+	t.Parallel()
+	mem, pub := memstore.New(), memevents.New()
+	st := &slowMark{Store: mem, release: make(chan struct{})}
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		(&Server{Config: Config{PublicBaseURL: srv.URL, AuthToken: token, ReplyHelp: "help text"}, Store: st, Events: pub}).Routes().ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	defer close(st.release)
+	form := inboundForm("HELP", "SM64")
+	req, _ := http.NewRequest("POST", srv.URL+"/webhooks/inbound", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", twilio.Sign(token, srv.URL+"/webhooks/inbound", form))
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	if err != nil {
+		t.Fatalf("POST while the mark waits: %v", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "help text") {
+		t.Errorf("answer while the mark waits = %d %q, %v; want 200 with the reply", resp.StatusCode, b, err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/deliverystatus"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/events"
+	"github.com/eventstreamengine/ese/shared/events/pubsubevents"
 	"github.com/eventstreamengine/ese/shared/inbound"
 	"github.com/eventstreamengine/ese/shared/logging"
 	"github.com/eventstreamengine/ese/shared/phone"
@@ -55,6 +57,10 @@ type Config struct {
 // Validate checks PUBLIC_BASE_URL.
 func (c Config) Validate() error { return setup.CheckPublicBaseURL(c.PublicBaseURL) }
 
+// publishDelay is how long a callback's publish waits for others to share
+// its batch: the answer waits for it.
+const publishDelay = 500 * time.Microsecond
+
 // Handle serves the Webhooks function.
 var Handle = edge.HTTPFunc("Webhooks", Build)
 
@@ -68,7 +74,8 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 		return nil, err
 	}
 	opened.Add(st.Close)
-	psc, pub, err := setup.PubSub(ctx, cfg.Project)
+	// Each answer waits for its publish: no batching delay.
+	psc, pub, err := setup.PubSub(ctx, cfg.Project, pubsubevents.WithDelay(publishDelay))
 	if err != nil {
 		return nil, err
 	}
@@ -156,6 +163,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 		return
 	}
 	sid = ev.MessageSID
+	handedOn := false
 	stored, created, err := s.record(r.Context(), ev)
 	switch {
 	case errs.Is(err, errs.Invalid):
@@ -189,18 +197,25 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 				return
 			}
 		}
-		// Marked once handed on (or done): a replay then changes nothing.
-		if err := s.Store.MarkWebhookPublished(r.Context(), stored.ID); err != nil {
-			log(slog.LevelWarn, "published but not marked; a replay will publish again", "error", err)
-		}
+		handedOn = true
 	}
 	if kind == webhook.Inbound {
 		log(slog.LevelInfo, "inbound message", "from", phone.Mask(stored.Params[twilioform.KeyFrom]), "duplicate", !created)
 		s.twiml(w, s.reply(r.Context(), stored.Params))
-		return
+	} else {
+		log(slog.LevelInfo, "status callback", "status", stored.Status, "duplicate", !created)
+		s.twiml(w, "")
 	}
-	log(slog.LevelInfo, "status callback", "status", stored.Status, "duplicate", !created)
-	s.twiml(w, "")
+	if handedOn {
+		// Marked once handed on (or done), so a replay changes nothing and
+		// no sweep hands it on again; after the answer is on its way, as
+		// Twilio need not wait for it: a mark lost here only lets the
+		// sweep hand the callback on again, to idempotent consumers.
+		_ = http.NewResponseController(w).Flush()
+		if err := s.Store.MarkWebhookPublished(r.Context(), stored.ID); err != nil {
+			log(slog.LevelWarn, "published but not marked; a replay will publish again", "error", err)
+		}
+	}
 }
 
 // record stores a callback once; an inbound STOP is applied in the same
@@ -341,5 +356,7 @@ func (s *Server) twiml(w http.ResponseWriter, msg string) {
 		b, _ = s.answers.LoadOrStore(msg, append([]byte(xml.Header), enc...))
 	}
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	// Its length, so that once flushed the answer is complete for Twilio.
+	w.Header().Set("Content-Length", strconv.Itoa(len(b.([]byte))))
 	_, _ = w.Write(b.([]byte))
 }

@@ -329,7 +329,7 @@ func TestWebhooks_signatures_for_both_deployed_URL_shapes(t *testing.T) {
 		seen   string                   // the path and query the function sees
 		form   url.Values
 	}{
-		{"inbound", func(b string) string { return b + setup.InboundPath }, "/webhooks/inbound", inboundForm("hello", "SM1")},
+		{"inbound", func(b string) string { return strings.TrimSuffix(setup.InboundURL(b), setup.ConnectionOverrides) }, "/webhooks/inbound", inboundForm("hello", "SM1")},
 		{"status", func(b string) string {
 			return strings.TrimSuffix(setup.StatusCallbackURL(b), setup.ConnectionOverrides) + "?message_id=m1"
 		}, "/webhooks/status?message_id=m1",

@@ -138,9 +138,11 @@ func (h *Handler) Handle(ctx context.Context, m Message) error {
 	for _, u := range s.Users {
 		numbers = append(numbers, u.Phone)
 	}
-	if len(numbers) == 0 {
-		numbers = append(numbers, s.Number) // a STOP made a STOP user here
+	if len(numbers) == 0 && intent == consent.IntentOptOut {
+		numbers = append(numbers, s.Number) // the STOP made a STOP user here
 	}
+	// Nobody else to record it on: an unknown sender's message writes
+	// nothing (no transaction to find that out).
 	for _, n := range numbers {
 		if intent == consent.IntentOptIn {
 			u, changed, err := h.Store.ApplyKeyword(ctx, consent.Keyword{Phone: n, Intent: intent, Ref: m.ProviderSID, At: m.ReceivedAt})

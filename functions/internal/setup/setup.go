@@ -567,7 +567,7 @@ func Store(ctx context.Context, p projectConfig) (*gcpfirestore.Store, error) {
 
 // PubSub opens a Pub/Sub client (the emulator when PUBSUB_EMULATOR_HOST
 // is set) and a publisher on it.
-func PubSub(ctx context.Context, p Project) (*pubsub.Client, *pubsubevents.Publisher, error) {
+func PubSub(ctx context.Context, p Project, opts ...pubsubevents.Option) (*pubsub.Client, *pubsubevents.Publisher, error) {
 	id, err := p.ProjectID(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -576,7 +576,7 @@ func PubSub(ctx context.Context, p Project) (*pubsub.Client, *pubsubevents.Publi
 	if err != nil {
 		return nil, nil, fmt.Errorf("setup.PubSub: %w", err)
 	}
-	return c, pubsubevents.New(c), nil
+	return c, pubsubevents.New(c, opts...), nil
 }
 
 // Validate checks what the tags cannot: outside the emulator, tasks must
