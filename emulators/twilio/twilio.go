@@ -68,6 +68,11 @@
 // failed after sending, and status callbacks posted late, twice or out of
 // order, all drawn from one seeded source.
 //
+// Webhooks (status callbacks and inbound posts) are retried as Twilio
+// retries them: as their URL's connection overrides ask (the "#rc=3&rp=
+// ct,5xx" fragment, never sent nor signed); without them a failed
+// connection is tried once more and an answer, 5xx included, never.
+//
 // Inbound messages are not added to the message list. Logs never hold a
 // whole phone number or a message body.
 package twilio
