@@ -69,7 +69,7 @@ func Over(a *deliverystatus.Applier) edge.Handler {
 			// The Webhooks function's store refused it: stored here, for
 			// the audit trail, before it is applied.
 			e.Unstored, e.Published = false, true
-			if _, _, err := st.RecordWebhook(ctx, e); err != nil {
+			if _, _, err := a.Store.RecordWebhook(ctx, e); err != nil {
 				return fmt.Errorf("HandleStatus: record: %w", err)
 			}
 		}

@@ -184,3 +184,44 @@ func TestHandleStatus_rate_limited_is_tried_again(t *testing.T) {
 		})
 	}
 }
+
+// A status the Webhooks function handed on unstored (Firestore refused
+// it) is stored here, marked handed on, before it is applied; once
+// however often it comes.
+func TestHandleStatus_stores_an_unstored_callback(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sentAt := time.Now().UTC().Add(-time.Minute).Truncate(time.Second)
+	st := memstore.New()
+	m := message.Message{ID: "m1-c1", CampaignID: "c1", Phone: "+94771234567", Status: message.Sent,
+		ProviderSID: "SM1", CreatedAt: sentAt, UpdatedAt: sentAt, SentAt: &sentAt}
+	if _, err := st.CreateMessages(ctx, []message.Message{m}); err != nil {
+		t.Fatal(err)
+	}
+	e := events.Webhook{
+		ID: webhook.EventID(webhook.Status, "SM1", "delivered"), Kind: webhook.Status, MessageSID: "SM1", Status: "delivered",
+		Params: map[string]string{"MessageSid": "SM1", "MessageStatus": "delivered"}, ReceivedAt: sentAt.Add(time.Second), Unstored: true,
+	}
+	data, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := deliverystatus.New(st, 15*time.Minute, nil)
+	for range 2 {
+		if err := h(ctx, events.Message{ID: "1", Data: data}); err != nil {
+			t.Fatalf("handler: %v", err)
+		}
+	}
+	evs, err := st.ListWebhooks(ctx, webhook.Status, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := e
+	want.Unstored, want.Published = false, true
+	if diff := cmp.Diff([]webhook.Event{want}, evs); diff != "" {
+		t.Errorf("stored (-want, +got):\n%s", diff)
+	}
+	if got, _ := st.GetMessage(ctx, m.ID); got.Status != message.Delivered {
+		t.Errorf("message %s, want DELIVERED", got.Status)
+	}
+}
