@@ -18,7 +18,9 @@ import (
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"github.com/sethvargo/go-envconfig"
 
+	"github.com/eventstreamengine/ese/functions/webhooks"
 	"github.com/eventstreamengine/ese/shared/events/pubsubevents"
 	"github.com/eventstreamengine/ese/shared/sms/twilio"
 )
@@ -44,9 +46,18 @@ func BenchmarkWebhooksLocalStack(b *testing.B) {
 	}
 	defer fs.Close()
 	floor := newFloor(b, d.project, fs)
+	// The same function built in this process, on the same emulators and
+	// topic: what the local stack's process adds, beside what our code does.
+	inproc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { inprocHandler.ServeHTTP(w, r) }))
+	defer inproc.Close()
+	h, err := webhooks.Build(ctx, envconfig.MapLookuper(map[string]string{"GOOGLE_CLOUD_PROJECT": d.project, "PUBLIC_BASE_URL": inproc.URL, "TWILIO_AUTH_TOKEN": "e2etoken"}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	inprocHandler = h
 	const slice = 10
-	var hooks, bare []time.Duration
-	var hooksFailed, bareFailed int
+	var hooks, bare, own []time.Duration
+	var hooksFailed, bareFailed, ownFailed int
 	for part := 0; part*slice < seconds; part++ {
 		secs := min(slice, seconds-part*slice)
 		prefix := fmt.Sprintf("SMbench%dx", part)
@@ -63,11 +74,22 @@ func BenchmarkWebhooksLocalStack(b *testing.B) {
 		})
 		bare, bareFailed = append(bare, lat...), bareFailed+failed
 		storedOnce(b, fs, "bench_floor", prefix, rate*secs)
+
+		prefix = fmt.Sprintf("SMown%dx", part)
+		lat, failed = offer(b, inproc.URL+"/webhooks/inbound", rate, secs, func(i int) (url.Values, string) {
+			form := inboundForm(prefix, i)
+			return form, twilio.Sign("e2etoken", inproc.URL+"/webhooks/inbound", form)
+		})
+		own, ownFailed = append(own, lat...), ownFailed+failed
+		storedOnce(b, fs, "webhook_events", "inbound-"+prefix, rate*secs)
 	}
 	// Reported as two sub-benchmarks, for benchtable's ratio.
 	b.Run("webhooks", func(b *testing.B) { report(b, hooks, hooksFailed) })
 	b.Run("yardstick", func(b *testing.B) { report(b, bare, bareFailed) })
+	b.Run("webhooks_alone", func(b *testing.B) { report(b, own, ownFailed) })
 }
+
+var inprocHandler http.Handler
 
 // inboundForm is the i-th inbound callback as Twilio posts it, from one of
 // 5,000 people.
