@@ -50,9 +50,11 @@ func New(st store.Store) edge.Handler {
 		m := twilioform.Inbound(e)
 		if e.Unstored {
 			e.Unstored, e.Published = false, true // delivered already: no sweep republishes it
-			if _, _, err := inbound.Record(ctx, st, e, m); err != nil {
+			stored, _, err := inbound.Record(ctx, st, e, m)
+			if err != nil {
 				return fmt.Errorf("HandleInbound: record: %w", err)
 			}
+			m.StopApplied = stored.StopApplied
 		}
 		return h.Handle(ctx, m)
 	})

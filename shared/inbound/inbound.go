@@ -32,6 +32,10 @@ type Message struct {
 	From       string
 	Body       string
 	ReceivedAt time.Time
+	// StopApplied: its STOP was applied with its record (Record), so
+	// Handle applies it no more (after an erasure it would bring the
+	// person back).
+	StopApplied bool
 }
 
 // Classification names an inbound message for people reading a monitor.
@@ -101,8 +105,9 @@ type Handler struct {
 // person. A STOP or START is decided in one store transaction against the
 // person's state and their latest keyword, so that redeliveries and
 // keywords processed out of order (Pub/Sub keeps none) leave their last
-// word standing; a STOP Record applied with its webhook record changes
-// nothing here (its keyword time is the person's latest already).
+// word standing. A STOP Record applied with its webhook record
+// (m.StopApplied) is not applied again: after an erasure that would
+// bring the person back.
 //
 // A STOP is never dropped: what it does is StopWrites'. Then, whatever
 // the message says, it is recorded as the person's latest (the latest of
@@ -118,7 +123,7 @@ func (h *Handler) Handle(ctx context.Context, m Message) error {
 		// Masked: the alias is audited on the stored webhook, whole.
 		log = log.With("sender_id", phone.Mask(s.ID))
 	}
-	if intent == consent.IntentOptOut && s.ID != "" {
+	if intent == consent.IntentOptOut && s.ID != "" && !m.StopApplied {
 		if err := h.stop(ctx, s, m); err != nil {
 			return err
 		}
@@ -256,6 +261,7 @@ func Record(ctx context.Context, st store.Webhooks, e webhook.Event, m Message) 
 	if !slices.Contains(lookup, w.ID) {
 		lookup = append(lookup, w.ID)
 	}
+	e.StopApplied = true // stored only with its STOP
 	return st.RecordWebhookStop(ctx, e, lookup, func(read store.StopRead) (store.StopWrites, error) {
 		return StopWrites(w, read, m), nil
 	})

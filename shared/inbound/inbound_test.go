@@ -318,3 +318,31 @@ func TestHandle_records_last_inbound(t *testing.T) {
 		})
 	}
 }
+
+// A STOP applied with its record (Record) is not applied again by Handle:
+// after the person's erasure it would bring them back, as a STOP user and
+// a suppression. Their message is still recorded on whoever is stored.
+func TestHandle_stop_applied_with_its_record_is_not_applied_again(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := memstore.New()
+	h := &inbound.Handler{Store: st}
+	at := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	m := inbound.Message{ProviderSID: "SM1", From: "whatsapp:+94771234567", Body: "STOP", ReceivedAt: at, StopApplied: true}
+	if err := h.Handle(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GetUser(ctx, "+94771234567"); !errs.Is(err, errs.NotExist) {
+		t.Errorf("GetUser after an applied STOP from nobody = %v, want NotExist: nobody brought back", err)
+	}
+	if sup, _ := st.Suppressed(ctx, []string{"+94771234567"}); len(sup) != 0 {
+		t.Errorf("suppressed %v, want nobody", sup)
+	}
+	m.StopApplied = false
+	if err := h.Handle(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := st.GetUser(ctx, "+94771234567"); err != nil || u.Consent != consent.Stop {
+		t.Errorf("a STOP not applied before = %s, %v; want a STOP user", u.Consent, err)
+	}
+}

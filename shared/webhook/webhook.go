@@ -32,6 +32,11 @@ type Event struct {
 	// refused it, so its consumer stores it (for the audit trail) before
 	// applying it. Never stored.
 	Unstored bool `json:"unstored,omitempty"`
+	// StopApplied: the STOP this inbound callback carries was applied in
+	// the transaction that stored it (inbound.Record), so its consumer
+	// applies it no more: not again after the person was erased, say.
+	// Set when stored, never changed.
+	StopApplied bool `json:"stop_applied,omitempty"`
 }
 
 // EventID names the stored event: one per inbound MessageSid, one per

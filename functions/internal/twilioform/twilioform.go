@@ -28,7 +28,7 @@ const (
 
 // Inbound reads a stored inbound callback.
 func Inbound(e webhook.Event) inbound.Message {
-	return inbound.Message{ProviderSID: e.MessageSID, From: e.Params[KeyFrom], Body: e.Params[KeyBody], ReceivedAt: e.ReceivedAt}
+	return inbound.Message{ProviderSID: e.MessageSID, From: e.Params[KeyFrom], Body: e.Params[KeyBody], ReceivedAt: e.ReceivedAt, StopApplied: e.StopApplied}
 }
 
 // Status reads a stored status callback. Events stored before the

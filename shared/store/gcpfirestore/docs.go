@@ -558,19 +558,20 @@ type webhookDoc struct {
 	ExpireAt   *time.Time        `firestore:"expire_at,omitempty"` // TTLField
 	// Party is who the record is from or about (records.WebhookParty),
 	// derived on every write: erasure finds a person's records by it.
-	Party string `firestore:"party,omitempty"`
+	Party       string `firestore:"party,omitempty"`
+	StopApplied bool   `firestore:"stop_applied,omitempty"`
 }
 
 func toWebhookDoc(e webhook.Event) webhookDoc {
 	return webhookDoc{
 		Kind: string(e.Kind), MessageSID: e.MessageSID, MessageID: e.MessageID, Status: e.Status, Params: maps.Clone(e.Params),
-		ReceivedAt: records.Time(e.ReceivedAt), Published: e.Published, Party: records.WebhookParty(e),
+		ReceivedAt: records.Time(e.ReceivedAt), Published: e.Published, Party: records.WebhookParty(e), StopApplied: e.StopApplied,
 	}
 }
 
 func (d webhookDoc) event(id string) webhook.Event {
 	return webhook.Event{
 		ID: id, Kind: webhook.Kind(d.Kind), MessageSID: d.MessageSID, MessageID: d.MessageID, Status: d.Status, Params: d.Params,
-		ReceivedAt: records.Time(d.ReceivedAt), Published: d.Published,
+		ReceivedAt: records.Time(d.ReceivedAt), Published: d.Published, StopApplied: d.StopApplied,
 	}
 }

@@ -45,8 +45,10 @@ func testRecordWebhookStop(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 
-	// A known person: STOP with its history entry, the record stored.
+	// A known person: STOP with its history entry, the record stored
+	// (and what it says of its STOP kept).
 	e := stopEvent("SM1", phone(1), 1)
+	e.StopApplied = true
 	var read store.StopRead
 	got, created, err := s.RecordWebhookStop(ctx, e, []string{phone(1), phone(3), phone(9)}, func(r store.StopRead) (store.StopWrites, error) {
 		read = r
