@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -32,6 +31,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/eventstreamengine/ese/emulators/emulatortest"
+	"github.com/eventstreamengine/ese/emulators/localstack"
 	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/events/pubsubevents"
 )
@@ -334,12 +334,11 @@ func (d *demo) queue(project, id string) (*cloudtaskspb.Queue, error) {
 
 func freePort(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := localstack.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	return strconv.Itoa(p)
 }
 
 // start runs scripts/dev and stops it (SIGINT, as Ctrl-C) at the end.

@@ -369,12 +369,11 @@ func startFunction(t *testing.T, bin, name string, env map[string]string) string
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := localstack.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // envList is env as os/exec takes it, with nothing of this process's

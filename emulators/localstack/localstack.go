@@ -227,7 +227,7 @@ func prepare(cfg Config, toStart []*emulator) error {
 // resolve picks e's port and command.
 func (e *emulator) resolve(cfg Config, java, sdk string) error {
 	if e.port == 0 {
-		p, err := freePort()
+		p, err := FreePort()
 		if err != nil {
 			return fmt.Errorf("%s emulator: %w", e.name, err)
 		}
@@ -409,16 +409,6 @@ func sdkRoot(given string) (string, error) {
 		return DefaultSDKRoot, nil
 	}
 	return "", errors.New("gcloud SDK with the Firestore and Pub/Sub emulators is required (gcloud on PATH, or " + DefaultSDKRoot + "); it cannot be installed from this machine's registries")
-}
-
-// freePort asks the kernel for a port nobody listens on.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("net.Listen: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // portFree fails when something already listens on 127.0.0.1:port.

@@ -271,7 +271,7 @@ func procStat(path string) (state string, pgrp int, ok bool) {
 // closedPort returns a port that nothing listens on.
 func closedPort(t *testing.T) int {
 	t.Helper()
-	p, err := freePort()
+	p, err := FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
