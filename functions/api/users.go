@@ -96,20 +96,11 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.now()
 	u.CreatedAt, u.UpdatedAt = now, now
-	ctx := r.Context()
-	// An erased person who had opted out comes back opted out, whatever
-	// the request asks.
-	kept, err := erasure.Remembered(ctx, s.Store, s.Erasure, []string{u.Phone})
+	// An erased person who had opted out comes back opted out (and
+	// suppressed, if they were), whatever the request asks: the store
+	// reads their record in the transaction that creates them.
+	rec, err := s.Store.CreateReturningUser(r.Context(), u, consent.SourceAPI, s.Erasure.Of(u.Phone))
 	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	rec, wasErased := kept[u.Phone]
-	ref := ""
-	if wasErased {
-		u.Consent, ref = rec.Returning(), keptOptOutRef
-	}
-	if err := s.Store.CreateUser(ctx, u, consent.SourceAPI, ref); err != nil {
 		if errs.Is(err, errs.Exist) {
 			err = errs.WithDetails(errs.Exist, "user exists",
 				[]errs.Detail{{Field: "phone_number", Message: "a user with this number exists; use PUT /api/v1/users/{phone}/consent to change consent"}})
@@ -117,20 +108,15 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
+	if rec != nil {
+		u.Consent = rec.Returning()
+	}
 	out := userJSON(u)
-	if wasErased {
-		if err := erasure.Resuppress(ctx, s.Store, rec, u.Phone, now); err != nil {
-			fail(w, r, err)
-			return
-		}
-		out["opt_out_kept"] = keptJSON(rec)
+	if rec != nil {
+		out["opt_out_kept"] = keptJSON(*rec)
 	}
 	respond(w, http.StatusCreated, out)
 }
-
-// keptOptOutRef is the reference of the first consent entry of a person
-// who comes back after an erasure with their opt-out.
-const keptOptOutRef = "opt-out kept from before an erasure"
 
 // keptJSON says why a new user is opted out: they were erased while
 // opted out (or suppressed), and that stands.

@@ -54,7 +54,6 @@ func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
 // Store is what ImportUsers reads and writes.
 type Store interface {
 	store.Imports
-	erasure.ImportStore
 }
 
 // New returns the handler over st; h keys erased people's opt-outs.
@@ -76,9 +75,9 @@ func New(st Store, h erasure.Hasher) edge.Handler {
 			return nil
 		}
 		now := time.Now().UTC()
-		if _, err := erasure.KeepOptOuts(ctx, st, h, b.Rows, now); err != nil {
-			return fmt.Errorf("importusers: %w", err)
-		}
+		// The store reads each new person's erased record by this key in
+		// the transaction that creates them.
+		erasure.StampKeys(h, b.Rows)
 		res, err := st.ApplyImportBatch(ctx, b.JobID, b.Batch, b.Rows, now)
 		if k := errs.KindOf(err); k == errs.Invalid || k == errs.Permanent {
 			// The store will never take this batch (a request Firestore

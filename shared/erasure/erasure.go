@@ -20,17 +20,15 @@ package erasure
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/phone"
-	"github.com/eventstreamengine/ese/shared/suppression"
-	"github.com/eventstreamengine/ese/shared/user"
 	"github.com/eventstreamengine/ese/shared/userimport"
 )
 
@@ -51,13 +49,34 @@ func NewHasher(key []byte) (Hasher, error) {
 	return Hasher{key: append([]byte(nil), key...)}, nil
 }
 
-// Of returns the record key of an E.164 number: hex HMAC-SHA256 of it,
-// under a version prefix so that the scheme can change without collisions.
+// Of returns the record key of an E.164 number: hex HMAC-SHA256 of its
+// canonical form (Canonical), under a version prefix so that the scheme
+// can change without collisions. Two forms of one person's number give
+// one key, so either finds the record.
 func (h Hasher) Of(e164 string) string {
+	return h.sum("ese-erasure-v1:", Canonical(e164))
+}
+
+func (h Hasher) sum(domain, s string) string {
 	m := hmac.New(sha256.New, h.key)
-	m.Write([]byte("ese-erasure-v1:"))
-	m.Write([]byte(e164))
+	m.Write([]byte(domain))
+	m.Write([]byte(s))
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+// Canonical is the one form of a number that people stored under
+// several forms of it share (phone.FromWhatsApp treats them as one
+// person): an Argentine mobile, +54 9 and ten digits, is its fixed-line
+// form +54 and the ten digits. Every other number is itself. (Mexico's
+// +52 1 and Brazil's eight-digit forms are not valid numbers, so no
+// user is stored under them.)
+func Canonical(e164 string) string {
+	if rest, ok := strings.CutPrefix(e164, "+549"); ok && len(rest) == 10 {
+		if fixed, err := phone.Normalize("+54" + rest); err == nil {
+			return fixed
+		}
+	}
+	return e164
 }
 
 // Record is what is kept of an erased person who had opted out: no
@@ -71,6 +90,21 @@ type Record struct {
 	// comes back with them.
 	Suppressed bool      `json:"suppressed"`
 	ErasedAt   time.Time `json:"erased_at"`
+}
+
+// Keep is the record an erasure keeps of a person whose consent was c and
+// whose number was (or not) suppressed, read in the store's transaction
+// that forgets them; nil when there is nothing to keep (they never opted
+// out).
+func Keep(key string, c consent.State, suppressed bool, at time.Time) *Record {
+	r := Record{Key: key, Suppressed: suppressed, ErasedAt: at.UTC()}
+	if c == consent.Stop || c == consent.OptOut {
+		r.Consent = c
+	}
+	if !r.OptedOut() {
+		return nil
+	}
+	return &r
 }
 
 // OptedOut reports whether the person had opted out or was suppressed:
@@ -95,13 +129,13 @@ const Batch = 200
 
 // Store is what an erasure reads and writes.
 type Store interface {
-	GetUser(ctx context.Context, phone string) (user.User, error)
-	Suppressed(ctx context.Context, phones []string) (map[string]bool, error)
 	// ScrubMessages replaces phone by marker on up to limit of the
 	// messages to phone and removes their bodies, content variables and
-	// provider error texts; it returns how many it changed (0: none are
-	// left).
-	ScrubMessages(ctx context.Context, phone, marker string, limit int) (int, error)
+	// provider error texts; a message no send has started for
+	// (message.Unsent) is concluded SKIPPED (message.SkipErased) at at,
+	// so no later step of its campaign writes to it or sends it. It
+	// returns how many it changed (0: none are left).
+	ScrubMessages(ctx context.Context, phone, marker string, at time.Time, limit int) (int, error)
 	// DeleteWebhooksOf deletes up to limit webhook records whose person
 	// (the sender of an inbound message, the recipient a status callback
 	// is about) is one of ids (+digits, as WhatsApp names them); it
@@ -112,9 +146,13 @@ type Store interface {
 	DeleteConsentHistory(ctx context.Context, phone string, limit int) (int, error)
 	// ForgetUser deletes, in one transaction, phone's user document, any
 	// consent history entry left, their send ledger and their suppression
-	// entry, and stores r when it is not nil; NotExist when phone has
-	// neither a user nor a suppression (nothing is written then).
-	ForgetUser(ctx context.Context, phone string, r *Record) error
+	// entry, and keeps under key the Record (Keep) built from the consent
+	// and suppression it reads in that same transaction, so a STOP or a
+	// suppression that lands during the erasure is kept; when there is
+	// nothing to keep, an older record under key is deleted. It returns
+	// the record kept (nil: none); NotExist when phone has neither a user
+	// nor a suppression (nothing is written then).
+	ForgetUser(ctx context.Context, phone, key string, at time.Time) (*Record, error)
 	// ErasedRecords returns the records kept under keys (at most
 	// MaxLookup), by key; absent keys have none.
 	ErasedRecords(ctx context.Context, keys []string) (map[string]Record, error)
@@ -131,55 +169,56 @@ type Result struct {
 	OptOutKept     bool `json:"opt_out_kept"` // a hashed record was kept
 }
 
-// Erase forgets the person at phone (normalised): one with a user, or a
-// number an admin suppressed without one. Each step is a batch of
-// at most Batch documents, and the user document goes last, in the step
-// that keeps the hashed record: an erasure cut short is done whole by
-// the next, and once it is done the number names nothing, so a second
-// one is NotExist, as for a number never known.
+// Erase forgets the person at phone (normalised): one with a user, a
+// number an admin suppressed without one, or one only known from its
+// messages and webhook records. Each step is a batch of at most Batch
+// documents; the user document goes in the step that keeps the hashed
+// record, which reads their opt-out there. Messages and webhook records
+// are scrubbed before it and once more after it, for what work in flight
+// wrote meanwhile. An erasure cut short is done whole by the next; a
+// second one scrubs what arrived since and is NotExist only when nothing
+// at all named the number.
 //
-// Messages and webhook records that arrive while an erasure runs (a
-// campaign still sending to the person) may escape it; the person has no
-// user then, so no new campaign message is made for them.
+// What escapes it: a message or webhook record written after its last
+// scrub (a fan-out page read before the user went, a status callback
+// arriving late). Erasing again reaches those.
 func Erase(ctx context.Context, st Store, h Hasher, e164 string, now time.Time) (Result, error) {
 	var res Result
-	u, err := st.GetUser(ctx, e164)
-	if err != nil && !errs.Is(err, errs.NotExist) {
-		return res, fmt.Errorf("erasure.Erase: %w", err)
+	marker := h.Marker(e164)
+	ids := WhatsAppIDs(e164)
+	scrub := func() error {
+		n, err := drain(func() (int, error) { return st.ScrubMessages(ctx, e164, marker, now, Batch) })
+		res.Messages += n
+		if err != nil {
+			return fmt.Errorf("erasure.Erase: messages: %w", err)
+		}
+		n, err = drain(func() (int, error) { return st.DeleteWebhooksOf(ctx, ids, Batch) })
+		res.Webhooks += n
+		if err != nil {
+			return fmt.Errorf("erasure.Erase: webhook records: %w", err)
+		}
+		return nil
 	}
-	sup, serr := st.Suppressed(ctx, []string{e164})
-	if serr != nil {
-		return res, fmt.Errorf("erasure.Erase: %w", serr)
-	}
-	if err != nil && !sup[e164] {
-		// Neither a user nor a suppression: nothing names the number
-		// (never known, or erased already).
-		return res, fmt.Errorf("erasure.Erase: %w", err)
-	}
-	marker, err := newMarker()
-	if err != nil {
+	if err := scrub(); err != nil {
 		return res, err
 	}
-	if res.Messages, err = drain(func() (int, error) { return st.ScrubMessages(ctx, e164, marker, Batch) }); err != nil {
-		return res, fmt.Errorf("erasure.Erase: messages: %w", err)
-	}
-	ids := WhatsAppIDs(e164)
-	if res.Webhooks, err = drain(func() (int, error) { return st.DeleteWebhooksOf(ctx, ids, Batch) }); err != nil {
-		return res, fmt.Errorf("erasure.Erase: webhook records: %w", err)
-	}
+	var err error
 	if res.ConsentChanges, err = drain(func() (int, error) { return st.DeleteConsentHistory(ctx, e164, Batch) }); err != nil {
 		return res, fmt.Errorf("erasure.Erase: consent history: %w", err)
 	}
-	rec := Record{Key: h.Of(e164), Suppressed: sup[e164], ErasedAt: now.UTC()}
-	if u.Consent == consent.Stop || u.Consent == consent.OptOut {
-		rec.Consent = u.Consent
-	}
-	var keep *Record
-	if rec.OptedOut() {
-		keep, res.OptOutKept = &rec, true
-	}
-	if err := st.ForgetUser(ctx, e164, keep); err != nil {
+	kept, err := st.ForgetUser(ctx, e164, h.Of(e164), now)
+	known := err == nil
+	if err != nil && !errs.Is(err, errs.NotExist) {
 		return res, fmt.Errorf("erasure.Erase: %w", err)
+	}
+	res.OptOutKept = kept != nil
+	if err := scrub(); err != nil {
+		return res, err
+	}
+	if !known && res == (Result{}) {
+		// Nothing names the number (never known, or erased already and
+		// nothing came since).
+		return res, errs.E(errs.NotExist, "erasure.Erase: nothing names this number")
 	}
 	return res, nil
 }
@@ -200,15 +239,13 @@ func drain(step func() (int, error)) (int, error) {
 // the person's: never a valid number, so nothing sends to it.
 const MarkerPrefix = "erased:"
 
-// newMarker is a random marker, one per erasure: it links the person's
-// messages to each other (one recipient of the campaign) and to nothing
-// else.
-func newMarker() (string, error) {
-	b := make([]byte, 12)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("erasure: marker: %w", err)
-	}
-	return MarkerPrefix + hex.EncodeToString(b), nil
+// Marker is the number the person's scrubbed messages carry instead of
+// theirs: it links them to each other (one recipient of the campaign) and,
+// without the key, to nothing else. It is the same for every erasure of
+// the number, so a retried or repeated erasure does not split one
+// person's messages between two markers.
+func (h Hasher) Marker(e164 string) string {
+	return MarkerPrefix + h.sum("ese-erasure-marker-v1:", Canonical(e164))[:24]
 }
 
 // WhatsAppIDs lists the sender ids WhatsApp may name the person at e164
@@ -278,67 +315,32 @@ func Remembered(ctx context.Context, st interface {
 	return out, nil
 }
 
-// Resuppress puts the number of a person coming back on the
-// do-not-message list again when their record says it was (an admin's
-// suppression outlives the erasure).
-func Resuppress(ctx context.Context, st interface {
-	Suppress(ctx context.Context, e suppression.Entry) (suppression.Entry, error)
-}, r Record, e164 string, now time.Time) error {
-	if !r.Suppressed {
-		return nil
-	}
-	_, err := st.Suppress(ctx, suppression.Entry{Phone: e164, Reason: SuppressedReason, By: "erasure", CreatedAt: now})
-	if err != nil {
-		return fmt.Errorf("erasure.Resuppress: %w", err)
-	}
-	return nil
-}
-
 // SuppressedReason is the reason of a suppression that came back with
 // an erased person: the admin's own reason was erased with them.
 const SuppressedReason = "suppressed before an erasure of this number"
 
-// ImportStore is what KeepOptOuts reads and writes.
-type ImportStore interface {
-	ErasedRecords(ctx context.Context, keys []string) (map[string]Record, error)
-	GetUsers(ctx context.Context, phones []string) (map[string]user.User, error)
-	Suppress(ctx context.Context, e suppression.Entry) (suppression.Entry, error)
+// KeptOptOutRef is the reference of the first consent entry of a person
+// who comes back after an erasure with their opt-out.
+const KeptOptOutRef = "opt-out kept from before an erasure"
+
+// StampKeys gives each import row the key of its number's record
+// (Hasher.Of): the store reads the record in the transaction that
+// creates the user, so a person erased while opted out comes back opted
+// out even when the erasure and the import race.
+func StampKeys(h Hasher, rows []userimport.Row) {
+	for i := range rows {
+		rows[i].ErasureKey = h.Of(rows[i].Phone)
+	}
 }
 
-// KeepOptOuts readies a batch of import rows for the people among them
-// who were erased while opted out and have no user now: each such row
-// gets KeptOptOut (the store creates the user with it, and counts the row
-// in the job's consent_kept), and a suppression they had comes back
-// before the batch is applied. Two batched reads; it returns how many
-// rows it marked.
-func KeepOptOuts(ctx context.Context, st ImportStore, h Hasher, rows []userimport.Row, now time.Time) (int, error) {
-	phones := make([]string, len(rows))
-	for i, r := range rows {
-		phones[i] = r.Phone
+// Returning readies row, whose person has no user, for their record r
+// (read in the store's transaction): the row creates them opted out as
+// they were (KeptOptOut), and it reports whether their suppression
+// comes back too.
+func Returning(row *userimport.Row, r Record) (resuppress bool) {
+	if !r.OptedOut() {
+		return false
 	}
-	kept, err := Remembered(ctx, st, h, phones)
-	if err != nil || len(kept) == 0 {
-		return 0, err
-	}
-	returning := make([]string, 0, len(kept))
-	for p := range kept {
-		returning = append(returning, p)
-	}
-	users, err := st.GetUsers(ctx, returning)
-	if err != nil {
-		return 0, fmt.Errorf("erasure.KeepOptOuts: %w", err)
-	}
-	n := 0
-	for i, r := range rows {
-		rec, ok := kept[r.Phone]
-		if _, exists := users[r.Phone]; !ok || exists {
-			continue
-		}
-		if err := Resuppress(ctx, st, rec, r.Phone, now); err != nil {
-			return n, err
-		}
-		rows[i].KeptOptOut = rec.Returning()
-		n++
-	}
-	return n, nil
+	row.KeptOptOut = r.Returning()
+	return r.Suppressed
 }

@@ -51,6 +51,9 @@ const (
 	// SkipMarketingOptOut: a marketing template for a person who stopped
 	// this business's marketing messages in WhatsApp (user.MarketingOptOut).
 	SkipMarketingOptOut SkipReason = "marketing_opt_out"
+	// SkipErased: the person was erased before the message was sent
+	// (shared/erasure).
+	SkipErased SkipReason = "erased"
 )
 
 // SkipReasons lists every SkipReason above: a store counts each of them
@@ -61,7 +64,7 @@ var SkipReasons = []SkipReason{
 	SkipNoConsent, SkipSuppressed, SkipMissingVars, SkipInvalidPhone,
 	SkipUnknownUser, SkipConsentAtSend, SkipCancelled,
 	SkipContentEmpty, SkipContentTooLong, SkipContentBlocked, SkipOptOutMissing,
-	SkipChannelPolicy, SkipFrequencyCap, SkipMarketingOptOut,
+	SkipChannelPolicy, SkipFrequencyCap, SkipMarketingOptOut, SkipErased,
 }
 
 // rank orders statuses so that they only move forward.

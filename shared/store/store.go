@@ -55,13 +55,21 @@ type Store interface {
 // method writes at most a batch: no erasure is one oversized transaction.
 type Erasures interface {
 	// ScrubMessages: see erasure.Store.
-	ScrubMessages(ctx context.Context, phone, marker string, limit int) (int, error)
+	ScrubMessages(ctx context.Context, phone, marker string, at time.Time, limit int) (int, error)
 	// DeleteWebhooksOf: see erasure.Store.
 	DeleteWebhooksOf(ctx context.Context, ids []string, limit int) (int, error)
 	// DeleteConsentHistory: see erasure.Store.
 	DeleteConsentHistory(ctx context.Context, phone string, limit int) (int, error)
 	// ForgetUser: see erasure.Store.
-	ForgetUser(ctx context.Context, phone string, r *erasure.Record) error
+	ForgetUser(ctx context.Context, phone, key string, at time.Time) (*erasure.Record, error)
+	// CreateReturningUser is CreateUser for a person who may have been
+	// erased: in the same transaction it reads the record under key
+	// (erasure.Hasher.Of their number) and, when there is one, creates
+	// them with its opt-out (first entry's ref erasure.KeptOptOutRef)
+	// and puts a suppression they had back, whatever u asks. It returns
+	// the record (nil: none). ApplyImportBatch does the same for each
+	// row with an ErasureKey that creates a user.
+	CreateReturningUser(ctx context.Context, u user.User, src consent.Source, key string) (*erasure.Record, error)
 	// ErasedRecords: see erasure.Store; Invalid past erasure.MaxLookup.
 	ErasedRecords(ctx context.Context, keys []string) (map[string]erasure.Record, error)
 }

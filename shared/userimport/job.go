@@ -26,6 +26,10 @@ type Row struct {
 	// batch is applied, it is the state the row creates them in, whatever
 	// Consent asks. A person who exists is left to Consent.
 	KeptOptOut consent.State `json:"kept_opt_out,omitempty"`
+	// ErasureKey is the key of the number's erased record
+	// (erasure.StampKeys): a row that creates a user reads the record in
+	// the same transaction and sets KeptOptOut from it.
+	ErasureKey string `json:"-"`
 }
 
 // MarshalJSON writes r with every float marked as one (30.0, 1e+20), so

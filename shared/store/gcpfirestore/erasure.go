@@ -6,11 +6,14 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/erasure"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/store/internal/records"
+	"github.com/eventstreamengine/ese/shared/user"
 )
 
 // erasedDoc is an erasure.Record as stored.
@@ -49,18 +52,18 @@ func (s *Store) eachInTx(ctx context.Context, op string, q firestore.Query, limi
 }
 
 // ScrubMessages implements store.Erasures.
-func (s *Store) ScrubMessages(ctx context.Context, phone, marker string, limit int) (int, error) {
+func (s *Store) ScrubMessages(ctx context.Context, phone, marker string, at time.Time, limit int) (int, error) {
 	if phone == "" {
 		return 0, errs.E(errs.Invalid, "gcpfirestore.ScrubMessages: a phone is required")
 	}
 	q := s.messages().Where("phone_number", "==", phone)
 	return s.eachInTx(ctx, "ScrubMessages", q, limit, func(tx *firestore.Transaction, snap *firestore.DocumentSnapshot) error {
-		return tx.Update(snap.Ref, []firestore.Update{
-			{Path: "phone_number", Value: marker},
-			{Path: "body", Value: ""},
-			{Path: "content_variables", Value: firestore.Delete},
-			{Path: "error_message", Value: ""},
-		})
+		var prev messageDoc
+		if err := snap.DataTo(&prev); err != nil {
+			return fmt.Errorf("decode message: %w", err)
+		}
+		m := prev.message(snap.Ref.ID)
+		return tx.Set(snap.Ref, keepExpiry(prev, records.Scrubbed(m, marker, at)))
 	})
 }
 
@@ -89,19 +92,31 @@ func (s *Store) DeleteConsentHistory(ctx context.Context, phone string, limit in
 // its own transaction: those written after DeleteConsentHistory ran.
 const forgetTail = 100
 
-// ForgetUser implements store.Erasures.
-func (s *Store) ForgetUser(ctx context.Context, phone string, r *erasure.Record) error {
+// ForgetUser implements store.Erasures: the record kept is built from
+// the user and suppression read in the transaction that deletes them.
+func (s *Store) ForgetUser(ctx context.Context, phone, key string, at time.Time) (*erasure.Record, error) {
 	if !records.ValidID(phone) {
-		return notExist("ForgetUser", "user")
+		return nil, notExist("ForgetUser", "user")
 	}
-	ref, supRef := s.userRef(phone), s.c.Collection(colSuppressed).Doc(phone)
+	if !records.ValidID(key) {
+		return nil, errs.E(errs.Invalid, "gcpfirestore.ForgetUser: record key %q", key)
+	}
+	ref, supRef, recRef := s.userRef(phone), s.c.Collection(colSuppressed).Doc(phone), s.c.Collection(colErased).Doc(key)
+	var kept *erasure.Record
 	err := s.c.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		kept = nil
 		snaps, err := tx.GetAll([]*firestore.DocumentRef{ref, supRef})
 		if err != nil {
 			return err
 		}
 		if !snaps[0].Exists() && !snaps[1].Exists() {
 			return notExist("ForgetUser", "user or suppression")
+		}
+		var u user.User
+		if snaps[0].Exists() {
+			if u, err = decodeUser(snaps[0]); err != nil {
+				return err
+			}
 		}
 		tail, err := tx.Documents(s.historyCol(phone).Limit(forgetTail)).GetAll()
 		if err != nil {
@@ -117,17 +132,98 @@ func (s *Store) ForgetUser(ctx context.Context, phone string, r *erasure.Record)
 				return err
 			}
 		}
-		if r == nil {
-			return nil
+		kept = erasure.Keep(key, u.Consent, snaps[1].Exists(), records.Time(at))
+		if kept == nil {
+			return tx.Delete(recRef) // an older record says what is no longer so
 		}
-		if !records.ValidID(r.Key) {
-			return errs.E(errs.Invalid, "gcpfirestore.ForgetUser: record key %q", r.Key)
-		}
-		return tx.Set(s.c.Collection(colErased).Doc(r.Key), erasedDoc{
-			Consent: string(r.Consent), Suppressed: r.Suppressed, ErasedAt: records.Time(r.ErasedAt),
-		})
+		return tx.Set(recRef, toErasedDoc(*kept))
 	}, firestore.MaxAttempts(txAttempts))
-	return classify("ForgetUser", err)
+	if err != nil {
+		return nil, classify("ForgetUser", err)
+	}
+	return kept, nil
+}
+
+func toErasedDoc(r erasure.Record) erasedDoc {
+	return erasedDoc{Consent: string(r.Consent), Suppressed: r.Suppressed, ErasedAt: records.Time(r.ErasedAt)}
+}
+
+func (d erasedDoc) record(key string) erasure.Record {
+	return erasure.Record{Key: key, Consent: consent.State(d.Consent), Suppressed: d.Suppressed, ErasedAt: records.Time(d.ErasedAt)}
+}
+
+// CreateReturningUser implements store.Erasures: one transaction reads
+// the record and creates the user (and the suppression it had).
+func (s *Store) CreateReturningUser(ctx context.Context, u user.User, src consent.Source, key string) (*erasure.Record, error) {
+	u, err := checkNewUser(u)
+	if err != nil {
+		return nil, err
+	}
+	var kept *erasure.Record
+	err = s.c.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		kept = nil
+		recs, err := s.erasedIn(tx, []string{key})
+		if err != nil {
+			return err
+		}
+		nu, ref := u, ""
+		if rec, ok := recs[key]; ok && rec.OptedOut() {
+			kept, nu.Consent, ref = &rec, rec.Returning(), erasure.KeptOptOutRef
+		}
+		if err := s.createUserIn(tx, nu, src, ref); err != nil {
+			return err
+		}
+		if kept != nil && kept.Suppressed {
+			return s.resuppressIn(tx, u.Phone, u.CreatedAt)
+		}
+		return nil
+	}, firestore.MaxAttempts(txAttempts))
+	if status.Code(err) == codes.AlreadyExists {
+		return nil, errs.E(errs.Exist, "gcpfirestore.CreateUser: user exists")
+	}
+	if err != nil {
+		return nil, classify("CreateReturningUser", err)
+	}
+	return kept, nil
+}
+
+// erasedIn reads the records under keys in tx, by key; keys that cannot
+// name a document have none.
+func (s *Store) erasedIn(tx *firestore.Transaction, keys []string) (map[string]erasure.Record, error) {
+	out := map[string]erasure.Record{}
+	var refs []*firestore.DocumentRef
+	for _, k := range records.Distinct(keys) {
+		if k != "" && records.ValidID(k) {
+			refs = append(refs, s.c.Collection(colErased).Doc(k))
+		}
+	}
+	if len(refs) == 0 {
+		return out, nil
+	}
+	snaps, err := tx.GetAll(refs)
+	if err != nil {
+		return nil, err
+	}
+	for _, snap := range snaps {
+		if !snap.Exists() {
+			continue
+		}
+		var d erasedDoc
+		if err := snap.DataTo(&d); err != nil {
+			return nil, fmt.Errorf("decode erased record: %w", err)
+		}
+		out[snap.Ref.ID] = d.record(snap.Ref.ID)
+	}
+	return out, nil
+}
+
+// resuppressIn puts phone back on the do-not-message list in tx, for an
+// erased person who comes back suppressed. Set, not Create: an entry
+// made meanwhile is as good.
+func (s *Store) resuppressIn(tx *firestore.Transaction, phone string, at time.Time) error {
+	return tx.Set(s.c.Collection(colSuppressed).Doc(phone), suppressionDoc{
+		Reason: erasure.SuppressedReason, By: "erasure", CreatedAt: records.Time(at),
+	})
 }
 
 // ErasedRecords implements store.Erasures: one batched read.
@@ -157,7 +253,7 @@ func (s *Store) ErasedRecords(ctx context.Context, keys []string) (map[string]er
 		if err := snap.DataTo(&d); err != nil {
 			return nil, fmt.Errorf("gcpfirestore.ErasedRecords: decode: %w", err)
 		}
-		out[snap.Ref.ID] = erasure.Record{Key: snap.Ref.ID, Consent: consent.State(d.Consent), Suppressed: d.Suppressed, ErasedAt: records.Time(d.ErasedAt)}
+		out[snap.Ref.ID] = d.record(snap.Ref.ID)
 	}
 	return out, nil
 }

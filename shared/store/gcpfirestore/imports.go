@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/erasure"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/internal/records"
@@ -272,9 +273,13 @@ func (s *Store) applyAllNew(ctx context.Context, b importBatch) (userimport.Batc
 		} else if err != nil {
 			return err
 		}
-		p := planBatch(b, map[string]user.User{})
+		rb, resup, err := s.returning(tx, b, nil)
+		if err != nil {
+			return err
+		}
+		p := planBatch(rb, map[string]user.User{})
 		res = p.res
-		return s.writePlan(tx, b, p, true)
+		return s.writePlan(tx, rb, p, true, resup)
 	}, firestore.MaxAttempts(txAttempts))
 	return res, err
 }
@@ -321,9 +326,13 @@ func (s *Store) applyRead(ctx context.Context, b importBatch) (res userimport.Ba
 			current[u.Phone] = u
 			found = true
 		}
-		p := planBatch(b, current)
+		rb, resup, err := s.returning(tx, b, current)
+		if err != nil {
+			return err
+		}
+		p := planBatch(rb, current)
 		res = p.res
-		return s.writePlan(tx, b, p, false)
+		return s.writePlan(tx, rb, p, false, resup)
 	}, firestore.MaxAttempts(txAttempts))
 	return res, found, err
 }
@@ -369,10 +378,46 @@ func planBatch(b importBatch, current map[string]user.User) batchPlan {
 	return p
 }
 
-// writePlan stages p's writes in tx: each user (created when allNew, so
+// returning reads, in tx, the erased records of b's rows that create a
+// user (none in current) and returns b with those rows readied by them
+// (erasure.Returning), and the numbers whose suppression comes back.
+// Reads only: it runs before any write of tx.
+func (s *Store) returning(tx *firestore.Transaction, b importBatch, current map[string]user.User) (importBatch, []string, error) {
+	var keys []string
+	for _, r := range b.rows {
+		if _, exists := current[r.Phone]; !exists && r.ErasureKey != "" {
+			keys = append(keys, r.ErasureKey)
+		}
+	}
+	if len(keys) == 0 {
+		return b, nil, nil
+	}
+	recs, err := s.erasedIn(tx, keys)
+	if err != nil || len(recs) == 0 {
+		return b, nil, err
+	}
+	rows := slices.Clone(b.rows)
+	var resup []string
+	for i, r := range rows {
+		rec, ok := recs[r.ErasureKey]
+		if _, exists := current[r.Phone]; ok && !exists && erasure.Returning(&rows[i], rec) && !slices.Contains(resup, r.Phone) {
+			resup = append(resup, r.Phone)
+		}
+	}
+	b.rows = rows
+	return b, resup, nil
+}
+
+// writePlan stages p's writes in tx: each suppression that comes back
+// with an erased person, each user (created when allNew, so
 // that the commit fails if one exists; else set over what tx read), each
 // consent change, and the marker, which must not exist.
-func (s *Store) writePlan(tx *firestore.Transaction, b importBatch, p batchPlan, allNew bool) error {
+func (s *Store) writePlan(tx *firestore.Transaction, b importBatch, p batchPlan, allNew bool, resuppress []string) error {
+	for _, phone := range resuppress {
+		if err := s.resuppressIn(tx, phone, b.at); err != nil {
+			return err
+		}
+	}
 	for _, phone := range p.touched {
 		ref, d := s.userRef(phone), toUserDoc(p.current[phone])
 		var err error

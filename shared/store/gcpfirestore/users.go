@@ -30,29 +30,43 @@ func (s *Store) historyCol(phone string) *firestore.CollectionRef {
 
 // CreateUser implements store.Users.
 func (s *Store) CreateUser(ctx context.Context, u user.User, src consent.Source, ref string) error {
-	if !records.ValidID(u.Phone) {
-		return errs.E(errs.Invalid, "gcpfirestore.CreateUser: phone_number cannot name a user")
+	u, err := checkNewUser(u)
+	if err != nil {
+		return err
 	}
-	if u.Consent == "" {
-		u.Consent = consent.OptIn
-	}
-	if !u.Consent.Valid() {
-		return errs.E(errs.Invalid, "gcpfirestore.CreateUser: unknown consent_state %q", u.Consent)
-	}
-	u.CreatedAt = records.Or(u.CreatedAt, time.Now())
-	u.UpdatedAt = records.Or(u.UpdatedAt, u.CreatedAt)
-	first := consent.Change{Phone: u.Phone, To: u.Consent, Source: src, Ref: ref, At: u.CreatedAt}
 	// One commit for both; Create fails it when the phone is taken.
-	err := s.c.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		if err := tx.Create(s.userRef(u.Phone), toUserDoc(u)); err != nil {
-			return err
-		}
-		return tx.Create(s.historyCol(u.Phone).NewDoc(), toChangeDoc(first))
+	err = s.c.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		return s.createUserIn(tx, u, src, ref)
 	})
 	if status.Code(err) == codes.AlreadyExists {
 		return errs.E(errs.Exist, "gcpfirestore.CreateUser: user exists")
 	}
 	return classify("CreateUser", err)
+}
+
+// checkNewUser is u, checked and with its defaults, as CreateUser stores it.
+func checkNewUser(u user.User) (user.User, error) {
+	if !records.ValidID(u.Phone) {
+		return u, errs.E(errs.Invalid, "gcpfirestore.CreateUser: phone_number cannot name a user")
+	}
+	if u.Consent == "" {
+		u.Consent = consent.OptIn
+	}
+	if !u.Consent.Valid() {
+		return u, errs.E(errs.Invalid, "gcpfirestore.CreateUser: unknown consent_state %q", u.Consent)
+	}
+	u.CreatedAt = records.Or(u.CreatedAt, time.Now())
+	u.UpdatedAt = records.Or(u.UpdatedAt, u.CreatedAt)
+	return u, nil
+}
+
+// createUserIn stages u and its first consent entry in tx.
+func (s *Store) createUserIn(tx *firestore.Transaction, u user.User, src consent.Source, ref string) error {
+	if err := tx.Create(s.userRef(u.Phone), toUserDoc(u)); err != nil {
+		return err
+	}
+	first := consent.Change{Phone: u.Phone, To: u.Consent, Source: src, Ref: ref, At: u.CreatedAt}
+	return tx.Create(s.historyCol(u.Phone).NewDoc(), toChangeDoc(first))
 }
 
 // GetUser implements store.Users.

@@ -3,14 +3,18 @@ package memstore
 import (
 	"context"
 	"slices"
+	"time"
 
+	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/erasure"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/store/internal/records"
+	"github.com/eventstreamengine/ese/shared/suppression"
+	"github.com/eventstreamengine/ese/shared/user"
 )
 
 // ScrubMessages implements store.Erasures.
-func (s *Store) ScrubMessages(ctx context.Context, phone, marker string, limit int) (int, error) {
+func (s *Store) ScrubMessages(ctx context.Context, phone, marker string, at time.Time, limit int) (int, error) {
 	if phone == "" || limit < 1 {
 		return 0, errs.E(errs.Invalid, "memstore.ScrubMessages: a phone and a limit of at least 1 are required")
 	}
@@ -22,7 +26,7 @@ func (s *Store) ScrubMessages(ctx context.Context, phone, marker string, limit i
 			break
 		}
 		if m.Phone == phone {
-			s.messages[id] = records.Scrubbed(m, marker)
+			s.messages[id] = records.Scrubbed(m, marker, at)
 			n++
 		}
 	}
@@ -70,28 +74,64 @@ func (s *Store) DeleteConsentHistory(ctx context.Context, phone string, limit in
 }
 
 // ForgetUser implements store.Erasures.
-func (s *Store) ForgetUser(ctx context.Context, phone string, r *erasure.Record) error {
+func (s *Store) ForgetUser(ctx context.Context, phone, key string, at time.Time) (*erasure.Record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, isUser := s.users[phone]
+	u, isUser := s.users[phone]
 	_, isSuppressed := s.suppressed[phone]
 	if !isUser && !isSuppressed {
-		return notExist("ForgetUser", "user or suppression")
+		return nil, notExist("ForgetUser", "user or suppression")
 	}
 	delete(s.users, phone)
 	s.phonesStale = true
 	delete(s.history, phone)
 	delete(s.ledgers, phone)
 	delete(s.suppressed, phone)
-	if r != nil {
-		if s.erased == nil {
-			s.erased = map[string]erasure.Record{}
-		}
-		rec := *r
-		rec.ErasedAt = records.Time(rec.ErasedAt)
-		s.erased[rec.Key] = rec
+	r := erasure.Keep(key, u.Consent, isSuppressed, records.Time(at))
+	if r == nil {
+		delete(s.erased, key)
+		return nil, nil
 	}
-	return nil
+	if s.erased == nil {
+		s.erased = map[string]erasure.Record{}
+	}
+	s.erased[key] = *r
+	return r, nil
+}
+
+// CreateReturningUser implements store.Erasures: the record is read
+// and the user created under one hold of the lock.
+func (s *Store) CreateReturningUser(ctx context.Context, u user.User, src consent.Source, key string) (*erasure.Record, error) {
+	u, err := checkNewUser(u)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, ok := s.erased[key]
+	if !ok || !rec.OptedOut() {
+		return nil, s.createUser(u, src, "")
+	}
+	u.Consent = rec.Returning()
+	if err := s.createUser(u, src, erasure.KeptOptOutRef); err != nil {
+		return nil, err
+	}
+	if rec.Suppressed {
+		s.resuppress(u.Phone, u.CreatedAt)
+	}
+	return &rec, nil
+}
+
+// resuppress puts phone back on the do-not-message list for an erased
+// person who comes back (erasure.Returning); s.mu is held.
+func (s *Store) resuppress(phone string, at time.Time) {
+	if _, ok := s.suppressed[phone]; ok {
+		return
+	}
+	if s.suppressed == nil {
+		s.suppressed = map[string]suppression.Entry{}
+	}
+	s.suppressed[phone] = suppression.Entry{Phone: phone, Reason: erasure.SuppressedReason, By: "erasure", CreatedAt: records.Time(at)}
 }
 
 // ErasedRecords implements store.Erasures.

@@ -127,21 +127,34 @@ func copyUser(u user.User) user.User {
 
 // CreateUser implements store.Users.
 func (s *Store) CreateUser(ctx context.Context, u user.User, src consent.Source, ref string) error {
+	u, err := checkNewUser(u)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.createUser(u, src, ref)
+}
+
+// checkNewUser is u, checked and with its defaults, as CreateUser stores it.
+func checkNewUser(u user.User) (user.User, error) {
 	if !records.ValidID(u.Phone) {
-		return errs.E(errs.Invalid, "memstore.CreateUser: phone_number cannot name a user")
+		return u, errs.E(errs.Invalid, "memstore.CreateUser: phone_number cannot name a user")
 	}
 	if u.Consent == "" {
 		u.Consent = consent.OptIn
 	}
 	if !u.Consent.Valid() {
-		return errs.E(errs.Invalid, "memstore.CreateUser: unknown consent_state %q", u.Consent)
+		return u, errs.E(errs.Invalid, "memstore.CreateUser: unknown consent_state %q", u.Consent)
 	}
 	u = copyUser(u)
 	u.CreatedAt = records.Or(u.CreatedAt, time.Now())
 	u.UpdatedAt = records.Or(u.UpdatedAt, u.CreatedAt)
+	return u, nil
+}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// createUser stores u and its first consent entry; s.mu is held.
+func (s *Store) createUser(u user.User, src consent.Source, ref string) error {
 	if _, ok := s.users[u.Phone]; ok {
 		return errs.E(errs.Exist, "memstore.CreateUser: user exists")
 	}
@@ -470,6 +483,11 @@ func (s *Store) ApplyImportBatch(ctx context.Context, jobID string, batch int, r
 	res := userimport.BatchResult{Batch: batch}
 	for _, row := range rows {
 		cur, exists := s.users[row.Phone]
+		if rec, ok := s.erased[row.ErasureKey]; ok && !exists && row.ErasureKey != "" {
+			if erasure.Returning(&row, rec) {
+				s.resuppress(row.Phone, at)
+			}
+		}
 		if records.ConsentKept(cur, exists, row) {
 			res.ConsentKept++
 		}

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -36,6 +37,9 @@ func testErasureBatches(t *testing.T, s store.Store) {
 		m := newMessage(c, 1)
 		m.ContentVariables = map[string]string{"1": "Nimal"}
 		m.ErrorText = "The 'To' number " + p + " is not valid"
+		if c == "cc" { // sent: its status stays for the counts
+			m.Status, m.ProviderSID = message.Sent, "SMcc"
+		}
 		mustCreateMessages(t, s, m)
 	}
 	other := newMessage("ca", 2)
@@ -52,7 +56,7 @@ func testErasureBatches(t *testing.T, s store.Store) {
 	}
 	marker := erasure.MarkerPrefix + "test"
 	for _, want := range []int{2, 1, 0} {
-		n, err := s.ScrubMessages(ctx, p, marker, 2)
+		n, err := s.ScrubMessages(ctx, p, marker, at(9), 2)
 		if err != nil || n != want {
 			t.Fatalf("ScrubMessages = %d, %v; want %d", n, err, want)
 		}
@@ -62,9 +66,16 @@ func testErasureBatches(t *testing.T, s store.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Phone != marker || got.Body != "" || len(got.ContentVariables) != 0 || got.ErrorText != "" || got.Status != message.Pending {
-			t.Errorf("scrubbed message = phone %q, body %q, variables %v, error text %q, status %s; want the marker and no body",
-				got.Phone, got.Body, got.ContentVariables, got.ErrorText, got.Status)
+		// An unsent message is concluded, so its campaign neither writes
+		// its body back nor sends it; a sent one keeps its status.
+		wantStatus, wantReason := message.Skipped, message.SkipErased
+		if c == "cc" {
+			wantStatus, wantReason = message.Sent, ""
+		}
+		if got.Phone != marker || got.Body != "" || len(got.ContentVariables) != 0 || got.ErrorText != "" ||
+			got.Status != wantStatus || got.SkipReason != wantReason {
+			t.Errorf("scrubbed message %s = phone %q, body %q, variables %v, error text %q, status %s (%s); want the marker, no body, %s (%s)",
+				c, got.Phone, got.Body, got.ContentVariables, got.ErrorText, got.Status, got.SkipReason, wantStatus, wantReason)
 		}
 	}
 	if got, err := s.GetMessage(ctx, other.ID); err != nil || got.Phone != phone(2) || got.Body == "" {
@@ -135,9 +146,13 @@ func testForgetUser(t *testing.T, s store.Store) {
 	if _, _, err := s.SetConsent(ctx, consent.Change{Phone: p, To: consent.OptOut, Source: consent.SourceAdmin, At: at(3)}); err != nil {
 		t.Fatal(err)
 	}
-	rec := erasure.Record{Key: h.Of(p), Consent: consent.OptOut, Suppressed: true, ErasedAt: at(4)}
-	if err := s.ForgetUser(ctx, p, &rec); err != nil {
+	got, err := s.ForgetUser(ctx, p, h.Of(p), at(4))
+	if err != nil {
 		t.Fatalf("ForgetUser: %v", err)
+	}
+	want := &erasure.Record{Key: h.Of(p), Consent: consent.OptOut, Suppressed: true, ErasedAt: kept(at(4))}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ForgetUser kept (-want, +got):\n%s", diff)
 	}
 	if _, err := s.GetUser(ctx, p); !errs.Is(err, errs.NotExist) {
 		t.Errorf("GetUser after ForgetUser = %v, want NotExist", err)
@@ -154,36 +169,40 @@ func testForgetUser(t *testing.T, s store.Store) {
 	if n, err := s.CountUsers(ctx, store.UserFilter{}); err != nil || n != 0 {
 		t.Errorf("CountUsers after ForgetUser = %d, %v; want 0", n, err)
 	}
-	got, err := s.ErasedRecords(ctx, []string{h.Of(p), h.Of(phone(2))})
+	recs, err := s.ErasedRecords(ctx, []string{h.Of(p), h.Of(phone(2))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]erasure.Record{rec.Key: {Key: rec.Key, Consent: consent.OptOut, Suppressed: true, ErasedAt: kept(at(4))}}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(map[string]erasure.Record{want.Key: *want}, recs); diff != "" {
 		t.Errorf("ErasedRecords (-want, +got):\n%s", diff)
 	}
-	if err := s.ForgetUser(ctx, p, &rec); !errs.Is(err, errs.NotExist) {
+	if _, err := s.ForgetUser(ctx, p, h.Of(p), at(5)); !errs.Is(err, errs.NotExist) {
 		t.Errorf("second ForgetUser = %v, want NotExist", err)
 	}
-	if err := s.ForgetUser(ctx, phone(3), nil); !errs.Is(err, errs.NotExist) {
+	if _, err := s.ForgetUser(ctx, phone(3), h.Of(phone(3)), at(5)); !errs.Is(err, errs.NotExist) {
 		t.Errorf("ForgetUser(unknown) = %v, want NotExist", err)
 	}
 	// A number an admin suppressed without a user is forgotten too.
 	if _, err := s.Suppress(ctx, suppression.Entry{Phone: phone(4), Reason: "do not contact"}); err != nil {
 		t.Fatal(err)
 	}
-	only := erasure.Record{Key: h.Of(phone(4)), Suppressed: true, ErasedAt: at(4)}
-	if err := s.ForgetUser(ctx, phone(4), &only); err != nil {
-		t.Errorf("ForgetUser(suppressed, no user) = %v", err)
+	if got, err := s.ForgetUser(ctx, phone(4), h.Of(phone(4)), at(4)); err != nil || got == nil || !got.Suppressed {
+		t.Errorf("ForgetUser(suppressed, no user) = %+v, %v; want a suppressed record", got, err)
 	}
 	if sup, err := s.Suppressed(ctx, []string{phone(4)}); err != nil || sup[phone(4)] {
 		t.Errorf("Suppressed after ForgetUser = %v, %v; want the number gone", sup, err)
 	}
-	if got, err := s.ErasedRecords(ctx, []string{only.Key}); err != nil || !got[only.Key].Suppressed {
+	if got, err := s.ErasedRecords(ctx, []string{h.Of(phone(4))}); err != nil || !got[h.Of(phone(4))].Suppressed {
 		t.Errorf("ErasedRecords(suppressed only) = %v, %v; want its record", got, err)
 	}
-	if err := s.ForgetUser(ctx, phone(4), &only); !errs.Is(err, errs.NotExist) {
-		t.Errorf("second ForgetUser(suppressed only) = %v, want NotExist", err)
+	// A record under the key (as of an earlier erasure of the number,
+	// who came back and opted in since) no longer holds, and goes.
+	mustCreateUser(t, s, user.User{Phone: phone(5), Consent: consent.OptIn, CreatedAt: at(6)})
+	if got, err := s.ForgetUser(ctx, phone(5), h.Of(phone(4)), at(7)); err != nil || got != nil {
+		t.Errorf("ForgetUser(opted in, an older record) = %+v, %v; want none kept", got, err)
+	}
+	if got, err := s.ErasedRecords(ctx, []string{h.Of(phone(4))}); err != nil || len(got) != 0 {
+		t.Errorf("ErasedRecords after a second erasure with nothing to keep = %v, %v; want none", got, err)
 	}
 	if _, err := s.ErasedRecords(ctx, make([]string, erasure.MaxLookup+1)); !errs.Is(err, errs.Invalid) {
 		t.Errorf("ErasedRecords(too many) = %v, want Invalid", err)
@@ -218,6 +237,23 @@ func testErase(t *testing.T, s store.Store) {
 	if _, err := erasure.Erase(ctx, s, h, p, at(6)); !errs.Is(err, errs.NotExist) {
 		t.Errorf("second Erase = %v, want NotExist", err)
 	}
+	// Work in flight wrote a message with the number after the erasure:
+	// erasing again reaches it.
+	mustCreateMessages(t, s, newMessage("cc", 1))
+	if res, err := erasure.Erase(ctx, s, h, p, at(6)); err != nil || res.Messages != 1 {
+		t.Errorf("Erase of a straggler = %+v, %v; want 1 message scrubbed", res, err)
+	}
+	if m, err := s.GetMessage(ctx, message.ID("cc", p)); err != nil || m.Phone != h.Marker(p) || m.Status != message.Skipped {
+		t.Errorf("straggler = %+v, %v; want it scrubbed under the erasure's marker and concluded", m, err)
+	}
+	// Someone who only texted in is erased too.
+	if _, _, err := s.RecordWebhook(ctx, webhook.Event{ID: "inbound-SM10", Kind: webhook.Inbound, MessageSID: "SM10",
+		Params: map[string]string{"From": "whatsapp:" + phone(3), "Body": "hello"}}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := erasure.Erase(ctx, s, h, phone(3), at(6)); err != nil || res.Webhooks != 1 {
+		t.Errorf("Erase(only texted in) = %+v, %v; want their record deleted", res, err)
+	}
 	if res, err := erasure.Erase(ctx, s, h, phone(2), at(6)); err != nil || res.OptOutKept {
 		t.Errorf("Erase(opted in) = %+v, %v; want no record kept", res, err)
 	}
@@ -228,6 +264,151 @@ func testErase(t *testing.T, s store.Store) {
 	want := map[string]erasure.Record{p: {Key: h.Of(p), Consent: consent.Stop, ErasedAt: kept(at(5))}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Remembered (-want, +got):\n%s", diff)
+	}
+}
+
+// stopDuring is a store on which a STOP (and a suppression) lands while
+// an erasure scrubs the person's messages, before ForgetUser.
+type stopDuring struct {
+	store.Store
+	phone string
+	done  bool
+}
+
+func (s *stopDuring) ScrubMessages(ctx context.Context, phone, marker string, at time.Time, limit int) (int, error) {
+	if !s.done {
+		s.done = true
+		if _, _, err := s.ApplyKeyword(ctx, consent.Keyword{Phone: s.phone, Intent: consent.IntentOptOut, Ref: "SM-late", At: at}); err != nil {
+			return 0, err
+		}
+		if _, err := s.Suppress(ctx, suppression.Entry{Phone: s.phone, Reason: "asked by phone", CreatedAt: at}); err != nil {
+			return 0, err
+		}
+	}
+	return s.Store.ScrubMessages(ctx, phone, marker, at, limit)
+}
+
+// testEraseStopDuring: a STOP and a suppression that land during an
+// erasure are what is kept, and the person comes back with them.
+func testEraseStopDuring(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	h := testHasher(t)
+	p := phone(1)
+	mustCreateUser(t, s, user.User{Phone: p, Consent: consent.OptIn, CreatedAt: at(0)})
+	res, err := erasure.Erase(ctx, &stopDuring{Store: s, phone: p}, h, p, at(5))
+	if err != nil || !res.OptOutKept {
+		t.Fatalf("Erase = %+v, %v; want the opt-out kept", res, err)
+	}
+	got, err := erasure.Remembered(ctx, s, h, []string{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]erasure.Record{p: {Key: h.Of(p), Consent: consent.Stop, Suppressed: true, ErasedAt: kept(at(5))}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Remembered (-want, +got):\n%s", diff)
+	}
+	if sup, err := s.Suppressed(ctx, []string{p}); err != nil || sup[p] {
+		t.Errorf("Suppressed after the erasure = %v, %v; want the entry gone (kept in the record)", sup, err)
+	}
+}
+
+// testReturning: a person erased while opted out comes back opted out
+// (and suppressed, if they were) through CreateReturningUser and
+// through an import, the record read in the transaction that creates
+// them; either form of an Argentine mobile finds it.
+func testReturning(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	h := testHasher(t)
+	const (
+		arMobile = "+5491123456789" // +54 9: the form WhatsApp and most lists use
+		arFixed  = "+541123456789"  // the same person's fixed-line form
+	)
+	stopped, suppressed, fresh := phone(1), phone(2), phone(3)
+	mustCreateUser(t, s, user.User{Phone: stopped, Consent: consent.OptIn, CreatedAt: at(0)})
+	if _, _, err := s.ApplyKeyword(ctx, consent.Keyword{Phone: stopped, Intent: consent.IntentOptOut, Ref: "SM1", At: at(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Suppress(ctx, suppression.Entry{Phone: suppressed, Reason: "do not contact", CreatedAt: at(1)}); err != nil {
+		t.Fatal(err)
+	}
+	mustCreateUser(t, s, user.User{Phone: arMobile, Consent: consent.OptOut, CreatedAt: at(0)})
+	for _, p := range []string{stopped, suppressed, arMobile} {
+		if _, err := erasure.Erase(ctx, s, h, p, at(2)); err != nil {
+			t.Fatalf("Erase: %v", err)
+		}
+	}
+
+	tests := []struct {
+		name       string
+		phone      string
+		want       consent.State
+		suppressed bool
+	}{
+		{"stopped", stopped, consent.Stop, false},
+		{"suppressed", suppressed, consent.OptOut, true},
+		{"argentine_other_form", arFixed, consent.OptOut, false},
+		{"never_erased", fresh, consent.OptIn, false},
+	}
+	for _, tc := range tests {
+		t.Run("create_"+tc.name, func(t *testing.T) {
+			rec, err := s.CreateReturningUser(ctx, user.User{Phone: tc.phone, Consent: consent.OptIn, CreatedAt: at(3)}, consent.SourceAPI, h.Of(tc.phone))
+			if err != nil {
+				t.Fatalf("CreateReturningUser: %v", err)
+			}
+			if (rec != nil) != (tc.want != consent.OptIn) {
+				t.Errorf("CreateReturningUser record = %+v, want one: %v", rec, tc.want != consent.OptIn)
+			}
+			checkReturned(t, s, tc.phone, tc.want, tc.suppressed)
+		})
+	}
+	if _, err := s.CreateReturningUser(ctx, user.User{Phone: fresh}, consent.SourceAPI, h.Of(fresh)); !errs.Is(err, errs.Exist) {
+		t.Errorf("CreateReturningUser(exists) = %v, want Exist", err)
+	}
+
+	// The same through an import: erase them again, then a job whose
+	// first batch creates everyone (Firestore's all-new path).
+	for _, p := range []string{stopped, suppressed, arFixed, fresh} {
+		if _, err := erasure.Erase(ctx, s, h, p, at(4)); err != nil {
+			t.Fatalf("Erase: %v", err)
+		}
+	}
+	mustCreateJob(t, s, "job-back", 1)
+	rows := []userimport.Row{
+		{Line: 2, Phone: stopped, Consent: consent.OptIn},
+		{Line: 3, Phone: suppressed},
+		{Line: 4, Phone: arMobile, Consent: consent.OptOut}, // asked an opt-out itself: not counted kept
+		{Line: 5, Phone: fresh, Consent: consent.OptIn},
+	}
+	erasure.StampKeys(h, rows)
+	res, err := s.ApplyImportBatch(ctx, "job-back", 0, rows, at(5))
+	if err != nil {
+		t.Fatalf("ApplyImportBatch: %v", err)
+	}
+	if res.Created != 4 || res.ConsentKept != 2 {
+		t.Errorf("ApplyImportBatch = %+v; want 4 created, 2 kept", res)
+	}
+	for _, tc := range []struct {
+		phone      string
+		want       consent.State
+		suppressed bool
+	}{
+		{stopped, consent.Stop, false},
+		{suppressed, consent.OptOut, true},
+		{arMobile, consent.OptOut, false},
+		{fresh, consent.OptIn, false},
+	} {
+		checkReturned(t, s, tc.phone, tc.want, tc.suppressed)
+	}
+}
+
+func checkReturned(t *testing.T, s store.Store, p string, want consent.State, suppressed bool) {
+	t.Helper()
+	u, err := s.GetUser(t.Context(), p)
+	if err != nil || u.Consent != want {
+		t.Errorf("%s came back %s (%v), want %s", p, u.Consent, err, want)
+	}
+	if sup, err := s.Suppressed(t.Context(), []string{p}); err != nil || sup[p] != suppressed {
+		t.Errorf("%s suppressed = %v (%v), want %v", p, sup[p], err, suppressed)
 	}
 }
 

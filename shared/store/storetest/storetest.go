@@ -104,6 +104,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"erasure_batches", testErasureBatches},
 		{"erasure_forget_user", testForgetUser},
 		{"erasure_whole", testErase},
+		{"erasure_stop_during", testEraseStopDuring},
+		{"erasure_returning", testReturning},
 		{"count_opt_outs", testCountOptOuts},
 		{"marketing_opt_out", testMarketingOptOut},
 		{"record_webhook_stop_in_one_transaction", testRecordWebhookStop},

@@ -274,7 +274,9 @@ func ApplyRow(cur user.User, exists bool, r userimport.Row, jobID string, at tim
 // the opt-out they had (KeptOptOut): what an import job counts as kept.
 func ConsentKept(cur user.User, exists bool, r userimport.Row) bool {
 	if !exists {
-		return r.KeptOptOut != "" // an erased person's opt-out, kept
+		// An erased person's opt-out, kept over a row that asked them in
+		// (one that asked an opt-out itself had nothing refused).
+		return r.KeptOptOut != "" && r.Consent != consent.OptOut && r.Consent != consent.Stop
 	}
 	return r.Consent == consent.OptIn &&
 		(cur.Consent == consent.Stop || cur.Consent == consent.OptOut) &&
@@ -380,8 +382,13 @@ func WebhookParty(e webhook.Event) string {
 // Scrubbed is m with its person taken out (erasure): the number replaced
 // by marker, and the body, the content variables (their values are the
 // person's attributes) and the provider's error text (which can quote
-// the number) removed. Status, times and codes stay for the counts.
-func Scrubbed(m message.Message, marker string) message.Message {
+// the number) removed. Status, times and codes stay for the counts; a
+// message no send has started for is concluded SKIPPED (erased) at at,
+// so its campaign neither writes its body back nor sends it.
+func Scrubbed(m message.Message, marker string, at time.Time) message.Message {
 	m.Phone, m.Body, m.ContentVariables, m.ErrorText = marker, "", nil, ""
+	if slices.Contains(message.Unsent, m.Status) {
+		m.Status, m.SkipReason, m.UpdatedAt = message.Skipped, message.SkipErased, Time(at)
+	}
 	return m
 }
