@@ -1,6 +1,7 @@
 package ese
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/firestore"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -75,11 +77,20 @@ func TestErasure(t *testing.T) {
 			t.Errorf("summary %s after the erasures = %v, want %v as before", k, after[k], before[k])
 		}
 	}
-	_, msgs := d.do("GET", "/api/v1/reporting/messages/status?campaign_id="+cid, nil, "")
-	for _, m := range anySlice(msgs["messages"]) {
-		m, _ := m.(map[string]any)
-		if p := fmt.Sprint(m["phone_number"]); !strings.HasPrefix(p, "erased:") || m["body"] != nil && m["body"] != "" {
-			t.Errorf("message after the erasures: phone %v, body %v; want the marker and no body", p, m["body"])
+	// The API never shows a body, so the stored documents are read.
+	fs, err := firestore.NewClient(context.Background(), d.project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	docs, err := fs.Collection("messages").Where("campaign_id", "==", cid).Documents(context.Background()).GetAll()
+	if err != nil || len(docs) != 3 {
+		t.Fatalf("stored messages of the campaign = %d, %v; want 3", len(docs), err)
+	}
+	for _, doc := range docs {
+		m := doc.Data()
+		if p := fmt.Sprint(m["phone_number"]); !strings.HasPrefix(p, "erased:") || m["body"] != "" || m["content_variables"] != nil {
+			t.Errorf("stored message after the erasures: phone %v, body %q, content variables %v; want the marker and neither", p, m["body"], m["content_variables"])
 		}
 	}
 	_, in := d.do("GET", "/api/v1/monitoring/inbound", nil, "")
