@@ -81,3 +81,32 @@ func TestRecord(t *testing.T) {
 		})
 	}
 }
+
+// TestCanonical: the forms phone.FromWhatsApp takes for one person hash
+// as one, so a record kept under either is found by the other.
+func TestCanonical(t *testing.T) {
+	t.Parallel()
+	h, _ := NewHasher([]byte(strings.Repeat("k", 32)))
+	tests := []struct {
+		name, a, b string
+		same       bool
+	}{
+		{"argentine_mobile_and_fixed_form", "+5491123456789", "+541123456789", true},
+		{"sri_lankan", "+94771234567", "+94771234567", true},
+		{"two_argentines", "+5491123456789", "+541123456780", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := h.Of(tc.a) == h.Of(tc.b); got != tc.same {
+				t.Errorf("Of(%s) == Of(%s) is %v, want %v", tc.a, tc.b, got, tc.same)
+			}
+			if got := h.Marker(tc.a) == h.Marker(tc.b); got != tc.same {
+				t.Errorf("Marker(%s) == Marker(%s) is %v, want %v", tc.a, tc.b, got, tc.same)
+			}
+		})
+	}
+	if got := Canonical("+5491123456789"); got != "+541123456789" {
+		t.Errorf("Canonical(+54 9 11…) = %s, want the fixed-line form", got)
+	}
+}
