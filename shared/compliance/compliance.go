@@ -202,12 +202,6 @@ func consented(in *Input, d *Decision) bool {
 		d.Action, d.Reason = Skip, message.SkipNoConsent
 		return true
 	}
-	// WhatsApp's own "stop marketing messages": no marketing template
-	// (any but a utility one, as the content rules read the category).
-	if in.User.MarketingOptOut != nil && !in.Template.Utility() {
-		d.Action, d.Reason = Skip, message.SkipMarketingOptOut
-		return true
-	}
 	return false
 }
 
@@ -265,6 +259,13 @@ func channel(in *Input, d *Decision) bool {
 		return true
 	}
 	d.Channel = c
+	// WhatsApp's own "stop marketing messages" stops marketing templates
+	// only (any but a utility one, as the content rules read the
+	// category): free text inside the person's window still goes.
+	if c == channelpolicy.Template && in.User.MarketingOptOut != nil && !in.Template.Utility() {
+		d.Action, d.Reason = Skip, message.SkipMarketingOptOut
+		return true
+	}
 	return false
 }
 

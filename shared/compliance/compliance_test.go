@@ -558,6 +558,7 @@ func TestCheck_marketing_opt_out(t *testing.T) {
 		{"utility_still_sent", person(consent.OptIn, out), of(template.Utility), Send, ""},
 		{"not_opted_out_sent", person(consent.OptIn, nil), of(template.Marketing), Send, ""},
 		{"consent_first", person(consent.Stop, out), of(template.Marketing), Skip, message.SkipNoConsent},
+		{"session_text_still_sent", person(consent.OptIn, out), template.Compile(template.Template{Content: "Hi {name}", Category: template.Marketing}), Send, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

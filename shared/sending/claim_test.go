@@ -2,6 +2,7 @@ package sending_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -92,7 +93,19 @@ func TestSend_consent_withdrawn_just_before_the_claim(t *testing.T) {
 		{name: "stopped_marketing_messages",
 			hook: func(s store.Store) func(context.Context, string) error {
 				return func(ctx context.Context, p string) error {
-					_, err := s.SetMarketingOptOut(ctx, p, user.MarketingOptOut{At: time.Now(), Source: user.SourceProviderFailure, Ref: "SM1"})
+					// A marketing template (the fixture's template has no
+					// category): free text would still go.
+					ms, err := s.MessagesTo(ctx, p, 1)
+					if err != nil || len(ms) != 1 {
+						return fmt.Errorf("MessagesTo = %d, %v", len(ms), err)
+					}
+					if _, err := s.UpdateMessage(ctx, ms[0].ID, func(m *message.Message) error {
+						m.ContentSID = "HX5b3a1e0c9d8f4e2a7b6c5d4e3f2a1b0c"
+						return nil
+					}); err != nil {
+						return err
+					}
+					_, err = s.SetMarketingOptOut(ctx, p, user.MarketingOptOut{At: time.Now(), Source: user.SourceProviderFailure, Ref: "SM1"})
 					return err
 				}
 			},
@@ -162,16 +175,21 @@ func TestSend_claim_time_is_the_claims_own(t *testing.T) {
 }
 
 // A person who stopped marketing messages still gets a utility
-// campaign's message at the claim; a marketing one is skipped.
+// campaign's template and free text in their window at the claim; a
+// marketing template is skipped.
 func TestSend_marketing_opt_out_at_the_claim(t *testing.T) {
 	t.Parallel()
+	const sid = "HX5b3a1e0c9d8f4e2a7b6c5d4e3f2a1b0c"
 	tests := []struct {
 		name     string
 		category template.Category
+		sid      string
 		want     message.Status
 	}{
-		{"utility_sent", template.Utility, message.Sent},
-		{"marketing_skipped", template.Marketing, message.Skipped},
+		{"utility_sent", template.Utility, sid, message.Sent},
+		{"marketing_skipped", template.Marketing, sid, message.Skipped},
+		{"uncategorised_skipped", "", sid, message.Skipped},
+		{"marketing_session_text_sent", template.Marketing, "", message.Sent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -187,6 +205,12 @@ func TestSend_marketing_opt_out_at_the_claim(t *testing.T) {
 			now := time.Now().UTC()
 			m := f.queuedTo(t, user.User{Phone: "+94771234567", Consent: consent.OptIn, CreatedAt: now, LastInboundAt: &now,
 				MarketingOptOut: &user.MarketingOptOut{At: now, Source: user.SourceProviderFailure}})
+			if _, err := f.store.UpdateMessage(ctx, m.ID, func(m *message.Message) error {
+				m.ContentSID = tc.sid
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
 			if _, err := f.send(t, m); err != nil {
 				t.Fatalf("Send: %v", err)
 			}

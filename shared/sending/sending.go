@@ -202,7 +202,7 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 	if serr != nil {
 		return "", fmt.Errorf("sending.Send: %w", serr)
 	}
-	if reason, ok := withdrawn(store.Claim{Campaign: c, User: u, HasUser: err == nil, Suppressed: suppressed[m.Phone]}); ok {
+	if reason, ok := withdrawn(store.Claim{Campaign: c, User: u, HasUser: err == nil, Suppressed: suppressed[m.Phone]}, m); ok {
 		return s.skipUnclaimed(ctx, m, reason, "skipped: consent withdrawn before send")
 	}
 
@@ -242,7 +242,7 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 		if cl.Campaign.Status != campaign.Running {
 			return stopIn(cl.Campaign, m, cl.At)
 		}
-		if reason, ok := withdrawn(cl); ok {
+		if reason, ok := withdrawn(cl, *m); ok {
 			m.Status, m.SkipReason, m.UpdatedAt = message.Skipped, reason, cl.At
 			return nil
 		}
@@ -349,23 +349,29 @@ func stopIn(c campaign.Campaign, m *message.Message, now time.Time) error {
 
 // withdrawn reports why a person may not be sent to, if they may not: on
 // the do-not-message list, or without consent (no user, STOP, OPT_OUT).
-func withdrawn(p store.Claim) (message.SkipReason, bool) {
+func withdrawn(p store.Claim, m message.Message) (message.SkipReason, bool) {
 	switch {
 	case p.Suppressed:
 		return message.SkipSuppressed, true
 	case !p.HasUser || p.User.Consent != consent.OptIn:
 		return message.SkipConsentAtSend, true
-	case p.User.MarketingOptOut != nil && !utility(p.Campaign):
+	case p.User.MarketingOptOut != nil && marketingTemplate(p.Campaign, m):
 		// Stopped marketing messages in WhatsApp since the fan-out.
 		return message.SkipMarketingOptOut, true
 	}
 	return "", false
 }
 
-// utility reports whether c sends a utility template (its launch's
-// snapshot): the one kind a person who stopped marketing messages gets.
-func utility(c campaign.Campaign) bool {
-	return c.Template != nil && c.Template.Category == template.Utility
+// marketingTemplate reports whether m goes as a marketing template: an
+// approved template (a content SID; free text in the person's window is
+// not one) of c's snapshot that is not utility (no category counts as
+// marketing, as the content rules read it). Only those are kept from a
+// person who stopped marketing messages.
+func marketingTemplate(c campaign.Campaign, m message.Message) bool {
+	if m.ContentSID == "" {
+		return false
+	}
+	return c.Template == nil || c.Template.Category != template.Utility
 }
 
 // stopped reports what stop or the claim left a message as.
