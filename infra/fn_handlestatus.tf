@@ -57,6 +57,7 @@ resource "google_cloudfunctions2_function" "handle_status" {
     environment_variables = merge(local.event_env, {
       AUTO_PAUSE_WINDOW       = var.auto_pause_window
       AUTO_PAUSE_FAILURE_RATE = var.auto_pause_failure_rate
+      MARKETING_OPT_OUT_CODES = var.marketing_opt_out_codes
     })
   }
 }

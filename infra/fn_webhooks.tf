@@ -62,6 +62,7 @@ resource "google_cloudfunctions2_function" "webhooks" {
       WEBHOOK_RETENTION       = var.webhook_retention
       AUTO_PAUSE_WINDOW       = var.auto_pause_window
       AUTO_PAUSE_FAILURE_RATE = var.auto_pause_failure_rate
+      MARKETING_OPT_OUT_CODES = var.marketing_opt_out_codes
     })
 
     secret_environment_variables {

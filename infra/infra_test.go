@@ -439,6 +439,14 @@ func TestVariableValidation(t *testing.T) {
 			t.Errorf("unknown_outcome = %q: valid %v, want %v", v, got, ok)
 		}
 	}
+	// MARKETING_OPT_OUT_CODES is a list of 5-digit codes
+	// (setup.MarketingOptOut).
+	for v, ok := range map[string]bool{"63033": true, "63033,63099": true, "": false, "131050": false, "63033 ": false, "63033,": false, "stop": false} {
+		m := loadModuleWith(t, ".", map[string]cty.Value{"marketing_opt_out_codes": cty.StringVal(v)})
+		if got := len(m.invalid("marketing_opt_out_codes")) == 0; got != ok {
+			t.Errorf("marketing_opt_out_codes = %q: valid %v, want %v", v, got, ok)
+		}
+	}
 	// TWILIO_TIMEOUT and RECONCILE_AFTER are Go durations above zero
 	// (setup.Twilio, setup.CheckReconcile: the Sender checks the rest).
 	for _, name := range []string{"twilio_timeout", "reconcile_after"} {

@@ -189,6 +189,17 @@ variable "event_max_age" {
   }
 }
 
+variable "marketing_opt_out_codes" {
+  description = "Twilio error codes (comma-separated, 5 digits each) that, failing a marketing template, mean the person stopped this business's marketing messages in WhatsApp (MARKETING_OPT_OUT_CODES; HandleStatus, Webhooks). The default 63033 is unverified against live Twilio: Twilio lists it as deprecated and as WhatsApp's 1007, not Meta's 131050."
+  type        = string
+  default     = "63033"
+
+  validation {
+    condition     = can(regex("^[0-9]{5}(,[0-9]{5})*$", var.marketing_opt_out_codes))
+    error_message = "marketing_opt_out_codes: Twilio error codes of 5 digits, comma-separated, such as 63033 (the functions refuse anything else at start)."
+  }
+}
+
 variable "twilio_timeout" {
   description = "How long the Sender waits for each call to Twilio's API (TWILIO_TIMEOUT, a Go duration above zero, at most 25s): a send's outcome is unknown for at most this long. reconcile_after must be at least 4 times it."
   type        = string

@@ -30,6 +30,7 @@ var Handle = edge.EventFunc("HandleStatus", Build)
 type Config struct {
 	setup.Project
 	setup.StatusRetry
+	setup.MarketingOptOut
 	setup.AutoPause
 	setup.Events // read by edge.EventFunc
 }
@@ -52,14 +53,16 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ edge.Handler, err error
 	}
 	opened.Add(psc.Close)
 	return Over(&deliverystatus.Applier{Store: st, GiveUpAfter: cfg.GiveUpAfter,
-		Failures: setup.FailureWatchWith(cfg.AutoPause, st, pub), Retries: setup.Retries(st, pub)}), nil
+		Failures: setup.FailureWatchWith(cfg.AutoPause, st, pub), Retries: setup.Retries(st, pub),
+		MarketingOptOutCodes: cfg.MarketingOptOut.Codes}), nil
 }
 
 // New returns the handler over st; failures, if not nil, is told of each
-// message a callback fails. A rate-limited send is FAILED at once: Over
-// takes an Applier with Retries.
-func New(st store.Store, giveUpAfter time.Duration, failures deliverystatus.FailureWatch) edge.Handler {
-	return Over(&deliverystatus.Applier{Store: st, GiveUpAfter: giveUpAfter, Failures: failures})
+// message a callback fails; marketingOptOut are the error codes that say
+// the person stopped marketing messages (MARKETING_OPT_OUT_CODES). A
+// rate-limited send is FAILED at once: Over takes an Applier with Retries.
+func New(st store.Store, giveUpAfter time.Duration, failures deliverystatus.FailureWatch, marketingOptOut ...string) edge.Handler {
+	return Over(&deliverystatus.Applier{Store: st, GiveUpAfter: giveUpAfter, Failures: failures, MarketingOptOutCodes: marketingOptOut})
 }
 
 // Over returns the handler applying statuses through a.

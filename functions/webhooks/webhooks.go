@@ -43,6 +43,7 @@ func init() {
 type Config struct {
 	setup.Project
 	setup.StatusRetry
+	setup.MarketingOptOut
 	setup.WebhookRetention
 	setup.AutoPause // for statuses processed in place
 	// PublicBaseURL is this function's URL as Twilio calls it; signatures
@@ -82,20 +83,21 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 	opened.Add(psc.Close)
 	// The auto-pause publishes its settle requests through the same client.
 	failures := setup.FailureWatchWith(cfg.AutoPause, st, pub)
-	apply := InPlace(st, cfg.GiveUpAfter, failures)
+	apply := InPlace(st, cfg.GiveUpAfter, failures, cfg.MarketingOptOut.Codes...)
 	// A rate-limited send applied in place is tried again as HandleStatus
 	// would: its task asked for through the same client.
-	status := &deliverystatus.Applier{Store: st, GiveUpAfter: cfg.GiveUpAfter, Failures: failures, Retries: setup.Retries(st, pub)}
+	status := &deliverystatus.Applier{Store: st, GiveUpAfter: cfg.GiveUpAfter, Failures: failures, Retries: setup.Retries(st, pub),
+		MarketingOptOutCodes: cfg.MarketingOptOut.Codes}
 	apply[webhook.Status] = func(ctx context.Context, e webhook.Event) error { return status.Apply(ctx, twilioform.Status(e)) }
 	return (&Server{Config: cfg, Store: st, Users: st, Events: pub, Apply: apply}).Routes(), nil
 }
 
 // InPlace processes stored callbacks as HandleInbound and HandleStatus do
 // (failures, if not nil, told of each message a status fails), for when
-// they cannot be handed on.
-func InPlace(st store.Store, giveUpAfter time.Duration, failures deliverystatus.FailureWatch) map[webhook.Kind]func(context.Context, webhook.Event) error {
+// they cannot be handed on; marketingOptOut as MARKETING_OPT_OUT_CODES.
+func InPlace(st store.Store, giveUpAfter time.Duration, failures deliverystatus.FailureWatch, marketingOptOut ...string) map[webhook.Kind]func(context.Context, webhook.Event) error {
 	in := &inbound.Handler{Store: st}
-	status := &deliverystatus.Applier{Store: st, GiveUpAfter: giveUpAfter, Failures: failures}
+	status := &deliverystatus.Applier{Store: st, GiveUpAfter: giveUpAfter, Failures: failures, MarketingOptOutCodes: marketingOptOut}
 	return map[webhook.Kind]func(context.Context, webhook.Event) error{
 		webhook.Inbound: func(ctx context.Context, e webhook.Event) error { return in.Handle(ctx, twilioform.Inbound(e)) },
 		webhook.Status:  func(ctx context.Context, e webhook.Event) error { return status.Apply(ctx, twilioform.Status(e)) },

@@ -16,6 +16,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/phone"
 	"github.com/eventstreamengine/ese/shared/store"
+	"github.com/eventstreamengine/ese/shared/template"
 	"github.com/eventstreamengine/ese/shared/user"
 )
 
@@ -101,6 +102,10 @@ type Applier struct {
 	// Retries, if set, has a rate-limited send tried again (see
 	// RateLimitBackoff); without it, such a send is FAILED at once.
 	Retries Retrier
+	// MarketingOptOutCodes are the provider's error codes that, failing
+	// a marketing template, say the person stopped this business's
+	// marketing messages in WhatsApp (MARKETING_OPT_OUT_CODES).
+	MarketingOptOutCodes []string
 }
 
 // Apply applies one status callback; one that records nothing is acked.
@@ -172,7 +177,11 @@ func (a *Applier) Apply(ctx context.Context, c Callback) error {
 	if err != nil {
 		return fmt.Errorf("deliverystatus.Apply: %w", err)
 	}
-	if c.Update.Status == message.Failed && c.Update.Class == message.FailureMarketingOptOut && m.Phone != "" {
+	optedOut, err := a.marketingOptOut(ctx, c, m)
+	if err != nil {
+		return fmt.Errorf("deliverystatus.Apply: %w", err)
+	}
+	if optedOut {
 		// WhatsApp says the person stopped our marketing messages: keep
 		// them from marketing templates. Recorded on every delivery (the
 		// first report stands), so a retry after a failure records it.
@@ -247,4 +256,24 @@ func (a *Applier) retried(ctx context.Context, before, after message.Message) er
 	}
 	log.Warn("rate-limited by the provider: a new attempt after a backoff", "attempt", after.RateLimitedRetries, "at", after.ScheduledAt)
 	return nil
+}
+
+// marketingOptOut reports whether c says the person of m stopped our
+// marketing messages: a failure with one of MarketingOptOutCodes of a
+// marketing template (a content SID, its campaign's template not
+// utility; no category counts as marketing). The same code on anything
+// else records nothing.
+func (a *Applier) marketingOptOut(ctx context.Context, c Callback, m message.Message) (bool, error) {
+	if c.Update.Status != message.Failed || m.Phone == "" || m.ContentSID == "" ||
+		!slices.Contains(a.MarketingOptOutCodes, c.Update.ErrorCode) {
+		return false, nil
+	}
+	camp, err := a.Store.GetCampaign(ctx, m.CampaignID)
+	if errs.Is(err, errs.NotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return camp.Template == nil || camp.Template.Category != template.Utility, nil
 }

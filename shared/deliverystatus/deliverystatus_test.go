@@ -19,6 +19,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
+	"github.com/eventstreamengine/ese/shared/template"
 	"github.com/eventstreamengine/ese/shared/user"
 )
 
@@ -462,34 +463,51 @@ func TestApply_failure_applied_meanwhile_is_not_checked_again(t *testing.T) {
 	}
 }
 
-// A marketing message that fails because the person stopped marketing
-// messages in WhatsApp records that on them, once, with when and what
-// reported it; a redelivery changes nothing, and other failures record
-// nothing.
+// A marketing template that fails with one of the deployment's
+// marketing opt-out codes records that on the person, once, with when and
+// what reported it; a redelivery changes nothing. The same code on a
+// utility template or on free text, another code, or a deployment that
+// lists other codes records nothing.
 func TestApply_marketing_opt_out(t *testing.T) {
 	t.Parallel()
+	const sid = "HX5b3a1e0c9d8f4e2a7b6c5d4e3f2a1b0c"
+	recorded := &user.MarketingOptOut{At: at(3), Source: user.SourceProviderFailure, Ref: "SM1"}
 	tests := []struct {
-		name  string
-		class message.FailureClass
-		want  *user.MarketingOptOut
+		name       string
+		codes      []string
+		code       string
+		category   template.Category
+		contentSID string
+		want       *user.MarketingOptOut
 	}{
-		{"stopped_marketing", message.FailureMarketingOptOut, &user.MarketingOptOut{At: at(3), Source: user.SourceProviderFailure, Ref: "SM1"}},
-		{"declined_is_not_an_opt_out", message.FailureDeclined, nil},
+		{"marketing_template", []string{"63033"}, "63033", template.Marketing, sid, recorded},
+		{"uncategorised_template", []string{"63033"}, "63033", "", sid, recorded},
+		{"configured_code", []string{"63033", "63099"}, "63099", template.Marketing, sid, recorded},
+		{"utility_template", []string{"63033"}, "63033", template.Utility, sid, nil},
+		{"free_text", []string{"63033"}, "63033", template.Marketing, "", nil},
+		{"declined_is_not_an_opt_out", []string{"63033"}, "63049", template.Marketing, sid, nil},
+		{"code_not_configured", []string{"63099"}, "63033", template.Marketing, sid, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
 			st := memstore.New()
+			c, err := st.CreateCampaign(ctx, campaign.Campaign{Topic: "t", TemplateID: "t", SegmentID: "s", Rate: 1, Status: campaign.Running,
+				Template: &template.Template{Name: "t", Content: "Hi", Category: tc.category, ContentSID: tc.contentSID}})
+			if err != nil {
+				t.Fatal(err)
+			}
 			m := sent("SM1")
+			m.ID, m.CampaignID, m.ContentSID = message.ID(c.ID, m.Phone), c.ID, tc.contentSID
 			if err := st.CreateUser(ctx, user.User{Phone: m.Phone, Consent: consent.OptIn}, consent.SourceAPI, ""); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := st.CreateMessages(ctx, []message.Message{m}); err != nil {
 				t.Fatal(err)
 			}
-			a := &deliverystatus.Applier{Store: st, GiveUpAfter: time.Hour}
-			cb := deliverystatus.Callback{ProviderSID: "SM1", Update: message.ProviderUpdate{Status: message.Failed, ErrorCode: "63033", Class: tc.class, At: at(3)}}
+			a := &deliverystatus.Applier{Store: st, GiveUpAfter: time.Hour, MarketingOptOutCodes: tc.codes}
+			cb := deliverystatus.Callback{ProviderSID: "SM1", Update: message.ProviderUpdate{Status: message.Failed, ErrorCode: tc.code, Class: message.FailureUndeliverable, At: at(3)}}
 			for range 2 { // a redelivery changes nothing
 				if err := a.Apply(ctx, cb); err != nil {
 					t.Fatal(err)
@@ -503,8 +521,8 @@ func TestApply_marketing_opt_out(t *testing.T) {
 				t.Errorf("marketing opt-out (-want, +got):\n%s", diff)
 			}
 			got, _ := st.GetMessage(ctx, m.ID)
-			if got.Status != message.Failed || got.ErrorCode != "63033" {
-				t.Errorf("message = %s %s, want FAILED 63033", got.Status, got.ErrorCode)
+			if got.Status != message.Failed || got.ErrorCode != tc.code {
+				t.Errorf("message = %s %s, want FAILED %s", got.Status, got.ErrorCode, tc.code)
 			}
 		})
 	}

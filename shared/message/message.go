@@ -189,10 +189,6 @@ const (
 	// message wants a new attempt after a backoff. Today it is recorded
 	// FAILED with its code and counted on its own; no new attempt is made.
 	FailureRateLimited FailureClass = "rate_limited"
-	// FailureMarketingOptOut: the person stopped this business's
-	// marketing messages in WhatsApp; the message failed, and they are
-	// kept from marketing templates from now on (user.MarketingOptOut).
-	FailureMarketingOptOut FailureClass = "marketing_opt_out"
 )
 
 // ProviderUpdate is what a status callback reports.

@@ -40,7 +40,7 @@ type MarketingOptOut struct {
 }
 
 // SourceProviderFailure: a marketing message to the person failed with
-// the provider's "stopped marketing messages" error (Twilio's 63033,
+// the provider's "stopped marketing messages" error (MARKETING_OPT_OUT_CODES,
 // WhatsApp's 131050).
 const SourceProviderFailure = "provider_failure"
 

@@ -386,6 +386,26 @@ type StatusRetry struct {
 	GiveUpAfter time.Duration `env:"STATUS_GIVE_UP_AFTER, default=15m"`
 }
 
+// MarketingOptOut lists the provider error codes, on a failed status
+// callback, that say the person stopped this business's marketing
+// messages in WhatsApp (Meta's 131050). The default, Twilio's 63033, is
+// listed by Twilio as deprecated and as WhatsApp's 1007, not 131050: it
+// is unverified against live Twilio, so an operator who sees the real
+// code sets it here. HandleStatus and the Webhooks' in-place path share it.
+type MarketingOptOut struct {
+	Codes []string `env:"MARKETING_OPT_OUT_CODES, default=63033"`
+}
+
+// Validate refuses a code that is not 5 digits (Twilio's error codes).
+func (m MarketingOptOut) Validate() error {
+	for _, c := range m.Codes {
+		if len(c) != 5 || strings.Trim(c, "0123456789") != "" {
+			return fmt.Errorf("MARKETING_OPT_OUT_CODES: %q is not a Twilio error code (5 digits); give a comma-separated list such as 63033", c)
+		}
+	}
+	return nil
+}
+
 // Twilio calls the Webhooks function at PUBLIC_BASE_URL plus these paths.
 // Deployed, PUBLIC_BASE_URL is the function's cloudfunctions.net URL
 // (https://REGION-PROJECT.cloudfunctions.net/Webhooks), which reaches the

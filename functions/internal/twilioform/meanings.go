@@ -22,7 +22,7 @@ var meanings = map[string]string{
 	"63028": "the template's variables do not match what was approved",
 	"63030": "an unsupported parameter for this template",
 	"63032": "the template is paused or disabled for its low quality",
-	"63033": "the person stopped marketing messages from this business on WhatsApp",
+	"63033": "deprecated (WhatsApp 1007); by default taken as the person having stopped marketing messages from this business (MARKETING_OPT_OUT_CODES)",
 	"63049": "Meta chose not to deliver this marketing message to the person (per-user marketing limit, or a US number)",
 	// The API's answer.
 	"20003": "Twilio refused the credentials",

@@ -73,24 +73,20 @@ func Update(status, errorCode string, at time.Time) message.ProviderUpdate {
 const (
 	codeRateLimited = "63018" // the sender's rate or the business portfolio's limit
 	codeDeclined    = "63049" // Meta declined a marketing message to this person
-	// codeMarketingOptOut: the person stopped this business's marketing
-	// messages in WhatsApp (Meta's 131050), reported on a marketing
-	// template's failed or undelivered callback.
-	codeMarketingOptOut = "63033"
 )
 
 // FailureClass maps the ErrorCode of a failed or undelivered status
 // callback to what it asks of us. Every other code (63016 outside the
 // window, 63024 not a WhatsApp user, 63032 a paused template, ...) only
-// concludes the message.
+// concludes the message. The codes of a marketing opt-out are the
+// deployment's (MARKETING_OPT_OUT_CODES), applied by
+// deliverystatus.Applier.
 func FailureClass(code string) message.FailureClass {
 	switch code {
 	case codeDeclined:
 		return message.FailureDeclined
 	case codeRateLimited:
 		return message.FailureRateLimited
-	case codeMarketingOptOut:
-		return message.FailureMarketingOptOut
 	}
 	return message.FailureUndeliverable
 }
