@@ -47,6 +47,9 @@ type Campaign struct {
 
 	StartedAt   *time.Time `json:"started_at,omitempty"`
 	CompletedAt *time.Time `json:"completed_at,omitempty"`
+	// EndedAt is when it reached a final status (COMPLETED, CANCELLED,
+	// FAILED): the end of its run in the summary.
+	EndedAt *time.Time `json:"ended_at,omitempty"`
 	// Recipients is known once every recipient has been written
 	// (FanoutDone); until then it grows.
 	Recipients int  `json:"total_recipients"`
@@ -104,6 +107,22 @@ func (s Status) Concluded() bool {
 		return true
 	}
 	return false
+}
+
+// End is when the campaign's run ended: EndedAt; for one that ended
+// before EndedAt was recorded, CompletedAt, or its last update when it
+// is final; nil while it may still send.
+func (c Campaign) End() *time.Time {
+	switch {
+	case c.EndedAt != nil:
+		return c.EndedAt
+	case c.CompletedAt != nil:
+		return c.CompletedAt
+	case c.Status.Concluded():
+		at := c.UpdatedAt
+		return &at
+	}
+	return nil
 }
 
 // Validate checks the fields a person sets.

@@ -158,6 +158,7 @@ func TestComplete(t *testing.T) {
 			want := before
 			if tc.want {
 				want.Status, want.CompletedAt, want.UpdatedAt, want.StatusReason = Completed, &now, now, "every message concluded"
+				want.EndedAt = &now
 				want.Changes = []Change{{From: Running, To: Completed, By: BySystem, Reason: "every message concluded", At: now}}
 			}
 			if diff := cmp.Diff(want, c); diff != "" {
@@ -195,6 +196,7 @@ func TestFail(t *testing.T) {
 			want := before
 			if tc.want {
 				want.Status, want.FailureReason, want.UpdatedAt, want.StatusReason = Failed, "no send queue", now, "no send queue"
+				want.EndedAt = &now // a failed campaign's run ends too
 				want.Changes = []Change{{From: tc.from, To: Failed, By: BySystem, Reason: "no send queue", At: now}}
 			}
 			if diff := cmp.Diff(want, c); diff != "" {

@@ -58,6 +58,9 @@ func (c *Campaign) Move(to Status, by, why string, at time.Time) error {
 	}
 	c.Changes = append(c.Changes, Change{From: c.Status, To: to, By: by, Reason: why, At: at})
 	c.Status, c.StatusReason, c.UpdatedAt = to, why, at
+	if to.Concluded() {
+		c.EndedAt = &at
+	}
 	return nil
 }
 

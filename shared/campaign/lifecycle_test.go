@@ -43,6 +43,9 @@ func TestMove(t *testing.T) {
 				want := before
 				want.Status, want.StatusReason, want.UpdatedAt = to, "why not", now
 				want.Changes = []Change{{From: from, To: to, By: "ops@example.com", Reason: "why not", At: now}}
+				if to.Concluded() { // every final move records the end
+					want.EndedAt = &now
+				}
 				if diff := cmp.Diff(want, c); diff != "" {
 					t.Errorf("Move (-want, +got):\n%s", diff)
 				}

@@ -59,15 +59,18 @@ type Summary struct {
 	RateLimitPerSecond int        `json:"rate_limit_per_second"`
 	StartedAt          *time.Time `json:"started_at,omitempty"`
 	CompletedAt        *time.Time `json:"completed_at,omitempty"`
+	// EndedAt is when it reached a final status, completed, cancelled or
+	// failed (campaign.End).
+	EndedAt *time.Time `json:"ended_at,omitempty"`
 	// ThroughputPerMinute is messages sent per minute of the campaign's
 	// run so far (or its whole run, once completed).
 	ThroughputPerMinute float64 `json:"throughput_per_minute"`
-	// DurationSeconds is the run from StartedAt to CompletedAt, or to now
+	// DurationSeconds is the run from StartedAt to EndedAt, or to now
 	// while it has not concluded; 0 before the launch.
 	DurationSeconds float64 `json:"duration_seconds"`
 	// OptOutsDuringCampaign counts the people who opted out (their
 	// consent moved from OPT_IN to STOP or OPT_OUT) while the campaign
-	// ran, from StartedAt to CompletedAt or now: everyone's opt-outs, not
+	// ran, from StartedAt to EndedAt or now: everyone's opt-outs, not
 	// only its recipients' (a count over all consent history is one
 	// aggregation; narrowing it to recipients would read them). 0 before
 	// the launch.
@@ -84,7 +87,7 @@ func Summarize(c campaign.Campaign, n store.Counts, now time.Time, classOf func(
 		MessagesDeferred: n.Deferred, MessagesHeld: n.Held, SkippedByReason: map[string]int{},
 		BlockedByStep: compliance.BlockedBy(n.Skipped), DeferredByStep: compliance.DeferredBy(n.Deferred),
 		TopErrorCodes: []ErrorCount{}, RateLimitPerSecond: c.Rate,
-		StartedAt: c.StartedAt, CompletedAt: c.CompletedAt,
+		StartedAt: c.StartedAt, CompletedAt: c.CompletedAt, EndedAt: c.End(),
 	}
 	for reason, k := range n.Skipped {
 		s.SkippedByReason[string(reason)] = k
@@ -113,8 +116,8 @@ func Summarize(c campaign.Campaign, n store.Counts, now time.Time, classOf func(
 	}
 	if c.StartedAt != nil {
 		end := now
-		if c.CompletedAt != nil {
-			end = *c.CompletedAt
+		if e := c.End(); e != nil {
+			end = *e
 		}
 		if mins := end.Sub(*c.StartedAt).Minutes(); mins > 0 {
 			s.ThroughputPerMinute = round1(float64(n.Sent) / mins)
@@ -150,8 +153,8 @@ func CampaignSummary(ctx context.Context, r SummaryReader, c campaign.Campaign, 
 	}
 	if c.StartedAt != nil {
 		end := now
-		if c.CompletedAt != nil {
-			end = *c.CompletedAt
+		if e := c.End(); e != nil {
+			end = *e
 		}
 		if s.OptOutsDuringCampaign, err = r.CountOptOuts(ctx, *c.StartedAt, end); err != nil {
 			return Summary{}, fmt.Errorf("reporting.CampaignSummary: %w", err)

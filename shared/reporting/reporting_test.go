@@ -30,7 +30,7 @@ func TestSummarize(t *testing.T) {
 				BlockedByStep:       map[string]int{"consent": 0, "duplicate": 0, "frequency_cap": 0, "content": 0, "channel_policy": 0},
 				DeferredByStep:      map[string]int{"quiet_hours": 0},
 				DeliveryRatePercent: 100, ReadRatePercent: 50, TopErrorCodes: []ErrorCount{}, RateLimitPerSecond: 1,
-				StartedAt: &start, CompletedAt: &done, ThroughputPerMinute: 1, DurationSeconds: 120,
+				StartedAt: &start, CompletedAt: &done, EndedAt: &done, ThroughputPerMinute: 1, DurationSeconds: 120,
 			},
 		},
 		{
@@ -53,7 +53,7 @@ func TestSummarize(t *testing.T) {
 				BlockedByStep:  map[string]int{"consent": 3, "duplicate": 0, "frequency_cap": 0, "content": 2, "channel_policy": 4},
 				DeferredByStep: map[string]int{"quiet_hours": 0},
 				TopErrorCodes:  []ErrorCount{{Code: "21610", Count: 2}, {Code: "21211", Count: 1}}, RateLimitPerSecond: 1,
-				StartedAt: &start, CompletedAt: &done, ThroughputPerMinute: 0.5, DurationSeconds: 120,
+				StartedAt: &start, CompletedAt: &done, EndedAt: &done, ThroughputPerMinute: 0.5, DurationSeconds: 120,
 			},
 		},
 		{
@@ -70,7 +70,7 @@ func TestSummarize(t *testing.T) {
 				DeliveryRatePercent: 16.7,
 				TopErrorCodes:       []ErrorCount{{Code: "declined-a", Count: 2}, {Code: "declined-b", Count: 1}, {Code: "limited", Count: 1}, {Code: "other", Count: 1}},
 				DeclinedByMeta:      3, RateLimited: 1, RateLimitPerSecond: 1,
-				StartedAt: &start, CompletedAt: &done, ThroughputPerMinute: 3, DurationSeconds: 120,
+				StartedAt: &start, CompletedAt: &done, EndedAt: &done, ThroughputPerMinute: 3, DurationSeconds: 120,
 			},
 		},
 	}
@@ -112,6 +112,15 @@ func (f *fakeCounts) CountOptOuts(_ context.Context, from, to time.Time) (int, e
 	return f.optOuts, nil
 }
 
+// moved is a campaign started at start and moved to a final status at at.
+func moved(start time.Time, to campaign.Status, at time.Time) campaign.Campaign {
+	c := campaign.Campaign{ID: "c1", Status: campaign.Running, StartedAt: &start}
+	if err := c.Move(to, "ops", "test", at); err != nil {
+		panic(err)
+	}
+	return c
+}
+
 // A campaign's summary adds the opt-outs while it ran (to its end, or to
 // now while it runs), the deferred by step, its duration and what each
 // top code means.
@@ -138,6 +147,9 @@ func TestCampaignSummary(t *testing.T) {
 		{"completed", campaign.Campaign{ID: "c1", StartedAt: &start, CompletedAt: &done}, done, true, 90, 4},
 		{"running", campaign.Campaign{ID: "c1", StartedAt: &start}, now, true, 3600, 4},
 		{"not_launched", campaign.Campaign{ID: "c1"}, time.Time{}, false, 0, 0},
+		{"cancelled", moved(start, campaign.Cancelled, done), done, true, 90, 4},
+		{"failed", moved(start, campaign.Failed, done), done, true, 90, 4},
+		{"cancelled_before_ended_at_was_kept", campaign.Campaign{ID: "c1", Status: campaign.Cancelled, StartedAt: &start, UpdatedAt: done}, done, true, 90, 4},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -310,6 +310,7 @@ type campaignDoc struct {
 	UpdatedAt   time.Time  `firestore:"updated_at"`
 	StartedAt   *time.Time `firestore:"started_at"`
 	CompletedAt *time.Time `firestore:"completed_at"`
+	EndedAt     *time.Time `firestore:"ended_at"`
 	Recipients  int        `firestore:"total_recipients"`
 	FanoutDone  bool       `firestore:"fanout_complete"`
 
@@ -366,7 +367,7 @@ func toCampaignDoc(c campaign.Campaign) (campaignDoc, error) {
 		Topic: c.Topic, TemplateID: c.TemplateID, SegmentID: c.SegmentID, Rate: c.Rate,
 		QuietStart: c.QuietStart, QuietEnd: c.QuietEnd, Status: string(c.Status),
 		CreatedAt: records.Time(c.CreatedAt), UpdatedAt: records.Time(c.UpdatedAt),
-		StartedAt: records.TimePtr(c.StartedAt), CompletedAt: records.TimePtr(c.CompletedAt),
+		StartedAt: records.TimePtr(c.StartedAt), CompletedAt: records.TimePtr(c.CompletedAt), EndedAt: records.TimePtr(c.EndedAt),
 		Recipients: c.Recipients, FanoutDone: c.FanoutDone,
 		FailureReason: c.FailureReason, QueueGeneration: c.QueueGeneration,
 		QueueCreatedAt: records.TimePtr(c.QueueCreatedAt), QueueReleasedAt: records.TimePtr(c.QueueReleasedAt),
@@ -399,7 +400,7 @@ func (d campaignDoc) campaign(id string) (campaign.Campaign, error) {
 		ID: id, Topic: d.Topic, TemplateID: d.TemplateID, SegmentID: d.SegmentID, Rate: d.Rate,
 		QuietStart: d.QuietStart, QuietEnd: d.QuietEnd, Status: campaign.Status(d.Status),
 		CreatedAt: records.Time(d.CreatedAt), UpdatedAt: records.Time(d.UpdatedAt),
-		StartedAt: records.TimePtr(d.StartedAt), CompletedAt: records.TimePtr(d.CompletedAt),
+		StartedAt: records.TimePtr(d.StartedAt), CompletedAt: records.TimePtr(d.CompletedAt), EndedAt: records.TimePtr(d.EndedAt),
 		Recipients: d.Recipients, FanoutDone: d.FanoutDone,
 		FailureReason: d.FailureReason, QueueGeneration: d.QueueGeneration,
 		QueueCreatedAt: records.TimePtr(d.QueueCreatedAt), QueueReleasedAt: records.TimePtr(d.QueueReleasedAt),

@@ -24,13 +24,13 @@ import (
 // the fan-out queues (UpdateMessageInCampaign).
 func copyCampaign(c campaign.Campaign) campaign.Campaign {
 	block := new(struct {
-		times [5]time.Time
+		times [6]time.Time
 		tmpl  template.Template
 		seg   segment.Segment
 	})
 	c.CreatedAt = records.Time(c.CreatedAt)
 	c.UpdatedAt = records.Time(c.UpdatedAt)
-	for i, p := range []**time.Time{&c.StartedAt, &c.CompletedAt, &c.ScheduleTime, &c.QueueCreatedAt, &c.QueueReleasedAt} {
+	for i, p := range []**time.Time{&c.StartedAt, &c.CompletedAt, &c.EndedAt, &c.ScheduleTime, &c.QueueCreatedAt, &c.QueueReleasedAt} {
 		if *p != nil {
 			block.times[i] = records.Time(**p)
 			*p = &block.times[i]

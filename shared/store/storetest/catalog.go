@@ -341,6 +341,7 @@ func testUpdateCampaign(t *testing.T, s store.Store) {
 		want.Status, want.FailureReason, want.UpdatedAt = campaign.Failed, "its send queue could not be created", kept(at(3))
 		want.StatusReason = want.FailureReason
 		want.QueueGeneration, want.QueueCreatedAt, want.QueueReleasedAt = 2, keptPtr(at(2)), keptPtr(at(3))
+		want.EndedAt = keptPtr(at(3)) // a final move records the end
 		want.FanoutSlices = []segment.Range{{To: "+9477"}, {From: "+9477", To: "+948"}, {From: "+948"}}
 		want.SlicesDone = []int{2, 0}
 		if d := diff(want, got); d != "" {
