@@ -404,6 +404,9 @@ func (r *Runner) queue(ctx context.Context, queueID, id string, d compliance.Dec
 		m.UpdatedAt = now
 		if !at.IsZero() {
 			m.ScheduledAt = &at
+			if m.DeferredBy == "" {
+				m.DeferredBy = message.DeferQuietHours
+			}
 			if m.Status == message.Queued {
 				m.Status = message.Deferred
 			}

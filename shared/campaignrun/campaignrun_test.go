@@ -196,6 +196,9 @@ func TestRecipients_quiet_hours_defer_to_window_end(t *testing.T) {
 	if m.Status != message.Deferred || m.ScheduledAt == nil || !m.ScheduledAt.Equal(want) {
 		t.Errorf("message %s scheduled %v; want DEFERRED to %v", m.Status, m.ScheduledAt, want)
 	}
+	if m.DeferredBy != message.DeferQuietHours {
+		t.Errorf("deferred_by = %q, want %q: the summary counts it by step after it is sent", m.DeferredBy, message.DeferQuietHours)
+	}
 	tasks := f.queue.Tasks(sendqueue.QueueID(c.ID, 0))
 	if len(tasks) != 1 || !tasks[0].At.Equal(want) {
 		t.Errorf("tasks %+v; want one at %v", tasks, want)

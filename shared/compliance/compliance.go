@@ -126,10 +126,20 @@ func StepOf(reason message.SkipReason) Step {
 // Deferring lists the steps that can defer a message: quiet hours alone.
 var Deferring = []Step{StepQuietHours}
 
-// DeferredBy counts the deferred messages by the step that deferred
-// them, every deferring step named: all of them are quiet hours'.
-func DeferredBy(deferred int) map[string]int {
-	return map[string]int{string(StepQuietHours): deferred}
+// DeferredBy counts the messages ever deferred by the step that first
+// deferred them (message.DeferredBy), every deferring step named, with 0
+// when it deferred no one.
+func DeferredBy(deferred map[message.DeferReason]int) map[string]int {
+	out := make(map[string]int, len(Deferring))
+	for _, st := range Deferring {
+		out[string(st)] = 0
+	}
+	for r, n := range deferred {
+		if r == message.DeferQuietHours {
+			out[string(StepQuietHours)] += n
+		}
+	}
+	return out
 }
 
 // BlockedBy counts skips by the step that gave them: every blocking step

@@ -67,6 +67,16 @@ var SkipReasons = []SkipReason{
 	SkipChannelPolicy, SkipFrequencyCap, SkipMarketingOptOut, SkipErased,
 }
 
+// DeferReason says which step first deferred a message (DeferredBy).
+type DeferReason string
+
+// DeferQuietHours: the recipient's quiet hours.
+const DeferQuietHours DeferReason = "quiet_hours"
+
+// DeferReasons lists every DeferReason: a store counts each with its own
+// aggregation.
+var DeferReasons = []DeferReason{DeferQuietHours}
+
 // rank orders statuses so that they only move forward.
 var rank = map[Status]int{
 	Pending: 0, Deferred: 1, Held: 1, Queued: 2, Sending: 3, Reconcile: 4,
@@ -89,25 +99,28 @@ func (s Status) Concluded() bool {
 
 // Message is one send of one campaign to one person.
 type Message struct {
-	ID          string     `json:"id"`
-	CampaignID  string     `json:"campaign_id"`
-	Phone       string     `json:"phone_number"`
-	Status      Status     `json:"status"`
-	SkipReason  SkipReason `json:"skip_reason,omitempty"`
-	Body        string     `json:"-"` // rendered content; never logged or listed
-	ProviderSID string     `json:"provider_sid"`
-	ErrorCode   string     `json:"error_code"`
-	ErrorText   string     `json:"error_message,omitempty"`
-	Attempts    int        `json:"attempts,omitempty"`
-	CreatedAt   time.Time  `json:"created_at"`
-	UpdatedAt   time.Time  `json:"updated_at"`
-	ScheduledAt *time.Time `json:"scheduled_at,omitempty"` // when its task is due
-	QueuedAt    *time.Time `json:"queued_at,omitempty"`
-	ClaimedAt   *time.Time `json:"claimed_at,omitempty"`
-	SentAt      *time.Time `json:"sent_at,omitempty"`
-	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
-	ReadAt      *time.Time `json:"read_at,omitempty"`
-	FailedAt    *time.Time `json:"failed_at,omitempty"`
+	ID         string     `json:"id"`
+	CampaignID string     `json:"campaign_id"`
+	Phone      string     `json:"phone_number"`
+	Status     Status     `json:"status"`
+	SkipReason SkipReason `json:"skip_reason,omitempty"`
+	// DeferredBy is the step that first deferred the message, kept
+	// after it is sent: what the summary counts by step.
+	DeferredBy  DeferReason `json:"deferred_by,omitempty"`
+	Body        string      `json:"-"` // rendered content; never logged or listed
+	ProviderSID string      `json:"provider_sid"`
+	ErrorCode   string      `json:"error_code"`
+	ErrorText   string      `json:"error_message,omitempty"`
+	Attempts    int         `json:"attempts,omitempty"`
+	CreatedAt   time.Time   `json:"created_at"`
+	UpdatedAt   time.Time   `json:"updated_at"`
+	ScheduledAt *time.Time  `json:"scheduled_at,omitempty"` // when its task is due
+	QueuedAt    *time.Time  `json:"queued_at,omitempty"`
+	ClaimedAt   *time.Time  `json:"claimed_at,omitempty"`
+	SentAt      *time.Time  `json:"sent_at,omitempty"`
+	DeliveredAt *time.Time  `json:"delivered_at,omitempty"`
+	ReadAt      *time.Time  `json:"read_at,omitempty"`
+	FailedAt    *time.Time  `json:"failed_at,omitempty"`
 
 	// ContentSID, when set, is Twilio's approved template the message is
 	// sent as, filled with ContentVariables (personal: never listed); Body

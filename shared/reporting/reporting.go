@@ -43,9 +43,10 @@ type Summary struct {
 	// BlockedByStep counts the skipped messages by the compliance step that
 	// refused them (every step named, 0 included), as a dry run predicts.
 	BlockedByStep map[string]int `json:"blocked_by_step"`
-	// DeferredByStep counts the messages waiting now for the step that
-	// deferred them (every deferring step named, 0 included): only quiet
-	// hours defers, to the window's end.
+	// DeferredByStep counts the messages ever deferred, by the step that
+	// first deferred them (every deferring step named, 0 included), sent
+	// since or not: only quiet hours defers, to the window's end.
+	// MessagesDeferred is those waiting now.
 	DeferredByStep      map[string]int `json:"deferred_by_step"`
 	DeliveryRatePercent float64        `json:"delivery_rate_percent"`
 	ReadRatePercent     float64        `json:"read_rate_percent"`
@@ -85,7 +86,7 @@ func Summarize(c campaign.Campaign, n store.Counts, now time.Time, classOf func(
 		TotalRecipients: n.Recipients, MessagesQueued: n.Queued, MessagesSent: n.Sent,
 		MessagesDelivered: n.Delivered, MessagesRead: n.Read, MessagesFailed: n.Failed,
 		MessagesDeferred: n.Deferred, MessagesHeld: n.Held, SkippedByReason: map[string]int{},
-		BlockedByStep: compliance.BlockedBy(n.Skipped), DeferredByStep: compliance.DeferredBy(n.Deferred),
+		BlockedByStep: compliance.BlockedBy(n.Skipped), DeferredByStep: compliance.DeferredBy(n.DeferredBy),
 		TopErrorCodes: []ErrorCount{}, RateLimitPerSecond: c.Rate,
 		StartedAt: c.StartedAt, CompletedAt: c.CompletedAt, EndedAt: c.End(),
 	}

@@ -419,6 +419,9 @@ func (s *Sender) deferUntil(ctx context.Context, queueID string, m message.Messa
 			return errNotClaimable
 		}
 		m.Status, m.ScheduledAt, m.UpdatedAt = message.Deferred, &until, now
+		if m.DeferredBy == "" {
+			m.DeferredBy = message.DeferQuietHours
+		}
 		return nil
 	}); err != nil {
 		if errors.Is(err, errNotClaimable) {

@@ -380,14 +380,17 @@ type MessageFilter struct {
 // Counts are a campaign's cumulative message counts. A message counts in
 // every stage it reached.
 type Counts struct {
-	Recipients int                        // messages of the campaign
-	Queued     int                        // reached QUEUED (a task was made)
-	Sent       int                        // has SentAt
-	Delivered  int                        // has DeliveredAt
-	Read       int                        // has ReadAt
-	Failed     int                        // status FAILED
-	Deferred   int                        // status DEFERRED now
-	Held       int                        // status HELD now (a paused campaign's)
+	Recipients int // messages of the campaign
+	Queued     int // reached QUEUED (a task was made)
+	Sent       int // has SentAt
+	Delivered  int // has DeliveredAt
+	Read       int // has ReadAt
+	Failed     int // status FAILED
+	Deferred   int // status DEFERRED now
+	Held       int // status HELD now (a paused campaign's)
+	// DeferredBy counts the messages ever deferred, by the step that
+	// first deferred them (message.DeferredBy), whatever became of them.
+	DeferredBy map[message.DeferReason]int
 	Skipped    map[message.SkipReason]int // status SKIPPED, by reason
 	ErrorCodes map[string]int             // FAILED, by error code
 }

@@ -455,6 +455,7 @@ type messageDoc struct {
 	Phone       string     `firestore:"phone_number"`
 	Status      string     `firestore:"status"`
 	SkipReason  string     `firestore:"skip_reason"`
+	DeferredBy  string     `firestore:"deferred_by,omitempty"`
 	Body        string     `firestore:"body"`
 	ProviderSID string     `firestore:"provider_sid,omitempty"` // absent until sent: keeps the index small
 	ErrorCode   string     `firestore:"error_code"`
@@ -520,7 +521,8 @@ func toMessageDoc(m message.Message) messageDoc {
 	st := records.StagesOf(m)
 	return messageDoc{
 		CampaignID: m.CampaignID, Phone: m.Phone, Status: string(m.Status), SkipReason: string(m.SkipReason),
-		Body: m.Body, ProviderSID: m.ProviderSID, ErrorCode: m.ErrorCode, ErrorText: m.ErrorText, Attempts: m.Attempts,
+		DeferredBy: string(m.DeferredBy),
+		Body:       m.Body, ProviderSID: m.ProviderSID, ErrorCode: m.ErrorCode, ErrorText: m.ErrorText, Attempts: m.Attempts,
 		CreatedAt: records.Time(m.CreatedAt), UpdatedAt: records.Time(m.UpdatedAt),
 		ScheduledAt: records.TimePtr(m.ScheduledAt), QueuedAt: records.TimePtr(m.QueuedAt),
 		ClaimedAt: records.TimePtr(m.ClaimedAt), SentAt: records.TimePtr(m.SentAt),
@@ -536,7 +538,7 @@ func toMessageDoc(m message.Message) messageDoc {
 func (d messageDoc) message(id string) message.Message {
 	return message.Message{
 		ID: id, CampaignID: d.CampaignID, Phone: d.Phone, Status: message.Status(d.Status),
-		SkipReason: message.SkipReason(d.SkipReason), Body: d.Body, ProviderSID: d.ProviderSID,
+		SkipReason: message.SkipReason(d.SkipReason), DeferredBy: message.DeferReason(d.DeferredBy), Body: d.Body, ProviderSID: d.ProviderSID,
 		ErrorCode: d.ErrorCode, ErrorText: d.ErrorText, Attempts: d.Attempts,
 		CreatedAt: records.Time(d.CreatedAt), UpdatedAt: records.Time(d.UpdatedAt),
 		ScheduledAt: records.TimePtr(d.ScheduledAt), QueuedAt: records.TimePtr(d.QueuedAt),

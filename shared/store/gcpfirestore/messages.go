@@ -354,7 +354,7 @@ func (s *Store) ListUnconcluded(ctx context.Context, campaignID string, limit in
 // same moment. Error codes are tallied from at most
 // records.ErrorCodeScanCap failed messages, reading that field only.
 func (s *Store) CountMessages(ctx context.Context, campaignID string) (store.Counts, error) {
-	c := store.Counts{Skipped: map[message.SkipReason]int{}, ErrorCodes: map[string]int{}}
+	c := store.Counts{Skipped: map[message.SkipReason]int{}, ErrorCodes: map[string]int{}, DeferredBy: map[message.DeferReason]int{}}
 	base := s.messages().Where("campaign_id", "==", campaignID)
 	skipped := base.Where("status", "==", string(message.Skipped))
 	failed := base.Where("status", "==", string(message.Failed))
@@ -379,6 +379,13 @@ func (s *Store) CountMessages(ctx context.Context, campaignID string) (store.Cou
 			dst *int
 			q   firestore.Query
 		}{&perReason[i], skipped.Where("skip_reason", "==", string(r))})
+	}
+	perDefer := make([]int, len(message.DeferReasons))
+	for i, r := range message.DeferReasons {
+		counts = append(counts, struct {
+			dst *int
+			q   firestore.Query
+		}{&perDefer[i], base.Where("deferred_by", "==", string(r))})
 	}
 
 	var (
@@ -418,6 +425,11 @@ func (s *Store) CountMessages(ctx context.Context, campaignID string) (store.Cou
 		}
 	}
 
+	for i, r := range message.DeferReasons {
+		if perDefer[i] > 0 {
+			c.DeferredBy[r] = perDefer[i]
+		}
+	}
 	known := 0
 	for i, r := range message.SkipReasons {
 		known += perReason[i]

@@ -1025,7 +1025,7 @@ func (s *Store) ListUnconcluded(ctx context.Context, campaignID string, limit in
 
 // CountMessages implements store.Messages.
 func (s *Store) CountMessages(ctx context.Context, campaignID string) (store.Counts, error) {
-	c := store.Counts{Skipped: map[message.SkipReason]int{}, ErrorCodes: map[string]int{}}
+	c := store.Counts{Skipped: map[message.SkipReason]int{}, ErrorCodes: map[string]int{}, DeferredBy: map[message.DeferReason]int{}}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, m := range s.messages {
@@ -1033,6 +1033,9 @@ func (s *Store) CountMessages(ctx context.Context, campaignID string) (store.Cou
 			continue
 		}
 		c.Recipients++
+		if m.DeferredBy != "" {
+			c.DeferredBy[m.DeferredBy]++
+		}
 		st := records.StagesOf(m)
 		c.Queued += b2i(st.Queued)
 		c.Sent += b2i(st.Sent)

@@ -356,13 +356,13 @@ func testCountMessages(t *testing.T, s store.Store) {
 		return func(m *message.Message) { m.Status, m.SkipReason = message.Skipped, r }
 	}
 	ms := []message.Message{
-		build(func(*message.Message) {}),                                // pending
-		build(func(m *message.Message) { m.Status = message.Deferred }), // deferred
+		build(func(*message.Message) {}), // pending
+		build(func(m *message.Message) { m.Status, m.DeferredBy = message.Deferred, message.DeferQuietHours }), // deferred
 		build(queued),
 		build(func(m *message.Message) { queued(m); m.Status = message.Sending }),
 		build(provider(message.Sent, "")),
-		build(provider(message.Delivered, "")),
-		build(provider(message.Read, "")), // counts as sent, delivered and read
+		build(func(m *message.Message) { provider(message.Delivered, "")(m); m.DeferredBy = message.DeferQuietHours }), // deferred, then sent
+		build(provider(message.Read, "")),                                                                              // counts as sent, delivered and read
 		build(failedEarly("63016")),
 		build(failedEarly("63016")),
 		build(provider(message.Failed, "30007")),                      // sent, then undelivered
@@ -381,6 +381,7 @@ func testCountMessages(t *testing.T, s store.Store) {
 
 	want := store.Counts{
 		Recipients: 17, Queued: 8, Sent: 4, Delivered: 2, Read: 1, Failed: 4, Deferred: 1, Held: 1,
+		DeferredBy: map[message.DeferReason]int{message.DeferQuietHours: 2},
 		Skipped: map[message.SkipReason]int{
 			message.SkipNoConsent: 2, message.SkipMissingVars: 1, "a_reason_added_later": 1, message.SkipCancelled: 1,
 		},
