@@ -439,6 +439,13 @@ func TestVariableValidation(t *testing.T) {
 			t.Errorf("unknown_outcome = %q: valid %v, want %v", v, got, ok)
 		}
 	}
+	// The erasure key's version is pinned: a number, never latest.
+	for v, ok := range map[string]bool{"1": true, "12": true, "latest": false, "0": false, "": false, "v1": false} {
+		m := loadModuleWith(t, ".", map[string]cty.Value{"erasure_key_version": cty.StringVal(v)})
+		if got := len(m.invalid("erasure_key_version")) == 0; got != ok {
+			t.Errorf("erasure_key_version = %q: valid %v, want %v", v, got, ok)
+		}
+	}
 	// MARKETING_OPT_OUT_CODES is a list of 5-digit codes
 	// (setup.MarketingOptOut).
 	for v, ok := range map[string]bool{"63033": true, "63033,63099": true, "": false, "131050": false, "63033 ": false, "63033,": false, "stop": false} {

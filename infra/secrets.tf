@@ -23,7 +23,9 @@ resource "google_secret_manager_secret" "api_key_sha256" {
 
 # The key of erased people's hashed opt-outs (shared/erasure): at least 32
 # random bytes, such as `openssl rand -hex 32`. Never rotate it: a new key
-# forgets every erased person's opt-out.
+# forgets every erased person's opt-out. The functions read the version
+# var.erasure_key_version, never latest, and refuse a key other than the one
+# whose fingerprint Firestore recorded.
 resource "google_secret_manager_secret" "erasure_key" {
   secret_id = "erasure-key"
 

@@ -189,6 +189,17 @@ variable "event_max_age" {
   }
 }
 
+variable "erasure_key_version" {
+  description = "The version of the erasure-key secret the API and ImportUsers read as ERASURE_KEY, pinned (never \"latest\"): a new version is a new key, which would forget every erased person's kept opt-out, and the functions refuse to start with a key other than the one Firestore recorded (erasure_key/fingerprint). 1 after the first `gcloud secrets versions add erasure-key`."
+  type        = string
+  default     = "1"
+
+  validation {
+    condition     = can(regex("^[1-9][0-9]*$", var.erasure_key_version))
+    error_message = "erasure_key_version: a version number such as 1, never latest (a new version would be a new key)."
+  }
+}
+
 variable "marketing_opt_out_codes" {
   description = "Twilio error codes (comma-separated, 5 digits each) that, failing a marketing template, mean the person stopped this business's marketing messages in WhatsApp (MARKETING_OPT_OUT_CODES; HandleStatus, Webhooks). The default 63033 is unverified against live Twilio: Twilio lists it as deprecated and as WhatsApp's 1007, not Meta's 131050."
   type        = string

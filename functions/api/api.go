@@ -192,7 +192,7 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 		return nil, err
 	}
 	runner.FrequencyCap = cfg.PerDay
-	hasher, err := cfg.Hasher()
+	hasher, err := cfg.CheckedHasher(ctx, st)
 	if err != nil {
 		return nil, err
 	}

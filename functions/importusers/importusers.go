@@ -44,7 +44,7 @@ func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := cfg.Hasher()
+	h, err := cfg.CheckedHasher(ctx, st)
 	if err != nil {
 		return nil, err
 	}

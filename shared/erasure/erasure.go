@@ -92,6 +92,13 @@ type Record struct {
 	ErasedAt   time.Time `json:"erased_at"`
 }
 
+// Fingerprint names the key without revealing it (an HMAC of a fixed
+// text under it): stored once, it lets a function with another key
+// refuse to start rather than silently forget every record.
+func (h Hasher) Fingerprint() string {
+	return h.sum("ese-erasure-fingerprint-v1", "")[:32]
+}
+
 // Keep is the record an erasure keeps of a person whose consent was c and
 // whose number was (or not) suppressed, read in the store's transaction
 // that forgets them; nil when there is nothing to keep (they never opted

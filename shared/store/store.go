@@ -70,6 +70,11 @@ type Erasures interface {
 	// the record (nil: none). ApplyImportBatch does the same for each
 	// row with an ErasureKey that creates a user.
 	CreateReturningUser(ctx context.Context, u user.User, src consent.Source, key string) (*erasure.Record, error)
+	// CheckErasureKey records fingerprint (erasure.Hasher.Fingerprint)
+	// as the deployment's key the first time, and is Conflict when one
+	// recorded before differs: the key changed, and every kept record
+	// would be forgotten.
+	CheckErasureKey(ctx context.Context, fingerprint string) error
 	// ErasedRecords: see erasure.Store; Invalid past erasure.MaxLookup.
 	ErasedRecords(ctx context.Context, keys []string) (map[string]erasure.Record, error)
 }

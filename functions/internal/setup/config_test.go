@@ -23,6 +23,7 @@ import (
 	"github.com/eventstreamengine/ese/functions/sender"
 	"github.com/eventstreamengine/ese/functions/webhooks"
 	"github.com/eventstreamengine/ese/shared/sending"
+	"github.com/eventstreamengine/ese/shared/store/memstore"
 )
 
 // configs is every function's configuration, by entry point.
@@ -350,5 +351,23 @@ func TestConfigs_unknown_outcome(t *testing.T) {
 		if got := cfg.Reconcile.Policy(); got != tc.want {
 			t.Errorf("UNKNOWN_OUTCOME=%q: policy %q, want %q", tc.value, got, tc.want)
 		}
+	}
+}
+
+// A function given another ERASURE_KEY than the one the kept records
+// were made under (a rotated secret) refuses to start, naming it; the
+// first start records the key, and the same key starts again.
+func TestErasure_CheckedHasher(t *testing.T) {
+	t.Parallel()
+	st := memstore.New()
+	first := setup.Erasure{Key: strings.Repeat("a", 32)}
+	for range 2 {
+		if _, err := first.CheckedHasher(t.Context(), st); err != nil {
+			t.Fatalf("CheckedHasher(first key) = %v", err)
+		}
+	}
+	rotated := setup.Erasure{Key: strings.Repeat("b", 32)}
+	if _, err := rotated.CheckedHasher(t.Context(), st); !errors.Is(err, setup.ErrConfig) || !strings.Contains(err.Error(), "ERASURE_KEY") {
+		t.Errorf("CheckedHasher(rotated key) = %v, want ErrConfig naming ERASURE_KEY", err)
 	}
 }

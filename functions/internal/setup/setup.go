@@ -27,6 +27,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/content"
 	"github.com/eventstreamengine/ese/shared/deliverystatus"
 	"github.com/eventstreamengine/ese/shared/erasure"
+	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/events/pubsubevents"
 	"github.com/eventstreamengine/ese/shared/health"
@@ -255,6 +256,26 @@ type Erasure struct {
 func (e Erasure) Validate() error {
 	_, err := e.Hasher()
 	return err
+}
+
+// CheckedHasher is the key's erasure.Hasher, once st agrees it is the key
+// the kept records were made under (the first start records it): a
+// function given another key (a rotated secret) refuses to start, naming
+// ERASURE_KEY, instead of forgetting every erased person's opt-out.
+func (e Erasure) CheckedHasher(ctx context.Context, st interface {
+	CheckErasureKey(ctx context.Context, fingerprint string) error
+}) (erasure.Hasher, error) {
+	h, err := e.Hasher()
+	if err != nil {
+		return h, err
+	}
+	if err := st.CheckErasureKey(ctx, h.Fingerprint()); err != nil {
+		if errs.Is(err, errs.Conflict) {
+			return h, fmt.Errorf("%w: ERASURE_KEY is not the key erased people's opt-outs were kept under (a new secret version?): deploy the pinned version (erasure_key_version): %w", ErrConfig, err)
+		}
+		return h, fmt.Errorf("setup: checking ERASURE_KEY: %w", err)
+	}
+	return h, nil
 }
 
 // Hasher is the key's erasure.Hasher.

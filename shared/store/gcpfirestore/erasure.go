@@ -226,6 +226,35 @@ func (s *Store) resuppressIn(tx *firestore.Transaction, phone string, at time.Ti
 	})
 }
 
+// keyDoc is the erasure key's fingerprint, in erasure_key/fingerprint.
+type keyDoc struct {
+	Fingerprint string    `firestore:"fingerprint"`
+	RecordedAt  time.Time `firestore:"recorded_at"`
+}
+
+// CheckErasureKey implements store.Erasures.
+func (s *Store) CheckErasureKey(ctx context.Context, fingerprint string) error {
+	ref := s.c.Collection(colErasureKey).Doc("fingerprint")
+	err := s.c.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(ref)
+		if status.Code(err) == codes.NotFound {
+			return tx.Create(ref, keyDoc{Fingerprint: fingerprint, RecordedAt: records.Time(time.Now())})
+		}
+		if err != nil {
+			return err
+		}
+		var d keyDoc
+		if err := snap.DataTo(&d); err != nil {
+			return fmt.Errorf("decode erasure key fingerprint: %w", err)
+		}
+		if d.Fingerprint != fingerprint {
+			return errs.E(errs.Conflict, "gcpfirestore.CheckErasureKey: the erasure key differs from the one records were kept under (recorded %s)", d.RecordedAt.Format(time.RFC3339))
+		}
+		return nil
+	}, firestore.MaxAttempts(txAttempts))
+	return classify("CheckErasureKey", err)
+}
+
 // ErasedRecords implements store.Erasures: one batched read.
 func (s *Store) ErasedRecords(ctx context.Context, keys []string) (map[string]erasure.Record, error) {
 	if len(keys) > erasure.MaxLookup {

@@ -58,6 +58,7 @@ const (
 	colLedger     = "send_ledger"
 	colDryRuns    = "dry_runs"
 	colErased     = "erased_opt_outs"
+	colErasureKey = "erasure_key" // its fingerprint: CheckErasureKey
 )
 
 // txAttempts bounds how often a contended transaction is tried: a message

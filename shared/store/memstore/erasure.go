@@ -134,6 +134,20 @@ func (s *Store) resuppress(phone string, at time.Time) {
 	s.suppressed[phone] = suppression.Entry{Phone: phone, Reason: erasure.SuppressedReason, By: "erasure", CreatedAt: records.Time(at)}
 }
 
+// CheckErasureKey implements store.Erasures.
+func (s *Store) CheckErasureKey(ctx context.Context, fingerprint string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch s.erasureKey {
+	case "":
+		s.erasureKey = fingerprint
+	case fingerprint:
+	default:
+		return errs.E(errs.Conflict, "memstore.CheckErasureKey: the erasure key differs from the one records were kept under")
+	}
+	return nil
+}
+
 // ErasedRecords implements store.Erasures.
 func (s *Store) ErasedRecords(ctx context.Context, keys []string) (map[string]erasure.Record, error) {
 	if len(keys) > erasure.MaxLookup {

@@ -57,6 +57,7 @@ type Store struct {
 	changes     map[string][]campaign.Change // each campaign's history
 	messages    map[string]message.Message
 	webhooks    webhookShards // their own locks: see webhooks.go
+	erasureKey  string        // CheckErasureKey's fingerprint
 	problems    map[string]health.Problem
 	suppressed  map[string]suppression.Entry // made on first use
 	ledgers     map[string]ledger            // by phone; made on first use

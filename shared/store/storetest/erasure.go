@@ -412,6 +412,21 @@ func checkReturned(t *testing.T, s store.Store, p string, want consent.State, su
 	}
 }
 
+// testCheckErasureKey: the first key's fingerprint is recorded; the same
+// passes again, another is Conflict and changes nothing.
+func testCheckErasureKey(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, tc := range []struct {
+		fingerprint string
+		conflict    bool
+	}{{"aaaa", false}, {"aaaa", false}, {"bbbb", true}, {"aaaa", false}} {
+		err := s.CheckErasureKey(ctx, tc.fingerprint)
+		if got := errs.Is(err, errs.Conflict); got != tc.conflict || (!tc.conflict && err != nil) {
+			t.Errorf("CheckErasureKey(%s) = %v, want conflict %v", tc.fingerprint, err, tc.conflict)
+		}
+	}
+}
+
 // testCountOptOuts counts the moves from OPT_IN to an opt-out within a
 // window, across people, both ends included.
 func testCountOptOuts(t *testing.T, s store.Store) {

@@ -106,6 +106,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"erasure_whole", testErase},
 		{"erasure_stop_during", testEraseStopDuring},
 		{"erasure_returning", testReturning},
+		{"erasure_key_check", testCheckErasureKey},
 		{"count_opt_outs", testCountOptOuts},
 		{"marketing_opt_out", testMarketingOptOut},
 		{"record_webhook_stop_in_one_transaction", testRecordWebhookStop},
