@@ -152,10 +152,11 @@ resource "google_firestore_index" "messages_campaign_status_skip" { # CountMessa
   }
 }
 
-# CountMessages' stage counts and HasUnconcluded: campaign_id plus one flag.
+# CountMessages' stage counts, its deferred-by-step count and HasUnconcluded:
+# campaign_id plus one field.
 resource "google_firestore_index" "messages_campaign_flag" {
   for_each = toset([
-    "reached_queued", "reached_sent", "reached_delivered", "reached_read", "concluded",
+    "reached_queued", "reached_sent", "reached_delivered", "reached_read", "concluded", "deferred_by",
   ])
 
   database   = google_firestore_database.default.name

@@ -222,6 +222,13 @@ func Erase(ctx context.Context, st Store, h Hasher, e164 string, now time.Time) 
 	if err := scrub(); err != nil {
 		return res, err
 	}
+	// ForgetUser deletes a bounded tail of consent history in its
+	// transaction; whatever was written past it goes here.
+	n, err := drain(func() (int, error) { return st.DeleteConsentHistory(ctx, e164, Batch) })
+	res.ConsentChanges += n
+	if err != nil {
+		return res, fmt.Errorf("erasure.Erase: consent history: %w", err)
+	}
 	if !known && res == (Result{}) {
 		// Nothing names the number (never known, or erased already and
 		// nothing came since).

@@ -59,6 +59,7 @@ var Indexes = []Index{
 	{colMessages, []IndexField{{"campaign_id", Asc}, {"reached_delivered", Asc}}, "CountMessages (delivered)", false},
 	{colMessages, []IndexField{{"campaign_id", Asc}, {"reached_read", Asc}}, "CountMessages (read)", false},
 	{colMessages, []IndexField{{"campaign_id", Asc}, {"concluded", Asc}}, "HasUnconcluded", false},
+	{colMessages, []IndexField{{"campaign_id", Asc}, {"deferred_by", Asc}}, "CountMessages (deferred by step)", false},
 
 	{colMessages, []IndexField{{"phone_number", Asc}, {"created_at", Desc}}, "MessagesTo (a person's history)", false},
 
@@ -80,7 +81,7 @@ var Queried = map[string][]string{
 	colTemplates: {"created_at"},
 	colCampaigns: {"created_at", "status", "unsettled"},
 	colMessages: {"campaign_id", "provider_sid", "status", "skip_reason", "error_code", "phone_number",
-		"reached_queued", "reached_sent", "reached_delivered", "reached_read", "concluded"},
+		"reached_queued", "reached_sent", "reached_delivered", "reached_read", "concluded", "deferred_by"},
 	colWebhooks:   {"kind", "published", "party"},
 	colProblems:   {"at"},
 	colSuppressed: {"created_at"},

@@ -412,6 +412,40 @@ func checkReturned(t *testing.T, s store.Store, p string, want consent.State, su
 	}
 }
 
+// lateHistory is a store on which many consent changes land just before
+// ForgetUser: more than its transaction deletes (it takes a bounded tail).
+type lateHistory struct {
+	store.Store
+	n int
+}
+
+func (s *lateHistory) ForgetUser(ctx context.Context, phone, key string, at time.Time) (*erasure.Record, error) {
+	for i := range s.n {
+		to := consent.OptOut
+		if i%2 == 1 {
+			to = consent.OptIn
+		}
+		if _, _, err := s.SetConsent(ctx, consent.Change{Phone: phone, To: to, Source: consent.SourceAdmin, At: at.Add(time.Duration(i) * time.Millisecond)}); err != nil {
+			return nil, err
+		}
+	}
+	return s.Store.ForgetUser(ctx, phone, key, at)
+}
+
+// testEraseLateHistory: consent history written just before the user is
+// forgotten is all gone after the erasure, however much there is.
+func testEraseLateHistory(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	p := phone(1)
+	mustCreateUser(t, s, user.User{Phone: p, Consent: consent.OptIn, CreatedAt: at(0)})
+	if _, err := erasure.Erase(ctx, &lateHistory{Store: s, n: 130}, testHasher(t), p, at(5)); err != nil {
+		t.Fatalf("Erase: %v", err)
+	}
+	if h, err := s.ConsentHistory(ctx, p); err != nil || len(h) != 0 {
+		t.Errorf("ConsentHistory after the erasure = %d entries, %v; want none", len(h), err)
+	}
+}
+
 // testCheckErasureKey: the first key's fingerprint is recorded; the same
 // passes again, another is Conflict and changes nothing.
 func testCheckErasureKey(t *testing.T, s store.Store) {

@@ -107,6 +107,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"erasure_stop_during", testEraseStopDuring},
 		{"erasure_returning", testReturning},
 		{"erasure_key_check", testCheckErasureKey},
+		{"erasure_late_history", testEraseLateHistory},
 		{"count_opt_outs", testCountOptOuts},
 		{"marketing_opt_out", testMarketingOptOut},
 		{"record_webhook_stop_in_one_transaction", testRecordWebhookStop},
