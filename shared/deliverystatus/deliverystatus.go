@@ -8,9 +8,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/eventstreamengine/ese/shared/campaign"
+	"github.com/eventstreamengine/ese/shared/erasure"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/logging"
 	"github.com/eventstreamengine/ese/shared/message"
@@ -227,7 +229,8 @@ func (a *Applier) retry(c campaign.Campaign, m *message.Message, cb Callback, no
 	case a.Retries == nil, u.Status != message.Failed, u.Class != message.FailureRateLimited,
 		c.Status != campaign.Running && c.Status != campaign.Paused,
 		m.Status == message.Failed, m.DeliveredAt != nil, m.ProviderSID != cb.ProviderSID,
-		m.RateLimitedRetries >= MaxRateLimitedRetries:
+		m.RateLimitedRetries >= MaxRateLimitedRetries,
+		strings.HasPrefix(m.Phone, erasure.MarkerPrefix): // its person was erased
 		return false
 	}
 	at := now.Add(rateLimitWait(m.RateLimitedRetries)).Truncate(time.Second)

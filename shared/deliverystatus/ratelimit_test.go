@@ -10,6 +10,7 @@ import (
 
 	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/deliverystatus"
+	"github.com/eventstreamengine/ese/shared/erasure"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
@@ -42,6 +43,7 @@ func TestApply_rate_limited_is_tried_again(t *testing.T) {
 		campaign   campaign.Status
 		retried    int // earlier rate-limited retries
 		retries    bool
+		erased     bool // the person was erased after the send
 		callback   deliverystatus.Callback
 		wantStatus message.Status
 		wantWait   time.Duration // 0: not retried
@@ -53,6 +55,7 @@ func TestApply_rate_limited_is_tried_again(t *testing.T) {
 		{name: "attempts_used_up", campaign: campaign.Running, retried: deliverystatus.MaxRateLimitedRetries, retries: true, callback: rateLimited("SM1", now), wantStatus: message.Failed, wantCode: "63018"},
 		{name: "campaign_completed", campaign: campaign.Completed, retries: true, callback: rateLimited("SM1", now), wantStatus: message.Failed, wantCode: "63018"},
 		{name: "no_retrier", campaign: campaign.Running, callback: rateLimited("SM1", now), wantStatus: message.Failed, wantCode: "63018"},
+		{name: "erased_person_is_not_sent_to_again", campaign: campaign.Running, retries: true, erased: true, callback: rateLimited("SM1", now), wantStatus: message.Failed, wantCode: "63018"},
 		{name: "declined_by_meta_is_final", campaign: campaign.Running, retries: true,
 			callback:   deliverystatus.Callback{ProviderSID: "SM1", Update: message.ProviderUpdate{Status: message.Failed, ErrorCode: "63049", Class: message.FailureDeclined, At: now}},
 			wantStatus: message.Failed, wantCode: "63049"},
@@ -62,6 +65,11 @@ func TestApply_rate_limited_is_tried_again(t *testing.T) {
 			ctx := context.Background()
 			st := memstore.New()
 			m := claimedAndSent(t, st, tc.campaign, tc.retried)
+			if tc.erased {
+				if _, err := st.ScrubMessages(ctx, m.Phone, erasure.MarkerPrefix+"x", now, 10); err != nil {
+					t.Fatal(err)
+				}
+			}
 			r := &retries{}
 			a := &deliverystatus.Applier{Store: st, GiveUpAfter: time.Hour, Now: func() time.Time { return now }}
 			if tc.retries {
