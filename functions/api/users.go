@@ -108,8 +108,11 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	if rec != nil {
+	if rec != nil && rec.OptedOut() {
 		u.Consent = rec.Returning()
+	}
+	if rec != nil && rec.MarketingOptOut {
+		u.MarketingOptOut = &user.MarketingOptOut{At: u.CreatedAt, Source: user.SourceKeptFromErasure}
 	}
 	out := userJSON(u)
 	if rec != nil {
@@ -121,11 +124,15 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 // keptJSON says why a new user is opted out: they were erased while
 // opted out (or suppressed), and that stands.
 func keptJSON(r erasure.Record) map[string]any {
-	return map[string]any{
-		"consent_state": r.Returning(),
-		"suppressed":    r.Suppressed,
-		"reason":        "this number was erased while opted out; the opt-out stands",
+	out := map[string]any{
+		"suppressed":        r.Suppressed,
+		"marketing_opt_out": r.MarketingOptOut,
+		"reason":            "this number was erased while opted out; the opt-out stands",
 	}
+	if r.OptedOut() {
+		out["consent_state"] = r.Returning()
+	}
+	return out
 }
 
 // eraseUser forgets a person (erasure.Erase): 200 with what was erased;

@@ -88,8 +88,12 @@ type Record struct {
 	Consent consent.State `json:"consent_state,omitempty"`
 	// Suppressed: the number was on the do-not-message list, which
 	// comes back with them.
-	Suppressed bool      `json:"suppressed"`
-	ErasedAt   time.Time `json:"erased_at"`
+	Suppressed bool `json:"suppressed"`
+	// MarketingOptOut: they had stopped this business's marketing
+	// messages in WhatsApp (user.MarketingOptOut), which comes back with
+	// them too.
+	MarketingOptOut bool      `json:"marketing_opt_out,omitempty"`
+	ErasedAt        time.Time `json:"erased_at"`
 }
 
 // Fingerprint names the key without revealing it (an HMAC of a fixed
@@ -99,20 +103,24 @@ func (h Hasher) Fingerprint() string {
 	return h.sum("ese-erasure-fingerprint-v1", "")[:32]
 }
 
-// Keep is the record an erasure keeps of a person whose consent was c and
-// whose number was (or not) suppressed, read in the store's transaction
-// that forgets them; nil when there is nothing to keep (they never opted
-// out).
-func Keep(key string, c consent.State, suppressed bool, at time.Time) *Record {
-	r := Record{Key: key, Suppressed: suppressed, ErasedAt: at.UTC()}
+// Keep is the record an erasure keeps of a person whose consent was c,
+// whose number was (or not) suppressed and who had (or not) stopped
+// marketing messages, read in the store's transaction that forgets them;
+// nil when there is nothing to keep (they never opted out).
+func Keep(key string, c consent.State, suppressed, marketing bool, at time.Time) *Record {
+	r := Record{Key: key, Suppressed: suppressed, MarketingOptOut: marketing, ErasedAt: at.UTC()}
 	if c == consent.Stop || c == consent.OptOut {
 		r.Consent = c
 	}
-	if !r.OptedOut() {
+	if !r.Kept() {
 		return nil
 	}
 	return &r
 }
+
+// Kept reports whether r holds anything that comes back with the person:
+// an opt-out, a suppression or a marketing opt-out.
+func (r Record) Kept() bool { return r.OptedOut() || r.MarketingOptOut }
 
 // OptedOut reports whether the person had opted out or was suppressed:
 // only then is a record kept.
@@ -321,7 +329,7 @@ func Remembered(ctx context.Context, st interface {
 			return nil, fmt.Errorf("erasure.Remembered: %w", err)
 		}
 		for k, r := range recs {
-			if r.OptedOut() {
+			if r.Kept() {
 				out[byKey[k]] = r
 			}
 		}
@@ -349,9 +357,11 @@ func StampKeys(h Hasher, rows []userimport.Row) {
 
 // Returning readies row, whose person has no user, for their record r
 // (read in the store's transaction): the row creates them opted out as
-// they were (KeptOptOut), and it reports whether their suppression
+// they were (KeptOptOut) and with a marketing opt-out they had
+// (KeptMarketingOptOut), and it reports whether their suppression
 // comes back too.
 func Returning(row *userimport.Row, r Record) (resuppress bool) {
+	row.KeptMarketingOptOut = r.MarketingOptOut
 	if !r.OptedOut() {
 		return false
 	}

@@ -44,6 +44,11 @@ type MarketingOptOut struct {
 // WhatsApp's 131050).
 const SourceProviderFailure = "provider_failure"
 
+// SourceKeptFromErasure: the person was erased after stopping marketing
+// messages and came back; the opt-out was kept (shared/erasure), its
+// date is when they came back.
+const SourceKeptFromErasure = "kept_from_erasure"
+
 // Timezone returns the IANA zone the person set, if any.
 func (u User) Timezone() string {
 	if tz, ok := u.Attributes["timezone"].(string); ok {

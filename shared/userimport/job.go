@@ -30,6 +30,9 @@ type Row struct {
 	// (erasure.StampKeys): a row that creates a user reads the record in
 	// the same transaction and sets KeptOptOut from it.
 	ErasureKey string `json:"-"`
+	// KeptMarketingOptOut: the erased person had stopped marketing
+	// messages in WhatsApp; the row creates them with that kept.
+	KeptMarketingOptOut bool `json:"-"`
 }
 
 // MarshalJSON writes r with every float marked as one (30.0, 1e+20), so

@@ -18,9 +18,10 @@ import (
 
 // erasedDoc is an erasure.Record as stored.
 type erasedDoc struct {
-	Consent    string    `firestore:"consent_state,omitempty"`
-	Suppressed bool      `firestore:"suppressed"`
-	ErasedAt   time.Time `firestore:"erased_at"`
+	Consent         string    `firestore:"consent_state,omitempty"`
+	Suppressed      bool      `firestore:"suppressed"`
+	MarketingOptOut bool      `firestore:"marketing_opt_out,omitempty"`
+	ErasedAt        time.Time `firestore:"erased_at"`
 }
 
 // eachInTx runs q (at most limit documents) in one transaction and hands
@@ -132,7 +133,7 @@ func (s *Store) ForgetUser(ctx context.Context, phone, key string, at time.Time)
 				return err
 			}
 		}
-		kept = erasure.Keep(key, u.Consent, snaps[1].Exists(), records.Time(at))
+		kept = erasure.Keep(key, u.Consent, snaps[1].Exists(), u.MarketingOptOut != nil, records.Time(at))
 		if kept == nil {
 			return tx.Delete(recRef) // an older record says what is no longer so
 		}
@@ -145,11 +146,11 @@ func (s *Store) ForgetUser(ctx context.Context, phone, key string, at time.Time)
 }
 
 func toErasedDoc(r erasure.Record) erasedDoc {
-	return erasedDoc{Consent: string(r.Consent), Suppressed: r.Suppressed, ErasedAt: records.Time(r.ErasedAt)}
+	return erasedDoc{Consent: string(r.Consent), Suppressed: r.Suppressed, MarketingOptOut: r.MarketingOptOut, ErasedAt: records.Time(r.ErasedAt)}
 }
 
 func (d erasedDoc) record(key string) erasure.Record {
-	return erasure.Record{Key: key, Consent: consent.State(d.Consent), Suppressed: d.Suppressed, ErasedAt: records.Time(d.ErasedAt)}
+	return erasure.Record{Key: key, Consent: consent.State(d.Consent), Suppressed: d.Suppressed, MarketingOptOut: d.MarketingOptOut, ErasedAt: records.Time(d.ErasedAt)}
 }
 
 // CreateReturningUser implements store.Erasures: one transaction reads
@@ -167,8 +168,14 @@ func (s *Store) CreateReturningUser(ctx context.Context, u user.User, src consen
 			return err
 		}
 		nu, ref := u, ""
-		if rec, ok := recs[key]; ok && rec.OptedOut() {
-			kept, nu.Consent, ref = &rec, rec.Returning(), erasure.KeptOptOutRef
+		if rec, ok := recs[key]; ok && rec.Kept() {
+			kept = &rec
+			if rec.OptedOut() {
+				nu.Consent, ref = rec.Returning(), erasure.KeptOptOutRef
+			}
+			if rec.MarketingOptOut {
+				nu.MarketingOptOut = &user.MarketingOptOut{At: nu.CreatedAt, Source: user.SourceKeptFromErasure}
+			}
 		}
 		if err := s.createUserIn(tx, nu, src, ref); err != nil {
 			return err

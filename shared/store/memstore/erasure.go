@@ -87,7 +87,7 @@ func (s *Store) ForgetUser(ctx context.Context, phone, key string, at time.Time)
 	delete(s.history, phone)
 	delete(s.ledgers, phone)
 	delete(s.suppressed, phone)
-	r := erasure.Keep(key, u.Consent, isSuppressed, records.Time(at))
+	r := erasure.Keep(key, u.Consent, isSuppressed, u.MarketingOptOut != nil, records.Time(at))
 	if r == nil {
 		delete(s.erased, key)
 		return nil, nil
@@ -109,17 +109,30 @@ func (s *Store) CreateReturningUser(ctx context.Context, u user.User, src consen
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rec, ok := s.erased[key]
-	if !ok || !rec.OptedOut() {
+	if !ok || !rec.Kept() {
 		return nil, s.createUser(u, src, "")
 	}
-	u.Consent = rec.Returning()
-	if err := s.createUser(u, src, erasure.KeptOptOutRef); err != nil {
+	u, ref := returningUser(u, rec)
+	if err := s.createUser(u, src, ref); err != nil {
 		return nil, err
 	}
 	if rec.Suppressed {
 		s.resuppress(u.Phone, u.CreatedAt)
 	}
 	return &rec, nil
+}
+
+// returningUser is u as its record r brings them back, with the ref of
+// their first consent entry.
+func returningUser(u user.User, r erasure.Record) (user.User, string) {
+	ref := ""
+	if r.OptedOut() {
+		u.Consent, ref = r.Returning(), erasure.KeptOptOutRef
+	}
+	if r.MarketingOptOut {
+		u.MarketingOptOut = &user.MarketingOptOut{At: u.CreatedAt, Source: user.SourceKeptFromErasure}
+	}
+	return u, ref
 }
 
 // resuppress puts phone back on the do-not-message list for an erased

@@ -323,7 +323,7 @@ func testReturning(t *testing.T, s store.Store) {
 		arMobile = "+5491123456789" // +54 9: the form WhatsApp and most lists use
 		arFixed  = "+541123456789"  // the same person's fixed-line form
 	)
-	stopped, suppressed, fresh := phone(1), phone(2), phone(3)
+	stopped, suppressed, fresh, marketing := phone(1), phone(2), phone(3), phone(4)
 	mustCreateUser(t, s, user.User{Phone: stopped, Consent: consent.OptIn, CreatedAt: at(0)})
 	if _, _, err := s.ApplyKeyword(ctx, consent.Keyword{Phone: stopped, Intent: consent.IntentOptOut, Ref: "SM1", At: at(1)}); err != nil {
 		t.Fatal(err)
@@ -332,7 +332,12 @@ func testReturning(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	mustCreateUser(t, s, user.User{Phone: arMobile, Consent: consent.OptOut, CreatedAt: at(0)})
-	for _, p := range []string{stopped, suppressed, arMobile} {
+	// Stopped marketing messages in WhatsApp, still OPT_IN.
+	mustCreateUser(t, s, user.User{Phone: marketing, Consent: consent.OptIn, CreatedAt: at(0)})
+	if _, err := s.SetMarketingOptOut(ctx, marketing, user.MarketingOptOut{At: at(1), Source: user.SourceProviderFailure, Ref: "SM2"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{stopped, suppressed, arMobile, marketing} {
 		if _, err := erasure.Erase(ctx, s, h, p, at(2)); err != nil {
 			t.Fatalf("Erase: %v", err)
 		}
@@ -348,6 +353,7 @@ func testReturning(t *testing.T, s store.Store) {
 		{"suppressed", suppressed, consent.OptOut, true},
 		{"argentine_other_form", arFixed, consent.OptOut, false},
 		{"never_erased", fresh, consent.OptIn, false},
+		{"stopped_marketing_only", marketing, consent.OptIn, false},
 	}
 	for _, tc := range tests {
 		t.Run("create_"+tc.name, func(t *testing.T) {
@@ -355,8 +361,8 @@ func testReturning(t *testing.T, s store.Store) {
 			if err != nil {
 				t.Fatalf("CreateReturningUser: %v", err)
 			}
-			if (rec != nil) != (tc.want != consent.OptIn) {
-				t.Errorf("CreateReturningUser record = %+v, want one: %v", rec, tc.want != consent.OptIn)
+			if wantRec := tc.want != consent.OptIn || tc.phone == marketing; (rec != nil) != wantRec {
+				t.Errorf("CreateReturningUser record = %+v, want one: %v", rec, wantRec)
 			}
 			checkReturned(t, s, tc.phone, tc.want, tc.suppressed)
 		})
@@ -367,7 +373,8 @@ func testReturning(t *testing.T, s store.Store) {
 
 	// The same through an import: erase them again, then a job whose
 	// first batch creates everyone (Firestore's all-new path).
-	for _, p := range []string{stopped, suppressed, arFixed, fresh} {
+	checkMarketing(t, s, marketing, at(3))
+	for _, p := range []string{stopped, suppressed, arFixed, fresh, marketing} {
 		if _, err := erasure.Erase(ctx, s, h, p, at(4)); err != nil {
 			t.Fatalf("Erase: %v", err)
 		}
@@ -378,15 +385,17 @@ func testReturning(t *testing.T, s store.Store) {
 		{Line: 3, Phone: suppressed},
 		{Line: 4, Phone: arMobile, Consent: consent.OptOut}, // asked an opt-out itself: not counted kept
 		{Line: 5, Phone: fresh, Consent: consent.OptIn},
+		{Line: 6, Phone: marketing, Consent: consent.OptIn},
 	}
 	erasure.StampKeys(h, rows)
 	res, err := s.ApplyImportBatch(ctx, "job-back", 0, rows, at(5))
 	if err != nil {
 		t.Fatalf("ApplyImportBatch: %v", err)
 	}
-	if res.Created != 4 || res.ConsentKept != 2 {
-		t.Errorf("ApplyImportBatch = %+v; want 4 created, 2 kept", res)
+	if res.Created != 5 || res.ConsentKept != 2 {
+		t.Errorf("ApplyImportBatch = %+v; want 5 created, 2 kept", res)
 	}
+	checkMarketing(t, s, marketing, at(5))
 	for _, tc := range []struct {
 		phone      string
 		want       consent.State
@@ -398,6 +407,17 @@ func testReturning(t *testing.T, s store.Store) {
 		{fresh, consent.OptIn, false},
 	} {
 		checkReturned(t, s, tc.phone, tc.want, tc.suppressed)
+	}
+}
+
+// checkMarketing: p came back with their marketing opt-out kept, dated
+// when they came back.
+func checkMarketing(t *testing.T, s store.Store, p string, when time.Time) {
+	t.Helper()
+	u, err := s.GetUser(t.Context(), p)
+	want := &user.MarketingOptOut{At: kept(when), Source: user.SourceKeptFromErasure}
+	if diff := cmp.Diff(want, u.MarketingOptOut); err != nil || diff != "" {
+		t.Errorf("%s's marketing opt-out after coming back (-want, +got):\n%s (%v)", p, diff, err)
 	}
 }
 

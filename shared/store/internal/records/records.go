@@ -231,6 +231,9 @@ func ApplyRow(cur user.User, exists bool, r userimport.Row, jobID string, at tim
 			CreatedAt:  at,
 			UpdatedAt:  at,
 		}
+		if r.KeptMarketingOptOut {
+			u.MarketingOptOut = &user.MarketingOptOut{At: at, Source: user.SourceKeptFromErasure}
+		}
 		c := &consent.Change{Phone: u.Phone, To: u.Consent, Source: consent.SourceImport, Ref: jobID, At: at}
 		return u, Created, c
 	}
