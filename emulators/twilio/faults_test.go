@@ -88,6 +88,11 @@ func TestFaults_failLater(t *testing.T) {
 	}
 }
 
+// testClient is the tests' own client: http.DefaultTransport's idle
+// connections are closed by every parallel test's httptest.Server.Close,
+// failing a request about to reuse one ("CloseIdleConnections called").
+var testClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: time.Minute}
+
 // Every misbehaving callback still arrives, at least once: late or
 // reordered ones after a later status, twice ones twice.
 func TestFaults_callbacks(t *testing.T) {
@@ -98,7 +103,7 @@ func TestFaults_callbacks(t *testing.T) {
 	// POST /_standin/faults, as a chaos test sets them.
 	set := func(f standin.Faults) {
 		b, _ := json.Marshal(f)
-		resp, err := http.Post(apiURL+"/_standin/faults", "application/json", bytes.NewReader(b))
+		resp, err := testClient.Post(apiURL+"/_standin/faults", "application/json", bytes.NewReader(b))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +150,7 @@ func TestFaults_callbacks(t *testing.T) {
 	}
 
 	// Bad fractions are refused.
-	resp, err := http.Post(apiURL+"/_standin/faults", "application/json", bytes.NewReader([]byte(`{"drop":1.5}`)))
+	resp, err := testClient.Post(apiURL+"/_standin/faults", "application/json", bytes.NewReader([]byte(`{"drop":1.5}`)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -234,7 +234,11 @@ func New(cfg Config) *Server {
 		s.log = slog.Default()
 	}
 	if s.client == nil {
-		s.client = &http.Client{Timeout: 15 * time.Second}
+		// Its own transport: http.DefaultTransport's idle connections are
+		// closed under it by whatever else runs in the process (each
+		// httptest.Server.Close does), failing a callback in flight with
+		// "CloseIdleConnections called", which Twilio would not do.
+		s.client = &http.Client{Timeout: 15 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.chaos.set(cfg.Faults)

@@ -410,7 +410,7 @@ func TestAPI_auth(t *testing.T) {
 			if tt.user != "" {
 				req.SetBasicAuth(tt.user, tt.pass)
 			}
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := testClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -672,7 +672,7 @@ type inboundAnswer struct {
 
 func postInbound(t *testing.T, base, contentType, body string) (int, inboundAnswer) {
 	t.Helper()
-	resp, err := http.Post(base+"/_standin/inbound", contentType, strings.NewReader(body))
+	resp, err := testClient.Post(base+"/_standin/inbound", contentType, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -729,7 +729,7 @@ func TestStandinMessages(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			resp, err := http.Get(u + "/_standin/messages" + tt.query)
+			resp, err := testClient.Get(u + "/_standin/messages" + tt.query)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -272,3 +272,33 @@ func TestWebhooks_answer_complete_before_the_mark(t *testing.T) {
 		t.Errorf("answer while the mark waits = %d %q, %v; want 200 with the reply", resp.StatusCode, b, err)
 	}
 }
+
+// hanging is a store whose webhook writes wait until their context ends:
+// a transaction queued behind a lock that a process killed mid-transaction
+// left, which Firestore expires only after tens of seconds.
+type hanging struct{ *memstore.Store }
+
+func (h hanging) RecordWebhookStop(ctx context.Context, _ webhook.Event, _ []string, _ func(store.StopRead) (store.StopWrites, error)) (webhook.Event, bool, error) {
+	<-ctx.Done()
+	return webhook.Event{}, false, errs.Wrap(errs.Transient, ctx.Err(), "firestore: lock wait")
+}
+
+// A store that hangs past the budget is treated as one that refuses: the
+// STOP is handed on unstored and answered 200 well within Twilio's 15 s,
+// rather than held until Twilio gives up and the STOP is lost.
+func TestWebhooks_store_hangs_hands_on_within_budget(t *testing.T) {
+	t.Parallel()
+	mem, pub := memstore.New(), memevents.New()
+	optedIn(t, mem)
+	f := &fixture{store: mem, events: pub}
+	f.h = (&Server{Config: Config{PublicBaseURL: base, AuthToken: token, ReplyStop: "bye"}, Store: hanging{mem}, Events: pub, RecordBudget: 50 * time.Millisecond}).Routes()
+	code, body := f.post("/webhooks/inbound", inboundForm("STOP", "SM63"), token)
+	if code != http.StatusOK || !strings.Contains(body, "<Message>bye</Message>") {
+		t.Fatalf("STOP with the store hanging = %d %q, want 200 with the reply", code, body)
+	}
+	if n := len(pub.Published(events.TopicInbound)); n != 1 {
+		t.Fatalf("published %d events, want the unstored callback", n)
+	}
+	consume(t, mem, pub)
+	stopHistory(t, mem, "SM63")
+}

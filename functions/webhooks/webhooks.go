@@ -121,6 +121,8 @@ type Server struct {
 	// must not wait on Pub/Sub. Optional.
 	Apply map[webhook.Kind]func(context.Context, webhook.Event) error
 	Now   func() time.Time
+	// RecordBudget bounds storing one callback (DefaultRecordBudget if 0).
+	RecordBudget time.Duration
 
 	answers sync.Map // TwiML answer by reply text, encoded once
 }
@@ -136,6 +138,10 @@ func (s *Server) Routes() http.Handler {
 	})
 	return mux
 }
+
+// DefaultRecordBudget is how long storing a callback may take before it is
+// handed on unstored instead: a third of Twilio's 15 s wait for an answer.
+const DefaultRecordBudget = 5 * time.Second
 
 // maxBody bounds a callback's form; Twilio's are a few KiB.
 const maxBody = 64 << 10
@@ -222,7 +228,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 
 // record stores a callback once; an inbound STOP is applied in the same
 // transaction (inbound.Record), before Twilio has its answer.
+//
+// It has a budget (Server.RecordBudget): a transaction waiting on a lock (one left by a
+// process killed mid-transaction holds it until Firestore expires it, tens
+// of seconds) must not outlast Twilio's 15 s wait for our answer, after
+// which the callback would be lost (a read timeout is not among the
+// retries our URLs ask for). Past the budget the callback is handed on
+// unstored, as when Firestore refuses; if the write did commit after all,
+// its consumer finds it stored and the STOP applied, and changes nothing.
 func (s *Server) record(ctx context.Context, ev webhook.Event) (webhook.Event, bool, error) {
+	budget := s.RecordBudget
+	if budget <= 0 {
+		budget = DefaultRecordBudget
+	}
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
 	if ev.Kind == webhook.Inbound {
 		return inbound.Record(ctx, s.Store, ev, twilioform.Inbound(ev))
 	}
