@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
@@ -117,7 +118,17 @@ func (c Config) keyHash() ([]byte, error) {
 var Handle = edge.HTTPFunc("API", Build)
 
 // Build makes the handler from the environment (or l, in tests).
-func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error) {
+func Build(ctx context.Context, l envconfig.Lookuper) (http.Handler, error) {
+	s, err := New(ctx, l)
+	if err != nil {
+		return nil, err
+	}
+	return s.Routes(), nil
+}
+
+// New makes the API's server from the environment (or l, in tests). The
+// Console makes one too, and acts through it in process (see As).
+func New(ctx context.Context, l envconfig.Lookuper) (_ *Server, err error) {
 	var opened setup.Opened
 	defer opened.CloseIf(&err)
 	var cfg Config
@@ -205,7 +216,7 @@ func Build(ctx context.Context, l envconfig.Lookuper) (_ http.Handler, err error
 		Imports:      &importrun.Runner{Store: st, Bucket: bucket, BucketName: cfg.Uploads.Bucket, Events: pub},
 		UploadURLTTL: cfg.UploadURLTTL,
 	}
-	return s.Routes(), nil
+	return s, nil
 }
 
 // Server serves the API.
@@ -239,6 +250,8 @@ type Server struct {
 	Erasure erasure.Hasher
 
 	healthCache healthCache
+	v1Once      sync.Once
+	v1Mux       *http.ServeMux
 }
 
 func (s *Server) now() time.Time {
@@ -250,6 +263,38 @@ func (s *Server) now() time.Time {
 
 // Routes returns every route of the API.
 func (s *Server) Routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", s.health)
+	mux.Handle("/api/", s.authenticated(s.v1()))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		render.ErrorMessage(w, http.StatusNotFound, "not found: the API lives under /api/v1")
+	})
+	return mux
+}
+
+// As serves /health and the /api/v1 routes to a caller who proved who
+// they are elsewhere (the Console's signed-in admin), recorded as who
+// wherever the API records its caller.
+func (s *Server) As(who string) http.Handler {
+	api := s.v1()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/health" {
+			s.health(w, r)
+			return
+		}
+		log := logging.FromContext(r.Context()).With("caller", who)
+		ctx := context.WithValue(logging.WithLogger(r.Context(), log), callerKey{}, who)
+		api.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// v1 is the mux of the /api/v1 routes, built once.
+func (s *Server) v1() *http.ServeMux {
+	s.v1Once.Do(func() { s.v1Mux = s.v1Routes() })
+	return s.v1Mux
+}
+
+func (s *Server) v1Routes() *http.ServeMux {
 	api := http.NewServeMux()
 	api.HandleFunc("GET /api/v1/users", s.listUsers)
 	api.HandleFunc("POST /api/v1/users", s.createUser)
@@ -304,14 +349,7 @@ func (s *Server) Routes() http.Handler {
 	api.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		render.ErrorMessage(w, http.StatusNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
 	})
-
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /health", s.health)
-	mux.Handle("/api/", s.authenticated(api))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		render.ErrorMessage(w, http.StatusNotFound, "not found: the API lives under /api/v1")
-	})
-	return mux
+	return api
 }
 
 // authenticated lets through the requests whose caller proves who it is
@@ -400,3 +438,11 @@ func idTokenEmail(h string) (string, bool) {
 	}
 	return "", false
 }
+
+// Caller says who made r as the API judges it (see caller): the Console
+// admits the same callers, by the same rules.
+func (s *Server) Caller(r *http.Request) (string, error) { return s.caller(r) }
+
+// KeyMatches reports whether key is the API key (compared in constant
+// time): the Console's sign-in form takes it.
+func (s *Server) KeyMatches(key string) bool { return s.keyMatches(key) }
