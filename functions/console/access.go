@@ -1,0 +1,220 @@
+package console
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/eventstreamengine/ese/shared/logging"
+)
+
+// cookieName has the __Host- prefix: the browser keeps it only when it is
+// Secure, for this host alone, with Path=/.
+const cookieName = "__Host-ese-console"
+
+// session is what the signed cookie holds: an id the CSRF tokens are tied
+// to, who signed in ("" before), and when it ends.
+type session struct {
+	ID      string
+	Who     string
+	Expires time.Time
+}
+
+func (s *Server) sign(msg string) string {
+	m := hmac.New(sha256.New, s.SessionKey)
+	m.Write([]byte(msg))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// encode is "id|who|expiry" in base64, a dot, and its signature.
+func (s *Server) encode(ss session) string {
+	payload := base64.RawURLEncoding.EncodeToString([]byte(ss.ID + "|" + ss.Who + "|" + strconv.FormatInt(ss.Expires.Unix(), 10)))
+	return payload + "." + s.sign("session|"+payload)
+}
+
+func (s *Server) decode(v string) (session, bool) {
+	payload, sig, ok := strings.Cut(v, ".")
+	if !ok || subtle.ConstantTimeCompare([]byte(sig), []byte(s.sign("session|"+payload))) != 1 {
+		return session{}, false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil {
+		return session{}, false
+	}
+	parts := strings.SplitN(string(raw), "|", 3)
+	if len(parts) != 3 {
+		return session{}, false
+	}
+	exp, err := strconv.ParseInt(parts[2], 10, 64)
+	if err != nil || !s.now().Before(time.Unix(exp, 0)) {
+		return session{}, false
+	}
+	return session{ID: parts[0], Who: parts[1], Expires: time.Unix(exp, 0)}, true
+}
+
+// session reads r's session cookie; ok is false without a valid one.
+func (s *Server) session(r *http.Request) (session, bool) {
+	c, err := r.Cookie(cookieName)
+	if err != nil {
+		return session{}, false
+	}
+	return s.decode(c.Value)
+}
+
+// startSession sets a new session cookie (a fresh id: signing in never
+// keeps the id a page was served under).
+func (s *Server) startSession(w http.ResponseWriter, who string) session {
+	b := make([]byte, 18)
+	_, _ = rand.Read(b)
+	ss := session{ID: base64.RawURLEncoding.EncodeToString(b), Who: who, Expires: s.now().Add(s.SessionTTL)}
+	http.SetCookie(w, &http.Cookie{
+		Name: cookieName, Value: s.encode(ss), Path: "/", Expires: ss.Expires,
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode,
+	})
+	return ss
+}
+
+// csrfToken is tied to the session: a token from another session, or
+// from before sign-in, is refused.
+func (s *Server) csrfToken(ss session) string { return s.sign("csrf|" + ss.ID) }
+
+func (s *Server) csrfOK(r *http.Request, ss session) bool {
+	got := r.PostFormValue("csrf")
+	if got == "" {
+		got = r.Header.Get("X-CSRF-Token")
+	}
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.csrfToken(ss))) == 1
+}
+
+// visitor is who is asking, and how.
+type visitor struct {
+	Who  string
+	CSRF string // the token forms carry; "" for a tool using the bearer key
+	// Tool: authenticated by its Authorization header, which a browser
+	// never sends across sites, so it needs no CSRF token.
+	Tool bool
+}
+
+type visitorKey struct{}
+
+func visitorOf(ctx context.Context) visitor {
+	v, _ := ctx.Value(visitorKey{}).(visitor)
+	return v
+}
+
+// signedIn admits a signed-in admin, as the API would:
+//   - API_AUTH=key: the bearer key in Authorization (tools), or the session
+//     cookie the sign-in form set; a page asked for without either
+//     redirects to /login.
+//   - API_AUTH=iam: the Google identity Cloud Run IAM admitted (and in
+//     Admins, when set); a session cookie is kept only for CSRF.
+//
+// Every POST from a browser must carry the session's CSRF token.
+func (s *Server) signedIn(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, ok := s.admit(w, r)
+		if !ok {
+			return
+		}
+		log := logging.FromContext(r.Context()).With("caller", v.Who)
+		ctx := context.WithValue(logging.WithLogger(r.Context(), log), visitorKey{}, v)
+		next(w, r.WithContext(ctx))
+	}
+}
+
+func (s *Server) admit(w http.ResponseWriter, r *http.Request) (visitor, bool) {
+	ss, hasSession := s.session(r)
+	if s.IAM {
+		who, err := s.API.Caller(r)
+		if err != nil {
+			s.problem(w, r, http.StatusUnauthorized, "Sign-in needed", err.Error())
+			return visitor{}, false
+		}
+		if len(s.Admins) > 0 && !s.Admins[who] {
+			s.problem(w, r, http.StatusForbidden, "Not an admin", who+" is not among the console's admins (CONSOLE_ADMINS).")
+			return visitor{}, false
+		}
+		if !hasSession {
+			ss = s.startSession(w, "")
+		}
+		return s.checkPost(w, r, visitor{Who: who, CSRF: s.csrfToken(ss)}, ss)
+	}
+	if r.Header.Get("Authorization") != "" {
+		who, err := s.API.Caller(r)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="event-stream-engine"`)
+			s.problem(w, r, http.StatusUnauthorized, "Wrong key", err.Error())
+			return visitor{}, false
+		}
+		return visitor{Who: who, Tool: true}, true
+	}
+	if !hasSession || ss.Who == "" {
+		if r.Method == http.MethodGet {
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		} else {
+			s.problem(w, r, http.StatusUnauthorized, "Sign-in needed", "Your session has ended: sign in again.")
+		}
+		return visitor{}, false
+	}
+	return s.checkPost(w, r, visitor{Who: ss.Who, CSRF: s.csrfToken(ss)}, ss)
+}
+
+func (s *Server) checkPost(w http.ResponseWriter, r *http.Request, v visitor, ss session) (visitor, bool) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && !s.csrfOK(r, ss) {
+		s.problem(w, r, http.StatusForbidden, "Form expired", "This form's security token is missing or belongs to another session. Go back, reload the page and try again.")
+		return visitor{}, false
+	}
+	return v, true
+}
+
+// safeNext keeps a redirect after sign-in on this origin.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	if s.IAM {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	ss, ok := s.session(r)
+	if !ok {
+		ss = s.startSession(w, "")
+	}
+	s.render(w, r, http.StatusOK, "login", page{Title: "Sign in", CSRF: s.csrfToken(ss), Data: map[string]any{"Next": safeNext(r.URL.Query().Get("next"))}})
+}
+
+// login takes the API key once and signs the browser in.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	ss, ok := s.session(r)
+	if s.IAM || !ok || !s.csrfOK(r, ss) {
+		s.problem(w, r, http.StatusForbidden, "Form expired", "Reload the sign-in page and try again.")
+		return
+	}
+	next := safeNext(r.PostFormValue("next"))
+	if !s.API.KeyMatches(r.PostFormValue("key")) {
+		logging.FromContext(r.Context()).Warn("console sign-in refused")
+		s.render(w, r, http.StatusUnauthorized, "login", page{Title: "Sign in", CSRF: s.csrfToken(ss),
+			Errors: map[string]string{"key": "That is not the API key."}, Data: map[string]any{"Next": next}})
+		return
+	}
+	s.startSession(w, "api-key")
+	logging.FromContext(r.Context()).Info("console sign-in")
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}

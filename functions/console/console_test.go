@@ -1,0 +1,282 @@
+package console
+
+import (
+	"context"
+	"crypto/sha256"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eventstreamengine/ese/functions/api"
+	"github.com/eventstreamengine/ese/shared/campaignrun"
+	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/events/memevents"
+	"github.com/eventstreamengine/ese/shared/sendqueue/memqueue"
+	"github.com/eventstreamengine/ese/shared/store/memstore"
+	"github.com/eventstreamengine/ese/shared/user"
+)
+
+const key = "console-test-key"
+
+type fixture struct {
+	t     *testing.T
+	store *memstore.Store
+	s     *Server
+	h     http.Handler
+	// cookie is the session cookie the browser holds.
+	cookie *http.Cookie
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	st, pub := memstore.New(), memevents.New()
+	sum := sha256.Sum256([]byte(key))
+	a := &api.Server{
+		KeyHash: sum[:], Store: st, Events: pub,
+		Runner: &campaignrun.Runner{Store: st, Events: pub, Queue: memqueue.New()},
+		Checks: map[string]func(context.Context) error{"firestore": func(context.Context) error { return nil }},
+	}
+	s := &Server{API: a, Store: st, SessionKey: []byte("0123456789abcdef0123456789abcdef"), SessionTTL: time.Hour}
+	return &fixture{t: t, store: st, s: s, h: s.Routes()}
+}
+
+// do sends a request as the browser does: with its cookie, and a form
+// body for a POST.
+func (f *fixture) do(method, path string, form url.Values) *http.Response {
+	f.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req := httptest.NewRequest(method, path, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if f.cookie != nil {
+		req.AddCookie(f.cookie)
+	}
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, req)
+	res := rec.Result()
+	for _, c := range res.Cookies() {
+		if c.Name == cookieName {
+			f.cookie = c
+		}
+	}
+	return res
+}
+
+func bodyOf(t *testing.T, res *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// csrf is the token the page at path carries.
+func (f *fixture) csrf(path string) string {
+	f.t.Helper()
+	res := f.do("GET", path, nil)
+	m := csrfField.FindStringSubmatch(bodyOf(f.t, res))
+	if m == nil {
+		f.t.Fatalf("GET %s: no CSRF token in the page", path)
+	}
+	return m[1]
+}
+
+// signIn signs the browser in with the key.
+func (f *fixture) signIn() {
+	f.t.Helper()
+	tok := f.csrf("/login")
+	res := f.do("POST", "/login", url.Values{"csrf": {tok}, "key": {key}, "next": {"/users"}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/users" {
+		f.t.Fatalf("sign-in: %d to %q, want 303 to /users", res.StatusCode, res.Header.Get("Location"))
+	}
+}
+
+func TestSignIn(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	res := f.do("GET", "/campaigns", nil)
+	if got, want := res.Header.Get("Location"), "/login?next=%2Fcampaigns"; res.StatusCode != http.StatusSeeOther || got != want {
+		t.Fatalf("signed out: %d to %q, want 303 to %q", res.StatusCode, got, want)
+	}
+	tok := f.csrf("/login")
+	c := f.cookie
+	if !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/" {
+		t.Errorf("cookie %+v: want Secure, HttpOnly, SameSite=Strict, Path=/", c)
+	}
+	res = f.do("POST", "/login", url.Values{"csrf": {tok}, "key": {"wrong"}})
+	if body := bodyOf(t, res); res.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "not the API key") {
+		t.Fatalf("wrong key: %d, want 401 saying so", res.StatusCode)
+	}
+	before := f.cookie.Value
+	f.signIn()
+	if f.cookie.Value == before {
+		t.Error("signing in kept the session: want a new one")
+	}
+	if res := f.do("GET", "/campaigns", nil); res.StatusCode != http.StatusOK {
+		t.Errorf("signed in: GET /campaigns %d, want 200", res.StatusCode)
+	}
+	// A tampered cookie is no session.
+	f.cookie.Value = strings.Replace(f.cookie.Value, ".", "x.", 1)
+	if res := f.do("GET", "/", nil); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("tampered cookie: %d, want 303 to /login", res.StatusCode)
+	}
+}
+
+func TestSignInRedirectStaysOnOrigin(t *testing.T) {
+	t.Parallel()
+	for _, next := range []string{"//evil.example/", "https://evil.example/", "/\\evil.example"} {
+		if got := safeNext(next); got != "/" {
+			t.Errorf("safeNext(%q) = %q, want /", next, got)
+		}
+	}
+}
+
+func TestBearerKey(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for _, tc := range []struct {
+		name, auth string
+		want       int
+	}{
+		{"right_key", "Bearer " + key, 200},
+		{"wrong_key", "Bearer nope", 401},
+	} {
+		req := httptest.NewRequest("GET", "/campaigns", nil)
+		req.Header.Set("Authorization", tc.auth)
+		rec := httptest.NewRecorder()
+		f.h.ServeHTTP(rec, req)
+		if rec.Code != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, rec.Code, tc.want)
+		}
+	}
+}
+
+func TestCSRF(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.signIn()
+	form := url.Values{"phone_number": {"+94771234567"}}
+	if res := f.do("POST", "/users", form); res.StatusCode != http.StatusForbidden {
+		t.Errorf("POST without a token: %d, want 403", res.StatusCode)
+	}
+	// A token from another session is refused.
+	other := newFixture(t)
+	other.s = f.s
+	other.h = f.h
+	other.signIn()
+	form.Set("csrf", other.csrf("/users"))
+	if res := f.do("POST", "/users", form); res.StatusCode != http.StatusForbidden {
+		t.Errorf("POST with another session's token: %d, want 403", res.StatusCode)
+	}
+	form.Set("csrf", f.csrf("/users"))
+	if res := f.do("POST", "/users", form); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("POST with the session's token: %d, want 303", res.StatusCode)
+	}
+	if _, err := f.store.GetUser(context.Background(), "+94771234567"); err != nil {
+		t.Errorf("the user was not created: %v", err)
+	}
+}
+
+// TestEscaped: attributes holding markup are shown as text, on the list
+// and on the person's page.
+func TestEscaped(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	now := time.Now()
+	evil := `<script>alert("x")</script><img src=x onerror=alert(1)>`
+	if err := f.store.CreateUser(context.Background(), user.User{Phone: "+94771234567", Consent: consent.OptIn,
+		Attributes: map[string]any{"name": evil, evil: "key-markup"}, CreatedAt: now, UpdatedAt: now}, consent.SourceAPI, ""); err != nil {
+		t.Fatal(err)
+	}
+	f.signIn()
+	for _, path := range []string{"/users", "/users/+94771234567"} {
+		body := bodyOf(t, f.do("GET", path, nil))
+		if strings.Contains(body, "<script>alert") || strings.Contains(body, "<img src=x") {
+			t.Errorf("GET %s: markup from an attribute reached the page unescaped", path)
+		}
+		if !strings.Contains(body, "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;") {
+			t.Errorf("GET %s: the attribute is not shown as text", path)
+		}
+	}
+	// The list masks numbers; the person's own page shows theirs.
+	if body := bodyOf(t, f.do("GET", "/users", nil)); strings.Contains(body, ">+94771234567<") {
+		t.Error("the users list shows a whole number")
+	}
+}
+
+func TestFieldErrors(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.signIn()
+	res := f.do("POST", "/users", url.Values{"csrf": {f.csrf("/users")}, "phone_number": {"12"}})
+	body := bodyOf(t, res)
+	if res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("bad phone: %d, want 400", res.StatusCode)
+	}
+	if !strings.Contains(body, `id="phone_number-error"`) || !strings.Contains(body, `aria-invalid="true"`) {
+		t.Errorf("the API's error is not shown next to the phone field:\n%s", body)
+	}
+}
+
+func TestPagesRender(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.signIn()
+	for _, path := range []string{"/", "/users", "/segments", "/templates", "/campaigns", "/monitoring"} {
+		res := f.do("GET", path, nil)
+		body := bodyOf(t, res)
+		if res.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %d\n%s", path, res.StatusCode, body)
+		}
+		if !strings.Contains(body, `<main id="main"`) {
+			t.Errorf("GET %s: no main", path)
+		}
+		if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
+			t.Errorf("GET %s: CSP %q", path, csp)
+		}
+	}
+	if res := f.do("GET", "/nowhere", nil); res.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /nowhere: %d, want 404", res.StatusCode)
+	}
+}
+
+func TestIAM(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.s.IAM, f.s.API.TrustIAM = true, true
+	f.s.Admins = map[string]bool{"admin@example.com": true}
+	token := func(email string) string {
+		enc := func(s string) string { return strings.TrimRight(base64URL(s), "=") }
+		return enc(`{"alg":"RS256"}`) + "." + enc(`{"email":"`+email+`"}`) + ".sig"
+	}
+	for _, tc := range []struct {
+		name, auth string
+		want       int
+	}{
+		{"admin", "Bearer " + token("admin@example.com"), 200},
+		{"not_an_admin", "Bearer " + token("someone@example.com"), 403},
+		{"no_identity", "", 401},
+	} {
+		req := httptest.NewRequest("GET", "/campaigns", nil)
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		rec := httptest.NewRecorder()
+		f.h.ServeHTTP(rec, req)
+		if rec.Code != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, rec.Code, tc.want)
+		}
+	}
+}
