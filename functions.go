@@ -1,6 +1,6 @@
 // Package ese is the root package the Go buildpack builds: importing every
 // function package registers each function, and a deploy picks one with
-// --entry-point (API, Webhooks, Sender, ImportUsers, LaunchCampaign,
+// --entry-point (API, Console, Webhooks, Sender, ImportUsers, LaunchCampaign,
 // ProcessRecipients, HandleInbound, HandleStatus).
 package ese
 
@@ -8,6 +8,7 @@ import (
 	_ "github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
 	_ "github.com/eventstreamengine/ese/functions/api"
+	_ "github.com/eventstreamengine/ese/functions/console"
 	_ "github.com/eventstreamengine/ese/functions/deliverystatus"
 	_ "github.com/eventstreamengine/ese/functions/importusers"
 	_ "github.com/eventstreamengine/ese/functions/inbound"

@@ -1,6 +1,6 @@
 // Package localroutes serves every function from one local origin, as
 // scripts/dev does: each function at the paths it serves when deployed on
-// its own URL, and each event function under /events/<topic>/, where the
+// its own URL (the Console at every path no other function takes), and each event function under /events/<topic>/, where the
 // emulator's push subscription for that topic posts.
 package localroutes
 
@@ -14,6 +14,7 @@ import (
 	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 
 	"github.com/eventstreamengine/ese/functions/api"
+	"github.com/eventstreamengine/ese/functions/console"
 	"github.com/eventstreamengine/ese/functions/deliverystatus"
 	"github.com/eventstreamengine/ese/functions/importusers"
 	"github.com/eventstreamengine/ese/functions/inbound"
@@ -57,6 +58,9 @@ func Register(ctx context.Context) error {
 		"/health":    api.Handle,
 		"/webhooks/": webhooks.Handle,
 		SenderPath:   sender.Handle,
+		// Everything else is the Console's: its pages (/, /users, ...)
+		// never begin with the paths above.
+		"/": console.Handle,
 	} {
 		if err := funcframework.RegisterHTTPFunctionContext(ctx, path, h); err != nil {
 			return fmt.Errorf("localroutes: %s: %w", path, err)
