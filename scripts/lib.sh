@@ -75,3 +75,38 @@ build_devstack() {
 	go build -o .bin/devstack ./emulators/devstack ||
 		die "could not build emulators/devstack"
 }
+
+# AXE_VERSION is the axe-core the browser tests inject to check each page's
+# accessibility (MPL-2.0; installed from npm, never kept in git).
+AXE_VERSION=4.11.0
+AXE_DIR=.bin/npm
+
+# require_browser_tools installs what the Console's browser tests need when
+# it is missing: Debian's chromium (apt) and axe-core (npm). It fails loudly
+# when they cannot be installed, unless ESE_BROWSER_TESTS=skip says to run
+# without them (the tests then skip, saying why).
+require_browser_tools() {
+	if [[ ${ESE_BROWSER_TESTS:-} == skip ]]; then
+		echo "   ESE_BROWSER_TESTS=skip: the browser tests are skipped" >&2
+		return
+	fi
+	if ! command -v chromium >/dev/null 2>&1; then
+		echo "installing chromium (apt) for the browser tests" >&2
+		local sudo=()
+		((EUID == 0)) || sudo=(sudo)
+		{ "${sudo[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq chromium; } >&2 ||
+			die "could not install chromium with apt-get (ESE_BROWSER_TESTS=skip runs without the browser tests)"
+	fi
+	if [[ ! -f $AXE_DIR/node_modules/axe-core/axe.min.js || $(cat "$AXE_DIR/.axe-version" 2>/dev/null) != "$AXE_VERSION" ]]; then
+		command -v npm >/dev/null 2>&1 ||
+			die "npm is required to install axe-core for the browser tests: apt-get install npm (ESE_BROWSER_TESTS=skip runs without them)"
+		echo "installing axe-core $AXE_VERSION (npm) into $AXE_DIR" >&2
+		mkdir -p "$AXE_DIR"
+		npm install --silent --no-audit --no-fund --prefix "$AXE_DIR" "axe-core@$AXE_VERSION" >&2 ||
+			die "could not install axe-core from npm (ESE_BROWSER_TESTS=skip runs without the browser tests)"
+		echo "$AXE_VERSION" >"$AXE_DIR/.axe-version"
+	fi
+	export ESE_BROWSER_TESTS=require
+	ESE_AXE_JS="$ROOT/$AXE_DIR/node_modules/axe-core/axe.min.js"
+	export ESE_AXE_JS
+}

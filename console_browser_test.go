@@ -1,0 +1,235 @@
+package ese
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestConsoleInBrowser drives the Console in Debian's headless chromium
+// against the local stack (scripts/dev): sign in with the key, see the
+// dashboard, a person whose attributes hold markup shown as text, a
+// campaign's summary, and a consent change through its confirmation.
+// Every page passes axe-core with no serious or critical violation, and
+// fits a phone's width.
+//
+// scripts/test installs chromium and axe-core (ESE_AXE_JS) when missing.
+// With ESE_SCREENSHOTS=<dir> (scripts/screenshots) it saves a screenshot
+// of each page there.
+func TestConsoleInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the local stack and chromium")
+	}
+	chromium, axe := browserTools(t)
+	d := newDemo(t)
+
+	// People: the seed's four, and one whose attributes hold markup.
+	job := d.upload("/api/v1/ingest/users/bulk", "scripts/sample/test_users.json")
+	d.eventually("import completes", 30*time.Second, func() (bool, string) {
+		_, st := d.do("GET", "/api/v1/ingest/status/"+job["id"].(string), nil, "")
+		return st["state"] == "COMPLETED", fmt.Sprint(st)
+	})
+	const markup = `<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>`
+	const evil = "+94770000666"
+	d.create("/api/v1/users", fmt.Sprintf(`{"phone_number":%q,"attributes":{"name":%q,"city":"Colombo","note":%q}}`, evil, markup, markup))
+	// A campaign that completes, with its deliveries.
+	tpl := d.approvedTemplate("Console welcome", "Hi {name}! Welcome from {city}. Reply STOP to opt out.", "name", "city")
+	seg := d.create("/api/v1/segments", `{"name":"Colombo","definition_json":{"attribute":"city","operator":"equals","value":"Colombo"}}`)
+	cid := d.create("/api/v1/campaigns", fmt.Sprintf(`{"topic":"Console demo","template_id":%q,"segment_id":%q,"rate_limit_per_second":5}`, tpl, seg))
+	if code, out := d.do("POST", "/api/v1/campaigns/"+cid+"/trigger", strings.NewReader(`{}`), "application/json"); code != 202 {
+		t.Fatalf("trigger = %d %v", code, out)
+	}
+	d.eventually("campaign delivered", 90*time.Second, func() (bool, string) {
+		_, s := d.do("GET", "/api/v1/reporting/campaigns/"+cid+"/summary", nil, "")
+		return s["status"] == "COMPLETED" && s["messages_delivered"] == s["messages_sent"] && s["messages_sent"].(float64) > 0, fmt.Sprint(s)
+	})
+	d.inbound("whatsapp:+94771234576", "STOP", "SMconsolestop0000000000000000001")
+
+	// Chromium keeps a Secure cookie over http only for localhost.
+	base := strings.Replace(d.base, "127.0.0.1", "localhost", 1)
+	ctx := newBrowser(t, chromium)
+	b := &browser{t: t, ctx: ctx, axe: axe, shots: os.Getenv("ESE_SCREENSHOTS")}
+
+	// Signed out, a page leads to the sign-in form, and back after it.
+	b.do(chromedp.Navigate(base+"/campaigns"), chromedp.WaitVisible(chromedp.CSS("#key")))
+	b.check("login")
+	b.do(chromedp.SendKeys(chromedp.CSS("#key"), d.key), chromedp.Submit(chromedp.CSS("#key")), chromedp.WaitVisible(chromedp.CSS("#h-new-campaign")))
+	if loc := b.eval(`location.pathname`); loc != "/campaigns" {
+		t.Errorf("after sign-in: at %v, want /campaigns", loc)
+	}
+	b.check("campaigns")
+
+	b.do(chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#h-chart")))
+	if got := b.eval(`document.querySelector("#h-users").parentElement.querySelector(".big").textContent.trim()`); !strings.HasPrefix(fmt.Sprint(got), "5") {
+		t.Errorf("dashboard users: %q, want 5 people", got)
+	}
+	if got := b.eval(`document.querySelectorAll("figure.chart polyline").length`); got != 2.0 {
+		t.Errorf("dashboard chart: %v lines, want 2", got)
+	}
+	b.check("dashboard")
+
+	b.do(chromedp.Navigate(base+"/users/"+url.PathEscape(evil)), chromedp.WaitVisible(chromedp.CSS("#h-attrs")))
+	if got := b.eval(`[window.__xss === undefined, document.querySelectorAll("main img, main script").length, document.querySelector("#h-attrs").parentElement.textContent.includes('<img src=x onerror="window.__xss=1">')]`); fmt.Sprint(got) != "[true 0 true]" {
+		t.Errorf("markup in attributes: [not run, elements made, shown as text] = %v, want [true 0 true]", got)
+	}
+	b.check("user")
+
+	b.do(chromedp.Navigate(base+"/campaigns/"+cid), chromedp.WaitVisible(chromedp.CSS("#h-summary")))
+	if got := b.eval(`[document.getElementById("progress").value, document.getElementById("progress").max, document.querySelectorAll("svg.funnel rect").length]`); fmt.Sprint(got) != "[2 2 4]" {
+		t.Errorf("campaign page: [progress, of, funnel bars] = %v, want [2 2 4]", got)
+	}
+	b.check("campaign")
+
+	// A consent change, confirmed: the form posts with the session's token.
+	b.do(chromedp.Navigate(base+"/users/"+url.PathEscape("+94771234567")), chromedp.WaitVisible(chromedp.CSS("#h-consent")),
+		chromedp.Click(chromedp.CSS(`a[href$="action=OPT_OUT"]`)), chromedp.WaitVisible(chromedp.CSS("#reason")))
+	b.check("confirm")
+	b.do(chromedp.SendKeys(chromedp.CSS("#reason"), "asked by phone"), chromedp.Submit(chromedp.CSS("#reason")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	if _, u := d.do("GET", "/api/v1/users/"+url.PathEscape("+94771234567"), nil, ""); u["consent_state"] != "OPT_OUT" {
+		t.Errorf("after the confirmed change: %v, want OPT_OUT", u["consent_state"])
+	}
+
+	for _, p := range []struct{ name, path, ready string }{
+		{"users", "/users", "#prefix"},
+		{"segments", "/segments", "#h-new-segment"},
+		{"templates", "/templates", "#h-new-template"},
+		{"monitoring", "/monitoring", "#h-inbound"},
+	} {
+		b.do(chromedp.Navigate(base+p.path), chromedp.WaitVisible(chromedp.CSS(p.ready)))
+		b.check(p.name)
+	}
+	if got := b.eval(`document.querySelector("#h-inbound").parentElement.textContent.includes("STOP")`); got != true {
+		t.Error("monitoring: the STOP is not in the inbound stream")
+	}
+}
+
+// browserTools finds chromium and axe-core. Under scripts/test
+// (ESE_BROWSER_TESTS=require) a missing one fails the test; otherwise the
+// test is skipped, saying how to get them.
+func browserTools(t *testing.T) (chromium, axe string) {
+	t.Helper()
+	missing := func(what string) {
+		if os.Getenv("ESE_BROWSER_TESTS") == "require" {
+			t.Fatalf("%s is missing, though scripts/test installed it", what)
+		}
+		t.Skipf("%s is missing: run scripts/test, which installs chromium (apt) and axe-core (npm)", what)
+	}
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		missing("chromium")
+	}
+	axe = os.Getenv("ESE_AXE_JS")
+	if axe == "" {
+		axe = filepath.Join(".bin", "npm", "node_modules", "axe-core", "axe.min.js")
+	}
+	src, err := os.ReadFile(axe)
+	if err != nil {
+		missing("axe-core (" + axe + ")")
+	}
+	return chromium, string(src)
+}
+
+// newBrowser starts headless chromium, stopped at the test's end.
+func newBrowser(t *testing.T, path string) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1280, 900))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	return ctx
+}
+
+type browser struct {
+	t     *testing.T
+	ctx   context.Context
+	axe   string
+	shots string
+}
+
+func (b *browser) do(steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		url, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText.slice(0, 2000)`))
+		b.t.Fatalf("browser: %v\nat %s", err, url)
+	}
+}
+
+func (b *browser) eval(js string) any {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[any](js))
+	if err != nil {
+		b.t.Fatalf("evaluating %s: %v", js, err)
+	}
+	return v
+}
+
+// check runs axe-core on the page and fails on any serious or critical
+// violation; checks that the page fits a phone's width; and saves the
+// screenshots when asked to.
+func (b *browser) check(name string) {
+	b.t.Helper()
+	if b.eval(`typeof axe`) != "object" {
+		if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[any](b.axe+";0")); err != nil {
+			b.t.Fatalf("%s: injecting axe-core: %v", name, err)
+		}
+	}
+	type violation struct {
+		ID, Impact, Help string
+		Nodes            []string
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	vs, err := chromedp.Run(ctx, chromedp.Evaluate[[]violation](`axe.run(document, {resultTypes: ["violations"]}).then(r => r.violations
+		.filter(v => v.impact === "serious" || v.impact === "critical")
+		.map(v => ({ID: v.id, Impact: v.impact, Help: v.help, Nodes: v.nodes.slice(0, 5).map(n => n.target.join(" "))})))`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("%s: running axe-core: %v", name, err)
+	}
+	for _, v := range vs {
+		b.t.Errorf("%s: accessibility (%s) %s: %s at %v", name, v.Impact, v.ID, v.Help, v.Nodes)
+	}
+	if b.shots != "" {
+		b.screenshot(name, 1280, 900, "")
+	}
+	b.do(chromedp.EmulateViewport(390, 844))
+	if got := b.eval(`document.documentElement.scrollWidth <= window.innerWidth`); got != true {
+		b.t.Errorf("%s: wider than a phone (390 px): scrollWidth %v", name, b.eval(`document.documentElement.scrollWidth`))
+	}
+	if b.shots != "" && phoneShots[name] {
+		b.screenshot(name, 390, 844, "-phone")
+	}
+	b.do(chromedp.EmulateViewport(1280, 900))
+}
+
+// phoneShots are the pages also pictured at a phone's width.
+var phoneShots = map[string]bool{"dashboard": true, "campaign": true, "user": true}
+
+func (b *browser) screenshot(name string, w, h int64, suffix string) {
+	b.t.Helper()
+	b.do(chromedp.EmulateViewport(w, h))
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatalf("%s: screenshot: %v", name, err)
+	}
+	if err := os.MkdirAll(b.shots, 0o755); err != nil {
+		b.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(b.shots, name+suffix+".png"), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
