@@ -46,9 +46,10 @@ const (
 
 // secretValues are the secret versions the deployer creates, by secret id.
 var secretValues = map[string]string{
-	"twilio-auth-token": aloneTwilioToken,
-	"erasure-key":       "alone-erasure-key-of-at-least-32-bytes",
-	"api-key-sha256":    func() string { s := sha256.Sum256([]byte(aloneAPIKey)); return hex.EncodeToString(s[:]) }(),
+	"twilio-auth-token":   aloneTwilioToken,
+	"erasure-key":         "alone-erasure-key-of-at-least-32-bytes",
+	"console-session-key": "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+	"api-key-sha256":      func() string { s := sha256.Sum256([]byte(aloneAPIKey)); return hex.EncodeToString(s[:]) }(),
 }
 
 // Each function is started as Cloud Functions starts it (the root package,
@@ -115,6 +116,12 @@ func TestFunctionsStartAloneWithTerraformsEnvironment(t *testing.T) {
 			r.Header.Set("Authorization", "Bearer "+fakeIDToken("admin@example.com"))
 			return r
 		}, 200, `"status":"healthy"`, nil},
+		// The dashboard, for the Google identity Cloud Run admitted.
+		"Console": {func(base string) *http.Request {
+			r, _ := http.NewRequest("GET", base+"/", nil)
+			r.Header.Set("Authorization", "Bearer "+fakeIDToken("admin@example.com"))
+			return r
+		}, 200, "<h1>Dashboard</h1>", nil},
 		"Webhooks": {func(base string) *http.Request {
 			form := url.Values{"From": {"whatsapp:+94771234567"}, "Body": {"hello"}, "MessageSid": {"SMalone1"}}
 			r, _ := http.NewRequest("POST", base+"/webhooks/inbound", strings.NewReader(form.Encode()))

@@ -372,6 +372,12 @@ func TestVariableValidation(t *testing.T) {
 		vals[events.TopicRecipients] = cty.NumberIntVal(n)
 		return cty.MapVal(vals)
 	}
+	for admin, ok := range map[string]bool{"alice@example.com": true, "user:alice@example.com": false, "alice": false} {
+		m := loadModuleWith(t, ".", map[string]cty.Value{"console_admins": cty.ListVal([]cty.Value{cty.StringVal(admin)})})
+		if got := len(m.invalid("console_admins")) == 0; got != ok {
+			t.Errorf("console_admins = [%q]: valid %v, want %v", admin, got, ok)
+		}
+	}
 	for n, ok := range map[int64]bool{4: false, 5: true, 100: true, 101: false} {
 		m := loadModuleWith(t, ".", map[string]cty.Value{"delivery_attempts": attempts(n)})
 		if got := len(m.invalid("delivery_attempts")) == 0; got != ok {
@@ -845,6 +851,7 @@ func TestInvokers(t *testing.T) {
 	}
 	want := map[string][]string{
 		"API":      append(strs(d.Vars["admin_members"]), member("scheduler")),
+		"Console":  strs(d.Vars["admin_members"]),
 		"Webhooks": {"allUsers"},
 		"Sender":   {member("tasks-invoker")},
 	}
@@ -959,6 +966,8 @@ var publishers = map[string][]string{
 	// settling: the held fan-out page, the next settle page
 	// (campaignrun.Settle).
 	"ProcessRecipients": {events.TopicCampaignLaunch, events.TopicRecipients},
+	// the Console runs the API's code in process (api.Server.As).
+	"Console": events.Topics,
 }
 
 // A function publishes only where it is granted, and is granted only
@@ -1041,6 +1050,10 @@ func TestPublishersInCode(t *testing.T) {
 			"events.TopicRecipients": {events.TopicRecipients}}},
 	}
 	for rel, c := range calls {
+		if slices.Contains(c.runBy, "API") {
+			// The Console acts through the API's code, in process.
+			c.runBy = append(c.runBy, "Console")
+		}
 		for _, fn := range c.runBy {
 			for _, topics := range c.topics {
 				for _, topic := range topics {

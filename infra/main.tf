@@ -7,6 +7,7 @@ locals {
   # 63 lowercase letters, digits and hyphens, so "API" cannot name one.
   function_names = {
     API               = "${var.name_prefix}-api"
+    Console           = "${var.name_prefix}-console"
     Webhooks          = "${var.name_prefix}-webhooks"
     Sender            = "${var.name_prefix}-sender"
     ReadImport        = "${var.name_prefix}-readimport"

@@ -8,6 +8,11 @@ output "api_url" {
   value       = local.function_urls["API"]
 }
 
+output "console_service" {
+  description = "The Console's Cloud Run service: open it with gcloud run services proxy (README.md)."
+  value       = google_cloudfunctions2_function.console.service_config[0].service
+}
+
 output "webhooks_url" {
   description = "The Webhooks function: PUBLIC_BASE_URL of the Webhooks and the Sender."
   value       = local.function_urls["Webhooks"]

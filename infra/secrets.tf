@@ -36,6 +36,19 @@ resource "google_secret_manager_secret" "erasure_key" {
   depends_on = [google_project_service.enabled]
 }
 
+# The key that signs the Console's session cookies and CSRF tokens: at
+# least 32 random bytes, such as `openssl rand -hex 32`. Rotating it signs
+# every admin out.
+resource "google_secret_manager_secret" "console_session_key" {
+  secret_id = "console-session-key"
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
 # Readable only by the functions that use them.
 resource "google_secret_manager_secret_iam_member" "twilio_auth_token" {
   for_each = {
@@ -61,10 +74,21 @@ resource "google_secret_manager_secret_iam_member" "api_key_sha256" {
 resource "google_secret_manager_secret_iam_member" "erasure_key" {
   for_each = {
     api          = google_service_account.api.member
+    console      = google_service_account.console.member
     import_users = google_service_account.import_users.member
   }
 
   secret_id = google_secret_manager_secret.erasure_key.id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = each.value
+}
+
+resource "google_secret_manager_secret_iam_member" "console_session_key" {
+  for_each = {
+    console = google_service_account.console.member
+  }
+
+  secret_id = google_secret_manager_secret.console_session_key.id
   role      = "roles/secretmanager.secretAccessor"
   member    = each.value
 }

@@ -22,6 +22,7 @@ import (
 // create them. TestUploadsAccess keeps it honest.
 var bucketRoles = map[string][]string{
 	"API":        {"roles/storage.objectCreator", "roles/storage.objectViewer"},
+	"Console":    {"roles/storage.objectCreator", "roles/storage.objectViewer"},
 	"ReadImport": {"roles/storage.objectViewer"},
 }
 
@@ -30,6 +31,8 @@ var bucketRoles = map[string][]string{
 // TestSignersInCode keeps the list honest.
 var signers = map[string]string{
 	"API": "functions/api",
+	// The Console signs through the API's code, in process.
+	"Console": "functions/api",
 }
 
 // uploadsBucket returns the bucket the functions' IMPORT_BUCKET names,

@@ -81,6 +81,17 @@ variable "admin_members" {
   default     = []
 }
 
+variable "console_admins" {
+  description = "The e-mails the Console admits among admin_members (CONSOLE_ADMINS); empty admits every admin member."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for e in var.console_admins : can(regex("^[^@:,[:space:]]+@[^@:,[:space:]]+$", e))])
+    error_message = "console_admins are plain e-mails (alice@example.com), not IAM members."
+  }
+}
+
 variable "notification_channels" {
   description = "Monitoring notification channel ids (projects/P/notificationChannels/N) the alerts go to."
   type        = list(string)

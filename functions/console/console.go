@@ -29,12 +29,10 @@ func init() {
 	functions.HTTP("Console", Handle)
 }
 
-// Config is what the Console reads besides the API's own settings (it
-// builds an API server from the same environment).
+// Config is what the Console reads: the API's settings (it builds an API
+// server from the same environment and acts through it), and its session.
 type Config struct {
-	// Auth is the API's: "key" signs in with the API key, "iam" admits
-	// the Google identity Cloud Run IAM let through.
-	Auth string `env:"API_AUTH, default=key"`
+	api.Config
 	// SessionKey signs the session cookie and its CSRF tokens: 32 bytes
 	// or more, hex or base64 (deployed: from Secret Manager). Unset, it is
 	// derived from the API key, which suits one local machine.
@@ -44,13 +42,9 @@ type Config struct {
 	// Admins are the e-mails admitted with API_AUTH=iam; empty admits
 	// every identity IAM let through (the invoker role is the allow list).
 	Admins []string `env:"CONSOLE_ADMINS"`
-	// APIKey and APIKeySHA256 are the API's; read here only to derive a
-	// local session key.
-	APIKey       string `env:"API_KEY"`
-	APIKeySHA256 string `env:"API_KEY_SHA256"`
 }
 
-// Validate checks the session key.
+// Validate checks the session key (api.Config checks its own).
 func (c Config) Validate() error {
 	if c.SessionKey != "" {
 		if _, err := c.sessionKey(); err != nil {
