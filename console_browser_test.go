@@ -97,9 +97,19 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("after the confirmed change: %v, want OPT_OUT", u["consent_state"])
 	}
 
+	// The segment form counts its matches as the definition is edited:
+	// everyone opted in (3 after Frank's STOP and Arjuna's opt-out), then
+	// Colombo's two.
+	b.do(chromedp.Navigate(base+"/segments"), chromedp.WaitVisible(chromedp.CSS("#definition_json")))
+	b.waitFor(`document.getElementById("seg-count").textContent`, "matches 3 people")
+	b.eval(`(() => { const d = document.getElementById("definition_json");
+		d.value = '{"logic": "AND", "conditions": [{"attribute": "city", "operator": "equals", "value": "Colombo"}, {"not": {"attribute": "name", "operator": "equals", "value": "nobody"}}]}';
+		d.dispatchEvent(new Event("input")); return true })()`)
+	b.waitFor(`document.getElementById("seg-count").textContent`, "matches 2 people")
+	b.check("segments")
+
 	for _, p := range []struct{ name, path, ready string }{
 		{"users", "/users", "#prefix"},
-		{"segments", "/segments", "#h-new-segment"},
 		{"templates", "/templates", "#h-new-template"},
 		{"monitoring", "/monitoring", "#h-inbound"},
 	} {
@@ -167,6 +177,18 @@ func (b *browser) do(steps ...chromedp.Action[chromedp.Void]) {
 		url, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText.slice(0, 2000)`))
 		b.t.Fatalf("browser: %v\nat %s", err, url)
 	}
+}
+
+// waitFor waits until js evaluates to a text containing want.
+func (b *browser) waitFor(js, want string) {
+	b.t.Helper()
+	var got any
+	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if got = b.eval(js); strings.Contains(fmt.Sprint(got), want) {
+			return
+		}
+	}
+	b.t.Fatalf("%s: %q, want it to contain %q", js, got, want)
 }
 
 func (b *browser) eval(js string) any {

@@ -137,6 +137,7 @@ func (s *Server) Routes() http.Handler {
 	mux.HandleFunc("POST /users/{phone}/erase", s.signedIn(s.eraseUser))
 	mux.HandleFunc("GET /segments", s.signedIn(s.segments))
 	mux.HandleFunc("POST /segments", s.signedIn(s.createSegment))
+	mux.HandleFunc("POST /segments/count", s.signedIn(s.countSegment))
 	mux.HandleFunc("GET /templates", s.signedIn(s.templates))
 	mux.HandleFunc("POST /templates", s.signedIn(s.createTemplate))
 	mux.HandleFunc("GET /campaigns", s.signedIn(s.campaigns))

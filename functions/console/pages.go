@@ -218,10 +218,7 @@ func (s *Server) createSegment(w http.ResponseWriter, r *http.Request) {
 		a := s.call(r, http.MethodPost, "/api/v1/segments/preview", nil, map[string]any{"definition_json": def})
 		p := page{Form: r.PostForm, Errors: a.FieldErrors()}
 		if a.OK() {
-			p.Flash = fmt.Sprintf("This definition matches %v people.", a.Body["total_matches"])
-			if a.Body["total_matches"] == nil {
-				p.Flash = fmt.Sprintf("This definition matches %v people.", a.Body["count"])
-			}
+			p.Flash = matchText(a.Body)
 		}
 		s.renderSegments(w, r, statusOf(a), p)
 		return
@@ -233,6 +230,31 @@ func (s *Server) createSegment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/segments?done="+url.QueryEscape("Segment saved."), http.StatusSeeOther)
+}
+
+// matchText says how many people a segment preview matched.
+func matchText(b map[string]any) string {
+	t := fmt.Sprintf("This definition matches %v people", b["matching_users"])
+	if b["complete"] == false {
+		t += fmt.Sprintf(" among the first %v read", b["users_scanned"])
+	}
+	return t + "."
+}
+
+// countSegment answers the segment form's live count as JSON: what the
+// definition typed so far matches, or the API's errors by field.
+func (s *Server) countSegment(w http.ResponseWriter, r *http.Request) {
+	out := map[string]any{}
+	def := json.RawMessage(strings.TrimSpace(r.PostFormValue("definition_json")))
+	if !json.Valid(def) {
+		out["errors"] = map[string]string{"definition_json": "is not valid JSON"}
+	} else if a := s.call(r, http.MethodPost, "/api/v1/segments/preview", nil, map[string]any{"definition_json": def}); a.OK() {
+		out["text"], out["matching_users"] = matchText(a.Body), a.Body["matching_users"]
+	} else {
+		out["errors"] = a.FieldErrors()
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_ = json.NewEncoder(w).Encode(out)
 }
 
 func statusOf(a answer) int {

@@ -38,3 +38,35 @@
   }
   setInterval(refresh, every);
 })();
+
+// The segment form counts who its definition matches as it is edited.
+(function () {
+  "use strict";
+  var def = document.getElementById("definition_json");
+  var out = document.getElementById("seg-count");
+  if (!def || !out) return;
+  var timer = null;
+  var asked = 0;
+  function count() {
+    var n = ++asked;
+    var body = new URLSearchParams({ definition_json: def.value, csrf: out.dataset.csrf });
+    fetch("/segments/count", { method: "POST", credentials: "same-origin", body: body })
+      .then(function (r) { return r.json(); })
+      .then(function (a) {
+        if (n !== asked) return; // an older answer
+        if (a.errors) {
+          out.textContent = Object.keys(a.errors).map(function (k) { return (k ? k + ": " : "") + a.errors[k]; }).join("; ");
+          out.className = "field-error";
+        } else {
+          out.textContent = a.text;
+          out.className = "count-ok";
+        }
+      })
+      .catch(function () { out.textContent = ""; });
+  }
+  def.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(count, 400);
+  });
+  count();
+})();
