@@ -97,11 +97,97 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("after the confirmed change: %v, want OPT_OUT", u["consent_state"])
 	}
 
+	// The STOP is on the person's history.
+	b.do(chromedp.Navigate(base+"/users/"+url.PathEscape("+94771234576")), chromedp.WaitVisible(chromedp.CSS("#h-history")))
+	if got := b.eval(`document.querySelector("#h-history").parentElement.textContent.includes("STOP")`); got != true {
+		t.Error("the STOP is not on Frank's history")
+	}
+
+	// Erasure, confirmed.
+	b.do(chromedp.Navigate(base+"/users/"+url.PathEscape("+94771234577")), chromedp.WaitVisible(chromedp.CSS("#h-consent")),
+		chromedp.Click(chromedp.CSS(`a[href$="action=erase"]`)), chromedp.WaitVisible(chromedp.CSS("button.danger")),
+		chromedp.Click(chromedp.CSS("button.danger")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	if code, _ := d.do("GET", "/api/v1/users/"+url.PathEscape("+94771234577"), nil, ""); code != 404 {
+		t.Errorf("after the confirmed erasure: GET the user = %d, want 404", code)
+	}
+
+	// A file dropped on the users page: the upload, then the import's
+	// progress to its end, with its one bad row.
+	csv := filepath.Join(t.TempDir(), "galle.csv")
+	rows := "phone_number,name,city\n"
+	for i := range 12 {
+		rows += fmt.Sprintf("+9477300%04d,Person %d,Galle\n", i, i)
+	}
+	rows += "not-a-number,Nobody,Galle\n"
+	if err := os.WriteFile(csv, []byte(rows), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.do(chromedp.Navigate(base+"/users"), chromedp.WaitVisible(chromedp.CSS("#file")),
+		chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{csv}),
+		chromedp.Click(chromedp.CSS("#import-form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#import-done")))
+	if got := b.eval(`[document.getElementById("import-progress").value === document.getElementById("import-progress").max, document.querySelector("#h-row-errors").parentElement.querySelectorAll("tbody tr").length]`); fmt.Sprint(got) != "[true 1]" {
+		t.Errorf("import page: [progress full, row errors] = %v, want [true 1]", got)
+	}
+	b.check("import")
+
+	// A template with a content SID, a segment and a campaign, all made in
+	// the forms; then a dry run, launch, pause, resume and completion.
+	b.do(chromedp.Navigate(base+"/templates"), chromedp.WaitVisible(chromedp.CSS("#h-new-template")),
+		chromedp.SendKeys(chromedp.CSS("#name"), "Galle offer"),
+		chromedp.SendKeys(chromedp.CSS("#content"), "Hello {name}! Reply STOP to opt out."),
+		chromedp.SendKeys(chromedp.CSS("#variables"), "name"),
+		chromedp.SendKeys(chromedp.CSS("#content_sid"), "HX0123456789abcdef0123456789abcdef"),
+		chromedp.SendKeys(chromedp.CSS("#content_variables"), "name"),
+		chromedp.Submit(chromedp.CSS("#name")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	if got := b.eval(`document.querySelector("main table").textContent.includes("HX0123456789abcdef0123456789abcdef")`); got != true {
+		t.Error("the template made in the form is not listed with its content SID")
+	}
+	b.do(chromedp.Navigate(base+"/segments"), chromedp.WaitVisible(chromedp.CSS("#seg-name")),
+		chromedp.SendKeys(chromedp.CSS("#seg-name"), "Galle"),
+		chromedp.SetValue(chromedp.CSS("#definition_json"), `{"attribute": "city", "operator": "equals", "value": "Galle"}`),
+		chromedp.Click(chromedp.CSS("#segment-form button.primary")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	b.do(chromedp.Navigate(base+"/campaigns"), chromedp.WaitVisible(chromedp.CSS("#topic")))
+	b.eval(`(() => { for (const [id, text] of [["template_id", "Galle offer"], ["segment_id", "Galle"]]) {
+		const s = document.getElementById(id); s.value = [...s.options].find(o => o.text === text).value } return true })()`)
+	b.do(chromedp.SendKeys(chromedp.CSS("#topic"), "Galle launch"), chromedp.SendKeys(chromedp.CSS("#rate_limit_per_second"), "2"),
+		chromedp.Submit(chromedp.CSS("#topic")), chromedp.WaitVisible(chromedp.CSS(`a[href$="action=dry-run"]`)))
+	galle := strings.TrimPrefix(fmt.Sprint(b.eval(`location.pathname`)), "/campaigns/")
+	confirm := func(action string) {
+		t.Helper()
+		b.do(chromedp.Click(chromedp.CSS(`a[href$="action=`+action+`"]`)), chromedp.WaitVisible(chromedp.CSS("form button[type=submit]")),
+			chromedp.Click(chromedp.CSS("main form button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	}
+	confirm("dry-run")
+	b.do(chromedp.WaitVisible(chromedp.CSS("#h-dry")))
+	b.waitFor(`document.querySelector("#h-dry").parentElement.textContent`, "12")
+	confirm("launch")
+	confirm("pause")
+	campaignStatus := func() string {
+		_, c := d.do("GET", "/api/v1/campaigns/"+galle, nil, "")
+		return fmt.Sprint(c["status"])
+	}
+	if st := campaignStatus(); st != "PAUSED" {
+		t.Errorf("after the confirmed pause: %s, want PAUSED", st)
+	}
+	confirm("resume")
+	d.eventually("the campaign made in the forms completes", 90*time.Second, func() (bool, string) {
+		_, s := d.do("GET", "/api/v1/reporting/campaigns/"+galle+"/summary", nil, "")
+		return s["status"] == "COMPLETED" && s["messages_delivered"] == 12.0, fmt.Sprint(s)
+	})
+	b.do(chromedp.Navigate(base+"/campaigns/"+galle), chromedp.WaitVisible(chromedp.CSS("#h-summary")))
+	if got := b.eval(`[...document.querySelectorAll("#h-summary ~ dl.facts div")].find(d => d.querySelector("dt").textContent === "Delivered").querySelector("dd").textContent`); !strings.HasPrefix(fmt.Sprint(got), "12 ") {
+		t.Errorf("the campaign page: delivered %q, want 12", got)
+	}
+	if got := b.eval(`document.querySelector("#h-history").parentElement.textContent`); !strings.Contains(fmt.Sprint(got), "PAUSED") {
+		t.Error("the campaign's history does not show the pause")
+	}
+
 	// The segment form counts its matches as the definition is edited:
-	// everyone opted in (3 after Frank's STOP and Arjuna's opt-out), then
-	// Colombo's two.
+	// everyone opted in (14: Galle's 12, Priya, and the person with markup),
+	// then Colombo's two (Arjuna, opted out, and the person with markup).
 	b.do(chromedp.Navigate(base+"/segments"), chromedp.WaitVisible(chromedp.CSS("#definition_json")))
-	b.waitFor(`document.getElementById("seg-count").textContent`, "matches 3 people")
+	b.waitFor(`document.getElementById("seg-count").textContent`, "matches 14 people")
 	b.eval(`(() => { const d = document.getElementById("definition_json");
 		d.value = '{"logic": "AND", "conditions": [{"attribute": "city", "operator": "equals", "value": "Colombo"}, {"not": {"attribute": "name", "operator": "equals", "value": "nobody"}}]}';
 		d.dispatchEvent(new Event("input")); return true })()`)

@@ -91,6 +91,11 @@ func (s *Server) call(r *http.Request, method, path string, q url.Values, body a
 		return answer{Status: http.StatusInternalServerError, Body: map[string]any{"error": err.Error()}}
 	}
 	req.Header.Set("Content-Type", "application/json")
+	return s.serveAPI(r, req)
+}
+
+// serveAPI has the API answer req as r's visitor, in process.
+func (s *Server) serveAPI(r, req *http.Request) answer {
 	rec := &recorder{header: http.Header{}}
 	s.API.As(visitorOf(r.Context()).Who).ServeHTTP(rec, req)
 	a := answer{Status: rec.status, Raw: rec.body.Bytes(), Header: rec.header}

@@ -1,9 +1,11 @@
 package console
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,8 +18,10 @@ import (
 	"github.com/eventstreamengine/ese/shared/campaignrun"
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/events/memevents"
+	"github.com/eventstreamengine/ese/shared/importrun"
 	"github.com/eventstreamengine/ese/shared/sendqueue/memqueue"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
+	"github.com/eventstreamengine/ese/shared/uploads/memuploads"
 	"github.com/eventstreamengine/ese/shared/user"
 )
 
@@ -38,8 +42,9 @@ func newFixture(t *testing.T) *fixture {
 	sum := sha256.Sum256([]byte(key))
 	a := &api.Server{
 		KeyHash: sum[:], Store: st, Events: pub,
-		Runner: &campaignrun.Runner{Store: st, Events: pub, Queue: memqueue.New()},
-		Checks: map[string]func(context.Context) error{"firestore": func(context.Context) error { return nil }},
+		Runner:  &campaignrun.Runner{Store: st, Events: pub, Queue: memqueue.New()},
+		Imports: &importrun.Runner{Store: st, Bucket: memuploads.New(), Events: pub},
+		Checks:  map[string]func(context.Context) error{"firestore": func(context.Context) error { return nil }},
 	}
 	s := &Server{API: a, Store: st, SessionKey: []byte("0123456789abcdef0123456789abcdef"), SessionTTL: time.Hour}
 	return &fixture{t: t, store: st, s: s, h: s.Routes()}
@@ -277,6 +282,35 @@ func TestIAM(t *testing.T) {
 		f.h.ServeHTTP(rec, req)
 		if rec.Code != tc.want {
 			t.Errorf("%s: %d, want %d", tc.name, rec.Code, tc.want)
+		}
+	}
+}
+
+// TestImport: a file posted from the users page goes to the API's bulk
+// import, and its page shows the counts and the bad row.
+func TestImport(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.signIn()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	_ = mw.WriteField("csrf", f.csrf("/users"))
+	fw, _ := mw.CreateFormFile("file", "people.csv")
+	_, _ = io.WriteString(fw, "phone_number,name\n+94771234567,Arjuna\nnot-a-number,Nobody\n")
+	_ = mw.Close()
+	req := httptest.NewRequest("POST", "/users/import", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.AddCookie(f.cookie)
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, req)
+	loc := rec.Header().Get("Location")
+	if rec.Code != http.StatusSeeOther || !strings.HasPrefix(loc, "/imports/") {
+		t.Fatalf("POST /users/import: %d to %q, want 303 to /imports/{id}\n%s", rec.Code, loc, rec.Body)
+	}
+	page := bodyOf(t, f.do("GET", loc, nil))
+	for _, want := range []string{"<dt>Rejected</dt><dd>1</dd>", "<dt>Valid</dt><dd>1</dd>", "phone_number"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("import page lacks %q", want)
 		}
 	}
 }

@@ -70,3 +70,53 @@
   });
   count();
 })();
+
+// The import form takes a dropped file, and shows the upload's progress;
+// the import's own page then follows the batches.
+(function () {
+  "use strict";
+  var form = document.getElementById("import-form");
+  if (!form || !window.FormData || !window.XMLHttpRequest) return;
+  var zone = document.getElementById("dropzone");
+  var input = document.getElementById("file");
+  var bar = document.getElementById("upload-progress");
+  var status = document.getElementById("upload-status");
+  ["dragenter", "dragover"].forEach(function (e) {
+    zone.addEventListener(e, function (ev) { ev.preventDefault(); zone.classList.add("over"); });
+  });
+  ["dragleave", "drop"].forEach(function (e) {
+    zone.addEventListener(e, function () { zone.classList.remove("over"); });
+  });
+  zone.addEventListener("drop", function (ev) {
+    ev.preventDefault();
+    if (ev.dataTransfer && ev.dataTransfer.files.length) {
+      input.files = ev.dataTransfer.files;
+      status.textContent = input.files[0].name + " is ready to import.";
+    }
+  });
+  form.addEventListener("submit", function (ev) {
+    if (!input.files.length) return;
+    ev.preventDefault();
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action);
+    bar.hidden = false;
+    xhr.upload.addEventListener("progress", function (e) {
+      if (e.lengthComputable) {
+        bar.value = Math.round(100 * e.loaded / e.total);
+        status.textContent = "Uploading: " + bar.value + "%";
+      }
+    });
+    xhr.addEventListener("load", function () {
+      if (xhr.responseURL && xhr.responseURL.indexOf("/imports/") >= 0) {
+        location.href = xhr.responseURL;
+      } else {
+        document.open();
+        document.write(xhr.responseText);
+        document.close();
+      }
+    });
+    xhr.addEventListener("error", function () { status.textContent = "The upload failed; try again."; });
+    status.textContent = "Uploading…";
+    xhr.send(new FormData(form));
+  });
+})();

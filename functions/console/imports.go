@@ -1,0 +1,93 @@
+package console
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// callRaw is call with a body already encoded as contentType.
+func (s *Server) callRaw(r *http.Request, method, path string, q url.Values, contentType string, body io.Reader) answer {
+	target := path
+	if len(q) > 0 {
+		target += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(r.Context(), method, target, body)
+	if err != nil {
+		return answer{Status: http.StatusInternalServerError, Body: map[string]any{"error": err.Error()}}
+	}
+	req.Header.Set("Content-Type", contentType)
+	return s.serveAPI(r, req)
+}
+
+// importUsers hands the file the users page sent (a multipart form, its
+// CSRF token beside the file) to the API's bulk import, then shows the
+// import's progress.
+func (s *Server) importUsers(w http.ResponseWriter, r *http.Request) {
+	f, hdr, err := r.FormFile("file")
+	if err != nil {
+		s.renderUsersWithErrors(w, r, answer{Status: http.StatusBadRequest, Body: map[string]any{
+			"error": "Choose a CSV or JSON file.", "details": []any{map[string]any{"field": "file", "message": "choose a CSV or JSON file"}}}})
+		return
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	part, err := mw.CreateFormFile("file", hdr.Filename)
+	if err == nil {
+		_, err = io.Copy(part, f)
+	}
+	if err == nil {
+		err = mw.Close()
+	}
+	if err != nil {
+		s.problem(w, r, http.StatusBadRequest, "Upload failed", "The file could not be read.")
+		return
+	}
+	q := url.Values{}
+	if v := strings.TrimSpace(r.PostFormValue("default_region")); v != "" {
+		q.Set("default_region", v)
+	}
+	a := s.callRaw(r, http.MethodPost, "/api/v1/ingest/users/bulk", q, mw.FormDataContentType(), &buf)
+	id, _ := a.Body["id"].(string)
+	if !a.OK() && id == "" {
+		s.renderUsersWithErrors(w, r, a)
+		return
+	}
+	http.Redirect(w, r, "/imports/"+url.PathEscape(id), http.StatusSeeOther)
+}
+
+// importPage is one import's progress, counts and row errors; it
+// refreshes itself until the import is done.
+func (s *Server) importPage(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	a := s.get(r, apiPath("/api/v1/ingest/status", id), nil)
+	if !a.OK() {
+		s.failed(w, r, "No such import", a)
+		return
+	}
+	state := fmt.Sprint(a.Body["state"])
+	done := state == "COMPLETED" || state == "FAILED"
+	p := page{Title: "Import " + id, Nav: "users", Data: map[string]any{"J": a.Body, "Done": done}}
+	if !done {
+		p.Refresh = 2
+	}
+	s.render(w, r, http.StatusOK, "import", p)
+}
+
+// importErrors hands on the API's errors.csv as a download.
+func (s *Server) importErrors(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	a := s.get(r, apiPath("/api/v1/ingest/status", id, "errors.csv"), nil)
+	if !a.OK() {
+		s.failed(w, r, "No such import", a)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="import-`+strings.Map(safeFileRune, id)+`-errors.csv"`)
+	_, _ = w.Write(a.Raw)
+}
