@@ -149,6 +149,8 @@ func (s *Server) Routes() http.Handler {
 	mux.HandleFunc("GET /campaigns/{id}/confirm", s.signedIn(s.confirmCampaign))
 	mux.HandleFunc("POST /campaigns/{id}/{action}", s.signedIn(s.moveCampaign))
 	mux.HandleFunc("GET /campaigns/{id}/messages.csv", s.signedIn(s.exportMessages))
+	mux.HandleFunc("GET /campaigns/{id}/messages/{mid}/confirm", s.signedIn(s.confirmResolve))
+	mux.HandleFunc("POST /campaigns/{id}/messages/{mid}/resolve", s.signedIn(s.resolveMessage))
 	mux.HandleFunc("GET /monitoring", s.signedIn(s.monitoring))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)

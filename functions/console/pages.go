@@ -373,6 +373,11 @@ func (s *Server) renderCampaign(w http.ResponseWriter, r *http.Request, status i
 			data["DryRun"] = dr.Body
 		}
 	}
+	// Messages whose send has an unknown outcome, held for an operator
+	// (UNKNOWN_OUTCOME=hold).
+	if um := s.get(r, "/api/v1/messages", url.Values{"status": {"RECONCILE"}, "campaign_id": {id}, "limit": {"50"}}); um.OK() {
+		data["Unknown"] = um.Body["messages"]
+	}
 	if ser, err := s.series(r.Context(), []string{id}, s.now()); err == nil {
 		data["Chart"] = ser.chart()
 	}
@@ -483,4 +488,37 @@ func (s *Server) monitoring(w http.ResponseWriter, r *http.Request) {
 	}
 	s.render(w, r, http.StatusOK, "monitoring", page{Title: "Monitoring", Nav: "monitoring", Refresh: 15,
 		Data: map[string]any{"Inbound": in.Body["messages"], "D": d.Body, "DeadLetters": dl.Body, "DeadLettersProblem": dl.Message(), "Failures": failures}})
+}
+
+var outcomeText = map[string]confirm{
+	"sent": {Question: "Record this message as sent?", Button: "Record as sent",
+		Detail: "Do this when Twilio's console or logs show the send went out: it is never sent again."},
+	"resend": {Question: "Send this message again?", Button: "Send again", Danger: true,
+		Detail: "Do this only when Twilio shows no send to this person at that time: if the first one went out after all, the person gets it twice."},
+}
+
+// confirmResolve asks before an operator decides a held message.
+func (s *Server) confirmResolve(w http.ResponseWriter, r *http.Request) {
+	id, mid, outcome := r.PathValue("id"), r.PathValue("mid"), r.URL.Query().Get("outcome")
+	c, ok := outcomeText[outcome]
+	if !ok {
+		s.notFound(w, r)
+		return
+	}
+	back := "/campaigns/" + url.PathEscape(id)
+	c.Action, c.Back = back+"/messages/"+url.PathEscape(mid)+"/resolve", back
+	c.Fields = map[string]string{"outcome": outcome}
+	s.render(w, r, http.StatusOK, "confirm", page{Title: "Confirm", Nav: "campaigns", Data: map[string]any{"C": c, "Subject": "Message " + mid}})
+}
+
+// resolveMessage records the operator's decision (the API's
+// POST /messages/{id}/resolve).
+func (s *Server) resolveMessage(w http.ResponseWriter, r *http.Request) {
+	id, mid := r.PathValue("id"), r.PathValue("mid")
+	a := s.call(r, http.MethodPost, apiPath("/api/v1/messages", mid, "resolve"), nil, map[string]string{"outcome": r.PostFormValue("outcome")})
+	if !a.OK() {
+		s.renderCampaign(w, r, a.Status, page{Problem: "Not resolved: " + a.Message()})
+		return
+	}
+	http.Redirect(w, r, "/campaigns/"+url.PathEscape(id)+"?done="+url.QueryEscape("Message resolved."), http.StatusSeeOther)
 }
