@@ -140,9 +140,16 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#content_sid"), "HX0123456789abcdef0123456789abcdef"),
 		chromedp.SendKeys(chromedp.CSS("#content_variables"), "name"),
 		chromedp.Submit(chromedp.CSS("#name")), chromedp.WaitVisible(chromedp.CSS(".flash")))
-	if got := b.eval(`document.querySelector("main table").textContent.includes("HX0123456789abcdef0123456789abcdef")`); got != true {
-		t.Error("the template made in the form is not listed with its content SID")
+	if got := b.eval(`document.getElementById("content_sid").value`); got != "HX0123456789abcdef0123456789abcdef" {
+		t.Errorf("the template made in the form: content SID %q", got)
 	}
+	// Its preview for the person with markup: their name as text.
+	b.do(chromedp.SendKeys(chromedp.CSS("#preview_phone"), evil), chromedp.Submit(chromedp.CSS("#preview_phone")),
+		chromedp.WaitVisible(chromedp.CSS("#preview-result")))
+	if got := b.eval(`[window.__xss === undefined, document.getElementById("preview-result").textContent.includes("content_sid"), document.getElementById("preview-result").textContent.includes("would go")]`); fmt.Sprint(got) != "[true true true]" {
+		t.Errorf("template preview: [no markup run, sent by content SID, not blocked] = %v", got)
+	}
+	b.check("template")
 	b.do(chromedp.Navigate(base+"/segments"), chromedp.WaitVisible(chromedp.CSS("#seg-name")),
 		chromedp.SendKeys(chromedp.CSS("#seg-name"), "Galle"),
 		chromedp.SetValue(chromedp.CSS("#definition_json"), `{"attribute": "city", "operator": "equals", "value": "Galle"}`),

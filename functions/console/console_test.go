@@ -353,3 +353,30 @@ var link = regexp.MustCompile(`href="[^"]*"`)
 
 // withoutLinks is a page without its links' addresses: what it shows.
 func withoutLinks(page string) string { return link.ReplaceAllString(page, "") }
+
+// TestTemplate: a template is edited through the API's PUT (its errors by
+// field) and previewed for a person.
+func TestTemplate(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	now := time.Now()
+	if err := f.store.CreateUser(context.Background(), user.User{Phone: "+94771234567", Consent: consent.OptIn,
+		Attributes: map[string]any{"name": "Arjuna"}, CreatedAt: now, UpdatedAt: now}, consent.SourceAPI, ""); err != nil {
+		t.Fatal(err)
+	}
+	f.signIn()
+	res := f.do("POST", "/templates", url.Values{"csrf": {f.csrf("/templates")}, "name": {"Hello"}, "content": {"Hi {name}!"}, "variables": {"name"}})
+	loc := res.Header.Get("Location")
+	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/templates/") {
+		t.Fatalf("create: %d to %q\n%s", res.StatusCode, loc, bodyOf(t, res))
+	}
+	path := strings.SplitN(loc, "?", 2)[0]
+	res = f.do("POST", path, url.Values{"csrf": {f.csrf(path)}, "name": {"Hello"}, "content": {"Hi {name}!"}, "variables": {"name"}, "content_sid": {"HXnot-a-sid"}})
+	if body := bodyOf(t, res); res.StatusCode != http.StatusBadRequest || !strings.Contains(body, `id="content_sid-error"`) {
+		t.Errorf("a bad content SID: %d, want 400 with the error next to the field", res.StatusCode)
+	}
+	res = f.do("POST", path+"/preview", url.Values{"csrf": {f.csrf(path)}, "preview_phone": {"+94771234567"}})
+	if body := bodyOf(t, res); res.StatusCode != http.StatusOK || !strings.Contains(body, "Hi Arjuna!") {
+		t.Errorf("preview: %d, want 200 with the rendered text\n%s", res.StatusCode, body)
+	}
+}
