@@ -150,6 +150,7 @@ func (s *Server) Routes() http.Handler {
 	mux.HandleFunc("POST /campaigns", s.signedIn(s.createCampaign))
 	mux.HandleFunc("GET /campaigns/{id}", s.signedIn(s.campaignPage))
 	mux.HandleFunc("GET /campaigns/{id}/confirm", s.signedIn(s.confirmCampaign))
+	mux.HandleFunc("POST /campaigns/{id}/edit", s.signedIn(s.editCampaign))
 	mux.HandleFunc("POST /campaigns/{id}/{action}", s.signedIn(s.moveCampaign))
 	mux.HandleFunc("GET /campaigns/{id}/messages.csv", s.signedIn(s.exportMessages))
 	mux.HandleFunc("GET /campaigns/{id}/messages/{mid}/confirm", s.signedIn(s.confirmResolve))

@@ -22,6 +22,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/importrun"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/sendqueue/memqueue"
+	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
 	"github.com/eventstreamengine/ese/shared/uploads/memuploads"
 	"github.com/eventstreamengine/ese/shared/user"
@@ -378,5 +379,46 @@ func TestTemplate(t *testing.T) {
 	res = f.do("POST", path+"/preview", url.Values{"csrf": {f.csrf(path)}, "preview_phone": {"+94771234567"}})
 	if body := bodyOf(t, res); res.StatusCode != http.StatusOK || !strings.Contains(body, "Hi Arjuna!") {
 		t.Errorf("preview: %d, want 200 with the rendered text\n%s", res.StatusCode, body)
+	}
+}
+
+// TestCampaignForms: a campaign made and edited in the forms, the API's
+// errors next to their fields, and a move refused by the lifecycle shown.
+func TestCampaignForms(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.signIn()
+	res := f.do("POST", "/templates", url.Values{"csrf": {f.csrf("/templates")}, "name": {"Hello"}, "content": {"Hi {name|there}! Reply STOP to opt out."}})
+	tpl := strings.TrimPrefix(strings.SplitN(res.Header.Get("Location"), "?", 2)[0], "/templates/")
+	res = f.do("POST", "/segments", url.Values{"csrf": {f.csrf("/segments")}, "name": {"All"}, "definition_json": {`{"attribute": "consent_state", "operator": "equals", "value": "OPT_IN"}`}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("segment: %d\n%s", res.StatusCode, bodyOf(t, res))
+	}
+	segs, _, err := f.store.ListSegments(context.Background(), store.Page{Page: 1, PerPage: 10})
+	if err != nil || len(segs) != 1 {
+		t.Fatalf("segments %v %v", segs, err)
+	}
+	form := url.Values{"csrf": {f.csrf("/campaigns")}, "topic": {"Spring"}, "template_id": {tpl}, "segment_id": {segs[0].ID}, "rate_limit_per_second": {"0"}}
+	if res := f.do("POST", "/campaigns", form); res.StatusCode != http.StatusBadRequest || !strings.Contains(bodyOf(t, res), `id="rate_limit_per_second-error"`) {
+		t.Errorf("a rate of 0: %d, want 400 with the error next to the rate", res.StatusCode)
+	}
+	form.Set("rate_limit_per_second", "5")
+	res = f.do("POST", "/campaigns", form)
+	path := strings.SplitN(res.Header.Get("Location"), "?", 2)[0]
+	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(path, "/campaigns/") {
+		t.Fatalf("create: %d to %q", res.StatusCode, path)
+	}
+	form.Set("csrf", f.csrf(path))
+	form.Set("topic", "Spring, renamed")
+	if res := f.do("POST", path+"/edit", form); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("edit: %d\n%s", res.StatusCode, bodyOf(t, res))
+	}
+	if body := bodyOf(t, f.do("GET", path, nil)); !strings.Contains(body, "Spring, renamed") || !strings.Contains(body, "Edit before launch") {
+		t.Error("the campaign page does not show the edit, or no longer offers editing a draft")
+	}
+	// A draft cannot be paused: the API's 409, shown on the page.
+	res = f.do("POST", path+"/pause", url.Values{"csrf": {f.csrf(path)}})
+	if body := bodyOf(t, res); res.StatusCode != http.StatusConflict || !strings.Contains(body, "Pause refused") {
+		t.Errorf("pausing a draft: %d, want 409 saying the pause was refused", res.StatusCode)
 	}
 }

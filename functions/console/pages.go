@@ -424,11 +424,23 @@ func (s *Server) renderCampaigns(w http.ResponseWriter, r *http.Request, status 
 	tpls, _ := s.listing(r, "/api/v1/templates", "templates")
 	segs, _ := s.listing(r, "/api/v1/segments", "segments")
 	p.Title, p.Nav = "Campaigns", "campaigns"
-	p.Data = map[string]any{"Campaigns": items, "Templates": tpls, "Segments": segs}
+	p.Data = map[string]any{"Campaigns": items, "Templates": tpls, "Segments": segs, "Ceiling": s.API.SenderMPS}
 	s.render(w, r, status, "campaigns", p)
 }
 
 func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
+	a := s.call(r, http.MethodPost, "/api/v1/campaigns", nil, campaignForm(r, false))
+	if !a.OK() {
+		s.renderCampaigns(w, r, a.Status, page{Form: r.PostForm, Errors: a.FieldErrors(), Problem: a.Message()})
+		return
+	}
+	http.Redirect(w, r, "/campaigns/"+url.PathEscape(fmt.Sprint(a.Body["id"]))+"?done="+url.QueryEscape("Campaign created."), http.StatusSeeOther)
+}
+
+// campaignForm is the campaign the form describes, as the API takes it.
+// Editing, an empty quiet hour or schedule is null (cleared); creating,
+// it is left out.
+func campaignForm(r *http.Request, edit bool) map[string]any {
 	body := map[string]any{"topic": r.PostFormValue("topic"), "template_id": r.PostFormValue("template_id"), "segment_id": r.PostFormValue("segment_id")}
 	if v := strings.TrimSpace(r.PostFormValue("rate_limit_per_second")); v != "" {
 		body["rate_limit_per_second"] = json.Number(v)
@@ -439,14 +451,22 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 	for _, k := range []string{"quiet_hours_start", "quiet_hours_end", "schedule_time"} {
 		if v := strings.TrimSpace(r.PostFormValue(k)); v != "" {
 			body[k] = v
+		} else if edit {
+			body[k] = nil
 		}
 	}
-	a := s.call(r, http.MethodPost, "/api/v1/campaigns", nil, body)
+	return body
+}
+
+// editCampaign changes a campaign before its launch (the API's PUT).
+func (s *Server) editCampaign(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	a := s.call(r, http.MethodPut, apiPath("/api/v1/campaigns", id), nil, campaignForm(r, true))
 	if !a.OK() {
-		s.renderCampaigns(w, r, a.Status, page{Form: r.PostForm, Errors: a.FieldErrors(), Problem: a.Message()})
+		s.renderCampaign(w, r, a.Status, page{Form: r.PostForm, Errors: a.FieldErrors(), Problem: "Not saved: " + a.Message()})
 		return
 	}
-	http.Redirect(w, r, "/campaigns/"+url.PathEscape(fmt.Sprint(a.Body["id"]))+"?done="+url.QueryEscape("Campaign created."), http.StatusSeeOther)
+	http.Redirect(w, r, "/campaigns/"+url.PathEscape(id)+"?done="+url.QueryEscape("Campaign saved."), http.StatusSeeOther)
 }
 
 // campaignPage is one campaign: its summary (progress and funnel), error
@@ -471,6 +491,18 @@ func (s *Server) renderCampaign(w http.ResponseWriter, r *http.Request, status i
 	if st := fmt.Sprint(c.Body["status"]); st == "DRAFT" || st == "SCHEDULED" {
 		if dr := s.get(r, apiPath("/api/v1/campaigns", id, "dry-run"), nil); dr.OK() {
 			data["DryRun"] = dr.Body
+		}
+		tpls, _ := s.listing(r, "/api/v1/templates", "templates")
+		segs, _ := s.listing(r, "/api/v1/segments", "segments")
+		data["Templates"], data["Segments"], data["Editable"] = tpls, segs, true
+		data["Ceiling"] = s.API.SenderMPS
+		if p.Form == nil {
+			p.Form = url.Values{}
+			for _, k := range []string{"topic", "template_id", "segment_id", "rate_limit_per_second", "quiet_hours_start", "quiet_hours_end", "schedule_time"} {
+				if v, ok := c.Body[k]; ok && v != nil {
+					p.Form.Set(k, fmt.Sprint(v))
+				}
+			}
 		}
 	}
 	// Messages whose send has an unknown outcome, held for an operator

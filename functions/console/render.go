@@ -79,6 +79,12 @@ var funcs = template.FuncMap{
 		return string(b)
 	},
 	"lower": strings.ToLower,
+	"ceiling": func(v any) string {
+		if n, ok := v.(int); ok && n > 0 {
+			return fmt.Sprintf(" (at most %d, the sender's ceiling)", n)
+		}
+		return ""
+	},
 	"add":   func(a, b int) int { return a + b },
 	"list":  func(vs ...any) []any { return vs },
 	"str":   func(v any) string { return fmt.Sprint(v) },
