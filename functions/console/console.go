@@ -156,6 +156,11 @@ func (s *Server) Routes() http.Handler {
 	mux.HandleFunc("GET /campaigns/{id}/messages/{mid}/confirm", s.signedIn(s.confirmResolve))
 	mux.HandleFunc("POST /campaigns/{id}/messages/{mid}/resolve", s.signedIn(s.resolveMessage))
 	mux.HandleFunc("GET /monitoring", s.signedIn(s.monitoring))
+	mux.HandleFunc("GET /monitoring/dead-letters/{topic}/{id}/confirm", s.signedIn(s.confirmDeadLetter))
+	mux.HandleFunc("POST /monitoring/dead-letters/{topic}/{id}/{action}", s.signedIn(s.deadLetter))
+	mux.HandleFunc("POST /suppressions", s.signedIn(s.suppress))
+	mux.HandleFunc("GET /suppressions/{phone}/confirm", s.signedIn(s.confirmUnsuppress))
+	mux.HandleFunc("POST /suppressions/{phone}/lift", s.signedIn(s.unsuppress))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 	})

@@ -422,3 +422,28 @@ func TestCampaignForms(t *testing.T) {
 		t.Errorf("pausing a draft: %d, want 409 saying the pause was refused", res.StatusCode)
 	}
 }
+
+// TestSuppressions: a number suppressed and lifted from the segments page,
+// the lift confirmed; the list masks it.
+func TestSuppressions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.signIn()
+	if res := f.do("POST", "/suppressions", url.Values{"csrf": {f.csrf("/segments")}, "phone_number": {"12"}}); res.StatusCode != http.StatusBadRequest ||
+		!strings.Contains(bodyOf(t, res), `id="sup_phone-error"`) {
+		t.Errorf("a bad number: %d, want 400 with the error next to the field", res.StatusCode)
+	}
+	if res := f.do("POST", "/suppressions", url.Values{"csrf": {f.csrf("/segments")}, "phone_number": {"+94771234567"}, "reason": {"asked"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("suppress: %d", res.StatusCode)
+	}
+	if body := withoutLinks(bodyOf(t, f.do("GET", "/segments", nil))); !strings.Contains(body, "94*****4567") || strings.Contains(body, "94771234567") {
+		t.Error("the suppression list does not show the number masked")
+	}
+	confirm := "/suppressions/+94771234567/confirm"
+	if res := f.do("POST", "/suppressions/+94771234567/lift", url.Values{"csrf": {f.csrf(confirm)}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("lift: %d", res.StatusCode)
+	}
+	if got, _ := f.store.Suppressed(context.Background(), []string{"+94771234567"}); got["+94771234567"] {
+		t.Error("still suppressed after the lift")
+	}
+}

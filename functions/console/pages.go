@@ -654,3 +654,66 @@ func (s *Server) resolveMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	http.Redirect(w, r, "/campaigns/"+url.PathEscape(id)+"?done="+url.QueryEscape("Message resolved."), http.StatusSeeOther)
 }
+
+// suppress adds a number to the do-not-message list (the API's).
+func (s *Server) suppress(w http.ResponseWriter, r *http.Request) {
+	a := s.call(r, http.MethodPost, "/api/v1/suppressions", nil, map[string]string{
+		"phone_number": strings.TrimSpace(r.PostFormValue("phone_number")), "reason": r.PostFormValue("reason")})
+	if !a.OK() {
+		errs := a.FieldErrors()
+		if m, ok := errs["phone_number"]; ok {
+			errs["sup_phone"] = m
+		}
+		s.renderSegments(w, r, a.Status, page{Form: r.PostForm, Errors: errs, Problem: "Not suppressed: " + a.Message()})
+		return
+	}
+	http.Redirect(w, r, "/segments?done="+url.QueryEscape("Suppressed."), http.StatusSeeOther)
+}
+
+func (s *Server) confirmUnsuppress(w http.ResponseWriter, r *http.Request) {
+	ph := r.PathValue("phone")
+	c := confirm{Question: "Lift this suppression?", Button: "Lift it", Danger: true, Back: "/segments",
+		Action: "/suppressions/" + url.PathEscape(ph) + "/lift",
+		Detail: "The number may be messaged again, as its consent allows."}
+	s.render(w, r, http.StatusOK, "confirm", page{Title: "Confirm", Nav: "segments", Data: map[string]any{"C": c, "Subject": phone.Mask(ph)}})
+}
+
+func (s *Server) unsuppress(w http.ResponseWriter, r *http.Request) {
+	a := s.call(r, http.MethodDelete, apiPath("/api/v1/suppressions", r.PathValue("phone")), nil, nil)
+	if !a.OK() {
+		s.renderSegments(w, r, a.Status, page{Problem: "Not lifted: " + a.Message()})
+		return
+	}
+	http.Redirect(w, r, "/segments?done="+url.QueryEscape("Suppression lifted."), http.StatusSeeOther)
+}
+
+var deadLetterText = map[string]confirm{
+	"replay":  {Question: "Replay this event?", Button: "Replay", Detail: "It is published to its topic again and handled as it was first meant to be; every handler is idempotent."},
+	"discard": {Question: "Discard this event?", Button: "Discard", Danger: true, Detail: "It is removed for good: do this only for an event no handler will ever take."},
+}
+
+func (s *Server) confirmDeadLetter(w http.ResponseWriter, r *http.Request) {
+	topic, id, action := r.PathValue("topic"), r.PathValue("id"), r.URL.Query().Get("action")
+	c, ok := deadLetterText[action]
+	if !ok {
+		s.notFound(w, r)
+		return
+	}
+	c.Action, c.Back = "/monitoring/dead-letters/"+url.PathEscape(topic)+"/"+url.PathEscape(id)+"/"+action, "/monitoring"
+	s.render(w, r, http.StatusOK, "confirm", page{Title: "Confirm", Nav: "monitoring", Data: map[string]any{"C": c, "Subject": topic + " " + id}})
+}
+
+// deadLetter replays or discards a dead letter (the API's).
+func (s *Server) deadLetter(w http.ResponseWriter, r *http.Request) {
+	topic, id, action := r.PathValue("topic"), r.PathValue("id"), r.PathValue("action")
+	if _, ok := deadLetterText[action]; !ok {
+		s.notFound(w, r)
+		return
+	}
+	a := s.call(r, http.MethodPost, apiPath("/api/v1/monitoring/dead-letters", topic, id, action), nil, nil)
+	if !a.OK() {
+		s.problem(w, r, a.Status, "Not done", a.Message())
+		return
+	}
+	http.Redirect(w, r, "/monitoring?done="+url.QueryEscape(map[string]string{"replay": "Replayed.", "discard": "Discarded."}[action]), http.StatusSeeOther)
+}
