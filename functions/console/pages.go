@@ -235,6 +235,9 @@ func (s *Server) createSegment(w http.ResponseWriter, r *http.Request) {
 // matchText says how many people a segment preview matched.
 func matchText(b map[string]any) string {
 	t := fmt.Sprintf("This definition matches %v people", b["matching_users"])
+	if fmt.Sprint(b["matching_users"]) == "1" {
+		t = "This definition matches 1 person"
+	}
 	if b["complete"] == false {
 		t += fmt.Sprintf(" among the first %v read", b["users_scanned"])
 	}

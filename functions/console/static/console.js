@@ -120,3 +120,125 @@
     xhr.send(new FormData(form));
   });
 })();
+
+// The segment builder: the definition as nested groups and conditions in
+// a form. It writes the JSON field below it, which stays the source of
+// truth (and the whole form without script).
+(function () {
+  "use strict";
+  var area = document.getElementById("definition_json");
+  var root = document.getElementById("segment-builder");
+  if (!area || !root) return;
+  var OPS = ["equals", "not_equals", "in", "not_in", "contains", "starts_with", "gt", "gte", "lt", "lte",
+    "between", "before", "after", "within_last", "exists", "not_exists"];
+  var LISTS = { "in": 1, "not_in": 1, "between": 1 };
+  var seq = 0;
+  function el(tag, attrs, kids) {
+    var e = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "text") e.textContent = attrs[k]; else e.setAttribute(k, attrs[k]);
+    });
+    (kids || []).forEach(function (c) { e.appendChild(c); });
+    return e;
+  }
+  function typed(s) {
+    s = s.trim();
+    if (/^-?\d+(\.\d+)?$/.test(s)) return Number(s);
+    if (s === "true" || s === "false") return s === "true";
+    return s;
+  }
+  function shown(v) { return Array.isArray(v) ? v.join(", ") : (v === undefined || v === null ? "" : String(v)); }
+  function labelled(input, text) {
+    var id = "sb-" + (++seq);
+    input.id = id;
+    return el("span", { "class": "sb-field" }, [el("label", { "for": id, text: text }), input]);
+  }
+  // node draws one definition; it returns its element and a read function.
+  function node(def, depth, remove) {
+    if (def && def.not) {
+      var inner = node(def.not, depth, remove);
+      inner.negate.checked = true;
+      return inner;
+    }
+    if (def && def.conditions) return group(def, depth, remove);
+    return condition(def || { attribute: "", operator: "equals", value: "" }, remove);
+  }
+  function condition(def, remove) {
+    var attr = el("input", { value: def.attribute || "", placeholder: "city", autocomplete: "off" });
+    var op = el("select", {}, OPS.map(function (o) { return el("option", { value: o, text: o.replace(/_/g, " ") }); }));
+    op.value = def.operator || "equals";
+    var val = el("input", { value: shown(def.value), placeholder: "Colombo" });
+    var negate = el("input", { type: "checkbox" });
+    var rm = el("button", { type: "button", "class": "link", text: "Remove condition" });
+    rm.addEventListener("click", remove);
+    var box = el("div", { "class": "sb-cond", role: "group", "aria-label": "Condition" },
+      [labelled(attr, "Attribute"), labelled(op, "is"), labelled(val, "Value"), labelled(negate, "not"), rm]);
+    function read() {
+      var d = { attribute: attr.value.trim(), operator: op.value };
+      if (op.value !== "exists" && op.value !== "not_exists") {
+        d.value = LISTS[op.value] ? val.value.split(",").map(typed) : typed(val.value);
+      }
+      return negate.checked ? { not: d } : d;
+    }
+    return { el: box, read: read, negate: negate };
+  }
+  function group(def, depth, remove) {
+    var logic = el("select", {}, [el("option", { value: "AND", text: "all of" }), el("option", { value: "OR", text: "any of" })]);
+    logic.value = def.logic === "OR" ? "OR" : "AND";
+    var negate = el("input", { type: "checkbox" });
+    var list = el("div", { "class": "sb-list" });
+    var kids = [];
+    function add(d) {
+      var k = node(d, depth + 1, function () {
+        kids.splice(kids.indexOf(k), 1);
+        list.removeChild(k.el);
+        changed();
+      });
+      kids.push(k);
+      list.appendChild(k.el);
+    }
+    (def.conditions || []).forEach(add);
+    var addCond = el("button", { type: "button", text: "Add condition" });
+    addCond.addEventListener("click", function () { add(null); changed(); });
+    var addGroup = el("button", { type: "button", text: "Add group" });
+    addGroup.addEventListener("click", function () { add({ logic: "AND", conditions: [null] }); changed(); });
+    var tools = [addCond];
+    if (depth < 7) tools.push(addGroup);
+    if (remove) {
+      var rm = el("button", { type: "button", "class": "link", text: "Remove group" });
+      rm.addEventListener("click", remove);
+      tools.push(rm);
+    }
+    var box = el("fieldset", { "class": "sb-group" }, [
+      el("legend", {}, [labelled(logic, "Match"), document.createTextNode(" "), labelled(negate, "not")]),
+      list, el("div", { "class": "actions" }, tools)]);
+    function read() {
+      var d = { logic: logic.value, conditions: kids.map(function (k) { return k.read(); }) };
+      return negate.checked ? { not: d } : d;
+    }
+    return { el: box, read: read, negate: negate };
+  }
+  var top = null;
+  function changed() {
+    area.value = JSON.stringify(top.read(), null, 2);
+    area.dispatchEvent(new Event("input"));
+  }
+  function draw() {
+    var def;
+    try { def = JSON.parse(area.value); } catch (e) { def = null; }
+    root.textContent = "";
+    if (def === null || typeof def !== "object") {
+      root.appendChild(el("p", { "class": "hint", text: "The JSON below cannot be shown as a form; edit it there." }));
+      return;
+    }
+    if (!def.conditions) def = { logic: "AND", conditions: [def] };
+    top = group(def, 1, null);
+    root.appendChild(top.el);
+  }
+  root.addEventListener("input", changed);
+  root.addEventListener("change", changed);
+  root.hidden = false;
+  draw();
+  var redraw = document.getElementById("segment-builder-redraw");
+  if (redraw) redraw.addEventListener("click", draw);
+})();
