@@ -130,6 +130,13 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("import page: [progress full, row errors] = %v, want [true 1]", got)
 	}
 	b.check("import")
+	// The people imported, found by a number's prefix and by an attribute.
+	for _, q := range []string{"prefix=" + url.QueryEscape("+947730"), "attr=city&value=Galle", "prefix=" + url.QueryEscape("+947730") + "&attr=city&value=Galle"} {
+		b.do(chromedp.Navigate(base+"/users?"+q), chromedp.WaitVisible(chromedp.CSS("#prefix")))
+		if got := b.eval(`document.querySelectorAll("main tbody tr td.mono a").length`); got != 12.0 {
+			t.Errorf("users?%s: %v people, want 12", q, got)
+		}
+	}
 
 	// A template with a content SID, a segment and a campaign, all made in
 	// the forms; then a dry run, launch, pause, resume and completion.

@@ -82,15 +82,20 @@ func (s *Server) call(r *http.Request, method, path string, q url.Values, body a
 		}
 		rd = bytes.NewReader(b)
 	}
+	return s.callRaw(r, method, path, q, "application/json", rd)
+}
+
+// callRaw is call with a body already encoded as contentType.
+func (s *Server) callRaw(r *http.Request, method, path string, q url.Values, contentType string, body io.Reader) answer {
 	target := path
 	if len(q) > 0 {
 		target += "?" + q.Encode()
 	}
-	req, err := http.NewRequestWithContext(r.Context(), method, target, rd)
+	req, err := http.NewRequestWithContext(r.Context(), method, target, body)
 	if err != nil {
 		return answer{Status: http.StatusInternalServerError, Body: map[string]any{"error": err.Error()}}
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType)
 	return s.serveAPI(r, req)
 }
 
@@ -121,4 +126,18 @@ func apiPath(prefix string, segs ...string) string {
 		prefix += "/" + url.PathEscape(s)
 	}
 	return prefix
+}
+
+// download hands on one of the API's CSV files (its own name and type),
+// or a page saying why there is none.
+func (s *Server) download(w http.ResponseWriter, r *http.Request, path, title string) {
+	a := s.get(r, path, nil)
+	if !a.OK() {
+		s.failed(w, r, title, a)
+		return
+	}
+	for _, h := range []string{"Content-Type", "Content-Disposition"} {
+		w.Header().Set(h, a.Header.Get(h))
+	}
+	_, _ = w.Write(a.Raw)
 }

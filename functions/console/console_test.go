@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -447,3 +448,33 @@ func TestSuppressions(t *testing.T) {
 		t.Error("still suppressed after the lift")
 	}
 }
+
+// TestUsersPaging: people a page at a time, the store's cursor carried by
+// the next page's link.
+func TestUsersPaging(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	now := time.Now()
+	for i := range usersPerPage + 5 {
+		if err := f.store.CreateUser(context.Background(), user.User{Phone: fmt.Sprintf("+9477100%04d", i), Consent: consent.OptIn,
+			Attributes: map[string]any{"city": "Galle"}, CreatedAt: now, UpdatedAt: now}, consent.SourceAPI, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.signIn()
+	seen := 0
+	path := "/users?attr=city&value=Galle"
+	for pages := 0; path != "" && pages < 5; pages++ {
+		body := bodyOf(t, f.do("GET", path, nil))
+		seen += strings.Count(body, `<td class="mono"><a href="/users/`)
+		path = ""
+		if m := nextLink.FindStringSubmatch(body); m != nil {
+			path = strings.ReplaceAll(m[1], "&amp;", "&")
+		}
+	}
+	if seen != usersPerPage+5 {
+		t.Errorf("paged through %d people, want %d", seen, usersPerPage+5)
+	}
+}
+
+var nextLink = regexp.MustCompile(`<a href="(/users\?[^"]+)" rel="next">`)

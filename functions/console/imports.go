@@ -10,20 +10,6 @@ import (
 	"strings"
 )
 
-// callRaw is call with a body already encoded as contentType.
-func (s *Server) callRaw(r *http.Request, method, path string, q url.Values, contentType string, body io.Reader) answer {
-	target := path
-	if len(q) > 0 {
-		target += "?" + q.Encode()
-	}
-	req, err := http.NewRequestWithContext(r.Context(), method, target, body)
-	if err != nil {
-		return answer{Status: http.StatusInternalServerError, Body: map[string]any{"error": err.Error()}}
-	}
-	req.Header.Set("Content-Type", contentType)
-	return s.serveAPI(r, req)
-}
-
 // importUsers hands the file the users page sent (a multipart form, its
 // CSRF token beside the file) to the API's bulk import, then shows the
 // import's progress.
@@ -81,13 +67,5 @@ func (s *Server) importPage(w http.ResponseWriter, r *http.Request) {
 
 // importErrors hands on the API's errors.csv as a download.
 func (s *Server) importErrors(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	a := s.get(r, apiPath("/api/v1/ingest/status", id, "errors.csv"), nil)
-	if !a.OK() {
-		s.failed(w, r, "No such import", a)
-		return
-	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="import-`+strings.Map(safeFileRune, id)+`-errors.csv"`)
-	_, _ = w.Write(a.Raw)
+	s.download(w, r, apiPath("/api/v1/ingest/status", r.PathValue("id"), "errors.csv"), "No such import")
 }

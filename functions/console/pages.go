@@ -47,7 +47,7 @@ const usersPerPage = 25
 // one attribute's value. Numbers are masked: the list shows many people.
 func (s *Server) users(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	scan := store.UserScan{After: q.Get("after"), Limit: usersPerPage + 1}
+	scan := store.UserScan{After: q.Get("after"), Limit: usersPerPage}
 	form := url.Values{"prefix": {q.Get("prefix")}, "attr": {q.Get("attr")}, "value": {q.Get("value")}}
 	errs := map[string]string{}
 	if p := strings.TrimSpace(q.Get("prefix")); p != "" {
@@ -63,6 +63,8 @@ func (s *Server) users(w http.ResponseWriter, r *http.Request) {
 	} else if q.Get("value") != "" {
 		errs["attr"] = "name the attribute to match the value against"
 	}
+	// The store's cursor is opaque, and a page may be short before the
+	// last: the next page is offered while the store gives a cursor.
 	var us []user.User
 	next := ""
 	if len(errs) == 0 {
@@ -70,11 +72,6 @@ func (s *Server) users(w http.ResponseWriter, r *http.Request) {
 		if us, next, err = s.Store.ScanUsersWhere(r.Context(), scan); err != nil {
 			s.problem(w, r, http.StatusBadGateway, "Users unavailable", "The users could not be read.")
 			return
-		}
-		if len(us) > usersPerPage {
-			us, next = us[:usersPerPage], us[usersPerPage-1].Phone
-		} else {
-			next = ""
 		}
 	}
 	total, _ := s.Store.CountUsers(r.Context(), store.UserFilter{})
@@ -588,22 +585,7 @@ func (s *Server) moveCampaign(w http.ResponseWriter, r *http.Request) {
 
 // exportMessages hands on the API's CSV export as a download.
 func (s *Server) exportMessages(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	a := s.get(r, apiPath("/api/v1/reporting/campaigns", id, "messages.csv"), nil)
-	if !a.OK() {
-		s.failed(w, r, "No export", a)
-		return
-	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="campaign-`+strings.Map(safeFileRune, id)+`-messages.csv"`)
-	_, _ = w.Write(a.Raw)
-}
-
-func safeFileRune(r rune) rune {
-	if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
-		return r
-	}
-	return '_'
+	s.download(w, r, apiPath("/api/v1/reporting/campaigns", r.PathValue("id"), "messages.csv"), "No export")
 }
 
 // monitoring is the inbound stream, recent failures and the work that is

@@ -62,14 +62,16 @@ var funcs = template.FuncMap{
 	},
 	"when": when,
 	"esc":  url.PathEscape,
-	"query": func(kv ...string) string {
+	// query is an encoded query string: trusted as a URL's part (its
+	// values are escaped here), so the template does not escape it again.
+	"query": func(kv ...string) template.URL {
 		q := url.Values{}
 		for i := 0; i+1 < len(kv); i += 2 {
 			if kv[i+1] != "" {
 				q.Set(kv[i], kv[i+1])
 			}
 		}
-		return q.Encode()
+		return template.URL(q.Encode())
 	},
 	"pretty": func(v any) string {
 		b, err := json.MarshalIndent(v, "", "  ")
@@ -85,9 +87,9 @@ var funcs = template.FuncMap{
 		}
 		return ""
 	},
-	"add":   func(a, b int) int { return a + b },
-	"list":  func(vs ...any) []any { return vs },
-	"str":   func(v any) string { return fmt.Sprint(v) },
+	"add":  func(a, b int) int { return a + b },
+	"list": func(vs ...any) []any { return vs },
+	"str":  func(v any) string { return fmt.Sprint(v) },
 	"has": func(m map[string]any, k string) bool {
 		_, ok := m[k]
 		return ok
