@@ -130,6 +130,20 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("import page: [progress full, row errors] = %v, want [true 1]", got)
 	}
 	b.check("import")
+	// A large file goes straight to Cloud Storage through a signed URL
+	// (here the storage emulator; any file, with the threshold lowered).
+	big := filepath.Join(t.TempDir(), "direct.csv")
+	if err := os.WriteFile(big, []byte("phone_number,name,city\n+94774000001,Direct One,Jaffna\n+94774000002,Direct Two,Jaffna\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.do(chromedp.Navigate(base+"/users"), chromedp.WaitVisible(chromedp.CSS("#file")))
+	b.eval(`document.getElementById("import-form").dataset.directMax = "0"`)
+	b.do(chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{big}),
+		chromedp.Click(chromedp.CSS("#import-form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#import-done")))
+	if _, u := d.do("GET", "/api/v1/users/"+url.PathEscape("+94774000002"), nil, ""); u["name"] != "Direct Two" {
+		t.Errorf("after the direct upload: %v, want Direct Two imported", u)
+	}
 	// The people imported, found by a number's prefix and by an attribute.
 	for _, q := range []string{"prefix=" + url.QueryEscape("+947730"), "attr=city&value=Galle", "prefix=" + url.QueryEscape("+947730") + "&attr=city&value=Galle"} {
 		b.do(chromedp.Navigate(base+"/users?"+q), chromedp.WaitVisible(chromedp.CSS("#prefix")))
@@ -198,11 +212,11 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 
 	// A nested segment built in the form, its count following the edits:
-	// everyone opted in (14: Galle's 12, Priya, and the person with markup),
+	// everyone opted in (16: Galle's 12, Jaffna's 2, Priya, and the person with markup),
 	// then those of them also in a group "city is Colombo" (the person
 	// with markup; Arjuna opted out).
 	b.do(chromedp.Navigate(base+"/segments"), chromedp.WaitVisible(chromedp.CSS("#segment-builder .sb-cond")))
-	b.waitFor(`document.getElementById("seg-count").textContent`, "matches 14 people")
+	b.waitFor(`document.getElementById("seg-count").textContent`, "matches 16 people")
 	b.do(chromedp.Click(chromedp.CSS("#segment-builder > fieldset > .actions > button:nth-child(2)")),
 		chromedp.WaitVisible(chromedp.CSS("#segment-builder .sb-group .sb-group .sb-cond")),
 		chromedp.SendKeys(chromedp.CSS("#segment-builder .sb-group .sb-group .sb-cond .sb-field:nth-child(1) input"), "city"),

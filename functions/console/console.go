@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
@@ -42,6 +43,9 @@ type Config struct {
 	// Admins are the e-mails admitted with API_AUTH=iam; empty admits
 	// every identity IAM let through (the invoker role is the allow list).
 	Admins []string `env:"CONSOLE_ADMINS"`
+	// StorageEmulator (STORAGE_EMULATOR_HOST) is where signed upload URLs
+	// point locally; the page may PUT files there.
+	StorageEmulator string `env:"STORAGE_EMULATOR_HOST"`
 }
 
 // Validate checks the session key (api.Config checks its own).
@@ -92,7 +96,8 @@ func Build(ctx context.Context, l envconfig.Lookuper) (http.Handler, error) {
 	for _, e := range cfg.Admins {
 		admins[e] = true
 	}
-	s := &Server{API: a, Store: a.Store, SessionKey: key, SessionTTL: cfg.SessionTTL, Admins: admins, IAM: cfg.Auth == api.AuthIAM}
+	s := &Server{API: a, Store: a.Store, SessionKey: key, SessionTTL: cfg.SessionTTL, Admins: admins, IAM: cfg.Auth == api.AuthIAM,
+		StorageHost: cfg.StorageEmulator}
 	return s.Routes(), nil
 }
 
@@ -109,7 +114,9 @@ type Server struct {
 	// ID token it verified); Admins, when not empty, narrows it.
 	IAM    bool
 	Admins map[string]bool
-	Now    func() time.Time
+	// StorageHost is STORAGE_EMULATOR_HOST: large files go there locally.
+	StorageHost string
+	Now         func() time.Time
 }
 
 func (s *Server) now() time.Time {
@@ -132,6 +139,7 @@ func (s *Server) Routes() http.Handler {
 	mux.HandleFunc("GET /users", s.signedIn(s.users))
 	mux.HandleFunc("POST /users", s.signedIn(s.createUser))
 	mux.HandleFunc("POST /users/import", s.signedIn(s.importUsers))
+	mux.HandleFunc("POST /users/upload-url", s.signedIn(s.uploadURL))
 	mux.HandleFunc("GET /imports/{id}", s.signedIn(s.importPage))
 	mux.HandleFunc("GET /imports/{id}/errors.csv", s.signedIn(s.importErrors))
 	mux.HandleFunc("GET /users/{phone}", s.signedIn(s.userPage))
@@ -164,15 +172,29 @@ func (s *Server) Routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 	})
-	return securityHeaders(mux)
+	return securityHeaders(mux, s.uploadOrigin())
+}
+
+// uploadOrigin is where the browser PUTs large files: the storage
+// emulator locally, else Cloud Storage.
+func (s *Server) uploadOrigin() string {
+	if s.StorageHost != "" {
+		if strings.HasPrefix(s.StorageHost, "http://") || strings.HasPrefix(s.StorageHost, "https://") {
+			return strings.TrimSuffix(s.StorageHost, "/")
+		}
+		return "http://" + s.StorageHost
+	}
+	return "https://storage.googleapis.com"
 }
 
 // securityHeaders sets what every page needs: no framing, no sniffing,
-// and a policy that runs only the Console's own scripts and styles.
-func securityHeaders(next http.Handler) http.Handler {
+// and a policy that runs only the Console's own scripts and styles, and
+// connects only to itself and the uploads bucket.
+func securityHeaders(next http.Handler, uploads string) http.Handler {
+	csp := "default-src 'self'; connect-src 'self' " + uploads + "; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+		h.Set("Content-Security-Policy", csp)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("Cache-Control", "no-store")

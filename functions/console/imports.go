@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -45,6 +46,24 @@ func (s *Server) importUsers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/imports/"+url.PathEscape(id), http.StatusSeeOther)
+}
+
+// uploadURL asks the API for a signed URL the browser PUTs a large file
+// to, straight into Cloud Storage; the file's arrival starts its import.
+// It answers JSON: {id, upload_url} or {errors}.
+func (s *Server) uploadURL(w http.ResponseWriter, r *http.Request) {
+	q := url.Values{"filename": {r.PostFormValue("filename")}}
+	if v := strings.TrimSpace(r.PostFormValue("default_region")); v != "" {
+		q.Set("default_region", v)
+	}
+	a := s.call(r, http.MethodPost, "/api/v1/ingest/uploads", q, nil)
+	out := map[string]any{"id": a.Body["id"], "upload_url": a.Body["upload_url"]}
+	if !a.OK() {
+		out = map[string]any{"errors": a.FieldErrors()}
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(statusOf(a))
+	_ = json.NewEncoder(w).Encode(out)
 }
 
 // importPage is one import's progress, counts and row errors; it

@@ -94,11 +94,7 @@
       status.textContent = input.files[0].name + " is ready to import.";
     }
   });
-  form.addEventListener("submit", function (ev) {
-    if (!input.files.length) return;
-    ev.preventDefault();
-    var xhr = new XMLHttpRequest();
-    xhr.open("POST", form.action);
+  function watch(xhr) {
     bar.hidden = false;
     xhr.upload.addEventListener("progress", function (e) {
       if (e.lengthComputable) {
@@ -106,6 +102,15 @@
         status.textContent = "Uploading: " + bar.value + "%";
       }
     });
+    xhr.addEventListener("error", function () { status.textContent = "The upload failed; try again."; });
+    status.textContent = "Uploading…";
+  }
+  // through: the file goes through the console, whose answer is the
+  // import's page (or the form with its errors).
+  function through() {
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action);
+    watch(xhr);
     xhr.addEventListener("load", function () {
       if (xhr.responseURL && xhr.responseURL.indexOf("/imports/") >= 0) {
         location.href = xhr.responseURL;
@@ -115,9 +120,39 @@
         document.close();
       }
     });
-    xhr.addEventListener("error", function () { status.textContent = "The upload failed; try again."; });
-    status.textContent = "Uploading…";
     xhr.send(new FormData(form));
+  }
+  // direct: a large file goes straight to Cloud Storage through a signed
+  // URL; its arrival starts the import, whose page follows it.
+  function direct(file) {
+    var body = new URLSearchParams({ filename: file.name, csrf: form.elements.csrf.value,
+      default_region: form.elements.default_region.value });
+    fetch("/users/upload-url", { method: "POST", credentials: "same-origin", body: body })
+      .then(function (r) { return r.json(); })
+      .then(function (a) {
+        if (a.errors) {
+          status.textContent = Object.keys(a.errors).map(function (k) { return (k ? k + ": " : "") + a.errors[k]; }).join("; ");
+          return;
+        }
+        var xhr = new XMLHttpRequest();
+        xhr.open("PUT", a.upload_url);
+        watch(xhr);
+        xhr.addEventListener("load", function () {
+          if (xhr.status >= 200 && xhr.status < 300) {
+            location.href = "/imports/" + encodeURIComponent(a.id);
+          } else {
+            status.textContent = "Cloud Storage refused the file (" + xhr.status + ").";
+          }
+        });
+        xhr.send(file);
+      })
+      .catch(function () { status.textContent = "The upload could not start; try again."; });
+  }
+  form.addEventListener("submit", function (ev) {
+    if (!input.files.length) return;
+    ev.preventDefault();
+    var file = input.files[0];
+    if (file.size > Number(form.dataset.directMax)) direct(file); else through();
   });
 })();
 
