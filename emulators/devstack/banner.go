@@ -34,6 +34,9 @@ func printBanner(w io.Writer, b banner) {
 	fmt.Fprintf(&sb, "\nEvent Stream Engine is running locally (up in %.1fs)\n\n", b.startup.Seconds())
 	tw := tabwriter.NewWriter(&sb, 0, 4, 2, ' ', 0)
 	for _, row := range [][2]string{
+		// localhost: browsers keep the console's Secure cookie over plain
+		// HTTP for localhost.
+		{"Console", "http://localhost:" + strconv.Itoa(b.cfg.Port) + "/\t(sign in with API_KEY)"},
 		{"Health", origin + "/health"},
 		{"API", origin + "/api/\t(Authorization: Bearer <API_KEY>)"},
 		{"Twilio webhooks", origin + "/webhooks/"},

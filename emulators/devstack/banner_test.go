@@ -30,7 +30,7 @@ func TestPrintBanner_inbound_command(t *testing.T) {
 				logDir: ".run",
 			})
 			got := sb.String()
-			for _, w := range []string{tc.want, "  API_KEY=k\n", "/health", "f:1", "p:2", "c:3"} {
+			for _, w := range []string{tc.want, "  API_KEY=k\n", "/health", "Console", "f:1", "p:2", "c:3"} {
 				if !strings.Contains(got, w) {
 					t.Errorf("banner lacks %q:\n%s", w, got)
 				}
