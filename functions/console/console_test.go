@@ -15,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sethvargo/go-envconfig"
+
 	"github.com/eventstreamengine/ese/functions/api"
+	"github.com/eventstreamengine/ese/functions/internal/setup"
 	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/campaignrun"
 	"github.com/eventstreamengine/ese/shared/consent"
@@ -136,6 +139,14 @@ func TestSignIn(t *testing.T) {
 	if res := f.do("GET", "/campaigns", nil); res.StatusCode != http.StatusOK {
 		t.Errorf("signed in: GET /campaigns %d, want 200", res.StatusCode)
 	}
+	// Signing out ends the session.
+	if res := f.do("POST", "/logout", url.Values{"csrf": {f.csrf("/campaigns")}}); res.StatusCode != http.StatusSeeOther || f.cookie.Value != "" {
+		t.Errorf("sign out: %d, cookie %q; want 303 and the cookie cleared", res.StatusCode, f.cookie.Value)
+	}
+	if res := f.do("GET", "/campaigns", nil); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("after signing out: %d, want 303 to /login", res.StatusCode)
+	}
+	f.signIn()
 	// A tampered cookie is no session.
 	f.cookie.Value = strings.Replace(f.cookie.Value, ".", "x.", 1)
 	if res := f.do("GET", "/", nil); res.StatusCode != http.StatusSeeOther {
@@ -478,3 +489,31 @@ func TestUsersPaging(t *testing.T) {
 }
 
 var nextLink = regexp.MustCompile(`<a href="(/users\?[^"]+)" rel="next">`)
+
+// TestBuild: the Console starts from its environment, and refuses to
+// start deployed (API_AUTH=iam) without a session key, naming it.
+func TestBuild(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string // in the error; "" for none
+	}{
+		{"iam_without_session_key", map[string]string{"API_AUTH": "iam"}, "CONSOLE_SESSION_KEY"},
+		{"short_session_key", map[string]string{"API_AUTH": "iam", "CONSOLE_SESSION_KEY": "abcd"}, "CONSOLE_SESSION_KEY"},
+		{"short_session", map[string]string{"API_KEY": "k", "CONSOLE_SESSION_TTL": "1s"}, "CONSOLE_SESSION_TTL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "IMPORT_BUCKET": "b", "ERASURE_KEY": "console-test-erasure-key-of-32-bytes!"}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			var cfg Config
+			err := setup.Load(context.Background(), &cfg, envconfig.MapLookuper(env))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("setup.Load: %v, want an error naming %s", err, tc.want)
+			}
+		})
+	}
+}
