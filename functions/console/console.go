@@ -117,6 +117,8 @@ type Server struct {
 	// StorageHost is STORAGE_EMULATOR_HOST: large files go there locally.
 	StorageHost string
 	Now         func() time.Time
+
+	charts seriesCache
 }
 
 func (s *Server) now() time.Time {

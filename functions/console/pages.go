@@ -32,7 +32,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	ser, err := s.series(r.Context(), ids, s.now())
+	ser, err := s.cachedSeries(r.Context(), ids, s.now())
 	if err != nil {
 		s.problem(w, r, http.StatusBadGateway, "Dashboard unavailable", "The messages could not be read.")
 		return
@@ -510,7 +510,7 @@ func (s *Server) renderCampaign(w http.ResponseWriter, r *http.Request, status i
 	if um := s.get(r, "/api/v1/messages", url.Values{"status": {"RECONCILE"}, "campaign_id": {id}, "limit": {"50"}}); um.OK() {
 		data["Unknown"] = um.Body["messages"]
 	}
-	if ser, err := s.series(r.Context(), []string{id}, s.now()); err == nil {
+	if ser, err := s.cachedSeries(r.Context(), []string{id}, s.now()); err == nil {
 		data["Chart"] = ser.chart()
 	}
 	p.Title, p.Nav, p.Data = "Campaign "+fmt.Sprint(c.Body["topic"]), "campaigns", data

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/eventstreamengine/ese/shared/message"
@@ -14,8 +15,46 @@ import (
 
 // seriesCap bounds the messages a chart reads: counts over time have no
 // aggregation in the store, so the chart reads messages, and says when it
-// stopped short.
-const seriesCap = 5000
+// stopped short. A series is kept for seriesTTL, so open dashboards cost
+// at most seriesCap reads a minute per instance.
+const (
+	seriesCap = 2000
+	seriesTTL = time.Minute
+)
+
+// seriesCache keeps the latest series per set of campaigns.
+type seriesCache struct {
+	mu   sync.Mutex
+	kept map[string]keptSeries
+}
+
+type keptSeries struct {
+	at time.Time
+	s  series
+}
+
+// cachedSeries is series, read again only when the one kept for ids is
+// older than seriesTTL.
+func (s *Server) cachedSeries(ctx context.Context, ids []string, now time.Time) (series, error) {
+	key := strings.Join(ids, ",")
+	s.charts.mu.Lock()
+	k, ok := s.charts.kept[key]
+	s.charts.mu.Unlock()
+	if ok && now.Sub(k.at) < seriesTTL {
+		return k.s, nil
+	}
+	se, err := s.series(ctx, ids, now)
+	if err != nil {
+		return series{}, err
+	}
+	s.charts.mu.Lock()
+	defer s.charts.mu.Unlock()
+	if s.charts.kept == nil || len(s.charts.kept) > 100 {
+		s.charts.kept = map[string]keptSeries{}
+	}
+	s.charts.kept[key] = keptSeries{at: now, s: se}
+	return se, nil
+}
 
 // series is how many messages were sent and delivered in each bucket.
 type series struct {
