@@ -161,6 +161,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#content_sid"), "HX0123456789abcdef0123456789abcdef"),
 		chromedp.SendKeys(chromedp.CSS("#content_variables"), "name"),
 		chromedp.Submit(chromedp.CSS("#name")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	if got := b.eval(`document.getElementById("placeholder-hint").textContent`); got != "Placeholders used: name." {
+		t.Errorf("variable hint: %q", got)
+	}
 	if got := b.eval(`document.getElementById("content_sid").value`); got != "HX0123456789abcdef0123456789abcdef" {
 		t.Errorf("the template made in the form: content SID %q", got)
 	}
@@ -178,7 +181,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do(chromedp.Navigate(base+"/campaigns"), chromedp.WaitVisible(chromedp.CSS("#topic")))
 	b.eval(`(() => { for (const [id, text] of [["template_id", "Galle offer"], ["segment_id", "Galle"]]) {
 		const s = document.getElementById(id); s.value = [...s.options].find(o => o.text === text).value } return true })()`)
-	b.do(chromedp.SendKeys(chromedp.CSS("#topic"), "Galle launch"), chromedp.SendKeys(chromedp.CSS("#rate_limit_per_second"), "2"),
+	b.do(chromedp.SendKeys(chromedp.CSS("#topic"), "Galle launch"), chromedp.SendKeys(chromedp.CSS("#rate_limit_per_second"), "1"),
 		chromedp.Submit(chromedp.CSS("#topic")), chromedp.WaitVisible(chromedp.CSS(`a[href$="action=dry-run"]`)))
 	galle := strings.TrimPrefix(fmt.Sprint(b.eval(`location.pathname`)), "/campaigns/")
 	confirm := func(action string) {

@@ -277,3 +277,27 @@
   var redraw = document.getElementById("segment-builder-redraw");
   if (redraw) redraw.addEventListener("click", draw);
 })();
+
+// Variable hints: the placeholders the content uses, and those missing
+// from its declared variables.
+(function () {
+  "use strict";
+  var content = document.getElementById("content");
+  var vars = document.getElementById("variables");
+  var hint = document.getElementById("placeholder-hint");
+  if (!content || !vars || !hint) return;
+  function update() {
+    var seen = [];
+    content.value.replace(/\{([A-Za-z_][A-Za-z0-9_.-]*)(\|[^}]*)?\}/g, function (_, name) {
+      if (seen.indexOf(name) < 0) seen.push(name);
+      return _;
+    });
+    var declared = vars.value.split(",").map(function (v) { return v.trim(); }).filter(Boolean);
+    var missing = seen.filter(function (n) { return declared.indexOf(n) < 0; });
+    hint.textContent = seen.length ? "Placeholders used: " + seen.join(", ") + "." +
+      (missing.length ? " Not among the variables: " + missing.join(", ") + "." : "") : "";
+  }
+  content.addEventListener("input", update);
+  vars.addEventListener("input", update);
+  update();
+})();
