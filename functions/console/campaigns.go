@@ -1,0 +1,220 @@
+package console
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+func (s *Server) campaigns(w http.ResponseWriter, r *http.Request) {
+	s.renderCampaigns(w, r, http.StatusOK, page{})
+}
+
+func (s *Server) renderCampaigns(w http.ResponseWriter, r *http.Request, status int, p page) {
+	items, a := s.listing(r, "/api/v1/campaigns", "campaigns")
+	if !a.OK() {
+		s.failed(w, r, "Campaigns unavailable", a)
+		return
+	}
+	tpls, _ := s.listing(r, "/api/v1/templates", "templates")
+	segs, _ := s.listing(r, "/api/v1/segments", "segments")
+	p.Title, p.Nav = "Campaigns", "campaigns"
+	p.Data = map[string]any{"Campaigns": items, "Templates": tpls, "Segments": segs, "Ceiling": s.API.SenderMPS}
+	s.render(w, r, status, "campaigns", p)
+}
+
+func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
+	a := s.call(r, http.MethodPost, "/api/v1/campaigns", nil, campaignForm(r, false))
+	if !a.OK() {
+		s.renderCampaigns(w, r, a.Status, page{Form: r.PostForm, Errors: a.FieldErrors(), Problem: a.Message()})
+		return
+	}
+	http.Redirect(w, r, "/campaigns/"+url.PathEscape(fmt.Sprint(a.Body["id"]))+"?done="+url.QueryEscape("Campaign created."), http.StatusSeeOther)
+}
+
+// campaignForm is the campaign the form describes, as the API takes it.
+// Editing, an empty quiet hour or schedule is null (cleared); creating,
+// it is left out.
+func campaignForm(r *http.Request, edit bool) map[string]any {
+	body := map[string]any{"topic": r.PostFormValue("topic"), "template_id": r.PostFormValue("template_id"), "segment_id": r.PostFormValue("segment_id")}
+	if v := strings.TrimSpace(r.PostFormValue("rate_limit_per_second")); v != "" {
+		body["rate_limit_per_second"] = json.Number(v)
+		if _, err := strconv.ParseFloat(v, 64); err != nil {
+			body["rate_limit_per_second"] = v // the API names the field
+		}
+	}
+	for _, k := range []string{"quiet_hours_start", "quiet_hours_end", "schedule_time"} {
+		if v := strings.TrimSpace(r.PostFormValue(k)); v != "" {
+			body[k] = v
+		} else if edit {
+			body[k] = nil
+		}
+	}
+	return body
+}
+
+// editCampaign changes a campaign before its launch (the API's PUT).
+func (s *Server) editCampaign(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	a := s.call(r, http.MethodPut, apiPath("/api/v1/campaigns", id), nil, campaignForm(r, true))
+	if !a.OK() {
+		s.renderCampaign(w, r, a.Status, page{Form: r.PostForm, Errors: a.FieldErrors(), Problem: "Not saved: " + a.Message()})
+		return
+	}
+	http.Redirect(w, r, "/campaigns/"+url.PathEscape(id)+"?done="+url.QueryEscape("Campaign saved."), http.StatusSeeOther)
+}
+
+// campaignPage is one campaign: its summary (progress and funnel), error
+// codes with their meanings, history, series, and the moves it allows.
+func (s *Server) campaignPage(w http.ResponseWriter, r *http.Request) {
+	s.renderCampaign(w, r, http.StatusOK, page{})
+}
+
+func (s *Server) renderCampaign(w http.ResponseWriter, r *http.Request, status int, p page) {
+	id := r.PathValue("id")
+	c := s.get(r, apiPath("/api/v1/campaigns", id), nil)
+	if !c.OK() {
+		s.failed(w, r, "No such campaign", c)
+		return
+	}
+	sum := s.get(r, apiPath("/api/v1/reporting/campaigns", id, "summary"), nil)
+	hist := s.get(r, apiPath("/api/v1/campaigns", id, "history"), nil)
+	data := map[string]any{"C": c.Body, "S": sum.Body, "History": hist.Body["history"], "Moves": moves(fmt.Sprint(c.Body["status"]))}
+	if sum.OK() {
+		data["Funnel"] = funnelOf(sum.Body)
+	}
+	if st := fmt.Sprint(c.Body["status"]); st == "DRAFT" || st == "SCHEDULED" {
+		if dr := s.get(r, apiPath("/api/v1/campaigns", id, "dry-run"), nil); dr.OK() {
+			data["DryRun"] = dr.Body
+		}
+		tpls, _ := s.listing(r, "/api/v1/templates", "templates")
+		segs, _ := s.listing(r, "/api/v1/segments", "segments")
+		data["Templates"], data["Segments"], data["Editable"] = tpls, segs, true
+		data["Ceiling"] = s.API.SenderMPS
+		if p.Form == nil {
+			p.Form = url.Values{}
+			for _, k := range []string{"topic", "template_id", "segment_id", "rate_limit_per_second", "quiet_hours_start", "quiet_hours_end", "schedule_time"} {
+				if v, ok := c.Body[k]; ok && v != nil {
+					p.Form.Set(k, fmt.Sprint(v))
+				}
+			}
+		}
+	}
+	// Messages whose send has an unknown outcome, held for an operator
+	// (UNKNOWN_OUTCOME=hold).
+	if um := s.get(r, "/api/v1/messages", url.Values{"status": {"RECONCILE"}, "campaign_id": {id}, "limit": {"50"}}); um.OK() {
+		data["Unknown"] = um.Body["messages"]
+	}
+	if ser, err := s.cachedSeries(r.Context(), []string{id}, s.now()); err == nil {
+		data["Chart"] = ser.chart()
+	}
+	p.Title, p.Nav, p.Data = "Campaign "+fmt.Sprint(c.Body["topic"]), "campaigns", data
+	if st := fmt.Sprint(c.Body["status"]); st == "RUNNING" || st == "PAUSED" {
+		p.Refresh = 15
+	}
+	s.render(w, r, status, "campaign", p)
+}
+
+// move is an action a campaign page offers.
+type move struct {
+	Action, Label string
+	Danger        bool
+}
+
+// moves are the actions a campaign in status st offers; the API's
+// lifecycle table is still the judge.
+func moves(st string) []move {
+	switch st {
+	case "DRAFT", "SCHEDULED":
+		return []move{{"dry-run", "Dry run", false}, {"launch", "Launch", false}, {"cancel", "Cancel", true}}
+	case "RUNNING":
+		return []move{{"pause", "Pause", false}, {"cancel", "Cancel", true}}
+	case "PAUSED":
+		return []move{{"resume", "Resume", false}, {"cancel", "Cancel", true}}
+	}
+	return nil
+}
+
+var moveText = map[string]confirm{
+	"launch":  {Question: "Launch this campaign now?", Detail: "Messages start going to every eligible person in its segment, at its rate.", Button: "Launch"},
+	"dry-run": {Question: "Dry-run this campaign?", Detail: "Every recipient goes through the compliance steps; nothing is sent and nothing changes.", Button: "Dry run"},
+	"pause":   {Question: "Pause this campaign?", Detail: "No new send starts once the pause is answered; the rest waits for a resume.", Button: "Pause"},
+	"resume":  {Question: "Resume this campaign?", Detail: "The held messages get new tasks and sending continues.", Button: "Resume"},
+	"cancel":  {Question: "Cancel this campaign?", Detail: "Every unsent message is concluded as skipped (cancelled). This cannot be undone.", Button: "Cancel the campaign", Danger: true},
+}
+
+func (s *Server) confirmCampaign(w http.ResponseWriter, r *http.Request) {
+	id, action := r.PathValue("id"), r.URL.Query().Get("action")
+	c, ok := moveText[action]
+	if !ok {
+		s.notFound(w, r)
+		return
+	}
+	back := "/campaigns/" + url.PathEscape(id)
+	c.Action, c.Back = back+"/"+action, back
+	s.render(w, r, http.StatusOK, "confirm", page{Title: "Confirm", Nav: "campaigns", Data: map[string]any{"C": c, "Subject": "Campaign " + id}})
+}
+
+// moveCampaign launches, dry-runs, pauses, resumes or cancels.
+func (s *Server) moveCampaign(w http.ResponseWriter, r *http.Request) {
+	id, action := r.PathValue("id"), r.PathValue("action")
+	var a answer
+	switch action {
+	case "launch":
+		a = s.call(r, http.MethodPost, apiPath("/api/v1/campaigns", id, "trigger"), nil, map[string]any{})
+	case "dry-run":
+		a = s.call(r, http.MethodPost, apiPath("/api/v1/campaigns", id, "trigger"), nil, map[string]any{"dry_run": true})
+	case "pause", "resume", "cancel":
+		a = s.call(r, http.MethodPost, apiPath("/api/v1/campaigns", id, action), nil, map[string]any{"reason": r.PostFormValue("reason")})
+	default:
+		s.notFound(w, r)
+		return
+	}
+	if !a.OK() {
+		s.renderCampaign(w, r, a.Status, page{Problem: moveText[action].Button + " refused: " + a.Message()})
+		return
+	}
+	done := map[string]string{"launch": "Launched.", "dry-run": "Dry run started.", "pause": "Paused.", "resume": "Resumed.", "cancel": "Cancelled."}[action]
+	http.Redirect(w, r, "/campaigns/"+url.PathEscape(id)+"?done="+url.QueryEscape(done), http.StatusSeeOther)
+}
+
+// exportMessages hands on the API's CSV export as a download.
+func (s *Server) exportMessages(w http.ResponseWriter, r *http.Request) {
+	s.download(w, r, apiPath("/api/v1/reporting/campaigns", r.PathValue("id"), "messages.csv"), "No export")
+}
+
+var outcomeText = map[string]confirm{
+	"sent": {Question: "Record this message as sent?", Button: "Record as sent",
+		Detail: "Do this when Twilio's console or logs show the send went out: it is never sent again."},
+	"resend": {Question: "Send this message again?", Button: "Send again", Danger: true,
+		Detail: "Do this only when Twilio shows no send to this person at that time: if the first one went out after all, the person gets it twice."},
+}
+
+// confirmResolve asks before an operator decides a held message.
+func (s *Server) confirmResolve(w http.ResponseWriter, r *http.Request) {
+	id, mid, outcome := r.PathValue("id"), r.PathValue("mid"), r.URL.Query().Get("outcome")
+	c, ok := outcomeText[outcome]
+	if !ok {
+		s.notFound(w, r)
+		return
+	}
+	back := "/campaigns/" + url.PathEscape(id)
+	c.Action, c.Back = back+"/messages/"+url.PathEscape(mid)+"/resolve", back
+	c.Fields = map[string]string{"outcome": outcome}
+	s.render(w, r, http.StatusOK, "confirm", page{Title: "Confirm", Nav: "campaigns", Data: map[string]any{"C": c, "Subject": "Message " + mid}})
+}
+
+// resolveMessage records the operator's decision (the API's
+// POST /messages/{id}/resolve).
+func (s *Server) resolveMessage(w http.ResponseWriter, r *http.Request) {
+	id, mid := r.PathValue("id"), r.PathValue("mid")
+	a := s.call(r, http.MethodPost, apiPath("/api/v1/messages", mid, "resolve"), nil, map[string]string{"outcome": r.PostFormValue("outcome")})
+	if !a.OK() {
+		s.renderCampaign(w, r, a.Status, page{Problem: "Not resolved: " + a.Message()})
+		return
+	}
+	http.Redirect(w, r, "/campaigns/"+url.PathEscape(id)+"?done="+url.QueryEscape("Message resolved."), http.StatusSeeOther)
+}

@@ -1,0 +1,84 @@
+package console
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+)
+
+// dashboard is the system at a glance, refreshing itself: the API's
+// dashboard, /health, and the sent/delivered series of recent campaigns.
+func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
+	d := s.get(r, "/api/v1/monitoring/dashboard", nil)
+	if !d.OK() {
+		s.failed(w, r, "Dashboard unavailable", d)
+		return
+	}
+	h := s.get(r, "/health", nil)
+	var ids []string
+	if cs, ok := d.Body["campaigns"].(map[string]any); ok {
+		recent, _ := cs["recent"].([]any)
+		for _, c := range recent {
+			if m, ok := c.(map[string]any); ok {
+				ids = append(ids, fmt.Sprint(m["id"]))
+			}
+		}
+	}
+	ser, err := s.cachedSeries(r.Context(), ids, s.now())
+	if err != nil {
+		s.problem(w, r, http.StatusBadGateway, "Dashboard unavailable", "The messages could not be read.")
+		return
+	}
+	s.render(w, r, http.StatusOK, "dashboard", page{Title: "Dashboard", Nav: "dashboard", Refresh: 30,
+		Data: map[string]any{"D": d.Body, "Health": h.Body, "Chart": ser.chart()}})
+}
+
+// monitoring is the inbound stream, recent failures and the work that is
+// stuck or dead-lettered.
+func (s *Server) monitoring(w http.ResponseWriter, r *http.Request) {
+	in := s.get(r, "/api/v1/monitoring/inbound", url.Values{"limit": {"50"}})
+	if !in.OK() {
+		s.failed(w, r, "Monitoring unavailable", in)
+		return
+	}
+	d := s.get(r, "/api/v1/monitoring/dashboard", nil)
+	dl := s.get(r, "/api/v1/monitoring/dead-letters", nil)
+	failures, err := s.recentFailures(r.Context(), 50)
+	if err != nil {
+		s.problem(w, r, http.StatusBadGateway, "Monitoring unavailable", "The messages could not be read.")
+		return
+	}
+	s.render(w, r, http.StatusOK, "monitoring", page{Title: "Monitoring", Nav: "monitoring", Refresh: 15,
+		Data: map[string]any{"Inbound": in.Body["messages"], "D": d.Body, "DeadLetters": dl.Body, "DeadLettersProblem": dl.Message(), "Failures": failures}})
+}
+
+var deadLetterText = map[string]confirm{
+	"replay":  {Question: "Replay this event?", Button: "Replay", Detail: "It is published to its topic again and handled as it was first meant to be; every handler is idempotent."},
+	"discard": {Question: "Discard this event?", Button: "Discard", Danger: true, Detail: "It is removed for good: do this only for an event no handler will ever take."},
+}
+
+func (s *Server) confirmDeadLetter(w http.ResponseWriter, r *http.Request) {
+	topic, id, action := r.PathValue("topic"), r.PathValue("id"), r.URL.Query().Get("action")
+	c, ok := deadLetterText[action]
+	if !ok {
+		s.notFound(w, r)
+		return
+	}
+	c.Action, c.Back = "/monitoring/dead-letters/"+url.PathEscape(topic)+"/"+url.PathEscape(id)+"/"+action, "/monitoring"
+	s.render(w, r, http.StatusOK, "confirm", page{Title: "Confirm", Nav: "monitoring", Data: map[string]any{"C": c, "Subject": topic + " " + id}})
+}
+
+// deadLetter replays or discards a dead letter (the API's).
+func (s *Server) deadLetter(w http.ResponseWriter, r *http.Request) {
+	topic, id, action := r.PathValue("topic"), r.PathValue("id"), r.PathValue("action")
+	if _, ok := deadLetterText[action]; !ok {
+		s.notFound(w, r)
+		return
+	}
+	a := s.call(r, http.MethodPost, apiPath("/api/v1/monitoring/dead-letters", topic, id, action), nil, nil)
+	if !a.OK() {
+		s.problem(w, r, a.Status, "Not done", a.Message())
+		return
+	}
+	http.Redirect(w, r, "/monitoring?done="+url.QueryEscape(map[string]string{"replay": "Replayed.", "discard": "Discarded."}[action]), http.StatusSeeOther)
+}
