@@ -130,6 +130,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("import page: [progress full, row errors] = %v, want [true 1]", got)
 	}
 	b.check("import")
+	// A number attribute found by its value typed as text: Frank is 40.
+	b.do(chromedp.Navigate(base+"/users?attr=age&value=40"), chromedp.WaitVisible(chromedp.CSS("#prefix")))
+	if got := b.eval(`document.querySelectorAll("main tbody tr td.mono a").length`); got != 1.0 {
+		t.Errorf("users?attr=age&value=40: %v people, want Frank", got)
+	}
 	// A large file goes straight to Cloud Storage through a signed URL
 	// (here the storage emulator; any file, with the threshold lowered).
 	big := filepath.Join(t.TempDir(), "direct.csv")

@@ -517,3 +517,22 @@ func TestBuild(t *testing.T) {
 		})
 	}
 }
+
+// TestUserSearchTyped: an attribute's value is found as text and as the
+// number it reads as.
+func TestUserSearchTyped(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	now := time.Now()
+	for i, age := range []any{40.0, "40", 41.0} {
+		if err := f.store.CreateUser(context.Background(), user.User{Phone: fmt.Sprintf("+9477200000%d", i), Consent: consent.OptIn,
+			Attributes: map[string]any{"age": age}, CreatedAt: now, UpdatedAt: now}, consent.SourceAPI, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.signIn()
+	body := bodyOf(t, f.do("GET", "/users?attr=age&value=40", nil))
+	if got := strings.Count(body, `<td class="mono"><a href="/users/`); got != 2 {
+		t.Errorf("age 40: %d people, want 2 (the number and the text)", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/eventstreamengine/ese/shared/phone"
@@ -30,7 +31,7 @@ func (s *Server) users(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if a := strings.TrimSpace(q.Get("attr")); a != "" {
-		scan.Filters = []segment.Filter{{Attribute: a, Op: segment.FilterEq, Value: q.Get("value")}}
+		scan.Filters = []segment.Filter{attributeIs(a, q.Get("value"))}
 	} else if q.Get("value") != "" {
 		errs["attr"] = "name the attribute to match the value against"
 	}
@@ -137,4 +138,16 @@ func (s *Server) eraseUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/users?done="+url.QueryEscape("Erased "+phone.Mask(ph)+"."), http.StatusSeeOther)
+}
+
+// attributeIs matches an attribute holding v as typed: as text, and as
+// the number or boolean it reads as (an imported age of 40 is a number).
+func attributeIs(attr, v string) segment.Filter {
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		return segment.Filter{Attribute: attr, Op: segment.FilterIn, Value: []any{v, f}}
+	}
+	if b, err := strconv.ParseBool(v); err == nil && (v == "true" || v == "false") {
+		return segment.Filter{Attribute: attr, Op: segment.FilterIn, Value: []any{v, b}}
+	}
+	return segment.Filter{Attribute: attr, Op: segment.FilterEq, Value: v}
 }
