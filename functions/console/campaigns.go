@@ -19,10 +19,10 @@ func (s *Server) renderCampaigns(w http.ResponseWriter, r *http.Request, status 
 		s.failed(w, r, "Campaigns unavailable", a)
 		return
 	}
-	tpls, _ := s.listing(r, "/api/v1/templates", "templates")
-	segs, _ := s.listing(r, "/api/v1/segments", "segments")
+	tpls := s.choices(r, "/api/v1/templates", "templates")
+	segs := s.choices(r, "/api/v1/segments", "segments")
 	p.Title, p.Nav = "Campaigns", "campaigns"
-	p.Data = map[string]any{"Campaigns": items, "Templates": tpls, "Segments": segs, "Ceiling": s.API.SenderMPS}
+	p.Data = map[string]any{"Pager": pagerOf("/campaigns", a), "Campaigns": items, "Templates": tpls, "Segments": segs, "Ceiling": s.API.SenderMPS}
 	s.render(w, r, status, "campaigns", p)
 }
 
@@ -90,8 +90,8 @@ func (s *Server) renderCampaign(w http.ResponseWriter, r *http.Request, status i
 		if dr := s.get(r, apiPath("/api/v1/campaigns", id, "dry-run"), nil); dr.OK() {
 			data["DryRun"] = dr.Body
 		}
-		tpls, _ := s.listing(r, "/api/v1/templates", "templates")
-		segs, _ := s.listing(r, "/api/v1/segments", "segments")
+		tpls := s.choices(r, "/api/v1/templates", "templates")
+		segs := s.choices(r, "/api/v1/segments", "segments")
 		data["Templates"], data["Segments"], data["Editable"] = tpls, segs, true
 		data["Ceiling"] = s.API.SenderMPS
 		if p.Form == nil {

@@ -28,6 +28,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/sendqueue/memqueue"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
+	"github.com/eventstreamengine/ese/shared/template"
 	"github.com/eventstreamengine/ese/shared/uploads/memuploads"
 	"github.com/eventstreamengine/ese/shared/user"
 )
@@ -534,5 +535,23 @@ func TestUserSearchTyped(t *testing.T) {
 	body := bodyOf(t, f.do("GET", "/users?attr=age&value=40", nil))
 	if got := strings.Count(body, `<td class="mono"><a href="/users/`); got != 2 {
 		t.Errorf("age 40: %d people, want 2 (the number and the text)", got)
+	}
+}
+
+// TestListPages: a list of more than a page links the next one.
+func TestListPages(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for i := range 51 {
+		if _, err := f.store.CreateTemplate(context.Background(), template.Template{Name: fmt.Sprintf("t%02d", i), Content: "Hi"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.signIn()
+	if body := bodyOf(t, f.do("GET", "/templates", nil)); !strings.Contains(body, `href="/templates?page=2" rel="next"`) {
+		t.Error("page 1 of 51 templates links no page 2")
+	}
+	if body := bodyOf(t, f.do("GET", "/templates?page=2", nil)); !strings.Contains(body, `rel="prev"`) || strings.Contains(body, `rel="next"`) {
+		t.Error("page 2 of 51 templates: want a link back and none on")
 	}
 }

@@ -3,6 +3,7 @@ package console
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -17,12 +18,38 @@ type confirm struct {
 // listing reads one of the API's lists (segments, templates, campaigns).
 func (s *Server) listing(r *http.Request, path, key string) ([]any, answer) {
 	pg := r.URL.Query().Get("page")
-	if pg == "" {
+	if n, err := strconv.Atoi(pg); err != nil || n < 1 {
 		pg = "1"
 	}
 	a := s.get(r, path, url.Values{"page": {pg}, "per_page": {"50"}})
 	items, _ := a.Body[key].([]any)
 	return items, a
+}
+
+// choices reads the first 200 of one of the API's lists, for a form's
+// select.
+func (s *Server) choices(r *http.Request, path, key string) []any {
+	a := s.get(r, path, url.Values{"page": {"1"}, "per_page": {"200"}})
+	items, _ := a.Body[key].([]any)
+	return items
+}
+
+// pager links a list's pages.
+type pager struct {
+	Path       string
+	Prev, Next int // 0: none
+}
+
+func pagerOf(path string, a answer) pager {
+	n := int(num(a.Body["page"]))
+	p := pager{Path: path}
+	if n > 1 {
+		p.Prev = n - 1
+	}
+	if a.Body["has_next"] == true {
+		p.Next = n + 1
+	}
+	return p
 }
 
 func statusOf(a answer) int {

@@ -22,7 +22,7 @@ func (s *Server) renderSegments(w http.ResponseWriter, r *http.Request, status i
 	}
 	sup := s.get(r, "/api/v1/suppressions", url.Values{"per_page": {"50"}})
 	p.Title, p.Nav = "Segments", "segments"
-	p.Data = map[string]any{"Segments": items, "Suppressions": sup.Body["suppressions"]}
+	p.Data = map[string]any{"Pager": pagerOf("/segments", a), "Segments": items, "Suppressions": sup.Body["suppressions"]}
 	s.render(w, r, status, "segments", p)
 }
 

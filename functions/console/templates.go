@@ -20,7 +20,7 @@ func (s *Server) renderTemplates(w http.ResponseWriter, r *http.Request, status 
 		return
 	}
 	p.Title, p.Nav = "Templates", "templates"
-	p.Data = map[string]any{"Templates": items}
+	p.Data = map[string]any{"Pager": pagerOf("/templates", a), "Templates": items}
 	s.render(w, r, status, "templates", p)
 }
 
