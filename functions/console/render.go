@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -81,6 +82,17 @@ var funcs = template.FuncMap{
 		return string(b)
 	},
 	"lower": strings.ToLower,
+	// others are the errors a form shows no field for (such as
+	// locales.si.content_sid), so that none goes unsaid.
+	"others": func(errs map[string]string, fields ...string) map[string]string {
+		out := map[string]string{}
+		for k, v := range errs {
+			if k != "" && !slices.Contains(fields, k) {
+				out[k] = v
+			}
+		}
+		return out
+	},
 	"ceiling": func(v any) string {
 		if n, ok := v.(int); ok && n > 0 {
 			return fmt.Sprintf(" (at most %d, the sender's ceiling)", n)
