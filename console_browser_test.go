@@ -352,6 +352,9 @@ func (b *browser) check(name string) {
 	for _, v := range vs {
 		b.t.Errorf("%s: accessibility (%s) %s: %s at %v", name, v.Impact, v.ID, v.Help, v.Nodes)
 	}
+	// What the page cost, as the browser saw it (logged with -v).
+	b.t.Logf("%s: %v", name, b.eval(`(() => { const n = performance.getEntriesByType("navigation")[0];
+		return n ? Math.round(n.responseEnd - n.requestStart) + " ms to the last byte, " + n.transferSize + " bytes" : "not a navigation" })()`))
 	if b.shots != "" {
 		b.screenshot(name, 1280, 900, "")
 	}
