@@ -77,14 +77,17 @@ build_devstack() {
 }
 
 # AXE_VERSION is the axe-core the browser tests inject to check each page's
-# accessibility (MPL-2.0; installed from npm, never kept in git).
+# accessibility (MPL-2.0, its LICENSE beside it; fetched from the npm
+# registry and checked against AXE_SHA256, never kept in git).
 AXE_VERSION=4.11.0
-AXE_DIR=.bin/npm
+AXE_SHA256=39bed7d72308f6d620789c169d699bfd7e8da80f65b545821a6b2215c3e83107
+AXE_DIR=.bin/axe-core-$AXE_VERSION
 
 # require_browser_tools installs what the Console's browser tests need when
-# it is missing: Debian's chromium (apt) and axe-core (npm). It fails loudly
-# when they cannot be installed, unless ESE_BROWSER_TESTS=skip says to run
-# without them (the tests then skip, saying why).
+# it is missing: Debian's chromium (apt) and axe-core (the npm registry's
+# tarball, with curl: no node or npm needed). It fails loudly when they
+# cannot be installed, unless ESE_BROWSER_TESTS=skip says to run without
+# them (the tests then skip, saying why).
 require_browser_tools() {
 	if [[ ${ESE_BROWSER_TESTS:-} == skip ]]; then
 		echo "   ESE_BROWSER_TESTS=skip: the browser tests are skipped" >&2
@@ -97,16 +100,20 @@ require_browser_tools() {
 		{ "${sudo[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq chromium; } >&2 ||
 			die "could not install chromium with apt-get (ESE_BROWSER_TESTS=skip runs without the browser tests)"
 	fi
-	if [[ ! -f $AXE_DIR/node_modules/axe-core/axe.min.js || $(cat "$AXE_DIR/.axe-version" 2>/dev/null) != "$AXE_VERSION" ]]; then
-		command -v npm >/dev/null 2>&1 ||
-			die "npm is required to install axe-core for the browser tests: apt-get install npm (ESE_BROWSER_TESTS=skip runs without them)"
-		echo "installing axe-core $AXE_VERSION (npm) into $AXE_DIR" >&2
+	if [[ ! -f $AXE_DIR/axe.min.js ]]; then
+		echo "installing axe-core $AXE_VERSION (npm registry) into $AXE_DIR" >&2
+		local tgz
+		tgz="$(mktemp)"
+		curl -fsSL "https://registry.npmjs.org/axe-core/-/axe-core-$AXE_VERSION.tgz" -o "$tgz" ||
+			die "could not download axe-core from the npm registry (ESE_BROWSER_TESTS=skip runs without the browser tests)"
+		echo "$AXE_SHA256  $tgz" | sha256sum -c --quiet - >&2 ||
+			die "axe-core $AXE_VERSION from the npm registry does not match AXE_SHA256"
 		mkdir -p "$AXE_DIR"
-		npm install --silent --no-audit --no-fund --prefix "$AXE_DIR" "axe-core@$AXE_VERSION" >&2 ||
-			die "could not install axe-core from npm (ESE_BROWSER_TESTS=skip runs without the browser tests)"
-		echo "$AXE_VERSION" >"$AXE_DIR/.axe-version"
+		tar -xzf "$tgz" -C "$AXE_DIR" --strip-components=1 package/axe.min.js package/LICENSE ||
+			die "could not unpack axe-core"
+		rm -f "$tgz"
 	fi
 	export ESE_BROWSER_TESTS=require
-	ESE_AXE_JS="$ROOT/$AXE_DIR/node_modules/axe-core/axe.min.js"
+	ESE_AXE_JS="$ROOT/$AXE_DIR/axe.min.js"
 	export ESE_AXE_JS
 }
