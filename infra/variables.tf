@@ -99,14 +99,14 @@ variable "notification_channels" {
 }
 
 variable "delivery_attempts" {
-  description = "By topic: deliveries of an event before Pub/Sub moves it to the topic's dead-letter topic (5 to 100). Mirrors events.DeliveryAttempts: the campaign fan-out topics, whose capped functions answer 429 while a large campaign's backlog drains, get 100."
+  description = "By topic: deliveries of an event before Pub/Sub moves it to the topic's dead-letter topic (5 to 100). Mirrors events.DeliveryAttempts: the campaign fan-out topics, whose capped functions answer 429 while a large campaign's backlog drains, get 100, and so does inbound-message, which carries a STOP the Webhooks function could not store."
   type        = map(number)
   default = {
     "import-upload"   = 10
     "user-import"     = 10
     "campaign-launch" = 100
     "recipient-batch" = 100
-    "inbound-message" = 10
+    "inbound-message" = 100
     "delivery-status" = 10
   }
 

@@ -292,7 +292,11 @@ func TestWebhooks_store_hangs_hands_on_within_budget(t *testing.T) {
 	optedIn(t, mem)
 	f := &fixture{store: mem, events: pub}
 	f.h = (&Server{Config: Config{PublicBaseURL: base, AuthToken: token, ReplyStop: "bye"}, Store: hanging{mem}, Events: pub, RecordBudget: 50 * time.Millisecond}).Routes()
+	began := time.Now()
 	code, body := f.post("/webhooks/inbound", inboundForm("STOP", "SM63"), token)
+	if took := time.Since(began); took >= DefaultRecordBudget {
+		t.Errorf("answered after %v: the server's budget (50ms) was not used", took)
+	}
 	if code != http.StatusOK || !strings.Contains(body, "<Message>bye</Message>") {
 		t.Fatalf("STOP with the store hanging = %d %q, want 200 with the reply", code, body)
 	}

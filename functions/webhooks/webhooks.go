@@ -143,6 +143,14 @@ func (s *Server) Routes() http.Handler {
 // handed on unstored instead: a third of Twilio's 15 s wait for an answer.
 const DefaultRecordBudget = 5 * time.Second
 
+// handOnBudget bounds handing a callback on (or processing it in place),
+// and replyBudget the reads a START's reply makes: with the store's
+// budget, an answer well within Twilio's 15 s, or a 503 Twilio retries.
+const (
+	handOnBudget = 5 * time.Second
+	replyBudget  = time.Second
+)
+
 // maxBody bounds a callback's form; Twilio's are a few KiB.
 const maxBody = 64 << 10
 
@@ -172,7 +180,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 	}
 	sid = ev.MessageSID
 	handedOn := false
-	stored, created, err := s.record(r.Context(), ev)
+	// The work goes on if Twilio hangs up: a STOP cancelled mid-write
+	// with its fallback publish would be lost. Each step has its own
+	// budget instead, all within Twilio's 15 s wait: store 5 s, hand on
+	// 5 s, reply 1 s.
+	work := context.WithoutCancel(r.Context())
+	stored, created, err := s.record(work, ev)
 	switch {
 	case errs.Is(err, errs.Invalid):
 		render.Error(w, r, fmt.Errorf("webhooks: record: %w", err)) // no store would take it
@@ -182,7 +195,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 		// (a few times, within 15 s): hand the callback on unstored, and
 		// its consumer stores and applies it.
 		ev.Unstored = true
-		if perr := s.Events.Publish(r.Context(), events.WebhookTopic(kind), ev); perr != nil {
+		pctx, cancel := context.WithTimeout(work, handOnBudget)
+		perr := s.Events.Publish(pctx, events.WebhookTopic(kind), ev)
+		cancel()
+		if perr != nil {
 			render.Error(w, r, errs.Wrap(errs.Transient, fmt.Errorf("record: %w; publish: %w", err, perr), "webhooks"))
 			return
 		}
@@ -193,14 +209,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 		// publish finds the payload stored but unpublished, and publishes.
 		// As Twilio replays only what never got an answer, a failed
 		// publish is processed in place when it can be.
-		if err := s.handOn(r.Context(), stored); err != nil {
+		hctx, cancel := context.WithTimeout(work, handOnBudget)
+		defer cancel()
+		if err := s.handOn(hctx, stored); err != nil {
 			apply := s.Apply[kind]
 			if apply == nil {
 				render.Error(w, r, errs.Wrap(errs.Transient, err, "webhooks: publish"))
 				return
 			}
 			log(slog.LevelWarn, "publish failed; processing in place", "error", err)
-			if aerr := apply(r.Context(), stored); aerr != nil && errs.Retry(aerr) {
+			if aerr := apply(hctx, stored); aerr != nil && errs.Retry(aerr) {
 				render.Error(w, r, errs.Wrap(errs.Transient, fmt.Errorf("publish: %w; in place: %w", err, aerr), "webhooks"))
 				return
 			}
@@ -209,7 +227,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 	}
 	if kind == webhook.Inbound {
 		log(slog.LevelInfo, "inbound message", "from", phone.Mask(stored.Params[twilioform.KeyFrom]), "duplicate", !created)
-		s.twiml(w, s.reply(r.Context(), stored.Params))
+		rctx, cancel := context.WithTimeout(work, replyBudget)
+		reply := s.reply(rctx, stored.Params)
+		cancel()
+		s.twiml(w, reply)
 	} else {
 		log(slog.LevelInfo, "status callback", "status", stored.Status, "duplicate", !created)
 		s.twiml(w, "")
@@ -220,7 +241,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 		// Twilio need not wait for it: a mark lost here only lets the
 		// sweep hand the callback on again, to idempotent consumers.
 		_ = http.NewResponseController(w).Flush()
-		if err := s.Store.MarkWebhookPublished(r.Context(), stored.ID); err != nil {
+		if err := s.Store.MarkWebhookPublished(work, stored.ID); err != nil {
 			log(slog.LevelWarn, "published but not marked; a replay will publish again", "error", err)
 		}
 	}

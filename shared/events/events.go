@@ -40,10 +40,14 @@ func DeadLetterTopic(topic string) string { return topic + "-dead-letter" }
 // message before dead-lettering it (Pub/Sub allows 5 to 100). Every refused
 // push counts, including a 429 from a function at its instance cap: the
 // campaign fan-out topics, whose functions are capped to keep Cloud Tasks'
-// ramp and whose backlog a large campaign fills for an hour, get the most.
+// ramp and whose backlog a large campaign fills for an hour, get the most;
+// so does the inbound topic, which carries a STOP the Webhooks function
+// could not store (Firestore down): ten attempts span some 40 minutes of
+// backoff, and a longer outage would dead-letter a STOP the person was
+// told was honoured.
 func DeliveryAttempts(topic string) int32 {
 	switch topic {
-	case TopicCampaignLaunch, TopicRecipients:
+	case TopicCampaignLaunch, TopicRecipients, TopicInbound:
 		return 100
 	}
 	return 10
