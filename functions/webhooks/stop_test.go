@@ -18,6 +18,7 @@ import (
 	standin "github.com/eventstreamengine/ese/emulators/twilio"
 	handleinbound "github.com/eventstreamengine/ese/functions/inbound"
 	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/erasure"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/events/memevents"
@@ -305,4 +306,33 @@ func TestWebhooks_store_hangs_hands_on_within_budget(t *testing.T) {
 	}
 	consume(t, mem, pub)
 	stopHistory(t, mem, "SM63")
+}
+
+// A STOP applied with its record and then delivered to HandleInbound only
+// after the person was erased changes nothing: the event says it was
+// applied, so HandleInbound does not bring the person back as STOP (nor
+// their number as a suppression).
+func TestWebhooks_stop_handed_on_after_erasure_applies_nothing(t *testing.T) {
+	t.Parallel()
+	mem, pub := memstore.New(), memevents.New()
+	optedIn(t, mem)
+	f := &fixture{store: mem, events: pub}
+	f.h = (&Server{Config: Config{PublicBaseURL: base, AuthToken: token, ReplyStop: "bye"}, Store: mem, Events: pub}).Routes()
+	if code, _ := f.post("/webhooks/inbound", inboundForm("STOP", "SM64"), token); code != http.StatusOK {
+		t.Fatalf("STOP = %d, want 200", code)
+	}
+	h, err := erasure.NewHasher([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := erasure.Erase(t.Context(), mem, h, person, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	consume(t, mem, pub)
+	if _, err := mem.GetUser(t.Context(), person); !errs.Is(err, errs.NotExist) {
+		t.Errorf("GetUser after erasure and HandleInbound = %v, want not found", err)
+	}
+	if s, err := mem.Suppressed(t.Context(), []string{person}); err != nil || s[person] {
+		t.Errorf("suppressed after erasure and HandleInbound = %v, %v; want not", s, err)
+	}
 }
