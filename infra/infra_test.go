@@ -1021,7 +1021,7 @@ func TestPublishersInCode(t *testing.T) {
 		"shared/importrun/importrun.go":  {[]string{"API", "ReadImport"}, map[string][]string{"events.TopicUserImport": {events.TopicUserImport}}},
 		"shared/importrun/sweep.go":      {[]string{"API"}, map[string][]string{"events.TopicImportUpload": {events.TopicImportUpload}}},
 		"functions/api/maintenance.go":   {[]string{"API"}, map[string][]string{"events.WebhookTopic(e.Kind)": webhookTopics}},
-		"functions/webhooks/webhooks.go": {[]string{"Webhooks"}, map[string][]string{"events.WebhookTopic(e.Kind)": webhookTopics}},
+		"functions/webhooks/webhooks.go": {[]string{"Webhooks"}, map[string][]string{"events.WebhookTopic(e.Kind)": webhookTopics, "events.WebhookTopic(kind)": webhookTopics}},
 		// Trigger (API); Launch (LaunchCampaign).
 		"shared/campaignrun/campaignrun.go": {[]string{"API"}, map[string][]string{"events.TopicCampaignLaunch": {events.TopicCampaignLaunch}}},
 		// A dry run too large for its request (API) is read by LaunchCampaign,
