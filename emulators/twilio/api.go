@@ -97,6 +97,11 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if service == "" {
+		// As Twilio does since April 2024: a send with From names the
+		// account's Default Messaging Service.
+		service = DefaultServiceSID
+	}
 	now := s.cfg.Now().UTC()
 	m := &Message{
 		SID:                 newSID("SM"),
@@ -179,7 +184,7 @@ func (s *Server) admit(m *Message, failLater bool) (Message, bool) {
 	}
 	slot, ok := s.turn(bare(m.From), m.DateCreated)
 	if !ok {
-		if m.MessagingServiceSID == "" {
+		if m.MessagingServiceSID == DefaultServiceSID {
 			return Message{}, false
 		}
 		life = failsWith(CodeQueueOverflow, false)

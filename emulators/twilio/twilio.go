@@ -9,7 +9,8 @@
 //     Twilio, it takes Body or an approved template (ContentSid, HX and 32
 //     hex digits, with ContentVariables, a JSON object of strings), and
 //     From or a Messaging Service (MessagingServiceSid, MG...), and records
-//     which.
+//     which; a send with From names DefaultServiceSID, as Twilio names the
+//     account's Default Messaging Service since April 2024.
 //   - As WhatsApp through Twilio, free text (Body, no ContentSid) reaches
 //     a person only within Window (24h) after their last message to that
 //     sender: otherwise it is accepted (201, queued) and then fails with
@@ -111,6 +112,10 @@ const (
 	channel           = "whatsapp:"
 	apiVersion        = "2010-04-01"
 )
+
+// DefaultServiceSID is the account's Default Messaging Service, which
+// Twilio names on every message sent with From (since April 2024).
+const DefaultServiceSID = "MG00000000000000000000000000000000"
 
 // ServiceSender is the sender a Messaging Service picks from its pool.
 const ServiceSender = DefaultInboundTo

@@ -239,9 +239,9 @@ func TestCreateMessage_content_and_service(t *testing.T) {
 	}{
 		{
 			name: "content_sid_with_variables", from: sender, contentSID: content, contentVariables: `{"1":"Arjuna","2":"Colombo"}`,
-			want: standin.Message{From: sender, ContentSID: content, ContentVariables: map[string]string{"1": "Arjuna", "2": "Colombo"}},
+			want: standin.Message{From: sender, MessagingServiceSID: standin.DefaultServiceSID, ContentSID: content, ContentVariables: map[string]string{"1": "Arjuna", "2": "Colombo"}},
 		},
-		{name: "content_sid_alone", from: sender, contentSID: content, want: standin.Message{From: sender, ContentSID: content}},
+		{name: "content_sid_alone", from: sender, contentSID: content, want: standin.Message{From: sender, MessagingServiceSID: standin.DefaultServiceSID, ContentSID: content}},
 		{
 			name: "messaging_service_picks_the_sender", service: service, body: "Hi",
 			want: standin.Message{From: standin.ServiceSender, Body: "Hi", MessagingServiceSID: service},
@@ -296,8 +296,8 @@ func TestCreateMessage_content_and_service(t *testing.T) {
 			if m.MessagingServiceSid != nil {
 				gotService = *m.MessagingServiceSid
 			}
-			if gotService != tt.service || *m.From != tt.want.From {
-				t.Errorf("answer: messaging_service_sid %q, from %q; want %q, %q", gotService, *m.From, tt.service, tt.want.From)
+			if gotService != tt.want.MessagingServiceSID || *m.From != tt.want.From {
+				t.Errorf("answer: messaging_service_sid %q, from %q; want %q, %q", gotService, *m.From, tt.want.MessagingServiceSID, tt.want.From)
 			}
 			sent := s.Sent()
 			if len(sent) != 1 {

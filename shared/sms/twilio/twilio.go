@@ -203,12 +203,14 @@ func (p *Provider) SentTo(ctx context.Context, phone string, since time.Time) ([
 }
 
 // ours reports whether s went from our sender: through our Messaging
-// Service, or from our number.
+// Service, or from our number. In From mode the service is not looked at:
+// since April 2024 Twilio names the account's Default Messaging Service on
+// every message, even one sent with From.
 func (p *Provider) ours(s sms.Sent) bool {
 	if p.service != "" {
 		return s.Service == p.service
 	}
-	return s.Service == "" && withChannel(s.From) == p.from
+	return withChannel(s.From) == p.from
 }
 
 // Ready fetches our account: it fails when Twilio is unreachable, the

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -166,6 +167,8 @@ func TestSend(t *testing.T) {
 					Body:           "Hello Ada",
 					Status:         "queued",
 					StatusCallback: "https://example.com/webhooks/status",
+					// Twilio names the Default Messaging Service on a From send.
+					MessagingServiceSID: standin.DefaultServiceSID,
 				}}
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
@@ -233,13 +236,13 @@ func TestSend_content_and_service(t *testing.T) {
 			name: "content_from_number",
 			cfg:  twilio.Config{From: sender},
 			req:  sms.Request{Body: "Hi Ada", ContentSID: content, ContentVariables: map[string]string{"1": "Ada", "2": "Colombo"}},
-			want: standin.Message{From: sender, ContentSID: content, ContentVariables: map[string]string{"1": "Ada", "2": "Colombo"}},
+			want: standin.Message{From: sender, MessagingServiceSID: standin.DefaultServiceSID, ContentSID: content, ContentVariables: map[string]string{"1": "Ada", "2": "Colombo"}},
 		},
 		{
 			name: "content_without_variables",
 			cfg:  twilio.Config{From: sender},
 			req:  sms.Request{Body: "Your order shipped", ContentSID: content},
-			want: standin.Message{From: sender, ContentSID: content},
+			want: standin.Message{From: sender, MessagingServiceSID: standin.DefaultServiceSID, ContentSID: content},
 		},
 		{
 			name: "body_through_service",
@@ -478,7 +481,7 @@ func TestSentTo_failed_message(t *testing.T) {
 			for i := range got {
 				got[i].DateCreated = time.Time{}
 			}
-			want := []sms.Sent{{SID: res.SID, To: tt.to, From: strings.TrimPrefix(sender, "whatsapp:"), Body: "Hi", Status: "failed", ErrorCode: tt.wantCode}}
+			want := []sms.Sent{{SID: res.SID, To: tt.to, From: strings.TrimPrefix(sender, "whatsapp:"), Service: standin.DefaultServiceSID, Body: "Hi", Status: "failed", ErrorCode: tt.wantCode}}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("SentTo() (-want, +got):\n%s", diff)
 			}
@@ -487,8 +490,11 @@ func TestSentTo_failed_message(t *testing.T) {
 }
 
 // SentTo lists only what our own sender sent: the same account's other
-// number, or a Messaging Service other than ours (or none, when ours is
-// one), is never evidence of our send.
+// number, or a Messaging Service other than ours, is never evidence of
+// our send. In From mode the service is not looked at: Twilio names the
+// account's Default Messaging Service on a send with From (the stand-in
+// does too), and a send through a service from our own number's pool is
+// from our number all the same.
 func TestSentTo_only_our_sender(t *testing.T) {
 	t.Parallel()
 	const ada = "+94771234577"
@@ -502,10 +508,12 @@ func TestSentTo_only_our_sender(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		us   string // which of senders is ours
+		us   string   // which of senders is ours
+		want []string // the senders whose sends SentTo lists
 	}{
-		{"from_a_number", "our_number"},
-		{"through_a_service", "our_service"},
+		// The services' pool sends from our number (standin.ServiceSender).
+		{"from_a_number", "our_number", []string{"other_service", "our_number", "our_service"}},
+		{"through_a_service", "our_service", []string{"our_service"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -513,7 +521,7 @@ func TestSentTo_only_our_sender(t *testing.T) {
 			s.OpenWindow(ada, sender)
 			s.OpenWindow(ada, other)
 			s.OpenWindow(ada, standin.ServiceSender)
-			var want string
+			sidOf := map[string]string{}
 			for name, cfg := range senders {
 				cfg.AccountSID, cfg.AuthToken, cfg.APIURL = accountSID, authToken, url
 				p, err := twilio.New(cfg)
@@ -524,9 +532,7 @@ func TestSentTo_only_our_sender(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Send(%s) error = %v", name, err)
 				}
-				if name == tc.us {
-					want = res.SID
-				}
+				sidOf[res.SID] = name
 			}
 			cfg := senders[tc.us]
 			cfg.AccountSID, cfg.AuthToken, cfg.APIURL = accountSID, authToken, url
@@ -538,11 +544,15 @@ func TestSentTo_only_our_sender(t *testing.T) {
 			if err != nil {
 				t.Fatalf("SentTo() error = %v", err)
 			}
-			var sids []string
+			var names []string
 			for _, m := range got {
-				sids = append(sids, m.SID)
+				if sidOf[m.SID] == "our_number" && m.Service != standin.DefaultServiceSID {
+					t.Errorf("SentTo() lists our From send with service %q, want the default service %s", m.Service, standin.DefaultServiceSID)
+				}
+				names = append(names, sidOf[m.SID])
 			}
-			if diff := cmp.Diff([]string{want}, sids); diff != "" {
+			slices.Sort(names)
+			if diff := cmp.Diff(tc.want, names); diff != "" {
 				t.Errorf("SentTo() of 4 senders' sends (-want, +got):\n%s", diff)
 			}
 		})
