@@ -569,15 +569,7 @@ func (s *Sender) reconcile(ctx context.Context, seen message.Message) (bool, err
 		} else if err != nil && !errs.Is(err, errs.NotExist) {
 			return false, fmt.Errorf("sending.reconcile: %w", err)
 		}
-		at := x.DateCreated
-		if at.IsZero() {
-			at = s.now()
-		}
-		err := s.finish(ctx, cur.ID, func(m *message.Message) {
-			m.ProviderSID = x.SID
-			m.Apply(message.ProviderUpdate{Status: message.Sent, At: at})
-		})
-		return err == nil, err
+		return true, s.recordListed(ctx, cur, x)
 	}
 	if s.now().Sub(claimed) < s.ReconcileAfter {
 		return false, errs.E(errs.Transient, "message %s: claim of %s not yet provably unsent", cur.ID, claimed.Format(time.RFC3339))
@@ -586,6 +578,45 @@ func (s *Sender) reconcile(ctx context.Context, seen message.Message) (bool, err
 		return false, errHeld
 	}
 	return false, s.release(ctx, cur)
+}
+
+// recordListed records x, the provider's listed send found for the claim
+// seen, in one transaction that still finds that claim unresolved: a
+// callback (a 63018 retry, a failure) or another delivery that moved the
+// message meanwhile owns it, and the task is retried to look again. A
+// send the provider lists as failed is recorded FAILED with its code,
+// never SENT.
+func (s *Sender) recordListed(ctx context.Context, seen message.Message, x sms.Sent) error {
+	at := x.DateCreated
+	if at.IsZero() {
+		at = s.now()
+	}
+	failed := x.Status == "failed" || x.Status == "undelivered"
+	_, err := s.Store.UpdateMessage(ctx, seen.ID, func(m *message.Message) error {
+		switch {
+		case m.Status != message.Sending && m.Status != message.Reconcile, !sameClaim(m, seen),
+			slices.Contains(m.PriorSIDs, x.SID), m.ProviderSID != "" && m.ProviderSID != x.SID:
+			return errNotClaimable
+		}
+		m.ProviderSID = x.SID
+		if failed {
+			m.Apply(message.ProviderUpdate{Status: message.Failed, ErrorCode: x.ErrorCode, At: at})
+		} else {
+			m.Apply(message.ProviderUpdate{Status: message.Sent, At: at})
+		}
+		m.UpdatedAt = s.now()
+		return nil
+	})
+	if errors.Is(err, errNotClaimable) {
+		return errs.E(errs.Transient, "message %s changed while recording the provider's listed send", seen.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("sending.reconcile: %w", err)
+	}
+	if failed {
+		logging.FromContext(ctx).Warn("claim reconciled: the earlier attempt's send failed at the provider", "provider_sid", x.SID, "error_code", x.ErrorCode)
+	}
+	return nil
 }
 
 // ClockSkew is how far the provider's clock and ours may disagree when

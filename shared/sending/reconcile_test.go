@@ -1,0 +1,92 @@
+package sending_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/deliverystatus"
+	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/message"
+	"github.com/eventstreamengine/ese/shared/sending"
+	"github.com/eventstreamengine/ese/shared/sms"
+)
+
+// lostAnswer sends for real, then loses the answer (a timeout); its SentTo
+// runs hook once after listing, as a callback landing while reconcile
+// holds the provider's list would.
+type lostAnswer struct {
+	sms.Provider
+	hook     func()
+	failedAs string // if set, the list shows every send failed with this code
+}
+
+func (l *lostAnswer) Send(ctx context.Context, r sms.Request) (sms.Result, error) {
+	if _, err := l.Provider.Send(ctx, r); err != nil {
+		return sms.Result{}, err
+	}
+	return sms.Result{}, errs.E(errs.Transient, "timeout")
+}
+
+func (l *lostAnswer) SentTo(ctx context.Context, p string, since time.Time) ([]sms.Sent, error) {
+	out, err := l.Provider.SentTo(ctx, p, since)
+	for i := range out {
+		if l.failedAs != "" {
+			out[i].Status, out[i].ErrorCode = "failed", l.failedAs
+		}
+	}
+	if h := l.hook; h != nil {
+		l.hook = nil
+		h()
+	}
+	return out, err
+}
+
+// A 63018 callback that lands while reconcile holds the provider's list
+// has made a new attempt: reconcile must not record the refused send as
+// SENT (the new attempt would never go); it asks for a retry instead.
+func TestReconcile_rate_limit_callback_during_the_list(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	m := f.queued(t, "+94771234567", consent.OptIn)
+	la := &lostAnswer{Provider: f.sender.Provider}
+	f.sender.Provider = la
+	if _, err := f.send(t, m); !errs.Is(err, errs.Transient) {
+		t.Fatalf("Send() error = %v, want transient (the answer lost)", err)
+	}
+	sid := f.standin.Sent()[0].SID
+	a := &deliverystatus.Applier{Store: f.store, GiveUpAfter: time.Minute, Retries: noRetask{}}
+	la.hook = func() {
+		if err := a.Apply(context.Background(), deliverystatus.Callback{ProviderSID: sid, MessageID: m.ID,
+			Update: message.ProviderUpdate{Status: message.Failed, ErrorCode: "63018", Class: message.FailureRateLimited, At: time.Now()}}); err != nil {
+			t.Errorf("Apply() error = %v", err)
+		}
+	}
+	if _, err := f.send(t, m); !errs.Is(err, errs.Transient) {
+		t.Errorf("Send() (reconcile) error = %v, want transient: the message moved meanwhile", err)
+	}
+	got := f.get(t, m)
+	if got.Status != message.Deferred || got.ProviderSID != "" {
+		t.Errorf("message %s as %q (prior %v), want DEFERRED for its new attempt, no sid", got.Status, got.ProviderSID, got.PriorSIDs)
+	}
+}
+
+// A send the provider lists but failed is recorded FAILED with its code,
+// never SENT.
+func TestReconcile_listed_failed_send(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	m := f.queued(t, "+94771234567", consent.OptIn)
+	f.sender.Provider = &lostAnswer{Provider: f.sender.Provider, failedAs: "30008"}
+	if _, err := f.send(t, m); !errs.Is(err, errs.Transient) {
+		t.Fatalf("Send() error = %v, want transient (the answer lost)", err)
+	}
+	if o, err := f.send(t, m); err != nil || o != sending.OutcomeReconciled {
+		t.Fatalf("Send() (reconcile) = %q, %v; want reconciled", o, err)
+	}
+	got := f.get(t, m)
+	if got.Status != message.Failed || got.ProviderSID != f.standin.Sent()[0].SID || got.ErrorCode != "30008" {
+		t.Errorf("message %s as %q, error %q; want FAILED as the listed send, with its code", got.Status, got.ProviderSID, got.ErrorCode)
+	}
+}
