@@ -89,9 +89,11 @@ func (s *Server) resolveMessage(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, notFound(err, "message", id))
 		return
 	}
-	if retask {
+	if retask || m.Status.Concluded() {
 		// Asked again by a repeated request while the message waits; the
-		// stranded-message sweep makes it too, should both fail.
+		// stranded-message sweep makes it too, should both fail. After
+		// "sent" the same request checks the campaign's completion (the
+		// message may have been its last open one), again on a repeat.
 		if err := s.Runner.RetaskSoon(r.Context(), m.CampaignID, []string{m.ID}); err != nil {
 			fail(w, r, err)
 			return

@@ -173,8 +173,11 @@ func TestMessages_resolve(t *testing.T) {
 		}
 		retasks = append(retasks, r)
 	}
+	// Each "sent" asks for the campaign's completion check (through the
+	// retask path); each resend for the task.
+	sent := events.Recipients{CampaignID: cid, MessageIDs: []string{held[0]}, Retask: true}
 	want := events.Recipients{CampaignID: cid, MessageIDs: []string{held[1]}, Retask: true}
-	if diff := cmp.Diff([]events.Recipients{want, want}, retasks); diff != "" {
+	if diff := cmp.Diff([]events.Recipients{sent, sent, want, want}, retasks); diff != "" {
 		t.Errorf("retask requests (-want, +got):\n%s", diff)
 	}
 	// Once it is claimed again, a repeat changes nothing and asks nothing.
@@ -187,8 +190,8 @@ func TestMessages_resolve(t *testing.T) {
 	if code, out := f.call("POST", path(held[1]), `{"outcome":"resend"}`); code != 200 || out["status"] != "SENDING" {
 		t.Errorf("repeated resend after the claim = %d %v", code, out)
 	}
-	if n := len(f.events.Published(events.TopicRecipients)); n != 2 {
-		t.Errorf("%d retask requests, want still 2", n)
+	if n := len(f.events.Published(events.TopicRecipients)); n != 4 {
+		t.Errorf("%d retask requests, want still 4", n)
 	}
 }
 
@@ -206,3 +209,37 @@ func namesField(out map[string]any, field string) bool {
 }
 
 func sorted(ids []string) []string { return slices.Sorted(slices.Values(ids)) }
+
+// Resolving a campaign's last open message "sent" completes the campaign
+// (through the request the API publishes), and a repeat asks again.
+func TestResolve_sent_last_message_completes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cid, held := f.heldMessages(1)
+	if _, err := f.store.UpdateCampaign(t.Context(), cid, func(c *campaign.Campaign) error { c.FanoutDone = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if code, out := f.call("POST", "/api/v1/messages/"+held[0]+"/resolve", `{"outcome":"sent"}`); code != 200 {
+			t.Fatalf("resolve sent = %d %v", code, out)
+		}
+	}
+	reqs := f.events.Published(events.TopicRecipients)
+	if len(reqs) != 2 {
+		t.Fatalf("%d requests published, want 2 (one per answer)", len(reqs))
+	}
+	var ev events.Recipients
+	if err := json.Unmarshal(reqs[0].Data, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.server.Runner.Recipients(t.Context(), ev); err != nil {
+		t.Fatalf("Recipients(%+v) error = %v", ev, err)
+	}
+	c, err := f.store.GetCampaign(t.Context(), cid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Status != campaign.Completed {
+		t.Errorf("campaign %s after its last open message resolved sent, want COMPLETED", c.Status)
+	}
+}

@@ -53,8 +53,9 @@ func (r *Runner) retask(ctx context.Context, ev events.Recipients) error {
 		return permanentIfMissing(err)
 	}
 	now := r.now()
-	n := 0
+	n, concluded := 0, false
 	for _, m := range ms {
+		concluded = concluded || m.Status.Concluded()
 		if (m.Status != message.Queued && m.Status != message.Deferred) || m.TaskGeneration == 0 {
 			continue // claimed, concluded or held since: nothing to make
 		}
@@ -68,5 +69,10 @@ func (r *Runner) retask(ctx context.Context, ev events.Recipients) error {
 		n++
 	}
 	logging.FromContext(ctx).Info("messages given a task of a new generation", "campaign_id", c.ID, "count", n)
+	if concluded {
+		// An operator's "sent" asks here too: it may have concluded the
+		// campaign's last open message, and no Sender will check.
+		return r.CheckCompletion(ctx, c.ID)
+	}
 	return nil
 }
