@@ -182,14 +182,23 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 		return s.stop(ctx, m)
 	}
 	now := s.now()
-	if m.ScheduledAt != nil && m.ScheduledAt.After(now.Add(EarlyGrace)) {
-		// An older task for a message since deferred again: the newer
-		// task sends it. Make sure it exists (a deferral whose enqueue
-		// failed is repaired here; an existing one is not made twice).
+	switch {
+	case m.ScheduledAt != nil && m.ScheduledAt.After(now.Add(EarlyGrace)):
+		// An older task for a message since deferred (quiet hours, or a
+		// backoff after the provider's rate limit): the newer task sends
+		// it. Make sure it exists (a deferral whose enqueue failed is
+		// repaired here; an existing one is not made twice).
 		if err := s.enqueueDeferred(ctx, queueOf(c), m, *m.ScheduledAt); err != nil {
 			return "", err
 		}
 		return OutcomeDeferred, nil
+	case m.ScheduledAt != nil && m.ScheduledAt.After(now):
+		// Its own task a moment early by this instance's clock, or an
+		// older one just before it: never before its time (a backoff is
+		// kept to the second), and never deferred again to the same time
+		// (the same task name, which Cloud Tasks would dedupe away): a
+		// redelivery in a moment sends it.
+		return "", errs.E(errs.Transient, "message %s is due at %s", m.ID, m.ScheduledAt.Format(time.RFC3339))
 	}
 
 	// A first look at the person, to skip without a claim and to judge
@@ -218,7 +227,7 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 		return "", errs.Wrap(errs.Permanent, err, "sending.Send")
 	}
 	_, loc := compliance.Zone(u)
-	if quiet, until := window.Quiet(now, loc); quiet && !arrivedEarly(m, now) {
+	if quiet, until := window.Quiet(now, loc); quiet {
 		if err := s.deferUntil(ctx, queueOf(c), m, until); err != nil {
 			return "", err
 		}
@@ -393,19 +402,11 @@ func (s *Sender) stopped(ctx context.Context, m message.Message) (Outcome, error
 	return OutcomeCancelled, s.concluded(ctx, m.CampaignID)
 }
 
-// EarlyGrace is how early a deferred message's task may run and still
-// send: quiet hours were judged when it was deferred to ScheduledAt, and
-// a task a moment early by its instance's clock must not defer again to
-// the same time (the same task name, which Cloud Tasks would dedupe away,
-// leaving the message with no task). The same minute within which Send
-// takes a ScheduledAt as due rather than as a later task's.
+// EarlyGrace is how far ahead of a deferred message's time its task is
+// taken for a moment early (its instance's clock, Cloud Tasks' dispatch)
+// and retried shortly, rather than for an older task whose newer one must
+// exist. Either way nothing is sent before the message's time.
 const EarlyGrace = time.Minute
-
-// arrivedEarly reports whether m's task ran before m's scheduled time but
-// within EarlyGrace of it.
-func arrivedEarly(m message.Message, now time.Time) bool {
-	return m.ScheduledAt != nil && m.ScheduledAt.After(now) && !m.ScheduledAt.After(now.Add(EarlyGrace))
-}
 
 // deferUntil holds a message for the end of quiet hours with a new task
 // of its own, named for the time, so a redelivery makes it only once.

@@ -566,19 +566,22 @@ func TestSend_deferral_goes_to_the_campaigns_queue_generation(t *testing.T) {
 }
 
 // A deferred message's task that runs a moment before its time by the
-// instance's clock, still in quiet hours, sends: deferring again to the
-// same time would name the same task, which Cloud Tasks dedupes away.
+// instance's clock, still in quiet hours, is retried shortly: it never
+// sends early, and never defers again to the same time (the same task
+// name, which Cloud Tasks dedupes away). At its time it sends.
 func TestSend_deferred_task_a_moment_early(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name      string
 		early     time.Duration
 		want      sending.Outcome
+		wantErr   bool // transient: delivered again in a moment
 		wantSent  int
 		wantState message.Status
 	}{
-		{name: "two_seconds_early_sends", early: 2 * time.Second, want: sending.OutcomeSent, wantSent: 1, wantState: message.Sent},
-		{name: "at_the_grace_sends", early: sending.EarlyGrace, want: sending.OutcomeSent, wantSent: 1, wantState: message.Sent},
+		{name: "at_its_time_sends", want: sending.OutcomeSent, wantSent: 1, wantState: message.Sent},
+		{name: "two_seconds_early_retries", early: 2 * time.Second, wantErr: true, wantState: message.Deferred},
+		{name: "at_the_grace_retries", early: sending.EarlyGrace, wantErr: true, wantState: message.Deferred},
 		{name: "earlier_than_the_grace_waits", early: sending.EarlyGrace + time.Second, want: sending.OutcomeDeferred, wantState: message.Deferred},
 	}
 	for _, tc := range tests {
@@ -595,8 +598,8 @@ func TestSend_deferred_task_a_moment_early(t *testing.T) {
 			}
 			f.sender.Now = func() time.Time { return until.Add(-tc.early) }
 			o, err := f.send(t, m)
-			if err != nil || o != tc.want {
-				t.Errorf("Send %v early = %q, %v; want %q", tc.early, o, err, tc.want)
+			if (err != nil) != tc.wantErr || (tc.wantErr && !errs.Is(err, errs.Transient)) || o != tc.want {
+				t.Errorf("Send %v early = %q, %v; want %q (transient error: %v)", tc.early, o, err, tc.want, tc.wantErr)
 			}
 			if got := f.get(t, m).Status; got != tc.wantState {
 				t.Errorf("message %s, want %s", got, tc.wantState)
