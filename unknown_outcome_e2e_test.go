@@ -62,13 +62,13 @@ func TestUnknownOutcome_hold_then_resolve(t *testing.T) {
 		t.Errorf("stand-in has %d sends, want the other person's only", n)
 	}
 
-	code, out := d.do("POST", "/api/v1/messages/"+id+"/resolve", strings.NewReader(`{"outcome":"resend"}`), "application/json")
+	code, out := d.do("POST", "/api/v1/messages/"+id+"/resolve", strings.NewReader(`{"outcome":"resend","attempts":1}`), "application/json")
 	if code != 200 || out["task_generation"] == nil {
 		t.Fatalf("resolve resend = %d %v", code, out)
 	}
 	held(2) // its new task ran: claimed again, lost again, held again
 
-	code, out = d.do("POST", "/api/v1/messages/"+id+"/resolve", strings.NewReader(`{"outcome":"sent"}`), "application/json")
+	code, out = d.do("POST", "/api/v1/messages/"+id+"/resolve", strings.NewReader(`{"outcome":"sent","attempts":2,"note":"seen in Twilio's console"}`), "application/json")
 	if code != 200 || out["status"] != "SENT" {
 		t.Fatalf("resolve sent = %d %v", code, out)
 	}
@@ -85,7 +85,12 @@ func TestUnknownOutcome_hold_then_resolve(t *testing.T) {
 		_, c := d.do("GET", "/api/v1/campaigns/"+cid, nil, "")
 		return c["status"] == "COMPLETED", fmt.Sprint(c["status"])
 	})
-	if code, out := d.do("POST", "/api/v1/messages/"+id+"/resolve", strings.NewReader(`{"outcome":"resend"}`), "application/json"); code != http.StatusConflict {
+	if code, out := d.do("POST", "/api/v1/messages/"+id+"/resolve", strings.NewReader(`{"outcome":"resend","attempts":2}`), "application/json"); code != http.StatusConflict {
 		t.Errorf("resend once SENT = %d %v, want 409", code, out)
+	}
+	// The first resend, retried late: a decision on attempt 1 is answered
+	// as it was, and moves nothing.
+	if code, out := d.do("POST", "/api/v1/messages/"+id+"/resolve", strings.NewReader(`{"outcome":"resend","attempts":1}`), "application/json"); code != 200 || out["status"] != "SENT" {
+		t.Errorf("the first resend retried = %d %v, want 200 and still SENT", code, out)
 	}
 }

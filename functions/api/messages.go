@@ -32,17 +32,25 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ms, err := s.Store.MessagesByStatus(r.Context(), message.Reconcile, cid, q.Get("after"), n)
+	page, err := s.Store.MessagesByStatus(r.Context(), message.Reconcile, cid, q.Get("after"), n)
 	if err != nil {
 		fail(w, r, err)
 		return
+	}
+	// Only those the Sender held for an operator: a RECONCILE message
+	// not yet held is still being reconciled, and not theirs to decide.
+	var ms []message.Message
+	for _, m := range page {
+		if m.HeldAt != nil {
+			ms = append(ms, m)
+		}
 	}
 	out := map[string]any{"messages": nonNil(ms), "count": len(ms), "status": message.Reconcile}
 	if cid != "" {
 		out["campaign_id"] = cid
 	}
-	if len(ms) == n {
-		out["next_after"] = ms[len(ms)-1].ID
+	if len(page) == n {
+		out["next_after"] = page[len(page)-1].ID
 	}
 	respond(w, http.StatusOK, out)
 }
@@ -51,15 +59,19 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
 var providerSID = regexp.MustCompile(`^(SM|MM)[0-9a-f]{32}$`)
 
 // resolveMessage records an operator's decision on a message held with
-// an unknown outcome: {"outcome": "sent"} (optionally with its
-// "message_sid") records it SENT; {"outcome": "resend"} gives it a new
-// claim generation and a task. 409 when it is not awaiting resolution;
-// the same decision again is answered as the first.
+// an unknown outcome, on the attempt they saw listed ("attempts", required):
+// {"outcome": "sent"} (optionally with its "message_sid") records it SENT;
+// {"outcome": "resend"} gives it a new claim generation and a task; an
+// optional "note" is kept with the decision. 409 when that attempt is not
+// held for an operator (still being reconciled, or a later one); the same
+// decision on the same attempt again is answered as the first.
 func (s *Server) resolveMessage(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	var body struct {
 		Outcome    string `json:"outcome"`
 		MessageSID string `json:"message_sid"`
+		Attempts   int    `json:"attempts"`
+		Note       string `json:"note"`
 	}
 	if err := decode(w, r, &body); err != nil {
 		fail(w, r, err)
@@ -78,12 +90,19 @@ func (s *Server) resolveMessage(w http.ResponseWriter, r *http.Request) {
 	default:
 		d = append(d, errs.Detail{Field: "outcome", Message: `must be "sent" or "resend"`})
 	}
+	if body.Attempts < 1 {
+		d = append(d, errs.Detail{Field: "attempts", Message: "required: the held message's attempts, as listed (the decision is about that attempt)"})
+	}
+	if len(body.Note) > 1000 {
+		d = append(d, errs.Detail{Field: "note", Message: "at most 1000 characters"})
+	}
 	if len(d) > 0 {
 		fail(w, r, errs.WithDetails(errs.Invalid, "invalid resolution", d))
 		return
 	}
 	m, retask, err := sending.Resolve(r.Context(), s.Store, sending.Resolution{
-		MessageID: id, Outcome: message.Outcome(body.Outcome), ProviderSID: body.MessageSID, By: callerOf(r.Context()),
+		MessageID: id, Attempts: body.Attempts, Outcome: message.Outcome(body.Outcome), ProviderSID: body.MessageSID,
+		By: callerOf(r.Context()), Note: body.Note,
 	}, s.now())
 	if err != nil {
 		fail(w, r, notFound(err, "message", id))

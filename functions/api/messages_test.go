@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,8 +30,9 @@ func (f *fixture) heldMessages(n int) (string, []string) {
 	var ids []string
 	for i := range n + 1 {
 		p := fmt.Sprintf("+9477123450%d", i)
+		heldAt := claimed.Add(time.Minute)
 		m := message.Message{ID: message.ID(c.ID, p), CampaignID: c.ID, Phone: p, Status: message.Reconcile,
-			Body: "Hi", ClaimedAt: &claimed, Attempts: 1, CreatedAt: claimed, UpdatedAt: claimed}
+			Body: "Hi", ClaimedAt: &claimed, Attempts: 1, CreatedAt: claimed, UpdatedAt: claimed, HeldAt: &heldAt}
 		if i == n {
 			m.Status, m.ProviderSID, m.SentAt = message.Sent, "SM"+fmt.Sprintf("%032x", 7), &claimed
 		} else {
@@ -51,6 +53,12 @@ func TestMessages_list_awaiting_resolution(t *testing.T) {
 	f := newFixture(t)
 	c1, held1 := f.heldMessages(3)
 	_, held2 := f.heldMessages(1)
+	// One still being reconciled (not held yet) is not the operator's.
+	claimed := time.Now().UTC()
+	if _, err := f.store.CreateMessages(t.Context(), []message.Message{{ID: message.ID(c1, "+94771239999"), CampaignID: c1, Phone: "+94771239999",
+		Status: message.Reconcile, Body: "Hi", ClaimedAt: &claimed, Attempts: 1, CreatedAt: claimed, UpdatedAt: claimed}}); err != nil {
+		t.Fatal(err)
+	}
 
 	page := func(query string) ([]string, any) {
 		t.Helper()
@@ -85,8 +93,8 @@ func TestMessages_list_awaiting_resolution(t *testing.T) {
 	if diff := cmp.Diff(sorted(want), got); diff != "" {
 		t.Errorf("paged across campaigns (-want, +got):\n%s", diff)
 	}
-	if code, out := f.call("GET", "/api/v1/monitoring/dashboard", ""); code != 200 || out["unknown_outcome_messages"] != float64(len(want)) {
-		t.Errorf("dashboard = %d, unknown_outcome_messages %v; want %d", code, out["unknown_outcome_messages"], len(want))
+	if code, out := f.call("GET", "/api/v1/monitoring/dashboard", ""); code != 200 || out["unknown_outcome_messages"] != float64(len(want)+1) {
+		t.Errorf("dashboard = %d, unknown_outcome_messages %v; want %d (every RECONCILE)", code, out["unknown_outcome_messages"], len(want)+1)
 	}
 	one, next := page("&campaign_id=" + c1)
 	if diff := cmp.Diff(sorted(held1), one); diff != "" || next != nil {
@@ -124,13 +132,16 @@ func TestMessages_resolve(t *testing.T) {
 		wantCode       int
 		wantField      string
 	}{
-		{"no_outcome", held[0], `{}`, 400, "outcome"},
-		{"unknown_outcome", held[0], `{"outcome":"delivered"}`, 400, "outcome"},
-		{"bad_sid", held[0], `{"outcome":"sent","message_sid":"SM123"}`, 400, "message_sid"},
-		{"sid_with_resend", held[0], `{"outcome":"resend","message_sid":"` + sid + `"}`, 400, "message_sid"},
-		{"unknown_field", held[0], `{"outcome":"sent","by":"me"}`, 400, "by"},
-		{"sid_of_another_message", held[0], `{"outcome":"sent","message_sid":"SM` + fmt.Sprintf("%032x", 7) + `"}`, 409, ""},
-		{"unknown_message", "nope", `{"outcome":"sent"}`, 404, ""},
+		{"no_outcome", held[0], `{"attempts":1}`, 400, "outcome"},
+		{"no_attempts", held[0], `{"outcome":"sent"}`, 400, "attempts"},
+		{"long_note", held[0], `{"outcome":"sent","attempts":1,"note":"` + strings.Repeat("x", 1001) + `"}`, 400, "note"},
+		{"another_attempt", held[0], `{"outcome":"sent","attempts":2}`, 409, ""},
+		{"unknown_outcome", held[0], `{"outcome":"delivered","attempts":1}`, 400, "outcome"},
+		{"bad_sid", held[0], `{"outcome":"sent","attempts":1,"message_sid":"SM123"}`, 400, "message_sid"},
+		{"sid_with_resend", held[0], `{"outcome":"resend","attempts":1,"message_sid":"` + sid + `"}`, 400, "message_sid"},
+		{"unknown_field", held[0], `{"outcome":"sent","attempts":1,"by":"me"}`, 400, "by"},
+		{"sid_of_another_message", held[0], `{"outcome":"sent","attempts":1,"message_sid":"SM` + fmt.Sprintf("%032x", 7) + `"}`, 409, ""},
+		{"unknown_message", "nope", `{"outcome":"sent","attempts":1}`, 404, ""},
 	} {
 		code, out := f.call("POST", path(tc.id), tc.body)
 		if code != tc.wantCode || !namesField(out, tc.wantField) {
@@ -140,7 +151,7 @@ func TestMessages_resolve(t *testing.T) {
 
 	// sent, twice: the same answer, one resolution.
 	for range 2 {
-		code, out := f.call("POST", path(held[0]), `{"outcome":"sent","message_sid":"`+sid+`"}`)
+		code, out := f.call("POST", path(held[0]), `{"outcome":"sent","attempts":1,"note":"seen in the console","message_sid":"`+sid+`"}`)
 		if code != 200 || out["status"] != "SENT" || out["provider_sid"] != sid {
 			t.Fatalf("resolve sent = %d %v", code, out)
 		}
@@ -149,18 +160,19 @@ func TestMessages_resolve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Resolutions) != 1 || m.Resolutions[0].By != "api-key" || m.Resolutions[0].Outcome != message.OutcomeSent || m.Resolutions[0].At.IsZero() || m.SentAt == nil {
+	if len(m.Resolutions) != 1 || m.Resolutions[0].By != "api-key" || m.Resolutions[0].Outcome != message.OutcomeSent || m.Resolutions[0].At.IsZero() || m.SentAt == nil ||
+		m.Resolutions[0].Attempts != 1 || m.Resolutions[0].Note != "seen in the console" {
 		t.Errorf("resolved message = %+v, want SENT with one resolution by api-key", m)
 	}
 	// Not awaiting resolution any more: another decision is a conflict.
-	if code, out := f.call("POST", path(held[0]), `{"outcome":"resend"}`); code != 409 {
+	if code, out := f.call("POST", path(held[0]), `{"outcome":"resend","attempts":1}`); code != 409 {
 		t.Errorf("resend a SENT message = %d %v, want 409", code, out)
 	}
 
 	// resend, twice: QUEUED under a task generation of its own, its task
 	// asked for (again while it waits for it).
 	for range 2 {
-		code, out := f.call("POST", path(held[1]), `{"outcome":"resend"}`)
+		code, out := f.call("POST", path(held[1]), `{"outcome":"resend","attempts":1}`)
 		if code != 200 || out["status"] != "QUEUED" || out["claimed_at"] != nil || out["task_generation"] == nil {
 			t.Fatalf("resolve resend = %d %v", code, out)
 		}
@@ -187,7 +199,7 @@ func TestMessages_resolve(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if code, out := f.call("POST", path(held[1]), `{"outcome":"resend"}`); code != 200 || out["status"] != "SENDING" {
+	if code, out := f.call("POST", path(held[1]), `{"outcome":"resend","attempts":1}`); code != 200 || out["status"] != "SENDING" {
 		t.Errorf("repeated resend after the claim = %d %v", code, out)
 	}
 	if n := len(f.events.Published(events.TopicRecipients)); n != 4 {
@@ -220,7 +232,7 @@ func TestResolve_sent_last_message_completes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if code, out := f.call("POST", "/api/v1/messages/"+held[0]+"/resolve", `{"outcome":"sent"}`); code != 200 {
+		if code, out := f.call("POST", "/api/v1/messages/"+held[0]+"/resolve", `{"outcome":"sent","attempts":1}`); code != 200 {
 			t.Fatalf("resolve sent = %d %v", code, out)
 		}
 	}

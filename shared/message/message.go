@@ -150,6 +150,17 @@ type Message struct {
 	// Resolutions are the operator's decisions on a message whose outcome
 	// was unknown and held for them (UNKNOWN_OUTCOME=hold), oldest first.
 	Resolutions []Resolution `json:"resolutions,omitempty"`
+	// HeldAt is when the Sender held the current claim for an operator
+	// (UNKNOWN_OUTCOME=hold, past RECONCILE_AFTER); only then may an
+	// operator resolve it. A new claim clears it.
+	HeldAt *time.Time `json:"held_at,omitempty"`
+	// ResentFrom is the claim time of the attempt an operator said was
+	// not sent: the next claim asks the provider once more for a send
+	// since then (with no end) before it sends again.
+	ResentFrom *time.Time `json:"resent_from,omitempty"`
+	// DuplicateSIDs are sends the provider made for this message beyond
+	// the one it records: evidence that it went twice, kept for audit.
+	DuplicateSIDs []string `json:"duplicate_sids,omitempty"`
 }
 
 // Outcome an operator gives a message held with an unknown outcome.
@@ -168,6 +179,10 @@ type Resolution struct {
 	ProviderSID string    `json:"message_sid,omitempty"` // with OutcomeSent, when the operator knows it
 	By          string    `json:"by"`
 	At          time.Time `json:"at"`
+	// Attempts is the held claim's attempt the decision is about: a
+	// request for another attempt is refused, and a repeat answered.
+	Attempts int    `json:"attempts"`
+	Note     string `json:"note,omitempty"`
 }
 
 // KnowsSID reports whether sid is m's provider sid or one of an earlier

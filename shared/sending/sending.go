@@ -259,7 +259,7 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 			m.Status, m.SkipReason, m.UpdatedAt = message.Skipped, message.SkipFrequencyCap, cl.At
 			return nil
 		}
-		m.Status, m.ClaimedAt, m.UpdatedAt = message.Sending, &cl.At, cl.At
+		m.Status, m.ClaimedAt, m.UpdatedAt, m.HeldAt = message.Sending, &cl.At, cl.At, nil
 		m.Attempts++
 		return nil
 	})
@@ -274,6 +274,18 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 		return s.stopped(ctx, m)
 	}
 
+	if m.ResentFrom != nil {
+		// An operator said the last attempt was not sent: ask the
+		// provider once more, since that attempt's claim and with no end,
+		// before sending again.
+		if found, err := s.listedSince(ctx, m, *m.ResentFrom); err != nil || found {
+			if err != nil {
+				return "", err
+			}
+			log.Warn("an operator's resend found the earlier attempt's send at the provider: recorded, not sent again")
+			return OutcomeReconciled, s.concluded(ctx, m.CampaignID)
+		}
+	}
 	res, err := s.Provider.Send(ctx, sms.Request{
 		To: m.Phone, Body: m.Body, ContentSID: m.ContentSID, ContentVariables: m.ContentVariables,
 		StatusCallback: s.callback(m.ID),
@@ -576,9 +588,34 @@ func (s *Sender) reconcile(ctx context.Context, seen message.Message) (bool, err
 		return false, errs.E(errs.Transient, "message %s: claim of %s not yet provably unsent", cur.ID, claimed.Format(time.RFC3339))
 	}
 	if s.UnknownOutcome == Hold {
-		return false, errHeld
+		return false, s.hold(ctx, cur)
 	}
 	return false, s.release(ctx, cur)
+}
+
+// hold marks the claim seen as held for an operator (HeldAt), only while
+// the message still holds that claim in RECONCILE: only a held claim may
+// be resolved, never one a delivery is still reconciling. It returns
+// errHeld once the claim is held.
+func (s *Sender) hold(ctx context.Context, seen message.Message) error {
+	_, err := s.Store.UpdateMessage(ctx, seen.ID, func(m *message.Message) error {
+		if m.Status != message.Reconcile || !sameClaim(m, seen) {
+			return errNotClaimable
+		}
+		if m.HeldAt != nil {
+			return store.Unchanged
+		}
+		now := s.now()
+		m.HeldAt, m.UpdatedAt = &now, now
+		return nil
+	})
+	if errors.Is(err, errNotClaimable) {
+		return errs.E(errs.Transient, "message %s changed while holding it for an operator", seen.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("sending.hold: %w", err)
+	}
+	return errHeld
 }
 
 // recordListed records x, the provider's listed send found for the claim
@@ -618,6 +655,29 @@ func (s *Sender) recordListed(ctx context.Context, seen message.Message, x sms.S
 		logging.FromContext(ctx).Warn("claim reconciled: the earlier attempt's send failed at the provider", "provider_sid", x.SID, "error_code", x.ErrorCode)
 	}
 	return nil
+}
+
+// listedSince looks for m's send in the provider's list since from (less
+// ClockSkew), with no end, for the claim m holds; found, it records it.
+// When the list cannot be read the claim is released (nothing was sent
+// for it) and the task retried.
+func (s *Sender) listedSince(ctx context.Context, m message.Message, from time.Time) (bool, error) {
+	sent, err := s.Provider.SentTo(ctx, m.Phone, from.Add(-ClockSkew))
+	if err != nil {
+		if rerr := s.release(ctx, m); rerr != nil {
+			return false, rerr
+		}
+		return false, errs.Wrap(errs.Transient, err, "sending.Send: list before a resend")
+	}
+	for _, x := range candidates(sent, m, from, 0) {
+		if other, err := s.Store.MessageByProviderSID(ctx, x.SID); err == nil && other.ID != m.ID {
+			continue
+		} else if err != nil && !errs.Is(err, errs.NotExist) {
+			return false, fmt.Errorf("sending.Send: %w", err)
+		}
+		return true, s.recordListed(ctx, m, x)
+	}
+	return false, nil
 }
 
 // ClockSkew is how far the provider's clock and ours may disagree when
@@ -697,7 +757,7 @@ func (s *Sender) release(ctx context.Context, seen message.Message) error {
 		if (m.Status != message.Sending && m.Status != message.Reconcile) || !sameClaim(m, seen) {
 			return errNotClaimable
 		}
-		m.Status, m.ClaimedAt, m.UpdatedAt = message.Queued, nil, s.now()
+		m.Status, m.ClaimedAt, m.HeldAt, m.UpdatedAt = message.Queued, nil, nil, s.now()
 		return nil
 	})
 	if errors.Is(err, errNotClaimable) {

@@ -466,7 +466,7 @@ func TestSend_held_then_resolved(t *testing.T) {
 			if o, err := f.send(t, m); err != nil || o != sending.OutcomeAwaitingOperator {
 				t.Fatalf("Send again = %q, %v; want awaiting an operator", o, err)
 			}
-			resolved, retask, err := sending.Resolve(t.Context(), f.store, sending.Resolution{MessageID: m.ID, Outcome: tc.outcome, By: "ops@example.com"}, time.Now())
+			resolved, retask, err := sending.Resolve(t.Context(), f.store, sending.Resolution{MessageID: m.ID, Attempts: 1, Outcome: tc.outcome, By: "ops@example.com"}, time.Now())
 			if err != nil {
 				t.Fatalf("Resolve: %v", err)
 			}

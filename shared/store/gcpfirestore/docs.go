@@ -491,6 +491,9 @@ type messageDoc struct {
 	RateLimitedRetries int             `firestore:"rate_limited_retries,omitempty"`
 	PriorSIDs          []string        `firestore:"prior_provider_sids,omitempty"`
 	Resolutions        []resolutionDoc `firestore:"resolutions,omitempty"`
+	HeldAt             *time.Time      `firestore:"held_at,omitempty"`
+	ResentFrom         *time.Time      `firestore:"resent_from,omitempty"`
+	DuplicateSIDs      []string        `firestore:"duplicate_sids,omitempty"`
 }
 
 // resolutionDoc is an operator's message.Resolution.
@@ -499,12 +502,14 @@ type resolutionDoc struct {
 	ProviderSID string    `firestore:"message_sid,omitempty"`
 	By          string    `firestore:"by"`
 	At          time.Time `firestore:"at"`
+	Attempts    int       `firestore:"attempts"`
+	Note        string    `firestore:"note,omitempty"`
 }
 
 func toResolutionDocs(rs []message.Resolution) []resolutionDoc {
 	var out []resolutionDoc
 	for _, r := range rs {
-		out = append(out, resolutionDoc{Outcome: string(r.Outcome), ProviderSID: r.ProviderSID, By: r.By, At: records.Time(r.At)})
+		out = append(out, resolutionDoc{Outcome: string(r.Outcome), ProviderSID: r.ProviderSID, By: r.By, At: records.Time(r.At), Attempts: r.Attempts, Note: r.Note})
 	}
 	return out
 }
@@ -512,7 +517,7 @@ func toResolutionDocs(rs []message.Resolution) []resolutionDoc {
 func fromResolutionDocs(ds []resolutionDoc) []message.Resolution {
 	var out []message.Resolution
 	for _, d := range ds {
-		out = append(out, message.Resolution{Outcome: message.Outcome(d.Outcome), ProviderSID: d.ProviderSID, By: d.By, At: records.Time(d.At)})
+		out = append(out, message.Resolution{Outcome: message.Outcome(d.Outcome), ProviderSID: d.ProviderSID, By: d.By, At: records.Time(d.At), Attempts: d.Attempts, Note: d.Note})
 	}
 	return out
 }
@@ -532,6 +537,7 @@ func toMessageDoc(m message.Message) messageDoc {
 		ContentSID: m.ContentSID, ContentVariables: maps.Clone(m.ContentVariables), Channel: m.Channel,
 		TaskGeneration: m.TaskGeneration, RequeuedAt: records.TimePtr(m.RequeuedAt), Requeues: m.Requeues,
 		RateLimitedRetries: m.RateLimitedRetries, PriorSIDs: slices.Clone(m.PriorSIDs), Resolutions: toResolutionDocs(m.Resolutions),
+		HeldAt: records.TimePtr(m.HeldAt), ResentFrom: records.TimePtr(m.ResentFrom), DuplicateSIDs: slices.Clone(m.DuplicateSIDs),
 	}
 }
 
@@ -547,6 +553,7 @@ func (d messageDoc) message(id string) message.Message {
 		ContentSID: d.ContentSID, ContentVariables: d.ContentVariables, Channel: d.Channel,
 		TaskGeneration: d.TaskGeneration, RequeuedAt: records.TimePtr(d.RequeuedAt), Requeues: d.Requeues,
 		RateLimitedRetries: d.RateLimitedRetries, PriorSIDs: d.PriorSIDs, Resolutions: fromResolutionDocs(d.Resolutions),
+		HeldAt: records.TimePtr(d.HeldAt), ResentFrom: records.TimePtr(d.ResentFrom), DuplicateSIDs: d.DuplicateSIDs,
 	}
 }
 

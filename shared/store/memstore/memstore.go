@@ -823,10 +823,11 @@ func copyMessage(m message.Message) message.Message {
 	m.ContentVariables = maps.Clone(m.ContentVariables)
 	m.CreatedAt = records.Time(m.CreatedAt)
 	m.UpdatedAt = records.Time(m.UpdatedAt)
-	for _, p := range []**time.Time{&m.ScheduledAt, &m.QueuedAt, &m.ClaimedAt, &m.SentAt, &m.DeliveredAt, &m.ReadAt, &m.FailedAt, &m.RequeuedAt} {
+	for _, p := range []**time.Time{&m.ScheduledAt, &m.QueuedAt, &m.ClaimedAt, &m.SentAt, &m.DeliveredAt, &m.ReadAt, &m.FailedAt, &m.RequeuedAt, &m.HeldAt, &m.ResentFrom} {
 		*p = records.TimePtr(*p)
 	}
 	m.PriorSIDs = slices.Clone(m.PriorSIDs)
+	m.DuplicateSIDs = slices.Clone(m.DuplicateSIDs)
 	m.Resolutions = slices.Clone(m.Resolutions)
 	for i := range m.Resolutions {
 		m.Resolutions[i].At = records.Time(m.Resolutions[i].At)

@@ -25,7 +25,7 @@ func newMessage(campaignID string, n int) message.Message {
 // keptMessage is m as a store hands it back.
 func keptMessage(m message.Message) message.Message {
 	m.CreatedAt, m.UpdatedAt = kept(m.CreatedAt), kept(m.UpdatedAt)
-	for _, p := range []**time.Time{&m.ScheduledAt, &m.QueuedAt, &m.ClaimedAt, &m.SentAt, &m.DeliveredAt, &m.ReadAt, &m.FailedAt, &m.RequeuedAt} {
+	for _, p := range []**time.Time{&m.ScheduledAt, &m.QueuedAt, &m.ClaimedAt, &m.SentAt, &m.DeliveredAt, &m.ReadAt, &m.FailedAt, &m.RequeuedAt, &m.HeldAt, &m.ResentFrom} {
 		if *p != nil {
 			*p = keptPtr(**p)
 		}
@@ -60,9 +60,10 @@ func testCreateMessages(t *testing.T, s store.Store) {
 	m1.TaskGeneration, m1.RequeuedAt, m1.Requeues = 1767225600, ptr(at(40).In(lanka)), 2
 	m1.RateLimitedRetries, m1.PriorSIDs = 1, []string{"SM1", "SM2"}
 	m1.Resolutions = []message.Resolution{
-		{Outcome: message.OutcomeResend, By: "api-key", At: at(41).In(lanka)},
-		{Outcome: message.OutcomeSent, ProviderSID: "SM3", By: "ops@example.com", At: at(42)},
+		{Outcome: message.OutcomeResend, By: "api-key", At: at(41).In(lanka), Attempts: 1},
+		{Outcome: message.OutcomeSent, ProviderSID: "SM3", By: "ops@example.com", At: at(42), Attempts: 2, Note: "seen in the console"},
 	}
+	m1.HeldAt, m1.ResentFrom, m1.DuplicateSIDs = ptr(at(43)), ptr(at(39).In(lanka)), []string{"SM4"}
 	got, err := s.CreateMessages(ctx, []message.Message{m1, m2})
 	if err != nil {
 		t.Fatalf("CreateMessages: %v", err)
