@@ -315,6 +315,11 @@ func (s *Server) event(kind webhook.Kind, r *http.Request) (webhook.Event, error
 		// The sender names the message in the callback URL (and the
 		// signature covers it).
 		ev.MessageID = r.URL.Query().Get("message_id")
+		// And the claim generation that sent it: an earlier attempt's
+		// news never moves a later one.
+		if n, err := strconv.Atoi(r.URL.Query().Get("attempt")); err == nil && n > 0 {
+			ev.Attempt = n
+		}
 	}
 	return ev, nil
 }

@@ -188,6 +188,24 @@ func TestWebhooks_status_per_sid_and_status(t *testing.T) {
 	}
 }
 
+// The callback URL names the message and the attempt that sent it (the
+// signature covers both): the stored event keeps them.
+func TestWebhooks_status_keeps_message_and_attempt(t *testing.T) {
+	t.Parallel()
+	f := newFixture(plain)
+	form := url.Values{"MessageSid": {"SM9"}, "MessageStatus": {"delivered"}}
+	if code, body := f.post("/webhooks/status?message_id=m1&attempt=2", form, token); code != 200 {
+		t.Fatalf("POST = %d %s", code, body)
+	}
+	evs, err := f.store.ListWebhooks(context.Background(), webhook.Status, 10)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("ListWebhooks = %v, %v; want one", evs, err)
+	}
+	if got, want := []any{evs[0].MessageID, evs[0].Attempt}, []any{"m1", 2}; !cmp.Equal(want, got) {
+		t.Errorf("stored message and attempt %v, want %v", got, want)
+	}
+}
+
 func TestWebhooks_incomplete_callback_is_400_with_field(t *testing.T) {
 	t.Parallel()
 	f := newFixture(plain)
@@ -331,8 +349,8 @@ func TestWebhooks_signatures_for_both_deployed_URL_shapes(t *testing.T) {
 	}{
 		{"inbound", func(b string) string { return strings.TrimSuffix(setup.InboundURL(b), setup.ConnectionOverrides) }, "/webhooks/inbound", inboundForm("hello", "SM1")},
 		{"status", func(b string) string {
-			return strings.TrimSuffix(setup.StatusCallbackURL(b), setup.ConnectionOverrides) + "?message_id=m1"
-		}, "/webhooks/status?message_id=m1",
+			return strings.TrimSuffix(setup.StatusCallbackURL(b), setup.ConnectionOverrides) + "?message_id=m1&attempt=2"
+		}, "/webhooks/status?message_id=m1&attempt=2",
 			url.Values{"MessageSid": {"SM2"}, "MessageStatus": {"delivered"}}},
 	}
 	for shape, base := range shapes {

@@ -30,8 +30,19 @@ type Callback struct {
 	// status needs no lookup by sid (and may arrive before the sender has
 	// recorded the sid).
 	MessageID string
+	// Attempt is the claim generation that made the send (named in the
+	// callback URL beside MessageID; 0 when not named): news of an earlier
+	// attempt than the message's current one is evidence only.
+	Attempt int
 	// Update is the news; Update.At is when it reached us.
 	Update message.ProviderUpdate
+}
+
+// earlier reports whether c is about an earlier attempt than m's current
+// one: an unknown outcome given up on (resent), whose send was made after
+// all.
+func (c Callback) earlier(m message.Message) bool {
+	return c.Attempt != 0 && c.Attempt < m.Attempts
 }
 
 // records reports whether u says something a message records.
@@ -55,7 +66,7 @@ func (a *Applier) find(ctx context.Context, c Callback) (message.Message, error)
 		return a.Store.MessageByProviderSID(ctx, c.ProviderSID)
 	}
 	m, err := a.Store.GetMessage(ctx, c.MessageID)
-	if err != nil {
+	if err != nil || c.earlier(m) {
 		return m, err
 	}
 	if m.ProviderSID != "" && m.ProviderSID != c.ProviderSID && !slices.Contains(m.PriorSIDs, c.ProviderSID) {
@@ -143,6 +154,9 @@ func (a *Applier) Apply(ctx context.Context, c Callback) error {
 		logging.FromContext(ctx).Info("status of an earlier attempt ignored", "message_id", m.ID, "message_sid", c.ProviderSID, "status", c.Update.Status)
 		return nil
 	}
+	if c.earlier(m) {
+		return a.duplicate(ctx, m, c)
+	}
 	now := a.now()
 	failed := false                    // by this callback: a redelivered one checks nothing
 	var before, after *message.Message // the attempt given up and the new one, when retried
@@ -150,8 +164,8 @@ func (a *Applier) Apply(ctx context.Context, c Callback) error {
 		// A retried transaction decides afresh: an attempt that lost to a
 		// concurrent write must not leave its answer behind.
 		failed, before, after = false, nil, nil
-		if slices.Contains(m.PriorSIDs, c.ProviderSID) {
-			return store.Unchanged
+		if slices.Contains(m.PriorSIDs, c.ProviderSID) || c.earlier(*m) {
+			return store.Unchanged // moved to a later attempt meanwhile: the next delivery sees it
 		}
 		was := *m
 		changed := false
@@ -205,6 +219,36 @@ func (a *Applier) Apply(ctx context.Context, c Callback) error {
 		if err := a.Failures.CheckFailures(ctx, m.CampaignID); err != nil {
 			logging.FromContext(ctx).Warn("could not check the campaign's failure rate", "campaign_id", m.CampaignID, "error", err)
 		}
+	}
+	return nil
+}
+
+// duplicate records the send an earlier attempt of m made (c's sid) as
+// evidence, never moving the current attempt: a send whose outcome was
+// unknown and given up on (an operator's resend, resend_after) went after
+// all, so the person may have m twice. Logged at ERROR unless it failed.
+func (a *Applier) duplicate(ctx context.Context, m message.Message, c Callback) error {
+	log := logging.FromContext(ctx).With("message_id", m.ID, "campaign_id", m.CampaignID, "message_sid", c.ProviderSID,
+		"attempt", c.Attempt, "current_attempt", m.Attempts, "status", c.Update.Status)
+	recorded := false
+	_, err := a.Store.UpdateMessage(ctx, m.ID, func(m *message.Message) error {
+		recorded = false
+		if m.KnowsSID(c.ProviderSID) || slices.Contains(m.DuplicateSIDs, c.ProviderSID) {
+			return store.Unchanged
+		}
+		m.DuplicateSIDs, recorded = append(m.DuplicateSIDs, c.ProviderSID), true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("deliverystatus.Apply: %w", err)
+	}
+	switch {
+	case !recorded:
+		log.Info("status of an earlier attempt ignored")
+	case c.Update.Status == message.Failed:
+		log.Warn("an earlier attempt of unknown outcome was sent after all, and failed: recorded as evidence")
+	default:
+		log.Error("sent twice: an earlier attempt of unknown outcome was sent after all; recorded in duplicate_sids")
 	}
 	return nil
 }

@@ -90,3 +90,43 @@ func TestReconcile_listed_failed_send(t *testing.T) {
 		t.Errorf("message %s as %q, error %q; want FAILED as the listed send, with its code", got.Status, got.ProviderSID, got.ErrorCode)
 	}
 }
+
+// The status callback URL names the message and its attempt (the claim
+// generation), so an earlier attempt's news is told apart.
+func TestSend_callback_names_the_attempt(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	m := f.queued(t, "+94771234567", consent.OptIn)
+	if o, err := f.send(t, m); err != nil || o != sending.OutcomeSent {
+		t.Fatalf("Send() = %q, %v", o, err)
+	}
+	want := "http://127.0.0.1:1/webhooks/status?message_id=" + m.ID + "&attempt=1"
+	if got := f.standin.Sent()[0].StatusCallback; got != want {
+		t.Errorf("StatusCallback = %q, want %q", got, want)
+	}
+}
+
+// The send's own answer, arriving once the message concluded as another
+// send (an earlier attempt recorded by reconcile or an operator), keeps
+// its sid as a duplicate: evidence the message went twice.
+func TestSend_answer_after_another_send_is_kept_as_a_duplicate(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	m := f.queued(t, "+94771234567", consent.OptIn)
+	f.sender.Provider = outrun{Provider: f.sender.Provider, callback: func(string) {
+		if _, err := f.store.UpdateMessage(context.Background(), m.ID, func(m *message.Message) error {
+			m.ProviderSID = "SMother"
+			m.Apply(message.ProviderUpdate{Status: message.Sent, At: time.Now()})
+			return nil
+		}); err != nil {
+			t.Error(err)
+		}
+	}}
+	if _, err := f.send(t, m); err != nil {
+		t.Fatalf("Send() error = %v", err)
+	}
+	got := f.get(t, m)
+	if got.ProviderSID != "SMother" || len(got.DuplicateSIDs) != 1 || got.DuplicateSIDs[0] != f.standin.Sent()[0].SID {
+		t.Errorf("message as %q with duplicates %v; want SMother, the answer's sid a duplicate", got.ProviderSID, got.DuplicateSIDs)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -288,7 +289,7 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 	}
 	res, err := s.Provider.Send(ctx, sms.Request{
 		To: m.Phone, Body: m.Body, ContentSID: m.ContentSID, ContentVariables: m.ContentVariables,
-		StatusCallback: s.callback(m.ID),
+		StatusCallback: s.callback(m.ID, m.Attempts),
 	})
 	if err != nil {
 		return s.failed(ctx, m, err)
@@ -793,11 +794,23 @@ func (s *Sender) finish(ctx context.Context, id string, set func(*message.Messag
 // finishUnless is finish for the send the provider made as sid (any
 // sid when ""), unless the provider's rate limit already refused it (its
 // status callback outran this answer) and a new attempt is under way:
-// that attempt is not this send's to record.
+// that attempt is not this send's to record. A message concluded as
+// another send keeps sid as a duplicate (evidence it went twice).
 func (s *Sender) finishUnless(ctx context.Context, id, sid string, set func(*message.Message)) error {
 	now := s.now()
-	_, err := s.Store.UpdateMessage(ctx, id, func(m *message.Message) error {
-		if m.Status.Concluded() || slices.Contains(m.PriorSIDs, sid) {
+	dup := false
+	m, err := s.Store.UpdateMessage(ctx, id, func(m *message.Message) error {
+		dup = false
+		switch {
+		case slices.Contains(m.PriorSIDs, sid):
+			return store.Unchanged
+		case m.Status.Concluded() && sid != "" && m.ProviderSID == "":
+			m.ProviderSID, m.UpdatedAt = sid, now // an operator's "sent" without the sid
+			return nil
+		case m.Status.Concluded() && sid != "" && m.ProviderSID != sid && !slices.Contains(m.DuplicateSIDs, sid):
+			m.DuplicateSIDs, m.UpdatedAt, dup = append(m.DuplicateSIDs, sid), now, true
+			return nil
+		case m.Status.Concluded():
 			return store.Unchanged
 		}
 		set(m)
@@ -807,13 +820,18 @@ func (s *Sender) finishUnless(ctx context.Context, id, sid string, set func(*mes
 	if err != nil {
 		return fmt.Errorf("sending.finish: %w", err)
 	}
+	if dup {
+		logging.FromContext(ctx).Error("sent twice: the message was concluded as another send; recorded in duplicate_sids",
+			"provider_sid", sid, "recorded_sid", m.ProviderSID)
+	}
 	return nil
 }
 
-// callback is the status callback URL for message id: naming the message
-// lets its statuses find it without the sid, even before the sid is
-// recorded.
-func (s *Sender) callback(id string) string {
+// callback is the status callback URL for attempt of message id: naming
+// the message lets its statuses find it without the sid, even before the
+// sid is recorded; naming the attempt (the claim generation) keeps an
+// earlier attempt's news from moving a later one.
+func (s *Sender) callback(id string, attempt int) string {
 	if s.StatusCallback == "" {
 		return ""
 	}
@@ -823,7 +841,7 @@ func (s *Sender) callback(id string) string {
 	if strings.Contains(base, "?") {
 		sep = "&"
 	}
-	out := base + sep + "message_id=" + url.QueryEscape(id)
+	out := base + sep + "message_id=" + url.QueryEscape(id) + "&attempt=" + strconv.Itoa(attempt)
 	if hasFragment {
 		out += "#" + fragment
 	}

@@ -23,7 +23,10 @@ type Event struct {
 	// MessageID is our message, named in the status callback URL we gave
 	// Twilio, so a status needs no lookup by sid (and may arrive before
 	// the sender has recorded the sid).
-	MessageID  string            `json:"message_id,omitempty"`
+	MessageID string `json:"message_id,omitempty"`
+	// Attempt is the claim generation (message.Message.Attempts) the send
+	// was made by, named in the callback URL beside MessageID.
+	Attempt    int               `json:"attempt,omitempty"`
 	Status     string            `json:"status,omitempty"` // MessageStatus, for status callbacks
 	Params     map[string]string `json:"params"`
 	ReceivedAt time.Time         `json:"received_at"`

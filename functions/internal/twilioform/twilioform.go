@@ -38,7 +38,7 @@ func Status(e webhook.Event) deliverystatus.Callback {
 	if word == "" {
 		word = e.Params[KeyMessageStatus]
 	}
-	return deliverystatus.Callback{ProviderSID: e.MessageSID, MessageID: e.MessageID, Update: Update(word, e.Params[KeyErrorCode], e.ReceivedAt)}
+	return deliverystatus.Callback{ProviderSID: e.MessageSID, MessageID: e.MessageID, Attempt: e.Attempt, Update: Update(word, e.Params[KeyErrorCode], e.ReceivedAt)}
 }
 
 // Update reads a Twilio MessageStatus word. The words that say nothing a

@@ -561,6 +561,7 @@ type webhookDoc struct {
 	Kind       string            `firestore:"kind"`
 	MessageSID string            `firestore:"message_sid"`
 	MessageID  string            `firestore:"message_id,omitempty"`
+	Attempt    int               `firestore:"attempt,omitempty"`
 	Status     string            `firestore:"status"`
 	Params     map[string]string `firestore:"params"`
 	ReceivedAt time.Time         `firestore:"received_at"`
@@ -574,14 +575,14 @@ type webhookDoc struct {
 
 func toWebhookDoc(e webhook.Event) webhookDoc {
 	return webhookDoc{
-		Kind: string(e.Kind), MessageSID: e.MessageSID, MessageID: e.MessageID, Status: e.Status, Params: maps.Clone(e.Params),
+		Kind: string(e.Kind), MessageSID: e.MessageSID, MessageID: e.MessageID, Attempt: e.Attempt, Status: e.Status, Params: maps.Clone(e.Params),
 		ReceivedAt: records.Time(e.ReceivedAt), Published: e.Published, Party: records.WebhookParty(e), StopApplied: e.StopApplied,
 	}
 }
 
 func (d webhookDoc) event(id string) webhook.Event {
 	return webhook.Event{
-		ID: id, Kind: webhook.Kind(d.Kind), MessageSID: d.MessageSID, MessageID: d.MessageID, Status: d.Status, Params: d.Params,
+		ID: id, Kind: webhook.Kind(d.Kind), MessageSID: d.MessageSID, MessageID: d.MessageID, Attempt: d.Attempt, Status: d.Status, Params: d.Params,
 		ReceivedAt: records.Time(d.ReceivedAt), Published: d.Published, StopApplied: d.StopApplied,
 	}
 }

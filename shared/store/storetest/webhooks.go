@@ -14,7 +14,7 @@ import (
 
 func statusEvent(sid, st string, n int) webhook.Event {
 	return webhook.Event{
-		ID: webhook.EventID(webhook.Status, sid, st), Kind: webhook.Status, MessageSID: sid, MessageID: "m-" + sid, Status: st,
+		ID: webhook.EventID(webhook.Status, sid, st), Kind: webhook.Status, MessageSID: sid, MessageID: "m-" + sid, Attempt: 2, Status: st,
 		Params: map[string]string{"MessageSid": sid, "MessageStatus": st}, ReceivedAt: at(n),
 	}
 }
