@@ -562,10 +562,54 @@ func (r *Runner) CheckCompletion(ctx context.Context, id string) error {
 			logging.FromContext(ctx).Info("campaign completed", "campaign_id", id)
 		}
 	}
+	if c.Status == campaign.Completed && c.QueueReleasedAt == nil {
+		if err := r.failReopened(ctx, c.ID); err != nil {
+			return err
+		}
+	}
 	if c.Status.Concluded() && c.QueueReleasedAt == nil {
 		return r.releaseQueue(ctx, c)
 	}
 	return nil
+}
+
+// failReopened fails the messages of a completed campaign that a 63018
+// retry reopened (DEFERRED for a new attempt) after the completion check
+// found none open and before it completed the campaign. A retry decides
+// on the campaign read in its own transaction, so one committed after
+// the completion fails the message itself, and one committed before it
+// is seen here: no message waits in a completed campaign, whose queue is
+// about to go. Before the queue's release, so a failure is retried.
+func (r *Runner) failReopened(ctx context.Context, id string) error {
+	for {
+		ms, err := r.Store.MessagesIn(ctx, id, []message.Status{message.Deferred, message.Queued}, r.settlePage())
+		if err != nil {
+			return fmt.Errorf("campaignrun.failReopened: %w", err)
+		}
+		failed := 0
+		for _, m := range ms {
+			now := r.now()
+			_, err := r.Store.UpdateMessageInCampaign(ctx, m.ID, func(c campaign.Campaign, m *message.Message) error {
+				if c.Status != campaign.Completed || (m.Status != message.Deferred && m.Status != message.Queued) {
+					return store.Unchanged
+				}
+				failed++
+				m.Status, m.FailedAt, m.UpdatedAt = message.Failed, &now, now
+				if m.RateLimitedRetries > 0 {
+					m.ErrorCode = "63018"
+				}
+				m.ErrorText = "its campaign completed before the new attempt after the provider's rate limit"
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("campaignrun.failReopened: %w", err)
+			}
+			logging.FromContext(ctx).Warn("a message reopened for a new attempt as its campaign completed: failed", "campaign_id", id, "message_id", m.ID)
+		}
+		if len(ms) < r.settlePage() || failed == 0 {
+			return nil
+		}
+	}
 }
 
 // releaseQueue deletes every queue the concluded campaign may have (each
