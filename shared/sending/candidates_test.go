@@ -57,9 +57,19 @@ func TestCandidates(t *testing.T) {
 				{SID: "missing_a_value", Body: "Hello Ada!", DateCreated: at(time.Second)},
 			},
 			want: []string{"exact", "blank", "values_early", "values_late"}},
-		// The values alone are weaker evidence: not from before the claim's second.
-		{name: "template_values_before_the_claim", m: tmpl,
-			sent: []sms.Sent{{SID: "a", Body: "Hello Ada! News from Colombo", DateCreated: at(-time.Second)}}},
+		// The values alone are taken in the same window, clock skew included.
+		{name: "template_values_within_the_clock_skew_before", m: tmpl,
+			sent: []sms.Sent{{SID: "a", Body: "Hello Ada! News from Colombo", DateCreated: at(-ClockSkew)}}, want: []string{"a"}},
+		{name: "template_values_before_the_window", m: tmpl,
+			sent: []sms.Sent{{SID: "a", Body: "Hello Ada! News from Colombo", DateCreated: at(-ClockSkew - time.Second)}}},
+		// A template without values: only our text, or none.
+		{name: "template_without_values_takes_only_its_text_or_none", m: message.Message{Body: "Your order shipped", ContentSID: tmpl.ContentSID},
+			sent: []sms.Sent{
+				{SID: "other", Body: "Hi Ada, 20% off today", DateCreated: at(time.Second)},
+				{SID: "exact", Body: "Your order shipped", DateCreated: at(2 * time.Second)},
+				{SID: "blank", DateCreated: at(3 * time.Second)},
+			},
+			want: []string{"exact", "blank"}},
 		{name: "template_values_after_the_window", m: tmpl,
 			sent: []sms.Sent{{SID: "a", Body: "Hello Ada! News from Colombo", DateCreated: at(within + time.Minute)}}},
 	} {

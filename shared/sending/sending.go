@@ -699,18 +699,18 @@ const ClockSkew = 5 * time.Second
 // rendering of the approved content, which our copy of it need not match
 // to the character (whitespace, punctuation), and the provider lists no
 // content SID: so for a ContentSID message a send with another text may
-// be it too, if it was made at or after the claim (to the provider's
-// second) and says every value of its content variables; those with our
-// exact text (or none kept) come first, then the others from the claim
-// on. The caller takes the first that no other message of ours records.
+// be it too, if it was made in the same window and says every value of
+// its content variables (never for a template without variables, which
+// any send of ours would match); those with our exact text (or none kept)
+// come first, then the others, oldest first. The caller takes the first
+// that no other message of ours records.
 //
 // The trade-off: a send to this person in the window, saying the same
 // values, that no message of ours records can be taken for this one when
 // it is not (another of our messages to them whose answer was lost too,
 // or a send made outside the platform from the same sender). Then this
 // message is recorded sent and never goes, rather than the same template
-// twice. A reply to a keyword says none of the person's values, and one
-// made before the claim is never taken.
+// twice. A reply to a keyword says none of the person's values.
 func candidates(sent []sms.Sent, m message.Message, claimed time.Time, within time.Duration) []sms.Sent {
 	var exact, loose []sms.Sent
 	from := claimed.Truncate(time.Second)
@@ -725,7 +725,9 @@ func candidates(sent []sms.Sent, m message.Message, claimed time.Time, within ti
 		switch {
 		case m.ContentSID == "" && x.Body == m.Body, m.ContentSID != "" && (x.Body == m.Body || x.Body == ""):
 			exact = append(exact, x)
-		case m.ContentSID != "" && !x.DateCreated.Before(from) && saysAll(x.Body, m.ContentVariables):
+		case m.ContentSID != "" && len(m.ContentVariables) > 0 && saysAll(x.Body, m.ContentVariables):
+			// A template with no values has nothing to tell its send by:
+			// only our exact text or none is taken for it.
 			loose = append(loose, x)
 		}
 	}
