@@ -26,9 +26,13 @@ const StrandedAfter = 15 * time.Minute
 
 // How much one sweep does: each campaign's read, and the messages given a
 // task in all; a sweep runs every few minutes and takes the rest then.
+// A sweep reads a campaign's stale messages a page at a time, a page
+// larger each time (at most strandedScan) while those a recent sweep gave
+// a task, which keep their old UpdatedAt and come first, fill it.
 const (
 	strandedPage  = 200
 	strandedLimit = 1000
+	strandedScan  = 5000
 )
 
 // SweepStrandedSoon asks for a sweep of stranded messages: through the
@@ -108,17 +112,14 @@ func (r *Runner) sweepCampaign(ctx context.Context, c campaign.Campaign, now tim
 	if ok, err := r.sweepable(ctx, c, now); err != nil || !ok {
 		return 0, err
 	}
-	ms, err := r.Store.StaleMessages(ctx, c.ID, now.Add(-StrandedAfter), min(strandedPage, limit))
+	ms, err := r.actionable(ctx, c.ID, now, min(strandedPage, limit))
 	if err != nil {
-		return 0, fmt.Errorf("campaignrun.SweepStranded: %w", err)
+		return 0, err
 	}
 	log := logging.FromContext(ctx).With("campaign_id", c.ID)
 	n := 0
 	var pending []string
 	for _, m := range ms {
-		if m.RequeuedAt != nil && now.Sub(*m.RequeuedAt) <= StrandedAfter {
-			continue // given a task by a recent sweep: not yet run
-		}
 		if m.Status == message.Pending {
 			pending = append(pending, m.ID)
 			continue
@@ -141,6 +142,31 @@ func (r *Runner) sweepCampaign(ctx context.Context, c campaign.Campaign, now tim
 		log.Warn("stranded messages given a task again", "count", n, "pending", len(pending))
 	}
 	return n, nil
+}
+
+// actionable returns up to want of the campaign's stale messages that no
+// sweep gave a task within StrandedAfter (one not yet run). Those keep
+// their old UpdatedAt, so they lead the stale list: the read grows past
+// them, up to strandedScan, so they cannot starve the others.
+func (r *Runner) actionable(ctx context.Context, campaignID string, now time.Time, want int) ([]message.Message, error) {
+	for lim := want; ; lim = min(lim*4, strandedScan) {
+		ms, err := r.Store.StaleMessages(ctx, campaignID, now.Add(-StrandedAfter), lim)
+		if err != nil {
+			return nil, fmt.Errorf("campaignrun.SweepStranded: %w", err)
+		}
+		var out []message.Message
+		for _, m := range ms {
+			if m.RequeuedAt != nil && now.Sub(*m.RequeuedAt) <= StrandedAfter {
+				continue // given a task by a recent sweep: not yet run
+			}
+			if len(out) < want {
+				out = append(out, m)
+			}
+		}
+		if len(out) >= want || len(ms) < lim || lim >= strandedScan {
+			return out, nil
+		}
+	}
 }
 
 // errMoved says a message changed since the sweep read it.
