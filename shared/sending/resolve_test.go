@@ -132,3 +132,45 @@ func TestResolve_preconditions(t *testing.T) {
 		})
 	}
 }
+
+// counting counts the provider's calls.
+type counting struct {
+	sms.Provider
+	lists, sends int
+}
+
+func (c *counting) Send(ctx context.Context, r sms.Request) (sms.Result, error) {
+	c.sends++
+	return c.Provider.Send(ctx, r)
+}
+
+func (c *counting) SentTo(ctx context.Context, p string, since time.Time) ([]sms.Sent, error) {
+	c.lists++
+	return c.Provider.SentTo(ctx, p, since)
+}
+
+// A delivery makes at most two provider calls (each bounded by
+// TWILIO_TIMEOUT, within the Sender's deadline): when it reconciles the
+// resent attempt's lost claim, that list also serves as the resend's look
+// for the held attempt's send.
+func TestSend_resent_claim_reconciled_lists_once(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.sender.ReconcileAfter = 0
+	m := f.queued(t, "+94771234567", consent.OptIn)
+	held, claimed := time.Now().UTC().Add(-time.Minute), time.Now().UTC().Add(-time.Second)
+	if _, err := f.store.UpdateMessage(t.Context(), m.ID, func(m *message.Message) error {
+		m.Status, m.ClaimedAt, m.Attempts, m.ResentFrom = message.Sending, &claimed, 2, &held
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := &counting{Provider: f.sender.Provider}
+	f.sender.Provider = c
+	if o, err := f.send(t, m); err != nil || o != sending.OutcomeSent {
+		t.Fatalf("Send() = %q, %v; want sent", o, err)
+	}
+	if c.lists != 1 || c.sends != 1 {
+		t.Errorf("%d lists and %d sends in one delivery, want 1 and 1", c.lists, c.sends)
+	}
+}

@@ -152,6 +152,7 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 	}
 	// The caller's logger names the campaign and message already.
 	log := logging.FromContext(ctx)
+	listed := false // the provider's list was read in this delivery
 	switch {
 	case m.Status.Concluded():
 		// Still check completion: the delivery that concluded it may have
@@ -172,6 +173,7 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 			return OutcomeReconciled, s.concluded(ctx, m.CampaignID)
 		}
 		// The provider never got it: the claim was released; go on.
+		listed = true
 	case m.Status == message.Pending:
 		return "", errs.E(errs.Transient, "message %s is not queued yet", m.ID)
 	}
@@ -275,10 +277,11 @@ func (s *Sender) Send(ctx context.Context, p sendqueue.Payload) (Outcome, error)
 		return s.stopped(ctx, m)
 	}
 
-	if m.ResentFrom != nil {
+	if m.ResentFrom != nil && !listed {
 		// An operator said the last attempt was not sent: ask the
 		// provider once more, since that attempt's claim and with no end,
-		// before sending again.
+		// before sending again (reconcile asked already when it ran: a
+		// delivery makes at most two calls, a list and a send).
 		if found, err := s.listedSince(ctx, m, *m.ResentFrom); err != nil || found {
 			if err != nil {
 				return "", err
@@ -572,11 +575,21 @@ func (s *Sender) reconcile(ctx context.Context, seen message.Message) (bool, err
 	if cur.ClaimedAt != nil {
 		claimed = *cur.ClaimedAt
 	}
-	sent, err := s.Provider.SentTo(ctx, cur.Phone, claimed.Add(-ClockSkew))
+	since := claimed
+	if cur.ResentFrom != nil && cur.ResentFrom.Before(since) {
+		// After an operator's resend, the held attempt's send counts too,
+		// whenever it was made (as the claim's own check before sending).
+		since = *cur.ResentFrom
+	}
+	sent, err := s.Provider.SentTo(ctx, cur.Phone, since.Add(-ClockSkew))
 	if err != nil {
 		return false, fmt.Errorf("sending.reconcile: %w", err)
 	}
-	for _, x := range candidates(sent, cur, claimed, s.ReconcileAfter) {
+	found := candidates(sent, cur, claimed, s.ReconcileAfter)
+	if cur.ResentFrom != nil {
+		found = append(found, candidates(sent, cur, *cur.ResentFrom, 0)...)
+	}
+	for _, x := range found {
 		// The same text to the same person may be another campaign's.
 		if other, err := s.Store.MessageByProviderSID(ctx, x.SID); err == nil && other.ID != cur.ID {
 			continue
