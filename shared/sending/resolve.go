@@ -49,8 +49,9 @@ var (
 // was (retask again while the message still waits for its task: making it
 // twice is harmless); otherwise a message not held on that attempt is
 // Conflict, as is a sid another message records or one of an earlier
-// attempt's, and a resend in a campaign that no longer sends (completed,
-// failed, cancelled).
+// attempt's, and a resend in a campaign that failed. A resend in a
+// cancelled campaign skips the message (cancelled), as the cancel did the
+// others.
 func Resolve(ctx context.Context, st store.Store, r Resolution, now time.Time) (m message.Message, retask bool, err error) {
 	switch r.Outcome {
 	case message.OutcomeSent:
@@ -95,12 +96,18 @@ func Resolve(ctx context.Context, st store.Store, r Resolution, now time.Time) (
 		if why != "" {
 			return errNotAwaiting
 		}
-		if r.Outcome == message.OutcomeResend && c.Status != campaign.Running && c.Status != campaign.Paused {
+		if r.Outcome == message.OutcomeResend && c.Status != campaign.Running && c.Status != campaign.Paused && c.Status != campaign.Cancelled {
 			why = fmt.Sprintf("belongs to a campaign that is %s: nothing would send it", c.Status)
 			return errStopped
 		}
 		held = *m
 		m.Resolutions = append(m.Resolutions, message.Resolution{Outcome: r.Outcome, ProviderSID: r.ProviderSID, By: r.By, At: now, Attempts: r.Attempts, Note: r.Note})
+		if r.Outcome == message.OutcomeResend && c.Status == campaign.Cancelled {
+			// Not sent, and its campaign was cancelled: skipped as the
+			// cancel skipped the others, so it leaves the operator's list.
+			m.Status, m.SkipReason, m.HeldAt, m.UpdatedAt = message.Skipped, message.SkipCancelled, nil, now
+			return nil
+		}
 		if r.Outcome == message.OutcomeSent {
 			if r.ProviderSID != "" {
 				m.ProviderSID = r.ProviderSID

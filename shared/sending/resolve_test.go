@@ -75,11 +75,12 @@ func TestResolve_preconditions(t *testing.T) {
 		return sending.Resolution{Attempts: attempts, Outcome: o, ProviderSID: sid, By: "ops"}
 	}
 	for _, tc := range []struct {
-		name     string
-		edit     func(*message.Message)
-		campaign campaign.Status
-		r        sending.Resolution
-		wantKind errs.Kind // 0: resolved
+		name       string
+		edit       func(*message.Message)
+		campaign   campaign.Status
+		r          sending.Resolution
+		wantKind   errs.Kind      // 0: resolved
+		wantStatus message.Status // when resolved, if not the outcome's usual
 	}{
 		{name: "held_sent", r: res(1, message.OutcomeSent, "")},
 		{name: "held_resend", r: res(1, message.OutcomeResend, "")},
@@ -88,7 +89,8 @@ func TestResolve_preconditions(t *testing.T) {
 		{name: "no_attempt", r: res(0, message.OutcomeSent, ""), wantKind: errs.Invalid},
 		{name: "an_earlier_attempts_sid", edit: func(m *message.Message) { m.PriorSIDs = []string{"SM" + "0123456789abcdef0123456789abcdef"} },
 			r: res(1, message.OutcomeSent, "SM0123456789abcdef0123456789abcdef"), wantKind: errs.Conflict},
-		{name: "resend_in_a_cancelled_campaign", campaign: campaign.Cancelled, r: res(1, message.OutcomeResend, ""), wantKind: errs.Conflict},
+		{name: "resend_in_a_cancelled_campaign_skips", campaign: campaign.Cancelled, r: res(1, message.OutcomeResend, ""), wantStatus: message.Skipped},
+		{name: "resend_in_a_failed_campaign", campaign: campaign.Failed, r: res(1, message.OutcomeResend, ""), wantKind: errs.Conflict},
 		{name: "sent_in_a_cancelled_campaign", campaign: campaign.Cancelled, r: res(1, message.OutcomeSent, "")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -117,6 +119,9 @@ func TestResolve_preconditions(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatalf("Resolve() error = %v", err)
+			}
+			if tc.wantStatus != "" && first.Status != tc.wantStatus {
+				t.Errorf("resolved %s, want %s", first.Status, tc.wantStatus)
 			}
 			// The same request again: the same answer, one resolution.
 			again, _, err := sending.Resolve(t.Context(), f.store, tc.r, time.Now().Add(time.Second))
