@@ -5,12 +5,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/deliverystatus"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/sending"
 	"github.com/eventstreamengine/ese/shared/sms"
+	"github.com/eventstreamengine/ese/shared/store"
 )
 
 // lostAnswer sends for real, then loses the answer (a timeout); its SentTo
@@ -128,5 +130,43 @@ func TestSend_answer_after_another_send_is_kept_as_a_duplicate(t *testing.T) {
 	got := f.get(t, m)
 	if got.ProviderSID != "SMother" || len(got.DuplicateSIDs) != 1 || got.DuplicateSIDs[0] != f.standin.Sent()[0].SID {
 		t.Errorf("message as %q with duplicates %v; want SMother, the answer's sid a duplicate", got.ProviderSID, got.DuplicateSIDs)
+	}
+}
+
+// missedLookup is a store whose lookup by provider sid finds nothing, as
+// one racing the other message's recording would.
+type missedLookup struct{ store.Store }
+
+func (missedLookup) MessageByProviderSID(context.Context, string) (message.Message, error) {
+	return message.Message{}, errs.E(errs.NotExist, "no message")
+}
+
+// Two messages cannot take one listed send: the recording transaction
+// refuses a sid another message records, even when the lookup before it
+// missed it, and reconciliation goes on as if it were not listed.
+func TestReconcile_sid_taken_by_another_message(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	m1 := f.queued(t, "+94771234567", consent.OptIn)
+	if o, err := f.send(t, m1); err != nil || o != sending.OutcomeSent {
+		t.Fatalf("Send() = %q, %v", o, err)
+	}
+	sid := f.get(t, m1).ProviderSID
+	c2, err := f.store.CreateCampaign(t.Context(), campaign.Campaign{Topic: "t", TemplateID: "t1", SegmentID: "s1", Rate: 1, Status: campaign.Running})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimed := time.Now().UTC().Add(-time.Second)
+	m2 := message.Message{ID: message.ID(c2.ID, m1.Phone), CampaignID: c2.ID, Phone: m1.Phone, Status: message.Sending, Body: m1.Body,
+		ClaimedAt: &claimed, Attempts: 1, CreatedAt: claimed, UpdatedAt: claimed}
+	if _, err := f.store.CreateMessages(t.Context(), []message.Message{m2}); err != nil {
+		t.Fatal(err)
+	}
+	f.sender.Store, f.sender.ReconcileAfter = missedLookup{f.store}, 0
+	if o, err := f.send(t, m2); err != nil || o != sending.OutcomeSent {
+		t.Fatalf("Send() (reconcile) = %q, %v; want sent anew", o, err)
+	}
+	if got := f.get(t, m2); got.ProviderSID == sid || got.ProviderSID == "" || len(f.standin.Sent()) != 2 {
+		t.Errorf("second message as %q (the first's %s), %d sends; want a send of its own", got.ProviderSID, sid, len(f.standin.Sent()))
 	}
 }

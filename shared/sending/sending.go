@@ -589,14 +589,8 @@ func (s *Sender) reconcile(ctx context.Context, seen message.Message) (bool, err
 	if cur.ResentFrom != nil {
 		found = append(found, candidates(sent, cur, *cur.ResentFrom, 0)...)
 	}
-	for _, x := range found {
-		// The same text to the same person may be another campaign's.
-		if other, err := s.Store.MessageByProviderSID(ctx, x.SID); err == nil && other.ID != cur.ID {
-			continue
-		} else if err != nil && !errs.Is(err, errs.NotExist) {
-			return false, fmt.Errorf("sending.reconcile: %w", err)
-		}
-		return true, s.recordListed(ctx, cur, x)
+	if took, err := s.takeListed(ctx, cur, found); took || err != nil {
+		return took, err
 	}
 	if s.now().Sub(claimed) < s.ReconcileAfter {
 		return false, errs.E(errs.Transient, "message %s: claim of %s not yet provably unsent", cur.ID, claimed.Format(time.RFC3339))
@@ -683,13 +677,26 @@ func (s *Sender) listedSince(ctx context.Context, m message.Message, from time.T
 		}
 		return false, errs.Wrap(errs.Transient, err, "sending.Send: list before a resend")
 	}
-	for _, x := range candidates(sent, m, from, 0) {
-		if other, err := s.Store.MessageByProviderSID(ctx, x.SID); err == nil && other.ID != m.ID {
+	return s.takeListed(ctx, m, candidates(sent, m, from, 0))
+}
+
+// takeListed records the first of found, the provider's sends that may be
+// seen's, that no other message records (the same text to the same person
+// may be another campaign's): checked first by a lookup, then by the
+// recording transaction itself, which refuses a sid another message took
+// meanwhile (Conflict). It reports whether one was recorded.
+func (s *Sender) takeListed(ctx context.Context, seen message.Message, found []sms.Sent) (bool, error) {
+	for _, x := range found {
+		if other, err := s.Store.MessageByProviderSID(ctx, x.SID); err == nil && other.ID != seen.ID {
 			continue
 		} else if err != nil && !errs.Is(err, errs.NotExist) {
-			return false, fmt.Errorf("sending.Send: %w", err)
+			return false, fmt.Errorf("sending.reconcile: %w", err)
 		}
-		return true, s.recordListed(ctx, m, x)
+		err := s.recordListed(ctx, seen, x)
+		if errs.Is(err, errs.Conflict) {
+			continue
+		}
+		return err == nil, err
 	}
 	return false, nil
 }

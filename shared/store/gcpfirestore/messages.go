@@ -123,8 +123,67 @@ func (s *Store) UpdateMessage(ctx context.Context, id string, fn func(*message.M
 	if !records.ValidID(id) {
 		return message.Message{}, notExist("UpdateMessage", "messages/"+id)
 	}
-	return runUpdate(ctx, s, "UpdateMessage", s.messages().Doc(id),
-		messageDoc.message, keepExpiry, func(m *message.Message) { m.ID = id }, fn)
+	ref := s.messages().Doc(id)
+	var out message.Message
+	var fnErr error
+	err := s.c.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		fnErr = nil
+		snap, err := tx.Get(ref)
+		if status.Code(err) == codes.NotFound {
+			return notExist("UpdateMessage", "messages/"+id)
+		}
+		if err != nil {
+			return err
+		}
+		var d messageDoc
+		if err := snap.DataTo(&d); err != nil {
+			return fmt.Errorf("decode %s: %w", id, err)
+		}
+		cur, next := d.message(id), d.message(id) // fn may change next and then refuse
+		if err := fn(&next); err != nil {
+			if errors.Is(err, store.Unchanged) {
+				out = cur
+				return nil
+			}
+			fnErr = err
+			return err
+		}
+		if err := s.sidFree(tx, "UpdateMessage", id, cur, next); err != nil {
+			fnErr = err
+			return err
+		}
+		next.ID = id
+		enc := keepExpiry(d, next)
+		out = enc.message(id)
+		return tx.Set(ref, enc)
+	}, firestore.MaxAttempts(txAttempts))
+	if fnErr != nil && errors.Is(err, fnErr) {
+		return message.Message{}, fnErr
+	}
+	if err != nil {
+		return message.Message{}, classify("UpdateMessage", err)
+	}
+	return out, nil
+}
+
+// sidFree refuses next's provider sid, newly recorded on message id, when
+// another message records it: read in the transaction that writes it
+// (Firestore's transactions are serializable, queries included), so two
+// messages cannot both take one send, however they race.
+func (s *Store) sidFree(tx *firestore.Transaction, op, id string, cur, next message.Message) error {
+	if next.ProviderSID == "" || next.ProviderSID == cur.ProviderSID {
+		return nil
+	}
+	snaps, err := tx.Documents(s.messages().Where("provider_sid", "==", next.ProviderSID).Limit(2)).GetAll()
+	if err != nil {
+		return err
+	}
+	for _, snap := range snaps {
+		if snap.Ref.ID != id {
+			return errs.E(errs.Conflict, "gcpfirestore.%s: provider sid %s is recorded on another message", op, next.ProviderSID)
+		}
+	}
+	return nil
 }
 
 // messageDoc is a new message as stored, with its expiry.
@@ -203,6 +262,10 @@ func (s *Store) updateInCampaign(ctx context.Context, op, id string, claim *ledg
 				out = cur
 				return nil
 			}
+			fnErr = err
+			return err
+		}
+		if err := s.sidFree(tx, op, id, cur, next); err != nil {
 			fnErr = err
 			return err
 		}

@@ -68,6 +68,9 @@ func (s *Store) updateInCampaign(op, id string, cl *claim, fn func(store.Claim, 
 		}
 		return message.Message{}, err
 	}
+	if err := s.sidFree(op, id, cur, next); err != nil {
+		return message.Message{}, err
+	}
 	next = copyMessage(next)
 	next.ID = id
 	s.messages[id] = next

@@ -901,10 +901,27 @@ func (s *Store) UpdateMessage(ctx context.Context, id string, fn func(*message.M
 		}
 		return message.Message{}, err
 	}
+	if err := s.sidFree("UpdateMessage", id, cur, next); err != nil {
+		return message.Message{}, err
+	}
 	next = copyMessage(next)
 	next.ID = id
 	s.messages[id] = next
 	return copyMessage(next), nil
+}
+
+// sidFree refuses next's provider sid, newly recorded on message id, when
+// another message records it. The caller holds mu.
+func (s *Store) sidFree(op, id string, cur, next message.Message) error {
+	if next.ProviderSID == "" || next.ProviderSID == cur.ProviderSID {
+		return nil
+	}
+	for oid, m := range s.messages {
+		if oid != id && m.ProviderSID == next.ProviderSID {
+			return errs.E(errs.Conflict, "memstore.%s: provider sid %s is recorded on another message", op, next.ProviderSID)
+		}
+	}
+	return nil
 }
 
 // UpdateMessageInCampaign implements store.Messages. fn runs under the

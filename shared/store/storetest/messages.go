@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/store"
@@ -414,5 +415,58 @@ func testCountMessages(t *testing.T, s store.Store) {
 	}
 	if d := diff(store.Counts{}, empty); d != "" {
 		t.Errorf("CountMessages(no messages) (-want, +got):\n%s", d)
+	}
+}
+
+// testProviderSIDUnique: a provider sid is recorded on one message only,
+// however two updates race (UpdateMessage) or follow each other
+// (UpdateMessageInCampaign); recording it again on its own message is fine.
+func testProviderSIDUnique(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	c, err := s.CreateCampaign(ctx, campaign.Campaign{Topic: "t", TemplateID: "t1", SegmentID: "s1", Rate: 1, Status: campaign.Running})
+	if err != nil {
+		t.Fatalf("CreateCampaign: %v", err)
+	}
+	const n = 4
+	var ms []message.Message
+	for i := range n {
+		ms = append(ms, newMessage(c.ID, i+1))
+	}
+	mustCreateMessages(t, s, ms...)
+	setSID := func(m *message.Message) error { m.ProviderSID = "SMrace"; return nil }
+	var wg sync.WaitGroup
+	results := make([]error, n)
+	for i := range n {
+		wg.Go(func() { _, results[i] = s.UpdateMessage(ctx, ms[i].ID, setSID) })
+	}
+	wg.Wait()
+	took := 0
+	for _, err := range results {
+		switch {
+		case err == nil:
+			took++
+		case !errs.Is(err, errs.Conflict):
+			t.Errorf("UpdateMessage: %v, want nil or kind Conflict", err)
+		}
+	}
+	if took != 1 {
+		t.Errorf("%d messages took one sid, want 1", took)
+	}
+	owner, err := s.MessageByProviderSID(ctx, "SMrace")
+	if err != nil {
+		t.Fatalf("MessageByProviderSID: %v", err)
+	}
+	if _, err := s.UpdateMessage(ctx, owner.ID, func(m *message.Message) error { m.ErrorCode = "x"; return nil }); err != nil {
+		t.Errorf("updating the sid's own message: %v", err)
+	}
+	other := ms[0].ID
+	if other == owner.ID {
+		other = ms[1].ID
+	}
+	if _, err := s.UpdateMessageInCampaign(ctx, other, func(_ campaign.Campaign, m *message.Message) error { return setSID(m) }); !errs.Is(err, errs.Conflict) {
+		t.Errorf("UpdateMessageInCampaign taking another's sid: %v, want kind Conflict", err)
+	}
+	if got, _ := s.GetMessage(ctx, other); got.ProviderSID != "" {
+		t.Errorf("refused message records sid %q, want none", got.ProviderSID)
 	}
 }

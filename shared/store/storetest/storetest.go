@@ -76,6 +76,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"messages_in", testMessagesIn},
 		{"recent_sends", testRecentSends},
 		{"create_messages_skips_existing", testCreateMessages},
+		{"provider_sid_unique", testProviderSIDUnique},
 		{"get_messages", testGetMessages},
 		{"update_message", testUpdateMessage},
 		{"update_message_concurrent", testUpdateMessageConcurrent},
