@@ -306,7 +306,8 @@ resource "google_firestore_field" "exempt" {
 # TTL: Firestore deletes a document some time (up to a day) after its
 # expire_at, which the code writes only when a retention is configured
 # (always on send_ledger: a week after the person's last send; and on
-# dry_runs: 30 days after the report's last write).
+# dry_runs: 30 days after the report's last write; on provider_sids, which
+# name the message recording each Twilio sid, with that message's expiry).
 # Never on users or consent_history: the proof of an opt-out lasts as long
 # as the number may be messaged.
 resource "google_firestore_field" "ttl" {
@@ -315,6 +316,7 @@ resource "google_firestore_field" "ttl" {
     webhook_events = "expire_at"
     send_ledger    = "expire_at"
     dry_runs       = "expire_at"
+    provider_sids  = "expire_at"
   }
 
   database   = google_firestore_database.default.name

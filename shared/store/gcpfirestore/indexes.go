@@ -98,4 +98,6 @@ var TTLFields = map[string]string{
 	colWebhooks: TTLField,
 	colLedger:   TTLField, // always written: LedgerKeep after the last send
 	colDryRuns:  TTLField, // always written: dryRunKeep after the last write
+	// With its message's expiry.
+	colProviderSIDs: TTLField,
 }

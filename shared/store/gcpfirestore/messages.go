@@ -148,14 +148,23 @@ func (s *Store) UpdateMessage(ctx context.Context, id string, fn func(*message.M
 			fnErr = err
 			return err
 		}
-		if err := s.sidFree(tx, "UpdateMessage", id, cur, next); err != nil {
-			fnErr = err
+		sidRef, err := s.sidFree(tx, "UpdateMessage", id, cur, next)
+		if err != nil {
+			if errs.Is(err, errs.Conflict) || errs.Is(err, errs.Invalid) {
+				fnErr = err
+			}
 			return err
 		}
 		next.ID = id
 		enc := keepExpiry(d, next)
 		out = enc.message(id)
-		return tx.Set(ref, enc)
+		if err := tx.Set(ref, enc); err != nil {
+			return err
+		}
+		if sidRef == nil {
+			return nil
+		}
+		return tx.Set(sidRef, providerSIDDoc{MessageID: id, ExpireAt: enc.ExpireAt})
 	}, firestore.MaxAttempts(txAttempts))
 	if fnErr != nil && errors.Is(err, fnErr) {
 		return message.Message{}, fnErr
@@ -166,24 +175,41 @@ func (s *Store) UpdateMessage(ctx context.Context, id string, fn func(*message.M
 	return out, nil
 }
 
+// providerSIDDoc, at provider_sids/{sid}, names the message that records
+// a provider sid: created in the transaction that records it, so two
+// messages cannot both take one send however they race (a point read and
+// write, which locks only that sid). It expires with its message.
+type providerSIDDoc struct {
+	MessageID string     `firestore:"message_id"`
+	ExpireAt  *time.Time `firestore:"expire_at,omitempty"`
+}
+
 // sidFree refuses next's provider sid, newly recorded on message id, when
-// another message records it: read in the transaction that writes it
-// (Firestore's transactions are serializable, queries included), so two
-// messages cannot both take one send, however they race.
-func (s *Store) sidFree(tx *firestore.Transaction, op, id string, cur, next message.Message) error {
+// another message took it; it returns the sid's document to write with
+// the message when it is not written yet. A read: call before any write.
+func (s *Store) sidFree(tx *firestore.Transaction, op, id string, cur, next message.Message) (*firestore.DocumentRef, error) {
 	if next.ProviderSID == "" || next.ProviderSID == cur.ProviderSID {
-		return nil
+		return nil, nil
 	}
-	snaps, err := tx.Documents(s.messages().Where("provider_sid", "==", next.ProviderSID).Limit(2)).GetAll()
+	if !records.ValidID(next.ProviderSID) {
+		return nil, errs.E(errs.Invalid, "gcpfirestore.%s: provider sid %q", op, next.ProviderSID)
+	}
+	ref := s.c.Collection(colProviderSIDs).Doc(next.ProviderSID)
+	snap, err := tx.Get(ref)
+	if status.Code(err) == codes.NotFound {
+		return ref, nil
+	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, snap := range snaps {
-		if snap.Ref.ID != id {
-			return errs.E(errs.Conflict, "gcpfirestore.%s: provider sid %s is recorded on another message", op, next.ProviderSID)
-		}
+	var d providerSIDDoc
+	if err := snap.DataTo(&d); err != nil {
+		return nil, fmt.Errorf("decode provider_sids/%s: %w", next.ProviderSID, err)
 	}
-	return nil
+	if d.MessageID != id {
+		return nil, errs.E(errs.Conflict, "gcpfirestore.%s: provider sid %s is recorded on another message", op, next.ProviderSID)
+	}
+	return nil, nil
 }
 
 // messageDoc is a new message as stored, with its expiry.
@@ -265,8 +291,11 @@ func (s *Store) updateInCampaign(ctx context.Context, op, id string, claim *ledg
 			fnErr = err
 			return err
 		}
-		if err := s.sidFree(tx, op, id, cur, next); err != nil {
-			fnErr = err
+		sidRef, err := s.sidFree(tx, op, id, cur, next)
+		if err != nil {
+			if errs.Is(err, errs.Conflict) || errs.Is(err, errs.Invalid) {
+				fnErr = err
+			}
 			return err
 		}
 		next.ID = id
@@ -274,6 +303,11 @@ func (s *Store) updateInCampaign(ctx context.Context, op, id string, claim *ledg
 		out = enc.message(id)
 		if err := tx.Set(ref, enc); err != nil {
 			return err
+		}
+		if sidRef != nil {
+			if err := tx.Set(sidRef, providerSIDDoc{MessageID: id, ExpireAt: enc.ExpireAt}); err != nil {
+				return err
+			}
 		}
 		if claim == nil || next.Status != message.Sending {
 			return nil

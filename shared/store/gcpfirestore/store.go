@@ -59,6 +59,8 @@ const (
 	colDryRuns    = "dry_runs"
 	colErased     = "erased_opt_outs"
 	colErasureKey = "erasure_key" // its fingerprint: CheckErasureKey
+	// colProviderSIDs: provider_sids/{sid}, the message that records it.
+	colProviderSIDs = "provider_sids"
 )
 
 // txAttempts bounds how often a contended transaction is tried: a message
