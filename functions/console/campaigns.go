@@ -203,7 +203,8 @@ func (s *Server) confirmResolve(w http.ResponseWriter, r *http.Request) {
 	}
 	back := "/campaigns/" + url.PathEscape(id)
 	c.Action, c.Back = back+"/messages/"+url.PathEscape(mid)+"/resolve", back
-	c.Fields = map[string]string{"outcome": outcome}
+	// The decision is about the attempt the operator saw held.
+	c.Fields = map[string]string{"outcome": outcome, "attempts": r.URL.Query().Get("attempts")}
 	s.render(w, r, http.StatusOK, "confirm", page{Title: "Confirm", Nav: "campaigns", Data: map[string]any{"C": c, "Subject": "Message " + mid}})
 }
 
@@ -211,7 +212,8 @@ func (s *Server) confirmResolve(w http.ResponseWriter, r *http.Request) {
 // POST /messages/{id}/resolve).
 func (s *Server) resolveMessage(w http.ResponseWriter, r *http.Request) {
 	id, mid := r.PathValue("id"), r.PathValue("mid")
-	a := s.call(r, http.MethodPost, apiPath("/api/v1/messages", mid, "resolve"), nil, map[string]string{"outcome": r.PostFormValue("outcome")})
+	attempts, _ := strconv.Atoi(r.PostFormValue("attempts"))
+	a := s.call(r, http.MethodPost, apiPath("/api/v1/messages", mid, "resolve"), nil, map[string]any{"outcome": r.PostFormValue("outcome"), "attempts": attempts})
 	if !a.OK() {
 		s.renderCampaign(w, r, a.Status, page{Problem: "Not resolved: " + a.Message()})
 		return

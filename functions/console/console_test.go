@@ -343,7 +343,7 @@ func TestResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := message.Message{ID: message.ID(c.ID, "+94771234567"), CampaignID: c.ID, Phone: "+94771234567", Status: message.Reconcile,
-		ClaimedAt: &now, CreatedAt: now, UpdatedAt: now}
+		ClaimedAt: &now, Attempts: 1, HeldAt: &now, CreatedAt: now, UpdatedAt: now}
 	if _, err := f.store.CreateMessages(ctx, []message.Message{m}); err != nil {
 		t.Fatal(err)
 	}
@@ -352,8 +352,11 @@ func TestResolve(t *testing.T) {
 	if !strings.Contains(page, "Awaiting an operator") || !strings.Contains(page, "94*****4567") || strings.Contains(withoutLinks(page), "94771234567") {
 		t.Fatalf("campaign page: want the held message listed, its number masked\n%s", page)
 	}
-	confirm := "/campaigns/" + c.ID + "/messages/" + m.ID + "/confirm?outcome=sent"
-	res := f.do("POST", "/campaigns/"+c.ID+"/messages/"+m.ID+"/resolve", url.Values{"csrf": {f.csrf(confirm)}, "outcome": {"sent"}})
+	confirm := "/campaigns/" + c.ID + "/messages/" + m.ID + "/confirm?outcome=sent&attempts=1"
+	if !strings.Contains(page, "/confirm?outcome=sent&amp;attempts=1") {
+		t.Errorf("campaign page: want the decision about the held attempt (attempts=1)")
+	}
+	res := f.do("POST", "/campaigns/"+c.ID+"/messages/"+m.ID+"/resolve", url.Values{"csrf": {f.csrf(confirm)}, "outcome": {"sent"}, "attempts": {"1"}})
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("resolve: %d, want 303\n%s", res.StatusCode, bodyOf(t, res))
 	}
