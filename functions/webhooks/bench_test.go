@@ -74,7 +74,9 @@ func benchCtx() context.Context {
 func BenchmarkInboundThroughput(b *testing.B) {
 	const pool = 1 << 18
 	calls := inboundPool(0, pool)
-	run := func(b *testing.B, h http.Handler) {
+	// distinct: each request a callback of its own (the handler stores
+	// each once); the yardstick, which only parses, may take them again.
+	run := func(b *testing.B, h http.Handler, distinct bool) {
 		ctx := benchCtx()
 		var next atomic.Int64
 		b.ReportAllocs()
@@ -84,8 +86,11 @@ func BenchmarkInboundThroughput(b *testing.B) {
 			for pb.Next() {
 				i := next.Add(1) - 1
 				if i >= pool {
-					b.Error("more requests than signed callbacks: raise pool")
-					return
+					if distinct {
+						b.Error("more requests than signed callbacks: raise pool")
+						return
+					}
+					i %= pool
 				}
 				rec := httptest.NewRecorder()
 				h.ServeHTTP(rec, calls[i].request(ctx))
@@ -99,12 +104,12 @@ func BenchmarkInboundThroughput(b *testing.B) {
 	}
 	b.Run("handler", func(b *testing.B) {
 		st, pub := memstore.New(), memevents.New()
-		run(b, newServer(st, pub))
+		run(b, newServer(st, pub), true)
 		if n := len(pub.Published(events.TopicInbound)); n != b.N {
 			b.Fatalf("published %d of %d", n, b.N)
 		}
 	})
-	b.Run("yardstick", func(b *testing.B) { run(b, bareForm) })
+	b.Run("yardstick", func(b *testing.B) { run(b, bareForm, false) })
 }
 
 // BenchmarkInboundLatency offers the handler 10,000 callbacks a second,
