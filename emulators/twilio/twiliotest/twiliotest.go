@@ -5,6 +5,7 @@ package twiliotest
 
 import (
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -34,4 +35,21 @@ func Start(tb testing.TB) (*standin.Server, *twilio.Provider) {
 		tb.Fatalf("twilio.New: %v", err)
 	}
 	return si, p
+}
+
+// Hanging serves, until tb ends, an API that never answers: each request
+// waits until its client gives up. For tests of a client's timeout.
+func Hanging(tb testing.TB) string {
+	hang := make(chan struct{})
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	tb.Cleanup(func() {
+		close(hang)
+		ts.Close()
+	})
+	return ts.URL
 }

@@ -3,13 +3,12 @@ package setup_test
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/eventstreamengine/ese/emulators/twilio/twiliotest"
 	"github.com/eventstreamengine/ese/functions/internal/setup"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/sms"
@@ -20,19 +19,9 @@ import (
 // bounded by it, so the two must agree.
 func TestProvider_uses_TWILIO_TIMEOUT(t *testing.T) {
 	t.Parallel()
-	hang := make(chan struct{})
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-hang:
-		case <-r.Context().Done():
-		}
-	}))
-	t.Cleanup(func() {
-		close(hang)
-		ts.Close()
-	})
+	apiURL := twiliotest.Hanging(t)
 	env := maps(good)
-	env["TWILIO_API_URL"], env["TWILIO_TIMEOUT"] = ts.URL, "100ms"
+	env["TWILIO_API_URL"], env["TWILIO_TIMEOUT"] = apiURL, "100ms"
 	var tw setup.Twilio
 	if err := setup.Load(t.Context(), &tw, envconfig.MapLookuper(env)); err != nil {
 		t.Fatal(err)

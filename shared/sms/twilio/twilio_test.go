@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	standin "github.com/eventstreamengine/ese/emulators/twilio"
+	"github.com/eventstreamengine/ese/emulators/twilio/twiliotest"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/sms"
 	"github.com/eventstreamengine/ese/shared/sms/twilio"
@@ -320,19 +321,9 @@ func TestSend_transport_failures(t *testing.T) {
 
 func TestSend_timeout(t *testing.T) {
 	t.Parallel()
-	hang := make(chan struct{})
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-hang:
-		case <-r.Context().Done():
-		}
-	}))
-	t.Cleanup(func() {
-		close(hang)
-		ts.Close()
-	})
+	apiURL := twiliotest.Hanging(t)
 	p, err := twilio.New(twilio.Config{
-		AccountSID: accountSID, AuthToken: authToken, From: sender, APIURL: ts.URL,
+		AccountSID: accountSID, AuthToken: authToken, From: sender, APIURL: apiURL,
 		HTTPClient: &http.Client{Timeout: 50 * time.Millisecond},
 	})
 	if err != nil {
