@@ -6,7 +6,6 @@ package memevents
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -66,7 +65,7 @@ func (p *Publisher) Subscribe(topic string, handle func(context.Context, events.
 // handlers. Like pubsubevents: an unencodable v is errs.Invalid and a
 // missing topic errs.Transient.
 func (p *Publisher) Publish(ctx context.Context, topic string, v any) error {
-	data, err := json.Marshal(v)
+	data, err := events.Encode(v)
 	if err != nil {
 		return errs.Wrap(errs.Invalid, err, "memevents.Publish "+topic)
 	}

@@ -5,7 +5,6 @@ package pubsubevents
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -63,7 +62,7 @@ func (p *Publisher) Publish(ctx context.Context, topic string, v any) error {
 	if topic == "" {
 		return errs.E(errs.Invalid, "pubsubevents.Publish: empty topic")
 	}
-	data, err := json.Marshal(v)
+	data, err := events.Encode(v)
 	if err != nil {
 		return errs.Wrap(errs.Invalid, err, "pubsubevents.Publish "+topic)
 	}
