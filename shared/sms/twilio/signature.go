@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
+	"hash"
 	"net"
 	"net/url"
 	"slices"
@@ -26,8 +27,14 @@ func ValidSignature(authToken, rawURL string, params url.Values, signature strin
 	if authToken == "" || signature == "" {
 		return false
 	}
-	want, err := base64.StdEncoding.DecodeString(signature)
-	if err != nil || len(want) != sha1.Size {
+	// Decoded into arrays on the stack: a callback checked costs no
+	// allocation here but the sorted names.
+	var want [sha1.Size + 1]byte // base64's DecodedLen of 28 bytes
+	var got [sha1.Size]byte
+	if len(signature) != 28 { // base64 of a SHA-1 sum
+		return false
+	}
+	if n, err := base64.StdEncoding.Decode(want[:], []byte(signature)); err != nil || n != sha1.Size {
 		return false
 	}
 	names := make([]string, 0, len(params))
@@ -35,11 +42,11 @@ func ValidSignature(authToken, rawURL string, params url.Values, signature strin
 		names = append(names, k)
 	}
 	slices.Sort(names)
-	if hmac.Equal(mac(authToken, rawURL, names, params), want) {
+	if hmac.Equal(mac(got[:0], authToken, rawURL, names, params), want[:sha1.Size]) {
 		return true
 	}
 	other := otherPortForm(rawURL)
-	return other != "" && hmac.Equal(mac(authToken, other, names, params), want)
+	return other != "" && hmac.Equal(mac(got[:0], authToken, other, names, params), want[:sha1.Size])
 }
 
 // Sign computes Twilio's signature of a form POST of params to url:
@@ -51,18 +58,29 @@ func Sign(authToken, url string, params url.Values) string {
 		names = append(names, k)
 	}
 	slices.Sort(names)
-	return base64.StdEncoding.EncodeToString(mac(authToken, url, names, params))
+	return base64.StdEncoding.EncodeToString(mac(nil, authToken, url, names, params))
 }
 
-// signBufs are the buffers mac writes what it signs into, one HMAC write
-// per signature without a new buffer each time.
-var signBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+// signer is an HMAC-SHA1 keyed with token, and the buffer what it signs
+// is written into: kept in signers for the next signature under the same
+// token, so a webhook checked makes neither again.
+type signer struct {
+	token string
+	h     hash.Hash
+	buf   []byte
+}
 
-// mac is the HMAC Sign encodes, over names (sorted).
-func mac(authToken, url string, names []string, params url.Values) []byte {
-	h := hmac.New(sha1.New, []byte(authToken))
-	bp := signBufs.Get().(*[]byte)
-	buf := append((*bp)[:0], url...)
+var signers sync.Pool
+
+// mac appends to dst the HMAC Sign encodes, over names (sorted).
+func mac(dst []byte, authToken, url string, names []string, params url.Values) []byte {
+	s, _ := signers.Get().(*signer)
+	if s == nil || s.token != authToken {
+		s = &signer{token: authToken, h: hmac.New(sha1.New, []byte(authToken)), buf: make([]byte, 0, 2048)}
+	} else {
+		s.h.Reset()
+	}
+	buf := append(s.buf[:0], url...)
 	for _, k := range names {
 		vs := params[k]
 		if len(vs) > 1 {
@@ -74,10 +92,13 @@ func mac(authToken, url string, names []string, params url.Values) []byte {
 			buf = append(buf, v...)
 		}
 	}
-	h.Write(buf)
-	*bp = buf
-	signBufs.Put(bp)
-	return h.Sum(make([]byte, 0, sha1.Size))
+	s.h.Write(buf)
+	dst = s.h.Sum(dst)
+	if cap(buf) <= 64<<10 { // a huge form's buffer is not kept
+		s.buf = buf
+		signers.Put(s)
+	}
+	return dst
 }
 
 // otherPortForm is rawURL with its scheme's default port added when it

@@ -1,8 +1,10 @@
 package twilio_test
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/twilio/twilio-go/client"
@@ -135,4 +137,31 @@ func FuzzSignaturePortForms(f *testing.F) {
 			t.Fatalf("ValidSignature(%q) of a signature for %q = %t, twilio-go says %t", checked, signedFor, got, want)
 		}
 	})
+}
+
+// TestValidSignature_tokens_at_once: the HMACs kept between signatures
+// are keyed with their token, so callbacks checked at once under two
+// tokens (one account's rotation, or two accounts) are each checked with
+// their own.
+func TestValidSignature_tokens_at_once(t *testing.T) {
+	tokens := []string{"12345", "67890"}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 500 {
+				params := url.Values{"MessageSid": {fmt.Sprintf("SM%d-%d", g, i)}}
+				own, other := tokens[(g+i)%2], tokens[(g+i+1)%2]
+				sig := twilio.Sign(own, exampleURL, params)
+				if !twilio.ValidSignature(own, exampleURL, params, sig) {
+					t.Errorf("signature under its own token refused")
+					return
+				}
+				if twilio.ValidSignature(other, exampleURL, params, sig) {
+					t.Errorf("signature accepted under the other token")
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
