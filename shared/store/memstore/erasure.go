@@ -46,7 +46,7 @@ func (s *Store) DeleteWebhooksOf(ctx context.Context, ids []string, limit int) (
 			if n == limit {
 				break
 			}
-			if p := records.WebhookParty(e); p != "" && slices.Contains(ids, p) {
+			if p := records.WebhookParty(e.event()); p != "" && slices.Contains(ids, p) {
 				delete(sh.events, id)
 				n++
 			}
