@@ -8,8 +8,10 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -124,7 +126,7 @@ type Server struct {
 	// RecordBudget bounds storing one callback (DefaultRecordBudget if 0).
 	RecordBudget time.Duration
 
-	answers sync.Map // TwiML answer by reply text, encoded once
+	answers sync.Map // *answer by reply text, encoded once
 }
 
 // Routes returns the webhook routes.
@@ -159,21 +161,24 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 	// a JSON handler encodes With's at once, for lines mostly never written.
 	logger := logging.FromContext(r.Context())
 	sid := ""
-	log := func(level slog.Level, msg string, args ...any) {
-		logger.Log(r.Context(), level, msg, append([]any{"webhook", string(kind), "message_sid", sid}, args...)...)
+	log := func(level slog.Level, msg string, attrs ...slog.Attr) {
+		if !logger.Enabled(r.Context(), level) {
+			return
+		}
+		logger.LogAttrs(r.Context(), level, msg, append([]slog.Attr{slog.String("webhook", string(kind)), slog.String("message_sid", sid)}, attrs...)...)
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	if err := r.ParseForm(); err != nil {
+	form, err := postForm(w, r)
+	if err != nil {
 		render.Error(w, r, errs.E(errs.Invalid, "the body must be a form of at most %d bytes", maxBody))
 		return
 	}
-	url := strings.TrimRight(s.PublicBaseURL, "/") + r.URL.RequestURI()
-	if !twilio.ValidSignature(s.AuthToken, url, r.PostForm, r.Header.Get("X-Twilio-Signature")) {
+	signed := strings.TrimRight(s.PublicBaseURL, "/") + r.URL.RequestURI()
+	if !twilio.ValidSignature(s.AuthToken, signed, form, r.Header.Get("X-Twilio-Signature")) {
 		log(slog.LevelWarn, "rejected: bad or missing X-Twilio-Signature")
 		render.ErrorMessage(w, http.StatusForbidden, "invalid X-Twilio-Signature")
 		return
 	}
-	ev, err := s.event(kind, r)
+	ev, err := s.event(kind, r, form)
 	if err != nil {
 		render.Error(w, r, err)
 		return
@@ -202,7 +207,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 			render.Error(w, r, errs.Wrap(errs.Transient, fmt.Errorf("record: %w; publish: %w", err, perr), "webhooks"))
 			return
 		}
-		log(slog.LevelWarn, "store failed; handed on unstored", "error", err)
+		log(slog.LevelWarn, "store failed; handed on unstored", slog.Any("error", err))
 		stored, created = ev, true
 	case !stored.Published:
 		// Publish until the publish is recorded: a replay after a failed
@@ -217,7 +222,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 				render.Error(w, r, errs.Wrap(errs.Transient, err, "webhooks: publish"))
 				return
 			}
-			log(slog.LevelWarn, "publish failed; processing in place", "error", err)
+			log(slog.LevelWarn, "publish failed; processing in place", slog.Any("error", err))
 			if aerr := apply(hctx, stored); aerr != nil && errs.Retry(aerr) {
 				render.Error(w, r, errs.Wrap(errs.Transient, fmt.Errorf("publish: %w; in place: %w", err, aerr), "webhooks"))
 				return
@@ -226,13 +231,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 		handedOn = true
 	}
 	if kind == webhook.Inbound {
-		log(slog.LevelInfo, "inbound message", "from", phone.Mask(stored.Params[twilioform.KeyFrom]), "duplicate", !created)
-		rctx, cancel := context.WithTimeout(work, replyBudget)
-		reply := s.reply(rctx, stored.Params)
-		cancel()
-		s.twiml(w, reply)
+		log(slog.LevelInfo, "inbound message", slog.String("from", phone.Mask(stored.Params[twilioform.KeyFrom])), slog.Bool("duplicate", !created))
+		s.twiml(w, s.reply(work, stored.Params))
 	} else {
-		log(slog.LevelInfo, "status callback", "status", stored.Status, "duplicate", !created)
+		log(slog.LevelInfo, "status callback", slog.String("status", stored.Status), slog.Bool("duplicate", !created))
 		s.twiml(w, "")
 	}
 	if handedOn {
@@ -242,7 +244,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 		// sweep hand the callback on again, to idempotent consumers.
 		_ = http.NewResponseController(w).Flush()
 		if err := s.Store.MarkWebhookPublished(work, stored.ID); err != nil {
-			log(slog.LevelWarn, "published but not marked; a replay will publish again", "error", err)
+			log(slog.LevelWarn, "published but not marked; a replay will publish again", slog.Any("error", err))
 		}
 	}
 }
@@ -270,9 +272,24 @@ func (s *Server) record(ctx context.Context, ev webhook.Event) (webhook.Event, b
 	return s.Store.RecordWebhook(ctx, ev)
 }
 
-func (s *Server) event(kind webhook.Kind, r *http.Request) (webhook.Event, error) {
-	params := make(map[string]string, len(r.PostForm))
-	for k, v := range r.PostForm {
+// postForm reads the request's form body as r.ParseForm would, without
+// its copy into r.Form: the body alone is what Twilio signs and sends. A
+// body of another type is an empty form (and fails the signature).
+func postForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
+	ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
+	if !strings.EqualFold(strings.TrimSpace(ct), "application/x-www-form-urlencoded") {
+		return url.Values{}, nil
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		return nil, err
+	}
+	return url.ParseQuery(string(b))
+}
+
+func (s *Server) event(kind webhook.Kind, r *http.Request, form url.Values) (webhook.Event, error) {
+	params := make(map[string]string, len(form))
+	for k, v := range form {
 		if len(v) > 0 {
 			params[k] = v[0]
 		}
@@ -348,6 +365,8 @@ func (s *Server) reply(ctx context.Context, params map[string]string) string {
 		}
 		return s.ReplyStop
 	case consent.IntentOptIn:
+		ctx, cancel := context.WithTimeout(ctx, replyBudget)
+		defer cancel()
 		if s.Users != nil && !s.startLifts(ctx, from) {
 			return ""
 		}
@@ -392,19 +411,32 @@ type twimlResponse struct {
 	Message string   `xml:"Message,omitempty"`
 }
 
+// answer is one TwiML answer, encoded, with its headers' values: each
+// slice is full (len == cap), so a handler that adds to a header appends
+// to a copy, never to the one answers share.
+type answer struct {
+	body                []byte
+	contentType, length []string
+}
+
+var twimlContentType = []string{"text/xml; charset=utf-8"}
+
 func (s *Server) twiml(w http.ResponseWriter, msg string) {
 	// The answers are the few configured replies: each is encoded once.
-	b, ok := s.answers.Load(msg)
+	a, ok := s.answers.Load(msg)
 	if !ok {
 		enc, err := xml.Marshal(twimlResponse{Message: msg})
 		if err != nil {
 			http.Error(w, "", http.StatusInternalServerError)
 			return
 		}
-		b, _ = s.answers.LoadOrStore(msg, append([]byte(xml.Header), enc...))
+		body := append([]byte(xml.Header), enc...)
+		a, _ = s.answers.LoadOrStore(msg, &answer{body: body, contentType: twimlContentType[:1:1], length: []string{strconv.Itoa(len(body))}})
 	}
-	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	ans := a.(*answer)
+	h := w.Header()
+	h["Content-Type"] = ans.contentType
 	// Its length, so that once flushed the answer is complete for Twilio.
-	w.Header().Set("Content-Length", strconv.Itoa(len(b.([]byte))))
-	_, _ = w.Write(b.([]byte))
+	h["Content-Length"] = ans.length
+	_, _ = w.Write(ans.body)
 }
