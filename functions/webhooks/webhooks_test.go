@@ -397,3 +397,46 @@ func TestConfig_Validate_PUBLIC_BASE_URL(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhooks_reads_the_form_body: the form is the body alone, read as
+// net/http reads forms: a charset is fine, another content type is an
+// empty form (refused by its signature), and a body too big or not a form
+// is a 400 that says so.
+func TestWebhooks_reads_the_form_body(t *testing.T) {
+	t.Parallel()
+	form := inboundForm("hello", "SM1")
+	cases := []struct {
+		name, contentType, body string
+		want                    int
+	}{
+		{"form", "application/x-www-form-urlencoded", form.Encode(), http.StatusOK},
+		{"form with charset", "Application/X-WWW-Form-Urlencoded; charset=utf-8", form.Encode(), http.StatusOK},
+		{"json", "application/json", form.Encode(), http.StatusForbidden},
+		{"no type", "", form.Encode(), http.StatusForbidden},
+		{"bad escape", "application/x-www-form-urlencoded", form.Encode() + "&x=%zz", http.StatusBadRequest},
+		{"too big", "application/x-www-form-urlencoded", form.Encode() + "&x=" + strings.Repeat("a", 64<<10), http.StatusBadRequest},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(plain)
+			req := httptest.NewRequest("POST", "/webhooks/inbound", strings.NewReader(tc.body))
+			if tc.contentType != "" {
+				req.Header.Set("Content-Type", tc.contentType)
+			}
+			req.Header.Set("X-Twilio-Signature", twilio.Sign(token, base+"/webhooks/inbound", form))
+			rec := httptest.NewRecorder()
+			f.h.ServeHTTP(rec, req)
+			if rec.Code != tc.want {
+				t.Fatalf("POST = %d %s, want %d", rec.Code, rec.Body, tc.want)
+			}
+			if tc.want == http.StatusBadRequest && !strings.Contains(rec.Body.String(), `"error"`) {
+				t.Errorf("400 body %s: want a JSON error", rec.Body)
+			}
+			stored, _ := f.store.ListWebhooks(context.Background(), webhook.Inbound, 10)
+			if got, want := len(stored), map[bool]int{true: 1, false: 0}[tc.want == http.StatusOK]; got != want {
+				t.Errorf("stored %d callbacks, want %d", got, want)
+			}
+		})
+	}
+}
