@@ -17,6 +17,7 @@ type banner struct {
 	cfg     config
 	stack   *localstack.Stack
 	twilio  string // the stand-in's URL
+	events  string // the event functions' process
 	logDir  string
 	startup time.Duration
 }
@@ -40,6 +41,7 @@ func printBanner(w io.Writer, b banner) {
 		{"Health", origin + "/health"},
 		{"API", origin + "/api/\t(Authorization: Bearer <API_KEY>)"},
 		{"Twilio webhooks", origin + "/webhooks/"},
+		{"Event functions", b.events + "/events/<topic>/\t(their own process: the emulator's push subscriptions post here)"},
 		{"Public base URL", b.cfg.PublicBaseURL},
 		{"Twilio stand-in", b.twilio + "\t(sent messages: " + b.twilio + "/_standin/messages)"},
 		{"Firestore", emulator(b.stack.FirestoreHost, b.cfg.FirestoreHost, "firestore.log")},

@@ -1,7 +1,15 @@
 // Command devstack runs the whole platform on one machine: the Firestore,
 // Pub/Sub, Cloud Tasks and Cloud Storage emulators, the Twilio stand-in and
-// every function behind one origin. scripts/dev runs it; scripts/test runs it with
-// -emulators-only to get just the emulators.
+// every function, the HTTP functions behind one origin. scripts/dev runs
+// it; scripts/test runs it with -emulators-only to get just the emulators.
+//
+// The Pub/Sub-triggered functions run in a second process of their own
+// (devstack -serve-events), where the emulator's push subscriptions post,
+// as each function is its own service when deployed: the work a burst of
+// events makes (a Firestore transaction per inbound message, say) then
+// does not queue on the same Go scheduler and collector as the webhooks
+// Twilio is waiting on. The Sender is served at the origin unless
+// SENDER_URL names one served on its own.
 package main
 
 import (
@@ -16,6 +24,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -81,6 +90,7 @@ Flags:
 // options are the command-line flags.
 type options struct {
 	emulatorsOnly bool
+	serveEvents   string // host:port: serve only the event functions there
 	envFile       string
 	logDir        string
 	cloudTasksBin string
@@ -96,6 +106,7 @@ func run(args []string, getenv func(string) string, stdout io.Writer, log *slog.
 	}
 	fs.BoolVar(&o.emulatorsOnly, "emulators-only", false, "start only the emulators (or check those given by *_EMULATOR_HOST), write -env-file, and wait for SIGINT/SIGTERM")
 	fs.StringVar(&o.envFile, "env-file", "", "with -emulators-only: write the *_EMULATOR_HOST variables to this file once the emulators answer")
+	fs.StringVar(&o.serveEvents, "serve-events", "", "internal: serve only the Pub/Sub-triggered functions on this 127.0.0.1 host:port, until the parent stack ends (the stack starts this itself)")
 	fs.StringVar(&o.logDir, "log-dir", ".run", "folder for the emulators' logs")
 	fs.StringVar(&o.storageBin, "storage-emulator", filepath.Join(".bin", "fake-gcs-server"), "the Cloud Storage emulator executable")
 	fs.StringVar(&o.cloudTasksBin, "cloud-tasks-emulator", filepath.Join(".bin", "cloud-tasks-emulator"), "the Cloud Tasks emulator executable")
@@ -108,6 +119,15 @@ func run(args []string, getenv func(string) string, stdout io.Writer, log *slog.
 	if fs.NArg() > 0 {
 		fmt.Fprintf(fs.Output(), "devstack: unexpected arguments %q\n", fs.Args())
 		return 2
+	}
+	if o.serveEvents != "" {
+		// The stack's own child, configured by the environment it set.
+		exitWithParent()
+		if err := serveEvents(o.serveEvents); err != nil {
+			log.Error("devstack -serve-events failed", "error", err)
+			return 1
+		}
+		return 0
 	}
 	if o.envFile != "" && !o.emulatorsOnly {
 		fmt.Fprintln(fs.Output(), "devstack: -env-file goes with -emulators-only")
@@ -211,9 +231,17 @@ func runStack(ctx context.Context, cfg config, o options, stdout io.Writer, log 
 
 	origin := "http://127.0.0.1:" + port
 	twilioURL := "http://" + twilioLn.Addr().String()
+	// The event functions get a process of their own (see the package
+	// comment), started below once the environment it inherits is set.
+	eventsPort, err := localstack.FreePort()
+	if err != nil {
+		return fmt.Errorf("a port for the event functions: %w", err)
+	}
+	eventsAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(eventsPort))
 	// Where the push subscriptions and the send queues deliver: the
-	// origin and the Sender, or duplicating proxies in front of them.
-	pushTo, sendTo := origin, cmp.Or(cfg.SenderURL, origin+localroutes.SenderPath)
+	// events process and the Sender, or duplicating proxies in front of
+	// them.
+	pushTo, sendTo := "http://"+eventsAddr, cmp.Or(cfg.SenderURL, origin+localroutes.SenderPath)
 	if cfg.DuplicateRate > 0 {
 		stopProxies, err := duplicate(cfg, &pushTo, &sendTo, log)
 		if err != nil {
@@ -245,7 +273,12 @@ func runStack(ctx context.Context, cfg config, o options, stdout io.Writer, log 
 		}
 	}
 
-	// Push subscriptions post to the local origin even when
+	events, err := startEvents(ctx, eventsAddr, log)
+	if err != nil {
+		return err
+	}
+	defer events.stop()
+	// Push subscriptions post to the local events process even when
 	// PUBLIC_BASE_URL is a tunnel: the emulator is on this machine.
 	if err := localstack.Provision(ctx, cfg.Project, pushTo); err != nil {
 		return err
@@ -279,8 +312,8 @@ func runStack(ctx context.Context, cfg config, o options, stdout io.Writer, log 
 		standin.Close()
 	}()
 
-	if err := localroutes.Register(ctx); err != nil {
-		return fmt.Errorf("localroutes.Register: %w", err)
+	if err := localroutes.RegisterHTTP(ctx); err != nil {
+		return fmt.Errorf("localroutes.RegisterHTTP: %w", err)
 	}
 	served := make(chan error, 1)
 	go func() { served <- funcframework.StartHostPort("127.0.0.1", port) }()
@@ -292,6 +325,7 @@ func runStack(ctx context.Context, cfg config, o options, stdout io.Writer, log 
 		cfg:     cfg,
 		stack:   stack,
 		twilio:  twilioURL,
+		events:  events.origin,
 		logDir:  o.logDir,
 		startup: time.Since(began),
 	})
@@ -313,7 +347,80 @@ func runStack(ctx context.Context, cfg config, o options, stdout io.Writer, log 
 		return fmt.Errorf("funcframework.StartHostPort: %w", err)
 	case err := <-stack.Died():
 		return err
+	case <-events.done:
+		if ctx.Err() != nil {
+			return nil // a Ctrl-C reached it too
+		}
+		return fmt.Errorf("the event functions' process (devstack -serve-events) ended: %w", events.err)
 	}
+}
+
+// eventsProc is the process serving the event functions.
+type eventsProc struct {
+	origin string
+	cmd    *exec.Cmd
+	done   chan struct{} // closed when it has ended, err then set
+	err    error
+}
+
+// startEvents starts devstack -serve-events on addr, its output with
+// this process's, and waits until it listens.
+func startEvents(ctx context.Context, addr string, log *slog.Logger) (*eventsProc, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("os.Executable: %w", err)
+	}
+	cmd := exec.Command(self, "-serve-events", addr)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start devstack -serve-events: %w", err)
+	}
+	p := &eventsProc{origin: "http://" + addr, cmd: cmd, done: make(chan struct{})}
+	served := make(chan error, 1)
+	go func() {
+		err := cmd.Wait()
+		if err == nil {
+			err = errors.New("exit status 0")
+		}
+		p.err = err
+		close(p.done)
+		served <- err
+	}()
+	if err := waitListening(ctx, addr, served); err != nil {
+		p.stop()
+		return nil, fmt.Errorf("the event functions' process: %w", err)
+	}
+	log.Info("event functions serving in their own process", "origin", p.origin, "pid", cmd.Process.Pid)
+	return p, nil
+}
+
+// stop ends the process (SIGTERM, then SIGKILL after 5 s) and waits for it.
+func (p *eventsProc) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// serveEvents serves the event functions on addr until a signal ends the
+// process.
+func serveEvents(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("-serve-events %q: %w", addr, err)
+	}
+	// The parent stops it (SIGTERM, or the parent-death signal): a Ctrl-C
+	// at the terminal, which reaches the whole process group, is the
+	// parent's to act on, so the events in flight finish as it stops.
+	signal.Ignore(os.Interrupt)
+	ctx := context.Background()
+	if err := localroutes.RegisterEvents(ctx); err != nil {
+		return fmt.Errorf("localroutes.RegisterEvents: %w", err)
+	}
+	return funcframework.StartHostPort(host, port)
 }
 
 // duplicate puts a localstack.Duplicator in front of *pushTo and another

@@ -1,6 +1,7 @@
-// Package localroutes serves every function from one local origin, as
-// scripts/dev does: each function at the paths it serves when deployed on
-// its own URL (the Console at every path no other function takes), and each event function under /events/<topic>/, where the
+// Package localroutes serves the functions locally, as scripts/dev does:
+// each HTTP function at the paths it serves when deployed on its own URL,
+// all from one origin (the Console at every path no other function
+// takes), and each event function under /events/<topic>/, where the
 // emulator's push subscription for that topic posts.
 package localroutes
 
@@ -53,6 +54,15 @@ func EventPath(project, topic string) string {
 
 // Register registers every function on funcframework at its local path.
 func Register(ctx context.Context) error {
+	if err := RegisterHTTP(ctx); err != nil {
+		return err
+	}
+	return RegisterEvents(ctx)
+}
+
+// RegisterHTTP registers the HTTP-triggered functions on funcframework at
+// their local paths.
+func RegisterHTTP(ctx context.Context) error {
 	for path, h := range map[string]func(w http.ResponseWriter, r *http.Request){
 		"/api/":      api.Handle,
 		"/health":    api.Handle,
@@ -66,6 +76,12 @@ func Register(ctx context.Context) error {
 			return fmt.Errorf("localroutes: %s: %w", path, err)
 		}
 	}
+	return nil
+}
+
+// RegisterEvents registers the Pub/Sub-triggered functions on
+// funcframework under /events/<topic>/.
+func RegisterEvents(ctx context.Context) error {
 	for _, f := range EventFunctions {
 		if err := funcframework.RegisterCloudEventFunctionContext(ctx, "/events/"+f.Topic+"/", f.Handle); err != nil {
 			return fmt.Errorf("localroutes: %s: %w", f.Topic, err)
