@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,10 +33,14 @@ import (
 // WEBHOOK_BENCH_SECONDS), open loop, and reports p50, p99 and max latency
 // and errors; beside it, in the same run and at the same pace, its floor
 // (the yardstick): a bare handler that stores the same document and
-// publishes one message on the same emulators. The two take turns in
-// slices of 10 s, so that a machine whose load moves during the run
-// weighs on both alike. Every callback must be stored exactly once. Run
-// with BENCHTIME=1x scripts/bench WebhooksLocalStack .
+// publishes one message on the same emulators, served, as the stack's
+// functions are, by a process of its own. The two (and the same function
+// served inside this process, webhooks_alone) take turns in slices of
+// 10 s, in an order that turns each round, so that a machine whose load
+// moves during the run, the stack's sweeps every 30 s and the work the
+// callbacks leave behind them weigh on all alike. Every callback must be
+// stored exactly once. Run with BENCHTIME=1x scripts/bench
+// WebhooksLocalStack .
 func BenchmarkWebhooksLocalStack(b *testing.B) {
 	rate := envInt(b, "WEBHOOK_BENCH_RATE", 200)
 	seconds := envInt(b, "WEBHOOK_BENCH_SECONDS", 60)
@@ -45,7 +51,7 @@ func BenchmarkWebhooksLocalStack(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer fs.Close()
-	floor := newFloor(b, d.project, fs)
+	floor := startFloor(b, d.project)
 	// The same function built in this process, on the same emulators and
 	// topic: what the local stack's process adds, beside what our code does.
 	inproc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { inprocHandler.ServeHTTP(w, r) }))
@@ -55,38 +61,38 @@ func BenchmarkWebhooksLocalStack(b *testing.B) {
 		b.Fatal(err)
 	}
 	inprocHandler = h
+	type target struct {
+		name, url, col, prefix string
+		signed                 bool
+		lat                    []time.Duration
+		failed                 int
+	}
+	targets := []*target{
+		{name: "webhooks", url: d.base + "/webhooks/inbound", col: "webhook_events", prefix: "inbound-SMbench", signed: true},
+		{name: "yardstick", url: floor, col: "bench_floor", prefix: "SMfloor"},
+		{name: "webhooks_alone", url: inproc.URL + "/webhooks/inbound", col: "webhook_events", prefix: "inbound-SMown", signed: true},
+	}
 	const slice = 10
-	var hooks, bare, own []time.Duration
-	var hooksFailed, bareFailed, ownFailed int
 	for part := 0; part*slice < seconds; part++ {
 		secs := min(slice, seconds-part*slice)
-		prefix := fmt.Sprintf("SMbench%dx", part)
-		lat, failed := offer(b, d.base+"/webhooks/inbound", rate, secs, func(i int) (url.Values, string) {
-			form := inboundForm(prefix, i)
-			return form, twilio.Sign("e2etoken", d.base+"/webhooks/inbound", form)
-		})
-		hooks, hooksFailed = append(hooks, lat...), hooksFailed+failed
-		storedOnce(b, fs, "webhook_events", "inbound-"+prefix, rate*secs)
-
-		prefix = fmt.Sprintf("SMfloor%dx", part)
-		lat, failed = offer(b, floor.URL, rate, secs, func(i int) (url.Values, string) {
-			return inboundForm(prefix, i), ""
-		})
-		bare, bareFailed = append(bare, lat...), bareFailed+failed
-		storedOnce(b, fs, "bench_floor", prefix, rate*secs)
-
-		prefix = fmt.Sprintf("SMown%dx", part)
-		lat, failed = offer(b, inproc.URL+"/webhooks/inbound", rate, secs, func(i int) (url.Values, string) {
-			form := inboundForm(prefix, i)
-			return form, twilio.Sign("e2etoken", inproc.URL+"/webhooks/inbound", form)
-		})
-		own, ownFailed = append(own, lat...), ownFailed+failed
-		storedOnce(b, fs, "webhook_events", "inbound-"+prefix, rate*secs)
+		for k := range targets {
+			t := targets[(part+k)%len(targets)]
+			sid := strings.TrimPrefix(t.prefix, "inbound-") + strconv.Itoa(part) + "x"
+			lat, failed := offer(b, t.url, rate, secs, func(i int) (url.Values, string) {
+				form := inboundForm(sid, i)
+				if !t.signed {
+					return form, ""
+				}
+				return form, twilio.Sign("e2etoken", t.url, form)
+			})
+			t.lat, t.failed = append(t.lat, lat...), t.failed+failed
+			storedOnce(b, fs, t.col, t.prefix+strconv.Itoa(part)+"x", rate*secs)
+		}
 	}
-	// Reported as two sub-benchmarks, for benchtable's ratio.
-	b.Run("webhooks", func(b *testing.B) { report(b, hooks, hooksFailed) })
-	b.Run("yardstick", func(b *testing.B) { report(b, bare, bareFailed) })
-	b.Run("webhooks_alone", func(b *testing.B) { report(b, own, ownFailed) })
+	// Reported as sub-benchmarks, for benchtable's ratio.
+	for _, t := range targets {
+		b.Run(t.name, func(b *testing.B) { report(b, t.lat, t.failed) })
+	}
 }
 
 var inprocHandler http.Handler
@@ -211,23 +217,66 @@ func storedOnce(b *testing.B, fs *firestore.Client, col, prefix string, n int) {
 	}
 }
 
-// floor is the yardstick: a bare net/http handler that stores the form's
-// MessageSid as one document and publishes one message, and nothing else.
-func newFloor(b *testing.B, project string, fs *firestore.Client) *httptest.Server {
+// startFloor serves the yardstick in a process of its own (this test
+// binary again, running TestWebhookBenchFloor) on the stack's emulators,
+// and returns its URL.
+func startFloor(b *testing.B, project string) string {
 	ctx := context.Background()
 	psc, err := pubsub.NewClient(ctx, project)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { psc.Close() })
-	topic := "projects/" + project + "/topics/bench-floor"
-	if _, err := psc.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: topic}); err != nil {
+	defer psc.Close()
+	if _, err := psc.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: "projects/" + project + "/topics/bench-floor"}); err != nil {
 		b.Fatal(err)
 	}
+	addr := "127.0.0.1:" + freePort(b)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestWebhookBenchFloor$")
+	cmd.Env = append(os.Environ(), floorAddrEnv+"="+addr, "GOOGLE_CLOUD_PROJECT="+project)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return "http://" + addr
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("the floor's process did not listen on %s", addr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// floorAddrEnv, set, has TestWebhookBenchFloor serve the floor there.
+const floorAddrEnv = "ESE_WEBHOOK_BENCH_FLOOR"
+
+// TestWebhookBenchFloor is BenchmarkWebhooksLocalStack's floor, when the
+// benchmark runs this binary for it (ESE_WEBHOOK_BENCH_FLOOR): a bare
+// net/http handler that stores the form's MessageSid as one document and
+// publishes one message, and nothing else, until the benchmark kills it.
+// Run any other way, it skips.
+func TestWebhookBenchFloor(t *testing.T) {
+	addr := os.Getenv(floorAddrEnv)
+	if addr == "" {
+		t.Skip("the webhook benchmark's floor: run by BenchmarkWebhooksLocalStack")
+	}
+	ctx := context.Background()
+	project := os.Getenv("GOOGLE_CLOUD_PROJECT")
+	fs, err := firestore.NewClient(ctx, project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	psc, err := pubsub.NewClient(ctx, project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic := "projects/" + project + "/topics/bench-floor"
 	// Published as the Webhooks function publishes: no batching delay.
 	pub := pubsubevents.New(psc, pubsubevents.WithDelay(500*time.Microsecond))
-	b.Cleanup(pub.Close)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	err = http.ListenAndServe(addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
@@ -250,6 +299,5 @@ func newFloor(b *testing.B, project string, fs *firestore.Client) *httptest.Serv
 		}
 		w.WriteHeader(http.StatusOK)
 	}))
-	b.Cleanup(srv.Close)
-	return srv
+	t.Fatal(err)
 }
