@@ -190,7 +190,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 	// budget instead, all within Twilio's 15 s wait: store 5 s, hand on
 	// 5 s, reply 1 s.
 	work := context.WithoutCancel(r.Context())
-	stored, created, err := s.record(work, ev)
+	budget := DefaultRecordBudget
+	if s.RecordBudget > 0 {
+		budget = s.RecordBudget
+	}
+	rctx, rcancel := context.WithTimeout(work, budget)
+	defer rcancel()
+	stored, created, err := s.record(rctx, ev)
 	switch {
 	case errs.Is(err, errs.Invalid):
 		render.Error(w, r, fmt.Errorf("webhooks: record: %w", err)) // no store would take it
@@ -201,7 +207,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 		// its consumer stores and applies it.
 		ev.Unstored = true
 		pctx, cancel := context.WithTimeout(work, handOnBudget)
-		perr := s.Events.Publish(pctx, events.WebhookTopic(kind), ev)
+		perr := s.Events.Publish(pctx, events.WebhookTopic(kind), &ev)
 		cancel()
 		if perr != nil {
 			render.Error(w, r, errs.Wrap(errs.Transient, fmt.Errorf("record: %w; publish: %w", err, perr), "webhooks"))
@@ -214,8 +220,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 		// publish finds the payload stored but unpublished, and publishes.
 		// As Twilio replays only what never got an answer, a failed
 		// publish is processed in place when it can be.
-		hctx, cancel := context.WithTimeout(work, handOnBudget)
-		defer cancel()
+		// What remains of the record's budget when that is most of a
+		// budget, as it is but when storing was slow: one timer a callback.
+		hctx := rctx
+		if d, _ := rctx.Deadline(); time.Until(d) < handOnBudget/2 {
+			var cancel context.CancelFunc
+			hctx, cancel = context.WithTimeout(work, handOnBudget)
+			defer cancel()
+		}
 		if err := s.handOn(hctx, stored); err != nil {
 			apply := s.Apply[kind]
 			if apply == nil {
@@ -252,7 +264,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 // record stores a callback once; an inbound STOP is applied in the same
 // transaction (inbound.Record), before Twilio has its answer.
 //
-// It has a budget (Server.RecordBudget): a transaction waiting on a lock (one left by a
+// Its ctx carries a budget (Server.RecordBudget): a transaction waiting on a lock (one left by a
 // process killed mid-transaction holds it until Firestore expires it, tens
 // of seconds) must not outlast Twilio's 15 s wait for our answer, after
 // which the callback would be lost (a read timeout is not among the
@@ -260,12 +272,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 // unstored, as when Firestore refuses; if the write did commit after all,
 // its consumer finds it stored and the STOP applied, and changes nothing.
 func (s *Server) record(ctx context.Context, ev webhook.Event) (webhook.Event, bool, error) {
-	budget := s.RecordBudget
-	if budget <= 0 {
-		budget = DefaultRecordBudget
-	}
-	ctx, cancel := context.WithTimeout(ctx, budget)
-	defer cancel()
 	if ev.Kind == webhook.Inbound {
 		return inbound.Record(ctx, s.Store, ev, twilioform.Inbound(ev))
 	}
@@ -348,7 +354,7 @@ func (s *Server) handOn(ctx context.Context, e webhook.Event) error {
 	if e.Kind == webhook.Status && !twilioform.Status(e).Records() {
 		return nil
 	}
-	return s.Events.Publish(ctx, events.WebhookTopic(e.Kind), e)
+	return s.Events.Publish(ctx, events.WebhookTopic(e.Kind), &e)
 }
 
 // reply is the TwiML reply to an inbound message: only the keywords get
