@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/eventstreamengine/ese/shared/logging"
 )
@@ -175,9 +176,17 @@ func (s *Server) checkPost(w http.ResponseWriter, r *http.Request, v visitor, ss
 	return v, true
 }
 
-// safeNext keeps a redirect after sign-in on this origin.
+// safeNext keeps a redirect after sign-in on this origin: a path that
+// begins with exactly one '/', with no scheme, host or user, and no
+// backslash or control character anywhere (browsers drop a tab or a
+// newline and read "/\t/evil" as "//evil", and "/\\evil" as "//evil").
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if strings.ContainsFunc(next, func(r rune) bool { return r == '\\' || unicode.IsControl(r) }) {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		!strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
 		return "/"
 	}
 	return next

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/eventstreamengine/ese/functions/api"
@@ -157,10 +158,36 @@ func TestSignIn(t *testing.T) {
 
 func TestSignInRedirectStaysOnOrigin(t *testing.T) {
 	t.Parallel()
-	for _, next := range []string{"//evil.example/", "https://evil.example/", "/\\evil.example"} {
-		if got := safeNext(next); got != "/" {
-			t.Errorf("safeNext(%q) = %q, want /", next, got)
-		}
+	for _, tc := range []struct{ name, next, want string }{
+		{"path", "/users", "/users"},
+		{"path_and_query", "/campaigns/c1?done=saved", "/campaigns/c1?done=saved"},
+		{"empty", "", "/"},
+		{"relative", "users", "/"},
+		{"scheme_relative", "//evil.example/", "/"},
+		{"absolute", "https://evil.example/", "/"},
+		{"javascript", "javascript:alert(1)", "/"},
+		{"backslash", "/\\evil.example", "/"},
+		{"backslash_later", "/users\\..\\evil", "/"},
+		{"tab", "/\t/evil.example/", "/"},
+		{"newline", "/\n/evil.example/", "/"},
+		{"carriage_return", "/\r/evil.example/", "/"},
+		{"nul", "/\x00/evil.example/", "/"},
+		{"del", "/\x7f/evil.example/", "/"},
+		{"user_info", "/@evil.example", "/@evil.example"},
+		{"three_slashes", "///evil.example", "/"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if diff := cmp.Diff(tc.want, safeNext(tc.next)); diff != "" {
+				t.Errorf("safeNext(%q) (-want, +got):\n%s", tc.next, diff)
+			}
+		})
+	}
+	// Through the form, as the review found it: the redirect stays home.
+	f := newFixture(t)
+	res := f.do("POST", "/login", url.Values{"csrf": {f.csrf("/login")}, "key": {key}, "next": {"/\t/evil.example/"}})
+	if diff := cmp.Diff("/", res.Header.Get("Location")); res.StatusCode != http.StatusSeeOther || diff != "" {
+		t.Errorf("POST /login with a tab in next: %d, Location (-want, +got):\n%s", res.StatusCode, diff)
 	}
 }
 
