@@ -485,6 +485,17 @@ func TestSuppressions(t *testing.T) {
 	if res := f.do("POST", "/suppressions", url.Values{"csrf": {f.csrf("/segments")}, "phone_number": {"+94771234567"}, "reason": {"asked"}}); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("suppress: %d", res.StatusCode)
 	}
+	es, _, err := f.store.ListSuppressions(context.Background(), store.Page{Page: 1, PerPage: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range es {
+		got = append(got, e.By)
+	}
+	if diff := cmp.Diff([]string{"api-key"}, got); diff != "" {
+		t.Errorf("who added the suppression (-want, +got):\n%s", diff)
+	}
 	if body := withoutLinks(bodyOf(t, f.do("GET", "/segments", nil))); !strings.Contains(body, "94*****4567") || strings.Contains(body, "94771234567") {
 		t.Error("the suppression list does not show the number masked")
 	}
