@@ -32,7 +32,7 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 		s.renderCampaigns(w, r, a.Status, page{Form: r.PostForm, Errors: a.FieldErrors(), Problem: a.Message()})
 		return
 	}
-	http.Redirect(w, r, "/campaigns/"+url.PathEscape(fmt.Sprint(a.Body["id"]))+"?done="+url.QueryEscape("Campaign created."), http.StatusSeeOther)
+	http.Redirect(w, r, "/campaigns/"+url.PathEscape(fmt.Sprint(a.Body["id"]))+"?done=campaign-created", http.StatusSeeOther)
 }
 
 // campaignForm is the campaign the form describes, as the API takes it.
@@ -64,7 +64,7 @@ func (s *Server) editCampaign(w http.ResponseWriter, r *http.Request) {
 		s.renderCampaign(w, r, a.Status, page{Form: r.PostForm, Errors: a.FieldErrors(), Problem: "Not saved: " + a.Message()})
 		return
 	}
-	http.Redirect(w, r, "/campaigns/"+url.PathEscape(id)+"?done="+url.QueryEscape("Campaign saved."), http.StatusSeeOther)
+	http.Redirect(w, r, "/campaigns/"+url.PathEscape(id)+"?done=campaign-saved", http.StatusSeeOther)
 }
 
 // campaignPage is one campaign: its summary (progress and funnel), error
@@ -177,8 +177,7 @@ func (s *Server) moveCampaign(w http.ResponseWriter, r *http.Request) {
 		s.renderCampaign(w, r, a.Status, page{Problem: moveText[action].Button + " refused: " + a.Message()})
 		return
 	}
-	done := map[string]string{"launch": "Launched.", "dry-run": "Dry run started.", "pause": "Paused.", "resume": "Resumed.", "cancel": "Cancelled."}[action]
-	http.Redirect(w, r, "/campaigns/"+url.PathEscape(id)+"?done="+url.QueryEscape(done), http.StatusSeeOther)
+	http.Redirect(w, r, "/campaigns/"+url.PathEscape(id)+"?done="+action, http.StatusSeeOther)
 }
 
 // exportMessages hands on the API's CSV export as a download.
@@ -218,5 +217,5 @@ func (s *Server) resolveMessage(w http.ResponseWriter, r *http.Request) {
 		s.renderCampaign(w, r, a.Status, page{Problem: "Not resolved: " + a.Message()})
 		return
 	}
-	http.Redirect(w, r, "/campaigns/"+url.PathEscape(id)+"?done="+url.QueryEscape("Message resolved."), http.StatusSeeOther)
+	http.Redirect(w, r, "/campaigns/"+url.PathEscape(id)+"?done=message-resolved", http.StatusSeeOther)
 }

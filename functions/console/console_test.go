@@ -77,6 +77,12 @@ func (f *fixture) do(method, path string, form url.Values) *http.Response {
 	rec := httptest.NewRecorder()
 	f.h.ServeHTTP(rec, req)
 	res := rec.Result()
+	// Every redirect after an action names an outcome the banner knows.
+	if loc, err := url.Parse(res.Header.Get("Location")); err == nil && loc.Query().Has("done") {
+		if _, ok := doneMessages[loc.Query().Get("done")]; !ok {
+			f.t.Errorf("%s %s redirects to %s: ?done= names no known outcome", method, path, loc)
+		}
+	}
 	for _, c := range res.Cookies() {
 		if c.Name == cookieName {
 			f.cookie = c
@@ -188,6 +194,35 @@ func TestSignInRedirectStaysOnOrigin(t *testing.T) {
 	res := f.do("POST", "/login", url.Values{"csrf": {f.csrf("/login")}, "key": {key}, "next": {"/\t/evil.example/"}})
 	if diff := cmp.Diff("/", res.Header.Get("Location")); res.StatusCode != http.StatusSeeOther || diff != "" {
 		t.Errorf("POST /login with a tab in next: %d, Location (-want, +got):\n%s", res.StatusCode, diff)
+	}
+}
+
+// TestDoneMessages: the banner after an action shows a fixed text for a
+// known code, and nothing for any other ?done=, which anyone can put in a
+// link.
+func TestDoneMessages(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.signIn()
+	flash := regexp.MustCompile(`<p class="flash" role="status">([^<]*)</p>`)
+	for _, tc := range []struct{ name, done, want string }{
+		{"known_code", "campaign-created", "Campaign created."},
+		{"another_code", "erased", "The person was erased."},
+		{"none", "", ""},
+		{"free_text", "Your account is locked: call +1 555 0100", ""},
+		{"a_message_as_it_was_sent_before", "Campaign created.", ""},
+		{"markup", "<b>hi</b>", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := bodyOf(t, f.do("GET", "/campaigns?"+url.Values{"done": {tc.done}}.Encode(), nil))
+			got := ""
+			if m := flash.FindStringSubmatch(body); m != nil {
+				got = m[1]
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("banner for ?done=%q (-want, +got):\n%s", tc.done, diff)
+			}
+		})
 	}
 }
 

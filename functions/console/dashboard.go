@@ -92,5 +92,5 @@ func (s *Server) deadLetter(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, a.Status, "Not done", a.Message())
 		return
 	}
-	http.Redirect(w, r, "/monitoring?done="+url.QueryEscape(map[string]string{"replay": "Replayed.", "discard": "Discarded."}[action]), http.StatusSeeOther)
+	http.Redirect(w, r, "/monitoring?done="+action, http.StatusSeeOther)
 }

@@ -165,6 +165,29 @@ func init() {
 	}
 }
 
+// doneMessages are the outcomes a redirect after an action may name
+// (?done=code): the banner shows only these fixed texts, never the query's
+// own words, so a crafted link cannot put a message in the console's mouth.
+var doneMessages = map[string]string{
+	"user-added":         "User added.",
+	"consent-changed":    "Consent changed.",
+	"erased":             "The person was erased.",
+	"segment-saved":      "Segment saved.",
+	"suppressed":         "Suppressed.",
+	"suppression-lifted": "Suppression lifted.",
+	"template-saved":     "Template saved.",
+	"campaign-created":   "Campaign created.",
+	"campaign-saved":     "Campaign saved.",
+	"launch":             "Launched.",
+	"dry-run":            "Dry run started.",
+	"pause":              "Paused.",
+	"resume":             "Resumed.",
+	"cancel":             "Cancelled.",
+	"message-resolved":   "Message resolved.",
+	"replay":             "Replayed.",
+	"discard":            "Discarded.",
+}
+
 // render writes the page named name, buffered so that a failing template
 // never sends half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
@@ -179,7 +202,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		p.Errors = map[string]string{}
 	}
 	if p.Flash == "" {
-		p.Flash = r.URL.Query().Get("done")
+		p.Flash = doneMessages[r.URL.Query().Get("done")]
 	}
 	t, ok := pages[name]
 	if !ok {

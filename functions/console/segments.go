@@ -49,7 +49,7 @@ func (s *Server) createSegment(w http.ResponseWriter, r *http.Request) {
 		s.renderSegments(w, r, a.Status, page{Form: r.PostForm, Errors: a.FieldErrors(), Problem: a.Message()})
 		return
 	}
-	http.Redirect(w, r, "/segments?done="+url.QueryEscape("Segment saved."), http.StatusSeeOther)
+	http.Redirect(w, r, "/segments?done=segment-saved", http.StatusSeeOther)
 }
 
 // matchText says how many people a segment preview matched.
@@ -92,7 +92,7 @@ func (s *Server) suppress(w http.ResponseWriter, r *http.Request) {
 		s.renderSegments(w, r, a.Status, page{Form: r.PostForm, Errors: errs, Problem: "Not suppressed: " + a.Message()})
 		return
 	}
-	http.Redirect(w, r, "/segments?done="+url.QueryEscape("Suppressed."), http.StatusSeeOther)
+	http.Redirect(w, r, "/segments?done=suppressed", http.StatusSeeOther)
 }
 
 func (s *Server) confirmUnsuppress(w http.ResponseWriter, r *http.Request) {
@@ -109,5 +109,5 @@ func (s *Server) unsuppress(w http.ResponseWriter, r *http.Request) {
 		s.renderSegments(w, r, a.Status, page{Problem: "Not lifted: " + a.Message()})
 		return
 	}
-	http.Redirect(w, r, "/segments?done="+url.QueryEscape("Suppression lifted."), http.StatusSeeOther)
+	http.Redirect(w, r, "/segments?done=suppression-lifted", http.StatusSeeOther)
 }

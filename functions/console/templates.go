@@ -35,7 +35,7 @@ func (s *Server) createTemplate(w http.ResponseWriter, r *http.Request) {
 		s.renderTemplates(w, r, a.Status, page{Form: r.PostForm, Errors: a.FieldErrors(), Problem: a.Message()})
 		return
 	}
-	http.Redirect(w, r, "/templates/"+url.PathEscape(fmt.Sprint(a.Body["id"]))+"?done="+url.QueryEscape("Template saved."), http.StatusSeeOther)
+	http.Redirect(w, r, "/templates/"+url.PathEscape(fmt.Sprint(a.Body["id"]))+"?done=template-saved", http.StatusSeeOther)
 }
 
 // templateForm is the template the form describes, as the API takes it
@@ -126,7 +126,7 @@ func (s *Server) updateTemplate(w http.ResponseWriter, r *http.Request) {
 		s.renderTemplate(w, r, a.Status, page{Form: r.PostForm, Errors: a.FieldErrors(), Problem: a.Message()}, nil)
 		return
 	}
-	http.Redirect(w, r, "/templates/"+url.PathEscape(id)+"?done="+url.QueryEscape("Template saved."), http.StatusSeeOther)
+	http.Redirect(w, r, "/templates/"+url.PathEscape(id)+"?done=template-saved", http.StatusSeeOther)
 }
 
 // previewTemplate renders the template for one person (the API's

@@ -70,7 +70,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, _ := a.Body["phone_number"].(string)
-	http.Redirect(w, r, "/users/"+url.PathEscape(p)+"?done="+url.QueryEscape("User added."), http.StatusSeeOther)
+	http.Redirect(w, r, "/users/"+url.PathEscape(p)+"?done=user-added", http.StatusSeeOther)
 }
 
 func (s *Server) renderUsersWithErrors(w http.ResponseWriter, r *http.Request, a answer) {
@@ -127,7 +127,7 @@ func (s *Server) setConsent(w http.ResponseWriter, r *http.Request) {
 		s.renderUser(w, r, a.Status, page{Problem: a.Message(), Errors: a.FieldErrors()})
 		return
 	}
-	http.Redirect(w, r, "/users/"+url.PathEscape(ph)+"?done="+url.QueryEscape("Consent changed to "+fmt.Sprint(a.Body["consent_state"])+"."), http.StatusSeeOther)
+	http.Redirect(w, r, "/users/"+url.PathEscape(ph)+"?done=consent-changed", http.StatusSeeOther)
 }
 
 func (s *Server) eraseUser(w http.ResponseWriter, r *http.Request) {
@@ -137,7 +137,7 @@ func (s *Server) eraseUser(w http.ResponseWriter, r *http.Request) {
 		s.renderUser(w, r, a.Status, page{Problem: "Not erased: " + a.Message()})
 		return
 	}
-	http.Redirect(w, r, "/users?done="+url.QueryEscape("Erased "+phone.Mask(ph)+"."), http.StatusSeeOther)
+	http.Redirect(w, r, "/users?done=erased", http.StatusSeeOther)
 }
 
 // attributeIs matches an attribute holding v as typed: as text, and as
