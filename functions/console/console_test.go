@@ -144,8 +144,8 @@ func TestSignIn(t *testing.T) {
 	if f.cookie.Value == before {
 		t.Error("signing in kept the session: want a new one")
 	}
-	if res := f.do("GET", "/campaigns", nil); res.StatusCode != http.StatusOK {
-		t.Errorf("signed in: GET /campaigns %d, want 200", res.StatusCode)
+	if res := f.do("GET", "/campaigns", nil); res.StatusCode != http.StatusOK || !strings.Contains(bodyOf(t, res), `action="/logout"`) {
+		t.Errorf("signed in: GET /campaigns %d, want 200 with Sign out", res.StatusCode)
 	}
 	// Signing out ends the session.
 	if res := f.do("POST", "/logout", url.Values{"csrf": {f.csrf("/campaigns")}}); res.StatusCode != http.StatusSeeOther || f.cookie.Value != "" {
@@ -360,6 +360,10 @@ func TestIAM(t *testing.T) {
 		f.h.ServeHTTP(rec, req)
 		if rec.Code != tc.want {
 			t.Errorf("%s: %d, want %d", tc.name, rec.Code, tc.want)
+		}
+		// Google's sign-in admits the visitor: the console has none to end.
+		if rec.Code == http.StatusOK && strings.Contains(rec.Body.String(), `action="/logout"`) {
+			t.Errorf("%s: the page offers Sign out in IAM mode", tc.name)
 		}
 	}
 }

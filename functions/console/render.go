@@ -49,6 +49,9 @@ type page struct {
 	Data map[string]any
 	// Refresh, in seconds, makes the page reload its main part itself.
 	Refresh int
+	// IAM hides "Sign out": Google's sign-in, not the console's, admits
+	// the visitor, so the console has no sign-in to end.
+	IAM bool
 }
 
 var funcs = template.FuncMap{
@@ -201,6 +204,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	if p.Errors == nil {
 		p.Errors = map[string]string{}
 	}
+	p.IAM = s.IAM
 	if p.Flash == "" {
 		p.Flash = doneMessages[r.URL.Query().Get("done")]
 	}
