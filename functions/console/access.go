@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -35,9 +36,22 @@ func (s *Server) sign(msg string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// encode is "id|who|expiry" in base64, a dot, and its signature.
+// keyFingerprint names the API key in force (an HMAC of its hash, so the
+// cookie reveals nothing of it): a session signed under another key has
+// ended, so rotating the API key signs everyone out even when
+// CONSOLE_SESSION_KEY stays.
+func (s *Server) keyFingerprint() string {
+	var h []byte
+	if s.API != nil {
+		h = s.API.KeyHash
+	}
+	return s.sign("api-key|" + hex.EncodeToString(h))[:22]
+}
+
+// encode is "id|who|expiry|key fingerprint" in base64, a dot, and its
+// signature.
 func (s *Server) encode(ss session) string {
-	payload := base64.RawURLEncoding.EncodeToString([]byte(ss.ID + "|" + ss.Who + "|" + strconv.FormatInt(ss.Expires.Unix(), 10)))
+	payload := base64.RawURLEncoding.EncodeToString([]byte(ss.ID + "|" + ss.Who + "|" + strconv.FormatInt(ss.Expires.Unix(), 10) + "|" + s.keyFingerprint()))
 	return payload + "." + s.sign("session|"+payload)
 }
 
@@ -50,8 +64,8 @@ func (s *Server) decode(v string) (session, bool) {
 	if err != nil {
 		return session{}, false
 	}
-	parts := strings.SplitN(string(raw), "|", 3)
-	if len(parts) != 3 {
+	parts := strings.Split(string(raw), "|")
+	if len(parts) != 4 || subtle.ConstantTimeCompare([]byte(parts[3]), []byte(s.keyFingerprint())) != 1 {
 		return session{}, false
 	}
 	exp, err := strconv.ParseInt(parts[2], 10, 64)

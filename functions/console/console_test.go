@@ -162,6 +162,38 @@ func TestSignIn(t *testing.T) {
 	}
 }
 
+// TestSessionEndsWithTheKey: a session is bound to the API key it was
+// signed in under; rotating the key ends every session, even with the
+// same CONSOLE_SESSION_KEY, and a copied cookie with it.
+func TestSessionEndsWithTheKey(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.signIn()
+	copied := *f.cookie
+	rotated := sha256.Sum256([]byte("the-next-key"))
+	for _, tc := range []struct {
+		name    string
+		keyHash []byte
+		want    int
+	}{
+		{"same_key", f.s.API.KeyHash, http.StatusOK},
+		{"rotated_key", rotated[:], http.StatusSeeOther},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := memstore.New()
+			a := &api.Server{KeyHash: tc.keyHash, Store: st, Events: memevents.New()}
+			s := &Server{API: a, Store: st, SessionKey: f.s.SessionKey, SessionTTL: time.Hour}
+			req := httptest.NewRequest("GET", "/campaigns", nil)
+			req.AddCookie(&copied)
+			rec := httptest.NewRecorder()
+			s.Routes().ServeHTTP(rec, req)
+			if diff := cmp.Diff(tc.want, rec.Code); diff != "" {
+				t.Errorf("GET /campaigns with the copied cookie (-want, +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestSignInRedirectStaysOnOrigin(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ name, next, want string }{
