@@ -8,6 +8,8 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -218,22 +220,40 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "login", page{Title: "Sign in", CSRF: s.csrfToken(ss), Data: map[string]any{"Next": safeNext(r.URL.Query().Get("next"))}})
 }
 
-// login takes the API key once and signs the browser in.
+// login takes the API key once and signs the browser in. Attempts are
+// limited by client address (signInGuard); the key is never logged.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	client := clientAddr(r)
+	log := logging.FromContext(r.Context()).With("client", client)
+	if s.IAM {
+		s.problem(w, r, http.StatusForbidden, "Form expired", "Reload the sign-in page and try again.")
+		return
+	}
+	attempt, ok, wait := s.signIns.attempt(client)
+	if !ok {
+		secs := int(math.Ceil(wait.Seconds()))
+		log.Warn("console sign-in refused: too many attempts", "retry_after_s", secs)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		s.problem(w, r, http.StatusTooManyRequests, "Too many sign-in attempts",
+			fmt.Sprintf("Too many sign-in attempts from your address. Wait %d seconds, then reload the sign-in page and try again.", secs))
+		return
+	}
 	ss, ok := s.session(r)
-	if s.IAM || !ok || !s.csrfOK(r, ss) {
+	if !ok || !s.csrfOK(r, ss) {
 		s.problem(w, r, http.StatusForbidden, "Form expired", "Reload the sign-in page and try again.")
 		return
 	}
 	next := safeNext(r.PostFormValue("next"))
 	if !s.API.KeyMatches(r.PostFormValue("key")) {
-		logging.FromContext(r.Context()).Warn("console sign-in refused")
+		log.Warn("console sign-in refused: wrong key")
+		s.signIns.wait(r)
 		s.render(w, r, http.StatusUnauthorized, "login", page{Title: "Sign in", CSRF: s.csrfToken(ss),
 			Errors: map[string]string{"key": "That is not the API key."}, Data: map[string]any{"Next": next}})
 		return
 	}
+	attempt.succeeded()
 	s.startSession(w, "api-key")
-	logging.FromContext(r.Context()).Info("console sign-in")
+	log.Info("console sign-in")
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 

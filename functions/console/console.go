@@ -118,7 +118,8 @@ type Server struct {
 	StorageHost string
 	Now         func() time.Time
 
-	charts seriesCache
+	charts  seriesCache
+	signIns *signInGuard
 }
 
 func (s *Server) now() time.Time {
@@ -132,6 +133,9 @@ func (s *Server) now() time.Time {
 // with /api/, /webhooks/, /events/ or /tasks/, which the other functions
 // serve on the one local origin.
 func (s *Server) Routes() http.Handler {
+	if s.signIns == nil {
+		s.signIns = newSignInGuard()
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/", http.StripPrefix("/static/", staticFiles()))
 	mux.HandleFunc("GET /login", s.loginPage)

@@ -1,0 +1,139 @@
+package console
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/eventstreamengine/ese/shared/logging"
+)
+
+// attemptSignIn posts the sign-in form as a browser at client (its
+// X-Forwarded-For), with a fresh session, and returns the status, the
+// Retry-After header and what was logged.
+func (f *fixture) attemptSignIn(client, try string) (status int, retryAfter, logged string) {
+	f.t.Helper()
+	f.cookie = nil
+	tok := f.csrf("/login")
+	req := httptest.NewRequest("POST", "/login", strings.NewReader(url.Values{"csrf": {tok}, "key": {try}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Forwarded-For", client+", 10.0.0.1")
+	req.AddCookie(f.cookie)
+	var logs bytes.Buffer
+	req = req.WithContext(logging.WithLogger(req.Context(), logging.New(&logs, nil)))
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, req)
+	return rec.Code, rec.Header().Get("Retry-After"), logs.String()
+}
+
+// fakeClock is the time the sign-in guard reads.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// TestSignInLimit: a client address gets a few wrong keys, then 429 with
+// Retry-After until its bucket refills; other addresses are not held up,
+// right keys use up nothing, and the refusal is logged with the address,
+// never the key.
+func TestSignInLimit(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	clock := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	f.s.signIns.now, f.s.signIns.failDelay = clock.now, 0
+
+	type result struct {
+		Status     int
+		RetryAfter string
+	}
+	var got, want []result
+	for range signInBurst + 3 { // right keys use up nothing
+		status, ra, _ := f.attemptSignIn("203.0.113.7", key)
+		got, want = append(got, result{status, ra}), append(want, result{http.StatusSeeOther, ""})
+	}
+	for range signInBurst {
+		status, ra, _ := f.attemptSignIn("203.0.113.7", "guess")
+		got, want = append(got, result{status, ra}), append(want, result{http.StatusUnauthorized, ""})
+	}
+	status, ra, logged := f.attemptSignIn("203.0.113.7", "guess-again")
+	got, want = append(got, result{status, ra}), append(want, result{http.StatusTooManyRequests, "12"})
+	// Even the right key waits: the bucket is the address's.
+	status, ra, _ = f.attemptSignIn("203.0.113.7", key)
+	got, want = append(got, result{status, ra}), append(want, result{http.StatusTooManyRequests, "12"})
+	// Another address is not held up.
+	status, ra, _ = f.attemptSignIn("198.51.100.9", "guess")
+	got, want = append(got, result{status, ra}), append(want, result{http.StatusUnauthorized, ""})
+	// A refill gives one attempt back.
+	clock.add(signInEvery)
+	status, ra, _ = f.attemptSignIn("203.0.113.7", "guess")
+	got, want = append(got, result{status, ra}), append(want, result{http.StatusUnauthorized, ""})
+	status, ra, _ = f.attemptSignIn("203.0.113.7", "guess")
+	got, want = append(got, result{status, ra}), append(want, result{http.StatusTooManyRequests, "12"})
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("sign-in attempts (-want, +got):\n%s", diff)
+	}
+	if !strings.Contains(logged, `"client":"203.0.113.7"`) || !strings.Contains(logged, "too many attempts") || strings.Contains(logged, "guess-again") {
+		t.Errorf("the refusal's log: want the client and the reason, never the key:\n%s", logged)
+	}
+	_, _, logged = f.attemptSignIn("192.0.2.1", "wrong-key-typed")
+	if !strings.Contains(logged, `"client":"192.0.2.1"`) || strings.Contains(logged, "wrong-key-typed") {
+		t.Errorf("a wrong key's log: want the client, never the key:\n%s", logged)
+	}
+}
+
+// TestSignInFailDelay: a wrong key is answered after the fixed delay, a
+// right one at once.
+func TestSignInFailDelay(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.s.signIns.failDelay = 200 * time.Millisecond
+	for _, tc := range []struct {
+		name, key string
+		slow      bool
+	}{
+		{"wrong_key", "nope", true},
+		{"right_key", key, false},
+	} {
+		start := time.Now()
+		f.attemptSignIn("203.0.113.8", tc.key)
+		if got := time.Since(start) >= f.s.signIns.failDelay; got != tc.slow {
+			t.Errorf("%s: delayed %v, want %v", tc.name, got, tc.slow)
+		}
+	}
+}
+
+func TestClientAddr(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, xff, remote, want string }{
+		{"first_hop", "203.0.113.7, 10.0.0.1", "10.0.0.2:1234", "203.0.113.7"},
+		{"one_hop", "2001:db8::1", "10.0.0.2:1234", "2001:db8::1"},
+		{"no_header", "", "192.0.2.5:5555", "192.0.2.5"},
+		{"not_an_address", "evil, 10.0.0.1", "192.0.2.5:5555", "192.0.2.5"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := httptest.NewRequest("POST", "/login", nil)
+			r.RemoteAddr = tc.remote
+			if tc.xff != "" {
+				r.Header.Set("X-Forwarded-For", tc.xff)
+			}
+			if diff := cmp.Diff(tc.want, clientAddr(r)); diff != "" {
+				t.Errorf("(-want, +got):\n%s", diff)
+			}
+		})
+	}
+}
