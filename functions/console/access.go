@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -239,6 +240,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ss, ok := s.session(r)
+	if !ok && !cookieKept(r) {
+		log.Warn("console sign-in refused: no session cookie over plain http", "host", r.Host)
+		s.problem(w, r, http.StatusForbidden, "Sign-in needs https or localhost",
+			"Your browser did not send back the console's session cookie. It is a Secure cookie, which browsers keep only over https or at localhost, and this page was opened over plain http at "+r.Host+
+				". Open the console over https, or at http://localhost (on this machine, or through an SSH tunnel), and sign in again.")
+		return
+	}
 	if !ok || !s.csrfOK(r, ss) {
 		s.problem(w, r, http.StatusForbidden, "Form expired", "Reload the sign-in page and try again.")
 		return
@@ -255,6 +263,28 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	s.startSession(w, "api-key")
 	log.Info("console sign-in")
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// cookieKept is false when the browser cannot have kept the session
+// cookie: the request came without any cookie of ours, over plain http,
+// to a host other than localhost (where browsers drop Secure cookies).
+func cookieKept(r *http.Request) bool {
+	if _, err := r.Cookie(cookieName); err == nil {
+		return true
+	}
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		return true
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.Trim(host, "[]"))
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {

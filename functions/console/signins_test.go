@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -133,6 +134,49 @@ func TestClientAddr(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.want, clientAddr(r)); diff != "" {
 				t.Errorf("(-want, +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestSignInWithoutSecureContext: over plain http to a host other than
+// localhost the browser drops the Secure session cookie, and the sign-in
+// says so instead of "Form expired".
+func TestSignInWithoutSecureContext(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.s.signIns.failDelay = 0
+	for i, tc := range []struct {
+		name, url, proto string
+		want             string
+	}{
+		{"lan_address", "http://192.168.1.20:8080/login", "", "Sign-in needs https or localhost"},
+		{"lan_hostname", "http://devbox.lan:8080/login", "", "Sign-in needs https or localhost"},
+		{"localhost", "http://localhost:8080/login", "", "Form expired"},
+		{"loopback", "http://127.0.0.1:8080/login", "", "Form expired"},
+		{"loopback_v6", "http://[::1]:8080/login", "", "Form expired"},
+		{"https", "https://console.example/login", "", "Form expired"},
+		{"behind_https_proxy", "http://console.example/login", "https", "Form expired"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			req := httptest.NewRequest("POST", tc.url, strings.NewReader(url.Values{"csrf": {"x"}, "key": {key}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i+1)) // each its own attempts
+			if tc.proto != "" {
+				req.Header.Set("X-Forwarded-Proto", tc.proto)
+			}
+			rec := httptest.NewRecorder()
+			f.h.ServeHTTP(rec, req)
+			got := ""
+			for _, title := range []string{"Sign-in needs https or localhost", "Form expired"} {
+				if strings.Contains(rec.Body.String(), title) {
+					got = title
+					break
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" || rec.Code != http.StatusForbidden {
+				t.Errorf("%d, want 403; the page's title (-want, +got):\n%s", rec.Code, diff)
 			}
 		})
 	}
