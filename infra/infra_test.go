@@ -378,6 +378,15 @@ func TestVariableValidation(t *testing.T) {
 			t.Errorf("console_admins = [%q]: valid %v, want %v", admin, got, ok)
 		}
 	}
+	// The API and the console check ID tokens, but only Cloud Run IAM
+	// says who may call: never anyone at all.
+	for member, ok := range map[string]bool{"user:alice@example.com": true, "group:ops@example.com": true,
+		"allUsers": false, "allAuthenticatedUsers": false, "allusers": false, " allAuthenticatedUsers": false} {
+		m := loadModuleWith(t, ".", map[string]cty.Value{"admin_members": cty.ListVal([]cty.Value{cty.StringVal("user:bob@example.com"), cty.StringVal(member)})})
+		if got := len(m.invalid("admin_members")) == 0; got != ok {
+			t.Errorf("admin_members holding %q: valid %v, want %v", member, got, ok)
+		}
+	}
 	for n, ok := range map[int64]bool{4: false, 5: true, 100: true, 101: false} {
 		m := loadModuleWith(t, ".", map[string]cty.Value{"delivery_attempts": attempts(n)})
 		if got := len(m.invalid("delivery_attempts")) == 0; got != ok {

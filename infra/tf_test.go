@@ -462,11 +462,12 @@ var functions = map[string]function.Function{
 			return cty.BoolVal(strings.HasPrefix(args[0].AsString(), args[1].AsString())), nil
 		},
 	}),
-	"toset":  stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
-	"tolist": stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
-	"tomap":  stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
-	"upper":  stdlib.UpperFunc,
-	"values": stdlib.ValuesFunc,
+	"toset":     stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
+	"tolist":    stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
+	"tomap":     stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
+	"trimspace": stdlib.TrimSpaceFunc,
+	"upper":     stdlib.UpperFunc,
+	"values":    stdlib.ValuesFunc,
 	// The archive's content is not known here; its name's shape is.
 	"filesha256": function.New(&function.Spec{
 		Params: []function.Parameter{{Name: "path", Type: cty.String}},

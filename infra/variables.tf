@@ -79,6 +79,11 @@ variable "admin_members" {
   description = "Who may call the API, as IAM members (user:alice@example.com, group:..., serviceAccount:...)."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = alltrue([for m in var.admin_members : !contains(["allusers", "allauthenticatedusers"], lower(trimspace(m)))])
+    error_message = "admin_members may not hold allUsers or allAuthenticatedUsers: that would open the API and the console to anyone with a Google account, or to everyone."
+  }
 }
 
 variable "console_admins" {
