@@ -1,6 +1,7 @@
 # API: the admin REST API under /api/v1 and /health. Private: Cloud Run
 # admits only admin_members and the scheduler (IAM), then the function checks
-# its own auth (API_AUTH=iam).
+# the ID token itself (API_AUTH=iam: signature, expiry, issuer, and one of
+# ID_TOKEN_AUDIENCES).
 
 resource "google_service_account" "api" {
   account_id   = "fn-api"
@@ -93,9 +94,10 @@ resource "google_cloudfunctions2_function" "api" {
     # No send-queue settings: /health reports the Cloud Tasks problems the
     # other functions record in Firestore.
     environment_variables = merge(local.common_env, local.content_env, local.sender_ceiling_env, {
-      API_AUTH      = "iam"
-      IMPORT_BUCKET = google_storage_bucket.uploads.name
-      WHATSAPP_TIER = var.whatsapp_tier
+      API_AUTH           = "iam"
+      ID_TOKEN_AUDIENCES = local.id_token_audiences["API"]
+      IMPORT_BUCKET      = google_storage_bucket.uploads.name
+      WHATSAPP_TIER      = var.whatsapp_tier
       # Previews and dry runs count the cap as the fan-out does.
       FREQUENCY_CAP_PER_24H = var.frequency_cap_per_24h
     })

@@ -1,6 +1,7 @@
 # Console: the operators' web console (/, /users, /campaigns, ...). Private:
-# Cloud Run admits only admin_members (IAM), and the function admits only
-# console_admins among them (CONSOLE_ADMINS; all of them when empty). It
+# Cloud Run admits only admin_members (IAM), and the function checks the ID
+# token itself (signature, expiry, issuer, ID_TOKEN_AUDIENCES) and admits
+# only console_admins among them (CONSOLE_ADMINS; all of them when empty). It
 # acts through the API's own code in process, so it holds what the API
 # holds, less the maintenance sweeps' scheduler and the API key's hash.
 # Open it with `gcloud run services proxy` (README.md).
@@ -87,6 +88,7 @@ resource "google_cloudfunctions2_function" "console" {
 
     environment_variables = merge(local.common_env, local.content_env, local.sender_ceiling_env, {
       API_AUTH              = "iam"
+      ID_TOKEN_AUDIENCES    = local.id_token_audiences["Console"]
       IMPORT_BUCKET         = google_storage_bucket.uploads.name
       WHATSAPP_TIER         = var.whatsapp_tier
       FREQUENCY_CAP_PER_24H = var.frequency_cap_per_24h

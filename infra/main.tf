@@ -26,6 +26,17 @@ locals {
     entry => "https://${var.region}-${var.project}.cloudfunctions.net/${name}"
   }
 
+  # The audiences an admin's ID token may be for (ID_TOKEN_AUDIENCES), by
+  # function: its cloudfunctions.net URL (the scheduler's tokens, and any
+  # minted with --audiences), gcloud's own OAuth client id (the audience of
+  # `gcloud auth print-identity-token` and of `gcloud run services proxy`
+  # for a user), and any the operator adds.
+  gcloud_client_id = "32555940559.apps.googleusercontent.com"
+  id_token_audiences = {
+    for entry in ["API", "Console"] :
+    entry => join(",", distinct(concat([local.function_urls[entry], local.gcloud_client_id], var.extra_id_token_audiences)))
+  }
+
   common_env = {
     GOOGLE_CLOUD_PROJECT = var.project
     LOG_LEVEL            = var.log_level

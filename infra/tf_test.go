@@ -444,6 +444,7 @@ var functions = map[string]function.Function{
 	"can":      tryfunc.CanFunc,
 	"concat":   stdlib.ConcatFunc,
 	"contains": stdlib.ContainsFunc,
+	"distinct": stdlib.DistinctFunc,
 	"flatten":  stdlib.FlattenFunc,
 	"floor":    stdlib.FloorFunc,
 	"format":   stdlib.FormatFunc,

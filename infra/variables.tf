@@ -86,6 +86,12 @@ variable "admin_members" {
   }
 }
 
+variable "extra_id_token_audiences" {
+  description = "More audiences an admin's ID token may be for (ID_TOKEN_AUDIENCES), beside each function's cloudfunctions.net URL and gcloud's client id: its run.app URL, or a Cloud Run custom audience, when tokens are minted for those."
+  type        = list(string)
+  default     = []
+}
+
 variable "console_admins" {
   description = "The e-mails the Console admits among admin_members (CONSOLE_ADMINS); empty admits every admin member."
   type        = list(string)

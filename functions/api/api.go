@@ -7,18 +7,18 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	"github.com/sethvargo/go-envconfig"
+	"google.golang.org/api/idtoken"
 
 	"github.com/eventstreamengine/ese/functions/internal/edge"
 	"github.com/eventstreamengine/ese/functions/internal/setup"
@@ -51,6 +51,10 @@ type Config struct {
 	// (locally); or "iam", deployed behind Cloud Run IAM, which admits only
 	// Google identities holding the invoker role.
 	Auth string `env:"API_AUTH, default=key"`
+	// IDTokenAudiences are the audiences an ID token may be for with
+	// API_AUTH=iam (its signature, expiry and issuer are checked too):
+	// the function's URL, and gcloud's client id for an admin's own token.
+	IDTokenAudiences []string `env:"ID_TOKEN_AUDIENCES"`
 	// APIKey is the bearer key in clear (local use); production sets
 	// APIKeySHA256, the hex SHA-256 of the key, from a secret.
 	APIKey       string `env:"API_KEY"`
@@ -85,6 +89,9 @@ func (c Config) Validate() error {
 			return errors.New("API_AUTH=key needs API_KEY or API_KEY_SHA256")
 		}
 	case AuthIAM:
+		if len(c.IDTokenAudiences) == 0 {
+			return errors.New("API_AUTH=iam needs ID_TOKEN_AUDIENCES: the audiences an admin's ID token may be for (the function's URL)")
+		}
 	default:
 		return fmt.Errorf("API_AUTH=%q: want key or iam", c.Auth)
 	}
@@ -207,7 +214,14 @@ func New(ctx context.Context, l envconfig.Lookuper) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	var tokens IDTokenValidator
+	if cfg.Auth == AuthIAM {
+		if tokens, err = idtoken.NewValidator(ctx); err != nil {
+			return nil, fmt.Errorf("idtoken.NewValidator: %w", err)
+		}
+	}
 	s := &Server{
+		IDTokens: tokens, Audiences: cfg.IDTokenAudiences,
 		Erasure: hasher,
 		KeyHash: hash, TrustIAM: cfg.Auth == AuthIAM, Store: st, Events: pub, StuckAfter: cfg.StuckAfter, SenderMPS: cfg.SenderCeiling.MPS,
 		Runner:       runner,
@@ -223,11 +237,15 @@ func New(ctx context.Context, l envconfig.Lookuper) (_ *Server, err error) {
 type Server struct {
 	// KeyHash is the SHA-256 of the bearer key; nil accepts no key.
 	KeyHash []byte
-	// TrustIAM admits the Google identities Cloud Run IAM let through.
-	TrustIAM bool
-	Store    store.Store
-	Events   events.Publisher
-	Runner   *campaignrun.Runner
+	// TrustIAM admits Google identities by their ID token, checked by
+	// IDTokens and for one of Audiences (Cloud Run IAM checks it first,
+	// deployed; the API does not count on that).
+	TrustIAM  bool
+	IDTokens  IDTokenValidator
+	Audiences []string
+	Store     store.Store
+	Events    events.Publisher
+	Runner    *campaignrun.Runner
 	// DryRunInline is how many people a dry run reads within its request
 	// (campaignrun.DryRunInline when 0).
 	DryRunInline int
@@ -377,31 +395,42 @@ func callerOf(ctx context.Context) string {
 	return who
 }
 
+// IDTokenValidator checks a Google ID token's signature and expiry (and
+// its audience, when one is given): *idtoken.Validator, or in tests one
+// that trusts a test key (idtokentest).
+type IDTokenValidator interface {
+	Validate(ctx context.Context, token, audience string) (*idtoken.Payload, error)
+}
+
 // caller says who made r: "api-key" for the bearer key, or the e-mail of
-// the Google identity Cloud Run IAM admitted. Behind IAM, Cloud Run has
-// verified the ID token (in Authorization, or in X-Serverless-Authorization
-// when Authorization carries the key), so its claims are read, not checked
-// again; a key sent beside it must still be the right one.
+// the Google identity whose ID token it carries (in Authorization, or in
+// X-Serverless-Authorization when Authorization carries the key), checked
+// here: signed by Google, not expired, issued by Google, for one of our
+// audiences. A key sent beside it must still be the right one.
 func (s *Server) caller(r *http.Request) (string, error) {
 	bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	bearer = strings.TrimSpace(bearer)
 	if s.TrustIAM {
-		who, ok := idTokenEmail(r.Header.Get("X-Serverless-Authorization"))
+		token, ok := jwtIn(r.Header.Get("X-Serverless-Authorization"))
 		if !ok {
-			if who, ok = idTokenEmail(bearer); ok {
+			if token, ok = jwtIn(bearer); ok {
 				bearer = ""
 			}
 		}
 		if !ok {
-			return "", errors.New("no Google identity: send an ID token (gcloud auth print-identity-token) as Authorization: Bearer <token>")
+			return "", errs.E(errs.Unauthenticated, "no Google identity: send an ID token (gcloud auth print-identity-token) as Authorization: Bearer <token>")
+		}
+		who, err := s.identity(r.Context(), token)
+		if err != nil {
+			return "", err
 		}
 		if bearer != "" && !s.keyMatches(bearer) {
-			return "", errors.New("wrong API key in Authorization (the ID token goes in X-Serverless-Authorization)")
+			return "", errs.E(errs.Unauthenticated, "wrong API key in Authorization (the ID token goes in X-Serverless-Authorization)")
 		}
 		return who, nil
 	}
 	if bearer == "" || !s.keyMatches(bearer) {
-		return "", errors.New("missing or wrong API key: send Authorization: Bearer <key>")
+		return "", errs.E(errs.Unauthenticated, "missing or wrong API key: send Authorization: Bearer <key>")
 	}
 	return "api-key", nil
 }
@@ -411,32 +440,44 @@ func (s *Server) keyMatches(key string) bool {
 	return s.KeyHash != nil && subtle.ConstantTimeCompare(sum[:], s.KeyHash) == 1
 }
 
-// idTokenEmail reads the e-mail (else the subject) from a JWT's claims,
-// with or without a "Bearer " prefix; ok is false when h is not a JWT.
-func idTokenEmail(h string) (string, bool) {
+// jwtIn is the JWT in h, with or without a "Bearer " prefix; ok is false
+// when h holds none.
+func jwtIn(h string) (string, bool) {
 	h = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(h), "Bearer "))
-	parts := strings.Split(h, ".")
-	if len(parts) != 3 {
-		return "", false
+	return h, strings.Count(h, ".") == 2
+}
+
+// googleIssuers are the issuers of Google's ID tokens.
+var googleIssuers = []string{"accounts.google.com", "https://accounts.google.com"}
+
+// identity checks token as a Google ID token for one of s.Audiences and
+// says whose it is: its verified e-mail, else its subject.
+func (s *Server) identity(ctx context.Context, token string) (string, error) {
+	if s.IDTokens == nil || len(s.Audiences) == 0 {
+		return "", errs.E(errs.Unauthenticated, "ID tokens are not accepted: no validator or audiences (ID_TOKEN_AUDIENCES)")
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	// The audience is checked below, against the list.
+	p, err := s.IDTokens.Validate(ctx, token, "")
 	if err != nil {
-		return "", false
+		return "", errs.Wrap(errs.Unauthenticated, err, "the ID token is not valid")
 	}
-	var claims struct {
-		Email string `json:"email"`
-		Sub   string `json:"sub"`
+	if !slices.Contains(googleIssuers, p.Issuer) {
+		return "", errs.E(errs.Unauthenticated, "the ID token's issuer %q is not Google", p.Issuer)
 	}
-	if json.Unmarshal(raw, &claims) != nil {
-		return "", false
+	if !slices.Contains(s.Audiences, p.Audience) {
+		return "", errs.E(errs.Unauthenticated, "the ID token is for %q, not this service (ID_TOKEN_AUDIENCES)", p.Audience)
 	}
+	email, _ := p.Claims["email"].(string)
+	verified, _ := p.Claims["email_verified"].(bool)
 	switch {
-	case claims.Email != "":
-		return claims.Email, true
-	case claims.Sub != "":
-		return claims.Sub, true
+	case email != "" && verified:
+		return email, nil
+	case email != "":
+		return "", errs.E(errs.Unauthenticated, "the ID token's e-mail is not verified")
+	case p.Subject != "":
+		return p.Subject, nil
 	}
-	return "", false
+	return "", errs.E(errs.Unauthenticated, "the ID token names no one")
 }
 
 // Caller says who made r as the API judges it (see caller): the Console

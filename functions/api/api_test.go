@@ -13,12 +13,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/eventstreamengine/ese/functions/importusers"
+	"github.com/eventstreamengine/ese/functions/internal/idtokentest"
 	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/campaignrun"
 	"github.com/eventstreamengine/ese/shared/erasure"
@@ -118,20 +120,34 @@ func TestAuth(t *testing.T) {
 	}
 }
 
-// idToken is a JWT as Cloud Run forwards it after checking it: only its
-// claims are read.
-func idToken(email string) string {
+// signer signs the ID tokens of the IAM tests; trustIAM makes s admit
+// only its tokens, for idtokentest.Audience.
+var signer = sync.OnceValue(idtokentest.New)
+
+func trustIAM(s *Server) {
+	s.TrustIAM, s.IDTokens, s.Audiences = true, signer().Validator(), []string{idtokentest.Audience}
+}
+
+// idToken is a Google ID token for email, signed by the test key.
+func idToken(email string) string { return signer().Email(email) }
+
+// forged is a token with the right claims and no valid signature: what
+// anyone can write.
+func forged(email string) string {
 	enc := base64.RawURLEncoding.EncodeToString
-	return enc([]byte(`{"alg":"RS256"}`)) + "." + enc([]byte(`{"email":"`+email+`","aud":"https://api"}`)) + ".c2ln"
+	return enc([]byte(`{"alg":"RS256","kid":"idtokentest"}`)) + "." +
+		enc([]byte(`{"iss":"https://accounts.google.com","email":"`+email+`","email_verified":true,"aud":"`+idtokentest.Audience+`","exp":4102444800}`)) + ".c2ln"
 }
 
 // Deployed behind Cloud Run IAM: admins send their Google ID token;
 // automation may send the API key beside one, the token then going in
-// X-Serverless-Authorization.
+// X-Serverless-Authorization. The API checks each token itself.
 func TestAuth_behind_IAM(t *testing.T) {
 	t.Parallel()
 	sum := sha256.Sum256([]byte(key))
 	st := memstore.New()
+	other := idtokentest.New()
+	bearer := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
 	for _, tc := range []struct {
 		name       string
 		keyHash    []byte
@@ -139,21 +155,32 @@ func TestAuth_behind_IAM(t *testing.T) {
 		wantCode   int
 		wantCaller string
 	}{
-		{"id_token_in_authorization", sum[:], map[string]string{"Authorization": "Bearer " + idToken("admin@example.com")}, 200, "admin@example.com"},
+		{"id_token_in_authorization", sum[:], bearer(idToken("admin@example.com")), 200, "admin@example.com"},
 		{"id_token_beside_the_key", sum[:], map[string]string{
 			"X-Serverless-Authorization": "Bearer " + idToken("robot@p.iam.gserviceaccount.com"), "Authorization": "Bearer " + key}, 200, "robot@p.iam.gserviceaccount.com"},
 		{"wrong_key_beside_a_token", sum[:], map[string]string{
 			"X-Serverless-Authorization": "Bearer " + idToken("robot@p.iam.gserviceaccount.com"), "Authorization": "Bearer nope"}, 401, ""},
 		{"key_beside_a_token_with_no_key_configured", nil, map[string]string{
 			"X-Serverless-Authorization": "Bearer " + idToken("robot@p.iam.gserviceaccount.com"), "Authorization": "Bearer " + key}, 401, ""},
-		{"key_alone_is_no_identity", sum[:], map[string]string{"Authorization": "Bearer " + key}, 401, ""},
+		{"key_alone_is_no_identity", sum[:], bearer(key), 401, ""},
 		{"nothing", sum[:], nil, 401, ""},
-		{"not_a_jwt", sum[:], map[string]string{"Authorization": "Bearer a.b"}, 401, ""},
+		{"not_a_jwt", sum[:], bearer("a.b"), 401, ""},
+		{"forged_unsigned", sum[:], bearer(forged("admin@example.com")), 401, ""},
+		{"forged_beside_the_key", sum[:], map[string]string{
+			"X-Serverless-Authorization": "Bearer " + forged("robot@p.iam.gserviceaccount.com"), "Authorization": "Bearer " + key}, 401, ""},
+		{"signed_by_another_key", sum[:], bearer(other.Email("admin@example.com")), 401, ""},
+		{"expired", sum[:], bearer(signer().Token(idtokentest.Claims{"email": "admin@example.com", "email_verified": true,
+			"iat": time.Now().Add(-2 * time.Hour).Unix(), "exp": time.Now().Add(-time.Hour).Unix()})), 401, ""},
+		{"another_audience", sum[:], bearer(signer().Token(idtokentest.Claims{"email": "admin@example.com", "email_verified": true, "aud": "https://other.example"})), 401, ""},
+		{"another_issuer", sum[:], bearer(signer().Token(idtokentest.Claims{"email": "admin@example.com", "email_verified": true, "iss": "https://evil.example"})), 401, ""},
+		{"email_not_verified", sum[:], bearer(signer().Token(idtokentest.Claims{"email": "admin@example.com", "email_verified": false})), 401, ""},
+		{"subject_only", sum[:], bearer(signer().Token(idtokentest.Claims{"sub": "1234567890"})), 200, "1234567890"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var caller string
-			s := &Server{KeyHash: tc.keyHash, TrustIAM: true, Store: st}
+			s := &Server{KeyHash: tc.keyHash, Store: st}
+			trustIAM(s)
 			h := s.authenticated(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				caller = callerOf(r.Context()) // what the campaign history records
 			}))
@@ -188,8 +215,9 @@ func TestConfig_Validate(t *testing.T) {
 		{"key_mode_with_key", Config{Auth: AuthKey, APIKey: "k"}, ""},
 		{"key_mode_with_hash", Config{Auth: AuthKey, APIKeySHA256: strings.Repeat("ab", 32)}, ""},
 		{"key_mode_without_key", Config{Auth: AuthKey}, "API_AUTH=key needs API_KEY or API_KEY_SHA256"},
-		{"iam_mode_without_key", Config{Auth: AuthIAM}, ""},
-		{"bad_hash", Config{Auth: AuthIAM, APIKeySHA256: "abc"}, "API_KEY_SHA256 must be 64 hex digits"},
+		{"iam_mode_without_key", Config{Auth: AuthIAM, IDTokenAudiences: []string{"https://api"}}, ""},
+		{"iam_mode_without_audiences", Config{Auth: AuthIAM}, "API_AUTH=iam needs ID_TOKEN_AUDIENCES: the audiences an admin's ID token may be for (the function's URL)"},
+		{"bad_hash", Config{Auth: AuthIAM, IDTokenAudiences: []string{"https://api"}, APIKeySHA256: "abc"}, "API_KEY_SHA256 must be 64 hex digits"},
 		{"unknown_mode", Config{Auth: "open"}, `API_AUTH="open": want key or iam`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

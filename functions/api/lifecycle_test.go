@@ -110,7 +110,7 @@ func TestCampaign_history_names_the_IAM_caller(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	id := f.newCampaign("")
-	f.server.TrustIAM = true
+	trustIAM(f.server)
 	req := httptest.NewRequest("POST", "/api/v1/campaigns/"+id+"/cancel", strings.NewReader(`{"reason":"duplicate"}`))
 	req.Header.Set("Authorization", "Bearer "+idToken("ops@example.com"))
 	if code, out := f.serve(req); code != 200 {

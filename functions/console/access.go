@@ -132,8 +132,9 @@ func visitorOf(ctx context.Context) visitor {
 //   - API_AUTH=key: the bearer key in Authorization (tools), or the session
 //     cookie the sign-in form set; a page asked for without either
 //     redirects to /login.
-//   - API_AUTH=iam: the Google identity Cloud Run IAM admitted (and in
-//     Admins, when set); a session cookie is kept only for CSRF.
+//   - API_AUTH=iam: the Google identity whose ID token the API checked
+//     (signature, expiry, issuer, audience), in Admins when set; a session
+//     cookie is kept only for CSRF.
 //
 // Every POST from a browser must carry the session's CSRF token.
 func (s *Server) signedIn(next http.HandlerFunc) http.HandlerFunc {

@@ -110,8 +110,8 @@ type Server struct {
 	Store      store.Store
 	SessionKey []byte
 	SessionTTL time.Duration
-	// IAM admits the Google identity Cloud Run IAM let through (from the
-	// ID token it verified); Admins, when not empty, narrows it.
+	// IAM admits the Google identity whose ID token the API checked;
+	// Admins, when not empty, narrows it.
 	IAM    bool
 	Admins map[string]bool
 	// StorageHost is STORAGE_EMULATOR_HOST: large files go there locally.

@@ -19,6 +19,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/eventstreamengine/ese/functions/api"
+	"github.com/eventstreamengine/ese/functions/internal/idtokentest"
 	"github.com/eventstreamengine/ese/functions/internal/setup"
 	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/campaignrun"
@@ -370,33 +371,40 @@ func TestPagesRender(t *testing.T) {
 func TestIAM(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
+	signer := idtokentest.New()
 	f.s.IAM, f.s.API.TrustIAM = true, true
+	f.s.API.IDTokens, f.s.API.Audiences = signer.Validator(), []string{idtokentest.Audience}
 	f.s.Admins = map[string]bool{"admin@example.com": true}
-	token := func(email string) string {
-		enc := func(s string) string { return strings.TrimRight(base64URL(s), "=") }
-		return enc(`{"alg":"RS256"}`) + "." + enc(`{"email":"`+email+`"}`) + ".sig"
-	}
+	enc := func(s string) string { return strings.TrimRight(base64URL(s), "=") }
+	forged := enc(`{"alg":"RS256","kid":"idtokentest"}`) + "." +
+		enc(`{"iss":"https://accounts.google.com","aud":"`+idtokentest.Audience+`","email":"admin@example.com","email_verified":true,"exp":4102444800}`) + ".sig"
 	for _, tc := range []struct {
 		name, auth string
 		want       int
 	}{
-		{"admin", "Bearer " + token("admin@example.com"), 200},
-		{"not_an_admin", "Bearer " + token("someone@example.com"), 403},
+		{"admin", "Bearer " + signer.Email("admin@example.com"), 200},
+		{"not_an_admin", "Bearer " + signer.Email("someone@example.com"), 403},
+		{"forged_token", "Bearer " + forged, 401},
+		{"signed_by_another_key", "Bearer " + idtokentest.New().Email("admin@example.com"), 401},
+		{"another_audience", "Bearer " + signer.Token(idtokentest.Claims{"email": "admin@example.com", "email_verified": true, "aud": "https://elsewhere.example"}), 401},
 		{"no_identity", "", 401},
 	} {
-		req := httptest.NewRequest("GET", "/campaigns", nil)
-		if tc.auth != "" {
-			req.Header.Set("Authorization", tc.auth)
-		}
-		rec := httptest.NewRecorder()
-		f.h.ServeHTTP(rec, req)
-		if rec.Code != tc.want {
-			t.Errorf("%s: %d, want %d", tc.name, rec.Code, tc.want)
-		}
-		// Google's sign-in admits the visitor: the console has none to end.
-		if rec.Code == http.StatusOK && strings.Contains(rec.Body.String(), `action="/logout"`) {
-			t.Errorf("%s: the page offers Sign out in IAM mode", tc.name)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			req := httptest.NewRequest("GET", "/campaigns", nil)
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
+			}
+			rec := httptest.NewRecorder()
+			f.h.ServeHTTP(rec, req)
+			if diff := cmp.Diff(tc.want, rec.Code); diff != "" {
+				t.Errorf("status (-want, +got):\n%s\n%s", diff, rec.Body)
+			}
+			// Google's sign-in admits the visitor: the console has none to end.
+			if rec.Code == http.StatusOK && strings.Contains(rec.Body.String(), `action="/logout"`) {
+				t.Error("the page offers Sign out in IAM mode")
+			}
+		})
 	}
 }
 

@@ -46,6 +46,7 @@ var good = map[string]string{
 	"GOOGLE_CLOUD_PROJECT":     "ese-prod",
 	"API_AUTH":                 "iam",
 	"API_KEY_SHA256":           strings.Repeat("ab", 32),
+	"ID_TOKEN_AUDIENCES":       "https://us-central1-ese-prod.cloudfunctions.net/ese-api,32555940559.apps.googleusercontent.com",
 	"PUBLIC_BASE_URL":          "https://us-central1-ese-prod.cloudfunctions.net/Webhooks",
 	"TWILIO_ACCOUNT_SID":       "AC0123456789abcdef0123456789abcdef",
 	"TWILIO_AUTH_TOKEN":        "secrettoken",
@@ -96,7 +97,7 @@ func envNames(t reflect.Type) (all, required []string) {
 func TestConfigs_read_only_what_each_function_needs(t *testing.T) {
 	t.Parallel()
 	want := map[string][]string{
-		"API": {"API_AUTH", "API_KEY", "API_KEY_SHA256", "CONTENT_BLOCKED_PATTERNS", "CONTENT_OPT_OUT_TEXT", "ERASURE_KEY", "FREQUENCY_CAP_PER_24H", "GOOGLE_CLOUD_PROJECT", "IMPORT_BUCKET", "PUBSUB_SUBSCRIPTIONS", "STUCK_AFTER",
+		"API": {"API_AUTH", "API_KEY", "API_KEY_SHA256", "CONTENT_BLOCKED_PATTERNS", "CONTENT_OPT_OUT_TEXT", "ERASURE_KEY", "FREQUENCY_CAP_PER_24H", "GOOGLE_CLOUD_PROJECT", "ID_TOKEN_AUDIENCES", "IMPORT_BUCKET", "PUBSUB_SUBSCRIPTIONS", "STUCK_AFTER",
 			"TWILIO_SENDER_MPS", "UPLOAD_URL_TTL", "WHATSAPP_TIER"},
 		"Webhooks":      {"AUTO_PAUSE_FAILURE_RATE", "AUTO_PAUSE_WINDOW", "GOOGLE_CLOUD_PROJECT", "MARKETING_OPT_OUT_CODES", "PUBLIC_BASE_URL", "REPLY_HELP", "REPLY_START", "REPLY_STOP", "STATUS_GIVE_UP_AFTER", "TWILIO_AUTH_TOKEN", "WEBHOOK_RETENTION"},
 		"ReadImport":    {"EVENT_MAX_AGE", "GOOGLE_CLOUD_PROJECT", "IMPORT_BUCKET"},
@@ -158,6 +159,7 @@ func TestConfigs_bad_values_are_ErrConfig(t *testing.T) {
 		{"marketing_opt_out_code_not_a_code", "HandleStatus", "MARKETING_OPT_OUT_CODES", "63033,131050x", "MARKETING_OPT_OUT_CODES"},
 		{"marketing_opt_out_code_in_webhooks", "Webhooks", "MARKETING_OPT_OUT_CODES", "stop", "MARKETING_OPT_OUT_CODES"},
 		{"unknown_auth_mode", "API", "API_AUTH", "open", "API_AUTH"},
+		{"iam_without_audiences", "API", "ID_TOKEN_AUDIENCES", "", "ID_TOKEN_AUDIENCES"},
 		{"event_max_age_not_above_zero", "HandleInbound", "EVENT_MAX_AGE", "0s", "EVENT_MAX_AGE"},
 		{"tasks_unsigned_outside_the_emulator", "LaunchCampaign", "TASKS_SERVICE_ACCOUNT", "", "TASKS_SERVICE_ACCOUNT"},
 		{"sender_url_not_a_url", "ProcessRecipients", "SENDER_URL", "sender", "SENDER_URL"},
