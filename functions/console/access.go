@@ -157,7 +157,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) (visitor, bool) {
 			s.problem(w, r, http.StatusUnauthorized, "Sign-in needed", err.Error())
 			return visitor{}, false
 		}
-		if len(s.Admins) > 0 && !s.Admins[who] {
+		if len(s.Admins) > 0 && !s.Admins[strings.ToLower(who)] {
 			s.problem(w, r, http.StatusForbidden, "Not an admin", who+" is not among the console's admins (CONSOLE_ADMINS).")
 			return visitor{}, false
 		}

@@ -92,13 +92,21 @@ func Build(ctx context.Context, l envconfig.Lookuper) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api.New: %w", err)
 	}
-	admins := map[string]bool{}
-	for _, e := range cfg.Admins {
-		admins[e] = true
-	}
-	s := &Server{API: a, Store: a.Store, SessionKey: key, SessionTTL: cfg.SessionTTL, Admins: admins, IAM: cfg.Auth == api.AuthIAM,
+	s := &Server{API: a, Store: a.Store, SessionKey: key, SessionTTL: cfg.SessionTTL, Admins: adminSet(cfg.Admins), IAM: cfg.Auth == api.AuthIAM,
 		StorageHost: cfg.StorageEmulator}
 	return s.Routes(), nil
+}
+
+// adminSet is CONSOLE_ADMINS in lower case: e-mails are compared without
+// regard to case, as Google treats them.
+func adminSet(emails []string) map[string]bool {
+	admins := map[string]bool{}
+	for _, e := range emails {
+		if e = strings.ToLower(strings.TrimSpace(e)); e != "" {
+			admins[e] = true
+		}
+	}
+	return admins
 }
 
 // Server serves the Console.
@@ -111,7 +119,7 @@ type Server struct {
 	SessionKey []byte
 	SessionTTL time.Duration
 	// IAM admits the Google identity whose ID token the API checked;
-	// Admins, when not empty, narrows it.
+	// Admins (lower-case e-mails), when not empty, narrows it.
 	IAM    bool
 	Admins map[string]bool
 	// StorageHost is STORAGE_EMULATOR_HOST: large files go there locally.

@@ -383,6 +383,7 @@ func TestIAM(t *testing.T) {
 		want       int
 	}{
 		{"admin", "Bearer " + signer.Email("admin@example.com"), 200},
+		{"admin_in_other_case", "Bearer " + signer.Email("Admin@Example.COM"), 200},
 		{"not_an_admin", "Bearer " + signer.Email("someone@example.com"), 403},
 		{"forged_token", "Bearer " + forged, 401},
 		{"signed_by_another_key", "Bearer " + idtokentest.New().Email("admin@example.com"), 401},
@@ -405,6 +406,21 @@ func TestIAM(t *testing.T) {
 				t.Error("the page offers Sign out in IAM mode")
 			}
 		})
+	}
+}
+
+// TestAdminsCaseInsensitive: CONSOLE_ADMINS as typed, in any case.
+func TestAdminsCaseInsensitive(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "IMPORT_BUCKET": "ese-uploads", "ERASURE_KEY": "console-test-erasure-key-of-32-bytes!",
+		"API_AUTH": "iam", "ID_TOKEN_AUDIENCES": idtokentest.Audience, "CONSOLE_SESSION_KEY": strings.Repeat("ab", 32),
+		"CONSOLE_ADMINS": "Alice@Example.com, bob@example.COM"}
+	var cfg Config
+	if err := setup.Load(context.Background(), &cfg, envconfig.MapLookuper(env)); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]bool{"alice@example.com": true, "bob@example.com": true}, adminSet(cfg.Admins)); diff != "" {
+		t.Errorf("admins (-want, +got):\n%s", diff)
 	}
 }
 
