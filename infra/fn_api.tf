@@ -96,8 +96,11 @@ resource "google_cloudfunctions2_function" "api" {
     environment_variables = merge(local.common_env, local.content_env, local.sender_ceiling_env, {
       API_AUTH           = "iam"
       ID_TOKEN_AUDIENCES = local.id_token_audiences["API"]
-      IMPORT_BUCKET      = google_storage_bucket.uploads.name
-      WHATSAPP_TIER      = var.whatsapp_tier
+      # Cloud Run IAM checks each ID token, then replaces its signature
+      # (SIGNATURE_REMOVED_BY_GOOGLE); admin_members is never public.
+      TRUST_CLOUD_RUN_IAM = "true"
+      IMPORT_BUCKET       = google_storage_bucket.uploads.name
+      WHATSAPP_TIER       = var.whatsapp_tier
       # Previews and dry runs count the cap as the fan-out does.
       FREQUENCY_CAP_PER_24H = var.frequency_cap_per_24h
     })

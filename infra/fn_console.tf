@@ -89,6 +89,7 @@ resource "google_cloudfunctions2_function" "console" {
     environment_variables = merge(local.common_env, local.content_env, local.sender_ceiling_env, {
       API_AUTH              = "iam"
       ID_TOKEN_AUDIENCES    = local.id_token_audiences["Console"]
+      TRUST_CLOUD_RUN_IAM   = "true" # as the API (fn_api.tf)
       IMPORT_BUCKET         = google_storage_bucket.uploads.name
       WHATSAPP_TIER         = var.whatsapp_tier
       FREQUENCY_CAP_PER_24H = var.frequency_cap_per_24h

@@ -55,6 +55,12 @@ type Config struct {
 	// API_AUTH=iam (its signature, expiry and issuer are checked too):
 	// the function's URL, and gcloud's client id for an admin's own token.
 	IDTokenAudiences []string `env:"ID_TOKEN_AUDIENCES"`
+	// TrustCloudRunIAM accepts, with API_AUTH=iam, a token whose signature
+	// Cloud Run IAM checked and then replaced with
+	// SIGNATURE_REMOVED_BY_GOOGLE, as it does before the function sees it:
+	// its expiry, issuer and audience are still checked, its signature
+	// cannot be. Deployed only, where admin_members is never public.
+	TrustCloudRunIAM bool `env:"TRUST_CLOUD_RUN_IAM, default=false"`
 	// APIKey is the bearer key in clear (local use); production sets
 	// APIKeySHA256, the hex SHA-256 of the key, from a secret.
 	APIKey       string `env:"API_KEY"`
@@ -221,7 +227,7 @@ func New(ctx context.Context, l envconfig.Lookuper) (_ *Server, err error) {
 		}
 	}
 	s := &Server{
-		IDTokens: tokens, Audiences: cfg.IDTokenAudiences,
+		IDTokens: tokens, Audiences: cfg.IDTokenAudiences, TrustCloudRunIAM: cfg.TrustCloudRunIAM,
 		Erasure: hasher,
 		KeyHash: hash, TrustIAM: cfg.Auth == AuthIAM, Store: st, Events: pub, StuckAfter: cfg.StuckAfter, SenderMPS: cfg.SenderCeiling.MPS,
 		Runner:       runner,
@@ -243,9 +249,11 @@ type Server struct {
 	TrustIAM  bool
 	IDTokens  IDTokenValidator
 	Audiences []string
-	Store     store.Store
-	Events    events.Publisher
-	Runner    *campaignrun.Runner
+	// TrustCloudRunIAM: see Config.TrustCloudRunIAM.
+	TrustCloudRunIAM bool
+	Store            store.Store
+	Events           events.Publisher
+	Runner           *campaignrun.Runner
 	// DryRunInline is how many people a dry run reads within its request
 	// (campaignrun.DryRunInline when 0).
 	DryRunInline int
@@ -447,6 +455,10 @@ func jwtIn(h string) (string, bool) {
 	return h, strings.Count(h, ".") == 2
 }
 
+// signatureRemoved is what Cloud Run IAM puts in place of the signature
+// of the ID token it checked, before the function sees the request.
+const signatureRemoved = "SIGNATURE_REMOVED_BY_GOOGLE"
+
 // googleIssuers are the issuers of Google's ID tokens.
 var googleIssuers = []string{"accounts.google.com", "https://accounts.google.com"}
 
@@ -456,8 +468,17 @@ func (s *Server) identity(ctx context.Context, token string) (string, error) {
 	if s.IDTokens == nil || len(s.Audiences) == 0 {
 		return "", errs.E(errs.Unauthenticated, "ID tokens are not accepted: no validator or audiences (ID_TOKEN_AUDIENCES)")
 	}
-	// The audience is checked below, against the list.
-	p, err := s.IDTokens.Validate(ctx, token, "")
+	var p *idtoken.Payload
+	var err error
+	if s.TrustCloudRunIAM && strings.HasSuffix(token, "."+signatureRemoved) {
+		// Cloud Run IAM checked the signature and removed it.
+		if p, err = idtoken.ParsePayload(token); err == nil && s.now().Unix() > p.Expires {
+			err = errors.New("token expired")
+		}
+	} else {
+		// The audience is checked below, against the list.
+		p, err = s.IDTokens.Validate(ctx, token, "")
+	}
 	if err != nil {
 		return "", errs.Wrap(errs.Unauthenticated, err, "the ID token is not valid")
 	}

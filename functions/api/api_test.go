@@ -175,6 +175,7 @@ func TestAuth_behind_IAM(t *testing.T) {
 		{"another_issuer", sum[:], bearer(signer().Token(idtokentest.Claims{"email": "admin@example.com", "email_verified": true, "iss": "https://evil.example"})), 401, ""},
 		{"email_not_verified", sum[:], bearer(signer().Token(idtokentest.Claims{"email": "admin@example.com", "email_verified": false})), 401, ""},
 		{"subject_only", sum[:], bearer(signer().Token(idtokentest.Claims{"sub": "1234567890"})), 200, "1234567890"},
+		{"signature_removed_not_trusted", sum[:], bearer(removed(idToken("admin@example.com"))), 401, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -199,6 +200,54 @@ func TestAuth_behind_IAM(t *testing.T) {
 				Caller string
 			}{tc.wantCode, tc.wantCaller}
 			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("(-want, +got):\n%s\nbody: %s", diff, rec.Body)
+			}
+		})
+	}
+}
+
+// removed is tok as Cloud Run IAM hands it on: checked, its signature
+// replaced.
+func removed(tok string) string {
+	return tok[:strings.LastIndex(tok, ".")] + ".SIGNATURE_REMOVED_BY_GOOGLE"
+}
+
+// Deployed (TRUST_CLOUD_RUN_IAM), a token whose signature Cloud Run IAM
+// removed is admitted on its claims, which are still checked; a forged
+// signature is still refused.
+func TestAuth_signature_removed_by_Cloud_Run(t *testing.T) {
+	t.Parallel()
+	st := memstore.New()
+	expired := signer().Token(idtokentest.Claims{"email": "admin@example.com", "email_verified": true,
+		"iat": time.Now().Add(-2 * time.Hour).Unix(), "exp": time.Now().Add(-time.Hour).Unix()})
+	for _, tc := range []struct {
+		name, token string
+		wantCode    int
+		wantCaller  string
+	}{
+		{"removed_by_cloud_run", removed(idToken("admin@example.com")), 200, "admin@example.com"},
+		{"signed", idToken("admin@example.com"), 200, "admin@example.com"},
+		{"forged_signature", forged("admin@example.com"), 401, ""},
+		{"removed_but_expired", removed(expired), 401, ""},
+		{"removed_but_another_audience", removed(signer().Token(idtokentest.Claims{"email": "a@example.com", "email_verified": true, "aud": "https://other.example"})), 401, ""},
+		{"removed_but_another_issuer", removed(signer().Token(idtokentest.Claims{"email": "a@example.com", "email_verified": true, "iss": "https://evil.example"})), 401, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var caller string
+			s := &Server{Store: st}
+			trustIAM(s)
+			s.TrustCloudRunIAM = true
+			h := s.authenticated(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { caller = callerOf(r.Context()) }))
+			req := httptest.NewRequest("GET", "/api/v1/users", nil)
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			type result struct {
+				Code   int
+				Caller string
+			}
+			if diff := cmp.Diff(result{tc.wantCode, tc.wantCaller}, result{rec.Code, caller}); diff != "" {
 				t.Errorf("(-want, +got):\n%s\nbody: %s", diff, rec.Body)
 			}
 		})
