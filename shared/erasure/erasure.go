@@ -2,10 +2,13 @@
 // document, consent history and send ledger are deleted, their messages
 // kept for the campaigns' counts but with the number replaced by a marker
 // and the bodies removed, and the webhook records from or about them
-// deleted. Only one thing survives, and only for someone who had opted
-// out or was suppressed: a record keyed by a keyed hash of the number
-// (Hasher), so that a re-import or a new user of that number comes back
-// opted out, never OPT_IN.
+// deleted. Only one thing survives: a record keyed by a keyed hash of the
+// number (Hasher), holding for someone who had opted out or was
+// suppressed that opt-out, so that a re-import or a new user of that
+// number comes back opted out, never OPT_IN; for anyone else only when
+// they were erased, so that a STOP they sent before the erasure and
+// processed after it (one handed on unstored, or redelivered) is kept
+// there, never bringing their number back (Record.Before).
 //
 // A phone number has little entropy (a country's numbers are a few
 // billion at most), so a plain hash of one is reversed by trying them
@@ -118,6 +121,12 @@ func Keep(key string, c consent.State, suppressed, marketing bool, at time.Time)
 	return &r
 }
 
+// Erased is the record kept of an erased person with nothing else to
+// keep: only that (and when) they were erased.
+func Erased(key string, at time.Time) Record {
+	return Record{Key: key, ErasedAt: at.UTC()}
+}
+
 // Kept reports whether r holds anything that comes back with the person:
 // an opt-out, a suppression or a marketing opt-out.
 func (r Record) Kept() bool { return r.OptedOut() || r.MarketingOptOut }
@@ -164,8 +173,9 @@ type Store interface {
 	// entry, and keeps under key the Record (Keep) built from the consent
 	// and suppression it reads in that same transaction, so a STOP or a
 	// suppression that lands during the erasure is kept; when there is
-	// nothing to keep, an older record under key is deleted. It returns
-	// the record kept (nil: none); NotExist when phone has neither a user
+	// nothing to keep, the record under key (replacing an older one) is
+	// Erased's, that of the erasure alone. It returns the record kept
+	// (nil: only the erasure's); NotExist when phone has neither a user
 	// nor a suppression (nothing is written then).
 	ForgetUser(ctx context.Context, phone, key string, at time.Time) (*Record, error)
 	// ErasedRecords returns the records kept under keys (at most

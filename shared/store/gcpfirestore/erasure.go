@@ -135,7 +135,9 @@ func (s *Store) ForgetUser(ctx context.Context, phone, key string, at time.Time)
 		}
 		kept = erasure.Keep(key, u.Consent, snaps[1].Exists(), u.MarketingOptOut != nil, records.Time(at))
 		if kept == nil {
-			return tx.Delete(recRef) // an older record says what is no longer so
+			// An older record says what is no longer so: only the
+			// erasure is kept (erasure.Erased).
+			return tx.Set(recRef, toErasedDoc(erasure.Erased(key, records.Time(at))))
 		}
 		return tx.Set(recRef, toErasedDoc(*kept))
 	}, firestore.MaxAttempts(txAttempts))

@@ -87,13 +87,13 @@ func (s *Store) ForgetUser(ctx context.Context, phone, key string, at time.Time)
 	delete(s.history, phone)
 	delete(s.ledgers, phone)
 	delete(s.suppressed, phone)
-	r := erasure.Keep(key, u.Consent, isSuppressed, u.MarketingOptOut != nil, records.Time(at))
-	if r == nil {
-		delete(s.erased, key)
-		return nil, nil
-	}
 	if s.erased == nil {
 		s.erased = map[string]erasure.Record{}
+	}
+	r := erasure.Keep(key, u.Consent, isSuppressed, u.MarketingOptOut != nil, records.Time(at))
+	if r == nil {
+		s.erased[key] = erasure.Erased(key, records.Time(at))
+		return nil, nil
 	}
 	s.erased[key] = *r
 	return r, nil
