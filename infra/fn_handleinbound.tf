@@ -46,7 +46,18 @@ resource "google_cloudfunctions2_function" "handle_inbound" {
     all_traffic_on_latest_revision = true
 
     environment_variables = local.event_env
+
+    # A callback handed on unstored whose sender was erased since brings
+    # nothing of theirs back: their erased record is read by this key.
+    secret_environment_variables {
+      key        = "ERASURE_KEY"
+      project_id = var.project
+      secret     = google_secret_manager_secret.erasure_key.secret_id
+      version    = var.erasure_key_version
+    }
   }
+
+  depends_on = [google_secret_manager_secret_iam_member.erasure_key]
 }
 
 resource "google_cloud_run_v2_service_iam_member" "handle_inbound_push" {

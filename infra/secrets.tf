@@ -73,9 +73,10 @@ resource "google_secret_manager_secret_iam_member" "api_key_sha256" {
 
 resource "google_secret_manager_secret_iam_member" "erasure_key" {
   for_each = {
-    api          = google_service_account.api.member
-    console      = google_service_account.console.member
-    import_users = google_service_account.import_users.member
+    api            = google_service_account.api.member
+    console        = google_service_account.console.member
+    import_users   = google_service_account.import_users.member
+    handle_inbound = google_service_account.handle_inbound.member
   }
 
   secret_id = google_secret_manager_secret.erasure_key.id

@@ -212,7 +212,7 @@ variable "event_max_age" {
 }
 
 variable "erasure_key_version" {
-  description = "The version of the erasure-key secret the API and ImportUsers read as ERASURE_KEY, pinned (never \"latest\"): a new version is a new key, which would forget every erased person's kept opt-out, and the functions refuse to start with a key other than the one Firestore recorded (erasure_key/fingerprint). 1 after the first `gcloud secrets versions add erasure-key`."
+  description = "The version of the erasure-key secret the API, Console, ImportUsers and HandleInbound read as ERASURE_KEY, pinned (never \"latest\"): a new version is a new key, which would forget every erased person's kept opt-out, and the functions refuse to start with a key other than the one Firestore recorded (erasure_key/fingerprint). 1 after the first `gcloud secrets versions add erasure-key`."
   type        = string
   default     = "1"
 

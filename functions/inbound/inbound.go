@@ -14,6 +14,7 @@ import (
 	"github.com/eventstreamengine/ese/functions/internal/edge"
 	"github.com/eventstreamengine/ese/functions/internal/setup"
 	"github.com/eventstreamengine/ese/functions/internal/twilioform"
+	"github.com/eventstreamengine/ese/shared/erasure"
 	"github.com/eventstreamengine/ese/shared/inbound"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/webhook"
@@ -30,32 +31,49 @@ var Handle = edge.EventFunc("HandleInbound", Build)
 type Config struct {
 	setup.Project
 	setup.Events // read by edge.EventFunc
+	// Erasure: a callback handed on unstored whose sender was erased
+	// since brings nothing of theirs back.
+	setup.Erasure
 }
 
 // Build makes the handler from the environment (or l, in tests).
 func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
-	st, err := setup.LoadStore(ctx, &Config{}, l)
+	var cfg Config
+	st, err := setup.LoadStore(ctx, &cfg, l)
 	if err != nil {
 		return nil, err
 	}
-	return New(st), nil
+	h, err := cfg.CheckedHasher(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	return New(st, h), nil
 }
 
-// New returns the handler over st. An event the Webhooks function handed
-// on unstored (its store refused) is stored first, for the audit trail,
-// with its STOP applied in the same transaction (inbound.Record).
-func New(st store.Store) edge.Handler {
-	h := &inbound.Handler{Store: st}
+// New returns the handler over st; h keys erased people's records. An
+// event the Webhooks function handed on unstored (its store refused it,
+// or ran past its budget) is stored first, for the audit trail, with its
+// STOP applied in the same transaction (inbound.Record); when its sender
+// was erased since, it is stored without its form and its STOP kept in
+// their erased record, so nothing of theirs comes back.
+func New(st store.Store, h erasure.Hasher) edge.Handler {
+	in := &inbound.Handler{Store: st}
 	return edge.Decoded(func(ctx context.Context, e webhook.Event) error {
+		if e.Erased {
+			return nil // stored without its sender, erased since: nothing to apply
+		}
 		m := twilioform.Inbound(e)
 		if e.Unstored {
 			e.Unstored, e.Published = false, true // delivered already: no sweep republishes it
-			stored, _, err := inbound.Record(ctx, st, e, m)
-			if err != nil {
+			stored, _, err := inbound.Record(ctx, st, &h, e, m)
+			switch {
+			case err != nil:
 				return fmt.Errorf("HandleInbound: record: %w", err)
+			case stored.Erased:
+				return nil // its STOP is kept in the erased record; nothing else of theirs is
 			}
 			m.StopApplied = stored.StopApplied
 		}
-		return h.Handle(ctx, m)
+		return in.Handle(ctx, m)
 	})
 }

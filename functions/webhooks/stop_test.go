@@ -50,7 +50,7 @@ func (r *refusing) RecordWebhook(ctx context.Context, e webhook.Event) (webhook.
 	return r.Store.RecordWebhook(ctx, e)
 }
 
-func (r *refusing) RecordWebhookStop(ctx context.Context, e webhook.Event, lookup []string, decide func(store.StopRead) (store.StopWrites, error)) (webhook.Event, bool, error) {
+func (r *refusing) RecordWebhookStop(ctx context.Context, e webhook.Event, lookup store.StopLookup, decide func(store.StopRead) (store.StopWrites, error)) (webhook.Event, bool, error) {
 	if err := r.refused(); err != nil {
 		return webhook.Event{}, false, err
 	}
@@ -71,6 +71,15 @@ func (o *outage) Publish(ctx context.Context, topic string, v any) error {
 }
 
 const person = "+94771234577"
+
+func testHasher(t *testing.T) erasure.Hasher {
+	t.Helper()
+	h, err := erasure.NewHasher([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
 
 func optedIn(t *testing.T, st *memstore.Store) {
 	t.Helper()
@@ -100,7 +109,7 @@ func stopHistory(t *testing.T, st *memstore.Store, sid string) {
 // as the push subscription does, over st.
 func consume(t *testing.T, st store.Store, pub *memevents.Publisher) {
 	t.Helper()
-	h := handleinbound.New(st)
+	h := handleinbound.New(st, testHasher(t))
 	for _, m := range pub.Published(events.TopicInbound) {
 		if err := h(t.Context(), m); err != nil {
 			t.Fatalf("HandleInbound: %v", err)
@@ -279,7 +288,7 @@ func TestWebhooks_answer_complete_before_the_mark(t *testing.T) {
 // left, which Firestore expires only after tens of seconds.
 type hanging struct{ *memstore.Store }
 
-func (h hanging) RecordWebhookStop(ctx context.Context, _ webhook.Event, _ []string, _ func(store.StopRead) (store.StopWrites, error)) (webhook.Event, bool, error) {
+func (h hanging) RecordWebhookStop(ctx context.Context, _ webhook.Event, _ store.StopLookup, _ func(store.StopRead) (store.StopWrites, error)) (webhook.Event, bool, error) {
 	<-ctx.Done()
 	return webhook.Event{}, false, errs.Wrap(errs.Transient, ctx.Err(), "firestore: lock wait")
 }
@@ -321,11 +330,7 @@ func TestWebhooks_stop_handed_on_after_erasure_applies_nothing(t *testing.T) {
 	if code, _ := f.post("/webhooks/inbound", inboundForm("STOP", "SM64"), token); code != http.StatusOK {
 		t.Fatalf("STOP = %d, want 200", code)
 	}
-	h, err := erasure.NewHasher([]byte("0123456789abcdef0123456789abcdef"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := erasure.Erase(t.Context(), mem, h, person, time.Now()); err != nil {
+	if _, err := erasure.Erase(t.Context(), mem, testHasher(t), person, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	consume(t, mem, pub)

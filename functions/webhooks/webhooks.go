@@ -273,7 +273,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 // its consumer finds it stored and the STOP applied, and changes nothing.
 func (s *Server) record(ctx context.Context, ev webhook.Event) (webhook.Event, bool, error) {
 	if ev.Kind == webhook.Inbound {
-		return inbound.Record(ctx, s.Store, ev, twilioform.Inbound(ev))
+		return inbound.Record(ctx, s.Store, nil, ev, twilioform.Inbound(ev))
 	}
 	return s.Store.RecordWebhook(ctx, ev)
 }

@@ -127,6 +127,22 @@ func Erased(key string, at time.Time) Record {
 	return Record{Key: key, ErasedAt: at.UTC()}
 }
 
+// Before reports whether something the person sent at t predates their
+// erasure: processed now, it is kept in r (a STOP, as r's opt-out) or
+// not at all, never bringing them back.
+func (r Record) Before(t time.Time) bool { return t.Before(r.ErasedAt) }
+
+// Stopped is r with the person's STOP kept: an opt-out they already had
+// (STOP, or an admin's OPT_OUT) stands; ok is false when r holds it
+// already and nothing is to be written.
+func (r Record) Stopped() (_ Record, ok bool) {
+	if r.Consent == consent.Stop || r.Consent == consent.OptOut {
+		return r, false
+	}
+	r.Consent = consent.Stop
+	return r, true
+}
+
 // Kept reports whether r holds anything that comes back with the person:
 // an opt-out, a suppression or a marketing opt-out.
 func (r Record) Kept() bool { return r.OptedOut() || r.MarketingOptOut }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/erasure"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/logging"
 	"github.com/eventstreamengine/ese/shared/phone"
@@ -249,20 +250,76 @@ func suppressionKey(w phone.WhatsAppSender) string {
 // transaction (RecordWebhookStop, with StopWrites), so once it is stored
 // no send can start to the people it names, and a replay changes
 // nothing. Handle, given m later, then finds it applied.
-func Record(ctx context.Context, st store.Webhooks, e webhook.Event, m Message) (webhook.Event, bool, error) {
-	if consent.Classify(m.Body) != consent.IntentOptOut {
-		return st.RecordWebhook(ctx, e)
-	}
+//
+// With h (the erasure key's Hasher; nil where m was received just now),
+// that transaction also reads the sender's erased record: a message the
+// person sent before they were erased, stored only after it (handed on
+// unstored, or redelivered), brings nothing of theirs back (ErasedWrites).
+func Record(ctx context.Context, st store.Webhooks, h *erasure.Hasher, e webhook.Event, m Message) (webhook.Event, bool, error) {
+	stop := consent.Classify(m.Body) == consent.IntentOptOut
 	w, _ := phone.FromWhatsApp(m.From)
 	if w.ID == "" {
 		return st.RecordWebhook(ctx, e) // unreadable: Handle logs it
 	}
-	lookup := w.Numbers()
-	if !slices.Contains(lookup, w.ID) {
-		lookup = append(lookup, w.ID)
+	lookup := store.StopLookup{Numbers: w.Numbers(), ErasureKeys: erasureKeys(h, w)}
+	if !stop && len(lookup.ErasureKeys) == 0 {
+		return st.RecordWebhook(ctx, e)
 	}
-	e.StopApplied = true // stored only with its STOP
+	if !slices.Contains(lookup.Numbers, w.ID) {
+		lookup.Numbers = append(lookup.Numbers, w.ID)
+	}
+	e.StopApplied = stop // stored only with its STOP
 	return st.RecordWebhookStop(ctx, e, lookup, func(read store.StopRead) (store.StopWrites, error) {
+		if rec, ok := ErasedBefore(read, m.ReceivedAt); ok {
+			return ErasedWrites(rec, stop), nil
+		}
+		if !stop {
+			return store.StopWrites{}, nil
+		}
 		return StopWrites(w, read, m), nil
 	})
+}
+
+// erasureKeys are the keys of the erased records of w's numbers (none
+// without h).
+func erasureKeys(h *erasure.Hasher, w phone.WhatsAppSender) []string {
+	if h == nil {
+		return nil
+	}
+	var keys []string
+	for _, n := range w.Numbers() {
+		if k := h.Of(n); !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// ErasedBefore returns the erased record of a sender whose message,
+// received at, predates their erasure (erasure.Record.Before), as read:
+// no one is stored under their numbers (a person imported again since
+// is back, and their messages with them) and a record read says they
+// were erased after at.
+func ErasedBefore(read store.StopRead, at time.Time) (erasure.Record, bool) {
+	if len(read.Users) > 0 {
+		return erasure.Record{}, false
+	}
+	for _, r := range read.Erased {
+		if r.Before(at) {
+			return r, true
+		}
+	}
+	return erasure.Record{}, false
+}
+
+// ErasedWrites is what a message from a person erased after sending it
+// writes: its record without its form (nothing that names them comes
+// back: no number, body, user or suppression) and, for a STOP, the
+// opt-out in their erased record r, so that they come back opted out.
+func ErasedWrites(r erasure.Record, stop bool) store.StopWrites {
+	out := store.StopWrites{Scrub: true}
+	if stopped, ok := r.Stopped(); stop && ok {
+		out.Erased = &stopped
+	}
+	return out
 }

@@ -477,15 +477,18 @@ type Webhooks interface {
 	// RecordWebhook stores e unless its ID exists; it returns the stored
 	// event and whether this call created it.
 	RecordWebhook(ctx context.Context, e webhook.Event) (webhook.Event, bool, error)
-	// RecordWebhookStop is RecordWebhook for an inbound opt-out, with the
-	// STOP applied in the same transaction: when it creates e, it reads
-	// the users stored under lookup and which of lookup are suppressed,
-	// hands them to decide, and commits e together with what decide
-	// returns, or nothing at all (decide's error is returned as it is).
-	// A replay (e exists) calls nothing and writes nothing: whoever
-	// stored e applied its STOP. Invalid for more than MaxStopLookup
-	// numbers, or a keyword for a number not among lookup.
-	RecordWebhookStop(ctx context.Context, e webhook.Event, lookup []string, decide func(StopRead) (StopWrites, error)) (webhook.Event, bool, error)
+	// RecordWebhookStop is RecordWebhook for an inbound message whose
+	// sender's state decides what is written with it (an opt-out's STOP,
+	// or nothing but a scrubbed record for a sender erased since): when
+	// it creates e, it reads the users stored under lookup.Numbers, which
+	// of them are suppressed and the erased records under
+	// lookup.ErasureKeys, hands them to decide, and commits e together
+	// with what decide returns, or nothing at all (decide's error is
+	// returned as it is). A replay (e exists) calls nothing and writes
+	// nothing: whoever stored e applied its STOP. Invalid for more than
+	// MaxStopLookup numbers or erasure keys, or a keyword for a number
+	// (an erased record under a key) not looked up.
+	RecordWebhookStop(ctx context.Context, e webhook.Event, lookup StopLookup, decide func(StopRead) (StopWrites, error)) (webhook.Event, bool, error)
 	// MarkWebhookPublished sets the event's published marker: the only
 	// field of a stored event that ever changes.
 	MarkWebhookPublished(ctx context.Context, id string) error
@@ -500,6 +503,14 @@ type Webhooks interface {
 // id, the number it maps to and that number's other forms.
 const MaxStopLookup = 8
 
+// StopLookup is what RecordWebhookStop reads: the numbers a sender id
+// maps to (and the id), and the keys of their erased records
+// (erasure.Hasher.Of).
+type StopLookup struct {
+	Numbers     []string
+	ErasureKeys []string
+}
+
 // StopRead is what RecordWebhookStop read in its transaction.
 type StopRead struct {
 	// Users are the people stored under the numbers looked up, by phone.
@@ -507,6 +518,9 @@ type StopRead struct {
 	// Suppressed are the numbers looked up that are on the suppression
 	// list.
 	Suppressed map[string]bool
+	// Erased are the erased records kept under the keys looked up, by
+	// key (nil when none were looked up).
+	Erased map[string]erasure.Record
 }
 
 // StopWrites is what a STOP writes with its webhook record.
@@ -519,4 +533,12 @@ type StopWrites struct {
 	// number is there already (an admin's reason stands). Its number
 	// must be among those looked up.
 	Suppress *suppression.Entry
+	// Erased, when set, replaces the erased record under its key, which
+	// must be among those looked up: a STOP from a person erased after
+	// sending it is kept there, never on a user.
+	Erased *erasure.Record
+	// Scrub stores the record without its form (Params), which names the
+	// sender, marked webhook.Event.Erased: its sender was erased after
+	// sending it.
+	Scrub bool
 }

@@ -40,6 +40,9 @@ type Event struct {
 	// applies it no more: not again after the person was erased, say.
 	// Set when stored, never changed.
 	StopApplied bool `json:"stop_applied,omitempty"`
+	// Erased: its sender was erased after sending it, so it was stored
+	// without its form (Params), which named them. Set when stored.
+	Erased bool `json:"erased,omitempty"`
 }
 
 // EventID names the stored event: one per inbound MessageSid, one per

@@ -47,18 +47,16 @@ func (s *Store) RecordWebhook(ctx context.Context, e webhook.Event) (webhook.Eve
 // concurrent first write (the same callback twice, or the person
 // created by an import) fails it with AlreadyExists, and it decides once
 // more on what is stored then.
-func (s *Store) RecordWebhookStop(ctx context.Context, e webhook.Event, lookup []string, decide func(store.StopRead) (store.StopWrites, error)) (webhook.Event, bool, error) {
+func (s *Store) RecordWebhookStop(ctx context.Context, e webhook.Event, lookup store.StopLookup, decide func(store.StopRead) (store.StopWrites, error)) (webhook.Event, bool, error) {
 	if !records.ValidID(e.ID) {
 		return webhook.Event{}, false, errs.E(errs.Invalid, "gcpfirestore.RecordWebhookStop: invalid event id %q", e.ID)
 	}
-	if len(lookup) > store.MaxStopLookup {
-		return webhook.Event{}, false, errs.E(errs.Invalid, "gcpfirestore.RecordWebhookStop: %d numbers, at most %d", len(lookup), store.MaxStopLookup)
+	if err := records.CheckStopLookup("gcpfirestore.RecordWebhookStop", lookup); err != nil {
+		return webhook.Event{}, false, err
 	}
 	e.ReceivedAt = records.Or(e.ReceivedAt, time.Now())
-	d := toWebhookDoc(e)
-	d.ExpireAt = expiry(d.ReceivedAt, s.retention.Webhooks)
 	ref := s.webhooks().Doc(e.ID)
-	users := s.userRefs(lookup)
+	users := s.userRefs(lookup.Numbers)
 	var suppressions []*firestore.DocumentRef
 	for _, u := range users {
 		suppressions = append(suppressions, s.c.Collection(colSuppressed).Doc(u.ID))
@@ -94,6 +92,11 @@ func (s *Store) RecordWebhookStop(ctx context.Context, e webhook.Event, lookup [
 				read.Suppressed[users[i].ID] = true
 			}
 		}
+		if len(lookup.ErasureKeys) > 0 {
+			if read.Erased, err = s.erasedIn(tx, lookup.ErasureKeys); err != nil {
+				return err
+			}
+		}
 		w, err := decide(read)
 		if err != nil {
 			return err
@@ -101,6 +104,12 @@ func (s *Store) RecordWebhookStop(ctx context.Context, e webhook.Event, lookup [
 		if err := s.writeStop(tx, lookup, read, w); err != nil {
 			return err
 		}
+		stored := e
+		if w.Scrub {
+			stored = records.ScrubbedWebhook(e)
+		}
+		d := toWebhookDoc(stored)
+		d.ExpireAt = expiry(d.ReceivedAt, s.retention.Webhooks)
 		out, created = d.event(e.ID), true
 		return tx.Create(ref, d)
 	}
@@ -115,12 +124,15 @@ func (s *Store) RecordWebhookStop(ctx context.Context, e webhook.Event, lookup [
 }
 
 // writeStop writes w in tx, decided on read.
-func (s *Store) writeStop(tx *firestore.Transaction, lookup []string, read store.StopRead, w store.StopWrites) error {
+func (s *Store) writeStop(tx *firestore.Transaction, lookup store.StopLookup, read store.StopRead, w store.StopWrites) error {
+	if err := records.CheckErasedWrite("gcpfirestore.RecordWebhookStop", lookup, w.Erased); err != nil {
+		return err
+	}
 	for _, k := range w.Keywords {
 		if err := checkKeyword("RecordWebhookStop", k); err != nil {
 			return err
 		}
-		if !slices.Contains(lookup, k.Phone) {
+		if !slices.Contains(lookup.Numbers, k.Phone) {
 			return errs.E(errs.Invalid, "gcpfirestore.RecordWebhookStop: a keyword for a number not looked up")
 		}
 		var u *user.User
@@ -135,14 +147,18 @@ func (s *Store) writeStop(tx *firestore.Transaction, lookup []string, read store
 		if err := e.Check(); err != nil {
 			return err
 		}
-		if !records.ValidID(e.Phone) || !slices.Contains(lookup, e.Phone) {
+		if !records.ValidID(e.Phone) || !slices.Contains(lookup.Numbers, e.Phone) {
 			return errs.E(errs.Invalid, "gcpfirestore.RecordWebhookStop: a suppression of a number not looked up")
 		}
-		if read.Suppressed[e.Phone] {
-			return nil // kept as it is: an admin's reason stands
+		if !read.Suppressed[e.Phone] { // else kept as it is: an admin's reason stands
+			created := records.Or(e.CreatedAt, time.Now())
+			if err := tx.Create(s.c.Collection(colSuppressed).Doc(e.Phone), suppressionDoc{Reason: e.Reason, By: e.By, CreatedAt: created}); err != nil {
+				return err
+			}
 		}
-		created := records.Or(e.CreatedAt, time.Now())
-		return tx.Create(s.c.Collection(colSuppressed).Doc(e.Phone), suppressionDoc{Reason: e.Reason, By: e.By, CreatedAt: created})
+	}
+	if r := w.Erased; r != nil {
+		return tx.Set(s.c.Collection(colErased).Doc(r.Key), toErasedDoc(*r))
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eventstreamengine/ese/shared/erasure"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/internal/records"
@@ -145,12 +146,12 @@ func (sh *webhookShard) record(e webhook.Event) (webhook.Event, bool, error) {
 // RecordWebhookStop implements store.Webhooks: the users, suppressions and
 // the record's shard are held locked together, so the STOP and the record
 // are one step.
-func (s *Store) RecordWebhookStop(ctx context.Context, e webhook.Event, lookup []string, decide func(store.StopRead) (store.StopWrites, error)) (webhook.Event, bool, error) {
+func (s *Store) RecordWebhookStop(ctx context.Context, e webhook.Event, lookup store.StopLookup, decide func(store.StopRead) (store.StopWrites, error)) (webhook.Event, bool, error) {
 	if !records.ValidID(e.ID) {
 		return webhook.Event{}, false, errs.E(errs.Invalid, "memstore.RecordWebhookStop: invalid event id %q", e.ID)
 	}
-	if len(lookup) > store.MaxStopLookup {
-		return webhook.Event{}, false, errs.E(errs.Invalid, "memstore.RecordWebhookStop: %d numbers, at most %d", len(lookup), store.MaxStopLookup)
+	if err := records.CheckStopLookup("memstore.RecordWebhookStop", lookup); err != nil {
+		return webhook.Event{}, false, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -160,12 +161,20 @@ func (s *Store) RecordWebhookStop(ctx context.Context, e webhook.Event, lookup [
 		return old.event(), false, nil
 	}
 	read := store.StopRead{Users: map[string]user.User{}, Suppressed: map[string]bool{}}
-	for _, p := range lookup {
+	for _, p := range lookup.Numbers {
 		if u, ok := s.users[p]; ok {
 			read.Users[p] = copyUser(u)
 		}
 		if _, ok := s.suppressed[p]; ok {
 			read.Suppressed[p] = true
+		}
+	}
+	if len(lookup.ErasureKeys) > 0 {
+		read.Erased = map[string]erasure.Record{}
+		for _, k := range lookup.ErasureKeys {
+			if r, ok := s.erased[k]; ok {
+				read.Erased[k] = r
+			}
 		}
 	}
 	w, err := decide(read)
@@ -176,7 +185,7 @@ func (s *Store) RecordWebhookStop(ctx context.Context, e webhook.Event, lookup [
 		if err := checkKeyword("RecordWebhookStop", k); err != nil {
 			return webhook.Event{}, false, err
 		}
-		if !slices.Contains(lookup, k.Phone) {
+		if !slices.Contains(lookup.Numbers, k.Phone) {
 			return webhook.Event{}, false, errs.E(errs.Invalid, "memstore.RecordWebhookStop: a keyword for a number not looked up")
 		}
 	}
@@ -184,9 +193,12 @@ func (s *Store) RecordWebhookStop(ctx context.Context, e webhook.Event, lookup [
 		if err := w.Suppress.Check(); err != nil {
 			return webhook.Event{}, false, err
 		}
-		if !records.ValidID(w.Suppress.Phone) || !slices.Contains(lookup, w.Suppress.Phone) {
+		if !records.ValidID(w.Suppress.Phone) || !slices.Contains(lookup.Numbers, w.Suppress.Phone) {
 			return webhook.Event{}, false, errs.E(errs.Invalid, "memstore.RecordWebhookStop: a suppression of a number not looked up")
 		}
+	}
+	if err := records.CheckErasedWrite("memstore.RecordWebhookStop", lookup, w.Erased); err != nil {
+		return webhook.Event{}, false, err
 	}
 	// Checked: nothing below fails, so all is written or nothing.
 	for _, k := range w.Keywords {
@@ -194,6 +206,17 @@ func (s *Store) RecordWebhookStop(ctx context.Context, e webhook.Event, lookup [
 	}
 	if w.Suppress != nil && !read.Suppressed[w.Suppress.Phone] {
 		s.suppress(*w.Suppress)
+	}
+	if r := w.Erased; r != nil {
+		if s.erased == nil {
+			s.erased = map[string]erasure.Record{}
+		}
+		rec := *r
+		rec.ErasedAt = records.Time(rec.ErasedAt)
+		s.erased[r.Key] = rec
+	}
+	if w.Scrub {
+		e = records.ScrubbedWebhook(e)
 	}
 	return sh.record(e)
 }

@@ -113,6 +113,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"marketing_opt_out", testMarketingOptOut},
 		{"record_webhook_stop_in_one_transaction", testRecordWebhookStop},
 		{"record_webhook_stop_concurrent", testRecordWebhookStopConcurrent},
+		{"record_webhook_stop_erased_sender", testRecordWebhookStopErased},
 		{"webhook_received_fields_never_change", testWebhookReceivedFieldsNeverChange},
 	}
 	for _, tc := range tests {

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/erasure"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/suppression"
@@ -50,7 +51,7 @@ func testRecordWebhookStop(t *testing.T, s store.Store) {
 	e := stopEvent("SM1", phone(1), 1)
 	e.StopApplied = true
 	var read store.StopRead
-	got, created, err := s.RecordWebhookStop(ctx, e, []string{phone(1), phone(3), phone(9)}, func(r store.StopRead) (store.StopWrites, error) {
+	got, created, err := s.RecordWebhookStop(ctx, e, numbers(phone(1), phone(3), phone(9)), func(r store.StopRead) (store.StopWrites, error) {
 		read = r
 		return stopKeywords(e, phone(1))(r)
 	})
@@ -84,7 +85,7 @@ func testRecordWebhookStop(t *testing.T, s store.Store) {
 	checkStopped("stored")
 
 	// A replay: decide is not called, nothing changes.
-	got, created, err = s.RecordWebhookStop(ctx, stopEvent("SM1", phone(1), 5), []string{phone(1)}, func(store.StopRead) (store.StopWrites, error) {
+	got, created, err = s.RecordWebhookStop(ctx, stopEvent("SM1", phone(1), 5), numbers(phone(1)), func(store.StopRead) (store.StopWrites, error) {
 		t.Error("replay: decide called")
 		return store.StopWrites{}, nil
 	})
@@ -106,14 +107,14 @@ func testRecordWebhookStop(t *testing.T, s store.Store) {
 	entry := func(p string) *suppression.Entry {
 		return &suppression.Entry{Phone: p, Reason: "STOP from an unknown sender", By: "inbound", CreatedAt: at(2)}
 	}
-	if _, created, err := s.RecordWebhookStop(ctx, u, []string{phone(2), phone(3)}, func(r store.StopRead) (store.StopWrites, error) {
+	if _, created, err := s.RecordWebhookStop(ctx, u, numbers(phone(2), phone(3)), func(r store.StopRead) (store.StopWrites, error) {
 		w, _ := stopKeywords(u, phone(2))(r)
 		w.Suppress = entry(phone(2))
 		return w, nil
 	}); err != nil || !created {
 		t.Fatalf("unknown sender: created %v, %v", created, err)
 	}
-	if _, _, err := s.RecordWebhookStop(ctx, stopEvent("SM3", phone(3), 3), []string{phone(3)}, func(store.StopRead) (store.StopWrites, error) {
+	if _, _, err := s.RecordWebhookStop(ctx, stopEvent("SM3", phone(3), 3), numbers(phone(3)), func(store.StopRead) (store.StopWrites, error) {
 		return store.StopWrites{Suppress: entry(phone(3))}, nil
 	}); err != nil {
 		t.Fatalf("suppressed sender: %v", err)
@@ -136,21 +137,27 @@ func testRecordWebhookStop(t *testing.T, s store.Store) {
 	// Refusals write nothing: neither the record nor the STOP.
 	refused := []struct {
 		name   string
-		lookup []string
+		lookup store.StopLookup
 		decide func(store.StopRead) (store.StopWrites, error)
 		want   error
 	}{
-		{"decide_fails", []string{phone(4)}, func(store.StopRead) (store.StopWrites, error) { return store.StopWrites{}, errBoom }, errBoom},
-		{"keyword_not_looked_up", []string{phone(5)}, stopKeywords(stopEvent("SM4", phone(4), 4), phone(4)), nil},
-		{"keyword_not_a_keyword", []string{phone(4)}, func(store.StopRead) (store.StopWrites, error) {
+		{"decide_fails", numbers(phone(4)), func(store.StopRead) (store.StopWrites, error) { return store.StopWrites{}, errBoom }, errBoom},
+		{"keyword_not_looked_up", numbers(phone(5)), stopKeywords(stopEvent("SM4", phone(4), 4), phone(4)), nil},
+		{"keyword_not_a_keyword", numbers(phone(4)), func(store.StopRead) (store.StopWrites, error) {
 			return store.StopWrites{Keywords: []consent.Keyword{{Phone: phone(4), Intent: consent.IntentHelp, At: at(4)}}}, nil
 		}, nil},
-		{"suppression_not_looked_up", []string{phone(4)}, func(r store.StopRead) (store.StopWrites, error) {
+		{"suppression_not_looked_up", numbers(phone(4)), func(r store.StopRead) (store.StopWrites, error) {
 			w, _ := stopKeywords(stopEvent("SM4", phone(4), 4), phone(4))(r)
 			w.Suppress = entry(phone(5))
 			return w, nil
 		}, nil},
-		{"too_many_numbers", make([]string, store.MaxStopLookup+1), stopKeywords(stopEvent("SM4", phone(4), 4)), nil},
+		{"too_many_numbers", numbers(make([]string, store.MaxStopLookup+1)...), stopKeywords(stopEvent("SM4", phone(4), 4)), nil},
+		{"too_many_erasure_keys", store.StopLookup{Numbers: []string{phone(4)}, ErasureKeys: make([]string, store.MaxStopLookup+1)}, stopKeywords(stopEvent("SM4", phone(4), 4)), nil},
+		{"erased_record_not_looked_up", store.StopLookup{Numbers: []string{phone(4)}, ErasureKeys: []string{"k1"}}, func(r store.StopRead) (store.StopWrites, error) {
+			w, _ := stopKeywords(stopEvent("SM4", phone(4), 4), phone(4))(r)
+			w.Erased = &erasure.Record{Key: "k2", Consent: consent.Stop, ErasedAt: at(4)}
+			return w, nil
+		}, nil},
 	}
 	for _, tc := range refused {
 		_, _, err := s.RecordWebhookStop(ctx, stopEvent("SM4", phone(4), 4), tc.lookup, tc.decide)
@@ -186,7 +193,7 @@ func testRecordWebhookStopConcurrent(t *testing.T, s store.Store) {
 	for i := range n {
 		wg.Go(func() {
 			var err error
-			if _, created[i], err = s.RecordWebhookStop(ctx, e, []string{phone(1)}, stopKeywords(e, phone(1))); err != nil {
+			if _, created[i], err = s.RecordWebhookStop(ctx, e, numbers(phone(1)), stopKeywords(e, phone(1))); err != nil {
 				t.Errorf("RecordWebhookStop: %v", err)
 			}
 		})
@@ -242,7 +249,7 @@ func testWebhookReceivedFieldsNeverChange(t *testing.T, s store.Store) {
 		{"replayed_with_other_fields", func() error { _, _, err := s.RecordWebhook(ctx, other(false)); return err }},
 		{"replayed_marked_published", func() error { _, _, err := s.RecordWebhook(ctx, other(true)); return err }},
 		{"replayed_as_a_stop", func() error {
-			_, _, err := s.RecordWebhookStop(ctx, other(false), []string{phone(1)}, stopKeywords(other(false), phone(1)))
+			_, _, err := s.RecordWebhookStop(ctx, other(false), numbers(phone(1)), stopKeywords(other(false), phone(1)))
 			return err
 		}},
 		{"marked_published", func() error { want.Published = true; return s.MarkWebhookPublished(ctx, first.ID) }},
@@ -257,5 +264,75 @@ func testWebhookReceivedFieldsNeverChange(t *testing.T, s store.Store) {
 	}
 	if _, err := s.GetUser(ctx, phone(1)); !errs.Is(err, errs.NotExist) {
 		t.Errorf("a replay as a STOP applied it (%v)", err)
+	}
+}
+
+// numbers is a lookup of phones and no erasure keys.
+func numbers(phones ...string) store.StopLookup { return store.StopLookup{Numbers: phones} }
+
+// A STOP its sender sent before their erasure and stored after it: decide
+// reads the erased record, and the store keeps what decide asks (the
+// opt-out in the record, the webhook record without its form) and
+// nothing of the person: no user, suppression, history or number.
+func testRecordWebhookStopErased(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	h := testHasher(t)
+	p, key := phone(6), h.Of(phone(6))
+	mustCreateUser(t, s, user.User{Phone: p, Consent: consent.OptIn, CreatedAt: at(0)})
+	if _, err := s.ForgetUser(ctx, p, key, at(5)); err != nil {
+		t.Fatal(err)
+	}
+	e := stopEvent("SM6", p, 3)
+	e.StopApplied = true
+	var read store.StopRead
+	got, created, err := s.RecordWebhookStop(ctx, e, store.StopLookup{Numbers: []string{p}, ErasureKeys: []string{key, h.Of(phone(7))}}, func(r store.StopRead) (store.StopWrites, error) {
+		read = r
+		rec := r.Erased[key]
+		rec.Consent = consent.Stop
+		return store.StopWrites{Erased: &rec, Scrub: true}, nil
+	})
+	if err != nil || !created {
+		t.Fatalf("RecordWebhookStop = created %v, %v; want created", created, err)
+	}
+	wantRead := store.StopRead{Users: map[string]user.User{}, Suppressed: map[string]bool{}, Erased: map[string]erasure.Record{key: erasure.Erased(key, kept(at(5)))}}
+	if d := diff(wantRead, read); d != "" {
+		t.Errorf("decide read (-want, +got):\n%s", d)
+	}
+	want := keptEvent(e)
+	want.Params, want.Erased = map[string]string{}, true
+	if d := diff(want, got); d != "" {
+		t.Errorf("RecordWebhookStop returned (-want, +got):\n%s", d)
+	}
+	stored, err := s.ListWebhooks(ctx, webhook.Inbound, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := diff([]webhook.Event{want}, stored); d != "" {
+		t.Errorf("stored records (-want, +got):\n%s", d)
+	}
+	if _, err := s.GetUser(ctx, p); !errs.Is(err, errs.NotExist) {
+		t.Errorf("GetUser after an erased sender's STOP = %v, want NotExist", err)
+	}
+	if sup, err := s.Suppressed(ctx, []string{p}); err != nil || sup[p] {
+		t.Errorf("Suppressed after an erased sender's STOP = %v, %v; want none", sup, err)
+	}
+	if hist, err := s.ConsentHistory(ctx, p); err != nil || len(hist) != 0 {
+		t.Errorf("ConsentHistory after an erased sender's STOP = %v, %v; want none", hist, err)
+	}
+	recs, err := s.ErasedRecords(ctx, []string{key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRec := erasure.Record{Key: key, Consent: consent.Stop, ErasedAt: kept(at(5))}
+	if d := diff(map[string]erasure.Record{key: wantRec}, recs); d != "" {
+		t.Errorf("ErasedRecords (-want, +got):\n%s", d)
+	}
+	// The person imported again comes back with the STOP.
+	back, err := s.CreateReturningUser(ctx, user.User{Phone: p, Consent: consent.OptIn, CreatedAt: at(8)}, consent.SourceImport, key)
+	if err != nil || back == nil {
+		t.Fatalf("CreateReturningUser = %v, %v; want the record", back, err)
+	}
+	if u, err := s.GetUser(ctx, p); err != nil || u.Consent != consent.Stop {
+		t.Errorf("returning user = %s, %v; want STOP", u.Consent, err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/consent"
+	"github.com/eventstreamengine/ese/shared/erasure"
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/store"
@@ -380,6 +381,30 @@ func WebhookParty(e webhook.Event) string {
 		v = v[len("whatsapp:"):]
 	}
 	return v
+}
+
+// ScrubbedWebhook is e as stored for a sender erased after sending it
+// (store.StopWrites.Scrub): without its form, which names them.
+func ScrubbedWebhook(e webhook.Event) webhook.Event {
+	e.Params, e.Erased = map[string]string{}, true
+	return e
+}
+
+// CheckStopLookup is Invalid for a lookup RecordWebhookStop refuses.
+func CheckStopLookup(op string, l store.StopLookup) error {
+	if len(l.Numbers) > store.MaxStopLookup || len(l.ErasureKeys) > store.MaxStopLookup {
+		return errs.E(errs.Invalid, "%s: %d numbers and %d erasure keys, at most %d each", op, len(l.Numbers), len(l.ErasureKeys), store.MaxStopLookup)
+	}
+	return nil
+}
+
+// CheckErasedWrite is Invalid for an erased record a STOP may not write:
+// one under a key not looked up.
+func CheckErasedWrite(op string, l store.StopLookup, r *erasure.Record) error {
+	if r != nil && (!ValidID(r.Key) || !slices.Contains(l.ErasureKeys, r.Key)) {
+		return errs.E(errs.Invalid, "%s: an erased record under a key not looked up", op)
+	}
+	return nil
 }
 
 // Scrubbed is m with its person taken out (erasure): the number replaced
