@@ -25,6 +25,9 @@ func (s *Store) RecordWebhook(ctx context.Context, e webhook.Event) (webhook.Eve
 	if !records.ValidID(e.ID) {
 		return webhook.Event{}, false, errs.E(errs.Invalid, "gcpfirestore.RecordWebhook: invalid event id %q", e.ID)
 	}
+	if err := records.CheckWebhookText("gcpfirestore.RecordWebhook", e); err != nil {
+		return webhook.Event{}, false, err
+	}
 	e.ReceivedAt = records.Or(e.ReceivedAt, time.Now())
 	d := toWebhookDoc(e)
 	d.ExpireAt = expiry(d.ReceivedAt, s.retention.Webhooks)
@@ -52,6 +55,9 @@ func (s *Store) RecordWebhookStop(ctx context.Context, e webhook.Event, lookup s
 		return webhook.Event{}, false, errs.E(errs.Invalid, "gcpfirestore.RecordWebhookStop: invalid event id %q", e.ID)
 	}
 	if err := records.CheckStopLookup("gcpfirestore.RecordWebhookStop", lookup); err != nil {
+		return webhook.Event{}, false, err
+	}
+	if err := records.CheckWebhookText("gcpfirestore.RecordWebhookStop", e); err != nil {
 		return webhook.Event{}, false, err
 	}
 	e.ReceivedAt = records.Or(e.ReceivedAt, time.Now())

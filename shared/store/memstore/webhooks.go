@@ -126,6 +126,9 @@ func (s *Store) RecordWebhook(ctx context.Context, e webhook.Event) (webhook.Eve
 	if !records.ValidID(e.ID) {
 		return webhook.Event{}, false, errs.E(errs.Invalid, "memstore.RecordWebhook: invalid event id %q", e.ID)
 	}
+	if err := checkWebhook("memstore.RecordWebhook", e); err != nil {
+		return webhook.Event{}, false, err
+	}
 	sh := s.webhooks.shard(e.ID)
 	defer sh.mu.Unlock()
 	return sh.record(e)
@@ -151,6 +154,9 @@ func (s *Store) RecordWebhookStop(ctx context.Context, e webhook.Event, lookup s
 		return webhook.Event{}, false, errs.E(errs.Invalid, "memstore.RecordWebhookStop: invalid event id %q", e.ID)
 	}
 	if err := records.CheckStopLookup("memstore.RecordWebhookStop", lookup); err != nil {
+		return webhook.Event{}, false, err
+	}
+	if err := checkWebhook("memstore.RecordWebhookStop", e); err != nil {
 		return webhook.Event{}, false, err
 	}
 	s.mu.Lock()
@@ -219,6 +225,18 @@ func (s *Store) RecordWebhookStop(ctx context.Context, e webhook.Event, lookup s
 		e = records.ScrubbedWebhook(e)
 	}
 	return sh.record(e)
+}
+
+// checkWebhook refuses, as Firestore does, a record that is not UTF-8 or
+// is larger than a document can be.
+func checkWebhook(op string, e webhook.Event) error {
+	if err := records.CheckWebhookText(op, e); err != nil {
+		return err
+	}
+	if n := records.WebhookBytes(e); n > records.MaxDocumentBytes {
+		return errs.E(errs.Invalid, "%s: a record of %d bytes, more than a document's %d", op, n, records.MaxDocumentBytes)
+	}
+	return nil
 }
 
 // MarkWebhookPublished implements store.Webhooks.

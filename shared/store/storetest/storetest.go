@@ -99,6 +99,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"count_messages", testCountMessages},
 		{"record_webhook_once", testRecordWebhook},
 		{"record_webhook_concurrent", testRecordWebhookConcurrent},
+		{"record_webhook_refused_invalid", testRecordWebhookRefused},
 		{"mark_webhook_published", testMarkWebhookPublished},
 		{"list_webhooks_newest_by_kind", testListWebhooks},
 		{"list_unpublished_oldest_first", testListUnpublished},

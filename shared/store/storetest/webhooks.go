@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"strings"
 	"sync"
 	"time"
 
@@ -199,5 +200,42 @@ func testListUnpublished(t *testing.T, s store.Store) {
 	}
 	if _, err := s.ListUnpublished(ctx, at(4), 0); !errs.Is(err, errs.Invalid) {
 		t.Errorf("ListUnpublished limit 0: %v, want kind Invalid", err)
+	}
+}
+
+// A record Firestore cannot take (a document over 1 MiB, refused by the
+// service; a text that is not UTF-8, which its client cannot send) is
+// refused as Invalid, never as an error retried for ever, and nothing is
+// written: the Webhooks function and HandleInbound store it trimmed
+// instead (twilioform.Trimmed).
+func testRecordWebhookRefused(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	big := stopEvent("SMbig", phone(1), 1)
+	big.Params["Body"] = "STOP " + strings.Repeat("x", 1<<20)
+	badValue := stopEvent("SMutf8", phone(1), 1)
+	badValue.Params["Body"] = "STOP \xff\xfe"
+	badKey := stopEvent("SMkey", phone(1), 1)
+	badKey.Params["Note\xff"] = "x"
+	for _, tc := range []struct {
+		name string
+		e    webhook.Event
+	}{
+		{"over_1_mib", big},
+		{"value_not_utf8", badValue},
+		{"name_not_utf8", badKey},
+	} {
+		if _, _, err := s.RecordWebhook(ctx, tc.e); !errs.Is(err, errs.Invalid) {
+			t.Errorf("%s: RecordWebhook = %v (kind %v), want Invalid", tc.name, err, errs.KindOf(err))
+		}
+		_, _, err := s.RecordWebhookStop(ctx, tc.e, numbers(phone(1)), stopKeywords(tc.e, phone(1)))
+		if !errs.Is(err, errs.Invalid) {
+			t.Errorf("%s: RecordWebhookStop = %v (kind %v), want Invalid", tc.name, err, errs.KindOf(err))
+		}
+	}
+	if es, err := s.ListWebhooks(ctx, webhook.Inbound, 10); err != nil || len(es) != 0 {
+		t.Errorf("ListWebhooks after refusals = %d records, %v; want none", len(es), err)
+	}
+	if _, err := s.GetUser(ctx, phone(1)); !errs.Is(err, errs.NotExist) {
+		t.Errorf("GetUser after refused STOPs = %v, want NotExist (nothing written)", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/eventstreamengine/ese/shared/campaign"
 	"github.com/eventstreamengine/ese/shared/consent"
@@ -381,6 +382,35 @@ func WebhookParty(e webhook.Event) string {
 		v = v[len("whatsapp:"):]
 	}
 	return v
+}
+
+// CheckWebhookText is Invalid for a record with a text that is not
+// UTF-8, which Firestore's client cannot even send (its marshalling
+// error reads as a transient Internal one, retried for ever): the
+// callers store it trimmed instead. The error names no value.
+func CheckWebhookText(op string, e webhook.Event) error {
+	ok := utf8.ValidString(e.ID) && utf8.ValidString(e.MessageSID) && utf8.ValidString(e.MessageID) && utf8.ValidString(e.Status)
+	for k, v := range e.Params {
+		ok = ok && utf8.ValidString(k) && utf8.ValidString(v)
+	}
+	if !ok {
+		return errs.E(errs.Invalid, "%s: a field of the record is not valid UTF-8", op)
+	}
+	return nil
+}
+
+// MaxDocumentBytes is Firestore's limit on a document's size, which
+// memstore keeps too.
+const MaxDocumentBytes = 1 << 20
+
+// WebhookBytes is about what e takes as a document: its texts (the
+// fixed fields' few bytes aside).
+func WebhookBytes(e webhook.Event) int {
+	n := len(e.ID) + len(e.MessageSID) + len(e.MessageID) + len(e.Status)
+	for k, v := range e.Params {
+		n += len(k) + len(v)
+	}
+	return n
 }
 
 // ScrubbedWebhook is e as stored for a sender erased after sending it
