@@ -15,7 +15,9 @@ import (
 	"github.com/eventstreamengine/ese/functions/internal/setup"
 	"github.com/eventstreamengine/ese/functions/internal/twilioform"
 	"github.com/eventstreamengine/ese/shared/erasure"
+	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/inbound"
+	"github.com/eventstreamengine/ese/shared/logging"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/webhook"
 )
@@ -55,7 +57,10 @@ func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
 // or ran past its budget) is stored first, for the audit trail, with its
 // STOP applied in the same transaction (inbound.Record); when its sender
 // was erased since, it is stored without its form and its STOP kept in
-// their erased record, so nothing of theirs comes back.
+// their erased record, so nothing of theirs comes back. A record the
+// store refuses as Invalid is stored trimmed (twilioform.Trimmed), and
+// one refused even so is applied unstored: a permanent error would ack
+// the event, and its STOP would be lost.
 func New(st store.Store, h erasure.Hasher) edge.Handler {
 	in := &inbound.Handler{Store: st}
 	return edge.Decoded(func(ctx context.Context, e webhook.Event) error {
@@ -65,15 +70,33 @@ func New(st store.Store, h erasure.Hasher) edge.Handler {
 		m := twilioform.Inbound(e)
 		if e.Unstored {
 			e.Unstored, e.Published = false, true // delivered already: no sweep republishes it
-			stored, _, err := inbound.Record(ctx, st, &h, e, m)
+			stored, err := record(ctx, st, &h, e, m)
 			switch {
+			case errs.Is(err, errs.Invalid):
+				logging.FromContext(ctx).Error("HandleInbound: the store refused the callback even trimmed; applied unstored",
+					"message_sid", e.MessageSID, "error", err)
 			case err != nil:
 				return fmt.Errorf("HandleInbound: record: %w", err)
 			case stored.Erased:
 				return nil // its STOP is kept in the erased record; nothing else of theirs is
+			default:
+				m.StopApplied = stored.StopApplied
 			}
-			m.StopApplied = stored.StopApplied
 		}
 		return in.Handle(ctx, m)
 	})
+}
+
+// record stores e (inbound.Record), trimmed when the store refuses it
+// whole as Invalid.
+func record(ctx context.Context, st store.Store, h *erasure.Hasher, e webhook.Event, m inbound.Message) (webhook.Event, error) {
+	stored, _, err := inbound.Record(ctx, st, h, e, m)
+	if !errs.Is(err, errs.Invalid) {
+		return stored, err
+	}
+	// The error names fields, never their values: no number or body.
+	logging.FromContext(ctx).Error("HandleInbound: the store refused the callback; storing it trimmed", "message_sid", e.MessageSID, "error", err)
+	e = twilioform.Trimmed(e)
+	stored, _, err = inbound.Record(ctx, st, h, e, twilioform.Inbound(e))
+	return stored, err
 }

@@ -30,14 +30,19 @@ import (
 )
 
 // refusing is a store whose webhook writes fail while down is above 0
-// (each failure counts it down): Firestore unavailable.
+// (each failure counts it down): Firestore unavailable, or (kind
+// Invalid) refusing the record itself.
 type refusing struct {
 	*memstore.Store
 	down atomic.Int32
+	kind errs.Kind // Transient when not set
 }
 
 func (r *refusing) refused() error {
 	if r.down.Add(-1) >= 0 {
+		if r.kind == errs.Invalid {
+			return errs.E(errs.Invalid, "firestore: a value is too long")
+		}
 		return errs.E(errs.Transient, "firestore unavailable")
 	}
 	return nil

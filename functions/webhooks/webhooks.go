@@ -196,11 +196,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 	}
 	rctx, rcancel := context.WithTimeout(work, budget)
 	defer rcancel()
-	stored, created, err := s.record(rctx, ev)
+	// The request itself was checked (event): whatever the store refuses
+	// now, a 400 would lose it, as Twilio retries no 4xx.
+	stored, created, err := s.record(rctx, &ev, log)
 	switch {
-	case errs.Is(err, errs.Invalid):
-		render.Error(w, r, fmt.Errorf("webhooks: record: %w", err)) // no store would take it
-		return
 	case err != nil:
 		// Twilio retries a 5xx only as its connection overrides allow
 		// (a few times, within 15 s): hand the callback on unstored, and
@@ -271,7 +270,24 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 // retries our URLs ask for). Past the budget the callback is handed on
 // unstored, as when Firestore refuses; if the write did commit after all,
 // its consumer finds it stored and the STOP applied, and changes nothing.
-func (s *Server) record(ctx context.Context, ev webhook.Event) (webhook.Event, bool, error) {
+//
+// A callback the store refuses as Invalid (a value too long, invalid
+// UTF-8) is stored trimmed instead (twilioform.Trimmed), within the same
+// budget, and *ev becomes the trimmed one, which is what is handed on if
+// that fails too.
+func (s *Server) record(ctx context.Context, ev *webhook.Event, log func(slog.Level, string, ...slog.Attr)) (webhook.Event, bool, error) {
+	stored, created, err := s.store(ctx, *ev)
+	if !errs.Is(err, errs.Invalid) {
+		return stored, created, err
+	}
+	// Its error (ours, or Firestore's InvalidArgument) names the field,
+	// not the value: no number or body.
+	log(slog.LevelError, "store refused the callback as invalid; storing it trimmed", slog.Any("error", err))
+	*ev = twilioform.Trimmed(*ev)
+	return s.store(ctx, *ev)
+}
+
+func (s *Server) store(ctx context.Context, ev webhook.Event) (webhook.Event, bool, error) {
 	if ev.Kind == webhook.Inbound {
 		return inbound.Record(ctx, s.Store, nil, ev, twilioform.Inbound(ev))
 	}
@@ -305,8 +321,11 @@ func (s *Server) event(kind webhook.Kind, r *http.Request, form url.Values) (web
 	if sid == "" {
 		sid = params[twilioform.KeySMSSID]
 	}
-	if sid == "" {
+	switch {
+	case sid == "":
 		missing = append(missing, errs.Detail{Field: twilioform.KeyMessageSID, Message: "is required"})
+	case !validSID(sid):
+		missing = append(missing, errs.Detail{Field: twilioform.KeyMessageSID, Message: "is not a Twilio id"})
 	}
 	status := params[twilioform.KeyMessageStatus]
 	if status == "" {
@@ -345,6 +364,22 @@ func (s *Server) event(kind webhook.Kind, r *http.Request, form url.Values) (web
 		}
 	}
 	return ev, nil
+}
+
+// validSID reports whether sid can be Twilio's: letters and digits (and
+// _ or -), at most 64. A callback with any other is not Twilio's and is
+// refused (400) here, as no record could be named by it; every other
+// refusal of a record is the store's, and is not a 400 (record).
+func validSID(sid string) bool {
+	if len(sid) > 64 || (len(sid) >= 4 && strings.HasPrefix(sid, "__") && strings.HasSuffix(sid, "__")) {
+		return false
+	}
+	for _, c := range []byte(sid) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // handOn publishes an event for processing, unless it has nothing to

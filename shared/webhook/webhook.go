@@ -43,6 +43,10 @@ type Event struct {
 	// Erased: its sender was erased after sending it, so it was stored
 	// without its form (Params), which named them. Set when stored.
 	Erased bool `json:"erased,omitempty"`
+	// Trimmed: the store refused the whole form, so only the fields
+	// processing needs were stored, long values cut and invalid UTF-8
+	// replaced. Set when stored.
+	Trimmed bool `json:"trimmed,omitempty"`
 }
 
 // EventID names the stored event: one per inbound MessageSid, one per

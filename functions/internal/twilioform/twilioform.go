@@ -8,6 +8,7 @@ package twilioform
 import (
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/eventstreamengine/ese/shared/deliverystatus"
 	"github.com/eventstreamengine/ese/shared/inbound"
@@ -23,8 +24,49 @@ const (
 	KeySMSStatus     = "SmsStatus"
 	KeyErrorCode     = "ErrorCode"
 	KeyFrom          = "From"
+	KeyTo            = "To"
 	KeyBody          = "Body"
 )
+
+// trimmedKeys are the fields a trimmed record keeps: those processing
+// reads, and From and To, by which an erasure finds the record.
+var trimmedKeys = []string{KeyMessageSID, KeySMSSID, KeyMessageStatus, KeySMSStatus, KeyErrorCode, KeyFrom, KeyTo, KeyBody}
+
+// MaxTrimmedValue is the most bytes a trimmed record keeps of a value:
+// far under Firestore's 1,500 bytes of an indexed value, and more than
+// any keyword or id needs.
+const MaxTrimmedValue = 1024
+
+// Trimmed is e as it is stored when the store refused the whole
+// callback as Invalid (a value too long, a document too large, invalid
+// UTF-8): only the fields processing needs, each cut to MaxTrimmedValue
+// bytes with invalid UTF-8 replaced, marked Trimmed. Its STOP, a short
+// keyword, reads as it did.
+func Trimmed(e webhook.Event) webhook.Event {
+	params := make(map[string]string, len(trimmedKeys))
+	for _, k := range trimmedKeys {
+		if v, ok := e.Params[k]; ok {
+			params[k] = trim(v)
+		}
+	}
+	e.Params, e.Trimmed = params, true
+	e.MessageSID, e.MessageID, e.Status = trim(e.MessageSID), trim(e.MessageID), trim(e.Status)
+	return e
+}
+
+// trim is s as valid UTF-8 of at most MaxTrimmedValue bytes, cut at a
+// character's start.
+func trim(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= MaxTrimmedValue {
+		return s
+	}
+	n := MaxTrimmedValue
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
 
 // Inbound reads a stored inbound callback.
 func Inbound(e webhook.Event) inbound.Message {

@@ -1,8 +1,10 @@
 package twilioform_test
 
 import (
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -139,5 +141,48 @@ func TestErrorMeaning(t *testing.T) {
 	}
 	if got := twilioform.ErrorMeaning("99999"); got != "" {
 		t.Errorf("ErrorMeaning(unknown) = %q, want empty", got)
+	}
+}
+
+// A trimmed record keeps what processing and erasure read, each value
+// valid UTF-8 of at most MaxTrimmedValue bytes, cut between characters.
+func TestTrimmed(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("é", twilioform.MaxTrimmedValue) // 2 bytes each
+	cases := []struct {
+		name   string
+		params map[string]string
+		want   map[string]string
+	}{
+		{
+			name:   "keeps_only_what_is_read",
+			params: map[string]string{"MessageSid": "SM1", "From": "whatsapp:+94771234567", "To": "whatsapp:+14155238886", "Body": "STOP", "ProfileName": "Nimal", "WaId": "94771234567", "MediaUrl0": "https://x"},
+			want:   map[string]string{"MessageSid": "SM1", "From": "whatsapp:+94771234567", "To": "whatsapp:+14155238886", "Body": "STOP"},
+		},
+		{
+			name:   "invalid_utf8_replaced",
+			params: map[string]string{"Body": "STOP \xff", "MessageStatus": "fail\xfeed"},
+			want:   map[string]string{"Body": "STOP \uFFFD", "MessageStatus": "fail\uFFFDed"},
+		},
+		{
+			name:   "long_values_cut_between_characters",
+			params: map[string]string{"Body": "x" + long},
+			want:   map[string]string{"Body": "x" + long[:twilioform.MaxTrimmedValue-2]},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := webhook.Event{ID: "inbound-SM1", Kind: webhook.Inbound, MessageSID: "SM1", Params: tc.params}
+			got := twilioform.Trimmed(e)
+			want := e
+			want.Params, want.Trimmed = tc.want, true
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("Trimmed (-want, +got):\n%s", d)
+			}
+			if b := got.Params["Body"]; len(b) > twilioform.MaxTrimmedValue || !utf8.ValidString(b) {
+				t.Errorf("Body of %d bytes, valid UTF-8 %v", len(b), utf8.ValidString(b))
+			}
+		})
 	}
 }

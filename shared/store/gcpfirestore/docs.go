@@ -572,13 +572,14 @@ type webhookDoc struct {
 	Party       string `firestore:"party,omitempty"`
 	StopApplied bool   `firestore:"stop_applied,omitempty"`
 	Erased      bool   `firestore:"erased,omitempty"`
+	Trimmed     bool   `firestore:"trimmed,omitempty"`
 }
 
 func toWebhookDoc(e webhook.Event) webhookDoc {
 	return webhookDoc{
 		Kind: string(e.Kind), MessageSID: e.MessageSID, MessageID: e.MessageID, Attempt: e.Attempt, Status: e.Status, Params: maps.Clone(e.Params),
 		ReceivedAt: records.Time(e.ReceivedAt), Published: e.Published, Party: records.WebhookParty(e), StopApplied: e.StopApplied,
-		Erased: e.Erased,
+		Erased: e.Erased, Trimmed: e.Trimmed,
 	}
 }
 
@@ -586,6 +587,6 @@ func (d webhookDoc) event(id string) webhook.Event {
 	return webhook.Event{
 		ID: id, Kind: webhook.Kind(d.Kind), MessageSID: d.MessageSID, MessageID: d.MessageID, Attempt: d.Attempt, Status: d.Status, Params: d.Params,
 		ReceivedAt: records.Time(d.ReceivedAt), Published: d.Published, StopApplied: d.StopApplied,
-		Erased: d.Erased,
+		Erased: d.Erased, Trimmed: d.Trimmed,
 	}
 }
