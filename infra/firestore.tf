@@ -307,16 +307,19 @@ resource "google_firestore_field" "exempt" {
 # expire_at, which the code writes only when a retention is configured
 # (always on send_ledger: a week after the person's last send; and on
 # dry_runs: 30 days after the report's last write; on provider_sids, which
-# name the message recording each Twilio sid, with that message's expiry).
-# Never on users or consent_history: the proof of an opt-out lasts as long
-# as the number may be messaged.
+# name the message recording each Twilio sid, with that message's expiry;
+# and on erased_opt_outs, only a record that keeps nothing, 30 days after
+# the erasure). Never on users, consent_history or an erased record that
+# keeps an opt-out: the proof of an opt-out lasts as long as the number may
+# be messaged.
 resource "google_firestore_field" "ttl" {
   for_each = {
-    messages       = "expire_at"
-    webhook_events = "expire_at"
-    send_ledger    = "expire_at"
-    dry_runs       = "expire_at"
-    provider_sids  = "expire_at"
+    messages        = "expire_at"
+    webhook_events  = "expire_at"
+    send_ledger     = "expire_at"
+    dry_runs        = "expire_at"
+    provider_sids   = "expire_at"
+    erased_opt_outs = "expire_at"
   }
 
   database   = google_firestore_database.default.name

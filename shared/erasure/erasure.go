@@ -122,9 +122,27 @@ func Keep(key string, c consent.State, suppressed, marketing bool, at time.Time)
 }
 
 // Erased is the record kept of an erased person with nothing else to
-// keep: only that (and when) they were erased.
+// keep: only that (and when) they were erased, until ErasedOnlyKeep has
+// passed.
 func Erased(key string, at time.Time) Record {
 	return Record{Key: key, ErasedAt: at.UTC()}
+}
+
+// ErasedOnlyKeep is how long a record that keeps nothing (Kept false)
+// lasts: long enough for whatever the person sent before their erasure to
+// arrive and be recognised (Pub/Sub keeps an undelivered message 7 days,
+// and its dead letter 7 more, within which an operator may replay it),
+// after which the store's TTL policy deletes it. A record that keeps an
+// opt-out never expires: it lasts as long as the number may be messaged.
+const ErasedOnlyKeep = 30 * 24 * time.Hour
+
+// ExpiresAt is when r may be deleted: zero for a record that keeps
+// something.
+func (r Record) ExpiresAt() time.Time {
+	if r.Kept() {
+		return time.Time{}
+	}
+	return r.ErasedAt.Add(ErasedOnlyKeep)
 }
 
 // Before reports whether something the person sent at t predates their

@@ -3,6 +3,7 @@ package erasure
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -62,12 +63,14 @@ func TestRecord(t *testing.T) {
 		r         Record
 		optedOut  bool
 		returning consent.State
+		expires   bool
 	}{
-		{"stop", Record{Consent: consent.Stop}, true, consent.Stop},
-		{"opt_out", Record{Consent: consent.OptOut}, true, consent.OptOut},
-		{"suppressed_only", Record{Suppressed: true}, true, consent.OptOut},
-		{"stop_and_suppressed", Record{Consent: consent.Stop, Suppressed: true}, true, consent.Stop},
-		{"nothing", Record{}, false, consent.OptOut},
+		{"stop", Record{Consent: consent.Stop}, true, consent.Stop, false},
+		{"opt_out", Record{Consent: consent.OptOut}, true, consent.OptOut, false},
+		{"suppressed_only", Record{Suppressed: true}, true, consent.OptOut, false},
+		{"stop_and_suppressed", Record{Consent: consent.Stop, Suppressed: true}, true, consent.Stop, false},
+		{"marketing_only", Record{MarketingOptOut: true}, false, consent.OptOut, false},
+		{"nothing", Record{}, false, consent.OptOut, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,6 +80,15 @@ func TestRecord(t *testing.T) {
 			}
 			if got := tc.r.Returning(); got != tc.returning {
 				t.Errorf("Returning = %s, want %s", got, tc.returning)
+			}
+			r := tc.r
+			r.ErasedAt = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+			want := time.Time{}
+			if tc.expires {
+				want = r.ErasedAt.Add(ErasedOnlyKeep)
+			}
+			if got := r.ExpiresAt(); !got.Equal(want) {
+				t.Errorf("ExpiresAt = %v, want %v", got, want)
 			}
 		})
 	}

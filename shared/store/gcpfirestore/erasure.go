@@ -22,6 +22,10 @@ type erasedDoc struct {
 	Suppressed      bool      `firestore:"suppressed"`
 	MarketingOptOut bool      `firestore:"marketing_opt_out,omitempty"`
 	ErasedAt        time.Time `firestore:"erased_at"`
+	// ExpireAt, on a record that keeps nothing, is when the TTL policy
+	// deletes it (erasure.Record.ExpiresAt); every write sets the whole
+	// document, so a record that comes to keep an opt-out loses it.
+	ExpireAt *time.Time `firestore:"expire_at,omitempty"`
 }
 
 // eachInTx runs q (at most limit documents) in one transaction and hands
@@ -148,7 +152,12 @@ func (s *Store) ForgetUser(ctx context.Context, phone, key string, at time.Time)
 }
 
 func toErasedDoc(r erasure.Record) erasedDoc {
-	return erasedDoc{Consent: string(r.Consent), Suppressed: r.Suppressed, MarketingOptOut: r.MarketingOptOut, ErasedAt: records.Time(r.ErasedAt)}
+	d := erasedDoc{Consent: string(r.Consent), Suppressed: r.Suppressed, MarketingOptOut: r.MarketingOptOut, ErasedAt: records.Time(r.ErasedAt)}
+	if t := r.ExpiresAt(); !t.IsZero() {
+		t = records.Time(t)
+		d.ExpireAt = &t
+	}
+	return d
 }
 
 func (d erasedDoc) record(key string) erasure.Record {

@@ -9,11 +9,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/eventstreamengine/ese/emulators/emulatortest"
+	"github.com/eventstreamengine/ese/shared/consent"
 	"github.com/eventstreamengine/ese/shared/dryrun"
+	"github.com/eventstreamengine/ese/shared/erasure"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/gcpfirestore"
 	"github.com/eventstreamengine/ese/shared/store/storetest"
+	"github.com/eventstreamengine/ese/shared/user"
 	"github.com/eventstreamengine/ese/shared/webhook"
 )
 
@@ -175,5 +178,78 @@ func TestDryRun_expire_at_follows_the_last_write(t *testing.T) {
 		if got, want := expire.(time.Time).Sub(updated.(time.Time)), 30*24*time.Hour; got != want {
 			t.Errorf("after the %s: expire_at is %v after updated_at, want %v", write.name, got, want)
 		}
+	}
+}
+
+// An erased record that keeps nothing carries an expire_at
+// erasure.ErasedOnlyKeep after the erasure, for the TTL policy on
+// erased_opt_outs; one that keeps an opt-out never does, nor one whose
+// late STOP came to keep one.
+func TestErased_expire_at_only_when_nothing_is_kept(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	emulatortest.Firestore(t)
+	project := emulatortest.ProjectID(t)
+	s, err := gcpfirestore.Open(ctx, project)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	raw, err := firestore.NewClient(ctx, project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = raw.Close() })
+	h, err := erasure.NewHasher([]byte("a test erasure key of thirty-two bytes or more"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	expireAt := func(key string) (time.Time, bool) {
+		t.Helper()
+		snap, err := raw.Doc("erased_opt_outs/" + key).Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := snap.DataAt(gcpfirestore.TTLField)
+		if err != nil {
+			return time.Time{}, false
+		}
+		return v.(time.Time), true
+	}
+	for _, tc := range []struct {
+		phone   string
+		consent consent.State
+		want    bool
+	}{
+		{"+14155550101", consent.OptIn, true},
+		{"+14155550102", consent.Stop, false},
+		{"+14155550103", consent.OptOut, false},
+	} {
+		if err := s.CreateUser(ctx, user.User{Phone: tc.phone, Consent: tc.consent, CreatedAt: at}, consent.SourceAdmin, "test"); err != nil {
+			t.Fatal(err)
+		}
+		key := h.Of(tc.phone)
+		if _, err := s.ForgetUser(ctx, tc.phone, key, at); err != nil {
+			t.Fatal(err)
+		}
+		got, ok := expireAt(key)
+		if ok != tc.want || (ok && !got.Equal(at.Add(erasure.ErasedOnlyKeep))) {
+			t.Errorf("%s erased: expire_at %v (set %v), want set %v, %v", tc.consent, got, ok, tc.want, at.Add(erasure.ErasedOnlyKeep))
+		}
+	}
+	// A STOP sent before the erasure, stored after it, keeps the opt-out:
+	// the record then lasts.
+	p, key := "+14155550101", h.Of("+14155550101")
+	e := webhook.Event{ID: "inbound-SMlate", Kind: webhook.Inbound, MessageSID: "SMlate", Params: map[string]string{"From": "whatsapp:" + p, "Body": "STOP"}, ReceivedAt: at.Add(-time.Minute), StopApplied: true}
+	if _, _, err := s.RecordWebhookStop(ctx, e, store.StopLookup{Numbers: []string{p}, ErasureKeys: []string{key}}, func(r store.StopRead) (store.StopWrites, error) {
+		rec := r.Erased[key]
+		rec.Consent = consent.Stop
+		return store.StopWrites{Erased: &rec, Scrub: true}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := expireAt(key); ok {
+		t.Errorf("after a late STOP kept in the record: expire_at %v, want none", got)
 	}
 }

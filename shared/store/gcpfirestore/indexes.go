@@ -100,4 +100,6 @@ var TTLFields = map[string]string{
 	colDryRuns:  TTLField, // always written: dryRunKeep after the last write
 	// With its message's expiry.
 	colProviderSIDs: TTLField,
+	// Only on a record that keeps nothing (erasure.ErasedOnlyKeep).
+	colErased: TTLField,
 }
