@@ -34,16 +34,17 @@ import (
 // and errors; beside it, in the same run and at the same pace, its floor
 // (the yardstick): a bare handler that stores the same document and
 // publishes one message on the same emulators, served, as the stack's
-// functions are, by a process of its own. The two (and the same function
-// served inside this process, webhooks_alone) take turns in slices of
-// 10 s, in an order that turns each round, so that a machine whose load
-// moves during the run, the stack's sweeps every 30 s and the work the
-// callbacks leave behind them weigh on all alike. Every callback must be
-// stored exactly once. Run with BENCHTIME=1x scripts/bench
-// WebhooksLocalStack .
+// functions are, by a process of its own. After 3 s each to warm up, the
+// two (and the same function served inside this process, webhooks_alone)
+// take turns in slices of 10 s, in an order that turns each round, so
+// that a machine whose load moves during the run, the stack's sweeps every
+// 30 s and the work the callbacks leave behind them weigh on all alike.
+// Every measured callback must be stored exactly once. Run with
+// BENCHTIME=1x scripts/bench WebhooksLocalStack .
 func BenchmarkWebhooksLocalStack(b *testing.B) {
 	rate := envInt(b, "WEBHOOK_BENCH_RATE", 200)
 	seconds := envInt(b, "WEBHOOK_BENCH_SECONDS", 60)
+	const warmup = 3 // seconds, each, before measuring
 	d := newDemo(b)
 	ctx := context.Background()
 	fs, err := firestore.NewClient(ctx, d.project)
@@ -71,6 +72,20 @@ func BenchmarkWebhooksLocalStack(b *testing.B) {
 		{name: "webhooks", url: d.base + "/webhooks/inbound", col: "webhook_events", prefix: "inbound-SMbench", signed: true},
 		{name: "yardstick", url: floor, col: "bench_floor", prefix: "SMfloor"},
 		{name: "webhooks_alone", url: inproc.URL + "/webhooks/inbound", col: "webhook_events", prefix: "inbound-SMown", signed: true},
+	}
+	// Warm each up first, unmeasured, as benchmarks do: the stack builds
+	// its functions on their first request and each client opens its
+	// connections on its first calls (the stack's first seconds at this
+	// pace were a third of the run's slowest hundredth).
+	for _, t := range targets {
+		sid := "SMwarm" + t.name + "x"
+		offer(b, t.url, rate, warmup, func(i int) (url.Values, string) {
+			form := inboundForm(sid, i)
+			if !t.signed {
+				return form, ""
+			}
+			return form, twilio.Sign("e2etoken", t.url, form)
+		})
 	}
 	const slice = 10
 	for part := 0; part*slice < seconds; part++ {
@@ -183,21 +198,37 @@ func report(b *testing.B, lat []time.Duration, failed int) {
 // has its document in col, and that col holds no other with the prefix.
 func storedOnce(b *testing.B, fs *firestore.Client, col, prefix string, n int) {
 	ctx := context.Background()
-	refs := make([]*firestore.DocumentRef, n)
+	var missing []*firestore.DocumentRef
 	for i := range n {
-		refs[i] = fs.Collection(col).Doc(prefix + strconv.Itoa(i))
+		missing = append(missing, fs.Collection(col).Doc(prefix+strconv.Itoa(i)))
 	}
-	missing := 0
-	for start := 0; start < n; start += 300 {
-		snaps, err := fs.GetAll(ctx, refs[start:min(start+300, n)])
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, s := range snaps {
-			if !s.Exists() {
-				missing++
+	// A callback the store was too slow for was answered and handed on
+	// unstored (webhooks.DefaultRecordBudget): its consumer stores it, a
+	// moment later.
+	late := 0
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(2 * time.Second) {
+		var still []*firestore.DocumentRef
+		for start := 0; start < len(missing); start += 300 {
+			snaps, err := fs.GetAll(ctx, missing[start:min(start+300, len(missing))])
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, s := range snaps {
+				if !s.Exists() {
+					still = append(still, s.Ref)
+				}
 			}
 		}
+		if late == 0 {
+			late = len(still)
+		}
+		missing = still
+		if len(missing) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if late > 0 {
+		b.Logf("%s %s: %d of %d stored after the answer, by their consumer (handed on unstored)", col, prefix, late-len(missing), n)
 	}
 	q := fs.Collection(col).Where(firestore.DocumentID, ">=", fs.Collection(col).Doc(prefix)).
 		Where(firestore.DocumentID, "<", fs.Collection(col).Doc(prefix+"~"))
@@ -212,8 +243,8 @@ func storedOnce(b *testing.B, fs *firestore.Client, col, prefix string, n int) {
 		b.Fatal(err)
 	}
 	count := out.N
-	if missing != 0 || int(count) != n {
-		b.Errorf("%s: %d of %d callbacks not stored, %d stored in all; want each stored exactly once", col, missing, n, count)
+	if len(missing) != 0 || int(count) != n {
+		b.Errorf("%s: %d of %d callbacks not stored, %d stored in all; want each stored exactly once", col, len(missing), n, count)
 	}
 }
 
