@@ -15,8 +15,11 @@ import (
 
 // seriesCap bounds the messages a chart reads: counts over time have no
 // aggregation in the store, so the chart reads messages, and says when it
-// stopped short. A series is kept for seriesTTL, so open dashboards cost
-// at most seriesCap reads a minute per instance.
+// stopped short. Each campaign charted gets an equal share of it, read
+// most recently updated first (a send or a delivery updates a message),
+// so one large campaign neither crowds out the others nor shows its
+// oldest activity. A series is kept for seriesTTL, so open dashboards
+// cost at most seriesCap reads a minute per instance.
 const (
 	seriesCap = 2000
 	seriesTTL = time.Minute
@@ -62,39 +65,33 @@ type series struct {
 	Step      time.Duration
 	Sent      []int
 	Delivered []int
-	Capped    bool
+	// Capped: a campaign had more messages than its share, PerCampaign,
+	// and only its most recently updated ones were read.
+	Capped      bool
+	PerCampaign int
 }
 
-// series reads the messages of the campaigns ids (up to seriesCap) and
-// counts their sends and deliveries over the last day, in buckets that
-// fit what happened: minutes for a short run, hours for a long one.
+// series reads the most recently updated messages of the campaigns ids
+// (seriesCap shared between them) and counts their sends and deliveries
+// over the last day, in buckets that fit what happened: minutes for a
+// short run, hours for a long one.
 func (s *Server) series(ctx context.Context, ids []string, now time.Time) (series, error) {
 	var sent, delivered []time.Time
-	read, capped := 0, false
+	capped, per := false, seriesCap/max(len(ids), 1)
 	for _, id := range ids {
-		after := ""
-		for !capped {
-			ms, err := s.Store.ScanMessages(ctx, id, after, 500)
-			if err != nil {
-				return series{}, fmt.Errorf("ScanMessages: %w", err)
-			}
-			for _, m := range ms {
-				if m.SentAt != nil {
-					sent = append(sent, *m.SentAt)
-				}
-				if m.DeliveredAt != nil {
-					delivered = append(delivered, *m.DeliveredAt)
-				}
-			}
-			read += len(ms)
-			if read >= seriesCap {
-				capped = true
-			}
-			if len(ms) < 500 {
-				break
-			}
-			after = ms[len(ms)-1].ID
+		ms, err := s.Store.ListMessages(ctx, store.MessageFilter{CampaignID: id, Limit: per})
+		if err != nil {
+			return series{}, fmt.Errorf("ListMessages: %w", err)
 		}
+		for _, m := range ms {
+			if m.SentAt != nil {
+				sent = append(sent, *m.SentAt)
+			}
+			if m.DeliveredAt != nil {
+				delivered = append(delivered, *m.DeliveredAt)
+			}
+		}
+		capped = capped || len(ms) == per
 	}
 	earliest := now
 	for _, t := range append(append([]time.Time{}, sent...), delivered...) {
@@ -111,7 +108,7 @@ func (s *Server) series(ctx context.Context, ids []string, now time.Time) (serie
 	}
 	n := 30
 	start := now.Truncate(step).Add(-time.Duration(n-1) * step)
-	out := series{Start: start, Step: step, Sent: make([]int, n), Delivered: make([]int, n), Capped: capped}
+	out := series{Start: start, Step: step, Sent: make([]int, n), Delivered: make([]int, n), Capped: capped, PerCampaign: per}
 	count := func(ts []time.Time, into []int) {
 		for _, t := range ts {
 			if i := int(t.Sub(start) / step); i >= 0 && i < n {
@@ -136,6 +133,7 @@ type chart struct {
 	StepLabel, Summary  string
 	TotalSent, TotalDlv int
 	Capped              bool
+	PerCampaign         int
 }
 
 type tick struct {
@@ -154,7 +152,7 @@ const (
 )
 
 func (se series) chart() chart {
-	c := chart{Width: chartW, Height: chartH, Capped: se.Capped}
+	c := chart{Width: chartW, Height: chartH, Capped: se.Capped, PerCampaign: se.PerCampaign}
 	for i := range se.Sent {
 		c.Max = max(c.Max, se.Sent[i], se.Delivered[i])
 		c.TotalSent += se.Sent[i]
@@ -192,6 +190,9 @@ func (se series) chart() chart {
 		c.StepLabel = "per hour, last 30 hours"
 	}
 	c.Summary = fmt.Sprintf("%d sent and %d delivered, %s (UTC).", c.TotalSent, c.TotalDlv, c.StepLabel)
+	if c.Capped {
+		c.Summary += fmt.Sprintf(" Only the %d most recently updated messages of each campaign were read.", c.PerCampaign)
+	}
 	return c
 }
 

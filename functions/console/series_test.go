@@ -2,6 +2,8 @@ package console
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,5 +62,43 @@ func TestSeries(t *testing.T) {
 				t.Errorf("chart totals %d sent, %d delivered; want %d each", c.TotalSent, c.TotalDlv, tc.wantTotal)
 			}
 		})
+	}
+}
+
+// TestSeriesShare: a large campaign does not use the whole budget; each
+// campaign's most recent activity is counted, and the chart says it was
+// capped.
+func TestSeriesShare(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 29, 14, 30, 0, 0, time.UTC)
+	st := memstore.New()
+	var ms []message.Message
+	add := func(campaign string, n int, ago time.Duration) {
+		at, base := now.Add(-ago), len(ms)
+		for i := range n {
+			ph := fmt.Sprintf("+9477%07d", base+i)
+			ms = append(ms, message.Message{ID: message.ID(campaign, ph), CampaignID: campaign, Phone: ph,
+				Status: message.Sent, SentAt: &at, CreatedAt: at, UpdatedAt: at})
+		}
+	}
+	add("big", seriesCap, 20*time.Minute) // older, and first by id
+	add("big", 10, time.Minute)           // its latest sends
+	add("small", 3, 2*time.Minute)
+	if _, err := st.CreateMessages(context.Background(), ms); err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Store: st}
+	got, err := s.series(context.Background(), []string{"big", "small"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := seriesCap / 2
+	want := make([]int, 30)
+	want[29-20], want[29-2], want[29-1] = per-10, 3, 10
+	if diff := cmp.Diff(want, got.Sent); diff != "" {
+		t.Errorf("sent (-want, +got):\n%s", diff)
+	}
+	if c := got.chart(); !c.Capped || !strings.Contains(c.Summary, fmt.Sprintf("%d most recently updated", per)) {
+		t.Errorf("chart: capped %v, summary %q; want it to say what it covers", c.Capped, c.Summary)
 	}
 }
