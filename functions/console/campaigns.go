@@ -1,12 +1,17 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/eventstreamengine/ese/shared/logging"
+	"github.com/eventstreamengine/ese/shared/message"
 )
 
 func (s *Server) campaigns(w http.ResponseWriter, r *http.Request) {
@@ -19,10 +24,11 @@ func (s *Server) renderCampaigns(w http.ResponseWriter, r *http.Request, status 
 		s.failed(w, r, "Campaigns unavailable", a)
 		return
 	}
-	tpls := s.choices(r, "/api/v1/templates", "templates")
-	segs := s.choices(r, "/api/v1/segments", "segments")
+	tpls, tplProblem := s.choices(r, "/api/v1/templates", "templates")
+	segs, segProblem := s.choices(r, "/api/v1/segments", "segments")
 	p.Title, p.Nav = "Campaigns", "campaigns"
-	p.Data = map[string]any{"Pager": pagerOf("/campaigns", a), "Campaigns": items, "Templates": tpls, "Segments": segs, "Ceiling": s.API.SenderMPS}
+	p.Data = map[string]any{"Pager": pagerOf("/campaigns", a), "Campaigns": items, "Templates": tpls, "Segments": segs, "Ceiling": s.API.SenderMPS,
+		"ChoicesProblem": choicesProblem(tplProblem, segProblem)}
 	s.render(w, r, status, "campaigns", p)
 }
 
@@ -82,17 +88,33 @@ func (s *Server) renderCampaign(w http.ResponseWriter, r *http.Request, status i
 	}
 	sum := s.get(r, apiPath("/api/v1/reporting/campaigns", id, "summary"), nil)
 	hist := s.get(r, apiPath("/api/v1/campaigns", id, "history"), nil)
-	data := map[string]any{"C": c.Body, "S": sum.Body, "History": hist.Body["history"], "Moves": moves(fmt.Sprint(c.Body["status"]))}
+	st := fmt.Sprint(c.Body["status"])
+	data := map[string]any{"C": c.Body, "S": sum.Body, "SummaryProblem": sum.Message(),
+		"History": hist.Body["history"], "HistoryProblem": hist.Message(), "Moves": moves(st)}
 	if sum.OK() {
 		data["Funnel"] = funnelOf(sum.Body)
-	}
-	if st := fmt.Sprint(c.Body["status"]); st == "DRAFT" || st == "SCHEDULED" {
-		if dr := s.get(r, apiPath("/api/v1/campaigns", id, "dry-run"), nil); dr.OK() {
-			data["DryRun"] = dr.Body
+		if pr, err := s.progress(r.Context(), id, int(num(sum.Body["total_recipients"]))); err == nil {
+			data["Progress"] = pr
+		} else {
+			logging.FromContext(r.Context()).Warn("console: progress", "campaign", id, "error", err)
 		}
-		tpls := s.choices(r, "/api/v1/templates", "templates")
-		segs := s.choices(r, "/api/v1/segments", "segments")
+	}
+	if st == "DRAFT" || st == "SCHEDULED" {
+		// No dry run yet is no problem; any other refusal is said.
+		dr := s.get(r, apiPath("/api/v1/campaigns", id, "dry-run"), nil)
+		switch {
+		case dr.OK():
+			data["DryRun"] = dr.Body
+			if fmt.Sprint(dr.Body["status"]) == "running" {
+				p.Refresh = 3
+			}
+		case dr.Status != http.StatusNotFound:
+			data["DryRunProblem"] = dr.Message()
+		}
+		tpls, tplProblem := s.choices(r, "/api/v1/templates", "templates")
+		segs, segProblem := s.choices(r, "/api/v1/segments", "segments")
 		data["Templates"], data["Segments"], data["Editable"] = tpls, segs, true
+		data["ChoicesProblem"] = choicesProblem(tplProblem, segProblem)
 		data["Ceiling"] = s.API.SenderMPS
 		if p.Form == nil {
 			p.Form = url.Values{}
@@ -107,14 +129,19 @@ func (s *Server) renderCampaign(w http.ResponseWriter, r *http.Request, status i
 	// (UNKNOWN_OUTCOME=hold).
 	if um := s.get(r, "/api/v1/messages", url.Values{"status": {"RECONCILE"}, "campaign_id": {id}, "limit": {"50"}}); um.OK() {
 		data["Unknown"] = um.Body["messages"]
+	} else {
+		data["UnknownProblem"] = um.Message()
 	}
 	if ser, err := s.cachedSeries(r.Context(), []string{id}, s.now()); err == nil {
 		data["Chart"] = ser.chart()
 	}
-	p.Title, p.Nav, p.Data = "Campaign "+fmt.Sprint(c.Body["topic"]), "campaigns", data
-	if st := fmt.Sprint(c.Body["status"]); st == "RUNNING" || st == "PAUSED" {
+	if st == "RUNNING" || st == "PAUSED" {
 		p.Refresh = 15
 	}
+	// After a refused action the address is the action's (POST only): the
+	// refresh, and a reload, read the campaign's own page.
+	p.RefreshURL = "/campaigns/" + url.PathEscape(id)
+	p.Title, p.Nav, p.Data = "Campaign "+fmt.Sprint(c.Body["topic"]), "campaigns", data
 	s.render(w, r, status, "campaign", p)
 }
 
@@ -141,9 +168,9 @@ func moves(st string) []move {
 var moveText = map[string]confirm{
 	"launch":  {Question: "Launch this campaign now?", Detail: "Messages start going to every eligible person in its segment, at its rate.", Button: "Launch"},
 	"dry-run": {Question: "Dry-run this campaign?", Detail: "Every recipient goes through the compliance steps; nothing is sent and nothing changes.", Button: "Dry run"},
-	"pause":   {Question: "Pause this campaign?", Detail: "No new send starts once the pause is answered; the rest waits for a resume.", Button: "Pause"},
+	"pause":   {Question: "Pause this campaign?", Detail: "No new send starts once the pause is answered; the rest waits for a resume.", Button: "Pause", Reason: true},
 	"resume":  {Question: "Resume this campaign?", Detail: "The held messages get new tasks and sending continues.", Button: "Resume"},
-	"cancel":  {Question: "Cancel this campaign?", Detail: "Every unsent message is concluded as skipped (cancelled). This cannot be undone.", Button: "Cancel the campaign", Danger: true},
+	"cancel":  {Question: "Cancel this campaign?", Detail: "Every unsent message is concluded as skipped (cancelled). This cannot be undone.", Button: "Cancel the campaign", Danger: true, Reason: true},
 }
 
 func (s *Server) confirmCampaign(w http.ResponseWriter, r *http.Request) {
@@ -153,9 +180,21 @@ func (s *Server) confirmCampaign(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
+	cm := s.get(r, apiPath("/api/v1/campaigns", id), nil)
+	if !cm.OK() {
+		s.failed(w, r, "No such campaign", cm)
+		return
+	}
+	// Only the moves the campaign's status allows are asked about.
+	st := fmt.Sprint(cm.Body["status"])
+	if !slices.ContainsFunc(moves(st), func(m move) bool { return m.Action == action }) {
+		s.problem(w, r, http.StatusConflict, "Not possible now", fmt.Sprintf("A %s campaign cannot be asked to %s.", st, action))
+		return
+	}
 	back := "/campaigns/" + url.PathEscape(id)
 	c.Action, c.Back = back+"/"+action, back
-	s.render(w, r, http.StatusOK, "confirm", page{Title: "Confirm", Nav: "campaigns", Data: map[string]any{"C": c, "Subject": "Campaign " + id}})
+	s.render(w, r, http.StatusOK, "confirm", page{Title: "Confirm", Nav: "campaigns", Data: map[string]any{"C": c,
+		"Subject": fmt.Sprintf("Campaign %v, now %s", cm.Body["topic"], st)}})
 }
 
 // moveCampaign launches, dry-runs, pauses, resumes or cancels.
@@ -218,4 +257,29 @@ func (s *Server) resolveMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/campaigns/"+url.PathEscape(id)+"?done=message-resolved", http.StatusSeeOther)
+}
+
+// progress is how many of a campaign's recipients have concluded.
+type progress struct {
+	Done, Total int
+	Percent     float64
+}
+
+// progress counts the campaign's messages in a concluded status (see
+// message.Status.Concluded), each once: the summary counts a message in
+// every stage it reached, so its sent and failed overlap.
+func (s *Server) progress(ctx context.Context, id string, total int) (progress, error) {
+	done := 0
+	for _, st := range []message.Status{message.Sent, message.Delivered, message.Read, message.Failed, message.Skipped} {
+		n, err := s.Store.CountByStatus(ctx, st, id)
+		if err != nil {
+			return progress{}, fmt.Errorf("CountByStatus: %w", err)
+		}
+		done += n
+	}
+	p := progress{Done: min(done, total), Total: total}
+	if total > 0 {
+		p.Percent = float64(int(1000*float64(p.Done)/float64(total))) / 10
+	}
+	return p, nil
 }

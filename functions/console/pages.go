@@ -27,11 +27,23 @@ func (s *Server) listing(r *http.Request, path, key string) ([]any, answer) {
 }
 
 // choices reads the first 200 of one of the API's lists, for a form's
-// select.
-func (s *Server) choices(r *http.Request, path, key string) []any {
+// select; problem is the API's refusal ("" when it answered).
+func (s *Server) choices(r *http.Request, path, key string) (items []any, problem string) {
 	a := s.get(r, path, url.Values{"page": {"1"}, "per_page": {"200"}})
-	items, _ := a.Body[key].([]any)
-	return items
+	items, _ = a.Body[key].([]any)
+	return items, a.Message()
+}
+
+// choicesProblem says which of a form's lists could not be read.
+func choicesProblem(templates, segments string) string {
+	var out []string
+	if templates != "" {
+		out = append(out, "The templates could not be read: "+templates)
+	}
+	if segments != "" {
+		out = append(out, "The segments could not be read: "+segments)
+	}
+	return strings.Join(out, " ")
 }
 
 // pager links a list's pages.

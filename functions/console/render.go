@@ -52,6 +52,9 @@ type page struct {
 	// IAM hides "Sign out": Google's sign-in, not the console's, admits
 	// the visitor, so the console has no sign-in to end.
 	IAM bool
+	// RefreshURL is the page's own address, when the request's is an
+	// action's (a refused POST drawn again): refreshes and reloads read it.
+	RefreshURL string
 }
 
 var funcs = template.FuncMap{
