@@ -39,16 +39,24 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 		Data: map[string]any{"D": d.Body, "Health": h.Body, "Chart": ser.chart()}})
 }
 
+// refreshHeader marks the page's own automatic refresh (console.js).
+const refreshHeader = "X-Console-Refresh"
+
 // monitoring is the inbound stream, recent failures and the work that is
-// stuck or dead-lettered, read side by side (listing dead letters waits
-// on Pub/Sub for a moment).
+// stuck or dead-lettered, read side by side. Listing dead letters waits
+// on Pub/Sub for a moment and reads up to 1,000 per topic, so the
+// automatic refresh leaves them out and the page keeps the list it has
+// (data-keep), with the operator's Replay and Discard links in place.
 func (s *Server) monitoring(w http.ResponseWriter, r *http.Request) {
 	var in, d, dl answer
 	var failures []failure
 	var ferr error
 	var wg sync.WaitGroup
+	refresh := r.Header.Get(refreshHeader) != ""
 	wg.Go(func() { d = s.get(r, "/api/v1/monitoring/dashboard", nil) })
-	wg.Go(func() { dl = s.get(r, "/api/v1/monitoring/dead-letters", nil) })
+	if !refresh {
+		wg.Go(func() { dl = s.get(r, "/api/v1/monitoring/dead-letters", nil) })
+	}
 	wg.Go(func() { failures, ferr = s.recentFailures(r.Context(), 50) })
 	in = s.get(r, "/api/v1/monitoring/inbound", url.Values{"limit": {"50"}})
 	wg.Wait()
@@ -61,7 +69,7 @@ func (s *Server) monitoring(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, http.StatusOK, "monitoring", page{Title: "Monitoring", Nav: "monitoring", Refresh: 15,
-		Data: map[string]any{"Inbound": in.Body["messages"], "D": d.Body, "DeadLetters": dl.Body, "DeadLettersProblem": dl.Message(), "Failures": failures}})
+		Data: map[string]any{"Inbound": in.Body["messages"], "D": d.Body, "DeadLetters": dl.Body, "DeadLettersProblem": dl.Message(), "Failures": failures, "KeepDeadLetters": refresh}})
 }
 
 var deadLetterText = map[string]confirm{
