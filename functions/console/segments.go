@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/eventstreamengine/ese/shared/phone"
@@ -20,9 +21,14 @@ func (s *Server) renderSegments(w http.ResponseWriter, r *http.Request, status i
 		s.failed(w, r, "Segments unavailable", a)
 		return
 	}
-	sup := s.get(r, "/api/v1/suppressions", url.Values{"per_page": {"50"}})
+	supPage := r.URL.Query().Get("sup_page")
+	if n, err := strconv.Atoi(supPage); err != nil || n < 1 {
+		supPage = "1"
+	}
+	sup := s.get(r, "/api/v1/suppressions", url.Values{"page": {supPage}, "per_page": {"50"}})
 	p.Title, p.Nav = "Segments", "segments"
-	p.Data = map[string]any{"Pager": pagerOf("/segments", a), "Segments": items, "Suppressions": sup.Body["suppressions"]}
+	p.Data = map[string]any{"Pager": pagerOf("/segments", a), "Segments": items, "Suppressions": sup.Body["suppressions"],
+		"SuppressionsProblem": sup.Message(), "SupPager": pagerOf("/segments", sup)}
 	s.render(w, r, status, "segments", p)
 }
 

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -47,8 +48,59 @@ func (s *Server) users(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	total, _ := s.Store.CountUsers(r.Context(), store.UserFilter{})
-	s.render(w, r, http.StatusOK, "users", page{Title: "Users", Nav: "users", Errors: errs, Form: form,
-		Data: map[string]any{"Users": us, "Next": next, "Total": total, "Paged": q.Get("after") != ""}})
+	data := map[string]any{"Users": us, "Total": total}
+	for k, v := range userPages(q, next) {
+		data[k] = v
+	}
+	s.render(w, r, http.StatusOK, "users", page{Title: "Users", Nav: "users", Errors: errs, Form: form, Data: data})
+}
+
+// usersTrail is how many pages back the users list remembers: the
+// store's cursor only goes forward, so each link carries the cursors of
+// the pages before it (back, oldest first; "-" is the first page).
+const usersTrail = 20
+
+// userPages links the users list's first, previous and next pages from
+// the page q asked for, whose next page starts at next ("" for none).
+func userPages(q url.Values, next string) map[string]string {
+	base := url.Values{}
+	for _, k := range []string{"prefix", "attr", "value"} {
+		if v := q.Get(k); v != "" {
+			base.Set(k, v)
+		}
+	}
+	link := func(after string, back []string) string {
+		v := url.Values{}
+		for k, vs := range base {
+			v[k] = vs
+		}
+		if after != "" && after != "-" {
+			v.Set("after", after)
+		}
+		if len(back) > 0 {
+			v["back"] = back
+		}
+		if len(v) == 0 {
+			return "/users"
+		}
+		return "/users?" + v.Encode()
+	}
+	after, back := q.Get("after"), q["back"]
+	out := map[string]string{}
+	if after != "" {
+		out["First"] = link("", nil)
+		if len(back) > 0 {
+			out["Prev"] = link(back[len(back)-1], back[:len(back)-1])
+		}
+	}
+	if next != "" {
+		trail := append(append([]string{}, back...), cmp.Or(after, "-"))
+		if len(trail) > usersTrail {
+			trail = trail[len(trail)-usersTrail:]
+		}
+		out["Next"] = link(next, trail)
+	}
+	return out
 }
 
 // createUser adds one person through the API.
