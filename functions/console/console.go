@@ -152,7 +152,7 @@ func (s *Server) Routes() http.Handler {
 	mux.HandleFunc("GET /{$}", s.signedIn(s.dashboard))
 	mux.HandleFunc("GET /users", s.signedIn(s.users))
 	mux.HandleFunc("POST /users", s.signedIn(s.createUser))
-	mux.HandleFunc("POST /users/import", s.signedIn(s.importUsers))
+	mux.HandleFunc("POST /users/import", s.limitImport(s.signedIn(s.importUsers)))
 	mux.HandleFunc("POST /users/upload-url", s.signedIn(s.uploadURL))
 	mux.HandleFunc("GET /imports/{id}", s.signedIn(s.importPage))
 	mux.HandleFunc("GET /imports/{id}/errors.csv", s.signedIn(s.importErrors))

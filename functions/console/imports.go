@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -11,11 +12,41 @@ import (
 	"strings"
 )
 
+// Through the console, a file's request must fit Cloud Run's limit on an
+// HTTP/1 request (32 MiB): the page sends a file of up to
+// importThroughMax this way, and a larger one straight to Cloud Storage;
+// importBodyMax bounds the whole request (the file, the form's fields
+// and the multipart framing).
+const (
+	importThroughMax = 31 << 20
+	importBodyMax    = 32 << 20
+)
+
+// limitImport refuses an import's request over importBodyMax before
+// anything reads it, and bounds what is read of one that does not say
+// its length.
+func (s *Server) limitImport(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > importBodyMax {
+			s.problem(w, r, http.StatusRequestEntityTooLarge, "File too large",
+				fmt.Sprintf("A file over %d MB cannot go through the console: choose it on the users page, which sends it straight to Cloud Storage.", importThroughMax>>20))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, importBodyMax)
+		next(w, r)
+	}
+}
+
 // importUsers hands the file the users page sent (a multipart form, its
 // CSRF token beside the file) to the API's bulk import, then shows the
 // import's progress.
 func (s *Server) importUsers(w http.ResponseWriter, r *http.Request) {
 	f, hdr, err := r.FormFile("file")
+	if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
+		s.problem(w, r, http.StatusRequestEntityTooLarge, "File too large",
+			fmt.Sprintf("A file over %d MB cannot go through the console: choose it on the users page, which sends it straight to Cloud Storage.", importThroughMax>>20))
+		return
+	}
 	if err != nil {
 		s.renderUsersWithErrors(w, r, answer{Status: http.StatusBadRequest, Body: map[string]any{
 			"error": "Choose a CSV or JSON file.", "details": []any{map[string]any{"field": "file", "message": "choose a CSV or JSON file"}}}})

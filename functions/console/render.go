@@ -105,9 +105,12 @@ var funcs = template.FuncMap{
 		}
 		return ""
 	},
-	"add":  func(a, b int) int { return a + b },
-	"list": func(vs ...any) []any { return vs },
-	"str":  func(v any) string { return fmt.Sprint(v) },
+	"add": func(a, b int) int { return a + b },
+	// importThroughMax is the largest file the users page sends through
+	// the console (imports.go).
+	"importThroughMax": func() int { return importThroughMax },
+	"list":             func(vs ...any) []any { return vs },
+	"str":              func(v any) string { return fmt.Sprint(v) },
 	"has": func(m map[string]any, k string) bool {
 		_, ok := m[k]
 		return ok
