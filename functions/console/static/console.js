@@ -1,11 +1,21 @@
 // Event Stream Engine console: progressive enhancement only; every page
 // works without it. A page with data-refresh on <main> redraws its live
-// part every so many seconds, unless the operator pauses it or is typing.
+// part every so many seconds, unless the operator pauses it, is typing,
+// or has a section open; focus stays where it was.
 (function () {
   "use strict";
   var main = document.getElementById("main");
-  if (!main || !main.dataset.refresh) return;
+  if (!main) return;
+  // A refused action draws its page at the action's address (POST only):
+  // the page's own address replaces it, for the refresh and a reload.
+  if (main.dataset.refreshUrl && location.pathname !== main.dataset.refreshUrl) {
+    history.replaceState(null, "", main.dataset.refreshUrl);
+  }
+  if (!main.dataset.refresh) return;
   var every = parseInt(main.dataset.refresh, 10) * 1000;
+  // The outcome banner (?done=) belongs to the action, not to each redraw.
+  var url = new URL(location.href);
+  url.searchParams.delete("done");
   var paused = false;
   var toggle = document.getElementById("refresh-toggle");
   var status = document.getElementById("refresh-status");
@@ -17,26 +27,66 @@
       status.textContent = paused ? "Refresh paused." : "Refreshes every " + main.dataset.refresh + " s.";
     });
   }
+  // busy: typing anywhere, a <details> open in the live part (redrawing
+  // would close it), or focus on something in it the redraw cannot find
+  // again (no id).
   function busy() {
     var a = document.activeElement;
-    return a && /^(INPUT|TEXTAREA|SELECT)$/.test(a.tagName);
+    if (a && /^(INPUT|TEXTAREA|SELECT)$/.test(a.tagName)) return true;
+    var live = document.getElementById("live");
+    if (!live) return true;
+    if (live.querySelector("details[open]")) return true;
+    return a && a !== live && live.contains(a) && !a.id;
   }
   function refresh() {
     if (paused || busy() || document.hidden) return;
-    fetch(location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+    fetch(url.href, { credentials: "same-origin", headers: { "Accept": "text/html", "X-Console-Refresh": "1" } })
       .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
       .then(function (html) {
+        if (busy()) return; // the operator moved in meanwhile
         var doc = new DOMParser().parseFromString(html, "text/html");
         var fresh = doc.getElementById("live");
         var live = document.getElementById("live");
-        if (fresh && live) {
-          live.replaceWith(document.importNode(fresh, true));
-          status.textContent = "Updated " + new Date().toLocaleTimeString() + ".";
-        }
+        if (!fresh || !live) return;
+        var focused = live.contains(document.activeElement) && document.activeElement.id;
+        fresh = document.importNode(fresh, true);
+        // Parts the server left out of a refresh (data-keep) stay as drawn.
+        Array.prototype.forEach.call(fresh.querySelectorAll("[data-keep][id]"), function (k) {
+          var old = document.getElementById(k.id);
+          if (old) k.replaceWith(old);
+        });
+        live.replaceWith(fresh);
+        if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
+        status.textContent = "Updated " + new Date().toLocaleTimeString() + ".";
       })
       .catch(function () { status.textContent = "Could not refresh; retrying."; });
   }
   setInterval(refresh, every);
+})();
+
+// A form sent once is not sent again by a second press: its submit
+// buttons are disabled once it goes (after the submit, so the pressed
+// button's name still goes with it), and enabled again when the page is
+// shown from the back-forward cache. A form whose own handler took the
+// submit (the import) guards itself.
+(function () {
+  "use strict";
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (ev.defaultPrevented || form.method.toLowerCase() !== "post") return;
+    if (form.dataset.sent) { ev.preventDefault(); return; }
+    form.dataset.sent = "1";
+    setTimeout(function () {
+      Array.prototype.forEach.call(form.querySelectorAll("button[type=submit], button:not([type])"), function (b) { b.disabled = true; });
+    }, 0);
+  });
+  window.addEventListener("pageshow", function (ev) {
+    if (!ev.persisted) return;
+    Array.prototype.forEach.call(document.querySelectorAll("form[data-sent]"), function (f) {
+      delete f.dataset.sent;
+      Array.prototype.forEach.call(f.querySelectorAll("button"), function (b) { b.disabled = false; });
+    });
+  });
 })();
 
 // The segment form counts who its definition matches as it is edited.
@@ -51,7 +101,13 @@
     var n = ++asked;
     var body = new URLSearchParams({ definition_json: def.value, csrf: out.dataset.csrf });
     fetch("/segments/count", { method: "POST", credentials: "same-origin", body: body })
-      .then(function (r) { return r.json(); })
+      .then(function (r) {
+        if (r.redirected || (r.headers.get("Content-Type") || "").indexOf("application/json") < 0) {
+          return Promise.reject(r.redirected || r.status === 401 || r.status === 403 ?
+            "Not counted: your session has ended; sign in again (reload the page)." : "Not counted: the console answered " + r.status + ".");
+        }
+        return r.json();
+      })
       .then(function (a) {
         if (n !== asked) return; // an older answer
         if (a.errors) {
@@ -62,7 +118,11 @@
           out.className = "count-ok";
         }
       })
-      .catch(function () { out.textContent = ""; });
+      .catch(function (e) {
+        if (n !== asked) return;
+        out.textContent = typeof e === "string" ? e : "Not counted: the console could not be reached.";
+        out.className = "field-error";
+      });
   }
   def.addEventListener("input", function () {
     clearTimeout(timer);
@@ -81,6 +141,13 @@
   var input = document.getElementById("file");
   var bar = document.getElementById("upload-progress");
   var status = document.getElementById("upload-status");
+  var button = form.querySelector("button[type=submit]");
+  var uploading = false; // one upload at a time, however often Import is pressed
+  function stopped(text) {
+    uploading = false;
+    button.disabled = false;
+    status.textContent = text;
+  }
   ["dragenter", "dragover"].forEach(function (e) {
     zone.addEventListener(e, function (ev) { ev.preventDefault(); zone.classList.add("over"); });
   });
@@ -102,23 +169,32 @@
         status.textContent = "Uploading: " + bar.value + "%";
       }
     });
-    xhr.addEventListener("error", function () { status.textContent = "The upload failed; try again."; });
+    xhr.addEventListener("error", function () { stopped("The upload failed; try again."); });
     status.textContent = "Uploading…";
   }
   // through: the file goes through the console, whose answer is the
-  // import's page (or the form with its errors).
+  // import's page, or the form with its errors. Any other answer (a
+  // proxy's or Cloud Run's error page, such as 413 for a request over its
+  // limit) is said here, not drawn over the page.
   function through() {
     var xhr = new XMLHttpRequest();
     xhr.open("POST", form.action);
     watch(xhr);
     xhr.addEventListener("load", function () {
-      if (xhr.responseURL && xhr.responseURL.indexOf("/imports/") >= 0) {
+      if (xhr.status >= 200 && xhr.status < 300 && xhr.responseURL && xhr.responseURL.indexOf("/imports/") >= 0) {
         location.href = xhr.responseURL;
-      } else {
-        document.open();
-        document.write(xhr.responseText);
-        document.close();
+        return;
       }
+      var doc = new DOMParser().parseFromString(xhr.responseText, "text/html");
+      var live = doc.getElementById("live");
+      if (live && doc.getElementById("import-form")) {
+        // The users page with the API's errors: its live part replaces ours.
+        document.getElementById("live").replaceWith(document.importNode(live, true));
+        return;
+      }
+      var problem = live && live.querySelector(".problem");
+      stopped("Not imported (" + xhr.status + "): " + (problem ? problem.textContent :
+        xhr.status === 413 ? "the file is too large to go through the console." : "the console did not take the file; try again."));
     });
     xhr.send(new FormData(form));
   }
@@ -131,7 +207,7 @@
       .then(function (r) { return r.json(); })
       .then(function (a) {
         if (a.errors) {
-          status.textContent = Object.keys(a.errors).map(function (k) { return (k ? k + ": " : "") + a.errors[k]; }).join("; ");
+          stopped(Object.keys(a.errors).map(function (k) { return (k ? k + ": " : "") + a.errors[k]; }).join("; "));
           return;
         }
         var xhr = new XMLHttpRequest();
@@ -141,16 +217,19 @@
           if (xhr.status >= 200 && xhr.status < 300) {
             location.href = "/imports/" + encodeURIComponent(a.id);
           } else {
-            status.textContent = "Cloud Storage refused the file (" + xhr.status + ").";
+            stopped("Cloud Storage refused the file (" + xhr.status + ").");
           }
         });
         xhr.send(file);
       })
-      .catch(function () { status.textContent = "The upload could not start; try again."; });
+      .catch(function () { stopped("The upload could not start; try again."); });
   }
   form.addEventListener("submit", function (ev) {
     if (!input.files.length) return;
     ev.preventDefault();
+    if (uploading) return;
+    uploading = true;
+    button.disabled = true;
     var file = input.files[0];
     if (file.size > Number(form.dataset.directMax)) direct(file); else through();
   });
@@ -176,10 +255,20 @@
     (kids || []).forEach(function (c) { e.appendChild(c); });
     return e;
   }
+  // typed reads a value as the import types a CSV cell
+  // (shared/userimport csvValue), since a segment's equality is strict
+  // about type: a number without a leading zero is a number, but a code
+  // such as 01234 stays text, and so does a whole number past 2^53 (an
+  // id JavaScript could not keep exact).
   function typed(s) {
     s = s.trim();
-    if (/^-?\d+(\.\d+)?$/.test(s)) return Number(s);
-    if (s === "true" || s === "false") return s === "true";
+    if (/^-?\d+(\.\d+)?$/.test(s)) {
+      var digits = s.replace(/^-/, "").split(".")[0];
+      if (digits.length > 1 && digits[0] === "0") return s;
+      if (s.indexOf(".") < 0 && !Number.isSafeInteger(Number(s))) return s;
+      return Number(s);
+    }
+    if (/^(true|false)$/i.test(s)) return s.toLowerCase() === "true";
     return s;
   }
   function shown(v) { return Array.isArray(v) ? v.join(", ") : (v === undefined || v === null ? "" : String(v)); }
@@ -215,7 +304,13 @@
       }
       return negate.checked ? { not: d } : d;
     }
-    return { el: box, read: read, negate: negate };
+    // name: each condition and its Remove button say which one they are.
+    function name(n, where) {
+      var what = attr.value.trim() ? ": " + attr.value.trim() + " " + op.value.replace(/_/g, " ") + " " + val.value.trim() : "";
+      box.setAttribute("aria-label", "Condition " + n + where + what);
+      rm.setAttribute("aria-label", "Remove condition " + n + where + what);
+    }
+    return { el: box, read: read, negate: negate, name: name, focus: function () { attr.focus(); } };
   }
   function group(def, depth, remove) {
     var logic = el("select", {}, [el("option", { value: "AND", text: "all of" }), el("option", { value: "OR", text: "any of" })]);
@@ -223,20 +318,26 @@
     var negate = el("input", { type: "checkbox" });
     var list = el("div", { "class": "sb-list" });
     var kids = [];
+    // add draws a definition in the group; removing it moves focus to
+    // the one after it (or before it, or the group's Add condition).
     function add(d) {
       var k = node(d, depth + 1, function () {
-        kids.splice(kids.indexOf(k), 1);
+        var i = kids.indexOf(k);
+        kids.splice(i, 1);
         list.removeChild(k.el);
         changed();
+        var next = kids[i] || kids[i - 1];
+        if (next) next.focus(); else addCond.focus();
       });
       kids.push(k);
       list.appendChild(k.el);
+      return k;
     }
     (def.conditions || []).forEach(add);
     var addCond = el("button", { type: "button", text: "Add condition" });
-    addCond.addEventListener("click", function () { add(null); changed(); });
+    addCond.addEventListener("click", function () { add(null).focus(); changed(); });
     var addGroup = el("button", { type: "button", text: "Add group" });
-    addGroup.addEventListener("click", function () { add({ logic: "AND", conditions: [null] }); changed(); });
+    addGroup.addEventListener("click", function () { add({ logic: "AND", conditions: [null] }).focus(); changed(); });
     var tools = [addCond];
     if (depth < 7) tools.push(addGroup);
     if (remove) {
@@ -251,10 +352,19 @@
       var d = { logic: logic.value, conditions: kids.map(function (k) { return k.read(); }) };
       return negate.checked ? { not: d } : d;
     }
-    return { el: box, read: read, negate: negate };
+    // name numbers the group's parts, within where the group is.
+    function name(n, where) {
+      var self = n ? " in group " + n + where : "";
+      if (rm) rm.setAttribute("aria-label", "Remove group " + n + where);
+      addCond.setAttribute("aria-label", "Add condition" + (self ? " to group " + n + where : ""));
+      addGroup.setAttribute("aria-label", "Add group" + (self ? " to group " + n + where : ""));
+      kids.forEach(function (k, i) { k.name(i + 1, self); });
+    }
+    return { el: box, read: read, negate: negate, name: name, focus: function () { logic.focus(); } };
   }
   var top = null;
   function changed() {
+    top.name(0, "");
     area.value = JSON.stringify(top.read(), null, 2);
     area.dispatchEvent(new Event("input"));
   }
@@ -268,6 +378,7 @@
     }
     if (!def.conditions) def = { logic: "AND", conditions: [def] };
     top = group(def, 1, null);
+    top.name(0, "");
     root.appendChild(top.el);
   }
   root.addEventListener("input", changed);
