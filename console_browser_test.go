@@ -29,7 +29,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Skip("needs the local stack and chromium")
 	}
 	chromium, axe := browserTools(t)
-	d := newDemo(t)
+	// A messaging limit below the second campaign's 12 new conversations,
+	// so that its dry run warns of it.
+	d := newDemo(t, "WHATSAPP_TIER=10")
 
 	// People: the seed's four, and one whose attributes hold markup.
 	job := d.upload("/api/v1/ingest/users/bulk", "scripts/sample/test_users.json")
@@ -52,6 +54,19 @@ func TestConsoleInBrowser(t *testing.T) {
 		return s["status"] == "COMPLETED" && s["messages_delivered"] == s["messages_sent"] && s["messages_sent"].(float64) > 0, fmt.Sprint(s)
 	})
 	d.inbound("whatsapp:+94771234576", "STOP", "SMconsolestop0000000000000000001")
+	// Markup in an inbound message's body and in a campaign's topic.
+	d.inbound("whatsapp:"+evil, `hello <img src=x onerror="window.__xss=3">`, "SMconsolemarkup00000000000000001")
+	const topicMarkup = `<img src=x onerror="window.__xss=4">Markup topic`
+	markupCampaign := d.create("/api/v1/campaigns", fmt.Sprintf(`{"topic":%q,"template_id":%q,"segment_id":%q,"rate_limit_per_second":1}`, topicMarkup, tpl, seg))
+	// noMarkup checks that no markup ran or became elements, and that
+	// want is shown as text.
+	noMarkup := func(b *browser, where, want string) {
+		t.Helper()
+		got := b.eval(fmt.Sprintf(`[window.__xss === undefined, document.querySelectorAll("main img, main script").length, document.querySelector("main").textContent.includes(%q)]`, want))
+		if fmt.Sprint(got) != "[true 0 true]" {
+			t.Errorf("%s: markup [not run, elements made, shown as text] = %v, want [true 0 true]", where, got)
+		}
+	}
 
 	// Chromium keeps a Secure cookie over http only for localhost.
 	base := strings.Replace(d.base, "127.0.0.1", "localhost", 1)
@@ -74,7 +89,22 @@ func TestConsoleInBrowser(t *testing.T) {
 	if got := b.eval(`document.querySelectorAll("figure.chart polyline").length`); got != 2.0 {
 		t.Errorf("dashboard chart: %v lines, want 2", got)
 	}
+	noMarkup(b, "dashboard (inbound body, campaign topic)", `<img src=x onerror="window.__xss=3">`)
+	noMarkup(b, "dashboard (campaign topic)", topicMarkup)
 	b.check("dashboard")
+	for _, p := range []struct{ path, want string }{
+		{"/monitoring", `<img src=x onerror="window.__xss=3">`},
+		{"/campaigns", topicMarkup},
+		{"/campaigns/" + markupCampaign, topicMarkup},
+		{"/campaigns/" + markupCampaign + "/confirm?action=cancel", topicMarkup},
+	} {
+		b.do(chromedp.Navigate(base+p.path), chromedp.WaitVisible(chromedp.CSS("h1")))
+		noMarkup(b, p.path, p.want)
+	}
+	// A person without attributes: the page says so, and passes axe.
+	d.create("/api/v1/users", `{"phone_number":"+94770000777","consent_state":"OPT_OUT"}`)
+	b.do(chromedp.Navigate(base+"/users/"+url.PathEscape("+94770000777")), chromedp.WaitVisible(chromedp.CSS("#no-attributes")))
+	b.checkOnly("user without attributes")
 
 	b.do(chromedp.Navigate(base+"/users/"+url.PathEscape(evil)), chromedp.WaitVisible(chromedp.CSS("#h-attrs")))
 	if got := b.eval(`[window.__xss === undefined, document.querySelectorAll("main img, main script").length, document.querySelector("#h-attrs").parentElement.textContent.includes('<img src=x onerror="window.__xss=1">')]`); fmt.Sprint(got) != "[true 0 true]" {
@@ -114,20 +144,40 @@ func TestConsoleInBrowser(t *testing.T) {
 	// A file dropped on the users page: the upload, then the import's
 	// progress to its end, with its one bad row.
 	csv := filepath.Join(t.TempDir(), "galle.csv")
-	rows := "phone_number,name,city\n"
+	rows := "phone_number,name,city,postcode\n"
 	for i := range 12 {
-		rows += fmt.Sprintf("+9477300%04d,Person %d,Galle\n", i, i)
+		rows += fmt.Sprintf("+9477300%04d,Person %d,Galle,01000\n", i, i)
 	}
-	rows += "not-a-number,Nobody,Galle\n"
+	rows += "not-a-number,Nobody,Galle,01000\n"
 	if err := os.WriteFile(csv, []byte(rows), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b.do(chromedp.Navigate(base+"/users"), chromedp.WaitVisible(chromedp.CSS("#file")),
-		chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{csv}),
-		chromedp.Click(chromedp.CSS("#import-form button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS("#import-done")))
-	if got := b.eval(`[document.getElementById("import-progress").value === document.getElementById("import-progress").max, document.querySelector("#h-row-errors").parentElement.querySelectorAll("tbody tr").length]`); fmt.Sprint(got) != "[true 1]" {
-		t.Errorf("import page: [progress full, row errors] = %v, want [true 1]", got)
+	b.do(chromedp.Navigate(base+"/users"), chromedp.WaitVisible(chromedp.CSS("#file")))
+	// What the upload's status said, kept for the tab across the
+	// navigation to the import's page.
+	// The uploads started are counted too.
+	b.eval(`sessionStorage.removeItem("said"); sessionStorage.setItem("uploads", "0");
+		const open = XMLHttpRequest.prototype.open;
+		XMLHttpRequest.prototype.open = function () {
+			sessionStorage.setItem("uploads", String(Number(sessionStorage.getItem("uploads")) + 1));
+			return open.apply(this, arguments);
+		};
+		new MutationObserver(() => sessionStorage.setItem("said",
+		(sessionStorage.getItem("said") || "") + document.getElementById("upload-status").textContent + "|"))
+		.observe(document.getElementById("upload-status"), {childList: true, characterData: true, subtree: true}), true`)
+	// Import pressed twice (an impatient double press).
+	b.do(chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{csv}))
+	b.eval(`(() => { const b = document.querySelector("#import-form button[type=submit]"); b.click(); b.click(); return true })()`)
+	b.do(chromedp.WaitVisible(chromedp.CSS("#import-done")))
+	if got := fmt.Sprint(b.eval(`sessionStorage.getItem("said")`)); !strings.Contains(got, "Uploading: 100%") {
+		t.Errorf("the upload's progress: said %q, want it to reach 100%%", got)
+	}
+	if got := b.eval(`[document.getElementById("import-progress").value, document.getElementById("import-progress").max, document.querySelector("label[for=import-progress]").textContent, document.querySelector("#h-row-errors").parentElement.querySelectorAll("tbody tr").length]`); fmt.Sprint(got) != "[1 1 1 of 1 batches applied 1]" {
+		t.Errorf("import page: [batches applied, of, label, row errors] = %v, want [1 1 1 of 1 batches applied 1]", got)
+	}
+	// Import pressed twice started one upload.
+	if got := b.eval(`sessionStorage.getItem("uploads")`); got != "1" {
+		t.Errorf("Import pressed twice: %v uploads started, want 1", got)
 	}
 	b.check("import")
 	// A number attribute found by its value typed as text: Frank is 40.
@@ -182,23 +232,44 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do(chromedp.Navigate(base+"/segments"), chromedp.WaitVisible(chromedp.CSS("#seg-name")),
 		chromedp.SendKeys(chromedp.CSS("#seg-name"), "Galle"),
 		chromedp.SetValue(chromedp.CSS("#definition_json"), `{"attribute": "city", "operator": "equals", "value": "Galle"}`),
-		chromedp.Click(chromedp.CSS("#segment-form button.primary")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+		chromedp.WaitVisible(chromedp.CSS("#segment-form button.primary")))
+	// Save pressed twice, the second press a moment after the first.
+	b.eval(`(() => { const b = document.querySelector("#segment-form button.primary"); b.click(); setTimeout(() => b.click(), 10); return true })()`)
+	b.do(chromedp.WaitVisible(chromedp.CSS(".flash")))
+	_, segs := d.do("GET", "/api/v1/segments?per_page=100", nil, "")
+	galles := 0
+	for _, s := range segs["segments"].([]any) {
+		if s.(map[string]any)["name"] == "Galle" {
+			galles++
+		}
+	}
+	if galles != 1 {
+		t.Errorf("Save segment pressed twice: %d segments named Galle, want 1", galles)
+	}
 	b.do(chromedp.Navigate(base+"/campaigns"), chromedp.WaitVisible(chromedp.CSS("#topic")))
 	b.eval(`(() => { for (const [id, text] of [["template_id", "Galle offer"], ["segment_id", "Galle"]]) {
 		const s = document.getElementById(id); s.value = [...s.options].find(o => o.text === text).value } return true })()`)
 	b.do(chromedp.SendKeys(chromedp.CSS("#topic"), "Galle launch"), chromedp.SendKeys(chromedp.CSS("#rate_limit_per_second"), "1"),
 		chromedp.Submit(chromedp.CSS("#topic")), chromedp.WaitVisible(chromedp.CSS(`a[href$="action=dry-run"]`)))
 	galle := strings.TrimPrefix(fmt.Sprint(b.eval(`location.pathname`)), "/campaigns/")
-	confirm := func(action string) {
+	// confirm opens an action's confirmation, gives its reason when it
+	// asks for one, and confirms; the campaign's page then says done.
+	confirm := func(action, reason, done string) {
 		t.Helper()
-		b.do(chromedp.Click(chromedp.CSS(`a[href$="action=`+action+`"]`)), chromedp.WaitVisible(chromedp.CSS("form button[type=submit]")),
-			chromedp.Click(chromedp.CSS("main form button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+		b.do(chromedp.Click(chromedp.CSS(`a[href$="action=`+action+`"]`)), chromedp.WaitVisible(chromedp.CSS("#confirm-form")))
+		if reason != "" {
+			b.do(chromedp.SendKeys(chromedp.CSS("#reason"), reason))
+		}
+		b.do(chromedp.Click(chromedp.CSS("#confirm-form button[type=submit]")))
+		b.waitFor(`(document.querySelector(".flash") || {}).textContent`, done)
 	}
-	confirm("dry-run")
+	confirm("dry-run", "", "Dry run started.")
 	b.do(chromedp.WaitVisible(chromedp.CSS("#h-dry")))
-	b.waitFor(`document.querySelector("#h-dry").parentElement.textContent`, "12")
-	confirm("launch")
-	confirm("pause")
+	dryFacts := `[...document.querySelectorAll("#h-dry ~ dl.facts div")].map(d => d.querySelector("dt").textContent + "=" + d.querySelector("dd").textContent).join("; ")`
+	b.waitFor(dryFacts, "Recipients=12; Send now=12")
+	b.waitFor(`(document.querySelector("#h-dry ~ ul.warnings") || {}).textContent`, "whatsapp_tier: ")
+	confirm("launch", "", "Launched.")
+	confirm("pause", "checking the audience", "Paused.")
 	campaignStatus := func() string {
 		_, c := d.do("GET", "/api/v1/campaigns/"+galle, nil, "")
 		return fmt.Sprint(c["status"])
@@ -206,7 +277,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if st := campaignStatus(); st != "PAUSED" {
 		t.Errorf("after the confirmed pause: %s, want PAUSED", st)
 	}
-	confirm("resume")
+	confirm("resume", "", "Resumed.")
 	d.eventually("the campaign made in the forms completes", 90*time.Second, func() (bool, string) {
 		_, s := d.do("GET", "/api/v1/reporting/campaigns/"+galle+"/summary", nil, "")
 		return s["status"] == "COMPLETED" && s["messages_delivered"] == 12.0, fmt.Sprint(s)
@@ -215,8 +286,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	if got := b.eval(`[...document.querySelectorAll("#h-summary ~ dl.facts div")].find(d => d.querySelector("dt").textContent === "Delivered").querySelector("dd").textContent`); !strings.HasPrefix(fmt.Sprint(got), "12 ") {
 		t.Errorf("the campaign page: delivered %q, want 12", got)
 	}
-	if got := b.eval(`document.querySelector("#h-history").parentElement.textContent`); !strings.Contains(fmt.Sprint(got), "PAUSED") {
-		t.Error("the campaign's history does not show the pause")
+	if got := fmt.Sprint(b.eval(`document.querySelector("#h-history").parentElement.textContent`)); !strings.Contains(got, "PAUSED") || !strings.Contains(got, "checking the audience") {
+		t.Error("the campaign's history does not show the pause and its reason")
 	}
 
 	// A nested segment built in the form, its count following the edits:
@@ -226,12 +297,27 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do(chromedp.Navigate(base+"/segments"), chromedp.WaitVisible(chromedp.CSS("#segment-builder .sb-cond")))
 	b.waitFor(`document.getElementById("seg-count").textContent`, "matches 16 people")
 	b.do(chromedp.Click(chromedp.CSS("#segment-builder > fieldset > .actions > button:nth-child(2)")),
-		chromedp.WaitVisible(chromedp.CSS("#segment-builder .sb-group .sb-group .sb-cond")),
+		chromedp.WaitVisible(chromedp.CSS("#segment-builder .sb-group .sb-group .sb-cond")))
+	// The new group has focus, and each Remove says what it removes.
+	if got := b.eval(`[document.activeElement.closest(".sb-group .sb-group") !== null,
+		document.querySelector("#segment-builder .sb-group .sb-group .sb-cond > button").getAttribute("aria-label")]`); fmt.Sprint(got) != "[true Remove condition 1 in group 2]" {
+		t.Errorf("segment builder: [focus in the new group, its condition's Remove] = %v", got)
+	}
+	b.do(
 		chromedp.SendKeys(chromedp.CSS("#segment-builder .sb-group .sb-group .sb-cond .sb-field:nth-child(1) input"), "city"),
 		chromedp.SendKeys(chromedp.CSS("#segment-builder .sb-group .sb-group .sb-cond .sb-field:nth-child(3) input"), "Colombo"))
 	b.waitFor(`document.getElementById("seg-count").textContent`, "matches 1 person")
 	if got := b.eval(`JSON.parse(document.getElementById("definition_json").value).conditions[1].conditions[0].value`); got != "Colombo" {
 		t.Errorf("the builder wrote %v as the nested condition's value, want Colombo", got)
+	}
+	// A code with a leading zero stays text, as the import kept it: the
+	// Galle 12's postcode 01000.
+	nested := "#segment-builder .sb-group .sb-group .sb-cond .sb-field:nth-child(%d) input"
+	b.eval(fmt.Sprintf(`for (const n of [1, 3]) document.querySelector(%q.replace("%%d", n)).value = ""; true`, nested))
+	b.do(chromedp.SendKeys(chromedp.CSS(fmt.Sprintf(nested, 1)), "postcode"), chromedp.SendKeys(chromedp.CSS(fmt.Sprintf(nested, 3)), "01000"))
+	b.waitFor(`document.getElementById("seg-count").textContent`, "matches 12 people")
+	if got := b.eval(`JSON.parse(document.getElementById("definition_json").value).conditions[1].conditions[0].value`); got != "01000" {
+		t.Errorf("the builder wrote %#v for 01000, want the text \"01000\"", got)
 	}
 	b.check("segments")
 
@@ -325,6 +411,15 @@ func (b *browser) eval(js string) any {
 		b.t.Fatalf("evaluating %s: %v", js, err)
 	}
 	return v
+}
+
+// checkOnly is check without a screenshot: for a page pictured already.
+func (b *browser) checkOnly(name string) {
+	b.t.Helper()
+	shots := b.shots
+	b.shots = ""
+	defer func() { b.shots = shots }()
+	b.check(name)
 }
 
 // check runs axe-core on the page and fails on any serious or critical
