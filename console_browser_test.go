@@ -92,6 +92,13 @@ func TestConsoleInBrowser(t *testing.T) {
 	noMarkup(b, "dashboard (inbound body, campaign topic)", `<img src=x onerror="window.__xss=3">`)
 	noMarkup(b, "dashboard (campaign topic)", topicMarkup)
 	b.check("dashboard")
+	// The chart's numbers, opened, stay open and focused through the
+	// 30 s refresh.
+	b.do(chromedp.Click(chromedp.CSS("figure.chart details summary")))
+	time.Sleep(32 * time.Second)
+	if got := b.eval(`[document.querySelector("figure.chart details").open, document.activeElement.tagName]`); fmt.Sprint(got) != "[true SUMMARY]" {
+		t.Errorf("dashboard after its refresh: [the numbers open, focus] = %v, want [true SUMMARY]", got)
+	}
 	for _, p := range []struct{ path, want string }{
 		{"/monitoring", `<img src=x onerror="window.__xss=3">`},
 		{"/campaigns", topicMarkup},
