@@ -257,6 +257,11 @@ func suppressionKey(w phone.WhatsAppSender) string {
 // unstored, or redelivered), brings nothing of theirs back (ErasedWrites).
 func Record(ctx context.Context, st store.Webhooks, h *erasure.Hasher, e webhook.Event, m Message) (webhook.Event, bool, error) {
 	stop := consent.Classify(m.Body) == consent.IntentOptOut
+	if !stop && h == nil {
+		// No erased record to read (the Webhooks function stores what
+		// arrived just now): nothing to decide, no number to read.
+		return st.RecordWebhook(ctx, e)
+	}
 	w, _ := phone.FromWhatsApp(m.From)
 	if w.ID == "" {
 		return st.RecordWebhook(ctx, e) // unreadable: Handle logs it
