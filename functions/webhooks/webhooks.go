@@ -205,8 +205,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 		// (a few times, within 15 s): hand the callback on unstored, and
 		// its consumer stores and applies it.
 		ev.Unstored = true
+		unstored := ev // on the heap only on this path
 		pctx, cancel := context.WithTimeout(work, handOnBudget)
-		perr := s.Events.Publish(pctx, events.WebhookTopic(kind), &ev)
+		perr := s.Events.Publish(pctx, events.WebhookTopic(kind), &unstored)
 		cancel()
 		if perr != nil {
 			render.Error(w, r, errs.Wrap(errs.Transient, fmt.Errorf("record: %w; publish: %w", err, perr), "webhooks"))
