@@ -322,6 +322,58 @@ func TestWebhooks_store_hangs_hands_on_within_budget(t *testing.T) {
 	stopHistory(t, mem, "SM63")
 }
 
+// stalled is a publisher that never answers: each publish waits until its
+// context ends.
+type stalled struct{}
+
+func (stalled) Publish(ctx context.Context, _ string, _ any) error {
+	<-ctx.Done()
+	return errs.Wrap(errs.Transient, ctx.Err(), "pubsub: publish")
+}
+
+// A publish that hangs until its budget ends does not take the in-place
+// processing's with it: a stored callback is processed in place, on a
+// budget of its own, and answered 200 (a STOP with its reply), not 503.
+func TestWebhooks_publish_hangs_processed_in_place(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, body, reply string
+		path              string
+		form              url.Values
+	}{
+		{"stop", "STOP", "<Message>bye</Message>", "/webhooks/inbound", inboundForm("STOP", "SM64")},
+		{"reply", "hello", "<Response></Response>", "/webhooks/inbound", inboundForm("hello", "SM65")},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			mem := memstore.New()
+			optedIn(t, mem)
+			applied := 0
+			apply := InPlace(mem, time.Hour, nil)
+			for k, fn := range apply {
+				apply[k] = func(ctx context.Context, e webhook.Event) error {
+					if err := ctx.Err(); err != nil {
+						return errs.Wrap(errs.Transient, err, "in place")
+					}
+					applied++
+					return fn(ctx, e)
+				}
+			}
+			f := &fixture{store: mem}
+			f.h = (&Server{Config: Config{PublicBaseURL: base, AuthToken: token, ReplyStop: "bye"}, Store: mem, Events: stalled{}, Apply: apply,
+				RecordBudget: 50 * time.Millisecond, HandOnBudget: 50 * time.Millisecond}).Routes()
+			code, body := f.post(tc.path, tc.form, token)
+			if code != http.StatusOK || !strings.Contains(body, tc.reply) {
+				t.Fatalf("POST with Pub/Sub hanging = %d %q, want 200 with %q", code, body, tc.reply)
+			}
+			if applied != 1 {
+				t.Errorf("processed in place %d times, want 1", applied)
+			}
+		})
+	}
+}
+
 // A STOP applied with its record and then delivered to HandleInbound only
 // after the person was erased changes nothing: the event says it was
 // applied, so HandleInbound does not bring the person back as STOP (nor

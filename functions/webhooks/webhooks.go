@@ -123,8 +123,9 @@ type Server struct {
 	// must not wait on Pub/Sub. Optional.
 	Apply map[webhook.Kind]func(context.Context, webhook.Event) error
 	Now   func() time.Time
-	// RecordBudget bounds storing one callback (DefaultRecordBudget if 0).
-	RecordBudget time.Duration
+	// RecordBudget bounds storing one callback (DefaultRecordBudget if 0),
+	// and HandOnBudget handing it on (DefaultHandOnBudget if 0).
+	RecordBudget, HandOnBudget time.Duration
 
 	answers sync.Map // *answer by reply text, encoded once
 }
@@ -145,12 +146,14 @@ func (s *Server) Routes() http.Handler {
 // handed on unstored instead: a third of Twilio's 15 s wait for an answer.
 const DefaultRecordBudget = 5 * time.Second
 
-// handOnBudget bounds handing a callback on (or processing it in place),
-// and replyBudget the reads a START's reply makes: with the store's
-// budget, an answer well within Twilio's 15 s, or a 503 Twilio retries.
+// DefaultHandOnBudget bounds handing a callback on, applyBudget
+// processing it in place when that failed, and replyBudget the reads a
+// START's reply makes: with the store's budget, an answer within Twilio's
+// 15 s (5 + 4 + 3 + 1), or a 503 Twilio retries.
 const (
-	handOnBudget = 5 * time.Second
-	replyBudget  = time.Second
+	DefaultHandOnBudget = 4 * time.Second
+	applyBudget         = 3 * time.Second
+	replyBudget         = time.Second
 )
 
 // maxBody bounds a callback's form; Twilio's are a few KiB.
@@ -188,11 +191,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 	// The work goes on if Twilio hangs up: a STOP cancelled mid-write
 	// with its fallback publish would be lost. Each step has its own
 	// budget instead, all within Twilio's 15 s wait: store 5 s, hand on
-	// 5 s, reply 1 s.
+	// 4 s, process in place 3 s, reply 1 s.
 	work := context.WithoutCancel(r.Context())
-	budget := DefaultRecordBudget
+	budget, handOnBudget := DefaultRecordBudget, DefaultHandOnBudget
 	if s.RecordBudget > 0 {
 		budget = s.RecordBudget
+	}
+	if s.HandOnBudget > 0 {
+		handOnBudget = s.HandOnBudget
 	}
 	rctx, rcancel := context.WithTimeout(work, budget)
 	defer rcancel()
@@ -220,10 +226,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 		// publish finds the payload stored but unpublished, and publishes.
 		// As Twilio replays only what never got an answer, a failed
 		// publish is processed in place when it can be.
-		// What remains of the record's budget when that is most of a
-		// budget, as it is but when storing was slow: one timer a callback.
+		// What remains of the record's budget, as one timer a callback,
+		// when that is at least half a hand-on's (storing was quick) and
+		// at most the default record budget; else a budget of its own.
 		hctx := rctx
-		if d, _ := rctx.Deadline(); time.Until(d) < handOnBudget/2 {
+		if d, _ := rctx.Deadline(); time.Until(d) < handOnBudget/2 || time.Until(d) > DefaultRecordBudget {
 			var cancel context.CancelFunc
 			hctx, cancel = context.WithTimeout(work, handOnBudget)
 			defer cancel()
@@ -235,7 +242,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 				return
 			}
 			log(slog.LevelWarn, "publish failed; processing in place", slog.Any("error", err))
-			if aerr := apply(hctx, stored); aerr != nil && errs.Retry(aerr) {
+			// A budget of its own: a publish that hung has spent hctx's.
+			actx, cancel := context.WithTimeout(work, applyBudget)
+			defer cancel()
+			if aerr := apply(actx, stored); aerr != nil && errs.Retry(aerr) {
 				render.Error(w, r, errs.Wrap(errs.Transient, fmt.Errorf("publish: %w; in place: %w", err, aerr), "webhooks"))
 				return
 			}
