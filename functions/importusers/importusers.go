@@ -38,12 +38,15 @@ type Config struct {
 }
 
 // Build makes the handler from the environment (or l, in tests).
-func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
+func Build(ctx context.Context, l envconfig.Lookuper) (_ edge.Handler, err error) {
+	var opened setup.Opened
+	defer opened.CloseIf(&err)
 	var cfg Config
 	st, err := setup.LoadStore(ctx, &cfg, l)
 	if err != nil {
 		return nil, err
 	}
+	opened.Add(st.Close)
 	h, err := cfg.CheckedHasher(ctx, st)
 	if err != nil {
 		return nil, err
