@@ -15,6 +15,8 @@ import (
 	"github.com/eventstreamengine/ese/functions/internal/setup"
 	"github.com/eventstreamengine/ese/functions/internal/twilioform"
 	"github.com/eventstreamengine/ese/shared/deliverystatus"
+	"github.com/eventstreamengine/ese/shared/errs"
+	"github.com/eventstreamengine/ese/shared/logging"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/webhook"
 )
@@ -70,9 +72,20 @@ func Over(a *deliverystatus.Applier) edge.Handler {
 	return edge.Decoded(func(ctx context.Context, e webhook.Event) error {
 		if e.Unstored {
 			// The Webhooks function's store refused it: stored here, for
-			// the audit trail, before it is applied.
+			// the audit trail, before it is applied; trimmed when the
+			// store refuses it whole as Invalid, and applied unstored when
+			// refused even so (a permanent error would ack it unapplied).
 			e.Unstored, e.Published = false, true
-			if _, _, err := a.Store.RecordWebhook(ctx, e); err != nil {
+			_, _, err := a.Store.RecordWebhook(ctx, e)
+			if errs.Is(err, errs.Invalid) {
+				// The error names fields, never their values.
+				logging.FromContext(ctx).Warn("HandleStatus: the store refused the callback; storing it trimmed", "message_sid", e.MessageSID, "error", err)
+				_, _, err = a.Store.RecordWebhook(ctx, twilioform.Trimmed(e))
+			}
+			switch {
+			case errs.Is(err, errs.Invalid):
+				logging.FromContext(ctx).Error("HandleStatus: the store refused the callback even trimmed; applied unstored", "message_sid", e.MessageSID, "error", err)
+			case err != nil:
 				return fmt.Errorf("HandleStatus: record: %w", err)
 			}
 		}

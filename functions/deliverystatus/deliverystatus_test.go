@@ -225,3 +225,67 @@ func TestHandleStatus_stores_an_unstored_callback(t *testing.T) {
 		t.Errorf("message %s, want DELIVERED", got.Status)
 	}
 }
+
+// invalidStore refuses webhook records as Invalid: the first `refusals`
+// of them, or every one if refusals is negative.
+type invalidStore struct {
+	*memstore.Store
+	refusals int
+}
+
+func (s *invalidStore) RecordWebhook(ctx context.Context, e webhook.Event) (webhook.Event, bool, error) {
+	if s.refusals != 0 {
+		s.refusals--
+		return webhook.Event{}, false, errs.E(errs.Invalid, "params.Body: invalid UTF-8")
+	}
+	return s.Store.RecordWebhook(ctx, e)
+}
+
+// A status handed on unstored that the store refuses as Invalid is stored
+// trimmed, or, refused even so, still applied: never acked unapplied.
+func TestHandleStatus_unstored_refused_as_invalid_is_still_applied(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		refusals int
+		stored   int
+		trimmed  bool
+	}{
+		{"refused_once_stored_trimmed", 1, 1, true},
+		{"refused_always_applied_unstored", -1, 0, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			sentAt := time.Now().UTC().Add(-time.Minute).Truncate(time.Second)
+			mem := memstore.New()
+			m := message.Message{ID: "m1-c1", CampaignID: "c1", Phone: "+94771234567", Status: message.Sent,
+				ProviderSID: "SM1", CreatedAt: sentAt, UpdatedAt: sentAt, SentAt: &sentAt}
+			if _, err := mem.CreateMessages(ctx, []message.Message{m}); err != nil {
+				t.Fatal(err)
+			}
+			data, err := json.Marshal(events.Webhook{
+				ID: webhook.EventID(webhook.Status, "SM1", "delivered"), Kind: webhook.Status, MessageSID: "SM1", Status: "delivered",
+				Params: map[string]string{"MessageSid": "SM1", "MessageStatus": "delivered", "Extra": "x"}, ReceivedAt: sentAt.Add(time.Second), Unstored: true,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := deliverystatus.New(&invalidStore{Store: mem, refusals: tc.refusals}, 15*time.Minute, nil)
+			if err := h(ctx, events.Message{ID: "1", Data: data}); err != nil {
+				t.Fatalf("handler: %v", err)
+			}
+			if got, _ := mem.GetMessage(ctx, m.ID); got.Status != message.Delivered {
+				t.Errorf("message %s, want DELIVERED", got.Status)
+			}
+			evs, err := mem.ListWebhooks(ctx, webhook.Status, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(evs) != tc.stored || (tc.stored == 1 && evs[0].Trimmed != tc.trimmed) {
+				t.Errorf("stored %+v, want %d record(s), trimmed %v", evs, tc.stored, tc.trimmed)
+			}
+		})
+	}
+}
