@@ -348,8 +348,12 @@ func runStack(ctx context.Context, cfg config, o options, stdout io.Writer, log 
 	case err := <-stack.Died():
 		return err
 	case <-events.done:
-		if ctx.Err() != nil {
-			return nil // a Ctrl-C reached it too
+		// A signal to the whole process group (kill -TERM -pgid) ends
+		// both at once: ours may land a moment after the child's end.
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
 		}
 		return fmt.Errorf("the event functions' process (devstack -serve-events) ended: %w", events.err)
 	}
@@ -412,9 +416,10 @@ func serveEvents(addr string) error {
 	if err != nil {
 		return fmt.Errorf("-serve-events %q: %w", addr, err)
 	}
-	// The parent stops it (SIGTERM, or the parent-death signal): a Ctrl-C
-	// at the terminal, which reaches the whole process group, is the
-	// parent's to act on, so the events in flight finish as it stops.
+	// The parent stops it (SIGTERM, or the parent-death signal), at once:
+	// events in flight are delivered again, as Pub/Sub does. A Ctrl-C at
+	// the terminal, which reaches the whole process group, is the
+	// parent's to act on, so that it can stop the stack in order.
 	signal.Ignore(os.Interrupt)
 	ctx := context.Background()
 	if err := localroutes.RegisterEvents(ctx); err != nil {
