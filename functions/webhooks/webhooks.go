@@ -253,10 +253,22 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 		handedOn = true
 	}
 	if kind == webhook.Inbound {
-		log(slog.LevelInfo, "inbound message", slog.String("from", phone.Mask(stored.Params[twilioform.KeyFrom])), slog.Bool("duplicate", !created))
+		// Every request has its line already (edge's request log); this
+		// one, which names the callback, is worth its cost at Info for
+		// the keywords that change consent, at Debug for the rest.
+		level := slog.LevelDebug
+		if consent.Classify(stored.Params[twilioform.KeyBody]) != consent.IntentNone {
+			level = slog.LevelInfo
+		}
+		log(level, "inbound message", slog.String("from", phone.Mask(stored.Params[twilioform.KeyFrom])), slog.Bool("duplicate", !created))
 		s.twiml(w, s.reply(work, stored.Params))
 	} else {
-		log(slog.LevelInfo, "status callback", slog.String("status", stored.Status), slog.Bool("duplicate", !created))
+		// Info for a failure, Debug for the routine (as for messages).
+		level := slog.LevelDebug
+		if st := strings.ToLower(stored.Status); st == "failed" || st == "undelivered" {
+			level = slog.LevelInfo
+		}
+		log(level, "status callback", slog.String("status", stored.Status), slog.String("error_code", stored.Params[twilioform.KeyErrorCode]), slog.Bool("duplicate", !created))
 		s.twiml(w, "")
 	}
 	if handedOn {
