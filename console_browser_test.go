@@ -328,6 +328,18 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	b.check("segments")
 
+	// The Colombo segment edited from its own page: the form and its
+	// count filled from the stored definition, saved through the API's PUT.
+	b.do(chromedp.Navigate(base+"/segments/"+seg), chromedp.WaitVisible(chromedp.CSS("#segment-builder .sb-cond")))
+	b.waitFor(`document.getElementById("seg-count").textContent`, "matches")
+	b.checkOnly("segment")
+	b.do(chromedp.SetValue(chromedp.CSS("#seg-description"), "people in Colombo"),
+		chromedp.Click(chromedp.CSS("#segment-form button.primary")))
+	b.waitFor(`document.body.textContent`, "Segment saved.")
+	if got := b.eval(`document.getElementById("seg-description").value`); got != "people in Colombo" {
+		t.Errorf("the segment's description after the save: %v", got)
+	}
+
 	for _, p := range []struct{ name, path, ready string }{
 		{"users", "/users", "#prefix"},
 		{"templates", "/templates", "#h-new-template"},

@@ -163,6 +163,8 @@ func (s *Server) Routes() http.Handler {
 	mux.HandleFunc("GET /segments", s.signedIn(s.segments))
 	mux.HandleFunc("POST /segments", s.signedIn(s.createSegment))
 	mux.HandleFunc("POST /segments/count", s.signedIn(s.countSegment))
+	mux.HandleFunc("GET /segments/{id}", s.signedIn(s.segmentPage))
+	mux.HandleFunc("POST /segments/{id}", s.signedIn(s.updateSegment))
 	mux.HandleFunc("GET /templates", s.signedIn(s.templates))
 	mux.HandleFunc("POST /templates", s.signedIn(s.createTemplate))
 	mux.HandleFunc("GET /templates/{id}", s.signedIn(s.templatePage))
