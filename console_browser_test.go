@@ -351,6 +351,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	if got := b.eval(`document.querySelector("#h-inbound").parentElement.textContent.includes("STOP")`); got != true {
 		t.Error("monitoring: the STOP is not in the inbound stream")
 	}
+	if got := b.eval(`[!!document.getElementById("stuck-messages"), !!document.getElementById("left-imports")]`); fmt.Sprint(got) != "[true true]" {
+		t.Errorf("monitoring: [stuck messages listed, imports left behind listed] = %v", got)
+	}
 }
 
 // browserTools finds chromium and axe-core. Under scripts/test

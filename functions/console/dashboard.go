@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+
+	"github.com/eventstreamengine/ese/shared/logging"
 )
 
 // dashboard is the system at a glance, refreshing itself: the API's
@@ -58,6 +60,11 @@ func (s *Server) monitoring(w http.ResponseWriter, r *http.Request) {
 		wg.Go(func() { dl = s.get(r, "/api/v1/monitoring/dead-letters", nil) })
 	}
 	wg.Go(func() { failures, ferr = s.recentFailures(r.Context(), 50) })
+	var stuck []stuckMessage
+	var left []leftImport
+	var serr, lerr error
+	wg.Go(func() { stuck, serr = s.stuckMessages(r.Context(), stuckShown) })
+	wg.Go(func() { left, lerr = s.leftImports(r.Context(), stuckShown) })
 	in = s.get(r, "/api/v1/monitoring/inbound", url.Values{"limit": {"50"}})
 	wg.Wait()
 	if !in.OK() {
@@ -68,8 +75,21 @@ func (s *Server) monitoring(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusBadGateway, "Monitoring unavailable", "The messages could not be read.")
 		return
 	}
+	// A list that could not be read is said so on its card: the rest of
+	// the page still shows.
+	log := logging.FromContext(r.Context())
+	var stuckProblem, leftProblem string
+	if serr != nil {
+		log.Error("console: stuck messages", "error", serr.Error())
+		stuckProblem = "The stuck messages could not be read."
+	}
+	if lerr != nil {
+		log.Error("console: imports left behind", "error", lerr.Error())
+		leftProblem = "The imports could not be read."
+	}
 	s.render(w, r, http.StatusOK, "monitoring", page{Title: "Monitoring", Nav: "monitoring", Refresh: 15,
-		Data: map[string]any{"Inbound": in.Body["messages"], "D": d.Body, "DeadLetters": dl.Body, "DeadLettersProblem": dl.Message(), "Failures": failures, "KeepDeadLetters": refresh}})
+		Data: map[string]any{"Inbound": in.Body["messages"], "D": d.Body, "DeadLetters": dl.Body, "DeadLettersProblem": dl.Message(), "Failures": failures, "KeepDeadLetters": refresh,
+			"Stuck": stuck, "StuckProblem": stuckProblem, "StuckShown": stuckShown, "LeftImports": left, "LeftProblem": leftProblem}})
 }
 
 var deadLetterText = map[string]confirm{

@@ -237,3 +237,48 @@ func (r *Runner) StuckMessages(ctx context.Context) (int, error) {
 	}
 	return total, nil
 }
+
+// StrandedMessage is one message StuckMessages counts: its campaign, and
+// since when it has waited for a send (its last write, or for a DEFERRED
+// one the time it was due).
+type StrandedMessage struct {
+	Campaign campaign.Campaign
+	Message  message.Message
+	Since    time.Time
+}
+
+// StrandedMessages lists up to limit of the messages StuckMessages
+// counts, by the same reads (StaleMessages in place of CountStale), the
+// longest waiting of each running campaign first.
+func (r *Runner) StrandedMessages(ctx context.Context, limit int) ([]StrandedMessage, error) {
+	now := r.now()
+	running, err := r.Store.CampaignsIn(ctx, campaign.Running, stuckCampaignsLimit)
+	if err != nil {
+		return nil, fmt.Errorf("campaignrun.StrandedMessages: %w", err)
+	}
+	var out []StrandedMessage
+	for _, c := range running {
+		if len(out) >= limit {
+			break
+		}
+		ok, err := r.sweepable(ctx, c, now)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		ms, err := r.Store.StaleMessages(ctx, c.ID, now.Add(-StrandedAfter), limit-len(out))
+		if err != nil {
+			return nil, fmt.Errorf("campaignrun.StrandedMessages: %w", err)
+		}
+		for _, m := range ms {
+			since := m.UpdatedAt
+			if m.Status == message.Deferred && m.ScheduledAt != nil {
+				since = *m.ScheduledAt
+			}
+			out = append(out, StrandedMessage{Campaign: c, Message: m, Since: since})
+		}
+	}
+	return out, nil
+}

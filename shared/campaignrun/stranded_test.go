@@ -155,6 +155,18 @@ func TestSweepStranded_again_after_the_margin(t *testing.T) {
 		if n, err := f.runner.StuckMessages(ctx); n != 1 || err != nil {
 			t.Errorf("stuck at +%v = %d, %v; want 1", step.at, n, err)
 		}
+		// The list the console shows is the messages the count counts.
+		listed, err := f.runner.StrandedMessages(ctx, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, sm := range listed {
+			got = append(got, sm.Campaign.ID+" "+sm.Message.ID+" "+sm.Since.Sub(now).String())
+		}
+		if diff := cmp.Diff([]string{c.ID + " " + id + " 0s"}, got); diff != "" {
+			t.Errorf("stranded at +%v (-want, +got):\n%s", step.at, diff)
+		}
 	}
 	if m, _ := f.store.GetMessage(ctx, id); m.Requeues != 2 {
 		t.Errorf("requeues %d, want 2", m.Requeues)

@@ -134,3 +134,27 @@ func outcomeOf(j userimport.Job) Outcome {
 	}
 	return Left
 }
+
+// LeftBehind lists up to limit of the jobs the sweep would look at now:
+// not finished and unwritten for StaleAfter, by the sweep's own reads,
+// less the client uploads whose file may still come.
+func (r *Runner) LeftBehind(ctx context.Context, limit int) ([]userimport.Job, error) {
+	now := r.now()
+	var out []userimport.Job
+	for _, state := range []userimport.State{userimport.Publishing, userimport.Queued, userimport.Receiving} {
+		if len(out) >= limit {
+			break
+		}
+		jobs, err := r.Store.ListImportJobs(ctx, []userimport.State{state}, now.Add(-StaleAfter), limit-len(out))
+		if err != nil {
+			return nil, fmt.Errorf("importrun.LeftBehind: %w", err)
+		}
+		for _, job := range jobs {
+			if job.State == userimport.Receiving && !job.UploadBy.IsZero() && now.Before(job.UploadBy.Add(UploadGrace)) {
+				continue
+			}
+			out = append(out, job)
+		}
+	}
+	return out, nil
+}
