@@ -235,6 +235,16 @@ func TestConsoleInBrowser(t *testing.T) {
 	if got := b.eval(`[window.__xss === undefined, document.getElementById("preview-result").textContent.includes("content_sid"), document.getElementById("preview-result").textContent.includes("would go")]`); fmt.Sprint(got) != "[true true true]" {
 		t.Errorf("template preview: [no markup run, sent by content SID, not blocked] = %v", got)
 	}
+	// Locale variants are rows: one added takes the focus, one removed
+	// goes (nothing saved: the campaign below sends the template as made).
+	b.do(chromedp.Click(chromedp.CSS("#locale-add")), chromedp.WaitVisible(chromedp.CSS("#locale-code-2")))
+	if got := b.eval(`[document.activeElement.id, document.querySelectorAll("[data-locale-row]").length, document.querySelector("label[for=locale-content-2]") !== null]`); fmt.Sprint(got) != "[locale-code-2 2 true]" {
+		t.Errorf("locale variant added: [focus, rows, its content labelled] = %v", got)
+	}
+	b.do(chromedp.Click(chromedp.CSS("#locale-rows [data-locale-row]:nth-of-type(2) [data-locale-remove]")))
+	if got := b.eval(`document.querySelectorAll("[data-locale-row]").length`); fmt.Sprint(got) != "1" {
+		t.Errorf("locale variant removed: %v rows, want 1", got)
+	}
 	b.check("template")
 	b.do(chromedp.Navigate(base+"/segments"), chromedp.WaitVisible(chromedp.CSS("#seg-name")),
 		chromedp.SendKeys(chromedp.CSS("#seg-name"), "Galle"),

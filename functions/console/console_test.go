@@ -514,11 +514,11 @@ func TestTemplate(t *testing.T) {
 	if body := bodyOf(t, res); res.StatusCode != http.StatusBadRequest || !strings.Contains(body, `id="content_sid-error"`) {
 		t.Errorf("a bad content SID: %d, want 400 with the error next to the field", res.StatusCode)
 	}
-	// An error in a locale variant, which has no field of its own, is
-	// still shown.
-	res = f.do("POST", path, url.Values{"csrf": {f.csrf(path)}, "name": {"Hello"}, "content": {"Hi {name}!"}, "variables": {"name"}, "locales": {`{"si": {"content": ""}}`}})
-	if body := bodyOf(t, res); res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "<b>locales.si") {
-		t.Errorf("a bad locale: %d, want 400 naming locales.si\n%s", res.StatusCode, body)
+	// An error in a locale variant is shown beside its row.
+	res = f.do("POST", path, url.Values{"csrf": {f.csrf(path)}, "name": {"Hello"}, "content": {"Hi {name}!"}, "variables": {"name"},
+		"locale_code": {"si"}, "locale_content": {" "}, "locale_content_sid": {"HXnot-a-sid"}})
+	if body := bodyOf(t, res); res.StatusCode != http.StatusBadRequest || !strings.Contains(body, `id="locale-error-1"`) {
+		t.Errorf("a bad locale: %d, want 400 with the error beside its row\n%s", res.StatusCode, body)
 	}
 	res = f.do("POST", path+"/preview", url.Values{"csrf": {f.csrf(path)}, "preview_phone": {"+94771234567"}})
 	if body := bodyOf(t, res); res.StatusCode != http.StatusOK || !strings.Contains(body, "Hi Arjuna!") {

@@ -88,12 +88,16 @@ var funcs = template.FuncMap{
 		return string(b)
 	},
 	"lower": strings.ToLower,
-	// others are the errors a form shows no field for (such as
-	// locales.si.content_sid), so that none goes unsaid.
+	// others are the errors a form shows no field for, so that none goes
+	// unsaid; a field ending in * names those that begin with it (such as
+	// locales.*, shown beside their rows).
 	"others": func(errs map[string]string, fields ...string) map[string]string {
 		out := map[string]string{}
 		for k, v := range errs {
-			if k != "" && !slices.Contains(fields, k) {
+			if k != "" && !slices.ContainsFunc(fields, func(f string) bool {
+				p, prefix := strings.CutSuffix(f, "*")
+				return k == f || prefix && strings.HasPrefix(k, p)
+			}) {
 				out[k] = v
 			}
 		}

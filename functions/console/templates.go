@@ -1,7 +1,6 @@
 package console
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -20,7 +19,7 @@ func (s *Server) renderTemplates(w http.ResponseWriter, r *http.Request, status 
 		return
 	}
 	p.Title, p.Nav = "Templates", "templates"
-	p.Data = map[string]any{"Pager": pagerOf("/templates", a), "Templates": items}
+	p.Data = map[string]any{"Pager": pagerOf("/templates", a), "Templates": items, "LocaleRows": localeRows(p.Form, p.Errors)}
 	s.render(w, r, status, "templates", p)
 }
 
@@ -53,11 +52,12 @@ func templateForm(r *http.Request) (map[string]any, map[string]string) {
 		}
 		body["content_variables"] = vars
 	}
-	if l := strings.TrimSpace(r.PostFormValue("locales")); l != "" {
-		if !json.Valid([]byte(l)) {
-			return nil, map[string]string{"locales": "is not valid JSON"}
+	if rows := typedLocales(r.PostForm); len(rows) > 0 {
+		locales, bad := localesBody(rows)
+		if bad != nil {
+			return nil, bad
 		}
-		body["locales"] = json.RawMessage(l)
+		body["locales"] = locales
 	}
 	return body, nil
 }
@@ -79,7 +79,7 @@ func (s *Server) renderTemplate(w http.ResponseWriter, r *http.Request, status i
 		p.Form = templateValues(a.Body)
 	}
 	p.Title, p.Nav = "Template "+fmt.Sprint(a.Body["name"]), "templates"
-	p.Data = map[string]any{"T": a.Body, "Preview": preview}
+	p.Data = map[string]any{"T": a.Body, "Preview": preview, "LocaleRows": localeRows(p.Form, p.Errors)}
 	s.render(w, r, status, "template", p)
 }
 
@@ -107,9 +107,8 @@ func templateValues(t map[string]any) url.Values {
 		}
 		v.Set("content_variables", strings.Join(bound, ", "))
 	}
-	if l, ok := t["locales"].(map[string]any); ok && len(l) > 0 {
-		b, _ := json.MarshalIndent(l, "", "  ")
-		v.Set("locales", string(b))
+	if l, ok := t["locales"].(map[string]any); ok {
+		localeValues(v, l)
 	}
 	return v
 }

@@ -412,3 +412,60 @@
   vars.addEventListener("input", update);
   update();
 })();
+
+// Locale variants: Add a row and Remove one, in place. Without script the
+// form still works: an empty row is sent along and ignored, and a row
+// emptied is removed.
+(function () {
+  "use strict";
+  var box = document.getElementById("locale-rows");
+  var add = document.getElementById("locale-add");
+  if (!box || !add) return;
+  function rows() { return Array.prototype.slice.call(box.querySelectorAll("[data-locale-row]")); }
+  // Each row's ids, labels and legend follow its place.
+  function renumber() {
+    rows().forEach(function (row, i) {
+      var n = String(i + 1);
+      row.querySelector("legend").textContent = "Variant " + n;
+      Array.prototype.forEach.call(row.querySelectorAll("[id]"), function (e) { e.id = e.id.replace(/-\d+$/, "-" + n); });
+      Array.prototype.forEach.call(row.querySelectorAll("label[for]"), function (l) { l.htmlFor = l.htmlFor.replace(/-\d+$/, "-" + n); });
+      Array.prototype.forEach.call(row.querySelectorAll("[aria-describedby]"), function (e) {
+        e.setAttribute("aria-describedby", e.getAttribute("aria-describedby").replace(/-\d+$/, "-" + n));
+      });
+      var rm = row.querySelector("[data-locale-remove]");
+      rm.textContent = "Remove variant " + n;
+      rm.hidden = false;
+    });
+  }
+  box.addEventListener("click", function (ev) {
+    var rm = ev.target.closest("[data-locale-remove]");
+    if (!rm) return;
+    var row = rm.closest("[data-locale-row]");
+    var all = rows();
+    var at = all.indexOf(row);
+    if (all.length === 1) {
+      // The last row is emptied, not removed: it is the one to fill.
+      Array.prototype.forEach.call(row.querySelectorAll("input, textarea"), function (e) { e.value = ""; });
+    } else {
+      row.remove();
+    }
+    renumber();
+    var next = rows()[Math.min(at, rows().length - 1)];
+    (next ? next.querySelector("input") : add).focus();
+  });
+  add.addEventListener("click", function () {
+    var all = rows();
+    var row = all[all.length - 1].cloneNode(true);
+    Array.prototype.forEach.call(row.querySelectorAll("input, textarea"), function (e) {
+      e.value = "";
+      e.removeAttribute("aria-invalid");
+      e.removeAttribute("aria-describedby");
+    });
+    Array.prototype.forEach.call(row.querySelectorAll(".field-error"), function (e) { e.remove(); });
+    all[all.length - 1].after(row);
+    renumber();
+    row.querySelector("input").focus();
+  });
+  add.hidden = false;
+  renumber();
+})();
