@@ -61,7 +61,27 @@ func TestSweep(t *testing.T) {
 		t.Errorf("early sweep (-want +got):\n%s", diff)
 	}
 
+	// What monitoring lists as left behind is what the sweep then looks
+	// at: all but the upload that may still come.
+	leftIDs := func() []string {
+		t.Helper()
+		left, err := r.run.LeftBehind(ctx, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, j := range left {
+			ids = append(ids, j.ID)
+		}
+		return ids
+	}
+	if diff := cmp.Diff([]string(nil), leftIDs()); diff != "" {
+		t.Errorf("left behind early (-want +got):\n%s", diff)
+	}
 	r.now = t0.Add(30 * time.Minute)
+	if diff := cmp.Diff([]string{"direct", "done", "gone", "lost", "never", "old", "unread"}, leftIDs(), cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("left behind (-want +got):\n%s", diff)
+	}
 	got, err = r.run.Sweep(ctx)
 	if err != nil {
 		t.Fatal(err)
