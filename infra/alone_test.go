@@ -302,11 +302,11 @@ func TestFunctionStartedWithoutASettingStopsNamingIt(t *testing.T) {
 }
 
 // environment is what Terraform sets on function name, secrets given their
-// test values.
+// test values, and what Cloud Run sets on every service (K_SERVICE).
 func (d *deployment) environment(t *testing.T, name string) map[string]string {
 	t.Helper()
 	plain, secrets := env(d.functions[name])
-	out := map[string]string{}
+	out := map[string]string{"K_SERVICE": str(d.functions[name], "name")}
 	for k, v := range plain {
 		out[k] = v
 	}

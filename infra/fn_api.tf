@@ -1,7 +1,21 @@
 # API: the admin REST API under /api/v1 and /health. Private: Cloud Run
 # admits only admin_members and the scheduler (IAM), then the function checks
-# the ID token itself (API_AUTH=iam: signature, expiry, issuer, and one of
-# ID_TOKEN_AUDIENCES).
+# the ID token's claims (API_AUTH=iam: expiry, issuer, one of
+# ID_TOKEN_AUDIENCES; the signature is Cloud Run's to check) and admits only
+# the e-mails of API_ADMINS: any Google account can mint a token for
+# gcloud's client id.
+
+locals {
+  # API_ADMINS: the e-mails of admin_members' users and service accounts,
+  # api_admins (the members of admin_members' groups), and the scheduler,
+  # whose OIDC tokens call the maintenance routes. The Console calls the
+  # API in process, not over HTTP.
+  api_admins = distinct(concat(
+    [for m in var.admin_members : lower(trimspace(split(":", m)[1])) if length(split(":", m)) == 2 && contains(["user", "serviceaccount"], lower(trimspace(split(":", m)[0])))],
+    [for e in var.api_admins : lower(trimspace(e))],
+    [google_service_account.scheduler.email],
+  ))
+}
 
 resource "google_service_account" "api" {
   account_id   = "fn-api"
@@ -99,6 +113,7 @@ resource "google_cloudfunctions2_function" "api" {
       # Cloud Run IAM checks each ID token, then replaces its signature
       # (SIGNATURE_REMOVED_BY_GOOGLE); admin_members is never public.
       TRUST_CLOUD_RUN_IAM = "true"
+      API_ADMINS          = join(",", local.api_admins)
       IMPORT_BUCKET       = google_storage_bucket.uploads.name
       WHATSAPP_TIER       = var.whatsapp_tier
       # Previews and dry runs count the cap as the fan-out does.

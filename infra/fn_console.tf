@@ -1,6 +1,6 @@
 # Console: the operators' web console (/, /users, /campaigns, ...). Private:
 # Cloud Run admits only admin_members (IAM), and the function checks the ID
-# token itself (signature, expiry, issuer, ID_TOKEN_AUDIENCES) and admits
+# token's claims (expiry, issuer, ID_TOKEN_AUDIENCES; Cloud Run its signature) and admits
 # only console_admins among them (CONSOLE_ADMINS; all of them when empty). It
 # acts through the API's own code in process, so it holds what the API
 # holds, less the maintenance sweeps' scheduler and the API key's hash.

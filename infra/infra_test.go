@@ -1145,3 +1145,29 @@ func TestSenderGetsOneTwilioSender(t *testing.T) {
 		})
 	}
 }
+
+// The API admits by ID token only the e-mails of API_ADMINS: admin_members'
+// users and service accounts, api_admins (groups' members) and the
+// scheduler, which calls the maintenance routes. Any Google account can
+// mint a token for gcloud's client id, one of ID_TOKEN_AUDIENCES.
+func TestAPIAdmins(t *testing.T) {
+	t.Parallel()
+	d := deploymentOf(t, loadModuleWith(t, ".", map[string]cty.Value{
+		"admin_members": cty.ListVal([]cty.Value{cty.StringVal("user:Alice@Example.com"), cty.StringVal("serviceAccount:ci@p.iam.gserviceaccount.com"),
+			cty.StringVal("group:ops@example.com"), cty.StringVal("domain:example.com")}),
+		"api_admins": cty.ListVal([]cty.Value{cty.StringVal("bob@example.com")}),
+	}))
+	sa, ok := d.account("scheduler")
+	if !ok {
+		t.Fatal("no google_service_account scheduler")
+	}
+	plain, _ := env(d.functions["API"])
+	got := strings.Split(plain["API_ADMINS"], ",")
+	want := []string{"alice@example.com", "ci@p.iam.gserviceaccount.com", "bob@example.com", str(sa, "email")}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the API's API_ADMINS (-want, +got):\n%s", diff)
+	}
+	if plain["API_AUTH"] != "iam" {
+		t.Errorf("the API's API_AUTH = %q, want iam: API_ADMINS applies to ID tokens", plain["API_AUTH"])
+	}
+}

@@ -456,6 +456,7 @@ var functions = map[string]function.Function{
 	"merge":    stdlib.MergeFunc,
 	"regex":    stdlib.RegexFunc,
 	"replace":  stdlib.ReplaceFunc,
+	"split":    stdlib.SplitFunc,
 	"startswith": function.New(&function.Spec{
 		Params: []function.Parameter{{Name: "s", Type: cty.String}, {Name: "prefix", Type: cty.String}},
 		Type:   function.StaticReturnType(cty.Bool),

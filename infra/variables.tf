@@ -86,6 +86,17 @@ variable "admin_members" {
   }
 }
 
+variable "api_admins" {
+  description = "More e-mails the API admits (API_ADMINS), beside admin_members' users and service accounts and the scheduler: the members of admin_members' groups, whom the API cannot list."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for e in var.api_admins : can(regex("^[^@:,[:space:]]+@[^@:,[:space:]]+$", e))])
+    error_message = "api_admins are plain e-mails (alice@example.com), not IAM members."
+  }
+}
+
 variable "extra_id_token_audiences" {
   description = "More audiences an admin's ID token may be for (ID_TOKEN_AUDIENCES), beside each function's cloudfunctions.net URL and gcloud's client id: its run.app URL, or a Cloud Run custom audience, when tokens are minted for those."
   type        = list(string)

@@ -59,8 +59,16 @@ type Config struct {
 	// Cloud Run IAM checked and then replaced with
 	// SIGNATURE_REMOVED_BY_GOOGLE, as it does before the function sees it:
 	// its expiry, issuer and audience are still checked, its signature
-	// cannot be. Deployed only, where admin_members is never public.
+	// cannot be. Deployed only, where admin_members is never public:
+	// refused unless on Cloud Run (K_SERVICE), since elsewhere nothing
+	// checked the signature that was removed.
 	TrustCloudRunIAM bool `env:"TRUST_CLOUD_RUN_IAM, default=false"`
+	// KService is the Cloud Run service's name, which Cloud Run sets.
+	KService string `env:"K_SERVICE"`
+	// Admins are the e-mails admitted with API_AUTH=iam, compared without
+	// regard to case; empty admits every identity with a valid token. An
+	// ID token for gcloud's client id is one any Google account can mint.
+	Admins []string `env:"API_ADMINS"`
 	// APIKey is the bearer key in clear (local use); production sets
 	// APIKeySHA256, the hex SHA-256 of the key, from a secret.
 	APIKey       string `env:"API_KEY"`
@@ -100,6 +108,9 @@ func (c Config) Validate() error {
 		}
 	default:
 		return fmt.Errorf("API_AUTH=%q: want key or iam", c.Auth)
+	}
+	if c.TrustCloudRunIAM && c.KService == "" {
+		return errors.New("TRUST_CLOUD_RUN_IAM=true is only for Cloud Run (K_SERVICE unset): elsewhere nothing checked the signature it trusts removed")
 	}
 	if _, err := c.keyHash(); err != nil {
 		return err
@@ -227,7 +238,7 @@ func New(ctx context.Context, l envconfig.Lookuper) (_ *Server, err error) {
 		}
 	}
 	s := &Server{
-		IDTokens: tokens, Audiences: cfg.IDTokenAudiences, TrustCloudRunIAM: cfg.TrustCloudRunIAM,
+		IDTokens: tokens, Audiences: cfg.IDTokenAudiences, TrustCloudRunIAM: cfg.TrustCloudRunIAM, Admins: emailSet(cfg.Admins),
 		Erasure: hasher,
 		KeyHash: hash, TrustIAM: cfg.Auth == AuthIAM, Store: st, Events: pub, StuckAfter: cfg.StuckAfter, SenderMPS: cfg.SenderCeiling.MPS,
 		Runner:       runner,
@@ -251,9 +262,12 @@ type Server struct {
 	Audiences []string
 	// TrustCloudRunIAM: see Config.TrustCloudRunIAM.
 	TrustCloudRunIAM bool
-	Store            store.Store
-	Events           events.Publisher
-	Runner           *campaignrun.Runner
+	// Admins (lower-case e-mails), when not empty, are the only
+	// identities admitted by ID token (API_ADMINS).
+	Admins map[string]bool
+	Store  store.Store
+	Events events.Publisher
+	Runner *campaignrun.Runner
 	// DryRunInline is how many people a dry run reads within its request
 	// (campaignrun.DryRunInline when 0).
 	DryRunInline int
@@ -383,6 +397,10 @@ func (s *Server) v1Routes() *http.ServeMux {
 func (s *Server) authenticated(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		who, err := s.caller(r)
+		if errs.Is(err, errs.Permission) {
+			render.ErrorMessage(w, http.StatusForbidden, err.Error())
+			return
+		}
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="event-stream-engine"`)
 			render.ErrorMessage(w, http.StatusUnauthorized, err.Error())
@@ -434,6 +452,9 @@ func (s *Server) caller(r *http.Request) (string, error) {
 		}
 		if bearer != "" && !s.keyMatches(bearer) {
 			return "", errs.E(errs.Unauthenticated, "wrong API key in Authorization (the ID token goes in X-Serverless-Authorization)")
+		}
+		if len(s.Admins) > 0 && !s.Admins[strings.ToLower(who)] {
+			return "", errs.E(errs.Permission, "%s is not among the API's admins (API_ADMINS)", who)
 		}
 		return who, nil
 	}
@@ -499,6 +520,18 @@ func (s *Server) identity(ctx context.Context, token string) (string, error) {
 		return p.Subject, nil
 	}
 	return "", errs.E(errs.Unauthenticated, "the ID token names no one")
+}
+
+// emailSet is a list of e-mails in lower case: compared without regard
+// to case, as Google treats them.
+func emailSet(emails []string) map[string]bool {
+	set := map[string]bool{}
+	for _, e := range emails {
+		if e = strings.ToLower(strings.TrimSpace(e)); e != "" {
+			set[e] = true
+		}
+	}
+	return set
 }
 
 // Caller says who made r as the API judges it (see caller): the Console

@@ -254,6 +254,43 @@ func TestAuth_signature_removed_by_Cloud_Run(t *testing.T) {
 	}
 }
 
+// With API_ADMINS, a valid token of anyone else is refused (403): any
+// Google account can mint a token for gcloud's client id.
+func TestAuth_admins(t *testing.T) {
+	t.Parallel()
+	st := memstore.New()
+	for _, tc := range []struct {
+		name, token string
+		wantCode    int
+		wantCaller  string
+	}{
+		{"admin", idToken("admin@example.com"), 200, "admin@example.com"},
+		{"admin_other_case", idToken("Admin@Example.com"), 200, "Admin@Example.com"},
+		{"scheduler", idToken("scheduler@p.iam.gserviceaccount.com"), 200, "scheduler@p.iam.gserviceaccount.com"},
+		{"anyone_else", idToken("stranger@gmail.com"), 403, ""},
+		{"forged_admin", forged("admin@example.com"), 401, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var caller string
+			s := &Server{Store: st, Admins: emailSet([]string{" ADMIN@example.com", "scheduler@p.iam.gserviceaccount.com"})}
+			trustIAM(s)
+			h := s.authenticated(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { caller = callerOf(r.Context()) }))
+			req := httptest.NewRequest("GET", "/api/v1/users", nil)
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			type result struct {
+				Code   int
+				Caller string
+			}
+			if diff := cmp.Diff(result{tc.wantCode, tc.wantCaller}, result{rec.Code, caller}); diff != "" {
+				t.Errorf("(-want, +got):\n%s\nbody: %s", diff, rec.Body)
+			}
+		})
+	}
+}
+
 func TestConfig_Validate(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -268,6 +305,9 @@ func TestConfig_Validate(t *testing.T) {
 		{"iam_mode_without_audiences", Config{Auth: AuthIAM}, "API_AUTH=iam needs ID_TOKEN_AUDIENCES: the audiences an admin's ID token may be for (the function's URL)"},
 		{"bad_hash", Config{Auth: AuthIAM, IDTokenAudiences: []string{"https://api"}, APIKeySHA256: "abc"}, "API_KEY_SHA256 must be 64 hex digits"},
 		{"unknown_mode", Config{Auth: "open"}, `API_AUTH="open": want key or iam`},
+		{"trust_cloud_run_iam_off_cloud_run", Config{Auth: AuthIAM, IDTokenAudiences: []string{"https://api"}, TrustCloudRunIAM: true},
+			"TRUST_CLOUD_RUN_IAM=true is only for Cloud Run (K_SERVICE unset): elsewhere nothing checked the signature it trusts removed"},
+		{"trust_cloud_run_iam_on_cloud_run", Config{Auth: AuthIAM, IDTokenAudiences: []string{"https://api"}, TrustCloudRunIAM: true, KService: "ese-api"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
