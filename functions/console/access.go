@@ -18,6 +18,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/logging"
 )
 
@@ -153,6 +154,10 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) (visitor, bool) {
 	ss, hasSession := s.session(r)
 	if s.IAM {
 		who, err := s.API.Caller(r)
+		if errs.Is(err, errs.Permission) {
+			s.problem(w, r, http.StatusForbidden, "Not an admin", err.Error())
+			return visitor{}, false
+		}
 		if err != nil {
 			s.problem(w, r, http.StatusUnauthorized, "Sign-in needed", err.Error())
 			return visitor{}, false
@@ -225,19 +230,10 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 // login takes the API key once and signs the browser in. Attempts are
 // limited by client address (signInGuard); the key is never logged.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	client := clientAddr(r)
+	client := clientAddr(r, s.CloudRun)
 	log := logging.FromContext(r.Context()).With("client", client)
 	if s.IAM {
 		s.problem(w, r, http.StatusForbidden, "Form expired", "Reload the sign-in page and try again.")
-		return
-	}
-	attempt, ok, wait := s.signIns.attempt(client)
-	if !ok {
-		secs := int(math.Ceil(wait.Seconds()))
-		log.Warn("console sign-in refused: too many attempts", "retry_after_s", secs)
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		s.problem(w, r, http.StatusTooManyRequests, "Too many sign-in attempts",
-			fmt.Sprintf("Too many sign-in attempts from your address. Wait %d seconds, then reload the sign-in page and try again.", secs))
 		return
 	}
 	ss, ok := s.session(r)
@@ -250,6 +246,17 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok || !s.csrfOK(r, ss) {
 		s.problem(w, r, http.StatusForbidden, "Form expired", "Reload the sign-in page and try again.")
+		return
+	}
+	// Only now, a well-formed sign-in, does it take an attempt: a request
+	// without a valid form cannot drain anyone's bucket, nor everyone's.
+	attempt, ok, wait := s.signIns.attempt(client)
+	if !ok {
+		secs := int(math.Ceil(wait.Seconds()))
+		log.Warn("console sign-in refused: too many attempts", "retry_after_s", secs)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		s.problem(w, r, http.StatusTooManyRequests, "Too many sign-in attempts",
+			fmt.Sprintf("Too many sign-in attempts from your address. Wait %d seconds, then reload the sign-in page and try again.", secs))
 		return
 	}
 	next := safeNext(r.PostFormValue("next"))

@@ -93,7 +93,7 @@ func Build(ctx context.Context, l envconfig.Lookuper) (http.Handler, error) {
 		return nil, fmt.Errorf("api.New: %w", err)
 	}
 	s := &Server{API: a, Store: a.Store, SessionKey: key, SessionTTL: cfg.SessionTTL, Admins: adminSet(cfg.Admins), IAM: cfg.Auth == api.AuthIAM,
-		StorageHost: cfg.StorageEmulator}
+		StorageHost: cfg.StorageEmulator, CloudRun: cfg.KService != ""}
 	return s.Routes(), nil
 }
 
@@ -124,7 +124,10 @@ type Server struct {
 	Admins map[string]bool
 	// StorageHost is STORAGE_EMULATOR_HOST: large files go there locally.
 	StorageHost string
-	Now         func() time.Time
+	// CloudRun (K_SERVICE set): a client's address is the X-Forwarded-For
+	// hop Cloud Run's front end appends; elsewhere, the connection's.
+	CloudRun bool
+	Now      func() time.Time
 
 	charts  seriesCache
 	signIns *signInGuard

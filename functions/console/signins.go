@@ -12,8 +12,10 @@ import (
 
 // Sign-in attempts: each client address gets a bucket of signInBurst
 // attempts, refilled one every signInEvery; a wrong key then waits
-// signInFailDelay. All addresses together get a larger bucket too, since
-// the first hop of X-Forwarded-For is whatever the client wrote there.
+// signInFailDelay. All addresses together get a larger bucket too, a
+// backstop against many addresses. Only a well-formed sign-in (session
+// cookie and CSRF token valid) takes an attempt, and only a wrong key
+// keeps it.
 const (
 	signInBurst     = 5
 	signInEvery     = 12 * time.Second
@@ -114,13 +116,14 @@ func (g *signInGuard) wait(r *http.Request) {
 	}
 }
 
-// clientAddr is who is signing in, for the limit and the log: on Cloud
-// Run the first hop of X-Forwarded-For (the client as the front end saw
-// it), else the connection's address.
-func clientAddr(r *http.Request) string {
-	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-		first, _, _ := strings.Cut(xff, ",")
-		if ip := net.ParseIP(strings.TrimSpace(first)); ip != nil {
+// clientAddr is who is signing in, for the limit and the log. On Cloud Run
+// (onCloudRun) it is the last hop of X-Forwarded-For, the one Cloud Run's
+// front end appends: the hops before it are whatever the client wrote.
+// Elsewhere nothing proxies, so it is the connection's address.
+func clientAddr(r *http.Request, onCloudRun bool) string {
+	if xff := r.Header.Values("X-Forwarded-For"); onCloudRun && len(xff) > 0 {
+		hops := strings.Split(xff[len(xff)-1], ",")
+		if ip := net.ParseIP(strings.TrimSpace(hops[len(hops)-1])); ip != nil {
 			return ip.String()
 		}
 	}

@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,16 +17,26 @@ import (
 	"github.com/eventstreamengine/ese/shared/logging"
 )
 
-// attemptSignIn posts the sign-in form as a browser at client (its
-// X-Forwarded-For), with a fresh session, and returns the status, the
-// Retry-After header and what was logged.
+// attemptSignIn posts the sign-in form as a browser at client (the
+// connection's address), with a fresh session, and returns the status,
+// the Retry-After header and what was logged.
 func (f *fixture) attemptSignIn(client, try string) (status int, retryAfter, logged string) {
+	f.t.Helper()
+	return f.postSignIn(client, try, true)
+}
+
+// postSignIn is attemptSignIn, its CSRF token dropped unless withCSRF.
+func (f *fixture) postSignIn(client, try string, withCSRF bool) (status int, retryAfter, logged string) {
 	f.t.Helper()
 	f.cookie = nil
 	tok := f.csrf("/login")
+	if !withCSRF {
+		tok = ""
+	}
 	req := httptest.NewRequest("POST", "/login", strings.NewReader(url.Values{"csrf": {tok}, "key": {try}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Forwarded-For", client+", 10.0.0.1")
+	req.RemoteAddr = net.JoinHostPort(client, "4321")
+	req.Header.Set("X-Forwarded-For", "192.0.2.250") // written by the client: not its address here
 	req.AddCookie(f.cookie)
 	var logs bytes.Buffer
 	req = req.WithContext(logging.WithLogger(req.Context(), logging.New(&logs, nil)))
@@ -96,6 +107,27 @@ func TestSignInLimit(t *testing.T) {
 	}
 }
 
+// TestSignInLimitNeedsAWellFormedSignIn: posts without a valid CSRF form
+// take no attempt, from the address's bucket or from everyone's, so no one
+// can lock the sign-in with them.
+func TestSignInLimitNeedsAWellFormedSignIn(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	clock := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	f.s.signIns.now, f.s.signIns.failDelay = clock.now, 0
+	for i := range allSignInsBurst + signInBurst {
+		if status, _, _ := f.postSignIn(fmt.Sprintf("198.51.100.%d", i%250+1), "guess", false); status != http.StatusForbidden {
+			t.Fatalf("a sign-in without its CSRF token: %d, want 403", status)
+		}
+		if status, _, _ := f.postSignIn("203.0.113.7", "guess", false); status != http.StatusForbidden {
+			t.Fatalf("a sign-in without its CSRF token: %d, want 403", status)
+		}
+	}
+	if status, _, _ := f.attemptSignIn("203.0.113.7", key); status != http.StatusSeeOther {
+		t.Errorf("the right key after many posts without a form: %d, want 303", status)
+	}
+}
+
 // TestSignInFailDelay: a wrong key is answered after the fixed delay, a
 // right one at once.
 func TestSignInFailDelay(t *testing.T) {
@@ -117,22 +149,33 @@ func TestSignInFailDelay(t *testing.T) {
 	}
 }
 
+// TestClientAddr: on Cloud Run the client is the hop its front end
+// appends (the last), never one the client wrote; elsewhere nothing
+// proxies, and X-Forwarded-For is ignored.
 func TestClientAddr(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct{ name, xff, remote, want string }{
-		{"first_hop", "203.0.113.7, 10.0.0.1", "10.0.0.2:1234", "203.0.113.7"},
-		{"one_hop", "2001:db8::1", "10.0.0.2:1234", "2001:db8::1"},
-		{"no_header", "", "192.0.2.5:5555", "192.0.2.5"},
-		{"not_an_address", "evil, 10.0.0.1", "192.0.2.5:5555", "192.0.2.5"},
+	for _, tc := range []struct {
+		name     string
+		cloudRun bool
+		xff      []string
+		remote   string
+		want     string
+	}{
+		{"cloud_run_last_hop", true, []string{"198.51.100.66, 203.0.113.7"}, "169.254.1.1:1234", "203.0.113.7"},
+		{"cloud_run_one_hop", true, []string{"2001:db8::1"}, "169.254.1.1:1234", "2001:db8::1"},
+		{"cloud_run_last_header", true, []string{"198.51.100.66", "203.0.113.7"}, "169.254.1.1:1234", "203.0.113.7"},
+		{"cloud_run_no_header", true, nil, "192.0.2.5:5555", "192.0.2.5"},
+		{"cloud_run_not_an_address", true, []string{"203.0.113.7, evil"}, "192.0.2.5:5555", "192.0.2.5"},
+		{"local_ignores_the_header", false, []string{"203.0.113.7"}, "127.0.0.1:5555", "127.0.0.1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			r := httptest.NewRequest("POST", "/login", nil)
 			r.RemoteAddr = tc.remote
-			if tc.xff != "" {
-				r.Header.Set("X-Forwarded-For", tc.xff)
+			for _, v := range tc.xff {
+				r.Header.Add("X-Forwarded-For", v)
 			}
-			if diff := cmp.Diff(tc.want, clientAddr(r)); diff != "" {
+			if diff := cmp.Diff(tc.want, clientAddr(r, tc.cloudRun)); diff != "" {
 				t.Errorf("(-want, +got):\n%s", diff)
 			}
 		})
@@ -146,7 +189,7 @@ func TestSignInWithoutSecureContext(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.s.signIns.failDelay = 0
-	for i, tc := range []struct {
+	for _, tc := range []struct {
 		name, url, proto string
 		want             string
 	}{
@@ -162,7 +205,6 @@ func TestSignInWithoutSecureContext(t *testing.T) {
 			t.Parallel()
 			req := httptest.NewRequest("POST", tc.url, strings.NewReader(url.Values{"csrf": {"x"}, "key": {key}}.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i+1)) // each its own attempts
 			if tc.proto != "" {
 				req.Header.Set("X-Forwarded-Proto", tc.proto)
 			}
