@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -192,7 +193,16 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) (visitor, bool) {
 }
 
 func (s *Server) checkPost(w http.ResponseWriter, r *http.Request, v visitor, ss session) (visitor, bool) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead && !s.csrfOK(r, ss) {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return v, true
+	}
+	// The form is read here for its CSRF token: a body over its limit
+	// (limitImport, when it gave no length) is said so, not "Form expired".
+	if err := r.ParseMultipartForm(32 << 20); errors.As(err, new(*http.MaxBytesError)) {
+		s.fileTooLarge(w, r)
+		return visitor{}, false
+	}
+	if !s.csrfOK(r, ss) {
 		s.problem(w, r, http.StatusForbidden, "Form expired", "This form's security token is missing or belongs to another session. Go back, reload the page and try again.")
 		return visitor{}, false
 	}

@@ -28,13 +28,19 @@ const (
 func (s *Server) limitImport(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > importBodyMax {
-			s.problem(w, r, http.StatusRequestEntityTooLarge, "File too large",
-				fmt.Sprintf("A file over %d MB cannot go through the console: choose it on the users page, which sends it straight to Cloud Storage.", importThroughMax>>20))
+			s.fileTooLarge(w, r)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, importBodyMax)
 		next(w, r)
 	}
+}
+
+// fileTooLarge answers a request over importBodyMax: 413, saying where a
+// large file goes.
+func (s *Server) fileTooLarge(w http.ResponseWriter, r *http.Request) {
+	s.problem(w, r, http.StatusRequestEntityTooLarge, "File too large",
+		fmt.Sprintf("A file over %d MB cannot go through the console: choose it on the users page, which sends it straight to Cloud Storage.", importThroughMax>>20))
 }
 
 // importUsers hands the file the users page sent (a multipart form, its
@@ -43,8 +49,7 @@ func (s *Server) limitImport(next http.HandlerFunc) http.HandlerFunc {
 func (s *Server) importUsers(w http.ResponseWriter, r *http.Request) {
 	f, hdr, err := r.FormFile("file")
 	if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
-		s.problem(w, r, http.StatusRequestEntityTooLarge, "File too large",
-			fmt.Sprintf("A file over %d MB cannot go through the console: choose it on the users page, which sends it straight to Cloud Storage.", importThroughMax>>20))
+		s.fileTooLarge(w, r)
 		return
 	}
 	if err != nil {
