@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -272,5 +273,84 @@ func TestFormsMarkup(t *testing.T) {
 	res := f.do("POST", "/templates", url.Values{"csrf": {f.csrf("/templates")}, "name": {"Hi"}, "content": {"Hi! Reply STOP to opt out."}, "category": {"nonsense"}})
 	if body := bodyOf(t, res); !strings.Contains(body, `aria-describedby="category-error"`) || !strings.Contains(body, `id="category-error"`) {
 		t.Errorf("category error: want it tied to the select (%d)\n%s", res.StatusCode, body)
+	}
+}
+
+// TestUsersPagingHidesNumbers: the users list's links hold no phone
+// number, plain or in the store's base64 JSON cursor, and a cursor
+// altered or sealed by another console is refused with 400.
+func TestUsersPagingHidesNumbers(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	now := time.Now()
+	var phones []string
+	for i := range 3*usersPerPage + 1 {
+		p := fmt.Sprintf("+9477100%04d", i)
+		phones = append(phones, p)
+		if err := f.store.CreateUser(context.Background(), user.User{Phone: p, Consent: consent.OptIn,
+			CreatedAt: now, UpdatedAt: now}, consent.SourceAPI, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.signIn()
+	pageLink := regexp.MustCompile(`<a href="(/users\?[^"]*)"`)
+	check := func(link string) {
+		t.Helper()
+		u, err := url.Parse(link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts := []string{link, u.RawQuery, u.Query().Encode()}
+		for _, vs := range u.Query() {
+			for _, v := range vs {
+				texts = append(texts, v)
+				for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+					if b, err := enc.DecodeString(v); err == nil {
+						texts = append(texts, string(b))
+					}
+				}
+			}
+		}
+		for _, text := range texts {
+			for _, p := range phones {
+				if strings.Contains(text, p[1:]) {
+					t.Fatalf("link %s holds %s", link, p)
+				}
+			}
+		}
+	}
+	page := bodyOf(t, f.do("GET", "/users", nil))
+	var last string
+	for range 3 {
+		links := pageLink.FindAllStringSubmatch(page, -1)
+		for _, m := range links {
+			check(strings.ReplaceAll(m[1], "&amp;", "&"))
+		}
+		m := nextLink.FindStringSubmatch(page)
+		if m == nil {
+			break
+		}
+		last = strings.ReplaceAll(m[1], "&amp;", "&")
+		page = bodyOf(t, f.do("GET", last, nil))
+	}
+	if last == "" {
+		t.Fatal("no next page")
+	}
+	u, _ := url.Parse(last)
+	after := u.Query().Get("after")
+	other := &Server{SessionKey: []byte("another console's key of 32 byte")}
+	foreign, err := other.sealCursor(base64.URLEncoding.EncodeToString([]byte(`{"phone":"+94771000030"}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, cursor := range map[string]string{
+		"tampered":   after[:10] + map[bool]string{true: "B", false: "A"}[after[10] == 'A'] + after[11:],
+		"foreign":    foreign,
+		"store_form": base64.URLEncoding.EncodeToString([]byte(`{"phone":"+94771000030"}`)),
+	} {
+		res := f.do("GET", "/users?"+url.Values{"after": {cursor}}.Encode(), nil)
+		if body := bodyOf(t, res); res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "Page link not valid") {
+			t.Errorf("%s cursor: %d, want 400 Page link not valid", name, res.StatusCode)
+		}
 	}
 }

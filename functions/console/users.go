@@ -20,7 +20,15 @@ const usersPerPage = 25
 // one attribute's value. Numbers are masked: the list shows many people.
 func (s *Server) users(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	scan := store.UserScan{After: q.Get("after"), Limit: usersPerPage}
+	scan := store.UserScan{Limit: usersPerPage}
+	if after := q.Get("after"); after != "" {
+		var err error
+		if scan.After, err = s.openCursor(after); err != nil {
+			s.problem(w, r, http.StatusBadRequest, "Page link not valid",
+				"This page's link is damaged or comes from another console. Start again from the first page of users.")
+			return
+		}
+	}
 	form := url.Values{"prefix": {q.Get("prefix")}, "attr": {q.Get("attr")}, "value": {q.Get("value")}}
 	errs := map[string]string{}
 	if p := strings.TrimSpace(q.Get("prefix")); p != "" {
@@ -47,6 +55,13 @@ func (s *Server) users(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if next != "" {
+		var err error
+		if next, err = s.sealCursor(next); err != nil {
+			s.problem(w, r, http.StatusInternalServerError, "Users unavailable", "The next page's link could not be made.")
+			return
+		}
+	}
 	total, _ := s.Store.CountUsers(r.Context(), store.UserFilter{})
 	data := map[string]any{"Users": us, "Total": total}
 	for k, v := range userPages(q, next) {
@@ -57,11 +72,13 @@ func (s *Server) users(w http.ResponseWriter, r *http.Request) {
 
 // usersTrail is how many pages back the users list remembers: the
 // store's cursor only goes forward, so each link carries the cursors of
-// the pages before it (back, oldest first; "-" is the first page).
+// the pages before it (back, oldest first; "-" is the first page). Every
+// cursor in a link is sealed (sealCursor).
 const usersTrail = 20
 
 // userPages links the users list's first, previous and next pages from
-// the page q asked for, whose next page starts at next ("" for none).
+// the page q asked for, whose next page starts at next ("" for none);
+// q's cursors and next are sealed.
 func userPages(q url.Values, next string) map[string]string {
 	base := url.Values{}
 	for _, k := range []string{"prefix", "attr", "value"} {
