@@ -1,7 +1,7 @@
 // Event Stream Engine console: progressive enhancement only; every page
 // works without it. A page with data-refresh on <main> redraws its live
-// part every so many seconds, unless the operator pauses it, is typing,
-// or has a section open; focus stays where it was.
+// part every so many seconds, unless the operator pauses it or is typing;
+// open sections (by id) stay open, and focus stays where it was.
 (function () {
   "use strict";
   var main = document.getElementById("main");
@@ -27,16 +27,20 @@
       status.textContent = paused ? "Refresh paused." : "Refreshes every " + main.dataset.refresh + " s.";
     });
   }
-  // busy: typing anywhere, a <details> open in the live part (redrawing
-  // would close it), or focus on something in it the redraw cannot find
-  // again (no id).
+  // busy: typing anywhere, a <details> open in the live part that the
+  // redraw cannot open again (no id), or focus on something in it the
+  // redraw cannot find again (no id, nor the summary of a <details> with one).
   function busy() {
     var a = document.activeElement;
     if (a && /^(INPUT|TEXTAREA|SELECT)$/.test(a.tagName)) return true;
     var live = document.getElementById("live");
     if (!live) return true;
-    if (live.querySelector("details[open]")) return true;
-    return a && a !== live && live.contains(a) && !a.id;
+    if (live.querySelector("details[open]:not([id])")) return true;
+    return a && a !== live && live.contains(a) && !a.id && !summaryOf(a);
+  }
+  // summaryOf is the id of the <details> whose summary a is, or "".
+  function summaryOf(a) {
+    return a.tagName === "SUMMARY" && a.parentElement.tagName === "DETAILS" ? a.parentElement.id : "";
   }
   function refresh() {
     if (paused || busy() || document.hidden) return;
@@ -48,8 +52,15 @@
         var fresh = doc.getElementById("live");
         var live = document.getElementById("live");
         if (!fresh || !live) return;
-        var focused = live.contains(document.activeElement) && document.activeElement.id;
+        var a = document.activeElement;
+        var focused = live.contains(a) && a.id;
+        var summary = live.contains(a) && summaryOf(a);
+        var open = Array.prototype.map.call(live.querySelectorAll("details[open][id]"), function (d) { return d.id; });
         fresh = document.importNode(fresh, true);
+        open.forEach(function (id) {
+          var d = fresh.querySelector("details#" + CSS.escape(id));
+          if (d) d.open = true;
+        });
         // Parts the server left out of a refresh (data-keep) stay as drawn.
         Array.prototype.forEach.call(fresh.querySelectorAll("[data-keep][id]"), function (k) {
           var old = document.getElementById(k.id);
@@ -57,6 +68,7 @@
         });
         live.replaceWith(fresh);
         if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
+        if (summary && document.getElementById(summary)) document.getElementById(summary).querySelector("summary").focus();
         status.textContent = "Updated " + new Date().toLocaleTimeString() + ".";
       })
       .catch(function () { status.textContent = "Could not refresh; retrying."; });
