@@ -337,6 +337,23 @@ func TestConsoleInBrowser(t *testing.T) {
 	if got := b.eval(`JSON.parse(document.getElementById("definition_json").value).conditions[1].conditions[0].value`); got != "01000" {
 		t.Errorf("the builder wrote %#v for 01000, want the text \"01000\"", got)
 	}
+	// A whole number past 2^53 is a number, as the import stores it (it
+	// fits int64), kept exact through a redraw; past int64 it is text.
+	for _, tc := range []struct{ typed, want string }{
+		{"9007199254740993", `"value": 9007199254740993`},
+		{"9223372036854775808", `"value": "9223372036854775808"`},
+	} {
+		b.eval(fmt.Sprintf(`document.querySelector(%q).value = ""; true`, fmt.Sprintf(nested, 3)))
+		b.do(chromedp.SendKeys(chromedp.CSS(fmt.Sprintf(nested, 3)), tc.typed))
+		b.waitFor(`document.getElementById("definition_json").value`, tc.want)
+		b.do(chromedp.Click(chromedp.CSS("#segment-builder-redraw")))
+		if got := b.eval(fmt.Sprintf(`document.querySelector(%q).value`, fmt.Sprintf(nested, 3))); got != tc.typed {
+			t.Errorf("the builder redrawn from the JSON shows %v, want %s", got, tc.typed)
+		}
+	}
+	b.eval(fmt.Sprintf(`document.querySelector(%q).value = ""; true`, fmt.Sprintf(nested, 3)))
+	b.do(chromedp.SendKeys(chromedp.CSS(fmt.Sprintf(nested, 3)), "01000"))
+	b.waitFor(`document.getElementById("seg-count").textContent`, "matches 12 people")
 	b.check("segments")
 
 	// The Colombo segment edited from its own page: the form and its

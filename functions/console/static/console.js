@@ -269,19 +269,40 @@
   }
   // typed reads a value as the import types a CSV cell
   // (shared/userimport csvValue), since a segment's equality is strict
-  // about type: a number without a leading zero is a number, but a code
-  // such as 01234 stays text, and so does a whole number past 2^53 (an
-  // id JavaScript could not keep exact).
+  // about type: true or false in any case is a boolean; a number without
+  // a leading zero is a number, but a code such as 01234 stays text, and
+  // so does a whole number past int64 (the import keeps it as text). A
+  // whole number past 2^53 within int64 is an Exact: JavaScript cannot
+  // hold it, so its digits go into the JSON as they are.
+  var INT64_MIN = BigInt("-9223372036854775808"), INT64_MAX = BigInt("9223372036854775807");
+  function Exact(digits) { this.digits = digits; }
+  Exact.prototype.toString = function () { return this.digits; };
   function typed(s) {
     s = s.trim();
-    if (/^-?\d+(\.\d+)?$/.test(s)) {
-      var digits = s.replace(/^-/, "").split(".")[0];
-      if (digits.length > 1 && digits[0] === "0") return s;
-      if (s.indexOf(".") < 0 && !Number.isSafeInteger(Number(s))) return s;
-      return Number(s);
-    }
     if (/^(true|false)$/i.test(s)) return s.toLowerCase() === "true";
-    return s;
+    var m = /^-?(\d+)(\.\d+)?$/.exec(s);
+    if (!m || (m[1].length > 1 && m[1][0] === "0")) return s;
+    if (m[2]) return isFinite(Number(s)) ? Number(s) : s;
+    var n = BigInt(s);
+    if (n < INT64_MIN || n > INT64_MAX) return s;
+    return Number.isSafeInteger(Number(s)) ? Number(s) : new Exact(n.toString());
+  }
+  // json is the definition as JSON, an Exact as its digits.
+  function json(d) {
+    return JSON.stringify(d, function (k, v) { return v instanceof Exact ? "\u0001" + v.digits + "\u0001" : v; }, 2)
+      .replace(/"\\u0001(-?\d+)\\u0001"/g, "$1");
+  }
+  // parsed reads the JSON, a whole number past 2^53 as an Exact; null
+  // when it cannot be read, or the browser cannot read such a number
+  // exactly (the form would round it).
+  function parsed(text) {
+    var lossy = false;
+    var d = JSON.parse(text, function (k, v, ctx) {
+      if (typeof v !== "number" || Number.isSafeInteger(v) || !Number.isInteger(v)) return v;
+      if (!ctx) lossy = true;
+      return ctx && /^-?\d+$/.test(ctx.source) ? new Exact(ctx.source) : v;
+    });
+    return lossy ? null : d;
   }
   function shown(v) { return Array.isArray(v) ? v.join(", ") : (v === undefined || v === null ? "" : String(v)); }
   function labelled(input, text) {
@@ -377,14 +398,14 @@
   var top = null;
   function changed() {
     top.name(0, "");
-    area.value = JSON.stringify(top.read(), null, 2);
+    area.value = json(top.read());
     area.dispatchEvent(new Event("input"));
   }
   function draw() {
     var def;
-    try { def = JSON.parse(area.value); } catch (e) { def = null; }
+    try { def = parsed(area.value); } catch (e) { def = null; }
     root.textContent = "";
-    if (def === null || typeof def !== "object") {
+    if (def === null || typeof def !== "object" || def instanceof Exact) {
       root.appendChild(el("p", { "class": "hint", text: "The JSON below cannot be shown as a form; edit it there." }));
       return;
     }
