@@ -193,6 +193,30 @@ func TestConsoleInBrowser(t *testing.T) {
 	if got := b.eval(`document.querySelectorAll("main tbody tr td.mono a").length`); got != 1.0 {
 		t.Errorf("users?attr=age&value=40: %v people, want Frank", got)
 	}
+	// A refused import (an unknown region) redraws the form with its
+	// error; the new form still sends through the script, with progress.
+	b.do(chromedp.Navigate(base+"/users"), chromedp.WaitVisible(chromedp.CSS("#file")))
+	b.eval(`window.__page = 1; true`)
+	b.do(chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{csv}), chromedp.SendKeys(chromedp.CSS("#default_region"), "ZZ"),
+		chromedp.Click(chromedp.CSS("#import-form button[type=submit]")))
+	b.waitFor(`document.querySelector("#live .field-error") !== null`, "true")
+	b.do(chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{csv}), chromedp.Click(chromedp.CSS("#import-form button[type=submit]")))
+	if got := b.eval(`[window.__page, document.getElementById("upload-status").textContent.startsWith("Uploading")]`); fmt.Sprint(got) != "[1 true]" {
+		t.Errorf("the import form redrawn after a refusal: [same page, uploading through the script] = %v, want [1 true]", got)
+	}
+	b.do(chromedp.WaitVisible(chromedp.CSS("#import-done")))
+	// A form whose submission got no answer (failed, or stopped) can be
+	// sent again once resendAfter has passed; a second press at once is
+	// still refused.
+	b.do(chromedp.Navigate(base+"/users"), chromedp.WaitVisible(chromedp.CSS("form.grid-form")))
+	if got := b.eval(`(() => { const f = document.querySelector("form.grid-form");
+		const send = () => f.dispatchEvent(new SubmitEvent("submit", {bubbles: true, cancelable: true}));
+		return [send(), send()] })()`); fmt.Sprint(got) != "[true false]" {
+		t.Errorf("a form sent twice at once: [first sent, second sent] = %v, want [true false]", got)
+	}
+	b.waitFor(`document.querySelector("form.grid-form button[type=submit], form.grid-form button:not([type])").disabled`, "true")
+	time.Sleep(10 * time.Second)
+	b.waitFor(`[document.querySelector("form.grid-form button[type=submit], form.grid-form button:not([type])").disabled, document.querySelector("form.grid-form").dataset.sent === undefined]`, "false true")
 	// A large file goes straight to Cloud Storage through a signed URL
 	// (here the storage emulator; any file, with the threshold lowered).
 	big := filepath.Join(t.TempDir(), "direct.csv")

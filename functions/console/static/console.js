@@ -79,8 +79,10 @@
 // A form sent once is not sent again by a second press: its submit
 // buttons are disabled once it goes (after the submit, so the pressed
 // button's name still goes with it), and enabled again when the page is
-// shown from the back-forward cache. A form whose own handler took the
-// submit (the import) guards itself.
+// shown from the back-forward cache, or when the page is still here
+// resendAfter later (the submission failed or was stopped: a page that
+// got its answer has gone). A form whose own handler took the submit (the
+// import) guards itself.
 (function () {
   "use strict";
   document.addEventListener("submit", function (ev) {
@@ -91,13 +93,16 @@
     setTimeout(function () {
       Array.prototype.forEach.call(form.querySelectorAll("button[type=submit], button:not([type])"), function (b) { b.disabled = true; });
     }, 0);
+    setTimeout(function () { again(form); }, resendAfter);
   });
+  var resendAfter = 10000;
+  function again(f) {
+    delete f.dataset.sent;
+    Array.prototype.forEach.call(f.querySelectorAll("button"), function (b) { b.disabled = false; });
+  }
   window.addEventListener("pageshow", function (ev) {
     if (!ev.persisted) return;
-    Array.prototype.forEach.call(document.querySelectorAll("form[data-sent]"), function (f) {
-      delete f.dataset.sent;
-      Array.prototype.forEach.call(f.querySelectorAll("button"), function (b) { b.disabled = false; });
-    });
+    Array.prototype.forEach.call(document.querySelectorAll("form[data-sent]"), again);
   });
 })();
 
@@ -144,8 +149,9 @@
 })();
 
 // The import form takes a dropped file, and shows the upload's progress;
-// the import's own page then follows the batches.
-(function () {
+// the import's own page then follows the batches. A refused import draws
+// a new form, which is set up again.
+(function importForm() {
   "use strict";
   var form = document.getElementById("import-form");
   if (!form || !window.FormData || !window.XMLHttpRequest) return;
@@ -182,6 +188,7 @@
       }
     });
     xhr.addEventListener("error", function () { stopped("The upload failed; try again."); });
+    xhr.addEventListener("abort", function () { stopped("The upload was stopped; try again."); });
     status.textContent = "Uploading…";
   }
   // through: the file goes through the console, whose answer is the
@@ -202,6 +209,7 @@
       if (live && doc.getElementById("import-form")) {
         // The users page with the API's errors: its live part replaces ours.
         document.getElementById("live").replaceWith(document.importNode(live, true));
+        importForm();
         return;
       }
       var problem = live && live.querySelector(".problem");
