@@ -106,7 +106,7 @@ resource "google_cloudfunctions2_function" "console" {
       key        = "ERASURE_KEY"
       project_id = var.project
       secret     = google_secret_manager_secret.erasure_key.secret_id
-      version    = "latest"
+      version    = var.erasure_key_version
     }
   }
 

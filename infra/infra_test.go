@@ -1171,3 +1171,33 @@ func TestAPIAdmins(t *testing.T) {
 		t.Errorf("the API's API_AUTH = %q, want iam: API_ADMINS applies to ID tokens", plain["API_AUTH"])
 	}
 }
+
+// Every function that reads ERASURE_KEY reads the version
+// erasure_key_version pins: a new version added to the secret must not
+// reach some functions and not others (they refuse a key other than the
+// one Firestore recorded, and stop starting).
+func TestErasureKeyPinned(t *testing.T) {
+	t.Parallel()
+	m := loadModuleWith(t, ".", map[string]cty.Value{"erasure_key_version": cty.StringVal("7")})
+	d := deploymentOf(t, m)
+	readers := 0
+	for name, f := range d.functions {
+		sev := at(f, "service_config", 0, "secret_environment_variables")
+		if sev == cty.NilVal || !sev.CanIterateElements() {
+			continue
+		}
+		for it := sev.ElementIterator(); it.Next(); {
+			_, s := it.Element()
+			if str(s, "key") != "ERASURE_KEY" {
+				continue
+			}
+			readers++
+			if got := str(s, "version"); got != "7" {
+				t.Errorf("%s: ERASURE_KEY version %q, want erasure_key_version's", name, got)
+			}
+		}
+	}
+	if readers == 0 {
+		t.Fatal("no function reads ERASURE_KEY")
+	}
+}
