@@ -35,10 +35,22 @@ func (s *Server) renderSegments(w http.ResponseWriter, r *http.Request, status i
 // createSegment saves a segment, or with preview=1 counts who it matches
 // (the API's POST /segments/preview) without saving it.
 func (s *Server) createSegment(w http.ResponseWriter, r *http.Request) {
+	redraw := func(status int, p page) { s.renderSegments(w, r, status, p) }
+	if s.saveSegment(r, http.MethodPost, "/api/v1/segments", "", redraw) {
+		http.Redirect(w, r, "/segments?done=segment-saved", http.StatusSeeOther)
+	}
+}
+
+// saveSegment is the create and edit forms' POST: the definition checked
+// as JSON, and with preview=1 counted (the API's POST /segments/preview),
+// else saved by method to path. Anything else (a count, a refusal, its
+// field errors after refused) is drawn on the form by redraw; it reports
+// whether the segment was saved.
+func (s *Server) saveSegment(r *http.Request, method, path, refused string, redraw func(int, page)) bool {
 	def := json.RawMessage(strings.TrimSpace(r.PostFormValue("definition_json")))
 	if !json.Valid(def) {
-		s.renderSegments(w, r, http.StatusBadRequest, page{Form: r.PostForm, Errors: map[string]string{"definition_json": "is not valid JSON"}})
-		return
+		redraw(http.StatusBadRequest, page{Form: r.PostForm, Errors: map[string]string{"definition_json": "is not valid JSON"}})
+		return false
 	}
 	if r.PostFormValue("preview") != "" {
 		a := s.call(r, http.MethodPost, "/api/v1/segments/preview", nil, map[string]any{"definition_json": def})
@@ -46,16 +58,16 @@ func (s *Server) createSegment(w http.ResponseWriter, r *http.Request) {
 		if a.OK() {
 			p.Flash = matchText(a.Body)
 		}
-		s.renderSegments(w, r, statusOf(a), p)
-		return
+		redraw(statusOf(a), p)
+		return false
 	}
-	a := s.call(r, http.MethodPost, "/api/v1/segments", nil, map[string]any{
+	a := s.call(r, method, path, nil, map[string]any{
 		"name": r.PostFormValue("name"), "description": r.PostFormValue("description"), "definition_json": def})
 	if !a.OK() {
-		s.renderSegments(w, r, a.Status, page{Form: r.PostForm, Errors: a.FieldErrors(), Problem: a.Message()})
-		return
+		redraw(a.Status, page{Form: r.PostForm, Errors: a.FieldErrors(), Problem: refused + a.Message()})
+		return false
 	}
-	http.Redirect(w, r, "/segments?done=segment-saved", http.StatusSeeOther)
+	return true
 }
 
 // segmentPage is one segment's edit form, filled from its stored
@@ -98,27 +110,10 @@ func segmentValues(g map[string]any) url.Values {
 // (a bad field, or a segment it will not change) is shown on the form.
 func (s *Server) updateSegment(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	def := json.RawMessage(strings.TrimSpace(r.PostFormValue("definition_json")))
-	if !json.Valid(def) {
-		s.renderSegment(w, r, http.StatusBadRequest, page{Form: r.PostForm, Errors: map[string]string{"definition_json": "is not valid JSON"}})
-		return
+	redraw := func(status int, p page) { s.renderSegment(w, r, status, p) }
+	if s.saveSegment(r, http.MethodPut, apiPath("/api/v1/segments", id), "Not saved: ", redraw) {
+		http.Redirect(w, r, "/segments/"+url.PathEscape(id)+"?done=segment-saved", http.StatusSeeOther)
 	}
-	if r.PostFormValue("preview") != "" {
-		a := s.call(r, http.MethodPost, "/api/v1/segments/preview", nil, map[string]any{"definition_json": def})
-		p := page{Form: r.PostForm, Errors: a.FieldErrors()}
-		if a.OK() {
-			p.Flash = matchText(a.Body)
-		}
-		s.renderSegment(w, r, statusOf(a), p)
-		return
-	}
-	a := s.call(r, http.MethodPut, apiPath("/api/v1/segments", id), nil, map[string]any{
-		"name": r.PostFormValue("name"), "description": r.PostFormValue("description"), "definition_json": def})
-	if !a.OK() {
-		s.renderSegment(w, r, a.Status, page{Form: r.PostForm, Errors: a.FieldErrors(), Problem: "Not saved: " + a.Message()})
-		return
-	}
-	http.Redirect(w, r, "/segments/"+url.PathEscape(id)+"?done=segment-saved", http.StatusSeeOther)
 }
 
 // matchText says how many people a segment preview matched.
