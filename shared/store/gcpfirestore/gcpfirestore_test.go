@@ -32,6 +32,19 @@ func open(t testing.TB) *gcpfirestore.Store {
 	return s
 }
 
+// openRaw is open with a plain client on the same project beside it, to
+// read documents as stored.
+func openRaw(t *testing.T) (*gcpfirestore.Store, *firestore.Client) {
+	t.Helper()
+	s := open(t)
+	raw, err := firestore.NewClient(context.Background(), emulatortest.ProjectID(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = raw.Close() })
+	return s, raw
+}
+
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	emulatortest.Firestore(t)
@@ -71,17 +84,8 @@ func TestRetention_expire_at_is_written_and_survives_updates(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			project := emulatortest.ProjectID(t)
-			s, err := gcpfirestore.Open(ctx, project)
-			if err != nil {
-				t.Fatalf("Open: %v", err)
-			}
-			t.Cleanup(func() { _ = s.Close() })
+			s, raw := openRaw(t)
 			s.WithRetention(tc.retention)
-			raw, err := firestore.NewClient(ctx, project)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = raw.Close() })
 
 			m := message.Message{ID: message.ID("c1", "+94771234567"), CampaignID: "c1", Phone: "+94771234567",
 				Status: message.Pending, CreatedAt: created, UpdatedAt: created}
@@ -136,18 +140,7 @@ func TestRetention_expire_at_is_written_and_survives_updates(t *testing.T) {
 func TestDryRun_expire_at_follows_the_last_write(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	emulatortest.Firestore(t)
-	project := emulatortest.ProjectID(t)
-	s, err := gcpfirestore.Open(ctx, project)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	raw, err := firestore.NewClient(ctx, project)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = raw.Close() })
+	s, raw := openRaw(t)
 	r := dryrun.Result{DryRun: true, CampaignID: "c1", RunID: "r1", Status: dryrun.Running}
 	for _, write := range []struct {
 		name string
@@ -188,18 +181,7 @@ func TestDryRun_expire_at_follows_the_last_write(t *testing.T) {
 func TestErased_expire_at_only_when_nothing_is_kept(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	emulatortest.Firestore(t)
-	project := emulatortest.ProjectID(t)
-	s, err := gcpfirestore.Open(ctx, project)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	raw, err := firestore.NewClient(ctx, project)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = raw.Close() })
+	s, raw := openRaw(t)
 	h, err := erasure.NewHasher([]byte("a test erasure key of thirty-two bytes or more"))
 	if err != nil {
 		t.Fatal(err)
