@@ -76,12 +76,10 @@ func Over(a *deliverystatus.Applier) edge.Handler {
 			// store refuses it whole as Invalid, and applied unstored when
 			// refused even so (a permanent error would ack it unapplied).
 			e.Unstored, e.Published = false, true
-			_, _, err := a.Store.RecordWebhook(ctx, e)
-			if errs.Is(err, errs.Invalid) {
-				// The error names fields, never their values.
+			rec := e
+			_, _, err := twilioform.StoreTrimmed(&rec, func(e webhook.Event) (webhook.Event, bool, error) { return a.Store.RecordWebhook(ctx, e) }, func(err error) {
 				logging.FromContext(ctx).Warn("HandleStatus: the store refused the callback; storing it trimmed", "message_sid", e.MessageSID, "error", err)
-				_, _, err = a.Store.RecordWebhook(ctx, twilioform.Trimmed(e))
-			}
+			})
 			switch {
 			case errs.Is(err, errs.Invalid):
 				logging.FromContext(ctx).Error("HandleStatus: the store refused the callback even trimmed; applied unstored", "message_sid", e.MessageSID, "error", err)

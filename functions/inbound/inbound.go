@@ -93,13 +93,13 @@ func New(st store.Store, h erasure.Hasher) edge.Handler {
 // record stores e (inbound.Record), trimmed when the store refuses it
 // whole as Invalid.
 func record(ctx context.Context, st store.Store, h *erasure.Hasher, e webhook.Event, m inbound.Message) (webhook.Event, error) {
-	stored, _, err := inbound.Record(ctx, st, h, e, m)
-	if !errs.Is(err, errs.Invalid) {
-		return stored, err
-	}
-	// The error names fields, never their values: no number or body.
-	logging.FromContext(ctx).Error("HandleInbound: the store refused the callback; storing it trimmed", "message_sid", e.MessageSID, "error", err)
-	e = twilioform.Trimmed(e)
-	stored, _, err = inbound.Record(ctx, st, h, e, twilioform.Inbound(e))
+	stored, _, err := twilioform.StoreTrimmed(&e, func(e webhook.Event) (webhook.Event, bool, error) {
+		if e.Trimmed {
+			m = twilioform.Inbound(e)
+		}
+		return inbound.Record(ctx, st, h, e, m)
+	}, func(err error) {
+		logging.FromContext(ctx).Error("HandleInbound: the store refused the callback; storing it trimmed", "message_sid", e.MessageSID, "error", err)
+	})
 	return stored, err
 }

@@ -299,15 +299,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 // budget, and *ev becomes the trimmed one, which is what is handed on if
 // that fails too.
 func (s *Server) record(ctx context.Context, ev *webhook.Event, log func(slog.Level, string, ...slog.Attr)) (webhook.Event, bool, error) {
-	stored, created, err := s.store(ctx, *ev)
-	if !errs.Is(err, errs.Invalid) {
-		return stored, created, err
-	}
-	// Its error (ours, or Firestore's InvalidArgument) names the field,
-	// not the value: no number or body.
-	log(slog.LevelError, "store refused the callback as invalid; storing it trimmed", slog.Any("error", err))
-	*ev = twilioform.Trimmed(*ev)
-	return s.store(ctx, *ev)
+	return twilioform.StoreTrimmed(ev, func(e webhook.Event) (webhook.Event, bool, error) { return s.store(ctx, e) }, func(err error) {
+		log(slog.LevelError, "store refused the callback as invalid; storing it trimmed", slog.Any("error", err))
+	})
 }
 
 func (s *Server) store(ctx context.Context, ev webhook.Event) (webhook.Event, bool, error) {

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/eventstreamengine/ese/shared/deliverystatus"
+	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/inbound"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/webhook"
@@ -36,6 +37,20 @@ var trimmedKeys = []string{KeyMessageSID, KeySMSSID, KeyMessageStatus, KeySMSSta
 // far under Firestore's 1,500 bytes of an indexed value, and more than
 // any keyword or id needs.
 const MaxTrimmedValue = 1024
+
+// StoreTrimmed stores *e with store; when the store refuses it whole as
+// Invalid, refused is told (its error names fields, never their values:
+// no number or body, so it may be logged) and Trimmed(*e) is stored
+// instead, *e becoming it: what is handed on or applied if that fails too.
+func StoreTrimmed(e *webhook.Event, store func(webhook.Event) (webhook.Event, bool, error), refused func(error)) (webhook.Event, bool, error) {
+	stored, created, err := store(*e)
+	if !errs.Is(err, errs.Invalid) {
+		return stored, created, err
+	}
+	refused(err)
+	*e = Trimmed(*e)
+	return store(*e)
+}
 
 // Trimmed is e as it is stored when the store refused the whole
 // callback as Invalid (a value too long, a document too large, invalid

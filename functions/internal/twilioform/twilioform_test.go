@@ -10,6 +10,7 @@ import (
 
 	"github.com/eventstreamengine/ese/functions/internal/twilioform"
 	"github.com/eventstreamengine/ese/shared/deliverystatus"
+	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/inbound"
 	"github.com/eventstreamengine/ese/shared/message"
 	"github.com/eventstreamengine/ese/shared/webhook"
@@ -182,6 +183,42 @@ func TestTrimmed(t *testing.T) {
 			}
 			if b := got.Params["Body"]; len(b) > twilioform.MaxTrimmedValue || !utf8.ValidString(b) {
 				t.Errorf("Body of %d bytes, valid UTF-8 %v", len(b), utf8.ValidString(b))
+			}
+		})
+	}
+}
+
+// StoreTrimmed stores the trimmed callback only when the store refuses the
+// whole one as Invalid, and the caller is left holding what was stored.
+func TestStoreTrimmed(t *testing.T) {
+	t.Parallel()
+	whole := webhook.Event{ID: "inbound-SM1", Kind: webhook.Inbound, MessageSID: "SM1", Params: map[string]string{"Body": "STOP", "Extra": "x"}}
+	cases := []struct {
+		name       string
+		refuse     []error // the store's answers, in turn
+		wantStores int
+		wantTrim   bool
+		wantErr    bool
+	}{
+		{"stored", []error{nil}, 1, false, false},
+		{"invalid_then_trimmed", []error{errs.E(errs.Invalid, "params.Extra: too long"), nil}, 2, true, false},
+		{"invalid_twice", []error{errs.E(errs.Invalid, "a"), errs.E(errs.Invalid, "b")}, 2, true, true},
+		{"transient_not_trimmed", []error{errs.E(errs.Transient, "unavailable")}, 1, false, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e, stores, told := whole, 0, 0
+			_, _, err := twilioform.StoreTrimmed(&e, func(e webhook.Event) (webhook.Event, bool, error) {
+				err := tc.refuse[stores]
+				stores++
+				return e, err == nil, err
+			}, func(error) { told++ })
+			if stores != tc.wantStores || e.Trimmed != tc.wantTrim || (err != nil) != tc.wantErr {
+				t.Errorf("stores %d, trimmed %v, err %v; want %d, %v, error %v", stores, e.Trimmed, err, tc.wantStores, tc.wantTrim, tc.wantErr)
+			}
+			if want := map[bool]int{true: 1, false: 0}[tc.wantTrim]; told != want {
+				t.Errorf("refusal told %d times, want %d", told, want)
 			}
 		})
 	}
