@@ -234,23 +234,30 @@ func TestAuth_signature_removed_by_Cloud_Run(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var caller string
 			s := &Server{Store: st}
 			trustIAM(s)
 			s.TrustCloudRunIAM = true
-			h := s.authenticated(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { caller = callerOf(r.Context()) }))
-			req := httptest.NewRequest("GET", "/api/v1/users", nil)
-			req.Header.Set("Authorization", "Bearer "+tc.token)
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
-			type result struct {
-				Code   int
-				Caller string
-			}
-			if diff := cmp.Diff(result{tc.wantCode, tc.wantCaller}, result{rec.Code, caller}); diff != "" {
-				t.Errorf("(-want, +got):\n%s\nbody: %s", diff, rec.Body)
-			}
+			checkCaller(t, s, tc.token, tc.wantCode, tc.wantCaller)
 		})
+	}
+}
+
+// checkCaller sends s's authentication a request bearing token and checks
+// its answer and the caller it names.
+func checkCaller(t *testing.T, s *Server, token string, wantCode int, wantCaller string) {
+	t.Helper()
+	var caller string
+	h := s.authenticated(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { caller = callerOf(r.Context()) }))
+	req := httptest.NewRequest("GET", "/api/v1/users", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	type result struct {
+		Code   int
+		Caller string
+	}
+	if diff := cmp.Diff(result{wantCode, wantCaller}, result{rec.Code, caller}); diff != "" {
+		t.Errorf("(-want, +got):\n%s\nbody: %s", diff, rec.Body)
 	}
 }
 
@@ -272,21 +279,9 @@ func TestAuth_admins(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var caller string
 			s := &Server{Store: st, Admins: emailSet([]string{" ADMIN@example.com", "scheduler@p.iam.gserviceaccount.com"})}
 			trustIAM(s)
-			h := s.authenticated(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { caller = callerOf(r.Context()) }))
-			req := httptest.NewRequest("GET", "/api/v1/users", nil)
-			req.Header.Set("Authorization", "Bearer "+tc.token)
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
-			type result struct {
-				Code   int
-				Caller string
-			}
-			if diff := cmp.Diff(result{tc.wantCode, tc.wantCaller}, result{rec.Code, caller}); diff != "" {
-				t.Errorf("(-want, +got):\n%s\nbody: %s", diff, rec.Body)
-			}
+			checkCaller(t, s, tc.token, tc.wantCode, tc.wantCaller)
 		})
 	}
 }
