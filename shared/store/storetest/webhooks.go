@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -79,26 +80,30 @@ func testRecordWebhook(t *testing.T, s store.Store) {
 
 func testRecordWebhookConcurrent(t *testing.T, s store.Store) {
 	ctx := t.Context()
+	createdOnce(t, "RecordWebhook", func(i int) (bool, error) {
+		_, created, err := s.RecordWebhook(ctx, inboundEvent("SM1", i))
+		return created, err
+	})
+}
+
+// createdOnce runs record from 5 goroutines at once and checks that
+// exactly one of them created the record.
+func createdOnce(t *testing.T, op string, record func(i int) (bool, error)) {
+	t.Helper()
 	const n = 5
 	created := make([]bool, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
 			var err error
-			if _, created[i], err = s.RecordWebhook(ctx, inboundEvent("SM1", i)); err != nil {
-				t.Errorf("RecordWebhook: %v", err)
+			if created[i], err = record(i); err != nil {
+				t.Errorf("%s: %v", op, err)
 			}
 		})
 	}
 	wg.Wait()
-	count := 0
-	for _, c := range created {
-		if c {
-			count++
-		}
-	}
-	if count != 1 {
-		t.Errorf("%d of %d concurrent RecordWebhook calls created the event, want 1", count, n)
+	if count := len(slices.DeleteFunc(created, func(c bool) bool { return !c })); count != 1 {
+		t.Errorf("%d of %d concurrent %s calls created the record, want 1", count, n, op)
 	}
 }
 

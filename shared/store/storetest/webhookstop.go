@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"errors"
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -187,27 +186,10 @@ func testRecordWebhookStopConcurrent(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	mustCreateUser(t, s, user.User{Phone: phone(1), Consent: consent.OptIn, CreatedAt: at(0)})
 	e := stopEvent("SM1", phone(1), 1)
-	const n = 5
-	created := make([]bool, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			var err error
-			if _, created[i], err = s.RecordWebhookStop(ctx, e, numbers(phone(1)), stopKeywords(e, phone(1))); err != nil {
-				t.Errorf("RecordWebhookStop: %v", err)
-			}
-		})
-	}
-	wg.Wait()
-	count := 0
-	for _, c := range created {
-		if c {
-			count++
-		}
-	}
-	if count != 1 {
-		t.Errorf("%d of %d concurrent RecordWebhookStop calls created the record, want 1", count, n)
-	}
+	createdOnce(t, "RecordWebhookStop", func(int) (bool, error) {
+		_, created, err := s.RecordWebhookStop(ctx, e, numbers(phone(1)), stopKeywords(e, phone(1)))
+		return created, err
+	})
 	if h, _ := s.ConsentHistory(ctx, phone(1)); len(h) != 2 {
 		t.Errorf("%d history entries, want 2 (created, the STOP once)", len(h))
 	}
