@@ -15,6 +15,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/errs"
 	"github.com/eventstreamengine/ese/shared/events"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
+	"github.com/eventstreamengine/ese/shared/store/storetest"
 	"github.com/eventstreamengine/ese/shared/user"
 	"github.com/eventstreamengine/ese/shared/userimport"
 	"github.com/eventstreamengine/ese/shared/webhook"
@@ -55,7 +56,7 @@ func TestHandleInbound(t *testing.T) {
 			if err := st.CreateUser(ctx, user.User{Phone: phone, Consent: consent.OptIn, CreatedAt: received.Add(-time.Hour)}, consent.SourceAPI, ""); err != nil {
 				t.Fatal(err)
 			}
-			if err := inbound.New(st, testHasher(t))(ctx, published(t, tc.body)); err != nil {
+			if err := inbound.New(st, storetest.Hasher(t))(ctx, published(t, tc.body)); err != nil {
 				t.Fatalf("handler: %v", err)
 			}
 			u, err := st.GetUser(ctx, phone)
@@ -86,20 +87,11 @@ func TestHandleInbound(t *testing.T) {
 func TestHandleInbound_malformed_payload_is_not_retried(t *testing.T) {
 	t.Parallel()
 	for _, data := range []string{``, `{"params":`, `{"params":{"Body":1}}`, `[]`} {
-		err := inbound.New(memstore.New(), testHasher(t))(context.Background(), events.Message{ID: "1", Data: []byte(data)})
+		err := inbound.New(memstore.New(), storetest.Hasher(t))(context.Background(), events.Message{ID: "1", Data: []byte(data)})
 		if err == nil || errs.Retry(err) {
 			t.Errorf("payload %q: handler = %v (retry %v), want an error not to retry", data, err, errs.Retry(err))
 		}
 	}
-}
-
-func testHasher(t *testing.T) erasure.Hasher {
-	t.Helper()
-	h, err := erasure.NewHasher([]byte("0123456789abcdef0123456789abcdef"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
 }
 
 // unstored is an inbound callback as the Webhooks function hands it on
@@ -217,7 +209,7 @@ func TestHandleInbound_unstored_after_erasure(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			st, h := memstore.New(), testHasher(t)
+			st, h := memstore.New(), storetest.Hasher(t)
 			if err := st.CreateUser(ctx, user.User{Phone: phone, Consent: tc.consent, Attributes: map[string]any{"name": "Nimal"}, CreatedAt: received.Add(-time.Hour)}, consent.SourceAPI, ""); err != nil {
 				t.Fatal(err)
 			}

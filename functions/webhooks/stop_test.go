@@ -25,6 +25,7 @@ import (
 	"github.com/eventstreamengine/ese/shared/sms/twilio"
 	"github.com/eventstreamengine/ese/shared/store"
 	"github.com/eventstreamengine/ese/shared/store/memstore"
+	"github.com/eventstreamengine/ese/shared/store/storetest"
 	"github.com/eventstreamengine/ese/shared/user"
 	"github.com/eventstreamengine/ese/shared/webhook"
 )
@@ -77,15 +78,6 @@ func (o *outage) Publish(ctx context.Context, topic string, v any) error {
 
 const person = "+94771234577"
 
-func testHasher(t *testing.T) erasure.Hasher {
-	t.Helper()
-	h, err := erasure.NewHasher([]byte("0123456789abcdef0123456789abcdef"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
 func optedIn(t *testing.T, st *memstore.Store) {
 	t.Helper()
 	if err := st.CreateUser(t.Context(), user.User{Phone: person, Consent: consent.OptIn, Attributes: map[string]any{}, CreatedAt: time.Now().Add(-time.Hour)}, consent.SourceImport, "job1"); err != nil {
@@ -114,7 +106,7 @@ func stopHistory(t *testing.T, st *memstore.Store, sid string) {
 // as the push subscription does, over st.
 func consume(t *testing.T, st store.Store, pub *memevents.Publisher) {
 	t.Helper()
-	h := handleinbound.New(st, testHasher(t))
+	h := handleinbound.New(st, storetest.Hasher(t))
 	for _, m := range pub.Published(events.TopicInbound) {
 		if err := h(t.Context(), m); err != nil {
 			t.Fatalf("HandleInbound: %v", err)
@@ -387,7 +379,7 @@ func TestWebhooks_stop_handed_on_after_erasure_applies_nothing(t *testing.T) {
 	if code, _ := f.post("/webhooks/inbound", inboundForm("STOP", "SM64"), token); code != http.StatusOK {
 		t.Fatalf("STOP = %d, want 200", code)
 	}
-	if _, err := erasure.Erase(t.Context(), mem, testHasher(t), person, time.Now()); err != nil {
+	if _, err := erasure.Erase(t.Context(), mem, storetest.Hasher(t), person, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	consume(t, mem, pub)

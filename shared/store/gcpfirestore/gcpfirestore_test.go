@@ -182,10 +182,7 @@ func TestErased_expire_at_only_when_nothing_is_kept(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, raw := openRaw(t)
-	h, err := erasure.NewHasher([]byte("a test erasure key of thirty-two bytes or more"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := storetest.Hasher(t)
 	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	expireAt := func(key string) (time.Time, bool) {
 		t.Helper()

@@ -18,8 +18,9 @@ import (
 	"github.com/eventstreamengine/ese/shared/webhook"
 )
 
-// testHasher is a fixed key, as a deployment's secret would be.
-func testHasher(t *testing.T) erasure.Hasher {
+// Hasher is a Hasher with a fixed key, as a deployment's secret would
+// be, for tests.
+func Hasher(t testing.TB) erasure.Hasher {
 	t.Helper()
 	h, err := erasure.NewHasher([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
@@ -132,7 +133,7 @@ func testErasureBatches(t *testing.T, s store.Store) {
 // kept; a second is NotExist and changes nothing.
 func testForgetUser(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	h := testHasher(t)
+	h := Hasher(t)
 	p := phone(1)
 	ms := runningCampaigns(t, s, 1, 1)
 	mustCreateUser(t, s, user.User{Phone: p, Consent: consent.OptIn, Attributes: map[string]any{"name": "Nimal"}, CreatedAt: at(0)})
@@ -218,7 +219,7 @@ func testForgetUser(t *testing.T, s store.Store) {
 // had is gone, a record of their STOP kept, and a second is NotExist.
 func testErase(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	h := testHasher(t)
+	h := Hasher(t)
 	p := phone(1)
 	mustCreateUser(t, s, user.User{Phone: p, Consent: consent.OptIn, CreatedAt: at(0)})
 	if _, _, err := s.ApplyKeyword(ctx, consent.Keyword{Phone: p, Intent: consent.IntentOptOut, Ref: "SM9", At: at(1)}); err != nil {
@@ -297,7 +298,7 @@ func (s *stopDuring) ScrubMessages(ctx context.Context, phone, marker string, at
 // erasure are what is kept, and the person comes back with them.
 func testEraseStopDuring(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	h := testHasher(t)
+	h := Hasher(t)
 	p := phone(1)
 	mustCreateUser(t, s, user.User{Phone: p, Consent: consent.OptIn, CreatedAt: at(0)})
 	res, err := erasure.Erase(ctx, &stopDuring{Store: s, phone: p}, h, p, at(5))
@@ -323,7 +324,7 @@ func testEraseStopDuring(t *testing.T, s store.Store) {
 // them; either form of an Argentine mobile finds it.
 func testReturning(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	h := testHasher(t)
+	h := Hasher(t)
 	const (
 		arMobile = "+5491123456789" // +54 9: the form WhatsApp and most lists use
 		arFixed  = "+541123456789"  // the same person's fixed-line form
@@ -463,7 +464,7 @@ func testEraseLateHistory(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	p := phone(1)
 	mustCreateUser(t, s, user.User{Phone: p, Consent: consent.OptIn, CreatedAt: at(0)})
-	if _, err := erasure.Erase(ctx, &lateHistory{Store: s, n: 130}, testHasher(t), p, at(5)); err != nil {
+	if _, err := erasure.Erase(ctx, &lateHistory{Store: s, n: 130}, Hasher(t), p, at(5)); err != nil {
 		t.Fatalf("Erase: %v", err)
 	}
 	if h, err := s.ConsentHistory(ctx, p); err != nil || len(h) != 0 {

@@ -258,7 +258,7 @@ func numbers(phones ...string) store.StopLookup { return store.StopLookup{Number
 // nothing of the person: no user, suppression, history or number.
 func testRecordWebhookStopErased(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	h := testHasher(t)
+	h := Hasher(t)
 	p, key := phone(6), h.Of(phone(6))
 	mustCreateUser(t, s, user.User{Phone: p, Consent: consent.OptIn, CreatedAt: at(0)})
 	if _, err := s.ForgetUser(ctx, p, key, at(5)); err != nil {
