@@ -39,16 +39,9 @@ type Config struct {
 }
 
 // Build makes the handler from the environment (or l, in tests).
-func Build(ctx context.Context, l envconfig.Lookuper) (_ edge.Handler, err error) {
-	var opened setup.Opened
-	defer opened.CloseIf(&err)
+func Build(ctx context.Context, l envconfig.Lookuper) (edge.Handler, error) {
 	var cfg Config
-	st, err := setup.LoadStore(ctx, &cfg, l)
-	if err != nil {
-		return nil, err
-	}
-	opened.Add(st.Close)
-	h, err := cfg.CheckedHasher(ctx, st)
+	st, h, err := setup.LoadStoreAndHasher(ctx, &cfg, l)
 	if err != nil {
 		return nil, err
 	}

@@ -258,13 +258,35 @@ func (e Erasure) Validate() error {
 	return err
 }
 
+// KeyChecker is the store's check of the erasure key (CheckErasureKey).
+type KeyChecker interface {
+	CheckErasureKey(ctx context.Context, fingerprint string) error
+}
+
+// LoadStoreAndHasher is LoadStore, then cfg's CheckedHasher over that
+// store: what the functions reading erased people's records start with.
+// The store is closed when the key cannot be had.
+func LoadStoreAndHasher(ctx context.Context, cfg interface {
+	projectConfig
+	CheckedHasher(context.Context, KeyChecker) (erasure.Hasher, error)
+}, l envconfig.Lookuper) (*gcpfirestore.Store, erasure.Hasher, error) {
+	st, err := LoadStore(ctx, cfg, l)
+	if err != nil {
+		return nil, erasure.Hasher{}, err
+	}
+	h, err := cfg.CheckedHasher(ctx, st)
+	if err != nil {
+		_ = st.Close()
+		return nil, erasure.Hasher{}, err
+	}
+	return st, h, nil
+}
+
 // CheckedHasher is the key's erasure.Hasher, once st agrees it is the key
 // the kept records were made under (the first start records it): a
 // function given another key (a rotated secret) refuses to start, naming
 // ERASURE_KEY, instead of forgetting every erased person's opt-out.
-func (e Erasure) CheckedHasher(ctx context.Context, st interface {
-	CheckErasureKey(ctx context.Context, fingerprint string) error
-}) (erasure.Hasher, error) {
+func (e Erasure) CheckedHasher(ctx context.Context, st KeyChecker) (erasure.Hasher, error) {
 	h, err := e.Hasher()
 	if err != nil {
 		return h, err
