@@ -238,7 +238,7 @@ func New(ctx context.Context, l envconfig.Lookuper) (_ *Server, err error) {
 		}
 	}
 	s := &Server{
-		IDTokens: tokens, Audiences: cfg.IDTokenAudiences, TrustCloudRunIAM: cfg.TrustCloudRunIAM, Admins: emailSet(cfg.Admins),
+		IDTokens: tokens, Audiences: cfg.IDTokenAudiences, TrustCloudRunIAM: cfg.TrustCloudRunIAM, Admins: EmailSet(cfg.Admins),
 		Erasure: hasher,
 		KeyHash: hash, TrustIAM: cfg.Auth == AuthIAM, Store: st, Events: pub, StuckAfter: cfg.StuckAfter, SenderMPS: cfg.SenderCeiling.MPS,
 		Runner:       runner,
@@ -522,9 +522,9 @@ func (s *Server) identity(ctx context.Context, token string) (string, error) {
 	return "", errs.E(errs.Unauthenticated, "the ID token names no one")
 }
 
-// emailSet is a list of e-mails in lower case: compared without regard
-// to case, as Google treats them.
-func emailSet(emails []string) map[string]bool {
+// EmailSet is a list of e-mails in lower case, for API_ADMINS and
+// CONSOLE_ADMINS: compared without regard to case, as Google treats them.
+func EmailSet(emails []string) map[string]bool {
 	set := map[string]bool{}
 	for _, e := range emails {
 		if e = strings.ToLower(strings.TrimSpace(e)); e != "" {

@@ -279,7 +279,7 @@ func TestAuth_admins(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s := &Server{Store: st, Admins: emailSet([]string{" ADMIN@example.com", "scheduler@p.iam.gserviceaccount.com"})}
+			s := &Server{Store: st, Admins: EmailSet([]string{" ADMIN@example.com", "scheduler@p.iam.gserviceaccount.com"})}
 			trustIAM(s)
 			checkCaller(t, s, tc.token, tc.wantCode, tc.wantCaller)
 		})

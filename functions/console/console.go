@@ -92,21 +92,9 @@ func Build(ctx context.Context, l envconfig.Lookuper) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api.New: %w", err)
 	}
-	s := &Server{API: a, Store: a.Store, SessionKey: key, SessionTTL: cfg.SessionTTL, Admins: adminSet(cfg.Admins), IAM: cfg.Auth == api.AuthIAM,
+	s := &Server{API: a, Store: a.Store, SessionKey: key, SessionTTL: cfg.SessionTTL, Admins: api.EmailSet(cfg.Admins), IAM: cfg.Auth == api.AuthIAM,
 		StorageHost: cfg.StorageEmulator, CloudRun: cfg.KService != ""}
 	return s.Routes(), nil
-}
-
-// adminSet is CONSOLE_ADMINS in lower case: e-mails are compared without
-// regard to case, as Google treats them.
-func adminSet(emails []string) map[string]bool {
-	admins := map[string]bool{}
-	for _, e := range emails {
-		if e = strings.ToLower(strings.TrimSpace(e)); e != "" {
-			admins[e] = true
-		}
-	}
-	return admins
 }
 
 // Server serves the Console.

@@ -419,7 +419,7 @@ func TestAdminsCaseInsensitive(t *testing.T) {
 	if err := setup.Load(context.Background(), &cfg, envconfig.MapLookuper(env)); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(map[string]bool{"alice@example.com": true, "bob@example.com": true}, adminSet(cfg.Admins)); diff != "" {
+	if diff := cmp.Diff(map[string]bool{"alice@example.com": true, "bob@example.com": true}, api.EmailSet(cfg.Admins)); diff != "" {
 		t.Errorf("admins (-want, +got):\n%s", diff)
 	}
 }
