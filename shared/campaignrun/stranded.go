@@ -216,26 +216,42 @@ func sameTime(a, b *time.Time) bool {
 // would give a task now, and those a sweep gave one that has not run yet.
 func (r *Runner) StuckMessages(ctx context.Context) (int, error) {
 	now := r.now()
+	total := 0
+	err := r.eachSweepable(ctx, "StuckMessages", now, func(c campaign.Campaign) (bool, error) {
+		n, err := r.Store.CountStale(ctx, c.ID, now.Add(-StrandedAfter))
+		if err != nil {
+			return false, fmt.Errorf("campaignrun.StuckMessages: %w", err)
+		}
+		total += n
+		return false, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return total, nil
+}
+
+// eachSweepable calls fn with each running campaign whose messages may be
+// stranded at now (sweepable), until fn says it is done; op names the
+// caller in errors.
+func (r *Runner) eachSweepable(ctx context.Context, op string, now time.Time, fn func(campaign.Campaign) (done bool, err error)) error {
 	running, err := r.Store.CampaignsIn(ctx, campaign.Running, stuckCampaignsLimit)
 	if err != nil {
-		return 0, fmt.Errorf("campaignrun.StuckMessages: %w", err)
+		return fmt.Errorf("campaignrun.%s: %w", op, err)
 	}
-	total := 0
 	for _, c := range running {
 		ok, err := r.sweepable(ctx, c, now)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		if !ok {
 			continue
 		}
-		n, err := r.Store.CountStale(ctx, c.ID, now.Add(-StrandedAfter))
-		if err != nil {
-			return 0, fmt.Errorf("campaignrun.StuckMessages: %w", err)
+		if done, err := fn(c); err != nil || done {
+			return err
 		}
-		total += n
 	}
-	return total, nil
+	return nil
 }
 
 // StrandedMessage is one message StuckMessages counts: its campaign, and
@@ -252,25 +268,14 @@ type StrandedMessage struct {
 // longest waiting of each running campaign first.
 func (r *Runner) StrandedMessages(ctx context.Context, limit int) ([]StrandedMessage, error) {
 	now := r.now()
-	running, err := r.Store.CampaignsIn(ctx, campaign.Running, stuckCampaignsLimit)
-	if err != nil {
-		return nil, fmt.Errorf("campaignrun.StrandedMessages: %w", err)
-	}
 	var out []StrandedMessage
-	for _, c := range running {
-		if len(out) >= limit {
-			break
-		}
-		ok, err := r.sweepable(ctx, c, now)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			continue
-		}
+	if limit < 1 {
+		return out, nil
+	}
+	err := r.eachSweepable(ctx, "StrandedMessages", now, func(c campaign.Campaign) (bool, error) {
 		ms, err := r.Store.StaleMessages(ctx, c.ID, now.Add(-StrandedAfter), limit-len(out))
 		if err != nil {
-			return nil, fmt.Errorf("campaignrun.StrandedMessages: %w", err)
+			return false, fmt.Errorf("campaignrun.StrandedMessages: %w", err)
 		}
 		for _, m := range ms {
 			since := m.UpdatedAt
@@ -279,6 +284,10 @@ func (r *Runner) StrandedMessages(ctx context.Context, limit int) ([]StrandedMes
 			}
 			out = append(out, StrandedMessage{Campaign: c, Message: m, Since: since})
 		}
+		return len(out) >= limit, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
