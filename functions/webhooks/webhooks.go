@@ -256,12 +256,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind webhook.Kind
 		// Every request has its line already (edge's request log); this
 		// one, which names the callback, is worth its cost at Info for
 		// the keywords that change consent, at Debug for the rest.
+		intent := consent.Classify(stored.Params[twilioform.KeyBody])
 		level := slog.LevelDebug
-		if consent.Classify(stored.Params[twilioform.KeyBody]) != consent.IntentNone {
+		if intent != consent.IntentNone {
 			level = slog.LevelInfo
 		}
 		log(level, "inbound message", slog.String("from", phone.Mask(stored.Params[twilioform.KeyFrom])), slog.Bool("duplicate", !created))
-		s.twiml(w, s.reply(work, stored.Params))
+		s.twiml(w, s.reply(work, stored.Params, intent))
 	} else {
 		// Info for a failure, Debug for the routine (as for messages).
 		level := slog.LevelDebug
@@ -409,11 +410,12 @@ func (s *Server) handOn(ctx context.Context, e webhook.Event) error {
 	return s.Events.Publish(ctx, events.WebhookTopic(e.Kind), &e)
 }
 
-// reply is the TwiML reply to an inbound message: only the keywords get
+// reply is the TwiML reply to an inbound message of intent (its Body
+// classified once): only the keywords get
 // one, and only one that is true.
-func (s *Server) reply(ctx context.Context, params map[string]string) string {
+func (s *Server) reply(ctx context.Context, params map[string]string, intent consent.Intent) string {
 	from := params[twilioform.KeyFrom]
-	switch consent.Classify(params[twilioform.KeyBody]) {
+	switch intent {
 	case consent.IntentOptOut:
 		// inbound.Handler keeps every STOP whose sender id it can read
 		// (as a suppression when it names nobody); one it cannot read is
