@@ -410,9 +410,8 @@ func (s *Server) handOn(ctx context.Context, e webhook.Event) error {
 	return s.Events.Publish(ctx, events.WebhookTopic(e.Kind), &e)
 }
 
-// reply is the TwiML reply to an inbound message of intent (its Body
-// classified once): only the keywords get
-// one, and only one that is true.
+// reply is the TwiML reply to an inbound message whose Body is of intent:
+// only the keywords get one, and only one that is true.
 func (s *Server) reply(ctx context.Context, params map[string]string, intent consent.Intent) string {
 	from := params[twilioform.KeyFrom]
 	switch intent {
