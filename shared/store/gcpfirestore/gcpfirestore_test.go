@@ -33,16 +33,23 @@ func open(t testing.TB) *gcpfirestore.Store {
 }
 
 // openRaw is open with a plain client on the same project beside it, to
-// read documents as stored.
-func openRaw(t *testing.T) (*gcpfirestore.Store, *firestore.Client) {
+// read documents as stored, and the project's id.
+func openRaw(t *testing.T) (*gcpfirestore.Store, *firestore.Client, string) {
 	t.Helper()
-	s := open(t)
-	raw, err := firestore.NewClient(context.Background(), emulatortest.ProjectID(t))
+	ctx := context.Background()
+	emulatortest.Firestore(t)
+	project := emulatortest.ProjectID(t) // a new project at each call
+	s, err := gcpfirestore.Open(ctx, project)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	raw, err := firestore.NewClient(ctx, project)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = raw.Close() })
-	return s, raw
+	return s, raw, project
 }
 
 func TestConformance(t *testing.T) {
@@ -83,8 +90,7 @@ func TestRetention_expire_at_is_written_and_survives_updates(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			project := emulatortest.ProjectID(t)
-			s, raw := openRaw(t)
+			s, raw, project := openRaw(t)
 			s.WithRetention(tc.retention)
 
 			m := message.Message{ID: message.ID("c1", "+94771234567"), CampaignID: "c1", Phone: "+94771234567",
@@ -140,7 +146,7 @@ func TestRetention_expire_at_is_written_and_survives_updates(t *testing.T) {
 func TestDryRun_expire_at_follows_the_last_write(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, raw := openRaw(t)
+	s, raw, _ := openRaw(t)
 	r := dryrun.Result{DryRun: true, CampaignID: "c1", RunID: "r1", Status: dryrun.Running}
 	for _, write := range []struct {
 		name string
@@ -181,7 +187,7 @@ func TestDryRun_expire_at_follows_the_last_write(t *testing.T) {
 func TestErased_expire_at_only_when_nothing_is_kept(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, raw := openRaw(t)
+	s, raw, _ := openRaw(t)
 	h := storetest.Hasher(t)
 	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	expireAt := func(key string) (time.Time, bool) {
